@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module map (see docs/architecture.md). Dependencies flow one way:
+//   CSodium -> Sodium -> {HyperLog, SwarmEngine}; CompactEncoding -> {HyperLog, SwarmEngine};
+//   IRCServer, HyperLog, SwarmEngine -> PearBridge -> pearircd.
+// IRCServer, HyperLog and SwarmEngine never import PearBridge.
+let package = Package(
+    name: "PearIRC",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pearircd", targets: ["pearircd"]),
+        .library(name: "Sodium", targets: ["Sodium"]),
+        .library(name: "CompactEncoding", targets: ["CompactEncoding"]),
+        .library(name: "HyperLog", targets: ["HyperLog"]),
+        .library(name: "SwarmEngine", targets: ["SwarmEngine"]),
+        .library(name: "IRCServer", targets: ["IRCServer"]),
+        .library(name: "PearBridge", targets: ["PearBridge"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(name: "Sodium", dependencies: ["CSodium"]),
+        .target(name: "CompactEncoding"),
+        .target(name: "HyperLog", dependencies: ["Sodium", "CompactEncoding"]),
+        .target(name: "SwarmEngine", dependencies: ["Sodium", "CompactEncoding"]),
+        .target(name: "IRCServer", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "PearBridge",
+            dependencies: [
+                "IRCServer", "HyperLog", "SwarmEngine", "Sodium", "CompactEncoding",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "pearircd",
+            dependencies: [
+                "PearBridge",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Test support: the Holepunch reference vectors, copied unchanged from ../shared/vectors.
+        .target(name: "TestVectors", path: "Tests/TestVectors", resources: [.copy("Vectors")]),
+        .testTarget(name: "SodiumTests", dependencies: ["Sodium", "TestVectors"]),
+        .testTarget(name: "CompactEncodingTests", dependencies: ["CompactEncoding", "TestVectors"]),
+        .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "Sodium", "CompactEncoding", "TestVectors"]),
+        .testTarget(name: "PearBridgeTests", dependencies: ["PearBridge", "Sodium", "TestVectors"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import PearBridge
+
+/// `pearircd`: the PearIRC daemon. `run` is the default subcommand.
+@main
+struct PearIRCDaemon: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pearircd",
+        abstract: "A peer-to-peer IRC gateway on the Holepunch network.",
+        discussion: """
+            Point any IRC client at localhost:6667 (or TLS on 6697) and /join a channel: the channel becomes a \
+            serverless room whose history is a set of signed, replicated logs.
+            """,
+        version: PearIRCVersion.string,
+        subcommands: [Run.self, IdentityCommand.self, VersionCommand.self],
+        defaultSubcommand: Run.self
+    )
+}
+
+/// Options every subcommand shares.
+struct CommonOptions: ParsableArguments {
+    @Option(
+        name: .customLong("data-dir"),
+        help: "Directory for identity, logs and certificates (default: $XDG_DATA_HOME/pearircd).",
+        completion: .directory)
+    var dataDirectory: String?
+
+    var resolvedDataDirectory: DataDirectory {
+        if let dataDirectory {
+            return DataDirectory(url: URL(fileURLWithPath: dataDirectory))
+        }
+        return DataDirectory.standard()
+    }
+}
