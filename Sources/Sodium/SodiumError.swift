@@ -14,7 +14,7 @@ public enum SodiumError: Error, Equatable, Sendable {
     /// libsodium returned an error from an operation that cannot fail on valid input.
     case operationFailed(String)
 
-    static func checkLength(_ what: String, _ bytes: some Collection, _ expected: Int) throws(SodiumError) {
+    public static func checkLength(_ what: String, _ bytes: some Collection, _ expected: Int) throws(SodiumError) {
         if bytes.count != expected {
             throw .invalidLength(what: what, expected: expected, actual: bytes.count)
         }
