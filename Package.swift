@@ -53,6 +53,7 @@ let package = Package(
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "TestVectors"]),
         .testTarget(name: "CompactEncodingTests", dependencies: ["CompactEncoding", "TestVectors"]),
         .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "Sodium", "CompactEncoding", "TestVectors"]),
+        .testTarget(name: "IRCServerTests", dependencies: ["IRCServer", "TestVectors"]),
         .testTarget(name: "PearBridgeTests", dependencies: ["PearBridge", "Sodium", "TestVectors"]),
     ],
     swiftLanguageModes: [.v6]
