@@ -4,7 +4,7 @@
 
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
-APT_PACKAGES := libsodium-dev pkg-config
+APT_PACKAGES := libsodium-dev libsqlite3-dev pkg-config
 
 .PHONY: run test deps build release clean
 

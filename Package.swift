@@ -20,6 +20,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -29,7 +30,12 @@ let package = Package(
         ),
         .target(name: "Sodium", dependencies: ["CSodium"]),
         .target(name: "CompactEncoding"),
-        .target(name: "HyperLog", dependencies: ["Sodium", "CompactEncoding"]),
+        .target(
+            name: "HyperLog",
+            dependencies: ["Sodium", "CompactEncoding", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // A child process for the crash-safety test: appends until killed, printing every acknowledged length.
+        .executableTarget(name: "hyperlog-crash-child", dependencies: ["HyperLog"], path: "Tests/HyperLogCrashChild"),
         .target(name: "SwarmEngine", dependencies: ["Sodium", "CompactEncoding"]),
         .target(name: "IRCServer", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
@@ -52,7 +58,13 @@ let package = Package(
         .target(name: "TestVectors", path: "Tests/TestVectors", resources: [.copy("Vectors")]),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "TestVectors"]),
         .testTarget(name: "CompactEncodingTests", dependencies: ["CompactEncoding", "TestVectors"]),
-        .testTarget(name: "HyperLogTests", dependencies: ["HyperLog", "Sodium", "CompactEncoding", "TestVectors"]),
+        .testTarget(
+            name: "HyperLogTests",
+            dependencies: [
+                "HyperLog", "Sodium", "CompactEncoding", "TestVectors", "hyperlog-crash-child",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(name: "IRCServerTests", dependencies: ["IRCServer", "TestVectors"]),
         .testTarget(name: "PearBridgeTests", dependencies: ["PearBridge", "Sodium", "TestVectors"]),
     ],

@@ -60,6 +60,10 @@ public struct MerkleTree: Sendable {
         return created
     }
 
+    mutating func replaceNodes(with nodes: [UInt64: TreeNode]) {
+        self.nodes = nodes
+    }
+
     /// Adds nodes that a verified proof supplied (a replica's tree fills in this way).
     mutating func insert(verified: [TreeNode]) {
         for node in verified { nodes[node.index] = node }

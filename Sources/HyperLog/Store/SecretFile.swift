@@ -2,14 +2,14 @@ import Foundation
 
 /// Writes secret material so that it is never readable by others, not even for an instant: the file is created
 /// with mode 0600 under a temporary name, synced, then renamed into place.
-enum SecretFile {
-    struct WriteError: Error, CustomStringConvertible {
-        let path: String
-        let errno: Int32
-        var description: String { "could not write \(path): \(String(cString: strerror(errno)))" }
+public enum SecretFile {
+    public struct WriteError: Error, CustomStringConvertible {
+        public let path: String
+        public let errno: Int32
+        public var description: String { "could not write \(path): \(String(cString: strerror(errno)))" }
     }
 
-    static func write(_ bytes: [UInt8], to path: String) throws {
+    public static func write(_ bytes: [UInt8], to path: String) throws {
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw WriteError(path: temporary, errno: errno) }

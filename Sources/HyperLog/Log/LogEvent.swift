@@ -1,0 +1,12 @@
+/// What happened to a log, for whoever follows it (the bridge turning entries into IRC lines, replication sessions
+/// announcing new lengths).
+public enum LogEvent: Sendable, Equatable {
+    /// The local writer appended; the log now has `length` blocks.
+    case appended(length: UInt64)
+    /// A verified upgrade from a peer moved the signed length to `length`.
+    case upgraded(length: UInt64)
+    /// A block arrived from a peer and verified.
+    case downloaded(index: UInt64)
+    /// The log was truncated to `length` under fork id `fork`.
+    case truncated(length: UInt64, fork: UInt64)
+}

@@ -1,0 +1,183 @@
+import CompactEncoding
+import Foundation
+import Sodium
+
+/// One Hypercore-compatible signed append-only log, backed by a store's database.
+///
+/// Writable when it holds the key pair of its manifest's signer; otherwise a read-only replica that accepts data
+/// only through verified proofs. An actor: appends from the IRC side and data from replication sessions are
+/// serialised here, and each state change is one storage transaction.
+public actor SignedLog {
+    public nonisolated let key: [UInt8]
+    public nonisolated let discoveryKey: [UInt8]
+    public private(set) var manifest: Manifest?
+    let keyPair: Ed25519.KeyPair?
+    let storage: LogStorage
+    let coreID: Int64
+    /// Roots of the signed head (plus nodes created by an append in flight); the rest of the tree is on disk.
+    var tree: MerkleTree
+    /// Encoded `MultiSignature` of the current head; nil for an empty log.
+    public private(set) var signature: [UInt8]?
+    private var subscribers: [UUID: AsyncStream<LogEvent>.Continuation] = [:]
+
+    public var length: UInt64 { tree.length }
+    public var byteLength: UInt64 { tree.byteLength }
+    public var fork: UInt64 { tree.fork }
+    public var roots: [TreeNode] { tree.roots }
+    public var treeHash: [UInt8] { tree.treeHash }
+    public nonisolated var isWritable: Bool { keyPair != nil }
+
+    /// Opens a stored core. The head (roots and signature) is checked against the manifest; a mismatch means the
+    /// store was corrupted and is reported, not trusted.
+    init(record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?) throws {
+        self.key = record.key
+        self.discoveryKey = record.discoveryKey
+        self.storage = storage
+        self.coreID = record.id
+        self.keyPair = keyPair
+        self.signature = record.signature
+        if let encoded = record.manifest {
+            let manifest: Manifest
+            do { manifest = try Manifest(compactEncoded: encoded) } catch {
+                throw HyperLogError.corruptStorage("manifest of \(ZBase32.encode(record.key)) does not decode")
+            }
+            guard manifest.key == record.key else {
+                throw HyperLogError.corruptStorage("manifest of \(ZBase32.encode(record.key)) does not hash to its key")
+            }
+            self.manifest = manifest
+        } else {
+            self.manifest = nil
+        }
+        let rootIndices = FlatTree.roots(forLength: record.length)
+        let found = try storage.nodes(core: record.id, indices: rootIndices)
+        tree = try MerkleTree(length: record.length, fork: record.fork, nodes: found)
+        guard tree.byteLength == record.byteLength else {
+            throw HyperLogError.corruptStorage("byte length of \(ZBase32.encode(record.key)) disagrees with its roots")
+        }
+        if record.length > 0 {
+            guard let manifest, let signature,
+                manifest.verify(signature: signature, treeHash: tree.treeHash, length: tree.length, fork: tree.fork)
+            else {
+                throw HyperLogError.corruptStorage("signed head of \(ZBase32.encode(record.key)) does not verify")
+            }
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Appends `blocks` as one atomic batch: either all are stored and signed, or none. Returns the new length.
+    @discardableResult
+    public func append(_ blocks: [[UInt8]]) throws -> UInt64 {
+        guard let keyPair else { throw HyperLogError.notWritable }
+        guard !blocks.isEmpty else { return tree.length }
+        let firstIndex = tree.length
+        var next = tree
+        let created = next.append(blocks)
+        let signed = sign(next, keyPair: keyPair)
+        let indexed = blocks.enumerated().map { (index: firstIndex + UInt64($0.offset), data: $0.element) }
+        try storage.commit(
+            core: coreID, blocks: indexed, nodes: created, length: next.length, byteLength: next.byteLength,
+            fork: next.fork, signature: signed)
+        next.retainOnlyRoots()
+        tree = next
+        signature = signed
+        publish(.appended(length: next.length))
+        return next.length
+    }
+
+    /// Truncates to `newLength` blocks, bumps the fork id and re-signs.
+    public func truncate(to newLength: UInt64) throws {
+        guard let keyPair else { throw HyperLogError.notWritable }
+        var full = try MerkleTree(length: tree.length, fork: tree.fork, nodes: try storage.allNodes(core: coreID))
+        try full.truncate(to: newLength)
+        let signed = newLength == 0 ? nil : sign(full, keyPair: keyPair)
+        try storage.truncate(
+            core: coreID, length: full.length, byteLength: full.byteLength, fork: full.fork, signature: signed,
+            keptNodes: Array(full.nodes.values))
+        full.retainOnlyRoots()
+        tree = full
+        signature = signed
+        publish(.truncated(length: full.length, fork: full.fork))
+    }
+
+    private func sign(_ tree: MerkleTree, keyPair: Ed25519.KeyPair) -> [UInt8] {
+        let signable = TreeSignable.bytes(key: key, treeHash: tree.treeHash, length: tree.length, fork: tree.fork)
+        return MultiSignature(singleSignature: Ed25519.sign(signable, keyPair: keyPair)).compactEncoded()
+    }
+
+    // MARK: - Reading
+
+    /// The block at `index`.
+    public func get(_ index: UInt64) throws -> [UInt8] {
+        guard index < tree.length, let block = try storage.block(core: coreID, index: index) else {
+            throw HyperLogError.blockNotAvailable(index: index)
+        }
+        return block
+    }
+
+    /// Whether the block at `index` is stored locally.
+    public func has(_ index: UInt64) throws -> Bool {
+        guard index < tree.length else { return false }
+        return try storage.hasBlock(core: coreID, index: index)
+    }
+
+    /// A tree node from storage (or the in-memory roots).
+    public func node(at index: UInt64) throws -> TreeNode? {
+        if let node = tree.node(at: index) { return node }
+        return try storage.node(core: coreID, index: index)
+    }
+
+    /// Recomputes the whole tree from the stored blocks and checks it against the signed roots and signature.
+    /// Expensive (reads every block); used after crashes and by `pearircd` integrity checks.
+    public func verifyEverything() throws {
+        var rebuilt = MerkleTree()
+        var index: UInt64 = 0
+        while index < tree.length {
+            let upper = min(index + 1024, tree.length)
+            var batch: [[UInt8]] = []
+            for blockIndex in index..<upper {
+                guard let block = try storage.block(core: coreID, index: blockIndex) else {
+                    throw HyperLogError.corruptStorage("block \(blockIndex) missing")
+                }
+                batch.append(block)
+            }
+            rebuilt.append(batch)
+            rebuilt.retainOnlyRoots()
+            index = upper
+        }
+        guard rebuilt.roots == tree.roots else { throw HyperLogError.corruptStorage("blocks do not match the roots") }
+        if tree.length > 0 {
+            guard let manifest, let signature,
+                manifest.verify(signature: signature, treeHash: tree.treeHash, length: tree.length, fork: tree.fork)
+            else { throw HyperLogError.corruptStorage("signature does not verify") }
+        }
+    }
+
+    // MARK: - Events
+
+    /// A stream of everything that happens to this log from now on.
+    public func events() -> AsyncStream<LogEvent> {
+        let (stream, continuation) = AsyncStream<LogEvent>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        let id = UUID()
+        subscribers[id] = continuation
+        continuation.onTermination = { [weak self] _ in
+            Task { await self?.unsubscribe(id) }
+        }
+        return stream
+    }
+
+    private func unsubscribe(_ id: UUID) {
+        subscribers[id] = nil
+    }
+
+    func publish(_ event: LogEvent) {
+        for continuation in subscribers.values { continuation.yield(event) }
+    }
+}
+
+extension MerkleTree {
+    /// Drops cached nodes except the roots: the rest lives in storage.
+    mutating func retainOnlyRoots() {
+        replaceNodes(with: Dictionary(uniqueKeysWithValues: roots.map { ($0.index, $0) }))
+    }
+}

@@ -1,0 +1,255 @@
+import Foundation
+import GRDB
+
+/// Durable storage for every log of a store: one SQLite database (WAL mode, `synchronous = FULL`).
+///
+/// Each append, upgrade or truncation is one transaction, so a crash at any instant leaves either the state before
+/// or the state after, never a torn log; with `synchronous = FULL` a transaction that returned is on disk.
+/// Unsigned 64-bit quantities are stored as SQLite integers; every value a real log reaches is below 2^63.
+public final class LogStorage: Sendable {
+    /// A core's stored header.
+    public struct CoreRecord: Sendable, Equatable {
+        public var id: Int64
+        public var key: [UInt8]
+        public var discoveryKey: [UInt8]
+        public var manifest: [UInt8]?
+        /// For writable cores: the derivation namespace and name of the key pair (secret keys are never stored).
+        public var namespace: [UInt8]?
+        public var name: String?
+        public var length: UInt64
+        public var byteLength: UInt64
+        public var fork: UInt64
+        /// Encoded `MultiSignature` over the tree at (`length`, `fork`); nil for an empty core.
+        public var signature: [UInt8]?
+    }
+
+    let pool: DatabasePool
+
+    /// Opens (creating if needed) the database at `path`. A file that is not a valid store gives
+    /// `HyperLogError.corruptStorage` rather than a crash.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try pool.write { db in
+                let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
+                guard check == "ok" else { throw HyperLogError.corruptStorage("integrity check failed: \(check)") }
+            }
+            try Self.migrator.migrate(pool)
+        } catch let error as HyperLogError {
+            throw error
+        } catch let error as DatabaseError {
+            throw HyperLogError.corruptStorage("\(path): \(error.message ?? error.description)")
+        }
+        // The store holds signed user data; keep it private like the keys.
+        chmod(path, 0o600)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE core (
+                        id INTEGER PRIMARY KEY,
+                        key BLOB NOT NULL UNIQUE CHECK (length(key) = 32),
+                        discovery_key BLOB NOT NULL UNIQUE CHECK (length(discovery_key) = 32),
+                        manifest BLOB,
+                        namespace BLOB,
+                        name TEXT,
+                        length INTEGER NOT NULL DEFAULT 0 CHECK (length >= 0),
+                        byte_length INTEGER NOT NULL DEFAULT 0 CHECK (byte_length >= 0),
+                        fork INTEGER NOT NULL DEFAULT 0 CHECK (fork >= 0),
+                        signature BLOB
+                    );
+                    CREATE TABLE node (
+                        core INTEGER NOT NULL REFERENCES core(id) ON DELETE CASCADE,
+                        idx INTEGER NOT NULL,
+                        size INTEGER NOT NULL,
+                        hash BLOB NOT NULL,
+                        PRIMARY KEY (core, idx)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE block (
+                        core INTEGER NOT NULL REFERENCES core(id) ON DELETE CASCADE,
+                        idx INTEGER NOT NULL,
+                        data BLOB NOT NULL,
+                        PRIMARY KEY (core, idx)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+
+    // MARK: - Cores
+
+    public func createCore(
+        key: [UInt8], discoveryKey: [UInt8], manifest: [UInt8]?, namespace: [UInt8]?, name: String?
+    ) throws -> CoreRecord {
+        try pool.write { db in
+            try db.execute(
+                sql: "INSERT INTO core (key, discovery_key, manifest, namespace, name) VALUES (?, ?, ?, ?, ?)",
+                arguments: [Data(key), Data(discoveryKey), manifest.map { Data($0) }, namespace.map { Data($0) }, name])
+            return CoreRecord(
+                id: db.lastInsertedRowID, key: key, discoveryKey: discoveryKey, manifest: manifest,
+                namespace: namespace, name: name, length: 0, byteLength: 0, fork: 0, signature: nil)
+        }
+    }
+
+    public func core(key: [UInt8]) throws -> CoreRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM core WHERE key = ?", arguments: [Data(key)]).map(Self.record)
+        }
+    }
+
+    public func core(discoveryKey: [UInt8]) throws -> CoreRecord? {
+        try pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM core WHERE discovery_key = ?", arguments: [Data(discoveryKey)])
+                .map(Self.record)
+        }
+    }
+
+    public func allCores() throws -> [CoreRecord] {
+        try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM core ORDER BY id").map(Self.record) }
+    }
+
+    public func setManifest(core: Int64, manifest: [UInt8]) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE core SET manifest = ? WHERE id = ?", arguments: [Data(manifest), core])
+        }
+    }
+
+    static func record(_ row: Row) throws -> CoreRecord {
+        func unsigned(_ column: String) throws -> UInt64 {
+            let value: Int64 = row[column]
+            guard value >= 0 else { throw HyperLogError.corruptStorage("negative \(column)") }
+            return UInt64(value)
+        }
+        let key: Data = row["key"], discoveryKey: Data = row["discovery_key"]
+        let manifest: Data? = row["manifest"], namespace: Data? = row["namespace"], signature: Data? = row["signature"]
+        return CoreRecord(
+            id: row["id"], key: Array(key), discoveryKey: Array(discoveryKey), manifest: manifest.map { Array($0) },
+            namespace: namespace.map { Array($0) }, name: row["name"], length: try unsigned("length"),
+            byteLength: try unsigned("byte_length"), fork: try unsigned("fork"), signature: signature.map { Array($0) })
+    }
+
+    // MARK: - Appends and reads
+
+    /// Stores blocks (by index), nodes and the new signed head in one transaction.
+    public func commit(
+        core: Int64, blocks: [(index: UInt64, data: [UInt8])], nodes: [TreeNode],
+        length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?
+    ) throws {
+        try pool.write { db in
+            let insertBlock = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO block (core, idx, data) VALUES (?, ?, ?)")
+            for block in blocks {
+                try insertBlock.execute(arguments: [core, Int64(block.index), Data(block.data)])
+            }
+            let insertNode = try db.cachedStatement(
+                sql: "INSERT OR REPLACE INTO node (core, idx, size, hash) VALUES (?, ?, ?, ?)")
+            for node in nodes {
+                try insertNode.execute(arguments: [core, Int64(node.index), Int64(node.size), Data(node.hash)])
+            }
+            try db.execute(
+                sql: "UPDATE core SET length = ?, byte_length = ?, fork = ?, signature = ? WHERE id = ?",
+                arguments: [Int64(length), Int64(byteLength), Int64(fork), signature.map { Data($0) }, core])
+        }
+    }
+
+    public func block(core: Int64, index: UInt64) throws -> [UInt8]? {
+        try pool.read { db in
+            try Data.fetchOne(
+                db, sql: "SELECT data FROM block WHERE core = ? AND idx = ?", arguments: [core, Int64(index)]
+            ).map { Array($0) }
+        }
+    }
+
+    public func hasBlock(core: Int64, index: UInt64) throws -> Bool {
+        try pool.read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM block WHERE core = ? AND idx = ?", arguments: [core, Int64(index)]) ?? false
+        }
+    }
+
+    public func node(core: Int64, index: UInt64) throws -> TreeNode? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(
+                db, sql: "SELECT idx, size, hash FROM node WHERE core = ? AND idx = ?", arguments: [core, Int64(index)])
+            else { return nil }
+            return try Self.node(row)
+        }
+    }
+
+    public func nodes(core: Int64, indices: [UInt64]) throws -> [UInt64: TreeNode] {
+        try pool.read { db in
+            let statement = try db.cachedStatement(sql: "SELECT idx, size, hash FROM node WHERE core = ? AND idx = ?")
+            var found: [UInt64: TreeNode] = [:]
+            for index in indices {
+                if let row = try Row.fetchOne(statement, arguments: [core, Int64(index)]) {
+                    found[index] = try Self.node(row)
+                }
+            }
+            return found
+        }
+    }
+
+    static func node(_ row: Row) throws -> TreeNode {
+        let index: Int64 = row["idx"], size: Int64 = row["size"], hash: Data = row["hash"]
+        guard index >= 0, size >= 0, hash.count == 32 else { throw HyperLogError.corruptStorage("bad node row") }
+        return TreeNode(index: UInt64(index), size: UInt64(size), hash: Array(hash))
+    }
+
+    /// Removes blocks at and after `length` and every node covering them, and stores the new head.
+    public func truncate(
+        core: Int64, length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?, keptNodes: [TreeNode]
+    ) throws {
+        try pool.write { db in
+            try db.execute(sql: "DELETE FROM block WHERE core = ? AND idx >= ?", arguments: [core, Int64(length)])
+            // A node covers blocks past the end exactly when its right span is at or past leaf index 2·length;
+            // deleting everything from the first such node and re-inserting the survivors is simplest and exact.
+            try db.execute(sql: "DELETE FROM node WHERE core = ?", arguments: [core])
+            let insertNode = try db.cachedStatement(
+                sql: "INSERT INTO node (core, idx, size, hash) VALUES (?, ?, ?, ?)")
+            for node in keptNodes {
+                try insertNode.execute(arguments: [core, Int64(node.index), Int64(node.size), Data(node.hash)])
+            }
+            try db.execute(
+                sql: "UPDATE core SET length = ?, byte_length = ?, fork = ?, signature = ? WHERE id = ?",
+                arguments: [Int64(length), Int64(byteLength), Int64(fork), signature.map { Data($0) }, core])
+        }
+    }
+
+    /// All stored nodes of a core (used at truncation and in verification at open).
+    public func allNodes(core: Int64) throws -> [UInt64: TreeNode] {
+        try pool.read { db in
+            var all: [UInt64: TreeNode] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT idx, size, hash FROM node WHERE core = ?", arguments: [core]) {
+                let node = try Self.node(row)
+                all[node.index] = node
+            }
+            return all
+        }
+    }
+
+    /// Bytes the database files occupy on disk (main file and WAL).
+    public func diskUsage() throws -> Int64 {
+        let path = pool.path
+        var total: Int64 = 0
+        for suffix in ["", "-wal", "-shm"] {
+            if let attributes = try? FileManager.default.attributesOfItem(atPath: path + suffix),
+                let size = attributes[.size] as? NSNumber
+            {
+                total += size.int64Value
+            }
+        }
+        return total
+    }
+
+    /// Folds the WAL into the main database file.
+    public func checkpoint() throws {
+        try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Sodium
+import Synchronization
+
+/// Many logs in one place (the Corestore role): a primary key from which named logs derive their key pairs, one
+/// database for all of them, and look-up by key and by discovery key.
+///
+/// Layout inside its directory: `primary-key` (32 bytes, mode 0600) and `store.sqlite` (+ WAL).
+public final class LogStore: Sendable {
+    public static let primaryKeyFileName = "primary-key"
+    public static let databaseFileName = "store.sqlite"
+
+    public let storage: LogStorage
+    let primaryKey: SecureBytes
+    private let open = Mutex<[[UInt8]: SignedLog]>([:])
+
+    /// Opens the store in `directory`, creating the directory, the primary key and the database on first use.
+    public init(directory: URL) throws {
+        try FileManager.default.createDirectory(
+            at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let keyPath = directory.appendingPathComponent(Self.primaryKeyFileName).path
+        if FileManager.default.fileExists(atPath: keyPath) {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: keyPath))
+            guard bytes.count == CorestoreKeyDerivation.primaryKeyLength else {
+                throw HyperLogError.corruptStorage("\(keyPath) holds \(bytes.count) bytes, expected 32")
+            }
+            primaryKey = SecureBytes(bytes)
+        } else {
+            let fresh = RandomBytes.generate(count: CorestoreKeyDerivation.primaryKeyLength)
+            try SecretFile.write(fresh, to: keyPath)
+            primaryKey = SecureBytes(fresh)
+        }
+        storage = try LogStorage(path: directory.appendingPathComponent(Self.databaseFileName).path)
+    }
+
+    /// The writable log named `name` in `namespace`; the same name always gives the same key.
+    public func writableLog(name: String, namespace: [UInt8] = CorestoreKeyDerivation.rootNamespace) throws
+        -> SignedLog
+    {
+        let keyPair = try CorestoreKeyDerivation.keyPair(primaryKey: primaryKey, namespace: namespace, name: name)
+        let manifest = Manifest.singleSigner(publicKey: keyPair.publicKey)
+        let key = manifest.key
+        return try open.withLock { open in
+            if let log = open[key] { return log }
+            let record = try storage.core(key: key)
+                ?? storage.createCore(
+                    key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest.compactEncoded(),
+                    namespace: namespace, name: name)
+            let log = try SignedLog(record: record, storage: storage, keyPair: keyPair)
+            open[key] = log
+            return log
+        }
+    }
+
+    /// A replica of someone else's log. `manifest`, when known, must hash to `key`; without it the replica waits
+    /// for the manifest to arrive with the first verified upgrade.
+    public func replica(key: [UInt8], manifest: Manifest? = nil) throws -> SignedLog {
+        guard key.count == 32 else { throw HyperLogError.invalidRequest("core key must be 32 bytes") }
+        if let manifest, manifest.key != key { throw HyperLogError.invalidRequest("manifest does not hash to key") }
+        return try open.withLock { open in
+            if let log = open[key] { return log }
+            var record = try storage.core(key: key)
+            if record == nil {
+                record = try storage.createCore(
+                    key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest?.compactEncoded(),
+                    namespace: nil, name: nil)
+            } else if record?.manifest == nil, let manifest, let id = record?.id {
+                try storage.setManifest(core: id, manifest: manifest.compactEncoded())
+                record?.manifest = manifest.compactEncoded()
+            }
+            guard let record else { throw HyperLogError.corruptStorage("core record vanished") }
+            // A core stored as writable (it has a derivation name) reopens writable.
+            let keyPair = try record.name.map {
+                try CorestoreKeyDerivation.keyPair(
+                    primaryKey: primaryKey, namespace: record.namespace ?? CorestoreKeyDerivation.rootNamespace,
+                    name: $0)
+            }
+            let log = try SignedLog(record: record, storage: storage, keyPair: keyPair)
+            open[key] = log
+            return log
+        }
+    }
+
+    /// The stored log with this discovery key, if any.
+    public func log(discoveryKey: [UInt8]) throws -> SignedLog? {
+        guard let record = try storage.core(discoveryKey: discoveryKey) else { return nil }
+        return try replica(key: record.key)
+    }
+
+    /// Keys of every log in the store.
+    public func allKeys() throws -> [[UInt8]] {
+        try storage.allCores().map(\.key)
+    }
+}
