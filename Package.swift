@@ -54,6 +54,9 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks: run with `swift run -c release pear-bench`; figures go to docs/benchmarks.md.
+        .executableTarget(name: "pear-bench", dependencies: ["HyperLog", "Sodium", "CompactEncoding"]),
+
         // Test support: the Holepunch reference vectors, copied unchanged from ../shared/vectors.
         .target(name: "TestVectors", path: "Tests/TestVectors", resources: [.copy("Vectors")]),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "TestVectors"]),

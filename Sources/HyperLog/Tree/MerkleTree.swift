@@ -60,6 +60,11 @@ public struct MerkleTree: Sendable {
         return created
     }
 
+    /// Forgets every non-root node; lets a benchmark measure hashing without the cache growing.
+    public mutating func dropNodesForBenchmark() {
+        nodes = Dictionary(uniqueKeysWithValues: roots.map { ($0.index, $0) })
+    }
+
     mutating func replaceNodes(with nodes: [UInt64: TreeNode]) {
         self.nodes = nodes
     }

@@ -1,0 +1,27 @@
+// pear-bench: PearIRC's benchmarks. Always run in release mode:
+//   swift run -c release pear-bench [hyperlog] [--entries N]
+// Each figure is one line: name, value, unit, parameters.
+import Foundation
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+func option(_ name: String, default value: Int) -> Int {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count,
+        let parsed = Int(arguments[index + 1])
+    else { return value }
+    return parsed
+}
+let suites = arguments.filter { !$0.hasPrefix("--") && Int($0) == nil }
+let selected = suites.isEmpty ? ["hyperlog"] : suites
+let report = BenchmarkReport()
+
+for suite in selected {
+    switch suite {
+    case "hyperlog":
+        try await HyperLogBenchmarks.run(
+            entries: option("--entries", default: 1_000_000), batchSize: option("--batch", default: 1000),
+            singleAppends: option("--single", default: 2000), gets: option("--gets", default: 100_000), report: report)
+    default:
+        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog\n".utf8))
+        exit(2)
+    }
+}
