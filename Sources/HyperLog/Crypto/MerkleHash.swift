@@ -9,11 +9,17 @@ public enum MerkleHash {
 
     /// `H(0x00 ‖ u64le(block.count) ‖ block)`.
     public static func leaf(_ block: [UInt8]) -> [UInt8] {
-        var hasher = BLAKE2b.Hasher.unkeyed256()
-        hasher.update(byte: leafType)
-        hasher.update(littleEndian64(UInt64(block.count)))
-        hasher.update(block)
-        return hasher.finalize()
+        // One contiguous preimage on the stack and a one-shot hash: this runs once per appended or received block.
+        block.withUnsafeBytes { body in
+            withUnsafeTemporaryAllocation(byteCount: 9 + body.count, alignment: 8) { preimage in
+                preimage[0] = leafType
+                preimage.storeBytes(of: UInt64(body.count).littleEndian, toByteOffset: 1, as: UInt64.self)
+                if body.count > 0 {
+                    UnsafeMutableRawBufferPointer(rebasing: preimage[9...]).copyMemory(from: body)
+                }
+                return BLAKE2b.hash256(UnsafeRawBufferPointer(preimage))
+            }
+        }
     }
 
     /// The leaf node of block `blockIndex`.
@@ -24,12 +30,16 @@ public enum MerkleHash {
     /// `H(0x01 ‖ u64le(left.size + right.size) ‖ left.hash ‖ right.hash)`, left being the lower index.
     public static func parent(_ a: TreeNode, _ b: TreeNode) -> TreeNode {
         let (left, right) = a.index < b.index ? (a, b) : (b, a)
-        var hasher = BLAKE2b.Hasher.unkeyed256()
-        hasher.update(byte: parentType)
-        hasher.update(littleEndian64(left.size + right.size))
-        hasher.update(left.hash)
-        hasher.update(right.hash)
-        return TreeNode(index: FlatTree.parent(left.index), size: left.size + right.size, hash: hasher.finalize())
+        let size = left.size &+ right.size
+        let hash = withUnsafeTemporaryAllocation(byteCount: 73, alignment: 8) { preimage in
+            preimage.initializeMemory(as: UInt8.self, repeating: 0)
+            preimage[0] = parentType
+            preimage.storeBytes(of: size.littleEndian, toByteOffset: 1, as: UInt64.self)
+            for (offset, byte) in left.hash.prefix(32).enumerated() { preimage[9 + offset] = byte }
+            for (offset, byte) in right.hash.prefix(32).enumerated() { preimage[41 + offset] = byte }
+            return BLAKE2b.hash256(UnsafeRawBufferPointer(preimage))
+        }
+        return TreeNode(index: FlatTree.parent(left.index), size: size, hash: hash)
     }
 
     /// `H(0x02 ‖ for each root: hash ‖ u64le(index) ‖ u64le(size))`: what the signature covers.

@@ -9,8 +9,12 @@ public struct CancelMessage: Hashable, Sendable, CompactCodable {
 }
 
 /// `noData` (type 4): the responder cannot answer request `request`. Layout: `uint request`, `uint flags`
-/// (1 = a reason follows), `uint reason`.
+/// (1 = a reason follows; the whole flags field may be absent on decode), `uint reason`. Reasons: 1 not available,
+/// 2 invalid request.
 public struct NoDataMessage: Hashable, Sendable, CompactCodable {
+    public static let notAvailable: UInt64 = 1
+    public static let invalidRequest: UInt64 = 2
+
     public var request: UInt64
     public var reason: UInt64
     public init(request: UInt64, reason: UInt64 = 0) {
@@ -24,13 +28,13 @@ public struct NoDataMessage: Hashable, Sendable, CompactCodable {
     }
     public init(from reader: inout CompactReader) throws(CompactEncodingError) {
         request = try reader.readUInt()
-        let flags = try reader.readUInt()
+        let flags = reader.isAtEnd ? 0 : try reader.readUInt()
         reason = flags & 1 != 0 ? try reader.readUInt() : 0
     }
 }
 
-/// `want` (type 5) and `unwant` (type 6): interest in a range of blocks. Layout: `uint start`, `uint length`, then,
-/// only when `any` is set, a bool `true` (the reference omits the byte when false and reads it only if present).
+/// `want` (type 5) and `unwant` (type 6): interest in a range of blocks. Layout: `uint start`, `uint length`, then
+/// `uint flags` (bit 0 `any`), written only when non-zero and read only if present, as the reference does.
 public struct WantMessage: Hashable, Sendable, CompactCodable {
     public var start: UInt64
     public var length: UInt64
@@ -43,12 +47,12 @@ public struct WantMessage: Hashable, Sendable, CompactCodable {
     public func encode<W: CompactWriter>(to writer: inout W) {
         writer.writeUInt(start)
         writer.writeUInt(length)
-        if any { writer.writeBool(true) }
+        if any { writer.writeUInt(1) }
     }
     public init(from reader: inout CompactReader) throws(CompactEncodingError) {
         start = try reader.readUInt()
         length = try reader.readUInt()
-        any = reader.isAtEnd ? false : try reader.readBool()
+        any = reader.isAtEnd ? false : (try reader.readUInt()) & 1 != 0
     }
 }
 
