@@ -19,6 +19,11 @@ public actor SignedLog {
     /// Encoded `MultiSignature` of the current head; nil for an empty log.
     public private(set) var signature: [UInt8]?
     private var subscribers: [UUID: AsyncStream<LogEvent>.Continuation] = [:]
+    /// Blocks 0 ..< contiguousLength are all stored locally.
+    public private(set) var contiguousLength: UInt64
+    /// Recently established nodes, so sequential downloads do not read every proof's anchor back from disk.
+    private var recentNodes: [UInt64: TreeNode] = [:]
+    private static let recentNodeLimit = 8192
 
     public var length: UInt64 { tree.length }
     public var byteLength: UInt64 { tree.byteLength }
@@ -51,6 +56,7 @@ public actor SignedLog {
         let rootIndices = FlatTree.roots(forLength: record.length)
         let found = try storage.nodes(core: record.id, indices: rootIndices)
         tree = try MerkleTree(length: record.length, fork: record.fork, nodes: found)
+        contiguousLength = min(try storage.contiguousLength(core: record.id), record.length)
         guard tree.byteLength == record.byteLength else {
             throw HyperLogError.corruptStorage("byte length of \(ZBase32.encode(record.key)) disagrees with its roots")
         }
@@ -81,6 +87,7 @@ public actor SignedLog {
         next.retainOnlyRoots()
         tree = next
         signature = signed
+        if contiguousLength == firstIndex { contiguousLength = next.length }
         publish(.appended(length: next.length))
         return next.length
     }
@@ -97,12 +104,109 @@ public actor SignedLog {
         full.retainOnlyRoots()
         tree = full
         signature = signed
+        recentNodes = [:]
+        contiguousLength = min(contiguousLength, full.length)
         publish(.truncated(length: full.length, fork: full.fork))
     }
 
     private func sign(_ tree: MerkleTree, keyPair: Ed25519.KeyPair) -> [UInt8] {
         let signable = TreeSignable.bytes(key: key, treeHash: tree.treeHash, length: tree.length, fork: tree.fork)
         return MultiSignature(singleSignature: Ed25519.sign(signable, keyPair: keyPair)).compactEncoded()
+    }
+
+    // MARK: - Replication
+
+    /// The proof answering a peer's request, built from stored nodes and blocks.
+    public func proof(for request: RequestMessage) throws -> DataMessage {
+        guard let signature else { throw HyperLogError.blockNotAvailable(index: 0) }
+        let storage = self.storage, coreID = self.coreID, tree = self.tree
+        let generator = ProofGenerator(
+            length: tree.length, fork: tree.fork, signature: signature, manifest: manifest,
+            node: { index in
+                if let node = tree.node(at: index) { return node }
+                guard let node = try storage.node(core: coreID, index: index) else {
+                    throw HyperLogError.missingNode(index: index)
+                }
+                return node
+            },
+            block: { index in
+                guard let block = try storage.block(core: coreID, index: index) else {
+                    throw HyperLogError.blockNotAvailable(index: index)
+                }
+                return block
+            })
+        return try generator.proof(for: request)
+    }
+
+    /// What applying one `data` message did.
+    public enum ApplyOutcome: Sendable, Equatable {
+        /// Verified and stored; `upgradedTo` is the new signed length when the proof carried an upgrade.
+        case accepted(block: UInt64?, upgradedTo: UInt64?, established: [UInt64])
+        /// Failed verification; nothing from it was stored.
+        case rejected(HyperLogError)
+    }
+
+    /// Verifies `messages` in order against the evolving state and stores everything that verified in one
+    /// transaction. A message that fails is reported and skipped; it changes nothing.
+    public func apply(_ messages: [DataMessage]) throws -> [ApplyOutcome] {
+        var outcomes: [ApplyOutcome] = []
+        var blocks: [(index: UInt64, data: [UInt8])] = []
+        var nodes: [TreeNode] = []
+        var learnedManifest: Manifest?
+        var head: ProofVerifier.Verified.Upgrade?
+        let storage = self.storage, coreID = self.coreID
+        for message in messages {
+            let pending = Dictionary(nodes.map { ($0.index, $0) }, uniquingKeysWith: { $1 })
+            let recent = recentNodes, tree = self.tree
+            let verifier = ProofVerifier(
+                key: key, manifest: manifest ?? learnedManifest, length: head?.length ?? tree.length,
+                fork: head?.fork ?? tree.fork, roots: head?.roots ?? tree.roots,
+                localNode: { index in
+                    if let node = pending[index] ?? recent[index] ?? tree.node(at: index) { return node }
+                    return try storage.node(core: coreID, index: index)
+                })
+            do {
+                let verified = try verifier.verify(message)
+                nodes += verified.nodes
+                if let block = verified.block { blocks.append((block.index, block.value)) }
+                if let upgrade = verified.upgrade {
+                    head = upgrade
+                    if manifest == nil { learnedManifest = upgrade.manifest }
+                }
+                outcomes.append(
+                    .accepted(
+                        block: verified.block?.index, upgradedTo: verified.upgrade?.length,
+                        established: verified.nodes.map(\.index)))
+            } catch {
+                outcomes.append(.rejected(error))
+            }
+        }
+        guard !blocks.isEmpty || !nodes.isEmpty || head != nil else { return outcomes }
+        let newLength = head?.length ?? tree.length
+        let newFork = head?.fork ?? tree.fork
+        let newRoots = head?.roots ?? tree.roots
+        try storage.commit(
+            core: coreID, blocks: blocks, nodes: nodes, length: newLength,
+            byteLength: newRoots.reduce(0) { $0 + $1.size }, fork: newFork, signature: head?.signature ?? signature,
+            manifest: learnedManifest?.compactEncoded())
+        if let learnedManifest { manifest = learnedManifest }
+        if let head {
+            tree.upgrade(length: head.length, fork: head.fork, roots: head.roots)
+            tree.retainOnlyRoots()
+            signature = head.signature
+        }
+        if recentNodes.count + nodes.count > Self.recentNodeLimit { recentNodes = [:] }
+        for node in nodes { recentNodes[node.index] = node }
+        // Advance the contiguous mark over the blocks that just arrived (and any stored before them).
+        let arrived = Set(blocks.map(\.index))
+        while contiguousLength < tree.length,
+            try arrived.contains(contiguousLength) || storage.hasBlock(core: coreID, index: contiguousLength)
+        {
+            contiguousLength += 1
+        }
+        if let head { publish(.upgraded(length: head.length)) }
+        for block in blocks { publish(.downloaded(index: block.index)) }
+        return outcomes
     }
 
     // MARK: - Reading

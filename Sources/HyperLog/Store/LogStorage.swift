@@ -140,9 +140,12 @@ public final class LogStorage: Sendable {
     /// Stores blocks (by index), nodes and the new signed head in one transaction.
     public func commit(
         core: Int64, blocks: [(index: UInt64, data: [UInt8])], nodes: [TreeNode],
-        length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?
+        length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?, manifest: [UInt8]? = nil
     ) throws {
         try pool.write { db in
+            if let manifest {
+                try db.execute(sql: "UPDATE core SET manifest = ? WHERE id = ?", arguments: [Data(manifest), core])
+            }
             let insertBlock = try db.cachedStatement(
                 sql: "INSERT OR REPLACE INTO block (core, idx, data) VALUES (?, ?, ?)")
             for block in blocks {
@@ -164,6 +167,21 @@ public final class LogStorage: Sendable {
             try Data.fetchOne(
                 db, sql: "SELECT data FROM block WHERE core = ? AND idx = ?", arguments: [core, Int64(index)]
             ).map { Array($0) }
+        }
+    }
+
+    /// The number of blocks stored without a gap from block 0.
+    public func contiguousLength(core: Int64) throws -> UInt64 {
+        try pool.read { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM block WHERE core = ? AND idx = 0", arguments: [core]) == true
+            else { return 0 }
+            let firstGap = try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT MIN(b.idx) + 1 FROM block b
+                    WHERE b.core = ? AND NOT EXISTS (SELECT 1 FROM block c WHERE c.core = b.core AND c.idx = b.idx + 1)
+                    """, arguments: [core]) ?? 0
+            return UInt64(max(firstGap, 0))
         }
     }
 

@@ -1,0 +1,121 @@
+/// Runs a `ReplicationSession` against a `SignedLog`: the thin shell between the pure state machine, the log and a
+/// transport. The transport hands in whatever arrived (ideally everything that arrived in one read, so data is
+/// verified and stored in one transaction) and gets back what to send.
+public actor ReplicationDriver {
+    public let log: SignedLog
+    private var session: ReplicationSession
+    private let transport: @Sendable ([ReplicationMessage]) -> Void
+    /// Why the channel closed, once it has.
+    public private(set) var closeReason: ReplicationSessionError?
+    private var following: Task<Void, Never>?
+
+    /// What we send in our channel open.
+    public nonisolated let handshake: ReplicationHandshake
+
+    /// - Parameters:
+    ///   - handshakeHash: the encrypted connection's handshake hash; `isInitiator` our role on it.
+    ///   - transport: called with the messages to send, in order.
+    public init(
+        log: SignedLog, handshakeHash: [UInt8], isInitiator: Bool,
+        configuration: ReplicationSession.Configuration = .init(),
+        transport: @escaping @Sendable ([ReplicationMessage]) -> Void
+    ) async throws {
+        self.log = log
+        self.transport = transport
+        let session = try ReplicationSession(
+            key: log.key, handshakeHash: handshakeHash, isInitiator: isInitiator,
+            local: await Self.localState(of: log), configuration: configuration)
+        self.session = session
+        handshake = session.localHandshake
+    }
+
+    static func localState(of log: SignedLog) async -> ReplicationSession.LocalState {
+        ReplicationSession.LocalState(
+            length: await log.length, fork: await log.fork, contiguousLength: await log.contiguousLength,
+            hasManifest: await log.manifest != nil, rootIndices: await log.roots.map(\.index))
+    }
+
+    /// The remote's channel open arrived. Starts following local changes of the log.
+    public func remoteOpened(_ remote: ReplicationHandshake) async {
+        await perform(session.opened(remote: remote))
+        guard following == nil, closeReason == nil else { return }
+        let events = await log.events()
+        following = Task { [weak self] in
+            for await _ in events {
+                guard let self else { return }
+                await self.localChanged()
+            }
+        }
+    }
+
+    /// Messages that arrived, in order.
+    public func receive(_ messages: [ReplicationMessage]) async {
+        var actions: [ReplicationSession.Action] = []
+        for message in messages { actions += session.received(message) }
+        await perform(actions)
+    }
+
+    /// Re-reads the log's state and tells the session (appends, data from other peers).
+    public func localChanged() async {
+        guard closeReason == nil else { return }
+        await perform(session.localChanged(await Self.localState(of: log)))
+    }
+
+    /// Stops following the log.
+    public func stop() {
+        following?.cancel()
+        following = nil
+    }
+
+    private func perform(_ initial: [ReplicationSession.Action]) async {
+        var pending = initial
+        while !pending.isEmpty, closeReason == nil {
+            var outgoing: [ReplicationMessage] = []
+            var toVerify: [DataMessage] = []
+            var next: [ReplicationSession.Action] = []
+            for action in pending {
+                switch action {
+                case .send(let message):
+                    outgoing.append(message)
+                case .answer(let request):
+                    do {
+                        next += session.answered(try await log.proof(for: request))
+                    } catch let error as HyperLogError {
+                        let reason = if case .invalidRequest = error { NoDataMessage.invalidRequest } else {
+                            NoDataMessage.notAvailable
+                        }
+                        next += session.unanswerable(request, reason: reason)
+                    } catch {
+                        next += session.unanswerable(request)
+                    }
+                case .verify(let data):
+                    toVerify.append(data)
+                case .close(let reason):
+                    closeReason = reason
+                }
+            }
+            if !outgoing.isEmpty { transport(outgoing) }
+            if !toVerify.isEmpty, closeReason == nil {
+                let outcomes: [SignedLog.ApplyOutcome]
+                do {
+                    outcomes = try await log.apply(toVerify)
+                } catch {
+                    // Storage failed: nothing was committed; treat as a local fault and stop this channel.
+                    closeReason = .protocolViolation("local storage failed: \(error)")
+                    break
+                }
+                let state = await Self.localState(of: log)
+                for (data, outcome) in zip(toVerify, outcomes) {
+                    switch outcome {
+                    case .accepted(_, _, let established):
+                        next += session.verified(request: data.request, accepted: true, established: established, local: state)
+                    case .rejected:
+                        next += session.verified(request: data.request, accepted: false, established: [], local: state)
+                    }
+                }
+            }
+            pending = next
+        }
+        if closeReason != nil { stop() }
+    }
+}
