@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .systemLibrary(
@@ -36,7 +37,15 @@ let package = Package(
         ),
         // A child process for the crash-safety test: appends until killed, printing every acknowledged length.
         .executableTarget(name: "hyperlog-crash-child", dependencies: ["HyperLog"], path: "Tests/HyperLogCrashChild"),
-        .target(name: "SwarmEngine", dependencies: ["Sodium", "CompactEncoding"]),
+        .target(
+            name: "SwarmEngine",
+            dependencies: [
+                "Sodium", "CompactEncoding",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(name: "IRCServer", dependencies: [.product(name: "Logging", package: "swift-log")]),
         .target(
             name: "PearBridge",
@@ -66,6 +75,14 @@ let package = Package(
             dependencies: [
                 "HyperLog", "Sodium", "CompactEncoding", "TestVectors", "hyperlog-crash-child",
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .testTarget(
+            name: "SwarmEngineTests",
+            dependencies: [
+                "SwarmEngine", "Sodium", "CompactEncoding", "TestVectors",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "IRCServerTests", dependencies: ["IRCServer", "TestVectors"]),

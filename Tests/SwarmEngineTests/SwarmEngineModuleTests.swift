@@ -1,0 +1,8 @@
+import SwarmEngine
+import Testing
+
+@Suite struct SwarmEngineModuleTests {
+    @Test func defaultDHTPort() {
+        #expect(SwarmEngineModule.defaultDHTPort == 49737)
+    }
+}
