@@ -33,7 +33,11 @@ let package = Package(
         .target(name: "CompactEncoding"),
         .target(
             name: "HyperLog",
-            dependencies: ["Sodium", "CompactEncoding", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "Sodium", "CompactEncoding",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]
         ),
         // A child process for the crash-safety test: appends until killed, printing every acknowledged length.
         .executableTarget(name: "hyperlog-crash-child", dependencies: ["HyperLog"], path: "Tests/HyperLogCrashChild"),

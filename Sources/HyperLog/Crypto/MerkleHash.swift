@@ -35,8 +35,14 @@ public enum MerkleHash {
             preimage.initializeMemory(as: UInt8.self, repeating: 0)
             preimage[0] = parentType
             preimage.storeBytes(of: size.littleEndian, toByteOffset: 1, as: UInt64.self)
-            for (offset, byte) in left.hash.prefix(32).enumerated() { preimage[9 + offset] = byte }
-            for (offset, byte) in right.hash.prefix(32).enumerated() { preimage[41 + offset] = byte }
+            left.hash.withUnsafeBytes { bytes in
+                UnsafeMutableRawBufferPointer(rebasing: preimage[9..<41]).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: bytes.prefix(32)))
+            }
+            right.hash.withUnsafeBytes { bytes in
+                UnsafeMutableRawBufferPointer(rebasing: preimage[41..<73]).copyMemory(
+                    from: UnsafeRawBufferPointer(rebasing: bytes.prefix(32)))
+            }
             return BLAKE2b.hash256(UnsafeRawBufferPointer(preimage))
         }
         return TreeNode(index: FlatTree.parent(left.index), size: size, hash: hash)

@@ -78,7 +78,7 @@ public actor SignedLog {
         guard !blocks.isEmpty else { return tree.length }
         let firstIndex = tree.length
         var next = tree
-        let created = next.append(blocks)
+        let created = next.append(blocks, cacheNodes: false)
         let signed = sign(next, keyPair: keyPair)
         let indexed = blocks.enumerated().map { (index: firstIndex + UInt64($0.offset), data: $0.element) }
         try storage.commit(

@@ -76,6 +76,7 @@ public final class LogStorage: Sendable {
                         core INTEGER NOT NULL REFERENCES core(id) ON DELETE CASCADE,
                         idx INTEGER NOT NULL,
                         data BLOB NOT NULL,
+                        hash BLOB NOT NULL,
                         PRIMARY KEY (core, idx)
                     ) WITHOUT ROWID;
                     """)
@@ -138,23 +139,40 @@ public final class LogStorage: Sendable {
     // MARK: - Appends and reads
 
     /// Stores blocks (by index), nodes and the new signed head in one transaction.
+    ///
+    /// A block's leaf node lives in the block's own row (its hash beside the data, its size the data's length), so
+    /// an append writes one row per block plus one per parent; leaf nodes without their block (learned from
+    /// proofs) go to the node table.
     public func commit(
         core: Int64, blocks: [(index: UInt64, data: [UInt8])], nodes: [TreeNode],
         length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?, manifest: [UInt8]? = nil
     ) throws {
+        let leafHashes = Dictionary(
+            nodes.lazy.filter { $0.index & 1 == 0 }.map { ($0.index / 2, $0.hash) }, uniquingKeysWith: { $1 })
+        let storedWithBlock = Set(blocks.map(\.index))
         try pool.write { db in
             if let manifest {
                 try db.execute(sql: "UPDATE core SET manifest = ? WHERE id = ?", arguments: [Data(manifest), core])
             }
-            let insertBlock = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO block (core, idx, data) VALUES (?, ?, ?)")
+            let insertBlock = RawInsert(
+                statement: try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO block (core, idx, data, hash) VALUES (?, ?, ?, ?)"))
             for block in blocks {
-                try insertBlock.execute(arguments: [core, Int64(block.index), Data(block.data)])
+                insertBlock.bind(1, core)
+                insertBlock.bind(2, Int64(block.index))
+                insertBlock.bind(3, block.data)
+                insertBlock.bind(4, leafHashes[block.index] ?? MerkleHash.leaf(block.data))
+                try insertBlock.step()
             }
-            let insertNode = try db.cachedStatement(
-                sql: "INSERT OR REPLACE INTO node (core, idx, size, hash) VALUES (?, ?, ?, ?)")
-            for node in nodes {
-                try insertNode.execute(arguments: [core, Int64(node.index), Int64(node.size), Data(node.hash)])
+            let insertNode = RawInsert(
+                statement: try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO node (core, idx, size, hash) VALUES (?, ?, ?, ?)"))
+            for node in nodes where node.index & 1 == 1 || !storedWithBlock.contains(node.index / 2) {
+                insertNode.bind(1, core)
+                insertNode.bind(2, Int64(node.index))
+                insertNode.bind(3, Int64(node.size))
+                insertNode.bind(4, node.hash)
+                try insertNode.step()
             }
             try db.execute(
                 sql: "UPDATE core SET length = ?, byte_length = ?, fork = ?, signature = ? WHERE id = ?",
@@ -193,20 +211,21 @@ public final class LogStorage: Sendable {
     }
 
     public func node(core: Int64, index: UInt64) throws -> TreeNode? {
-        try pool.read { db in
-            guard let row = try Row.fetchOne(
-                db, sql: "SELECT idx, size, hash FROM node WHERE core = ? AND idx = ?", arguments: [core, Int64(index)])
-            else { return nil }
-            return try Self.node(row)
-        }
+        try nodes(core: core, indices: [index])[index]
     }
 
     public func nodes(core: Int64, indices: [UInt64]) throws -> [UInt64: TreeNode] {
         try pool.read { db in
             let statement = try db.cachedStatement(sql: "SELECT idx, size, hash FROM node WHERE core = ? AND idx = ?")
+            let leafStatement = try db.cachedStatement(
+                sql: "SELECT ? AS idx, length(data) AS size, hash FROM block WHERE core = ? AND idx = ?")
             var found: [UInt64: TreeNode] = [:]
             for index in indices {
                 if let row = try Row.fetchOne(statement, arguments: [core, Int64(index)]) {
+                    found[index] = try Self.node(row)
+                } else if index & 1 == 0,
+                    let row = try Row.fetchOne(leafStatement, arguments: [Int64(index), core, Int64(index / 2)])
+                {
                     found[index] = try Self.node(row)
                 }
             }
@@ -231,7 +250,8 @@ public final class LogStorage: Sendable {
             try db.execute(sql: "DELETE FROM node WHERE core = ?", arguments: [core])
             let insertNode = try db.cachedStatement(
                 sql: "INSERT INTO node (core, idx, size, hash) VALUES (?, ?, ?, ?)")
-            for node in keptNodes {
+            // Leaves of blocks that remain live in their block rows.
+            for node in keptNodes where node.index & 1 == 1 || node.index / 2 >= length {
                 try insertNode.execute(arguments: [core, Int64(node.index), Int64(node.size), Data(node.hash)])
             }
             try db.execute(
@@ -240,10 +260,16 @@ public final class LogStorage: Sendable {
         }
     }
 
-    /// All stored nodes of a core (used at truncation and in verification at open).
+    /// All stored nodes of a core, leaves kept in block rows included (used at truncation).
     public func allNodes(core: Int64) throws -> [UInt64: TreeNode] {
         try pool.read { db in
             var all: [UInt64: TreeNode] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT idx * 2 AS idx, length(data) AS size, hash FROM block WHERE core = ?", arguments: [core])
+            {
+                let node = try Self.node(row)
+                all[node.index] = node
+            }
             for row in try Row.fetchAll(db, sql: "SELECT idx, size, hash FROM node WHERE core = ?", arguments: [core]) {
                 let node = try Self.node(row)
                 all[node.index] = node

@@ -35,14 +35,15 @@ public struct MerkleTree: Sendable {
 
     /// Appends blocks as leaves and returns every node the append created (leaves and parents, in creation order),
     /// which is exactly what storage must persist.
+    /// With `cacheNodes` false only the roots are kept in memory (the caller persists the returned nodes).
     @discardableResult
-    public mutating func append(_ blocks: [[UInt8]]) -> [TreeNode] {
+    public mutating func append(_ blocks: [[UInt8]], cacheNodes: Bool = true) -> [TreeNode] {
         var created: [TreeNode] = []
         created.reserveCapacity(blocks.count * 2)
         for block in blocks {
             let leaf = MerkleHash.leafNode(blockIndex: length, block: block)
             created.append(leaf)
-            nodes[leaf.index] = leaf
+            if cacheNodes { nodes[leaf.index] = leaf }
             roots.append(leaf)
             length += 1
             byteLength += leaf.size
@@ -53,16 +54,11 @@ public struct MerkleTree: Sendable {
                 let parent = MerkleHash.parent(left, right)
                 roots.removeLast(2)
                 roots.append(parent)
-                nodes[parent.index] = parent
+                if cacheNodes { nodes[parent.index] = parent }
                 created.append(parent)
             }
         }
         return created
-    }
-
-    /// Forgets every non-root node; lets a benchmark measure hashing without the cache growing.
-    public mutating func dropNodesForBenchmark() {
-        nodes = Dictionary(uniqueKeysWithValues: roots.map { ($0.index, $0) })
     }
 
     mutating func replaceNodes(with nodes: [UInt64: TreeNode]) {
