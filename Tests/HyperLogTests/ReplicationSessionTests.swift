@@ -4,88 +4,6 @@ import Sodium
 import TestVectors
 import Testing
 
-/// An in-memory link between two replication drivers. Messages cross as bytes (encoded and decoded again), and
-/// the link can duplicate, reorder or corrupt them at the session boundary.
-final class MemoryLink: @unchecked Sendable {
-    // Guarded by `lock`; the drivers' transport closures append from their actors while the pump drains.
-    private let lock = NSLock()
-    private var toA: [(UInt64, [UInt8])] = []
-    private var toB: [(UInt64, [UInt8])] = []
-
-    var duplicate = false
-    var reorder = false
-    /// Applied to every message from A to B before it is delivered.
-    var tamperAtoB: (@Sendable (ReplicationMessage) -> ReplicationMessage)?
-
-    func sendFromA(_ messages: [ReplicationMessage]) {
-        let wire = messages.map { message -> (UInt64, [UInt8]) in
-            let message = tamperAtoB?(message) ?? message
-            return (message.type, message.encoded())
-        }
-        lock.withLock { toB += duplicate ? wire.flatMap { [$0, $0] } : wire }
-    }
-
-    func sendFromB(_ messages: [ReplicationMessage]) {
-        let wire = messages.map { ($0.type, $0.encoded()) }
-        lock.withLock { toA += duplicate ? wire.flatMap { [$0, $0] } : wire }
-    }
-
-    func drain() -> (toA: [ReplicationMessage], toB: [ReplicationMessage]) {
-        let (a, b) = lock.withLock { () -> ([(UInt64, [UInt8])], [(UInt64, [UInt8])]) in
-            defer { toA = []; toB = [] }
-            return (toA, toB)
-        }
-        func decode(_ wire: [(UInt64, [UInt8])]) -> [ReplicationMessage] {
-            var messages = wire.compactMap { try? ReplicationMessage(type: $0.0, bytes: $0.1) }
-            if reorder { messages.reverse() }
-            return messages
-        }
-        return (decode(a), decode(b))
-    }
-}
-
-struct ReplicationPair {
-    let writer: ReplicationDriver
-    let reader: ReplicationDriver
-    let link: MemoryLink
-
-    static func connect(writer writerLog: SignedLog, reader readerLog: SignedLog, link: MemoryLink = MemoryLink())
-        async throws -> ReplicationPair
-    {
-        let handshakeHash = RandomBytes.generate(count: 64)
-        let writer = try await ReplicationDriver(log: writerLog, handshakeHash: handshakeHash, isInitiator: true) {
-            link.sendFromA($0)
-        }
-        let reader = try await ReplicationDriver(log: readerLog, handshakeHash: handshakeHash, isInitiator: false) {
-            link.sendFromB($0)
-        }
-        await writer.remoteOpened(reader.handshake)
-        await reader.remoteOpened(writer.handshake)
-        return ReplicationPair(writer: writer, reader: reader, link: link)
-    }
-
-    /// Delivers messages until `done` holds or `timeout` passes; returns whether `done` held.
-    @discardableResult
-    func pump(maximumRounds: Int = .max, timeout: Duration = .seconds(20), until done: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        var rounds = 0
-        while ContinuousClock.now < deadline, rounds < maximumRounds {
-            if await done() { return true }
-            let (toA, toB) = link.drain()
-            if !toB.isEmpty { await reader.receive(toB) }
-            if !toA.isEmpty { await writer.receive(toA) }
-            if toA.isEmpty && toB.isEmpty { await Task.yield() }
-            rounds += 1
-        }
-        return await done()
-    }
-
-    func stop() async {
-        await writer.stop()
-        await reader.stop()
-    }
-}
-
 @Suite struct ReplicationSessionTests {
     struct Stores {
         let directory = temporaryStoreDirectory("replication")
@@ -114,7 +32,7 @@ struct ReplicationPair {
         let stores = try Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<100).map { Array("line \($0)".utf8) })
-        let pair = try await ReplicationPair.connect(writer: stores.writer, reader: stores.reader)
+        let pair = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
         #expect(await pair.pump { await Self.caughtUp(stores.reader, stores.writer) })
         #expect(try await stores.reader.get(57) == Array("line 57".utf8))
         #expect(await stores.reader.manifest != nil)
@@ -126,8 +44,8 @@ struct ReplicationPair {
         }
         #expect(try await stores.reader.get(104) == Array("live 4".utf8))
         try await stores.reader.verifyEverything()
-        #expect(await pair.reader.closeReason == nil)
-        #expect(await pair.writer.closeReason == nil)
+        #expect(await pair.responder.closeReason == nil)
+        #expect(await pair.initiator.closeReason == nil)
         await pair.stop()
     }
 
@@ -135,13 +53,13 @@ struct ReplicationPair {
         let stores = try Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<300).map { Array("entry \($0)".utf8) })
-        let link = MemoryLink()
-        link.duplicate = true
-        link.reorder = true
-        let pair = try await ReplicationPair.connect(writer: stores.writer, reader: stores.reader, link: link)
+        var faults = ReplicationLoopback.Faults()
+        faults.duplicate = true
+        faults.reorder = true
+        let pair = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader, faults: faults)
         #expect(await pair.pump { await Self.caughtUp(stores.reader, stores.writer) })
         try await stores.reader.verifyEverything()
-        #expect(await pair.reader.closeReason == nil)
+        #expect(await pair.responder.closeReason == nil)
         await pair.stop()
     }
 
@@ -150,13 +68,13 @@ struct ReplicationPair {
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<500).map { Array("entry \($0)".utf8) })
         // First connection: cut after a few rounds, with messages still in flight (dropped).
-        let first = try await ReplicationPair.connect(writer: stores.writer, reader: stores.reader)
+        let first = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
         await first.pump(maximumRounds: 6) { false }
         await first.stop()
         let partial = await stores.reader.contiguousLength
         #expect(partial < 500)
         // Second connection (new handshake hash): picks up where the first stopped.
-        let second = try await ReplicationPair.connect(writer: stores.writer, reader: stores.reader)
+        let second = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
         #expect(await second.pump { await Self.caughtUp(stores.reader, stores.writer) })
         try await stores.reader.verifyEverything()
         await second.stop()
@@ -167,15 +85,15 @@ struct ReplicationPair {
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<20).map { Array("honest \($0)".utf8) })
         // Let the honest upgrade through, then corrupt every block.
-        let link = MemoryLink()
-        link.tamperAtoB = { message in
+        var faults = ReplicationLoopback.Faults()
+        faults.tamperFromInitiator = { message in
             guard case .data(var data) = message, data.block != nil else { return message }
             data.block?.value = Array("forged".utf8)
             return .data(data)
         }
-        let pair = try await ReplicationPair.connect(writer: stores.writer, reader: stores.reader, link: link)
-        #expect(await pair.pump { await pair.reader.closeReason != nil })
-        #expect(await pair.reader.closeReason == .invalidProof)
+        let pair = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader, faults: faults)
+        #expect(await pair.pump { await pair.responder.closeReason != nil })
+        #expect(await pair.responder.closeReason == .invalidProof)
         #expect(await stores.reader.contiguousLength == 0)
         await #expect(throws: HyperLogError.self) { try await stores.reader.get(0) }
         await pair.stop()
@@ -185,15 +103,15 @@ struct ReplicationPair {
         let stores = try Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append([[1], [2], [3]])
-        let link = MemoryLink()
-        link.tamperAtoB = { message in
+        var faults = ReplicationLoopback.Faults()
+        faults.tamperFromInitiator = { message in
             guard case .data(var data) = message, data.upgrade != nil else { return message }
             data.upgrade?.signature[10] ^= 0xff
             return .data(data)
         }
-        let pair = try await ReplicationPair.connect(writer: stores.writer, reader: stores.reader, link: link)
-        #expect(await pair.pump { await pair.reader.closeReason != nil })
-        #expect(await pair.reader.closeReason == .invalidProof)
+        let pair = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader, faults: faults)
+        #expect(await pair.pump { await pair.responder.closeReason != nil })
+        #expect(await pair.responder.closeReason == .invalidProof)
         #expect(await stores.reader.length == 0)
         await pair.stop()
     }
@@ -201,10 +119,9 @@ struct ReplicationPair {
     @Test func wrongCapabilityClosesTheChannel() async throws {
         let stores = try Stores()
         defer { stores.cleanUp() }
-        let link = MemoryLink()
         let reader = try await ReplicationDriver(
             log: stores.reader, handshakeHash: RandomBytes.generate(count: 64), isInitiator: false
-        ) { link.sendFromB($0) }
+        ) { _ in }
         // A peer that does not know this connection's handshake hash cannot produce the capability.
         await reader.remoteOpened(ReplicationHandshake(capability: RandomBytes.generate(count: 32)))
         #expect(await reader.closeReason == .invalidCapability)
@@ -232,5 +149,50 @@ struct ReplicationPair {
             key: stores.writer.key, handshakeHash: hash, isInitiator: true,
             local: .init(length: 0, fork: 0, contiguousLength: 0, hasManifest: true, rootIndices: []))
         #expect(early.received(.cancel(CancelMessage(request: 1))).contains { if case .close = $0 { true } else { false } })
+    }
+}
+
+/// The pipelining rule on its own: sequential block requests count on the nodes earlier in-flight proofs will
+/// bring, and a proof whose anchor never arrived is asked for again with a path to a node we really hold.
+@Suite struct ReplicationPipeliningTests {
+    static func openedSession(length: UInt64) throws -> ReplicationSession {
+        let key = RandomBytes.generate(count: 32), hash = RandomBytes.generate(count: 64)
+        var session = try ReplicationSession(
+            key: key, handshakeHash: hash, isInitiator: false,
+            local: .init(length: length, fork: 0, contiguousLength: 0, hasManifest: true,
+                rootIndices: FlatTree.roots(forLength: length)))
+        let capability = try ReplicationHandshake.capability(isInitiator: true, key: key, handshakeHash: hash)
+        _ = session.opened(remote: ReplicationHandshake(capability: capability))
+        _ = session.received(.sync(SyncMessage(fork: 0, length: length, remoteLength: length, hasManifest: true)))
+        return session
+    }
+
+    static func blockRequests(_ actions: [ReplicationSession.Action]) -> [RequestMessage] {
+        actions.compactMap { action in
+            if case .send(.request(let request)) = action, request.block != nil { return request }
+            return nil
+        }
+    }
+
+    @Test func sequentialRequestsCountOnEachOther() throws {
+        var session = try Self.openedSession(length: 64)
+        let requests = Self.blockRequests(session.received(.range(RangeMessage(start: 0, length: 64))))
+        #expect(requests.count == 64)
+        // Block 0 needs the path to the root (6 nodes); block 1's leaf comes with block 0's proof.
+        #expect(requests[0].block?.nodes == 6)
+        #expect(requests[1].block?.nodes == 0)
+        #expect(requests[2].block?.nodes == 1)
+        let total = requests.reduce(0) { $0 + ($1.block?.nodes ?? 0) }
+        #expect(total < 2 * 64, "pipelined proofs should average under two nodes, asked \(total)")
+
+        // Block 1's proof ends at its leaf, which block 0's proof was to bring; say that anchor never came.
+        let local = ReplicationSession.LocalState(
+            length: 64, fork: 0, contiguousLength: 0, hasManifest: true, rootIndices: [63])
+        let retry = Self.blockRequests(session.verified(request: requests[1].id, outcome: .anchorMissing, local: local))
+        #expect(retry.first?.block?.index == 1)
+        #expect(retry.first?.block?.nodes == 6, "the retry must reach a node we really hold")
+        // A real forgery still closes the channel.
+        let closing = session.verified(request: requests[2].id, outcome: .rejected, local: local)
+        #expect(closing == [.close(.invalidProof)])
     }
 }

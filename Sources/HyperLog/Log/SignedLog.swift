@@ -32,6 +32,13 @@ public actor SignedLog {
     public var treeHash: [UInt8] { tree.treeHash }
     public nonisolated var isWritable: Bool { keyPair != nil }
 
+    /// Everything a replication session needs to know about the log, read in one actor hop.
+    public var replicationState: ReplicationSession.LocalState {
+        ReplicationSession.LocalState(
+            length: tree.length, fork: tree.fork, contiguousLength: contiguousLength, hasManifest: manifest != nil,
+            rootIndices: tree.roots.map(\.index))
+    }
+
     /// Opens a stored core. The head (roots and signature) is checked against the manifest; a mismatch means the
     /// store was corrupted and is reported, not trusted.
     init(record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?) throws {
@@ -118,24 +125,42 @@ public actor SignedLog {
 
     /// The proof answering a peer's request, built from stored nodes and blocks.
     public func proof(for request: RequestMessage) throws -> DataMessage {
-        guard let signature else { throw HyperLogError.blockNotAvailable(index: 0) }
-        let storage = self.storage, coreID = self.coreID, tree = self.tree
-        let generator = ProofGenerator(
-            length: tree.length, fork: tree.fork, signature: signature, manifest: manifest,
-            node: { index in
-                if let node = tree.node(at: index) { return node }
-                guard let node = try storage.node(core: coreID, index: index) else {
-                    throw HyperLogError.missingNode(index: index)
+        guard let result = try proofs(for: [request]).first else { throw HyperLogError.invalidRequest("no request") }
+        return try result.get()
+    }
+
+    /// Proofs for several requests, built in one storage read.
+    public func proofs(for requests: [RequestMessage]) throws -> [Result<DataMessage, HyperLogError>] {
+        guard let signature else {
+            return requests.map { _ in .failure(.blockNotAvailable(index: 0)) }
+        }
+        let coreID = self.coreID, tree = self.tree, manifest = self.manifest
+        return try storage.read { snapshot in
+            let generator = ProofGenerator(
+                length: tree.length, fork: tree.fork, signature: signature, manifest: manifest,
+                node: { index in
+                    if let node = tree.node(at: index) { return node }
+                    guard let node = try snapshot.node(core: coreID, index: index) else {
+                        throw HyperLogError.missingNode(index: index)
+                    }
+                    return node
+                },
+                block: { index in
+                    guard let block = try snapshot.block(core: coreID, index: index) else {
+                        throw HyperLogError.blockNotAvailable(index: index)
+                    }
+                    return block
+                })
+            return requests.map { request in
+                do {
+                    return .success(try generator.proof(for: request))
+                } catch let error as HyperLogError {
+                    return .failure(error)
+                } catch {
+                    return .failure(.corruptStorage("\(error)"))
                 }
-                return node
-            },
-            block: { index in
-                guard let block = try storage.block(core: coreID, index: index) else {
-                    throw HyperLogError.blockNotAvailable(index: index)
-                }
-                return block
-            })
-        return try generator.proof(for: request)
+            }
+        }
     }
 
     /// What applying one `data` message did.
@@ -154,31 +179,40 @@ public actor SignedLog {
         var nodes: [TreeNode] = []
         var learnedManifest: Manifest?
         var head: ProofVerifier.Verified.Upgrade?
-        let storage = self.storage, coreID = self.coreID
-        for message in messages {
-            let pending = Dictionary(nodes.map { ($0.index, $0) }, uniquingKeysWith: { $1 })
-            let recent = recentNodes, tree = self.tree
-            let verifier = ProofVerifier(
-                key: key, manifest: manifest ?? learnedManifest, length: head?.length ?? tree.length,
-                fork: head?.fork ?? tree.fork, roots: head?.roots ?? tree.roots,
-                localNode: { index in
-                    if let node = pending[index] ?? recent[index] ?? tree.node(at: index) { return node }
-                    return try storage.node(core: coreID, index: index)
-                })
-            do {
-                let verified = try verifier.verify(message)
-                nodes += verified.nodes
-                if let block = verified.block { blocks.append((block.index, block.value)) }
-                if let upgrade = verified.upgrade {
-                    head = upgrade
-                    if manifest == nil { learnedManifest = upgrade.manifest }
+        let coreID = self.coreID
+        // Nodes established earlier in this batch are trusted anchors for later messages. A reference box: the
+        // verifier's closure reads it while the loop adds to it, and a captured dictionary would be copied whole
+        // for every message.
+        let pending = NodeBox()
+        let recent = recentNodes
+        try storage.read { snapshot in
+            for message in messages {
+                let tree = self.tree
+                let verifier = ProofVerifier(
+                    key: key, manifest: manifest ?? learnedManifest, length: head?.length ?? tree.length,
+                    fork: head?.fork ?? tree.fork, roots: head?.roots ?? tree.roots,
+                    localNode: { index in
+                        if let node = pending.nodes[index] ?? recent[index] ?? tree.node(at: index) { return node }
+                        return try snapshot.node(core: coreID, index: index)
+                    })
+                do {
+                    let verified = try verifier.verify(message)
+                    nodes += verified.nodes
+                    for node in verified.nodes { pending.nodes[node.index] = node }
+                    if let block = verified.block { blocks.append((block.index, block.value)) }
+                    if let upgrade = verified.upgrade {
+                        head = upgrade
+                        if manifest == nil { learnedManifest = upgrade.manifest }
+                    }
+                    outcomes.append(
+                        .accepted(
+                            block: verified.block?.index, upgradedTo: verified.upgrade?.length,
+                            established: verified.nodes.map(\.index)))
+                } catch let error as HyperLogError {
+                    outcomes.append(.rejected(error))
+                } catch {
+                    outcomes.append(.rejected(.corruptStorage("\(error)")))
                 }
-                outcomes.append(
-                    .accepted(
-                        block: verified.block?.index, upgradedTo: verified.upgrade?.length,
-                        established: verified.nodes.map(\.index)))
-            } catch {
-                outcomes.append(.rejected(error))
             }
         }
         guard !blocks.isEmpty || !nodes.isEmpty || head != nil else { return outcomes }
@@ -205,7 +239,7 @@ public actor SignedLog {
             contiguousLength += 1
         }
         if let head { publish(.upgraded(length: head.length)) }
-        for block in blocks { publish(.downloaded(index: block.index)) }
+        if !blocks.isEmpty { publish(.downloaded(indices: blocks.map(\.index))) }
         return outcomes
     }
 
@@ -284,4 +318,9 @@ extension MerkleTree {
     mutating func retainOnlyRoots() {
         replaceNodes(with: Dictionary(uniqueKeysWithValues: roots.map { ($0.index, $0) }))
     }
+}
+
+/// A mutable node map shared by reference within one `apply` call (never across tasks).
+final class NodeBox {
+    var nodes: [UInt64: TreeNode] = [:]
 }

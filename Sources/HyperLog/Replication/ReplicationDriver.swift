@@ -30,9 +30,7 @@ public actor ReplicationDriver {
     }
 
     static func localState(of log: SignedLog) async -> ReplicationSession.LocalState {
-        ReplicationSession.LocalState(
-            length: await log.length, fork: await log.fork, contiguousLength: await log.contiguousLength,
-            hasManifest: await log.manifest != nil, rootIndices: await log.roots.map(\.index))
+        await log.replicationState
     }
 
     /// The remote's channel open arrived. Starts following local changes of the log.
@@ -58,7 +56,10 @@ public actor ReplicationDriver {
     /// Re-reads the log's state and tells the session (appends, data from other peers).
     public func localChanged() async {
         guard closeReason == nil else { return }
-        await perform(session.localChanged(await Self.localState(of: log)))
+        let state = await Self.localState(of: log)
+        // Our own verified data already updated the session; only changes from elsewhere need work.
+        guard state != session.local else { return }
+        await perform(session.localChanged(state))
     }
 
     /// Stops following the log.
@@ -72,26 +73,34 @@ public actor ReplicationDriver {
         while !pending.isEmpty, closeReason == nil {
             var outgoing: [ReplicationMessage] = []
             var toVerify: [DataMessage] = []
+            var toAnswer: [RequestMessage] = []
             var next: [ReplicationSession.Action] = []
             for action in pending {
                 switch action {
                 case .send(let message):
                     outgoing.append(message)
                 case .answer(let request):
-                    do {
-                        next += session.answered(try await log.proof(for: request))
-                    } catch let error as HyperLogError {
-                        let reason = if case .invalidRequest = error { NoDataMessage.invalidRequest } else {
-                            NoDataMessage.notAvailable
-                        }
-                        next += session.unanswerable(request, reason: reason)
-                    } catch {
-                        next += session.unanswerable(request)
-                    }
+                    toAnswer.append(request)
                 case .verify(let data):
                     toVerify.append(data)
                 case .close(let reason):
                     closeReason = reason
+                }
+            }
+            if !toAnswer.isEmpty {
+                // All proofs of a burst are built in one storage read.
+                let results = (try? await log.proofs(for: toAnswer))
+                    ?? toAnswer.map { _ in .failure(HyperLogError.corruptStorage("proof storage read failed")) }
+                for (request, result) in zip(toAnswer, results) {
+                    switch result {
+                    case .success(let data):
+                        next += session.answered(data)
+                    case .failure(let error):
+                        let reason = if case .invalidRequest = error { NoDataMessage.invalidRequest } else {
+                            NoDataMessage.notAvailable
+                        }
+                        next += session.unanswerable(request, reason: reason)
+                    }
                 }
             }
             if !outgoing.isEmpty { transport(outgoing) }
@@ -108,9 +117,11 @@ public actor ReplicationDriver {
                 for (data, outcome) in zip(toVerify, outcomes) {
                     switch outcome {
                     case .accepted(_, _, let established):
-                        next += session.verified(request: data.request, accepted: true, established: established, local: state)
+                        next += session.verified(request: data.request, outcome: .accepted(established: established), local: state)
+                    case .rejected(.missingNode):
+                        next += session.verified(request: data.request, outcome: .anchorMissing, local: state)
                     case .rejected:
-                        next += session.verified(request: data.request, accepted: false, established: [], local: state)
+                        next += session.verified(request: data.request, outcome: .rejected, local: state)
                     }
                 }
             }

@@ -78,6 +78,14 @@ public struct ReplicationSession {
     private var announcedContiguous: UInt64 = 0
     /// Tree nodes known locally (from verified proofs in this session), so requests ask only for missing nodes.
     private var knownNodes = Set<UInt64>()
+    /// Nodes the proofs of in-flight block requests will bring. Counting on them keeps pipelined proofs short
+    /// (a window of sequential blocks needs about one node each instead of a path to the root each); if one of
+    /// them fails, the dependent proofs report a missing anchor and are re-requested.
+    private var anticipatedNodes = Set<UInt64>()
+    private var anchorMisses = 0
+    private static let nodeMemoryLimit = 1 << 20
+    /// Where the next block scan starts; everything between the contiguous mark and here is requested or stored.
+    private var requestCursor: UInt64 = 0
     private var remoteRequestsOutstanding = 0
     private var unsolicitedData = 0
 
@@ -141,6 +149,7 @@ public struct ReplicationSession {
             if let block = request.block { inflightBlocks.remove(block.index) }
             if request.upgrade != nil { upgradeInflight = false }
             if let block = request.block {
+                requestCursor = min(requestCursor, block.index)
                 // The remote does not have it after all; stop asking this peer for it.
                 remoteExtraBlocks.remove(block.index)
                 if block.index < remoteContiguousLength { remoteContiguousLength = block.index }
@@ -174,14 +183,38 @@ public struct ReplicationSession {
 
     /// The shell verified (or rejected) a data message; `local` is the log's state afterwards.
     public mutating func verified(
-        request requestID: UInt64, accepted: Bool, established: [UInt64], local newLocal: LocalState
+        request requestID: UInt64, outcome: VerificationOutcome, local newLocal: LocalState
     ) -> [Action] {
         guard let request = inflight.removeValue(forKey: requestID) else { return [] }
         if let block = request.block { inflightBlocks.remove(block.index) }
         if request.upgrade != nil { upgradeInflight = false }
-        guard accepted else { return close(.invalidProof) }
-        knownNodes.formUnion(established)
+        switch outcome {
+        case .accepted(let established):
+            anchorMisses = 0
+            if knownNodes.count > Self.nodeMemoryLimit { knownNodes = Set(local.rootIndices) }
+            knownNodes.formUnion(established)
+        case .anchorMissing:
+            // We asked for too few nodes, counting on another proof that has not arrived; ask again, counting
+            // only on what we hold. A remote that keeps sending proofs ending at nodes we never counted on is
+            // broken or hostile, not unlucky.
+            anchorMisses += 1
+            guard anchorMisses <= 2 * configuration.maximumInflight else { return close(.invalidProof) }
+            anticipatedNodes.removeAll()
+            if let block = request.block { requestCursor = min(requestCursor, block.index) }
+        case .rejected:
+            return close(.invalidProof)
+        }
         return localChanged(newLocal)
+    }
+
+    /// How the shell's verification of a data message went.
+    public enum VerificationOutcome: Equatable, Sendable {
+        /// Verified and stored; these tree nodes are now known.
+        case accepted(established: [UInt64])
+        /// The proof was well formed but ends at a node we do not hold (yet): not the remote's fault.
+        case anchorMissing
+        /// The proof is wrong: the remote is faulty or malicious.
+        case rejected
     }
 
     /// The local log changed (an append, or data from another peer).
@@ -255,8 +288,13 @@ public struct ReplicationSession {
         return [.send(.sync(sync))]
     }
 
+    /// Tells the remote what we have: always once we hold everything, and in steps of 1024 blocks while
+    /// downloading (every block would double the message count for little use).
     private mutating func announceRange() -> [Action] {
         guard local.contiguousLength > announcedContiguous else { return [] }
+        guard local.contiguousLength == local.length || local.contiguousLength - announcedContiguous >= 1024 else {
+            return []
+        }
         announcedContiguous = local.contiguousLength
         return [.send(.range(RangeMessage(start: 0, length: local.contiguousLength)))]
     }
@@ -277,31 +315,58 @@ public struct ReplicationSession {
             actions.append(.send(.request(request)))
         }
         guard remoteFork == local.fork else { return actions }
-        var index = local.contiguousLength
-        while inflight.count < configuration.maximumInflight, index < local.length {
-            if !inflightBlocks.contains(index), remoteHas(index) {
-                let request = RequestMessage(
-                    id: allocateRequestID(), fork: local.fork,
-                    block: .init(index: index, nodes: missingNodes(block: index)))
-                inflight[request.id] = request
-                inflightBlocks.insert(index)
-                actions.append(.send(.request(request)))
+        // Blocks below the cursor were requested already (or are stored); rescanning them on every event would make
+        // a large window quadratic. The cursor stops at the first block the remote did not have, so a later range
+        // announcement gets it requested; a refused request (noData) moves the cursor back. The scan itself is
+        // bounded so a remote that has little never makes one event expensive.
+        var index = max(requestCursor, local.contiguousLength)
+        var firstUnavailable: UInt64?
+        var scanned = 0
+        while inflight.count < configuration.maximumInflight, index < local.length, scanned < 4096 {
+            if !inflightBlocks.contains(index) {
+                if remoteHas(index) {
+                    let nodes = missingNodes(block: index)
+                    anticipate(block: index, nodes: nodes)
+                    let request = RequestMessage(
+                        id: allocateRequestID(), fork: local.fork, block: .init(index: index, nodes: nodes))
+                    inflight[request.id] = request
+                    inflightBlocks.insert(index)
+                    actions.append(.send(.request(request)))
+                } else if firstUnavailable == nil {
+                    firstUnavailable = index
+                }
             }
             index += 1
+            scanned += 1
         }
+        requestCursor = firstUnavailable ?? index
         return actions
     }
 
-    /// Proof nodes to ask for: steps up from the leaf until a node we know (at most up to our root).
+    /// Proof nodes to ask for: steps up from the leaf until a node we know or expect (at most up to our root).
     private func missingNodes(block index: UInt64) -> UInt64 {
         let head = 2 * local.length
         var current = 2 * index
         var count: UInt64 = 0
-        while !FlatTree.contains(current, head), !knownNodes.contains(current), count < 64 {
+        while !FlatTree.contains(current, head), !knownNodes.contains(current), !anticipatedNodes.contains(current),
+            count < 64
+        {
             count += 1
             current = FlatTree.parent(current)
         }
         return count
+    }
+
+    /// Records the nodes a block proof with `nodes` steps will establish: the leaf, each sibling and each parent.
+    private mutating func anticipate(block index: UInt64, nodes: UInt64) {
+        if anticipatedNodes.count > Self.nodeMemoryLimit { anticipatedNodes.removeAll() }
+        var current = 2 * index
+        anticipatedNodes.insert(current)
+        for _ in 0..<nodes {
+            anticipatedNodes.insert(FlatTree.sibling(current))
+            current = FlatTree.parent(current)
+            anticipatedNodes.insert(current)
+        }
     }
 
     private mutating func allocateRequestID() -> UInt64 {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 
 /// Durable storage for every log of a store: one SQLite database (WAL mode, `synchronous = FULL`).
 ///
@@ -154,7 +155,7 @@ public final class LogStorage: Sendable {
             if let manifest {
                 try db.execute(sql: "UPDATE core SET manifest = ? WHERE id = ?", arguments: [Data(manifest), core])
             }
-            let insertBlock = RawInsert(
+            let insertBlock = RawStatement(
                 statement: try db.cachedStatement(
                     sql: "INSERT OR REPLACE INTO block (core, idx, data, hash) VALUES (?, ?, ?, ?)"))
             for block in blocks {
@@ -164,7 +165,7 @@ public final class LogStorage: Sendable {
                 insertBlock.bind(4, leafHashes[block.index] ?? MerkleHash.leaf(block.data))
                 try insertBlock.step()
             }
-            let insertNode = RawInsert(
+            let insertNode = RawStatement(
                 statement: try db.cachedStatement(
                     sql: "INSERT OR REPLACE INTO node (core, idx, size, hash) VALUES (?, ?, ?, ?)"))
             for node in nodes where node.index & 1 == 1 || !storedWithBlock.contains(node.index / 2) {
@@ -181,11 +182,13 @@ public final class LogStorage: Sendable {
     }
 
     public func block(core: Int64, index: UInt64) throws -> [UInt8]? {
-        try pool.read { db in
-            try Data.fetchOne(
-                db, sql: "SELECT data FROM block WHERE core = ? AND idx = ?", arguments: [core, Int64(index)]
-            ).map { Array($0) }
-        }
+        try read { try $0.block(core: core, index: index) }
+    }
+
+    /// Runs `body` with one read transaction for many look-ups (proof building and verification make several per
+    /// message; one transaction for the lot avoids paying for a reader each time).
+    public func read<T>(_ body: (StorageSnapshot) throws -> T) throws -> T {
+        try pool.read { db in try body(StorageSnapshot(db: db)) }
     }
 
     /// The number of blocks stored without a gap from block 0.
@@ -204,37 +207,25 @@ public final class LogStorage: Sendable {
     }
 
     public func hasBlock(core: Int64, index: UInt64) throws -> Bool {
-        try pool.read { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM block WHERE core = ? AND idx = ?", arguments: [core, Int64(index)]) ?? false
-        }
+        try read { try $0.hasBlock(core: core, index: index) }
     }
 
     public func node(core: Int64, index: UInt64) throws -> TreeNode? {
-        try nodes(core: core, indices: [index])[index]
+        try read { try $0.node(core: core, index: index) }
     }
 
     public func nodes(core: Int64, indices: [UInt64]) throws -> [UInt64: TreeNode] {
-        try pool.read { db in
-            let statement = try db.cachedStatement(sql: "SELECT idx, size, hash FROM node WHERE core = ? AND idx = ?")
-            let leafStatement = try db.cachedStatement(
-                sql: "SELECT ? AS idx, length(data) AS size, hash FROM block WHERE core = ? AND idx = ?")
+        try read { snapshot in
             var found: [UInt64: TreeNode] = [:]
-            for index in indices {
-                if let row = try Row.fetchOne(statement, arguments: [core, Int64(index)]) {
-                    found[index] = try Self.node(row)
-                } else if index & 1 == 0,
-                    let row = try Row.fetchOne(leafStatement, arguments: [Int64(index), core, Int64(index / 2)])
-                {
-                    found[index] = try Self.node(row)
-                }
-            }
+            for index in indices { found[index] = try snapshot.node(core: core, index: index) }
             return found
         }
     }
 
+    /// A node from a row whose first three columns are index, size and hash (by position: name look-ups are a
+    /// measurable cost on the replication path).
     static func node(_ row: Row) throws -> TreeNode {
-        let index: Int64 = row["idx"], size: Int64 = row["size"], hash: Data = row["hash"]
+        let index: Int64 = row[0], size: Int64 = row[1], hash: Data = row[2]
         guard index >= 0, size >= 0, hash.count == 32 else { throw HyperLogError.corruptStorage("bad node row") }
         return TreeNode(index: UInt64(index), size: UInt64(size), hash: Array(hash))
     }
@@ -295,5 +286,50 @@ public final class LogStorage: Sendable {
     /// Folds the WAL into the main database file.
     public func checkpoint() throws {
         try pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+    }
+}
+
+/// Look-ups inside one read transaction (see `LogStorage.read`). Valid only inside the closure it was given to.
+/// Proof building and verification call these several times per message, so they bind and read through
+/// SQLite's C API rather than GRDB rows.
+public struct StorageSnapshot {
+    let db: Database
+
+    public func block(core: Int64, index: UInt64) throws -> [UInt8]? {
+        let query = RawStatement(statement: try db.cachedStatement(sql: "SELECT data FROM block WHERE core = ? AND idx = ?"))
+        query.bind(1, core)
+        query.bind(2, Int64(index))
+        return try query.queryOne { RawStatement.blob($0, 0) }
+    }
+
+    public func hasBlock(core: Int64, index: UInt64) throws -> Bool {
+        let query = RawStatement(statement: try db.cachedStatement(sql: "SELECT 1 FROM block WHERE core = ? AND idx = ?"))
+        query.bind(1, core)
+        query.bind(2, Int64(index))
+        return try query.queryOne { _ in true } ?? false
+    }
+
+    /// A stored node; leaves whose block is stored come from the block row.
+    public func node(core: Int64, index: UInt64) throws -> TreeNode? {
+        let query = RawStatement(statement: try db.cachedStatement(sql: "SELECT size, hash FROM node WHERE core = ? AND idx = ?"))
+        query.bind(1, core)
+        query.bind(2, Int64(index))
+        if let found = try query.queryOne({ row in (sqlite3_column_int64(row, 0), RawStatement.blob(row, 1)) }) {
+            return try Self.node(index: index, size: found.0, hash: found.1)
+        }
+        guard index & 1 == 0 else { return nil }
+        let leaf = RawStatement(
+            statement: try db.cachedStatement(sql: "SELECT length(data), hash FROM block WHERE core = ? AND idx = ?"))
+        leaf.bind(1, core)
+        leaf.bind(2, Int64(index / 2))
+        guard let found = try leaf.queryOne({ row in (sqlite3_column_int64(row, 0), RawStatement.blob(row, 1)) }) else {
+            return nil
+        }
+        return try Self.node(index: index, size: found.0, hash: found.1)
+    }
+
+    static func node(index: UInt64, size: Int64, hash: [UInt8]) throws -> TreeNode {
+        guard size >= 0, hash.count == 32 else { throw HyperLogError.corruptStorage("bad node \(index)") }
+        return TreeNode(index: index, size: UInt64(size), hash: hash)
     }
 }

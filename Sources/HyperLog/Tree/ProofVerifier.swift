@@ -214,7 +214,8 @@ public struct ProofVerifier {
         if let pathRoot, !pathRootConsumed {
             let trusted: TreeNode?
             do { trusted = try localNode(pathRoot.index) } catch { throw .corruptStorage("\(error)") }
-            guard let trusted else { throw .invalidProof("proof ends at node \(pathRoot.index), which we do not have") }
+            // Not proof of malice: the anchor may be a node another in-flight proof was going to bring.
+            guard let trusted else { throw .missingNode(index: pathRoot.index) }
             guard trusted.hash == pathRoot.hash, trusted.size == pathRoot.size else {
                 throw .invalidProof("proof does not match our node \(pathRoot.index)")
             }

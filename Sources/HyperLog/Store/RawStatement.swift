@@ -1,13 +1,13 @@
 import GRDB
 import GRDBSQLite
 
-/// Binds and steps a prepared INSERT through SQLite's C API.
+/// Binds and steps a prepared statement through SQLite's C API.
 ///
 /// The append path writes one row per block and one per parent node; going through `StatementArguments` costs
 /// more than the insert itself (existential boxing, `Data` copies, per-statement observation hooks), so the hot
 /// inserts bind blobs straight from the Swift arrays. Only used inside a GRDB write transaction, on a statement
 /// GRDB prepared and caches.
-struct RawInsert {
+struct RawStatement {
     let statement: Statement
 
     /// `SQLITE_TRANSIENT`: SQLite copies the blob before the call returns, so the Swift buffer may go away.
@@ -26,6 +26,24 @@ struct RawInsert {
                 sqlite3_bind_zeroblob(statement.sqliteStatement, position, 0)
             }
         }
+    }
+
+    /// Steps a SELECT once and reads the first row with `read`, or returns nil when there is none. The statement is
+    /// reset afterwards, so the blobs `read` sees must be copied out inside it.
+    func queryOne<T>(_ read: (OpaquePointer) throws -> T) throws -> T? {
+        defer { sqlite3_reset(statement.sqliteStatement) }
+        switch sqlite3_step(statement.sqliteStatement) {
+        case SQLITE_ROW: return try read(statement.sqliteStatement)
+        case SQLITE_DONE: return nil
+        case let code: throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "query failed")
+        }
+    }
+
+    /// A blob column copied into an array (an empty blob reads as empty, not nil).
+    static func blob(_ row: OpaquePointer, _ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(row, column))
+        guard count > 0, let base = sqlite3_column_blob(row, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
     }
 
     /// Runs the insert and resets the statement for the next row.
