@@ -1,0 +1,55 @@
+import HyperLog
+
+/// Display nicks of room authors, made unique deterministically.
+///
+/// Each author's wish is the text of their latest `nick` entry. When several keys wish for the same nick (after
+/// case-folding), the one whose wish is oldest in history order keeps it and every other gets `nick|xxxx`, `xxxx`
+/// being the first four z-base-32 characters of its key: readable, stable, and the same on every gateway that
+/// holds the same entries. The local user's own nick is reserved, so a remote author never takes it.
+public struct NickDirectory: Sendable {
+    public struct Claim: Hashable, Sendable {
+        public var nick: String
+        /// History position of the nick entry (its Lamport clock, key, index), for precedence.
+        public var position: RoomHistory.Position
+    }
+
+    private var claims: [[UInt8]: Claim] = [:]
+    private let fold: @Sendable (String) -> String
+
+    /// - Parameter fold: the IRC casemapping (rfc1459 by default in PearIRC).
+    public init(fold: @escaping @Sendable (String) -> String) {
+        self.fold = fold
+    }
+
+    /// Records an author's nick entry; an older claim than the one held is ignored.
+    public mutating func claim(author: [UInt8], nick: String, position: RoomHistory.Position) {
+        if let existing = claims[author], !(existing.position < position) { return }
+        claims[author] = Claim(nick: nick, position: position)
+    }
+
+    /// The nick to show for `author`, given the local user's nick.
+    public func displayNick(for author: [UInt8], localNick: String?) -> String {
+        let wish = claims[author]?.nick ?? Self.fallbackNick(for: author)
+        let folded = fold(wish)
+        let reservedLocally = localNick.map { fold($0) == folded } ?? false
+        let beaten = claims.contains { other, claim in
+            other != author && fold(claim.nick) == folded
+                && (claim.position < (claims[author]?.position ?? claim.position) || claims[author] == nil)
+        }
+        return reservedLocally || beaten ? Self.suffixed(wish, author: author) : wish
+    }
+
+    /// The nick of an author who never sent a nick entry: `pear-xxxxxxxx`.
+    public static func fallbackNick(for author: [UInt8]) -> String {
+        "pear-" + ZBase32.encode(author).prefix(8)
+    }
+
+    static func suffixed(_ nick: String, author: [UInt8]) -> String {
+        nick + "|" + ZBase32.encode(author).prefix(4)
+    }
+
+    /// The host part of an author's hostmask: a short key fingerprint (`5db4ysm3.pear`).
+    public static func host(for author: [UInt8]) -> String {
+        ZBase32.encode(author).prefix(8) + ".pear"
+    }
+}

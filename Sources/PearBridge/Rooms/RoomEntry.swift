@@ -1,0 +1,99 @@
+import CompactEncoding
+
+/// One line of a room as it is stored in its author's log: a compact-encoded, versioned record.
+///
+/// Version 1 layout: `uint version (1)`, `uint kind`, `uint timestamp` (milliseconds since the Unix epoch, the
+/// author's wall clock), `uint lamport`, `array(head)` with head = `fixed32 writer key ‖ uint length` (how much of
+/// each other writer's log the author had seen), `string text`. A reader skips entries with a newer version or an
+/// unknown kind instead of failing: logs outlive the software that reads them.
+public struct RoomEntry: Hashable, Sendable {
+    /// What the line is. Raw values are the wire numbers.
+    public enum Kind: UInt64, Sendable, CaseIterable {
+        case message = 0
+        case action = 1
+        case notice = 2
+        case topic = 3
+        case nick = 4
+        case join = 5
+        case part = 6
+    }
+
+    /// Another writer's log length as the author had seen it.
+    public struct Head: Hashable, Sendable {
+        public var writer: [UInt8]
+        public var length: UInt64
+
+        public init(writer: [UInt8], length: UInt64) {
+            self.writer = writer
+            self.length = length
+        }
+    }
+
+    public static let currentVersion: UInt64 = 1
+    /// Longest text accepted when decoding (IRC lines are far shorter; this only bounds allocation).
+    public static let maximumTextBytes = 16 * 1024
+    /// Most heads accepted when decoding.
+    public static let maximumHeads = 1024
+
+    public var kind: Kind
+    public var timestamp: UInt64
+    public var lamport: UInt64
+    public var heads: [Head]
+    /// Message text, /me text, notice text, new topic, new nick, or part reason.
+    public var text: String
+
+    public init(kind: Kind, timestamp: UInt64, lamport: UInt64, heads: [Head] = [], text: String) {
+        self.kind = kind
+        self.timestamp = timestamp
+        self.lamport = lamport
+        self.heads = heads
+        self.text = text
+    }
+
+    /// The stored bytes.
+    public func encoded() -> [UInt8] {
+        Versioned(entry: self).compactEncoded()
+    }
+
+    /// What a block decodes to.
+    public enum Decoded: Hashable, Sendable {
+        case entry(RoomEntry)
+        /// A newer format or kind this version cannot show; skip it, do not fail.
+        case unsupported(version: UInt64, kind: UInt64?)
+    }
+
+    /// Decodes a block. Malformed bytes are an error (the block was signed by its author, so the author wrote
+    /// garbage); a newer version or unknown kind is `.unsupported`.
+    public static func decode(_ bytes: [UInt8]) throws(CompactEncodingError) -> Decoded {
+        var reader = CompactReader(bytes)
+        let version = try reader.readUInt()
+        guard version == currentVersion else { return .unsupported(version: version, kind: nil) }
+        let rawKind = try reader.readUInt()
+        let timestamp = try reader.readUInt()
+        let lamport = try reader.readUInt()
+        let heads = try reader.readArray(minimumElementSize: 33, limit: maximumHeads) {
+            (r: inout CompactReader) throws(CompactEncodingError) in
+            Head(writer: try r.readFixed(length: 32), length: try r.readUInt())
+        }
+        let text = try reader.readString(limit: maximumTextBytes)
+        // Version 1 readers ignore bytes after the text, so later minor additions stay readable.
+        guard let kind = Kind(rawValue: rawKind) else { return .unsupported(version: version, kind: rawKind) }
+        return .entry(RoomEntry(kind: kind, timestamp: timestamp, lamport: lamport, heads: heads, text: text))
+    }
+
+    private struct Versioned: CompactEncodable {
+        let entry: RoomEntry
+
+        func encode<W: CompactWriter>(to writer: inout W) {
+            writer.writeUInt(RoomEntry.currentVersion)
+            writer.writeUInt(entry.kind.rawValue)
+            writer.writeUInt(entry.timestamp)
+            writer.writeUInt(entry.lamport)
+            writer.writeArray(entry.heads) { w, head in
+                w.writeFixed(head.writer, length: 32)
+                w.writeUInt(head.length)
+            }
+            writer.writeString(entry.text)
+        }
+    }
+}
