@@ -1,0 +1,111 @@
+import CompactEncoding
+import HyperLog
+
+/// Everything a gateway knows about one room, built from the verified entries of every writer's log: the ordered
+/// history, who is who, and what to tell the IRC side about each new entry.
+///
+/// Pure: the bridge feeds it blocks (after HyperLog verified them) and asks it to compose local lines; it never
+/// touches logs or sockets itself.
+public struct RoomState: Sendable {
+    /// What an ingested entry means for IRC clients.
+    public enum Event: Hashable, Sendable {
+        /// A message, action or notice line.
+        case line(RoomHistory.Line)
+        /// An author's display nick changed (from their own nick entry or a collision being resolved).
+        case nickChanged(author: [UInt8], from: String, to: String)
+        case joined(author: [UInt8])
+        case parted(author: [UInt8], reason: String)
+        case topicChanged(author: [UInt8], topic: String)
+        /// A block that is not a valid room entry, or a newer format this version cannot show.
+        case skipped(author: [UInt8], index: UInt64)
+    }
+
+    public let topic: RoomTopic
+    public let localWriter: [UInt8]
+    public private(set) var history = RoomHistory()
+    public private(set) var nicks: NickDirectory
+    /// Per writer: entries ingested from index 0 without a gap (what our heads report).
+    public private(set) var writerLengths: [[UInt8]: UInt64] = [:]
+    /// The room topic text, from the latest topic entry in history order.
+    public private(set) var topicText: (text: String, position: RoomHistory.Position)?
+    private var pendingByWriter: [[UInt8]: Set<UInt64>] = [:]
+    private var localNick: String?
+
+    public init(topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String) {
+        self.topic = topic
+        self.localWriter = localWriter
+        nicks = NickDirectory(fold: fold)
+    }
+
+    /// The local user's IRC nick (reserved against remote authors).
+    public mutating func setLocalNick(_ nick: String) {
+        localNick = nick
+    }
+
+    public func displayNick(for author: [UInt8]) -> String {
+        if author == localWriter, let localNick { return localNick }
+        return nicks.displayNick(for: author, localNick: localNick)
+    }
+
+    /// Ingests block `index` of `author`'s log. Entries already ingested are ignored (returns no events).
+    public mutating func ingest(author: [UInt8], index: UInt64, block: [UInt8]) -> [Event] {
+        var ingested = pendingByWriter[author, default: []]
+        let contiguous = writerLengths[author, default: 0]
+        guard index >= contiguous, !ingested.contains(index) else { return [] }
+        ingested.insert(index)
+        var length = contiguous
+        while ingested.remove(length) != nil { length += 1 }
+        pendingByWriter[author] = ingested
+        writerLengths[author] = length
+
+        let decoded: RoomEntry.Decoded
+        do { decoded = try RoomEntry.decode(block) } catch { return [.skipped(author: author, index: index)] }
+        guard case .entry(let entry) = decoded else { return [.skipped(author: author, index: index)] }
+        let position = RoomHistory.Position(lamport: entry.lamport, author: author, index: index)
+        let line = RoomHistory.Line(position: position, entry: entry)
+        guard history.insert(line) else { return [] }
+
+        switch entry.kind {
+        case .message, .action, .notice:
+            return [.line(line)]
+        case .nick:
+            let before = snapshotNicks()
+            nicks.claim(author: author, nick: entry.text, position: position)
+            return nickChanges(since: before)
+        case .join:
+            return [.joined(author: author)]
+        case .part:
+            return [.parted(author: author, reason: entry.text)]
+        case .topic:
+            if let current = topicText, !(current.position < position) { return [] }
+            topicText = (entry.text, position)
+            return [.topicChanged(author: author, topic: entry.text)]
+        }
+    }
+
+    /// A new local entry: its Lamport clock exceeds everything seen, and its heads record every other writer's
+    /// ingested length. The caller appends `entry.encoded()` to the local log and then ingests it back.
+    public func composeLocal(kind: RoomEntry.Kind, text: String, timestamp: UInt64) -> RoomEntry {
+        let heads = writerLengths.filter { $0.key != localWriter && $0.value > 0 }
+            .map { RoomEntry.Head(writer: $0.key, length: $0.value) }
+            .sorted { $0.writer.lexicographicallyPrecedes($1.writer) }
+        return RoomEntry(kind: kind, timestamp: timestamp, lamport: history.maximumLamport + 1, heads: heads, text: text)
+    }
+
+    private func snapshotNicks() -> [[UInt8]: String] {
+        var names: [[UInt8]: String] = [:]
+        for author in writerLengths.keys { names[author] = displayNick(for: author) }
+        return names
+    }
+
+    /// One nick entry can rename its author and un-suffix or suffix others.
+    private func nickChanges(since before: [[UInt8]: String]) -> [Event] {
+        var events: [Event] = []
+        for author in writerLengths.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            let now = displayNick(for: author)
+            let previous = before[author] ?? NickDirectory.fallbackNick(for: author)
+            if now != previous { events.append(.nickChanged(author: author, from: previous, to: now)) }
+        }
+        return events
+    }
+}

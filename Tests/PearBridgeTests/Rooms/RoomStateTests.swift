@@ -1,0 +1,73 @@
+import HyperLog
+import PearBridge
+import Testing
+
+@Suite struct RoomStateTests {
+    static let local = [UInt8](repeating: 0xaa, count: 32)
+    static let alice = [UInt8](repeating: 0x01, count: 32)
+    static let bob = [UInt8](repeating: 0x02, count: 32)
+
+    static func room() -> RoomState {
+        var room = RoomState(topic: RoomTopic(foldedChannelName: "#rust"), localWriter: local, fold: { $0.lowercased() })
+        room.setLocalNick("me")
+        return room
+    }
+
+    static func block(_ kind: RoomEntry.Kind, _ lamport: UInt64, _ text: String) -> [UInt8] {
+        RoomEntry(kind: kind, timestamp: 1, lamport: lamport, text: text).encoded()
+    }
+
+    @Test func ingestProducesIRCEventsAndHeads() {
+        var room = Self.room()
+        #expect(room.ingest(author: Self.alice, index: 0, block: Self.block(.join, 1, "")) == [.joined(author: Self.alice)])
+        let renamed = room.ingest(author: Self.alice, index: 1, block: Self.block(.nick, 2, "alice"))
+        #expect(renamed == [.nickChanged(author: Self.alice, from: NickDirectory.fallbackNick(for: Self.alice), to: "alice")])
+        let events = room.ingest(author: Self.alice, index: 2, block: Self.block(.message, 3, "hello"))
+        guard case .line(let line) = events.first else {
+            Issue.record("expected a line, got \(events)")
+            return
+        }
+        #expect(line.entry.text == "hello")
+        #expect(room.displayNick(for: Self.alice) == "alice")
+        // Duplicates produce nothing.
+        #expect(room.ingest(author: Self.alice, index: 2, block: Self.block(.message, 3, "hello")).isEmpty)
+
+        // A local line comes after everything seen and records alice's length as its head.
+        let composed = room.composeLocal(kind: .message, text: "hi alice", timestamp: 5)
+        #expect(composed.lamport == 4)
+        #expect(composed.heads == [.init(writer: Self.alice, length: 3)])
+    }
+
+    @Test func outOfOrderBlocksKeepHeadsContiguous() {
+        var room = Self.room()
+        _ = room.ingest(author: Self.bob, index: 1, block: Self.block(.message, 2, "second"))
+        #expect(room.writerLengths[Self.bob] == 0)
+        _ = room.ingest(author: Self.bob, index: 0, block: Self.block(.message, 1, "first"))
+        #expect(room.writerLengths[Self.bob] == 2)
+        #expect(room.history.lines.map(\.entry.text) == ["first", "second"])
+    }
+
+    @Test func garbageAndFutureEntriesAreSkipped() {
+        var room = Self.room()
+        #expect(room.ingest(author: Self.bob, index: 0, block: [0xff, 0xff]) == [.skipped(author: Self.bob, index: 0)])
+        #expect(room.ingest(author: Self.bob, index: 1, block: [9, 9, 9]) == [.skipped(author: Self.bob, index: 1)])
+        #expect(room.writerLengths[Self.bob] == 2, "skipped blocks still count as seen")
+        #expect(room.history.lines.isEmpty)
+    }
+
+    @Test func topicFollowsHistoryOrderAndCollisionsRename() {
+        var room = Self.room()
+        _ = room.ingest(author: Self.alice, index: 0, block: Self.block(.topic, 5, "newer"))
+        #expect(room.ingest(author: Self.bob, index: 0, block: Self.block(.topic, 3, "older")).isEmpty)
+        #expect(room.topicText?.text == "newer")
+
+        _ = room.ingest(author: Self.alice, index: 1, block: Self.block(.nick, 6, "pat"))
+        let collision = room.ingest(author: Self.bob, index: 1, block: Self.block(.nick, 7, "PAT"))
+        #expect(room.displayNick(for: Self.alice) == "pat")
+        #expect(room.displayNick(for: Self.bob).hasPrefix("PAT|"))
+        #expect(collision.contains { if case .nickChanged(let author, _, _) = $0 { author == Self.bob } else { false } })
+        // A remote author wanting the local nick is suffixed too.
+        _ = room.ingest(author: Self.bob, index: 2, block: Self.block(.nick, 8, "me"))
+        #expect(room.displayNick(for: Self.bob).hasPrefix("me|"))
+    }
+}
