@@ -238,8 +238,69 @@ struct MemoryReplica {
         #expect(throws: HyperLogError.self) { try prover.proof(for: RequestMessage(id: 1, fork: 3, block: .init(index: 1, nodes: 0))) }
         #expect(throws: HyperLogError.self) { try prover.proof(for: RequestMessage(id: 1, fork: 0, block: .init(index: 1, nodes: 9))) }
         #expect(throws: HyperLogError.self) { try prover.proof(for: RequestMessage(id: 1, fork: 0, hash: .init(index: 99, nodes: 0))) }
+        // Seeking beyond the data, or together with a block in the upgraded region, is refused.
         #expect(throws: HyperLogError.self) {
-            try prover.proof(for: RequestMessage(id: 1, fork: 0, seek: .init(bytes: 3, padding: 0)))
+            try prover.proof(
+                for: RequestMessage(id: 1, fork: 0, block: .init(index: 1, nodes: 0), seek: .init(bytes: 9999, padding: 0)))
         }
+        #expect(throws: HyperLogError.self) {
+            try prover.proof(
+                for: RequestMessage(
+                    id: 1, fork: 0, block: .init(index: 8, nodes: 0), seek: .init(bytes: 3, padding: 0),
+                    upgrade: .init(start: 3, length: 7)))
+        }
+    }
+
+    /// Seeks, as the reference proves them: the path to the node holding the byte, nested into the upgrade or
+    /// into a block's path, and verified by the replica.
+    @Test func seekProofs() throws {
+        let writer = try Self.tenBlockWriter()
+        // The reference's worked example: 30 bytes into ten 7-byte blocks lands in block 4 (leaf 8).
+        let request = RequestMessage(id: 1, fork: 0, seek: .init(bytes: 30, padding: 0), upgrade: .init(start: 0, length: 10))
+        let data = try writer.prover.proof(for: request)
+        #expect(data.seek?.nodes.map(\.index) == [8, 10, 13, 3])
+        #expect(data.upgrade?.nodes.map(\.index) == [17])
+        var replica = MemoryReplica(key: writer.manifest.key, manifest: writer.manifest)
+        try replica.apply(data)
+        #expect(replica.length == 10)
+        #expect(replica.nodes[8] == writer.tree.node(at: 8))
+
+        // A seek inside a block's proof, against a replica that has the whole signed tree.
+        let inside = try writer.prover.proof(
+            for: RequestMessage(id: 2, fork: 0, block: .init(index: 0, nodes: 3), seek: .init(bytes: 50, padding: 0)))
+        #expect(inside.seek != nil)
+        _ = try replica.verifier.verify(inside)
+        var forged = inside
+        forged.seek?.nodes[0].hash[0] ^= 1
+        #expect(throws: HyperLogError.self) { try replica.verifier.verify(forged) }
+    }
+
+    @Test func randomSeeksWithUpgradesVerify() throws {
+        var writer = try MemoryWriter(seed: [UInt8](repeating: 3, count: 32))
+        var rng = SeededGenerator(seed: 41)
+        var heads: [(length: UInt64, roots: [TreeNode])] = [(0, [])]
+        for i in 0..<300 {
+            writer.append([Array(repeating: UInt8(i & 0xff), count: Int.random(in: 1...40, using: &rng))])
+            if i % 7 == 0 { heads.append((writer.tree.length, writer.tree.roots)) }
+        }
+        var seeksProven = 0
+        for _ in 0..<400 {
+            guard let start = heads.randomElement(using: &rng), start.length < writer.tree.length else { continue }
+            var replica = MemoryReplica(key: writer.manifest.key, manifest: writer.manifest)
+            replica.length = start.length
+            replica.roots = start.roots
+            for root in start.roots { replica.nodes[root.index] = root }
+            let startBytes = start.roots.reduce(0) { $0 + $1.size }
+            let bytes = UInt64.random(in: startBytes..<writer.tree.byteLength, using: &rng)
+            let request = RequestMessage(
+                id: 1, fork: 0, seek: .init(bytes: bytes, padding: 0),
+                upgrade: .init(start: start.length, length: writer.tree.length - start.length))
+            let data = try writer.prover.proof(for: request)
+            if data.seek != nil { seeksProven += 1 }
+            try replica.apply(data)
+            #expect(replica.length == writer.tree.length)
+            #expect(replica.roots == writer.tree.roots)
+        }
+        #expect(seeksProven > 100)
     }
 }

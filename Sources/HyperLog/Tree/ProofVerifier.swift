@@ -90,14 +90,26 @@ public struct ProofVerifier {
 
     public func verify(_ data: DataMessage) throws(HyperLogError) -> Verified {
         guard data.fork == fork else { throw .invalidProof("proof is for fork \(data.fork), we are on \(fork)") }
-        guard data.seek == nil else { throw .invalidProof("seek proofs are not supported") }
         guard data.block == nil || data.hash == nil else { throw .invalidProof("both block and hash in one proof") }
         var established: [TreeNode] = []
 
-        // Step 1: the block or node path.
-        var pathRoot: TreeNode?
+        // Step 1: the seek path, then the block or node path (which may absorb the seek path's root).
+        var seekRoot: TreeNode?
+        if let seek = data.seek, let first = seek.nodes.first {
+            var queue = NodeQueue(nodes: seek.nodes)
+            var current = try queue.shift(first.index)
+            established.append(current)
+            while !queue.isEmpty {
+                let sibling = try queue.shift(FlatTree.sibling(current.index))
+                established.append(sibling)
+                current = MerkleHash.parent(current, sibling)
+                established.append(current)
+            }
+            seekRoot = current
+        }
+        var pathRoot: TreeNode? = seekRoot
         if data.block != nil || data.hash != nil {
-            var queue = NodeQueue(nodes: data.block?.nodes ?? data.hash?.nodes ?? [])
+            var queue = NodeQueue(nodes: data.block?.nodes ?? data.hash?.nodes ?? [], extra: seekRoot)
             var current: TreeNode
             if let block = data.block {
                 guard block.index < (1 << 62) else { throw .invalidProof("block index out of range") }
