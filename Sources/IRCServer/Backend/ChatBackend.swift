@@ -1,0 +1,107 @@
+import Foundation
+
+/// A user seen by IRC clients who is not connected to this server (for PearIRC: the author of a remote log).
+public struct RemoteUser: Hashable, Sendable {
+    /// A stable identity (e.g. a public key in text form), used to track the user across nick changes.
+    public var id: String
+    public var nick: String
+    public var user: String
+    public var host: String
+    public var realName: String
+    /// Shown in WHOIS as extra lines (e.g. the whole public key).
+    public var whoisInfo: [String]
+
+    public init(id: String, nick: String, user: String, host: String, realName: String, whoisInfo: [String] = []) {
+        self.id = id
+        self.nick = nick
+        self.user = user
+        self.host = host
+        self.realName = realName
+        self.whoisInfo = whoisInfo
+    }
+}
+
+/// The kind of a chat line.
+public enum ChatLineKind: String, Sendable, Hashable {
+    case privmsg = "PRIVMSG"
+    case notice = "NOTICE"
+}
+
+/// One line of channel history as the backend keeps it.
+public struct ChatLine: Sendable, Hashable {
+    public var id: String
+    public var time: Date
+    public var channel: String
+    public var source: String
+    public var kind: ChatLineKind
+    public var text: String
+
+    public init(id: String, time: Date, channel: String, source: String, kind: ChatLineKind, text: String) {
+        self.id = id
+        self.time = time
+        self.channel = channel
+        self.source = source
+        self.kind = kind
+        self.text = text
+    }
+}
+
+/// A CHATHISTORY request, in the server's terms.
+public enum HistoryQuery: Sendable, Hashable {
+    case latest(channel: String, limit: Int)
+    case before(channel: String, reference: HistoryReference, limit: Int)
+    case after(channel: String, reference: HistoryReference, limit: Int)
+    case around(channel: String, reference: HistoryReference, limit: Int)
+    case between(channel: String, from: HistoryReference, to: HistoryReference, limit: Int)
+
+    public var channel: String {
+        switch self {
+        case .latest(let c, _), .before(let c, _, _), .after(let c, _, _), .around(let c, _, _),
+            .between(let c, _, _, _):
+            c
+        }
+    }
+}
+
+/// A point in history: a message id or a timestamp.
+public enum HistoryReference: Sendable, Hashable {
+    case messageID(String)
+    case timestamp(Date)
+}
+
+/// What the IRC core tells the backend: things local users did.
+public enum BackendRequest: Sendable, Hashable {
+    case joined(channel: String, nick: String)
+    case parted(channel: String, nick: String, reason: String)
+    case message(channel: String, nick: String, kind: ChatLineKind, text: String, id: String, time: Date)
+    case topic(channel: String, nick: String, topic: String)
+    case nickChanged(old: String, new: String)
+    case quit(nick: String, reason: String)
+}
+
+/// What the backend tells the IRC core: things remote users did.
+public enum BackendEvent: Sendable, Hashable {
+    case remoteJoined(channel: String, user: RemoteUser)
+    case remoteParted(channel: String, userID: String, reason: String)
+    case remoteQuit(userID: String, reason: String)
+    case remoteNick(userID: String, newNick: String)
+    case remoteMessage(channel: String, userID: String, kind: ChatLineKind, text: String, id: String, time: Date)
+    case remoteTopic(channel: String, userID: String, topic: String)
+    /// A notice from the backend itself to every local client in `channel` (or to all, when nil).
+    case serviceNotice(channel: String?, text: String)
+}
+
+/// The seam between the IRC front end and whatever carries the chat: an in-memory server (`--standalone`) or the
+/// peer-to-peer bridge. The IRC core never knows which.
+public protocol ChatBackend: Sendable {
+    /// A local user did something others should see. Called in order; must not block for long.
+    func handle(_ request: BackendRequest) async
+    /// Lines of a channel's history, oldest first.
+    func history(_ query: HistoryQuery) async -> [ChatLine]
+    /// Checks SASL PLAIN credentials; returns the account name on success.
+    func authenticate(user: String, password: String) async -> String?
+    /// Remote happenings, for as long as the backend runs.
+    var events: AsyncStream<BackendEvent> { get }
+    /// A private message to a service user (e.g. `PearServ`); returns the lines to answer with.
+    func service(_ name: String, from nick: String, text: String) async -> [String]?
+}

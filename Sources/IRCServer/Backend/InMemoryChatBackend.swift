@@ -1,0 +1,94 @@
+import Foundation
+import Synchronization
+
+/// The backend of `pearircd --standalone`: a plain local IRC server. It keeps channel history in memory (for
+/// CHATHISTORY and conformance tests), has no remote users, and accepts SASL accounts given at start.
+public final class InMemoryChatBackend: ChatBackend {
+    private let state = Mutex<[String: [ChatLine]]>([:])
+    private let accounts: [String: String]
+    private let historyLimit: Int
+    public let events: AsyncStream<BackendEvent>
+    private let continuation: AsyncStream<BackendEvent>.Continuation
+
+    /// - Parameters:
+    ///   - accounts: SASL PLAIN accounts, name → password.
+    ///   - historyLimit: lines kept per channel.
+    public init(accounts: [String: String] = [:], historyLimit: Int = 10_000) {
+        self.accounts = accounts
+        self.historyLimit = historyLimit
+        (events, continuation) = AsyncStream.makeStream()
+    }
+
+    public func handle(_ request: BackendRequest) async {
+        guard case .message(let channel, let nick, let kind, let text, let id, let time) = request else { return }
+        state.withLock { history in
+            var lines = history[channel, default: []]
+            lines.append(ChatLine(id: id, time: time, channel: channel, source: nick, kind: kind, text: text))
+            if lines.count > historyLimit { lines.removeFirst(lines.count - historyLimit) }
+            history[channel] = lines
+        }
+    }
+
+    public func history(_ query: HistoryQuery) async -> [ChatLine] {
+        let lines = state.withLock { $0[query.channel] ?? [] }
+        return HistoryWindow.select(query, from: lines)
+    }
+
+    public func authenticate(user: String, password: String) async -> String? {
+        guard let expected = accounts[user], expected == password else { return nil }
+        return user
+    }
+
+    public func service(_ name: String, from nick: String, text: String) async -> [String]? {
+        nil
+    }
+
+    /// Injects a backend event (tests use it to simulate remote users).
+    public func emit(_ event: BackendEvent) {
+        continuation.yield(event)
+    }
+}
+
+/// CHATHISTORY selection over lines held oldest first.
+public enum HistoryWindow {
+    public static func select(_ query: HistoryQuery, from lines: [ChatLine]) -> [ChatLine] {
+        func position(_ reference: HistoryReference) -> (index: Int, exact: Bool)? {
+            switch reference {
+            case .messageID(let id):
+                return lines.firstIndex { $0.id == id }.map { ($0, true) }
+            case .timestamp(let time):
+                return (lines.firstIndex { $0.time >= time } ?? lines.count, lines.contains { $0.time == time })
+            }
+        }
+        switch query {
+        case .latest(_, let limit):
+            return Array(lines.suffix(max(0, limit)))
+        case .before(_, let reference, let limit):
+            guard let (index, _) = position(reference) else { return [] }
+            return Array(lines[..<index].suffix(max(0, limit)))
+        case .after(_, let reference, let limit):
+            guard let (index, exact) = position(reference) else { return [] }
+            let start = exact && index < lines.count && matches(lines[index], reference) ? index + 1 : index
+            return Array(lines[start...].prefix(max(0, limit)))
+        case .around(_, let reference, let limit):
+            guard let (index, _) = position(reference) else { return [] }
+            let half = max(0, limit) / 2
+            let start = max(0, index - half)
+            return Array(lines[start...].prefix(max(0, limit)))
+        case .between(_, let from, let to, let limit):
+            guard let (a, _) = position(from), let (b, _) = position(to) else { return [] }
+            let low = min(a, b), high = max(a, b)
+            let exclusiveLow = low < lines.count && (matches(lines[low], from) || matches(lines[low], to)) ? low + 1 : low
+            guard exclusiveLow <= high else { return [] }
+            let window = lines[exclusiveLow..<high]
+            return a <= b ? Array(window.prefix(max(0, limit))) : Array(window.suffix(max(0, limit)))
+        }
+    }
+
+    private static func matches(_ line: ChatLine, _ reference: HistoryReference) -> Bool {
+        switch reference {
+        case .messageID(let id): line.id == id
+        case .timestamp(let time): line.time == time
+        }
+    }
+}

@@ -1,0 +1,309 @@
+import Foundation
+
+extension IRCServerState {
+    mutating func handleJoin(_ params: [String], from id: ClientID, now: Date) {
+        guard let client = clients[id] else { return }
+        guard let first = params.first else {
+            reply(client, .errNeedMoreParams, ["JOIN", "Not enough parameters"])
+            return
+        }
+        if first == "0" {
+            for name in client.joinedChannels.sorted() {
+                part(id, channel: name, reason: client.nick ?? "", now: now)
+            }
+            return
+        }
+        let names = first.split(separator: ",").map(String.init)
+        let keys = params.count > 1 ? params[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init) : []
+        for (position, name) in names.enumerated() {
+            join(id, channel: name, key: position < keys.count ? keys[position] : nil, now: now)
+        }
+    }
+
+    mutating func join(_ id: ClientID, channel name: String, key: String?, now: Date) {
+        guard let client = clients[id] else { return }
+        guard validation.isValidChannel(name) else {
+            reply(client, .errNoSuchChannel, [name, "No such channel"])
+            return
+        }
+        let folded = fold(name)
+        if channels[folded]?.members[id] != nil { return }
+        if !client.isRemote, client.joinedChannels.count >= configuration.maximumChannelsPerClient {
+            reply(client, .errTooManyChannels, [name, "You have joined too many channels"])
+            return
+        }
+        var channel = channels[folded] ?? ChannelRecord(name: name, created: now)
+        let isNew = channel.members.isEmpty
+        if !isNew, !client.isRemote {
+            if let required = channel.key, required != key {
+                reply(client, .errBadChannelKey, [channel.name, "Cannot join channel (+k)"])
+                return
+            }
+            if let limit = channel.limit, channel.members.count >= limit {
+                reply(client, .errChannelIsFull, [channel.name, "Cannot join channel (+l)"])
+                return
+            }
+            if channel.inviteOnly, !channel.invited.contains(id) {
+                reply(client, .errInviteOnlyChan, [channel.name, "Cannot join channel (+i)"])
+                return
+            }
+            if channel.bans.contains(where: { Self.maskMatches($0, client.mask) }), !channel.invited.contains(id) {
+                reply(client, .errBannedFromChan, [channel.name, "Cannot join channel (+b)"])
+                return
+            }
+        }
+        channel.invited.remove(id)
+        // The first local user to create a channel operates it; remote users never get local ops.
+        channel.members[id] = isNew && !client.isRemote ? ["o"] : []
+        channels[folded] = channel
+        clients[id]?.joinedChannels.insert(folded)
+
+        for member in channel.members.keys.sorted() {
+            guard let recipient = clients[member] else { continue }
+            let params = recipient.has("extended-join")
+                ? [channel.name, client.account ?? "*", client.realName ?? ""] : [channel.name]
+            emit(member, IRCMessage(source: client.source, command: .verb("JOIN"), params: params))
+        }
+        guard !client.isRemote else { return }
+        if channel.topic != nil { sendTopic(channel, to: id) }
+        sendNames(channel, to: id)
+        actions.append(.backend(.joined(channel: channel.name, nick: client.nick ?? "")))
+        // History on join: a chathistory-capable client asks for it itself.
+        if configuration.historyOnJoin > 0, !client.has("draft/chathistory") {
+            actions.append(
+                .fetchHistory(id, .latest(channel: channel.name, limit: configuration.historyOnJoin),
+                    batchType: "chathistory", target: channel.name))
+        }
+    }
+
+    mutating func handlePart(_ params: [String], from id: ClientID, now: Date) {
+        guard let client = clients[id] else { return }
+        guard let first = params.first else {
+            reply(client, .errNeedMoreParams, ["PART", "Not enough parameters"])
+            return
+        }
+        for name in first.split(separator: ",").map(String.init) {
+            part(id, channel: name, reason: params.count > 1 ? params[1] : nil, now: now)
+        }
+    }
+
+    mutating func part(_ id: ClientID, channel name: String, reason: String?, now: Date) {
+        guard let client = clients[id] else { return }
+        let folded = fold(name)
+        guard let channel = channels[folded] else {
+            reply(client, .errNoSuchChannel, [name, "No such channel"])
+            return
+        }
+        guard channel.members[id] != nil else {
+            reply(client, .errNotOnChannel, [channel.name, "You're not on that channel"])
+            return
+        }
+        let message = IRCMessage(
+            source: client.source, command: .verb("PART"), params: [channel.name] + (reason.map { [$0] } ?? []))
+        broadcast(message, to: channel)
+        removeMember(id, from: folded)
+        if !client.isRemote {
+            actions.append(.backend(.parted(channel: channel.name, nick: client.nick ?? "", reason: reason ?? "")))
+        }
+    }
+
+    mutating func removeMember(_ id: ClientID, from folded: String) {
+        channels[folded]?.members.removeValue(forKey: id)
+        clients[id]?.joinedChannels.remove(folded)
+        if channels[folded]?.members.isEmpty == true { channels.removeValue(forKey: folded) }
+    }
+
+    mutating func handleTopic(_ params: [String], from id: ClientID, now: Date) {
+        guard let client = clients[id] else { return }
+        guard let name = params.first else {
+            reply(client, .errNeedMoreParams, ["TOPIC", "Not enough parameters"])
+            return
+        }
+        let folded = fold(name)
+        guard var channel = channels[folded] else {
+            reply(client, .errNoSuchChannel, [name, "No such channel"])
+            return
+        }
+        guard params.count > 1 else {
+            if channel.secret, channel.members[id] == nil {
+                reply(client, .errNotOnChannel, [channel.name, "You're not on that channel"])
+            } else if channel.topic == nil {
+                reply(client, .rplNoTopic, [channel.name, "No topic is set"])
+            } else {
+                sendTopic(channel, to: id)
+            }
+            return
+        }
+        guard channel.members[id] != nil else {
+            reply(client, .errNotOnChannel, [channel.name, "You're not on that channel"])
+            return
+        }
+        guard !channel.topicLocked || channel.isOperator(id) else {
+            reply(client, .errChanOPrivsNeeded, [channel.name, "You're not channel operator"])
+            return
+        }
+        setTopic(&channel, String(params[1].prefix(configuration.topicLength)), by: client, now: now)
+        channels[folded] = channel
+        actions.append(.backend(.topic(channel: channel.name, nick: client.nick ?? "", topic: channel.topic ?? "")))
+    }
+
+    mutating func setTopic(_ channel: inout ChannelRecord, _ topic: String, by client: ClientRecord, now: Date) {
+        channel.topic = topic.isEmpty ? nil : topic
+        channel.topicSetBy = client.nick
+        channel.topicSetAt = now
+        broadcast(IRCMessage(source: client.source, command: .verb("TOPIC"), params: [channel.name, topic]), to: channel)
+    }
+
+    mutating func sendTopic(_ channel: ChannelRecord, to id: ClientID) {
+        guard let client = clients[id], let topic = channel.topic else { return }
+        reply(client, .rplTopic, [channel.name, topic])
+        if let by = channel.topicSetBy, let at = channel.topicSetAt {
+            reply(client, .rplTopicWhoTime, [channel.name, by, String(Int(at.timeIntervalSince1970))])
+        }
+    }
+
+    mutating func handleNames(_ params: [String], from id: ClientID) {
+        guard let client = clients[id] else { return }
+        guard let first = params.first else {
+            reply(client, .rplEndOfNames, ["*", "End of /NAMES list"])
+            return
+        }
+        for name in first.split(separator: ",").map(String.init) {
+            if let channel = channels[fold(name)], !channel.secret || channel.members[id] != nil {
+                sendNames(channel, to: id)
+            } else {
+                reply(client, .rplEndOfNames, [name, "End of /NAMES list"])
+            }
+        }
+    }
+
+    mutating func sendNames(_ channel: ChannelRecord, to id: ClientID) {
+        guard let client = clients[id] else { return }
+        let multiPrefix = client.has("multi-prefix"), userhost = client.has("userhost-in-names")
+        let entries = channel.members.keys.sorted().compactMap { member -> String? in
+            guard let target = clients[member] else { return nil }
+            let name = userhost ? target.mask : (target.nick ?? "*")
+            return channel.prefix(of: member, multiPrefix: multiPrefix) + name
+        }
+        let symbol = channel.secret ? "@" : "="
+        var line: [String] = []
+        var length = 0
+        for entry in entries {
+            if length + entry.utf8.count + 1 > 400, !line.isEmpty {
+                reply(client, .rplNamReply, [symbol, channel.name, line.joined(separator: " ")])
+                line = []
+                length = 0
+            }
+            line.append(entry)
+            length += entry.utf8.count + 1
+        }
+        if !line.isEmpty { reply(client, .rplNamReply, [symbol, channel.name, line.joined(separator: " ")]) }
+        reply(client, .rplEndOfNames, [channel.name, "End of /NAMES list"])
+    }
+
+    mutating func handleList(_ params: [String], from id: ClientID) {
+        guard let client = clients[id] else { return }
+        let wanted = params.first.map { Set($0.split(separator: ",").map { fold(String($0)) }) }
+        reply(client, .rplListStart, ["Channel", "Users  Name"])
+        for (folded, channel) in channels.sorted(by: { $0.key < $1.key }) {
+            if let wanted, !wanted.contains(folded) { continue }
+            if channel.secret, channel.members[id] == nil { continue }
+            reply(client, .rplList, [channel.name, String(channel.members.count), channel.topic ?? ""])
+        }
+        reply(client, .rplListEnd, ["End of /LIST"])
+    }
+
+    mutating func handleKick(_ params: [String], from id: ClientID, now: Date) {
+        guard let client = clients[id] else { return }
+        guard params.count >= 2 else {
+            reply(client, .errNeedMoreParams, ["KICK", "Not enough parameters"])
+            return
+        }
+        let folded = fold(params[0])
+        guard let channel = channels[folded] else {
+            reply(client, .errNoSuchChannel, [params[0], "No such channel"])
+            return
+        }
+        guard channel.members[id] != nil else {
+            reply(client, .errNotOnChannel, [channel.name, "You're not on that channel"])
+            return
+        }
+        guard channel.isOperator(id) else {
+            reply(client, .errChanOPrivsNeeded, [channel.name, "You're not channel operator"])
+            return
+        }
+        let reason = params.count > 2 ? String(params[2].prefix(configuration.kickLength)) : (client.nick ?? "")
+        for targetNick in params[1].split(separator: ",").map(String.init) {
+            guard let target = nicks[fold(targetNick)], channels[folded]?.members[target] != nil,
+                let targetClient = clients[target]
+            else {
+                reply(client, .errUserNotInChannel, [targetNick, channel.name, "They aren't on that channel"])
+                continue
+            }
+            if let current = channels[folded] {
+                broadcast(
+                    IRCMessage(source: client.source, command: .verb("KICK"),
+                        params: [current.name, targetClient.nick ?? targetNick, reason]), to: current)
+            }
+            removeMember(target, from: folded)
+        }
+    }
+
+    mutating func handleInvite(_ params: [String], from id: ClientID) {
+        guard let client = clients[id] else { return }
+        guard params.count >= 2 else {
+            reply(client, .errNeedMoreParams, ["INVITE", "Not enough parameters"])
+            return
+        }
+        guard let target = nicks[fold(params[0])], let targetClient = clients[target] else {
+            reply(client, .errNoSuchNick, [params[0], "No such nick/channel"])
+            return
+        }
+        let folded = fold(params[1])
+        if let channel = channels[folded] {
+            guard channel.members[id] != nil else {
+                reply(client, .errNotOnChannel, [channel.name, "You're not on that channel"])
+                return
+            }
+            guard channel.members[target] == nil else {
+                reply(client, .errUserOnChannel, [targetClient.nick ?? params[0], channel.name, "is already on channel"])
+                return
+            }
+            guard !channel.inviteOnly || channel.isOperator(id) else {
+                reply(client, .errChanOPrivsNeeded, [channel.name, "You're not channel operator"])
+                return
+            }
+            channels[folded]?.invited.insert(target)
+            for member in channel.members.keys where member != id && clients[member]?.has("invite-notify") == true {
+                emit(member, IRCMessage(source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? "", channel.name]))
+            }
+        }
+        reply(client, .rplInviting, [targetClient.nick ?? params[0], params[1]])
+        emit(target, IRCMessage(source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? params[0], params[1]]))
+        if let away = targetClient.away { reply(client, .rplAway, [targetClient.nick ?? "", away]) }
+    }
+
+    /// `nick!user@host` glob matching with `*` and `?`, case-folded.
+    static func maskMatches(_ pattern: String, _ mask: String) -> Bool {
+        let p = Array(IRCCasemapping.rfc1459.fold(pattern).utf8), m = Array(IRCCasemapping.rfc1459.fold(mask).utf8)
+        var pi = 0, mi = 0, star = -1, mark = 0
+        while mi < m.count {
+            if pi < p.count, p[pi] == UInt8(ascii: "?") || p[pi] == m[mi] {
+                pi += 1
+                mi += 1
+            } else if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                star = pi
+                mark = mi
+                pi += 1
+            } else if star >= 0 {
+                pi = star + 1
+                mark += 1
+                mi = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+}

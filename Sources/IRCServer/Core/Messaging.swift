@@ -1,0 +1,111 @@
+import Foundation
+
+extension IRCServerState {
+    /// PRIVMSG, NOTICE and TAGMSG to channels and nicks, with `msgid`/`time` tags and echo-message.
+    mutating func handleMessage(_ command: String, _ message: IRCMessage, from id: ClientID, now: Date) {
+        guard let client = clients[id] else { return }
+        let isTagMessage = command == "TAGMSG"
+        guard let targets = message.params.first, !targets.isEmpty else {
+            if command != "NOTICE" { reply(client, .errNoRecipient, ["No recipient given (\(command))"]) }
+            return
+        }
+        let text = message.params.count > 1 ? message.params[1] : ""
+        if !isTagMessage, text.isEmpty {
+            if command != "NOTICE" { reply(client, .errNoTextToSend, ["No text to send"]) }
+            return
+        }
+        let targetList = targets.split(separator: ",").map(String.init)
+        guard targetList.count <= configuration.maximumTargets else {
+            reply(client, .errTooManyTargets, [targets, "Too many targets"])
+            return
+        }
+        // Client-only tags (`+…`) travel with the message; everything else is the server's to set.
+        var tags = IRCTags(message.tags.filter { $0.isClientOnly })
+        if isTagMessage, tags.isEmpty { return }
+        let messageID = nextMessageID()
+        tags.set("msgid", messageID)
+        tags.set("time", Self.serverTime(now))
+        if let account = client.account { tags.set("account", account) }
+
+        for target in targetList {
+            var outgoing = IRCMessage(
+                tags: tags, source: client.source, command: .verb(command),
+                params: isTagMessage ? [target] : [target, text])
+            // STATUSMSG: `@#chan` reaches the channel's operators only.
+            let statusPrefix = target.first.flatMap { "@+".contains($0) ? $0 : nil }
+            let channelName = statusPrefix == nil ? target : String(target.dropFirst())
+            if validation.isValidChannel(channelName) {
+                let folded = fold(channelName)
+                guard let channel = channels[folded] else {
+                    if command != "NOTICE" { reply(client, .errNoSuchChannel, [target, "No such channel"]) }
+                    continue
+                }
+                let member = channel.members[id] != nil
+                if (channel.noExternal && !member) || (channel.moderated && !channel.isOperator(id) && !channel.isVoiced(id))
+                    || channel.bans.contains(where: { Self.maskMatches($0, client.mask) }) && !channel.isOperator(id)
+                {
+                    if command != "NOTICE" { reply(client, .errCannotSendToChan, [channel.name, "Cannot send to channel"]) }
+                    continue
+                }
+                outgoing.params[0] = (statusPrefix.map(String.init) ?? "") + channel.name
+                for recipient in channel.members.keys.sorted() where recipient != id {
+                    if let statusPrefix, !(statusPrefix == "@" ? channel.isOperator(recipient)
+                        : channel.isOperator(recipient) || channel.isVoiced(recipient)) { continue }
+                    // Away users in a channel are not notified; only direct messages get RPL_AWAY.
+                    emit(recipient, outgoing)
+                }
+                if client.has("echo-message") { emit(id, outgoing) }
+                if !isTagMessage, statusPrefix == nil {
+                    actions.append(
+                        .backend(.message(channel: channel.name, nick: client.nick ?? "",
+                            kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now)))
+                }
+                continue
+            }
+            if let service = configuration.serviceNames.first(where: { fold($0) == fold(target) }) {
+                if client.has("echo-message") { emit(id, outgoing) }
+                if !isTagMessage { actions.append(.service(id, service: service, text: text)) }
+                continue
+            }
+            guard let recipientID = nicks[fold(target)], let recipient = clients[recipientID] else {
+                if command != "NOTICE" { reply(client, .errNoSuchNick, [target, "No such nick/channel"]) }
+                continue
+            }
+            outgoing.params[0] = recipient.nick ?? target
+            emit(recipientID, outgoing)
+            if client.has("echo-message") { emit(id, outgoing) }
+            if command == "PRIVMSG", let away = recipient.away {
+                reply(client, .rplAway, [recipient.nick ?? target, away])
+            }
+        }
+    }
+
+    mutating func handleAway(_ params: [String], from id: ClientID) {
+        guard var client = clients[id] else { return }
+        let message = params.first.flatMap { $0.isEmpty ? nil : String($0.prefix(configuration.awayLength)) }
+        client.away = message
+        clients[id] = client
+        if message == nil {
+            reply(client, .rplUnaway, ["You are no longer marked as being away"])
+        } else {
+            reply(client, .rplNowAway, ["You have been marked as being away"])
+        }
+        let notification = IRCMessage(source: client.source, command: .verb("AWAY"), params: message.map { [$0] } ?? [])
+        for other in neighbours(of: id) where clients[other]?.has("away-notify") == true {
+            emit(other, notification)
+        }
+    }
+
+    mutating func handleSetName(_ params: [String], from id: ClientID) {
+        guard var client = clients[id] else { return }
+        guard let name = params.first, !name.isEmpty else {
+            reply(client, .errNeedMoreParams, ["SETNAME", "Not enough parameters"])
+            return
+        }
+        client.realName = name
+        clients[id] = client
+        let message = IRCMessage(source: client.source, command: .verb("SETNAME"), params: [name])
+        if client.has("setname") { emit(id, message) }
+        for other in neighbours(of: id) where clients[other]?.has("setname") == true { emit(other, message) }
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+
+extension IRCServerState {
+    mutating func handleWho(_ params: [String], from id: ClientID) {
+        guard let client = clients[id] else { return }
+        let mask = params.first ?? "*"
+        // WHOX: `WHO <mask> %<fields>[,<token>]`.
+        let whox = params.count > 1 && params[1].hasPrefix("%")
+            ? Self.parseWhox(String(params[1].dropFirst())) : nil
+        var matches: [(ClientRecord, ChannelRecord?)] = []
+        if let channel = channels[fold(mask)] {
+            if !channel.secret || channel.members[id] != nil {
+                matches = channel.members.keys.sorted().compactMap { member in clients[member].map { ($0, channel) } }
+            }
+        } else {
+            let wantsOperators = params.count > 1 && params[1].contains("o") && whox == nil
+            matches = clients.values.filter { ($0.isRegistered || $0.isRemote) && $0.nick != nil }
+                .filter { mask == "*" || mask == "0" || Self.maskMatches(mask, $0.nick ?? "") || Self.maskMatches(mask, $0.mask) }
+                .filter { !wantsOperators || $0.isOperator }
+                .filter { !$0.invisible || $0.id == id || !neighbours(of: id).isDisjoint(with: [$0.id]) }
+                .sorted { $0.id < $1.id }
+                .map { target in (target, firstSharedChannel(id, target.id)) }
+        }
+        for (target, channel) in matches {
+            let flags = (target.away == nil ? "H" : "G") + (target.isOperator ? "*" : "")
+                + (channel.map { $0.prefix(of: target.id, multiPrefix: client.has("multi-prefix")) } ?? "")
+            let channelName = channel?.name ?? "*"
+            if let whox {
+                var fields: [String] = []
+                for field in whox.fields {
+                    switch field {
+                    case "t": fields.append(whox.token ?? "0")
+                    case "c": fields.append(channelName)
+                    case "u": fields.append(target.user ?? "*")
+                    case "i": fields.append("255.255.255.255")
+                    case "h": fields.append(target.host)
+                    case "s": fields.append(configuration.serverName)
+                    case "n": fields.append(target.nick ?? "*")
+                    case "f": fields.append(flags)
+                    case "d": fields.append("0")
+                    case "l": fields.append("0")
+                    case "a": fields.append(target.account ?? "0")
+                    case "o": fields.append("0")
+                    case "r": fields.append(target.realName ?? "")
+                    default: break
+                    }
+                }
+                reply(client, .rplWhoSpcRpl, fields)
+            } else {
+                reply(client, .rplWhoReply, [
+                    channelName, target.user ?? "*", target.host, configuration.serverName, target.nick ?? "*", flags,
+                    "0 \(target.realName ?? "")",
+                ])
+            }
+        }
+        reply(client, .rplEndOfWho, [mask, "End of WHO list"])
+    }
+
+    /// WHOX fields in the order servers send them, plus the query token.
+    static func parseWhox(_ spec: String) -> (fields: [Character], token: String?) {
+        let parts = spec.split(separator: ",", maxSplits: 1)
+        let requested = Set(parts.first ?? "")
+        let order: [Character] = ["t", "c", "u", "i", "h", "s", "n", "f", "d", "l", "a", "o", "r"]
+        return (order.filter { requested.contains($0) }, parts.count > 1 ? String(parts[1]) : nil)
+    }
+
+    func firstSharedChannel(_ a: ClientID, _ b: ClientID) -> ChannelRecord? {
+        channels.values.sorted { $0.name < $1.name }.first { $0.members[a] != nil && $0.members[b] != nil }
+    }
+
+    mutating func handleWhois(_ params: [String], from id: ClientID) {
+        guard let client = clients[id] else { return }
+        guard let nickList = params.last, !nickList.isEmpty else {
+            reply(client, .errNoNicknameGiven, ["No nickname given"])
+            return
+        }
+        for nick in nickList.split(separator: ",").prefix(configuration.maximumTargets).map(String.init) {
+            guard let targetID = nicks[fold(nick)], let target = clients[targetID], let targetNick = target.nick else {
+                reply(client, .errNoSuchNick, [nick, "No such nick/channel"])
+                reply(client, .rplEndOfWhois, [nick, "End of /WHOIS list"])
+                continue
+            }
+            reply(client, .rplWhoisUser, [targetNick, target.user ?? "*", target.host, "*", target.realName ?? ""])
+            let visible = target.joinedChannels.sorted().compactMap { folded -> String? in
+                guard let channel = channels[folded], !channel.secret || channel.members[id] != nil else { return nil }
+                return channel.prefix(of: targetID, multiPrefix: client.has("multi-prefix")) + channel.name
+            }
+            if !visible.isEmpty { reply(client, .rplWhoisChannels, [targetNick, visible.joined(separator: " ")]) }
+            reply(client, .rplWhoisServer, [targetNick, configuration.serverName, configuration.networkName])
+            if target.isOperator { reply(client, .rplWhoisOperator, [targetNick, "is an IRC operator"]) }
+            if let account = target.account { reply(client, .rplWhoisAccount, [targetNick, account, "is logged in as"]) }
+            if target.secure { reply(client, .rplWhoisSecure, [targetNick, "is using a secure connection"]) }
+            for line in target.whoisInfo { reply(client, .rplWhoisSpecial, [targetNick, line]) }
+            if let away = target.away { reply(client, .rplAway, [targetNick, away]) }
+            reply(client, .rplEndOfWhois, [targetNick, "End of /WHOIS list"])
+        }
+    }
+
+    /// `CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN <target> …` (draft/chathistory); TARGETS lists channels.
+    mutating func handleChatHistory(_ params: [String], from id: ClientID) {
+        guard let client = clients[id] else { return }
+        func fail(_ code: String, _ text: String) {
+            emit(id, IRCMessage(source: serverSource, command: .verb("FAIL"), params: ["CHATHISTORY", code] + params.prefix(2) + [text]))
+        }
+        guard params.count >= 3 else {
+            fail("NEED_MORE_PARAMS", "Missing parameters")
+            return
+        }
+        let subcommand = params[0].uppercased()
+        func reference(_ text: String) -> HistoryReference? {
+            if text == "*" { return nil }
+            let parts = text.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { return nil }
+            switch parts[0] {
+            case "msgid": return .messageID(String(parts[1]))
+            case "timestamp":
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                let plain = ISO8601DateFormatter()
+                return (formatter.date(from: String(parts[1])) ?? plain.date(from: String(parts[1]))).map { .timestamp($0) }
+            default: return nil
+            }
+        }
+        if subcommand == "TARGETS" {
+            let names = client.joinedChannels.sorted().compactMap { channels[$0]?.name }
+            let batch = "targets\(messageCounter + 1)"
+            messageCounter += 1
+            if client.has("batch") {
+                emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["+" + batch, "draft/chathistory-targets"]))
+            }
+            for name in names {
+                var tags = IRCTags()
+                if client.has("batch") { tags.set("batch", batch) }
+                emit(id, IRCMessage(tags: tags, source: serverSource, command: .verb("CHATHISTORY"), params: ["TARGETS", name, Self.serverTime(created)]))
+            }
+            if client.has("batch") { emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["-" + batch])) }
+            return
+        }
+        let target = params[1]
+        guard let channel = channels[fold(target)], channel.members[id] != nil else {
+            fail("INVALID_TARGET", "Messages could not be retrieved")
+            return
+        }
+        let limitText = params.last ?? "0"
+        guard let limit = Int(limitText), limit > 0 else {
+            fail("INVALID_PARAMS", "Invalid limit")
+            return
+        }
+        let capped = min(limit, 1000)
+        let query: HistoryQuery?
+        switch subcommand {
+        case "LATEST":
+            query = .latest(channel: channel.name, limit: capped)
+        case "BEFORE":
+            query = reference(params[2]).map { .before(channel: channel.name, reference: $0, limit: capped) }
+        case "AFTER":
+            query = reference(params[2]).map { .after(channel: channel.name, reference: $0, limit: capped) }
+        case "AROUND":
+            query = reference(params[2]).map { .around(channel: channel.name, reference: $0, limit: capped) }
+        case "BETWEEN":
+            guard params.count >= 5, let from = reference(params[2]), let to = reference(params[3]) else {
+                fail("INVALID_PARAMS", "Invalid message references")
+                return
+            }
+            query = .between(channel: channel.name, from: from, to: to, limit: capped)
+        default:
+            fail("INVALID_PARAMS", "Unknown subcommand")
+            return
+        }
+        guard let query else {
+            fail("INVALID_PARAMS", "Invalid message reference")
+            return
+        }
+        actions.append(.fetchHistory(id, query, batchType: "chathistory", target: channel.name))
+    }
+
+    /// History lines, in a `chathistory` batch when the client negotiated batches.
+    mutating func sendHistory(to client: ClientRecord, lines: [ChatLine], batchType: String, target: String) {
+        let id = client.id
+        let useBatch = client.has("batch")
+        messageCounter += 1
+        let batch = "history\(messageCounter)"
+        if useBatch {
+            emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["+" + batch, batchType, target]))
+        }
+        for line in lines {
+            var tags = IRCTags()
+            tags.set("msgid", line.id)
+            tags.set("time", Self.serverTime(line.time))
+            if useBatch { tags.set("batch", batch) }
+            let source = nicks[fold(line.source)].flatMap { clients[$0]?.source }
+                ?? IRCSource(parsing: line.source.contains("!") ? line.source : line.source + "!pear@history.pear")
+            emit(id, IRCMessage(tags: tags, source: source, command: .verb(line.kind.rawValue), params: [target, line.text]))
+        }
+        if useBatch { emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["-" + batch])) }
+    }
+}

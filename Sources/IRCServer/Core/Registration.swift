@@ -1,0 +1,271 @@
+import Foundation
+
+extension IRCServerState {
+    /// Capabilities offered, with their CAP LS 302 values.
+    var offeredCapabilities: [(name: String, value: String?)] {
+        [
+            ("account-notify", nil), ("account-tag", nil), ("away-notify", nil), ("batch", nil),
+            ("cap-notify", nil), ("chghost", nil), ("draft/chathistory", nil), ("echo-message", nil),
+            ("extended-join", nil), ("invite-notify", nil), ("message-tags", nil), ("msgid", nil),
+            ("multi-prefix", nil), ("sasl", "PLAIN"), ("server-time", nil), ("setname", nil),
+            ("userhost-in-names", nil),
+        ]
+    }
+
+    mutating func handleCap(_ params: [String], from id: ClientID) {
+        guard var client = clients[id] else { return }
+        guard let subcommand = params.first?.uppercased() else {
+            reply(client, .errNeedMoreParams, ["CAP", "Not enough parameters"])
+            return
+        }
+        let target = client.nick ?? "*"
+        func capReply(_ parts: [String]) {
+            emit(id, IRCMessage(source: serverSource, command: .verb("CAP"), params: [target] + parts))
+        }
+        switch subcommand {
+        case "LS":
+            if !client.isRegistered { client.capNegotiating = true }
+            if let version = params.dropFirst().first.flatMap(Int.init), version >= 302 {
+                client.capVersion = version
+                client.caps.insert("cap-notify")  // implied by 302
+            }
+            clients[id] = client
+            let entries = offeredCapabilities.map { cap in
+                if let value = cap.value, client.capVersion >= 302 { return "\(cap.name)=\(value)" }
+                return cap.name
+            }
+            // Long lists are split with `*` continuation lines (CAP 302).
+            var line: [String] = []
+            var length = 0
+            for entry in entries {
+                if length + entry.count + 1 > 400, !line.isEmpty, client.capVersion >= 302 {
+                    capReply(["LS", "*", line.joined(separator: " ")])
+                    line = []
+                    length = 0
+                }
+                line.append(entry)
+                length += entry.count + 1
+            }
+            capReply(["LS", line.joined(separator: " ")])
+        case "LIST":
+            capReply(["LIST", client.caps.sorted().joined(separator: " ")])
+        case "REQ":
+            if !client.isRegistered { client.capNegotiating = true }
+            let requested = (params.dropFirst().first ?? "").split(separator: " ").map(String.init)
+            let offered = Set(offeredCapabilities.map(\.name))
+            let valid = requested.allSatisfy { request in
+                let name = request.hasPrefix("-") ? String(request.dropFirst()) : request
+                return offered.contains(name)
+            }
+            guard valid, !requested.isEmpty else {
+                clients[id] = client
+                capReply(["NAK", params.dropFirst().first ?? ""])
+                return
+            }
+            for request in requested {
+                if request.hasPrefix("-") { client.caps.remove(String(request.dropFirst())) } else { client.caps.insert(request) }
+            }
+            clients[id] = client
+            capReply(["ACK", requested.joined(separator: " ")])
+        case "END":
+            client.capNegotiating = false
+            clients[id] = client
+            tryCompleteRegistration(id)
+        default:
+            reply(client, .errInvalidCapCmd, [params[0], "Invalid CAP command"])
+        }
+    }
+
+    mutating func handleNick(_ params: [String], from id: ClientID, now: Date) {
+        guard var client = clients[id] else { return }
+        guard let wanted = params.first, !wanted.isEmpty else {
+            reply(client, .errNoNicknameGiven, ["No nickname given"])
+            return
+        }
+        guard validation.isValidNick(wanted) else {
+            reply(client, .errErroneusNickname, [wanted, "Erroneous nickname"])
+            return
+        }
+        let folded = fold(wanted)
+        if let holder = nicks[folded], holder != id {
+            reply(client, .errNicknameInUse, [wanted, "Nickname is already in use"])
+            return
+        }
+        if client.nick == wanted { return }
+        let old = client.nick
+        if let old { nicks.removeValue(forKey: fold(old)) }
+        nicks[folded] = id
+        let oldSource = client.source
+        client.nick = wanted
+        clients[id] = client
+        if client.isRegistered, let old {
+            let message = IRCMessage(source: oldSource, command: .verb("NICK"), params: [wanted])
+            emit(id, message)
+            for other in neighbours(of: id) { emit(other, message) }
+            actions.append(.backend(.nickChanged(old: old, new: wanted)))
+        } else {
+            tryCompleteRegistration(id)
+        }
+    }
+
+    mutating func handleUser(_ params: [String], from id: ClientID, now: Date) {
+        guard var client = clients[id] else { return }
+        if client.isRegistered {
+            reply(client, .errAlreadyRegistered, ["You may not reregister"])
+            return
+        }
+        guard params.count >= 4, !params[0].isEmpty else {
+            reply(client, .errNeedMoreParams, ["USER", "Not enough parameters"])
+            return
+        }
+        // The user name is shown in hostmasks: keep it short and free of separators.
+        let cleaned = params[0].filter { !"@!* ".contains($0) }
+        client.user = "~" + String(cleaned.prefix(10))
+        client.realName = params[3]
+        clients[id] = client
+        tryCompleteRegistration(id)
+    }
+
+    mutating func handleAuthenticate(_ params: [String], from id: ClientID) {
+        guard var client = clients[id], let argument = params.first else { return }
+        if client.account != nil {
+            reply(client, .errSASLAlready, ["You have already authenticated using SASL"])
+            return
+        }
+        if argument == "*" {
+            client.saslInProgress = nil
+            client.saslBuffer = ""
+            clients[id] = client
+            reply(client, .errSASLAborted, ["SASL authentication aborted"])
+            return
+        }
+        guard let mechanism = client.saslInProgress else {
+            guard argument.uppercased() == "PLAIN" else {
+                reply(client, .rplSASLMechs, ["PLAIN", "are available SASL mechanisms"])
+                reply(client, .errSASLFail, ["SASL authentication failed"])
+                return
+            }
+            client.saslInProgress = "PLAIN"
+            client.saslBuffer = ""
+            clients[id] = client
+            emit(id, IRCMessage(command: .verb("AUTHENTICATE"), params: ["+"]))
+            return
+        }
+        _ = mechanism
+        // Payloads arrive in 400-byte chunks; a chunk shorter than 400 (or "+") ends it.
+        if argument != "+" { client.saslBuffer += argument }
+        guard client.saslBuffer.count <= 4096 else {
+            client.saslInProgress = nil
+            client.saslBuffer = ""
+            clients[id] = client
+            reply(client, .errSASLTooLong, ["SASL message too long"])
+            return
+        }
+        if argument.count == 400 {
+            clients[id] = client
+            return
+        }
+        let payload = Data(base64Encoded: client.saslBuffer).map { Array($0) } ?? []
+        client.saslBuffer = ""
+        clients[id] = client
+        // PLAIN: authzid NUL authcid NUL password.
+        let fields = payload.split(separator: 0, omittingEmptySubsequences: false)
+        guard fields.count == 3 else {
+            clients[id]?.saslInProgress = nil
+            reply(client, .errSASLFail, ["SASL authentication failed"])
+            return
+        }
+        let user = String(decoding: fields[1], as: UTF8.self)
+        let password = String(decoding: fields[2], as: UTF8.self)
+        actions.append(.authenticate(id, user: user, password: password))
+    }
+
+    mutating func tryCompleteRegistration(_ id: ClientID) {
+        guard let client = clients[id], !client.isRegistered, !client.capNegotiating, client.nick != nil,
+            client.user != nil, client.saslInProgress == nil || client.account != nil
+        else { return }
+        clients[id]?.isRegistered = true
+        guard let registered = clients[id], let nick = registered.nick else { return }
+        reply(registered, .rplWelcome, ["Welcome to the \(configuration.networkName) Network, \(registered.mask)"])
+        reply(registered, .rplYourHost, ["Your host is \(configuration.serverName), running version \(configuration.version)"])
+        reply(registered, .rplCreated, ["This server was created \(Self.httpDate(created))"])
+        reply(registered, .rplMyInfo, [configuration.serverName, configuration.version, "iow", "beiklmnostv", "beklov"])
+        _ = nick
+        sendISupport(to: id)
+        sendLUsers(to: id)
+        sendMOTD(to: id)
+    }
+
+    var isupport: ISupport {
+        var support = ISupport()
+        support.casemapping(casemapping)
+        support.chanTypes("#&")
+        support.chanModes(list: "b", alwaysParam: "k", setParam: "l", flags: "imnst")
+        support.prefix(modes: "ov", symbols: "@+")
+        support.nickLen(configuration.nickLength)
+        support.channelLen(configuration.channelLength)
+        support.topicLen(configuration.topicLength)
+        support.kickLen(configuration.kickLength)
+        support.network(configuration.networkName)
+        support.chanLimit(prefixes: "#&", limit: configuration.maximumChannelsPerClient)
+        support.targMax([("PRIVMSG", configuration.maximumTargets), ("NOTICE", configuration.maximumTargets), ("JOIN", nil)])
+        support.utf8Only()
+        support.whox()
+        support.modes(4)
+        try? support.set("AWAYLEN", String(configuration.awayLength))
+        try? support.set("LINELEN", "512")
+        try? support.set("CHATHISTORY", "1000")
+        try? support.set("MSGREFTYPES", "msgid,timestamp")
+        try? support.set("STATUSMSG", "@+")
+        return support
+    }
+
+    mutating func sendISupport(to id: ClientID) {
+        guard let client = clients[id], let nick = client.nick,
+            let messages = try? isupport.messages(server: configuration.serverName, nick: nick)
+        else { return }
+        for message in messages { emit(id, message) }
+    }
+
+    mutating func sendLUsers(to id: ClientID) {
+        guard let client = clients[id] else { return }
+        let users = clients.values.filter { $0.isRegistered || $0.isRemote }
+        let invisible = users.filter(\.invisible).count
+        let local = clients.values.filter { $0.isRegistered && !$0.isRemote }.count
+        reply(client, .rplLUserClient, ["There are \(users.count - invisible) users and \(invisible) invisible on 1 servers"])
+        reply(client, .rplLUserOp, [String(users.filter(\.isOperator).count), "operator(s) online"])
+        reply(client, .rplLUserUnknown, [String(clients.values.filter { !$0.isRegistered && !$0.isRemote }.count), "unknown connection(s)"])
+        reply(client, .rplLUserChannels, [String(channels.count), "channels formed"])
+        reply(client, .rplLUserMe, ["I have \(local) clients and 0 servers"])
+    }
+
+    mutating func sendMOTD(to id: ClientID) {
+        guard let client = clients[id] else { return }
+        guard !configuration.motd.isEmpty else {
+            reply(client, .errNoMotd, ["MOTD File is missing"])
+            return
+        }
+        reply(client, .rplMotdStart, ["- \(configuration.serverName) Message of the day - "])
+        for line in configuration.motd { reply(client, .rplMotd, ["- \(line)"]) }
+        reply(client, .rplEndOfMotd, ["End of /MOTD command."])
+    }
+
+    /// Removes a client: parts every channel with a QUIT to its neighbours, frees the nick.
+    mutating func quit(_ id: ClientID, reason: String, now: Date, notifySelf: Bool) {
+        guard let client = clients[id] else { return }
+        if client.isRegistered || client.isRemote {
+            let message = IRCMessage(source: client.source, command: .verb("QUIT"), params: [reason])
+            for other in neighbours(of: id) { emit(other, message) }
+        }
+        for name in client.joinedChannels {
+            channels[name]?.members.removeValue(forKey: id)
+            if channels[name]?.members.isEmpty == true { channels.removeValue(forKey: name) }
+        }
+        if let nick = client.nick, nicks[fold(nick)] == id {
+            nicks.removeValue(forKey: fold(nick))
+            if client.isRegistered, !client.isRemote { actions.append(.backend(.quit(nick: nick, reason: reason))) }
+        }
+        if let remoteID = client.remoteID { remoteUsers.removeValue(forKey: remoteID) }
+        clients.removeValue(forKey: id)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+extension IRCServerState {
+    /// Something a remote user did, reported by the backend.
+    public mutating func backendEvent(_ event: BackendEvent, now: Date) -> [IRCServerAction] {
+        switch event {
+        case .remoteJoined(let channel, let user):
+            let id = remoteClient(for: user, now: now)
+            join(id, channel: channel, key: nil, now: now)
+        case .remoteParted(let channel, let userID, let reason):
+            if let id = remoteUsers[userID] {
+                part(id, channel: channel, reason: reason.isEmpty ? nil : reason, now: now)
+                if clients[id]?.joinedChannels.isEmpty == true { quit(id, reason: "Left all rooms", now: now, notifySelf: false) }
+            }
+        case .remoteQuit(let userID, let reason):
+            if let id = remoteUsers[userID] { quit(id, reason: reason, now: now, notifySelf: false) }
+        case .remoteNick(let userID, let newNick):
+            guard let id = remoteUsers[userID], var client = clients[id], client.nick != newNick else { break }
+            let unique = uniqueRemoteNick(newNick, for: id)
+            let oldSource = client.source
+            if let old = client.nick { nicks.removeValue(forKey: fold(old)) }
+            client.nick = unique
+            nicks[fold(unique)] = id
+            clients[id] = client
+            let message = IRCMessage(source: oldSource, command: .verb("NICK"), params: [unique])
+            for other in neighbours(of: id) { emit(other, message) }
+        case .remoteMessage(let channel, let userID, let kind, let text, let messageID, let time):
+            guard let id = remoteUsers[userID], let client = clients[id], let room = channels[fold(channel)] else { break }
+            var tags = IRCTags()
+            tags.set("msgid", messageID)
+            tags.set("time", Self.serverTime(time))
+            broadcast(
+                IRCMessage(tags: tags, source: client.source, command: .verb(kind.rawValue), params: [room.name, text]),
+                to: room, except: id)
+        case .remoteTopic(let channel, let userID, let topic):
+            guard let id = remoteUsers[userID], let client = clients[id], var room = channels[fold(channel)] else { break }
+            setTopic(&room, topic, by: client, now: now)
+            channels[fold(channel)] = room
+        case .serviceNotice(let channel, let text):
+            let targets: [ClientID]
+            if let channel, let room = channels[fold(channel)] {
+                targets = room.members.keys.sorted()
+            } else {
+                targets = clients.values.filter { $0.isRegistered && !$0.isRemote }.map(\.id).sorted()
+            }
+            for target in targets {
+                emit(target, IRCMessage(source: serverSource, command: .verb("NOTICE"), params: [clients[target]?.nick ?? "*", text]))
+            }
+        }
+        return drain()
+    }
+
+    /// The client standing for a remote user, created on first sight.
+    mutating func remoteClient(for user: RemoteUser, now: Date) -> ClientID {
+        if let id = remoteUsers[user.id] { return id }
+        let id = ClientID(nextRemoteID)
+        nextRemoteID += 1
+        var record = ClientRecord(id: id, host: user.host, secure: true, certificateFingerprint: nil, connectedAt: now)
+        record.isRemote = true
+        record.remoteID = user.id
+        record.user = user.user
+        record.realName = user.realName
+        record.whoisInfo = user.whoisInfo
+        record.isRegistered = true
+        clients[id] = record
+        let nick = uniqueRemoteNick(user.nick, for: id)
+        clients[id]?.nick = nick
+        nicks[fold(nick)] = id
+        remoteUsers[user.id] = id
+        return id
+    }
+
+    /// A remote user never takes a nick in use here: a clash gets `_` appended until it is free.
+    func uniqueRemoteNick(_ wanted: String, for id: ClientID) -> String {
+        var candidate = validation.isValidNick(wanted) ? wanted : "pear-user"
+        while let holder = nicks[fold(candidate)], holder != id { candidate += "_" }
+        return candidate
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import NIOCore
+import Synchronization
+
+/// Frames a connection's bytes into IRC lines with a hard length bound (`IRCLineFramer`).
+final class IRCLineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = IRCLineFramer.Event
+    private var framer: IRCLineFramer
+
+    init(maxLineLength: Int) {
+        framer = IRCLineFramer(maxLineLength: maxLineLength)
+    }
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard buffer.readableBytes > 0, let bytes = buffer.readBytes(length: buffer.readableBytes) else {
+            return .needMoreData
+        }
+        for event in framer.feed(bytes) { context.fireChannelRead(wrapInboundOut(event)) }
+        return .needMoreData
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        _ = try decode(context: context, buffer: &buffer)
+        if let last = framer.finish() { context.fireChannelRead(wrapInboundOut(.line(last))) }
+        return .needMoreData
+    }
+}
+
+/// Connects one NIO channel to the `IRCServerCore`: parsed lines go in, in order, through one async stream;
+/// output comes back through `IRCClientOutput`, with a bounded send queue.
+final class IRCConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = IRCLineFramer.Event
+    typealias OutboundOut = ByteBuffer
+
+    enum Input: Sendable {
+        case line([UInt8])
+        case oversized
+    }
+
+    private let core: IRCServerCore
+    private let secure: Bool
+    private let sendQueueLimit: Int
+    private let parser = IRCMessageParser()
+    private var input: AsyncStream<Input>.Continuation?
+
+    init(core: IRCServerCore, secure: Bool, sendQueueLimit: Int) {
+        self.core = core
+        self.secure = secure
+        self.sendQueueLimit = sendQueueLimit
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let (stream, continuation) = AsyncStream<Input>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        input = continuation
+        let output = ConnectionOutput(channel: context.channel, limit: sendQueueLimit)
+        let core = self.core, parser = self.parser, secure = self.secure
+        let host = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        Task {
+            guard let id = await core.connect(output: output, host: host, secure: secure, certificateFingerprint: nil)
+            else { return }
+            for await item in stream {
+                switch item {
+                case .line(let bytes):
+                    switch Result(catching: { () throws(IRCParseError) in try parser.parse(bytes) }) {
+                    case .success(let message): await core.received(message, from: id)
+                    case .failure(let error): await core.malformed(error, from: id)
+                    }
+                case .oversized:
+                    await core.oversizedLine(from: id)
+                }
+            }
+            await core.disconnected(id, reason: output.closeReason ?? "Connection closed")
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .line(let bytes): input?.yield(.line(bytes))
+        case .oversizedLine: input?.yield(.oversized)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        input?.finish()
+        input = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// The core's handle on one connection. Writes happen on the channel's event loop; bytes written but not yet on
+/// the wire are counted, and a client that lets them exceed the limit is disconnected ("SendQ exceeded") instead
+/// of growing memory without bound.
+final class ConnectionOutput: IRCClientOutput {
+    private struct Counters {
+        var pending = 0
+        var closeReason: String?
+    }
+
+    private let channel: any Channel
+    private let encoder = IRCMessageEncoder()
+    private let limit: Int
+    private let counters = Mutex(Counters())
+
+    init(channel: any Channel, limit: Int) {
+        self.channel = channel
+        self.limit = limit
+    }
+
+    var closeReason: String? { counters.withLock { $0.closeReason } }
+
+    func send(_ messages: [IRCMessage]) {
+        var bytes: [UInt8] = []
+        for message in messages {
+            // A message the encoder refuses (it would break framing) is dropped, never sent half-formed.
+            try? encoder.encode(message, into: &bytes)
+        }
+        guard !bytes.isEmpty else { return }
+        let count = bytes.count
+        let accepted = counters.withLock { counters -> Bool in
+            guard counters.closeReason == nil else { return false }
+            if limit > 0, counters.pending + count > limit {
+                counters.closeReason = "SendQ exceeded"
+                return false
+            }
+            counters.pending += count
+            return true
+        }
+        let channel = self.channel
+        guard accepted else {
+            if closeReason == "SendQ exceeded" {
+                channel.eventLoop.execute {
+                    // The client is not reading, so waiting for this line to drain could take forever: write what
+                    // fits and close at once.
+                    var error = channel.allocator.buffer(capacity: 64)
+                    error.writeString("ERROR :Closing Link: (SendQ exceeded)\r\n")
+                    channel.writeAndFlush(error, promise: nil)
+                    channel.close(promise: nil)
+                }
+            }
+            return
+        }
+        channel.eventLoop.execute {
+            var buffer = channel.allocator.buffer(capacity: count)
+            buffer.writeBytes(bytes)
+            channel.writeAndFlush(buffer).whenComplete { _ in
+                self.counters.withLock { $0.pending -= count }
+            }
+        }
+    }
+
+    func close() {
+        let channel = self.channel
+        channel.eventLoop.execute {
+            // Let queued output (the ERROR line) reach the wire first, but never wait on a client that stopped
+            // reading for more than a moment.
+            channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in
+                channel.close(promise: nil)
+            }
+            channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// The NIO side of the IRC front end: binds the configured listeners (plain and TLS) and wires every accepted
+/// connection to the `IRCServerCore`.
+public final class IRCListener: Sendable {
+    public let core: IRCServerCore
+    private let group: MultiThreadedEventLoopGroup
+    private let channels: [any Channel]
+    /// The addresses actually bound, in configuration order (port 0 in the configuration picks a free port).
+    public let boundAddresses: [(listener: IRCServerConfiguration.Listener, address: SocketAddress)]
+
+    /// Binds every listener. The TLS context is built once and shared by all TLS connections.
+    public static func start(
+        configuration: IRCServerConfiguration, backend: any ChatBackend, tls: NIOSSLContext?,
+        logger: Logger = Logger(label: "pearircd.irc")
+    ) async throws -> IRCListener {
+        let core = IRCServerCore(configuration: configuration, backend: backend, logger: logger)
+        await core.start()
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var channels: [any Channel] = []
+        var bound: [(IRCServerConfiguration.Listener, SocketAddress)] = []
+        let maxLine = IRCMessageLimits.standard.maxLineBytes
+        let sendQueue = configuration.sendQueueLimit
+        do {
+            for listener in configuration.listeners {
+                let context = listener.tls ? tls : nil
+                if listener.tls, context == nil { throw IRCListenerError.tlsNotConfigured }
+                let channel = try await ServerBootstrap(group: group)
+                    .serverChannelOption(.backlog, value: 256)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .childChannelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            let pipeline = channel.pipeline.syncOperations
+                            if let context { try pipeline.addHandler(NIOSSLServerHandler(context: context)) }
+                            try pipeline.addHandler(ByteToMessageHandler(IRCLineDecoder(maxLineLength: maxLine)))
+                            try pipeline.addHandler(
+                                IRCConnectionHandler(core: core, secure: context != nil, sendQueueLimit: sendQueue))
+                        }
+                    }
+                    .bind(host: listener.host, port: listener.port)
+                    .get()
+                channels.append(channel)
+                if let address = channel.localAddress { bound.append((listener, address)) }
+                logger.info(
+                    "IRC listener ready",
+                    metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")", "tls": "\(listener.tls)"])
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            try? await group.shutdownGracefully()
+            await core.stop()
+            throw error
+        }
+        return IRCListener(core: core, group: group, channels: channels, bound: bound)
+    }
+
+    private init(
+        core: IRCServerCore, group: MultiThreadedEventLoopGroup, channels: [any Channel],
+        bound: [(IRCServerConfiguration.Listener, SocketAddress)]
+    ) {
+        self.core = core
+        self.group = group
+        self.channels = channels
+        self.boundAddresses = bound.map { (listener: $0.0, address: $0.1) }
+    }
+
+    /// The port a listener ended up on.
+    public func port(tls: Bool) -> Int? {
+        boundAddresses.first { $0.listener.tls == tls }?.address.port
+    }
+
+    /// Closes the listeners and every connection.
+    public func shutdown() async throws {
+        for channel in channels { try? await channel.close() }
+        await core.stop()
+        try await group.shutdownGracefully()
+    }
+}
+
+public enum IRCListenerError: Error, CustomStringConvertible {
+    case tlsNotConfigured
+
+    public var description: String {
+        switch self {
+        case .tlsNotConfigured: "a TLS listener is configured but no certificate is available"
+        }
+    }
+}

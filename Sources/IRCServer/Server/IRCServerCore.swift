@@ -1,0 +1,165 @@
+import Foundation
+import Logging
+
+/// Where the core sends a connected client's output. Implemented by the NIO connection handler (and by recorders
+/// in tests). Must not block: it only queues.
+public protocol IRCClientOutput: Sendable {
+    func send(_ messages: [IRCMessage])
+    func close()
+}
+
+/// The running IRC server: the `IRCServerState` value behind an actor, the backend, and the connections' outputs.
+/// A thin shell: every decision is the state's; this performs its actions, keeps time and feeds backend events.
+public actor IRCServerCore {
+    private var state: IRCServerState
+    private let backend: any ChatBackend
+    private var outputs: [ClientID: any IRCClientOutput] = [:]
+    private var nextClientID: UInt64 = 1
+    private var backgroundTasks: [Task<Void, Never>] = []
+    private let backendQueue: AsyncStream<BackendRequest>.Continuation
+    private let backendRequests: AsyncStream<BackendRequest>
+    private let logger: Logger
+
+    public init(configuration: IRCServerConfiguration, backend: any ChatBackend, logger: Logger = Logger(label: "pearircd.irc")) {
+        state = IRCServerState(
+            configuration: configuration, created: Date(),
+            messageIDPrefix: String(UInt64.random(in: 0...UInt64.max), radix: 36))
+        self.backend = backend
+        self.logger = logger
+        (backendRequests, backendQueue) = AsyncStream.makeStream()
+    }
+
+    public var configuration: IRCServerConfiguration { state.configuration }
+
+    /// Starts the clock, the backend event feed and the ordered backend request queue.
+    public func start() {
+        guard backgroundTasks.isEmpty else { return }
+        let backend = self.backend
+        let requests = backendRequests
+        backgroundTasks.append(Task {
+            // One request at a time, in order: a message must reach the backend after the JOIN before it.
+            for await request in requests { await backend.handle(request) }
+        })
+        backgroundTasks.append(Task { [weak self] in
+            for await event in backend.events {
+                guard let self else { return }
+                await self.backendEvent(event)
+            }
+        })
+        backgroundTasks.append(Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard let self else { return }
+                await self.tick()
+            }
+        })
+    }
+
+    public func stop() {
+        for task in backgroundTasks { task.cancel() }
+        backgroundTasks = []
+        backendQueue.finish()
+    }
+
+    /// Number of open connections (for the connection limit).
+    public var connectionCount: Int { outputs.count }
+
+    /// A new connection; returns its id, or nil when the server is full (the caller closes it).
+    public func connect(output: any IRCClientOutput, host: String, secure: Bool, certificateFingerprint: String?) -> ClientID? {
+        guard outputs.count < state.configuration.maximumConnections else {
+            output.send([IRCMessage(command: .verb("ERROR"), params: ["Closing Link: \(host) (Too many connections)"])])
+            output.close()
+            return nil
+        }
+        let id = ClientID(nextClientID)
+        nextClientID += 1
+        outputs[id] = output
+        perform(state.connected(id, host: host, secure: secure, certificateFingerprint: certificateFingerprint, now: Date()))
+        return id
+    }
+
+    public func received(_ message: IRCMessage, from id: ClientID) {
+        perform(state.received(message, from: id, now: Date()))
+    }
+
+    public func malformed(_ error: IRCParseError, from id: ClientID) {
+        perform(state.malformed(id, error: error))
+    }
+
+    public func oversizedLine(from id: ClientID) {
+        perform(state.oversizedLine(id))
+    }
+
+    public func disconnected(_ id: ClientID, reason: String) {
+        perform(state.disconnected(id, reason: reason, now: Date()))
+        outputs.removeValue(forKey: id)
+    }
+
+    func tick() {
+        perform(state.tick(now: Date()))
+    }
+
+    func backendEvent(_ event: BackendEvent) {
+        perform(state.backendEvent(event, now: Date()))
+    }
+
+    private func perform(_ actions: [IRCServerAction]) {
+        // Consecutive sends to one client go out as one write.
+        var batch: [IRCMessage] = []
+        var batchTarget: ClientID?
+        func flush() {
+            if let target = batchTarget, !batch.isEmpty { outputs[target]?.send(batch) }
+            batch = []
+            batchTarget = nil
+        }
+        for action in actions {
+            switch action {
+            case .send(let id, let message):
+                if batchTarget != id { flush() }
+                batchTarget = id
+                batch.append(message)
+            case .close(let id):
+                flush()
+                outputs[id]?.close()
+            case .backend(let request):
+                backendQueue.yield(request)
+            case .authenticate(let id, let user, let password):
+                let backend = self.backend
+                Task { [weak self] in
+                    let account = await backend.authenticate(user: user, password: password)
+                    await self?.authenticationFinished(id, account: account)
+                }
+            case .fetchHistory(let id, let query, let batchType, let target):
+                let backend = self.backend
+                Task { [weak self] in
+                    let lines = await backend.history(query)
+                    await self?.historyReady(id, lines: lines, batchType: batchType, target: target)
+                }
+            case .service(let id, let service, let text):
+                let backend = self.backend
+                let nick = state.nick(of: id) ?? "*"
+                Task { [weak self] in
+                    let lines = await backend.service(service, from: nick, text: text) ?? ["\(service) is not available."]
+                    await self?.serviceReplied(id, service: service, lines: lines)
+                }
+            }
+        }
+        flush()
+    }
+
+    private func authenticationFinished(_ id: ClientID, account: String?) {
+        perform(state.authenticationFinished(id, account: account))
+    }
+
+    private func historyReady(_ id: ClientID, lines: [ChatLine], batchType: String, target: String) {
+        perform(state.historyReady(id, lines: lines, batchType: batchType, target: target, now: Date()))
+    }
+
+    private func serviceReplied(_ id: ClientID, service: String, lines: [String]) {
+        perform(state.serviceReplied(id, service: service, lines: lines))
+    }
+}
+
+extension IRCServerState {
+    func nick(of id: ClientID) -> String? { clients[id]?.nick }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import IRCServer
+
+/// Drives an `IRCServerState` with wire lines and records what each client would receive, as wire lines.
+struct ServerHarness {
+    var state: IRCServerState
+    var now = Date(timeIntervalSince1970: 1_764_000_000)
+    var received: [ClientID: [String]] = [:]
+    var closed = Set<ClientID>()
+    var backendRequests: [BackendRequest] = []
+    var otherActions: [IRCServerAction] = []
+    private var nextID: UInt64 = 1
+
+    init(configure: (inout IRCServerConfiguration) -> Void = { _ in }) {
+        var configuration = IRCServerConfiguration()
+        configuration.serverName = "irc.test"
+        configuration.historyOnJoin = 0
+        configure(&configuration)
+        state = IRCServerState(configuration: configuration, created: now, messageIDPrefix: "m")
+    }
+
+    mutating func record(_ actions: [IRCServerAction]) {
+        for action in actions {
+            switch action {
+            case .send(let id, let message):
+                let bytes = (try? IRCMessageEncoder.encode(message)) ?? Array("<unencodable>\r\n".utf8)
+                received[id, default: []].append(String(decoding: bytes.dropLast(2), as: UTF8.self))
+            case .close(let id): closed.insert(id)
+            case .backend(let request): backendRequests.append(request)
+            default: otherActions.append(action)
+            }
+        }
+    }
+
+    mutating func connect(host: String = "127.0.0.1") -> ClientID {
+        let id = ClientID(nextID)
+        nextID += 1
+        record(state.connected(id, host: host, secure: false, certificateFingerprint: nil, now: now))
+        return id
+    }
+
+    /// Sends one line from a client; returns what that client received in answer (and clears its inbox).
+    @discardableResult
+    mutating func send(_ id: ClientID, _ line: String) -> [String] {
+        received[id] = []
+        do {
+            record(state.received(try IRCMessageParser.parse(line), from: id, now: now))
+        } catch {
+            record(state.malformed(id, error: error))
+        }
+        defer { received[id] = [] }
+        return received[id] ?? []
+    }
+
+    /// Connects and registers `nick`, optionally requesting capabilities first.
+    mutating func register(_ nick: String, caps: [String] = []) -> ClientID {
+        let id = connect()
+        if !caps.isEmpty {
+            send(id, "CAP LS 302")
+            send(id, "CAP REQ :\(caps.joined(separator: " "))")
+        }
+        send(id, "NICK \(nick)")
+        send(id, "USER \(nick) 0 * :\(nick) real")
+        if !caps.isEmpty { send(id, "CAP END") }
+        received[id] = []
+        return id
+    }
+
+    mutating func inbox(_ id: ClientID) -> [String] {
+        defer { received[id] = [] }
+        return received[id] ?? []
+    }
+}
+
+extension Array where Element == String {
+    /// Lines whose command (after any tags and source) is `command`.
+    func with(_ command: String) -> [String] {
+        filter { line in
+            let words = line.split(separator: " ")
+            var index = 0
+            if words.first?.hasPrefix("@") == true { index += 1 }
+            if index < words.count, words[index].hasPrefix(":") { index += 1 }
+            return index < words.count && words[index] == command
+        }
+    }
+}

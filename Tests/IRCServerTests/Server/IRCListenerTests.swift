@@ -1,0 +1,120 @@
+import Foundation
+import IRCServer
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Testing
+
+/// Real sockets on 127.0.0.1: registration, channel traffic, TLS with a generated certificate, and a slow reader
+/// that is disconnected instead of buffering without bound.
+@Suite(.serialized) struct IRCListenerTests {
+    static func configuration(_ adjust: (inout IRCServerConfiguration) -> Void = { _ in }) -> IRCServerConfiguration {
+        var configuration = IRCServerConfiguration()
+        configuration.listeners = [.init(port: 0, tls: false), .init(port: 0, tls: true)]
+        configuration.historyOnJoin = 0
+        adjust(&configuration)
+        return configuration
+    }
+
+    static func selfSigned() throws -> (TLSCertificates.Loaded, URL) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-tls-\(UUID().uuidString)")
+        let loaded = try TLSCertificates.load(.selfSigned(directory: directory.path))
+        return (loaded, directory)
+    }
+
+    static func register(_ client: LineClient, _ nick: String) async throws {
+        try await client.send("NICK \(nick)")
+        try await client.send("USER \(nick) 0 * :\(nick)")
+        try await client.waitFor(containing: " 001 \(nick) ")
+        try await client.waitFor(containing: " 376 \(nick) ")
+    }
+
+    @Test func twoClientsChatOverPlainAndTLS() async throws {
+        let (tls, directory) = try Self.selfSigned()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect(tls.generated)
+        #expect(tls.fingerprint.split(separator: ":").count == 32)
+        let keyAttributes = try FileManager.default.attributesOfItem(
+            atPath: directory.appendingPathComponent(TLSCertificates.keyFileName).path)
+        #expect((keyAttributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        // Reloading reuses the same certificate.
+        #expect(try TLSCertificates.load(.selfSigned(directory: directory.path)).fingerprint == tls.fingerprint)
+
+        let listener = try await IRCListener.start(
+            configuration: Self.configuration(), backend: InMemoryChatBackend(), tls: tls.context)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let plainPort = try #require(listener.port(tls: false)), tlsPort = try #require(listener.port(tls: true))
+        let alice = try await LineClient.connect(port: plainPort, group: group)
+        let bob = try await LineClient.connect(port: tlsPort, tls: true, group: group)
+        try await Self.register(alice, "alice")
+        try await Self.register(bob, "bob")
+        try await alice.send("JOIN #pear")
+        try await alice.waitFor(containing: " 366 alice #pear ")
+        try await bob.send("JOIN #pear")
+        try await alice.waitFor(containing: ":bob!~bob@127.0.0.1 JOIN #pear")
+        try await bob.send("PRIVMSG #pear :hello over TLS")
+        try await alice.waitFor(containing: ":bob!~bob@127.0.0.1 PRIVMSG #pear :hello over TLS")
+        try await alice.send("PRIVMSG #pear :and back in plain text")
+        try await bob.waitFor(containing: ":alice!~alice@127.0.0.1 PRIVMSG #pear :and back in plain text")
+        try await bob.send("WHOIS bob")
+        try await bob.waitFor(containing: " 671 bob bob ")
+        try await bob.send("QUIT :bye")
+        try await alice.waitFor(containing: ":bob!~bob@127.0.0.1 QUIT :Quit: bye")
+        try await bob.waitUntilClosed()
+        await alice.close()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func oversizedAndGarbageLinesDoNotKillTheConnection() async throws {
+        let listener = try await IRCListener.start(
+            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
+            backend: InMemoryChatBackend(), tls: nil)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let client = try await LineClient.connect(port: try #require(listener.port(tls: false)), group: group)
+        try await Self.register(client, "carol")
+        try await client.send(String(repeating: "A", count: 20_000))
+        try await client.waitFor(containing: " 417 carol ")
+        try await client.send("\u{1}\u{2}@@@ ::: ")
+        try await client.send("PING :still-here")
+        try await client.waitFor(containing: "PONG pearircd.local still-here")
+        await client.close()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aSlowReaderIsDisconnectedForSendQ() async throws {
+        let listener = try await IRCListener.start(
+            configuration: Self.configuration {
+                $0.listeners = [.init(port: 0, tls: false)]
+                $0.sendQueueLimit = 64 * 1024
+            }, backend: InMemoryChatBackend(), tls: nil)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let port = try #require(listener.port(tls: false))
+        // The slow reader: a raw socket that registers, joins and then never reads.
+        let slow = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4096)
+            .connect(host: "127.0.0.1", port: port).get()
+        try await slow.setOption(.autoRead, value: false).get()
+        try await slow.writeAndFlush(ByteBuffer(string: "NICK slow\r\nUSER slow 0 * :slow\r\nJOIN #flood\r\n")).get()
+        let talker = try await LineClient.connect(port: port, group: group)
+        try await Self.register(talker, "talker")
+        try await talker.send("JOIN #flood")
+        try await talker.waitFor(containing: " 366 talker #flood ")
+        let line = "PRIVMSG #flood :" + String(repeating: "x", count: 400)
+        var sent = 0
+        var gone = false
+        while sent < 200_000, !gone {
+            for _ in 0..<200 { try await talker.send(line) }
+            sent += 200
+            try await talker.send("NAMES #flood")
+            let names = try await talker.waitFor(containing: " 353 talker ")
+            gone = !names.contains("slow")
+        }
+        #expect(gone, "the slow reader should have been dropped after \(sent) lines")
+        await talker.close()
+        try? await slow.close()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
