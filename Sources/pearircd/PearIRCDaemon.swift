@@ -4,7 +4,7 @@ import PearBridge
 
 /// `pearircd`: the PearIRC daemon. `run` is the default subcommand.
 @main
-struct PearIRCDaemon: ParsableCommand {
+struct PearIRCDaemon: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pearircd",
         abstract: "A peer-to-peer IRC gateway on the Holepunch network.",

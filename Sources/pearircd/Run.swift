@@ -1,23 +1,105 @@
 import ArgumentParser
 import Foundation
+import IRCServer
+import Logging
 import PearBridge
 
 /// `pearircd run`: starts the gateway.
-struct Run: ParsableCommand {
+struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start the gateway (the default when no subcommand is given).")
 
     @OptionGroup var common: CommonOptions
 
-    func run() throws {
+    @Flag(help: "Run a plain local IRC server with in-memory channels (no peer-to-peer); used by conformance tests.")
+    var standalone = false
+
+    @Option(help: "Address the IRC listeners bind to.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Plain-text IRC port (0 picks a free port).")
+    var port = 6667
+
+    @Option(name: .customLong("tls-port"), help: "TLS IRC port (0 picks a free port).")
+    var tlsPort = 6697
+
+    @Flag(name: .customLong("no-tls"), help: "Do not open the TLS listener.")
+    var noTLS = false
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain for TLS (default: a self-signed one in the data directory).")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("server-name"), help: "Server name shown to IRC clients.")
+    var serverName = "pearircd.local"
+
+    @Option(name: .customLong("sasl-account"), help: "NAME:PASSWORD accepted by SASL PLAIN (standalone mode; repeatable).")
+    var saslAccounts: [String] = []
+
+    @Option(name: .customLong("history-on-join"), help: "Lines of history replayed on JOIN to clients without chathistory.")
+    var historyOnJoin = 50
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .info
+            return handler
+        }
+        let logger = Logger(label: "pearircd")
         let directory = common.resolvedDataDirectory
-        let identity = try Identity.loadOrCreate(in: directory)
-        print("pearircd \(PearIRCVersion.string)")
-        print("data directory: \(directory.url.path)")
-        print("identity: \(identity.publicKeyText)")
-        // The IRC listener (issue 5) and the peer network (issues 4 and 6) are not built yet. Say so plainly
-        // instead of pretending to serve.
-        print("pearircd: the IRC front end and peer network are not implemented yet; nothing to serve.")
-        throw ExitCode(2)
+        try directory.prepare()
+
+        var configuration = IRCServerConfiguration()
+        configuration.serverName = serverName
+        configuration.version = "pearircd-\(PearIRCVersion.string)"
+        configuration.historyOnJoin = historyOnJoin
+        configuration.listeners = [.init(host: host, port: port, tls: false)]
+        if !noTLS { configuration.listeners.append(.init(host: host, port: tlsPort, tls: true)) }
+
+        var tls: TLSCertificates.Loaded?
+        if !noTLS {
+            let source: IRCServerConfiguration.CertificateSource
+            if let tlsCertificate, let tlsKey {
+                source = .files(certificateChain: tlsCertificate, privateKey: tlsKey)
+            } else if tlsCertificate != nil || tlsKey != nil {
+                throw ValidationError("--tls-cert and --tls-key go together")
+            } else {
+                source = .selfSigned(directory: directory.url.path)
+            }
+            let loaded = try TLSCertificates.load(source)
+            logger.info(
+                "TLS certificate \(loaded.generated ? "generated" : "loaded")",
+                metadata: ["sha256": "\(loaded.fingerprint)"])
+            tls = loaded
+        }
+
+        let backend: any ChatBackend
+        if standalone {
+            var accounts: [String: String] = [:]
+            for entry in saslAccounts {
+                let parts = entry.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2 else { throw ValidationError("--sasl-account takes NAME:PASSWORD") }
+                accounts[String(parts[0])] = String(parts[1])
+            }
+            backend = InMemoryChatBackend(accounts: accounts)
+            logger.info("standalone mode: a plain local IRC server")
+        } else {
+            let identity = try Identity.loadOrCreate(in: directory)
+            logger.info("identity", metadata: ["publicKey": "\(identity.publicKeyText)", "dataDirectory": "\(directory.url.path)"])
+            backend = try LocalRoomsBackend(directory: directory, identity: identity, logger: logger)
+        }
+
+        let listener = try await IRCListener.start(
+            configuration: configuration, backend: backend, tls: tls?.context, logger: Logger(label: "pearircd.irc"))
+        for bound in listener.boundAddresses {
+            // One line per listener on stdout, so scripts (and tests) can read the ports.
+            print("listening \(bound.listener.tls ? "tls" : "plain") \(bound.address.ipAddress ?? host) \(bound.address.port ?? 0)")
+        }
+        fflushStandardOutput()
+        await SignalWaiter.waitForTermination()
+        logger.info("shutting down")
+        try await listener.shutdown()
     }
 }
