@@ -6,6 +6,8 @@ public enum HyperLogError: Error, Equatable, Sendable {
     case blockNotAvailable(index: UInt64)
     /// A proof's hashes do not lead to the signed roots.
     case invalidProof(String)
+    /// A proof that was valid when requested but no longer applies (the log moved on meanwhile).
+    case outdated(String)
     /// A signature does not verify for the manifest's signer.
     case invalidSignature
     /// The log is a read-only replica (no secret key).

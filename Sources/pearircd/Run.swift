@@ -88,7 +88,10 @@ struct Run: AsyncParsableCommand {
         } else {
             let identity = try Identity.loadOrCreate(in: directory)
             logger.info("identity", metadata: ["publicKey": "\(identity.publicKeyText)", "dataDirectory": "\(directory.url.path)"])
-            backend = try LocalRoomsBackend(directory: directory, identity: identity, logger: logger)
+            let gateway = try Gateway(directory: directory, identity: identity, logger: logger)
+            await gateway.restoreRooms()
+            backend = GatewayBackend(gateway: gateway, connector: nil)
+            configuration.serviceNames = [PearServ.name]
         }
 
         let listener = try await IRCListener.start(

@@ -188,7 +188,7 @@ import Testing
         // Block 1's proof ends at its leaf, which block 0's proof was to bring; say that anchor never came.
         let local = ReplicationSession.LocalState(
             length: 64, fork: 0, contiguousLength: 0, hasManifest: true, rootIndices: [63])
-        let retry = Self.blockRequests(session.verified(request: requests[1].id, outcome: .anchorMissing, local: local))
+        let retry = Self.blockRequests(session.verified(request: requests[1].id, outcome: .retry, local: local))
         #expect(retry.first?.block?.index == 1)
         #expect(retry.first?.block?.nodes == 6, "the retry must reach a node we really hold")
         // A real forgery still closes the channel.

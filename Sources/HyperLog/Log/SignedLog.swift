@@ -34,9 +34,11 @@ public actor SignedLog {
 
     /// Everything a replication session needs to know about the log, read in one actor hop.
     public var replicationState: ReplicationSession.LocalState {
-        ReplicationSession.LocalState(
+        var state = ReplicationSession.LocalState(
             length: tree.length, fork: tree.fork, contiguousLength: contiguousLength, hasManifest: manifest != nil,
             rootIndices: tree.roots.map(\.index))
+        state.isWriter = isWritable
+        return state
     }
 
     /// Opens a stored core. The head (roots and signature) is checked against the manifest; a mismatch means the

@@ -119,7 +119,9 @@ public actor ReplicationDriver {
                     case .accepted(_, _, let established):
                         next += session.verified(request: data.request, outcome: .accepted(established: established), local: state)
                     case .rejected(.missingNode):
-                        next += session.verified(request: data.request, outcome: .anchorMissing, local: state)
+                        next += session.verified(request: data.request, outcome: .retry, local: state)
+                    case .rejected(.outdated):
+                        next += session.verified(request: data.request, outcome: .retry, local: state)
                     case .rejected:
                         next += session.verified(request: data.request, outcome: .rejected, local: state)
                     }

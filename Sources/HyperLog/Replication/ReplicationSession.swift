@@ -12,6 +12,8 @@ import Sodium
 public struct ReplicationSession {
     /// What the log looks like locally; the shell passes a fresh copy whenever it changes.
     public struct LocalState: Sendable, Equatable {
+        /// The log's own writer never downloads: nobody can have more of it than we do.
+        public var isWriter: Bool = false
         public var length: UInt64
         public var fork: UInt64
         public var contiguousLength: UInt64
@@ -193,7 +195,7 @@ public struct ReplicationSession {
             anchorMisses = 0
             if knownNodes.count > Self.nodeMemoryLimit { knownNodes = Set(local.rootIndices) }
             knownNodes.formUnion(established)
-        case .anchorMissing:
+        case .retry:
             // We asked for too few nodes, counting on another proof that has not arrived; ask again, counting
             // only on what we hold. A remote that keeps sending proofs ending at nodes we never counted on is
             // broken or hostile, not unlucky.
@@ -211,8 +213,9 @@ public struct ReplicationSession {
     public enum VerificationOutcome: Equatable, Sendable {
         /// Verified and stored; these tree nodes are now known.
         case accepted(established: [UInt64])
-        /// The proof was well formed but ends at a node we do not hold (yet): not the remote's fault.
-        case anchorMissing
+        /// The proof was well formed but does not apply: it ends at a node we do not hold (yet), or our log moved
+        /// on while it was in flight. Not the remote's fault; ask again.
+        case retry
         /// The proof is wrong: the remote is faulty or malicious.
         case rejected
     }
@@ -301,7 +304,7 @@ public struct ReplicationSession {
 
     /// Asks for an upgrade when the remote is ahead and ready, then for missing blocks up to the window.
     private mutating func requestMore() -> [Action] {
-        guard isOpen, !isClosed, remoteSynced else { return [] }
+        guard isOpen, !isClosed, remoteSynced, !local.isWriter else { return [] }
         var actions: [Action] = []
         if !upgradeInflight, remoteFork == local.fork, remoteLength > local.length, remoteCanUpgrade,
             lengthAcknowledged == local.length, inflight.count < configuration.maximumInflight

@@ -133,6 +133,7 @@ public struct ProofVerifier {
         var pathRootConsumed = false
         var result = Verified(block: data.block.map { ($0.index, $0.value) }, nodes: [], upgrade: nil)
         if let upgrade = data.upgrade {
+            if upgrade.start < length { throw .outdated("upgrade starts at \(upgrade.start), we are already at \(length)") }
             guard upgrade.start == length else {
                 throw .invalidProof("upgrade starts at \(upgrade.start), we are at \(length)")
             }

@@ -1,0 +1,464 @@
+import CompactEncoding
+import Foundation
+import HyperLog
+import IRCServer
+import Logging
+
+/// One PearIRC gateway's peer-to-peer side: the rooms the user is in, every writer log of those rooms, and the
+/// connections to other gateways that replicate them.
+///
+/// For each room the user's own lines are appends to a log derived from the room topic; other writers' logs are
+/// replicas that accept only verified data. Connections share rooms over `pearirc/room/v1` channels, exchange
+/// writer keys (and pass on those learned from others), and replicate every writer over `hypercore/alpha`.
+/// Verified entries become `BackendEvent`s for the IRC front end.
+public actor Gateway {
+    public typealias ConnectionID = UInt64
+
+    struct Room {
+        var channel: String
+        let topic: RoomTopic
+        var state: RoomState
+        let ownLog: SignedLog
+        var writers: [[UInt8]: SignedLog]
+        var joinedLocally: Bool
+        /// Remote authors currently shown as members of the IRC channel.
+        var present = Set<[UInt8]>()
+        /// The writer key each connection said is its own in this room.
+        var ownerByConnection: [ConnectionID: [UInt8]] = [:]
+    }
+
+    struct Connection {
+        let mux: any PeerMux
+        var sharedRooms = Set<RoomTopic>()
+        /// Replication drivers by discovery key.
+        var drivers: [[UInt8]: ReplicationDriver] = [:]
+        /// Remote hypercore opens that arrived before we knew the core.
+        var pendingOpens: [[UInt8]: ReplicationHandshake] = [:]
+        /// Drivers being created (creation suspends; a second start for the same core must not slip in).
+        var starting = Set<[UInt8]>()
+    }
+
+    public nonisolated let events: AsyncStream<BackendEvent>
+    private let continuation: AsyncStream<BackendEvent>.Continuation
+    let store: LogStore
+    public nonisolated let identity: Identity
+    let logger: Logger
+    private let roomsFile: URL
+    var rooms: [RoomTopic: Room] = [:]
+    var connections: [ConnectionID: Connection] = [:]
+    private var nextConnectionID: ConnectionID = 1
+    private var followed = Set<[UInt8]>()
+    private var localNick: String?
+
+    static let fold: @Sendable (String) -> String = { IRCCasemapping.rfc1459.fold($0) }
+
+    public init(directory: DataDirectory, identity: Identity, logger: Logger) throws {
+        store = try LogStore(directory: directory.file("store"))
+        self.identity = identity
+        self.logger = logger
+        roomsFile = directory.file("rooms.json")
+        (events, continuation) = AsyncStream.makeStream()
+    }
+
+    /// Reopens the rooms remembered from earlier runs (and replays their logs), so they are announced and
+    /// replicated even before an IRC client joins.
+    public func restoreRooms() async {
+        guard let data = try? Data(contentsOf: roomsFile),
+            let saved = try? JSONDecoder().decode([SavedRoom].self, from: data)
+        else { return }
+        for entry in saved {
+            do {
+                _ = try await openRoom(entry.channel)
+                let keys = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
+                await addWriters(keys, to: RoomTopic(foldedChannelName: Self.fold(entry.channel)), from: nil)
+                rooms[RoomTopic(foldedChannelName: Self.fold(entry.channel))]?.joinedLocally = entry.joined
+            } catch {
+                logger.error("could not restore room", metadata: ["room": "\(entry.channel)", "error": "\(error)"])
+            }
+        }
+    }
+
+    struct SavedRoom: Codable {
+        var channel: String
+        var joined: Bool
+        var writers: [String]
+    }
+
+    func saveRooms() {
+        let saved = rooms.values.sorted { $0.channel < $1.channel }.map { room in
+            SavedRoom(channel: room.channel, joined: room.joinedLocally, writers: room.writers.keys.map(ZBase32.encode).sorted())
+        }
+        do {
+            let data = try JSONEncoder().encode(saved)
+            try data.write(to: roomsFile, options: .atomic)
+        } catch {
+            logger.error("could not save rooms", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Rooms and local lines
+
+    /// The room of a channel, created (with the user's log for it) and replayed from storage on first use.
+    func openRoom(_ channel: String) async throws -> RoomTopic {
+        let topic = RoomTopic(foldedChannelName: Self.fold(channel))
+        if rooms[topic] != nil { return topic }
+        let log = try store.writableLog(name: topic.logName)
+        var state = RoomState(topic: topic, localWriter: log.key, fold: Self.fold)
+        if let localNick { state.setLocalNick(localNick) }
+        rooms[topic] = Room(channel: channel, topic: topic, state: state, ownLog: log, writers: [log.key: log], joinedLocally: false)
+        await ingestAvailable(topic: topic, writer: log.key)
+        return topic
+    }
+
+    /// Appends a local line to the user's log of the room and ingests it back.
+    func appendLocal(_ topic: RoomTopic, kind: RoomEntry.Kind, text: String, at time: Date) async {
+        guard let room = rooms[topic] else { return }
+        let entry = room.state.composeLocal(kind: kind, text: text, timestamp: UInt64(max(0, time.timeIntervalSince1970 * 1000)))
+        do {
+            let length = try await room.ownLog.append([entry.encoded()])
+            _ = rooms[topic]?.state.ingest(author: room.ownLog.key, index: length - 1, block: entry.encoded())
+        } catch {
+            logger.error("could not append to room log", metadata: ["room": "\(room.channel)", "error": "\(error)"])
+        }
+    }
+
+    public func handle(_ request: BackendRequest) async {
+        let now = Date()
+        switch request {
+        case .joined(let channel, let nick):
+            setLocalNick(nick)
+            guard let topic = try? await openRoom(channel), var room = rooms[topic] else { return }
+            room.channel = channel
+            let wasJoined = room.joinedLocally
+            room.joinedLocally = true
+            rooms[topic] = room
+            let lastNick = room.state.history.lines.last { $0.position.author == room.ownLog.key && $0.entry.kind == .nick }
+            if lastNick?.entry.text != nick { await appendLocal(topic, kind: .nick, text: nick, at: now) }
+            await appendLocal(topic, kind: .join, text: "", at: now)
+            saveRooms()
+            if !wasJoined { for id in connections.keys { announceRoom(topic, on: id) } }
+            // Show the room's current remote members to the IRC side.
+            for author in (rooms[topic]?.present ?? []).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                if let user = remoteUser(author, in: topic) {
+                    continuation.yield(.remoteJoined(channel: channel, user: user))
+                }
+            }
+        case .parted(let channel, _, let reason):
+            let topic = RoomTopic(foldedChannelName: Self.fold(channel))
+            guard rooms[topic] != nil else { return }
+            await appendLocal(topic, kind: .part, text: reason, at: now)
+            rooms[topic]?.joinedLocally = false
+            saveRooms()
+            // Stop announcing; the history stays in the store.
+            for (id, connection) in connections where connection.sharedRooms.contains(topic) {
+                connection.mux.close(protocol: RoomWire.protocolName, id: topic.bytes)
+                connections[id]?.sharedRooms.remove(topic)
+            }
+        case .message(let channel, _, let kind, let text, _, let time):
+            let topic = RoomTopic(foldedChannelName: Self.fold(channel))
+            guard rooms[topic] != nil else { return }
+            if let action = Self.action(text) {
+                await appendLocal(topic, kind: .action, text: action, at: time)
+            } else {
+                await appendLocal(topic, kind: kind == .notice ? .notice : .message, text: text, at: time)
+            }
+        case .topic(let channel, _, let topic):
+            let room = RoomTopic(foldedChannelName: Self.fold(channel))
+            guard rooms[room] != nil else { return }
+            await appendLocal(room, kind: .topic, text: topic, at: now)
+        case .nickChanged(_, let new):
+            setLocalNick(new)
+            for topic in rooms.keys where rooms[topic]?.joinedLocally == true {
+                await appendLocal(topic, kind: .nick, text: new, at: now)
+            }
+        case .quit:
+            break
+        }
+    }
+
+    private func setLocalNick(_ nick: String) {
+        localNick = nick
+        for topic in rooms.keys { rooms[topic]?.state.setLocalNick(nick) }
+    }
+
+    /// The channel's history in the order every gateway agrees on, as IRC lines.
+    public func history(_ query: HistoryQuery) async -> [ChatLine] {
+        guard let topic = try? await openRoom(query.channel), let room = rooms[topic] else { return [] }
+        let lines = room.state.history.lines.compactMap { line -> ChatLine? in
+            let text: String
+            let kind: ChatLineKind
+            switch line.entry.kind {
+            case .message: (text, kind) = (line.entry.text, .privmsg)
+            case .action: (text, kind) = ("\u{1}ACTION \(line.entry.text)\u{1}", .privmsg)
+            case .notice: (text, kind) = (line.entry.text, .notice)
+            default: return nil
+            }
+            let author = line.position.author
+            let user = author == room.ownLog.key ? "~pear" : "pear"
+            let source = "\(room.state.displayNick(for: author))!\(user)@\(NickDirectory.host(for: author))"
+            return ChatLine(
+                id: Self.messageID(line.position), time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000),
+                channel: query.channel, source: source, kind: kind, text: Self.sanitised(text))
+        }
+        return HistoryWindow.select(query, from: lines)
+    }
+
+    // MARK: - Peers
+
+    /// Takes over a new connection: announces our rooms on it and handles what it sends until it ends.
+    @discardableResult
+    public func attach(_ mux: any PeerMux, events: AsyncStream<PeerEvent>) -> ConnectionID {
+        let id = nextConnectionID
+        nextConnectionID += 1
+        connections[id] = Connection(mux: mux)
+        logger.info("peer connected", metadata: ["peer": "\(mux.label)", "key": "\(ZBase32.encode(mux.remotePublicKey))"])
+        for (topic, room) in rooms where room.joinedLocally { announceRoom(topic, on: id) }
+        Task { [weak self] in
+            for await event in events {
+                guard let self else { return }
+                await self.peerEvent(event, on: id)
+            }
+            await self?.peerEvent(.disconnected, on: id)
+        }
+        return id
+    }
+
+    /// Labels of the connected peers (for `/msg PearServ peers`).
+    public var peerLabels: [String] {
+        connections.keys.sorted().compactMap { id in
+            connections[id].map { "\($0.mux.label) \(ZBase32.encode($0.mux.remotePublicKey).prefix(12))… rooms=\($0.sharedRooms.count)" }
+        }
+    }
+
+    func announceRoom(_ topic: RoomTopic, on id: ConnectionID) {
+        guard let connection = connections[id], let room = rooms[topic] else { return }
+        connection.mux.open(
+            protocol: RoomWire.protocolName, id: topic.bytes,
+            handshake: RoomWire.Hello(ownWriter: room.ownLog.key).compactEncoded())
+    }
+
+    func peerEvent(_ event: PeerEvent, on id: ConnectionID) async {
+        guard let connection = connections[id] else { return }
+        switch event {
+        case .opened(RoomWire.protocolName, let bytes, let handshake):
+            guard let topic = RoomTopic(bytes: bytes), let room = rooms[topic], room.joinedLocally,
+                let hello = try? RoomWire.Hello(compactEncoded: handshake)
+            else { return }
+            connections[id]?.sharedRooms.insert(topic)
+            rooms[topic]?.ownerByConnection[id] = hello.ownWriter
+            send(RoomWire.Writers(keys: Array(room.writers.keys)), room: topic, on: id)
+            for key in room.writers.keys { await startReplication(of: key, on: id) }
+            await addWriters([hello.ownWriter], to: topic, from: id)
+        case .message(RoomWire.protocolName, let bytes, RoomWire.Writers.type, let message):
+            guard let topic = RoomTopic(bytes: bytes), connection.sharedRooms.contains(topic) else { return }
+            guard let writers = try? RoomWire.Writers(compactEncoded: message) else {
+                return misbehaved(id, "malformed room message")
+            }
+            await addWriters(writers.keys, to: topic, from: id)
+        case .closed(RoomWire.protocolName, let bytes):
+            if let topic = RoomTopic(bytes: bytes) { connections[id]?.sharedRooms.remove(topic) }
+        case .opened(ReplicationMessage.protocolName, let discoveryKey, let handshake):
+            guard let remote = try? ReplicationHandshake(compactEncoded: handshake) else {
+                return misbehaved(id, "malformed replication handshake")
+            }
+            if let driver = connection.drivers[discoveryKey] {
+                await driver.remoteOpened(remote)
+            } else {
+                connections[id]?.pendingOpens[discoveryKey] = remote
+            }
+        case .message(ReplicationMessage.protocolName, let discoveryKey, let type, let message):
+            guard let driver = connection.drivers[discoveryKey] else { return }
+            guard let decoded = try? ReplicationMessage(type: type, bytes: message) else {
+                return misbehaved(id, "malformed replication message")
+            }
+            await driver.receive([decoded])
+            if let reason = await driver.closeReason { misbehaved(id, "replication: \(reason)") }
+        case .disconnected:
+            await dropConnection(id)
+        default:
+            break
+        }
+    }
+
+    func send(_ writers: RoomWire.Writers, room topic: RoomTopic, on id: ConnectionID) {
+        connections[id]?.mux.send(
+            protocol: RoomWire.protocolName, id: topic.bytes, type: RoomWire.Writers.type, message: writers.compactEncoded())
+    }
+
+    /// A peer broke the rules: log it and hang up. Nothing it sent unverified was stored.
+    func misbehaved(_ id: ConnectionID, _ reason: String) {
+        guard let connection = connections[id] else { return }
+        logger.warning("disconnecting peer", metadata: ["peer": "\(connection.mux.label)", "reason": "\(reason)"])
+        connection.mux.disconnect()
+    }
+
+    func dropConnection(_ id: ConnectionID) async {
+        guard let connection = connections.removeValue(forKey: id) else { return }
+        for driver in connection.drivers.values { await driver.stop() }
+        logger.info("peer disconnected", metadata: ["peer": "\(connection.mux.label)"])
+        // The peer's own author leaves the rooms it was in.
+        for topic in rooms.keys {
+            guard let owner = rooms[topic]?.ownerByConnection.removeValue(forKey: id),
+                rooms[topic]?.present.remove(owner) != nil
+            else { continue }
+            continuation.yield(.remoteQuit(userID: ZBase32.encode(owner), reason: "Connection gone"))
+        }
+    }
+
+    /// Learns writer keys for a room: opens replicas, replicates them on every connection sharing the room, and
+    /// passes them on to the other connections.
+    func addWriters(_ keys: [[UInt8]], to topic: RoomTopic, from origin: ConnectionID?) async {
+        guard rooms[topic] != nil else { return }
+        var fresh: [[UInt8]] = []
+        for key in keys where key.count == 32 && rooms[topic]?.writers[key] == nil {
+            do {
+                let log = try store.replica(key: key)
+                rooms[topic]?.writers[key] = log
+                fresh.append(key)
+                follow(log, topic: topic)
+                await ingestAvailable(topic: topic, writer: key)
+            } catch {
+                logger.warning("could not open writer log", metadata: ["error": "\(error)"])
+            }
+        }
+        guard !fresh.isEmpty else { return }
+        saveRooms()
+        for (id, connection) in connections where connection.sharedRooms.contains(topic) {
+            for key in fresh { await startReplication(of: key, on: id) }
+            if id != origin { send(RoomWire.Writers(keys: fresh), room: topic, on: id) }
+        }
+    }
+
+    func startReplication(of key: [UInt8], on id: ConnectionID) async {
+        guard let connection = connections[id], let discoveryKey = try? DiscoveryKey.of(key),
+            connection.drivers[discoveryKey] == nil, !connection.starting.contains(discoveryKey),
+            let log = rooms.values.lazy.compactMap({ $0.writers[key] }).first
+        else { return }
+        let mux = connection.mux
+        connections[id]?.starting.insert(discoveryKey)
+        defer { connections[id]?.starting.remove(discoveryKey) }
+        do {
+            let driver = try await ReplicationDriver(
+                log: log, handshakeHash: mux.handshakeHash, isInitiator: mux.isInitiator
+            ) { messages in
+                for message in messages {
+                    mux.send(protocol: ReplicationMessage.protocolName, id: discoveryKey, type: message.type, message: message.encoded())
+                }
+            }
+            connections[id]?.drivers[discoveryKey] = driver
+            mux.open(protocol: ReplicationMessage.protocolName, id: discoveryKey, handshake: driver.handshake.compactEncoded())
+            if let pending = connections[id]?.pendingOpens.removeValue(forKey: discoveryKey) {
+                await driver.remoteOpened(pending)
+            }
+        } catch {
+            logger.error("could not start replication", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Follows a writer log: whatever verified data arrives is ingested into the room.
+    func follow(_ log: SignedLog, topic: RoomTopic) {
+        guard followed.insert(log.key).inserted else { return }
+        Task { [weak self] in
+            for await _ in await log.events() {
+                guard let self else { return }
+                await self.ingestAvailable(topic: topic, writer: log.key)
+            }
+        }
+    }
+
+    /// Ingests the writer's blocks from where the room stopped up to what is stored contiguously, and tells the
+    /// IRC side about remote ones.
+    func ingestAvailable(topic: RoomTopic, writer: [UInt8]) async {
+        guard let room = rooms[topic], let log = room.writers[writer] else { return }
+        let available = await log.contiguousLength
+        var index = room.state.writerLengths[writer] ?? 0
+        while index < available {
+            guard let block = try? await log.get(index) else { break }
+            let events = rooms[topic]?.state.ingest(author: writer, index: index, block: block) ?? []
+            if writer != room.ownLog.key { publish(events, author: writer, topic: topic) }
+            index += 1
+        }
+    }
+
+    /// Turns room events about a remote author into IRC backend events (only for rooms the user is in).
+    func publish(_ events: [RoomState.Event], author: [UInt8], topic: RoomTopic) {
+        guard let room = rooms[topic], room.joinedLocally else { return }
+        let userID = ZBase32.encode(author)
+        func ensurePresent() {
+            guard rooms[topic]?.present.insert(author).inserted == true, let user = remoteUser(author, in: topic) else { return }
+            continuation.yield(.remoteJoined(channel: room.channel, user: user))
+        }
+        for event in events {
+            switch event {
+            case .line(let line):
+                ensurePresent()
+                let text: String
+                let kind: ChatLineKind
+                switch line.entry.kind {
+                case .action: (text, kind) = ("\u{1}ACTION \(line.entry.text)\u{1}", .privmsg)
+                case .notice: (text, kind) = (line.entry.text, .notice)
+                default: (text, kind) = (line.entry.text, .privmsg)
+                }
+                continuation.yield(
+                    .remoteMessage(
+                        channel: room.channel, userID: userID, kind: kind, text: Self.sanitised(text),
+                        id: Self.messageID(line.position),
+                        time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000)))
+            case .joined:
+                ensurePresent()
+            case .nickChanged(let changed, _, let to):
+                guard changed != room.ownLog.key else { continue }
+                if rooms[topic]?.present.contains(changed) == true {
+                    continuation.yield(.remoteNick(userID: ZBase32.encode(changed), newNick: to))
+                } else if changed == author {
+                    ensurePresent()
+                }
+            case .parted(let who, let reason):
+                if rooms[topic]?.present.remove(who) != nil {
+                    continuation.yield(.remoteParted(channel: room.channel, userID: ZBase32.encode(who), reason: Self.sanitised(reason)))
+                }
+            case .topicChanged(let who, let text):
+                ensurePresent()
+                continuation.yield(.remoteTopic(channel: room.channel, userID: ZBase32.encode(who), topic: Self.sanitised(text)))
+            case .skipped:
+                break
+            }
+        }
+    }
+
+    func remoteUser(_ author: [UInt8], in topic: RoomTopic) -> RemoteUser? {
+        guard let room = rooms[topic] else { return nil }
+        let key = ZBase32.encode(author)
+        return RemoteUser(
+            id: key, nick: room.state.displayNick(for: author), user: "pear", host: NickDirectory.host(for: author),
+            realName: "PearIRC peer", whoisInfo: ["writes to \(room.channel) with key \(key)"])
+    }
+
+    // MARK: - Text helpers
+
+    /// A message id every gateway derives the same way: the author's key prefix and the entry's index.
+    static func messageID(_ position: RoomHistory.Position) -> String {
+        "\(ZBase32.encode(position.author).prefix(12))-\(position.index)"
+    }
+
+    /// The text of a CTCP ACTION (`/me`), or nil.
+    static func action(_ text: String) -> String? {
+        guard text.hasPrefix("\u{1}ACTION "), text.count > 8 else { return nil }
+        var body = text.dropFirst(8)
+        if body.hasSuffix("\u{1}") { body = body.dropLast() }
+        return String(body)
+    }
+
+    /// Remote text is untrusted: no CR, LF or NUL may reach an IRC line, and it is capped to fit one.
+    static func sanitised(_ text: String) -> String {
+        let cleaned = text.unicodeScalars.map { scalar -> Character in
+            switch scalar {
+            case "\r", "\n", "\0": " "
+            default: Character(scalar)
+            }
+        }
+        var result = String(cleaned)
+        while result.utf8.count > 400 { result.removeLast() }
+        return result
+    }
+}

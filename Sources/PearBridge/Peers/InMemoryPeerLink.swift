@@ -1,0 +1,60 @@
+import Sodium
+import Synchronization
+
+/// Two `PeerMux` endpoints joined back to back inside one process: what one side sends the other receives, in
+/// order, through its event stream. Tests and benchmarks use it to run several gateways without sockets.
+public enum InMemoryPeerLink {
+    public final class Endpoint: PeerMux {
+        public let remotePublicKey: [UInt8]
+        public let handshakeHash: [UInt8]
+        public let isInitiator: Bool
+        public let label: String
+        public let events: AsyncStream<PeerEvent>
+        let continuation: AsyncStream<PeerEvent>.Continuation
+        let peer = Mutex<Endpoint?>(nil)
+        let isClosed = Mutex(false)
+
+        init(remotePublicKey: [UInt8], handshakeHash: [UInt8], isInitiator: Bool, label: String) {
+            self.remotePublicKey = remotePublicKey
+            self.handshakeHash = handshakeHash
+            self.isInitiator = isInitiator
+            self.label = label
+            (events, continuation) = AsyncStream.makeStream()
+        }
+
+        private func deliver(_ event: PeerEvent) {
+            guard !isClosed.withLock({ $0 }), let peer = peer.withLock({ $0 }) else { return }
+            peer.continuation.yield(event)
+        }
+
+        public func open(protocol name: String, id: [UInt8], handshake: [UInt8]) {
+            deliver(.opened(protocol: name, id: id, handshake: handshake))
+        }
+
+        public func send(protocol name: String, id: [UInt8], type: UInt64, message: [UInt8]) {
+            deliver(.message(protocol: name, id: id, type: type, message: message))
+        }
+
+        public func close(protocol name: String, id: [UInt8]) {
+            deliver(.closed(protocol: name, id: id))
+        }
+
+        public func disconnect() {
+            guard !isClosed.withLock({ closed in defer { closed = true }; return closed }) else { return }
+            let other = peer.withLock { $0 }
+            continuation.yield(.disconnected)
+            continuation.finish()
+            other?.disconnect()
+        }
+    }
+
+    /// A connected pair: `initiator` belongs to the gateway with `initiatorKey` and talks to `responderKey`.
+    public static func pair(initiatorKey: [UInt8], responderKey: [UInt8]) -> (initiator: Endpoint, responder: Endpoint) {
+        let hash = RandomBytes.generate(count: 64)
+        let a = Endpoint(remotePublicKey: responderKey, handshakeHash: hash, isInitiator: true, label: "memory:initiator")
+        let b = Endpoint(remotePublicKey: initiatorKey, handshakeHash: hash, isInitiator: false, label: "memory:responder")
+        a.peer.withLock { $0 = b }
+        b.peer.withLock { $0 = a }
+        return (a, b)
+    }
+}

@@ -1,0 +1,30 @@
+/// One authenticated, encrypted connection to another gateway, seen as protomux channels.
+///
+/// The gateway only needs what protomux gives: channels named by a protocol string and an id, opened with a
+/// handshake, carrying typed messages. `SwarmEngine` provides it over secret-stream (TCP now, UDX later);
+/// `InMemoryPeerLink` provides it inside one process for tests.
+public protocol PeerMux: Sendable {
+    /// The remote gateway's Ed25519 identity (authenticated by the Noise handshake).
+    var remotePublicKey: [UInt8] { get }
+    /// The connection's handshake hash: replication capabilities bind to it.
+    var handshakeHash: [UInt8] { get }
+    /// Whether we dialled (our role in the handshake).
+    var isInitiator: Bool { get }
+    /// A human-readable address for logs and `/msg PearServ peers`.
+    var label: String { get }
+
+    func open(protocol name: String, id: [UInt8], handshake: [UInt8])
+    func send(protocol name: String, id: [UInt8], type: UInt64, message: [UInt8])
+    func close(protocol name: String, id: [UInt8])
+    /// Ends the whole connection (used when the peer misbehaves).
+    func disconnect()
+}
+
+/// What arrives on a `PeerMux`.
+public enum PeerEvent: Sendable {
+    case opened(protocol: String, id: [UInt8], handshake: [UInt8])
+    case message(protocol: String, id: [UInt8], type: UInt64, message: [UInt8])
+    case closed(protocol: String, id: [UInt8])
+    /// The connection is gone.
+    case disconnected
+}

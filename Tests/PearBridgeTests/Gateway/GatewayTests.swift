@@ -1,0 +1,195 @@
+import Foundation
+import HyperLog
+import IRCServer
+import Logging
+import PearBridge
+import Synchronization
+import Testing
+
+/// Collects a gateway's backend events so tests can wait for one with a timeout.
+final class EventRecorder: Sendable {
+    struct Timeout: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "timed out waiting for \(what)" }
+    }
+
+    let seen = Mutex<[BackendEvent]>([])
+
+    init(_ gateway: Gateway) {
+        let events = gateway.events
+        Task { [weak self] in
+            for await event in events {
+                guard let self else { return }
+                self.seen.withLock { $0.append(event) }
+            }
+        }
+    }
+
+    @discardableResult
+    func waitFor(_ what: String, timeout: Duration = .seconds(20), _ predicate: @Sendable (BackendEvent) -> Bool) async throws
+        -> BackendEvent
+    {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let found = seen.withLock({ $0.first(where: predicate) }) { return found }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw Timeout(what: what)
+    }
+
+    func message(_ text: String, timeout: Duration = .seconds(20)) async throws -> BackendEvent {
+        try await waitFor("message \(text)", timeout: timeout) {
+            if case .remoteMessage(_, _, _, let body, _, _) = $0 { body == text } else { false }
+        }
+    }
+}
+
+/// A gateway in its own temporary data directory.
+struct TestGateway {
+    let directory: DataDirectory
+    let gateway: Gateway
+    let recorder: EventRecorder
+
+    static func make(_ name: String, directory: DataDirectory? = nil) async throws -> TestGateway {
+        let directory = directory ?? DataDirectory(
+            url: FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-gw-\(name)-\(UUID().uuidString)"))
+        let identity = try Identity.loadOrCreate(in: directory)
+        var logger = Logger(label: "test.\(name)")
+        logger.logLevel = .warning
+        let gateway = try Gateway(directory: directory, identity: identity, logger: logger)
+        await gateway.restoreRooms()
+        return TestGateway(directory: directory, gateway: gateway, recorder: EventRecorder(gateway))
+    }
+
+    func say(_ channel: String, _ text: String, as nick: String) async {
+        await gateway.handle(.message(channel: channel, nick: nick, kind: .privmsg, text: text, id: "local", time: Date()))
+    }
+
+    func cleanUp() { try? FileManager.default.removeItem(at: directory.url) }
+}
+
+/// Connects two gateways back to back; returns the endpoints so a test can cut the link.
+@discardableResult
+func link(_ a: TestGateway, _ b: TestGateway) async -> (InMemoryPeerLink.Endpoint, InMemoryPeerLink.Endpoint) {
+    let (x, y) = InMemoryPeerLink.pair(
+        initiatorKey: a.gateway.identity.keyPair.publicKey, responderKey: b.gateway.identity.keyPair.publicKey)
+    await a.gateway.attach(x, events: x.events)
+    await b.gateway.attach(y, events: y.events)
+    return (x, y)
+}
+
+func historyTexts(_ gateway: TestGateway, _ channel: String) async -> [String] {
+    await gateway.gateway.history(.latest(channel: channel, limit: 100)).map(\.text)
+}
+
+func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () async -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    throw EventRecorder.Timeout(what: what)
+}
+
+@Suite(.serialized) struct GatewayTests {
+    @Test func threeGatewaysInALineChatBothWays() async throws {
+        let a = try await TestGateway.make("a"), b = try await TestGateway.make("b"), c = try await TestGateway.make("c")
+        defer { a.cleanUp(); b.cleanUp(); c.cleanUp() }
+        await a.gateway.handle(.joined(channel: "#room", nick: "alice"))
+        await b.gateway.handle(.joined(channel: "#Room", nick: "bob"))
+        await c.gateway.handle(.joined(channel: "#ROOM", nick: "carol"))
+        await link(a, b)
+        await link(b, c)
+
+        await a.say("#room", "hello from A", as: "alice")
+        let atC = try await c.recorder.message("hello from A")
+        guard case .remoteMessage(let channel, _, .privmsg, _, let id, _) = atC else { return }
+        #expect(channel == "#ROOM", "shown in the channel as the local user joined it")
+        #expect(!id.isEmpty)
+        // C learned A's nick from A's nick entry, through B.
+        try await c.recorder.waitFor("alice joined") {
+            if case .remoteJoined(_, let user) = $0 { user.nick == "alice" } else { false }
+        }
+
+        await c.say("#room", "hello from C", as: "carol")
+        try await a.recorder.message("hello from C")
+        await b.say("#room", "\u{1}ACTION waves\u{1}", as: "bob")
+        try await a.recorder.message("\u{1}ACTION waves\u{1}")
+        try await c.recorder.message("\u{1}ACTION waves\u{1}")
+
+        // Nick change on A shows up on C.
+        await a.gateway.handle(.nickChanged(old: "alice", new: "alicia"))
+        try await c.recorder.waitFor("nick change") {
+            if case .remoteNick(_, "alicia") = $0 { true } else { false }
+        }
+
+        // Every gateway ends up with the same history in the same order.
+        try await waitUntil("histories agree") {
+            let histories = [await historyTexts(a, "#room"), await historyTexts(b, "#room"), await historyTexts(c, "#room")]
+            return histories[0].count == 3 && histories.allSatisfy { $0 == histories[0] }
+        }
+        let ids = await a.gateway.history(.latest(channel: "#room", limit: 10)).map(\.id)
+        #expect(await c.gateway.history(.latest(channel: "#room", limit: 10)).map(\.id) == ids)
+    }
+
+    @Test func aGatewayCatchesUpAfterARestart() async throws {
+        let a = try await TestGateway.make("a2"), b = try await TestGateway.make("b2")
+        var c = try await TestGateway.make("c2")
+        defer { a.cleanUp(); b.cleanUp(); c.cleanUp() }
+        for (gateway, nick) in [(a, "alice"), (b, "bob"), (c, "carol")] {
+            await gateway.gateway.handle(.joined(channel: "#keep", nick: nick))
+        }
+        await link(a, b)
+        let (toC, _) = await link(b, c)
+        await a.say("#keep", "before the restart", as: "alice")
+        try await c.recorder.message("before the restart")
+
+        // C goes away; A and B keep talking.
+        toC.disconnect()
+        let directory = c.directory
+        c = try await TestGateway.make("c2", directory: directory)
+        await a.say("#keep", "while C was away", as: "alice")
+        await b.say("#keep", "also while away", as: "bob")
+
+        // C restarts from its data directory: it remembers the room and its writers, reconnects and catches up.
+        await link(b, c)
+        try await waitUntil("C caught up") {
+            let texts = await historyTexts(c, "#keep")
+            return texts.contains("while C was away") && texts.contains("also while away")
+                && texts.contains("before the restart")
+        }
+        #expect(await historyTexts(c, "#keep") == (await historyTexts(a, "#keep")))
+    }
+
+    @Test func aPeerSendingForgedDataIsDisconnectedAndNothingIsStored() async throws {
+        let honest = try await TestGateway.make("h"), victim = try await TestGateway.make("v")
+        defer { honest.cleanUp(); victim.cleanUp() }
+        await honest.gateway.handle(.joined(channel: "#safe", nick: "mallory"))
+        await victim.gateway.handle(.joined(channel: "#safe", nick: "victor"))
+        await honest.say("#safe", "genuine line", as: "mallory")
+
+        // A man in the middle that rewrites every block the honest side sends.
+        let (x, y) = InMemoryPeerLink.pair(
+            initiatorKey: honest.gateway.identity.keyPair.publicKey, responderKey: victim.gateway.identity.keyPair.publicKey)
+        let (tamperedStream, tamperedContinuation) = AsyncStream<PeerEvent>.makeStream()
+        Task {
+            for await event in y.events {
+                if case .message(ReplicationMessage.protocolName, let id, 3, let bytes) = event,
+                    var data = try? DataMessage(compactEncoded: bytes), data.block != nil
+                {
+                    data.block?.value = Array("forged line".utf8)
+                    tamperedContinuation.yield(.message(protocol: ReplicationMessage.protocolName, id: id, type: 3, message: data.compactEncoded()))
+                } else {
+                    tamperedContinuation.yield(event)
+                }
+            }
+            tamperedContinuation.finish()
+        }
+        await honest.gateway.attach(x, events: x.events)
+        await victim.gateway.attach(y, events: tamperedStream)
+        try await waitUntil("victim hangs up") { await victim.gateway.peerLabels.isEmpty }
+        let texts = await historyTexts(victim, "#safe")
+        #expect(!texts.contains("forged line"))
+        #expect(!texts.contains("genuine line"), "nothing from the forged session was shown")
+    }
+}
