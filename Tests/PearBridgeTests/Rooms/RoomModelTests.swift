@@ -1,6 +1,7 @@
 import CompactEncoding
 import HyperLog
 import PearBridge
+import Sodium
 import TestVectors
 import Testing
 
