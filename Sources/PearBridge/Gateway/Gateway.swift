@@ -3,6 +3,7 @@ import Foundation
 import HyperLog
 import IRCServer
 import Logging
+import SwarmEngine
 
 /// One PearIRC gateway's peer-to-peer side: the rooms the user is in, every writer log of those rooms, and the
 /// connections to other gateways that replicate them.

@@ -1,5 +1,6 @@
 import Foundation
 import IRCServer
+import SwarmEngine
 
 /// The `ChatBackend` the IRC front end talks to in peer-to-peer mode: a thin adapter over the `Gateway`, plus the
 /// `PearServ` service user.

@@ -3,6 +3,7 @@ import HyperLog
 import IRCServer
 import Logging
 import PearBridge
+import SwarmEngine
 import Synchronization
 import Testing
 

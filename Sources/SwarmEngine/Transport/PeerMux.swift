@@ -21,7 +21,7 @@ public protocol PeerMux: Sendable {
 }
 
 /// What arrives on a `PeerMux`.
-public enum PeerEvent: Sendable {
+public enum PeerEvent: Sendable, Equatable {
     case opened(protocol: String, id: [UInt8], handshake: [UInt8])
     case message(protocol: String, id: [UInt8], type: UInt64, message: [UInt8])
     case closed(protocol: String, id: [UInt8])

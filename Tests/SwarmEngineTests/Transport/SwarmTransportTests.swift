@@ -1,0 +1,111 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Sodium
+import SwarmEngine
+import Synchronization
+import Testing
+
+/// Two endpoints over loopback TCP: XX handshake, protomux channels, and misbehaving peers.
+@Suite(.serialized) struct SwarmTransportTests {
+    final class Inbox: Sendable {
+        let connections = Mutex<[SwarmConnection]>([])
+    }
+
+    func waitFor<T: Sendable>(_ what: String, timeout: Duration = .seconds(10), _ probe: () -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let value = probe() { return value }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw SwarmConnectionError.handshakeTimedOut
+    }
+
+    @Test func handshakeAndChannels() async throws {
+        let serverKeys = Ed25519.randomKeyPair(), clientKeys = Ed25519.randomKeyPair()
+        let server = SwarmTransport(keyPair: serverKeys), client = SwarmTransport(keyPair: clientKeys)
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let outgoing = try await client.connect(host: "127.0.0.1", port: port, expectedRemoteKey: serverKeys.publicKey)
+        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        #expect(outgoing.remotePublicKey == serverKeys.publicKey)
+        #expect(incoming.remotePublicKey == clientKeys.publicKey)
+        #expect(outgoing.handshakeHash == incoming.handshakeHash)
+        #expect(outgoing.isInitiator && !incoming.isInitiator)
+
+        // Two channels, messages both ways.
+        for name in ["chat/a", "chat/b"] {
+            outgoing.open(protocol: name, id: [1, 2, 3], handshake: Array(name.utf8))
+            incoming.open(protocol: name, id: [1, 2, 3], handshake: [9])
+        }
+        outgoing.send(protocol: "chat/a", id: [1, 2, 3], type: 0, message: Array("hello a".utf8))
+        outgoing.send(protocol: "chat/b", id: [1, 2, 3], type: 1, message: Array("hello b".utf8))
+        incoming.send(protocol: "chat/b", id: [1, 2, 3], type: 2, message: Array("back".utf8))
+        var atServer: [String] = []
+        for await event in incoming.events {
+            switch event {
+            case .opened(let name, _, let handshake): atServer.append("open \(name) \(String(decoding: handshake, as: UTF8.self))")
+            case .message(let name, _, let type, let message): atServer.append("\(name) \(type) \(String(decoding: message, as: UTF8.self))")
+            default: break
+            }
+            if atServer.count == 4 { break }
+        }
+        #expect(atServer == ["open chat/a chat/a", "open chat/b chat/b", "chat/a 0 hello a", "chat/b 1 hello b"])
+        var atClient: [String] = []
+        for await event in outgoing.events {
+            if case .message(let name, _, let type, let message) = event {
+                atClient.append("\(name) \(type) \(String(decoding: message, as: UTF8.self))")
+                break
+            }
+        }
+        #expect(atClient == ["chat/b 2 back"])
+
+        // A large message crosses intact.
+        let big = (0..<300_000).map { UInt8(truncatingIfNeeded: $0) }
+        outgoing.send(protocol: "chat/a", id: [1, 2, 3], type: 0, message: big)
+        for await event in incoming.events {
+            if case .message(_, _, _, let message) = event {
+                #expect(message == big)
+                break
+            }
+        }
+        outgoing.disconnect()
+        for await event in incoming.events where event == .disconnected { break }
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
+    @Test func aPeerWithTheWrongKeyIsRefused() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { _ in }
+        await #expect(throws: SwarmConnectionError.unexpectedRemoteKey) {
+            try await client.connect(host: "127.0.0.1", port: port, expectedRemoteKey: Ed25519.randomKeyPair().publicKey)
+        }
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
+    @Test func garbageAndHugeLengthPrefixesCloseTheConnection() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let accepted = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            accepted.connections.withLock { $0.append(connection) }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        for payload in [[0x00, 0x00, 0x00, 0x01] as [UInt8], [0xff, 0xff, 0xff] + [UInt8](repeating: 7, count: 64),
+                        [0x20, 0x00, 0x00] + [UInt8](repeating: 0, count: 32)] {
+            let raw = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+            try await raw.writeAndFlush(ByteBuffer(bytes: payload)).get()
+            // The server must hang up (bad handshake or oversized frame), never accept or hang.
+            try await raw.closeFuture.get()
+        }
+        #expect(accepted.connections.withLock { $0.isEmpty })
+        try await listener.close()
+        try await server.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
