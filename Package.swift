@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "pearircd",
             dependencies: [
-                "PearBridge", "IRCServer",
+                "PearBridge", "IRCServer", "SwarmEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -3,6 +3,7 @@ import Foundation
 import IRCServer
 import Logging
 import PearBridge
+import SwarmEngine
 
 /// `pearircd run`: starts the gateway.
 struct Run: AsyncParsableCommand {
@@ -40,6 +41,18 @@ struct Run: AsyncParsableCommand {
 
     @Option(name: .customLong("history-on-join"), help: "Lines of history replayed on JOIN to clients without chathistory.")
     var historyOnJoin = 50
+
+    @Option(name: .customLong("peer"), help: "Another gateway to connect to, HOST:PORT (repeatable).")
+    var peers: [String] = []
+
+    @Option(name: .customLong("peer-host"), help: "Address the peer listener binds to.")
+    var peerHost = "0.0.0.0"
+
+    @Option(name: .customLong("peer-port"), help: "Port other gateways connect to (0 picks a free port).")
+    var peerPort = 7070
+
+    @Flag(name: .customLong("no-peer-listener"), help: "Do not accept connections from other gateways.")
+    var noPeerListener = false
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -90,8 +103,38 @@ struct Run: AsyncParsableCommand {
             logger.info("identity", metadata: ["publicKey": "\(identity.publicKeyText)", "dataDirectory": "\(directory.url.path)"])
             let gateway = try Gateway(directory: directory, identity: identity, logger: logger)
             await gateway.restoreRooms()
-            backend = GatewayBackend(gateway: gateway, connector: nil)
+            let transport = SwarmTransport(keyPair: identity.keyPair, logger: Logger(label: "pearircd.swarm"))
+            let connector: PearServ.Connector = { host, port in
+                let connection = try await transport.connect(host: host, port: port)
+                await gateway.attach(connection, events: connection.events)
+            }
+            backend = GatewayBackend(gateway: gateway, connector: connector)
             configuration.serviceNames = [PearServ.name]
+            if !noPeerListener {
+                let (_, boundPort) = try await transport.listen(host: peerHost, port: peerPort) { connection in
+                    Task { await gateway.attach(connection, events: connection.events) }
+                }
+                print("listening peers \(peerHost) \(boundPort)")
+            }
+            for peer in peers {
+                guard let (host, port) = PearServ.parseAddress(peer) else {
+                    throw ValidationError("--peer takes HOST:PORT, got \(peer)")
+                }
+                // Keep trying in the background: the other gateway may start later, and may restart.
+                Task {
+                    while !Task.isCancelled {
+                        do {
+                            let connection = try await transport.connect(host: host, port: port)
+                            logger.info("connected to peer", metadata: ["peer": "\(peer)"])
+                            await gateway.attach(connection, events: connection.events)
+                            await connection.waitUntilClosed()
+                        } catch {
+                            logger.debug("peer not reachable yet", metadata: ["peer": "\(peer)", "error": "\(error)"])
+                        }
+                        try? await Task.sleep(for: .seconds(2))
+                    }
+                }
+            }
         }
 
         let listener = try await IRCListener.start(

@@ -72,7 +72,7 @@ public struct PearServ: Sendable {
         }
     }
 
-    static func parseAddress(_ text: String) -> (String, Int)? {
+    public static func parseAddress(_ text: String) -> (String, Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
             (1...65535).contains(port)
         else { return nil }

@@ -49,6 +49,11 @@ public final class SwarmConnection: PeerMux {
     public func disconnect() {
         channel.close(promise: nil)
     }
+
+    /// Returns once the connection is closed (by either side).
+    public func waitUntilClosed() async {
+        try? await channel.closeFuture.get()
+    }
 }
 
 /// Runs secret-stream and protomux over one NIO channel. Lives on the channel's event loop; the connection object
