@@ -84,7 +84,16 @@ let package = Package(
         .executableTarget(name: "pear-bench", dependencies: ["HyperLog", "Sodium", "CompactEncoding"]),
 
         // Test support: the Holepunch reference vectors, copied unchanged from ../shared/vectors.
-        .target(name: "TestVectors", path: "Tests/TestVectors", resources: [.copy("Vectors")]),
+        .target(
+            name: "TestVectors",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/TestVectors",
+            resources: [.copy("Vectors")]
+        ),
         .testTarget(name: "SodiumTests", dependencies: ["Sodium", "TestVectors"]),
         .testTarget(name: "CompactEncodingTests", dependencies: ["CompactEncoding", "TestVectors"]),
         .testTarget(
@@ -111,7 +120,10 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .testTarget(name: "PearBridgeTests", dependencies: ["PearBridge", "Sodium", "TestVectors"]),
+        .testTarget(
+            name: "PearBridgeTests",
+            dependencies: ["PearBridge", "Sodium", "SwarmEngine", "IRCServer", "HyperLog", "TestVectors", "pearircd"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -37,6 +37,9 @@ public actor Gateway {
         var pendingOpens: [[UInt8]: ReplicationHandshake] = [:]
         /// Drivers being created (creation suspends; a second start for the same core must not slip in).
         var starting = Set<[UInt8]>()
+        /// Room opens from the peer for rooms our user has not joined (yet); paired when they do, as protomux
+        /// pairs a remote open with a later local one.
+        var pendingRoomOpens: [RoomTopic: [UInt8]] = [:]
     }
 
     public nonisolated let events: AsyncStream<BackendEvent>
@@ -137,7 +140,7 @@ public actor Gateway {
             if lastNick?.entry.text != nick { await appendLocal(topic, kind: .nick, text: nick, at: now) }
             await appendLocal(topic, kind: .join, text: "", at: now)
             saveRooms()
-            if !wasJoined { for id in connections.keys { announceRoom(topic, on: id) } }
+            if !wasJoined { for id in connections.keys { await announceRoom(topic, on: id) } }
             // Show the room's current remote members to the IRC side.
             for author in (rooms[topic]?.present ?? []).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
                 if let user = remoteUser(author, in: topic) {
@@ -213,8 +216,9 @@ public actor Gateway {
         nextConnectionID += 1
         connections[id] = Connection(mux: mux)
         logger.info("peer connected", metadata: ["peer": "\(mux.label)", "key": "\(ZBase32.encode(mux.remotePublicKey))"])
-        for (topic, room) in rooms where room.joinedLocally { announceRoom(topic, on: id) }
+        let joined = rooms.filter { $0.value.joinedLocally }.map(\.key)
         Task { [weak self] in
+            for topic in joined { await self?.announceRoom(topic, on: id) }
             for await event in events {
                 guard let self else { return }
                 await self.peerEvent(event, on: id)
@@ -231,25 +235,40 @@ public actor Gateway {
         }
     }
 
-    func announceRoom(_ topic: RoomTopic, on id: ConnectionID) {
+    func announceRoom(_ topic: RoomTopic, on id: ConnectionID) async {
         guard let connection = connections[id], let room = rooms[topic] else { return }
         connection.mux.open(
             protocol: RoomWire.protocolName, id: topic.bytes,
             handshake: RoomWire.Hello(ownWriter: room.ownLog.key).compactEncoded())
+        if let handshake = connections[id]?.pendingRoomOpens.removeValue(forKey: topic) {
+            await roomOpened(topic, handshake: handshake, on: id)
+        }
+    }
+
+    /// Both sides have opened the room channel: share writers and replicate them.
+    func roomOpened(_ topic: RoomTopic, handshake: [UInt8], on id: ConnectionID) async {
+        guard let room = rooms[topic], room.joinedLocally, connections[id] != nil else { return }
+        guard let hello = try? RoomWire.Hello(compactEncoded: handshake) else {
+            return misbehaved(id, "malformed room handshake")
+        }
+        connections[id]?.sharedRooms.insert(topic)
+        rooms[topic]?.ownerByConnection[id] = hello.ownWriter
+        send(RoomWire.Writers(keys: Array(room.writers.keys)), room: topic, on: id)
+        for key in room.writers.keys { await startReplication(of: key, on: id) }
+        await addWriters([hello.ownWriter], to: topic, from: id)
     }
 
     func peerEvent(_ event: PeerEvent, on id: ConnectionID) async {
         guard let connection = connections[id] else { return }
         switch event {
         case .opened(RoomWire.protocolName, let bytes, let handshake):
-            guard let topic = RoomTopic(bytes: bytes), let room = rooms[topic], room.joinedLocally,
-                let hello = try? RoomWire.Hello(compactEncoded: handshake)
-            else { return }
-            connections[id]?.sharedRooms.insert(topic)
-            rooms[topic]?.ownerByConnection[id] = hello.ownWriter
-            send(RoomWire.Writers(keys: Array(room.writers.keys)), room: topic, on: id)
-            for key in room.writers.keys { await startReplication(of: key, on: id) }
-            await addWriters([hello.ownWriter], to: topic, from: id)
+            guard let topic = RoomTopic(bytes: bytes) else { return }
+            guard rooms[topic]?.joinedLocally == true else {
+                // Not (yet) our room: remember the open without answering, so nothing leaks about our rooms.
+                if connection.pendingRoomOpens.count < 1024 { connections[id]?.pendingRoomOpens[topic] = handshake }
+                return
+            }
+            await roomOpened(topic, handshake: handshake, on: id)
         case .message(RoomWire.protocolName, let bytes, RoomWire.Writers.type, let message):
             guard let topic = RoomTopic(bytes: bytes), connection.sharedRooms.contains(topic) else { return }
             guard let writers = try? RoomWire.Writers(compactEncoded: message) else {
@@ -257,7 +276,10 @@ public actor Gateway {
             }
             await addWriters(writers.keys, to: topic, from: id)
         case .closed(RoomWire.protocolName, let bytes):
-            if let topic = RoomTopic(bytes: bytes) { connections[id]?.sharedRooms.remove(topic) }
+            if let topic = RoomTopic(bytes: bytes) {
+                connections[id]?.sharedRooms.remove(topic)
+                connections[id]?.pendingRoomOpens.removeValue(forKey: topic)
+            }
         case .opened(ReplicationMessage.protocolName, let discoveryKey, let handshake):
             guard let remote = try? ReplicationHandshake(compactEncoded: handshake) else {
                 return misbehaved(id, "malformed replication handshake")

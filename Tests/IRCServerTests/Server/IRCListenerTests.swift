@@ -3,6 +3,7 @@ import IRCServer
 import NIOCore
 import NIOPosix
 import NIOSSL
+import TestVectors
 import Testing
 
 /// Real sockets on 127.0.0.1: registration, channel traffic, TLS with a generated certificate, and a slow reader

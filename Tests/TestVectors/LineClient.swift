@@ -5,11 +5,11 @@ import NIOSSL
 import Synchronization
 
 /// A minimal IRC client for tests: sends lines, collects received lines, and waits for one with a timeout.
-final class LineClient: Sendable {
-    struct Timeout: Error, CustomStringConvertible {
+public final class LineClient: Sendable {
+    public struct Timeout: Error, CustomStringConvertible {
         let waitingFor: String
         let seen: [String]
-        var description: String { "timed out waiting for \(waitingFor); saw \(seen.suffix(8))" }
+        public var description: String { "timed out waiting for \(waitingFor); saw \(seen.suffix(8))" }
     }
 
     /// Collects complete lines; the only state shared between the event loop and the test.
@@ -40,7 +40,7 @@ final class LineClient: Sendable {
     private let channel: any Channel
     private let collector: Collector
 
-    static func connect(port: Int, tls: Bool = false, group: any EventLoopGroup) async throws -> LineClient {
+    public static func connect(port: Int, tls: Bool = false, group: any EventLoopGroup) async throws -> LineClient {
         let context: NIOSSLContext? = tls ? try {
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
@@ -66,15 +66,15 @@ final class LineClient: Sendable {
         self.collector = collector
     }
 
-    var isClosed: Bool { collector.state.withLock { $0.closed } }
+    public var isClosed: Bool { collector.state.withLock { $0.closed } }
 
-    func send(_ line: String) async throws {
+    public func send(_ line: String) async throws {
         try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n")).get()
     }
 
     /// Waits until a received line satisfies `predicate`; returns it and forgets every line up to it.
     @discardableResult
-    func waitFor(_ description: String, timeout: Duration = .seconds(10), _ predicate: @Sendable (String) -> Bool)
+    public func waitFor(_ description: String, timeout: Duration = .seconds(10), _ predicate: @Sendable (String) -> Bool)
         async throws -> String
     {
         let deadline = ContinuousClock.now + timeout
@@ -93,18 +93,18 @@ final class LineClient: Sendable {
     }
 
     @discardableResult
-    func waitFor(containing text: String, timeout: Duration = .seconds(10)) async throws -> String {
+    public func waitFor(containing text: String, timeout: Duration = .seconds(10)) async throws -> String {
         try await waitFor(text, timeout: timeout) { $0.contains(text) }
     }
 
     /// Waits until the server closes the connection.
-    func waitUntilClosed(timeout: Duration = .seconds(10)) async throws {
+    public func waitUntilClosed(timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + timeout
         while !isClosed, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
         if !isClosed { throw Timeout(waitingFor: "close", seen: collector.state.withLock { $0.lines }) }
     }
 
-    func close() async {
+    public func close() async {
         try? await channel.close()
     }
 }
