@@ -81,7 +81,15 @@ let package = Package(
         ),
 
         // Benchmarks: run with `swift run -c release pear-bench`; figures go to docs/benchmarks.md.
-        .executableTarget(name: "pear-bench", dependencies: ["HyperLog", "Sodium", "CompactEncoding"]),
+        .executableTarget(
+            name: "pear-bench",
+            dependencies: [
+                "HyperLog", "Sodium", "CompactEncoding", "SwarmEngine", "PearBridge", "IRCServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // Test support: the Holepunch reference vectors, copied unchanged from ../shared/vectors.
         .target(

@@ -1,5 +1,5 @@
 // pear-bench: PearIRC's benchmarks. Always run in release mode:
-//   swift run -c release pear-bench [hyperlog] [replication] [--entries N]
+//   swift run -c release pear-bench [hyperlog] [replication] [swarm] [--entries N]
 // Each figure is one line: name, value, unit, parameters.
 import Foundation
 
@@ -20,10 +20,13 @@ for suite in selected {
         try await HyperLogBenchmarks.run(
             entries: option("--entries", default: 1_000_000), batchSize: option("--batch", default: 1000),
             singleAppends: option("--single", default: 2000), gets: option("--gets", default: 100_000), report: report)
+    case "swarm":
+        try await SwarmBenchmarks.run(
+            megabytes: option("--megabytes", default: 256), handshakes: option("--handshakes", default: 500), report: report)
     case "replication":
         try await HyperLogBenchmarks.replication(entries: option("--entries", default: 100_000), report: report)
     default:
-        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication\n".utf8))
+        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm\n".utf8))
         exit(2)
     }
 }

@@ -121,14 +121,19 @@ public struct SecretStreamSession {
         if case .failed = phase { return [] }
         buffer += bytes
         var events: [Event] = []
-        while buffer.count >= 3 {
-            let length = Int(buffer[0]) | Int(buffer[1]) << 8 | Int(buffer[2]) << 16
+        // Walk the frames with an offset and drop the consumed prefix once: removing each frame from the front
+        // would move the rest of the buffer every time.
+        var offset = 0
+        defer { if offset > 0 { buffer.removeFirst(min(offset, buffer.count)) } }
+        while buffer.count - offset >= 3 {
+            let length = Int(buffer[offset]) | Int(buffer[offset + 1]) << 8 | Int(buffer[offset + 2]) << 16
             // Refuse oversized frames before buffering them.
             guard length <= maximumFrameLength else { throw fail(.frameTooLarge(length)) }
-            guard buffer.count >= 3 + length else { break }
-            let body = Array(buffer[3..<(3 + length)])
-            buffer.removeFirst(3 + length)
+            guard buffer.count - offset >= 3 + length else { break }
+            let body = buffer[(offset + 3)..<(offset + 3 + length)]
+            offset += 3 + length
             events += try process(body)
+            if case .failed = phase { return events }
         }
         return events
     }
@@ -147,12 +152,12 @@ public struct SecretStreamSession {
         try send([])
     }
 
-    private mutating func process(_ body: [UInt8]) throws(Failure) -> [Event] {
+    private mutating func process(_ body: ArraySlice<UInt8>) throws(Failure) -> [Event] {
         switch phase {
         case .handshaking(var noise):
             var events: [Event] = []
             do {
-                _ = try noise.readMessage(body)
+                _ = try noise.readMessage(Array(body))
                 if noise.isOurTurn { events.append(.write(Self.frame(try noise.writeMessage()))) }
             } catch {
                 throw fail(.handshakeFailed(error))
@@ -169,11 +174,12 @@ public struct SecretStreamSession {
             events.append(try headerMessage(transmitKey: result.transmitKey))
             return events
         case .awaitingHeader:
+            let start = body.startIndex
             guard body.count == 56, let hash = handshakeHash,
-                ConstantTime.equals(body[0..<32], Self.streamID(isInitiator: !isInitiator, handshakeHash: hash))
+                ConstantTime.equals(body[start..<(start + 32)], Self.streamID(isInitiator: !isInitiator, handshakeHash: hash))
             else { throw fail(.invalidHeader) }
             do {
-                pull = try SecretStreamPull(key: SecureBytes(receiveKey), header: Array(body[32..<56]))
+                pull = try SecretStreamPull(key: SecureBytes(receiveKey), header: Array(body[(start + 32)..<(start + 56)]))
             } catch {
                 throw fail(.invalidHeader)
             }
@@ -181,8 +187,12 @@ public struct SecretStreamSession {
             return []
         case .open:
             guard body.count >= SecretStreamParameters.overhead, let pull else { throw fail(.invalidFrame) }
-            let plaintext: [UInt8]
-            do { plaintext = try pull.pull(body).message } catch { throw fail(.decryptionFailed) }
+            // Decrypt straight from the receive buffer, without copying the frame out first.
+            let opened = body.withUnsafeBytes { raw in
+                Result { () throws(SodiumError) in try pull.pull(raw) }
+            }
+            guard case .success(let result) = opened else { throw fail(.decryptionFailed) }
+            let plaintext = result.message
             if plaintext.isEmpty, dropsKeepAlives { return [] }
             return [.message(plaintext)]
         case .failed:
@@ -210,7 +220,12 @@ public struct SecretStreamSession {
     }
 
     static func frame(_ body: [UInt8]) -> [UInt8] {
-        [UInt8(truncatingIfNeeded: body.count), UInt8(truncatingIfNeeded: body.count >> 8),
-         UInt8(truncatingIfNeeded: body.count >> 16)] + body
+        var framed: [UInt8] = []
+        framed.reserveCapacity(body.count + 3)
+        framed.append(UInt8(truncatingIfNeeded: body.count))
+        framed.append(UInt8(truncatingIfNeeded: body.count >> 8))
+        framed.append(UInt8(truncatingIfNeeded: body.count >> 16))
+        framed.append(contentsOf: body)
+        return framed
     }
 }

@@ -166,7 +166,10 @@ final class SwarmConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context: context, error)
+        // Transport errors (a reset by the peer, mostly) are ordinary ends of a connection, not misbehaviour.
+        logger.debug("peer connection error", metadata: ["peer": "\(label)", "error": "\(error)"])
+        settle(error)
+        context.close(promise: nil)
     }
 }
 
