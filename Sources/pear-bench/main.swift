@@ -1,5 +1,5 @@
 // pear-bench: PearIRC's benchmarks. Always run in release mode:
-//   swift run -c release pear-bench [hyperlog] [replication] [swarm] [--entries N]
+//   swift run -c release pear-bench [hyperlog] [replication] [swarm] [p2p] [--entries N]
 // Each figure is one line: name, value, unit, parameters.
 import Foundation
 
@@ -23,10 +23,14 @@ for suite in selected {
     case "swarm":
         try await SwarmBenchmarks.run(
             megabytes: option("--megabytes", default: 256), handshakes: option("--handshakes", default: 500), report: report)
+    case "p2p":
+        try await P2PBenchmarks.latency(rate: 10, count: option("--slow-count", default: 100), report: report)
+        try await P2PBenchmarks.latency(rate: 1000, count: option("--fast-count", default: 5000), report: report)
+        try await P2PBenchmarks.throughput(writers: 10, perWriter: option("--per-writer", default: 500), report: report)
     case "replication":
         try await HyperLogBenchmarks.replication(entries: option("--entries", default: 100_000), report: report)
     default:
-        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm\n".utf8))
+        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm, p2p\n".utf8))
         exit(2)
     }
 }
