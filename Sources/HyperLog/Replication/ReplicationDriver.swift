@@ -35,15 +35,19 @@ public actor ReplicationDriver {
 
     /// The remote's channel open arrived. Starts following local changes of the log.
     public func remoteOpened(_ remote: ReplicationHandshake) async {
-        await perform(session.opened(remote: remote))
-        guard following == nil, closeReason == nil else { return }
-        let events = await log.events()
-        following = Task { [weak self] in
-            for await _ in events {
-                guard let self else { return }
-                await self.localChanged()
+        // Subscribe before reading the state, and read it fresh: the log may have moved since this driver was
+        // made, and a change between the two would otherwise never be announced.
+        if following == nil, closeReason == nil {
+            let events = await log.events()
+            following = Task { [weak self] in
+                for await _ in events {
+                    guard let self else { return }
+                    await self.localChanged()
+                }
             }
         }
+        _ = session.localChanged(await Self.localState(of: log))
+        await perform(session.opened(remote: remote))
     }
 
     /// Messages that arrived, in order.

@@ -338,7 +338,7 @@ public actor Gateway {
                 let log = try store.replica(key: key)
                 rooms[topic]?.writers[key] = log
                 fresh.append(key)
-                follow(log, topic: topic)
+                await follow(log, topic: topic)
                 await ingestAvailable(topic: topic, writer: key)
             } catch {
                 logger.warning("could not open writer log", metadata: ["error": "\(error)"])
@@ -378,11 +378,13 @@ public actor Gateway {
         }
     }
 
-    /// Follows a writer log: whatever verified data arrives is ingested into the room.
-    func follow(_ log: SignedLog, topic: RoomTopic) {
+    /// Follows a writer log: whatever verified data arrives is ingested into the room. The subscription is made
+    /// before this returns, so no event published after it (e.g. by a replication started next) is missed.
+    func follow(_ log: SignedLog, topic: RoomTopic) async {
         guard followed.insert(log.key).inserted else { return }
+        let events = await log.events()
         Task { [weak self] in
-            for await _ in await log.events() {
+            for await _ in events {
                 guard let self else { return }
                 await self.ingestAvailable(topic: topic, writer: log.key)
             }
@@ -415,18 +417,15 @@ public actor Gateway {
             switch event {
             case .line(let line):
                 ensurePresent()
-                let text: String
-                let kind: ChatLineKind
-                switch line.entry.kind {
-                case .action: (text, kind) = ("\u{1}ACTION \(line.entry.text)\u{1}", .privmsg)
-                case .notice: (text, kind) = (line.entry.text, .notice)
-                default: (text, kind) = (line.entry.text, .privmsg)
+                let kind: ChatLineKind = line.entry.kind == .notice ? .notice : .privmsg
+                let time = Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000)
+                // A long line becomes several IRC lines (the first keeps the entry's msgid).
+                for (part, piece) in Self.ircLines(Self.cleaned(line.entry.text)).enumerated() {
+                    let text = line.entry.kind == .action ? "\u{1}ACTION \(piece)\u{1}" : piece
+                    let id = part == 0 ? Self.messageID(line.position) : "\(Self.messageID(line.position)).\(part)"
+                    continuation.yield(
+                        .remoteMessage(channel: room.channel, userID: userID, kind: kind, text: text, id: id, time: time))
                 }
-                continuation.yield(
-                    .remoteMessage(
-                        channel: room.channel, userID: userID, kind: kind, text: Self.sanitised(text),
-                        id: Self.messageID(line.position),
-                        time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000)))
             case .joined:
                 ensurePresent()
             case .nickChanged(let changed, _, let to):
@@ -472,16 +471,47 @@ public actor Gateway {
         return String(body)
     }
 
-    /// Remote text is untrusted: no CR, LF or NUL may reach an IRC line, and it is capped to fit one.
-    static func sanitised(_ text: String) -> String {
-        let cleaned = text.unicodeScalars.map { scalar -> Character in
+    /// Remote text is untrusted: no CR, LF or NUL may reach an IRC line.
+    static func cleaned(_ text: String) -> String {
+        String(text.unicodeScalars.map { scalar -> Character in
             switch scalar {
             case "\r", "\n", "\0": " "
             default: Character(scalar)
             }
+        })
+    }
+
+    /// Text cleaned and capped to fit one IRC line (topics, part reasons).
+    static func sanitised(_ text: String) -> String {
+        ircLines(cleaned(text)).first ?? ""
+    }
+
+    /// Splits text into pieces of at most `limit` UTF-8 bytes, on character boundaries (preferring spaces), so
+    /// each fits an IRC line (512 bytes with the prefix, command and channel around it).
+    static func ircLines(_ text: String, limit: Int = 400) -> [String] {
+        guard text.utf8.count > limit else { return [text] }
+        var pieces: [String] = []
+        var current = ""
+        var currentBytes = 0
+        for character in text {
+            let size = character.utf8.count
+            if currentBytes + size > limit {
+                // Break at the last space when there is one in the second half, else mid-word.
+                if let space = current.lastIndex(of: " "), current.utf8.distance(from: current.startIndex.samePosition(in: current.utf8) ?? current.utf8.startIndex, to: space.samePosition(in: current.utf8) ?? current.utf8.endIndex) > limit / 2 {
+                    let head = String(current[..<space]), tail = String(current[current.index(after: space)...])
+                    pieces.append(head)
+                    current = tail
+                    currentBytes = tail.utf8.count
+                } else {
+                    pieces.append(current)
+                    current = ""
+                    currentBytes = 0
+                }
+            }
+            current.append(character)
+            currentBytes += size
         }
-        var result = String(cleaned)
-        while result.utf8.count > 400 { result.removeLast() }
-        return result
+        if !current.isEmpty { pieces.append(current) }
+        return pieces
     }
 }

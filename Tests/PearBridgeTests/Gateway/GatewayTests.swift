@@ -194,3 +194,29 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(!texts.contains("genuine line"), "nothing from the forged session was shown")
     }
 }
+
+@Suite struct RemoteTextTests {
+    @Test func longLinesAreSplitAndInjectionIsNeutralised() async throws {
+        let a = try await TestGateway.make("split-a"), b = try await TestGateway.make("split-b")
+        defer { a.cleanUp(); b.cleanUp() }
+        await a.gateway.handle(.joined(channel: "#long", nick: "alice"))
+        await b.gateway.handle(.joined(channel: "#long", nick: "bob"))
+        await link(a, b)
+        let long = (0..<120).map { "word\($0)" }.joined(separator: " ")  // ~800 bytes
+        await a.say("#long", long + "\r\nQUIT :injected", as: "alice")
+        try await waitUntil("split line arrives") {
+            b.recorder.seen.withLock { events in
+                events.filter { if case .remoteMessage = $0 { true } else { false } }.count >= 2
+            }
+        }
+        let texts = b.recorder.seen.withLock { events in
+            events.compactMap { event -> String? in
+                if case .remoteMessage(_, _, _, let text, _, _) = event { return text }
+                return nil
+            }
+        }
+        #expect(texts.allSatisfy { $0.utf8.count <= 400 && !$0.contains("\r") && !$0.contains("\n") })
+        #expect(texts.joined(separator: " ").contains("word0 word1"))
+        #expect(texts.joined(separator: " ").hasSuffix("word119  QUIT :injected"))
+    }
+}
