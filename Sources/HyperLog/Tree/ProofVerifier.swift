@@ -97,36 +97,21 @@ public struct ProofVerifier {
         var seekRoot: TreeNode?
         if let seek = data.seek, let first = seek.nodes.first {
             var queue = NodeQueue(nodes: seek.nodes)
-            var current = try queue.shift(first.index)
-            established.append(current)
-            while !queue.isEmpty {
-                let sibling = try queue.shift(FlatTree.sibling(current.index))
-                established.append(sibling)
-                current = MerkleHash.parent(current, sibling)
-                established.append(current)
-            }
-            seekRoot = current
+            seekRoot = try Self.climb(from: try queue.shift(first.index), consuming: &queue, recording: &established)
         }
         var pathRoot: TreeNode? = seekRoot
         if data.block != nil || data.hash != nil {
             var queue = NodeQueue(nodes: data.block?.nodes ?? data.hash?.nodes ?? [], extra: seekRoot)
-            var current: TreeNode
+            let start: TreeNode
             if let block = data.block {
                 guard block.index < (1 << 62) else { throw .invalidProof("block index out of range") }
-                current = MerkleHash.leafNode(blockIndex: block.index, block: block.value)
+                start = MerkleHash.leafNode(blockIndex: block.index, block: block.value)
             } else if let hash = data.hash {
-                current = try queue.shift(hash.index)
+                start = try queue.shift(hash.index)
             } else {
                 throw .invalidProof("unreachable")
             }
-            established.append(current)
-            while !queue.isEmpty {
-                let sibling = try queue.shift(FlatTree.sibling(current.index))
-                established.append(sibling)
-                current = MerkleHash.parent(current, sibling)
-                established.append(current)
-            }
-            pathRoot = current
+            pathRoot = try Self.climb(from: start, consuming: &queue, recording: &established)
         }
 
         // Step 2: the upgrade.
@@ -238,6 +223,21 @@ public struct ProofVerifier {
         }
         result.nodes = established
         return result
+    }
+
+    /// Hashes up from `start` with the queued siblings until the queue is empty; records every node it meets.
+    static func climb(
+        from start: TreeNode, consuming queue: inout NodeQueue, recording established: inout [TreeNode]
+    ) throws(HyperLogError) -> TreeNode {
+        var current = start
+        established.append(current)
+        while !queue.isEmpty {
+            let sibling = try queue.shift(FlatTree.sibling(current.index))
+            established.append(sibling)
+            current = MerkleHash.parent(current, sibling)
+            established.append(current)
+        }
+        return current
     }
 
     /// The manifest to check signatures with: ours, or the one the proof brought (which must hash to the key).
