@@ -18,6 +18,13 @@ public struct NoiseHandshake {
         public let receiveKey: [UInt8]
         public let handshakeHash: [UInt8]
         public let remoteStaticKey: [UInt8]
+
+        public init(transmitKey: [UInt8], receiveKey: [UInt8], handshakeHash: [UInt8], remoteStaticKey: [UInt8]) {
+            self.transmitKey = transmitKey
+            self.receiveKey = receiveKey
+            self.handshakeHash = handshakeHash
+            self.remoteStaticKey = remoteStaticKey
+        }
     }
 
     enum Token { case e, s, ee, es, se, ss }

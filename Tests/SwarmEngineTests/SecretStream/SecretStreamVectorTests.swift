@@ -86,4 +86,54 @@ import Testing
             == vector.responderStreamId)
         #expect(initiator.remotePublicKey.map(Hex.encode) == vector.responder.publicKey)
     }
+
+    /// The `ik` case: a stream started from a finished IK handshake (the HyperDHT path) writes no Noise bytes,
+    /// starts with the header message, and then the recorded data frames.
+    @Test func ikStartIsByteExact() throws {
+        struct IKCase: Decodable {
+            let mode: String
+            let initiator, responder: Party
+            let secretstreamHeaders: [Header]
+            let handshakeHash, initiatorTxKey, initiatorRxKey: String
+            let sentByInitiator, sentByResponder, receivedByResponder, receivedByInitiator: [String]
+            let wireInitiatorToResponder, wireResponderToInitiator: [String]
+        }
+        struct IKFile: Decodable { let cases: [IKCase] }
+        let file = try ReferenceVectors.load("secret-stream.json", as: IKFile.self)
+        let vector = try #require(file.cases.first { $0.mode == "ik" })
+        let hash = try Hex.decode(vector.handshakeHash)
+        let tx = try Hex.decode(vector.initiatorTxKey), rx = try Hex.decode(vector.initiatorRxKey)
+        var initiator = SecretStreamSession(
+            isInitiator: true,
+            handshake: .init(transmitKey: tx, receiveKey: rx, handshakeHash: hash, remoteStaticKey: try Hex.decode(vector.responder.publicKey)),
+            header: try Hex.decode(vector.secretstreamHeaders[0].header), dropsKeepAlives: false)
+        var responder = SecretStreamSession(
+            isInitiator: false,
+            handshake: .init(transmitKey: rx, receiveKey: tx, handshakeHash: hash, remoteStaticKey: try Hex.decode(vector.initiator.publicKey)),
+            header: try Hex.decode(vector.secretstreamHeaders[1].header), dropsKeepAlives: false)
+        func writes(_ events: [SecretStreamSession.Event]) -> [[UInt8]] {
+            events.compactMap { if case .write(let bytes) = $0 { bytes } else { nil } }
+        }
+        func messages(_ events: [SecretStreamSession.Event]) -> [[UInt8]] {
+            events.compactMap { if case .message(let bytes) = $0 { bytes } else { nil } }
+        }
+        var toResponder = writes(try initiator.start()), toInitiator = writes(try responder.start())
+        var received: [[UInt8]] = [], receivedBack: [[UInt8]] = []
+        for chunk in toInitiator { receivedBack += messages(try initiator.receive(chunk)) }
+        for chunk in toResponder { received += messages(try responder.receive(chunk)) }
+        for plaintext in vector.sentByInitiator {
+            let frame = try initiator.send(Hex.decode(plaintext))
+            toResponder.append(frame)
+            received += messages(try responder.receive(frame))
+        }
+        for plaintext in vector.sentByResponder {
+            let frame = try responder.send(Hex.decode(plaintext))
+            toInitiator.append(frame)
+            receivedBack += messages(try initiator.receive(frame))
+        }
+        #expect(toResponder.map(Hex.encode) == vector.wireInitiatorToResponder)
+        #expect(toInitiator.map(Hex.encode) == vector.wireResponderToInitiator)
+        #expect(received.map(Hex.encode) == vector.receivedByResponder)
+        #expect(receivedBack.map(Hex.encode) == vector.receivedByInitiator)
+    }
 }
