@@ -20,6 +20,14 @@ import Testing
     }
     struct File: Decodable { let namespaces: [String]; let cases: [Case] }
 
+    static func writes(_ events: [SecretStreamSession.Event]) -> [[UInt8]] {
+        events.compactMap { if case .write(let bytes) = $0 { bytes } else { nil } }
+    }
+
+    static func messages(_ events: [SecretStreamSession.Event]) -> [[UInt8]] {
+        events.compactMap { if case .message(let bytes) = $0 { bytes } else { nil } }
+    }
+
     @Test func namespacesMatch() throws {
         let file: File = try ReferenceVectors.load("secret-stream.json")
         #expect(SecretStreamSession.namespaces.map(Hex.encode) == file.namespaces)
@@ -37,15 +45,9 @@ import Testing
             ephemeralKeyPair: Ed25519.keyPair(seed: Hex.decode(vector.ephemeralKeysUsed[1].seed)),
             header: Hex.decode(vector.secretstreamHeaders[1].header), dropsKeepAlives: false)
 
-        func writes(_ events: [SecretStreamSession.Event]) -> [[UInt8]] {
-            events.compactMap { if case .write(let bytes) = $0 { bytes } else { nil } }
-        }
-        func messages(_ events: [SecretStreamSession.Event]) -> [[UInt8]] {
-            events.compactMap { if case .message(let bytes) = $0 { bytes } else { nil } }
-        }
         var transcriptI: [[UInt8]] = [], transcriptR: [[UInt8]] = []
         var receivedByResponder: [[UInt8]] = [], receivedByInitiator: [[UInt8]] = []
-        var toResponder = writes(try initiator.start())
+        var toResponder = Self.writes(try initiator.start())
         var toInitiator: [[UInt8]] = []
         // Run the handshake to completion, keeping the transcript of what crossed the wire.
         while !toResponder.isEmpty || !toInitiator.isEmpty {
@@ -54,13 +56,13 @@ import Testing
             var nextToInitiator: [[UInt8]] = [], nextToResponder: [[UInt8]] = []
             for chunk in toResponder {
                 let events = try responder.receive(chunk)
-                nextToInitiator += writes(events)
-                receivedByResponder += messages(events)
+                nextToInitiator += Self.writes(events)
+                receivedByResponder += Self.messages(events)
             }
             for chunk in toInitiator {
                 let events = try initiator.receive(chunk)
-                nextToResponder += writes(events)
-                receivedByInitiator += messages(events)
+                nextToResponder += Self.writes(events)
+                receivedByInitiator += Self.messages(events)
             }
             toResponder = nextToResponder
             toInitiator = nextToInitiator
@@ -68,12 +70,12 @@ import Testing
         for plaintext in vector.sentByInitiator {
             let frame = try initiator.send(Hex.decode(plaintext))
             transcriptI.append(frame)
-            receivedByResponder += messages(try responder.receive(frame))
+            receivedByResponder += Self.messages(try responder.receive(frame))
         }
         for plaintext in vector.sentByResponder {
             let frame = try responder.send(Hex.decode(plaintext))
             transcriptR.append(frame)
-            receivedByInitiator += messages(try initiator.receive(frame))
+            receivedByInitiator += Self.messages(try initiator.receive(frame))
         }
         #expect(transcriptI.map(Hex.encode) == vector.wireInitiatorToResponder)
         #expect(transcriptR.map(Hex.encode) == vector.wireResponderToInitiator)
@@ -111,25 +113,19 @@ import Testing
             isInitiator: false,
             handshake: .init(transmitKey: rx, receiveKey: tx, handshakeHash: hash, remoteStaticKey: try Hex.decode(vector.initiator.publicKey)),
             header: try Hex.decode(vector.secretstreamHeaders[1].header), dropsKeepAlives: false)
-        func writes(_ events: [SecretStreamSession.Event]) -> [[UInt8]] {
-            events.compactMap { if case .write(let bytes) = $0 { bytes } else { nil } }
-        }
-        func messages(_ events: [SecretStreamSession.Event]) -> [[UInt8]] {
-            events.compactMap { if case .message(let bytes) = $0 { bytes } else { nil } }
-        }
-        var toResponder = writes(try initiator.start()), toInitiator = writes(try responder.start())
+        var toResponder = Self.writes(try initiator.start()), toInitiator = Self.writes(try responder.start())
         var received: [[UInt8]] = [], receivedBack: [[UInt8]] = []
-        for chunk in toInitiator { receivedBack += messages(try initiator.receive(chunk)) }
-        for chunk in toResponder { received += messages(try responder.receive(chunk)) }
+        for chunk in toInitiator { receivedBack += Self.messages(try initiator.receive(chunk)) }
+        for chunk in toResponder { received += Self.messages(try responder.receive(chunk)) }
         for plaintext in vector.sentByInitiator {
             let frame = try initiator.send(Hex.decode(plaintext))
             toResponder.append(frame)
-            received += messages(try responder.receive(frame))
+            received += Self.messages(try responder.receive(frame))
         }
         for plaintext in vector.sentByResponder {
             let frame = try responder.send(Hex.decode(plaintext))
             toInitiator.append(frame)
-            receivedBack += messages(try initiator.receive(frame))
+            receivedBack += Self.messages(try initiator.receive(frame))
         }
         #expect(toResponder.map(Hex.encode) == vector.wireInitiatorToResponder)
         #expect(toInitiator.map(Hex.encode) == vector.wireResponderToInitiator)
