@@ -32,3 +32,19 @@ test: deps
 
 clean:
 	rm -rf .build
+
+# Real clients end to end: irssi (TLS) and WeeChat (plain) in tmux, first against `pearircd run --standalone`, then
+# on two peer-to-peer gateways joined by --peer (irssi on A, WeeChat on B).
+# Needs irssi, weechat-curses and tmux (apt-get install -y irssi weechat-curses tmux) and python3.
+e2e: deps
+	$(SWIFT) build --product pearircd
+	python3 Tests/e2e/clients.py --pearircd "$$($(SWIFT) build --show-bin-path)/pearircd"
+	python3 Tests/e2e/p2p_clients.py --pearircd "$$($(SWIFT) build --show-bin-path)/pearircd"
+
+# irctest conformance (docs/conformance.md): clones irctest into .build/irctest at a pinned commit if missing.
+# Needs python3 with pytest, pytest-xdist, filelock, ecdsa.
+conformance: deps
+	$(SWIFT) build --product pearircd
+	PEARIRCD="$$($(SWIFT) build --show-bin-path)/pearircd" bash Tests/irctest/run.sh
+
+.PHONY: e2e conformance

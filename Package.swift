@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "pearircd",
             dependencies: [
-                "PearBridge", "IRCServer", "SwarmEngine",
+                "PearBridge", "IRCServer", "SwarmEngine", "Sodium",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

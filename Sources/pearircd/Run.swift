@@ -3,6 +3,7 @@ import Foundation
 import IRCServer
 import Logging
 import PearBridge
+import Sodium
 import SwarmEngine
 
 /// `pearircd run`: starts the gateway.
@@ -39,6 +40,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("sasl-account"), help: "NAME:PASSWORD accepted by SASL PLAIN (standalone mode; repeatable).")
     var saslAccounts: [String] = []
 
+    @Option(name: .customLong("oper"), help: "NAME:PASSWORD of a local IRC operator for OPER (repeatable; kept as an Argon2id hash).")
+    var operators: [String] = []
+
     @Option(name: .customLong("history-on-join"), help: "Lines of history replayed on JOIN to clients without chathistory.")
     var historyOnJoin = 50
 
@@ -70,6 +74,15 @@ struct Run: AsyncParsableCommand {
         configuration.historyOnJoin = historyOnJoin
         configuration.listeners = [.init(host: host, port: port, tls: false)]
         if !noTLS { configuration.listeners.append(.init(host: host, port: tlsPort, tls: true)) }
+
+        for entry in operators {
+            let parts = entry.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--oper takes NAME:PASSWORD") }
+            configuration.operators[String(parts[0])] = try PasswordHash.hash(password: Array(parts[1].utf8))
+        }
+        configuration.operatorPasswordVerifier = { password, hash in
+            PasswordHash.verify(password: Array(password.utf8), hash: hash)
+        }
 
         var tls: TLSCertificates.Loaded?
         if !noTLS {

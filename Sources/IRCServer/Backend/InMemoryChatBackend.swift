@@ -57,7 +57,11 @@ public enum HistoryWindow {
             case .messageID(let id):
                 return lines.firstIndex { $0.id == id }.map { ($0, true) }
             case .timestamp(let time):
-                return (lines.firstIndex { $0.time >= time } ?? lines.count, lines.contains { $0.time == time })
+                let wanted = milliseconds(time)
+                return (
+                    lines.firstIndex { milliseconds($0.time) >= wanted } ?? lines.count,
+                    lines.contains { milliseconds($0.time) == wanted }
+                )
             }
         }
         switch query {
@@ -88,7 +92,14 @@ public enum HistoryWindow {
     private static func matches(_ line: ChatLine, _ reference: HistoryReference) -> Bool {
         switch reference {
         case .messageID(let id): line.id == id
-        case .timestamp(let time): line.time == time
+        case .timestamp(let time): milliseconds(line.time) == milliseconds(time)
         }
+    }
+
+    /// Timestamps on the wire (`server-time`) have millisecond precision, so references compare at that precision:
+    /// `timestamp=…` names the line whose `time` tag showed it.
+    static func milliseconds(_ date: Date) -> Int64 {
+        // Rounded to the nearest millisecond, as the `time` tag was formatted.
+        Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 }

@@ -63,6 +63,10 @@ extension IRCServerState {
             let params = recipient.has("extended-join")
                 ? [channel.name, client.account ?? "*", client.realName ?? ""] : [channel.name]
             emit(member, IRCMessage(source: client.source, command: .verb("JOIN"), params: params))
+            // away-notify: members learn at once that the newcomer is away.
+            if member != id, let away = client.away, recipient.has("away-notify") {
+                emit(member, IRCMessage(source: client.source, command: .verb("AWAY"), params: [away]))
+            }
         }
         guard !client.isRemote else { return }
         if channel.topic != nil { sendTopic(channel, to: id) }

@@ -21,9 +21,23 @@ struct ClientRecord: Sendable {
     var account: String?
     var saslInProgress: String?
     var saslBuffer = ""
+    /// Late answers (SASL, history, OPER, services) a command of this client still waits for; its further lines
+    /// are held meanwhile (`DeferredAnswers.swift`).
+    var awaitingAnswers = 0
+    var awaitingSince: Date?
+    var heldLines: [HeldLine] = []
+    /// The label of the command waiting for late answers, and its replies so far (labeled-response).
+    var pendingLabel: String?
+    var pendingReplies: [IRCServerAction] = []
+    /// Flood control; nil for exempt connections.
+    var flood: FloodBucket?
     var away: String?
     var isOperator = false
     var invisible = false
+    /// User mode `w`: receives WALLOPS.
+    var wallops = false
+    /// Nicks this client MONITORs, folded, in the order added.
+    var monitoring: [String] = []
     var joinedChannels = Set<String>()
 
     /// A remote user (no connection): messages are never sent to them.

@@ -59,7 +59,13 @@ extension IRCServerState {
                 return "\(target.nick ?? nick)\(target.isOperator ? "*" : "")=\(target.away == nil ? "+" : "-")\(target.user ?? "")@\(target.host)"
             }
             reply(client, .rplUserHost, [entries.joined(separator: " ")])
-        case "CHATHISTORY": handleChatHistory(params, from: id)
+        case "CHATHISTORY": handleChatHistory(params, from: id, now: now)
+        case "WHOWAS": handleWhowas(params, from: id)
+        case "MONITOR": handleMonitor(params, from: id)
+        case "OPER": handleOper(params, from: id)
+        case "KILL": handleKill(params, from: id, now: now)
+        case "WALLOPS": handleWallops(params, from: id)
+        case "INFO": sendInfo(to: id)
         default:
             reply(client, .errUnknownCommand, [verb, "Unknown command"])
         }

@@ -22,6 +22,9 @@ public enum IRCServerAction: Sendable, Hashable {
     case fetchHistory(ClientID, HistoryQuery, batchType: String, target: String)
     /// A message to a service user; answer with `serviceReplied`.
     case service(ClientID, service: String, text: String)
+    /// Check an OPER password against the configured hash (slow: off the state's thread); answer with
+    /// `operatorVerified`.
+    case verifyOperator(ClientID, name: String, password: String, hash: String)
 }
 
 /// The whole IRC server as a value: clients, nicks, channels. Inputs are connection events, parsed messages,
@@ -42,6 +45,15 @@ public struct IRCServerState: Sendable {
     var nextRemoteID: UInt64 = 1 << 62
     var actions: [IRCServerAction] = []
     var messageCounter: UInt64 = 0
+    /// Users who left or changed nick, oldest first (WHOWAS).
+    var whowas: [WhowasEntry] = []
+    /// Folded nick → clients MONITORing it.
+    var monitors: [String: Set<ClientID>] = [:]
+    /// Sends produced while handling a command that are not its answer (a message to oneself), kept out of the
+    /// labeled response and appended after it.
+    var outsideLabel: [IRCServerAction] = []
+    var peakLocalUsers = 0
+    var peakGlobalUsers = 0
     let messageIDPrefix: String
 
     /// - Parameter messageIDPrefix: makes `msgid`s unique across restarts; pass random text in production.
@@ -58,8 +70,10 @@ public struct IRCServerState: Sendable {
     public mutating func connected(_ id: ClientID, host: String, secure: Bool, certificateFingerprint: String?, now: Date)
         -> [IRCServerAction]
     {
-        clients[id] = ClientRecord(
+        var client = ClientRecord(
             id: id, host: host, secure: secure, certificateFingerprint: certificateFingerprint, connectedAt: now)
+        client.flood = floodBucket(host: host, now: now)
+        clients[id] = client
         return drain()
     }
 
@@ -98,12 +112,14 @@ public struct IRCServerState: Sendable {
         client.lastActivity = now
         client.pingSentAt = nil
         clients[id] = client
-        dispatch(message, from: id, now: now)
+        if admit(message, from: id, now: now) { run(message, from: id, now: now) }
         return drain()
     }
 
     /// Time passed: registration timeouts, idle pings, ping timeouts.
     public mutating func tick(now: Date) -> [IRCServerAction] {
+        expireWaiting(now: now)
+        releaseQueuedLines(now: now)
         for (id, client) in clients where !client.isRemote {
             if !client.isRegistered,
                 now.timeIntervalSince(client.connectedAt) > configuration.registrationTimeout.seconds
@@ -128,18 +144,29 @@ public struct IRCServerState: Sendable {
 
     /// The backend's verdict on SASL credentials.
     public mutating func authenticationFinished(_ id: ClientID, account: String?) -> [IRCServerAction] {
-        guard var client = clients[id] else { return [] }
+        answeringDeferred(id) { state in state.finishAuthentication(id, account: account) }
+        return drain()
+    }
+
+    mutating func finishAuthentication(_ id: ClientID, account: String?) {
+        guard var client = clients[id] else { return }
         client.saslInProgress = nil
         if let account {
             client.account = account
             clients[id] = client
             reply(client, .rplLoggedIn, [client.mask, account, "You are now logged in as \(account)"])
             reply(client, .rplSASLSuccess, ["SASL authentication successful"])
+            if client.isRegistered {
+                // SASL after registration: account-notify tells those who share a channel.
+                let notice = IRCMessage(source: client.source, command: .verb("ACCOUNT"), params: [account])
+                for other in neighbours(of: id) where clients[other]?.has("account-notify") == true {
+                    emit(other, notice)
+                }
+            }
         } else {
             clients[id] = client
             reply(client, .errSASLFail, ["SASL authentication failed"])
         }
-        return drain()
     }
 
     /// History the backend found for a client's request.
@@ -147,17 +174,21 @@ public struct IRCServerState: Sendable {
         _ id: ClientID, lines: [ChatLine], batchType: String, target: String, now: Date
     ) -> [IRCServerAction] {
         guard let client = clients[id] else { return [] }
-        sendHistory(to: client, lines: lines, batchType: batchType, target: target)
+        answeringDeferred(id) { state in
+            state.sendHistory(to: client, lines: lines, batchType: batchType, target: target)
+        }
         return drain()
     }
 
     /// A service user's answer.
     public mutating func serviceReplied(_ id: ClientID, service: String, lines: [String]) -> [IRCServerAction] {
         guard let client = clients[id] else { return [] }
-        for line in lines {
-            emit(id, IRCMessage(
-                source: IRCSource(nick: service, user: "service", host: configuration.serverName),
-                command: .verb("NOTICE"), params: [client.nick ?? "*", line]))
+        answeringDeferred(id) { state in
+            for line in lines {
+                state.emit(id, IRCMessage(
+                    source: IRCSource(nick: service, user: "service", host: state.configuration.serverName),
+                    command: .verb("NOTICE"), params: [client.nick ?? "*", line]))
+            }
         }
         return drain()
     }
@@ -175,7 +206,39 @@ public struct IRCServerState: Sendable {
 
     mutating func emit(_ id: ClientID, _ message: IRCMessage) {
         guard let client = clients[id], !client.isRemote else { return }
-        actions.append(.send(id, client.adapt(message)))
+        // TAGMSG carries nothing but tags: a client without message-tags never sees one.
+        if message.command == .verb("TAGMSG"), !client.has("message-tags") { return }
+        actions.append(.send(id, Self.fitted(client.adapt(message))))
+    }
+
+    /// `message` with its last param shortened (at a character boundary) so that the body fits the 510-byte limit
+    /// once encoded. A relayed line grows by the sender's source, so a message that fit when the client sent it may
+    /// not fit when we send it on: like other servers we cut the text rather than drop the line.
+    static func fitted(_ message: IRCMessage, limit: Int = IRCMessageLimits.standard.maxBodyBytes) -> IRCMessage {
+        guard let last = message.params.last else { return message }
+        var length = 0
+        if let source = message.source {
+            length += 2 + source.nick.utf8.count  // `:` and the space after the source
+            if let user = source.user { length += 1 + user.utf8.count }
+            if let host = source.host { length += 1 + host.utf8.count }
+        }
+        switch message.command {
+        case .verb(let verb): length += verb.utf8.count
+        case .numeric: length += 3
+        }
+        for param in message.params { length += 1 + param.utf8.count }
+        length += 1  // a `:` before the last param
+        let excess = length - limit
+        guard excess > 0 else { return message }
+        let keep = last.utf8.count - excess
+        guard keep > 0 else { return message }
+        var cut = last.utf8.index(last.utf8.startIndex, offsetBy: keep)
+        while cut > last.utf8.startIndex, UTF8.isContinuation(last.utf8[cut]) {
+            cut = last.utf8.index(before: cut)
+        }
+        var shortened = message
+        shortened.params[shortened.params.count - 1] = String(decoding: last.utf8[..<cut], as: UTF8.self)
+        return shortened
     }
 
     /// A numeric reply to a client: the target (nick or `*`) goes first.

@@ -72,7 +72,12 @@ extension IRCServerState {
                 continue
             }
             outgoing.params[0] = recipient.nick ?? target
-            emit(recipientID, outgoing)
+            if recipientID == id, client.has("echo-message") {
+                // To oneself with echo-message: the echo is the labeled answer, the delivered copy is not.
+                emitOutsideLabel(recipientID, outgoing)
+            } else {
+                emit(recipientID, outgoing)
+            }
             if client.has("echo-message") { emit(id, outgoing) }
             if command == "PRIVMSG", let away = recipient.away {
                 reply(client, .rplAway, [recipient.nick ?? target, away])

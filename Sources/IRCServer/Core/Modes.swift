@@ -25,7 +25,9 @@ extension IRCServerState {
             return
         }
         guard let changes else {
-            reply(client, .rplUModeIs, ["+" + (client.invisible ? "i" : "") + (client.isOperator ? "o" : "")])
+            reply(client, .rplUModeIs, [
+                "+" + (client.invisible ? "i" : "") + (client.isOperator ? "o" : "") + (client.wallops ? "w" : ""),
+            ])
             return
         }
         var adding = true
@@ -46,7 +48,11 @@ extension IRCServerState {
                     client.isOperator = false
                     applied += "-o"
                 }
-            case "w": break
+            case "w":
+                if client.wallops != adding {
+                    client.wallops = adding
+                    applied += (adding ? "+" : "-") + "w"
+                }
             default: unknown = true
             }
         }
@@ -100,7 +106,11 @@ extension IRCServerState {
             case "o", "v":
                 guard !arguments.isEmpty else { continue }
                 let nick = arguments.removeFirst()
-                guard let target = nicks[fold(nick)], channel.members[target] != nil else {
+                guard let target = nicks[fold(nick)] else {
+                    reply(client, .errNoSuchNick, [nick, "No such nick/channel"])
+                    continue
+                }
+                guard channel.members[target] != nil else {
                     reply(client, .errUserNotInChannel, [nick, channel.name, "They aren't on that channel"])
                     continue
                 }

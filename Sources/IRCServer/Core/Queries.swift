@@ -13,11 +13,13 @@ extension IRCServerState {
                 matches = channel.members.keys.sorted().compactMap { member in clients[member].map { ($0, channel) } }
             }
         } else {
+            let shared = neighbours(of: id)
             let wantsOperators = params.count > 1 && params[1].contains("o") && whox == nil
             matches = clients.values.filter { ($0.isRegistered || $0.isRemote) && $0.nick != nil }
                 .filter { mask == "*" || mask == "0" || Self.maskMatches(mask, $0.nick ?? "") || Self.maskMatches(mask, $0.mask) }
                 .filter { !wantsOperators || $0.isOperator }
-                .filter { !$0.invisible || $0.id == id || !neighbours(of: id).isDisjoint(with: [$0.id]) }
+                // Invisible users show only to those sharing a channel, or when asked for by exact nick.
+                .filter { !$0.invisible || $0.id == id || shared.contains($0.id) || fold($0.nick ?? "") == fold(mask) }
                 .sorted { $0.id < $1.id }
                 .map { target in (target, firstSharedChannel(id, target.id)) }
         }
@@ -97,7 +99,7 @@ extension IRCServerState {
     }
 
     /// `CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN <target> …` (draft/chathistory); TARGETS lists channels.
-    mutating func handleChatHistory(_ params: [String], from id: ClientID) {
+    mutating func handleChatHistory(_ params: [String], from id: ClientID, now: Date) {
         guard let client = clients[id] else { return }
         func fail(_ code: String, _ text: String) {
             emit(id, IRCMessage(source: serverSource, command: .verb("FAIL"), params: ["CHATHISTORY", code] + params.prefix(2) + [text]))
@@ -150,7 +152,14 @@ extension IRCServerState {
         let query: HistoryQuery?
         switch subcommand {
         case "LATEST":
-            query = .latest(channel: channel.name, limit: capped)
+            if params[2] == "*" {
+                query = .latest(channel: channel.name, limit: capped)
+            } else {
+                // The latest messages after a reference: the newest end of the window (reference, now].
+                query = reference(params[2]).map {
+                    .between(channel: channel.name, from: .timestamp(now.addingTimeInterval(1)), to: $0, limit: capped)
+                }
+            }
         case "BEFORE":
             query = reference(params[2]).map { .before(channel: channel.name, reference: $0, limit: capped) }
         case "AFTER":

@@ -1,12 +1,22 @@
 import Foundation
 
 extension IRCServerState {
-    /// Capabilities offered, with their CAP LS 302 values.
-    var offeredCapabilities: [(name: String, value: String?)] {
+    /// Capabilities offered to `client`, with their CAP LS 302 values. `sts` (IRCv3 STS) is listed only when a
+    /// policy is configured: the upgrade port on a plain connection, the persistence duration on a TLS one.
+    func offeredCapabilities(for client: ClientRecord) -> [(name: String, value: String?)] {
+        var offered = requestableCapabilities
+        if let sts = configuration.stsPolicy {
+            offered.append(("sts", client.secure ? "duration=\(sts.duration)" : "port=\(sts.port)"))
+        }
+        return offered.sorted { $0.name < $1.name }
+    }
+
+    /// Capabilities a client may CAP REQ (`sts` is informational only).
+    var requestableCapabilities: [(name: String, value: String?)] {
         [
             ("account-notify", nil), ("account-tag", nil), ("away-notify", nil), ("batch", nil),
             ("cap-notify", nil), ("chghost", nil), ("draft/chathistory", nil), ("echo-message", nil),
-            ("extended-join", nil), ("invite-notify", nil), ("message-tags", nil), ("msgid", nil),
+            ("extended-join", nil), ("invite-notify", nil), ("labeled-response", nil), ("message-tags", nil), ("msgid", nil),
             ("multi-prefix", nil), ("sasl", "PLAIN"), ("server-time", nil), ("setname", nil),
             ("userhost-in-names", nil),
         ]
@@ -30,7 +40,7 @@ extension IRCServerState {
                 client.caps.insert("cap-notify")  // implied by 302
             }
             clients[id] = client
-            let entries = offeredCapabilities.map { cap in
+            let entries = offeredCapabilities(for: client).map { cap in
                 if let value = cap.value, client.capVersion >= 302 { return "\(cap.name)=\(value)" }
                 return cap.name
             }
@@ -52,7 +62,7 @@ extension IRCServerState {
         case "REQ":
             if !client.isRegistered { client.capNegotiating = true }
             let requested = (params.dropFirst().first ?? "").split(separator: " ").map(String.init)
-            let offered = Set(offeredCapabilities.map(\.name))
+            let offered = Set(requestableCapabilities.map(\.name))
             let valid = requested.allSatisfy { request in
                 let name = request.hasPrefix("-") ? String(request.dropFirst()) : request
                 return offered.contains(name)
@@ -103,6 +113,13 @@ extension IRCServerState {
             emit(id, message)
             for other in neighbours(of: id) { emit(other, message) }
             actions.append(.backend(.nickChanged(old: old, new: wanted)))
+            var previous = client
+            previous.nick = old
+            rememberWhowas(previous, now: now)
+            if fold(old) != folded {
+                notifyMonitors(nick: old, mask: nil)
+                notifyMonitors(nick: wanted, mask: client.mask)
+            }
         } else {
             tryCompleteRegistration(id)
         }
@@ -114,7 +131,7 @@ extension IRCServerState {
             reply(client, .errAlreadyRegistered, ["You may not reregister"])
             return
         }
-        guard params.count >= 4, !params[0].isEmpty else {
+        guard params.count >= 4, !params[0].isEmpty, !params[3].isEmpty else {
             reply(client, .errNeedMoreParams, ["USER", "Not enough parameters"])
             return
         }
@@ -158,7 +175,7 @@ extension IRCServerState {
             client.saslInProgress = nil
             client.saslBuffer = ""
             clients[id] = client
-            reply(client, .errSASLTooLong, ["SASL message too long"])
+            reply(client, .errSASLFail, ["SASL authentication failed: message too long"])
             return
         }
         if argument.count == 400 {
@@ -182,10 +199,18 @@ extension IRCServerState {
 
     mutating func tryCompleteRegistration(_ id: ClientID) {
         guard let client = clients[id], !client.isRegistered, !client.capNegotiating, client.nick != nil,
-            client.user != nil, client.saslInProgress == nil || client.account != nil
+            client.user != nil
         else { return }
+        if client.saslInProgress != nil, client.account == nil {
+            // SASL 3.1: registration completed mid-exchange aborts it; the client registers unauthenticated.
+            clients[id]?.saslInProgress = nil
+            clients[id]?.saslBuffer = ""
+            reply(client, .errSASLAborted, ["SASL authentication aborted"])
+        }
         clients[id]?.isRegistered = true
         guard let registered = clients[id], let nick = registered.nick else { return }
+        notePeakUsers()
+        notifyMonitors(nick: nick, mask: registered.mask)
         reply(registered, .rplWelcome, ["Welcome to the \(configuration.networkName) Network, \(registered.mask)"])
         reply(registered, .rplYourHost, ["Your host is \(configuration.serverName), running version \(configuration.version)"])
         reply(registered, .rplCreated, ["This server was created \(Self.httpDate(created))"])
@@ -211,6 +236,7 @@ extension IRCServerState {
         support.targMax([("PRIVMSG", configuration.maximumTargets), ("NOTICE", configuration.maximumTargets), ("JOIN", nil)])
         support.utf8Only()
         support.whox()
+        support.monitor(limit: configuration.monitorLimit)
         support.modes(4)
         try? support.set("AWAYLEN", String(configuration.awayLength))
         try? support.set("LINELEN", "512")
@@ -237,6 +263,20 @@ extension IRCServerState {
         reply(client, .rplLUserUnknown, [String(clients.values.filter { !$0.isRegistered && !$0.isRemote }.count), "unknown connection(s)"])
         reply(client, .rplLUserChannels, [String(channels.count), "channels formed"])
         reply(client, .rplLUserMe, ["I have \(local) clients and 0 servers"])
+        reply(client, .rplLocalUsers, [
+            String(local), String(peakLocalUsers), "Current local users \(local), max \(peakLocalUsers)",
+        ])
+        reply(client, .rplGlobalUsers, [
+            String(users.count), String(peakGlobalUsers), "Current global users \(users.count), max \(peakGlobalUsers)",
+        ])
+    }
+
+    /// Keeps the highest local and global user counts seen (RPL_LOCALUSERS / RPL_GLOBALUSERS).
+    mutating func notePeakUsers() {
+        let local = clients.values.filter { $0.isRegistered && !$0.isRemote }.count
+        let global = clients.values.filter { $0.isRegistered || $0.isRemote }.count
+        peakLocalUsers = max(peakLocalUsers, local)
+        peakGlobalUsers = max(peakGlobalUsers, global)
     }
 
     mutating func sendMOTD(to id: ClientID) {
@@ -253,6 +293,8 @@ extension IRCServerState {
     /// Removes a client: parts every channel with a QUIT to its neighbours, frees the nick.
     mutating func quit(_ id: ClientID, reason: String, now: Date, notifySelf: Bool) {
         guard let client = clients[id] else { return }
+        rememberWhowas(client, now: now)
+        forgetMonitoring(of: id)
         if client.isRegistered || client.isRemote {
             let message = IRCMessage(source: client.source, command: .verb("QUIT"), params: [reason])
             for other in neighbours(of: id) { emit(other, message) }
@@ -267,5 +309,8 @@ extension IRCServerState {
         }
         if let remoteID = client.remoteID { remoteUsers.removeValue(forKey: remoteID) }
         clients.removeValue(forKey: id)
+        if let nick = client.nick, client.isRegistered || client.isRemote, nicks[fold(nick)] == nil {
+            notifyMonitors(nick: nick, mask: nil)
+        }
     }
 }

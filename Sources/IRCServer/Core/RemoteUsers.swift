@@ -24,6 +24,10 @@ extension IRCServerState {
             clients[id] = client
             let message = IRCMessage(source: oldSource, command: .verb("NICK"), params: [unique])
             for other in neighbours(of: id) { emit(other, message) }
+            if fold(oldSource.nick) != fold(unique) {
+                notifyMonitors(nick: oldSource.nick, mask: nil)
+                notifyMonitors(nick: unique, mask: client.mask)
+            }
         case .remoteMessage(let channel, let userID, let kind, let text, let messageID, let time):
             guard let id = remoteUsers[userID], let client = clients[id], let room = channels[fold(channel)] else { break }
             var tags = IRCTags()
@@ -67,6 +71,7 @@ extension IRCServerState {
         clients[id]?.nick = nick
         nicks[fold(nick)] = id
         remoteUsers[user.id] = id
+        if let mask = clients[id]?.mask { notifyMonitors(nick: nick, mask: mask) }
         return id
     }
 

@@ -40,7 +40,9 @@ final class IRCConnectionHandler: ChannelInboundHandler {
     private let core: IRCServerCore
     private let secure: Bool
     private let sendQueueLimit: Int
-    private let parser = IRCMessageParser()
+    /// IRCv3 message-tags: a client's tag section (with `@` and the space) is at most 4096 bytes; the larger 8191-byte
+    /// budget is the server's, for the tags it adds.
+    private let parser = IRCMessageParser(limits: IRCMessageLimits(maxTagSectionBytes: 4096))
     private var input: AsyncStream<Input>.Continuation?
 
     init(core: IRCServerCore, secure: Bool, sendQueueLimit: Int) {
@@ -144,9 +146,10 @@ final class ConnectionOutput: IRCClientOutput {
             }
             return
         }
+        let encoded = bytes
         channel.eventLoop.execute {
             var buffer = channel.allocator.buffer(capacity: count)
-            buffer.writeBytes(bytes)
+            buffer.writeBytes(encoded)
             channel.writeAndFlush(buffer).whenComplete { _ in
                 self.counters.withLock { $0.pending -= count }
             }

@@ -44,6 +44,8 @@ public struct IRCServerConfiguration: Sendable {
     public var floodRate = 4.0
     /// Loopback clients (the usual PearIRC set-up: one user, one gateway) skip flood control.
     public var floodExemptLoopback = true
+    /// Lines held for a flooding client before it is disconnected ("Excess Flood").
+    public var floodQueueLength = 64
     public var nickLength = 30
     public var channelLength = 64
     public var topicLength = 390
@@ -58,6 +60,30 @@ public struct IRCServerConfiguration: Sendable {
     public var serviceNames: [String] = []
     /// `OPER` credentials: name → Argon2id hash string (`PasswordHash` format), checked by the backend.
     public var operators: [String: String] = [:]
+    /// Checks an OPER password against its hash from `operators` (e.g. libsodium's Argon2id `crypto_pwhash_str_verify`,
+    /// which this module does not link). Called off the server's actor, since a check is deliberately slow. Without
+    /// it, OPER always fails.
+    public var operatorPasswordVerifier: (@Sendable (_ password: String, _ hash: String) -> Bool)?
+    /// IRCv3 Strict Transport Security, advertised as the `sts` capability. Set it only when the TLS certificate is
+    /// one clients can verify: a client that honours the policy refuses plain text afterwards and checks the
+    /// certificate, so advertising it with a self-signed certificate locks such clients out.
+    public struct STSPolicy: Sendable, Hashable {
+        /// The TLS port plain-text clients are told to reconnect to.
+        public var port: Int
+        /// Seconds a client keeps the policy (sent on TLS connections).
+        public var duration: Int
+
+        public init(port: Int, duration: Int = 2_592_000) {
+            self.port = port
+            self.duration = duration
+        }
+    }
+
+    public var stsPolicy: STSPolicy?
+    /// How long a client's lines are held for a late backend answer (SASL, history, OPER) before they run anyway.
+    public var deferredAnswerTimeout: Duration = .seconds(30)
+    /// Users remembered for WHOWAS.
+    public var whowasLength = 256
 
     public init() {}
 }

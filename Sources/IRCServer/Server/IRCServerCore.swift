@@ -135,6 +135,13 @@ public actor IRCServerCore {
                     let lines = await backend.history(query)
                     await self?.historyReady(id, lines: lines, batchType: batchType, target: target)
                 }
+            case .verifyOperator(let id, let name, let password, let hash):
+                let verifier = state.configuration.operatorPasswordVerifier
+                // A password hash check takes a noticeable time by design: keep it off this actor.
+                Task.detached { [weak self] in
+                    let success = verifier?(password, hash) ?? false
+                    await self?.operatorVerified(id, name: name, success: success)
+                }
             case .service(let id, let service, let text):
                 let backend = self.backend
                 let nick = state.nick(of: id) ?? "*"
@@ -153,6 +160,10 @@ public actor IRCServerCore {
 
     private func historyReady(_ id: ClientID, lines: [ChatLine], batchType: String, target: String) {
         perform(state.historyReady(id, lines: lines, batchType: batchType, target: target, now: Date()))
+    }
+
+    private func operatorVerified(_ id: ClientID, name: String, success: Bool) {
+        perform(state.operatorVerified(id, name: name, success: success))
     }
 
     private func serviceReplied(_ id: ClientID, service: String, lines: [String]) {

@@ -66,6 +66,28 @@ struct ServerHarness {
         return id
     }
 
+    /// Answers pending OPER checks with `verify(password, hash)`; returns what `id` received.
+    @discardableResult
+    mutating func answerOperatorChecks(for id: ClientID, verify: (String, String) -> Bool) -> [String] {
+        let pending = otherActions
+        otherActions = []
+        received[id] = []
+        for action in pending {
+            guard case .verifyOperator(let client, let name, let password, let hash) = action else {
+                otherActions.append(action)
+                continue
+            }
+            record(state.operatorVerified(client, name: name, success: verify(password, hash)))
+        }
+        return inbox(id)
+    }
+
+    /// Advances the clock.
+    mutating func advance(_ seconds: Double) {
+        now = now.addingTimeInterval(seconds)
+    }
+
+    @discardableResult
     mutating func inbox(_ id: ClientID) -> [String] {
         defer { received[id] = [] }
         return received[id] ?? []

@@ -1,0 +1,118 @@
+import Foundation
+
+/// Commands whose answer comes later (SASL verdict, history, OPER password check, service replies) keep a client's
+/// replies in order: until every answer a command asked for has arrived, the client's further lines are held and
+/// run afterwards, at the time they were received. Clients (and irctest) rely on replies coming in the order of
+/// their commands, e.g. a `PING` sent after `OPER` must not be answered before the OPER verdict.
+///
+/// With labeled-response, the command's immediate replies are kept back too and labeled together with the late ones.
+extension IRCServerState {
+    /// Runs `message` now, or holds it while an earlier command of the client still waits for an answer.
+    mutating func run(_ message: IRCMessage, from id: ClientID, now: Date) {
+        guard let client = clients[id] else { return }
+        guard client.awaitingAnswers == 0 else {
+            guard client.heldLines.count < configuration.floodQueueLength else {
+                error(id, "Closing Link: \(client.host) (Excess Flood)")
+                quit(id, reason: "Excess Flood", now: now, notifySelf: false)
+                return
+            }
+            clients[id]?.heldLines.append(HeldLine(message: message, received: now))
+            return
+        }
+        process(message, from: id, now: now)
+    }
+
+    /// Runs one message, labeling its replies or noting the answers it waits for.
+    mutating func process(_ message: IRCMessage, from id: ClientID, now: Date) {
+        let label = label(of: message, from: id)
+        let start = actions.count
+        dispatch(message, from: id, now: now)
+        let deferred = deferredReplies(for: id, from: start)
+        if deferred > 0, clients[id] != nil {
+            clients[id]?.awaitingAnswers += deferred
+            if clients[id]?.awaitingSince == nil { clients[id]?.awaitingSince = now }
+            if let label {
+                clients[id]?.pendingLabel = label
+                stashReplies(to: id, from: start)
+            }
+        } else if let label {
+            applyLabel(label, to: id, from: start)
+        }
+        actions.append(contentsOf: outsideLabel)
+        outsideLabel = []
+    }
+
+    /// How many of the actions from `start` on answer `id` later.
+    func deferredReplies(for id: ClientID, from start: Int) -> Int {
+        actions[start...].count { action in
+            switch action {
+            case .authenticate(let target, _, _), .fetchHistory(let target, _, _, _), .service(let target, _, _),
+                .verifyOperator(let target, _, _, _):
+                target == id
+            default: false
+            }
+        }
+    }
+
+    /// Moves the sends to `id` among the actions from `start` on into its pending replies.
+    mutating func stashReplies(to id: ClientID, from start: Int) {
+        var kept: [IRCServerAction] = []
+        for action in actions[start...] {
+            if case .send(let target, _) = action, target == id {
+                clients[id]?.pendingReplies.append(action)
+            } else {
+                kept.append(action)
+            }
+        }
+        actions.removeSubrange(start...)
+        actions.append(contentsOf: kept)
+    }
+
+    /// Runs `body`, which delivers one late answer to `id`; when it was the last one awaited, sends the labeled
+    /// response (if any) and runs the lines held meanwhile.
+    mutating func answeringDeferred(_ id: ClientID, _ body: (inout IRCServerState) -> Void) {
+        let start = actions.count
+        body(&self)
+        guard let client = clients[id] else { return }
+        let remaining = max(0, client.awaitingAnswers - 1)
+        clients[id]?.awaitingAnswers = remaining
+        if client.pendingLabel != nil { stashReplies(to: id, from: start) }
+        guard remaining == 0 else { return }
+        finishWaiting(id)
+    }
+
+    /// Stops waiting (every answer arrived, or the backend took too long): sends the labeled response and runs the
+    /// held lines.
+    mutating func finishWaiting(_ id: ClientID) {
+        clients[id]?.awaitingAnswers = 0
+        clients[id]?.awaitingSince = nil
+        if let label = clients[id]?.pendingLabel {
+            let replies = clients[id]?.pendingReplies ?? []
+            clients[id]?.pendingLabel = nil
+            clients[id]?.pendingReplies = []
+            let labeled = actions.count
+            actions.append(contentsOf: replies)
+            applyLabel(label, to: id, from: labeled)
+        }
+        while let line = clients[id]?.heldLines.first, clients[id]?.awaitingAnswers == 0 {
+            clients[id]?.heldLines.removeFirst()
+            process(line.message, from: id, now: line.received)
+        }
+    }
+
+    /// A backend that never answers must not freeze a client: after `deferredAnswerTimeout` the held lines run.
+    mutating func expireWaiting(now: Date) {
+        let limit = configuration.deferredAnswerTimeout.seconds
+        let stuck = clients.values.filter { client in
+            guard let since = client.awaitingSince else { return false }
+            return now.timeIntervalSince(since) > limit
+        }.map(\.id).sorted()
+        for id in stuck { finishWaiting(id) }
+    }
+}
+
+/// A line received while the client waited for a late answer.
+struct HeldLine: Sendable {
+    var message: IRCMessage
+    var received: Date
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Peer-to-peer end-to-end test with real IRC clients: irssi on gateway A (over TLS) and WeeChat on gateway B (over
+plain text), the two `pearircd run` gateways joined by `--peer` over loopback (secret-stream + protomux + hypercore
+replication), all driven inside tmux the same way as clients.py.
+
+Checks: both clients register and join one channel; each sees the other arrive (a remote JOIN with the peer's key
+fingerprint as host); messages cross both ways; a /me action crosses; a nick change on A shows up on B.
+
+Usage: p2p_clients.py [--pearircd PATH] [--timeout SECONDS] [--keep]
+Exits 0 on success, 1 on a failed check, 2 when a required program is missing.
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from clients import (CHANNEL, CheckFailed, Client, Tmux, irssi_config, missing_requirement, parse_options,
+                     weechat_command)
+
+
+def start_gateway(binary, directory, name, peer_port, timeout):
+    """Starts `pearircd run` with its own data directory; returns (process, ports by kind)."""
+    data = os.path.join(directory, f"data-{name}")
+    arguments = [binary, "run", "--port", "0", "--tls-port", "0", "--data-dir", data, "--peer-host", "127.0.0.1",
+                 "--peer-port", "0", "--history-on-join", "0"]
+    if peer_port is not None:
+        arguments += ["--peer", f"127.0.0.1:{peer_port}"]
+    process = subprocess.Popen(
+        arguments, stdout=subprocess.PIPE, stderr=open(os.path.join(directory, f"pearircd-{name}.log"), "w"),
+        text=True, start_new_session=True,
+    )
+    ports = {}
+    deadline = time.monotonic() + timeout
+    while len(ports) < 3:
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise CheckFailed(f"gateway {name} did not print its listening ports")
+        words = process.stdout.readline().split()
+        if len(words) == 4 and words[0] == "listening":
+            ports[words[1]] = int(words[3])
+    return process, ports
+
+
+def stop(process):
+    if process is not None and process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def main():
+    options = parse_options(__doc__.split("\n")[0], default_timeout=30.0)
+    if missing_requirement(options, "e2e-p2p"):
+        return 2
+
+    directory = tempfile.mkdtemp(prefix="pearirc-e2e-p2p-")
+    tmux = Tmux(directory)
+    gateways = []
+    started = time.monotonic()
+    step = "start"
+    try:
+        step = "start two gateways, B dialling A"
+        a, a_ports = start_gateway(options.pearircd, directory, "a", None, 60)
+        gateways.append(a)
+        b, b_ports = start_gateway(options.pearircd, directory, "b", a_ports["peers"], 60)
+        gateways.append(b)
+        print(f"e2e-p2p: gateway A irc tls {a_ports['tls']}, gateway B irc plain {b_ports['plain']}")
+        env = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "tmux-256color", "HOME": directory}
+        os.makedirs(os.path.join(directory, "a"))
+        os.makedirs(os.path.join(directory, "b"))
+        tmux.start("alice", irssi_config(os.path.join(directory, "a"), "alice", a_ports["tls"]), env)
+        tmux.start("bob", weechat_command(os.path.join(directory, "b"), "bob", b_ports["plain"]), env)
+        alice = Client(tmux, "alice", options.timeout, "/clear", f"/window goto {CHANNEL}", "/echo")
+        bob = Client(tmux, "bob", options.timeout, "/buffer clear", f"/buffer {CHANNEL}", "/print")
+        token = secrets.token_hex(4)
+
+        def check(name):
+            nonlocal step
+            step = name
+            print(f"e2e-p2p: {name}")
+
+        check("irssi registers on A, WeeChat on B")
+        alice.wait_for("Welcome to the PearIRC Network, alice", what="irssi's RPL_WELCOME")
+        bob.wait_for("Welcome to the PearIRC Network, bob", what="WeeChat's RPL_WELCOME")
+
+        check("both join; each sees the other arrive from the other gateway")
+        alice.type(f"/join {CHANNEL}")
+        alice.wait_for(f"has joined {CHANNEL}")
+        bob.type(f"/join {CHANNEL}")
+        # A remote member's host is a fingerprint of its key under .pear (WeeChat also shows the real name).
+        bob.wait_for("(pear@", f"has joined {CHANNEL}", what="alice's remote JOIN on B")
+        alice.wait_for("[pear@", f"has joined {CHANNEL}", what="bob's remote JOIN on A")
+
+        check("irssi on A -> WeeChat on B")
+        bob.watch_channel()
+        alice.type(f"/msg {CHANNEL} hello from irssi on A {token}")
+        bob.wait_for(f"hello from irssi on A {token}", what="alice's line on B")
+
+        check("WeeChat on B -> irssi on A")
+        alice.watch_channel()
+        bob.type(f"/msg {CHANNEL} hello from weechat on B {token}")
+        alice.wait_for(f"hello from weechat on B {token}")
+
+        check("/me crosses")
+        bob.watch_channel()
+        alice.type(f"/me waves {token}")
+        bob.wait_for(f"waves {token}")
+
+        check("a nick change on A shows up on B")
+        bob.watch_channel()
+        alice.type(f"/nick alicia")
+        bob.wait_for("alicia")
+
+        print(f"e2e-p2p: passed in {time.monotonic() - started:.1f} s")
+        return 0
+    except CheckFailed as failure:
+        print(f"e2e-p2p: FAILED at '{step}': {failure}", file=sys.stderr)
+        for name in ("a", "b"):
+            log = os.path.join(directory, f"pearircd-{name}.log")
+            if os.path.exists(log):
+                print(f"--- gateway {name} log (tail) ---", file=sys.stderr)
+                with open(log) as handle:
+                    print("".join(handle.readlines()[-20:]), file=sys.stderr)
+        return 1
+    finally:
+        tmux.kill()
+        for process in gateways:
+            stop(process)
+        if not options.keep:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
