@@ -72,11 +72,52 @@ final class SwarmConnectionHandler: ChannelInboundHandler {
     private let logger: Logger
     private let label: String
 
-    init(session: SecretStreamSession, established: EventLoopPromise<SwarmConnection>, label: String, logger: Logger) {
+    /// Liveness settings: an empty frame goes out after `keepAlive` without writes, and a connection that
+    /// receives nothing for `idleTimeout` is closed (as secret-stream's keepAlive and setTimeout do).
+    struct Liveness {
+        var keepAlive: TimeAmount?
+        var idleTimeout: TimeAmount?
+    }
+
+    private let liveness: Liveness
+    private var lastWrite = NIODeadline.now()
+    private var lastRead = NIODeadline.now()
+    private var livenessTimer: RepeatedTask?
+
+    init(
+        session: SecretStreamSession, established: EventLoopPromise<SwarmConnection>, label: String, logger: Logger,
+        liveness: Liveness = Liveness()
+    ) {
         self.session = session
         self.established = established
         self.label = label
         self.logger = logger
+        self.liveness = liveness
+    }
+
+    /// Starts the keep-alive and idle checks once the connection is encrypted.
+    private func startLiveness(context: ChannelHandlerContext) {
+        let periods = [liveness.keepAlive, liveness.idleTimeout].compactMap { $0 }
+        guard let shortest = periods.min(by: { $0.nanoseconds < $1.nanoseconds }) else { return }
+        let tick = TimeAmount.nanoseconds(max(shortest.nanoseconds / 4, 1_000_000))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        livenessTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = loopBound.value
+            handler.checkLiveness(context: context)
+        }
+    }
+
+    private func checkLiveness(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if let idle = liveness.idleTimeout, now - lastRead > idle {
+            logger.info("closing idle peer connection", metadata: ["peer": "\(label)"])
+            context.close(promise: nil)
+            return
+        }
+        if let keepAlive = liveness.keepAlive, now - lastWrite >= keepAlive, let bytes = try? session.keepAlive() {
+            lastWrite = now
+            context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        }
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -93,6 +134,7 @@ final class SwarmConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
         var buffer = unwrapInboundIn(data)
         guard let bytes = buffer.readBytes(length: buffer.readableBytes) else { return }
         do {
@@ -115,6 +157,7 @@ final class SwarmConnectionHandler: ChannelInboundHandler {
                     events: stream, channel: context.channel, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
                 settled = true
                 established.succeed(connection)
+                startLiveness(context: context)
             case .message(let frame):
                 do {
                     for event in try mux.receive(frame) {
@@ -139,6 +182,7 @@ final class SwarmConnectionHandler: ChannelInboundHandler {
         guard let context, let frame = build(&mux) else { return }
         do {
             let bytes = try session.send(frame)
+            lastWrite = .now()
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
         } catch {
             fail(context: context, error)
@@ -158,6 +202,8 @@ final class SwarmConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        livenessTimer?.cancel()
+        livenessTimer = nil
         settle(SwarmConnectionError.closedDuringHandshake)
         continuation?.yield(.disconnected)
         continuation?.finish()
@@ -185,18 +231,26 @@ public final class SwarmTransport: Sendable {
     let keyPair: Ed25519.KeyPair
     let logger: Logger
     let handshakeTimeout: TimeAmount
+    let liveness: SwarmConnectionHandler.Liveness
 
-    public init(keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), logger: Logger = Logger(label: "pearircd.swarm")) {
+    /// - Parameters:
+    ///   - keepAlive: send an empty frame after this long without writes (HyperDHT uses 5 s); nil disables.
+    ///   - idleTimeout: close a connection that received nothing for this long; nil disables.
+    public init(
+        keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), keepAlive: TimeAmount? = .seconds(5),
+        idleTimeout: TimeAmount? = .seconds(20), logger: Logger = Logger(label: "pearircd.swarm")
+    ) {
         self.keyPair = keyPair
         self.logger = logger
         self.handshakeTimeout = handshakeTimeout
+        liveness = .init(keepAlive: keepAlive, idleTimeout: idleTimeout)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 
     /// Listens on `host:port`; every connection that completes its handshake is handed to `onConnection`.
     /// Returns the bound port.
     public func listen(host: String, port: Int, onConnection: @escaping @Sendable (SwarmConnection) -> Void) async throws -> (any Channel, Int) {
-        let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout
+        let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -206,7 +260,8 @@ public final class SwarmTransport: Sendable {
                     let session = try SecretStreamSession(isInitiator: false, staticKeyPair: keyPair)
                     let label = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
                     try channel.pipeline.syncOperations.addHandler(
-                        SwarmConnectionHandler(session: session, established: promise, label: label, logger: logger))
+                        SwarmConnectionHandler(
+                            session: session, established: promise, label: label, logger: logger, liveness: liveness))
                     // Closing settles the promise (as closedDuringHandshake) through the handler.
                     let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
                     promise.futureResult.whenComplete { result in
@@ -222,7 +277,7 @@ public final class SwarmTransport: Sendable {
     /// Dials `host:port` and completes the handshake. With `expectedRemoteKey`, a peer proving another identity
     /// is refused (the connection is closed and `SwarmConnectionError.unexpectedRemoteKey` thrown).
     public func connect(host: String, port: Int, expectedRemoteKey: [UInt8]? = nil) async throws -> SwarmConnection {
-        let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout
+        let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
         let promiseBox = Mutex<EventLoopPromise<SwarmConnection>?>(nil)
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -232,7 +287,9 @@ public final class SwarmTransport: Sendable {
                     promiseBox.withLock { $0 = promise }
                     let session = try SecretStreamSession(isInitiator: true, staticKeyPair: keyPair)
                     try channel.pipeline.syncOperations.addHandler(
-                        SwarmConnectionHandler(session: session, established: promise, label: "\(host):\(port)", logger: logger))
+                        SwarmConnectionHandler(
+                            session: session, established: promise, label: "\(host):\(port)", logger: logger,
+                            liveness: liveness))
                 }
             }
             .connect(host: host, port: port).get()

@@ -108,4 +108,38 @@ import Testing
         try await server.shutdown()
         try await group.shutdownGracefully()
     }
+
+    /// Waits for `connection` to close, or fails after `timeout`.
+    func closes(_ connection: SwarmConnection, within timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await connection.waitUntilClosed(); return true }
+            group.addTask { try? await Task.sleep(for: timeout); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            connection.disconnect()
+            return first
+        }
+    }
+
+    @Test func aSilentPeerIsDisconnectedAndKeepAlivesPreventIt() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: .milliseconds(300))
+        let silent = SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: nil)
+        let chatty = SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: .milliseconds(50), idleTimeout: nil)
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        // A peer that never sends anything is dropped after the idle timeout.
+        let quiet = try await silent.connect(host: "127.0.0.1", port: port)
+        #expect(await closes(quiet, within: .seconds(5)))
+
+        // A peer whose keep-alives arrive is not, even after several idle periods.
+        let alive = try await chatty.connect(host: "127.0.0.1", port: port)
+        let accepted = try await waitFor("second connection") { inbox.connections.withLock { $0.count == 2 ? $0[1] : nil } }
+        let early = await closes(alive, within: .milliseconds(1200)) // returns false: still open after 1.2 s
+        #expect(!early)
+        _ = accepted
+        try await listener.close()
+        for transport in [server, silent, chatty] { try await transport.shutdown() }
+    }
 }
