@@ -115,9 +115,10 @@ public actor Gateway {
     }
 
     /// Appends a local line to the user's log of the room and ingests it back.
-    func appendLocal(_ topic: RoomTopic, kind: RoomEntry.Kind, text: String, at time: Date) async {
+    func appendLocal(_ topic: RoomTopic, kind: RoomEntry.Kind, text: String, at time: Date, messageID: String? = nil) async {
         guard let room = rooms[topic] else { return }
-        let entry = room.state.composeLocal(kind: kind, text: text, timestamp: UInt64(max(0, time.timeIntervalSince1970 * 1000)))
+        let entry = room.state.composeLocal(
+            kind: kind, text: text, timestamp: UInt64(max(0, time.timeIntervalSince1970 * 1000)), messageID: messageID)
         do {
             let length = try await room.ownLog.append([entry.encoded()])
             _ = rooms[topic]?.state.ingest(author: room.ownLog.key, index: length - 1, block: entry.encoded())
@@ -158,13 +159,14 @@ public actor Gateway {
                 connection.mux.close(protocol: RoomWire.protocolName, id: topic.bytes)
                 connections[id]?.sharedRooms.remove(topic)
             }
-        case .message(let channel, _, let kind, let text, _, let time):
+        case .message(let channel, _, let kind, let text, let id, let time):
             let topic = RoomTopic(foldedChannelName: Self.fold(channel))
             guard rooms[topic] != nil else { return }
+            // The IRC core's msgid travels in the entry, so the echo, our history and every other gateway agree.
             if let action = Self.action(text) {
-                await appendLocal(topic, kind: .action, text: action, at: time)
+                await appendLocal(topic, kind: .action, text: action, at: time, messageID: id)
             } else {
-                await appendLocal(topic, kind: kind == .notice ? .notice : .message, text: text, at: time)
+                await appendLocal(topic, kind: kind == .notice ? .notice : .message, text: text, at: time, messageID: id)
             }
         case .topic(let channel, _, let topic):
             let room = RoomTopic(foldedChannelName: Self.fold(channel))
@@ -201,7 +203,7 @@ public actor Gateway {
             let user = author == room.ownLog.key ? "~pear" : "pear"
             let source = "\(room.state.displayNick(for: author))!\(user)@\(NickDirectory.host(for: author))"
             return ChatLine(
-                id: Self.messageID(line.position), time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000),
+                id: Self.messageID(line), time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000),
                 channel: query.channel, source: source, kind: kind, text: Self.sanitised(text))
         }
         return HistoryWindow.select(query, from: lines)
@@ -422,7 +424,7 @@ public actor Gateway {
                 // A long line becomes several IRC lines (the first keeps the entry's msgid).
                 for (part, piece) in Self.ircLines(Self.cleaned(line.entry.text)).enumerated() {
                     let text = line.entry.kind == .action ? "\u{1}ACTION \(piece)\u{1}" : piece
-                    let id = part == 0 ? Self.messageID(line.position) : "\(Self.messageID(line.position)).\(part)"
+                    let id = part == 0 ? Self.messageID(line) : "\(Self.messageID(line)).\(part)"
                     continuation.yield(
                         .remoteMessage(channel: room.channel, userID: userID, kind: kind, text: text, id: id, time: time))
                 }
@@ -458,9 +460,10 @@ public actor Gateway {
 
     // MARK: - Text helpers
 
-    /// A message id every gateway derives the same way: the author's key prefix and the entry's index.
-    static func messageID(_ position: RoomHistory.Position) -> String {
-        "\(ZBase32.encode(position.author).prefix(12))-\(position.index)"
+    /// A line's msgid: the one its author's gateway recorded in the entry, else one every gateway derives the
+    /// same way (the author's key prefix and the entry's index).
+    static func messageID(_ line: RoomHistory.Line) -> String {
+        line.entry.messageID ?? "\(ZBase32.encode(line.position.author).prefix(12))-\(line.position.index)"
     }
 
     /// The text of a CTCP ACTION (`/me`), or nil.

@@ -1,11 +1,14 @@
+import Foundation
 import CompactEncoding
 
 /// One line of a room as it is stored in its author's log: a compact-encoded, versioned record.
 ///
 /// Version 1 layout: `uint version (1)`, `uint kind`, `uint timestamp` (milliseconds since the Unix epoch, the
 /// author's wall clock), `uint lamport`, `array(head)` with head = `fixed32 writer key ‖ uint length` (how much of
-/// each other writer's log the author had seen), `string text`. A reader skips entries with a newer version or an
-/// unknown kind instead of failing: logs outlive the software that reads them.
+/// each other writer's log the author had seen), `string text`, then optionally `string msgid` (the IRC message id the
+/// author's gateway gave the line, so an echoed line and the same line in history carry one id everywhere). A
+/// reader skips entries with a newer version or an unknown kind instead of failing: logs outlive the software that
+/// reads them.
 public struct RoomEntry: Hashable, Sendable {
     /// What the line is. Raw values are the wire numbers.
     public enum Kind: UInt64, Sendable, CaseIterable {
@@ -41,13 +44,26 @@ public struct RoomEntry: Hashable, Sendable {
     public var heads: [Head]
     /// Message text, /me text, notice text, new topic, new nick, or part reason.
     public var text: String
+    /// The IRC msgid the author's gateway gave the line, when it had one (letters, digits, `.`, `_`, `-`; ≤ 64).
+    public var messageID: String?
 
-    public init(kind: Kind, timestamp: UInt64, lamport: UInt64, heads: [Head] = [], text: String) {
+    public init(
+        kind: Kind, timestamp: UInt64, lamport: UInt64, heads: [Head] = [], text: String, messageID: String? = nil
+    ) {
         self.kind = kind
         self.timestamp = timestamp
         self.lamport = lamport
         self.heads = heads
         self.text = text
+        self.messageID = messageID.flatMap(Self.validMessageID)
+    }
+
+    /// A msgid is shown to IRC clients as a tag value: keep it short and plain, or drop it.
+    static func validMessageID(_ id: String) -> String? {
+        guard !id.isEmpty, id.utf8.count <= 64,
+            id.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) })
+        else { return nil }
+        return id
     }
 
     /// The stored bytes.
@@ -76,9 +92,11 @@ public struct RoomEntry: Hashable, Sendable {
             Head(writer: try r.readFixed(length: 32), length: try r.readUInt())
         }
         let text = try reader.readString(limit: maximumTextBytes)
-        // Version 1 readers ignore bytes after the text, so later minor additions stay readable.
+        // The optional msgid; anything after it is ignored, so later minor additions stay readable.
+        let messageID = reader.isAtEnd ? nil : try? reader.readString(limit: 256)
         guard let kind = Kind(rawValue: rawKind) else { return .unsupported(version: version, kind: rawKind) }
-        return .entry(RoomEntry(kind: kind, timestamp: timestamp, lamport: lamport, heads: heads, text: text))
+        return .entry(
+            RoomEntry(kind: kind, timestamp: timestamp, lamport: lamport, heads: heads, text: text, messageID: messageID))
     }
 
     private struct Versioned: CompactEncodable {
@@ -94,6 +112,7 @@ public struct RoomEntry: Hashable, Sendable {
                 w.writeUInt(head.length)
             }
             writer.writeString(entry.text)
+            if let messageID = entry.messageID { writer.writeString(messageID) }
         }
     }
 }

@@ -85,11 +85,13 @@ public struct RoomState: Sendable {
 
     /// A new local entry: its Lamport clock exceeds everything seen, and its heads record every other writer's
     /// ingested length. The caller appends `entry.encoded()` to the local log and then ingests it back.
-    public func composeLocal(kind: RoomEntry.Kind, text: String, timestamp: UInt64) -> RoomEntry {
+    public func composeLocal(kind: RoomEntry.Kind, text: String, timestamp: UInt64, messageID: String? = nil) -> RoomEntry {
         let heads = writerLengths.filter { $0.key != localWriter && $0.value > 0 }
             .map { RoomEntry.Head(writer: $0.key, length: $0.value) }
             .sorted { $0.writer.lexicographicallyPrecedes($1.writer) }
-        return RoomEntry(kind: kind, timestamp: timestamp, lamport: history.maximumLamport + 1, heads: heads, text: text)
+        return RoomEntry(
+            kind: kind, timestamp: timestamp, lamport: history.maximumLamport + 1, heads: heads, text: text,
+            messageID: messageID)
     }
 
     private func snapshotNicks() -> [[UInt8]: String] {

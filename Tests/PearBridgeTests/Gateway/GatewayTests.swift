@@ -63,7 +63,8 @@ struct TestGateway {
     }
 
     func say(_ channel: String, _ text: String, as nick: String) async {
-        await gateway.handle(.message(channel: channel, nick: nick, kind: .privmsg, text: text, id: "local", time: Date()))
+        await gateway.handle(
+            .message(channel: channel, nick: nick, kind: .privmsg, text: text, id: "m\(UUID().uuidString.prefix(8))", time: Date()))
     }
 
     func cleanUp() { try? FileManager.default.removeItem(at: directory.url) }
@@ -131,6 +132,13 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         }
         let ids = await a.gateway.history(.latest(channel: "#room", limit: 10)).map(\.id)
         #expect(await c.gateway.history(.latest(channel: "#room", limit: 10)).map(\.id) == ids)
+        // The msgid the sender's IRC core gave the line is the one every gateway shows.
+        await a.gateway.handle(
+            .message(channel: "#room", nick: "alicia", kind: .privmsg, text: "with an id", id: "abc-123", time: Date()))
+        let tagged = try await c.recorder.message("with an id")
+        guard case .remoteMessage(_, _, _, _, let seenID, _) = tagged else { return }
+        #expect(seenID == "abc-123")
+        #expect(await a.gateway.history(.latest(channel: "#room", limit: 1)).first?.id == "abc-123")
     }
 
     @Test func aGatewayCatchesUpAfterARestart() async throws {

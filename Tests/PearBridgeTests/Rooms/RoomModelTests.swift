@@ -27,6 +27,20 @@ import Testing
         }
     }
 
+    @Test func anOptionalMessageIDTravelsAndBadOnesAreDropped() throws {
+        let entry = RoomEntry(kind: .message, timestamp: 1, lamport: 1, text: "hi", messageID: "abc-12.x_y")
+        #expect(try RoomEntry.decode(entry.encoded()) == .entry(entry))
+        #expect(RoomEntry(kind: .message, timestamp: 1, lamport: 1, text: "hi", messageID: "has space").messageID == nil)
+        #expect(RoomEntry(kind: .message, timestamp: 1, lamport: 1, text: "hi", messageID: String(repeating: "a", count: 65)).messageID == nil)
+        // A decoder reading an entry whose msgid field is malformed keeps the line and drops the id.
+        let bare = RoomEntry(kind: .message, timestamp: 1, lamport: 1, text: "hi").encoded()
+        guard case .entry(let decoded) = try RoomEntry.decode(bare + [5, 0x61]) else {
+            Issue.record("expected an entry")
+            return
+        }
+        #expect(decoded.text == "hi" && decoded.messageID == nil)
+    }
+
     @Test func layoutIsTheDocumentedOne() {
         let entry = RoomEntry(kind: .action, timestamp: 300, lamport: 2, heads: [], text: "hi")
         // version 1, kind 1, timestamp 300 (fd 2c 01), lamport 2, no heads, "hi".
