@@ -29,6 +29,9 @@ public struct RoomState: Sendable {
     /// The room topic text, from the latest topic entry in history order.
     public private(set) var topicText: (text: String, position: RoomHistory.Position)?
     private var pendingByWriter: [[UInt8]: Set<UInt64>] = [:]
+    /// msgids already shown for a line of this room: a second line claiming one (a confused or hostile peer) loses
+    /// it and gets the derived id, so clients that de-duplicate by msgid never hide a line.
+    private var claimedMessageIDs: Set<String> = []
     private var localNick: String?
 
     public init(topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String) {
@@ -60,7 +63,8 @@ public struct RoomState: Sendable {
 
         let decoded: RoomEntry.Decoded
         do { decoded = try RoomEntry.decode(block) } catch { return [.skipped(author: author, index: index)] }
-        guard case .entry(let entry) = decoded else { return [.skipped(author: author, index: index)] }
+        guard case .entry(var entry) = decoded else { return [.skipped(author: author, index: index)] }
+        if let id = entry.messageID, !claimedMessageIDs.insert(id).inserted { entry.messageID = nil }
         let position = RoomHistory.Position(lamport: entry.lamport, author: author, index: index)
         let line = RoomHistory.Line(position: position, entry: entry)
         guard history.insert(line) else { return [] }

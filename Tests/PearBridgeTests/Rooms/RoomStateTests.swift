@@ -17,6 +17,21 @@ import Testing
         RoomEntry(kind: kind, timestamp: 1, lamport: lamport, text: text).encoded()
     }
 
+    @Test func aSecondLineClaimingAMessageIDLosesIt() {
+        var room = Self.room()
+        func ingest(_ author: [UInt8], _ index: UInt64, _ text: String, id: String) -> RoomHistory.Line? {
+            let block = RoomEntry(kind: .message, timestamp: 1, lamport: index + 1, text: text, messageID: id).encoded()
+            guard case .line(let line) = room.ingest(author: author, index: index, block: block).first else { return nil }
+            return line
+        }
+        #expect(ingest(Self.alice, 0, "first", id: "x-1")?.entry.messageID == "x-1")
+        // Bob copies alice's id: his line still shows, without the borrowed id.
+        let copied = ingest(Self.bob, 0, "copy", id: "x-1")
+        #expect(copied?.entry.text == "copy")
+        #expect(copied?.entry.messageID == nil)
+        #expect(ingest(Self.bob, 1, "own", id: "y-1")?.entry.messageID == "y-1")
+    }
+
     @Test func ingestProducesIRCEventsAndHeads() {
         var room = Self.room()
         #expect(room.ingest(author: Self.alice, index: 0, block: Self.block(.join, 1, "")) == [.joined(author: Self.alice)])
