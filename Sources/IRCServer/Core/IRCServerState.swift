@@ -84,17 +84,23 @@ public struct IRCServerState: Sendable {
         return drain()
     }
 
-    /// A client sent a line that failed to parse.
-    public mutating func malformed(_ id: ClientID, error: IRCParseError) -> [IRCServerAction] {
+    /// A client sent a line that failed to parse. `label` is the line's `label` tag when one could still be read
+    /// (see `IRCTag.value(of:inRawLine:)`): the error reply carries it, as labeled-response asks.
+    public mutating func malformed(_ id: ClientID, error: IRCParseError, label: String? = nil) -> [IRCServerAction] {
         guard let client = clients[id] else { return [] }
+        let start = actions.count
         switch error {
         case .tagsTooLong, .bodyTooLong:
             reply(client, .errInputTooLong, ["Input line was too long"])
         case .invalidCommand(let command):
             reply(client, .errUnknownCommand, [command, "Unknown command"])
         default:
-            // Empty lines are ignored (RFC 1459); other malformed lines get no answer a client could misread.
+            // Empty lines are ignored (RFC 1459); other malformed lines get no answer a client could misread
+            // (only an ACK when labeled).
             break
+        }
+        if let label, client.has("labeled-response"), !label.isEmpty, label.utf8.count <= 64 {
+            applyLabel(label, to: id, from: start)
         }
         return drain()
     }

@@ -63,6 +63,21 @@ public struct IRCTag: Hashable, Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The unescaped value of tag `key` in a raw line that may not parse as a whole (an unknown command, a bad tag
+    /// elsewhere): labeled-response still owes such a line's error reply its `label`. Nil when the line has no tag
+    /// section or no such tag.
+    public static func value<Bytes: Collection<UInt8>>(of key: String, inRawLine line: Bytes) -> String? {
+        guard line.first == UInt8(ascii: "@") else { return nil }
+        let section = line.dropFirst().prefix { $0 != UInt8(ascii: " ") }
+        let wanted = Array(key.utf8)
+        for entry in section.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: true) {
+            let name = entry.prefix { $0 != UInt8(ascii: "=") }
+            guard name.elementsEqual(wanted) else { continue }
+            return String(decoding: unescape(entry.dropFirst(name.count + 1)), as: UTF8.self)
+        }
+        return nil
+    }
+
     /// Unescapes a raw tag value, one character at a time as the spec requires (`\\n` is `\` then `n`, not LF).
     /// A backslash before any other character is dropped (`\1` → `1`); a trailing lone backslash is dropped.
     public static func unescape<Bytes: Collection<UInt8>>(_ raw: Bytes) -> [UInt8] {

@@ -65,7 +65,8 @@ final class IRCConnectionHandler: ChannelInboundHandler {
                 case .line(let bytes):
                     switch Result(catching: { () throws(IRCParseError) in try parser.parse(bytes) }) {
                     case .success(let message): await core.received(message, from: id)
-                    case .failure(let error): await core.malformed(error, from: id)
+                    case .failure(let error):
+                        await core.malformed(error, label: IRCTag.value(of: "label", inRawLine: bytes), from: id)
                     }
                 case .oversized:
                     await core.oversizedLine(from: id)

@@ -82,8 +82,8 @@ public actor IRCServerCore {
         perform(state.received(message, from: id, now: Date()))
     }
 
-    public func malformed(_ error: IRCParseError, from id: ClientID) {
-        perform(state.malformed(id, error: error))
+    public func malformed(_ error: IRCParseError, label: String? = nil, from id: ClientID) {
+        perform(state.malformed(id, error: error, label: label))
     }
 
     public func oversizedLine(from id: ClientID) {

@@ -17,6 +17,22 @@ import Testing
         #expect(!server.received[bob, default: []].contains { $0.contains("label") })
     }
 
+    @Test func aLineThatFailsToParseStillGetsItsLabel() {
+        var server = ServerHarness()
+        let alice = server.register("alice", caps: Self.caps)
+        // An unknown (unparseable) command: its 421 carries the label.
+        let unknown = server.send(alice, "@label=u1 PRIV-MSG bob :hi")
+        #expect(unknown.count == 1)
+        #expect(unknown.first?.hasPrefix("@label=u1 :irc.test 421 alice PRIV-MSG ") == true)
+        // A bad tag key elsewhere on the line: no reply, so an ACK; the label is unescaped and escaped again.
+        #expect(server.send(alice, "@label=a\\:b;bad*key=1 PING x") == ["@label=a\\:b :irc.test ACK"])
+        // Without labeled-response the label is not echoed.
+        let bob = server.register("bob")
+        #expect(server.send(bob, "@label=u2 PRIV-MSG x :y").allSatisfy { !$0.contains("label") })
+        #expect(IRCTag.value(of: "label", inRawLine: Array("PRIV-MSG x".utf8)) == nil)
+        #expect(IRCTag.value(of: "label", inRawLine: Array("@labels=1;label PING".utf8)) == "")
+    }
+
     @Test func oneReplyCarriesTheLabel() {
         var server = ServerHarness()
         let alice = server.register("alice", caps: Self.caps)

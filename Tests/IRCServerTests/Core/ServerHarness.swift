@@ -46,7 +46,7 @@ struct ServerHarness {
         do {
             record(state.received(try IRCMessageParser.parse(line), from: id, now: now))
         } catch {
-            record(state.malformed(id, error: error))
+            record(state.malformed(id, error: error, label: IRCTag.value(of: "label", inRawLine: Array(line.utf8))))
         }
         defer { received[id] = [] }
         return received[id] ?? []
