@@ -40,7 +40,16 @@ public actor Gateway {
         /// Room opens from the peer for rooms our user has not joined (yet); paired when they do, as protomux
         /// pairs a remote open with a later local one.
         var pendingRoomOpens: [RoomTopic: [UInt8]] = [:]
+        /// Per room: `writers` messages from the peer that taught us nothing new. Honest gossip repeats itself
+        /// only when two peers announce the same writer at once; a stream of stale lists is a flood.
+        var staleWriterLists: [RoomTopic: Int] = [:]
     }
+
+    /// Most writers a room may have: each is a log on disk replicated on every connection, so a peer must not be
+    /// able to grow the set without bound.
+    public static let maximumWritersPerRoom = 1024
+    /// Most `writers` messages per room and connection that add no new writer before the peer is dropped.
+    public static let maximumStaleWriterLists = 64
 
     public nonisolated let events: AsyncStream<BackendEvent>
     private let continuation: AsyncStream<BackendEvent>.Continuation
@@ -231,6 +240,11 @@ public actor Gateway {
     }
 
     /// Labels of the connected peers (for `/msg PearServ peers`).
+    /// How many writer logs the room of `channel` has (ours included); nil when it is not a room we know.
+    public func writerCount(channel: String) -> Int? {
+        rooms[RoomTopic(foldedChannelName: Self.fold(channel))]?.writers.count
+    }
+
     public var peerLabels: [String] {
         connections.keys.sorted().compactMap { id in
             connections[id].map { "\($0.mux.label) \(ZBase32.encode($0.mux.remotePublicKey).prefix(12))… rooms=\($0.sharedRooms.count)" }
@@ -276,7 +290,13 @@ public actor Gateway {
             guard let writers = try? RoomWire.Writers(compactEncoded: message) else {
                 return misbehaved(id, "malformed room message")
             }
+            let known = rooms[topic]?.writers.count ?? 0
             await addWriters(writers.keys, to: topic, from: id)
+            if rooms[topic]?.writers.count ?? 0 == known {
+                let stale = (connections[id]?.staleWriterLists[topic] ?? 0) + 1
+                connections[id]?.staleWriterLists[topic] = stale
+                if stale > Self.maximumStaleWriterLists { misbehaved(id, "flood of room writer lists") }
+            }
         case .closed(RoomWire.protocolName, let bytes):
             if let topic = RoomTopic(bytes: bytes) {
                 connections[id]?.sharedRooms.remove(topic)
@@ -336,6 +356,10 @@ public actor Gateway {
         guard rooms[topic] != nil else { return }
         var fresh: [[UInt8]] = []
         for key in keys where key.count == 32 && rooms[topic]?.writers[key] == nil {
+            guard rooms[topic]?.writers.count ?? 0 < Self.maximumWritersPerRoom else {
+                if let origin { misbehaved(origin, "more than \(Self.maximumWritersPerRoom) writers in a room") }
+                break
+            }
             do {
                 let log = try store.replica(key: key)
                 rooms[topic]?.writers[key] = log

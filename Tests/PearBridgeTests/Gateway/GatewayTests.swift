@@ -5,6 +5,7 @@ import Logging
 import PearBridge
 import SwarmEngine
 import Synchronization
+import Sodium
 import Testing
 
 /// Collects a gateway's backend events so tests can wait for one with a timeout.
@@ -200,6 +201,54 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         let texts = await historyTexts(victim, "#safe")
         #expect(!texts.contains("forged line"))
         #expect(!texts.contains("genuine line"), "nothing from the forged session was shown")
+    }
+}
+
+@Suite struct GossipFloodTests {
+    /// A raw peer (no gateway behind it) that has opened `channel`'s room channel with `victim`.
+    static func attacker(against victim: TestGateway, channel: String) async -> InMemoryPeerLink.Endpoint {
+        let (x, y) = InMemoryPeerLink.pair(
+            initiatorKey: RandomBytes.generate(count: 32), responderKey: victim.gateway.identity.keyPair.publicKey)
+        _ = await victim.gateway.attach(y, events: y.events)
+        x.open(
+            protocol: RoomWire.protocolName, id: RoomTopic(foldedChannelName: channel).bytes,
+            handshake: RoomWire.Hello(ownWriter: RandomBytes.generate(count: 32)).compactEncoded())
+        return x
+    }
+
+    static func sendWriters(_ keys: [[UInt8]], on x: InMemoryPeerLink.Endpoint, channel: String) {
+        x.send(
+            protocol: RoomWire.protocolName, id: RoomTopic(foldedChannelName: channel).bytes, type: RoomWire.Writers.type,
+            message: RoomWire.Writers(keys: keys).compactEncoded())
+    }
+
+    @Test func aPeerAnnouncingTooManyWritersIsDroppedAndTheRoomStaysBounded() async throws {
+        let victim = try await TestGateway.make("flood-writers")
+        defer { victim.cleanUp() }
+        await victim.gateway.handle(.joined(channel: "#flood", nick: "victor"))
+        let x = await Self.attacker(against: victim, channel: "#flood")
+        for _ in 0..<5 {
+            Self.sendWriters((0..<256).map { _ in RandomBytes.generate(count: 32) }, on: x, channel: "#flood")
+        }
+        try await waitUntil("victim hangs up", timeout: .seconds(60)) { await victim.gateway.peerLabels.isEmpty }
+        let count = try #require(await victim.gateway.writerCount(channel: "#flood"))
+        #expect(count <= Gateway.maximumWritersPerRoom)
+        #expect(count > 1, "writers up to the limit were accepted")
+    }
+
+    @Test func aPeerRepeatingStaleWriterListsIsDropped() async throws {
+        let victim = try await TestGateway.make("flood-stale")
+        defer { victim.cleanUp() }
+        await victim.gateway.handle(.joined(channel: "#stale", nick: "victor"))
+        let x = await Self.attacker(against: victim, channel: "#stale")
+        let key = RandomBytes.generate(count: 32)
+        // The first list teaches something; a handful of repeats is tolerated (gossip races)...
+        for _ in 0..<10 { Self.sendWriters([key], on: x, channel: "#stale") }
+        try await waitUntil("the writer is learnt") { await victim.gateway.writerCount(channel: "#stale") == 3 }
+        #expect(await victim.gateway.peerLabels.count == 1)
+        // ...an endless stream of them is not.
+        for _ in 0..<Gateway.maximumStaleWriterLists { Self.sendWriters([key], on: x, channel: "#stale") }
+        try await waitUntil("victim hangs up") { await victim.gateway.peerLabels.isEmpty }
     }
 }
 
