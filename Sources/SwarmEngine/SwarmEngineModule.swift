@@ -1,4 +1,5 @@
-/// Networking entry type. Planned (issue 4 on): Noise + secret-stream connections, protomux, UDX, HyperDHT.
+/// Networking: Noise (`Noise/`), secret-stream (`SecretStream/`), protomux (`Protomux/`) and the TCP transport
+/// (`Transport/`); wire formats in docs/swarm-protocol.md. Planned: UDX, HyperDHT, hole punching.
 public enum SwarmEngineModule {
     /// The default HyperDHT port the reference uses.
     public static let defaultDHTPort = 49737

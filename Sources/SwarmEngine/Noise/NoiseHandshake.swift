@@ -2,9 +2,14 @@ import Sodium
 
 /// A Noise handshake (XX or IK) exactly as Holepunch's `noise-handshake` 4.1 with `noise-curve-ed` 2.0 runs it:
 /// Ed25519 static and ephemeral key pairs, DH = `crypto_scalarmult_ed25519_noclamp` of the clamped seed scalar,
-/// BLAKE2b-512, ChaCha20-Poly1305. A pure state machine: `writeMessage` and `readMessage` alternate as the
-/// pattern says, and after the last message `result` holds the transport keys.
-public struct NoiseHandshake {
+/// BLAKE2b-512, ChaCha20-Poly1305. A pure state machine: `send` and `receive` alternate as the pattern says, and
+/// after the last message `result` holds the transport keys. No I/O and no hidden randomness: the ephemeral key
+/// pair can be injected (tests replaying recorded handshakes), otherwise it is drawn when the first `e` is written.
+/// Any error leaves the handshake failed: every later call throws `NoiseError.failed`.
+public struct NoiseHandshake: Sendable {
+    /// The longest handshake message Noise allows (the reference throws above it).
+    public static let maximumMessageLength = 65535
+
     public enum Pattern: String, Sendable {
         /// Mutual authentication with both statics sent encrypted; what secret-stream runs over a raw stream.
         case xx = "XX"
@@ -38,6 +43,7 @@ public struct NoiseHandshake {
     private var symmetric: NoiseSymmetricState
     private var messages: [[Token]]
     private var position = 0
+    private var failed = false
     public private(set) var result: Result?
 
     /// - Parameters:
@@ -79,8 +85,33 @@ public struct NoiseHandshake {
 
     public var handshakeHash: [UInt8] { symmetric.hash }
 
+    /// The remote static key as soon as it is known (IK initiator: from the start; XX initiator: after message 2),
+    /// so a caller can refuse an unexpected peer before revealing anything more.
+    public var remoteStaticKey: [UInt8]? { remoteStatic }
+
     /// Writes the next handshake message carrying `payload`.
-    public mutating func writeMessage(payload: [UInt8] = []) throws(NoiseError) -> [UInt8] {
+    public mutating func send(payload: [UInt8] = []) throws(NoiseError) -> [UInt8] {
+        guard !failed else { throw .failed }
+        do {
+            return try writeMessage(payload: payload)
+        } catch {
+            failed = true
+            throw error
+        }
+    }
+
+    /// Reads the next handshake message; returns its payload.
+    public mutating func receive(_ message: [UInt8]) throws(NoiseError) -> [UInt8] {
+        guard !failed else { throw .failed }
+        do {
+            return try readMessage(message)
+        } catch {
+            failed = true
+            throw error
+        }
+    }
+
+    private mutating func writeMessage(payload: [UInt8]) throws(NoiseError) -> [UInt8] {
         guard isOurTurn else { throw .outOfOrder }
         var out: [UInt8] = []
         for token in messages[position] {
@@ -97,13 +128,14 @@ public struct NoiseHandshake {
             }
         }
         out += try symmetric.encryptAndHash(payload)
+        guard out.count <= Self.maximumMessageLength else { throw .messageTooLong(out.count) }
         advance()
         return out
     }
 
-    /// Reads the next handshake message; returns its payload.
-    public mutating func readMessage(_ message: [UInt8]) throws(NoiseError) -> [UInt8] {
+    private mutating func readMessage(_ message: [UInt8]) throws(NoiseError) -> [UInt8] {
         guard position < messages.count, !isOurTurn else { throw .outOfOrder }
+        guard message.count <= Self.maximumMessageLength else { throw .messageTooLong(message.count) }
         var offset = 0
         func take(_ count: Int) throws(NoiseError) -> [UInt8] {
             guard message.count - offset >= count else { throw .messageTooShort }
@@ -155,5 +187,8 @@ public struct NoiseHandshake {
         result = Result(
             transmitKey: isInitiator ? first : second, receiveKey: isInitiator ? second : first,
             handshakeHash: symmetric.hash, remoteStaticKey: remoteStatic)
+        // The ephemeral secret is no longer needed; releasing it lets SecureBytes wipe it.
+        ephemeralKeyPair = nil
+        remoteEphemeral = nil
     }
 }

@@ -2,7 +2,7 @@ import Sodium
 
 /// Noise's SymmetricState and CipherState with Holepunch's choices (`noise-handshake` 4.x): BLAKE2b-512 as the hash
 /// (HMAC block size 128), IETF ChaCha20-Poly1305 with nonce `00000000 ‖ u32le(n) ‖ 00000000`.
-struct NoiseSymmetricState {
+struct NoiseSymmetricState: Sendable {
     static let hashLength = 64
 
     private(set) var chainingKey: [UInt8]
@@ -101,6 +101,10 @@ struct NoiseSymmetricState {
 public enum NoiseError: Error, Equatable, Sendable {
     /// A message ended before its tokens did.
     case messageTooShort
+    /// A message longer than Noise's 65535 bytes.
+    case messageTooLong(Int)
+    /// The handshake already failed; it cannot continue.
+    case failed
     /// A message arrived (or was asked for) out of turn.
     case outOfOrder
     /// An encrypted part failed authentication: wrong keys, tampering, or the wrong peer.

@@ -1,176 +1,313 @@
 import CompactEncoding
 
-/// `protomux` 3.10 framing as a pure state machine: channels named by (protocol, id), opened with a handshake,
-/// carrying typed messages; each secret-stream message is one frame.
+/// A protomux session (`protomux` 3.10) as a pure state machine: channels named by (protocol, id), opened with a
+/// handshake, paired with the peer's open for the same name, carrying typed messages, closed or rejected; frames
+/// corked into batches. Frames in (`receive`), frames and events out; no I/O.
 ///
-/// Frames: a channel message is `uint senderChannelId ‖ uint type ‖ body`; control frames (channel 0) are
-/// `00 01 open (uint localId ‖ string protocol ‖ buffer id ‖ handshake)`, `00 02 reject (uint id)`,
-/// `00 03 close (uint localId)` and `00 00 batch (uint channel ‖ {uint length ‖ item | 00 ‖ uint channel}*)`.
-/// Channel ids are each side's own; the receiver maps the sender's ids to (protocol, id).
+/// Ids are per direction: each side numbers its channels itself (slot + 1, freed slots reused most recent first,
+/// as the reference does) and sends its own id; the receiver maps the sender's ids through the opens it saw.
+///
+/// One deliberate difference from the reference: an open nobody here has asked for is not rejected at once.
+/// It is reported as `openRequested` and stays pending (its messages buffered, within limits) until the owner
+/// pairs it with `open` or refuses it with `reject` — the reference's `pair()` notify hook, with the owner deciding
+/// when. A close for such a pending open is answered with a reject so both sides free the ids.
 public struct ProtomuxSession: Sendable {
     public struct ChannelKey: Hashable, Sendable {
         public var protocolName: String
         public var id: [UInt8]
+
+        public init(protocolName: String, id: [UInt8]) {
+            self.protocolName = protocolName
+            self.id = id
+        }
     }
 
     public enum Event: Equatable, Sendable {
+        /// The peer opened a channel we have not opened: `open` the same (protocol, id) to pair, or `reject` it.
+        case openRequested(protocol: String, id: [UInt8], handshake: [UInt8])
+        /// Both sides opened the channel; `handshake` is the peer's (the reference's `onopen`).
         case opened(protocol: String, id: [UInt8], handshake: [UInt8])
         case message(protocol: String, id: [UInt8], type: UInt64, message: [UInt8])
+        /// The peer closed the channel (or withdrew its pending open).
         case closed(protocol: String, id: [UInt8])
+        /// The peer refused our open.
+        case rejected(protocol: String, id: [UInt8])
     }
 
-    public enum Failure: Error, Equatable, Sendable {
-        case malformed(String)
+    /// What a call asks of the caller, in order.
+    public enum Output: Equatable, Sendable {
+        /// One frame to send as one secret-stream message.
+        case write([UInt8])
+        case event(Event)
     }
 
-    static let maximumBatchDepth = 4
+    struct LocalChannel: Sendable {
+        let key: ChannelKey
+        /// The peer's id for the channel once paired; 0 before.
+        var remoteID: UInt64 = 0
+    }
 
-    private var localIDs: [ChannelKey: UInt64] = [:]
-    private var nextLocalID: UInt64 = 1
-    private var remote: [UInt64: ChannelKey] = [:]
-    /// Batched frames while corked, as (channel, item).
-    private var corked: [(UInt64, [UInt8])]?
+    enum RemoteSlot: Sendable {
+        /// An open from the peer that no local channel has claimed yet, with the messages sent on it since.
+        case pending(key: ChannelKey, handshake: [UInt8], buffered: [(type: UInt64, message: [UInt8])])
+        case paired(localID: UInt64)
+    }
 
-    public init() {}
+    /// The reference flushes a batch once it reaches 8 MiB.
+    public static let maximumBatchSize = 8 * 1024 * 1024
+    /// Bookkeeping charged per buffered message on top of its bytes (the reference charges 512).
+    static let bufferedMessageOverhead = 512
 
-    // MARK: - Sending
+    /// How many channel slots the peer may hold at once.
+    public let maximumRemoteChannels: Int
+    /// How many bytes of handshakes and messages for unpaired channels may wait here at once.
+    public let maximumBufferedBytes: Int
 
-    /// The open frame for a channel (the same channel opened twice reuses its id).
-    public mutating func open(protocol name: String, id: [UInt8], handshake: [UInt8]) -> [UInt8]? {
+    private var local: [LocalChannel?] = []
+    private var freeSlots: [Int] = []
+    private var remote: [RemoteSlot?] = []
+    /// Our ids awaiting the peer's open, oldest first, per name.
+    private var outgoing: [ChannelKey: [UInt64]] = [:]
+    /// The peer's ids awaiting our open, oldest first, per name.
+    private var incoming: [ChannelKey: [UInt64]] = [:]
+    /// Our id of the open channel per name (channels are unique per name).
+    private var openChannels: [ChannelKey: UInt64] = [:]
+    private(set) var bufferedBytes = 0
+    private var corkDepth = 0
+    private var batch: [(channel: UInt64, item: [UInt8])] = []
+    /// The encoded size of `batch` as a frame, tracked as the reference does to decide when to flush.
+    private var batchSize = 1
+
+    public init(maximumRemoteChannels: Int = 65536, maximumBufferedBytes: Int = 8 * 1024 * 1024) {
+        self.maximumRemoteChannels = maximumRemoteChannels
+        self.maximumBufferedBytes = maximumBufferedBytes
+    }
+
+    // MARK: - Queries
+
+    /// Whether the channel is open here (whether or not the peer has opened it too).
+    public func isOpen(protocol name: String, id: [UInt8]) -> Bool {
+        openChannels[ChannelKey(protocolName: name, id: id)] != nil
+    }
+
+    /// Whether both sides have opened the channel.
+    public func isPaired(protocol name: String, id: [UInt8]) -> Bool {
+        guard let localID = openChannels[ChannelKey(protocolName: name, id: id)] else { return false }
+        return (local[Int(localID - 1)]?.remoteID ?? 0) != 0
+    }
+
+    public var isCorked: Bool { corkDepth > 0 }
+
+    // MARK: - Local operations
+
+    /// Opens a channel: writes our open, and pairs at once with a pending open from the peer for the same name
+    /// (then `opened` and the messages buffered for it follow).
+    public mutating func open(protocol name: String, id: [UInt8], handshake: [UInt8]) throws(ProtomuxError) -> [Output] {
         let key = ChannelKey(protocolName: name, id: id)
-        let localID = localIDs[key] ?? allocate(key)
-        var writer = CompactByteWriter()
-        writer.writeUInt(1)
-        writer.writeUInt(localID)
-        writer.writeString(name)
-        writer.writeBuffer(id)
-        writer.writeRaw(handshake)
-        return emit(channel: 0, item: writer.bytes)
+        guard openChannels[key] == nil else { throw .alreadyOpen }
+        let slot: Int
+        if let reused = freeSlots.popLast() {
+            slot = reused
+        } else {
+            local.append(nil)
+            slot = local.count - 1
+        }
+        let localID = UInt64(slot + 1)
+        var channel = LocalChannel(key: key)
+        var events: [Event] = []
+        if let remoteID = Self.takeFirst(&incoming, key), case .pending(_, let remoteHandshake, let buffered)? = remote[Int(remoteID - 1)] {
+            remote[Int(remoteID - 1)] = .paired(localID: localID)
+            channel.remoteID = remoteID
+            bufferedBytes -= Self.cost(handshake: remoteHandshake, buffered: buffered)
+            events.append(.opened(protocol: name, id: id, handshake: remoteHandshake))
+            events += buffered.map { .message(protocol: name, id: id, type: $0.type, message: $0.message) }
+        } else {
+            outgoing[key, default: []].append(localID)
+        }
+        local[slot] = channel
+        openChannels[key] = localID
+        return emit(.open(channel: localID, protocol: name, id: id, handshake: handshake)) + events.map(Output.event)
     }
 
-    /// A message frame, or nil when the channel was never opened locally.
-    public mutating func send(protocol name: String, id: [UInt8], type: UInt64, message: [UInt8]) -> [UInt8]? {
-        guard let localID = localIDs[ChannelKey(protocolName: name, id: id)] else { return nil }
-        var writer = CompactByteWriter(capacity: message.count + 4)
-        writer.writeUInt(type)
-        writer.writeRaw(message)
-        return emit(channel: localID, item: writer.bytes)
+    /// A message on an open channel (batched while corked).
+    public mutating func send(protocol name: String, id: [UInt8], type: UInt64, message: [UInt8]) throws(ProtomuxError) -> [Output] {
+        guard let localID = openChannels[ChannelKey(protocolName: name, id: id)] else { throw .notOpen }
+        return emit(.message(channel: localID, type: type, body: message))
     }
 
-    /// The close frame, or nil when the channel is not open locally.
-    public mutating func close(protocol name: String, id: [UInt8]) -> [UInt8]? {
-        guard let localID = localIDs.removeValue(forKey: ChannelKey(protocolName: name, id: id)) else { return nil }
-        var writer = CompactByteWriter()
-        writer.writeUInt(3)
-        writer.writeUInt(localID)
-        return emit(channel: 0, item: writer.bytes)
+    /// Closes a channel here and tells the peer. No event: the caller knows.
+    public mutating func close(protocol name: String, id: [UInt8]) throws(ProtomuxError) -> [Output] {
+        guard let localID = openChannels.removeValue(forKey: ChannelKey(protocolName: name, id: id)) else { throw .notOpen }
+        let slot = Int(localID - 1)
+        if let remoteID = local[slot]?.remoteID, remoteID != 0 {
+            remote[Int(remoteID - 1)] = nil
+            // Paired: the peer has acknowledged our id, so it can be reused now. Unpaired, it stays reserved until
+            // the peer's open or reject for it arrives.
+            freeSlots.append(slot)
+        }
+        local[slot] = nil
+        return emit(.close(channel: localID))
     }
 
-    /// From now until `uncork`, frames are collected into one batch frame.
+    /// Refuses the oldest pending open from the peer for this name.
+    public mutating func reject(protocol name: String, id: [UInt8]) throws(ProtomuxError) -> [Output] {
+        guard let remoteID = Self.takeFirst(&incoming, ChannelKey(protocolName: name, id: id)) else { throw .noPendingOpen }
+        return rejectRemote(remoteID)
+    }
+
+    /// From now until the matching `uncork`, frames are collected into batch frames.
     public mutating func cork() {
-        if corked == nil { corked = [] }
+        corkDepth += 1
     }
 
-    /// The batch frame of everything sent while corked (nil when nothing was).
-    public mutating func uncork() -> [UInt8]? {
-        guard let items = corked else { return nil }
-        corked = nil
-        guard let first = items.first else { return nil }
-        var writer = CompactByteWriter()
-        writer.writeUInt(0)
-        writer.writeUInt(0)
-        writer.writeUInt(first.0)
-        var current = first.0
-        for (channel, item) in items {
-            if channel != current {
-                writer.writeUInt(0)
-                writer.writeUInt(channel)
-                current = channel
-            }
-            writer.writeBuffer(item)
-        }
-        return writer.bytes
-    }
-
-    private mutating func allocate(_ key: ChannelKey) -> UInt64 {
-        defer { nextLocalID += 1 }
-        localIDs[key] = nextLocalID
-        return nextLocalID
-    }
-
-    private mutating func emit(channel: UInt64, item: [UInt8]) -> [UInt8]? {
-        if corked != nil {
-            corked?.append((channel, item))
-            return nil
-        }
-        var writer = CompactByteWriter(capacity: item.count + 2)
-        writer.writeUInt(channel)
-        writer.writeRaw(item)
-        return writer.bytes
+    /// Ends one `cork`; the last one writes the batch (if anything was sent meanwhile).
+    public mutating func uncork() -> [Output] {
+        guard corkDepth > 0 else { return [] }
+        corkDepth -= 1
+        guard corkDepth == 0 else { return [] }
+        return flushBatch()
     }
 
     // MARK: - Receiving
 
-    /// Decodes one frame. Messages for unknown channels are dropped (as the reference does); malformed frames are
-    /// an error that should end the connection.
-    public mutating func receive(_ frame: [UInt8]) throws(Failure) -> [Event] {
-        guard !frame.isEmpty else { return [] }
-        var reader = CompactReader(frame)
-        do {
-            let channel = try reader.readUInt()
-            return try item(channel: channel, &reader, depth: 0)
-        } catch let error as Failure {
-            throw error
-        } catch {
-            throw .malformed("\(error)")
+    /// One received frame (one secret-stream message). Messages for unknown or closed channels and unknown
+    /// message types are the caller's to drop, as the reference does; a malformed frame or a broken rule throws,
+    /// and the connection should end.
+    public mutating func receive(_ bytes: [UInt8]) throws(ProtomuxError) -> [Output] {
+        var outputs: [Output] = []
+        for frame in try ProtomuxFrame.decode(bytes) {
+            outputs += try handle(frame)
+        }
+        return outputs
+    }
+
+    private mutating func handle(_ frame: ProtomuxFrame) throws(ProtomuxError) -> [Output] {
+        switch frame {
+        case .message(let remoteID, let type, let body):
+            guard remoteID <= UInt64(remote.count), let slot = remote[Int(remoteID - 1)] else { return [] }
+            switch slot {
+            case .paired(let localID):
+                guard let key = local[Int(localID - 1)]?.key else { return [] }
+                return [.event(.message(protocol: key.protocolName, id: key.id, type: type, message: body))]
+            case .pending(let key, let handshake, var buffered):
+                try charge(Self.bufferedMessageOverhead + body.count)
+                // Release the slot's reference first so the append does not copy the whole list.
+                remote[Int(remoteID - 1)] = nil
+                buffered.append((type, body))
+                remote[Int(remoteID - 1)] = .pending(key: key, handshake: handshake, buffered: buffered)
+                return []
+            }
+        case .open(let remoteID, let name, let id, let handshake):
+            // The reference tries to reject an open on channel 0 and fails doing so; it is simply ignored here.
+            guard remoteID != 0 else { return [] }
+            // The peer may grow its ids by one, or reuse a free slot; anything else is a protocol error.
+            if remoteID == UInt64(remote.count) + 1 {
+                guard remote.count < maximumRemoteChannels else { throw .limitExceeded("more than \(maximumRemoteChannels) channels") }
+                remote.append(nil)
+            }
+            guard remoteID <= UInt64(remote.count), remote[Int(remoteID - 1)] == nil else { throw .invalidOpen(channel: remoteID) }
+            let key = ChannelKey(protocolName: name, id: id)
+            if let localID = Self.takeFirst(&outgoing, key) {
+                let slot = Int(localID - 1)
+                guard local[slot] != nil else {
+                    // We closed it before the peer's open arrived: now the id is free, and the open is moot.
+                    freeSlots.append(slot)
+                    return []
+                }
+                remote[Int(remoteID - 1)] = .paired(localID: localID)
+                local[slot]?.remoteID = remoteID
+                return [.event(.opened(protocol: name, id: id, handshake: handshake))]
+            }
+            try charge(Self.bufferedMessageOverhead + handshake.count)
+            remote[Int(remoteID - 1)] = .pending(key: key, handshake: handshake, buffered: [])
+            incoming[key, default: []].append(remoteID)
+            return [.event(.openRequested(protocol: name, id: id, handshake: handshake))]
+        case .reject(let localID):
+            guard localID != 0, let key = outgoing.first(where: { $0.value.contains(localID) })?.key else {
+                throw .invalidReject(channel: localID)
+            }
+            outgoing[key]?.removeAll { $0 == localID }
+            if outgoing[key]?.isEmpty == true { outgoing[key] = nil }
+            let slot = Int(localID - 1)
+            freeSlots.append(slot)
+            guard local[slot] != nil else { return [] }
+            local[slot] = nil
+            if openChannels[key] == localID { openChannels[key] = nil }
+            return [.event(.rejected(protocol: key.protocolName, id: key.id))]
+        case .close(let remoteID):
+            guard remoteID != 0, remoteID <= UInt64(remote.count), let slot = remote[Int(remoteID - 1)] else { return [] }
+            switch slot {
+            case .paired(let localID):
+                let localSlot = Int(localID - 1)
+                remote[Int(remoteID - 1)] = nil
+                guard let key = local[localSlot]?.key else { return [] }
+                local[localSlot] = nil
+                freeSlots.append(localSlot)
+                openChannels[key] = nil
+                return [.event(.closed(protocol: key.protocolName, id: key.id))]
+            case .pending(let key, _, _):
+                // The reference ignores this and keeps both ids reserved; answering with a reject frees them.
+                incoming[key]?.removeAll { $0 == remoteID }
+                if incoming[key]?.isEmpty == true { incoming[key] = nil }
+                return rejectRemote(remoteID) + [.event(.closed(protocol: key.protocolName, id: key.id))]
+            }
         }
     }
 
-    private mutating func item(channel: UInt64, _ reader: inout CompactReader, depth: Int) throws -> [Event] {
-        if channel != 0 {
-            let type = try reader.readUInt()
-            let body = reader.readRemaining()
-            guard let key = remote[channel] else { return [] }
-            return [.message(protocol: key.protocolName, id: key.id, type: type, message: body)]
+    // MARK: - Helpers
+
+    private mutating func rejectRemote(_ remoteID: UInt64) -> [Output] {
+        if case .pending(_, let handshake, let buffered)? = remote[Int(remoteID - 1)] {
+            bufferedBytes -= Self.cost(handshake: handshake, buffered: buffered)
         }
-        switch try reader.readUInt() {
-        case 0:
-            guard depth < Self.maximumBatchDepth else { throw Failure.malformed("batches nested too deep") }
-            var current = try reader.readUInt()
-            var events: [Event] = []
-            while !reader.isAtEnd {
-                let length = try reader.readUInt()
-                if length == 0 {
-                    current = try reader.readUInt()
-                    continue
-                }
-                guard length <= UInt64(reader.remaining) else { throw Failure.malformed("batch item overruns the frame") }
-                var itemReader = CompactReader(try reader.readBytes(count: Int(length)))
-                events += try item(channel: current, &itemReader, depth: depth + 1)
-            }
-            return events
-        case 1:
-            let remoteID = try reader.readUInt()
-            guard remoteID != 0 else { throw Failure.malformed("open with channel id 0") }
-            let name = try reader.readString(limit: 1024)
-            let id = try reader.readBuffer(limit: 1024)
-            let handshake = reader.readRemaining()
-            remote[remoteID] = ChannelKey(protocolName: name, id: id)
-            return [.opened(protocol: name, id: id, handshake: handshake)]
-        case 2:
-            // A reject of one of our opens: forget the local channel.
-            let rejected = try reader.readUInt()
-            if let key = localIDs.first(where: { $0.value == rejected })?.key {
-                localIDs.removeValue(forKey: key)
-                return [.closed(protocol: key.protocolName, id: key.id)]
-            }
-            return []
-        case 3:
-            let remoteID = try reader.readUInt()
-            guard let key = remote.removeValue(forKey: remoteID) else { return [] }
-            return [.closed(protocol: key.protocolName, id: key.id)]
-        default:
-            return []  // Unknown control types are ignored, as the reference does.
+        remote[Int(remoteID - 1)] = nil
+        return emit(.reject(channel: remoteID))
+    }
+
+    private mutating func charge(_ bytes: Int) throws(ProtomuxError) {
+        guard bufferedBytes + bytes <= maximumBufferedBytes else {
+            throw .limitExceeded("more than \(maximumBufferedBytes) bytes waiting on unpaired channels")
+        }
+        bufferedBytes += bytes
+    }
+
+    private static func cost(handshake: [UInt8], buffered: [(type: UInt64, message: [UInt8])]) -> Int {
+        buffered.reduce(bufferedMessageOverhead + handshake.count) { $0 + bufferedMessageOverhead + $1.message.count }
+    }
+
+    private static func takeFirst(_ table: inout [ChannelKey: [UInt64]], _ key: ChannelKey) -> UInt64? {
+        guard var queue = table[key], !queue.isEmpty else { return nil }
+        let first = queue.removeFirst()
+        table[key] = queue.isEmpty ? nil : queue
+        return first
+    }
+
+    /// Sends a frame now, or adds it to the batch while corked.
+    private mutating func emit(_ frame: ProtomuxFrame) -> [Output] {
+        guard corkDepth > 0 else { return [.write(frame.encoded())] }
+        var outputs: [Output] = []
+        if batchSize >= Self.maximumBatchSize { outputs = flushBatch() }
+        let item = frame.batchItem()
+        if batch.last?.channel != frame.channel { batchSize += 1 + Self.uintLength(frame.channel) }
+        batchSize += Self.uintLength(UInt64(item.count)) + item.count
+        batch.append((frame.channel, item))
+        return outputs
+    }
+
+    private mutating func flushBatch() -> [Output] {
+        defer {
+            batch = []
+            batchSize = 1
+        }
+        return batch.isEmpty ? [] : [.write(ProtomuxFrame.batch(batch))]
+    }
+
+    static func uintLength(_ value: UInt64) -> Int {
+        switch value {
+        case ...0xfc: 1
+        case ...0xffff: 3
+        case ...0xffff_ffff: 5
+        default: 9
         }
     }
 }

@@ -22,8 +22,11 @@ public protocol PeerMux: Sendable {
 
 /// What arrives on a `PeerMux`.
 public enum PeerEvent: Sendable, Equatable {
+    /// The peer opened a channel, with its handshake; reported once, whether or not we have opened it yet.
+    /// Messages it sends before we open the channel too are held and delivered after our `open`.
     case opened(protocol: String, id: [UInt8], handshake: [UInt8])
     case message(protocol: String, id: [UInt8], type: UInt64, message: [UInt8])
+    /// The peer closed the channel, or refused our open.
     case closed(protocol: String, id: [UInt8])
     /// The connection is gone.
     case disconnected

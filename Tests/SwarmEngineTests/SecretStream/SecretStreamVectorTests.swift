@@ -89,6 +89,89 @@ import Testing
         #expect(initiator.remotePublicKey.map(Hex.encode) == vector.responder.publicKey)
     }
 
+    /// The `ik` case's handshake itself: the two recorded IK messages (HyperDHT's PEER_HANDSHAKE, prologue
+    /// NS.PEER_HANDSHAKE) come out of our Noise with the recorded keys, giving the recorded hash and split.
+    @Test func ikPreHandshakeReproduces() throws {
+        struct Key: Decodable { let seed: String }
+        struct Pre: Decodable { let ikMessage1, ikMessage2, handshakeHash, initiatorTx, initiatorRx: String }
+        struct IKCase: Decodable {
+            let mode: String
+            let initiator, responder: Party
+            let ephemeralKeysUsed: [Key]
+            let preHandshake: Pre?
+        }
+        struct IKFile: Decodable { let cases: [IKCase] }
+        let file = try ReferenceVectors.load("secret-stream.json", as: IKFile.self)
+        let vector = try #require(file.cases.first { $0.mode == "ik" })
+        let pre = try #require(vector.preHandshake)
+        let prologue = HolepunchNamespace.derive("hyperswarm/dht", count: 1)[0]
+        let initiatorKeys = try Ed25519.KeyPair(secretKey: Hex.decode(vector.initiator.secretKey))
+        let responderKeys = try Ed25519.KeyPair(secretKey: Hex.decode(vector.responder.secretKey))
+        let ephemerals = try vector.ephemeralKeysUsed.map { try Ed25519.keyPair(seed: Hex.decode($0.seed)) }
+        // The recorder zeroed the ephemeral keys inside the recorded messages (see docs/research §4.2).
+        var message1 = try Hex.decode(pre.ikMessage1)
+        message1.replaceSubrange(0..<32, with: ephemerals[0].publicKey)
+        var message2 = try Hex.decode(pre.ikMessage2)
+        message2.replaceSubrange(0..<32, with: ephemerals[1].publicKey)
+        func responder() throws -> NoiseHandshake {
+            try NoiseHandshake(pattern: .ik, isInitiator: false, staticKeyPair: responderKeys, prologue: prologue,
+                               ephemeralKeyPair: ephemerals[1])
+        }
+        // The payloads are HyperDHT noisePayloads; learn them by reading the recorded messages.
+        var probe = try responder()
+        let payload1 = try probe.receive(message1)
+        var initiator = try NoiseHandshake(
+            pattern: .ik, isInitiator: true, staticKeyPair: initiatorKeys, prologue: prologue,
+            remoteStaticKey: responderKeys.publicKey, ephemeralKeyPair: ephemerals[0])
+        #expect(try initiator.send(payload: payload1) == message1)
+        var real = try responder()
+        #expect(try real.receive(message1) == payload1)
+        let payload2 = try initiator.receive(message2)
+        #expect(try real.send(payload: payload2) == message2)
+        let i = try #require(initiator.result), r = try #require(real.result)
+        #expect(Hex.encode(i.handshakeHash) == pre.handshakeHash)
+        #expect(Hex.encode(i.transmitKey) == pre.initiatorTx)
+        #expect(Hex.encode(i.receiveKey) == pre.initiatorRx)
+        #expect(r.transmitKey == i.receiveKey && r.receiveKey == i.transmitKey)
+        #expect(r.remoteStaticKey == initiatorKeys.publicKey)
+    }
+
+    /// The unordered datagram envelopes of both cases.
+    @Test func datagramEnvelopesAreByteExact() throws {
+        struct Envelope: Decodable { let plaintext, envelope: String }
+        struct Unordered: Decodable {
+            let initiatorSendKey, initiatorRecvKey, initiatorCounterStart: String
+            let messages: [Envelope]
+        }
+        struct DCase: Decodable { let mode, handshakeHash: String; let unordered: Unordered }
+        struct DFile: Decodable { let cases: [DCase] }
+        let file = try ReferenceVectors.load("secret-stream.json", as: DFile.self)
+        #expect(file.cases.count == 2)
+        for vector in file.cases {
+            let hash = try Hex.decode(vector.handshakeHash)
+            let keys = SecretStreamDatagrams.keys(isInitiator: true, handshakeHash: hash)
+            #expect(Hex.encode(keys.send) == vector.unordered.initiatorSendKey)
+            #expect(Hex.encode(keys.receive) == vector.unordered.initiatorRecvKey)
+            #expect(SecretStreamDatagrams.keys(isInitiator: false, handshakeHash: hash).receive == keys.send)
+            var sender = SecretStreamDatagrams(
+                isInitiator: true, handshakeHash: hash, initialCounter: try Hex.decode(vector.unordered.initiatorCounterStart))
+            let receiver = SecretStreamDatagrams(isInitiator: false, handshakeHash: hash)
+            for message in vector.unordered.messages {
+                let envelope = try sender.seal(Hex.decode(message.plaintext))
+                #expect(Hex.encode(envelope) == message.envelope, "\(vector.mode)")
+                #expect(Hex.encode(try receiver.open(envelope)) == message.plaintext)
+                var forged = envelope
+                forged[10] ^= 1
+                #expect(throws: SecretStreamDatagrams.Failure.authenticationFailed) { try receiver.open(forged) }
+            }
+            #expect(throws: SecretStreamDatagrams.Failure.tooShort) { try receiver.open([1, 2, 3]) }
+        }
+        // The counter wraps little-endian and refuses to reuse its starting value.
+        var wrapping = SecretStreamDatagrams(isInitiator: true, handshakeHash: [UInt8](repeating: 1, count: 64),
+                                             initialCounter: [0xff, 0xff, 0, 0, 0, 0, 0, 0])
+        #expect(Array(try wrapping.seal([]).prefix(8)) == [0, 0, 1, 0, 0, 0, 0, 0])
+    }
+
     /// The `ik` case: a stream started from a finished IK handshake (the HyperDHT path) writes no Noise bytes,
     /// starts with the header message, and then the recorded data frames.
     @Test func ikStartIsByteExact() throws {

@@ -18,7 +18,12 @@ import Testing
             if let value = probe() { return value }
             try await Task.sleep(for: .milliseconds(5))
         }
-        throw SwarmConnectionError.handshakeTimedOut
+        throw TimedOut(what: what)
+    }
+
+    struct TimedOut: Error, CustomStringConvertible {
+        let what: String
+        var description: String { "timed out waiting for: \(what)" }
     }
 
     @Test func handshakeAndChannels() async throws {
@@ -73,6 +78,121 @@ import Testing
         }
         outgoing.disconnect()
         for await event in incoming.events where event == .disconnected { break }
+        // A clean end on both sides: no error recorded.
+        await incoming.waitUntilClosed()
+        #expect(incoming.closeError == nil && outgoing.closeError == nil)
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
+    /// The peer opens first and sends at once; we open later (as the gateway does when it joins a room): the open
+    /// is reported once, and the messages sent before we opened arrive after it, in order, in one corked batch.
+    @Test func aLaterLocalOpenPairsAndReceivesTheBufferedMessages() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
+        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        outgoing.corked { connection in
+            connection.open(protocol: "room", id: [4], handshake: [1])
+            connection.send(protocol: "room", id: [4], type: 0, message: [10])
+            connection.send(protocol: "room", id: [4], type: 0, message: [11])
+        }
+        var iterator = incoming.events.makeAsyncIterator()
+        #expect(await iterator.next() == .opened(protocol: "room", id: [4], handshake: [1]))
+        incoming.open(protocol: "room", id: [4], handshake: [2])
+        #expect(await iterator.next() == .message(protocol: "room", id: [4], type: 0, message: [10]))
+        #expect(await iterator.next() == .message(protocol: "room", id: [4], type: 0, message: [11]))
+        var back = outgoing.events.makeAsyncIterator()
+        #expect(await back.next() == .opened(protocol: "room", id: [4], handshake: [2]))
+        // A channel the other side never opens can be refused; the opener sees it closed.
+        outgoing.open(protocol: "unwanted", id: [], handshake: [])
+        #expect(await iterator.next() == .opened(protocol: "unwanted", id: [], handshake: []))
+        incoming.reject(protocol: "unwanted", id: [])
+        #expect(await back.next() == .closed(protocol: "unwanted", id: []))
+        // Closing reaches the other side.
+        outgoing.close(protocol: "room", id: [4])
+        #expect(await iterator.next() == .closed(protocol: "room", id: [4]))
+        outgoing.disconnect()
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
+    /// A consumer that does not read its events makes the connection stop reading from the socket at the high
+    /// watermark, instead of buffering everything the peer sends; once it reads, everything arrives in order.
+    @Test func aSlowConsumerHoldsBackReadsInsteadOfBuffering() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
+        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        incoming.open(protocol: "bulk", id: [], handshake: [])
+        outgoing.open(protocol: "bulk", id: [], handshake: [])
+        let count = 320, size = 64 * 1024  // 20 MiB, five times the high watermark
+        for index in 0..<count {
+            outgoing.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
+        }
+        // Reading stops once 4 MiB wait unconsumed; without flow control all 20 MiB would pile up here.
+        _ = try await waitFor("reads held back") { incoming.isHoldingBackReads ? true : nil }
+        let held = incoming.unconsumedEventBytes
+        #expect(held >= 4 * 1024 * 1024)
+        #expect(held < 6 * 1024 * 1024, "buffered \(held) bytes of events")
+        var received = 0
+        for await event in incoming.events {
+            guard case .message(_, _, _, let message) = event else { continue }
+            #expect(message.count == size && message.first == UInt8(truncatingIfNeeded: received))
+            received += 1
+            if received == count { break }
+        }
+        #expect(received == count)
+        #expect(incoming.unconsumedEventBytes == 0)
+        outgoing.disconnect()
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
+    /// `end()` right after a burst of sends still delivers every frame, then ends cleanly on both sides; the
+    /// receiver holds back reads meanwhile, so most of the burst is still unwritten when `end()` is called.
+    @Test func endWritesOutWhatWasSentThenClosesCleanly() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
+        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        incoming.open(protocol: "bulk", id: [], handshake: [])
+        outgoing.open(protocol: "bulk", id: [], handshake: [])
+        let count = 256, size = 64 * 1024
+        for index in 0..<count {
+            outgoing.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
+        }
+        outgoing.end()
+        // Sent after end: never goes out.
+        outgoing.send(protocol: "bulk", id: [], type: 1, message: [0xff])
+        _ = try await waitFor("reads held back") { incoming.isHoldingBackReads ? true : nil }
+        var received = 0, sawLate = false, sawDisconnect = false
+        for await event in incoming.events {
+            switch event {
+            case .message(_, _, let type, let message):
+                if type == 1 { sawLate = true; continue }
+                #expect(message.count == size && message.first == UInt8(truncatingIfNeeded: received))
+                received += 1
+            case .disconnected: sawDisconnect = true
+            default: break
+            }
+        }
+        #expect(received == count)
+        #expect(!sawLate && sawDisconnect)
+        await outgoing.waitUntilClosed()
+        #expect(incoming.closeError == nil && outgoing.closeError == nil)
         try await listener.close()
         try await server.shutdown()
         try await client.shutdown()

@@ -1,0 +1,109 @@
+import NIOCore
+import Synchronization
+
+/// The bounded hand-off of one connection's events from its event loop to the async code consuming them.
+///
+/// The producer (the channel handler) is told to stop reading from the socket once more than `highWatermark` bytes
+/// of events wait unconsumed, and `resumeReading` is called once the consumer has brought that below
+/// `lowWatermark`. So a slow consumer slows the peer down through TCP flow control instead of letting this side
+/// buffer without bound. One consumer at a time (like `AsyncStream`).
+final class PeerEventQueue: Sendable {
+    private struct State {
+        var buffer = CircularBuffer<PeerEvent>()
+        var bufferedBytes = 0
+        var waiter: CheckedContinuation<PeerEvent?, Never>?
+        var finished = false
+        var paused = false
+    }
+
+    private let state = Mutex(State())
+    let highWatermark: Int
+    let lowWatermark: Int
+    private let resumeReading: @Sendable () -> Void
+
+    init(highWatermark: Int, lowWatermark: Int, resumeReading: @escaping @Sendable () -> Void) {
+        self.highWatermark = highWatermark
+        self.lowWatermark = lowWatermark
+        self.resumeReading = resumeReading
+    }
+
+    /// The consumer's view.
+    var events: AsyncStream<PeerEvent> {
+        AsyncStream(unfolding: { [self] in await next() })
+    }
+
+    /// Bytes waiting for the consumer.
+    var bufferedBytes: Int { state.withLock { $0.bufferedBytes } }
+
+    /// Whether the producer was told to stop reading and has not been resumed yet.
+    var isHoldingBack: Bool { state.withLock { $0.paused } }
+
+    static func size(of event: PeerEvent) -> Int {
+        switch event {
+        case .opened(let name, let id, let handshake): 64 + name.utf8.count + id.count + handshake.count
+        case .message(let name, let id, _, let message): 64 + name.utf8.count + id.count + message.count
+        case .closed(let name, let id): 64 + name.utf8.count + id.count
+        case .disconnected: 0
+        }
+    }
+
+    /// Hands over one event. Returns true when the producer should stop reading until `resumeReading`.
+    func yield(_ event: PeerEvent) -> Bool {
+        let (waiter, pause) = state.withLock { state -> (CheckedContinuation<PeerEvent?, Never>?, Bool) in
+            guard !state.finished else { return (nil, false) }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return (waiter, false)
+            }
+            state.buffer.append(event)
+            state.bufferedBytes += Self.size(of: event)
+            if state.bufferedBytes > highWatermark { state.paused = true }
+            return (nil, state.paused)
+        }
+        waiter?.resume(returning: event)
+        return pause
+    }
+
+    /// No more events after those buffered.
+    func finish() {
+        let waiter = state.withLock { state in
+            state.finished = true
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume(returning: nil)
+    }
+
+    private enum Step {
+        case deliver(PeerEvent?, resume: Bool)
+        case wait
+    }
+
+    func next() async -> PeerEvent? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<PeerEvent?, Never>) in
+                let step = state.withLock { state -> Step in
+                    if let event = state.buffer.popFirst() {
+                        state.bufferedBytes -= Self.size(of: event)
+                        let resume = state.paused && state.bufferedBytes <= lowWatermark
+                        if resume { state.paused = false }
+                        return .deliver(event, resume: resume)
+                    }
+                    if state.finished || Task.isCancelled { return .deliver(nil, resume: false) }
+                    state.waiter = continuation
+                    return .wait
+                }
+                if case .deliver(let event, let resume) = step {
+                    continuation.resume(returning: event)
+                    if resume { resumeReading() }
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(returning: nil)
+        }
+    }
+}

@@ -1,0 +1,270 @@
+import Logging
+import NIOCore
+
+/// Runs secret-stream and protomux over one NIO channel. Lives on the channel's event loop; the connection object
+/// reaches it only through `NIOLoopBound`. It only feeds bytes to the two state machines and carries out what they
+/// return. It holds back socket reads while the consumer of `events` lags (see `PeerEventQueue`).
+final class SwarmConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Liveness and flow settings: an empty frame goes out after `keepAlive` without writes, a connection that
+    /// receives nothing for `idleTimeout` is closed (as secret-stream's keepAlive and setTimeout do), and one whose
+    /// peer leaves more than `maximumQueuedBytes` unread is closed rather than buffered without bound.
+    struct Liveness: Sendable {
+        var keepAlive: TimeAmount?
+        var idleTimeout: TimeAmount?
+        var maximumQueuedBytes = 64 * 1024 * 1024
+        /// Stop reading once this many bytes of received events wait for the consumer; resume below the low mark.
+        var eventHighWatermark = 4 * 1024 * 1024
+        var eventLowWatermark = 1024 * 1024
+    }
+
+    private var session: SecretStreamSession
+    private var mux = ProtomuxSession()
+    private var context: ChannelHandlerContext?
+    private var queue: PeerEventQueue?
+    private var readPaused = false
+    private var readPending = false
+    private let established: EventLoopPromise<SwarmConnection>
+    /// NIO promises may be completed once only.
+    private var settled = false
+    private let logger: Logger
+    private let label: String
+    private let liveness: Liveness
+    let closeReason = CloseReason()
+    private var lastWrite = NIODeadline.now()
+    private var lastRead = NIODeadline.now()
+    private var livenessTimer: RepeatedTask?
+    /// Bytes handed to the channel whose writes have not completed yet.
+    private var queuedBytes = 0
+    /// `end()` was called: nothing new is sent, and the connection closes once `queuedBytes` reaches zero.
+    private var ending = false
+
+    init(
+        session: SecretStreamSession, established: EventLoopPromise<SwarmConnection>, label: String, logger: Logger,
+        liveness: Liveness = Liveness()
+    ) {
+        self.session = session
+        self.established = established
+        self.label = label
+        self.logger = logger
+        self.liveness = liveness
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        do {
+            handle(try session.start(), context: context)
+        } catch {
+            fail(context: context, .secretStream(error))
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        lastRead = .now()
+        let buffer = unwrapInboundIn(data)
+        // Read the bytes in place: the session copies what it keeps.
+        let received = buffer.withUnsafeReadableBytes { bytes in
+            Result { () throws(SecretStreamError) in try session.receive(bytes) }
+        }
+        switch received {
+        case .success(let events): handle(events, context: context)
+        case .failure(let error): fail(context: context, .secretStream(error))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The peer went away: between frames after the handshake is a clean end, anything else is an error.
+        do {
+            try session.receiveEnd()
+        } catch {
+            closeReason.record(.secretStream(error))
+        }
+        livenessTimer?.cancel()
+        livenessTimer = nil
+        settle(SwarmConnectionError.closedDuringHandshake)
+        _ = queue?.yield(.disconnected)
+        queue?.finish()
+        queue = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Transport errors (a reset by the peer, mostly) are ordinary ends of a connection, not misbehaviour.
+        logger.debug("peer connection error", metadata: ["peer": "\(label)", "error": "\(error)"])
+        settle(error)
+        context.close(promise: nil)
+    }
+
+    // MARK: - Secret-stream and protomux
+
+    private func handle(_ events: [SecretStreamSession.Event], context: ChannelHandlerContext) {
+        for event in events {
+            switch event {
+            case .write(let bytes):
+                write(bytes, context: context)
+            case .established(let remote, let hash):
+                let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+                let eventLoop = context.eventLoop
+                let queue = PeerEventQueue(
+                    highWatermark: liveness.eventHighWatermark, lowWatermark: liveness.eventLowWatermark,
+                    resumeReading: { eventLoop.execute { loopBound.value.resumeReading() } })
+                self.queue = queue
+                let connection = SwarmConnection(
+                    remotePublicKey: remote, handshakeHash: hash, isInitiator: session.isInitiator, label: label,
+                    queue: queue, channel: context.channel, handler: loopBound, closeReason: closeReason)
+                settled = true
+                established.succeed(connection)
+                startLiveness(context: context)
+            case .message(let frame):
+                do {
+                    deliver(try mux.receive(frame), fromLocalCall: false, context: context)
+                } catch {
+                    fail(context: context, .protomux(error))
+                    return
+                }
+            }
+        }
+    }
+
+    /// Runs one local protomux operation and carries out its outputs. Local mistakes (opening a channel twice,
+    /// sending on one that is closed) are the caller's, not the peer's: they are logged, not fatal.
+    func perform(_ operation: (inout ProtomuxSession) throws(ProtomuxError) -> [ProtomuxSession.Output]) {
+        guard let context, !session.isFailed, !ending else { return }
+        do {
+            deliver(try operation(&mux), fromLocalCall: true, context: context)
+        } catch {
+            logger.debug("protomux call refused", metadata: ["peer": "\(label)", "error": "\(error)"])
+        }
+    }
+
+    private func deliver(_ outputs: [ProtomuxSession.Output], fromLocalCall: Bool, context: ChannelHandlerContext) {
+        for output in outputs {
+            switch output {
+            case .write(let frame):
+                do {
+                    write(try session.send(frame), context: context)
+                } catch {
+                    fail(context: context, .secretStream(error))
+                    return
+                }
+            case .event(let event):
+                guard let peerEvent = Self.peerEvent(event, fromLocalCall: fromLocalCall) else { continue }
+                if queue?.yield(peerEvent) == true { readPaused = true }
+            }
+        }
+    }
+
+    /// `PeerMux` reports the peer's open once: when it arrives, whether or not we have opened the channel. So the
+    /// `opened` a local `open` produces by pairing with a pending open is not reported again.
+    static func peerEvent(_ event: ProtomuxSession.Event, fromLocalCall: Bool) -> PeerEvent? {
+        switch event {
+        case .openRequested(let name, let id, let handshake):
+            .opened(protocol: name, id: id, handshake: handshake)
+        case .opened(let name, let id, let handshake):
+            fromLocalCall ? nil : .opened(protocol: name, id: id, handshake: handshake)
+        case .message(let name, let id, let type, let message):
+            .message(protocol: name, id: id, type: type, message: message)
+        case .closed(let name, let id), .rejected(let name, let id):
+            .closed(protocol: name, id: id)
+        }
+    }
+
+    /// A clean end: what was already sent still goes out, then the connection closes (the peer sees the stream end
+    /// between frames, which it treats as clean). Calls after this send nothing.
+    func end() {
+        guard let context, !ending else { return }
+        ending = true
+        livenessTimer?.cancel()
+        livenessTimer = nil
+        if queuedBytes == 0 { context.close(promise: nil) }
+    }
+
+    // MARK: - Reading on demand
+
+    /// Reads are held back while the consumer lags; one pending read is replayed when it catches up.
+    func read(context: ChannelHandlerContext) {
+        if readPaused {
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func resumeReading() {
+        guard readPaused else { return }
+        readPaused = false
+        if readPending, let context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    // MARK: - Writing, liveness, failure
+
+    private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
+        lastWrite = .now()
+        queuedBytes += bytes.count
+        guard queuedBytes <= liveness.maximumQueuedBytes else {
+            fail(context: context, .writeQueueExceeded(queuedBytes))
+            return
+        }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        let count = bytes.count
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { _ in
+            let handler = loopBound.value
+            handler.queuedBytes -= count
+            if handler.ending, handler.queuedBytes == 0 { handler.context?.close(promise: nil) }
+        }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
+    }
+
+    /// Starts the keep-alive and idle checks once the connection is encrypted.
+    private func startLiveness(context: ChannelHandlerContext) {
+        let periods = [liveness.keepAlive, liveness.idleTimeout].compactMap { $0 }
+        guard let shortest = periods.min(by: { $0.nanoseconds < $1.nanoseconds }) else { return }
+        let tick = TimeAmount.nanoseconds(max(shortest.nanoseconds / 4, 1_000_000))
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        livenessTimer = context.eventLoop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { _ in
+            let (handler, context) = loopBound.value
+            handler.checkLiveness(context: context)
+        }
+    }
+
+    private func checkLiveness(context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if let idle = liveness.idleTimeout, now - lastRead > idle {
+            logger.info("closing idle peer connection", metadata: ["peer": "\(label)"])
+            closeReason.record(.idleTimeout)
+            context.close(promise: nil)
+            return
+        }
+        if let keepAlive = liveness.keepAlive, now - lastWrite >= keepAlive, let bytes = try? session.keepAlive() {
+            write(bytes, context: context)
+        }
+    }
+
+    private func fail(context: ChannelHandlerContext, _ error: SwarmConnectionError) {
+        logger.warning("closing peer connection", metadata: ["peer": "\(label)", "error": "\(error)"])
+        closeReason.record(error)
+        if case .secretStream(.unexpectedRemoteKey) = error {
+            settle(SwarmConnectionError.unexpectedRemoteKey)
+        } else {
+            settle(error)
+        }
+        context.close(promise: nil)
+    }
+
+    private func settle(_ error: any Error) {
+        guard !settled else { return }
+        settled = true
+        established.fail(error)
+    }
+}

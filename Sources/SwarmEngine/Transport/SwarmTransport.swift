@@ -1,0 +1,97 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Sodium
+import Synchronization
+
+/// Accepts and dials secret-stream connections over TCP (Noise XX, then protomux), yielding authenticated
+/// `SwarmConnection`s.
+public final class SwarmTransport: Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let keyPair: Ed25519.KeyPair
+    let logger: Logger
+    let handshakeTimeout: TimeAmount
+    let liveness: SwarmConnectionHandler.Liveness
+    let maximumFrameLength: Int
+
+    /// - Parameters:
+    ///   - keepAlive: send an empty frame after this long without writes (HyperDHT uses 5 s); nil disables.
+    ///   - idleTimeout: close a connection that received nothing for this long; nil disables.
+    ///   - maximumFrameLength: the largest data frame accepted (secret-stream's own limit is 16 MiB − 1).
+    ///   - maximumQueuedBytes: close a connection whose peer leaves more than this unread.
+    public init(
+        keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), keepAlive: TimeAmount? = .seconds(5),
+        idleTimeout: TimeAmount? = .seconds(20), maximumFrameLength: Int = SecretStreamSession.defaultMaximumFrameLength,
+        maximumQueuedBytes: Int = 64 * 1024 * 1024, logger: Logger = Logger(label: "pearircd.swarm")
+    ) {
+        self.keyPair = keyPair
+        self.logger = logger
+        self.handshakeTimeout = handshakeTimeout
+        self.maximumFrameLength = maximumFrameLength
+        liveness = .init(keepAlive: keepAlive, idleTimeout: idleTimeout, maximumQueuedBytes: maximumQueuedBytes)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    }
+
+    /// Listens on `host:port`; every connection that completes its handshake is handed to `onConnection`.
+    /// Returns the listening channel and the bound port.
+    public func listen(
+        host: String, port: Int, onConnection: @escaping @Sendable (SwarmConnection) -> Void
+    ) async throws -> (any Channel, Int) {
+        let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
+        let maximumFrameLength = self.maximumFrameLength
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
+                    let session = try SecretStreamSession(
+                        isInitiator: false, staticKeyPair: keyPair, maximumFrameLength: maximumFrameLength)
+                    let label = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
+                    try channel.pipeline.syncOperations.addHandler(
+                        SwarmConnectionHandler(
+                            session: session, established: promise, label: label, logger: logger, liveness: liveness))
+                    // Closing settles the promise (as closedDuringHandshake) through the handler.
+                    let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+                    promise.futureResult.whenComplete { result in
+                        timer.cancel()
+                        if case .success(let connection) = result { onConnection(connection) }
+                    }
+                }
+            }
+            .bind(host: host, port: port).get()
+        return (channel, channel.localAddress?.port ?? port)
+    }
+
+    /// Dials `host:port` and completes the handshake. With `expectedRemoteKey`, a peer proving another identity
+    /// is refused during the handshake, before our own identity is sent (`SwarmConnectionError.unexpectedRemoteKey`).
+    public func connect(host: String, port: Int, expectedRemoteKey: [UInt8]? = nil) async throws -> SwarmConnection {
+        let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
+        let maximumFrameLength = self.maximumFrameLength
+        let promiseBox = Mutex<EventLoopPromise<SwarmConnection>?>(nil)
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
+                    promiseBox.withLock { $0 = promise }
+                    let session = try SecretStreamSession(
+                        isInitiator: true, staticKeyPair: keyPair, expectedRemotePublicKey: expectedRemoteKey,
+                        maximumFrameLength: maximumFrameLength)
+                    try channel.pipeline.syncOperations.addHandler(
+                        SwarmConnectionHandler(
+                            session: session, established: promise, label: "\(host):\(port)", logger: logger,
+                            liveness: liveness))
+                }
+            }
+            .connect(host: host, port: port).get()
+        guard let promise = promiseBox.withLock({ $0 }) else { throw SwarmConnectionError.closedDuringHandshake }
+        let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        defer { timer.cancel() }
+        return try await promise.futureResult.get()
+    }
+
+    public func shutdown() async throws {
+        try await group.shutdownGracefully()
+    }
+}

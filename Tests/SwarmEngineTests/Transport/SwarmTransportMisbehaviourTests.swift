@@ -1,0 +1,95 @@
+import NIOCore
+import NIOPosix
+import Sodium
+import SwarmEngine
+import Synchronization
+import Testing
+
+/// A hand-driven peer completes a real XX handshake with a `SwarmTransport` listener over loopback TCP, then
+/// misbehaves; the listener must close the connection and say why, never trap or hang.
+@Suite(.serialized) struct SwarmTransportMisbehaviourTests {
+    final class Inbox: Sendable {
+        let connections = Mutex<[SwarmConnection]>([])
+    }
+
+    enum Attack: CaseIterable {
+        case tamperedCiphertext, replayedFrame, truncatedFrame, oversizedLength, shortFrame
+    }
+
+    /// What the attacker writes after the handshake, and whether it then hangs up.
+    static func bytes(for attack: Attack, session: inout SecretStreamSession) throws -> (bytes: [UInt8], endAfter: Bool) {
+        switch attack {
+        case .tamperedCiphertext:
+            var frame = try session.send(Array("hello".utf8))
+            frame[6] ^= 0x01
+            return (frame, false)
+        case .replayedFrame:
+            let frame = try session.send(Array("hello".utf8))
+            return (frame + frame, false)
+        case .truncatedFrame:
+            return (Array(try session.send(Array("hello".utf8)).prefix(12)), true)
+        case .oversizedLength:
+            return ([0xff, 0xff, 0xff] + [UInt8](repeating: 0, count: 32), false)
+        case .shortFrame:
+            return ([2, 0, 0, 1, 2], false)
+        }
+    }
+
+    static func expectedError(_ attack: Attack) -> SwarmConnectionError {
+        switch attack {
+        case .tamperedCiphertext, .replayedFrame: .secretStream(.decryptionFailed)
+        case .truncatedFrame: .secretStream(.truncatedFrame)
+        case .oversizedLength: .secretStream(.frameTooLarge(length: 0xff_ffff, limit: 1 << 20))
+        case .shortFrame: .secretStream(.invalidFrame(length: 2))
+        }
+    }
+
+    @Test(arguments: Attack.allCases)
+    func misbehaviourAfterTheHandshakeClosesTheConnection(_ attack: Attack) async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair(), maximumFrameLength: 1 << 20)
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let raw = try await ClientBootstrap(group: group)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        let clientKeys = Ed25519.randomKeyPair()
+        let serverHungUp = try await raw.executeThenClose { inbound, outbound in
+            var session = try SecretStreamSession(isInitiator: true, staticKeyPair: clientKeys)
+            func send(_ events: [SecretStreamSession.Event]) async throws {
+                for case .write(let bytes) in events { try await outbound.write(ByteBuffer(bytes: bytes)) }
+            }
+            try await send(try session.start())
+            var iterator = inbound.makeAsyncIterator()
+            while !session.isOpen, var chunk = try await iterator.next() {
+                try await send(try session.receive(chunk.readBytes(length: chunk.readableBytes) ?? []))
+            }
+            #expect(session.isOpen)
+            // A genuine frame first (a protomux message for a channel nobody opened, which is dropped), so the
+            // secretstream state has moved on before the attack.
+            try await outbound.write(ByteBuffer(bytes: try session.send([5, 0, 1])))
+            let (bytes, endAfter) = try Self.bytes(for: attack, session: &session)
+            try await outbound.write(ByteBuffer(bytes: bytes))
+            // Ending the connection mid-frame: closing our side is all there is to it.
+            if endAfter { return true }
+            // The server must hang up: the inbound side ends (or errors) rather than waiting forever.
+            do {
+                while try await iterator.next() != nil {}
+            } catch {}
+            return true
+        }
+        #expect(serverHungUp)
+        let accepted = try #require(inbox.connections.withLock { $0.first })
+        await accepted.waitUntilClosed()
+        #expect(accepted.closeError == Self.expectedError(attack), "\(attack)")
+        #expect(accepted.remotePublicKey == clientKeys.publicKey)
+        try await listener.close()
+        try await server.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
