@@ -77,7 +77,11 @@ enum SwarmBenchmarks {
         while accepted.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(1)) }
         accepted.withLock { $0 }?.open(protocol: "bench", id: [1], handshake: [])
         let encryptedSeconds = try await measureAsync {
-            for _ in 0..<messages { connection.send(protocol: "bench", id: [1], type: 0, message: chunk) }
+            // Paced by the connection's flow control, as a real bulk sender is.
+            for _ in 0..<messages {
+                await connection.writable()
+                connection.send(protocol: "bench", id: [1], type: 0, message: chunk)
+            }
             while received.bytes.withLock({ $0 }) < total { try await Task.sleep(for: .milliseconds(1)) }
         }
         let encrypted = Double(total) / encryptedSeconds / 1e6

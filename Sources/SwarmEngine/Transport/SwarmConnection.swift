@@ -14,10 +14,12 @@ public final class SwarmConnection: PeerMux {
     let channel: any Channel
     let handler: NIOLoopBound<SwarmConnectionHandler>
     let closeReason: CloseReason
+    let writeGauge: WriteQueueGauge
 
     init(
         remotePublicKey: [UInt8], handshakeHash: [UInt8], isInitiator: Bool, label: String, queue: PeerEventQueue,
-        channel: any Channel, handler: NIOLoopBound<SwarmConnectionHandler>, closeReason: CloseReason
+        channel: any Channel, handler: NIOLoopBound<SwarmConnectionHandler>, closeReason: CloseReason,
+        writeGauge: WriteQueueGauge
     ) {
         self.remotePublicKey = remotePublicKey
         self.handshakeHash = handshakeHash
@@ -28,6 +30,7 @@ public final class SwarmConnection: PeerMux {
         self.channel = channel
         self.handler = handler
         self.closeReason = closeReason
+        self.writeGauge = writeGauge
     }
 
     private func onLoop(_ body: @escaping @Sendable (SwarmConnectionHandler) -> Void) {
@@ -63,6 +66,23 @@ public final class SwarmConnection: PeerMux {
         body(self)
         onLoop { $0.perform { mux throws(ProtomuxError) in mux.uncork() } }
     }
+
+    /// Waits until the connection can take more: returns at once while less than 1 MiB of what we sent is still
+    /// unwritten, otherwise once the peer has read enough for it to drain below 256 KiB (or the connection closed).
+    /// A bulk sender awaits this before each send, so a slow reader slows it down instead of filling memory.
+    /// Sends that do not wait are queued all the same, up to the 64 MiB limit that closes the connection.
+    public func writable() async {
+        let handler = self.handler
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            channel.eventLoop.execute { handler.value.whenWritable(continuation) }
+        }
+    }
+
+    /// Bytes we sent that the socket has not taken yet.
+    public var unwrittenBytes: Int { writeGauge.unwrittenBytes.load(ordering: .relaxed) }
+
+    /// How many senders are parked in `writable()` right now.
+    public var parkedWriters: Int { writeGauge.parkedWriters.load(ordering: .relaxed) }
 
     /// Destroys the connection at once: frames not yet written to the socket are dropped. For a misbehaving peer.
     public func disconnect() {

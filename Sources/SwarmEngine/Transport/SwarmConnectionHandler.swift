@@ -11,11 +11,15 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
 
     /// Liveness and flow settings: an empty frame goes out after `keepAlive` without writes, a connection that
     /// receives nothing for `idleTimeout` is closed (as secret-stream's keepAlive and setTimeout do), and one whose
-    /// peer leaves more than `maximumQueuedBytes` unread is closed rather than buffered without bound.
+    /// peer leaves more than `maximumQueuedBytes` unread is closed rather than buffered without bound. Senders that
+    /// await `writable()` park above `writeHighWatermark` unwritten bytes and resume below `writeLowWatermark`, so
+    /// they never get near that limit.
     struct Liveness: Sendable {
         var keepAlive: TimeAmount?
         var idleTimeout: TimeAmount?
         var maximumQueuedBytes = 64 * 1024 * 1024
+        var writeHighWatermark = 1024 * 1024
+        var writeLowWatermark = 256 * 1024
         /// Stop reading once this many bytes of received events wait for the consumer; resume below the low mark.
         var eventHighWatermark = 4 * 1024 * 1024
         var eventLowWatermark = 1024 * 1024
@@ -39,6 +43,9 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     private var livenessTimer: RepeatedTask?
     /// Bytes handed to the channel whose writes have not completed yet.
     private var queuedBytes = 0
+    let writeGauge = WriteQueueGauge()
+    private var writableWaiters: [CheckedContinuation<Void, Never>] = []
+    private var isClosed = false
     /// `end()` was called: nothing new is sent, and the connection closes once `queuedBytes` reaches zero.
     private var ending = false
 
@@ -88,6 +95,8 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         }
         livenessTimer?.cancel()
         livenessTimer = nil
+        isClosed = true
+        releaseWriters()
         settle(SwarmConnectionError.closedDuringHandshake)
         _ = queue?.yield(.disconnected)
         queue?.finish()
@@ -118,7 +127,8 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
                 self.queue = queue
                 let connection = SwarmConnection(
                     remotePublicKey: remote, handshakeHash: hash, isInitiator: session.isInitiator, label: label,
-                    queue: queue, channel: context.channel, handler: loopBound, closeReason: closeReason)
+                    queue: queue, channel: context.channel, handler: loopBound, closeReason: closeReason,
+                    writeGauge: writeGauge)
                 settled = true
                 established.succeed(connection)
                 startLiveness(context: context)
@@ -186,6 +196,25 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         if queuedBytes == 0 { context.close(promise: nil) }
     }
 
+    /// Resumes `continuation` once a sender may write more: at once while the queue is below the high watermark
+    /// (or the connection is gone), otherwise when it has drained below the low watermark.
+    func whenWritable(_ continuation: CheckedContinuation<Void, Never>) {
+        guard !isClosed, queuedBytes > liveness.writeHighWatermark else {
+            continuation.resume()
+            return
+        }
+        writableWaiters.append(continuation)
+        writeGauge.parkedWriters.add(1, ordering: .relaxed)
+    }
+
+    private func releaseWriters() {
+        guard !writableWaiters.isEmpty else { return }
+        let waiters = writableWaiters
+        writableWaiters = []
+        writeGauge.parkedWriters.subtract(waiters.count, ordering: .relaxed)
+        for waiter in waiters { waiter.resume() }
+    }
+
     // MARK: - Reading on demand
 
     /// Reads are held back while the consumer lags; one pending read is replayed when it catches up.
@@ -211,6 +240,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     private func write(_ bytes: [UInt8], context: ChannelHandlerContext) {
         lastWrite = .now()
         queuedBytes += bytes.count
+        writeGauge.unwrittenBytes.store(queuedBytes, ordering: .relaxed)
         guard queuedBytes <= liveness.maximumQueuedBytes else {
             fail(context: context, .writeQueueExceeded(queuedBytes))
             return
@@ -221,6 +251,8 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         promise.futureResult.whenComplete { _ in
             let handler = loopBound.value
             handler.queuedBytes -= count
+            handler.writeGauge.unwrittenBytes.store(handler.queuedBytes, ordering: .relaxed)
+            if handler.queuedBytes <= handler.liveness.writeLowWatermark { handler.releaseWriters() }
             if handler.ending, handler.queuedBytes == 0 { handler.context?.close(promise: nil) }
         }
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)

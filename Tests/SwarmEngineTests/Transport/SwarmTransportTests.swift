@@ -158,6 +158,51 @@ import Testing
         try await client.shutdown()
     }
 
+    /// A sender that awaits `writable()` before each send is parked once the reader stops consuming, with at most
+    /// the high watermark (plus one message) unwritten; when the reader catches up it resumes and everything
+    /// arrives in order.
+    @Test func aSenderAwaitingWritableIsParkedWhileTheReaderLags() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
+        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        incoming.open(protocol: "bulk", id: [], handshake: [])
+        outgoing.open(protocol: "bulk", id: [], handshake: [])
+        let count = 1024, size = 64 * 1024  // 64 MiB: without waiting, this would hit the 64 MiB write limit
+        let sent = Atomic<Int>(0)
+        let writer = Task {
+            for index in 0..<count {
+                await outgoing.writable()
+                outgoing.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
+                sent.add(1, ordering: .relaxed)
+            }
+        }
+        _ = try await waitFor("reads held back and the writer parked") {
+            incoming.isHoldingBackReads && outgoing.parkedWriters == 1 ? true : nil
+        }
+        #expect(sent.load(ordering: .relaxed) < count)
+        #expect(outgoing.unwrittenBytes <= 1024 * 1024 + size + 64, "unwritten \(outgoing.unwrittenBytes)")
+        var received = 0
+        for await event in incoming.events {
+            guard case .message(_, _, _, let message) = event else { continue }
+            #expect(message.count == size && message.first == UInt8(truncatingIfNeeded: received))
+            received += 1
+            if received == count { break }
+        }
+        await writer.value
+        #expect(received == count && sent.load(ordering: .relaxed) == count)
+        #expect(outgoing.closeError == nil)
+        outgoing.end()
+        await incoming.waitUntilClosed()
+        #expect(incoming.closeError == nil)
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
     /// `end()` right after a burst of sends still delivers every frame, then ends cleanly on both sides; the
     /// receiver holds back reads meanwhile, so most of the burst is still unwritten when `end()` is called.
     @Test func endWritesOutWhatWasSentThenClosesCleanly() async throws {
