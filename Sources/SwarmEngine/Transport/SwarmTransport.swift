@@ -14,6 +14,12 @@ public final class SwarmTransport: Sendable {
     let liveness: SwarmConnectionHandler.Liveness
     let maximumFrameLength: Int
 
+    /// The default bound on a received data frame here: 4 MiB. secret-stream itself allows every uint24 length
+    /// (16 MiB − 1), but nothing PearIRC peers exchange comes near 4 MiB (room entries are a few hundred bytes,
+    /// replication answers a request at a time), and a lower bound means a peer announcing a 16 MiB frame is
+    /// disconnected at once instead of being buffered for.
+    public static let defaultMaximumFrameLength = 4 * 1024 * 1024
+
     /// - Parameters:
     ///   - keepAlive: send an empty frame after this long without writes (HyperDHT uses 5 s); nil disables.
     ///   - idleTimeout: close a connection that received nothing for this long; nil disables.
@@ -21,7 +27,7 @@ public final class SwarmTransport: Sendable {
     ///   - maximumQueuedBytes: close a connection whose peer leaves more than this unread.
     public init(
         keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), keepAlive: TimeAmount? = .seconds(5),
-        idleTimeout: TimeAmount? = .seconds(20), maximumFrameLength: Int = SecretStreamSession.defaultMaximumFrameLength,
+        idleTimeout: TimeAmount? = .seconds(20), maximumFrameLength: Int = SwarmTransport.defaultMaximumFrameLength,
         maximumQueuedBytes: Int = 64 * 1024 * 1024, logger: Logger = Logger(label: "pearircd.swarm")
     ) {
         self.keyPair = keyPair

@@ -39,14 +39,14 @@ import Testing
         switch attack {
         case .tamperedCiphertext, .replayedFrame: .secretStream(.decryptionFailed)
         case .truncatedFrame: .secretStream(.truncatedFrame)
-        case .oversizedLength: .secretStream(.frameTooLarge(length: 0xff_ffff, limit: 1 << 20))
+        case .oversizedLength: .secretStream(.frameTooLarge(length: 0xff_ffff, limit: SwarmTransport.defaultMaximumFrameLength))
         case .shortFrame: .secretStream(.invalidFrame(length: 2))
         }
     }
 
     @Test(arguments: Attack.allCases)
     func misbehaviourAfterTheHandshakeClosesTheConnection(_ attack: Attack) async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair(), maximumFrameLength: 1 << 20)
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair())
         let inbox = Inbox()
         let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
             inbox.connections.withLock { $0.append(connection) }
