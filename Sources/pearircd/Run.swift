@@ -40,6 +40,11 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("sasl-account"), help: "NAME:PASSWORD accepted by SASL PLAIN (standalone mode; repeatable).")
     var saslAccounts: [String] = []
 
+    @Option(
+        name: .customLong("sasl-certfp"),
+        help: "NAME:SHA256 — a TLS client certificate fingerprint accepted by SASL EXTERNAL for account NAME (standalone mode; repeatable).")
+    var saslCertificates: [String] = []
+
     @Option(name: .customLong("oper"), help: "NAME:PASSWORD of a local IRC operator for OPER (repeatable; kept as an Argon2id hash).")
     var operators: [String] = []
 
@@ -109,7 +114,16 @@ struct Run: AsyncParsableCommand {
                 guard parts.count == 2 else { throw ValidationError("--sasl-account takes NAME:PASSWORD") }
                 accounts[String(parts[0])] = String(parts[1])
             }
-            backend = InMemoryChatBackend(accounts: accounts)
+            var certificates: [String: String] = [:]
+            for entry in saslCertificates {
+                let parts = entry.split(separator: ":", maxSplits: 1)
+                let fingerprint = parts.count == 2 ? InMemoryChatBackend.normalisedFingerprint(String(parts[1])) : ""
+                guard fingerprint.count == 64, fingerprint.allSatisfy(\.isHexDigit) else {
+                    throw ValidationError("--sasl-certfp takes NAME:SHA256 (64 hex digits, colons allowed)")
+                }
+                certificates[fingerprint] = String(parts[0])
+            }
+            backend = InMemoryChatBackend(accounts: accounts, certificates: certificates)
             logger.info("standalone mode: a plain local IRC server")
         } else {
             let identity = try Identity.loadOrCreate(in: directory)

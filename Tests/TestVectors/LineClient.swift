@@ -40,10 +40,17 @@ public final class LineClient: Sendable {
     private let channel: any Channel
     private let collector: Collector
 
-    public static func connect(port: Int, tls: Bool = false, group: any EventLoopGroup) async throws -> LineClient {
+    /// - Parameter clientCertificate: PEM files of a certificate (and its key) to present over TLS.
+    public static func connect(
+        port: Int, tls: Bool = false, clientCertificate: (chain: String, key: String)? = nil, group: any EventLoopGroup
+    ) async throws -> LineClient {
         let context: NIOSSLContext? = tls ? try {
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
+            if let clientCertificate {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(clientCertificate.chain).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: clientCertificate.key, format: .pem))
+            }
             return try NIOSSLContext(configuration: configuration)
         }() : nil
         let collector = Collector()

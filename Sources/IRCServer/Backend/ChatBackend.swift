@@ -98,8 +98,8 @@ public protocol ChatBackend: Sendable {
     func handle(_ request: BackendRequest) async
     /// Lines of a channel's history, oldest first.
     func history(_ query: HistoryQuery) async -> [ChatLine]
-    /// Checks SASL PLAIN credentials; returns the account name on success.
-    func authenticate(user: String, password: String) async -> String?
+    /// The pluggable authenticator: checks SASL PLAIN or EXTERNAL credentials; returns the account name on success.
+    func authenticate(_ credentials: SASLCredentials) async -> String?
     /// Remote happenings, for as long as the backend runs.
     var events: AsyncStream<BackendEvent> { get }
     /// A private message to a service user (e.g. `PearServ`); returns the lines to answer with.

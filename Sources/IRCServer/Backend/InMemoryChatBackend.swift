@@ -6,15 +6,21 @@ import Synchronization
 public final class InMemoryChatBackend: ChatBackend {
     private let state = Mutex<[String: [ChatLine]]>([:])
     private let accounts: [String: String]
+    /// Normalised certificate fingerprint → account, for SASL EXTERNAL.
+    private let certificates: [String: String]
     private let historyLimit: Int
     public let events: AsyncStream<BackendEvent>
     private let continuation: AsyncStream<BackendEvent>.Continuation
 
     /// - Parameters:
     ///   - accounts: SASL PLAIN accounts, name → password.
+    ///   - certificates: SASL EXTERNAL accounts, TLS client certificate SHA-256 fingerprint → account name (hex, any
+    ///     case, colons allowed).
     ///   - historyLimit: lines kept per channel.
-    public init(accounts: [String: String] = [:], historyLimit: Int = 10_000) {
+    public init(accounts: [String: String] = [:], certificates: [String: String] = [:], historyLimit: Int = 10_000) {
         self.accounts = accounts
+        self.certificates = Dictionary(
+            certificates.map { (Self.normalisedFingerprint($0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
         self.historyLimit = historyLimit
         (events, continuation) = AsyncStream.makeStream()
     }
@@ -34,9 +40,29 @@ public final class InMemoryChatBackend: ChatBackend {
         return HistoryWindow.select(query, from: lines)
     }
 
-    public func authenticate(user: String, password: String) async -> String? {
-        guard let expected = accounts[user], expected == password else { return nil }
-        return user
+    public func authenticate(_ credentials: SASLCredentials) async -> String? {
+        switch credentials {
+        case .plain(let user, let password):
+            guard let expected = accounts[user], Self.equalInConstantTime(Array(expected.utf8), Array(password.utf8))
+            else { return nil }
+            return user
+        case .external(let fingerprint, let identity):
+            guard let account = certificates[Self.normalisedFingerprint(fingerprint)] else { return nil }
+            // A client may name the account it wants; the certificate must belong to that very account.
+            if let identity, identity != account { return nil }
+            return account
+        }
+    }
+
+    /// Lowercase hex without separators, the form `SASLCredentials.external` carries.
+    public static func normalisedFingerprint(_ text: String) -> String {
+        text.lowercased().filter { $0 != ":" }
+    }
+
+    /// Compares without an early exit, so the time taken does not tell how much of a password was right.
+    static func equalInConstantTime(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
     public func service(_ name: String, from nick: String, text: String) async -> [String]? {

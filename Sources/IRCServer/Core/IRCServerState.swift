@@ -16,8 +16,8 @@ public enum IRCServerAction: Sendable, Hashable {
     case close(ClientID)
     /// Tell the backend what a local user did.
     case backend(BackendRequest)
-    /// Check SASL PLAIN credentials; answer with `authenticationFinished`.
-    case authenticate(ClientID, user: String, password: String)
+    /// Check SASL credentials with the backend; answer with `authenticationFinished`.
+    case authenticate(ClientID, SASLCredentials)
     /// Ask the backend for history; answer with `historyReady`.
     case fetchHistory(ClientID, HistoryQuery, batchType: String, target: String)
     /// A message to a service user; answer with `serviceReplied`.
@@ -74,6 +74,13 @@ public struct IRCServerState: Sendable {
             id: id, host: host, secure: secure, certificateFingerprint: certificateFingerprint, connectedAt: now)
         client.flood = floodBucket(host: host, now: now)
         clients[id] = client
+        return drain()
+    }
+
+    /// The TLS handshake finished with a client certificate: from now on SASL EXTERNAL can use its fingerprint
+    /// (lowercase hex SHA-256 of the DER). Arrives before any line the client sent over TLS.
+    public mutating func certificatePresented(_ id: ClientID, fingerprint: String) -> [IRCServerAction] {
+        clients[id]?.certificateFingerprint = fingerprint
         return drain()
     }
 

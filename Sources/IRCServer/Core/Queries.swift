@@ -92,6 +92,10 @@ extension IRCServerState {
             if target.isOperator { reply(client, .rplWhoisOperator, [targetNick, "is an IRC operator"]) }
             if let account = target.account { reply(client, .rplWhoisAccount, [targetNick, account, "is logged in as"]) }
             if target.secure { reply(client, .rplWhoisSecure, [targetNick, "is using a secure connection"]) }
+            // The certificate fingerprint identifies a person across networks: only they and operators see it.
+            if let fingerprint = target.certificateFingerprint, targetID == id || client.isOperator {
+                reply(client, .rplWhoisCertFP, [targetNick, "has client certificate fingerprint \(fingerprint)"])
+            }
             for line in target.whoisInfo { reply(client, .rplWhoisSpecial, [targetNick, line]) }
             if let away = target.away { reply(client, .rplAway, [targetNick, away]) }
             reply(client, .rplEndOfWhois, [targetNick, "End of /WHOIS list"])

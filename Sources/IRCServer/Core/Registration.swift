@@ -17,7 +17,7 @@ extension IRCServerState {
             ("account-notify", nil), ("account-tag", nil), ("away-notify", nil), ("batch", nil),
             ("cap-notify", nil), ("chghost", nil), ("draft/chathistory", nil), ("echo-message", nil),
             ("extended-join", nil), ("invite-notify", nil), ("labeled-response", nil), ("message-tags", nil), ("msgid", nil),
-            ("multi-prefix", nil), ("sasl", "PLAIN"), ("server-time", nil), ("setname", nil),
+            ("multi-prefix", nil), ("sasl", SASLCredentials.mechanisms.joined(separator: ",")), ("server-time", nil), ("setname", nil),
             ("userhost-in-names", nil),
         ]
     }
@@ -157,18 +157,22 @@ extension IRCServerState {
             return
         }
         guard let mechanism = client.saslInProgress else {
-            guard argument.uppercased() == "PLAIN" else {
-                reply(client, .rplSASLMechs, ["PLAIN", "are available SASL mechanisms"])
+            let requested = argument.uppercased()
+            guard SASLCredentials.mechanisms.contains(requested) else {
+                reply(client, .rplSASLMechs, [SASLCredentials.mechanisms.joined(separator: ","), "are available SASL mechanisms"])
                 reply(client, .errSASLFail, ["SASL authentication failed"])
                 return
             }
-            client.saslInProgress = "PLAIN"
+            if requested == "EXTERNAL", client.certificateFingerprint == nil {
+                reply(client, .errSASLFail, ["SASL authentication failed: no TLS client certificate was presented"])
+                return
+            }
+            client.saslInProgress = requested
             client.saslBuffer = ""
             clients[id] = client
             emit(id, IRCMessage(command: .verb("AUTHENTICATE"), params: ["+"]))
             return
         }
-        _ = mechanism
         // Payloads arrive in 400-byte chunks; a chunk shorter than 400 (or "+") ends it.
         if argument != "+" { client.saslBuffer += argument }
         guard client.saslBuffer.count <= 4096 else {
@@ -182,9 +186,20 @@ extension IRCServerState {
             clients[id] = client
             return
         }
-        let payload = Data(base64Encoded: client.saslBuffer).map { Array($0) } ?? []
+        let encoded = client.saslBuffer
         client.saslBuffer = ""
         clients[id] = client
+        guard let payload = encoded.isEmpty ? [] : Data(base64Encoded: encoded).map({ Array($0) }) else {
+            clients[id]?.saslInProgress = nil
+            reply(client, .errSASLFail, ["SASL authentication failed: the payload is not valid base64"])
+            return
+        }
+        if mechanism == "EXTERNAL", let fingerprint = client.certificateFingerprint {
+            // EXTERNAL: an empty response, or the authorization identity (the account asked for).
+            let identity = payload.isEmpty ? nil : String(decoding: payload, as: UTF8.self)
+            actions.append(.authenticate(id, .external(certificateFingerprint: fingerprint, authorizationIdentity: identity)))
+            return
+        }
         // PLAIN: authzid NUL authcid NUL password.
         let fields = payload.split(separator: 0, omittingEmptySubsequences: false)
         guard fields.count == 3 else {
@@ -194,7 +209,7 @@ extension IRCServerState {
         }
         let user = String(decoding: fields[1], as: UTF8.self)
         let password = String(decoding: fields[2], as: UTF8.self)
-        actions.append(.authenticate(id, user: user, password: password))
+        actions.append(.authenticate(id, .plain(user: user, password: password)))
     }
 
     mutating func tryCompleteRegistration(_ id: ClientID) {

@@ -1,5 +1,8 @@
+import Crypto
 import Foundation
 import NIOCore
+import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// Frames a connection's bytes into IRC lines with a hard length bound (`IRCLineFramer`).
@@ -35,6 +38,8 @@ final class IRCConnectionHandler: ChannelInboundHandler {
     enum Input: Sendable {
         case line([UInt8])
         case oversized
+        /// The TLS handshake finished with this client certificate fingerprint (lowercase hex SHA-256 of the DER).
+        case certificate(String)
     }
 
     private let core: IRCServerCore
@@ -70,6 +75,8 @@ final class IRCConnectionHandler: ChannelInboundHandler {
                     }
                 case .oversized:
                     await core.oversizedLine(from: id)
+                case .certificate(let fingerprint):
+                    await core.certificatePresented(fingerprint, by: id)
                 }
             }
             await core.disconnected(id, reason: output.closeReason ?? "Connection closed")
@@ -82,6 +89,22 @@ final class IRCConnectionHandler: ChannelInboundHandler {
         case .line(let bytes): input?.yield(.line(bytes))
         case .oversizedLine: input?.yield(.oversized)
         }
+    }
+
+    /// The TLS handshake completes before any line can be decrypted, so the fingerprint is queued ahead of them.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls,
+            let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
+            let certificate = handler.peerCertificate, let der = try? certificate.toDERBytes()
+        {
+            input?.yield(.certificate(Self.fingerprint(der: der)))
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    /// IRC's CertFP: the SHA-256 of the certificate's DER encoding, in lowercase hex.
+    static func fingerprint(der: [UInt8]) -> String {
+        SHA256.hash(data: der).map { String(format: "%02x", $0) }.joined()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -36,7 +36,11 @@ public final class IRCListener: Sendable {
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let pipeline = channel.pipeline.syncOperations
-                            if let context { try pipeline.addHandler(NIOSSLServerHandler(context: context)) }
+                            if let context {
+                                // Client certificates identify by fingerprint (CertFP), whoever signed them.
+                                try pipeline.addHandler(
+                                    NIOSSLServerHandler(context: context) { _, verified in verified.succeed(.certificateVerified) })
+                            }
                             try pipeline.addHandler(ByteToMessageHandler(IRCLineDecoder(maxLineLength: maxLine)))
                             try pipeline.addHandler(
                                 IRCConnectionHandler(core: core, secure: context != nil, sendQueueLimit: sendQueue))

@@ -78,6 +78,10 @@ public actor IRCServerCore {
         return id
     }
 
+    public func certificatePresented(_ fingerprint: String, by id: ClientID) {
+        perform(state.certificatePresented(id, fingerprint: fingerprint))
+    }
+
     public func received(_ message: IRCMessage, from id: ClientID) {
         perform(state.received(message, from: id, now: Date()))
     }
@@ -123,10 +127,10 @@ public actor IRCServerCore {
                 outputs[id]?.close()
             case .backend(let request):
                 backendQueue.yield(request)
-            case .authenticate(let id, let user, let password):
+            case .authenticate(let id, let credentials):
                 let backend = self.backend
                 Task { [weak self] in
-                    let account = await backend.authenticate(user: user, password: password)
+                    let account = await backend.authenticate(credentials)
                     await self?.authenticationFinished(id, account: account)
                 }
             case .fetchHistory(let id, let query, let batchType, let target):

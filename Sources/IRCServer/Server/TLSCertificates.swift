@@ -40,6 +40,10 @@ public enum TLSCertificates {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         configuration.minimumTLSVersion = .tlsv12
+        // Ask for a client certificate without requiring one, for SASL EXTERNAL. Nothing is trusted: the listener's
+        // verification callback accepts any certificate, and only its fingerprint is used (as IRC's CertFP is).
+        configuration.certificateVerification = .optionalVerification
+        configuration.trustRoots = .certificates([])
         let context = try NIOSSLContext(configuration: configuration)
         let digest = SHA256.hash(data: try leaf.toDERBytes())
         let fingerprint = digest.map { String(format: "%02X", $0) }.joined(separator: ":")

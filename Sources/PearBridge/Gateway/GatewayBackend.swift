@@ -23,7 +23,8 @@ public final class GatewayBackend: ChatBackend {
         await gateway.history(query)
     }
 
-    public func authenticate(user: String, password: String) async -> String? {
+    /// A gateway has no accounts: it serves its owner, and SASL answers "failed" (clients then register without).
+    public func authenticate(_ credentials: SASLCredentials) async -> String? {
         nil
     }
 

@@ -78,11 +78,59 @@ import Testing
         #expect(server.send(id, "AUTHENTICATE PLAIN") == ["AUTHENTICATE +"])
         let payload = Data("\0alice\0secret".utf8).base64EncodedString()
         server.send(id, "AUTHENTICATE \(payload)")
-        #expect(server.otherActions.contains(.authenticate(id, user: "alice", password: "secret")))
+        #expect(server.otherActions.contains(.authenticate(id, .plain(user: "alice", password: "secret"))))
         server.record(server.state.authenticationFinished(id, account: "alice"))
         let replies = server.inbox(id)
         #expect(replies.contains { $0.contains(" 900 ") } && replies.contains { $0.contains(" 903 ") })
         #expect(server.send(id, "AUTHENTICATE PLAIN") == [":irc.test 907 * :You have already authenticated using SASL"])
+    }
+}
+
+@Suite struct SASLExternalTests {
+    @Test func externalNeedsACertificateAndCarriesItsFingerprint() {
+        var server = ServerHarness()
+        let id = server.connect()
+        server.send(id, "CAP LS 302")
+        server.send(id, "CAP REQ sasl")
+        #expect(server.send(id, "AUTHENTICATE EXTERNAL") == [
+            ":irc.test 904 * :SASL authentication failed: no TLS client certificate was presented"
+        ])
+        server.record(server.state.certificatePresented(id, fingerprint: "ab12"))
+        #expect(server.send(id, "AUTHENTICATE EXTERNAL") == ["AUTHENTICATE +"])
+        server.send(id, "AUTHENTICATE +")
+        #expect(server.otherActions.contains(.authenticate(id, .external(certificateFingerprint: "ab12", authorizationIdentity: nil))))
+        server.record(server.state.authenticationFinished(id, account: nil))
+        #expect(server.inbox(id).contains { $0.contains(" 904 ") })
+        // Naming the account asked for.
+        #expect(server.send(id, "AUTHENTICATE EXTERNAL") == ["AUTHENTICATE +"])
+        server.send(id, "AUTHENTICATE \(Data("carol".utf8).base64EncodedString())")
+        #expect(server.otherActions.contains(.authenticate(id, .external(certificateFingerprint: "ab12", authorizationIdentity: "carol"))))
+    }
+
+    @Test func unknownMechanismsAndBadPayloadsFail() {
+        var server = ServerHarness()
+        let id = server.connect()
+        server.send(id, "CAP REQ sasl")
+        #expect(server.send(id, "AUTHENTICATE SCRAM-SHA-256") == [
+            ":irc.test 908 * PLAIN,EXTERNAL :are available SASL mechanisms", ":irc.test 904 * :SASL authentication failed",
+        ])
+        #expect(server.send(id, "AUTHENTICATE PLAIN") == ["AUTHENTICATE +"])
+        #expect(server.send(id, "AUTHENTICATE !!!notbase64") == [
+            ":irc.test 904 * :SASL authentication failed: the payload is not valid base64"
+        ])
+    }
+
+    @Test func theInMemoryBackendMatchesFingerprintsAndAccounts() async {
+        let fingerprint = String(repeating: "ab", count: 32)
+        let backend = InMemoryChatBackend(
+            accounts: ["alice": "secret"], certificates: [fingerprint.uppercased(): "carol"])
+        #expect(await backend.authenticate(.external(certificateFingerprint: fingerprint, authorizationIdentity: nil)) == "carol")
+        #expect(await backend.authenticate(.external(certificateFingerprint: fingerprint, authorizationIdentity: "carol")) == "carol")
+        #expect(await backend.authenticate(.external(certificateFingerprint: fingerprint, authorizationIdentity: "alice")) == nil)
+        #expect(await backend.authenticate(.external(certificateFingerprint: String(repeating: "cd", count: 32), authorizationIdentity: nil)) == nil)
+        #expect(await backend.authenticate(.plain(user: "alice", password: "secret")) == "alice")
+        #expect(await backend.authenticate(.plain(user: "alice", password: "secreT")) == nil)
+        #expect(await backend.authenticate(.plain(user: "bob", password: "secret")) == nil)
     }
 }
 

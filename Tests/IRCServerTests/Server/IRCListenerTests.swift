@@ -67,6 +67,57 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// A TLS client presenting a (self-signed) certificate logs in with SASL EXTERNAL by its fingerprint, sees
+    /// the fingerprint in its own WHOIS, and others do not; a client without a certificate is refused EXTERNAL.
+    @Test func saslExternalWithAClientCertificate() async throws {
+        let (tls, directory) = try Self.selfSigned()
+        let (clientTLS, clientDirectory) = try Self.selfSigned()
+        defer {
+            try? FileManager.default.removeItem(at: directory)
+            try? FileManager.default.removeItem(at: clientDirectory)
+        }
+        let fingerprint = clientTLS.fingerprint.lowercased().replacingOccurrences(of: ":", with: "")
+        let backend = InMemoryChatBackend(certificates: [clientTLS.fingerprint: "carol"])
+        let listener = try await IRCListener.start(configuration: Self.configuration(), backend: backend, tls: tls.context)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let tlsPort = try #require(listener.port(tls: true))
+        let files = (
+            chain: clientDirectory.appendingPathComponent(TLSCertificates.certificateFileName).path,
+            key: clientDirectory.appendingPathComponent(TLSCertificates.keyFileName).path)
+        let carol = try await LineClient.connect(port: tlsPort, tls: true, clientCertificate: files, group: group)
+        try await carol.send("CAP LS 302")
+        try await carol.waitFor(containing: "sasl=PLAIN,EXTERNAL")
+        try await carol.send("CAP REQ sasl")
+        try await carol.waitFor(containing: "ACK sasl")
+        try await carol.send("AUTHENTICATE EXTERNAL")
+        try await carol.waitFor(containing: "AUTHENTICATE +")
+        try await carol.send("AUTHENTICATE +")
+        try await carol.waitFor(containing: " 900 * ")
+        try await carol.waitFor(containing: " 903 ")
+        try await carol.send("CAP END")
+        try await Self.register(carol, "carol")
+        try await carol.send("WHOIS carol")
+        try await carol.waitFor(containing: " 330 carol carol carol ")
+        try await carol.waitFor(containing: " 276 carol carol :has client certificate fingerprint \(fingerprint)")
+
+        // Without a certificate: EXTERNAL fails at once; others do not see carol's fingerprint.
+        let dave = try await LineClient.connect(port: tlsPort, tls: true, group: group)
+        try await dave.send("CAP LS 302")
+        try await dave.send("CAP REQ sasl")
+        try await dave.waitFor(containing: "ACK sasl")
+        try await dave.send("AUTHENTICATE EXTERNAL")
+        try await dave.waitFor(containing: " 904 * ")
+        try await dave.send("CAP END")
+        try await Self.register(dave, "dave")
+        try await dave.send("WHOIS carol")
+        let seen = try await dave.waitFor(containing: " 318 dave carol ")
+        #expect(!seen.contains(" 276 "))
+        await carol.close()
+        await dave.close()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func oversizedAndGarbageLinesDoNotKillTheConnection() async throws {
         let listener = try await IRCListener.start(
             configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
