@@ -54,6 +54,8 @@ public struct IRCServerState: Sendable {
     var outsideLabel: [IRCServerAction] = []
     var peakLocalUsers = 0
     var peakGlobalUsers = 0
+    /// Capabilities taken out of the offer while running (`changeCapabilities`).
+    var withdrawnCapabilities: Set<String> = []
     let messageIDPrefix: String
 
     /// - Parameter messageIDPrefix: makes `msgid`s unique across restarts; pass random text in production.

@@ -5,14 +5,19 @@ extension IRCServerState {
     /// policy is configured: the upgrade port on a plain connection, the persistence duration on a TLS one.
     func offeredCapabilities(for client: ClientRecord) -> [(name: String, value: String?)] {
         var offered = requestableCapabilities
-        if let sts = configuration.stsPolicy {
+        if let sts = configuration.stsPolicy, !withdrawnCapabilities.contains("sts") {
             offered.append(("sts", client.secure ? "duration=\(sts.duration)" : "port=\(sts.port)"))
         }
         return offered.sorted { $0.name < $1.name }
     }
 
-    /// Capabilities a client may CAP REQ (`sts` is informational only).
+    /// Capabilities a client may CAP REQ (`sts` is informational only), less any withdrawn while running.
     var requestableCapabilities: [(name: String, value: String?)] {
+        supportedCapabilities.filter { !withdrawnCapabilities.contains($0.name) }
+    }
+
+    /// Every requestable capability this server implements, with its CAP LS 302 value.
+    var supportedCapabilities: [(name: String, value: String?)] {
         [
             ("account-notify", nil), ("account-tag", nil), ("away-notify", nil), ("batch", nil),
             ("cap-notify", nil), ("chghost", nil), ("draft/chathistory", nil), ("echo-message", nil),

@@ -78,6 +78,11 @@ public actor IRCServerCore {
         return id
     }
 
+    /// Withdraws or re-offers capabilities at run time; connected clients with cap-notify hear CAP DEL / CAP NEW.
+    public func changeCapabilities(offer: Set<String> = [], withdraw: Set<String> = []) {
+        perform(state.changeCapabilities(offer: offer, withdraw: withdraw))
+    }
+
     public func certificatePresented(_ fingerprint: String, by id: ClientID) {
         perform(state.certificatePresented(id, fingerprint: fingerprint))
     }

@@ -86,6 +86,37 @@ import Testing
     }
 }
 
+@Suite struct CapNotifyTests {
+    @Test func withdrawnAndReofferedCapabilitiesAreAnnouncedToCapNotifyClients() {
+        var server = ServerHarness()
+        let modern = server.connect(), old = server.connect(), plain = server.connect()
+        server.send(modern, "CAP LS 302")
+        server.send(modern, "CAP REQ :sasl echo-message")
+        server.send(old, "CAP LS")
+        server.send(old, "CAP REQ :cap-notify echo-message")
+        server.send(plain, "CAP LS")
+        server.send(plain, "CAP REQ echo-message")
+        for id in [modern, old, plain] { _ = server.inbox(id) }
+
+        server.record(server.state.changeCapabilities(offer: [], withdraw: ["sasl", "echo-message", "no-such-cap", "cap-notify"]))
+        #expect(server.inbox(modern) == [":irc.test CAP * DEL :echo-message sasl"])
+        #expect(server.inbox(old) == [":irc.test CAP * DEL :echo-message sasl"])
+        #expect(server.inbox(plain).isEmpty)
+        // Gone for everyone: not listed, not requestable, no longer enabled.
+        #expect(server.send(plain, "CAP LIST") == [":irc.test CAP * LIST :"])
+        #expect(server.send(modern, "CAP REQ sasl") == [":irc.test CAP * NAK sasl"])
+        #expect(!server.send(modern, "CAP LS 302").joined().contains("sasl"))
+        // Withdrawing again changes nothing and says nothing.
+        server.record(server.state.changeCapabilities(offer: [], withdraw: ["sasl"]))
+        #expect(server.inbox(modern).isEmpty)
+
+        server.record(server.state.changeCapabilities(offer: ["sasl"], withdraw: []))
+        #expect(server.inbox(modern) == [":irc.test CAP * NEW sasl=PLAIN,EXTERNAL"])
+        #expect(server.inbox(old) == [":irc.test CAP * NEW sasl"])
+        #expect(server.send(modern, "CAP REQ sasl") == [":irc.test CAP * ACK sasl"])
+    }
+}
+
 @Suite struct SASLExternalTests {
     @Test func externalNeedsACertificateAndCarriesItsFingerprint() {
         var server = ServerHarness()
