@@ -1,5 +1,6 @@
 // pear-bench: PearIRC's benchmarks. Always run in release mode:
-//   swift run -c release pear-bench [hyperlog] [replication] [swarm] [p2p] [--entries N]
+//   swift run -c release pear-bench [hyperlog] [replication] [swarm] [p2p] [irc] [--entries N]
+//   irc: against the pearircd next to this binary, or any server: --port N [--server-pid PID] [--label NAME]
 // Each figure is one line: name, value, unit, parameters.
 import Foundation
 
@@ -10,7 +11,14 @@ func option(_ name: String, default value: Int) -> Int {
     else { return value }
     return parsed
 }
-let suites = arguments.filter { !$0.hasPrefix("--") && Int($0) == nil }
+func textOption(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+let valueOptions: Set<String> = ["--label", "--host"]
+let suites = arguments.enumerated().filter { index, argument in
+    !argument.hasPrefix("--") && Int(argument) == nil && !(index > 0 && valueOptions.contains(arguments[index - 1]))
+}.map(\.element)
 let selected = suites.isEmpty ? ["hyperlog"] : suites
 let report = BenchmarkReport()
 
@@ -29,8 +37,20 @@ for suite in selected {
         try await P2PBenchmarks.throughput(writers: 10, perWriter: option("--per-writer", default: 500), report: report)
     case "replication":
         try await HyperLogBenchmarks.replication(entries: option("--entries", default: 100_000), report: report)
+    case "irc":
+        var options = IRCBenchmarks.Options()
+        if let port = textOption("--port").flatMap(Int.init) { options.port = port }
+        if let pid = textOption("--server-pid").flatMap(Int32.init) { options.serverPID = pid }
+        if let label = textOption("--label") { options.label = label }
+        if let host = textOption("--host") { options.host = host }
+        options.clients = option("--clients", default: options.clients)
+        options.messages = option("--messages", default: options.messages)
+        options.size = option("--size", default: options.size)
+        options.rate = option("--rate", default: options.rate)
+        options.idle = option("--idle", default: options.idle)
+        try await IRCBenchmarks.run(options, report: report)
     default:
-        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm, p2p\n".utf8))
+        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm, p2p, irc\n".utf8))
         exit(2)
     }
 }

@@ -16,7 +16,7 @@ public final class InMemoryChatBackend: ChatBackend {
     ///   - accounts: SASL PLAIN accounts, name → password.
     ///   - certificates: SASL EXTERNAL accounts, TLS client certificate SHA-256 fingerprint → account name (hex, any
     ///     case, colons allowed).
-    ///   - historyLimit: lines kept per channel.
+    ///   - historyLimit: lines kept per channel (the oldest are dropped in slices, so up to a quarter more wait).
     public init(accounts: [String: String] = [:], certificates: [String: String] = [:], historyLimit: Int = 10_000) {
         self.accounts = accounts
         self.certificates = Dictionary(
@@ -28,10 +28,12 @@ public final class InMemoryChatBackend: ChatBackend {
     public func handle(_ request: BackendRequest) async {
         guard case .message(let channel, let nick, let kind, let text, let id, let time) = request else { return }
         state.withLock { history in
-            var lines = history[channel, default: []]
-            lines.append(ChatLine(id: id, time: time, channel: channel, source: nick, kind: kind, text: text))
-            if lines.count > historyLimit { lines.removeFirst(lines.count - historyLimit) }
-            history[channel] = lines
+            // Appended in place: copying the channel's lines out and back would copy them all on every message.
+            history[channel, default: []].append(ChatLine(id: id, time: time, channel: channel, source: nick, kind: kind, text: text))
+            // Trimmed in slices of a quarter of the limit, so the shift is paid once per many appends.
+            if let count = history[channel]?.count, count > historyLimit + historyLimit / 4 {
+                history[channel]?.removeFirst(count - historyLimit)
+            }
         }
     }
 

@@ -80,9 +80,6 @@ extension IRCServerState {
     }
 
     static func serverTime(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: date)
+        IRCServerTime.format(date)
     }
 }

@@ -174,9 +174,24 @@ final class ConnectionOutput: IRCClientOutput {
         channel.eventLoop.execute {
             var buffer = channel.allocator.buffer(capacity: count)
             buffer.writeBytes(encoded)
-            channel.writeAndFlush(buffer).whenComplete { _ in
+            channel.write(buffer).whenComplete { _ in
                 self.counters.withLock { $0.pending -= count }
             }
+            self.scheduleFlush()
+        }
+    }
+
+    /// On the event loop: whether a flush is already queued behind the writes.
+    private let flushScheduled = Atomic<Bool>(false)
+
+    /// One flush (one `write` system call, or `writev`) for everything written before it runs: a channel line
+    /// fans out to every member as separate sends, and flushing each alone cost a system call per delivery.
+    private func scheduleFlush() {
+        guard flushScheduled.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        let channel = self.channel
+        channel.eventLoop.execute {
+            self.flushScheduled.store(false, ordering: .relaxed)
+            channel.flush()
         }
     }
 

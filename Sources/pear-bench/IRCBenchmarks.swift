@@ -1,0 +1,189 @@
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// Issue 5's figures for any IRC server, so pearircd, InspIRCd and ngircd are measured by the same client:
+///
+/// - `irc.fanout.delivered`: `clients` clients join one channel and each sends `messages` PRIVMSGs (unpaced, or
+///   `rate` per second per client); every line reaches every other member, so deliveries =
+///   clients × (clients − 1) × messages, per second of wall time until the last one arrived.
+/// - `irc.fanout.latency.p50/.p99`: send-to-receive time of each delivery (the send time travels in the text).
+/// - `irc.idle.rss` and `.rss_per_conn`: the server's resident memory with `idle` registered idle connections
+///   (needs the server's PID: given, or the pearircd this benchmark starts).
+///
+/// Missing deliveries are reported (`irc.fanout.missing`), never ignored. The load generator runs on one event
+/// loop thread, leaving the other core to the server.
+enum IRCBenchmarks {
+    struct Options {
+        var host = "127.0.0.1"
+        var port: Int?
+        var serverPID: Int32?
+        var label = "pearircd"
+        var clients = 50
+        var messages = 100
+        var size = 40
+        var rate = 0
+        var idle = 1000
+        var timeout: Duration = .seconds(120)
+        var channel = "#load"
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func run(_ options: Options, report: BenchmarkReport) async throws {
+        var options = options
+        var server: Process?
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pear-bench-irc-\(UUID().uuidString)")
+        defer {
+            server?.terminate()
+            server?.waitUntilExit()
+            try? FileManager.default.removeItem(at: directory)
+        }
+        if options.port == nil {
+            let (process, port) = try startPearircd(dataDirectory: directory)
+            server = process
+            options.port = port
+            options.serverPID = process.processIdentifier
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await fanout(options, group: group, report: report)
+            if options.idle > 0, let pid = options.serverPID {
+                try await idle(options, pid: pid, group: group, report: report)
+            }
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+    }
+
+    static func fanout(_ options: Options, group: any EventLoopGroup, report: BenchmarkReport) async throws {
+        let port = options.port ?? 6667
+        var clients: [IRCLoadClient] = []
+        for index in 0..<options.clients {
+            clients.append(try await IRCLoadClient.connect(nick: "load\(index)", host: options.host, port: port, group: group))
+        }
+        for client in clients { client.write("JOIN \(options.channel)\r\n") }
+        for client in clients { try await client.sync("joined") }
+        let parameters = [
+            "server": options.label, "clients": "\(options.clients)", "messages": "\(options.messages)",
+            "size": "\(options.size)", "rate": "\(options.rate)",
+        ]
+        let expectedEach = (options.clients - 1) * options.messages
+        let padding = String(repeating: "x", count: options.size)
+        let start = ContinuousClock.now
+        if options.rate > 0 {
+            let interval = Duration.seconds(1) / options.rate
+            for number in 0..<options.messages {
+                for client in clients {
+                    client.write("PRIVMSG \(options.channel) :t=\(DispatchTime.now().uptimeNanoseconds) \(number) \(padding)\r\n")
+                }
+                try await Task.sleep(until: start + interval * (number + 1), clock: .continuous)
+            }
+        } else {
+            for client in clients {
+                for number in 0..<options.messages {
+                    client.enqueue("PRIVMSG \(options.channel) :t=\(DispatchTime.now().uptimeNanoseconds) \(number) \(padding)\r\n")
+                }
+                client.flush()
+            }
+        }
+        // Wait for the deliveries: polled, since they arrive on the event loop across fifty connections.
+        let deadline = ContinuousClock.now + options.timeout
+        var lastProgress = (count: -1, at: ContinuousClock.now)
+        while ContinuousClock.now < deadline {
+            let received = clients.reduce(0) { sum, client in sum + client.counters.withLock { $0.received } }
+            if received >= expectedEach * options.clients { break }
+            if received != lastProgress.count { lastProgress = (received, ContinuousClock.now) }
+            // A server that stopped delivering (dropped lines, killed clients) ends the wait early.
+            if ContinuousClock.now - lastProgress.at > .seconds(10) { break }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        let elapsed = ContinuousClock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        var latencies: [Double] = []
+        var delivered = 0
+        for client in clients {
+            client.counters.withLock { counters in
+                delivered += counters.received
+                latencies += counters.latenciesMs
+                counters.latenciesMs = []
+                counters.received = 0
+            }
+            client.close()
+        }
+        report.figure("irc.fanout.delivered", Double(delivered) / seconds, "msg/s", parameters)
+        if !latencies.isEmpty {
+            latencies.sort()
+            report.figure("irc.fanout.latency.p50", latencies[latencies.count / 2], "ms", parameters)
+            report.figure("irc.fanout.latency.p99", latencies[min(latencies.count - 1, latencies.count * 99 / 100)], "ms", parameters)
+        }
+        let missing = expectedEach * options.clients - delivered
+        if missing > 0 { report.figure("irc.fanout.missing", Double(missing), "msg", parameters) }
+    }
+
+    static func idle(_ options: Options, pid: Int32, group: any EventLoopGroup, report: BenchmarkReport) async throws {
+        let port = options.port ?? 6667
+        let before = try residentKiB(pid: pid)
+        var clients: [IRCLoadClient] = []
+        for batchStart in stride(from: 0, to: options.idle, by: 100) {
+            try await withThrowingTaskGroup(of: IRCLoadClient.self) { tasks in
+                for index in batchStart..<min(options.idle, batchStart + 100) {
+                    tasks.addTask {
+                        try await IRCLoadClient.connect(nick: "idle\(index)", host: options.host, port: port, group: group)
+                    }
+                }
+                for try await client in tasks { clients.append(client) }
+            }
+        }
+        if let last = clients.last { try await last.sync("idle") }
+        let after = try residentKiB(pid: pid)
+        let parameters = ["server": options.label, "connections": "\(options.idle)"]
+        report.figure("irc.idle.rss", Double(after) / 1024, "MiB", parameters)
+        report.figure("irc.idle.rss_per_conn", Double(after - before) / Double(options.idle), "KiB", parameters)
+        for client in clients { client.close() }
+    }
+
+    static func residentKiB(pid: Int32) throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let value = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
+        else { throw Failure(description: "no VmRSS for process \(pid)") }
+        return value
+    }
+
+    /// Starts `pearircd run --standalone` (the binary next to this one) on a free port; returns it and the port.
+    static func startPearircd(dataDirectory: URL) throws -> (Process, Int) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pearircd")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw Failure(description: "\(binary.path) not found: build it (swift build -c release --product pearircd) or pass --port")
+        }
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = [
+            "run", "--standalone", "--port", "0", "--no-tls", "--history-on-join", "0", "--data-dir", dataDirectory.path,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // pearircd prints `listening plain HOST PORT` once its listener is bound.
+        var pending = Data()
+        while true {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            pending += chunk
+            for line in String(decoding: pending, as: UTF8.self).split(separator: "\n") {
+                let words = line.split(separator: " ")
+                if words.count == 4, words[0] == "listening", words[1] == "plain", let port = Int(words[3]) {
+                    return (process, port)
+                }
+            }
+        }
+        process.terminate()
+        throw Failure(description: "pearircd exited before listening")
+    }
+}
