@@ -11,6 +11,10 @@ import NIOPosix
 /// - `irc.idle.rss` and `.rss_per_conn`: the server's resident memory with `idle` registered idle connections
 ///   (needs the server's PID: given, or the pearircd this benchmark starts).
 ///
+/// - `irc.fanout.server_cpu`: CPU time the server process used during the fan-out (user + system, from /proc), and
+///   `irc.fanout.per_cpu_second`: deliveries per second of that CPU time — the server's own cost, which still
+///   compares servers when the load generator (one core) is what limits `delivered`.
+///
 /// Missing deliveries are reported (`irc.fanout.missing`), never ignored. The load generator runs on one event
 /// loop thread, leaving the other core to the server.
 enum IRCBenchmarks {
@@ -49,7 +53,7 @@ enum IRCBenchmarks {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            try await fanout(options, group: group, report: report)
+            try await fanout(options, pid: options.serverPID, group: group, report: report)
             if options.idle > 0, let pid = options.serverPID {
                 try await idle(options, pid: pid, group: group, report: report)
             }
@@ -60,7 +64,7 @@ enum IRCBenchmarks {
         try await group.shutdownGracefully()
     }
 
-    static func fanout(_ options: Options, group: any EventLoopGroup, report: BenchmarkReport) async throws {
+    static func fanout(_ options: Options, pid: Int32?, group: any EventLoopGroup, report: BenchmarkReport) async throws {
         let port = options.port ?? 6667
         var clients: [IRCLoadClient] = []
         for index in 0..<options.clients {
@@ -74,6 +78,7 @@ enum IRCBenchmarks {
         ]
         let expectedEach = (options.clients - 1) * options.messages
         let padding = String(repeating: "x", count: options.size)
+        let cpuBefore = pid.flatMap { try? cpuSeconds(pid: $0) }
         let start = ContinuousClock.now
         if options.rate > 0 {
             let interval = Duration.seconds(1) / options.rate
@@ -103,6 +108,7 @@ enum IRCBenchmarks {
             try await Task.sleep(for: .milliseconds(2))
         }
         let elapsed = ContinuousClock.now - start
+        let cpuAfter = pid.flatMap { try? cpuSeconds(pid: $0) }
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         var latencies: [Double] = []
         var delivered = 0
@@ -120,6 +126,10 @@ enum IRCBenchmarks {
             latencies.sort()
             report.figure("irc.fanout.latency.p50", latencies[latencies.count / 2], "ms", parameters)
             report.figure("irc.fanout.latency.p99", latencies[min(latencies.count - 1, latencies.count * 99 / 100)], "ms", parameters)
+        }
+        if let cpuBefore, let cpuAfter, cpuAfter > cpuBefore {
+            report.figure("irc.fanout.server_cpu", cpuAfter - cpuBefore, "s", parameters)
+            report.figure("irc.fanout.per_cpu_second", Double(delivered) / (cpuAfter - cpuBefore), "msg/cpu-s", parameters)
         }
         let missing = expectedEach * options.clients - delivered
         if missing > 0 { report.figure("irc.fanout.missing", Double(missing), "msg", parameters) }
@@ -145,6 +155,19 @@ enum IRCBenchmarks {
         report.figure("irc.idle.rss", Double(after) / 1024, "MiB", parameters)
         report.figure("irc.idle.rss_per_conn", Double(after - before) / Double(options.idle), "KiB", parameters)
         for client in clients { client.close() }
+    }
+
+    /// User + system CPU time of a process so far (`/proc/PID/stat` fields 14 and 15, in clock ticks).
+    static func cpuSeconds(pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        guard let close = stat.lastIndex(of: ")") else { throw Failure(description: "unreadable /proc/\(pid)/stat") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so utime (14) and stime (15) are fields[11] and fields[12].
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw Failure(description: "unreadable /proc/\(pid)/stat")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     static func residentKiB(pid: Int32) throws -> Int {

@@ -123,12 +123,15 @@ final class IRCConnectionHandler: ChannelInboundHandler {
 /// of growing memory without bound.
 final class ConnectionOutput: IRCClientOutput {
     private struct Counters {
+        /// Bytes accepted and not yet on the wire (in `outbox` or written to the channel).
         var pending = 0
         var closeReason: String?
+        /// Encoded lines waiting for the event loop; moved out in one piece by `drain`.
+        var outbox: [UInt8] = []
+        var drainScheduled = false
     }
 
     private let channel: any Channel
-    private let encoder = IRCMessageEncoder()
     private let limit: Int
     private let counters = Mutex(Counters())
 
@@ -139,59 +142,56 @@ final class ConnectionOutput: IRCClientOutput {
 
     var closeReason: String? { counters.withLock { $0.closeReason } }
 
-    func send(_ messages: [IRCMessage]) {
-        var bytes: [UInt8] = []
-        for message in messages {
-            // A message the encoder refuses (it would break framing) is dropped, never sent half-formed.
-            try? encoder.encode(message, into: &bytes)
-        }
+    /// Queues lines for the client. Lines queued before the event loop gets to them go out as one write and one
+    /// flush: a channel line fans out to every member as separate sends, and writing each through the pipeline on
+    /// its own cost a task, a promise and a system call per delivery.
+    func send(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         let count = bytes.count
-        let accepted = counters.withLock { counters -> Bool in
-            guard counters.closeReason == nil else { return false }
+        enum Outcome { case queued(scheduleDrain: Bool), refused, exceeded }
+        let outcome = counters.withLock { counters -> Outcome in
+            guard counters.closeReason == nil else { return .refused }
             if limit > 0, counters.pending + count > limit {
                 counters.closeReason = "SendQ exceeded"
-                return false
+                counters.outbox = []
+                return .exceeded
             }
             counters.pending += count
-            return true
+            counters.outbox.append(contentsOf: bytes)
+            defer { counters.drainScheduled = true }
+            return .queued(scheduleDrain: !counters.drainScheduled)
         }
         let channel = self.channel
-        guard accepted else {
-            if closeReason == "SendQ exceeded" {
-                channel.eventLoop.execute {
-                    // The client is not reading, so waiting for this line to drain could take forever: write what
-                    // fits and close at once.
-                    var error = channel.allocator.buffer(capacity: 64)
-                    error.writeString("ERROR :Closing Link: (SendQ exceeded)\r\n")
-                    channel.writeAndFlush(error, promise: nil)
-                    channel.close(promise: nil)
-                }
-            }
+        switch outcome {
+        case .queued(let scheduleDrain):
+            if scheduleDrain { channel.eventLoop.execute { self.drain() } }
+        case .refused:
             return
-        }
-        let encoded = bytes
-        channel.eventLoop.execute {
-            var buffer = channel.allocator.buffer(capacity: count)
-            buffer.writeBytes(encoded)
-            channel.write(buffer).whenComplete { _ in
-                self.counters.withLock { $0.pending -= count }
+        case .exceeded:
+            channel.eventLoop.execute {
+                // The client is not reading, so waiting for its queue to drain could take forever: write what fits
+                // and close at once.
+                var error = channel.allocator.buffer(capacity: 64)
+                error.writeString("ERROR :Closing Link: (SendQ exceeded)\r\n")
+                channel.writeAndFlush(error, promise: nil)
+                channel.close(promise: nil)
             }
-            self.scheduleFlush()
         }
     }
 
-    /// On the event loop: whether a flush is already queued behind the writes.
-    private let flushScheduled = Atomic<Bool>(false)
-
-    /// One flush (one `write` system call, or `writev`) for everything written before it runs: a channel line
-    /// fans out to every member as separate sends, and flushing each alone cost a system call per delivery.
-    private func scheduleFlush() {
-        guard flushScheduled.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
-        let channel = self.channel
-        channel.eventLoop.execute {
-            self.flushScheduled.store(false, ordering: .relaxed)
-            channel.flush()
+    /// On the event loop: writes everything queued so far as one buffer.
+    private func drain() {
+        let bytes = counters.withLock { counters -> [UInt8] in
+            counters.drainScheduled = false
+            defer { counters.outbox = [] }
+            return counters.outbox
+        }
+        guard !bytes.isEmpty else { return }
+        let count = bytes.count
+        var buffer = channel.allocator.buffer(capacity: count)
+        buffer.writeBytes(bytes)
+        channel.writeAndFlush(buffer).whenComplete { _ in
+            self.counters.withLock { $0.pending -= count }
         }
     }
 

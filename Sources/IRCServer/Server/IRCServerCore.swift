@@ -4,7 +4,8 @@ import Logging
 /// Where the core sends a connected client's output. Implemented by the NIO connection handler (and by recorders
 /// in tests). Must not block: it only queues.
 public protocol IRCClientOutput: Sendable {
-    func send(_ messages: [IRCMessage])
+    /// Queues encoded lines (each ending in CR LF) for the client.
+    func send(_ bytes: [UInt8])
     func close()
 }
 
@@ -14,6 +15,7 @@ public actor IRCServerCore {
     private var state: IRCServerState
     private let backend: any ChatBackend
     private var outputs: [ClientID: any IRCClientOutput] = [:]
+    private let encoder = IRCMessageEncoder()
     private var nextClientID: UInt64 = 1
     private var backgroundTasks: [Task<Void, Never>] = []
     private let backendQueue: AsyncStream<BackendRequest>.Continuation
@@ -67,7 +69,8 @@ public actor IRCServerCore {
     /// A new connection; returns its id, or nil when the server is full (the caller closes it).
     public func connect(output: any IRCClientOutput, host: String, secure: Bool, certificateFingerprint: String?) -> ClientID? {
         guard outputs.count < state.configuration.maximumConnections else {
-            output.send([IRCMessage(command: .verb("ERROR"), params: ["Closing Link: \(host) (Too many connections)"])])
+            let refusal = IRCMessage(command: .verb("ERROR"), params: ["Closing Link: \(host) (Too many connections)"])
+            output.send((try? encoder.encode(refusal)) ?? [])
             output.close()
             return nil
         }
@@ -114,19 +117,28 @@ public actor IRCServerCore {
 
     private func perform(_ actions: [IRCServerAction]) {
         // Consecutive sends to one client go out as one write.
-        var batch: [IRCMessage] = []
+        var batch: [UInt8] = []
         var batchTarget: ClientID?
         func flush() {
             if let target = batchTarget, !batch.isEmpty { outputs[target]?.send(batch) }
             batch = []
             batchTarget = nil
         }
+        // A channel line goes to every member as the same message (per set of capabilities): encode it once. The
+        // comparison is cheap because the copies share their strings' storage.
+        var lastMessage: IRCMessage?
+        var lastEncoding: [UInt8] = []
         for action in actions {
             switch action {
             case .send(let id, let message):
                 if batchTarget != id { flush() }
                 batchTarget = id
-                batch.append(message)
+                if message != lastMessage {
+                    lastMessage = message
+                    // A message the encoder refuses (it would break framing) is dropped, never sent half-formed.
+                    lastEncoding = (try? encoder.encode(message)) ?? []
+                }
+                batch.append(contentsOf: lastEncoding)
             case .close(let id):
                 flush()
                 outputs[id]?.close()
