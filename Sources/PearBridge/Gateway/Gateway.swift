@@ -50,6 +50,8 @@ public actor Gateway {
     public static let maximumWritersPerRoom = 1024
     /// Most `writers` messages per room and connection that add no new writer before the peer is dropped.
     public static let maximumStaleWriterLists = 64
+    /// Most room opens per connection kept unanswered for rooms not joined here; further ones are rejected.
+    public static let maximumPendingRoomOpens = 1024
 
     public nonisolated let events: AsyncStream<BackendEvent>
     private let continuation: AsyncStream<BackendEvent>.Continuation
@@ -278,10 +280,16 @@ public actor Gateway {
         guard let connection = connections[id] else { return }
         switch event {
         case .opened(RoomWire.protocolName, let bytes, let handshake):
-            guard let topic = RoomTopic(bytes: bytes) else { return }
+            guard let topic = RoomTopic(bytes: bytes) else {
+                return connection.mux.reject(protocol: RoomWire.protocolName, id: bytes)
+            }
             guard rooms[topic]?.joinedLocally == true else {
-                // Not (yet) our room: remember the open without answering, so nothing leaks about our rooms.
-                if connection.pendingRoomOpens.count < 1024 { connections[id]?.pendingRoomOpens[topic] = handshake }
+                // Not (yet) our room: remember the open without answering, so nothing leaks about our rooms. Past
+                // the limit it is refused, so the peer's side does not wait on it forever.
+                guard connection.pendingRoomOpens.count < Self.maximumPendingRoomOpens else {
+                    return connection.mux.reject(protocol: RoomWire.protocolName, id: bytes)
+                }
+                connections[id]?.pendingRoomOpens[topic] = handshake
                 return
             }
             await roomOpened(topic, handshake: handshake, on: id)
@@ -320,6 +328,9 @@ public actor Gateway {
             if let reason = await driver.closeReason { misbehaved(id, "replication: \(reason)") }
         case .disconnected:
             await dropConnection(id)
+        case .opened(let name, let channelID, _):
+            // A protocol we do not speak: refused at once, as a Node peer's protomux does without a pair handler.
+            connection.mux.reject(protocol: name, id: channelID)
         default:
             break
         }

@@ -12,6 +12,8 @@ import CompactEncoding
 /// pairs it with `open` or refuses it with `reject` — the reference's `pair()` notify hook, with the owner deciding
 /// when. A close for such a pending open is answered with a reject so both sides free the ids.
 public struct ProtomuxSession: Sendable {
+    /// A channel's name. Compared by the UTF-8 bytes of the protocol name, as the reference compares JavaScript
+    /// strings by code units: Swift's `String` equality would treat NFC and NFD spellings as one name.
     public struct ChannelKey: Hashable, Sendable {
         public var protocolName: String
         public var id: [UInt8]
@@ -19,6 +21,15 @@ public struct ProtomuxSession: Sendable {
         public init(protocolName: String, id: [UInt8]) {
             self.protocolName = protocolName
             self.id = id
+        }
+
+        public static func == (a: ChannelKey, b: ChannelKey) -> Bool {
+            a.id == b.id && a.protocolName.utf8.elementsEqual(b.protocolName.utf8)
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(id)
+            for byte in protocolName.utf8 { hasher.combine(byte) }
         }
     }
 
@@ -54,14 +65,17 @@ public struct ProtomuxSession: Sendable {
     }
 
     /// The reference flushes a batch once it reaches 8 MiB.
-    public static let maximumBatchSize = 8 * 1024 * 1024
+    public static let defaultMaximumBatchSize = 8 * 1024 * 1024
     /// Bookkeeping charged per buffered message on top of its bytes (the reference charges 512).
     static let bufferedMessageOverhead = 512
 
     /// How many channel slots the peer may hold at once.
     public let maximumRemoteChannels: Int
-    /// How many bytes of handshakes and messages for unpaired channels may wait here at once.
+    /// How many bytes of handshakes and messages for unpaired channels may wait here at once. An open or a message
+    /// that would exceed it gets its channel rejected (the peer sees the channel closed), not the session failed.
     public let maximumBufferedBytes: Int
+    /// A batch is written once it reaches this size; keep it below the transport's frame limit.
+    public let maximumBatchSize: Int
 
     private var local: [LocalChannel?] = []
     private var freeSlots: [Int] = []
@@ -72,15 +86,20 @@ public struct ProtomuxSession: Sendable {
     private var incoming: [ChannelKey: [UInt64]] = [:]
     /// Our id of the open channel per name (channels are unique per name).
     private var openChannels: [ChannelKey: UInt64] = [:]
-    private(set) var bufferedBytes = 0
+    /// Bytes (with per-item overhead) waiting on channels the peer opened and nobody here has yet.
+    public private(set) var bufferedBytes = 0
     private var corkDepth = 0
     private var batch: [(channel: UInt64, item: [UInt8])] = []
     /// The encoded size of `batch` as a frame, tracked as the reference does to decide when to flush.
     private var batchSize = 1
 
-    public init(maximumRemoteChannels: Int = 65536, maximumBufferedBytes: Int = 8 * 1024 * 1024) {
+    public init(
+        maximumRemoteChannels: Int = 65536, maximumBufferedBytes: Int = 8 * 1024 * 1024,
+        maximumBatchSize: Int = ProtomuxSession.defaultMaximumBatchSize
+    ) {
         self.maximumRemoteChannels = maximumRemoteChannels
         self.maximumBufferedBytes = maximumBufferedBytes
+        self.maximumBatchSize = maximumBatchSize
     }
 
     // MARK: - Queries
@@ -190,7 +209,11 @@ public struct ProtomuxSession: Sendable {
                 guard let key = local[Int(localID - 1)]?.key else { return [] }
                 return [.event(.message(protocol: key.protocolName, id: key.id, type: type, message: body))]
             case .pending(let key, let handshake, var buffered):
-                try charge(Self.bufferedMessageOverhead + body.count)
+                guard charge(Self.bufferedMessageOverhead + body.count) else {
+                    // Too much waiting on channels nobody here has opened: refuse this one, keep the session.
+                    Self.remove(remoteID, from: &incoming, key)
+                    return rejectRemote(remoteID) + [.event(.closed(protocol: key.protocolName, id: key.id))]
+                }
                 // Release the slot's reference first so the append does not copy the whole list.
                 remote[Int(remoteID - 1)] = nil
                 buffered.append((type, body))
@@ -218,7 +241,8 @@ public struct ProtomuxSession: Sendable {
                 local[slot]?.remoteID = remoteID
                 return [.event(.opened(protocol: name, id: id, handshake: handshake))]
             }
-            try charge(Self.bufferedMessageOverhead + handshake.count)
+            // Over the limit for unpaired opens: refused at once, as the reference refuses opens nobody claims.
+            guard charge(Self.bufferedMessageOverhead + handshake.count) else { return emit(.reject(channel: remoteID)) }
             remote[Int(remoteID - 1)] = .pending(key: key, handshake: handshake, buffered: [])
             incoming[key, default: []].append(remoteID)
             return [.event(.openRequested(protocol: name, id: id, handshake: handshake))]
@@ -247,8 +271,7 @@ public struct ProtomuxSession: Sendable {
                 return [.event(.closed(protocol: key.protocolName, id: key.id))]
             case .pending(let key, _, _):
                 // The reference ignores this and keeps both ids reserved; answering with a reject frees them.
-                incoming[key]?.removeAll { $0 == remoteID }
-                if incoming[key]?.isEmpty == true { incoming[key] = nil }
+                Self.remove(remoteID, from: &incoming, key)
                 return rejectRemote(remoteID) + [.event(.closed(protocol: key.protocolName, id: key.id))]
             }
         }
@@ -264,11 +287,16 @@ public struct ProtomuxSession: Sendable {
         return emit(.reject(channel: remoteID))
     }
 
-    private mutating func charge(_ bytes: Int) throws(ProtomuxError) {
-        guard bufferedBytes + bytes <= maximumBufferedBytes else {
-            throw .limitExceeded("more than \(maximumBufferedBytes) bytes waiting on unpaired channels")
-        }
+    /// Reserves room for bytes waiting on an unpaired channel; false when that would exceed the limit.
+    private mutating func charge(_ bytes: Int) -> Bool {
+        guard bufferedBytes + bytes <= maximumBufferedBytes else { return false }
         bufferedBytes += bytes
+        return true
+    }
+
+    private static func remove(_ remoteID: UInt64, from table: inout [ChannelKey: [UInt64]], _ key: ChannelKey) {
+        table[key]?.removeAll { $0 == remoteID }
+        if table[key]?.isEmpty == true { table[key] = nil }
     }
 
     private static func cost(handshake: [UInt8], buffered: [(type: UInt64, message: [UInt8])]) -> Int {
@@ -286,8 +314,11 @@ public struct ProtomuxSession: Sendable {
     private mutating func emit(_ frame: ProtomuxFrame) -> [Output] {
         guard corkDepth > 0 else { return [.write(frame.encoded())] }
         var outputs: [Output] = []
-        if batchSize >= Self.maximumBatchSize { outputs = flushBatch() }
         let item = frame.batchItem()
+        let itemSize = 1 + Self.uintLength(frame.channel) + Self.uintLength(UInt64(item.count)) + item.count
+        // Written before it would outgrow the limit (the reference checks only after the fact, so its batches can
+        // exceed 8 MiB by one item; ours stay within the transport's frame limit).
+        if !batch.isEmpty, batchSize + itemSize > maximumBatchSize { outputs = flushBatch() }
         if batch.last?.channel != frame.channel { batchSize += 1 + Self.uintLength(frame.channel) }
         batchSize += Self.uintLength(UInt64(item.count)) + item.count
         batch.append((frame.channel, item))

@@ -39,6 +39,11 @@ public enum InMemoryPeerLink {
             deliver(.closed(protocol: name, id: id))
         }
 
+        /// As protomux: the opener sees its channel closed.
+        public func reject(protocol name: String, id: [UInt8]) {
+            deliver(.closed(protocol: name, id: id))
+        }
+
         public func disconnect() {
             guard !isClosed.withLock({ closed in defer { closed = true }; return closed }) else { return }
             let other = peer.withLock { $0 }

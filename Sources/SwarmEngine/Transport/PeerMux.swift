@@ -16,6 +16,8 @@ public protocol PeerMux: Sendable {
     func open(protocol name: String, id: [UInt8], handshake: [UInt8])
     func send(protocol name: String, id: [UInt8], type: UInt64, message: [UInt8])
     func close(protocol name: String, id: [UInt8])
+    /// Refuses a channel the peer opened and we will not open (the peer sees it closed).
+    func reject(protocol name: String, id: [UInt8])
     /// Ends the whole connection (used when the peer misbehaves).
     func disconnect()
 }

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import Sodium
 
 /// Runs secret-stream and protomux over one NIO channel. Lives on the channel's event loop; the connection object
 /// reaches it only through `NIOLoopBound`. It only feeds bytes to the two state machines and carries out what they
@@ -26,7 +27,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     }
 
     private var session: SecretStreamSession
-    private var mux = ProtomuxSession()
+    private var mux: ProtomuxSession
     private var context: ChannelHandlerContext?
     private var queue: PeerEventQueue?
     private var readPaused = false
@@ -48,12 +49,18 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     private var isClosed = false
     /// `end()` was called: nothing new is sent, and the connection closes once `queuedBytes` reaches zero.
     private var ending = false
+    /// `end()` was called while corked: it takes effect at the uncork, so the batch still goes out.
+    private var endAfterUncork = false
+    /// The peer ended its side (EOF), and `receiveEnd` has judged it.
+    private var peerEnded = false
 
     init(
         session: SecretStreamSession, established: EventLoopPromise<SwarmConnection>, label: String, logger: Logger,
         liveness: Liveness = Liveness()
     ) {
         self.session = session
+        // Batches must fit one secret-stream frame, or our own peer would refuse them.
+        mux = ProtomuxSession(maximumBatchSize: session.maximumFrameLength - SecretStreamParameters.overhead)
         self.established = established
         self.label = label
         self.logger = logger
@@ -88,10 +95,12 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         // The peer went away: between frames after the handshake is a clean end, anything else is an error.
-        do {
-            try session.receiveEnd()
-        } catch {
-            closeReason.record(.secretStream(error))
+        if !peerEnded {
+            do {
+                try session.receiveEnd()
+            } catch {
+                closeReason.record(.secretStream(error))
+            }
         }
         livenessTimer?.cancel()
         livenessTimer = nil
@@ -102,6 +111,21 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         queue?.finish()
         queue = nil
         context.fireChannelInactive()
+    }
+
+    /// The peer's EOF (the channel allows half-closure): a clean end is answered by ending ours once what we already
+    /// sent is written, as the reference's protomux answers `end` with `end`; an EOF mid-frame is an error.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .inputClosed = event as? ChannelEvent, !peerEnded {
+            peerEnded = true
+            do {
+                try session.receiveEnd()
+                end()
+            } catch {
+                fail(context: context, .secretStream(error))
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -152,14 +176,18 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         } catch {
             logger.debug("protomux call refused", metadata: ["peer": "\(label)", "error": "\(error)"])
         }
+        if endAfterUncork, !mux.isCorked { end() }
     }
 
     private func deliver(_ outputs: [ProtomuxSession.Output], fromLocalCall: Bool, context: ChannelHandlerContext) {
         for output in outputs {
             switch output {
             case .write(let frame):
-                do {
+                do throws(SecretStreamError) {
                     write(try session.send(frame), context: context)
+                } catch .messageTooLarge(let size) where fromLocalCall {
+                    // Our caller's mistake, not the peer's: refused, and the connection stays up.
+                    logger.warning("message too large for one frame, not sent", metadata: ["peer": "\(label)", "bytes": "\(size)"])
                 } catch {
                     fail(context: context, .secretStream(error))
                     return
@@ -190,6 +218,10 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     /// between frames, which it treats as clean). Calls after this send nothing.
     func end() {
         guard let context, !ending else { return }
+        if mux.isCorked {
+            endAfterUncork = true
+            return
+        }
         ending = true
         livenessTimer?.cancel()
         livenessTimer = nil
@@ -229,6 +261,8 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     private func resumeReading() {
         guard readPaused else { return }
         readPaused = false
+        // Time spent not reading on purpose is not the peer's silence.
+        lastRead = .now()
         if readPending, let context {
             readPending = false
             context.read()
@@ -272,7 +306,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
 
     private func checkLiveness(context: ChannelHandlerContext) {
         let now = NIODeadline.now()
-        if let idle = liveness.idleTimeout, now - lastRead > idle {
+        if let idle = liveness.idleTimeout, !readPaused, now - lastRead > idle {
             logger.info("closing idle peer connection", metadata: ["peer": "\(label)"])
             closeReason.record(.idleTimeout)
             context.close(promise: nil)

@@ -222,6 +222,29 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
             message: RoomWire.Writers(keys: keys).compactEncoded())
     }
 
+    /// Channels the gateway will never answer are refused at once (the opener sees them closed): an unknown
+    /// protocol, a malformed room id, and room opens beyond the pending limit. The connection stays up.
+    @Test func unwantedChannelsAreRejected() async throws {
+        let victim = try await TestGateway.make("reject")
+        defer { victim.cleanUp() }
+        let (x, y) = InMemoryPeerLink.pair(
+            initiatorKey: RandomBytes.generate(count: 32), responderKey: victim.gateway.identity.keyPair.publicKey)
+        _ = await victim.gateway.attach(y, events: y.events)
+        var events = x.events.makeAsyncIterator()
+        x.open(protocol: "someone/else/v1", id: [1, 2], handshake: [])
+        #expect(await events.next() == .closed(protocol: "someone/else/v1", id: [1, 2]))
+        x.open(protocol: RoomWire.protocolName, id: [9, 9, 9], handshake: [])
+        #expect(await events.next() == .closed(protocol: RoomWire.protocolName, id: [9, 9, 9]))
+        // Rooms not joined here: kept unanswered up to the limit, refused after it.
+        for index in 0..<Gateway.maximumPendingRoomOpens {
+            x.open(protocol: RoomWire.protocolName, id: RoomTopic(foldedChannelName: "#pending\(index)").bytes, handshake: [])
+        }
+        let extra = RoomTopic(foldedChannelName: "#one-too-many").bytes
+        x.open(protocol: RoomWire.protocolName, id: extra, handshake: [])
+        #expect(await events.next() == .closed(protocol: RoomWire.protocolName, id: extra))
+        #expect(await victim.gateway.peerLabels.count == 1)
+    }
+
     @Test func aPeerAnnouncingTooManyWritersIsDroppedAndTheRoomStaysBounded() async throws {
         let victim = try await TestGateway.make("flood-writers")
         defer { victim.cleanUp() }

@@ -103,10 +103,49 @@ import Testing
         _ = try few.receive([0, 1, 1, 1, UInt8(ascii: "a"), 0])
         _ = try few.receive([0, 1, 2, 1, UInt8(ascii: "b"), 0])
         #expect(throws: ProtomuxError.self) { try few.receive([0, 1, 3, 1, UInt8(ascii: "c"), 0]) }
+        // Too much waiting on unpaired channels: that channel is rejected (the peer's open is answered with a
+        // reject and we report it closed), the session goes on, and the bytes are released.
         var small = ProtomuxSession(maximumBufferedBytes: 2_000)
         _ = try small.receive([0, 1, 1, 1, UInt8(ascii: "a"), 0])
         _ = try small.receive([1, 0] + [UInt8](repeating: 1, count: 500))
-        #expect(throws: ProtomuxError.self) { try small.receive([1, 0] + [UInt8](repeating: 1, count: 900)) }
+        #expect(try small.receive([1, 0] + [UInt8](repeating: 1, count: 900)) == [
+            .write([0, 2, 1]), .event(.closed(protocol: "a", id: [])),
+        ])
+        #expect(small.bufferedBytes == 0)
+        // Messages on the refused id are dropped; opening the name here now waits for a new open from the peer.
+        #expect(try small.receive([1, 0, 7]).isEmpty)
+        #expect(try small.open(protocol: "a", id: [], handshake: []) == [.write([0, 1, 1, 1, UInt8(ascii: "a"), 0])])
+        // An open whose handshake alone is over the limit is refused at once, without being reported.
+        var tiny = ProtomuxSession(maximumBufferedBytes: 600)
+        #expect(try tiny.receive([0, 1, 1, 1, UInt8(ascii: "b"), 0] + [UInt8](repeating: 2, count: 200)) == [.write([0, 2, 1])])
+    }
+
+    /// Protocol names are matched by their UTF-8 bytes, as the reference matches JavaScript strings: "é" written
+    /// precomposed and decomposed are two different channels.
+    @Test func protocolNamesAreComparedByteForByte() throws {
+        let composed = "\u{e9}", decomposed = "e\u{301}"
+        #expect(composed == decomposed)  // Swift's String equality would merge them.
+        var a = ProtomuxSession()
+        _ = try a.open(protocol: composed, id: [], handshake: [])
+        let peerOpen = ProtomuxFrame.open(channel: 1, protocol: decomposed, id: [], handshake: []).encoded()
+        #expect(try a.receive(peerOpen) == [.event(.openRequested(protocol: decomposed, id: [], handshake: []))])
+        #expect(!a.isPaired(protocol: composed, id: []))
+    }
+
+    /// Corked batches are written before they outgrow the size limit, so each fits a transport frame.
+    @Test func batchesStayWithinTheirLimit() throws {
+        var a = ProtomuxSession(maximumBatchSize: 1_000), b = ProtomuxSession()
+        _ = try Self.deliver(try a.open(protocol: "x", id: [], handshake: []), to: &b)
+        _ = try Self.deliver(try b.open(protocol: "x", id: [], handshake: []), to: &a)
+        a.cork()
+        var frames: [[UInt8]] = []
+        for _ in 0..<10 { frames += Self.frames(try a.send(protocol: "x", id: [], type: 0, message: [UInt8](repeating: 3, count: 300))) }
+        frames += Self.frames(a.uncork())
+        #expect(frames.count == 4)
+        #expect(frames.allSatisfy { $0.count <= 1_000 })
+        var received = 0
+        for frame in frames { received += Self.events(try b.receive(frame)).count }
+        #expect(received == 10)
     }
 
     @Test func nestedCorksProduceOneBatchWithControlFramesAndChannelSwitches() throws {

@@ -93,3 +93,72 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+/// A peer that ends its side (TCP half-close, as a Node `stream.end()` does) while our frames to it are still
+/// queued: they are all written before we close, and the end counts as clean.
+@Suite(.serialized) struct SwarmTransportPeerEndTests {
+    final class Inbox: Sendable {
+        let connections = Mutex<[SwarmConnection]>([])
+    }
+
+    @Test func queuedFramesReachAPeerThatEndedItsSide() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let raw = try await ClientBootstrap(group: group)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
+                }
+            }
+        let count = 160, size = 64 * 1024  // 10 MiB: more than the socket buffers hold
+        let frames = try await raw.executeThenClose { inbound, outbound in
+            var session = try SecretStreamSession(isInitiator: true, staticKeyPair: Ed25519.randomKeyPair())
+            var received = 0
+            var iterator = inbound.makeAsyncIterator()
+            for case .write(let bytes) in try session.start() { try await outbound.write(ByteBuffer(bytes: bytes)) }
+            while !session.isOpen, var chunk = try await iterator.next() {
+                for event in try session.receive(chunk.readBytes(length: chunk.readableBytes) ?? []) {
+                    switch event {
+                    case .write(let bytes): try await outbound.write(ByteBuffer(bytes: bytes))
+                    case .message: received += 1
+                    case .established: break
+                    }
+                }
+            }
+            // The server sends a burst we do not read yet, so most of it waits in its write queue.
+            let accepted = try await Self.waitFor { inbox.connections.withLock { $0.first } }
+            accepted.open(protocol: "bulk", id: [], handshake: [])
+            for index in 0..<count {
+                accepted.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
+            }
+            _ = try await Self.waitFor { accepted.unwrittenBytes > 1024 * 1024 ? true : nil }
+            outbound.finish()  // our end: FIN, while we keep reading
+            while var chunk = try await iterator.next() {
+                for case .message in try session.receive(chunk.readBytes(length: chunk.readableBytes) ?? []) { received += 1 }
+            }
+            try session.receiveEnd()
+            return received
+        }
+        #expect(frames == count + 1)  // the open and every message
+        let accepted = try #require(inbox.connections.withLock { $0.first })
+        await accepted.waitUntilClosed()
+        #expect(accepted.closeError == nil)
+        try await listener.close()
+        try await server.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    static func waitFor<T: Sendable>(_ probe: () -> T?) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let value = probe() { return value }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw SwarmConnectionError.closedDuringHandshake
+    }
+}

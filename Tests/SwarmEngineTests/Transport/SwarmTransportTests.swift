@@ -243,6 +243,65 @@ import Testing
         try await client.shutdown()
     }
 
+    /// While reads are held back for a slow consumer, the peer's silence is ours: the idle timeout must not fire.
+    @Test func holdingBackReadsDoesNotCountAsAnIdlePeer() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: .milliseconds(300))
+        let client = SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: nil)
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
+        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        incoming.open(protocol: "bulk", id: [], handshake: [])
+        outgoing.open(protocol: "bulk", id: [], handshake: [])
+        let count = 160, size = 64 * 1024
+        for index in 0..<count {
+            outgoing.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
+        }
+        _ = try await waitFor("reads held back") { incoming.isHoldingBackReads ? true : nil }
+        // Three idle timeouts without consuming: what is being tested is that nothing happens meanwhile.
+        try await Task.sleep(for: .milliseconds(900))
+        #expect(incoming.closeError == nil)
+        var received = 0
+        for await event in incoming.events {
+            guard case .message = event else { continue }
+            received += 1
+            if received == count { break }
+        }
+        #expect(received == count && incoming.closeError == nil)
+        outgoing.end()
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
+    /// `end()` inside a corked block takes effect at the uncork, so the batch still goes out first.
+    @Test func endWhileCorkedStillSendsTheBatch() async throws {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
+        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        outgoing.corked { connection in
+            connection.open(protocol: "last", id: [], handshake: [1])
+            connection.send(protocol: "last", id: [], type: 0, message: [2])
+            connection.end()
+        }
+        var events: [PeerEvent] = []
+        for await event in incoming.events { events.append(event) }
+        #expect(events.first == .opened(protocol: "last", id: [], handshake: [1]))
+        #expect(events.last == .disconnected)
+        incoming.open(protocol: "last", id: [], handshake: [])
+        await incoming.waitUntilClosed()
+        #expect(incoming.closeError == nil)
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
     @Test func aPeerWithTheWrongKeyIsRefused() async throws {
         let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
         let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { _ in }
