@@ -53,10 +53,11 @@ enum IRCBenchmarks {
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
-            try await fanout(options, pid: options.serverPID, group: group, report: report)
+            // Idle memory first, on the fresh server, so the fan-out's buffers and history do not blur it.
             if options.idle > 0, let pid = options.serverPID {
                 try await idle(options, pid: pid, group: group, report: report)
             }
+            try await fanout(options, pid: options.serverPID, group: group, report: report)
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -152,6 +153,7 @@ enum IRCBenchmarks {
         if let last = clients.last { try await last.sync("idle") }
         let after = try residentKiB(pid: pid)
         let parameters = ["server": options.label, "connections": "\(options.idle)"]
+        report.figure("irc.idle.rss_baseline", Double(before) / 1024, "MiB", ["server": options.label])
         report.figure("irc.idle.rss", Double(after) / 1024, "MiB", parameters)
         report.figure("irc.idle.rss_per_conn", Double(after - before) / Double(options.idle), "KiB", parameters)
         for client in clients { client.close() }

@@ -30,10 +30,30 @@ final class IRCLineDecoder: ByteToMessageDecoder {
 }
 
 /// Connects one NIO channel to the `IRCServerCore`: parsed lines go in, in order, through one async stream;
-/// output comes back through `IRCClientOutput`, with a bounded send queue.
-final class IRCConnectionHandler: ChannelInboundHandler {
+/// output comes back through `IRCClientOutput`, with a bounded send queue. Input is bounded too: while more than
+/// `backlogHighWatermark` lines wait for the core, the socket is not read (TCP slows the client down), and reading
+/// resumes below `backlogLowWatermark`. No line is ever dropped.
+final class IRCConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = IRCLineFramer.Event
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
+
+    static let backlogHighWatermark = 512
+    static let backlogLowWatermark = 128
+
+    /// Lines handed to the consumer task and not yet processed; shared between the event loop and that task.
+    final class Backlog: Sendable {
+        let waiting = Atomic<Int>(0)
+
+        /// One line processed; true when that brought the backlog down to the low watermark.
+        func consumedOne() -> Bool {
+            waiting.subtract(1, ordering: .relaxed).newValue == IRCConnectionHandler.backlogLowWatermark
+        }
+    }
+
+    private let backlog = Backlog()
+    private var readPaused = false
+    private var readPending = false
 
     enum Input: Sendable {
         case line([UInt8])
@@ -57,11 +77,15 @@ final class IRCConnectionHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let (stream, continuation) = AsyncStream<Input>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        // Unbounded here because the backlog bounds it: reads stop at the high watermark.
+        let (stream, continuation) = AsyncStream<Input>.makeStream()
         input = continuation
         let output = ConnectionOutput(channel: context.channel, limit: sendQueueLimit)
-        let core = self.core, parser = self.parser, secure = self.secure
+        let core = self.core, parser = self.parser, secure = self.secure, backlog = self.backlog
         let host = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let resumeReading: @Sendable () -> Void = { eventLoop.execute { handler.value.resumeReading() } }
         Task {
             guard let id = await core.connect(output: output, host: host, secure: secure, certificateFingerprint: nil)
             else { return }
@@ -78,6 +102,7 @@ final class IRCConnectionHandler: ChannelInboundHandler {
                 case .certificate(let fingerprint):
                     await core.certificatePresented(fingerprint, by: id)
                 }
+                if backlog.consumedOne() { resumeReading() }
             }
             await core.disconnected(id, reason: output.closeReason ?? "Connection closed")
         }
@@ -85,10 +110,40 @@ final class IRCConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        backlog.waiting.add(1, ordering: .relaxed)
         switch unwrapInboundIn(data) {
         case .line(let bytes): input?.yield(.line(bytes))
         case .oversizedLine: input?.yield(.oversized)
         }
+    }
+
+    /// Reads on demand: held back while the core has a backlog of this client's lines.
+    func read(context: ChannelHandlerContext) {
+        if backlog.waiting.load(ordering: .relaxed) >= Self.backlogHighWatermark {
+            readPaused = true
+            readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func resumeReading() {
+        guard readPaused, backlog.waiting.load(ordering: .relaxed) <= Self.backlogLowWatermark else { return }
+        readPaused = false
+        if readPending, let context = self.context {
+            readPending = false
+            context.read()
+        }
+    }
+
+    private var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     /// The TLS handshake completes before any line can be decrypted, so the fingerprint is queued ahead of them.
@@ -97,6 +152,7 @@ final class IRCConnectionHandler: ChannelInboundHandler {
             let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self),
             let certificate = handler.peerCertificate, let der = try? certificate.toDERBytes()
         {
+            backlog.waiting.add(1, ordering: .relaxed)
             input?.yield(.certificate(Self.fingerprint(der: der)))
         }
         context.fireUserInboundEventTriggered(event)

@@ -118,6 +118,25 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// A burst far larger than the input backlog (20,000 lines in one write from a flood-exempt loopback client)
+    /// is slowed down by holding back reads, never thinned out: every PING is answered, in order.
+    @Test func aBurstOfLinesIsAnsweredInFullAndInOrder() async throws {
+        let listener = try await IRCListener.start(
+            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
+            backend: InMemoryChatBackend(), tls: nil)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let client = try await LineClient.connect(port: try #require(listener.port(tls: false)), group: group)
+        try await Self.register(client, "burst")
+        let count = 20_000
+        try await client.send((0..<count).map { "PING t\($0)" }.joined(separator: "\r\n"))
+        for index in 0..<count {
+            try await client.waitFor("PONG t\(index)") { $0.hasSuffix(" t\(index)") || $0.hasSuffix(":t\(index)") }
+        }
+        await client.close()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func oversizedAndGarbageLinesDoNotKillTheConnection() async throws {
         let listener = try await IRCListener.start(
             configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
