@@ -35,6 +35,8 @@ public struct IRCServerState: Sendable {
     public let casemapping: IRCCasemapping = .rfc1459
     let validation: IRCNameValidation
     let created: Date
+    /// `created` as RPL_CREATED and INFO show it, formatted once (a `DateFormatter` per registration is costly).
+    let createdText: String
     var clients: [ClientID: ClientRecord] = [:]
     /// Folded nick → client.
     var nicks: [String: ClientID] = [:]
@@ -62,6 +64,7 @@ public struct IRCServerState: Sendable {
     public init(configuration: IRCServerConfiguration, created: Date, messageIDPrefix: String) {
         self.configuration = configuration
         self.created = created
+        createdText = Self.httpDate(created)
         self.messageIDPrefix = messageIDPrefix
         validation = IRCNameValidation(nickLength: configuration.nickLength, channelLength: configuration.channelLength)
     }

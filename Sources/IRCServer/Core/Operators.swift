@@ -87,7 +87,7 @@ extension IRCServerState {
         for line in [
             "\(configuration.version): PearIRC, an IRC front end to peer-to-peer rooms on the Holepunch network.",
             "Every channel is a swarm topic; every line is a signed append to its author's log.",
-            "Server started \(Self.httpDate(created)).",
+            "Server started \(createdText).",
         ] {
             reply(client, .rplInfo, [line])
         }

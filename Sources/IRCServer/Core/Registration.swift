@@ -233,7 +233,7 @@ extension IRCServerState {
         notifyMonitors(nick: nick, mask: registered.mask)
         reply(registered, .rplWelcome, ["Welcome to the \(configuration.networkName) Network, \(registered.mask)"])
         reply(registered, .rplYourHost, ["Your host is \(configuration.serverName), running version \(configuration.version)"])
-        reply(registered, .rplCreated, ["This server was created \(Self.httpDate(created))"])
+        reply(registered, .rplCreated, ["This server was created \(createdText)"])
         reply(registered, .rplMyInfo, [configuration.serverName, configuration.version, "iow", "beiklmnostv", "beklov"])
         _ = nick
         sendISupport(to: id)
@@ -275,28 +275,41 @@ extension IRCServerState {
 
     mutating func sendLUsers(to id: ClientID) {
         guard let client = clients[id] else { return }
-        let users = clients.values.filter { $0.isRegistered || $0.isRemote }
-        let invisible = users.filter(\.invisible).count
-        let local = clients.values.filter { $0.isRegistered && !$0.isRemote }.count
-        reply(client, .rplLUserClient, ["There are \(users.count - invisible) users and \(invisible) invisible on 1 servers"])
-        reply(client, .rplLUserOp, [String(users.filter(\.isOperator).count), "operator(s) online"])
-        reply(client, .rplLUserUnknown, [String(clients.values.filter { !$0.isRegistered && !$0.isRemote }.count), "unknown connection(s)"])
+        let counts = userCounts()
+        let invisible = counts.invisible, local = counts.local
+        reply(client, .rplLUserClient, ["There are \(counts.global - invisible) users and \(invisible) invisible on 1 servers"])
+        reply(client, .rplLUserOp, [String(counts.operators), "operator(s) online"])
+        reply(client, .rplLUserUnknown, [String(counts.unregistered), "unknown connection(s)"])
         reply(client, .rplLUserChannels, [String(channels.count), "channels formed"])
         reply(client, .rplLUserMe, ["I have \(local) clients and 0 servers"])
         reply(client, .rplLocalUsers, [
             String(local), String(peakLocalUsers), "Current local users \(local), max \(peakLocalUsers)",
         ])
         reply(client, .rplGlobalUsers, [
-            String(users.count), String(peakGlobalUsers), "Current global users \(users.count), max \(peakGlobalUsers)",
+            String(counts.global), String(peakGlobalUsers), "Current global users \(counts.global), max \(peakGlobalUsers)",
         ])
     }
 
     /// Keeps the highest local and global user counts seen (RPL_LOCALUSERS / RPL_GLOBALUSERS).
     mutating func notePeakUsers() {
-        let local = clients.values.filter { $0.isRegistered && !$0.isRemote }.count
-        let global = clients.values.filter { $0.isRegistered || $0.isRemote }.count
-        peakLocalUsers = max(peakLocalUsers, local)
-        peakGlobalUsers = max(peakGlobalUsers, global)
+        let counts = userCounts()
+        peakLocalUsers = max(peakLocalUsers, counts.local)
+        peakGlobalUsers = max(peakGlobalUsers, counts.global)
+    }
+
+    /// The LUSERS figures in one pass, without copying any client (this runs for every registration).
+    func userCounts() -> (global: Int, local: Int, invisible: Int, operators: Int, unregistered: Int) {
+        var counts = (global: 0, local: 0, invisible: 0, operators: 0, unregistered: 0)
+        for client in clients.values {
+            if client.isRegistered || client.isRemote {
+                counts.global += 1
+                if client.invisible { counts.invisible += 1 }
+                if client.isOperator { counts.operators += 1 }
+            }
+            if client.isRegistered, !client.isRemote { counts.local += 1 }
+            if !client.isRegistered, !client.isRemote { counts.unregistered += 1 }
+        }
+        return counts
     }
 
     mutating func sendMOTD(to id: ClientID) {

@@ -56,10 +56,19 @@ final class IRCConnectionHandler: ChannelDuplexHandler {
     private var readPending = false
 
     enum Input: Sendable {
+        /// The connection opened: register it with the core (always the first item).
+        case connect
         case line([UInt8])
         case oversized
         /// The TLS handshake finished with this client certificate fingerprint (lowercase hex SHA-256 of the DER).
         case certificate(String)
+        /// The connection closed (always the last item).
+        case disconnect
+    }
+
+    /// What the inbox's drain task knows of the connection.
+    final class Session: Sendable {
+        let id = Mutex<ClientID?>(nil)
     }
 
     private let core: IRCServerCore
@@ -68,7 +77,7 @@ final class IRCConnectionHandler: ChannelDuplexHandler {
     /// IRCv3 message-tags: a client's tag section (with `@` and the space) is at most 4096 bytes; the larger 8191-byte
     /// budget is the server's, for the tags it adds.
     private let parser = IRCMessageParser(limits: IRCMessageLimits(maxTagSectionBytes: 4096))
-    private var input: AsyncStream<Input>.Continuation?
+    private var inbox: ConnectionInbox<Input>?
 
     init(core: IRCServerCore, secure: Bool, sendQueueLimit: Int) {
         self.core = core
@@ -77,43 +86,51 @@ final class IRCConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        // Unbounded here because the backlog bounds it: reads stop at the high watermark.
-        let (stream, continuation) = AsyncStream<Input>.makeStream()
-        input = continuation
         let output = ConnectionOutput(channel: context.channel, limit: sendQueueLimit)
         let core = self.core, parser = self.parser, secure = self.secure, backlog = self.backlog
         let host = context.channel.remoteAddress?.ipAddress ?? "unknown"
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
         let resumeReading: @Sendable () -> Void = { eventLoop.execute { handler.value.resumeReading() } }
-        Task {
-            guard let id = await core.connect(output: output, host: host, secure: secure, certificateFingerprint: nil)
-            else { return }
-            for await item in stream {
-                switch item {
-                case .line(let bytes):
-                    switch Result(catching: { () throws(IRCParseError) in try parser.parse(bytes) }) {
-                    case .success(let message): await core.received(message, from: id)
-                    case .failure(let error):
-                        await core.malformed(error, label: IRCTag.value(of: "label", inRawLine: bytes), from: id)
-                    }
-                case .oversized:
-                    await core.oversizedLine(from: id)
-                case .certificate(let fingerprint):
-                    await core.certificatePresented(fingerprint, by: id)
-                }
-                if backlog.consumedOne() { resumeReading() }
+        let session = Session()
+        let inbox = ConnectionInbox<Input> { item in
+            if case .connect = item {
+                let id = await core.connect(output: output, host: host, secure: secure, certificateFingerprint: nil)
+                session.id.withLock { $0 = id }
+                return
             }
-            await core.disconnected(id, reason: output.closeReason ?? "Connection closed")
+            // Refused (server full) or already gone: nothing more to tell the core.
+            guard let id = session.id.withLock({ $0 }) else { return }
+            switch item {
+            case .connect:
+                break
+            case .line(let bytes):
+                switch Result(catching: { () throws(IRCParseError) in try parser.parse(bytes) }) {
+                case .success(let message): await core.received(message, from: id)
+                case .failure(let error):
+                    await core.malformed(error, label: IRCTag.value(of: "label", inRawLine: bytes), from: id)
+                }
+            case .oversized:
+                await core.oversizedLine(from: id)
+            case .certificate(let fingerprint):
+                await core.certificatePresented(fingerprint, by: id)
+            case .disconnect:
+                session.id.withLock { $0 = nil }
+                await core.disconnected(id, reason: output.closeReason ?? "Connection closed")
+                return
+            }
+            if backlog.consumedOne() { resumeReading() }
         }
+        self.inbox = inbox
+        inbox.post(.connect)
         context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         backlog.waiting.add(1, ordering: .relaxed)
         switch unwrapInboundIn(data) {
-        case .line(let bytes): input?.yield(.line(bytes))
-        case .oversizedLine: input?.yield(.oversized)
+        case .line(let bytes): inbox?.post(.line(bytes))
+        case .oversizedLine: inbox?.post(.oversized)
         }
     }
 
@@ -153,7 +170,7 @@ final class IRCConnectionHandler: ChannelDuplexHandler {
             let certificate = handler.peerCertificate, let der = try? certificate.toDERBytes()
         {
             backlog.waiting.add(1, ordering: .relaxed)
-            input?.yield(.certificate(Self.fingerprint(der: der)))
+            inbox?.post(.certificate(Self.fingerprint(der: der)))
         }
         context.fireUserInboundEventTriggered(event)
     }
@@ -164,8 +181,8 @@ final class IRCConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        input?.finish()
-        input = nil
+        inbox?.post(.disconnect)
+        inbox = nil
         context.fireChannelInactive()
     }
 

@@ -1,0 +1,42 @@
+import Synchronization
+
+/// A connection's input on its way to the `IRCServerCore`, in order, processed by a task that exists only while
+/// there is input: an idle connection holds no task (a parked task and its stream cost several KiB per client).
+///
+/// The event loop `post`s items; the first item after a quiet spell starts a drain task, which takes everything
+/// queued, hands it to `process` one by one, and ends when the queue is empty. One drain task at a time, so items
+/// are processed in the order posted.
+final class ConnectionInbox<Item: Sendable>: Sendable {
+    private struct State {
+        var queue: [Item] = []
+        var draining = false
+    }
+
+    private let state = Mutex(State())
+    private let process: @Sendable (Item) async -> Void
+
+    init(process: @escaping @Sendable (Item) async -> Void) {
+        self.process = process
+    }
+
+    func post(_ item: Item) {
+        let start = state.withLock { state -> Bool in
+            state.queue.append(item)
+            defer { state.draining = true }
+            return !state.draining
+        }
+        if start { Task { await self.drain() } }
+    }
+
+    private func drain() async {
+        while true {
+            let items = state.withLock { state -> [Item] in
+                if state.queue.isEmpty { state.draining = false }
+                defer { state.queue = [] }
+                return state.queue
+            }
+            if items.isEmpty { return }
+            for item in items { await process(item) }
+        }
+    }
+}
