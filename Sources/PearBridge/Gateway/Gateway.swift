@@ -148,6 +148,11 @@ public actor Gateway {
             let wasJoined = room.joinedLocally
             room.joinedLocally = true
             rooms[topic] = room
+            if room.state.identities[room.ownLog.key] == nil {
+                // First words in this room's log: whose log it is, so peers show us as one person in every room.
+                let proof = WriterIdentity.entryText(identity: identity.keyPair, topic: topic, writer: room.ownLog.key)
+                await appendLocal(topic, kind: .identity, text: proof, at: now)
+            }
             let lastNick = room.state.history.lines.last { $0.position.author == room.ownLog.key && $0.entry.kind == .nick }
             if lastNick?.entry.text != nick { await appendLocal(topic, kind: .nick, text: nick, at: now) }
             await appendLocal(topic, kind: .join, text: "", at: now)
@@ -212,7 +217,7 @@ public actor Gateway {
             }
             let author = line.position.author
             let user = author == room.ownLog.key ? "~pear" : "pear"
-            let source = "\(room.state.displayNick(for: author))!\(user)@\(NickDirectory.host(for: author))"
+            let source = "\(room.state.displayNick(for: author))!\(user)@\(NickDirectory.host(for: room.state.identities[author] ?? author))"
             return ChatLine(
                 id: Self.messageID(line), time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000),
                 channel: query.channel, source: source, kind: kind, text: Self.sanitised(text))
@@ -357,7 +362,7 @@ public actor Gateway {
             guard let owner = rooms[topic]?.ownerByConnection.removeValue(forKey: id),
                 rooms[topic]?.present.remove(owner) != nil
             else { continue }
-            continuation.yield(.remoteQuit(userID: ZBase32.encode(owner), reason: "Connection gone"))
+            continuation.yield(.remoteQuit(userID: userID(for: owner, in: topic), reason: "Connection gone"))
         }
     }
 
@@ -445,7 +450,7 @@ public actor Gateway {
     /// Turns room events about a remote author into IRC backend events (only for rooms the user is in).
     func publish(_ events: [RoomState.Event], author: [UInt8], topic: RoomTopic) {
         guard let room = rooms[topic], room.joinedLocally else { return }
-        let userID = ZBase32.encode(author)
+        let userID = userID(for: author, in: topic)
         func ensurePresent() {
             guard rooms[topic]?.present.insert(author).inserted == true, let user = remoteUser(author, in: topic) else { return }
             continuation.yield(.remoteJoined(channel: room.channel, user: user))
@@ -468,29 +473,40 @@ public actor Gateway {
             case .nickChanged(let changed, _, let to):
                 guard changed != room.ownLog.key else { continue }
                 if rooms[topic]?.present.contains(changed) == true {
-                    continuation.yield(.remoteNick(userID: ZBase32.encode(changed), newNick: to))
+                    continuation.yield(.remoteNick(userID: self.userID(for: changed, in: topic), newNick: to))
                 } else if changed == author {
                     ensurePresent()
                 }
             case .parted(let who, let reason):
                 if rooms[topic]?.present.remove(who) != nil {
-                    continuation.yield(.remoteParted(channel: room.channel, userID: ZBase32.encode(who), reason: Self.sanitised(reason)))
+                    continuation.yield(
+                        .remoteParted(channel: room.channel, userID: self.userID(for: who, in: topic), reason: Self.sanitised(reason)))
                 }
             case .topicChanged(let who, let text):
                 ensurePresent()
-                continuation.yield(.remoteTopic(channel: room.channel, userID: ZBase32.encode(who), topic: Self.sanitised(text)))
-            case .skipped:
+                continuation.yield(
+                    .remoteTopic(channel: room.channel, userID: self.userID(for: who, in: topic), topic: Self.sanitised(text)))
+            case .skipped, .identified:
                 break
             }
         }
     }
 
+    /// Who an author is on the IRC side: their identity once their log proved it (so one person is one user in
+    /// every room), else the writer key itself.
+    func userID(for author: [UInt8], in topic: RoomTopic) -> String {
+        ZBase32.encode(rooms[topic]?.state.identities[author] ?? author)
+    }
+
     func remoteUser(_ author: [UInt8], in topic: RoomTopic) -> RemoteUser? {
         guard let room = rooms[topic] else { return nil }
         let key = ZBase32.encode(author)
+        let identity = room.state.identities[author]
+        var whois = ["writes to \(room.channel) with key \(key)"]
+        if let identity { whois.insert("identity \(ZBase32.encode(identity))", at: 0) }
         return RemoteUser(
-            id: key, nick: room.state.displayNick(for: author), user: "pear", host: NickDirectory.host(for: author),
-            realName: "PearIRC peer", whoisInfo: ["writes to \(room.channel) with key \(key)"])
+            id: userID(for: author, in: topic), nick: room.state.displayNick(for: author), user: "pear",
+            host: NickDirectory.host(for: identity ?? author), realName: "PearIRC peer", whoisInfo: whois)
     }
 
     // MARK: - Text helpers

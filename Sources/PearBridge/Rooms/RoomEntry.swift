@@ -19,6 +19,8 @@ public struct RoomEntry: Hashable, Sendable {
         case nick = 4
         case join = 5
         case part = 6
+        /// Binds this writer log to its author's identity (`WriterIdentity`); written first, shown as nothing.
+        case identity = 7
     }
 
     /// Another writer's log length as the author had seen it.

@@ -16,6 +16,8 @@ public struct RoomState: Sendable {
         case joined(author: [UInt8])
         case parted(author: [UInt8], reason: String)
         case topicChanged(author: [UInt8], topic: String)
+        /// An author proved whose log this is (`WriterIdentity`).
+        case identified(author: [UInt8], identity: [UInt8])
         /// A block that is not a valid room entry, or a newer format this version cannot show.
         case skipped(author: [UInt8], index: UInt64)
     }
@@ -33,6 +35,8 @@ public struct RoomState: Sendable {
     /// it and gets the derived id, so clients that de-duplicate by msgid never hide a line.
     private var claimedMessageIDs: Set<String> = []
     private var localNick: String?
+    /// Writer → the identity its `identity` entry proved. The first valid proof counts.
+    public private(set) var identities: [[UInt8]: [UInt8]] = [:]
 
     public init(topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String) {
         self.topic = topic
@@ -84,6 +88,12 @@ public struct RoomState: Sendable {
             if let current = topicText, !(current.position < position) { return [] }
             topicText = (entry.text, position)
             return [.topicChanged(author: author, topic: entry.text)]
+        case .identity:
+            guard identities[author] == nil,
+                let identity = WriterIdentity.verify(entryText: entry.text, topic: topic, writer: author)
+            else { return [.skipped(author: author, index: index)] }
+            identities[author] = identity
+            return [.identified(author: author, identity: identity)]
         }
     }
 

@@ -142,6 +142,38 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(await a.gateway.history(.latest(channel: "#room", limit: 1)).first?.id == "abc-123")
     }
 
+    /// One person in two rooms is one IRC user: both rooms' writer logs prove the same identity, so the other
+    /// gateway reports the same user id, nick and host for both channels (not `alice` and a second `alice`).
+    @Test func onePersonInTwoRoomsIsOneUser() async throws {
+        let a = try await TestGateway.make("id-a"), b = try await TestGateway.make("id-b")
+        defer { a.cleanUp(); b.cleanUp() }
+        for channel in ["#one", "#two"] {
+            await a.gateway.handle(.joined(channel: channel, nick: "alice"))
+            await b.gateway.handle(.joined(channel: channel, nick: "bob"))
+        }
+        await link(a, b)
+        await a.say("#one", "in one", as: "alice")
+        await a.say("#two", "in two", as: "alice")
+        try await b.recorder.message("in one")
+        try await b.recorder.message("in two")
+        let joins = b.recorder.seen.withLock { events in
+            events.compactMap { event -> (String, RemoteUser)? in
+                if case .remoteJoined(let channel, let user) = event { (channel, user) } else { nil }
+            }
+        }
+        let users = Dictionary(joins.map { ($0.0, $0.1) }, uniquingKeysWith: { first, _ in first })
+        let one = try #require(users["#one"]), two = try #require(users["#two"])
+        #expect(one.id == ZBase32.encode(a.gateway.identity.keyPair.publicKey))
+        #expect(one.id == two.id && one.nick == "alice" && two.nick == "alice" && one.host == two.host)
+        #expect(one.whoisInfo.first == "identity \(one.id)")
+        let messages = b.recorder.seen.withLock { events in
+            events.compactMap { event -> String? in
+                if case .remoteMessage(_, let userID, _, _, _, _) = event { userID } else { nil }
+            }
+        }
+        #expect(Set(messages) == [one.id])
+    }
+
     @Test func aGatewayCatchesUpAfterARestart() async throws {
         let a = try await TestGateway.make("a2"), b = try await TestGateway.make("b2")
         var c = try await TestGateway.make("c2")

@@ -1,5 +1,6 @@
 import HyperLog
 import PearBridge
+import Sodium
 import Testing
 
 @Suite struct RoomStateTests {
@@ -84,5 +85,40 @@ import Testing
         // A remote author wanting the local nick is suffixed too.
         _ = room.ingest(author: Self.bob, index: 2, block: Self.block(.nick, 8, "me"))
         #expect(room.displayNick(for: Self.bob).hasPrefix("me|"))
+    }
+}
+
+@Suite struct WriterIdentityTests {
+    static let fold: @Sendable (String) -> String = { $0.lowercased() }
+
+    static func block(_ text: String) -> [UInt8] {
+        RoomEntry(kind: .identity, timestamp: 1, lamport: 1, text: text).encoded()
+    }
+
+    @Test func aValidProofBindsTheWriterAndForgeriesAreSkipped() {
+        let person = Ed25519.randomKeyPair(), writer = RandomBytes.generate(count: 32), other = RandomBytes.generate(count: 32)
+        let topic = RoomTopic(foldedChannelName: "#room"), elsewhere = RoomTopic(foldedChannelName: "#elsewhere")
+        var state = RoomState(topic: topic, localWriter: RandomBytes.generate(count: 32), fold: Self.fold)
+        // Signed for another room, for another log, by a key that is not the one claimed, or not z-base-32 at all.
+        let forAnotherRoom = WriterIdentity.entryText(identity: person, topic: elsewhere, writer: writer)
+        let forAnotherLog = WriterIdentity.entryText(identity: person, topic: topic, writer: other)
+        var swapped = ZBase32.decode(WriterIdentity.entryText(identity: person, topic: topic, writer: writer)) ?? []
+        swapped.replaceSubrange(0..<32, with: Ed25519.randomKeyPair().publicKey)
+        for (index, text) in [forAnotherRoom, forAnotherLog, ZBase32.encode(swapped), "not a proof"].enumerated() {
+            #expect(state.ingest(author: writer, index: UInt64(index), block: Self.block(text)) == [
+                .skipped(author: writer, index: UInt64(index))
+            ])
+        }
+        #expect(state.identities[writer] == nil)
+        let valid = WriterIdentity.entryText(identity: person, topic: topic, writer: writer)
+        #expect(state.ingest(author: writer, index: 4, block: Self.block(valid)) == [
+            .identified(author: writer, identity: person.publicKey)
+        ])
+        #expect(state.identities[writer] == person.publicKey)
+        // Once bound, a later proof (even a valid one for another identity) changes nothing.
+        let intruder = Ed25519.randomKeyPair()
+        let second = WriterIdentity.entryText(identity: intruder, topic: topic, writer: writer)
+        #expect(state.ingest(author: writer, index: 5, block: Self.block(second)) == [.skipped(author: writer, index: 5)])
+        #expect(state.identities[writer] == person.publicKey)
     }
 }
