@@ -120,7 +120,8 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
             peerEnded = true
             do {
                 try session.receiveEnd()
-                end()
+                // Both ends done: close. Otherwise answer the peer's end with ours, after what we queued.
+                if outputClosed { context.close(promise: nil) } else { end() }
             } catch {
                 fail(context: context, .secretStream(error))
             }
@@ -225,7 +226,27 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         ending = true
         livenessTimer?.cancel()
         livenessTimer = nil
-        if queuedBytes == 0 { context.close(promise: nil) }
+        if queuedBytes == 0 { closeOutput(context: context) }
+    }
+
+    /// How long, after our end, we wait for the peer's before closing anyway.
+    static let endTimeout = TimeAmount.seconds(10)
+    /// Our FIN is out (everything before it was written).
+    private var outputClosed = false
+
+    /// The clean end's last step: a half-close. Closing the whole socket while the peer's bytes sit unread would
+    /// make the kernel answer with a reset, which destroys what the peer has not read yet of ours; so we send FIN
+    /// and keep reading until the peer ends too (or `endTimeout` passes).
+    private func closeOutput(context: ChannelHandlerContext) {
+        guard !outputClosed else { return }
+        outputClosed = true
+        if peerEnded {
+            context.close(promise: nil)
+            return
+        }
+        context.close(mode: .output, promise: nil)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: Self.endTimeout) { channel.close(promise: nil) }
     }
 
     /// Resumes `continuation` once a sender may write more: at once while the queue is below the high watermark
@@ -287,7 +308,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
             handler.queuedBytes -= count
             handler.writeGauge.unwrittenBytes.store(handler.queuedBytes, ordering: .relaxed)
             if handler.queuedBytes <= handler.liveness.writeLowWatermark { handler.releaseWriters() }
-            if handler.ending, handler.queuedBytes == 0 { handler.context?.close(promise: nil) }
+            if handler.ending, handler.queuedBytes == 0, let context = handler.context { handler.closeOutput(context: context) }
         }
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
     }
