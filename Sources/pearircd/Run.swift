@@ -41,6 +41,11 @@ struct Run: AsyncParsableCommand {
     var saslAccounts: [String] = []
 
     @Option(
+        name: .customLong("sasl-accounts-file"),
+        help: "A file of NAME:PASSWORD lines accepted by SASL PLAIN, re-read at every attempt (standalone mode).")
+    var saslAccountsFile: String?
+
+    @Option(
         name: .customLong("sasl-certfp"),
         help: "NAME:SHA256 — a TLS client certificate fingerprint accepted by SASL EXTERNAL for account NAME (standalone mode; repeatable).")
     var saslCertificates: [String] = []
@@ -123,7 +128,7 @@ struct Run: AsyncParsableCommand {
                 }
                 certificates[fingerprint] = String(parts[0])
             }
-            backend = InMemoryChatBackend(accounts: accounts, certificates: certificates)
+            backend = InMemoryChatBackend(accounts: accounts, accountsFile: saslAccountsFile, certificates: certificates)
             logger.info("standalone mode: a plain local IRC server")
         } else {
             let identity = try Identity.loadOrCreate(in: directory)

@@ -3,8 +3,9 @@
 Our own code, modelled on irctest's controllers for other servers (irctest/controllers/ngircd.py, ergo.py).
 Load it with `--controller pearircd_controller` and this directory on PYTHONPATH; see docs/conformance.md.
 
-The binary is `$PEARIRCD`, else `pearircd` on PATH. SASL accounts are command-line options of pearircd, so
-`registerUser` restarts the server with one more `--sasl-account` (tests register accounts before they connect).
+The binary is `$PEARIRCD`, else `pearircd` on PATH. SASL accounts go in a file pearircd re-reads at every attempt
+(`--sasl-accounts-file`), so `registerUser` appends a line, even while clients are connected. With an older
+pearircd that lacks the option, it restarts the server with one more `--sasl-account` instead.
 """
 
 import atexit
@@ -109,8 +110,12 @@ class PearircdController(BaseServerController, DirectoryBasedController):
         if self._supports_option("--oper"):
             # irctest's operator credentials (see the other controllers).
             arguments += ["--oper", "operuser:operpassword"]
-        self.arguments = arguments
         self.accounts = []
+        self.accounts_file = self.directory / "accounts.txt"
+        self.accounts_file.write_text("")
+        if self._supports_option("--sasl-accounts-file"):
+            arguments += ["--sasl-accounts-file", str(self.accounts_file)]
+        self.arguments = arguments
         self._start()
 
     @staticmethod
@@ -139,6 +144,10 @@ class PearircdController(BaseServerController, DirectoryBasedController):
     ) -> None:
         if password is None:
             raise NotImplementedByController("account registration without a password")
+        if self._supports_option("--sasl-accounts-file"):
+            with open(self.accounts_file, "a") as accounts:
+                accounts.write(f"{username}:{password}\n")
+            return
         if case.clients:
             # A restart would drop the clients the test already connected.
             raise NotImplementedByController("account registration while clients are connected")

@@ -27,10 +27,11 @@ public enum ChatLineKind: String, Sendable, Hashable {
     case notice = "NOTICE"
 }
 
-/// One line of channel history as the backend keeps it.
+/// One line of channel (or private) history as the backend keeps it.
 public struct ChatLine: Sendable, Hashable {
     public var id: String
     public var time: Date
+    /// Where the line was sent: the channel, or for a private message the recipient's nick at the time.
     public var channel: String
     public var source: String
     public var kind: ChatLineKind
@@ -74,6 +75,11 @@ public enum BackendRequest: Sendable, Hashable {
     case joined(channel: String, nick: String)
     case parted(channel: String, nick: String, reason: String)
     case message(channel: String, nick: String, kind: ChatLineKind, text: String, id: String, time: Date)
+    /// A private message between local users, for history: filed under `conversation` (`PrivateConversation`);
+    /// `sender` and `recipient` are the participants, `nick` the sender's nick and `target` the recipient's.
+    case directMessage(
+        conversation: String, sender: String, recipient: String, nick: String, target: String, kind: ChatLineKind,
+        text: String, id: String, time: Date)
     case topic(channel: String, nick: String, topic: String)
     case nickChanged(old: String, new: String)
     case quit(nick: String, reason: String)
@@ -96,8 +102,11 @@ public enum BackendEvent: Sendable, Hashable {
 public protocol ChatBackend: Sendable {
     /// A local user did something others should see. Called in order; must not block for long.
     func handle(_ request: BackendRequest) async
-    /// Lines of a channel's history, oldest first.
+    /// Lines of a channel's (or a private conversation's) history, oldest first.
     func history(_ query: HistoryQuery) async -> [ChatLine]
+    /// CHATHISTORY TARGETS: the query's channels and conversations with their latest message inside the window,
+    /// earliest first, at most `limit`.
+    func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget]
     /// The pluggable authenticator: checks SASL PLAIN or EXTERNAL credentials; returns the account name on success.
     func authenticate(_ credentials: SASLCredentials) async -> String?
     /// Remote happenings, for as long as the backend runs.

@@ -4,8 +4,19 @@ import Synchronization
 /// The backend of `pearircd --standalone`: a plain local IRC server. It keeps channel history in memory (for
 /// CHATHISTORY and conformance tests), has no remote users, and accepts SASL accounts given at start.
 public final class InMemoryChatBackend: ChatBackend {
+    /// History per channel name or private conversation key (`PrivateConversation`), oldest first.
     private let state = Mutex<[String: [ChatLine]]>([:])
+    private struct Conversations {
+        /// Participant → the conversations they are in.
+        var byParticipant: [String: Set<String>] = [:]
+        /// Conversation → participant → their nick in its latest message.
+        var names: [String: [String: String]] = [:]
+    }
+
+    private let conversations = Mutex(Conversations())
     private let accounts: [String: String]
+    /// A file of `NAME:PASSWORD` lines read at every SASL PLAIN attempt, so accounts can be added while running.
+    private let accountsFile: String?
     /// Normalised certificate fingerprint → account, for SASL EXTERNAL.
     private let certificates: [String: String]
     private let historyLimit: Int
@@ -17,8 +28,13 @@ public final class InMemoryChatBackend: ChatBackend {
     ///   - certificates: SASL EXTERNAL accounts, TLS client certificate SHA-256 fingerprint → account name (hex, any
     ///     case, colons allowed).
     ///   - historyLimit: lines kept per channel (the oldest are dropped in slices, so up to a quarter more wait).
-    public init(accounts: [String: String] = [:], certificates: [String: String] = [:], historyLimit: Int = 10_000) {
+    ///   - accountsFile: more SASL PLAIN accounts, `NAME:PASSWORD` per line, read afresh at every attempt.
+    public init(
+        accounts: [String: String] = [:], accountsFile: String? = nil, certificates: [String: String] = [:],
+        historyLimit: Int = 10_000
+    ) {
         self.accounts = accounts
+        self.accountsFile = accountsFile
         self.certificates = Dictionary(
             certificates.map { (Self.normalisedFingerprint($0.key), $0.value) }, uniquingKeysWith: { first, _ in first })
         self.historyLimit = historyLimit
@@ -26,15 +42,56 @@ public final class InMemoryChatBackend: ChatBackend {
     }
 
     public func handle(_ request: BackendRequest) async {
-        guard case .message(let channel, let nick, let kind, let text, let id, let time) = request else { return }
+        switch request {
+        case .message(let channel, let nick, let kind, let text, let id, let time):
+            append(ChatLine(id: id, time: time, channel: channel, source: nick, kind: kind, text: text), under: channel)
+        case .directMessage(let conversation, let sender, let recipient, let nick, let target, let kind, let text, let id, let time):
+            conversations.withLock { conversations in
+                conversations.byParticipant[sender, default: []].insert(conversation)
+                conversations.byParticipant[recipient, default: []].insert(conversation)
+                // The names each side had most recently: TARGETS shows the other side by its latest nick.
+                conversations.names[conversation, default: [:]][sender] = nick
+                conversations.names[conversation, default: [:]][recipient] = target
+            }
+            append(ChatLine(id: id, time: time, channel: target, source: nick, kind: kind, text: text), under: conversation)
+        default:
+            break
+        }
+    }
+
+    private func append(_ line: ChatLine, under key: String) {
         state.withLock { history in
-            // Appended in place: copying the channel's lines out and back would copy them all on every message.
-            history[channel, default: []].append(ChatLine(id: id, time: time, channel: channel, source: nick, kind: kind, text: text))
+            // Appended in place: copying the lines out and back would copy them all on every message.
+            history[key, default: []].append(line)
             // Trimmed in slices of a quarter of the limit, so the shift is paid once per many appends.
-            if let count = history[channel]?.count, count > historyLimit + historyLimit / 4 {
-                history[channel]?.removeFirst(count - historyLimit)
+            if let count = history[key]?.count, count > historyLimit + historyLimit / 4 {
+                history[key]?.removeFirst(count - historyLimit)
             }
         }
+    }
+
+    public func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget] {
+        let (keys, names) = conversations.withLock { conversations in
+            (conversations.byParticipant[query.participant] ?? [], conversations.names)
+        }
+        let latest = state.withLock { history -> [HistoryTarget] in
+            var found: [HistoryTarget] = []
+            for channel in query.channels {
+                if let last = history[channel]?.last { found.append(HistoryTarget(name: channel, latest: last.time)) }
+            }
+            for key in keys {
+                guard let last = history[key]?.last, let sides = names[key] else { continue }
+                // The other participant (or oneself, for notes to self).
+                let other = sides.first { $0.key != query.participant }?.value ?? sides[query.participant] ?? key
+                found.append(HistoryTarget(name: other, latest: last.time))
+            }
+            return found
+        }
+        let bounds = [HistoryWindow.milliseconds(query.from), HistoryWindow.milliseconds(query.to)].sorted()
+        return latest
+            .filter { HistoryWindow.milliseconds($0.latest) > bounds[0] && HistoryWindow.milliseconds($0.latest) < bounds[1] }
+            .sorted { ($0.latest, $0.name) < ($1.latest, $1.name) }
+            .prefix(max(0, query.limit)).map { $0 }
     }
 
     public func history(_ query: HistoryQuery) async -> [ChatLine] {
@@ -45,7 +102,8 @@ public final class InMemoryChatBackend: ChatBackend {
     public func authenticate(_ credentials: SASLCredentials) async -> String? {
         switch credentials {
         case .plain(let user, let password):
-            guard let expected = accounts[user], Self.equalInConstantTime(Array(expected.utf8), Array(password.utf8))
+            guard let expected = accounts[user] ?? fileAccounts()[user],
+                Self.equalInConstantTime(Array(expected.utf8), Array(password.utf8))
             else { return nil }
             return user
         case .external(let fingerprint, let identity):
@@ -54,6 +112,17 @@ public final class InMemoryChatBackend: ChatBackend {
             if let identity, identity != account { return nil }
             return account
         }
+    }
+
+    /// The accounts file's `NAME:PASSWORD` lines (a missing or unreadable file has none; malformed lines are skipped).
+    private func fileAccounts() -> [String: String] {
+        guard let accountsFile, let text = try? String(contentsOfFile: accountsFile, encoding: .utf8) else { return [:] }
+        var found: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, !parts[0].isEmpty { found[String(parts[0])] = String(parts[1]) }
+        }
+        return found
     }
 
     /// Lowercase hex without separators, the form `SASLCredentials.external` carries.

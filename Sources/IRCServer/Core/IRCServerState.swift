@@ -20,6 +20,8 @@ public enum IRCServerAction: Sendable, Hashable {
     case authenticate(ClientID, SASLCredentials)
     /// Ask the backend for history; answer with `historyReady`.
     case fetchHistory(ClientID, HistoryQuery, batchType: String, target: String)
+    /// Ask the backend for CHATHISTORY TARGETS; answer with `targetsReady`.
+    case fetchTargets(ClientID, HistoryTargetsQuery)
     /// A message to a service user; answer with `serviceReplied`.
     case service(ClientID, service: String, text: String)
     /// Check an OPER password against the configured hash (slow: off the state's thread); answer with
@@ -194,6 +196,15 @@ public struct IRCServerState: Sendable {
         guard let client = clients[id] else { return [] }
         answeringDeferred(id) { state in
             state.sendHistory(to: client, lines: lines, batchType: batchType, target: target)
+        }
+        return drain()
+    }
+
+    /// CHATHISTORY TARGETS the backend found, earliest first.
+    public mutating func targetsReady(_ id: ClientID, targets: [HistoryTarget]) -> [IRCServerAction] {
+        guard let client = clients[id] else { return [] }
+        answeringDeferred(id) { state in
+            state.sendTargets(to: client, targets: targets)
         }
         return drain()
     }

@@ -19,7 +19,8 @@ extension IRCServerState {
     func hasDeferredReply(for id: ClientID, from start: Int) -> Bool {
         actions[start...].contains { action in
             switch action {
-            case .authenticate(let target, _), .fetchHistory(let target, _, _, _), .service(let target, _, _),
+            case .authenticate(let target, _), .fetchHistory(let target, _, _, _), .fetchTargets(let target, _),
+                .service(let target, _, _),
                 .verifyOperator(let target, _, _, _):
                 target == id
             default: false

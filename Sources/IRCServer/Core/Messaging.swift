@@ -82,7 +82,20 @@ extension IRCServerState {
             if command == "PRIVMSG", let away = recipient.away {
                 reply(client, .rplAway, [recipient.nick ?? target, away])
             }
+            if !isTagMessage, !recipient.isRemote {
+                let sender = participant(client), receiver = participant(recipient)
+                actions.append(
+                    .backend(.directMessage(
+                        conversation: PrivateConversation.key(sender, receiver), sender: sender, recipient: receiver,
+                        nick: client.nick ?? "", target: recipient.nick ?? target,
+                        kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now)))
+            }
         }
+    }
+
+    /// A client as a private-history participant (`PrivateConversation`).
+    func participant(_ client: ClientRecord) -> String {
+        PrivateConversation.participant(account: client.account, nick: client.nick ?? "*", fold: fold)
     }
 
     mutating func handleAway(_ params: [String], from id: ClientID) {

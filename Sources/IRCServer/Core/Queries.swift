@@ -128,24 +128,37 @@ extension IRCServerState {
             }
         }
         if subcommand == "TARGETS" {
+            // `TARGETS <timestamp> <timestamp> <limit>`: channels and conversations whose latest message falls
+            // strictly between the two instants.
+            guard params.count >= 4, case .timestamp(let from)? = reference(params[1]),
+                case .timestamp(let to)? = reference(params[2]), let limit = Int(params[3]), limit > 0
+            else {
+                fail("INVALID_PARAMS", "TARGETS takes two timestamps and a limit")
+                return
+            }
             let names = client.joinedChannels.sorted().compactMap { channels[$0]?.name }
-            let batch = "targets\(messageCounter + 1)"
-            messageCounter += 1
-            if client.has("batch") {
-                emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["+" + batch, "draft/chathistory-targets"]))
-            }
-            for name in names {
-                var tags = IRCTags()
-                if client.has("batch") { tags.set("batch", batch) }
-                emit(id, IRCMessage(tags: tags, source: serverSource, command: .verb("CHATHISTORY"), params: ["TARGETS", name, Self.serverTime(created)]))
-            }
-            if client.has("batch") { emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["-" + batch])) }
+            actions.append(.fetchTargets(id, HistoryTargetsQuery(
+                channels: names, participant: participant(client), from: from, to: to, limit: min(limit, 1000))))
             return
         }
         let target = params[1]
-        guard let channel = channels[fold(target)], channel.members[id] != nil else {
-            fail("INVALID_TARGET", "Messages could not be retrieved")
-            return
+        let historyKey: String
+        let shownTarget: String
+        if validation.isValidChannel(target) {
+            guard let channel = channels[fold(target)], channel.members[id] != nil else {
+                fail("INVALID_TARGET", "Messages could not be retrieved")
+                return
+            }
+            historyKey = channel.name
+            shownTarget = channel.name
+        } else {
+            // A private conversation with `target`: as they are now if connected here, else by nick.
+            let other = nicks[fold(target)].flatMap { clients[$0] }.flatMap { $0.isRemote ? nil : $0 }
+            let otherParticipant = other.map(participant)
+                ?? PrivateConversation.participant(account: nil, nick: target, fold: fold)
+            historyKey = PrivateConversation.key(participant(client), otherParticipant)
+            // Named back as the client wrote it (irctest checks the batch parameter against the query).
+            shownTarget = target
         }
         let limitText = params.last ?? "0"
         guard let limit = Int(limitText), limit > 0 else {
@@ -157,25 +170,25 @@ extension IRCServerState {
         switch subcommand {
         case "LATEST":
             if params[2] == "*" {
-                query = .latest(channel: channel.name, limit: capped)
+                query = .latest(channel: historyKey, limit: capped)
             } else {
                 // The latest messages after a reference: the newest end of the window (reference, now].
                 query = reference(params[2]).map {
-                    .between(channel: channel.name, from: .timestamp(now.addingTimeInterval(1)), to: $0, limit: capped)
+                    .between(channel: historyKey, from: .timestamp(now.addingTimeInterval(1)), to: $0, limit: capped)
                 }
             }
         case "BEFORE":
-            query = reference(params[2]).map { .before(channel: channel.name, reference: $0, limit: capped) }
+            query = reference(params[2]).map { .before(channel: historyKey, reference: $0, limit: capped) }
         case "AFTER":
-            query = reference(params[2]).map { .after(channel: channel.name, reference: $0, limit: capped) }
+            query = reference(params[2]).map { .after(channel: historyKey, reference: $0, limit: capped) }
         case "AROUND":
-            query = reference(params[2]).map { .around(channel: channel.name, reference: $0, limit: capped) }
+            query = reference(params[2]).map { .around(channel: historyKey, reference: $0, limit: capped) }
         case "BETWEEN":
             guard params.count >= 5, let from = reference(params[2]), let to = reference(params[3]) else {
                 fail("INVALID_PARAMS", "Invalid message references")
                 return
             }
-            query = .between(channel: channel.name, from: from, to: to, limit: capped)
+            query = .between(channel: historyKey, from: from, to: to, limit: capped)
         default:
             fail("INVALID_PARAMS", "Unknown subcommand")
             return
@@ -184,7 +197,25 @@ extension IRCServerState {
             fail("INVALID_PARAMS", "Invalid message reference")
             return
         }
-        actions.append(.fetchHistory(id, query, batchType: "chathistory", target: channel.name))
+        actions.append(.fetchHistory(id, query, batchType: "chathistory", target: shownTarget))
+    }
+
+    /// CHATHISTORY TARGETS answers, in a `draft/chathistory-targets` batch when the client negotiated batches.
+    mutating func sendTargets(to client: ClientRecord, targets: [HistoryTarget]) {
+        let id = client.id
+        messageCounter += 1
+        let batch = "targets\(messageCounter)"
+        if client.has("batch") {
+            emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["+" + batch, "draft/chathistory-targets"]))
+        }
+        for target in targets {
+            var tags = IRCTags()
+            if client.has("batch") { tags.set("batch", batch) }
+            emit(id, IRCMessage(
+                tags: tags, source: serverSource, command: .verb("CHATHISTORY"),
+                params: ["TARGETS", target.name, Self.serverTime(target.latest)]))
+        }
+        if client.has("batch") { emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["-" + batch])) }
     }
 
     /// History lines, in a `chathistory` batch when the client negotiated batches.
@@ -203,7 +234,9 @@ extension IRCServerState {
             if useBatch { tags.set("batch", batch) }
             let source = nicks[fold(line.source)].flatMap { clients[$0]?.source }
                 ?? IRCSource(parsing: line.source.contains("!") ? line.source : line.source + "!pear@history.pear")
-            emit(id, IRCMessage(tags: tags, source: source, command: .verb(line.kind.rawValue), params: [target, line.text]))
+            // A private line keeps the recipient it had; a channel line shows the channel as the client knows it.
+            let lineTarget = validation.isValidChannel(target) ? target : line.channel
+            emit(id, IRCMessage(tags: tags, source: source, command: .verb(line.kind.rawValue), params: [lineTarget, line.text]))
         }
         if useBatch { emit(id, IRCMessage(source: serverSource, command: .verb("BATCH"), params: ["-" + batch])) }
     }

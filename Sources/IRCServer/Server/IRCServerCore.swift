@@ -156,6 +156,12 @@ public actor IRCServerCore {
                     let lines = await backend.history(query)
                     await self?.historyReady(id, lines: lines, batchType: batchType, target: target)
                 }
+            case .fetchTargets(let id, let query):
+                let backend = self.backend
+                Task { [weak self] in
+                    let targets = await backend.historyTargets(query)
+                    await self?.targetsReady(id, targets: targets)
+                }
             case .verifyOperator(let id, let name, let password, let hash):
                 let verifier = state.configuration.operatorPasswordVerifier
                 // A password hash check takes a noticeable time by design: keep it off this actor.
@@ -177,6 +183,10 @@ public actor IRCServerCore {
 
     private func authenticationFinished(_ id: ClientID, account: String?) {
         perform(state.authenticationFinished(id, account: account))
+    }
+
+    private func targetsReady(_ id: ClientID, targets: [HistoryTarget]) {
+        perform(state.targetsReady(id, targets: targets))
     }
 
     private func historyReady(_ id: ClientID, lines: [ChatLine], batchType: String, target: String) {

@@ -195,6 +195,9 @@ public actor Gateway {
             }
         case .quit:
             break
+        case .directMessage:
+            // Private messages are not carried between gateways yet, so there is nothing to file.
+            break
         }
     }
 
@@ -205,7 +208,10 @@ public actor Gateway {
 
     /// The channel's history in the order every gateway agrees on, as IRC lines.
     public func history(_ query: HistoryQuery) async -> [ChatLine] {
-        guard let topic = try? await openRoom(query.channel), let room = rooms[topic] else { return [] }
+        // Only channels are rooms; a private conversation key must never open a room log.
+        guard !PrivateConversation.isConversation(query.channel),
+            let topic = try? await openRoom(query.channel), let room = rooms[topic]
+        else { return [] }
         let lines = room.state.history.lines.compactMap { line -> ChatLine? in
             let text: String
             let kind: ChatLineKind

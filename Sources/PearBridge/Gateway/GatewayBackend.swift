@@ -23,6 +23,19 @@ public final class GatewayBackend: ChatBackend {
         await gateway.history(query)
     }
 
+    /// Rooms only (private messages have no history here yet): each channel with its latest line in the window.
+    public func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget] {
+        var found: [HistoryTarget] = []
+        for channel in query.channels {
+            if let last = await gateway.history(.latest(channel: channel, limit: 1)).last {
+                found.append(HistoryTarget(name: channel, latest: last.time))
+            }
+        }
+        let bounds = [query.from, query.to].sorted()
+        return found.filter { $0.latest > bounds[0] && $0.latest < bounds[1] }
+            .sorted { ($0.latest, $0.name) < ($1.latest, $1.name) }.prefix(max(0, query.limit)).map { $0 }
+    }
+
     /// A gateway has no accounts: it serves its owner, and SASL answers "failed" (clients then register without).
     public func authenticate(_ credentials: SASLCredentials) async -> String? {
         nil

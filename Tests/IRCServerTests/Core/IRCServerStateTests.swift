@@ -151,6 +151,18 @@ import Testing
         ])
     }
 
+    /// Accounts in the file count from the next attempt on, without a restart; malformed lines are skipped.
+    @Test func theAccountsFileIsReadAtEveryAttempt() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-accounts-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: file) }
+        let backend = InMemoryChatBackend(accountsFile: file.path)
+        #expect(await backend.authenticate(.plain(user: "dana", password: "pw")) == nil)  // no file yet
+        try "garbage line\n:nameless\ndana:pw\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(await backend.authenticate(.plain(user: "dana", password: "pw")) == "dana")
+        #expect(await backend.authenticate(.plain(user: "dana", password: "PW")) == nil)
+        #expect(await backend.authenticate(.plain(user: "", password: "nameless")) == nil)
+    }
+
     @Test func theInMemoryBackendMatchesFingerprintsAndAccounts() async {
         let fingerprint = String(repeating: "ab", count: 32)
         let backend = InMemoryChatBackend(

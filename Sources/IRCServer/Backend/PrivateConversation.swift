@@ -1,0 +1,54 @@
+import Foundation
+
+/// How private messages are filed for CHATHISTORY: one conversation per pair of participants.
+///
+/// A participant is `account:<folded account>` when logged in, else `nick:<folded nick>`: history follows accounts
+/// across nick changes and reconnections, and a conversation held while unauthenticated stays with that nick (a
+/// later login under the same name does not inherit it). The key is `=` followed by the two participants sorted and
+/// joined with a space; `=` starts no channel name, so keys and channels share the backend's history store.
+public enum PrivateConversation {
+    public static func participant(account: String?, nick: String, fold: (String) -> String) -> String {
+        if let account { return "account:" + fold(account) }
+        return "nick:" + fold(nick)
+    }
+
+    public static func key(_ a: String, _ b: String) -> String {
+        "=" + [a, b].sorted().joined(separator: " ")
+    }
+
+    /// Whether a history key names a private conversation rather than a channel.
+    public static func isConversation(_ key: String) -> Bool {
+        key.hasPrefix("=")
+    }
+}
+
+/// CHATHISTORY TARGETS: which channels and private conversations of a participant had their latest message
+/// strictly between two instants.
+public struct HistoryTargetsQuery: Sendable, Hashable {
+    /// Channels the client is in (their history is visible to it).
+    public var channels: [String]
+    /// The client as a `PrivateConversation` participant.
+    public var participant: String
+    public var from: Date
+    public var to: Date
+    public var limit: Int
+
+    public init(channels: [String], participant: String, from: Date, to: Date, limit: Int) {
+        self.channels = channels
+        self.participant = participant
+        self.from = from
+        self.to = to
+        self.limit = limit
+    }
+}
+
+/// One CHATHISTORY TARGETS answer: a channel name or the other participant's nick, and its latest message time.
+public struct HistoryTarget: Sendable, Hashable {
+    public var name: String
+    public var latest: Date
+
+    public init(name: String, latest: Date) {
+        self.name = name
+        self.latest = latest
+    }
+}
