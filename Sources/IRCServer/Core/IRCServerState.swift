@@ -237,6 +237,14 @@ public struct IRCServerState: Sendable {
         guard let client = clients[id], !client.isRemote else { return }
         // TAGMSG carries nothing but tags: a client without message-tags never sees one.
         if message.command == .verb("TAGMSG"), !client.has("message-tags") { return }
+        var message = message
+        // account-tag: every message from a logged-in user carries their account (INVITE, NICK, JOIN… as well as
+        // PRIVMSG), for recipients that asked for it.
+        if client.has("account-tag"), message.tags["account"] == nil, let source = message.source, source.user != nil,
+            let senderID = nicks[fold(source.nick)], let account = clients[senderID]?.account
+        {
+            message.tags.set("account", account)
+        }
         actions.append(.send(id, Self.fitted(client.adapt(message))))
     }
 

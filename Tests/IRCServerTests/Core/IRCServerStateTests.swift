@@ -86,6 +86,30 @@ import Testing
     }
 }
 
+@Suite struct AccountTagTests {
+    /// account-tag applies to every message from a logged-in user, not only PRIVMSG.
+    @Test func anInviteCarriesTheInvitersAccount() {
+        var server = ServerHarness()
+        let alice = server.connect()
+        server.send(alice, "CAP LS 302")
+        server.send(alice, "CAP REQ sasl")
+        server.send(alice, "AUTHENTICATE PLAIN")
+        server.send(alice, "AUTHENTICATE \(Data("\0al\0pw".utf8).base64EncodedString())")
+        server.record(server.state.authenticationFinished(alice, account: "al"))
+        server.send(alice, "CAP END")
+        server.send(alice, "NICK alice")
+        server.send(alice, "USER a 0 * :A")
+        let bob = server.register("bob", caps: ["account-tag"])
+        let carol = server.register("carol")
+        server.send(alice, "JOIN #c")
+        _ = server.inbox(bob)
+        server.send(alice, "INVITE bob #c")
+        server.send(alice, "INVITE carol #c")
+        #expect(server.inbox(bob).last == "@account=al :alice!~a@127.0.0.1 INVITE bob #c")
+        #expect(server.inbox(carol).last == ":alice!~a@127.0.0.1 INVITE carol #c")
+    }
+}
+
 @Suite struct CapNotifyTests {
     @Test func withdrawnAndReofferedCapabilitiesAreAnnouncedToCapNotifyClients() {
         var server = ServerHarness()
