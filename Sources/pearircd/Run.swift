@@ -142,6 +142,8 @@ struct Run: AsyncParsableCommand {
             }
             backend = GatewayBackend(gateway: gateway, connector: connector)
             configuration.serviceNames = [PearServ.name]
+            // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.
+            configuration.messageIDNamespace = RoomState.messageIDNamespace(for: identity.keyPair.publicKey)
             if !noPeerListener {
                 let (_, boundPort) = try await transport.listen(host: peerHost, port: peerPort) { connection in
                     Task { await gateway.attach(connection, events: connection.events) }

@@ -31,6 +31,10 @@ public struct IRCServerConfiguration: Sendable {
     public var certificate: CertificateSource?
     public var motd: [String] = ["Welcome to PearIRC: every channel here is a peer-to-peer room."]
 
+    /// Text every `msgid` this server makes starts with (a random part and a counter follow), e.g. the
+    /// peer-to-peer gateway's identity namespace, which lets other gateways tell whose ids a line may carry.
+    public var messageIDNamespace = ""
+
     // Limits.
     public var maximumConnections = 1024
     /// Bytes of unsent output a client may accumulate before it is disconnected ("SendQ exceeded").

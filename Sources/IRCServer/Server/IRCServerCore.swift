@@ -25,7 +25,7 @@ public actor IRCServerCore {
     public init(configuration: IRCServerConfiguration, backend: any ChatBackend, logger: Logger = Logger(label: "pearircd.irc")) {
         state = IRCServerState(
             configuration: configuration, created: Date(),
-            messageIDPrefix: String(UInt64.random(in: 0...UInt64.max), radix: 36))
+            messageIDPrefix: configuration.messageIDNamespace + String(UInt64.random(in: 0...UInt64.max), radix: 36))
         self.backend = backend
         self.logger = logger
         (backendRequests, backendQueue) = AsyncStream.makeStream()

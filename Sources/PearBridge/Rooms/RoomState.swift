@@ -68,7 +68,13 @@ public struct RoomState: Sendable {
         let decoded: RoomEntry.Decoded
         do { decoded = try RoomEntry.decode(block) } catch { return [.skipped(author: author, index: index)] }
         guard case .entry(var entry) = decoded else { return [.skipped(author: author, index: index)] }
-        if let id = entry.messageID, !claimedMessageIDs.insert(id).inserted { entry.messageID = nil }
+        // A line keeps its msgid only inside its author's proven namespace, and only once: nobody can take (or
+        // pre-empt) another person's ids, and a repeat gets the derived id.
+        if let id = entry.messageID,
+            !(Self.owns(identity: identities[author], messageID: id) && claimedMessageIDs.insert(id).inserted)
+        {
+            entry.messageID = nil
+        }
         let position = RoomHistory.Position(lamport: entry.lamport, author: author, index: index)
         let line = RoomHistory.Line(position: position, entry: entry)
         guard history.insert(line) else { return [] }
@@ -95,6 +101,16 @@ public struct RoomState: Sendable {
             identities[author] = identity
             return [.identified(author: author, identity: identity)]
         }
+    }
+
+    /// The text every msgid made for `identity` starts with: the first 12 z-base-32 characters of the key and a `.`.
+    public static func messageIDNamespace(for identity: [UInt8]) -> String {
+        String(ZBase32.encode(identity).prefix(12)) + "."
+    }
+
+    static func owns(identity: [UInt8]?, messageID: String) -> Bool {
+        guard let identity else { return false }
+        return messageID.hasPrefix(messageIDNamespace(for: identity))
     }
 
     /// A new local entry: its Lamport clock exceeds everything seen, and its heads record every other writer's

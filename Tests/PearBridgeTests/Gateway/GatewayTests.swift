@@ -133,13 +133,14 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         }
         let ids = await a.gateway.history(.latest(channel: "#room", limit: 10)).map(\.id)
         #expect(await c.gateway.history(.latest(channel: "#room", limit: 10)).map(\.id) == ids)
-        // The msgid the sender's IRC core gave the line is the one every gateway shows.
+        // The msgid the sender's IRC core gave the line (in the sender's namespace) is the one every gateway shows.
+        let ownID = RoomState.messageIDNamespace(for: a.gateway.identity.keyPair.publicKey) + "abc-123"
         await a.gateway.handle(
-            .message(channel: "#room", nick: "alicia", kind: .privmsg, text: "with an id", id: "abc-123", time: Date()))
+            .message(channel: "#room", nick: "alicia", kind: .privmsg, text: "with an id", id: ownID, time: Date()))
         let tagged = try await c.recorder.message("with an id")
         guard case .remoteMessage(_, _, _, _, let seenID, _) = tagged else { return }
-        #expect(seenID == "abc-123")
-        #expect(await a.gateway.history(.latest(channel: "#room", limit: 1)).first?.id == "abc-123")
+        #expect(seenID == ownID)
+        #expect(await a.gateway.history(.latest(channel: "#room", limit: 1)).first?.id == ownID)
     }
 
     /// One person in two rooms is one IRC user: both rooms' writer logs prove the same identity, so the other

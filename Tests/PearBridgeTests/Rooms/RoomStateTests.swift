@@ -18,19 +18,32 @@ import Testing
         RoomEntry(kind: kind, timestamp: 1, lamport: lamport, text: text).encoded()
     }
 
-    @Test func aSecondLineClaimingAMessageIDLosesIt() {
+    /// A line keeps its msgid only inside its author's proven identity namespace, and only once.
+    @Test func messageIDsBelongToTheirAuthorsNamespace() {
         var room = Self.room()
+        let topic = RoomTopic(foldedChannelName: "#rust")
+        let aliceID = Ed25519.randomKeyPair(), bobID = Ed25519.randomKeyPair()
+        for (writer, person) in [(Self.alice, aliceID), (Self.bob, bobID)] {
+            let proof = WriterIdentity.entryText(identity: person, topic: topic, writer: writer)
+            _ = room.ingest(author: writer, index: 0, block: RoomEntry(kind: .identity, timestamp: 1, lamport: 1, text: proof).encoded())
+        }
         func ingest(_ author: [UInt8], _ index: UInt64, _ text: String, id: String) -> RoomHistory.Line? {
             let block = RoomEntry(kind: .message, timestamp: 1, lamport: index + 1, text: text, messageID: id).encoded()
             guard case .line(let line) = room.ingest(author: author, index: index, block: block).first else { return nil }
             return line
         }
-        #expect(ingest(Self.alice, 0, "first", id: "x-1")?.entry.messageID == "x-1")
-        // Bob copies alice's id: his line still shows, without the borrowed id.
-        let copied = ingest(Self.bob, 0, "copy", id: "x-1")
-        #expect(copied?.entry.text == "copy")
-        #expect(copied?.entry.messageID == nil)
-        #expect(ingest(Self.bob, 1, "own", id: "y-1")?.entry.messageID == "y-1")
+        let alices = RoomState.messageIDNamespace(for: aliceID.publicKey), bobs = RoomState.messageIDNamespace(for: bobID.publicKey)
+        // Bob tries to take an id alice will use: his line shows, without it; alice's line keeps it later.
+        let preempted = ingest(Self.bob, 1, "squatting", id: alices + "r-2")
+        #expect(preempted?.entry.text == "squatting" && preempted?.entry.messageID == nil)
+        #expect(ingest(Self.alice, 1, "first", id: alices + "r-1")?.entry.messageID == alices + "r-1")
+        #expect(ingest(Self.alice, 2, "second", id: alices + "r-2")?.entry.messageID == alices + "r-2")
+        // Alice repeating an id: the repeat gets the derived one.
+        #expect(ingest(Self.alice, 3, "again", id: alices + "r-1")?.entry.messageID == nil)
+        #expect(ingest(Self.bob, 2, "own", id: bobs + "q-1")?.entry.messageID == bobs + "q-1")
+        // An author who never proved an identity keeps no msgid.
+        let stranger = [UInt8](repeating: 0x03, count: 32)
+        #expect(ingest(stranger, 0, "who", id: "anything-1")?.entry.messageID == nil)
     }
 
     @Test func ingestProducesIRCEventsAndHeads() {
