@@ -72,6 +72,8 @@ public final class SwarmConnection: PeerMux {
     /// A bulk sender awaits this before each send, so a slow reader slows it down instead of filling memory.
     /// Sends that do not wait are queued all the same, up to the 64 MiB limit that closes the connection.
     public func writable() async {
+        // A closed connection (its event loop may be gone too, and would drop the request) never blocks a sender.
+        guard channel.isActive else { return }
         let handler = self.handler
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             channel.eventLoop.execute { handler.value.whenWritable(continuation) }
