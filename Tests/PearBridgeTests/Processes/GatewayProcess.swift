@@ -39,7 +39,8 @@ final class GatewayProcess: Sendable {
         ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        // Logs too (swift-log writes to stderr), so tests can wait for what a gateway reports.
+        process.standardError = pipe
         let output = self.output
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
@@ -66,6 +67,16 @@ final class GatewayProcess: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw StartFailure(reason: "no 'listening \(kind)' line in time")
+    }
+
+    /// Waits until the process has printed (or logged) `text`.
+    func waitForOutput(containing text: String, timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if output.text.withLock({ $0.contains(text) }) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw StartFailure(reason: "no '\(text)' in the output in time")
     }
 
     /// Stops the process (SIGTERM, then SIGKILL) and waits for it to exit.

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import NIOPosix
 import TestVectors
 import Testing
@@ -54,6 +55,62 @@ import Testing
 
         for client in [alice, bob, carol] { await client.close() }
         for process in [a, b, c] { await process.stop() }
+        try await group.shutdownGracefully()
+    }
+
+    /// A gateway whose stored log was tampered with (a block's bytes changed on disk, its signed tree untouched)
+    /// serves it to a new peer: the peer's verification rejects the block, drops the connection and never shows
+    /// the altered line.
+    @Test func aTamperedLogIsRejectedByItsPeers() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-tamper-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let aDirectory = root.appendingPathComponent("a")
+        var (a, aIRC, _) = try await GatewayProcess.start(directory: aDirectory)
+        let alice = try await LineClient.connect(port: aIRC, group: group)
+        try await Self.register(alice, "alice", channel: "#tamper")
+        try await alice.send("PRIVMSG #tamper :an honest line")
+        try await alice.send("PRIVMSG #tamper :the original words")
+        try await alice.send("PING :written")
+        try await alice.waitFor(containing: "written")
+        await alice.close()
+        await a.stop()
+
+        // Same length, other bytes: the block no longer matches the hash the signed tree commits to.
+        let database = aDirectory.appendingPathComponent("store/store.sqlite").path
+        let script = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            rows = db.execute("SELECT core, idx, data FROM block").fetchall()
+            hits = [(c, i, d) for (c, i, d) in rows if b"the original words" in d]
+            assert len(hits) == 1, hits
+            c, i, d = hits[0]
+            db.execute("UPDATE block SET data = ? WHERE core = ? AND idx = ?", (d.replace(b"the original words", b"THE ALTERED WORDS!"), c, i))
+            db.commit()
+            """
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", script, database]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0, "the block to tamper with was found and changed")
+
+        var aPeer = 0
+        (a, aIRC, aPeer) = try await GatewayProcess.start(directory: aDirectory)
+        let (d, dIRC, _) = try await GatewayProcess.start(directory: root.appendingPathComponent("d"), peers: [aPeer])
+        let dave = try await LineClient.connect(port: dIRC, group: group)
+        try await Self.register(dave, "dave", channel: "#tamper")
+        try await d.waitForOutput(containing: "disconnecting peer")
+        // Everything D sent its client before this PONG has been read: the altered words are not among it.
+        let sawAltered = Mutex(false)
+        try await dave.send("PING :after")
+        try await dave.waitFor("PONG after") { line in
+            if line.contains("ALTERED") { sawAltered.withLock { $0 = true } }
+            return line.contains("after")
+        }
+        #expect(!sawAltered.withLock { $0 })
+        await dave.close()
+        for process in [a, d] { await process.stop() }
         try await group.shutdownGracefully()
     }
 }
