@@ -91,7 +91,11 @@ final class IRCConnectionHandler: ChannelDuplexHandler {
         let host = context.channel.remoteAddress?.ipAddress ?? "unknown"
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let eventLoop = context.eventLoop
-        let resumeReading: @Sendable () -> Void = { eventLoop.execute { handler.value.resumeReading() } }
+        let channel = context.channel
+        let resumeReading: @Sendable () -> Void = {
+            // Gone (and its event loop perhaps shut down): nothing to resume.
+            if channel.isActive { eventLoop.execute { handler.value.resumeReading() } }
+        }
         let session = Session()
         let inbox = ConnectionInbox<Input> { item in
             if case .connect = item {
@@ -237,10 +241,12 @@ final class ConnectionOutput: IRCClientOutput {
         let channel = self.channel
         switch outcome {
         case .queued(let scheduleDrain):
-            if scheduleDrain { channel.eventLoop.execute { self.drain() } }
+            // A closed connection's event loop may be shut down; what it was sent is moot.
+            if scheduleDrain, channel.isActive { channel.eventLoop.execute { self.drain() } }
         case .refused:
             return
         case .exceeded:
+            guard channel.isActive else { return }
             channel.eventLoop.execute {
                 // The client is not reading, so waiting for its queue to drain could take forever: write what fits
                 // and close at once.
@@ -270,6 +276,7 @@ final class ConnectionOutput: IRCClientOutput {
 
     func close() {
         let channel = self.channel
+        guard channel.isActive else { return }
         channel.eventLoop.execute {
             // Let queued output (the ERROR line) reach the wire first, but never wait on a client that stopped
             // reading for more than a moment.

@@ -35,6 +35,8 @@ public final class SwarmConnection: PeerMux {
 
     private func onLoop(_ body: @escaping @Sendable (SwarmConnectionHandler) -> Void) {
         let handler = self.handler
+        // A closed connection takes no more work: its event loop may already be shut down.
+        guard channel.isActive else { return }
         channel.eventLoop.execute { body(handler.value) }
     }
 
