@@ -66,23 +66,26 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let aDirectory = root.appendingPathComponent("a")
-        var (a, aIRC, _) = try await GatewayProcess.start(directory: aDirectory)
+        let (a, aIRC, aPeer) = try await GatewayProcess.start(directory: aDirectory)
         let alice = try await LineClient.connect(port: aIRC, group: group)
         try await Self.register(alice, "alice", channel: "#tamper")
         try await alice.send("PRIVMSG #tamper :an honest line")
         try await alice.send("PRIVMSG #tamper :the original words")
-        try await alice.send("PING :written")
-        try await alice.waitFor(containing: "written")
-        await alice.close()
-        await a.stop()
 
-        // Same length, other bytes: the block no longer matches the hash the signed tree commits to.
+        // While A runs (it reads blocks from its store when serving them): once the line is stored, change its
+        // bytes, same length, so the block no longer matches the hash the signed tree commits to. The script waits
+        // for the row (the append is asynchronous to the IRC side), up to 20 s.
         let database = aDirectory.appendingPathComponent("store/store.sqlite").path
         let script = """
-            import sqlite3, sys
-            db = sqlite3.connect(sys.argv[1])
-            rows = db.execute("SELECT core, idx, data FROM block").fetchall()
-            hits = [(c, i, d) for (c, i, d) in rows if b"the original words" in d]
+            import sqlite3, sys, time
+            db = sqlite3.connect(sys.argv[1], timeout=10)
+            deadline = time.monotonic() + 20
+            while True:
+                rows = db.execute("SELECT core, idx, data FROM block").fetchall()
+                hits = [(c, i, d) for (c, i, d) in rows if b"the original words" in d]
+                if hits or time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
             assert len(hits) == 1, hits
             c, i, d = hits[0]
             db.execute("UPDATE block SET data = ? WHERE core = ? AND idx = ?", (d.replace(b"the original words", b"THE ALTERED WORDS!"), c, i))
@@ -95,8 +98,6 @@ import Testing
         python.waitUntilExit()
         #expect(python.terminationStatus == 0, "the block to tamper with was found and changed")
 
-        var aPeer = 0
-        (a, aIRC, aPeer) = try await GatewayProcess.start(directory: aDirectory)
         let (d, dIRC, _) = try await GatewayProcess.start(directory: root.appendingPathComponent("d"), peers: [aPeer])
         let dave = try await LineClient.connect(port: dIRC, group: group)
         try await Self.register(dave, "dave", channel: "#tamper")
@@ -109,7 +110,7 @@ import Testing
             return line.contains("after")
         }
         #expect(!sawAltered.withLock { $0 })
-        await dave.close()
+        for client in [alice, dave] { await client.close() }
         for process in [a, d] { await process.stop() }
         try await group.shutdownGracefully()
     }
