@@ -26,8 +26,7 @@ final class SecretStreamStateBox: @unchecked Sendable {
 }
 
 /// The encrypting half of a `crypto_secretstream_xchacha20poly1305` stream as a value: a copy continues
-/// independently from where the original was (unlike the reference type `SecretStreamPush`), so a protocol state
-/// machine holding it stays a plain value.
+/// independently from where the original was, so a protocol state machine holding it stays a plain value.
 public struct SecretStreamSender: Sendable {
     private var box = SecretStreamStateBox()
     /// The 24-byte header the receiver needs to start pulling.
@@ -57,27 +56,30 @@ public struct SecretStreamSender: Sendable {
     }
 
     /// Encrypts one message; the result is `message.count + 17` bytes.
-    public mutating func push(_ message: [UInt8], tag: SecretStreamTag = .message) -> [UInt8] {
-        message.withUnsafeBytes { push($0, tag: tag) }
+    public mutating func push(_ message: [UInt8], tag: SecretStreamTag = .message, additionalData: [UInt8] = []) -> [UInt8] {
+        message.withUnsafeBytes { push($0, tag: tag, additionalData: additionalData) }
     }
 
-    public mutating func push(_ message: UnsafeRawBufferPointer, tag: SecretStreamTag = .message) -> [UInt8] {
+    public mutating func push(
+        _ message: UnsafeRawBufferPointer, tag: SecretStreamTag = .message, additionalData: [UInt8] = []
+    ) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: message.count + SecretStreamParameters.overhead) { out, count in
-            count = push(message, into: UnsafeMutableRawBufferPointer(out), tag: tag)
+            count = push(message, into: UnsafeMutableRawBufferPointer(out), tag: tag, additionalData: additionalData)
         }
     }
 
     /// Encrypts one message into `out` (so a caller can put a frame header in front without another copy).
     /// Returns the bytes written, `message.count + 17`, or 0 when `out` is too small (nothing is written then).
     public mutating func push(
-        _ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, tag: SecretStreamTag = .message
+        _ message: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer, tag: SecretStreamTag = .message,
+        additionalData: [UInt8] = []
     ) -> Int {
         let length = message.count + SecretStreamParameters.overhead
         guard out.count >= length, let base = out.baseAddress else { return 0 }
         if !isKnownUniquelyReferenced(&box) { box = box.clone() }
         _ = crypto_secretstream_xchacha20poly1305_push(
             box.pointer, base.assumingMemoryBound(to: UInt8.self), nil, message.sodiumPointer, UInt64(message.count),
-            nil, 0, tag.rawValue)
+            additionalData.isEmpty ? nil : additionalData, UInt64(additionalData.count), tag.rawValue)
         return length
     }
 }
@@ -98,7 +100,7 @@ public struct SecretStreamReceiver: Sendable {
 
     /// Decrypts and authenticates one message. A forged, truncated, replayed or reordered ciphertext throws
     /// `authenticationFailed` and leaves the state as it was (libsodium only advances it on success).
-    public mutating func pull(_ ciphertext: UnsafeRawBufferPointer) throws(SodiumError) -> (
+    public mutating func pull(_ ciphertext: UnsafeRawBufferPointer, additionalData: [UInt8] = []) throws(SodiumError) -> (
         message: [UInt8], tag: SecretStreamTag
     ) {
         guard ciphertext.count >= SecretStreamParameters.overhead else { throw .authenticationFailed }
@@ -106,7 +108,8 @@ public struct SecretStreamReceiver: Sendable {
         var message = [UInt8](repeating: 0, count: ciphertext.count - SecretStreamParameters.overhead)
         var tag: UInt8 = 0
         let rc = crypto_secretstream_xchacha20poly1305_pull(
-            box.pointer, &message, nil, &tag, ciphertext.sodiumPointer, UInt64(ciphertext.count), nil, 0)
+            box.pointer, &message, nil, &tag, ciphertext.sodiumPointer, UInt64(ciphertext.count),
+            additionalData.isEmpty ? nil : additionalData, UInt64(additionalData.count))
         guard rc == 0, let parsedTag = SecretStreamTag(rawValue: tag) else {
             sodium_memzero(&message, message.count)
             throw .authenticationFailed
@@ -114,9 +117,12 @@ public struct SecretStreamReceiver: Sendable {
         return (message, parsedTag)
     }
 
-    public mutating func pull(_ ciphertext: [UInt8]) throws(SodiumError) -> (message: [UInt8], tag: SecretStreamTag) {
+    public mutating func pull(_ ciphertext: [UInt8], additionalData: [UInt8] = []) throws(SodiumError) -> (
+        message: [UInt8], tag: SecretStreamTag
+    ) {
+        // withUnsafeBytes is untyped-rethrows; carry the typed error out through a Result.
         try ciphertext.withUnsafeBytes { c in
-            Result { () throws(SodiumError) in try pull(c) }
+            Result { () throws(SodiumError) in try pull(c, additionalData: additionalData) }
         }.get()
     }
 }

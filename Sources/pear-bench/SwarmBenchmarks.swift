@@ -31,8 +31,8 @@ enum SwarmBenchmarks {
 
         // Crypto-only limit: push + pull of the same bytes, one core.
         let key = SecureBytes(RandomBytes.generate(count: 32))
-        let push = try SecretStreamPush(key: key)
-        let pull = try SecretStreamPull(key: key, header: push.header)
+        var push = try SecretStreamSender(key: key)
+        var pull = try SecretStreamReceiver(key: key, header: push.header)
         let cryptoSeconds = try measure {
             for _ in 0..<messages { _ = try pull.pull(push.push(chunk)) }
         }

@@ -13,7 +13,7 @@ import Testing
         #expect(throws: SodiumError.self) { try BLAKE2b.hash([1], outputLength: 65) }
         #expect(throws: SodiumError.self) { try BLAKE2b.hash([1], key: [UInt8](repeating: 1, count: 8)) }
         let key = SecureBytes(RandomBytes.generate(count: 31))
-        #expect(throws: SodiumError.self) { try SecretStreamPush(key: key) }
+        #expect(throws: SodiumError.self) { try SecretStreamSender(key: key) }
         #expect(throws: SodiumError.self) { try SecretBox.seal([1], nonce: [0], key: key) }
     }
 
@@ -65,8 +65,8 @@ import Testing
 
     @Test func secretStreamRoundTripAndTampering() throws {
         let key = SecureBytes(RandomBytes.generate(count: 32))
-        let push = try SecretStreamPush(key: key)
-        let pull = try SecretStreamPull(key: key, header: push.header)
+        var push = try SecretStreamSender(key: key)
+        var pull = try SecretStreamReceiver(key: key, header: push.header)
         let first = push.push(Array("one".utf8))
         let second = push.push([], tag: .push)
         let third = push.push(Array("three".utf8), tag: .final)
@@ -93,11 +93,12 @@ import Testing
     @Test func secretStreamWithInjectedHeaderMatchesPull() throws {
         let key = SecureBytes(RandomBytes.generate(count: 32))
         let header = RandomBytes.generate(count: 24)
-        let push = try SecretStreamPush(key: key, header: header)
-        let pull = try SecretStreamPull(key: key, header: header)
+        var push = try SecretStreamSender(key: key, header: header)
+        var pull = try SecretStreamReceiver(key: key, header: header)
         let ciphertext = push.push([9, 8, 7], additionalData: [1])
         #expect(throws: SodiumError.authenticationFailed) {
-            try SecretStreamPull(key: key, header: header).pull(ciphertext, additionalData: [2])
+            var other = try SecretStreamReceiver(key: key, header: header)
+            return try other.pull(ciphertext, additionalData: [2])
         }
         #expect(try pull.pull(ciphertext, additionalData: [1]).message == [9, 8, 7])
     }

@@ -26,6 +26,32 @@ import Testing
         var description: String { "timed out waiting for: \(what)" }
     }
 
+    /// Two transports on loopback, one connection between them (the dialled side is `outgoing`).
+    struct Pair {
+        let server: SwarmTransport, client: SwarmTransport
+        let listener: any Channel
+        let outgoing: SwarmConnection, incoming: SwarmConnection
+
+        func shutDown() async throws {
+            try await listener.close()
+            try await server.shutdown()
+            try await client.shutdown()
+        }
+    }
+
+    func connectedPair(
+        server: SwarmTransport = SwarmTransport(keyPair: Ed25519.randomKeyPair()),
+        client: SwarmTransport = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+    ) async throws -> Pair {
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
+        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        return Pair(server: server, client: client, listener: listener, outgoing: outgoing, incoming: incoming)
+    }
+
     @Test func handshakeAndChannels() async throws {
         let serverKeys = Ed25519.randomKeyPair(), clientKeys = Ed25519.randomKeyPair()
         let server = SwarmTransport(keyPair: serverKeys), client = SwarmTransport(keyPair: clientKeys)
@@ -89,13 +115,8 @@ import Testing
     /// The peer opens first and sends at once; we open later (as the gateway does when it joins a room): the open
     /// is reported once, and the messages sent before we opened arrive after it, in order, in one corked batch.
     @Test func aLaterLocalOpenPairsAndReceivesTheBufferedMessages() async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
-        let inbox = Inbox()
-        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
-            inbox.connections.withLock { $0.append(connection) }
-        }
-        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
-        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        let pair = try await connectedPair()
+        let (outgoing, incoming) = (pair.outgoing, pair.incoming)
         outgoing.corked { connection in
             connection.open(protocol: "room", id: [4], handshake: [1])
             connection.send(protocol: "room", id: [4], type: 0, message: [10])
@@ -117,21 +138,14 @@ import Testing
         outgoing.close(protocol: "room", id: [4])
         #expect(await iterator.next() == .closed(protocol: "room", id: [4]))
         outgoing.disconnect()
-        try await listener.close()
-        try await server.shutdown()
-        try await client.shutdown()
+        try await pair.shutDown()
     }
 
     /// A consumer that does not read its events makes the connection stop reading from the socket at the high
     /// watermark, instead of buffering everything the peer sends; once it reads, everything arrives in order.
     @Test func aSlowConsumerHoldsBackReadsInsteadOfBuffering() async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
-        let inbox = Inbox()
-        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
-            inbox.connections.withLock { $0.append(connection) }
-        }
-        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
-        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        let pair = try await connectedPair()
+        let (outgoing, incoming) = (pair.outgoing, pair.incoming)
         incoming.open(protocol: "bulk", id: [], handshake: [])
         outgoing.open(protocol: "bulk", id: [], handshake: [])
         let count = 320, size = 64 * 1024  // 20 MiB, five times the high watermark
@@ -153,22 +167,15 @@ import Testing
         #expect(received == count)
         #expect(incoming.unconsumedEventBytes == 0)
         outgoing.disconnect()
-        try await listener.close()
-        try await server.shutdown()
-        try await client.shutdown()
+        try await pair.shutDown()
     }
 
     /// A sender that awaits `writable()` before each send is parked once the reader stops consuming, with at most
     /// the high watermark (plus one message) unwritten; when the reader catches up it resumes and everything
     /// arrives in order.
     @Test func aSenderAwaitingWritableIsParkedWhileTheReaderLags() async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
-        let inbox = Inbox()
-        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
-            inbox.connections.withLock { $0.append(connection) }
-        }
-        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
-        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        let pair = try await connectedPair()
+        let (outgoing, incoming) = (pair.outgoing, pair.incoming)
         incoming.open(protocol: "bulk", id: [], handshake: [])
         outgoing.open(protocol: "bulk", id: [], handshake: [])
         let count = 1024, size = 64 * 1024  // 64 MiB: without waiting, this would hit the 64 MiB write limit
@@ -198,21 +205,14 @@ import Testing
         outgoing.end()
         await incoming.waitUntilClosed()
         #expect(incoming.closeError == nil)
-        try await listener.close()
-        try await server.shutdown()
-        try await client.shutdown()
+        try await pair.shutDown()
     }
 
     /// `end()` right after a burst of sends still delivers every frame, then ends cleanly on both sides; the
     /// receiver holds back reads meanwhile, so most of the burst is still unwritten when `end()` is called.
     @Test func endWritesOutWhatWasSentThenClosesCleanly() async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
-        let inbox = Inbox()
-        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
-            inbox.connections.withLock { $0.append(connection) }
-        }
-        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
-        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        let pair = try await connectedPair()
+        let (outgoing, incoming) = (pair.outgoing, pair.incoming)
         incoming.open(protocol: "bulk", id: [], handshake: [])
         outgoing.open(protocol: "bulk", id: [], handshake: [])
         let count = 256, size = 64 * 1024
@@ -238,21 +238,15 @@ import Testing
         #expect(!sawLate && sawDisconnect)
         await outgoing.waitUntilClosed()
         #expect(incoming.closeError == nil && outgoing.closeError == nil)
-        try await listener.close()
-        try await server.shutdown()
-        try await client.shutdown()
+        try await pair.shutDown()
     }
 
     /// While reads are held back for a slow consumer, the peer's silence is ours: the idle timeout must not fire.
     @Test func holdingBackReadsDoesNotCountAsAnIdlePeer() async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: .milliseconds(300))
-        let client = SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: nil)
-        let inbox = Inbox()
-        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
-            inbox.connections.withLock { $0.append(connection) }
-        }
-        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
-        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        let pair = try await connectedPair(
+            server: SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: .milliseconds(300)),
+            client: SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: nil))
+        let (outgoing, incoming) = (pair.outgoing, pair.incoming)
         incoming.open(protocol: "bulk", id: [], handshake: [])
         outgoing.open(protocol: "bulk", id: [], handshake: [])
         let count = 160, size = 64 * 1024
@@ -271,20 +265,13 @@ import Testing
         }
         #expect(received == count && incoming.closeError == nil)
         outgoing.end()
-        try await listener.close()
-        try await server.shutdown()
-        try await client.shutdown()
+        try await pair.shutDown()
     }
 
     /// `end()` inside a corked block takes effect at the uncork, so the batch still goes out first.
     @Test func endWhileCorkedStillSendsTheBatch() async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair()), client = SwarmTransport(keyPair: Ed25519.randomKeyPair())
-        let inbox = Inbox()
-        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
-            inbox.connections.withLock { $0.append(connection) }
-        }
-        let outgoing = try await client.connect(host: "127.0.0.1", port: port)
-        let incoming = try await waitFor("accepted") { inbox.connections.withLock { $0.first } }
+        let pair = try await connectedPair()
+        let (outgoing, incoming) = (pair.outgoing, pair.incoming)
         outgoing.corked { connection in
             connection.open(protocol: "last", id: [], handshake: [1])
             connection.send(protocol: "last", id: [], type: 0, message: [2])
@@ -297,9 +284,7 @@ import Testing
         incoming.open(protocol: "last", id: [], handshake: [])
         await incoming.waitUntilClosed()
         #expect(incoming.closeError == nil)
-        try await listener.close()
-        try await server.shutdown()
-        try await client.shutdown()
+        try await pair.shutDown()
     }
 
     @Test func aPeerWithTheWrongKeyIsRefused() async throws {
