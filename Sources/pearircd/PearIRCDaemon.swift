@@ -16,6 +16,27 @@ struct PearIRCDaemon: AsyncParsableCommand {
         subcommands: [Run.self, IdentityCommand.self, VersionCommand.self],
         defaultSubcommand: Run.self
     )
+
+    /// Parses the command line with `pearircd.conf`'s options in front of `run`'s, then runs the command.
+    static func main() async {
+        let arguments: [String]
+        do {
+            arguments = try CommandLineWithConfiguration.arguments(Array(CommandLine.arguments.dropFirst()))
+        } catch {
+            FileHandle.standardError.write(Data("pearircd: \(error)\n".utf8))
+            Foundation.exit(64)
+        }
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 /// Options every subcommand shares.

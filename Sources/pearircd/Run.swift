@@ -13,6 +13,12 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
 
+    @Option(
+        name: .customLong("config"),
+        help: "Options file, one `name value` per line (default: pearircd.conf in the data directory, if present).",
+        completion: .file())
+    var configFile: String?
+
     @Flag(help: "Run a plain local IRC server with in-memory channels (no peer-to-peer); used by conformance tests.")
     var standalone = false
 

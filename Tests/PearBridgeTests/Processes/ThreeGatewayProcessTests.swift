@@ -114,4 +114,26 @@ import Testing
         for process in [a, d] { await process.stop() }
         try await group.shutdownGracefully()
     }
+
+    /// A peer named only in the data directory's `pearircd.conf` is dialled like `--peer`.
+    @Test func aPeerFromTheConfigurationFileIsDialled() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-config-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (a, aIRC, aPeer) = try await GatewayProcess.start(directory: root.appendingPathComponent("a"))
+        let bDirectory = root.appendingPathComponent("b")
+        try FileManager.default.createDirectory(at: bDirectory, withIntermediateDirectories: true)
+        try "# B's options\npeer = 127.0.0.1:\(aPeer)\n".write(
+            to: bDirectory.appendingPathComponent("pearircd.conf"), atomically: true, encoding: .utf8)
+        let (b, bIRC, _) = try await GatewayProcess.start(directory: bDirectory)
+        let alice = try await LineClient.connect(port: aIRC, group: group)
+        let bob = try await LineClient.connect(port: bIRC, group: group)
+        try await Self.register(alice, "alice", channel: "#conf")
+        try await Self.register(bob, "bob", channel: "#conf")
+        try await bob.send("PRIVMSG #conf :found you through the file")
+        try await alice.waitFor(containing: "PRIVMSG #conf :found you through the file", timeout: .seconds(30))
+        for client in [alice, bob] { await client.close() }
+        for process in [a, b] { await process.stop() }
+        try await group.shutdownGracefully()
+    }
 }
