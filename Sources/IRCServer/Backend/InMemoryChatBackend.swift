@@ -87,11 +87,7 @@ public final class InMemoryChatBackend: ChatBackend {
             }
             return found
         }
-        let bounds = [HistoryWindow.milliseconds(query.from), HistoryWindow.milliseconds(query.to)].sorted()
-        return latest
-            .filter { HistoryWindow.milliseconds($0.latest) > bounds[0] && HistoryWindow.milliseconds($0.latest) < bounds[1] }
-            .sorted { ($0.latest, $0.name) < ($1.latest, $1.name) }
-            .prefix(max(0, query.limit)).map { $0 }
+        return query.select(latest)
     }
 
     public func history(_ query: HistoryQuery) async -> [ChatLine] {

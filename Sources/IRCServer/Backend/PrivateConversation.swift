@@ -40,6 +40,18 @@ public struct HistoryTargetsQuery: Sendable, Hashable {
         self.to = to
         self.limit = limit
     }
+
+    /// The answer among `candidates` (each target with its latest message): those strictly inside the window, at
+    /// most `limit` counted from `from` — so with `from` after `to` the most recent ones — earliest first.
+    public func select(_ candidates: [HistoryTarget]) -> [HistoryTarget] {
+        let low = min(HistoryWindow.milliseconds(from), HistoryWindow.milliseconds(to))
+        let high = max(HistoryWindow.milliseconds(from), HistoryWindow.milliseconds(to))
+        let inside = candidates
+            .filter { HistoryWindow.milliseconds($0.latest) > low && HistoryWindow.milliseconds($0.latest) < high }
+            .sorted { ($0.latest, $0.name) < ($1.latest, $1.name) }
+        let count = max(0, limit)
+        return from > to ? Array(inside.suffix(count)) : Array(inside.prefix(count))
+    }
 }
 
 /// One CHATHISTORY TARGETS answer: a channel name or the other participant's nick, and its latest message time.

@@ -14,7 +14,8 @@ extension IRCServerState {
             guard var client = clients[id] else { continue }
             client.caps.subtract(removed)
             clients[id] = client
-            guard client.has("cap-notify") else { continue }
+            // CAP LS 302 implies cap-notify, and a server must not turn it off for such a client.
+            guard client.has("cap-notify") || client.capVersion >= 302 else { continue }
             let target = client.nick ?? "*"
             if !removed.isEmpty {
                 emit(id, IRCMessage(source: serverSource, command: .verb("CAP"), params: [target, "DEL", removed.sorted().joined(separator: " ")]))

@@ -62,10 +62,10 @@ extension IRCServerState {
             guard let recipient = clients[member] else { continue }
             let params = recipient.has("extended-join")
                 ? [channel.name, client.account ?? "*", client.realName ?? ""] : [channel.name]
-            emit(member, IRCMessage(source: client.source, command: .verb("JOIN"), params: params))
+            emit(member, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("JOIN"), params: params))
             // away-notify: members learn at once that the newcomer is away.
             if member != id, let away = client.away, recipient.has("away-notify") {
-                emit(member, IRCMessage(source: client.source, command: .verb("AWAY"), params: [away]))
+                emit(member, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("AWAY"), params: [away]))
             }
         }
         guard !client.isRemote else { return }
@@ -155,7 +155,7 @@ extension IRCServerState {
         channel.topic = topic.isEmpty ? nil : topic
         channel.topicSetBy = client.nick
         channel.topicSetAt = now
-        broadcast(IRCMessage(source: client.source, command: .verb("TOPIC"), params: [channel.name, topic]), to: channel)
+        broadcast(IRCMessage(tags: client.accountTags, source: client.source, command: .verb("TOPIC"), params: [channel.name, topic]), to: channel)
     }
 
     mutating func sendTopic(_ channel: ChannelRecord, to id: ClientID) {
@@ -246,7 +246,7 @@ extension IRCServerState {
             }
             if let current = channels[folded] {
                 broadcast(
-                    IRCMessage(source: client.source, command: .verb("KICK"),
+                    IRCMessage(tags: client.accountTags, source: client.source, command: .verb("KICK"),
                         params: [current.name, targetClient.nick ?? targetNick, reason]), to: current)
             }
             removeMember(target, from: folded)
@@ -279,11 +279,11 @@ extension IRCServerState {
             }
             channels[folded]?.invited.insert(target)
             for member in channel.members.keys where member != id && clients[member]?.has("invite-notify") == true {
-                emit(member, IRCMessage(source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? "", channel.name]))
+                emit(member, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? "", channel.name]))
             }
         }
         reply(client, .rplInviting, [targetClient.nick ?? params[0], params[1]])
-        emit(target, IRCMessage(source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? params[0], params[1]]))
+        emit(target, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? params[0], params[1]]))
         if let away = targetClient.away { reply(client, .rplAway, [targetClient.nick ?? "", away]) }
     }
 

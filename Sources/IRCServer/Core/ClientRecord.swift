@@ -58,6 +58,14 @@ struct ClientRecord: Sendable {
 
     var source: IRCSource { IRCSource(nick: nick ?? "*", user: user ?? "*", host: host) }
 
+    /// account-tag: what this client's own messages carry (`adapt` keeps it only for recipients that asked). Set
+    /// where a message is made, from the client who acts, never looked up later by nick.
+    var accountTags: IRCTags {
+        var tags = IRCTags()
+        if let account { tags.set("account", account) }
+        return tags
+    }
+
     func has(_ cap: String) -> Bool { caps.contains(cap) }
 
     /// Strips what this client did not ask for: tags without `message-tags` (except the ones other caps grant).

@@ -58,6 +58,14 @@ public struct IRCServerState: Sendable {
     var outsideLabel: [IRCServerAction] = []
     var peakLocalUsers = 0
     var peakGlobalUsers = 0
+    /// Account participant → folded nick → the participant they last exchanged private messages with under it.
+    var recentPartners: [String: [String: String]] = [:]
+    static let maximumRecentPartners = 256
+    /// Most lines one CHATHISTORY reply may hold: a full reply of maximal lines (about 1 KiB each with tags) must
+    /// fit the client's SendQ, or asking for it would get the client disconnected.
+    var historyReplyLimit: Int {
+        max(1, min(1000, configuration.sendQueueLimit / 1024))
+    }
     /// Capabilities taken out of the offer while running (`changeCapabilities`).
     var withdrawnCapabilities: Set<String> = []
     let messageIDPrefix: String
@@ -178,7 +186,7 @@ public struct IRCServerState: Sendable {
             reply(client, .rplSASLSuccess, ["SASL authentication successful"])
             if client.isRegistered {
                 // SASL after registration: account-notify tells those who share a channel.
-                let notice = IRCMessage(source: client.source, command: .verb("ACCOUNT"), params: [account])
+                let notice = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("ACCOUNT"), params: [account])
                 for other in neighbours(of: id) where clients[other]?.has("account-notify") == true {
                     emit(other, notice)
                 }
@@ -237,14 +245,6 @@ public struct IRCServerState: Sendable {
         guard let client = clients[id], !client.isRemote else { return }
         // TAGMSG carries nothing but tags: a client without message-tags never sees one.
         if message.command == .verb("TAGMSG"), !client.has("message-tags") { return }
-        var message = message
-        // account-tag: every message from a logged-in user carries their account (INVITE, NICK, JOIN… as well as
-        // PRIVMSG), for recipients that asked for it.
-        if client.has("account-tag"), message.tags["account"] == nil, let source = message.source, source.user != nil,
-            let senderID = nicks[fold(source.nick)], let account = clients[senderID]?.account
-        {
-            message.tags.set("account", account)
-        }
         actions.append(.send(id, Self.fitted(client.adapt(message))))
     }
 

@@ -82,8 +82,12 @@ extension IRCServerState {
             if command == "PRIVMSG", let away = recipient.away {
                 reply(client, .rplAway, [recipient.nick ?? target, away])
             }
-            if !isTagMessage, !recipient.isRemote {
+            // Filed only when an account takes part: only account holders can read private history back, so a
+            // conversation between two nicks would be kept for nobody.
+            if !isTagMessage, !recipient.isRemote, client.account != nil || recipient.account != nil {
                 let sender = participant(client), receiver = participant(recipient)
+                notePartner(receiver, nick: recipient.nick ?? target, for: sender)
+                notePartner(sender, nick: client.nick ?? "", for: receiver)
                 actions.append(
                     .backend(.directMessage(
                         conversation: PrivateConversation.key(sender, receiver), sender: sender, recipient: receiver,
@@ -98,6 +102,23 @@ extension IRCServerState {
         PrivateConversation.participant(account: client.account, nick: client.nick ?? "*", fold: fold)
     }
 
+    /// The participant whose private history a client may read: their account's, or none when not logged in.
+    func historyParticipant(_ client: ClientRecord) -> String? {
+        client.account == nil ? nil : participant(client)
+    }
+
+    /// Remembers who `participant` last wrote with under `nick`, so CHATHISTORY by nick finds the conversation
+    /// when that person is offline. Bounded: the oldest partners are forgotten past `maximumRecentPartners`.
+    mutating func notePartner(_ partner: String, nick: String, for participant: String) {
+        guard participant.hasPrefix("account:") else { return }
+        var partners = recentPartners[participant, default: [:]]
+        partners[fold(nick)] = partner
+        if partners.count > Self.maximumRecentPartners, let any = partners.keys.first(where: { $0 != fold(nick) }) {
+            partners.removeValue(forKey: any)
+        }
+        recentPartners[participant] = partners
+    }
+
     mutating func handleAway(_ params: [String], from id: ClientID) {
         guard var client = clients[id] else { return }
         let message = params.first.flatMap { $0.isEmpty ? nil : String($0.prefix(configuration.awayLength)) }
@@ -108,7 +129,7 @@ extension IRCServerState {
         } else {
             reply(client, .rplNowAway, ["You have been marked as being away"])
         }
-        let notification = IRCMessage(source: client.source, command: .verb("AWAY"), params: message.map { [$0] } ?? [])
+        let notification = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("AWAY"), params: message.map { [$0] } ?? [])
         for other in neighbours(of: id) where clients[other]?.has("away-notify") == true {
             emit(other, notification)
         }
@@ -122,7 +143,7 @@ extension IRCServerState {
         }
         client.realName = name
         clients[id] = client
-        let message = IRCMessage(source: client.source, command: .verb("SETNAME"), params: [name])
+        let message = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("SETNAME"), params: [name])
         if client.has("setname") { emit(id, message) }
         for other in neighbours(of: id) where clients[other]?.has("setname") == true { emit(other, message) }
     }

@@ -59,7 +59,7 @@ extension IRCServerState {
         clients[id] = client
         if unknown { reply(client, .errUModeUnknownFlag, ["Unknown MODE flag"]) }
         if !applied.isEmpty {
-            emit(id, IRCMessage(source: client.source, command: .verb("MODE"), params: [client.nick ?? "", applied]))
+            emit(id, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "", applied]))
         }
     }
 
@@ -177,7 +177,7 @@ extension IRCServerState {
         channels[folded] = channel
         guard !appliedFlags.isEmpty else { return }
         broadcast(
-            IRCMessage(source: client.source, command: .verb("MODE"), params: [channel.name, appliedFlags] + appliedArguments),
+            IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [channel.name, appliedFlags] + appliedArguments),
             to: channel)
     }
 

@@ -36,7 +36,7 @@ extension IRCServerState {
         client.wallops = true
         clients[id] = client
         reply(client, .rplYoureOper, ["You are now an IRC operator"])
-        emit(id, IRCMessage(source: client.source, command: .verb("MODE"), params: [client.nick ?? "*", "+ow"]))
+        emit(id, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "*", "+ow"]))
     }
 
     mutating func handleKill(_ params: [String], from id: ClientID, now: Date) {
@@ -60,7 +60,7 @@ extension IRCServerState {
         let reason = params.count > 1 && !params[1].isEmpty ? params[1] : "No reason given"
         let quitReason = "Killed (\(client.nick ?? "*") (\(reason)))"
         if !target.isRemote {
-            emit(targetID, IRCMessage(source: client.source, command: .verb("KILL"), params: [target.nick ?? nick, reason]))
+            emit(targetID, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("KILL"), params: [target.nick ?? nick, reason]))
             error(targetID, "Closing Link: \(configuration.serverName) (\(quitReason))")
         }
         quit(targetID, reason: quitReason, now: now, notifySelf: false)
@@ -76,7 +76,7 @@ extension IRCServerState {
             reply(client, .errNeedMoreParams, ["WALLOPS", "Not enough parameters"])
             return
         }
-        let message = IRCMessage(source: client.source, command: .verb("WALLOPS"), params: [text])
+        let message = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("WALLOPS"), params: [text])
         for other in clients.values.sorted(by: { $0.id < $1.id }) where other.wallops && other.isRegistered {
             emit(other.id, message)
         }

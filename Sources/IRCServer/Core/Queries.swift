@@ -138,7 +138,8 @@ extension IRCServerState {
             }
             let names = client.joinedChannels.sorted().compactMap { channels[$0]?.name }
             actions.append(.fetchTargets(id, HistoryTargetsQuery(
-                channels: names, participant: participant(client), from: from, to: to, limit: min(limit, 1000))))
+                channels: names, participant: historyParticipant(client) ?? "", from: from, to: to,
+                limit: min(limit, historyReplyLimit))))
             return
         }
         let target = params[1]
@@ -152,11 +153,18 @@ extension IRCServerState {
             historyKey = channel.name
             shownTarget = channel.name
         } else {
-            // A private conversation with `target`: as they are now if connected here, else by nick.
+            // Private history is kept for accounts only: a nick can pass to someone else, an account cannot.
+            guard let own = historyParticipant(client) else {
+                sendHistory(to: client, lines: [], batchType: "chathistory", target: target)
+                return
+            }
+            // The other side as they are now if connected here, else as they were in our latest conversation
+            // under that nick (they may have gone offline), else by nick.
             let other = nicks[fold(target)].flatMap { clients[$0] }.flatMap { $0.isRemote ? nil : $0 }
             let otherParticipant = other.map(participant)
+                ?? recentPartners[own]?[fold(target)]
                 ?? PrivateConversation.participant(account: nil, nick: target, fold: fold)
-            historyKey = PrivateConversation.key(participant(client), otherParticipant)
+            historyKey = PrivateConversation.key(own, otherParticipant)
             // Named back as the client wrote it (irctest checks the batch parameter against the query).
             shownTarget = target
         }
@@ -165,7 +173,7 @@ extension IRCServerState {
             fail("INVALID_PARAMS", "Invalid limit")
             return
         }
-        let capped = min(limit, 1000)
+        let capped = min(limit, historyReplyLimit)
         let query: HistoryQuery?
         switch subcommand {
         case "LATEST":

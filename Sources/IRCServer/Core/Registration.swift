@@ -114,7 +114,7 @@ extension IRCServerState {
         client.nick = wanted
         clients[id] = client
         if client.isRegistered, let old {
-            let message = IRCMessage(source: oldSource, command: .verb("NICK"), params: [wanted])
+            let message = IRCMessage(tags: client.accountTags, source: oldSource, command: .verb("NICK"), params: [wanted])
             emit(id, message)
             for other in neighbours(of: id) { emit(other, message) }
             actions.append(.backend(.nickChanged(old: old, new: wanted)))
@@ -260,7 +260,7 @@ extension IRCServerState {
         support.modes(4)
         try? support.set("AWAYLEN", String(configuration.awayLength))
         try? support.set("LINELEN", "512")
-        try? support.set("CHATHISTORY", "1000")
+        try? support.set("CHATHISTORY", String(historyReplyLimit))
         try? support.set("MSGREFTYPES", "msgid,timestamp")
         try? support.set("STATUSMSG", "@+")
         return support
@@ -329,7 +329,7 @@ extension IRCServerState {
         rememberWhowas(client, now: now)
         forgetMonitoring(of: id)
         if client.isRegistered || client.isRemote {
-            let message = IRCMessage(source: client.source, command: .verb("QUIT"), params: [reason])
+            let message = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("QUIT"), params: [reason])
             for other in neighbours(of: id) { emit(other, message) }
         }
         for name in client.joinedChannels {

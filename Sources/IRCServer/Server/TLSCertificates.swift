@@ -42,6 +42,8 @@ public enum TLSCertificates {
         configuration.minimumTLSVersion = .tlsv12
         // Ask for a client certificate without requiring one, for SASL EXTERNAL. Nothing is trusted: the listener's
         // verification callback accepts any certificate, and only its fingerprint is used (as IRC's CertFP is).
+        // Hence this context is for `IRCListener` (or handlers given such a callback): with NIOSSL's own
+        // verification and no trust roots, a client that presents a certificate would be refused.
         configuration.certificateVerification = .optionalVerification
         configuration.trustRoots = .certificates([])
         let context = try NIOSSLContext(configuration: configuration)

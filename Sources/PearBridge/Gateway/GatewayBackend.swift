@@ -31,9 +31,7 @@ public final class GatewayBackend: ChatBackend {
                 found.append(HistoryTarget(name: channel, latest: last.time))
             }
         }
-        let bounds = [query.from, query.to].sorted()
-        return found.filter { $0.latest > bounds[0] && $0.latest < bounds[1] }
-            .sorted { ($0.latest, $0.name) < ($1.latest, $1.name) }.prefix(max(0, query.limit)).map { $0 }
+        return query.select(found)
     }
 
     /// A gateway has no accounts: it serves its owner, and SASL answers "failed" (clients then register without).

@@ -107,6 +107,11 @@ import Testing
         server.send(alice, "INVITE carol #c")
         #expect(server.inbox(bob).last == "@account=al :alice!~a@127.0.0.1 INVITE bob #c")
         #expect(server.inbox(carol).last == ":alice!~a@127.0.0.1 INVITE carol #c")
+        // A nick change carries the account too (the tag comes from who acts, not from who holds a nick later).
+        server.send(bob, "JOIN #c")
+        _ = server.inbox(bob)
+        server.send(alice, "NICK alicia")
+        #expect(server.inbox(bob).last == "@account=al :alice!~a@127.0.0.1 NICK alicia")
     }
 }
 
@@ -137,6 +142,13 @@ import Testing
         server.record(server.state.changeCapabilities(offer: ["sasl"], withdraw: []))
         #expect(server.inbox(modern) == [":irc.test CAP * NEW sasl=PLAIN,EXTERNAL"])
         #expect(server.inbox(old) == [":irc.test CAP * NEW sasl"])
+        // A 302 client cannot opt out: cap-notify is implied and stays on.
+        server.send(modern, "CAP REQ :-cap-notify")
+        _ = server.inbox(modern)
+        server.record(server.state.changeCapabilities(offer: [], withdraw: ["setname"]))
+        #expect(server.inbox(modern) == [":irc.test CAP * DEL setname"])
+        server.record(server.state.changeCapabilities(offer: ["setname"], withdraw: []))
+        _ = server.inbox(modern)
         #expect(server.send(modern, "CAP REQ sasl") == [":irc.test CAP * ACK sasl"])
     }
 }

@@ -5,38 +5,76 @@ import Testing
 /// Private messages are filed per conversation (by account, else nick) and come back through CHATHISTORY; TARGETS
 /// lists channels and conversations by their latest message.
 @Suite struct PrivateHistoryTests {
+    /// A client registered as `nick` and logged in to `account` (SASL PLAIN, the harness answering for the backend).
+    static func loggedIn(_ server: inout ServerHarness, _ nick: String, account: String, caps: [String] = []) -> ClientID {
+        let id = server.connect()
+        server.send(id, "CAP LS 302")
+        server.send(id, "CAP REQ :" + (["sasl"] + caps).joined(separator: " "))
+        server.send(id, "AUTHENTICATE PLAIN")
+        server.send(id, "AUTHENTICATE \(Data("\0\(account)\0pw".utf8).base64EncodedString())")
+        server.record(server.state.authenticationFinished(id, account: account))
+        server.send(id, "CAP END")
+        server.send(id, "NICK \(nick)")
+        server.send(id, "USER \(nick) 0 * :\(nick)")
+        return id
+    }
+
     @Test func privateMessagesAreFiledPerConversationAndQueriedByNick() throws {
         var server = ServerHarness()
-        let alice = server.register("alice", caps: ["batch", "draft/chathistory", "server-time", "message-tags"])
-        let bob = server.register("bob")
+        let alice = Self.loggedIn(&server, "alice", account: "Al", caps: ["batch", "draft/chathistory"])
+        let bob = server.register("bob", caps: ["batch", "draft/chathistory"])
         server.send(alice, "PRIVMSG Bob :hello bob")
-        let key = PrivateConversation.key("nick:alice", "nick:bob")
+        let key = PrivateConversation.key("account:al", "nick:bob")
         guard case .directMessage(let conversation, let sender, let recipient, let nick, let target, .privmsg, "hello bob", let id, _)?
             = server.backendRequests.last
         else {
             Issue.record("no private message filed: \(server.backendRequests)")
             return
         }
-        #expect(conversation == key && sender == "nick:alice" && recipient == "nick:bob")
+        #expect(conversation == key && sender == "account:al" && recipient == "nick:bob")
         #expect(nick == "alice" && target == "bob" && !id.isEmpty)
-        // TAGMSG carries no text: nothing filed.
+        // TAGMSG carries no text; between two nicks nothing is kept (nobody could read it back).
         let filed = server.backendRequests.count
         server.send(alice, "@+typing=active TAGMSG bob")
+        let carl = server.register("carl")
+        server.send(bob, "PRIVMSG carl :just nicks")
         #expect(server.backendRequests.count == filed)
+        _ = carl
 
-        // Either side asks by the other's nick, in any case, and gets the same conversation.
+        // The account holder asks by nick, in any case; the nick-only side gets an empty batch, whoever holds the
+        // nick now (a nick can change hands, an account cannot).
         server.otherActions = []
         server.send(alice, "CHATHISTORY LATEST BOB * 10")
-        server.send(bob, "CHATHISTORY LATEST alice * 10")
         #expect(server.otherActions == [
-            .fetchHistory(alice, .latest(channel: key, limit: 10), batchType: "chathistory", target: "BOB"),
-            .fetchHistory(bob, .latest(channel: key, limit: 10), batchType: "chathistory", target: "alice"),
+            .fetchHistory(alice, .latest(channel: key, limit: 10), batchType: "chathistory", target: "BOB")
         ])
-        // Lines keep the recipient they were sent to, whoever asks.
         _ = server.inbox(bob)
+        server.otherActions = []
+        let empty = server.send(bob, "CHATHISTORY LATEST alice * 10")
+        #expect(server.otherActions.isEmpty)
+        #expect(empty.count == 2 && empty[0].contains("BATCH +") && empty[1].contains("BATCH -"), "\(empty)")
+
+        // Lines keep the recipient they were sent to, whoever asks.
+        _ = server.inbox(alice)
         let line = ChatLine(id: "m1", time: server.now, channel: "bob", source: "alice", kind: .privmsg, text: "hello bob")
-        server.record(server.state.historyReady(bob, lines: [line], batchType: "chathistory", target: "alice", now: server.now))
-        #expect(server.inbox(bob).contains { $0.hasSuffix("PRIVMSG bob :hello bob") })
+        server.record(server.state.historyReady(alice, lines: [line], batchType: "chathistory", target: "bob", now: server.now))
+        #expect(server.inbox(alice).contains { $0.hasSuffix("PRIVMSG bob :hello bob") })
+    }
+
+    /// A logged-in partner who has gone offline is still found by the nick they had.
+    @Test func anOfflinePartnerIsFoundByTheirLastNick() {
+        var server = ServerHarness()
+        let alice = Self.loggedIn(&server, "alice", account: "al")
+        let carol = Self.loggedIn(&server, "carol", account: "cz")
+        server.send(carol, "PRIVMSG alice :see you")
+        server.record(server.state.disconnected(carol, reason: "gone", now: server.now))
+        server.otherActions = []
+        server.send(alice, "CHATHISTORY LATEST Carol * 5")
+        #expect(server.otherActions == [
+            .fetchHistory(
+                alice, .latest(channel: PrivateConversation.key("account:al", "account:cz"), limit: 5),
+                batchType: "chathistory", target: "Carol")
+        ])
     }
 
     @Test func conversationsFollowAccountsNotNicks() {
@@ -60,7 +98,8 @@ import Testing
             Issue.record("no targets query: \(server.otherActions)")
             return
         }
-        #expect(query.channels == ["#one"] && query.participant == "nick:alice" && query.limit == 5)
+        // Not logged in: channels only (private history belongs to accounts).
+        #expect(query.channels == ["#one"] && query.participant == "" && query.limit == 5)
         server.record(server.state.targetsReady(alice, targets: [
             HistoryTarget(name: "#one", latest: Date(timeIntervalSince1970: 1_700_000_000)),
             HistoryTarget(name: "bob", latest: Date(timeIntervalSince1970: 1_700_000_001.5)),
@@ -94,5 +133,7 @@ import Testing
         #expect(await targets(1, 10) == ["b", "c"])  // strictly after the first bound
         #expect(await targets(0, 3) == ["#one", "b"])  // and strictly before the second
         #expect(await targets(0, 10, as: "nick:b") == ["#one", "a"])
+        // From the later bound backwards: the most recent ones, still earliest first.
+        #expect(await targets(10, 0, limit: 2) == ["b", "c"])
     }
 }
