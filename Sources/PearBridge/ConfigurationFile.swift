@@ -33,7 +33,8 @@ public enum ConfigurationFile {
     /// The command-line arguments the file's text stands for.
     public static func arguments(fromText text: String) throws(SyntaxError) -> [String] {
         var arguments: [String] = []
-        for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split on any line break: in Swift "\r\n" is one Character, so splitting on "\n" would miss CRLF files.
+        for (offset, rawLine) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let name: Substring, value: Substring?
@@ -49,10 +50,16 @@ public enum ConfigurationFile {
             guard !name.isEmpty, !name.hasPrefix("-"), name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" }) else {
                 throw SyntaxError(line: offset + 1, reason: "'\(name)' is not an option name (write it without dashes)")
             }
-            arguments.append("--" + name)
+            // Where the file is, and which data directory holds it, are the command line's to say.
+            guard !["config", "data-dir"].contains(name) else {
+                throw SyntaxError(line: offset + 1, reason: "'\(name)' can only be given on the command line")
+            }
             if let value {
                 guard !value.isEmpty else { throw SyntaxError(line: offset + 1, reason: "'\(name)' has an empty value") }
-                arguments.append(String(value))
+                // `--name=value`, so a value starting with `-` is not taken for an option.
+                arguments.append("--\(name)=\(value)")
+            } else {
+                arguments.append("--" + name)
             }
         }
         return arguments

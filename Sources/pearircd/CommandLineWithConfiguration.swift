@@ -18,8 +18,12 @@ enum CommandLineWithConfiguration {
         if given.contains("--help") || given.contains("-h") { return given }
         let runStart = given.first == "run" ? 1 : 0
         let runArguments = Array(given[runStart...])
-        let path = value(of: "--config", in: runArguments)
-            ?? dataDirectory(in: runArguments).file(ConfigurationFile.defaultName).path
+        let explicit = value(of: "--config", in: runArguments)
+        let path = explicit ?? dataDirectory(in: runArguments).file(ConfigurationFile.defaultName).path
+        // The default file is optional; one named with --config must exist.
+        if explicit != nil, !FileManager.default.fileExists(atPath: path) {
+            throw FileError(path: path, reason: "no such file")
+        }
         let fileArguments: [String]
         do {
             fileArguments = try ConfigurationFile.arguments(at: URL(fileURLWithPath: path))

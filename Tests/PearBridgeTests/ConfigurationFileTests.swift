@@ -14,8 +14,12 @@ import Testing
             motd-line = a = b
             """
         #expect(try ConfigurationFile.arguments(fromText: text) == [
-            "--peer", "203.0.113.7:7070", "--peer", "gateway.example.org:7070", "--server-name", "pear home", "--no-tls",
-            "--motd-line", "a = b",
+            "--peer=203.0.113.7:7070", "--peer=gateway.example.org:7070", "--server-name=pear home", "--no-tls",
+            "--motd-line=a = b",
+        ])
+        // CRLF files, and values that start with a dash.
+        #expect(try ConfigurationFile.arguments(fromText: "# windows\r\npeer = a:1\r\noper = -x:y\r\n") == [
+            "--peer=a:1", "--oper=-x:y",
         ])
         #expect(try ConfigurationFile.arguments(fromText: "").isEmpty)
     }
@@ -28,6 +32,9 @@ import Testing
             try ConfigurationFile.arguments(fromText: "peer =\n")
         }
         #expect(throws: ConfigurationFile.SyntaxError.self) { try ConfigurationFile.arguments(fromText: "pe/er 1\n") }
+        #expect(throws: ConfigurationFile.SyntaxError(line: 1, reason: "'data-dir' can only be given on the command line")) {
+            try ConfigurationFile.arguments(fromText: "data-dir /elsewhere\n")
+        }
     }
 
     @Test func aMissingFileHasNoOptions() throws {

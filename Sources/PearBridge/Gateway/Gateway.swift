@@ -252,12 +252,17 @@ public actor Gateway {
         return id
     }
 
-    /// Labels of the connected peers (for `/msg PearServ peers`).
+    /// This gateway's own writer key for a room it has opened (tests, diagnostics).
+    public func ownWriter(channel: String) -> [UInt8]? {
+        rooms[RoomTopic(foldedChannelName: Self.fold(channel))]?.ownLog.key
+    }
+
     /// How many writer logs the room of `channel` has (ours included); nil when it is not a room we know.
     public func writerCount(channel: String) -> Int? {
         rooms[RoomTopic(foldedChannelName: Self.fold(channel))]?.writers.count
     }
 
+    /// Labels of the connected peers (for `/msg PearServ peers`).
     public var peerLabels: [String] {
         connections.keys.sorted().compactMap { id in
             connections[id].map { "\($0.mux.label) \(ZBase32.encode($0.mux.remotePublicKey).prefix(12))… rooms=\($0.sharedRooms.count)" }
@@ -363,12 +368,16 @@ public actor Gateway {
         guard let connection = connections.removeValue(forKey: id) else { return }
         for driver in connection.drivers.values { await driver.stop() }
         logger.info("peer disconnected", metadata: ["peer": "\(connection.mux.label)"])
-        // The peer's own author leaves the rooms it was in.
+        // The peer's own author leaves the rooms it was in — only when its log proved it is this peer's identity
+        // (a peer may claim any writer key in its hello), and room by room: the person may still be in other rooms
+        // through other gateways, and the IRC side turns the last part into a quit.
         for topic in rooms.keys {
             guard let owner = rooms[topic]?.ownerByConnection.removeValue(forKey: id),
+                let room = rooms[topic], room.state.identities[owner] == connection.mux.remotePublicKey,
                 rooms[topic]?.present.remove(owner) != nil
             else { continue }
-            continuation.yield(.remoteQuit(userID: userID(for: owner, in: topic), reason: "Connection gone"))
+            continuation.yield(
+                .remoteParted(channel: room.channel, userID: userID(for: owner, in: topic), reason: "Connection gone"))
         }
     }
 
@@ -492,7 +501,13 @@ public actor Gateway {
                 ensurePresent()
                 continuation.yield(
                     .remoteTopic(channel: room.channel, userID: self.userID(for: who, in: topic), topic: Self.sanitised(text)))
-            case .skipped, .identified:
+            case .identified(let who, _):
+                // Shown before its proof arrived (a log from an older version): it was a user named by its writer
+                // key; now it is its person's user.
+                guard rooms[topic]?.present.contains(who) == true, let user = remoteUser(who, in: topic) else { continue }
+                continuation.yield(.remoteParted(channel: room.channel, userID: ZBase32.encode(who), reason: "Identified"))
+                continuation.yield(.remoteJoined(channel: room.channel, user: user))
+            case .skipped:
                 break
             }
         }

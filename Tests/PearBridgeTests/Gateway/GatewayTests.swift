@@ -175,6 +175,40 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(Set(messages) == [one.id])
     }
 
+    /// A peer whose hello claims someone else's writer key and then hangs up does not make that person leave:
+    /// only a writer whose log proved the connection's own identity leaves with the connection.
+    @Test func aSpoofedHelloCannotMakeSomeoneLeave() async throws {
+        let observer = try await TestGateway.make("spoof-o"), victim = try await TestGateway.make("spoof-v")
+        defer { observer.cleanUp(); victim.cleanUp() }
+        await observer.gateway.handle(.joined(channel: "#a", nick: "olga"))
+        await victim.gateway.handle(.joined(channel: "#a", nick: "vic"))
+        await link(observer, victim)
+        await victim.say("#a", "before the spoof", as: "vic")
+        try await observer.recorder.message("before the spoof")
+        let victimWriter = try #require(await victim.gateway.ownWriter(channel: "#a"))
+        let (x, y) = InMemoryPeerLink.pair(
+            initiatorKey: RandomBytes.generate(count: 32), responderKey: observer.gateway.identity.keyPair.publicKey)
+        _ = await observer.gateway.attach(y, events: y.events)
+        x.open(
+            protocol: RoomWire.protocolName, id: RoomTopic(foldedChannelName: "#a").bytes,
+            handshake: RoomWire.Hello(ownWriter: victimWriter).compactEncoded())
+        try await waitUntil("the spoofer is connected") { await observer.gateway.peerLabels.count == 2 }
+        x.disconnect()
+        try await waitUntil("the spoofer is gone") { await observer.gateway.peerLabels.count == 1 }
+        await victim.say("#a", "after the spoof", as: "vic")
+        try await observer.recorder.message("after the spoof")
+        let victimID = ZBase32.encode(victim.gateway.identity.keyPair.publicKey)
+        let departures = observer.recorder.seen.withLock { events in
+            events.filter { event in
+                switch event {
+                case .remoteParted(_, let id, _), .remoteQuit(let id, _): id == victimID
+                default: false
+                }
+            }
+        }
+        #expect(departures.isEmpty)
+    }
+
     @Test func aGatewayCatchesUpAfterARestart() async throws {
         let a = try await TestGateway.make("a2"), b = try await TestGateway.make("b2")
         var c = try await TestGateway.make("c2")
