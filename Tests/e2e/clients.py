@@ -134,7 +134,7 @@ settings = {{
   core = {{ real_name = "Alice Irssi"; user_name = "{nick}"; nick = "{nick}"; }};
   "fe-common/core" = {{ autocreate_own_query = "no"; beep_msg_level = ""; }};
   # No client-side flood delay: every command goes out at once (pearircd exempts loopback from flood control).
-  "irc/core" = {{ cmd_queue_speed = "0msec"; max_cmds_at_once = "1000"; }};
+  "irc/core" = {{ cmd_queue_speed = "0msec"; cmds_max_at_once = "1000"; }};
 }};
 """)
     return f"irssi --home={home}"
