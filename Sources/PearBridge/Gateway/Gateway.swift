@@ -86,7 +86,17 @@ public actor Gateway {
                 _ = try await openRoom(entry.channel)
                 let keys = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
                 await addWriters(keys, to: RoomTopic(foldedChannelName: Self.fold(entry.channel)), from: nil)
-                rooms[RoomTopic(foldedChannelName: Self.fold(entry.channel))]?.joinedLocally = entry.joined
+                let topic = RoomTopic(foldedChannelName: Self.fold(entry.channel))
+                rooms[topic]?.joinedLocally = entry.joined
+                // A log proves one identity for good: if identity.key was replaced while the store was kept, peers
+                // keep showing the old identity for this room and drop our msgids. Say so; it cannot be repaired.
+                if let room = rooms[topic], let proven = room.state.identities[room.ownLog.key],
+                    proven != identity.keyPair.publicKey
+                {
+                    logger.warning(
+                        "this room's log belongs to another identity (identity.key was replaced?): peers will show the old one",
+                        metadata: ["room": "\(entry.channel)", "logIdentity": "\(ZBase32.encode(proven))"])
+                }
             } catch {
                 logger.error("could not restore room", metadata: ["room": "\(entry.channel)", "error": "\(error)"])
             }
@@ -250,6 +260,14 @@ public actor Gateway {
             await self?.peerEvent(.disconnected, on: id)
         }
         return id
+    }
+
+    /// When the room of `channel` last had a line (the newest author timestamp among its lines), for TARGETS.
+    public func latestLineTime(channel: String) -> Date? {
+        guard !PrivateConversation.isConversation(channel),
+            let timestamp = rooms[RoomTopic(foldedChannelName: Self.fold(channel))]?.state.latestLineTimestamp
+        else { return nil }
+        return Date(timeIntervalSince1970: Double(timestamp) / 1000)
     }
 
     /// This gateway's own writer key for a room it has opened (tests, diagnostics).

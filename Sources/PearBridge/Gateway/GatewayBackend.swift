@@ -27,8 +27,8 @@ public final class GatewayBackend: ChatBackend {
     public func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget] {
         var found: [HistoryTarget] = []
         for channel in query.channels {
-            if let last = await gateway.history(.latest(channel: channel, limit: 1)).last {
-                found.append(HistoryTarget(name: channel, latest: last.time))
+            if let latest = await gateway.latestLineTime(channel: channel) {
+                found.append(HistoryTarget(name: channel, latest: latest))
             }
         }
         return query.select(found)

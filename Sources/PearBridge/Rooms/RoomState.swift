@@ -30,6 +30,8 @@ public struct RoomState: Sendable {
     public private(set) var writerLengths: [[UInt8]: UInt64] = [:]
     /// The room topic text, from the latest topic entry in history order.
     public private(set) var topicText: (text: String, position: RoomHistory.Position)?
+    /// The newest author timestamp of a message, action or notice line (CHATHISTORY TARGETS), in milliseconds.
+    public private(set) var latestLineTimestamp: UInt64?
     private var pendingByWriter: [[UInt8]: Set<UInt64>] = [:]
     /// msgids already shown for a line of this room: a second line claiming one (a confused or hostile peer) loses
     /// it and gets the derived id, so clients that de-duplicate by msgid never hide a line.
@@ -81,6 +83,7 @@ public struct RoomState: Sendable {
 
         switch entry.kind {
         case .message, .action, .notice:
+            latestLineTimestamp = max(latestLineTimestamp ?? 0, entry.timestamp)
             return [.line(line)]
         case .nick:
             let before = snapshotNicks()

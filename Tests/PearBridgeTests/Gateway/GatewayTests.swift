@@ -209,6 +209,22 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(departures.isEmpty)
     }
 
+    /// The gateway's TARGETS: rooms with their latest line, in the window, earliest first; no private keys.
+    @Test func targetsListRoomsByTheirLatestLine() async throws {
+        let a = try await TestGateway.make("targets")
+        defer { a.cleanUp() }
+        let backend = GatewayBackend(gateway: a.gateway, connector: nil)
+        for channel in ["#one", "#two", "#quiet"] { await a.gateway.handle(.joined(channel: channel, nick: "alice")) }
+        let start = Date()
+        await a.gateway.handle(.message(channel: "#two", nick: "alice", kind: .privmsg, text: "first", id: "x1", time: start))
+        await a.gateway.handle(
+            .message(channel: "#one", nick: "alice", kind: .privmsg, text: "second", id: "x2", time: start.addingTimeInterval(1)))
+        let targets = await backend.historyTargets(HistoryTargetsQuery(
+            channels: ["#one", "#two", "#quiet", PrivateConversation.key("account:a", "account:b")], participant: "account:a",
+            from: start.addingTimeInterval(-10), to: start.addingTimeInterval(10), limit: 10))
+        #expect(targets.map(\.name) == ["#two", "#one"])
+    }
+
     @Test func aGatewayCatchesUpAfterARestart() async throws {
         let a = try await TestGateway.make("a2"), b = try await TestGateway.make("b2")
         var c = try await TestGateway.make("c2")

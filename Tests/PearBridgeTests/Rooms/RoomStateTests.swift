@@ -46,6 +46,19 @@ import Testing
         #expect(ingest(stranger, 0, "who", id: "anything-1")?.entry.messageID == nil)
     }
 
+    /// TARGETS needs a room's latest line: the newest author timestamp of a message, action or notice.
+    @Test func theLatestLineTimestampIgnoresOtherEntries() {
+        var room = Self.room()
+        #expect(room.latestLineTimestamp == nil)
+        let late = RoomEntry(kind: .message, timestamp: 5_000, lamport: 1, text: "late").encoded()
+        let early = RoomEntry(kind: .action, timestamp: 3_000, lamport: 2, text: "early").encoded()
+        let topic = RoomEntry(kind: .topic, timestamp: 9_000, lamport: 3, text: "not a line").encoded()
+        _ = room.ingest(author: Self.alice, index: 0, block: late)
+        _ = room.ingest(author: Self.bob, index: 0, block: early)
+        _ = room.ingest(author: Self.bob, index: 1, block: topic)
+        #expect(room.latestLineTimestamp == 5_000)
+    }
+
     @Test func ingestProducesIRCEventsAndHeads() {
         var room = Self.room()
         #expect(room.ingest(author: Self.alice, index: 0, block: Self.block(.join, 1, "")) == [.joined(author: Self.alice)])
