@@ -8,10 +8,6 @@ import Testing
 /// A hand-driven peer completes a real XX handshake with a `SwarmTransport` listener over loopback TCP, then
 /// misbehaves; the listener must close the connection and say why, never trap or hang.
 @Suite(.serialized) struct SwarmTransportMisbehaviourTests {
-    final class Inbox: Sendable {
-        let connections = Mutex<[SwarmConnection]>([])
-    }
-
     enum Attack: CaseIterable {
         case tamperedCiphertext, replayedFrame, truncatedFrame, oversizedLength, shortFrame
     }
@@ -46,18 +42,8 @@ import Testing
 
     @Test(arguments: Attack.allCases)
     func misbehaviourAfterTheHandshakeClosesTheConnection(_ attack: Attack) async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair())
-        let inbox = Inbox()
-        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
-            inbox.connections.withLock { $0.append(connection) }
-        }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let raw = try await ClientBootstrap(group: group)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let setup = try await RawPeerSetup.start()
+        let (inbox, raw) = (setup.inbox, setup.raw)
         let clientKeys = Ed25519.randomKeyPair()
         let serverHungUp = try await raw.executeThenClose { inbound, outbound in
             var session = try SecretStreamSession(isInitiator: true, staticKeyPair: clientKeys)
@@ -88,33 +74,16 @@ import Testing
         await accepted.waitUntilClosed()
         #expect(accepted.closeError == Self.expectedError(attack), "\(attack)")
         #expect(accepted.remotePublicKey == clientKeys.publicKey)
-        try await listener.close()
-        try await server.shutdown()
-        try await group.shutdownGracefully()
+        try await setup.shutDown()
     }
 }
 
 /// A peer that ends its side (TCP half-close, as a Node `stream.end()` does) while our frames to it are still
 /// queued: they are all written before we close, and the end counts as clean.
 @Suite(.serialized) struct SwarmTransportPeerEndTests {
-    final class Inbox: Sendable {
-        let connections = Mutex<[SwarmConnection]>([])
-    }
-
     @Test func queuedFramesReachAPeerThatEndedItsSide() async throws {
-        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair())
-        let inbox = Inbox()
-        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
-            inbox.connections.withLock { $0.append(connection) }
-        }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let raw = try await ClientBootstrap(group: group)
-            .connect(host: "127.0.0.1", port: port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
-                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: true))
-                }
-            }
+        let setup = try await RawPeerSetup.start(halfClosure: true)
+        let (inbox, raw) = (setup.inbox, setup.raw)
         let count = 160, size = 64 * 1024  // 10 MiB: more than the socket buffers hold
         let frames = try await raw.executeThenClose { inbound, outbound in
             var session = try SecretStreamSession(isInitiator: true, staticKeyPair: Ed25519.randomKeyPair())
@@ -148,9 +117,7 @@ import Testing
         let accepted = try #require(inbox.connections.withLock { $0.first })
         await accepted.waitUntilClosed()
         #expect(accepted.closeError == nil)
-        try await listener.close()
-        try await server.shutdown()
-        try await group.shutdownGracefully()
+        try await setup.shutDown()
     }
 
     static func waitFor<T: Sendable>(_ probe: () -> T?) async throws -> T {
@@ -160,5 +127,43 @@ import Testing
             try await Task.sleep(for: .milliseconds(5))
         }
         throw SwarmConnectionError.closedDuringHandshake
+    }
+}
+
+/// A `SwarmTransport` listener on loopback and a raw TCP client connected to it: the test speaks secret-stream by
+/// hand on the raw side (well or badly) and watches what the listener makes of it.
+struct RawPeerSetup {
+    final class Inbox: Sendable {
+        let connections = Mutex<[SwarmConnection]>([])
+    }
+
+    let server: SwarmTransport
+    let listener: any Channel
+    let group: MultiThreadedEventLoopGroup
+    let inbox: Inbox
+    let raw: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+
+    /// - Parameter halfClosure: let the raw side end its output while it keeps reading.
+    static func start(halfClosure: Bool = false) async throws -> RawPeerSetup {
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let inbox = Inbox()
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { connection in
+            inbox.connections.withLock { $0.append(connection) }
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let raw = try await ClientBootstrap(group: group)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(
+                        wrappingChannelSynchronously: channel, configuration: .init(isOutboundHalfClosureEnabled: halfClosure))
+                }
+            }
+        return RawPeerSetup(server: server, listener: listener, group: group, inbox: inbox, raw: raw)
+    }
+
+    func shutDown() async throws {
+        try await listener.close()
+        try await server.shutdown()
+        try await group.shutdownGracefully()
     }
 }
