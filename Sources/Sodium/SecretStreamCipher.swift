@@ -13,6 +13,19 @@ final class SecretStreamStateBox: @unchecked Sendable {
         sodium_memzero(pointer, MemoryLayout<crypto_secretstream_xchacha20poly1305_state>.size)
     }
 
+    /// A state set up by `init_pull` from a key and a 24-byte header. The receiver starts this way, and a sender
+    /// given its header too: init_pull derives from (header, key) exactly the state init_push derives.
+    static func pulling(key: SecureBytes, header: [UInt8]) throws(SodiumError) -> SecretStreamStateBox {
+        try SodiumError.checkLength("secretstream key", 0..<key.count, SecretStreamParameters.keyLength)
+        try SodiumError.checkLength("secretstream header", header, SecretStreamParameters.headerLength)
+        SodiumLibrary.ensureInitialised()
+        let box = SecretStreamStateBox()
+        let state = box.pointer
+        let rc = key.withPointer { k in crypto_secretstream_xchacha20poly1305_init_pull(state, header, k) }
+        guard rc == 0 else { throw .operationFailed("secretstream init_pull") }
+        return box
+    }
+
     func clone() -> SecretStreamStateBox {
         let copy = SecretStreamStateBox()
         copy.pointer.update(from: pointer, count: 1)
@@ -28,7 +41,7 @@ final class SecretStreamStateBox: @unchecked Sendable {
 /// The encrypting half of a `crypto_secretstream_xchacha20poly1305` stream as a value: a copy continues
 /// independently from where the original was, so a protocol state machine holding it stays a plain value.
 public struct SecretStreamSender: Sendable {
-    private var box = SecretStreamStateBox()
+    private var box: SecretStreamStateBox
     /// The 24-byte header the receiver needs to start pulling.
     public let header: [UInt8]
 
@@ -37,21 +50,17 @@ public struct SecretStreamSender: Sendable {
         try SodiumError.checkLength("secretstream key", 0..<key.count, SecretStreamParameters.keyLength)
         SodiumLibrary.ensureInitialised()
         var header = [UInt8](repeating: 0, count: SecretStreamParameters.headerLength)
+        let box = SecretStreamStateBox()
         let state = box.pointer
         key.withPointer { k in _ = crypto_secretstream_xchacha20poly1305_init_push(state, &header, k) }
+        self.box = box
         self.header = header
     }
 
     /// Starts a stream with a given header, giving exactly the bytes `init_push` would had it drawn this header.
     /// For replaying reference sessions in tests; a real stream must use a random header.
     public init(key: SecureBytes, header: [UInt8]) throws(SodiumError) {
-        try SodiumError.checkLength("secretstream key", 0..<key.count, SecretStreamParameters.keyLength)
-        try SodiumError.checkLength("secretstream header", header, SecretStreamParameters.headerLength)
-        SodiumLibrary.ensureInitialised()
-        // init_pull derives from (header, key) exactly the state init_push derives; only the header's origin differs.
-        let state = box.pointer
-        let rc = key.withPointer { k in crypto_secretstream_xchacha20poly1305_init_pull(state, header, k) }
-        guard rc == 0 else { throw .operationFailed("secretstream init") }
+        box = try .pulling(key: key, header: header)
         self.header = header
     }
 
@@ -86,16 +95,11 @@ public struct SecretStreamSender: Sendable {
 
 /// The decrypting half of a `crypto_secretstream_xchacha20poly1305` stream as a value (see `SecretStreamSender`).
 public struct SecretStreamReceiver: Sendable {
-    private var box = SecretStreamStateBox()
+    private var box: SecretStreamStateBox
 
     /// Starts pulling a stream from its 24-byte header.
     public init(key: SecureBytes, header: [UInt8]) throws(SodiumError) {
-        try SodiumError.checkLength("secretstream key", 0..<key.count, SecretStreamParameters.keyLength)
-        try SodiumError.checkLength("secretstream header", header, SecretStreamParameters.headerLength)
-        SodiumLibrary.ensureInitialised()
-        let state = box.pointer
-        let rc = key.withPointer { k in crypto_secretstream_xchacha20poly1305_init_pull(state, header, k) }
-        guard rc == 0 else { throw .operationFailed("secretstream init_pull") }
+        box = try .pulling(key: key, header: header)
     }
 
     /// Decrypts and authenticates one message. A forged, truncated, replayed or reordered ciphertext throws

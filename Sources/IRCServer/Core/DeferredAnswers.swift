@@ -44,15 +44,7 @@ extension IRCServerState {
 
     /// How many of the actions from `start` on answer `id` later.
     func deferredReplies(for id: ClientID, from start: Int) -> Int {
-        actions[start...].count { action in
-            switch action {
-            case .authenticate(let target, _), .fetchHistory(let target, _, _, _), .fetchTargets(let target, _),
-                .service(let target, _, _),
-                .verifyOperator(let target, _, _, _):
-                target == id
-            default: false
-            }
-        }
+        actions[start...].count { $0.lateAnswerTarget == id }
     }
 
     /// Moves the sends to `id` among the actions from `start` on into its pending replies.

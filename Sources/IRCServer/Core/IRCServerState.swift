@@ -29,6 +29,20 @@ public enum IRCServerAction: Sendable, Hashable {
     case verifyOperator(ClientID, name: String, password: String, hash: String)
 }
 
+extension IRCServerAction {
+    /// The client this action will answer later (through the shell and back into the state), if it is one of
+    /// those: SASL, history, TARGETS, services, OPER checks.
+    var lateAnswerTarget: ClientID? {
+        switch self {
+        case .authenticate(let target, _), .fetchHistory(let target, _, _, _), .fetchTargets(let target, _),
+            .service(let target, _, _), .verifyOperator(let target, _, _, _):
+            target
+        case .send, .close, .backend:
+            nil
+        }
+    }
+}
+
 /// The whole IRC server as a value: clients, nicks, channels. Inputs are connection events, parsed messages,
 /// time and backend events; outputs are `IRCServerAction`s. No sockets, clocks or randomness of its own, so
 /// every behaviour is tested by feeding messages and reading what it would send.

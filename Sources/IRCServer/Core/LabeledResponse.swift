@@ -17,15 +17,7 @@ extension IRCServerState {
 
     /// Whether the actions from `start` on include an answer to `id` that arrives later.
     func hasDeferredReply(for id: ClientID, from start: Int) -> Bool {
-        actions[start...].contains { action in
-            switch action {
-            case .authenticate(let target, _), .fetchHistory(let target, _, _, _), .fetchTargets(let target, _),
-                .service(let target, _, _),
-                .verifyOperator(let target, _, _, _):
-                target == id
-            default: false
-            }
-        }
+        actions[start...].contains { $0.lateAnswerTarget == id }
     }
 
     /// Labels the messages to `id` among the actions from `start` on.
