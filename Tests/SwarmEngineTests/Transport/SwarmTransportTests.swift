@@ -52,6 +52,38 @@ import Testing
         return Pair(server: server, client: client, listener: listener, outgoing: outgoing, incoming: incoming)
     }
 
+    /// Bulk traffic on a `bulk` channel: message `index` is `size` bytes of `UInt8(index)`, so arrival order and
+    /// size can be checked.
+    enum Bulk {
+        static func open(_ pair: Pair) {
+            pair.incoming.open(protocol: "bulk", id: [], handshake: [])
+            pair.outgoing.open(protocol: "bulk", id: [], handshake: [])
+        }
+
+        static func message(_ index: Int, size: Int) -> [UInt8] {
+            [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size)
+        }
+
+        static func send(count: Int, size: Int, on connection: SwarmConnection) {
+            for index in 0..<count {
+                connection.send(protocol: "bulk", id: [], type: 0, message: message(index, size: size))
+            }
+        }
+
+        /// Reads bulk messages until `count` arrived (or the events end), checking each is the next one; returns
+        /// how many arrived.
+        static func receive(count: Int, size: Int, from connection: SwarmConnection) async -> Int {
+            var received = 0
+            for await event in connection.events {
+                guard case .message(_, _, _, let body) = event else { continue }
+                #expect(body == message(received, size: size))
+                received += 1
+                if received == count { break }
+            }
+            return received
+        }
+    }
+
     @Test func handshakeAndChannels() async throws {
         let serverKeys = Ed25519.randomKeyPair(), clientKeys = Ed25519.randomKeyPair()
         let server = SwarmTransport(keyPair: serverKeys), client = SwarmTransport(keyPair: clientKeys)
@@ -146,24 +178,15 @@ import Testing
     @Test func aSlowConsumerHoldsBackReadsInsteadOfBuffering() async throws {
         let pair = try await connectedPair()
         let (outgoing, incoming) = (pair.outgoing, pair.incoming)
-        incoming.open(protocol: "bulk", id: [], handshake: [])
-        outgoing.open(protocol: "bulk", id: [], handshake: [])
+        Bulk.open(pair)
         let count = 320, size = 64 * 1024  // 20 MiB, five times the high watermark
-        for index in 0..<count {
-            outgoing.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
-        }
+        Bulk.send(count: count, size: size, on: outgoing)
         // Reading stops once 4 MiB wait unconsumed; without flow control all 20 MiB would pile up here.
         _ = try await waitFor("reads held back") { incoming.isHoldingBackReads ? true : nil }
         let held = incoming.unconsumedEventBytes
         #expect(held >= 4 * 1024 * 1024)
         #expect(held < 6 * 1024 * 1024, "buffered \(held) bytes of events")
-        var received = 0
-        for await event in incoming.events {
-            guard case .message(_, _, _, let message) = event else { continue }
-            #expect(message.count == size && message.first == UInt8(truncatingIfNeeded: received))
-            received += 1
-            if received == count { break }
-        }
+        let received = await Bulk.receive(count: count, size: size, from: incoming)
         #expect(received == count)
         #expect(incoming.unconsumedEventBytes == 0)
         outgoing.disconnect()
@@ -176,14 +199,13 @@ import Testing
     @Test func aSenderAwaitingWritableIsParkedWhileTheReaderLags() async throws {
         let pair = try await connectedPair()
         let (outgoing, incoming) = (pair.outgoing, pair.incoming)
-        incoming.open(protocol: "bulk", id: [], handshake: [])
-        outgoing.open(protocol: "bulk", id: [], handshake: [])
+        Bulk.open(pair)
         let count = 1024, size = 64 * 1024  // 64 MiB: without waiting, this would hit the 64 MiB write limit
         let sent = Atomic<Int>(0)
         let writer = Task {
             for index in 0..<count {
                 await outgoing.writable()
-                outgoing.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
+                outgoing.send(protocol: "bulk", id: [], type: 0, message: Bulk.message(index, size: size))
                 sent.add(1, ordering: .relaxed)
             }
         }
@@ -192,13 +214,7 @@ import Testing
         }
         #expect(sent.load(ordering: .relaxed) < count)
         #expect(outgoing.unwrittenBytes <= 1024 * 1024 + size + 64, "unwritten \(outgoing.unwrittenBytes)")
-        var received = 0
-        for await event in incoming.events {
-            guard case .message(_, _, _, let message) = event else { continue }
-            #expect(message.count == size && message.first == UInt8(truncatingIfNeeded: received))
-            received += 1
-            if received == count { break }
-        }
+        let received = await Bulk.receive(count: count, size: size, from: incoming)
         await writer.value
         #expect(received == count && sent.load(ordering: .relaxed) == count)
         #expect(outgoing.closeError == nil)
@@ -213,12 +229,9 @@ import Testing
     @Test func endWritesOutWhatWasSentThenClosesCleanly() async throws {
         let pair = try await connectedPair()
         let (outgoing, incoming) = (pair.outgoing, pair.incoming)
-        incoming.open(protocol: "bulk", id: [], handshake: [])
-        outgoing.open(protocol: "bulk", id: [], handshake: [])
+        Bulk.open(pair)
         let count = 256, size = 64 * 1024
-        for index in 0..<count {
-            outgoing.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
-        }
+        Bulk.send(count: count, size: size, on: outgoing)
         outgoing.end()
         // Sent after end: never goes out.
         outgoing.send(protocol: "bulk", id: [], type: 1, message: [0xff])
@@ -228,7 +241,7 @@ import Testing
             switch event {
             case .message(_, _, let type, let message):
                 if type == 1 { sawLate = true; continue }
-                #expect(message.count == size && message.first == UInt8(truncatingIfNeeded: received))
+                #expect(message == Bulk.message(received, size: size))
                 received += 1
             case .disconnected: sawDisconnect = true
             default: break
@@ -247,22 +260,14 @@ import Testing
             server: SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: .milliseconds(300)),
             client: SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: nil))
         let (outgoing, incoming) = (pair.outgoing, pair.incoming)
-        incoming.open(protocol: "bulk", id: [], handshake: [])
-        outgoing.open(protocol: "bulk", id: [], handshake: [])
+        Bulk.open(pair)
         let count = 160, size = 64 * 1024
-        for index in 0..<count {
-            outgoing.send(protocol: "bulk", id: [], type: 0, message: [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: size))
-        }
+        Bulk.send(count: count, size: size, on: outgoing)
         _ = try await waitFor("reads held back") { incoming.isHoldingBackReads ? true : nil }
         // Three idle timeouts without consuming: what is being tested is that nothing happens meanwhile.
         try await Task.sleep(for: .milliseconds(900))
         #expect(incoming.closeError == nil)
-        var received = 0
-        for await event in incoming.events {
-            guard case .message = event else { continue }
-            received += 1
-            if received == count { break }
-        }
+        let received = await Bulk.receive(count: count, size: size, from: incoming)
         #expect(received == count && incoming.closeError == nil)
         outgoing.end()
         try await pair.shutDown()
