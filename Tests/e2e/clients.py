@@ -158,6 +158,16 @@ def weechat_command(directory, nick, plain_port):
     return f"weechat --dir {home} --run-command '{commands}'"
 
 
+def start_clients(tmux, home, alice, bob, timeout):
+    """irssi as alice over TLS and WeeChat as bob over plain text, in tmux. `alice` and `bob` are each
+    (config directory, port); returns their `Client`s."""
+    env = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "tmux-256color", "HOME": home}
+    tmux.start("alice", irssi_config(alice[0], "alice", alice[1]), env)
+    tmux.start("bob", weechat_command(bob[0], "bob", bob[1]), env)
+    return (Client(tmux, "alice", timeout, "/clear", f"/window goto {CHANNEL}", "/echo"),
+            Client(tmux, "bob", timeout, "/buffer clear", f"/buffer {CHANNEL}", "/print"))
+
+
 def parse_options(description, default_timeout=20.0):
     """The options every e2e script takes: --pearircd, --timeout, --keep."""
     parser = argparse.ArgumentParser(description=description)
@@ -195,11 +205,7 @@ def main():
         step = "start pearircd"
         server, plain_port, tls_port = start_server(options.pearircd, directory, 60)
         print(f"e2e: pearircd on plain {plain_port}, tls {tls_port}")
-        env = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "tmux-256color", "HOME": directory}
-        tmux.start("alice", irssi_config(directory, "alice", tls_port), env)
-        tmux.start("bob", weechat_command(directory, "bob", plain_port), env)
-        alice = Client(tmux, "alice", options.timeout, "/clear", f"/window goto {CHANNEL}", "/echo")
-        bob = Client(tmux, "bob", options.timeout, "/buffer clear", f"/buffer {CHANNEL}", "/print")
+        alice, bob = start_clients(tmux, directory, (directory, tls_port), (directory, plain_port), options.timeout)
         token = secrets.token_hex(4)
 
         def check(name):

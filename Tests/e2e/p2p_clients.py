@@ -19,8 +19,7 @@ import sys
 import tempfile
 import time
 
-from clients import (CHANNEL, CheckFailed, Client, Tmux, irssi_config, missing_requirement, parse_options,
-                     weechat_command)
+from clients import CHANNEL, CheckFailed, Tmux, missing_requirement, parse_options, start_clients
 
 
 def start_gateway(binary, directory, name, peer_port, timeout):
@@ -72,13 +71,11 @@ def main():
         b, b_ports = start_gateway(options.pearircd, directory, "b", a_ports["peers"], 60)
         gateways.append(b)
         print(f"e2e-p2p: gateway A irc tls {a_ports['tls']}, gateway B irc plain {b_ports['plain']}")
-        env = {"LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "TERM": "tmux-256color", "HOME": directory}
         os.makedirs(os.path.join(directory, "a"))
         os.makedirs(os.path.join(directory, "b"))
-        tmux.start("alice", irssi_config(os.path.join(directory, "a"), "alice", a_ports["tls"]), env)
-        tmux.start("bob", weechat_command(os.path.join(directory, "b"), "bob", b_ports["plain"]), env)
-        alice = Client(tmux, "alice", options.timeout, "/clear", f"/window goto {CHANNEL}", "/echo")
-        bob = Client(tmux, "bob", options.timeout, "/buffer clear", f"/buffer {CHANNEL}", "/print")
+        alice, bob = start_clients(
+            tmux, directory, (os.path.join(directory, "a"), a_ports["tls"]), (os.path.join(directory, "b"), b_ports["plain"]),
+            options.timeout)
         token = secrets.token_hex(4)
 
         def check(name):
