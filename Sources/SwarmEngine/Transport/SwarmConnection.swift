@@ -128,8 +128,8 @@ final class CloseReason: Sendable {
 
 /// Why a connection failed or ended.
 public enum SwarmConnectionError: Error, Equatable, Sendable {
+    /// The connection closed before the handshake finished (by the peer, or by `handshakeTimeout`).
     case closedDuringHandshake
-    case handshakeTimedOut
     /// The peer proved an identity other than the one dialled.
     case unexpectedRemoteKey
     /// The peer broke secret-stream: a failed handshake, a forged, replayed or truncated frame, a bad length.

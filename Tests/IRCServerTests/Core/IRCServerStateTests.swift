@@ -90,15 +90,7 @@ import Testing
     /// account-tag applies to every message from a logged-in user, not only PRIVMSG.
     @Test func anInviteCarriesTheInvitersAccount() {
         var server = ServerHarness()
-        let alice = server.connect()
-        server.send(alice, "CAP LS 302")
-        server.send(alice, "CAP REQ sasl")
-        server.send(alice, "AUTHENTICATE PLAIN")
-        server.send(alice, "AUTHENTICATE \(Data("\0al\0pw".utf8).base64EncodedString())")
-        server.record(server.state.authenticationFinished(alice, account: "al"))
-        server.send(alice, "CAP END")
-        server.send(alice, "NICK alice")
-        server.send(alice, "USER a 0 * :A")
+        let alice = server.registerLoggedIn("alice", account: "al", user: "a")
         let bob = server.register("bob", caps: ["account-tag"])
         let carol = server.register("carol")
         server.send(alice, "JOIN #c")

@@ -5,23 +5,9 @@ import Testing
 /// Private messages are filed per conversation (by account, else nick) and come back through CHATHISTORY; TARGETS
 /// lists channels and conversations by their latest message.
 @Suite struct PrivateHistoryTests {
-    /// A client registered as `nick` and logged in to `account` (SASL PLAIN, the harness answering for the backend).
-    static func loggedIn(_ server: inout ServerHarness, _ nick: String, account: String, caps: [String] = []) -> ClientID {
-        let id = server.connect()
-        server.send(id, "CAP LS 302")
-        server.send(id, "CAP REQ :" + (["sasl"] + caps).joined(separator: " "))
-        server.send(id, "AUTHENTICATE PLAIN")
-        server.send(id, "AUTHENTICATE \(Data("\0\(account)\0pw".utf8).base64EncodedString())")
-        server.record(server.state.authenticationFinished(id, account: account))
-        server.send(id, "CAP END")
-        server.send(id, "NICK \(nick)")
-        server.send(id, "USER \(nick) 0 * :\(nick)")
-        return id
-    }
-
     @Test func privateMessagesAreFiledPerConversationAndQueriedByNick() throws {
         var server = ServerHarness()
-        let alice = Self.loggedIn(&server, "alice", account: "Al", caps: ["batch", "draft/chathistory"])
+        let alice = server.registerLoggedIn("alice", account: "Al", caps: ["batch", "draft/chathistory"])
         let bob = server.register("bob", caps: ["batch", "draft/chathistory"])
         server.send(alice, "PRIVMSG Bob :hello bob")
         let key = PrivateConversation.key("account:al", "nick:bob")
@@ -64,8 +50,8 @@ import Testing
     /// A logged-in partner who has gone offline is still found by the nick they had.
     @Test func anOfflinePartnerIsFoundByTheirLastNick() {
         var server = ServerHarness()
-        let alice = Self.loggedIn(&server, "alice", account: "al")
-        let carol = Self.loggedIn(&server, "carol", account: "cz")
+        let alice = server.registerLoggedIn("alice", account: "al")
+        let carol = server.registerLoggedIn("carol", account: "cz")
         server.send(carol, "PRIVMSG alice :see you")
         server.record(server.state.disconnected(carol, reason: "gone", now: server.now))
         server.otherActions = []

@@ -66,6 +66,21 @@ struct ServerHarness {
         return id
     }
 
+    /// Connects, logs in to `account` with SASL PLAIN (answering for the backend), and registers `nick`.
+    mutating func registerLoggedIn(_ nick: String, account: String, user: String? = nil, caps: [String] = []) -> ClientID {
+        let id = connect()
+        send(id, "CAP LS 302")
+        send(id, "CAP REQ :" + (["sasl"] + caps).joined(separator: " "))
+        send(id, "AUTHENTICATE PLAIN")
+        send(id, "AUTHENTICATE \(Data("\0\(account)\0pw".utf8).base64EncodedString())")
+        record(state.authenticationFinished(id, account: account))
+        send(id, "CAP END")
+        send(id, "NICK \(nick)")
+        send(id, "USER \(user ?? nick) 0 * :\(nick)")
+        received[id] = []
+        return id
+    }
+
     /// Answers pending OPER checks with `verify(password, hash)`; returns what `id` received.
     @discardableResult
     mutating func answerOperatorChecks(for id: ClientID, verify: (String, String) -> Bool) -> [String] {

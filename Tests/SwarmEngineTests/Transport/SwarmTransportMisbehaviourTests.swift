@@ -126,7 +126,7 @@ import Testing
             if let value = probe() { return value }
             try await Task.sleep(for: .milliseconds(5))
         }
-        throw SwarmConnectionError.closedDuringHandshake
+        throw SwarmTransportTests.TimedOut(what: "the condition")
     }
 }
 
