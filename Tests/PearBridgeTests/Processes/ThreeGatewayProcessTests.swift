@@ -136,4 +136,24 @@ import Testing
         for process in [a, b] { await process.stop() }
         try await group.shutdownGracefully()
     }
+
+    /// A mistake in `pearircd.conf` stops the start with the file, the line and what is wrong.
+    @Test func aBadConfigurationFileIsReportedWithItsLine() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-badconf-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let cases = [
+            ("# fine\n--peer 127.0.0.1:1\n", "pearircd.conf: line 2: '--peer' is not an option name"),
+            ("no-such-option 1\n", "pearircd.conf: Unknown option '--no-such-option'"),
+        ]
+        for (text, report) in cases {
+            try text.write(to: directory.appendingPathComponent("pearircd.conf"), atomically: true, encoding: .utf8)
+            do {
+                _ = try await GatewayProcess.start(directory: directory)
+                Issue.record("pearircd started with a malformed configuration file")
+            } catch {
+                #expect("\(error)".contains(report), "\(error)")
+            }
+        }
+    }
 }
