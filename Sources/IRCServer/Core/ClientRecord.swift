@@ -1,88 +1,157 @@
 import Foundation
 
 /// One client as the server state sees it: a local connection or a remote user standing in a channel.
+///
+/// A value with its fields behind one shared, copy-on-write reference: the server keeps a record per connection in
+/// a dictionary and reads one out for nearly every line it sends, so the dictionary holds a pointer, not some
+/// 400 bytes per slot (most of them empty at its load factor), and reading a record out retains one object instead
+/// of every string and collection in it. Fields read and write as if they were the record's own
+/// (`record.nick = …`), through `Fields`.
+@dynamicMemberLookup
 struct ClientRecord: Sendable {
-    let id: ClientID
-    var host: String
-    var secure: Bool
-    var certificateFingerprint: String?
-    var connectedAt: Date
-    var lastActivity: Date
-    var pingSentAt: Date?
-
-    var nick: String?
-    var user: String?
-    var realName: String?
-    var isRegistered = false
-    /// CAP negotiation holds registration until CAP END.
-    var capNegotiating = false
-    var capVersion = 301
-    var caps = Set<String>()
-    var account: String?
-    var saslInProgress: String?
-    var saslBuffer = ""
-    /// Late answers (SASL, history, OPER, services) a command of this client still waits for; its further lines
-    /// are held meanwhile (`DeferredAnswers.swift`).
-    var awaitingAnswers = 0
-    var awaitingSince: Date?
-    var heldLines: [HeldLine] = []
-    /// The label of the command waiting for late answers, and its replies so far (labeled-response).
-    var pendingLabel: String?
-    var pendingReplies: [IRCServerAction] = []
-    /// Flood control; nil for exempt connections.
-    var flood: FloodBucket?
-    var away: String?
-    var isOperator = false
-    var invisible = false
-    /// User mode `w`: receives WALLOPS.
-    var wallops = false
-    /// Nicks this client MONITORs, folded, in the order added.
-    var monitoring: [String] = []
-    var joinedChannels = Set<String>()
-
-    /// A remote user (no connection): messages are never sent to them.
-    var isRemote = false
-    var remoteID: String?
-    var whoisInfo: [String] = []
-
-    init(id: ClientID, host: String, secure: Bool, certificateFingerprint: String?, connectedAt: Date) {
-        self.id = id
-        self.host = host
-        self.secure = secure
-        self.certificateFingerprint = certificateFingerprint
-        self.connectedAt = connectedAt
-        self.lastActivity = connectedAt
+    private final class Storage: @unchecked Sendable {
+        // Only ever mutated while uniquely referenced (the `_modify` below), so sharing it between copies is safe.
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
     }
 
-    var mask: String { "\(nick ?? "*")!\(user ?? "*")@\(host)" }
+    private var storage: Storage
 
-    var source: IRCSource { IRCSource(nick: nick ?? "*", user: user ?? "*", host: host) }
+    init(id: ClientID, host: String, secure: Bool, certificateFingerprint: String?, connectedAt: Date) {
+        storage = Storage(
+            Fields(id: id, host: host, secure: secure, certificateFingerprint: certificateFingerprint, connectedAt: connectedAt))
+    }
+
+    subscript<Value>(dynamicMember keyPath: KeyPath<Fields, Value>) -> Value {
+        storage.fields[keyPath: keyPath]
+    }
+
+    subscript<Value>(dynamicMember keyPath: WritableKeyPath<Fields, Value>) -> Value {
+        get { storage.fields[keyPath: keyPath] }
+        _modify {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+            yield &storage.fields[keyPath: keyPath]
+        }
+    }
+}
+
+extension ClientRecord {
+    /// What a client record holds.
+    struct Fields: Sendable {
+        let id: ClientID
+        var host: String
+        var secure: Bool
+        var certificateFingerprint: String?
+        var connectedAt: Date
+        var lastActivity: Date
+        var pingSentAt: Date?
+
+        var nick: String?
+        var user: String?
+        var realName: String?
+        var isRegistered = false
+        /// CAP negotiation holds registration until CAP END.
+        var capNegotiating = false
+        var capVersion = 301
+        var caps = Set<String>() {
+            didSet { tagCapabilities = TagCapabilities(caps) }
+        }
+        /// The tag-related part of `caps`, looked up once per change rather than per message sent (`adapt`).
+        private(set) var tagCapabilities = TagCapabilities([])
+        var account: String?
+        var saslInProgress: String?
+        var saslBuffer = ""
+        /// Late answers (SASL, history, OPER, services) a command of this client still waits for; its further lines
+        /// are held meanwhile (`DeferredAnswers.swift`).
+        var awaitingAnswers = 0
+        var awaitingSince: Date?
+        var heldLines: [HeldLine] = []
+        /// The label of the command waiting for late answers, and its replies so far (labeled-response).
+        var pendingLabel: String?
+        var pendingReplies: [IRCServerAction] = []
+        /// Flood control; nil for exempt connections.
+        var flood: FloodBucket?
+        var away: String?
+        var isOperator = false
+        var invisible = false
+        /// User mode `w`: receives WALLOPS.
+        var wallops = false
+        /// Nicks this client MONITORs, folded, in the order added.
+        var monitoring: [String] = []
+        var joinedChannels = Set<String>()
+
+        /// A remote user (no connection): messages are never sent to them.
+        var isRemote = false
+        var remoteID: String?
+        var whoisInfo: [String] = []
+
+        init(id: ClientID, host: String, secure: Bool, certificateFingerprint: String?, connectedAt: Date) {
+            self.id = id
+            self.host = host
+            self.secure = secure
+            self.certificateFingerprint = certificateFingerprint
+            self.connectedAt = connectedAt
+            self.lastActivity = connectedAt
+        }
+    }
+
+    /// Which of the capabilities that decide a message's tags a client has.
+    struct TagCapabilities: OptionSet, Sendable {
+        let rawValue: UInt8
+        static let messageTags = TagCapabilities(rawValue: 1 << 0)
+        static let serverTime = TagCapabilities(rawValue: 1 << 1)
+        static let batch = TagCapabilities(rawValue: 1 << 2)
+        static let accountTag = TagCapabilities(rawValue: 1 << 3)
+        static let labeledResponse = TagCapabilities(rawValue: 1 << 4)
+
+        init(rawValue: UInt8) { self.rawValue = rawValue }
+
+        init(_ caps: Set<String>) {
+            var set: TagCapabilities = []
+            if caps.contains("message-tags") { set.insert(.messageTags) }
+            if caps.contains("server-time") { set.insert(.serverTime) }
+            if caps.contains("batch") { set.insert(.batch) }
+            if caps.contains("account-tag") { set.insert(.accountTag) }
+            if caps.contains("labeled-response") { set.insert(.labeledResponse) }
+            self = set
+        }
+
+        /// Whether a client with these capabilities gets a tag.
+        func allows(_ key: String) -> Bool {
+            switch key {
+            case "time": contains(.serverTime)
+            case "batch": contains(.batch)
+            case "account": contains(.accountTag)
+            case "label": contains(.labeledResponse)
+            default: contains(.messageTags)  // msgid and every other tag come with message-tags
+            }
+        }
+    }
+}
+
+extension ClientRecord {
+    var mask: String { "\(self.nick ?? "*")!\(self.user ?? "*")@\(self.host)" }
+
+    var source: IRCSource { IRCSource(nick: self.nick ?? "*", user: self.user ?? "*", host: self.host) }
 
     /// account-tag: what this client's own messages carry (`adapt` keeps it only for recipients that asked). Set
     /// where a message is made, from the client who acts, never looked up later by nick.
     var accountTags: IRCTags {
         var tags = IRCTags()
-        if let account { tags.set("account", account) }
+        if let account = self.account { tags.set("account", account) }
         return tags
     }
 
-    func has(_ cap: String) -> Bool { caps.contains(cap) }
+    func has(_ cap: String) -> Bool { self.caps.contains(cap) }
 
     /// Strips what this client did not ask for: tags without `message-tags` (except the ones other caps grant).
+    /// A message whose tags all pass is returned as it is, sharing its storage.
     func adapt(_ message: IRCMessage) -> IRCMessage {
         guard !message.tags.isEmpty else { return message }
+        let allowed = self.tagCapabilities
+        guard !message.tags.allSatisfy({ allowed.allows($0.key) }) else { return message }
         var adapted = message
-        let hasMessageTags = has("message-tags")
-        adapted.tags.filter { tag in
-            switch tag.key {
-            case "time": has("server-time")
-            case "batch": has("batch")
-            case "account": has("account-tag")
-            case "msgid": hasMessageTags
-            case "label": has("labeled-response")
-            default: hasMessageTags
-            }
-        }
+        adapted.tags.filter { allowed.allows($0.key) }
         return adapted
     }
 }

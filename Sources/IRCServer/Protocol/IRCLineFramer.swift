@@ -1,7 +1,7 @@
 /// Splits a byte stream into IRC lines: a pure, bounded state machine (feed bytes, get events), no I/O.
 ///
 /// NIO's `LineBasedFrameDecoder` has no maximum length and `NIOSplitLinesMessageDecoder` also splits on VT/FF, so
-/// IRC gets its own framer; a NIO `ByteToMessageDecoder` will wrap this one.
+/// IRC gets its own framer; the server's connection handler feeds it what it reads.
 ///
 /// - **Terminators:** CR LF, bare LF and bare CR all end a line (RFC 1459 §8 asks servers to accept either alone).
 ///   An LF directly after a CR is part of the same terminator, even when the two arrive in different `feed` calls.
@@ -82,7 +82,9 @@ public struct IRCLineFramer: Sendable {
                 discarding = false
             } else if !buffer.isEmpty {
                 events.append(.line(buffer))
-                buffer.removeAll(keepingCapacity: true)
+                // Not `removeAll(keepingCapacity:)`: the event shares the storage, so that would allocate a copy
+                // now and keep it for as long as the connection idles.
+                buffer = []
             }
             lastWasCR = bytes[runEnd] == cr
             index = runEnd + 1

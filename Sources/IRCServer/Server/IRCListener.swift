@@ -33,9 +33,10 @@ public final class IRCListener: Sendable {
                     .serverChannelOption(.backlog, value: 256)
                     .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                     .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                    // Most IRC reads are a line or two; start small (NIO would start at 2 KiB per read) and let
-                    // the allocator grow for clients that send more.
-                    .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 512, maximum: 65536))
+                    // Most IRC reads are a line or two; start small (NIO would start at 2 KiB) and let the allocator
+                    // grow for clients that send more. NIO keeps each connection's read buffer for reuse, so this
+                    // is memory every idle connection holds.
+                    .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
                     .childChannelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             let pipeline = channel.pipeline.syncOperations
@@ -44,9 +45,9 @@ public final class IRCListener: Sendable {
                                 try pipeline.addHandler(
                                     NIOSSLServerHandler(context: context) { _, verified in verified.succeed(.certificateVerified) })
                             }
-                            try pipeline.addHandler(ByteToMessageHandler(IRCLineDecoder(maxLineLength: maxLine)))
                             try pipeline.addHandler(
-                                IRCConnectionHandler(core: core, secure: context != nil, sendQueueLimit: sendQueue))
+                                IRCConnectionHandler(
+                                    core: core, secure: context != nil, sendQueueLimit: sendQueue, maxLineLength: maxLine))
                         }
                     }
                     .bind(host: listener.host, port: listener.port)

@@ -154,6 +154,31 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// A client that writes its last line without a terminator and then closes has still sent that line: its
+    /// QUIT reason reaches the channel, not "Connection closed".
+    @Test func aLastLineWithoutTerminatorCountsWhenTheConnectionEnds() async throws {
+        let listener = try await IRCListener.start(
+            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
+            backend: InMemoryChatBackend(), tls: nil)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let port = try #require(listener.port(tls: false))
+        let watcher = try await LineClient.connect(port: port, group: group)
+        try await Self.register(watcher, "watcher")
+        try await watcher.send("JOIN #end")
+        try await watcher.waitFor(containing: " 366 watcher #end ")
+        let leaver = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        try await leaver.writeAndFlush(ByteBuffer(string: "NICK leaver\r\nUSER leaver 0 * :leaver\r\nJOIN #end\r\n")).get()
+        try await watcher.waitFor(containing: ":leaver!~leaver@127.0.0.1 JOIN #end")
+        try await leaver.writeAndFlush(ByteBuffer(string: "QUIT :see you")).get()
+        try await leaver.close(mode: .output)
+        let quit = try await watcher.waitFor(containing: ":leaver!~leaver@127.0.0.1 QUIT")
+        #expect(quit.hasSuffix("Quit: see you"), "got \(quit)")
+        try? await leaver.close()
+        await watcher.close()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aSlowReaderIsDisconnectedForSendQ() async throws {
         let listener = try await IRCListener.start(
             configuration: Self.configuration {
