@@ -9,7 +9,9 @@ import NIOPosix
 ///   clients × (clients − 1) × messages, per second of wall time until the last one arrived.
 /// - `irc.fanout.latency.p50/.p99`: send-to-receive time of each delivery (the send time travels in the text).
 /// - `irc.idle.rss` and `.rss_per_conn`: the server's resident memory with `idle` registered idle connections
-///   (needs the server's PID: given, or the pearircd this benchmark starts).
+///   (needs the server's PID: given, or the pearircd this benchmark starts); `.anon_baseline` and
+///   `.anon_per_conn`: the anonymous (private, heap and stacks) part of it, without the mapped program and shared
+///   libraries, which other processes share and which dominate a fresh Swift process's RSS.
 ///
 /// - `irc.fanout.server_cpu`: CPU time the server process used during the fan-out (user + system, from /proc), and
 ///   `irc.fanout.per_cpu_second`: deliveries per second of that CPU time — the server's own cost, which still
@@ -139,6 +141,7 @@ enum IRCBenchmarks {
     static func idle(_ options: Options, pid: Int32, group: any EventLoopGroup, report: BenchmarkReport) async throws {
         let port = options.port ?? 6667
         let before = try residentKiB(pid: pid)
+        let anonymousBefore = try residentKiB(pid: pid, field: "RssAnon")
         var clients: [IRCLoadClient] = []
         for batchStart in stride(from: 0, to: options.idle, by: 100) {
             try await withThrowingTaskGroup(of: IRCLoadClient.self) { tasks in
@@ -152,10 +155,14 @@ enum IRCBenchmarks {
         }
         if let last = clients.last { try await last.sync("idle") }
         let after = try residentKiB(pid: pid)
+        let anonymousAfter = try residentKiB(pid: pid, field: "RssAnon")
         let parameters = ["server": options.label, "connections": "\(options.idle)"]
         report.figure("irc.idle.rss_baseline", Double(before) / 1024, "MiB", ["server": options.label])
         report.figure("irc.idle.rss", Double(after) / 1024, "MiB", parameters)
         report.figure("irc.idle.rss_per_conn", Double(after - before) / Double(options.idle), "KiB", parameters)
+        report.figure("irc.idle.anon_baseline", Double(anonymousBefore) / 1024, "MiB", ["server": options.label])
+        report.figure(
+            "irc.idle.anon_per_conn", Double(anonymousAfter - anonymousBefore) / Double(options.idle), "KiB", parameters)
         for client in clients { client.close() }
     }
 
@@ -172,11 +179,12 @@ enum IRCBenchmarks {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    static func residentKiB(pid: Int32) throws -> Int {
+    /// A resident-memory field of `/proc/PID/status` in KiB: `VmRSS` (all of it) or `RssAnon`, `RssFile`.
+    static func residentKiB(pid: Int32, field: String = "VmRSS") throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-            let value = line.split(separator: " ").dropFirst().first.flatMap({ Int($0) })
-        else { throw Failure(description: "no VmRSS for process \(pid)") }
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("\(field):") }),
+            let value = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first.flatMap({ Int($0) })
+        else { throw Failure(description: "no \(field) for process \(pid)") }
         return value
     }
 

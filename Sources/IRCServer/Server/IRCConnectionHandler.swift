@@ -222,7 +222,8 @@ final class ConnectionOutput: IRCClientOutput {
                 return .exceeded
             }
             counters.pending += count
-            counters.outbox.append(contentsOf: bytes)
+            // The first lines since the last drain are taken as they are (often a shared encoding), not copied.
+            if counters.outbox.isEmpty { counters.outbox = bytes } else { counters.outbox.append(contentsOf: bytes) }
             defer { counters.drainScheduled = true }
             return .queued(scheduleDrain: !counters.drainScheduled)
         }

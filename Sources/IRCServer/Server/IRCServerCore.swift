@@ -116,12 +116,19 @@ public actor IRCServerCore {
     }
 
     private func perform(_ actions: [IRCServerAction]) {
-        // Consecutive sends to one client go out as one write.
-        var batch: [UInt8] = []
+        // Consecutive sends to one client go out as one write. A fanned-out line is one send per member, each of
+        // them the shared encoding itself: no per-member copy.
+        var batch: [[UInt8]] = []
         var batchTarget: ClientID?
         func flush() {
-            if let target = batchTarget, !batch.isEmpty { outputs[target]?.send(batch) }
-            batch = []
+            if let target = batchTarget, let output = outputs[target] {
+                switch batch.count {
+                case 0: break
+                case 1: output.send(batch[0])
+                default: output.send(Array(batch.joined()))
+                }
+            }
+            batch.removeAll(keepingCapacity: true)
             batchTarget = nil
         }
         // A channel line goes to every member as the same message (per set of capabilities): encode it once. The
@@ -138,7 +145,7 @@ public actor IRCServerCore {
                     // A message the encoder refuses (it would break framing) is dropped, never sent half-formed.
                     lastEncoding = (try? encoder.encode(message)) ?? []
                 }
-                batch.append(contentsOf: lastEncoding)
+                if !lastEncoding.isEmpty { batch.append(lastEncoding) }
             case .close(let id):
                 flush()
                 outputs[id]?.close()
