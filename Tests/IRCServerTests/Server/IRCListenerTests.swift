@@ -154,6 +154,33 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// A burst to a channel fans out to many members at once: every member gets every line, in the order sent.
+    @Test func aChannelBurstReachesEveryMemberInOrder() async throws {
+        let listener = try await IRCListener.start(
+            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
+            backend: InMemoryChatBackend(), tls: nil)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let port = try #require(listener.port(tls: false))
+        var members: [LineClient] = []
+        for index in 0..<12 {
+            let member = try await LineClient.connect(port: port, group: group)
+            try await Self.register(member, "member\(index)")
+            try await member.send("JOIN #burst")
+            try await member.waitFor(containing: " 366 member\(index) #burst ")
+            members.append(member)
+        }
+        let count = 300
+        try await members[0].send((0..<count).map { "PRIVMSG #burst :line \($0)" }.joined(separator: "\r\n"))
+        for member in members.dropFirst() {
+            for index in 0..<count {
+                try await member.waitFor("line \(index)") { $0.hasSuffix("PRIVMSG #burst :line \(index)") }
+            }
+        }
+        for member in members { await member.close() }
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     /// A client that writes its last line without a terminator and then closes has still sent that line: its
     /// QUIT reason reaches the channel, not "Connection closed".
     @Test func aLastLineWithoutTerminatorCountsWhenTheConnectionEnds() async throws {
