@@ -116,6 +116,15 @@ extension ClientRecord {
             self = set
         }
 
+        /// `message` without the tags a client with these capabilities did not ask for; the message itself, sharing
+        /// its storage, when every tag passes.
+        func adapt(_ message: IRCMessage) -> IRCMessage {
+            guard !message.tags.isEmpty, !message.tags.allSatisfy({ allows($0.key) }) else { return message }
+            var adapted = message
+            adapted.tags.filter { allows($0.key) }
+            return adapted
+        }
+
         /// Whether a client with these capabilities gets a tag.
         func allows(_ key: String) -> Bool {
             switch key {
@@ -145,14 +154,8 @@ extension ClientRecord {
     func has(_ cap: String) -> Bool { self.caps.contains(cap) }
 
     /// Strips what this client did not ask for: tags without `message-tags` (except the ones other caps grant).
-    /// A message whose tags all pass is returned as it is, sharing its storage.
     func adapt(_ message: IRCMessage) -> IRCMessage {
-        guard !message.tags.isEmpty else { return message }
-        let allowed = self.tagCapabilities
-        guard !message.tags.allSatisfy({ allowed.allows($0.key) }) else { return message }
-        var adapted = message
-        adapted.tags.filter { allowed.allows($0.key) }
-        return adapted
+        self.tagCapabilities.adapt(message)
     }
 }
 

@@ -12,6 +12,10 @@ public struct ClientID: Hashable, Sendable, Comparable, CustomStringConvertible 
 public enum IRCServerAction: Sendable, Hashable {
     /// Queue a message for a connected client.
     case send(ClientID, IRCMessage)
+    /// Queue the same message for each of several connected clients (a channel line fanned out): one action and
+    /// one encoding for all of them rather than one per member. Never includes the client whose command is being
+    /// answered, so labeled-response and held replies, which look at `send`s to that client, are unaffected.
+    case sendToEach([ClientID], IRCMessage)
     /// Close a client's connection (after what was queued for it).
     case close(ClientID)
     /// Tell the backend what a local user did.
@@ -37,7 +41,7 @@ extension IRCServerAction {
         case .authenticate(let target, _), .fetchHistory(let target, _, _, _), .fetchTargets(let target, _),
             .service(let target, _, _), .verifyOperator(let target, _, _, _):
             target
-        case .send, .close, .backend:
+        case .send, .sendToEach, .close, .backend:
             nil
         }
     }
@@ -260,6 +264,27 @@ public struct IRCServerState: Sendable {
         // TAGMSG carries nothing but tags: a client without message-tags never sees one.
         if message.command == .verb("TAGMSG"), !client.has("message-tags") { return }
         actions.append(.send(id, Self.fitted(client.adapt(message))))
+    }
+
+    /// `emit` to each of `recipients` (distinct; not the client whose command this answers, see `sendToEach`), with
+    /// the message adapted and fitted once per set of tag capabilities among them instead of once per recipient.
+    mutating func emitToEach(_ recipients: [ClientID], _ message: IRCMessage) {
+        let isTagMessage = message.command == .verb("TAGMSG")
+        var groups: [(capabilities: ClientRecord.TagCapabilities, ids: [ClientID])] = []
+        for id in recipients {
+            guard let client = clients[id], !client.isRemote else { continue }
+            let capabilities = client.tagCapabilities
+            if isTagMessage, !capabilities.contains(.messageTags) { continue }
+            if let index = groups.firstIndex(where: { $0.capabilities == capabilities }) {
+                groups[index].ids.append(id)
+            } else {
+                groups.append((capabilities, [id]))
+            }
+        }
+        for group in groups {
+            let adapted = Self.fitted(group.capabilities.adapt(message))
+            actions.append(group.ids.count == 1 ? .send(group.ids[0], adapted) : .sendToEach(group.ids, adapted))
+        }
     }
 
     /// `message` with its last param shortened (at a character boundary) so that the body fits the 510-byte limit

@@ -48,12 +48,13 @@ extension IRCServerState {
                     continue
                 }
                 outgoing.params[0] = (statusPrefix.map(String.init) ?? "") + channel.name
-                for recipient in channel.members.keys.sorted() where recipient != id {
-                    if let statusPrefix, !(statusPrefix == "@" ? channel.isOperator(recipient)
-                        : channel.isOperator(recipient) || channel.isVoiced(recipient)) { continue }
-                    // Away users in a channel are not notified; only direct messages get RPL_AWAY.
-                    emit(recipient, outgoing)
-                }
+                // Away users in a channel are not notified; only direct messages get RPL_AWAY.
+                emitToEach(channel.members.keys.sorted().filter { recipient in
+                    guard recipient != id else { return false }
+                    guard let statusPrefix else { return true }
+                    return statusPrefix == "@" ? channel.isOperator(recipient)
+                        : channel.isOperator(recipient) || channel.isVoiced(recipient)
+                }, outgoing)
                 if client.has("echo-message") { emit(id, outgoing) }
                 if !isTagMessage, statusPrefix == nil {
                     actions.append(

@@ -33,9 +33,9 @@ extension IRCServerState {
             var tags = IRCTags()
             tags.set("msgid", messageID)
             tags.set("time", Self.serverTime(time))
-            broadcast(
-                IRCMessage(tags: tags, source: client.source, command: .verb(kind.rawValue), params: [room.name, text]),
-                to: room, except: id)
+            emitToEach(
+                room.members.keys.sorted().filter { $0 != id },
+                IRCMessage(tags: tags, source: client.source, command: .verb(kind.rawValue), params: [room.name, text]))
         case .remoteTopic(let channel, let userID, let topic):
             guard let id = remoteUsers[userID], let client = clients[id], var room = channels[fold(channel)] else { break }
             setTopic(&room, topic, by: client, now: now)

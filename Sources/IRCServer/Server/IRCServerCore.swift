@@ -146,6 +146,14 @@ public actor IRCServerCore {
                     lastEncoding = (try? encoder.encode(message)) ?? []
                 }
                 if !lastEncoding.isEmpty { batch.append(lastEncoding) }
+            case .sendToEach(let ids, let message):
+                flush()
+                if message != lastMessage {
+                    lastMessage = message
+                    lastEncoding = (try? encoder.encode(message)) ?? []
+                }
+                guard !lastEncoding.isEmpty else { continue }
+                for id in ids { outputs[id]?.send(lastEncoding) }
             case .close(let id):
                 flush()
                 outputs[id]?.close()

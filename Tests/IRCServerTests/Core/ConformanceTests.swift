@@ -37,6 +37,32 @@ import Testing
         #expect(server.inbox(carol).isEmpty)
     }
 
+    /// One channel line fanned out to members who negotiated different capabilities: each gets exactly the tags
+    /// they asked for, once; `@#c` (STATUSMSG) reaches operators only.
+    @Test func aChannelLineCarriesEachMembersOwnTags() {
+        var server = ServerHarness()
+        let alice = server.register("alice")
+        let tagged = server.register("tagged", caps: ["message-tags", "server-time"])
+        let timed = server.register("timed", caps: ["server-time"])
+        let timedToo = server.register("timedtoo", caps: ["server-time"])
+        let plain = server.register("plain")
+        for id in [alice, tagged, timed, timedToo, plain] { server.send(id, "JOIN #c") }
+        for id in [alice, tagged, timed, timedToo, plain] { server.inbox(id) }
+        #expect(server.send(alice, "PRIVMSG #c :hello").isEmpty)
+        let taggedLines = server.inbox(tagged)
+        #expect(taggedLines.count == 1)
+        #expect(taggedLines.first.map { $0.hasPrefix("@msgid=") && $0.contains(";time=") } == true)
+        let timedLines = server.inbox(timed)
+        #expect(timedLines.count == 1)
+        #expect(timedLines.first.map { $0.hasPrefix("@time=") && !$0.contains("msgid") } == true)
+        #expect(server.inbox(timedToo) == timedLines)
+        #expect(server.inbox(plain) == [":alice!~alice@127.0.0.1 PRIVMSG #c hello"])
+        // alice created #c and holds +o; nobody else does.
+        server.send(tagged, "PRIVMSG @#c :ops only")
+        #expect(server.inbox(alice) == [":tagged!~tagged@127.0.0.1 PRIVMSG @#c :ops only"])
+        #expect(server.inbox(timed).isEmpty && server.inbox(plain).isEmpty)
+    }
+
     /// lusers.py: RPL_LOCALUSERS / RPL_GLOBALUSERS with current and peak counts.
     @Test func lusersReportsPeaks() {
         var server = ServerHarness()

@@ -25,6 +25,9 @@ struct ServerHarness {
             case .send(let id, let message):
                 let bytes = (try? IRCMessageEncoder.encode(message)) ?? Array("<unencodable>\r\n".utf8)
                 received[id, default: []].append(String(decoding: bytes.dropLast(2), as: UTF8.self))
+            case .sendToEach(let ids, let message):
+                let bytes = (try? IRCMessageEncoder.encode(message)) ?? Array("<unencodable>\r\n".utf8)
+                for id in ids { received[id, default: []].append(String(decoding: bytes.dropLast(2), as: UTF8.self)) }
             case .close(let id): closed.insert(id)
             case .backend(let request): backendRequests.append(request)
             default: otherActions.append(action)
