@@ -31,6 +31,9 @@ public actor Gateway {
     struct Connection {
         let mux: any PeerMux
         var sharedRooms = Set<RoomTopic>()
+        /// Rooms whose channel we have opened on this connection (and neither side has closed since). Nothing may be
+        /// sent on a room channel before: protomux drops messages on channels this side has not opened.
+        var announcedRooms = Set<RoomTopic>()
         /// Replication drivers by discovery key.
         var drivers: [[UInt8]: ReplicationDriver] = [:]
         /// Remote hypercore opens that arrived before we knew the core.
@@ -181,9 +184,10 @@ public actor Gateway {
             rooms[topic]?.joinedLocally = false
             saveRooms()
             // Stop announcing; the history stays in the store.
-            for (id, connection) in connections where connection.sharedRooms.contains(topic) {
+            for (id, connection) in connections where connection.announcedRooms.contains(topic) {
                 connection.mux.close(protocol: RoomWire.protocolName, id: topic.bytes)
                 connections[id]?.sharedRooms.remove(topic)
+                connections[id]?.announcedRooms.remove(topic)
             }
         case .message(let channel, _, let kind, let text, let id, let time):
             let topic = RoomTopic(foldedChannelName: Self.fold(channel))
@@ -288,7 +292,10 @@ public actor Gateway {
     }
 
     func announceRoom(_ topic: RoomTopic, on id: ConnectionID) async {
-        guard let connection = connections[id], let room = rooms[topic] else { return }
+        guard let connection = connections[id], let room = rooms[topic], !connection.announcedRooms.contains(topic) else {
+            return
+        }
+        connections[id]?.announcedRooms.insert(topic)
         connection.mux.open(
             protocol: RoomWire.protocolName, id: topic.bytes,
             handshake: RoomWire.Hello(ownWriter: room.ownLog.key).compactEncoded())
@@ -326,6 +333,13 @@ public actor Gateway {
                 connections[id]?.pendingRoomOpens[topic] = handshake
                 return
             }
+            guard connection.announcedRooms.contains(topic) else {
+                // Joined, but our side of the channel is not open: the join is still being recorded, or the peer
+                // reopened a channel that closed (its user parted and came back). Open it now, which pairs with
+                // this open; answering first would send our writers on a channel that is not there.
+                connections[id]?.pendingRoomOpens[topic] = handshake
+                return await announceRoom(topic, on: id)
+            }
             await roomOpened(topic, handshake: handshake, on: id)
         case .message(RoomWire.protocolName, let bytes, RoomWire.Writers.type, let message):
             guard let topic = RoomTopic(bytes: bytes), connection.sharedRooms.contains(topic) else { return }
@@ -341,7 +355,9 @@ public actor Gateway {
             }
         case .closed(RoomWire.protocolName, let bytes):
             if let topic = RoomTopic(bytes: bytes) {
+                // Closed by the peer, or our open refused: closed on both sides, so announcing starts over.
                 connections[id]?.sharedRooms.remove(topic)
+                connections[id]?.announcedRooms.remove(topic)
                 connections[id]?.pendingRoomOpens.removeValue(forKey: topic)
             }
         case .opened(ReplicationMessage.protocolName, let discoveryKey, let handshake):

@@ -3,6 +3,10 @@ import Synchronization
 
 /// Two `PeerMux` endpoints joined back to back inside one process: what one side sends the other receives, in
 /// order, through its event stream. Tests and benchmarks use it to run several gateways without sockets.
+///
+/// It keeps protomux's rules for this side's channels, so code that breaks them fails here as it would on a real
+/// connection: a message on a channel this side has not opened goes nowhere, a second open of an open channel is
+/// ignored, and a channel closed by either side (or refused by the peer) is closed on both.
 public enum InMemoryPeerLink {
     public final class Endpoint: PeerMux {
         public let remotePublicKey: [UInt8]
@@ -14,6 +18,14 @@ public enum InMemoryPeerLink {
         let peer = Mutex<Endpoint?>(nil)
         let isClosed = Mutex(false)
 
+        struct ChannelKey: Hashable {
+            let protocolName: String
+            let id: [UInt8]
+        }
+
+        /// Channels this side has opened and nobody has closed since.
+        let openChannels = Mutex(Set<ChannelKey>())
+
         init(remotePublicKey: [UInt8], handshakeHash: [UInt8], isInitiator: Bool, label: String) {
             self.remotePublicKey = remotePublicKey
             self.handshakeHash = handshakeHash
@@ -24,18 +36,24 @@ public enum InMemoryPeerLink {
 
         private func deliver(_ event: PeerEvent) {
             guard !isClosed.withLock({ $0 }), let peer = peer.withLock({ $0 }) else { return }
+            if case .closed(let name, let id) = event {
+                _ = peer.openChannels.withLock { $0.remove(ChannelKey(protocolName: name, id: id)) }
+            }
             peer.continuation.yield(event)
         }
 
         public func open(protocol name: String, id: [UInt8], handshake: [UInt8]) {
+            guard openChannels.withLock({ $0.insert(ChannelKey(protocolName: name, id: id)).inserted }) else { return }
             deliver(.opened(protocol: name, id: id, handshake: handshake))
         }
 
         public func send(protocol name: String, id: [UInt8], type: UInt64, message: [UInt8]) {
+            guard openChannels.withLock({ $0.contains(ChannelKey(protocolName: name, id: id)) }) else { return }
             deliver(.message(protocol: name, id: id, type: type, message: message))
         }
 
         public func close(protocol name: String, id: [UInt8]) {
+            guard openChannels.withLock({ $0.remove(ChannelKey(protocolName: name, id: id)) != nil }) else { return }
             deliver(.closed(protocol: name, id: id))
         }
 

@@ -383,3 +383,67 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(texts.joined(separator: " ").hasSuffix("word119  QUIT :injected"))
     }
 }
+
+@Suite struct RoomChannelTests {
+    /// Room-channel events (opens and messages of the room protocol) a raw peer received, in order.
+    final class RoomEvents: Sendable {
+        final class Log: Sendable {
+            let events = Mutex<[PeerEvent]>([])
+        }
+
+        private let log = Log()
+        private let reader: Task<Void, Never>
+
+        init(_ endpoint: InMemoryPeerLink.Endpoint) {
+            let log = self.log
+            reader = Task {
+                for await event in endpoint.events {
+                    switch event {
+                    case .opened(RoomWire.protocolName, _, _), .message(RoomWire.protocolName, _, _, _):
+                        log.events.withLock { $0.append(event) }
+                    default:
+                        break
+                    }
+                }
+            }
+        }
+
+        deinit { reader.cancel() }
+
+        /// "open" and "writers" for each event so far.
+        var kinds: [String] {
+            log.events.withLock { events in
+                events.map { event in
+                    if case .message(_, _, RoomWire.Writers.type, _) = event { return "writers" }
+                    if case .opened = event { return "open" }
+                    return "other"
+                }
+            }
+        }
+    }
+
+    /// A peer whose user parts a room closes its room channel, which closes it on both sides; when the user joins
+    /// again the peer opens it anew, and the gateway must open its side again before it shares its writers (a
+    /// message on a channel it has not opened would go nowhere, and the peer would never learn them).
+    @Test func aPeerThatRejoinsARoomIsAnsweredAgain() async throws {
+        let gateway = try await TestGateway.make("rejoin")
+        defer { gateway.cleanUp() }
+        await gateway.gateway.handle(.joined(channel: "#again", nick: "alice"))
+        let (x, y) = InMemoryPeerLink.pair(
+            initiatorKey: RandomBytes.generate(count: 32), responderKey: gateway.gateway.identity.keyPair.publicKey)
+        let received = RoomEvents(x)
+        _ = await gateway.gateway.attach(y, events: y.events)
+        let room = RoomTopic(foldedChannelName: "#again").bytes
+        let hello = RoomWire.Hello(ownWriter: RandomBytes.generate(count: 32)).compactEncoded()
+
+        try await waitUntil("the gateway announces its room") { received.kinds == ["open"] }
+        x.open(protocol: RoomWire.protocolName, id: room, handshake: hello)
+        try await waitUntil("the gateway shares its writers") { received.kinds == ["open", "writers"] }
+
+        x.close(protocol: RoomWire.protocolName, id: room)
+        x.open(protocol: RoomWire.protocolName, id: room, handshake: hello)
+        try await waitUntil("the gateway opens the room again and shares its writers again") {
+            received.kinds == ["open", "writers", "open", "writers"]
+        }
+    }
+}
