@@ -2,6 +2,7 @@ import Foundation
 import HyperLog
 import Sodium
 import TestVectors
+import Synchronization
 import Testing
 
 @Suite struct ReplicationSessionTests {
@@ -114,6 +115,71 @@ import Testing
         #expect(await pair.responder.closeReason == .invalidProof)
         #expect(await stores.reader.length == 0)
         await pair.stop()
+    }
+
+    /// What one driver sent, for the test to deliver when it chooses.
+    final class Outbox: Sendable {
+        final class Box: Sendable {
+            let messages = Mutex<[ReplicationMessage]>([])
+        }
+
+        private let box = Box()
+
+        func add(_ messages: [ReplicationMessage]) { box.messages.withLock { $0 += messages } }
+
+        func take() -> [ReplicationMessage] {
+            box.messages.withLock { messages in
+                defer { messages = [] }
+                return messages
+            }
+        }
+    }
+
+    /// The transport may hand a driver the peer's first messages before the driver has processed the peer's open
+    /// (it suspends while opening): they are held and processed once the channel is open, not taken as a protocol
+    /// violation, and replication completes.
+    @Test func messagesBeforeTheOpenIsProcessedAreHeldUntilIt() async throws {
+        let stores = try Stores()
+        defer { stores.cleanUp() }
+        try await stores.writer.append((0..<10).map { Array("entry \($0)".utf8) })
+        let hash = RandomBytes.generate(count: 64)
+        let toReader = Outbox(), toWriter = Outbox()
+        let writer = try await ReplicationDriver(log: stores.writer, handshakeHash: hash, isInitiator: true) {
+            toReader.add($0)
+        }
+        let reader = try await ReplicationDriver(log: stores.reader, handshakeHash: hash, isInitiator: false) {
+            toWriter.add($0)
+        }
+        await writer.remoteOpened(reader.handshake)
+        let early = toReader.take()
+        #expect(!early.isEmpty)
+        await reader.receive(early)
+        #expect(await reader.closeReason == nil)
+        await reader.remoteOpened(writer.handshake)
+        for _ in 0..<200 {
+            if await Self.caughtUp(stores.reader, stores.writer) { break }
+            let forWriter = toWriter.take(), forReader = toReader.take()
+            if !forWriter.isEmpty { await writer.receive(forWriter) }
+            if !forReader.isEmpty { await reader.receive(forReader) }
+            if forWriter.isEmpty && forReader.isEmpty { await Task.yield() }
+        }
+        #expect(await Self.caughtUp(stores.reader, stores.writer))
+        #expect(await reader.closeReason == nil)
+        #expect(await writer.closeReason == nil)
+        await writer.stop()
+        await reader.stop()
+    }
+
+    /// Holding is bounded: a flood of messages before the open closes the channel.
+    @Test func tooManyMessagesBeforeTheOpenCloseTheChannel() async throws {
+        let stores = try Stores()
+        defer { stores.cleanUp() }
+        let reader = try await ReplicationDriver(
+            log: stores.reader, handshakeHash: RandomBytes.generate(count: 64), isInitiator: false
+        ) { _ in }
+        let flood = [ReplicationMessage](repeating: .sync(SyncMessage(fork: 0, length: 0, remoteLength: 0)), count: ReplicationDriver.maximumHeldMessages + 1)
+        await reader.receive(flood)
+        #expect(await reader.closeReason != nil)
     }
 
     @Test func wrongCapabilityClosesTheChannel() async throws {

@@ -8,6 +8,12 @@ public actor ReplicationDriver {
     /// Why the channel closed, once it has.
     public private(set) var closeReason: ReplicationSessionError?
     private var following: Task<Void, Never>?
+    /// Messages that arrived before the session was opened, in order; nil once it is. The peer's open always comes
+    /// first on the wire, but `remoteOpened` suspends (subscribing to the log, reading its state), and the transport
+    /// may hand over the peer's next messages meanwhile: they wait here instead of reading as a protocol violation.
+    private var heldUntilOpen: [ReplicationMessage]? = []
+    /// Most messages held before the open is processed; more is a peer (or transport) out of step.
+    public static let maximumHeldMessages = 4096
 
     /// What we send in our channel open.
     public nonisolated let handshake: ReplicationHandshake
@@ -48,10 +54,23 @@ public actor ReplicationDriver {
         }
         _ = session.localChanged(await Self.localState(of: log))
         await perform(session.opened(remote: remote))
+        // Whatever arrives while the held messages are processed goes straight to the session, after them.
+        if let held = heldUntilOpen {
+            heldUntilOpen = nil
+            if !held.isEmpty { await receive(held) }
+        }
     }
 
     /// Messages that arrived, in order.
     public func receive(_ messages: [ReplicationMessage]) async {
+        if heldUntilOpen != nil {
+            heldUntilOpen?.append(contentsOf: messages)
+            if (heldUntilOpen?.count ?? 0) > Self.maximumHeldMessages, closeReason == nil {
+                heldUntilOpen = []
+                closeReason = .protocolViolation("more than \(Self.maximumHeldMessages) messages before the channel opened")
+            }
+            return
+        }
         var actions: [ReplicationSession.Action] = []
         for message in messages { actions += session.received(message) }
         await perform(actions)
