@@ -23,6 +23,33 @@ import Testing
         return (loaded, directory)
     }
 
+    /// A running server with only a plain listener, and an event loop group for its test clients.
+    struct PlainServer {
+        let listener: IRCListener
+        let group: MultiThreadedEventLoopGroup
+        let port: Int
+
+        static func start(_ adjust: (inout IRCServerConfiguration) -> Void = { _ in }) async throws -> PlainServer {
+            let listener = try await IRCListener.start(
+                configuration: IRCListenerTests.configuration {
+                    $0.listeners = [.init(port: 0, tls: false)]
+                    adjust(&$0)
+                }, backend: InMemoryChatBackend(), tls: nil)
+            return PlainServer(
+                listener: listener, group: MultiThreadedEventLoopGroup(numberOfThreads: 1),
+                port: try #require(listener.port(tls: false)))
+        }
+
+        func client() async throws -> LineClient {
+            try await LineClient.connect(port: port, group: group)
+        }
+
+        func stop() async throws {
+            try await listener.shutdown()
+            try await group.shutdownGracefully()
+        }
+    }
+
     static func register(_ client: LineClient, _ nick: String) async throws {
         try await client.send("NICK \(nick)")
         try await client.send("USER \(nick) 0 * :\(nick)")
@@ -121,11 +148,8 @@ import Testing
     /// A burst far larger than the input backlog (20,000 lines in one write from a flood-exempt loopback client)
     /// is slowed down by holding back reads, never thinned out: every PING is answered, in order.
     @Test func aBurstOfLinesIsAnsweredInFullAndInOrder() async throws {
-        let listener = try await IRCListener.start(
-            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
-            backend: InMemoryChatBackend(), tls: nil)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let client = try await LineClient.connect(port: try #require(listener.port(tls: false)), group: group)
+        let server = try await PlainServer.start()
+        let client = try await server.client()
         try await Self.register(client, "burst")
         let count = 20_000
         try await client.send((0..<count).map { "PING t\($0)" }.joined(separator: "\r\n"))
@@ -133,16 +157,12 @@ import Testing
             try await client.waitFor("PONG t\(index)") { $0.hasSuffix(" t\(index)") || $0.hasSuffix(":t\(index)") }
         }
         await client.close()
-        try await listener.shutdown()
-        try await group.shutdownGracefully()
+        try await server.stop()
     }
 
     @Test func oversizedAndGarbageLinesDoNotKillTheConnection() async throws {
-        let listener = try await IRCListener.start(
-            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
-            backend: InMemoryChatBackend(), tls: nil)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let client = try await LineClient.connect(port: try #require(listener.port(tls: false)), group: group)
+        let server = try await PlainServer.start()
+        let client = try await server.client()
         try await Self.register(client, "carol")
         try await client.send(String(repeating: "A", count: 20_000))
         try await client.waitFor(containing: " 417 carol ")
@@ -150,20 +170,15 @@ import Testing
         try await client.send("PING :still-here")
         try await client.waitFor(containing: "PONG pearircd.local still-here")
         await client.close()
-        try await listener.shutdown()
-        try await group.shutdownGracefully()
+        try await server.stop()
     }
 
     /// A burst to a channel fans out to many members at once: every member gets every line, in the order sent.
     @Test func aChannelBurstReachesEveryMemberInOrder() async throws {
-        let listener = try await IRCListener.start(
-            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
-            backend: InMemoryChatBackend(), tls: nil)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let port = try #require(listener.port(tls: false))
+        let server = try await PlainServer.start()
         var members: [LineClient] = []
         for index in 0..<12 {
-            let member = try await LineClient.connect(port: port, group: group)
+            let member = try await server.client()
             try await Self.register(member, "member\(index)")
             try await member.send("JOIN #burst")
             try await member.waitFor(containing: " 366 member\(index) #burst ")
@@ -177,23 +192,18 @@ import Testing
             }
         }
         for member in members { await member.close() }
-        try await listener.shutdown()
-        try await group.shutdownGracefully()
+        try await server.stop()
     }
 
     /// A client that writes its last line without a terminator and then closes has still sent that line: its
     /// QUIT reason reaches the channel, not "Connection closed".
     @Test func aLastLineWithoutTerminatorCountsWhenTheConnectionEnds() async throws {
-        let listener = try await IRCListener.start(
-            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: false)] },
-            backend: InMemoryChatBackend(), tls: nil)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let port = try #require(listener.port(tls: false))
-        let watcher = try await LineClient.connect(port: port, group: group)
+        let server = try await PlainServer.start()
+        let watcher = try await server.client()
         try await Self.register(watcher, "watcher")
         try await watcher.send("JOIN #end")
         try await watcher.waitFor(containing: " 366 watcher #end ")
-        let leaver = try await ClientBootstrap(group: group).connect(host: "127.0.0.1", port: port).get()
+        let leaver = try await ClientBootstrap(group: server.group).connect(host: "127.0.0.1", port: server.port).get()
         try await leaver.writeAndFlush(ByteBuffer(string: "NICK leaver\r\nUSER leaver 0 * :leaver\r\nJOIN #end\r\n")).get()
         try await watcher.waitFor(containing: ":leaver!~leaver@127.0.0.1 JOIN #end")
         try await leaver.writeAndFlush(ByteBuffer(string: "QUIT :see you")).get()
@@ -202,25 +212,18 @@ import Testing
         #expect(quit.hasSuffix("Quit: see you"), "got \(quit)")
         try? await leaver.close()
         await watcher.close()
-        try await listener.shutdown()
-        try await group.shutdownGracefully()
+        try await server.stop()
     }
 
     @Test func aSlowReaderIsDisconnectedForSendQ() async throws {
-        let listener = try await IRCListener.start(
-            configuration: Self.configuration {
-                $0.listeners = [.init(port: 0, tls: false)]
-                $0.sendQueueLimit = 64 * 1024
-            }, backend: InMemoryChatBackend(), tls: nil)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let port = try #require(listener.port(tls: false))
+        let server = try await PlainServer.start { $0.sendQueueLimit = 64 * 1024 }
         // The slow reader: a raw socket that registers, joins and then never reads.
-        let slow = try await ClientBootstrap(group: group)
+        let slow = try await ClientBootstrap(group: server.group)
             .channelOption(.socketOption(.so_rcvbuf), value: 4096)
-            .connect(host: "127.0.0.1", port: port).get()
+            .connect(host: "127.0.0.1", port: server.port).get()
         try await slow.setOption(.autoRead, value: false).get()
         try await slow.writeAndFlush(ByteBuffer(string: "NICK slow\r\nUSER slow 0 * :slow\r\nJOIN #flood\r\n")).get()
-        let talker = try await LineClient.connect(port: port, group: group)
+        let talker = try await server.client()
         try await Self.register(talker, "talker")
         try await talker.send("JOIN #flood")
         try await talker.waitFor(containing: " 366 talker #flood ")
@@ -237,7 +240,6 @@ import Testing
         #expect(gone, "the slow reader should have been dropped after \(sent) lines")
         await talker.close()
         try? await slow.close()
-        try await listener.shutdown()
-        try await group.shutdownGracefully()
+        try await server.stop()
     }
 }
