@@ -170,16 +170,20 @@ import Testing
         await reader.stop()
     }
 
-    /// Holding is bounded: a flood of messages before the open closes the channel.
+    /// Holding is bounded: up to `maximumHeldMessages` wait for the open, one more closes the channel.
     @Test func tooManyMessagesBeforeTheOpenCloseTheChannel() async throws {
         let stores = try Stores()
         defer { stores.cleanUp() }
         let reader = try await ReplicationDriver(
             log: stores.reader, handshakeHash: RandomBytes.generate(count: 64), isInitiator: false
         ) { _ in }
-        let flood = [ReplicationMessage](repeating: .sync(SyncMessage(fork: 0, length: 0, remoteLength: 0)), count: ReplicationDriver.maximumHeldMessages + 1)
-        await reader.receive(flood)
-        #expect(await reader.closeReason != nil)
+        let sync = ReplicationMessage.sync(SyncMessage(fork: 0, length: 0, remoteLength: 0))
+        await reader.receive([ReplicationMessage](repeating: sync, count: ReplicationDriver.maximumHeldMessages - 1))
+        await reader.receive([sync])
+        #expect(await reader.closeReason == nil)
+        await reader.receive([sync])
+        #expect(await reader.closeReason == .protocolViolation(
+            "more than \(ReplicationDriver.maximumHeldMessages) messages before the channel opened"))
     }
 
     @Test func wrongCapabilityClosesTheChannel() async throws {

@@ -63,12 +63,15 @@ public actor ReplicationDriver {
 
     /// Messages that arrived, in order.
     public func receive(_ messages: [ReplicationMessage]) async {
-        if heldUntilOpen != nil {
-            heldUntilOpen?.append(contentsOf: messages)
-            if (heldUntilOpen?.count ?? 0) > Self.maximumHeldMessages, closeReason == nil {
+        guard closeReason == nil else { return }
+        if let heldCount = heldUntilOpen?.count {
+            guard heldCount + messages.count <= Self.maximumHeldMessages else {
                 heldUntilOpen = []
                 closeReason = .protocolViolation("more than \(Self.maximumHeldMessages) messages before the channel opened")
+                stop()
+                return
             }
+            heldUntilOpen?.append(contentsOf: messages)
             return
         }
         var actions: [ReplicationSession.Action] = []

@@ -154,10 +154,10 @@ public struct IRCServerState: Sendable {
 
     /// A parsed message from a client.
     public mutating func received(_ message: IRCMessage, from id: ClientID, now: Date) -> [IRCServerAction] {
-        guard var client = clients[id], !client.isRemote else { return [] }
-        client.lastActivity = now
-        client.pingSentAt = nil
-        clients[id] = client
+        guard clients[id]?.isRemote == false else { return [] }
+        // In place: a copy of the record held across the mutation would make it copy all its fields.
+        clients[id]?.lastActivity = now
+        clients[id]?.pingSentAt = nil
         if admit(message, from: id, now: now) { run(message, from: id, now: now) }
         return drain()
     }

@@ -292,7 +292,14 @@ public actor Gateway {
     }
 
     func announceRoom(_ topic: RoomTopic, on id: ConnectionID) async {
-        guard let connection = connections[id], let room = rooms[topic], !connection.announcedRooms.contains(topic) else {
+        // Announcements are queued (a new connection announces the rooms joined when it arrived): the user may
+        // have parted since, and a room we are not in is never opened.
+        guard let connection = connections[id], let room = rooms[topic], room.joinedLocally else { return }
+        guard !connection.announcedRooms.contains(topic) else {
+            // Already open on our side; an open from the peer that was kept meanwhile still needs its answer.
+            if let handshake = connections[id]?.pendingRoomOpens.removeValue(forKey: topic) {
+                await roomOpened(topic, handshake: handshake, on: id)
+            }
             return
         }
         connections[id]?.announcedRooms.insert(topic)
@@ -366,6 +373,8 @@ public actor Gateway {
             }
             if let driver = connection.drivers[discoveryKey] {
                 await driver.remoteOpened(remote)
+                // Messages that came in while it was opening are processed there, and may break the protocol.
+                if let reason = await driver.closeReason { misbehaved(id, "replication: \(reason)") }
             } else {
                 connections[id]?.pendingOpens[discoveryKey] = remote
             }
@@ -463,6 +472,7 @@ public actor Gateway {
             mux.open(protocol: ReplicationMessage.protocolName, id: discoveryKey, handshake: driver.handshake.compactEncoded())
             if let pending = connections[id]?.pendingOpens.removeValue(forKey: discoveryKey) {
                 await driver.remoteOpened(pending)
+                if let reason = await driver.closeReason { misbehaved(id, "replication: \(reason)") }
             }
         } catch {
             logger.error("could not start replication", metadata: ["error": "\(error)"])
