@@ -72,11 +72,7 @@ extension IRCServerState {
     }
 
     static func httpDate(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "EEEE MMMM d yyyy -- HH:mm:ss 'UTC'"
-        return formatter.string(from: date)
+        IRCServerTime.readable(date)
     }
 
     static func serverTime(_ date: Date) -> String {

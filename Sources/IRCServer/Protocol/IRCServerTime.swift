@@ -1,6 +1,7 @@
 import Foundation
 
-/// The IRCv3 `server-time` tag value: UTC, millisecond precision, `YYYY-MM-DDThh:mm:ss.sssZ`.
+/// The IRCv3 `server-time` tag value: UTC, millisecond precision, `YYYY-MM-DDThh:mm:ss.sssZ`; and the readable
+/// form of the time numerics (`readable`).
 ///
 /// Formatted by hand because it is written for every delivered line: building an `ISO8601DateFormatter` per call
 /// cost a tenth of the server's time under load, and a shared one is not `Sendable`.
@@ -28,6 +29,29 @@ public enum IRCServerTime {
         append(&text, dayMilliseconds % 1000, width: 3)
         text += "Z"
         return text
+    }
+
+    private static let weekdays = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+    private static let months = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+        "December",
+    ]
+
+    /// The readable UTC form of RPL_TIME, RPL_CREATED and WHOWAS, e.g. `Thursday December 3 2026 -- 07:58:27 UTC`
+    /// (whole seconds, rounded down). By hand too: a `DateFormatter` loads ICU's locale and calendar data, megabytes
+    /// of resident memory for a server that needs English names in UTC only.
+    public static func readable(_ date: Date) -> String {
+        let (days, daySeconds) = floorDivide(Int64(date.timeIntervalSince1970.rounded(.down)), 86_400)
+        let (year, month, day) = civil(fromDaysSinceEpoch: days)
+        // 1970-01-01 was a Thursday.
+        let weekday = Int(floorDivide(days + 4, 7).1)
+        var text = "\(weekdays[weekday]) \(months[Int(month) - 1]) \(day) \(year) -- "
+        append(&text, daySeconds / 3600, width: 2)
+        text += ":"
+        append(&text, daySeconds / 60 % 60, width: 2)
+        text += ":"
+        append(&text, daySeconds % 60, width: 2)
+        return text + " UTC"
     }
 
     private static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {

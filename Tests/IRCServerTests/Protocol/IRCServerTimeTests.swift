@@ -27,4 +27,29 @@ import Testing
             #expect(IRCServerTime.format(date) == Self.reference(date))
         }
     }
+
+    static func readableReference(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "EEEE MMMM d yyyy -- HH:mm:ss 'UTC'"
+        return formatter.string(from: date)
+    }
+
+    @Test func readableKnownInstants() {
+        #expect(IRCServerTime.readable(Date(timeIntervalSince1970: 0)) == "Thursday January 1 1970 -- 00:00:00 UTC")
+        #expect(IRCServerTime.readable(Date(timeIntervalSince1970: 951_782_400.9)) == "Tuesday February 29 2000 -- 00:00:00 UTC")
+        #expect(IRCServerTime.readable(Date(timeIntervalSince1970: -1)) == "Wednesday December 31 1969 -- 23:59:59 UTC")
+    }
+
+    /// Agrees with Foundation's `DateFormatter` (the format pearircd used before) over random whole seconds from
+    /// 1900 to 2200.
+    @Test func readableAgreesWithFoundation() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let seconds = Int64.random(in: -2_208_988_800...7_258_118_400, using: &generator)
+            let date = Date(timeIntervalSince1970: Double(seconds))
+            #expect(IRCServerTime.readable(date) == Self.readableReference(date))
+        }
+    }
 }
