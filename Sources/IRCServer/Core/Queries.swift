@@ -120,10 +120,7 @@ extension IRCServerState {
             switch parts[0] {
             case "msgid": return .messageID(String(parts[1]))
             case "timestamp":
-                let formatter = ISO8601DateFormatter()
-                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-                let plain = ISO8601DateFormatter()
-                return (formatter.date(from: String(parts[1])) ?? plain.date(from: String(parts[1]))).map { .timestamp($0) }
+                return IRCServerTime.parse(String(parts[1])).map { .timestamp($0) }
             default: return nil
             }
         }

@@ -52,4 +52,33 @@ import Testing
             #expect(IRCServerTime.readable(date) == Self.readableReference(date))
         }
     }
+
+    @Test func parsesWhatItFormatsAndOffsets() {
+        #expect(IRCServerTime.parse("1970-01-01T00:00:00Z") == Date(timeIntervalSince1970: 0))
+        #expect(IRCServerTime.parse("2000-02-29T00:00:00.500Z") == Date(timeIntervalSince1970: 951_782_400.5))
+        #expect(IRCServerTime.parse("2026-11-18T12:06:40.123+01:00") == Date(timeIntervalSince1970: 1_795_000_000.123))
+        #expect(IRCServerTime.parse("1969-12-31T23:59:59Z") == Date(timeIntervalSince1970: -1))
+        for bad in ["", "2026-11-18", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z", "2026-11-18T24:00:00Z",
+            "2026-11-18T00:00:00", "2026-11-18T00:00:00.Z", "2026-11-18T00:00:00Zjunk", "2026-11-18 00:00:00Z",
+            "２０２６-11-18T00:00:00Z", "2026-11-18T00:00:00+25:00"]
+        {
+            #expect(IRCServerTime.parse(bad) == nil, "\(bad)")
+        }
+    }
+
+    /// Reads back what `format` writes, and agrees with Foundation's ISO 8601 parser (the one CHATHISTORY used
+    /// before), over random instants from 1900 to 2200.
+    @Test func parseAgreesWithFormatAndFoundation() {
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            let milliseconds = Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &generator)
+            let text = IRCServerTime.format(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+            let parsed = IRCServerTime.parse(text)
+            #expect(parsed.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } == milliseconds, "\(text)")
+            #expect(parsed.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+                == parser.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }, "\(text)")
+        }
+    }
 }
