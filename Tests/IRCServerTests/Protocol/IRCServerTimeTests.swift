@@ -20,12 +20,15 @@ import Testing
     /// Agrees with Foundation's ISO 8601 formatter over random instants from 1900 to 2200 (whole milliseconds, so
     /// the two cannot differ by rounding).
     @Test func agreesWithFoundation() {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<5000 {
-            let milliseconds = Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &generator)
+        for milliseconds in Self.randomMilliseconds() {
             let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
             #expect(IRCServerTime.format(date) == Self.reference(date))
         }
+    }
+
+    /// 5,000 random whole-millisecond instants from 1900 to 2200, as milliseconds since 1970.
+    static func randomMilliseconds() -> [Int64] {
+        (0..<5000).map { _ in Int64.random(in: -2_208_988_800_000...7_258_118_400_000) }
     }
 
     static func readableReference(_ date: Date) -> String {
@@ -45,10 +48,8 @@ import Testing
     /// Agrees with Foundation's `DateFormatter` (the format pearircd used before) over random whole seconds from
     /// 1900 to 2200.
     @Test func readableAgreesWithFoundation() {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<5000 {
-            let seconds = Int64.random(in: -2_208_988_800...7_258_118_400, using: &generator)
-            let date = Date(timeIntervalSince1970: Double(seconds))
+        for milliseconds in Self.randomMilliseconds() {
+            let date = Date(timeIntervalSince1970: Double(milliseconds / 1000))
             #expect(IRCServerTime.readable(date) == Self.readableReference(date))
         }
     }
@@ -71,9 +72,7 @@ import Testing
     @Test func parseAgreesWithFormatAndFoundation() {
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<5000 {
-            let milliseconds = Int64.random(in: -2_208_988_800_000...7_258_118_400_000, using: &generator)
+        for milliseconds in Self.randomMilliseconds() {
             let text = IRCServerTime.format(Date(timeIntervalSince1970: Double(milliseconds) / 1000))
             let parsed = IRCServerTime.parse(text)
             #expect(parsed.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } == milliseconds, "\(text)")
