@@ -116,8 +116,8 @@ extension ClientRecord {
             self = set
         }
 
-        /// `message` without the tags a client with these capabilities did not ask for; the message itself, sharing
-        /// its storage, when every tag passes.
+        /// `message` without the tags a client with these capabilities did not ask for (without `message-tags`, only
+        /// the ones other capabilities grant); the message itself, sharing its storage, when every tag passes.
         func adapt(_ message: IRCMessage) -> IRCMessage {
             guard !message.tags.isEmpty, !message.tags.allSatisfy({ allows($0.key) }) else { return message }
             var adapted = message
@@ -143,7 +143,8 @@ extension ClientRecord {
 
     var source: IRCSource { IRCSource(nick: self.nick ?? "*", user: self.user ?? "*", host: self.host) }
 
-    /// account-tag: what this client's own messages carry (`adapt` keeps it only for recipients that asked). Set
+    /// account-tag: what this client's own messages carry (`TagCapabilities.adapt` keeps it only for recipients
+    /// that asked). Set
     /// where a message is made, from the client who acts, never looked up later by nick.
     var accountTags: IRCTags {
         var tags = IRCTags()
@@ -152,11 +153,6 @@ extension ClientRecord {
     }
 
     func has(_ cap: String) -> Bool { self.caps.contains(cap) }
-
-    /// Strips what this client did not ask for: tags without `message-tags` (except the ones other caps grant).
-    func adapt(_ message: IRCMessage) -> IRCMessage {
-        self.tagCapabilities.adapt(message)
-    }
 }
 
 /// One channel: members with their prefixes, topic and modes.

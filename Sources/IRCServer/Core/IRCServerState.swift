@@ -260,21 +260,25 @@ public struct IRCServerState: Sendable {
     func fold(_ name: String) -> String { casemapping.fold(name) }
 
     mutating func emit(_ id: ClientID, _ message: IRCMessage) {
-        guard let client = clients[id], !client.isRemote else { return }
-        // TAGMSG carries nothing but tags: a client without message-tags never sees one.
-        if message.command == .verb("TAGMSG"), !client.has("message-tags") { return }
-        actions.append(.send(id, Self.fitted(client.adapt(message))))
+        guard let capabilities = tagCapabilities(of: id, receiving: message) else { return }
+        actions.append(.send(id, Self.fitted(capabilities.adapt(message))))
+    }
+
+    /// The tag capabilities `message` is adapted to for client `id`, or nil when that client does not get it at all:
+    /// remote users get nothing, and TAGMSG, which carries nothing but tags, goes only to clients with message-tags.
+    func tagCapabilities(of id: ClientID, receiving message: IRCMessage) -> ClientRecord.TagCapabilities? {
+        guard let client = clients[id], !client.isRemote else { return nil }
+        let capabilities = client.tagCapabilities
+        if message.command == .verb("TAGMSG"), !capabilities.contains(.messageTags) { return nil }
+        return capabilities
     }
 
     /// `emit` to each of `recipients` (distinct; not the client whose command this answers, see `sendToEach`), with
     /// the message adapted and fitted once per set of tag capabilities among them instead of once per recipient.
     mutating func emitToEach(_ recipients: [ClientID], _ message: IRCMessage) {
-        let isTagMessage = message.command == .verb("TAGMSG")
         var groups: [(capabilities: ClientRecord.TagCapabilities, ids: [ClientID])] = []
         for id in recipients {
-            guard let client = clients[id], !client.isRemote else { continue }
-            let capabilities = client.tagCapabilities
-            if isTagMessage, !capabilities.contains(.messageTags) { continue }
+            guard let capabilities = tagCapabilities(of: id, receiving: message) else { continue }
             if let index = groups.firstIndex(where: { $0.capabilities == capabilities }) {
                 groups[index].ids.append(id)
             } else {
