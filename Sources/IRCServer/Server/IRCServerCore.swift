@@ -135,25 +135,27 @@ public actor IRCServerCore {
         // comparison is cheap because the copies share their strings' storage.
         var lastMessage: IRCMessage?
         var lastEncoding: [UInt8] = []
+        /// The wire bytes of `message`; empty for a message the encoder refuses (it would break framing), which is
+        /// dropped, never sent half-formed.
+        func encoding(of message: IRCMessage) -> [UInt8] {
+            if message != lastMessage {
+                lastMessage = message
+                lastEncoding = (try? encoder.encode(message)) ?? []
+            }
+            return lastEncoding
+        }
         for action in actions {
             switch action {
             case .send(let id, let message):
                 if batchTarget != id { flush() }
                 batchTarget = id
-                if message != lastMessage {
-                    lastMessage = message
-                    // A message the encoder refuses (it would break framing) is dropped, never sent half-formed.
-                    lastEncoding = (try? encoder.encode(message)) ?? []
-                }
-                if !lastEncoding.isEmpty { batch.append(lastEncoding) }
+                let bytes = encoding(of: message)
+                if !bytes.isEmpty { batch.append(bytes) }
             case .sendToEach(let ids, let message):
                 flush()
-                if message != lastMessage {
-                    lastMessage = message
-                    lastEncoding = (try? encoder.encode(message)) ?? []
-                }
-                guard !lastEncoding.isEmpty else { continue }
-                for id in ids { outputs[id]?.send(lastEncoding) }
+                let bytes = encoding(of: message)
+                guard !bytes.isEmpty else { continue }
+                for id in ids { outputs[id]?.send(bytes) }
             case .close(let id):
                 flush()
                 outputs[id]?.close()
