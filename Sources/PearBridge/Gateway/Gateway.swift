@@ -291,21 +291,17 @@ public actor Gateway {
         }
     }
 
+    /// Opens our side of a joined room's channel on a connection (once), then answers the peer's open if one is
+    /// waiting: the only way a room channel gets answered, so nothing is ever sent on a channel we have not opened.
     func announceRoom(_ topic: RoomTopic, on id: ConnectionID) async {
         // Announcements are queued (a new connection announces the rooms joined when it arrived): the user may
         // have parted since, and a room we are not in is never opened.
         guard let connection = connections[id], let room = rooms[topic], room.joinedLocally else { return }
-        guard !connection.announcedRooms.contains(topic) else {
-            // Already open on our side; an open from the peer that was kept meanwhile still needs its answer.
-            if let handshake = connections[id]?.pendingRoomOpens.removeValue(forKey: topic) {
-                await roomOpened(topic, handshake: handshake, on: id)
-            }
-            return
+        if connections[id]?.announcedRooms.insert(topic).inserted == true {
+            connection.mux.open(
+                protocol: RoomWire.protocolName, id: topic.bytes,
+                handshake: RoomWire.Hello(ownWriter: room.ownLog.key).compactEncoded())
         }
-        connections[id]?.announcedRooms.insert(topic)
-        connection.mux.open(
-            protocol: RoomWire.protocolName, id: topic.bytes,
-            handshake: RoomWire.Hello(ownWriter: room.ownLog.key).compactEncoded())
         if let handshake = connections[id]?.pendingRoomOpens.removeValue(forKey: topic) {
             await roomOpened(topic, handshake: handshake, on: id)
         }
@@ -340,14 +336,11 @@ public actor Gateway {
                 connections[id]?.pendingRoomOpens[topic] = handshake
                 return
             }
-            guard connection.announcedRooms.contains(topic) else {
-                // Joined, but our side of the channel is not open: the join is still being recorded, or the peer
-                // reopened a channel that closed (its user parted and came back). Open it now, which pairs with
-                // this open; answering first would send our writers on a channel that is not there.
-                connections[id]?.pendingRoomOpens[topic] = handshake
-                return await announceRoom(topic, on: id)
-            }
-            await roomOpened(topic, handshake: handshake, on: id)
+            // Joined. Our side of the channel may not be open yet (the join is still being recorded, or the peer
+            // reopened a channel that closed because its user parted and came back): announcing opens it if need
+            // be, then answers this open; answering first would send our writers on a channel that is not there.
+            connections[id]?.pendingRoomOpens[topic] = handshake
+            await announceRoom(topic, on: id)
         case .message(RoomWire.protocolName, let bytes, RoomWire.Writers.type, let message):
             guard let topic = RoomTopic(bytes: bytes), connection.sharedRooms.contains(topic) else { return }
             guard let writers = try? RoomWire.Writers(compactEncoded: message) else {
