@@ -23,7 +23,7 @@ final class ConnectionSession: Sendable {
 
     /// Lines posted and not yet processed; read on the event loop, decremented by the drain task.
     let waiting = Atomic<Int>(0)
-    let output: ConnectionOutput
+    private let output: ConnectionOutput
     private let core: IRCServerCore
     private let host: String
     private let secure: Bool
