@@ -36,10 +36,12 @@ clean:
 # Real clients end to end: irssi (TLS) and WeeChat (plain) in tmux, first against `pearircd run --standalone`, then
 # on two peer-to-peer gateways joined by --peer (irssi on A, WeeChat on B).
 # Needs irssi, weechat-curses and tmux (apt-get install -y irssi weechat-curses tmux) and python3.
+# CONFIG=release runs them against the binary `make run` starts (linked self-contained, see Package.swift).
+CONFIG ?= debug
 e2e: deps
-	$(SWIFT) build --product pearircd
-	python3 Tests/e2e/clients.py --pearircd "$$($(SWIFT) build --show-bin-path)/pearircd"
-	python3 Tests/e2e/p2p_clients.py --pearircd "$$($(SWIFT) build --show-bin-path)/pearircd"
+	$(SWIFT) build -c $(CONFIG) --product pearircd
+	python3 Tests/e2e/clients.py --pearircd "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd"
+	python3 Tests/e2e/p2p_clients.py --pearircd "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd"
 
 # irctest conformance (docs/conformance.md): clones irctest into .build/irctest at a pinned commit if missing.
 # Needs python3 with pytest, pytest-xdist, filelock, ecdsa.
