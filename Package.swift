@@ -106,6 +106,16 @@ let package = Package(
             linkerSettings: selfContainedReleaseLinking
         ),
 
+        // The memory floor of any NIO server (`pear-bench floor`): a minimal IRC listener, linked as pearircd is.
+        .executableTarget(
+            name: "nio-floor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            linkerSettings: selfContainedReleaseLinking
+        ),
+
         // Benchmarks: run with `swift run -c release pear-bench`; figures go to docs/benchmarks.md.
         .executableTarget(
             name: "pear-bench",

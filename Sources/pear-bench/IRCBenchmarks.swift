@@ -32,6 +32,14 @@ enum IRCBenchmarks {
         var idle = 1000
         var timeout: Duration = .seconds(120)
         var channel = "#load"
+        /// The server started when no `port` is given: pearircd, or nio-floor (idle memory only; it has no channels).
+        var startedServer = StartedServer.pearircd
+    }
+
+    enum StartedServer {
+        case pearircd
+        /// `nio-floor`: the least IRC server SwiftNIO allows, the memory floor under pearircd's figures.
+        case nioFloor
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -48,7 +56,17 @@ enum IRCBenchmarks {
             try? FileManager.default.removeItem(at: directory)
         }
         if options.port == nil {
-            let (process, port) = try startPearircd(dataDirectory: directory)
+            let (process, port) =
+                switch options.startedServer {
+                case .pearircd:
+                    try startServer(
+                        "pearircd",
+                        arguments: [
+                            "run", "--standalone", "--port", "0", "--no-tls", "--history-on-join", "0",
+                            "--data-dir", directory.path,
+                        ])
+                case .nioFloor: try startServer("nio-floor", arguments: ["0"])
+                }
             server = process
             options.port = port
             options.serverPID = process.processIdentifier
@@ -59,7 +77,9 @@ enum IRCBenchmarks {
             if options.idle > 0, let pid = options.serverPID {
                 try await idle(options, pid: pid, group: group, report: report)
             }
-            try await fanout(options, pid: options.serverPID, group: group, report: report)
+            if options.startedServer != .nioFloor {
+                try await fanout(options, pid: options.serverPID, group: group, report: report)
+            }
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -188,22 +208,20 @@ enum IRCBenchmarks {
         return value
     }
 
-    /// Starts `pearircd run --standalone` (the binary next to this one) on a free port; returns it and the port.
-    static func startPearircd(dataDirectory: URL) throws -> (Process, Int) {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pearircd")
+    /// Starts `name` (a server built next to this binary) with `arguments`; returns it and its port, once it printed
+    /// `listening plain HOST PORT` (as pearircd and nio-floor do when their listener is bound).
+    static func startServer(_ name: String, arguments: [String]) throws -> (Process, Int) {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw Failure(description: "\(binary.path) not found: build it (swift build -c release --product pearircd) or pass --port")
+            throw Failure(description: "\(binary.path) not found: build it (swift build -c release --product \(name)) or pass --port")
         }
         let process = Process()
         process.executableURL = binary
-        process.arguments = [
-            "run", "--standalone", "--port", "0", "--no-tls", "--history-on-join", "0", "--data-dir", dataDirectory.path,
-        ]
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        // pearircd prints `listening plain HOST PORT` once its listener is bound.
         var pending = Data()
         while true {
             let chunk = output.fileHandleForReading.availableData
@@ -217,6 +235,6 @@ enum IRCBenchmarks {
             }
         }
         process.terminate()
-        throw Failure(description: "pearircd exited before listening")
+        throw Failure(description: "\(name) exited before listening")
     }
 }

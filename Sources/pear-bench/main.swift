@@ -1,6 +1,7 @@
 // pear-bench: PearIRC's benchmarks. Always run in release mode:
 //   swift run -c release pear-bench [hyperlog] [replication] [swarm] [p2p] [irc] [--entries N]
 //   irc: against the pearircd next to this binary, or any server: --port N [--server-pid PID] [--label NAME]
+//   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
 // Each figure is one line: name, value, unit, parameters.
 import Foundation
 
@@ -49,8 +50,14 @@ for suite in selected {
         options.rate = option("--rate", default: options.rate)
         options.idle = option("--idle", default: options.idle)
         try await IRCBenchmarks.run(options, report: report)
+    case "floor":
+        var options = IRCBenchmarks.Options()
+        options.label = "nio-floor"
+        options.startedServer = .nioFloor
+        options.idle = option("--idle", default: options.idle)
+        try await IRCBenchmarks.run(options, report: report)
     default:
-        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm, p2p, irc\n".utf8))
+        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm, p2p, irc, floor\n".utf8))
         exit(2)
     }
 }

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 swift build -c release ${SCRATCH:+--scratch-path "$SCRATCH"} --product pearircd >&2
 swift build -c release ${SCRATCH:+--scratch-path "$SCRATCH"} --product pear-bench >&2
+swift build -c release ${SCRATCH:+--scratch-path "$SCRATCH"} --product nio-floor >&2
 BIN="$(swift build -c release ${SCRATCH:+--scratch-path "$SCRATCH"} --show-bin-path)"
 WORK="$(mktemp -d /tmp/pear-ircd-compare.XXXXXX)"
 SERVER_PID=""
@@ -29,6 +30,9 @@ stop_server() { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERV
 
 echo "# pearircd $("$BIN/pearircd" version 2>/dev/null || true)"
 "$BIN/pear-bench" irc --label pearircd "$@"
+# The floor under pearircd's memory: the least IRC server SwiftNIO allows (Sources/nio-floor), linked the same way.
+echo "# nio-floor"
+"$BIN/pear-bench" floor "$@"
 
 if command -v inspircd >/dev/null; then
   PORT=$(free_port)
