@@ -6,7 +6,7 @@ import PackageDescription
 //   IRCServer, HyperLog, SwarmEngine -> PearBridge -> pearircd.
 // IRCServer, HyperLog and SwarmEngine never import PearBridge.
 // The release pearircd (`make run`, the benchmarks) carries the Swift runtime and Foundation inside it: it runs where
-// no Swift toolchain is installed, and it maps far less at start (27.7 -> 18.6 MiB resident, docs/benchmarks.md),
+// no Swift toolchain is installed, and it maps far less at start (27.7 -> about 18 MiB resident, docs/benchmarks.md),
 // because the dynamic loader no longer binds thousands of symbols across six Swift libraries. How:
 // - `-static-stdlib` links the runtime statically; it leaves out Foundation's own static dependencies, which the
 //   group names (they refer to each other, hence --start-group);

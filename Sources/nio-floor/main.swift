@@ -22,6 +22,13 @@ final class FloorHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         partialLine += bytes.readBytes(length: bytes.readableBytes) ?? []
+        // A line longer than IRC allows (512 bytes plus 8191 of tags) is not a client we measure: close it rather
+        // than hold its bytes without bound.
+        guard partialLine.count <= 8_703 || partialLine.contains(UInt8(ascii: "\n")) else {
+            partialLine = []
+            context.close(promise: nil)
+            return
+        }
         var replies = ""
         while let end = partialLine.firstIndex(of: UInt8(ascii: "\n")) {
             let line = String(decoding: partialLine[..<end], as: UTF8.self).trimmingCharacters(in: "\r")

@@ -48,7 +48,7 @@ extension IRCServerState {
             reply(client, .rplVersion, [configuration.version, configuration.serverName, "PearIRC gateway"])
             sendISupport(to: id)
         case "TIME":
-            reply(client, .rplTime, [configuration.serverName, Self.httpDate(now)])
+            reply(client, .rplTime, [configuration.serverName, IRCServerTime.readable(now)])
         case "ISON":
             let online = params.flatMap { $0.split(separator: " ").map(String.init) }
                 .filter { nicks[fold($0)] != nil }
@@ -69,10 +69,6 @@ extension IRCServerState {
         default:
             reply(client, .errUnknownCommand, [verb, "Unknown command"])
         }
-    }
-
-    static func httpDate(_ date: Date) -> String {
-        IRCServerTime.readable(date)
     }
 
     static func serverTime(_ date: Date) -> String {

@@ -92,7 +92,7 @@ public struct IRCServerState: Sendable {
     public init(configuration: IRCServerConfiguration, created: Date, messageIDPrefix: String) {
         self.configuration = configuration
         self.created = created
-        createdText = Self.httpDate(created)
+        createdText = IRCServerTime.readable(created)
         self.messageIDPrefix = messageIDPrefix
         validation = IRCNameValidation(nickLength: configuration.nickLength, channelLength: configuration.channelLength)
     }

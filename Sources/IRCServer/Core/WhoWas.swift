@@ -41,7 +41,7 @@ extension IRCServerState {
                 if let account = entry.account {
                     reply(client, .rplWhoisAccount, [entry.nick, account, "was logged in as"])
                 }
-                reply(client, .rplWhoisServer, [entry.nick, configuration.serverName, Self.httpDate(entry.time)])
+                reply(client, .rplWhoisServer, [entry.nick, configuration.serverName, IRCServerTime.readable(entry.time)])
             }
             reply(client, .rplEndOfWhowas, [nick, "End of WHOWAS"])
         }
