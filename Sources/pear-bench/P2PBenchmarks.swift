@@ -19,6 +19,8 @@ enum P2PBenchmarks {
         let ircPort: Int
         let peerPort: Int
         let directory: URL
+        /// Runs the gateway's service loop for the benchmark's lifetime.
+        let runner: Task<Void, Never>
 
         static func start(_ name: String, root: URL) async throws -> Node {
             let directory = root.appendingPathComponent(name)
@@ -27,6 +29,7 @@ enum P2PBenchmarks {
             var logger = Logger(label: "bench.\(name)")
             logger.logLevel = .error
             let gateway = try Gateway(directory: data, identity: identity, logger: logger)
+            let runner = Task { _ = try? await gateway.run() }
             var configuration = IRCServerConfiguration()
             configuration.listeners = [.init(port: 0, tls: false)]
             configuration.historyOnJoin = 0
@@ -39,7 +42,7 @@ enum P2PBenchmarks {
             }
             return Node(
                 gateway: gateway, listener: listener, transport: transport, ircPort: listener.port(tls: false) ?? 0,
-                peerPort: peerPort, directory: directory)
+                peerPort: peerPort, directory: directory, runner: runner)
         }
 
         func connect(to other: Node) async throws {
@@ -50,6 +53,8 @@ enum P2PBenchmarks {
         func stop() async {
             try? await listener.shutdown()
             try? await transport.shutdown()
+            gateway.shutdown()
+            await runner.value
         }
     }
 

@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import IRCServer
 import Logging
+import NIOPosix
+import ServiceLifecycle
 import PearBridge
 import Sodium
 import SwarmEngine
@@ -83,6 +85,8 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "pearircd")
         let directory = common.resolvedDataDirectory
         try directory.prepare()
+        // One event-loop group for every listener and connection of the daemon.
+        let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
 
         var configuration = IRCServerConfiguration()
         configuration.serverName = serverName
@@ -118,63 +122,26 @@ struct Run: AsyncParsableCommand {
         }
 
         let backend: any ChatBackend
+        var services: [any Service] = []
         if standalone {
-            var accounts: [String: String] = [:]
-            for entry in saslAccounts {
-                let parts = entry.split(separator: ":", maxSplits: 1)
-                guard parts.count == 2 else { throw ValidationError("--sasl-account takes NAME:PASSWORD") }
-                accounts[String(parts[0])] = String(parts[1])
-            }
-            var certificates: [String: String] = [:]
-            for entry in saslCertificates {
-                let parts = entry.split(separator: ":", maxSplits: 1)
-                let fingerprint = parts.count == 2 ? InMemoryChatBackend.normalisedFingerprint(String(parts[1])) : ""
-                guard fingerprint.count == 64, fingerprint.allSatisfy(\.isHexDigit) else {
-                    throw ValidationError("--sasl-certfp takes NAME:SHA256 (64 hex digits, colons allowed)")
-                }
-                certificates[fingerprint] = String(parts[0])
-            }
-            backend = InMemoryChatBackend(accounts: accounts, accountsFile: saslAccountsFile, certificates: certificates)
+            backend = try standaloneBackend()
             logger.info("standalone mode: a plain local IRC server")
         } else {
             let identity = try Identity.loadOrCreate(in: directory)
             logger.info("identity", metadata: ["publicKey": "\(identity.publicKeyText)", "dataDirectory": "\(directory.url.path)"])
-            let gateway = try Gateway(directory: directory, identity: identity, logger: logger)
-            await gateway.restoreRooms()
-            let transport = SwarmTransport(keyPair: identity.keyPair, logger: Logger(label: "pearircd.swarm"))
-            let connector: PearServ.Connector = { host, port in
-                let connection = try await transport.connect(host: host, port: port)
-                await gateway.attach(connection, events: connection.events)
+            var nodeConfiguration = GatewayNode.Configuration(peerListener: noPeerListener ? nil : (peerHost, peerPort))
+            for peer in peers {
+                guard let address = PeerAddress(parsing: peer) else { throw ValidationError("--peer takes HOST:PORT, got \(peer)") }
+                nodeConfiguration.staticPeers.append(address)
             }
-            backend = GatewayBackend(gateway: gateway, connector: connector)
+            let node = try GatewayNode(
+                directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup, logger: logger)
+            backend = GatewayBackend(gateway: node.gateway, connector: node.connector)
             configuration.serviceNames = [PearServ.name]
             // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.
             configuration.messageIDNamespace = RoomState.messageIDNamespace(for: identity.keyPair.publicKey)
-            if !noPeerListener {
-                let (_, boundPort) = try await transport.listen(host: peerHost, port: peerPort) { connection in
-                    Task { await gateway.attach(connection, events: connection.events) }
-                }
-                print("listening peers \(peerHost) \(boundPort)")
-            }
-            for peer in peers {
-                guard let (host, port) = PearServ.parseAddress(peer) else {
-                    throw ValidationError("--peer takes HOST:PORT, got \(peer)")
-                }
-                // Keep trying in the background: the other gateway may start later, and may restart.
-                Task {
-                    while !Task.isCancelled {
-                        do {
-                            let connection = try await transport.connect(host: host, port: port)
-                            logger.info("connected to peer", metadata: ["peer": "\(peer)"])
-                            await gateway.attach(connection, events: connection.events)
-                            await connection.waitUntilClosed()
-                        } catch {
-                            logger.debug("peer not reachable yet", metadata: ["peer": "\(peer)", "error": "\(error)"])
-                        }
-                        try? await Task.sleep(for: .seconds(2))
-                    }
-                }
-            }
+            if let boundPort = try await node.startPeerListener() { print("listening peers \(peerHost) \(boundPort)") }
+            services = node.services
         }
 
         let listener = try await IRCListener.start(
@@ -184,8 +151,32 @@ struct Run: AsyncParsableCommand {
             print("listening \(bound.listener.tls ? "tls" : "plain") \(bound.address.ipAddress ?? host) \(bound.address.port ?? 0)")
         }
         fflushStandardOutput()
-        await SignalWaiter.waitForTermination()
-        logger.info("shutting down")
-        try await listener.shutdown()
+        services.append(IRCListenerService(listener: listener))
+        try await ShutdownSequence.run(services: services, logger: logger)
     }
+
+    /// The in-memory backend of `--standalone`, with its SASL accounts.
+    private func standaloneBackend() throws -> InMemoryChatBackend {
+        var accounts: [String: String] = [:]
+        for entry in saslAccounts {
+            let parts = entry.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { throw ValidationError("--sasl-account takes NAME:PASSWORD") }
+            accounts[String(parts[0])] = String(parts[1])
+        }
+        var certificates: [String: String] = [:]
+        for entry in saslCertificates {
+            let parts = entry.split(separator: ":", maxSplits: 1)
+            let fingerprint = parts.count == 2 ? InMemoryChatBackend.normalisedFingerprint(String(parts[1])) : ""
+            guard fingerprint.count == 64, fingerprint.allSatisfy(\.isHexDigit) else {
+                throw ValidationError("--sasl-certfp takes NAME:SHA256 (64 hex digits, colons allowed)")
+            }
+            certificates[fingerprint] = String(parts[0])
+        }
+        return InMemoryChatBackend(accounts: accounts, accountsFile: saslAccountsFile, certificates: certificates)
+    }
+}
+
+/// Flushes stdout (the C `stdout` global is not concurrency-safe to name directly in Swift 6).
+func fflushStandardOutput() {
+    fflush(nil)
 }

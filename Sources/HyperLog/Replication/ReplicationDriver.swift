@@ -39,8 +39,10 @@ public actor ReplicationDriver {
         await log.replicationState
     }
 
-    /// The remote's channel open arrived. Starts following local changes of the log.
-    public func remoteOpened(_ remote: ReplicationHandshake) async {
+    /// The remote's channel open arrived. Starts following local changes of the log. Returns why the channel closed,
+    /// if processing the open (or messages held until it) closed it, so the caller learns it without another hop.
+    @discardableResult
+    public func remoteOpened(_ remote: ReplicationHandshake) async -> ReplicationSessionError? {
         // Subscribe before reading the state, and read it fresh: the log may have moved since this driver was
         // made, and a change between the two would otherwise never be announced.
         if following == nil, closeReason == nil {
@@ -59,24 +61,28 @@ public actor ReplicationDriver {
             heldUntilOpen = nil
             if !held.isEmpty { await receive(held) }
         }
+        return closeReason
     }
 
-    /// Messages that arrived, in order.
-    public func receive(_ messages: [ReplicationMessage]) async {
-        guard closeReason == nil else { return }
+    /// Messages that arrived, in order. Returns why the channel closed, if it has (the peer broke the protocol or
+    /// sent data that failed verification), so the caller can act in the same hop.
+    @discardableResult
+    public func receive(_ messages: [ReplicationMessage]) async -> ReplicationSessionError? {
+        guard closeReason == nil else { return closeReason }
         if let heldCount = heldUntilOpen?.count {
             guard heldCount + messages.count <= Self.maximumHeldMessages else {
                 heldUntilOpen = []
                 closeReason = .protocolViolation("more than \(Self.maximumHeldMessages) messages before the channel opened")
                 stop()
-                return
+                return closeReason
             }
             heldUntilOpen?.append(contentsOf: messages)
-            return
+            return nil
         }
         var actions: [ReplicationSession.Action] = []
         for message in messages { actions += session.received(message) }
         await perform(actions)
+        return closeReason
     }
 
     /// Re-reads the log's state and tells the session (appends, data from other peers).

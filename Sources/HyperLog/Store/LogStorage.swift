@@ -49,6 +49,13 @@ public final class LogStorage: Sendable {
         chmod(path, 0o600)
     }
 
+    /// Checkpoints the write-ahead log into the database file and closes every connection, so a clean shutdown
+    /// leaves one consistent file. Nothing may use the storage afterwards (calls fail with a database error).
+    public func close() throws {
+        try? pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        try pool.close()
+    }
+
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in

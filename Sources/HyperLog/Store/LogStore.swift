@@ -87,6 +87,11 @@ public final class LogStore: Sendable {
         return try replica(key: record.key)
     }
 
+    /// Closes the database (see `LogStorage.close()`); the logs opened from this store fail from now on.
+    public func close() throws {
+        try storage.close()
+    }
+
     /// Keys of every log in the store.
     public func allKeys() throws -> [[UInt8]] {
         try storage.allCores().map(\.key)

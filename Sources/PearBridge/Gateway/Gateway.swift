@@ -1,629 +1,403 @@
-import CompactEncoding
 import Foundation
 import HyperLog
 import IRCServer
 import Logging
+import ServiceLifecycle
+import Synchronization
 import SwarmEngine
 
-/// One PearIRC gateway's peer-to-peer side: the rooms the user is in, every writer log of those rooms, and the
-/// connections to other gateways that replicate them.
+/// A gateway's peer-to-peer side at run time: the shell around `GatewayState`. It owns the store, the logs, the
+/// replication drivers and the connections, feeds the state what happened and performs what it decides.
 ///
-/// For each room the user's own lines are appends to a log derived from the room topic; other writers' logs are
-/// replicas that accept only verified data. Connections share rooms over `pearirc/room/v1` channels, exchange
-/// writer keys (and pass on those learned from others), and replicate every writer over `hypercore/alpha`.
-/// Verified entries become `BackendEvent`s for the IRC front end.
-public actor Gateway {
+/// Everything that changes the state goes through one mailbox and is handled by `run()` one job at a time, each
+/// job's actions performed (awaited) before the next job starts: no actor reentrancy can interleave two decisions.
+/// The tasks it needs (one reader per connection, one follower per log) are children of `run()`'s task group, so
+/// they end with it. Replication messages are the exception to the mailbox: a connection's reader hands them to
+/// their driver directly, one hop.
+public actor Gateway: Service {
     public typealias ConnectionID = UInt64
 
-    struct Room {
-        var channel: String
-        let topic: RoomTopic
-        var state: RoomState
-        let ownLog: SignedLog
-        var writers: [[UInt8]: SignedLog]
-        var joinedLocally: Bool
-        /// Remote authors currently shown as members of the IRC channel.
-        var present = Set<[UInt8]>()
-        /// The writer key each connection said is its own in this room.
-        var ownerByConnection: [ConnectionID: [UInt8]] = [:]
-    }
-
-    struct Connection {
-        let mux: any PeerMux
-        var sharedRooms = Set<RoomTopic>()
-        /// Rooms whose channel we have opened on this connection (and neither side has closed since). Nothing may be
-        /// sent on a room channel before: protomux drops messages on channels this side has not opened.
-        var announcedRooms = Set<RoomTopic>()
-        /// Replication drivers by discovery key.
-        var drivers: [[UInt8]: ReplicationDriver] = [:]
-        /// Remote hypercore opens that arrived before we knew the core.
-        var pendingOpens: [[UInt8]: ReplicationHandshake] = [:]
-        /// Drivers being created (creation suspends; a second start for the same core must not slip in).
-        var starting = Set<[UInt8]>()
-        /// Room opens from the peer for rooms our user has not joined (yet); paired when they do, as protomux
-        /// pairs a remote open with a later local one.
-        var pendingRoomOpens: [RoomTopic: [UInt8]] = [:]
-        /// Per room: `writers` messages from the peer that taught us nothing new. Honest gossip repeats itself
-        /// only when two peers announce the same writer at once; a stream of stale lists is a flood.
-        var staleWriterLists: [RoomTopic: Int] = [:]
-    }
-
-    /// Most writers a room may have: each is a log on disk replicated on every connection, so a peer must not be
-    /// able to grow the set without bound.
-    public static let maximumWritersPerRoom = 1024
-    /// Most `writers` messages per room and connection that add no new writer before the peer is dropped.
-    public static let maximumStaleWriterLists = 64
-    /// Most room opens per connection kept unanswered for rooms not joined here; further ones are rejected.
-    public static let maximumPendingRoomOpens = 1024
-
-    public nonisolated let events: AsyncStream<BackendEvent>
-    private let continuation: AsyncStream<BackendEvent>.Continuation
-    let store: LogStore
     public nonisolated let identity: Identity
+    /// Room events for every front end.
+    public nonisolated let roomEvents = RoomEventHub()
+    let store: LogStore
     let logger: Logger
-    private let roomsFile: URL
-    var rooms: [RoomTopic: Room] = [:]
-    var connections: [ConnectionID: Connection] = [:]
+    private let catalogue: RoomCatalogue
+    private var state: GatewayState
+    /// Every open writer log (ours and replicas) by key, and ours by room.
+    private var logs: [[UInt8]: SignedLog] = [:]
+    private var ownLogs: [RoomTopic: SignedLog] = [:]
+    private var links: [ConnectionID: PeerLink] = [:]
     private var nextConnectionID: ConnectionID = 1
     private var followed = Set<[UInt8]>()
-    private var localNick: String?
+    private var catalogueChanged = false
+    private let mailbox: AsyncStream<Job>
+    private let mailboxInput: AsyncStream<Job>.Continuation
+    /// Told when a peer is dropped for misbehaviour (the connection manager bans it for a while).
+    private let onMisbehaviour: @Sendable ([UInt8], PeerMisbehaviour) -> Void
 
-    static let fold: @Sendable (String) -> String = { IRCCasemapping.rfc1459.fold($0) }
+    /// Most writers a room may have (the default admission rule).
+    public static let maximumWritersPerRoom = GatewayState.Limits().writersPerRoom
+    /// Most `writers` messages per room and connection that add no new writer before the peer is dropped.
+    public static let maximumStaleWriterLists = GatewayState.Limits().staleWriterLists
+    /// Most room opens per connection kept unanswered for rooms not joined here; further ones are rejected.
+    public static let maximumPendingRoomOpens = GatewayState.Limits().pendingRoomOpens
 
-    public init(directory: DataDirectory, identity: Identity, logger: Logger) throws {
+    enum Job: Sendable {
+        case request(GatewayRequest, done: CheckedContinuation<Void, Never>?)
+        case attach(ConnectionID, PeerLink, AsyncStream<PeerEvent>)
+        case peerEvent(ConnectionID, PeerEvent)
+        case peerGone(ConnectionID)
+        case misbehaved(ConnectionID, PeerMisbehaviour)
+        case logChanged(writer: [UInt8])
+
+        func cancelled() {
+            if case .request(_, let done?) = self { done.resume() }
+        }
+    }
+
+    public init(
+        directory: DataDirectory, identity: Identity, logger: Logger,
+        onMisbehaviour: @escaping @Sendable ([UInt8], PeerMisbehaviour) -> Void = { _, _ in }
+    ) throws {
         store = try LogStore(directory: directory.file("store"))
         self.identity = identity
         self.logger = logger
-        roomsFile = directory.file("rooms.json")
-        (events, continuation) = AsyncStream.makeStream()
+        self.onMisbehaviour = onMisbehaviour
+        catalogue = RoomCatalogue(file: directory.file("rooms.json"))
+        state = GatewayState(identity: identity.keyPair, fold: Self.fold)
+        (mailbox, mailboxInput) = AsyncStream.makeStream()
     }
 
-    /// Reopens the rooms remembered from earlier runs (and replays their logs), so they are announced and
-    /// replicated even before an IRC client joins.
-    public func restoreRooms() async {
-        guard let data = try? Data(contentsOf: roomsFile),
-            let saved = try? JSONDecoder().decode([SavedRoom].self, from: data)
-        else { return }
-        for entry in saved {
-            do {
-                _ = try await openRoom(entry.channel)
-                let keys = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
-                await addWriters(keys, to: RoomTopic(foldedChannelName: Self.fold(entry.channel)), from: nil)
-                let topic = RoomTopic(foldedChannelName: Self.fold(entry.channel))
-                rooms[topic]?.joinedLocally = entry.joined
-                // A log proves one identity for good: if identity.key was replaced while the store was kept, peers
-                // keep showing the old identity for this room and drop our msgids. Say so; it cannot be repaired.
-                if let room = rooms[topic], let proven = room.state.identities[room.ownLog.key],
-                    proven != identity.keyPair.publicKey
-                {
-                    logger.warning(
-                        "this room's log belongs to another identity (identity.key was replaced?): peers will show the old one",
-                        metadata: ["room": "\(entry.channel)", "logIdentity": "\(ZBase32.encode(proven))"])
+    /// Room names fold with IRC's rfc1459 casemapping, so `#Rust` and `#rust` are one room on every gateway.
+    static let fold: @Sendable (String) -> String = { IRCCasemapping.rfc1459.fold($0) }
+
+    // MARK: - Lifetime
+
+    /// Restores the saved rooms, then handles the mailbox until graceful shutdown (or `shutdown()`); then ends every
+    /// peer connection cleanly, stops replication and closes the store.
+    public func run() async throws {
+        let input = mailboxInput
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                await restoreRooms(group: &group)
+                for await job in mailbox {
+                    await process(job, group: &group)
                 }
-            } catch {
-                logger.error("could not restore room", metadata: ["room": "\(entry.channel)", "error": "\(error)"])
+                // The mailbox is closed: end what the children wait on, so the group can finish.
+                for link in links.values { link.mux.end() }
+                group.cancelAll()
             }
+        } onGracefulShutdown: {
+            input.finish()
         }
-    }
-
-    struct SavedRoom: Codable {
-        var channel: String
-        var joined: Bool
-        var writers: [String]
-    }
-
-    func saveRooms() {
-        let saved = rooms.values.sorted { $0.channel < $1.channel }.map { room in
-            SavedRoom(channel: room.channel, joined: room.joinedLocally, writers: room.writers.keys.map(ZBase32.encode).sorted())
+        for (id, link) in links {
+            for driver in link.allDrivers { await driver.stop() }
+            links[id] = nil
         }
         do {
-            let data = try JSONEncoder().encode(saved)
-            try data.write(to: roomsFile, options: .atomic)
+            try store.close()
         } catch {
-            logger.error("could not save rooms", metadata: ["error": "\(error)"])
+            logger.error("could not close the store cleanly", metadata: ["error": "\(error)"])
         }
+        logger.info("gateway stopped")
     }
 
-    // MARK: - Rooms and local lines
-
-    /// The room of a channel, created (with the user's log for it) and replayed from storage on first use.
-    func openRoom(_ channel: String) async throws -> RoomTopic {
-        let topic = RoomTopic(foldedChannelName: Self.fold(channel))
-        if rooms[topic] != nil { return topic }
-        let log = try store.writableLog(name: topic.logName)
-        var state = RoomState(topic: topic, localWriter: log.key, fold: Self.fold)
-        if let localNick { state.setLocalNick(localNick) }
-        rooms[topic] = Room(channel: channel, topic: topic, state: state, ownLog: log, writers: [log.key: log], joinedLocally: false)
-        await ingestAvailable(topic: topic, writer: log.key)
-        return topic
+    /// Stops `run()` as a graceful shutdown would (for owners that do not use a service group).
+    public nonisolated func shutdown() {
+        mailboxInput.finish()
     }
 
-    /// Appends a local line to the user's log of the room and ingests it back.
-    func appendLocal(_ topic: RoomTopic, kind: RoomEntry.Kind, text: String, at time: Date, messageID: String? = nil) async {
-        guard let room = rooms[topic] else { return }
-        let entry = room.state.composeLocal(
-            kind: kind, text: text, timestamp: UInt64(max(0, time.timeIntervalSince1970 * 1000)), messageID: messageID)
-        do {
-            let length = try await room.ownLog.append([entry.encoded()])
-            _ = rooms[topic]?.state.ingest(author: room.ownLog.key, index: length - 1, block: entry.encoded())
-        } catch {
-            logger.error("could not append to room log", metadata: ["room": "\(room.channel)", "error": "\(error)"])
+    private nonisolated func post(_ job: Job) {
+        if case .terminated = mailboxInput.yield(job) { job.cancelled() }
+    }
+
+    // MARK: - Front ends
+
+    /// Handles what a local user did; returns once it is recorded (or the gateway has stopped).
+    public func handle(_ request: GatewayRequest) async {
+        await withCheckedContinuation { done in post(.request(request, done: done)) }
+    }
+
+    /// A room's chat lines in the order every gateway agrees on; empty for a room this gateway does not hold (asking
+    /// never creates one).
+    public func history(room channel: String) -> [RoomLine] {
+        state.history(state.topic(of: channel))
+    }
+
+    /// When the room last had a chat line (the newest author timestamp), for CHATHISTORY TARGETS.
+    public func latestLineTime(room channel: String) -> Date? {
+        state.rooms[state.topic(of: channel)]?.state.latestLineTimestamp.map { Date(timeIntervalSince1970: Double($0) / 1000) }
+    }
+
+    /// This gateway's own writer key for a room it holds (tests, diagnostics).
+    public func ownWriter(channel: String) -> [UInt8]? {
+        state.rooms[state.topic(of: channel)]?.ownWriter
+    }
+
+    /// How many writer logs the room has (ours included); nil when it is not a room we hold.
+    public func writerCount(channel: String) -> Int? {
+        state.rooms[state.topic(of: channel)]?.writers.count
+    }
+
+    /// One connected peer, for `/msg PearServ peers` and diagnostics.
+    public struct PeerSummary: Sendable, Hashable {
+        public var label: String
+        public var remoteKey: [UInt8]
+        public var sharedRooms: Int
+    }
+
+    public var peers: [PeerSummary] {
+        links.keys.sorted().compactMap { id in
+            guard let link = links[id] else { return nil }
+            let shared = state.peers[id]?.rooms.values.count(where: \.isShared) ?? 0
+            return PeerSummary(label: link.mux.label, remoteKey: link.mux.remotePublicKey, sharedRooms: shared)
         }
-    }
-
-    public func handle(_ request: BackendRequest) async {
-        let now = Date()
-        switch request {
-        case .joined(let channel, let nick):
-            setLocalNick(nick)
-            guard let topic = try? await openRoom(channel), var room = rooms[topic] else { return }
-            room.channel = channel
-            let wasJoined = room.joinedLocally
-            room.joinedLocally = true
-            rooms[topic] = room
-            if room.state.identities[room.ownLog.key] == nil {
-                // First words in this room's log: whose log it is, so peers show us as one person in every room.
-                let proof = WriterIdentity.entryText(identity: identity.keyPair, topic: topic, writer: room.ownLog.key)
-                await appendLocal(topic, kind: .identity, text: proof, at: now)
-            }
-            let lastNick = room.state.history.lines.last { $0.position.author == room.ownLog.key && $0.entry.kind == .nick }
-            if lastNick?.entry.text != nick { await appendLocal(topic, kind: .nick, text: nick, at: now) }
-            await appendLocal(topic, kind: .join, text: "", at: now)
-            saveRooms()
-            if !wasJoined { for id in connections.keys { await announceRoom(topic, on: id) } }
-            // Show the room's current remote members to the IRC side.
-            for author in (rooms[topic]?.present ?? []).sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                if let user = remoteUser(author, in: topic) {
-                    continuation.yield(.remoteJoined(channel: channel, user: user))
-                }
-            }
-        case .parted(let channel, _, let reason):
-            let topic = RoomTopic(foldedChannelName: Self.fold(channel))
-            guard rooms[topic] != nil else { return }
-            await appendLocal(topic, kind: .part, text: reason, at: now)
-            rooms[topic]?.joinedLocally = false
-            saveRooms()
-            // Stop announcing; the history stays in the store.
-            for (id, connection) in connections where connection.announcedRooms.contains(topic) {
-                connection.mux.close(protocol: RoomWire.protocolName, id: topic.bytes)
-                connections[id]?.sharedRooms.remove(topic)
-                connections[id]?.announcedRooms.remove(topic)
-            }
-        case .message(let channel, _, let kind, let text, let id, let time):
-            let topic = RoomTopic(foldedChannelName: Self.fold(channel))
-            guard rooms[topic] != nil else { return }
-            // The IRC core's msgid travels in the entry, so the echo, our history and every other gateway agree.
-            if let action = Self.action(text) {
-                await appendLocal(topic, kind: .action, text: action, at: time, messageID: id)
-            } else {
-                await appendLocal(topic, kind: kind == .notice ? .notice : .message, text: text, at: time, messageID: id)
-            }
-        case .topic(let channel, _, let topic):
-            let room = RoomTopic(foldedChannelName: Self.fold(channel))
-            guard rooms[room] != nil else { return }
-            await appendLocal(room, kind: .topic, text: topic, at: now)
-        case .nickChanged(_, let new):
-            setLocalNick(new)
-            for topic in rooms.keys where rooms[topic]?.joinedLocally == true {
-                await appendLocal(topic, kind: .nick, text: new, at: now)
-            }
-        case .quit:
-            break
-        case .directMessage:
-            // Private messages are not carried between gateways yet, so there is nothing to file.
-            break
-        }
-    }
-
-    private func setLocalNick(_ nick: String) {
-        localNick = nick
-        for topic in rooms.keys { rooms[topic]?.state.setLocalNick(nick) }
-    }
-
-    /// The channel's history in the order every gateway agrees on, as IRC lines.
-    public func history(_ query: HistoryQuery) async -> [ChatLine] {
-        // Only channels are rooms; a private conversation key must never open a room log.
-        guard !PrivateConversation.isConversation(query.channel),
-            let topic = try? await openRoom(query.channel), let room = rooms[topic]
-        else { return [] }
-        let lines = room.state.history.lines.compactMap { line -> ChatLine? in
-            let text: String
-            let kind: ChatLineKind
-            switch line.entry.kind {
-            case .message: (text, kind) = (line.entry.text, .privmsg)
-            case .action: (text, kind) = ("\u{1}ACTION \(line.entry.text)\u{1}", .privmsg)
-            case .notice: (text, kind) = (line.entry.text, .notice)
-            default: return nil
-            }
-            let author = line.position.author
-            let user = author == room.ownLog.key ? "~pear" : "pear"
-            let source = "\(room.state.displayNick(for: author))!\(user)@\(NickDirectory.host(for: room.state.identities[author] ?? author))"
-            return ChatLine(
-                id: Self.messageID(line), time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000),
-                channel: query.channel, source: source, kind: kind, text: Self.sanitised(text))
-        }
-        return HistoryWindow.select(query, from: lines)
     }
 
     // MARK: - Peers
 
-    /// Takes over a new connection: announces our rooms on it and handles what it sends until it ends.
+    /// Takes over a connection: announces our rooms on it and handles what it sends until it ends.
     @discardableResult
     public func attach(_ mux: any PeerMux, events: AsyncStream<PeerEvent>) -> ConnectionID {
         let id = nextConnectionID
         nextConnectionID += 1
-        connections[id] = Connection(mux: mux)
-        logger.info("peer connected", metadata: ["peer": "\(mux.label)", "key": "\(ZBase32.encode(mux.remotePublicKey))"])
-        let joined = rooms.filter { $0.value.joinedLocally }.map(\.key)
-        Task { [weak self] in
-            for topic in joined { await self?.announceRoom(topic, on: id) }
-            for await event in events {
-                guard let self else { return }
-                await self.peerEvent(event, on: id)
-            }
-            await self?.peerEvent(.disconnected, on: id)
-        }
+        let link = PeerLink(mux: mux)
+        // Listed at once (`peers`), taken over by the next job.
+        links[id] = link
+        post(.attach(id, link, events))
         return id
     }
 
-    /// When the room of `channel` last had a line (the newest author timestamp among its lines), for TARGETS.
-    public func latestLineTime(channel: String) -> Date? {
-        guard !PrivateConversation.isConversation(channel),
-            let timestamp = rooms[RoomTopic(foldedChannelName: Self.fold(channel))]?.state.latestLineTimestamp
-        else { return nil }
-        return Date(timeIntervalSince1970: Double(timestamp) / 1000)
+    /// Reads one connection until it ends. Replication messages go straight to their driver.
+    private nonisolated func read(_ events: AsyncStream<PeerEvent>, link: PeerLink, id: ConnectionID) async {
+        for await event in events {
+            guard case .message(ReplicationMessage.protocolName, let discoveryKey, let type, let bytes) = event else {
+                post(.peerEvent(id, event))
+                continue
+            }
+            // Protomux delivers messages only once our side is open, and our open follows the driver's
+            // registration: a message without a driver is for a channel already gone.
+            guard let driver = link.driver(discoveryKey) else { continue }
+            guard let message = try? ReplicationMessage(type: type, bytes: bytes) else {
+                post(.misbehaved(id, .malformedReplicationMessage))
+                continue
+            }
+            if let reason = await driver.receive([message]) { post(.misbehaved(id, .replication("\(reason)"))) }
+        }
+        post(.peerGone(id))
     }
 
-    /// This gateway's own writer key for a room it has opened (tests, diagnostics).
-    public func ownWriter(channel: String) -> [UInt8]? {
-        rooms[RoomTopic(foldedChannelName: Self.fold(channel))]?.ownLog.key
+    // MARK: - Jobs
+
+    private func process(_ job: Job, group: inout DiscardingTaskGroup) async {
+        switch job {
+        case .request(let request, let done):
+            await handleRequest(request, group: &group)
+            done?.resume()
+        case .attach(let id, let link, let events):
+            logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
+            group.addTask { await self.read(events, link: link, id: id) }
+            await perform(state.peerConnected(id, remoteKey: link.mux.remotePublicKey), group: &group)
+        case .peerEvent(let id, let event):
+            await perform(state.peerEvent(event, on: id), group: &group)
+        case .peerGone(let id):
+            guard let link = links.removeValue(forKey: id) else { return }
+            for driver in link.allDrivers { await driver.stop() }
+            logger.info("peer disconnected", metadata: ["peer": "\(link.mux.label)"])
+            await perform(state.peerDisconnected(id), group: &group)
+        case .misbehaved(let id, let reason):
+            await perform([.disconnect(id, reason)], group: &group)
+        case .logChanged(let writer):
+            for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }
+        }
+        if catalogueChanged { saveCatalogue() }
     }
 
-    /// How many writer logs the room of `channel` has (ours included); nil when it is not a room we know.
-    public func writerCount(channel: String) -> Int? {
-        rooms[RoomTopic(foldedChannelName: Self.fold(channel))]?.writers.count
-    }
-
-    /// Labels of the connected peers (for `/msg PearServ peers`).
-    public var peerLabels: [String] {
-        connections.keys.sorted().compactMap { id in
-            connections[id].map { "\($0.mux.label) \(ZBase32.encode($0.mux.remotePublicKey).prefix(12))… rooms=\($0.sharedRooms.count)" }
+    private func handleRequest(_ request: GatewayRequest, group: inout DiscardingTaskGroup) async {
+        let now = Date()
+        switch request {
+        case .join(let channel, let nick):
+            guard await openRoom(channel, group: &group) else { return }
+            await perform(state.joined(channel: channel, nick: nick, at: now), group: &group)
+        case .part(let channel, let reason):
+            await perform(state.parted(channel: channel, reason: reason, at: now), group: &group)
+        case .say(let channel, let kind, let text, let id, let time):
+            await perform(state.said(channel: channel, kind: kind, text: text, messageID: id, at: time), group: &group)
+        case .setTopic(let channel, let text):
+            await perform(state.setTopic(channel: channel, text: text, at: now), group: &group)
+        case .rename(let nick):
+            await perform(state.renamed(to: nick, at: now), group: &group)
         }
     }
 
-    /// Opens our side of a joined room's channel on a connection (once), then answers the peer's open if one is
-    /// waiting: the only way a room channel gets answered, so nothing is ever sent on a channel we have not opened.
-    func announceRoom(_ topic: RoomTopic, on id: ConnectionID) async {
-        // Announcements are queued (a new connection announces the rooms joined when it arrived): the user may
-        // have parted since, and a room we are not in is never opened.
-        guard let connection = connections[id], let room = rooms[topic], room.joinedLocally else { return }
-        if connections[id]?.announcedRooms.insert(topic).inserted == true {
-            connection.mux.open(
-                protocol: RoomWire.protocolName, id: topic.bytes,
-                handshake: RoomWire.Hello(ownWriter: room.ownLog.key).compactEncoded())
-        }
-        if let handshake = connections[id]?.pendingRoomOpens.removeValue(forKey: topic) {
-            await roomOpened(topic, handshake: handshake, on: id)
-        }
-    }
-
-    /// Both sides have opened the room channel: share writers and replicate them.
-    func roomOpened(_ topic: RoomTopic, handshake: [UInt8], on id: ConnectionID) async {
-        guard let room = rooms[topic], room.joinedLocally, connections[id] != nil else { return }
-        guard let hello = try? RoomWire.Hello(compactEncoded: handshake) else {
-            return misbehaved(id, "malformed room handshake")
-        }
-        connections[id]?.sharedRooms.insert(topic)
-        rooms[topic]?.ownerByConnection[id] = hello.ownWriter
-        send(RoomWire.Writers(keys: Array(room.writers.keys)), room: topic, on: id)
-        for key in room.writers.keys { await startReplication(of: key, on: id) }
-        await addWriters([hello.ownWriter], to: topic, from: id)
-    }
-
-    func peerEvent(_ event: PeerEvent, on id: ConnectionID) async {
-        guard let connection = connections[id] else { return }
-        switch event {
-        case .opened(RoomWire.protocolName, let bytes, let handshake):
-            guard let topic = RoomTopic(bytes: bytes) else {
-                return connection.mux.reject(protocol: RoomWire.protocolName, id: bytes)
-            }
-            guard rooms[topic]?.joinedLocally == true else {
-                // Not (yet) our room: remember the open without answering, so nothing leaks about our rooms. Past
-                // the limit it is refused, so the peer's side does not wait on it forever.
-                guard connection.pendingRoomOpens.count < Self.maximumPendingRoomOpens else {
-                    return connection.mux.reject(protocol: RoomWire.protocolName, id: bytes)
-                }
-                connections[id]?.pendingRoomOpens[topic] = handshake
-                return
-            }
-            // Joined. Our side of the channel may not be open yet (the join is still being recorded, or the peer
-            // reopened a channel that closed because its user parted and came back): announcing opens it if need
-            // be, then answers this open; answering first would send our writers on a channel that is not there.
-            connections[id]?.pendingRoomOpens[topic] = handshake
-            await announceRoom(topic, on: id)
-        case .message(RoomWire.protocolName, let bytes, RoomWire.Writers.type, let message):
-            guard let topic = RoomTopic(bytes: bytes), connection.sharedRooms.contains(topic) else { return }
-            guard let writers = try? RoomWire.Writers(compactEncoded: message) else {
-                return misbehaved(id, "malformed room message")
-            }
-            let known = rooms[topic]?.writers.count ?? 0
-            await addWriters(writers.keys, to: topic, from: id)
-            if rooms[topic]?.writers.count ?? 0 == known {
-                let stale = (connections[id]?.staleWriterLists[topic] ?? 0) + 1
-                connections[id]?.staleWriterLists[topic] = stale
-                if stale > Self.maximumStaleWriterLists { misbehaved(id, "flood of room writer lists") }
-            }
-        case .closed(RoomWire.protocolName, let bytes):
-            if let topic = RoomTopic(bytes: bytes) {
-                // Closed by the peer, or our open refused: closed on both sides, so announcing starts over.
-                connections[id]?.sharedRooms.remove(topic)
-                connections[id]?.announcedRooms.remove(topic)
-                connections[id]?.pendingRoomOpens.removeValue(forKey: topic)
-            }
-        case .opened(ReplicationMessage.protocolName, let discoveryKey, let handshake):
-            guard let remote = try? ReplicationHandshake(compactEncoded: handshake) else {
-                return misbehaved(id, "malformed replication handshake")
-            }
-            if let driver = connection.drivers[discoveryKey] {
-                await driver.remoteOpened(remote)
-                // Messages that came in while it was opening are processed there, and may break the protocol.
-                if let reason = await driver.closeReason { misbehaved(id, "replication: \(reason)") }
-            } else {
-                connections[id]?.pendingOpens[discoveryKey] = remote
-            }
-        case .message(ReplicationMessage.protocolName, let discoveryKey, let type, let message):
-            guard let driver = connection.drivers[discoveryKey] else { return }
-            guard let decoded = try? ReplicationMessage(type: type, bytes: message) else {
-                return misbehaved(id, "malformed replication message")
-            }
-            await driver.receive([decoded])
-            if let reason = await driver.closeReason { misbehaved(id, "replication: \(reason)") }
-        case .disconnected:
-            await dropConnection(id)
-        case .opened(let name, let channelID, _):
-            // A protocol we do not speak: refused at once, as a Node peer's protomux does without a pair handler.
-            connection.mux.reject(protocol: name, id: channelID)
-        default:
-            break
-        }
-    }
-
-    func send(_ writers: RoomWire.Writers, room topic: RoomTopic, on id: ConnectionID) {
-        connections[id]?.mux.send(
-            protocol: RoomWire.protocolName, id: topic.bytes, type: RoomWire.Writers.type, message: writers.compactEncoded())
-    }
-
-    /// A peer broke the rules: log it and hang up. Nothing it sent unverified was stored.
-    func misbehaved(_ id: ConnectionID, _ reason: String) {
-        guard let connection = connections[id] else { return }
-        logger.warning("disconnecting peer", metadata: ["peer": "\(connection.mux.label)", "reason": "\(reason)"])
-        connection.mux.disconnect()
-    }
-
-    func dropConnection(_ id: ConnectionID) async {
-        guard let connection = connections.removeValue(forKey: id) else { return }
-        for driver in connection.drivers.values { await driver.stop() }
-        logger.info("peer disconnected", metadata: ["peer": "\(connection.mux.label)"])
-        // The peer's own author leaves the rooms it was in — only when its log proved it is this peer's identity
-        // (a peer may claim any writer key in its hello), and room by room: the person may still be in other rooms
-        // through other gateways, and the IRC side turns the last part into a quit.
-        for topic in rooms.keys {
-            guard let owner = rooms[topic]?.ownerByConnection.removeValue(forKey: id),
-                let room = rooms[topic], room.state.identities[owner] == connection.mux.remotePublicKey,
-                rooms[topic]?.present.remove(owner) != nil
-            else { continue }
-            continuation.yield(
-                .remoteParted(channel: room.channel, userID: userID(for: owner, in: topic), reason: "Connection gone"))
-        }
-    }
-
-    /// Learns writer keys for a room: opens replicas, replicates them on every connection sharing the room, and
-    /// passes them on to the other connections.
-    func addWriters(_ keys: [[UInt8]], to topic: RoomTopic, from origin: ConnectionID?) async {
-        guard rooms[topic] != nil else { return }
-        var fresh: [[UInt8]] = []
-        for key in keys where key.count == 32 && rooms[topic]?.writers[key] == nil {
-            guard rooms[topic]?.writers.count ?? 0 < Self.maximumWritersPerRoom else {
-                if let origin { misbehaved(origin, "more than \(Self.maximumWritersPerRoom) writers in a room") }
-                break
-            }
-            do {
-                let log = try store.replica(key: key)
-                rooms[topic]?.writers[key] = log
-                fresh.append(key)
-                await follow(log, topic: topic)
-                await ingestAvailable(topic: topic, writer: key)
-            } catch {
-                logger.warning("could not open writer log", metadata: ["error": "\(error)"])
-            }
-        }
-        guard !fresh.isEmpty else { return }
-        saveRooms()
-        for (id, connection) in connections where connection.sharedRooms.contains(topic) {
-            for key in fresh { await startReplication(of: key, on: id) }
-            if id != origin { send(RoomWire.Writers(keys: fresh), room: topic, on: id) }
-        }
-    }
-
-    func startReplication(of key: [UInt8], on id: ConnectionID) async {
-        guard let connection = connections[id], let discoveryKey = try? DiscoveryKey.of(key),
-            connection.drivers[discoveryKey] == nil, !connection.starting.contains(discoveryKey),
-            let log = rooms.values.lazy.compactMap({ $0.writers[key] }).first
-        else { return }
-        let mux = connection.mux
-        connections[id]?.starting.insert(discoveryKey)
-        defer { connections[id]?.starting.remove(discoveryKey) }
+    /// Opens our log of a room (creating it on first use) and ingests what it holds. Returns whether the room is open.
+    private func openRoom(_ channel: String, group: inout DiscardingTaskGroup) async -> Bool {
+        let topic = state.topic(of: channel)
+        if state.rooms[topic] != nil { return true }
         do {
-            let driver = try await ReplicationDriver(
-                log: log, handshakeHash: mux.handshakeHash, isInitiator: mux.isInitiator
-            ) { messages in
+            let log = try store.writableLog(name: topic.logName)
+            logs[log.key] = log
+            ownLogs[topic] = log
+            state.roomOpened(channel: channel, ownWriter: log.key)
+            await ingestAvailable(topic, writer: log.key, group: &group)
+            return true
+        } catch {
+            logger.error("could not open room log", metadata: ["room": "\(channel)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    private func restoreRooms(group: inout DiscardingTaskGroup) async {
+        let saved: [RoomCatalogue.Room]
+        do {
+            saved = try catalogue.load()
+        } catch {
+            logger.error("could not read the room catalogue", metadata: ["file": "\(catalogue.file.path)", "error": "\(error)"])
+            return
+        }
+        for entry in saved {
+            guard await openRoom(entry.channel, group: &group) else { continue }
+            let topic = state.topic(of: entry.channel)
+            let keys = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
+            await perform(state.roomRestored(topic, joined: entry.joined, writers: keys), group: &group)
+            // A log proves one identity for good: if identity.key was replaced while the store was kept, peers keep
+            // showing the old identity for this room and drop our msgids. Say so; it cannot be repaired.
+            if let room = state.rooms[topic], let proven = room.state.identities[room.ownWriter],
+                proven != identity.keyPair.publicKey
+            {
+                logger.warning(
+                    "this room's log belongs to another identity (identity.key was replaced?): peers will show the old one",
+                    metadata: ["room": "\(entry.channel)", "logIdentity": "\(ZBase32.encode(proven))"])
+            }
+        }
+        // What was restored is what the file says.
+        catalogueChanged = false
+    }
+
+    // MARK: - Actions
+
+    private func perform(_ actions: [GatewayAction], group: inout DiscardingTaskGroup) async {
+        for action in actions {
+            switch action {
+            case .append(let topic, let entries):
+                await append(entries, to: topic, group: &group)
+            case .openReplica(let topic, let writer):
+                do {
+                    let log = try logs[writer] ?? store.replica(key: writer)
+                    logs[writer] = log
+                    await follow(log, group: &group)
+                    await ingestAvailable(topic, writer: writer, group: &group)
+                } catch {
+                    logger.warning("could not open writer log", metadata: ["error": "\(error)"])
+                    state.replicaFailed(topic, writer: writer)
+                }
+            case .openChannel(let id, let name, let channelID, let handshake):
+                links[id]?.mux.open(protocol: name, id: channelID, handshake: handshake)
+            case .send(let id, let name, let channelID, let type, let message):
+                links[id]?.mux.send(protocol: name, id: channelID, type: type, message: message)
+            case .closeChannel(let id, let name, let channelID):
+                links[id]?.mux.close(protocol: name, id: channelID)
+            case .rejectChannel(let id, let name, let channelID):
+                links[id]?.mux.reject(protocol: name, id: channelID)
+            case .startReplication(let id, let writer, let discoveryKey, let remote):
+                await startReplication(of: writer, discoveryKey: discoveryKey, remote: remote, on: id)
+            case .replicationOpened(let id, let discoveryKey, let remote):
+                if let reason = await links[id]?.driver(discoveryKey)?.remoteOpened(remote) {
+                    await perform([.disconnect(id, .replication("\(reason)"))], group: &group)
+                }
+            case .disconnect(let id, let reason):
+                guard let link = links[id] else { continue }
+                logger.warning("disconnecting peer", metadata: ["peer": "\(link.mux.label)", "reason": "\(reason)"])
+                link.mux.disconnect()
+                onMisbehaviour(link.mux.remotePublicKey, reason)
+            case .saveCatalogue:
+                catalogueChanged = true
+            case .publish(let event):
+                roomEvents.publish(event)
+            }
+        }
+    }
+
+    private func append(_ entries: [RoomEntry], to topic: RoomTopic, group: inout DiscardingTaskGroup) async {
+        guard let log = ownLogs[topic], !entries.isEmpty else { return }
+        let blocks = entries.map { $0.encoded() }
+        do {
+            let length = try await log.append(blocks)
+            await perform(state.appended(topic, from: length - UInt64(blocks.count), blocks: blocks), group: &group)
+        } catch {
+            logger.error(
+                "could not append to room log",
+                metadata: ["room": "\(state.rooms[topic]?.channel ?? topic.description)", "error": "\(error)"])
+        }
+    }
+
+    private func startReplication(of writer: [UInt8], discoveryKey: [UInt8], remote: ReplicationHandshake?, on id: ConnectionID) async {
+        guard let link = links[id], let log = logs[writer] else { return }
+        let mux = link.mux
+        do {
+            let driver = try await ReplicationDriver(log: log, handshakeHash: mux.handshakeHash, isInitiator: mux.isInitiator) { messages in
                 for message in messages {
                     mux.send(protocol: ReplicationMessage.protocolName, id: discoveryKey, type: message.type, message: message.encoded())
                 }
             }
-            connections[id]?.drivers[discoveryKey] = driver
+            // Registered before our open goes out: the peer's messages can only arrive after it.
+            link.register(driver, for: discoveryKey)
             mux.open(protocol: ReplicationMessage.protocolName, id: discoveryKey, handshake: driver.handshake.compactEncoded())
-            if let pending = connections[id]?.pendingOpens.removeValue(forKey: discoveryKey) {
-                await driver.remoteOpened(pending)
-                if let reason = await driver.closeReason { misbehaved(id, "replication: \(reason)") }
+            if let remote, let reason = await driver.remoteOpened(remote) {
+                post(.misbehaved(id, .replication("\(reason)")))
             }
         } catch {
             logger.error("could not start replication", metadata: ["error": "\(error)"])
         }
     }
 
-    /// Follows a writer log: whatever verified data arrives is ingested into the room. The subscription is made
-    /// before this returns, so no event published after it (e.g. by a replication started next) is missed.
-    func follow(_ log: SignedLog, topic: RoomTopic) async {
+    /// Follows a writer log: whatever verified data arrives is ingested. The subscription is made before this
+    /// returns, so nothing published after it (e.g. by a replication started next) is missed.
+    private func follow(_ log: SignedLog, group: inout DiscardingTaskGroup) async {
         guard followed.insert(log.key).inserted else { return }
         let events = await log.events()
-        Task { [weak self] in
-            for await _ in events {
-                guard let self else { return }
-                await self.ingestAvailable(topic: topic, writer: log.key)
-            }
+        let writer = log.key
+        group.addTask { [weak self] in
+            for await _ in events { self?.post(.logChanged(writer: writer)) }
         }
     }
 
-    /// Ingests the writer's blocks from where the room stopped up to what is stored contiguously, and tells the
-    /// IRC side about remote ones.
-    func ingestAvailable(topic: RoomTopic, writer: [UInt8]) async {
-        guard let room = rooms[topic], let log = room.writers[writer] else { return }
+    /// Reads the writer's blocks from where the room stopped up to what is stored contiguously, and ingests them.
+    private func ingestAvailable(_ topic: RoomTopic, writer: [UInt8], group: inout DiscardingTaskGroup) async {
+        guard let log = logs[writer] else { return }
+        let first = state.ingestedLength(topic, writer: writer)
         let available = await log.contiguousLength
-        var index = room.state.writerLengths[writer] ?? 0
-        while index < available {
+        guard first < available else { return }
+        var blocks: [[UInt8]] = []
+        for index in first..<available {
             guard let block = try? await log.get(index) else { break }
-            let events = rooms[topic]?.state.ingest(author: writer, index: index, block: block) ?? []
-            if writer != room.ownLog.key { publish(events, author: writer, topic: topic) }
-            index += 1
+            blocks.append(block)
+        }
+        await perform(state.blocksRead(topic, writer: writer, from: first, blocks: blocks), group: &group)
+    }
+
+    private func saveCatalogue() {
+        catalogueChanged = false
+        do {
+            try catalogue.save(RoomCatalogue.rooms(of: state))
+        } catch {
+            logger.error("could not save rooms", metadata: ["error": "\(error)"])
         }
     }
+}
 
-    /// Turns room events about a remote author into IRC backend events (only for rooms the user is in).
-    func publish(_ events: [RoomState.Event], author: [UInt8], topic: RoomTopic) {
-        guard let room = rooms[topic], room.joinedLocally else { return }
-        let userID = userID(for: author, in: topic)
-        func ensurePresent() {
-            guard rooms[topic]?.present.insert(author).inserted == true, let user = remoteUser(author, in: topic) else { return }
-            continuation.yield(.remoteJoined(channel: room.channel, user: user))
-        }
-        for event in events {
-            switch event {
-            case .line(let line):
-                ensurePresent()
-                let kind: ChatLineKind = line.entry.kind == .notice ? .notice : .privmsg
-                let time = Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000)
-                // A long line becomes several IRC lines (the first keeps the entry's msgid).
-                for (part, piece) in Self.ircLines(Self.cleaned(line.entry.text)).enumerated() {
-                    let text = line.entry.kind == .action ? "\u{1}ACTION \(piece)\u{1}" : piece
-                    let id = part == 0 ? Self.messageID(line) : "\(Self.messageID(line)).\(part)"
-                    continuation.yield(
-                        .remoteMessage(channel: room.channel, userID: userID, kind: kind, text: text, id: id, time: time))
-                }
-            case .joined:
-                ensurePresent()
-            case .nickChanged(let changed, _, let to):
-                guard changed != room.ownLog.key else { continue }
-                if rooms[topic]?.present.contains(changed) == true {
-                    continuation.yield(.remoteNick(userID: self.userID(for: changed, in: topic), newNick: to))
-                } else if changed == author {
-                    ensurePresent()
-                }
-            case .parted(let who, let reason):
-                if rooms[topic]?.present.remove(who) != nil {
-                    continuation.yield(
-                        .remoteParted(channel: room.channel, userID: self.userID(for: who, in: topic), reason: Self.sanitised(reason)))
-                }
-            case .topicChanged(let who, let text):
-                ensurePresent()
-                continuation.yield(
-                    .remoteTopic(channel: room.channel, userID: self.userID(for: who, in: topic), topic: Self.sanitised(text)))
-            case .identified(let who, _):
-                // Shown before its proof arrived (a log from an older version): it was a user named by its writer
-                // key; now it is its person's user.
-                guard rooms[topic]?.present.contains(who) == true, let user = remoteUser(who, in: topic) else { continue }
-                continuation.yield(.remoteParted(channel: room.channel, userID: ZBase32.encode(who), reason: "Identified"))
-                continuation.yield(.remoteJoined(channel: room.channel, user: user))
-            case .skipped:
-                break
-            }
-        }
-    }
+/// One connection as the shell holds it: the mux and its replication drivers. The drivers are shared with the
+/// connection's reader task (which hands them replication messages), hence the lock.
+final class PeerLink: Sendable {
+    let mux: any PeerMux
+    private let drivers = Mutex<[[UInt8]: ReplicationDriver]>([:])
 
-    /// Who an author is on the IRC side: their identity once their log proved it (so one person is one user in
-    /// every room), else the writer key itself.
-    func userID(for author: [UInt8], in topic: RoomTopic) -> String {
-        ZBase32.encode(rooms[topic]?.state.identities[author] ?? author)
-    }
+    init(mux: any PeerMux) { self.mux = mux }
 
-    func remoteUser(_ author: [UInt8], in topic: RoomTopic) -> RemoteUser? {
-        guard let room = rooms[topic] else { return nil }
-        let key = ZBase32.encode(author)
-        let identity = room.state.identities[author]
-        var whois = ["writes to \(room.channel) with key \(key)"]
-        if let identity { whois.insert("identity \(ZBase32.encode(identity))", at: 0) }
-        return RemoteUser(
-            id: userID(for: author, in: topic), nick: room.state.displayNick(for: author), user: "pear",
-            host: NickDirectory.host(for: identity ?? author), realName: "PearIRC peer", whoisInfo: whois)
-    }
+    func driver(_ discoveryKey: [UInt8]) -> ReplicationDriver? { drivers.withLock { $0[discoveryKey] } }
 
-    // MARK: - Text helpers
+    func register(_ driver: ReplicationDriver, for discoveryKey: [UInt8]) { drivers.withLock { $0[discoveryKey] = driver } }
 
-    /// A line's msgid: the one its author's gateway recorded in the entry, else one every gateway derives the
-    /// same way (the author's key prefix and the entry's index).
-    static func messageID(_ line: RoomHistory.Line) -> String {
-        line.entry.messageID ?? "\(ZBase32.encode(line.position.author).prefix(12))-\(line.position.index)"
-    }
-
-    /// The text of a CTCP ACTION (`/me`), or nil.
-    static func action(_ text: String) -> String? {
-        guard text.hasPrefix("\u{1}ACTION "), text.count > 8 else { return nil }
-        var body = text.dropFirst(8)
-        if body.hasSuffix("\u{1}") { body = body.dropLast() }
-        return String(body)
-    }
-
-    /// Remote text is untrusted: no CR, LF or NUL may reach an IRC line.
-    static func cleaned(_ text: String) -> String {
-        String(text.unicodeScalars.map { scalar -> Character in
-            switch scalar {
-            case "\r", "\n", "\0": " "
-            default: Character(scalar)
-            }
-        })
-    }
-
-    /// Text cleaned and capped to fit one IRC line (topics, part reasons).
-    static func sanitised(_ text: String) -> String {
-        ircLines(cleaned(text)).first ?? ""
-    }
-
-    /// Splits text into pieces of at most `limit` UTF-8 bytes, on character boundaries (preferring spaces), so
-    /// each fits an IRC line (512 bytes with the prefix, command and channel around it).
-    static func ircLines(_ text: String, limit: Int = 400) -> [String] {
-        guard text.utf8.count > limit else { return [text] }
-        var pieces: [String] = []
-        var current = ""
-        var currentBytes = 0
-        for character in text {
-            let size = character.utf8.count
-            if currentBytes + size > limit {
-                // Break at the last space when there is one in the second half, else mid-word.
-                if let space = current.lastIndex(of: " "), current.utf8.distance(from: current.startIndex.samePosition(in: current.utf8) ?? current.utf8.startIndex, to: space.samePosition(in: current.utf8) ?? current.utf8.endIndex) > limit / 2 {
-                    let head = String(current[..<space]), tail = String(current[current.index(after: space)...])
-                    pieces.append(head)
-                    current = tail
-                    currentBytes = tail.utf8.count
-                } else {
-                    pieces.append(current)
-                    current = ""
-                    currentBytes = 0
-                }
-            }
-            current.append(character)
-            currentBytes += size
-        }
-        if !current.isEmpty { pieces.append(current) }
-        return pieces
-    }
+    var allDrivers: [ReplicationDriver] { drivers.withLock { Array($0.values) } }
 }

@@ -27,6 +27,11 @@ public struct NickDirectory: Sendable {
         claims[author] = Claim(nick: nick, position: position)
     }
 
+    /// The nick `author` asked for in their latest nick entry, before any collision is resolved.
+    public func wish(of author: [UInt8]) -> String? {
+        claims[author]?.nick
+    }
+
     /// The nick to show for `author`, given the local user's nick.
     public func displayNick(for author: [UInt8], localNick: String?) -> String {
         let wish = claims[author]?.nick ?? Self.fallbackNick(for: author)
@@ -46,10 +51,5 @@ public struct NickDirectory: Sendable {
 
     static func suffixed(_ nick: String, author: [UInt8]) -> String {
         nick + "|" + ZBase32.encode(author).prefix(4)
-    }
-
-    /// The host part of an author's hostmask: a short key fingerprint (`5db4ysm3.pear`).
-    public static func host(for author: [UInt8]) -> String {
-        ZBase32.encode(author).prefix(8) + ".pear"
     }
 }

@@ -127,6 +127,31 @@ public struct RoomState: Sendable {
             messageID: messageID)
     }
 
+    /// What a new local entry is made of, for `composeLocal(_:)`.
+    public struct LocalLine: Hashable, Sendable {
+        public var kind: RoomEntry.Kind
+        public var text: String
+        public var timestamp: UInt64
+        public var messageID: String?
+
+        public init(kind: RoomEntry.Kind, text: String, timestamp: UInt64, messageID: String? = nil) {
+            self.kind = kind
+            self.text = text
+            self.timestamp = timestamp
+            self.messageID = messageID
+        }
+    }
+
+    /// Several new local entries to append as one batch: each one's Lamport clock is one above the previous, the
+    /// first one above everything seen, so they keep their order in history once ingested.
+    public func composeLocal(_ lines: [LocalLine]) -> [RoomEntry] {
+        lines.enumerated().map { offset, line in
+            var entry = composeLocal(kind: line.kind, text: line.text, timestamp: line.timestamp, messageID: line.messageID)
+            entry.lamport += UInt64(offset)
+            return entry
+        }
+    }
+
     private func snapshotNicks() -> [[UInt8]: String] {
         var names: [[UInt8]: String] = [:]
         for author in writerLengths.keys { names[author] = displayNick(for: author) }

@@ -62,6 +62,11 @@ public enum InMemoryPeerLink {
             deliver(.closed(protocol: name, id: id))
         }
 
+        /// Everything sent was delivered already (delivery is synchronous), so a clean end is a disconnect.
+        public func end() {
+            disconnect()
+        }
+
         public func disconnect() {
             guard !isClosed.withLock({ closed in defer { closed = true }; return closed }) else { return }
             let other = peer.withLock { $0 }

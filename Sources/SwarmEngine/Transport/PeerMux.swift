@@ -18,8 +18,10 @@ public protocol PeerMux: Sendable {
     func close(protocol name: String, id: [UInt8])
     /// Refuses a channel the peer opened and we will not open (the peer sees it closed).
     func reject(protocol name: String, id: [UInt8])
-    /// Ends the whole connection (used when the peer misbehaves).
+    /// Ends the whole connection at once, dropping what is not written yet (used when the peer misbehaves).
     func disconnect()
+    /// Ends the connection cleanly: what was already sent is still delivered, and the peer sees an end, not a reset.
+    func end()
 }
 
 /// What arrives on a `PeerMux`.

@@ -4,7 +4,7 @@ import Synchronization
 /// An encrypted, authenticated connection to another peer over TCP: secret-stream (Noise XX) with protomux on top,
 /// as `@hyperswarm/secret-stream` 6.9 + `protomux` 3.10 run over any duplex stream. Presented to the layers above
 /// as a `PeerMux`; everything it receives arrives on `events`, which ends with `.disconnected`.
-public final class SwarmConnection: PeerMux {
+public final class SwarmConnection: PeerConnection {
     public let remotePublicKey: [UInt8]
     public let handshakeHash: [UInt8]
     public let isInitiator: Bool

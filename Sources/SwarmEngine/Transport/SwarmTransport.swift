@@ -5,9 +5,12 @@ import Sodium
 import Synchronization
 
 /// Accepts and dials secret-stream connections over TCP (Noise XX, then protomux), yielding authenticated
-/// `SwarmConnection`s.
-public final class SwarmTransport: Sendable {
-    let group: MultiThreadedEventLoopGroup
+/// `SwarmConnection`s: the `PeerTransport` of today.
+public final class SwarmTransport: PeerTransport {
+    let group: any EventLoopGroup
+    /// Whether `shutdown()` shuts `group` down (it does when the transport made it).
+    private let ownsGroup: Bool
+    private let listeners = Mutex<[any Channel]>([])
     let keyPair: Ed25519.KeyPair
     let logger: Logger
     let handshakeTimeout: TimeAmount
@@ -28,14 +31,17 @@ public final class SwarmTransport: Sendable {
     public init(
         keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), keepAlive: TimeAmount? = .seconds(5),
         idleTimeout: TimeAmount? = .seconds(20), maximumFrameLength: Int = SwarmTransport.defaultMaximumFrameLength,
-        maximumQueuedBytes: Int = 64 * 1024 * 1024, logger: Logger = Logger(label: "pearircd.swarm")
+        maximumQueuedBytes: Int = 64 * 1024 * 1024, logger: Logger = Logger(label: "pearircd.swarm"),
+        group: (any EventLoopGroup)? = nil
     ) {
         self.keyPair = keyPair
         self.logger = logger
         self.handshakeTimeout = handshakeTimeout
         self.maximumFrameLength = maximumFrameLength
         liveness = .init(keepAlive: keepAlive, idleTimeout: idleTimeout, maximumQueuedBytes: maximumQueuedBytes)
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // One event-loop group for the whole daemon when the caller shares theirs.
+        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        ownsGroup = group == nil
     }
 
     /// Listens on `host:port`; every connection that completes its handshake is handed to `onConnection`.
@@ -68,7 +74,16 @@ public final class SwarmTransport: Sendable {
                 }
             }
             .bind(host: host, port: port).get()
+        listeners.withLock { $0.append(channel) }
         return (channel, channel.localAddress?.port ?? port)
+    }
+
+    public func listen(host: String, port: Int, onConnection: @escaping @Sendable (any PeerConnection) -> Void) async throws -> Int {
+        try await listen(host: host, port: port) { (connection: SwarmConnection) in onConnection(connection) }.1
+    }
+
+    public func connect(to address: PeerAddress, expectedRemoteKey: [UInt8]?) async throws -> any PeerConnection {
+        try await connect(host: address.host, port: address.port, expectedRemoteKey: expectedRemoteKey)
     }
 
     /// Dials `host:port` and completes the handshake. With `expectedRemoteKey`, a peer proving another identity
@@ -100,7 +115,12 @@ public final class SwarmTransport: Sendable {
         return try await promise.futureResult.get()
     }
 
+    /// Closes the listeners (connections already made stay: their owners end them) and, when the transport made its
+    /// own event-loop group, shuts it down.
     public func shutdown() async throws {
-        try await group.shutdownGracefully()
+        for channel in listeners.withLock({ channels in defer { channels = [] }; return channels }) {
+            try? await channel.close()
+        }
+        if ownsGroup { try await group.shutdownGracefully() }
     }
 }

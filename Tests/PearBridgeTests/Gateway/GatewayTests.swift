@@ -17,8 +17,8 @@ final class EventRecorder: Sendable {
 
     let seen = Mutex<[BackendEvent]>([])
 
-    init(_ gateway: Gateway) {
-        let events = gateway.events
+    init(_ backend: GatewayBackend) {
+        let events = backend.events
         Task { [weak self] in
             for await event in events {
                 guard let self else { return }
@@ -46,11 +46,13 @@ final class EventRecorder: Sendable {
     }
 }
 
-/// A gateway in its own temporary data directory.
+/// A gateway in its own temporary data directory, running, seen through its IRC adapter.
 struct TestGateway {
     let directory: DataDirectory
     let gateway: Gateway
+    let backend: GatewayBackend
     let recorder: EventRecorder
+    let runner: Task<Void, Never>
 
     static func make(_ name: String, directory: DataDirectory? = nil) async throws -> TestGateway {
         let directory = directory ?? DataDirectory(
@@ -59,16 +61,34 @@ struct TestGateway {
         var logger = Logger(label: "test.\(name)")
         logger.logLevel = .warning
         let gateway = try Gateway(directory: directory, identity: identity, logger: logger)
-        await gateway.restoreRooms()
-        return TestGateway(directory: directory, gateway: gateway, recorder: EventRecorder(gateway))
+        let runner = Task { _ = try? await gateway.run() }
+        let backend = GatewayBackend(gateway: gateway, connector: nil)
+        return TestGateway(directory: directory, gateway: gateway, backend: backend, recorder: EventRecorder(backend), runner: runner)
+    }
+
+    func handle(_ request: BackendRequest) async {
+        await backend.handle(request)
+    }
+
+    func history(_ query: HistoryQuery) async -> [ChatLine] {
+        await backend.history(query)
     }
 
     func say(_ channel: String, _ text: String, as nick: String) async {
-        await gateway.handle(
+        await handle(
             .message(channel: channel, nick: nick, kind: .privmsg, text: text, id: "m\(UUID().uuidString.prefix(8))", time: Date()))
     }
 
-    func cleanUp() { try? FileManager.default.removeItem(at: directory.url) }
+    /// Stops the gateway as a shutdown would and waits until it has closed its store.
+    func stop() async {
+        gateway.shutdown()
+        await runner.value
+    }
+
+    func cleanUp() {
+        gateway.shutdown()
+        try? FileManager.default.removeItem(at: directory.url)
+    }
 }
 
 /// Connects two gateways back to back; returns the endpoints so a test can cut the link.
@@ -82,7 +102,7 @@ func link(_ a: TestGateway, _ b: TestGateway) async -> (InMemoryPeerLink.Endpoin
 }
 
 func historyTexts(_ gateway: TestGateway, _ channel: String) async -> [String] {
-    await gateway.gateway.history(.latest(channel: channel, limit: 100)).map(\.text)
+    await gateway.history(.latest(channel: channel, limit: 100)).map(\.text)
 }
 
 func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () async -> Bool) async throws {
@@ -98,9 +118,9 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     @Test func threeGatewaysInALineChatBothWays() async throws {
         let a = try await TestGateway.make("a"), b = try await TestGateway.make("b"), c = try await TestGateway.make("c")
         defer { a.cleanUp(); b.cleanUp(); c.cleanUp() }
-        await a.gateway.handle(.joined(channel: "#room", nick: "alice"))
-        await b.gateway.handle(.joined(channel: "#Room", nick: "bob"))
-        await c.gateway.handle(.joined(channel: "#ROOM", nick: "carol"))
+        await a.handle(.joined(channel: "#room", nick: "alice"))
+        await b.handle(.joined(channel: "#Room", nick: "bob"))
+        await c.handle(.joined(channel: "#ROOM", nick: "carol"))
         await link(a, b)
         await link(b, c)
 
@@ -121,7 +141,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         try await c.recorder.message("\u{1}ACTION waves\u{1}")
 
         // Nick change on A shows up on C.
-        await a.gateway.handle(.nickChanged(old: "alice", new: "alicia"))
+        await a.handle(.nickChanged(old: "alice", new: "alicia"))
         try await c.recorder.waitFor("nick change") {
             if case .remoteNick(_, "alicia") = $0 { true } else { false }
         }
@@ -131,16 +151,16 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
             let histories = [await historyTexts(a, "#room"), await historyTexts(b, "#room"), await historyTexts(c, "#room")]
             return histories[0].count == 3 && histories.allSatisfy { $0 == histories[0] }
         }
-        let ids = await a.gateway.history(.latest(channel: "#room", limit: 10)).map(\.id)
-        #expect(await c.gateway.history(.latest(channel: "#room", limit: 10)).map(\.id) == ids)
+        let ids = await a.history(.latest(channel: "#room", limit: 10)).map(\.id)
+        #expect(await c.history(.latest(channel: "#room", limit: 10)).map(\.id) == ids)
         // The msgid the sender's IRC core gave the line (in the sender's namespace) is the one every gateway shows.
         let ownID = RoomState.messageIDNamespace(for: a.gateway.identity.keyPair.publicKey) + "abc-123"
-        await a.gateway.handle(
+        await a.handle(
             .message(channel: "#room", nick: "alicia", kind: .privmsg, text: "with an id", id: ownID, time: Date()))
         let tagged = try await c.recorder.message("with an id")
         guard case .remoteMessage(_, _, _, _, let seenID, _) = tagged else { return }
         #expect(seenID == ownID)
-        #expect(await a.gateway.history(.latest(channel: "#room", limit: 1)).first?.id == ownID)
+        #expect(await a.history(.latest(channel: "#room", limit: 1)).first?.id == ownID)
     }
 
     /// One person in two rooms is one IRC user: both rooms' writer logs prove the same identity, so the other
@@ -149,8 +169,8 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         let a = try await TestGateway.make("id-a"), b = try await TestGateway.make("id-b")
         defer { a.cleanUp(); b.cleanUp() }
         for channel in ["#one", "#two"] {
-            await a.gateway.handle(.joined(channel: channel, nick: "alice"))
-            await b.gateway.handle(.joined(channel: channel, nick: "bob"))
+            await a.handle(.joined(channel: channel, nick: "alice"))
+            await b.handle(.joined(channel: channel, nick: "bob"))
         }
         await link(a, b)
         await a.say("#one", "in one", as: "alice")
@@ -180,8 +200,8 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     @Test func aSpoofedHelloCannotMakeSomeoneLeave() async throws {
         let observer = try await TestGateway.make("spoof-o"), victim = try await TestGateway.make("spoof-v")
         defer { observer.cleanUp(); victim.cleanUp() }
-        await observer.gateway.handle(.joined(channel: "#a", nick: "olga"))
-        await victim.gateway.handle(.joined(channel: "#a", nick: "vic"))
+        await observer.handle(.joined(channel: "#a", nick: "olga"))
+        await victim.handle(.joined(channel: "#a", nick: "vic"))
         await link(observer, victim)
         await victim.say("#a", "before the spoof", as: "vic")
         try await observer.recorder.message("before the spoof")
@@ -192,9 +212,9 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         x.open(
             protocol: RoomWire.protocolName, id: RoomTopic(foldedChannelName: "#a").bytes,
             handshake: RoomWire.Hello(ownWriter: victimWriter).compactEncoded())
-        try await waitUntil("the spoofer is connected") { await observer.gateway.peerLabels.count == 2 }
+        try await waitUntil("the spoofer is connected") { await observer.gateway.peers.count == 2 }
         x.disconnect()
-        try await waitUntil("the spoofer is gone") { await observer.gateway.peerLabels.count == 1 }
+        try await waitUntil("the spoofer is gone") { await observer.gateway.peers.count == 1 }
         await victim.say("#a", "after the spoof", as: "vic")
         try await observer.recorder.message("after the spoof")
         let victimID = ZBase32.encode(victim.gateway.identity.keyPair.publicKey)
@@ -213,11 +233,11 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     @Test func targetsListRoomsByTheirLatestLine() async throws {
         let a = try await TestGateway.make("targets")
         defer { a.cleanUp() }
-        let backend = GatewayBackend(gateway: a.gateway, connector: nil)
-        for channel in ["#one", "#two", "#quiet"] { await a.gateway.handle(.joined(channel: channel, nick: "alice")) }
+        let backend = a.backend
+        for channel in ["#one", "#two", "#quiet"] { await a.handle(.joined(channel: channel, nick: "alice")) }
         let start = Date()
-        await a.gateway.handle(.message(channel: "#two", nick: "alice", kind: .privmsg, text: "first", id: "x1", time: start))
-        await a.gateway.handle(
+        await a.handle(.message(channel: "#two", nick: "alice", kind: .privmsg, text: "first", id: "x1", time: start))
+        await a.handle(
             .message(channel: "#one", nick: "alice", kind: .privmsg, text: "second", id: "x2", time: start.addingTimeInterval(1)))
         let targets = await backend.historyTargets(HistoryTargetsQuery(
             channels: ["#one", "#two", "#quiet", PrivateConversation.key("account:a", "account:b")], participant: "account:a",
@@ -230,7 +250,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         var c = try await TestGateway.make("c2")
         defer { a.cleanUp(); b.cleanUp(); c.cleanUp() }
         for (gateway, nick) in [(a, "alice"), (b, "bob"), (c, "carol")] {
-            await gateway.gateway.handle(.joined(channel: "#keep", nick: nick))
+            await gateway.handle(.joined(channel: "#keep", nick: nick))
         }
         await link(a, b)
         let (toC, _) = await link(b, c)
@@ -239,6 +259,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
 
         // C goes away; A and B keep talking.
         toC.disconnect()
+        await c.stop()
         let directory = c.directory
         c = try await TestGateway.make("c2", directory: directory)
         await a.say("#keep", "while C was away", as: "alice")
@@ -257,8 +278,8 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     @Test func aPeerSendingForgedDataIsDisconnectedAndNothingIsStored() async throws {
         let honest = try await TestGateway.make("h"), victim = try await TestGateway.make("v")
         defer { honest.cleanUp(); victim.cleanUp() }
-        await honest.gateway.handle(.joined(channel: "#safe", nick: "mallory"))
-        await victim.gateway.handle(.joined(channel: "#safe", nick: "victor"))
+        await honest.handle(.joined(channel: "#safe", nick: "mallory"))
+        await victim.handle(.joined(channel: "#safe", nick: "victor"))
         await honest.say("#safe", "genuine line", as: "mallory")
 
         // A man in the middle that rewrites every block the honest side sends.
@@ -280,7 +301,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         }
         await honest.gateway.attach(x, events: x.events)
         await victim.gateway.attach(y, events: tamperedStream)
-        try await waitUntil("victim hangs up") { await victim.gateway.peerLabels.isEmpty }
+        try await waitUntil("victim hangs up") { await victim.gateway.peers.isEmpty }
         let texts = await historyTexts(victim, "#safe")
         #expect(!texts.contains("forged line"))
         #expect(!texts.contains("genuine line"), "nothing from the forged session was shown")
@@ -325,18 +346,18 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         let extra = RoomTopic(foldedChannelName: "#one-too-many").bytes
         x.open(protocol: RoomWire.protocolName, id: extra, handshake: [])
         #expect(await events.next() == .closed(protocol: RoomWire.protocolName, id: extra))
-        #expect(await victim.gateway.peerLabels.count == 1)
+        #expect(await victim.gateway.peers.count == 1)
     }
 
     @Test func aPeerAnnouncingTooManyWritersIsDroppedAndTheRoomStaysBounded() async throws {
         let victim = try await TestGateway.make("flood-writers")
         defer { victim.cleanUp() }
-        await victim.gateway.handle(.joined(channel: "#flood", nick: "victor"))
+        await victim.handle(.joined(channel: "#flood", nick: "victor"))
         let x = await Self.attacker(against: victim, channel: "#flood")
         for _ in 0..<5 {
             Self.sendWriters((0..<256).map { _ in RandomBytes.generate(count: 32) }, on: x, channel: "#flood")
         }
-        try await waitUntil("victim hangs up", timeout: .seconds(60)) { await victim.gateway.peerLabels.isEmpty }
+        try await waitUntil("victim hangs up", timeout: .seconds(60)) { await victim.gateway.peers.isEmpty }
         let count = try #require(await victim.gateway.writerCount(channel: "#flood"))
         #expect(count <= Gateway.maximumWritersPerRoom)
         #expect(count > 1, "writers up to the limit were accepted")
@@ -345,16 +366,16 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     @Test func aPeerRepeatingStaleWriterListsIsDropped() async throws {
         let victim = try await TestGateway.make("flood-stale")
         defer { victim.cleanUp() }
-        await victim.gateway.handle(.joined(channel: "#stale", nick: "victor"))
+        await victim.handle(.joined(channel: "#stale", nick: "victor"))
         let x = await Self.attacker(against: victim, channel: "#stale")
         let key = RandomBytes.generate(count: 32)
         // The first list teaches something; a handful of repeats is tolerated (gossip races)...
         for _ in 0..<10 { Self.sendWriters([key], on: x, channel: "#stale") }
         try await waitUntil("the writer is learnt") { await victim.gateway.writerCount(channel: "#stale") == 3 }
-        #expect(await victim.gateway.peerLabels.count == 1)
+        #expect(await victim.gateway.peers.count == 1)
         // ...an endless stream of them is not.
         for _ in 0..<Gateway.maximumStaleWriterLists { Self.sendWriters([key], on: x, channel: "#stale") }
-        try await waitUntil("victim hangs up") { await victim.gateway.peerLabels.isEmpty }
+        try await waitUntil("victim hangs up") { await victim.gateway.peers.isEmpty }
     }
 }
 
@@ -362,8 +383,8 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     @Test func longLinesAreSplitAndInjectionIsNeutralised() async throws {
         let a = try await TestGateway.make("split-a"), b = try await TestGateway.make("split-b")
         defer { a.cleanUp(); b.cleanUp() }
-        await a.gateway.handle(.joined(channel: "#long", nick: "alice"))
-        await b.gateway.handle(.joined(channel: "#long", nick: "bob"))
+        await a.handle(.joined(channel: "#long", nick: "alice"))
+        await b.handle(.joined(channel: "#long", nick: "bob"))
         await link(a, b)
         let long = (0..<120).map { "word\($0)" }.joined(separator: " ")  // ~800 bytes
         await a.say("#long", long + "\r\nQUIT :injected", as: "alice")
@@ -428,7 +449,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     @Test func aPeerThatRejoinsARoomIsAnsweredAgain() async throws {
         let gateway = try await TestGateway.make("rejoin")
         defer { gateway.cleanUp() }
-        await gateway.gateway.handle(.joined(channel: "#again", nick: "alice"))
+        await gateway.handle(.joined(channel: "#again", nick: "alice"))
         let (x, y) = InMemoryPeerLink.pair(
             initiatorKey: RandomBytes.generate(count: 32), responderKey: gateway.gateway.identity.keyPair.publicKey)
         let received = RoomEvents(x)

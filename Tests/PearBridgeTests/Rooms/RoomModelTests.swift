@@ -126,6 +126,5 @@ import Testing
         directory.claim(author: Self.mallory, nick: "stale", position: .init(lamport: 2, author: Self.mallory, index: 5))
         #expect(directory.displayNick(for: Self.mallory, localNick: nil) == "mallory")
         #expect(NickDirectory.fallbackNick(for: Self.alice).hasPrefix("pear-"))
-        #expect(NickDirectory.host(for: Self.alice).hasSuffix(".pear"))
     }
 }

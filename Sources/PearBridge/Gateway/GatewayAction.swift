@@ -1,0 +1,52 @@
+import HyperLog
+
+/// What `GatewayState` asks its shell to do, in order. The shell performs each before taking the next input, so
+/// an action may rely on those before it (a replica is opened before its replication starts).
+enum GatewayAction: Sendable {
+    /// Append these entries (composed in order, with increasing Lamport clocks) to our log of the room, as one batch,
+    /// then report `appended` (or `appendFailed`).
+    case append(RoomTopic, [RoomEntry])
+    /// Open (creating if need be) the replica of a newly admitted writer, follow it and report its blocks.
+    case openReplica(RoomTopic, writer: [UInt8])
+    /// Protomux operations on a connection.
+    case openChannel(GatewayState.ConnectionID, protocol: String, id: [UInt8], handshake: [UInt8])
+    case send(GatewayState.ConnectionID, protocol: String, id: [UInt8], type: UInt64, message: [UInt8])
+    case closeChannel(GatewayState.ConnectionID, protocol: String, id: [UInt8])
+    case rejectChannel(GatewayState.ConnectionID, protocol: String, id: [UInt8])
+    /// Start replicating `writer`'s log on the connection (a driver, then our `hypercore/alpha` open); `remote` is
+    /// the peer's open when it came first.
+    case startReplication(GatewayState.ConnectionID, writer: [UInt8], discoveryKey: [UInt8], remote: ReplicationHandshake?)
+    /// The peer opened a core whose replication already runs here.
+    case replicationOpened(GatewayState.ConnectionID, discoveryKey: [UInt8], remote: ReplicationHandshake)
+    /// The peer broke the rules: hang up (and let the connection manager remember it).
+    case disconnect(GatewayState.ConnectionID, PeerMisbehaviour)
+    /// The room catalogue (rooms, whether joined, writer keys) changed: save it.
+    case saveCatalogue
+    case publish(RoomEvent)
+}
+
+/// How a peer broke the rules. A peer that misbehaves is disconnected; nothing it sent unverified was stored.
+public enum PeerMisbehaviour: Error, Hashable, Sendable, CustomStringConvertible {
+    case malformedRoomHandshake
+    case malformedRoomMessage
+    /// More writer lists that added nothing than gossip races explain.
+    case staleWriterListFlood
+    /// Announced more writers than a room admits.
+    case tooManyWriters(limit: Int)
+    case malformedReplicationHandshake
+    case malformedReplicationMessage
+    /// Broke the Hypercore replication protocol, or sent data that failed verification.
+    case replication(String)
+
+    public var description: String {
+        switch self {
+        case .malformedRoomHandshake: "malformed room handshake"
+        case .malformedRoomMessage: "malformed room message"
+        case .staleWriterListFlood: "flood of room writer lists"
+        case .tooManyWriters(let limit): "more than \(limit) writers in a room"
+        case .malformedReplicationHandshake: "malformed replication handshake"
+        case .malformedReplicationMessage: "malformed replication message"
+        case .replication(let reason): "replication: \(reason)"
+        }
+    }
+}

@@ -1,0 +1,374 @@
+import Foundation
+import HyperLog
+import Sodium
+import SwarmEngine
+
+/// The whole peer-to-peer side of a gateway as a value: rooms, their writers and members, and the room protocol
+/// with every connected peer. Inputs are what happened (our user joined, blocks were read, a peer opened a
+/// channel); outputs are `GatewayAction`s for the `Gateway` shell to perform (append, open a replica, send on a
+/// channel, publish a room event). No I/O, no clock (times come with the inputs), no tasks: every rule of the
+/// gateway can be tested by feeding it inputs.
+///
+/// Composed of small parts with their own tests: `RoomRecord` (one room: `RoomState`, `RoomWriters`,
+/// `RoomPresence`) and, per connection, `PeerRecord` with a `RoomChannel` per room.
+struct GatewayState: Sendable {
+    typealias ConnectionID = UInt64
+
+    /// Limits a peer cannot push past.
+    struct Limits: Sendable {
+        /// Most writers a room admits (the default admission rule).
+        var writersPerRoom = 1024
+        /// Most `writers` messages per room and connection that add no new writer before the peer is dropped.
+        var staleWriterLists = 64
+        /// Most room opens per connection kept unanswered for rooms not joined here; further ones are refused.
+        var pendingRoomOpens = 1024
+        /// Most `hypercore/alpha` opens per connection kept for cores not (yet) replicated here.
+        var pendingReplicationOpens = 1024
+    }
+
+    /// One connected peer, as the room protocol sees it.
+    struct PeerRecord: Sendable {
+        let remoteKey: [UInt8]
+        var rooms: [RoomTopic: RoomChannel] = [:]
+        /// Writers whose replication was started on this connection.
+        var replicating = Set<[UInt8]>()
+        /// The peer's `hypercore/alpha` opens for cores not replicated here yet, by discovery key.
+        var pendingReplicationOpens: [[UInt8]: ReplicationHandshake] = [:]
+
+        var pendingRoomOpens: Int {
+            rooms.values.count { if case .requested = $0.state { true } else { false } }
+        }
+    }
+
+    let identity: Ed25519.KeyPair
+    let limits: Limits
+    let admission: any WriterAdmissionRule
+    let fold: @Sendable (String) -> String
+    private(set) var rooms: [RoomTopic: RoomRecord] = [:]
+    private(set) var peers: [ConnectionID: PeerRecord] = [:]
+    /// The nick of our user (the most recently registered or renamed local client).
+    private(set) var localNick: String?
+    /// Every known writer by its discovery key (what `hypercore/alpha` channels are named by).
+    private var writerByDiscoveryKey: [[UInt8]: [UInt8]] = [:]
+
+    init(
+        identity: Ed25519.KeyPair, limits: Limits = Limits(), admission: (any WriterAdmissionRule)? = nil,
+        fold: @escaping @Sendable (String) -> String
+    ) {
+        self.identity = identity
+        self.limits = limits
+        self.admission = admission ?? CappedWriterAdmission(maximum: limits.writersPerRoom)
+        self.fold = fold
+    }
+
+    func topic(of channel: String) -> RoomTopic { RoomTopic(foldedChannelName: fold(channel)) }
+
+    // MARK: - Rooms
+
+    /// The shell opened our log of a room (first use, or at start from the catalogue). Its blocks follow as
+    /// `blocksRead`.
+    mutating func roomOpened(channel: String, ownWriter: [UInt8]) {
+        let topic = topic(of: channel)
+        guard rooms[topic] == nil else { return }
+        var room = RoomRecord(channel: channel, topic: topic, ownWriter: ownWriter, rule: admission, fold: fold)
+        if let localNick { room.state.setLocalNick(localNick) }
+        rooms[topic] = room
+        if let key = try? DiscoveryKey.of(ownWriter) { writerByDiscoveryKey[key] = ownWriter }
+    }
+
+    /// The room as it was saved: whether our user was in it, and the writers it had.
+    mutating func roomRestored(_ topic: RoomTopic, joined: Bool, writers: [[UInt8]]) -> [GatewayAction] {
+        guard rooms[topic] != nil else { return [] }
+        rooms[topic]?.joined = joined
+        return admit(writers, to: topic, from: nil)
+    }
+
+    /// Verified blocks of a writer's log, from where the room stopped ingesting it, in index order.
+    mutating func blocksRead(_ topic: RoomTopic, writer: [UInt8], from first: UInt64, blocks: [[UInt8]]) -> [GatewayAction] {
+        guard var room = rooms[topic] else { return [] }
+        var actions: [GatewayAction] = []
+        for (offset, block) in blocks.enumerated() {
+            let events = room.state.ingest(author: writer, index: first + UInt64(offset), block: block)
+            if writer != room.ownWriter {
+                actions += room.roomEvents(for: events, author: writer).map(GatewayAction.publish)
+            }
+        }
+        rooms[topic] = room
+        return actions
+    }
+
+    /// Our entries were appended: they are ingested as any writer's, and shown to nobody (front ends echo their own).
+    mutating func appended(_ topic: RoomTopic, from first: UInt64, blocks: [[UInt8]]) -> [GatewayAction] {
+        guard let writer = rooms[topic]?.ownWriter else { return [] }
+        return blocksRead(topic, writer: writer, from: first, blocks: blocks)
+    }
+
+    /// How far the room has ingested a writer (the shell reads on from there).
+    func ingestedLength(_ topic: RoomTopic, writer: [UInt8]) -> UInt64 {
+        rooms[topic]?.state.writerLengths[writer] ?? 0
+    }
+
+    /// Rooms that have this writer (a key announced in two rooms is ingested into both).
+    func rooms(withWriter writer: [UInt8]) -> [RoomTopic] {
+        rooms.compactMap { $0.value.writers.contains(writer) ? $0.key : nil }
+    }
+
+    // MARK: - Our user
+
+    mutating func setLocalNick(_ nick: String) {
+        localNick = nick
+        for topic in rooms.keys { rooms[topic]?.state.setLocalNick(nick) }
+    }
+
+    /// Our user joined (the room must be open): first words in a room's log say whose log it is, then the nick when
+    /// it changed, then the join; the room is announced to every peer and its present members shown.
+    mutating func joined(channel: String, nick: String, at time: Date) -> [GatewayAction] {
+        setLocalNick(nick)
+        let topic = topic(of: channel)
+        guard var room = rooms[topic] else { return [] }
+        room.channel = channel
+        let wasJoined = room.joined
+        room.joined = true
+        rooms[topic] = room
+        let now = Self.milliseconds(time)
+        var lines: [RoomState.LocalLine] = []
+        if room.state.identities[room.ownWriter] == nil {
+            // So peers show us as one person in every room.
+            let proof = WriterIdentity.entryText(identity: identity, topic: topic, writer: room.ownWriter)
+            lines.append(.init(kind: .identity, text: proof, timestamp: now))
+        }
+        if room.state.nicks.wish(of: room.ownWriter) != nick { lines.append(.init(kind: .nick, text: nick, timestamp: now)) }
+        lines.append(.init(kind: .join, text: "", timestamp: now))
+        var actions: [GatewayAction] = [.append(topic, room.state.composeLocal(lines)), .saveCatalogue]
+        if !wasJoined { for id in peers.keys.sorted() { actions += announce(topic, on: id) } }
+        // Members already known to be here are shown to the front ends that join now.
+        for author in room.presence.sorted {
+            actions.append(.publish(.memberJoined(room: channel, member: room.member(author))))
+        }
+        return actions
+    }
+
+    /// Our user left: the part is recorded, the room stops being announced; its history stays.
+    mutating func parted(channel: String, reason: String, at time: Date) -> [GatewayAction] {
+        let topic = topic(of: channel)
+        guard let room = rooms[topic] else { return [] }
+        var actions = [GatewayAction.append(topic, room.state.composeLocal([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))]))]
+        rooms[topic]?.joined = false
+        actions.append(.saveCatalogue)
+        for id in peers.keys.sorted() {
+            guard let channel = peers[id]?.rooms[topic] else { continue }
+            if channel.isOpenHere {
+                actions.append(.closeChannel(id, protocol: RoomWire.protocolName, id: topic.bytes))
+                peers[id]?.rooms[topic] = nil
+            }
+        }
+        return actions
+    }
+
+    /// A chat line from our user. The front end's msgid travels in the entry, so its echo, our history and every
+    /// other gateway agree on it.
+    mutating func said(channel: String, kind: RoomLineKind, text: String, messageID: String?, at time: Date) -> [GatewayAction] {
+        let entryKind: RoomEntry.Kind = switch kind {
+        case .message: .message
+        case .action: .action
+        case .notice: .notice
+        }
+        return appendLocal(channel, .init(kind: entryKind, text: text, timestamp: Self.milliseconds(time), messageID: messageID))
+    }
+
+    mutating func setTopic(channel: String, text: String, at time: Date) -> [GatewayAction] {
+        appendLocal(channel, .init(kind: .topic, text: text, timestamp: Self.milliseconds(time)))
+    }
+
+    /// Our user's new nick is recorded in every room they are in.
+    mutating func renamed(to nick: String, at time: Date) -> [GatewayAction] {
+        setLocalNick(nick)
+        return rooms.keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }.flatMap { topic -> [GatewayAction] in
+            guard let room = rooms[topic], room.joined else { return [] }
+            return [.append(topic, room.state.composeLocal([.init(kind: .nick, text: nick, timestamp: Self.milliseconds(time))]))]
+        }
+    }
+
+    private func appendLocal(_ channel: String, _ line: RoomState.LocalLine) -> [GatewayAction] {
+        let topic = topic(of: channel)
+        guard let room = rooms[topic] else { return [] }
+        return [.append(topic, room.state.composeLocal([line]))]
+    }
+
+    static func milliseconds(_ time: Date) -> UInt64 {
+        UInt64(max(0, time.timeIntervalSince1970 * 1000))
+    }
+
+    // MARK: - Writers
+
+    /// Learns writer keys for a room: the admitted ones are opened, replicated on every connection sharing the room,
+    /// and passed on to the other connections (gossip, so gateways in a line all meet).
+    mutating func admit(_ keys: [[UInt8]], to topic: RoomTopic, from origin: ConnectionID?) -> [GatewayAction] {
+        guard rooms[topic] != nil else { return [] }
+        var actions: [GatewayAction] = []
+        var fresh: [[UInt8]] = []
+        for key in keys {
+            switch rooms[topic]?.writers.admit(key) {
+            case .admitted?:
+                fresh.append(key)
+                if let discoveryKey = try? DiscoveryKey.of(key) { writerByDiscoveryKey[discoveryKey] = key }
+                actions.append(.openReplica(topic, writer: key))
+            case .refused?:
+                if let origin { actions.append(.disconnect(origin, .tooManyWriters(limit: limits.writersPerRoom))) }
+            case .known?, .invalid?, nil:
+                continue
+            }
+            if case .disconnect = actions.last { break }
+        }
+        guard !fresh.isEmpty else { return actions }
+        actions.append(.saveCatalogue)
+        for id in peers.keys.sorted() where peers[id]?.rooms[topic]?.isShared == true {
+            for key in fresh { actions += startReplication(of: key, on: id) }
+            if id != origin { actions.append(send(RoomWire.Writers(keys: fresh), room: topic, on: id)) }
+        }
+        return actions
+    }
+
+    /// The shell could not open an admitted writer's log: forget it, so a later announcement can try again.
+    mutating func replicaFailed(_ topic: RoomTopic, writer: [UInt8]) {
+        rooms[topic]?.writers.remove(writer)
+    }
+
+    // MARK: - Peers
+
+    mutating func peerConnected(_ id: ConnectionID, remoteKey: [UInt8]) -> [GatewayAction] {
+        peers[id] = PeerRecord(remoteKey: remoteKey)
+        return joinedRooms.flatMap { announce($0, on: id) }
+    }
+
+    private var joinedRooms: [RoomTopic] {
+        rooms.filter { $0.value.joined }.map(\.key).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+    }
+
+    /// The connection is gone: its person leaves the rooms it was in, but only where their log proved the
+    /// connection's own identity (a peer may claim any writer key in its hello), and room by room: the person may
+    /// still be in other rooms through other gateways.
+    mutating func peerDisconnected(_ id: ConnectionID) -> [GatewayAction] {
+        guard let peer = peers.removeValue(forKey: id) else { return [] }
+        var actions: [GatewayAction] = []
+        for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            guard var room = rooms[topic], let owner = room.presence.connectionEnded(id) else { continue }
+            if room.state.identities[owner] == peer.remoteKey, room.presence.hide(owner) {
+                actions.append(.publish(.memberLeft(room: room.channel, memberID: room.memberID(owner), reason: "Connection gone")))
+            }
+            rooms[topic] = room
+        }
+        return actions
+    }
+
+    /// Something arrived on a connection's room or replication channels (replication messages go straight to their
+    /// driver and never come here).
+    mutating func peerEvent(_ event: PeerEvent, on id: ConnectionID) -> [GatewayAction] {
+        guard peers[id] != nil else { return [] }
+        switch event {
+        case .opened(RoomWire.protocolName, let bytes, let handshake):
+            guard let topic = RoomTopic(bytes: bytes) else { return [.rejectChannel(id, protocol: RoomWire.protocolName, id: bytes)] }
+            let joined = rooms[topic]?.joined == true
+            if !joined, peers[id]?.rooms[topic] == nil, (peers[id]?.pendingRoomOpens ?? 0) >= limits.pendingRoomOpens {
+                // Not our room, and too many such opens kept: refused, so the peer does not wait on it forever.
+                return [.rejectChannel(id, protocol: RoomWire.protocolName, id: bytes)]
+            }
+            // Not (yet) our room: remembered without an answer, so nothing leaks about our rooms.
+            let (channel, steps) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: joined)
+            peers[id]?.rooms[topic] = channel
+            return perform(steps, room: topic, on: id)
+        case .message(RoomWire.protocolName, let bytes, RoomWire.Writers.type, let message):
+            guard let topic = RoomTopic(bytes: bytes), peers[id]?.rooms[topic]?.isShared == true else { return [] }
+            guard let writers = try? RoomWire.Writers(compactEncoded: message) else {
+                return [.disconnect(id, .malformedRoomMessage)]
+            }
+            let known = rooms[topic]?.writers.count ?? 0
+            var actions = admit(writers.keys, to: topic, from: id)
+            if rooms[topic]?.writers.count ?? 0 == known,
+                let stale = peers[id]?.rooms[topic]?.staleWriterList(), stale > limits.staleWriterLists
+            {
+                actions.append(.disconnect(id, .staleWriterListFlood))
+            }
+            return actions
+        case .closed(RoomWire.protocolName, let bytes):
+            // Closed by the peer, or our open refused: closed on both sides, so announcing starts over.
+            if let topic = RoomTopic(bytes: bytes) { peers[id]?.rooms[topic] = nil }
+            return []
+        case .opened(ReplicationMessage.protocolName, let discoveryKey, let handshake):
+            guard let remote = try? ReplicationHandshake(compactEncoded: handshake) else {
+                return [.disconnect(id, .malformedReplicationHandshake)]
+            }
+            if let writer = writerByDiscoveryKey[discoveryKey], peers[id]?.replicating.contains(writer) == true {
+                return [.replicationOpened(id, discoveryKey: discoveryKey, remote: remote)]
+            }
+            guard peers[id]?.pendingReplicationOpens[discoveryKey] != nil
+                || (peers[id]?.pendingReplicationOpens.count ?? 0) < limits.pendingReplicationOpens
+            else {
+                return [.rejectChannel(id, protocol: ReplicationMessage.protocolName, id: discoveryKey)]
+            }
+            peers[id]?.pendingReplicationOpens[discoveryKey] = remote
+            return []
+        case .opened(let name, let channelID, _):
+            // A protocol we do not speak: refused at once, as a Node peer's protomux does without a pair handler.
+            return [.rejectChannel(id, protocol: name, id: channelID)]
+        case .message, .closed, .disconnected:
+            return []
+        }
+    }
+
+    /// Opens our side of a joined room's channel on a connection (once), answering the peer's open if it waits.
+    private mutating func announce(_ topic: RoomTopic, on id: ConnectionID) -> [GatewayAction] {
+        guard peers[id] != nil, rooms[topic]?.joined == true else { return [] }
+        let (channel, steps) = RoomChannel.announce(peers[id]?.rooms[topic])
+        peers[id]?.rooms[topic] = channel
+        return perform(steps, room: topic, on: id)
+    }
+
+    private mutating func perform(_ steps: [RoomChannel.Step], room topic: RoomTopic, on id: ConnectionID) -> [GatewayAction] {
+        var actions: [GatewayAction] = []
+        for step in steps {
+            switch step {
+            case .sendOpen:
+                guard let own = rooms[topic]?.ownWriter else { continue }
+                actions.append(
+                    .openChannel(id, protocol: RoomWire.protocolName, id: topic.bytes,
+                                 handshake: RoomWire.Hello(ownWriter: own).compactEncoded()))
+            case .pair(let handshake):
+                actions += paired(topic, handshake: handshake, on: id)
+            }
+        }
+        return actions
+    }
+
+    /// Both sides opened the room channel: share writers and replicate them.
+    private mutating func paired(_ topic: RoomTopic, handshake: [UInt8], on id: ConnectionID) -> [GatewayAction] {
+        guard let room = rooms[topic], room.joined else { return [] }
+        guard let hello = try? RoomWire.Hello(compactEncoded: handshake) else { return [.disconnect(id, .malformedRoomHandshake)] }
+        peers[id]?.rooms[topic]?.paired(peerWriter: hello.ownWriter)
+        rooms[topic]?.presence.connection(id, owns: hello.ownWriter)
+        var actions = [send(RoomWire.Writers(keys: room.writers.sorted), room: topic, on: id)]
+        for key in room.writers.sorted { actions += startReplication(of: key, on: id) }
+        actions += admit([hello.ownWriter], to: topic, from: id)
+        return actions
+    }
+
+    private mutating func startReplication(of writer: [UInt8], on id: ConnectionID) -> [GatewayAction] {
+        guard let discoveryKey = try? DiscoveryKey.of(writer), peers[id]?.replicating.insert(writer).inserted == true else {
+            return []
+        }
+        let remote = peers[id]?.pendingReplicationOpens.removeValue(forKey: discoveryKey)
+        return [.startReplication(id, writer: writer, discoveryKey: discoveryKey, remote: remote)]
+    }
+
+    private func send(_ writers: RoomWire.Writers, room topic: RoomTopic, on id: ConnectionID) -> GatewayAction {
+        .send(id, protocol: RoomWire.protocolName, id: topic.bytes, type: RoomWire.Writers.type, message: writers.compactEncoded())
+    }
+
+    // MARK: - Reading
+
+    /// The chat lines of a room in the order every gateway agrees on.
+    func history(_ topic: RoomTopic) -> [RoomLine] {
+        guard let room = rooms[topic] else { return [] }
+        return room.state.history.lines.compactMap(room.chatLine)
+    }
+}

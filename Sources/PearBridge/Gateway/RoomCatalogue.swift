@@ -1,0 +1,35 @@
+import Foundation
+import HyperLog
+
+/// `rooms.json`: the rooms this gateway knows, whether our user is in each, and their writer keys, so rooms are
+/// reopened, announced and replicated at start even before a front end joins them.
+struct RoomCatalogue {
+    struct Room: Codable, Equatable {
+        var channel: String
+        var joined: Bool
+        /// Writer keys, z-base-32, sorted.
+        var writers: [String]
+    }
+
+    let file: URL
+
+    /// The saved rooms; none when the file does not exist. A file that cannot be read is an error the caller logs.
+    func load() throws -> [Room] {
+        guard FileManager.default.fileExists(atPath: file.path) else { return [] }
+        return try JSONDecoder().decode([Room].self, from: Data(contentsOf: file))
+    }
+
+    /// Replaces the file atomically (written aside, then renamed), mode 0600 like the rest of the data directory.
+    func save(_ rooms: [Room]) throws {
+        let data = try JSONEncoder().encode(rooms.sorted { $0.channel < $1.channel })
+        try data.write(to: file, options: .atomic)
+        chmod(file.path, 0o600)
+    }
+
+    /// The catalogue of a gateway state.
+    static func rooms(of state: GatewayState) -> [Room] {
+        state.rooms.values.map { room in
+            Room(channel: room.channel, joined: room.joined, writers: room.writers.sorted.map(ZBase32.encode))
+        }
+    }
+}

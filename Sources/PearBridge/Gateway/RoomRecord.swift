@@ -1,0 +1,95 @@
+import Foundation
+import HyperLog
+
+/// One room as the gateway holds it: what its entries say (`RoomState`), its writers, whether our user is in it,
+/// and who is shown present. Pure; part of `GatewayState`.
+struct RoomRecord: Sendable {
+    /// The channel name as our user last joined it (rooms are named by it towards front ends).
+    var channel: String
+    let topic: RoomTopic
+    var state: RoomState
+    /// Our own writer log's key in this room.
+    let ownWriter: [UInt8]
+    var writers: RoomWriters
+    var joined = false
+    var presence = RoomPresence()
+
+    init(channel: String, topic: RoomTopic, ownWriter: [UInt8], rule: any WriterAdmissionRule, fold: @escaping @Sendable (String) -> String) {
+        self.channel = channel
+        self.topic = topic
+        self.ownWriter = ownWriter
+        state = RoomState(topic: topic, localWriter: ownWriter, fold: fold)
+        writers = RoomWriters(own: ownWriter, rule: rule)
+    }
+
+    /// Who an author is: their identity once their log proved it (so one person is one member in every room), else
+    /// their writer key.
+    func memberID(_ author: [UInt8]) -> String {
+        ZBase32.encode(state.identities[author] ?? author)
+    }
+
+    func member(_ author: [UInt8]) -> RoomMember {
+        RoomMember(
+            id: memberID(author), nick: state.displayNick(for: author), writer: author, identity: state.identities[author])
+    }
+
+    /// A line's msgid: the one its author's gateway recorded in the entry, else one every gateway derives the same
+    /// way (the author's key prefix and the entry's index).
+    static func messageID(_ line: RoomHistory.Line) -> String {
+        line.entry.messageID ?? "\(ZBase32.encode(line.position.author).prefix(12))-\(line.position.index)"
+    }
+
+    /// The chat line of a history line, or nil for entries that are not chat lines (nicks, joins, topics).
+    func chatLine(_ line: RoomHistory.Line) -> RoomLine? {
+        let kind: RoomLineKind
+        switch line.entry.kind {
+        case .message: kind = .message
+        case .action: kind = .action
+        case .notice: kind = .notice
+        default: return nil
+        }
+        return RoomLine(
+            id: Self.messageID(line), time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000),
+            author: member(line.position.author), kind: kind, text: line.entry.text,
+            isLocal: line.position.author == ownWriter)
+    }
+
+    /// Turns what a remote author's entries did into room events (only while our user is in the room), showing the
+    /// author as present on their first sign of life.
+    mutating func roomEvents(for events: [RoomState.Event], author: [UInt8]) -> [RoomEvent] {
+        guard joined else { return [] }
+        var out: [RoomEvent] = []
+        func ensurePresent() {
+            if presence.show(author) { out.append(.memberJoined(room: channel, member: member(author))) }
+        }
+        for event in events {
+            switch event {
+            case .line(let line):
+                ensurePresent()
+                if let chat = chatLine(line) { out.append(.line(room: channel, line: chat)) }
+            case .joined:
+                ensurePresent()
+            case .nickChanged(let changed, _, let to):
+                guard changed != ownWriter else { continue }
+                if presence.isShown(changed) {
+                    out.append(.memberRenamed(memberID: memberID(changed), nick: to))
+                } else if changed == author {
+                    ensurePresent()
+                }
+            case .parted(let who, let reason):
+                if presence.hide(who) { out.append(.memberLeft(room: channel, memberID: memberID(who), reason: reason)) }
+            case .topicChanged(let who, let text):
+                ensurePresent()
+                out.append(.topicChanged(room: channel, memberID: memberID(who), topic: text))
+            case .identified(let who, _):
+                // Shown before its proof arrived (a log from an older version): it was a member named by its writer
+                // key; now it is its person.
+                guard presence.isShown(who) else { continue }
+                out.append(.memberIdentified(room: channel, formerID: ZBase32.encode(who), member: member(who)))
+            case .skipped:
+                break
+            }
+        }
+        return out
+    }
+}

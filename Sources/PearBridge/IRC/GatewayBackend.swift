@@ -1,0 +1,129 @@
+import Foundation
+import HyperLog
+import IRCServer
+
+/// The IRC front end's view of the gateway (the `ChatBackend` `IRCServerCore` talks to in peer-to-peer mode): IRC
+/// commands become `GatewayRequest`s, room events become IRC events, room lines become IRC lines (CTCP ACTION,
+/// line splitting, hostmasks: `IRCRoomText`, `IRCRoomMember`), plus the `PearServ` service user.
+public final class GatewayBackend: ChatBackend {
+    public let gateway: Gateway
+    let service: PearServ
+    public let events: AsyncStream<BackendEvent>
+    private let subscription: RoomEventHub.Subscription
+
+    public init(gateway: Gateway, connector: PearServ.Connector?) {
+        self.gateway = gateway
+        service = PearServ(gateway: gateway, connector: connector)
+        let (events, continuation) = AsyncStream<BackendEvent>.makeStream()
+        self.events = events
+        subscription = gateway.roomEvents.subscribe { event in
+            for backendEvent in Self.backendEvents(for: event) { continuation.yield(backendEvent) }
+        }
+    }
+
+    public func handle(_ request: BackendRequest) async {
+        guard let request = Self.gatewayRequest(for: request) else { return }
+        await gateway.handle(request)
+    }
+
+    /// What an IRC command means for the rooms; nil when it means nothing to them.
+    static func gatewayRequest(for request: BackendRequest) -> GatewayRequest? {
+        switch request {
+        case .joined(let channel, let nick):
+            return .join(room: channel, nick: nick)
+        case .parted(let channel, _, let reason):
+            return .part(room: channel, reason: reason)
+        case .message(let channel, _, let kind, let text, let id, let time):
+            if let action = IRCRoomText.action(text) { return .say(room: channel, kind: .action, text: action, id: id, time: time) }
+            return .say(room: channel, kind: kind == .notice ? .notice : .message, text: text, id: id, time: time)
+        case .topic(let channel, _, let topic):
+            return .setTopic(room: channel, text: topic)
+        case .nickChanged(_, let new):
+            return .rename(nick: new)
+        case .quit, .directMessage:
+            // Private messages are not carried between gateways yet, so there is nothing to file.
+            return nil
+        }
+    }
+
+    /// The IRC events a room event makes (a long line makes several; the first keeps the entry's msgid).
+    static func backendEvents(for event: RoomEvent) -> [BackendEvent] {
+        switch event {
+        case .memberJoined(let room, let member):
+            return [.remoteJoined(channel: room, user: IRCRoomMember.remoteUser(member, room: room))]
+        case .memberLeft(let room, let memberID, let reason):
+            return [.remoteParted(channel: room, userID: memberID, reason: IRCRoomText.oneLine(reason))]
+        case .memberRenamed(let memberID, let nick):
+            return [.remoteNick(userID: memberID, newNick: nick)]
+        case .memberIdentified(let room, let formerID, let member):
+            return [
+                .remoteParted(channel: room, userID: formerID, reason: "Identified"),
+                .remoteJoined(channel: room, user: IRCRoomMember.remoteUser(member, room: room)),
+            ]
+        case .line(let room, let line):
+            let kind: ChatLineKind = line.kind == .notice ? .notice : .privmsg
+            return IRCRoomText.lines(IRCRoomText.cleaned(line.text)).enumerated().map { part, piece in
+                .remoteMessage(
+                    channel: room, userID: line.author.id, kind: kind,
+                    text: line.kind == .action ? IRCRoomText.wrapAction(piece) : piece,
+                    id: part == 0 ? line.id : "\(line.id).\(part)", time: line.time)
+            }
+        case .topicChanged(let room, let memberID, let topic):
+            return [.remoteTopic(channel: room, userID: memberID, topic: IRCRoomText.oneLine(topic))]
+        case .gatewayNotice(let room, let text):
+            return [.serviceNotice(channel: room, text: IRCRoomText.oneLine(text))]
+        }
+    }
+
+    public func history(_ query: HistoryQuery) async -> [ChatLine] {
+        // Only channels are rooms; a private conversation key never names one.
+        guard !PrivateConversation.isConversation(query.channel) else { return [] }
+        let lines = await gateway.history(room: query.channel).map { line in
+            let text = IRCRoomText.oneLine(line.text)
+            return ChatLine(
+                id: line.id, time: line.time, channel: query.channel, source: IRCRoomMember.mask(line.author, isLocal: line.isLocal),
+                kind: line.kind == .notice ? .notice : .privmsg, text: line.kind == .action ? IRCRoomText.wrapAction(text) : text)
+        }
+        return HistoryWindow.select(query, from: lines)
+    }
+
+    /// Rooms only (private messages have no history here yet): each channel with its latest line in the window.
+    public func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget] {
+        var found: [HistoryTarget] = []
+        for channel in query.channels where !PrivateConversation.isConversation(channel) {
+            if let latest = await gateway.latestLineTime(room: channel) {
+                found.append(HistoryTarget(name: channel, latest: latest))
+            }
+        }
+        return query.select(found)
+    }
+
+    /// A gateway has no accounts: it serves its owner, and SASL answers "failed" (clients then register without).
+    public func authenticate(_ credentials: SASLCredentials) async -> String? {
+        nil
+    }
+
+    public func service(_ name: String, from nick: String, text: String) async -> [String]? {
+        guard name.lowercased() == PearServ.name.lowercased() else { return nil }
+        return await service.handle(text)
+    }
+}
+
+/// How a room member looks on IRC: `nick!pear@xxxxxxxx.pear`, the host a short fingerprint of their identity (or
+/// writer key), so one person has one hostmask in every room.
+enum IRCRoomMember {
+    static func host(_ member: RoomMember) -> String {
+        ZBase32.encode(member.identity ?? member.writer).prefix(8) + ".pear"
+    }
+
+    static func remoteUser(_ member: RoomMember, room: String) -> RemoteUser {
+        var whois = ["writes to \(room) with key \(ZBase32.encode(member.writer))"]
+        if let identity = member.identity { whois.insert("identity \(ZBase32.encode(identity))", at: 0) }
+        return RemoteUser(id: member.id, nick: member.nick, user: "pear", host: host(member), realName: "PearIRC peer", whoisInfo: whois)
+    }
+
+    /// The hostmask of a history line's author (our own lines say `~pear`).
+    static func mask(_ member: RoomMember, isLocal: Bool) -> String {
+        "\(member.nick)!\(isLocal ? "~pear" : "pear")@\(host(member))"
+    }
+}

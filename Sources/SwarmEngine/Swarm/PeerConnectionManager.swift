@@ -1,0 +1,207 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps this node's peer connections: dials the candidates discovery finds (again and again with back-off while
+/// they are away), takes the connections the listener accepts, keeps one per remote public key
+/// (`PeerConnectionTable`), refuses banned peers, and hands every kept connection to its owner (the gateway).
+///
+/// A service: `run()` owns every task it starts (diallers, one watcher per connection) and, on graceful shutdown,
+/// stops dialling and ends every connection cleanly.
+public actor PeerConnectionManager: Service {
+    public typealias ConnectionID = PeerConnectionTable.ConnectionID
+
+    /// What became of a connection made on request (`connect(to:)`).
+    public enum ConnectOutcome: Hashable, Sendable {
+        case connected
+        /// The peer was connected already (the existing connection stays).
+        case alreadyConnected
+        case refused(PeerConnectionTable.Refusal)
+    }
+
+    private enum Job: Sendable {
+        case candidate(PeerCandidate)
+        case established(any PeerConnection, reply: CheckedContinuation<PeerConnectionTable.Decision, Never>?)
+        case closed(ConnectionID, remoteKey: [UInt8])
+        case ban([UInt8], reason: String)
+    }
+
+    public let transport: any PeerTransport
+    private let discovery: any PeerDiscovery
+    private let retry: RetrySchedule
+    private let banDuration: Duration
+    private let logger: Logger
+    private let onConnection: @Sendable (any PeerConnection) async -> Void
+    private var table: PeerConnectionTable
+    private var live: [ConnectionID: any PeerConnection] = [:]
+    private var nextID: ConnectionID = 1
+    private let mailbox: AsyncStream<Job>
+    private let mailboxInput: AsyncStream<Job>.Continuation
+
+    /// - Parameters:
+    ///   - localKey: our public key (a connection to it is refused).
+    ///   - banDuration: how long a peer dropped for misbehaviour stays refused.
+    ///   - onConnection: gets every kept connection, once.
+    public init(
+        localKey: [UInt8], transport: any PeerTransport, discovery: any PeerDiscovery, retry: RetrySchedule = RetrySchedule(),
+        banDuration: Duration = .seconds(600), logger: Logger = Logger(label: "pearircd.peers"),
+        onConnection: @escaping @Sendable (any PeerConnection) async -> Void
+    ) {
+        self.transport = transport
+        self.discovery = discovery
+        self.retry = retry
+        self.banDuration = banDuration
+        self.logger = logger
+        self.onConnection = onConnection
+        table = PeerConnectionTable(localKey: localKey)
+        (mailbox, mailboxInput) = AsyncStream.makeStream()
+    }
+
+    public func run() async throws {
+        let input = mailboxInput
+        let candidates = discovery.candidates
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { [weak self] in
+                    for await candidate in candidates { self?.post(.candidate(candidate)) }
+                }
+                for await job in mailbox {
+                    await process(job, group: &group)
+                }
+                for connection in live.values { connection.end() }
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            input.finish()
+        }
+        for connection in live.values { connection.end() }
+        live.removeAll()
+    }
+
+    /// Stops `run()` as a graceful shutdown would.
+    public nonisolated func shutdown() {
+        mailboxInput.finish()
+    }
+
+    private nonisolated func post(_ job: Job) {
+        if case .terminated = mailboxInput.yield(job) {
+            switch job {
+            case .established(let connection, let reply):
+                connection.end()
+                reply?.resume(returning: .refuse(.duplicate(of: 0)))
+            case .candidate, .closed, .ban:
+                break
+            }
+        }
+    }
+
+    // MARK: - Inputs
+
+    /// A connection the listener accepted (handshake done).
+    public nonisolated func accepted(_ connection: any PeerConnection) {
+        post(.established(connection, reply: nil))
+    }
+
+    /// Dials `address` once (`/msg PearServ connect`) and keeps the connection unless the peer is connected already
+    /// or banned. Throws what dialling threw.
+    public func connect(to address: PeerAddress) async throws -> ConnectOutcome {
+        let connection = try await transport.connect(to: address, expectedRemoteKey: nil)
+        let decision = await withCheckedContinuation { reply in post(.established(connection, reply: reply)) }
+        switch decision {
+        case .keep, .replace: return .connected
+        case .refuse(.duplicate): return .alreadyConnected
+        case .refuse(let refusal): return .refused(refusal)
+        }
+    }
+
+    /// Refuses `key` for the ban duration and ends its connection (the gateway calls this for a misbehaving peer).
+    public nonisolated func ban(_ key: [UInt8], reason: String) {
+        post(.ban(key, reason: reason))
+    }
+
+    /// How many connections are kept right now.
+    public var connectionCount: Int { live.count }
+
+    /// The kept connections' remote keys.
+    public var connectedKeys: [[UInt8]] { live.values.map(\.remotePublicKey) }
+
+    // MARK: - Jobs
+
+    private func process(_ job: Job, group: inout DiscardingTaskGroup) async {
+        switch job {
+        case .candidate(let candidate):
+            group.addTask { [weak self] in await self?.dial(candidate) }
+        case .established(let connection, let reply):
+            let id = nextID
+            nextID += 1
+            let decision = table.established(
+                .init(id: id, remoteKey: connection.remotePublicKey, isInitiator: connection.isInitiator), now: .now)
+            reply?.resume(returning: decision)
+            switch decision {
+            case .refuse(let refusal):
+                logger.debug("refusing peer connection", metadata: ["peer": "\(connection.label)", "why": "\(refusal)"])
+                connection.end()
+                return
+            case .replace(let old):
+                logger.debug("replacing peer connection", metadata: ["peer": "\(connection.label)"])
+                live.removeValue(forKey: old)?.end()
+            case .keep:
+                break
+            }
+            live[id] = connection
+            let key = connection.remotePublicKey
+            group.addTask { [weak self] in
+                await connection.waitUntilClosed()
+                self?.post(.closed(id, remoteKey: key))
+            }
+            await onConnection(connection)
+        case .closed(let id, let key):
+            live[id] = nil
+            table.closed(id, remoteKey: key)
+        case .ban(let key, let reason):
+            logger.warning("banning peer", metadata: ["key": "\(Self.shortKey(key))", "reason": "\(reason)", "for": "\(banDuration)"])
+            if let id = table.ban(key, until: .now + banDuration) { live[id]?.disconnect() }
+        }
+    }
+
+    /// Keeps a candidate connected: dials, waits while it (or another connection to the same peer) is up, and
+    /// dials again after a back-off; failures make the back-off grow. Ends when `run()`'s group is cancelled.
+    private nonisolated func dial(_ candidate: PeerCandidate) async {
+        var failures = 0
+        var knownKey = candidate.publicKey
+        while !Task.isCancelled {
+            if let key = knownKey, let wait = await holdOff(key) {
+                // Connected through another connection, or banned: look again later.
+                try? await Task.sleep(for: wait)
+                continue
+            }
+            do {
+                let connection = try await transport.connect(to: candidate.address, expectedRemoteKey: candidate.publicKey)
+                knownKey = connection.remotePublicKey
+                failures = 0
+                logger.info("connected to peer", metadata: ["peer": "\(candidate.address)"])
+                post(.established(connection, reply: nil))
+                await connection.waitUntilClosed()
+            } catch {
+                failures += 1
+                logger.debug("peer not reachable", metadata: ["peer": "\(candidate.address)", "error": "\(error)"])
+            }
+            try? await Task.sleep(for: retry.delay(afterFailures: failures, random: Double.random(in: 0..<1)))
+        }
+    }
+
+    /// How long to wait before dialling `key` again, if not now: while a connection to it is kept (until it closes, at
+    /// most the back-off's longest wait) or while it is banned.
+    private func holdOff(_ key: [UInt8]) async -> Duration? {
+        if let until = table.banExpiry(key, now: .now) { return until - .now }
+        if let id = table.connection(to: key), let connection = live[id] {
+            await connection.waitUntilClosed()
+            return .zero
+        }
+        return nil
+    }
+
+    static func shortKey(_ key: [UInt8]) -> String {
+        key.prefix(6).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}
