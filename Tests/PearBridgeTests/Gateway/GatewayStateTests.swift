@@ -1,0 +1,278 @@
+import CompactEncoding
+import Foundation
+import HyperLog
+import IRCServer
+import Sodium
+import SwarmEngine
+import Testing
+
+@testable import PearBridge
+
+/// `GatewayState` fed inputs directly: no logs, sockets, tasks or sleeps. Actions are compared as short strings
+/// (`describe`), so each table row reads as what the gateway would do.
+@Suite struct GatewayStateTests {
+    static let fold: @Sendable (String) -> String = { IRCCasemapping.rfc1459.fold($0) }
+    static let ownWriter = Array(repeating: UInt8(1), count: 32)
+    static let peerKey = Array(repeating: UInt8(9), count: 32)
+    static let room = RoomTopic(foldedChannelName: "#room")
+
+    static func makeState(limits: GatewayState.Limits = .init(writersPerRoom: 4, staleWriterLists: 2, pendingRoomOpens: 2, pendingReplicationOpens: 2))
+        -> GatewayState
+    {
+        var state = GatewayState(identity: Ed25519.randomKeyPair(), limits: limits, fold: fold)
+        state.roomOpened(channel: "#Room", ownWriter: ownWriter)
+        return state
+    }
+
+    static func key(_ byte: UInt8) -> [UInt8] { Array(repeating: byte, count: 32) }
+
+    /// One line per action: what it is and the facts a test cares about.
+    static func describe(_ actions: [GatewayAction]) -> [String] {
+        actions.map { action in
+            switch action {
+            case .append(_, let entries):
+                "append \(entries.map { "\($0.kind)@\($0.lamport)" }.joined(separator: ","))"
+            case .openReplica(_, let writer): "openReplica \(writer[0])"
+            case .openChannel(let id, let name, _, _): "open \(id) \(name)"
+            case .send(let id, let name, _, let type, let message):
+                if name == RoomWire.protocolName, type == RoomWire.Writers.type,
+                    let writers = try? RoomWire.Writers(compactEncoded: message)
+                {
+                    "writers \(id) \(writers.keys.map { "\($0[0])" }.joined(separator: ","))"
+                } else {
+                    "send \(id) \(name)"
+                }
+            case .closeChannel(let id, let name, _): "close \(id) \(name)"
+            case .rejectChannel(let id, let name, _): "reject \(id) \(name)"
+            case .startReplication(let id, let writer, _, let remote): "replicate \(id) \(writer[0])\(remote == nil ? "" : " +remote")"
+            case .replicationOpened(let id, _, _): "replicationOpened \(id)"
+            case .disconnect(let id, let why): "disconnect \(id) \(why)"
+            case .saveCatalogue: "save"
+            case .publish(let event): "publish \(Self.describe(event))"
+            }
+        }
+    }
+
+    static func describe(_ event: RoomEvent) -> String {
+        switch event {
+        case .memberJoined(let room, let member): "joined \(room) \(member.nick)"
+        case .memberLeft(let room, _, let reason): "left \(room) \(reason)"
+        case .memberRenamed(_, let nick): "renamed \(nick)"
+        case .memberIdentified(let room, _, let member): "identified \(room) \(member.nick)"
+        case .line(let room, let line): "line \(room) <\(line.author.nick)> \(line.text)"
+        case .topicChanged(let room, _, let topic): "topic \(room) \(topic)"
+        case .gatewayNotice(_, let text): "notice \(text)"
+        }
+    }
+
+    static func hello(_ writer: [UInt8]) -> [UInt8] { RoomWire.Hello(ownWriter: writer).compactEncoded() }
+
+    static func writers(_ keys: [[UInt8]]) -> PeerEvent {
+        .message(protocol: RoomWire.protocolName, id: room.bytes, type: RoomWire.Writers.type, message: RoomWire.Writers(keys: keys).compactEncoded())
+    }
+
+    /// Feeds our appended entries back, as the shell does after a successful append.
+    static func acknowledge(_ actions: [GatewayAction], into state: inout GatewayState, from first: UInt64) {
+        for case .append(let topic, let entries) in actions {
+            _ = state.appended(topic, from: first, blocks: entries.map { $0.encoded() })
+        }
+    }
+
+    // MARK: - Our user
+
+    @Test func aFirstJoinProvesTheIdentityNamesTheNickAndJoinsInOneBatch() {
+        var state = Self.makeState()
+        let actions = state.joined(channel: "#room", nick: "alice", at: Date(timeIntervalSince1970: 1))
+        #expect(Self.describe(actions) == ["append identity@1,nick@2,join@3", "save"])
+        Self.acknowledge(actions, into: &state, from: 0)
+        // Joining again with the same nick records the join only: the identity is proven and the nick unchanged.
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())) == ["append join@4", "save"])
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alicia", at: Date())) == ["append nick@4,join@5", "save"])
+    }
+
+    @Test func linesTopicsAndNicksAreAppendedOnlyToRoomsWeHold() {
+        var state = Self.makeState()
+        #expect(state.said(channel: "#other", kind: .message, text: "x", messageID: nil, at: Date()).isEmpty)
+        #expect(Self.describe(state.said(channel: "#ROOM", kind: .action, text: "waves", messageID: "a.1", at: Date())) == ["append action@1"])
+        #expect(Self.describe(state.setTopic(channel: "#room", text: "t", at: Date())) == ["append topic@1"])
+        // A rename is recorded in joined rooms only.
+        #expect(state.renamed(to: "bob", at: Date()).isEmpty)
+        _ = state.joined(channel: "#room", nick: "alice", at: Date())
+        #expect(Self.describe(state.renamed(to: "bob", at: Date())).count == 1)
+        #expect(state.history(RoomTopic(foldedChannelName: "#never")).isEmpty)
+    }
+
+    // MARK: - The room channel
+
+    struct ChannelCase: Sendable, CustomStringConvertible {
+        let description: String
+        let joinFirst: Bool
+        let events: [PeerEvent]
+        let expected: [String]
+    }
+
+    static let channelCases: [ChannelCase] = [
+        ChannelCase(
+            description: "a joined room is announced when a peer connects, and shared once the peer opens it",
+            joinFirst: true,
+            events: [.opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7)))],
+            expected: ["writers 1 1", "replicate 1 1", "openReplica 7", "save", "replicate 1 7"]),
+        ChannelCase(
+            description: "an open for a room not joined here stays unanswered",
+            joinFirst: false,
+            events: [.opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7)))],
+            expected: []),
+        ChannelCase(
+            description: "a malformed hello is misbehaviour",
+            joinFirst: true,
+            events: [.opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: [1, 2])],
+            expected: ["disconnect 1 malformed room handshake"]),
+        ChannelCase(
+            description: "a room id that is not 32 bytes is refused",
+            joinFirst: true,
+            events: [.opened(protocol: RoomWire.protocolName, id: [1], handshake: [])],
+            expected: ["reject 1 pearirc/room/v1"]),
+        ChannelCase(
+            description: "a protocol we do not speak is refused",
+            joinFirst: true,
+            events: [.opened(protocol: "other/v1", id: [1], handshake: [])],
+            expected: ["reject 1 other/v1"]),
+        ChannelCase(
+            description: "writers on a channel that is not shared are ignored",
+            joinFirst: true,
+            events: [writers([key(5)])],
+            expected: []),
+        ChannelCase(
+            description: "a malformed writers message on a shared channel is misbehaviour",
+            joinFirst: true,
+            events: [
+                .opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7))),
+                .message(protocol: RoomWire.protocolName, id: room.bytes, type: RoomWire.Writers.type, message: [200]),
+            ],
+            expected: ["writers 1 1", "replicate 1 1", "openReplica 7", "save", "replicate 1 7", "disconnect 1 malformed room message"]),
+        ChannelCase(
+            description: "writer lists that teach nothing are tolerated up to the limit, then the peer is dropped",
+            joinFirst: true,
+            events: [.opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7)))]
+                + Array(repeating: writers([key(7)]), count: 3),
+            expected: ["writers 1 1", "replicate 1 1", "openReplica 7", "save", "replicate 1 7", "disconnect 1 flood of room writer lists"]),
+        ChannelCase(
+            description: "a room admits writers up to its rule; announcing more is misbehaviour",
+            joinFirst: true,
+            events: [
+                .opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7))),
+                writers([key(20), key(21), key(22)]),
+            ],
+            expected: [
+                "writers 1 1", "replicate 1 1", "openReplica 7", "save", "replicate 1 7", "openReplica 20", "openReplica 21",
+                "disconnect 1 more than 4 writers in a room", "save", "replicate 1 20", "replicate 1 21",
+            ]),
+        ChannelCase(
+            description: "a core the peer opens before we replicate it waits, and its open goes with our start",
+            joinFirst: true,
+            events: [
+                .opened(
+                    protocol: ReplicationMessage.protocolName, id: try! DiscoveryKey.of(key(7)),
+                    handshake: ReplicationHandshake(capability: key(3)).compactEncoded()),
+                .opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7))),
+            ],
+            expected: ["writers 1 1", "replicate 1 1", "openReplica 7", "save", "replicate 1 7 +remote"]),
+        ChannelCase(
+            description: "a malformed replication handshake is misbehaviour",
+            joinFirst: true,
+            events: [.opened(protocol: ReplicationMessage.protocolName, id: key(4), handshake: [255])],
+            expected: ["disconnect 1 malformed replication handshake"]),
+        ChannelCase(
+            description: "unanswered room opens are kept up to the limit, then refused",
+            joinFirst: false,
+            events: (0..<3).map { index in
+                .opened(protocol: RoomWire.protocolName, id: RoomTopic(foldedChannelName: "#p\(index)").bytes, handshake: [])
+            },
+            expected: ["reject 1 pearirc/room/v1"]),
+        ChannelCase(
+            description: "a closed channel is forgotten, so the peer's next open is answered anew",
+            joinFirst: true,
+            events: [
+                .opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7))),
+                .closed(protocol: RoomWire.protocolName, id: room.bytes),
+                .opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7))),
+            ],
+            expected: ["writers 1 1", "replicate 1 1", "openReplica 7", "save", "replicate 1 7", "open 1 pearirc/room/v1", "writers 1 1,7"]),
+    ]
+
+    @Test(arguments: channelCases)
+    func roomChannel(_ row: ChannelCase) {
+        var state = Self.makeState()
+        if row.joinFirst { _ = state.joined(channel: "#room", nick: "alice", at: Date()) }
+        let connected = Self.describe(state.peerConnected(1, remoteKey: Self.peerKey))
+        #expect(connected == (row.joinFirst ? ["open 1 pearirc/room/v1"] : []))
+        let actions = row.events.flatMap { state.peerEvent($0, on: 1) }
+        #expect(Self.describe(actions) == row.expected, "\(row.description)")
+    }
+
+    @Test func aPartClosesTheRoomOnEveryPeerAndTheNextJoinAnnouncesItAgain() {
+        var state = Self.makeState()
+        Self.acknowledge(state.joined(channel: "#room", nick: "alice", at: Date()), into: &state, from: 0)
+        _ = state.peerConnected(1, remoteKey: Self.peerKey)
+        _ = state.peerConnected(2, remoteKey: Self.key(8))
+        _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(7))), on: 1)
+        let parted = state.parted(channel: "#room", reason: "bye", at: Date())
+        #expect(Self.describe(parted) == ["append part@4", "save", "close 1 pearirc/room/v1", "close 2 pearirc/room/v1"])
+        Self.acknowledge(parted, into: &state, from: 3)
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date()))
+            == ["append join@5", "save", "open 1 pearirc/room/v1", "open 2 pearirc/room/v1"])
+    }
+
+    @Test func writersLearntFromOnePeerAreGossipedToTheOthers() {
+        var state = Self.makeState()
+        _ = state.joined(channel: "#room", nick: "alice", at: Date())
+        for id: GatewayState.ConnectionID in [1, 2] {
+            _ = state.peerConnected(id, remoteKey: Self.key(UInt8(100 + id)))
+            _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(UInt8(40 + id)))), on: id)
+        }
+        let actions = state.peerEvent(Self.writers([Self.key(60)]), on: 1)
+        // Replicated on both connections, announced to the one it did not come from.
+        #expect(Self.describe(actions) == ["openReplica 60", "save", "replicate 1 60", "replicate 2 60", "writers 2 60"])
+    }
+
+    // MARK: - Presence
+
+    static func entry(_ kind: RoomEntry.Kind, _ text: String, lamport: UInt64) -> [UInt8] {
+        RoomEntry(kind: kind, timestamp: 1_000, lamport: lamport, text: text).encoded()
+    }
+
+    @Test func aRemoteAuthorIsShownOnTheirFirstSignOfLifeAndLeavesWithTheirProvenConnection() throws {
+        var state = Self.makeState()
+        _ = state.joined(channel: "#room", nick: "alice", at: Date())
+        let bob = Ed25519.randomKeyPair(), bobWriter = Self.key(7)
+        let proof = WriterIdentity.entryText(identity: bob, topic: Self.room, writer: bobWriter)
+        let read = state.blocksRead(
+            Self.room, writer: bobWriter, from: 0,
+            blocks: [Self.entry(.identity, proof, lamport: 1), Self.entry(.nick, "bob", lamport: 2), Self.entry(.message, "hi", lamport: 3)])
+        #expect(Self.describe(read) == ["publish joined #room bob", "publish line #room <bob> hi"])
+        // Bob's connection claimed his writer; when it ends, he leaves (his log proved that connection's identity).
+        _ = state.peerConnected(1, remoteKey: bob.publicKey)
+        _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: 1)
+        #expect(Self.describe(state.peerDisconnected(1)) == ["publish left #room Connection gone"])
+    }
+
+    @Test func aConnectionClaimingSomeoneElsesWriterCannotMakeThemLeave() {
+        var state = Self.makeState()
+        _ = state.joined(channel: "#room", nick: "alice", at: Date())
+        let bob = Ed25519.randomKeyPair(), bobWriter = Self.key(7)
+        _ = state.blocksRead(
+            Self.room, writer: bobWriter, from: 0,
+            blocks: [Self.entry(.identity, WriterIdentity.entryText(identity: bob, topic: Self.room, writer: bobWriter), lamport: 1)])
+        _ = state.blocksRead(Self.room, writer: bobWriter, from: 1, blocks: [Self.entry(.join, "", lamport: 2)])
+        _ = state.peerConnected(1, remoteKey: Self.peerKey)
+        _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: 1)
+        #expect(state.peerDisconnected(1).isEmpty)
+    }
+
+    @Test func nothingIsPublishedForARoomOurUserIsNotIn() {
+        var state = Self.makeState()
+        #expect(state.blocksRead(Self.room, writer: Self.key(7), from: 0, blocks: [Self.entry(.message, "hi", lamport: 1)]).isEmpty)
+        // ...but the line is in the room's history.
+        #expect(state.history(Self.room).map(\.text) == ["hi"])
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import IRCServer
+import Testing
+
+@testable import PearBridge
+
+/// The IRC side of the bridge: commands to room requests, room events to IRC events, one rule for each.
+@Suite struct IRCAdapterTests {
+    static let member = RoomMember(id: "bobid", nick: "bob", writer: Array(repeating: 7, count: 32), identity: Array(repeating: 3, count: 32))
+
+    @Test(arguments: [
+        (BackendRequest.joined(channel: "#a", nick: "n"), GatewayRequest.join(room: "#a", nick: "n")),
+        (.parted(channel: "#a", nick: "n", reason: "r"), .part(room: "#a", reason: "r")),
+        (.message(channel: "#a", nick: "n", kind: .privmsg, text: "\u{1}ACTION waves\u{1}", id: "i", time: Date(timeIntervalSince1970: 5)),
+         .say(room: "#a", kind: .action, text: "waves", id: "i", time: Date(timeIntervalSince1970: 5))),
+        (.message(channel: "#a", nick: "n", kind: .notice, text: "hey", id: "i", time: Date(timeIntervalSince1970: 5)),
+         .say(room: "#a", kind: .notice, text: "hey", id: "i", time: Date(timeIntervalSince1970: 5))),
+        (.topic(channel: "#a", nick: "n", topic: "t"), .setTopic(room: "#a", text: "t")),
+        (.nickChanged(old: "a", new: "b"), .rename(nick: "b")),
+    ])
+    func requests(_ request: BackendRequest, _ expected: GatewayRequest) {
+        #expect(GatewayBackend.gatewayRequest(for: request) == expected)
+    }
+
+    @Test func privateMessagesAndQuitsAreNotRoomRequests() {
+        #expect(GatewayBackend.gatewayRequest(for: .quit(nick: "n", reason: "r")) == nil)
+        #expect(GatewayBackend.gatewayRequest(for: .directMessage(
+            conversation: "c", sender: "a", recipient: "b", nick: "a", target: "b", kind: .privmsg, text: "x", id: "i", time: Date())) == nil)
+    }
+
+    @Test func aLongActionBecomesSeveralWrappedLinesWithDerivedIDs() {
+        let text = (0..<120).map { "word\($0)" }.joined(separator: " ") + "\r\nQUIT :x"
+        let line = RoomLine(id: "abc", time: Date(), author: Self.member, kind: .action, text: text, isLocal: false)
+        let events = GatewayBackend.backendEvents(for: .line(room: "#a", line: line))
+        #expect(events.count == 3)
+        var rejoined: [String] = []
+        for (index, event) in events.enumerated() {
+            guard case .remoteMessage(let channel, let userID, .privmsg, let body, let id, _) = event else {
+                Issue.record("not a message: \(event)")
+                continue
+            }
+            #expect(channel == "#a" && userID == "bobid")
+            #expect(id == (index == 0 ? "abc" : "abc.\(index)"))
+            #expect(body.hasPrefix("\u{1}ACTION ") && body.hasSuffix("\u{1}"))
+            #expect(!body.contains("\r") && !body.contains("\n"))
+            #expect(body.utf8.count <= IRCRoomText.lineLimit + 9)
+            rejoined.append(String(body.dropFirst(8).dropLast()))
+        }
+        #expect(rejoined.joined(separator: " ").hasSuffix("word119  QUIT :x"))
+    }
+
+    @Test func membersHaveOneHostmaskAndWhoisLines() {
+        let user = IRCRoomMember.remoteUser(Self.member, room: "#a")
+        #expect(user.host == IRCRoomMember.host(Self.member) && user.host.hasSuffix(".pear"))
+        #expect(user.whoisInfo.count == 2 && user.whoisInfo[0].hasPrefix("identity "))
+        #expect(IRCRoomMember.mask(Self.member, isLocal: true).hasPrefix("bob!~pear@"))
+        let identified = GatewayBackend.backendEvents(for: .memberIdentified(room: "#a", formerID: "old", member: Self.member))
+        #expect(identified.count == 2)
+        #expect(identified.first == .remoteParted(channel: "#a", userID: "old", reason: "Identified"))
+    }
+
+    @Test(arguments: [
+        ("plain", "plain"),
+        ("a\r\nb\0c", "a  b c"),
+    ])
+    func remoteTextIsCleaned(_ text: String, _ expected: String) {
+        #expect(IRCRoomText.oneLine(text) == expected)
+        #expect(GatewayBackend.backendEvents(for: .topicChanged(room: "#a", memberID: "m", topic: text))
+            == [.remoteTopic(channel: "#a", userID: "m", topic: expected)])
+    }
+}
