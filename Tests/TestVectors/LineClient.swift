@@ -40,9 +40,13 @@ public final class LineClient: Sendable {
     private let channel: any Channel
     private let collector: Collector
 
-    /// - Parameter clientCertificate: PEM files of a certificate (and its key) to present over TLS.
+    /// - Parameters:
+    ///   - clientCertificate: PEM files of a certificate (and its key) to present over TLS.
+    ///   - receiveBufferSize: the socket's receive buffer (`SO_RCVBUF`), set before connecting so the window the
+    ///     server sees is that small: a client that stops reading then fills up after a few KiB, not megabytes.
     public static func connect(
-        port: Int, tls: Bool = false, clientCertificate: (chain: String, key: String)? = nil, group: any EventLoopGroup
+        port: Int, tls: Bool = false, clientCertificate: (chain: String, key: String)? = nil,
+        receiveBufferSize: Int? = nil, group: any EventLoopGroup
     ) async throws -> LineClient {
         let context: NIOSSLContext? = tls ? try {
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -54,7 +58,11 @@ public final class LineClient: Sendable {
             return try NIOSSLContext(configuration: configuration)
         }() : nil
         let collector = Collector()
-        let channel = try await ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
+        if let receiveBufferSize {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferSize))
+        }
+        let channel = try await bootstrap
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let context {
@@ -74,6 +82,12 @@ public final class LineClient: Sendable {
     }
 
     public var isClosed: Bool { collector.state.withLock { $0.closed } }
+
+    /// Stops reading from the socket, as a client that hangs would: what the server sends piles up in the socket
+    /// buffers until they are full, and the server's writes to it no longer complete.
+    public func stopReading() async throws {
+        try await channel.setOption(.autoRead, value: false).get()
+    }
 
     public func send(_ line: String) async throws {
         try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n")).get()

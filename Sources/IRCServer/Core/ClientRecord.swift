@@ -49,9 +49,7 @@ extension ClientRecord {
         var nick: String?
         var user: String?
         var realName: String?
-        var isRegistered = false
-        /// CAP negotiation holds registration until CAP END.
-        var capNegotiating = false
+        var registration = RegistrationPhase.connected
         var capVersion = 301
         var caps = Set<String>() {
             didSet { tagCapabilities = TagCapabilities(caps) }
@@ -59,8 +57,7 @@ extension ClientRecord {
         /// The tag-related part of `caps`, looked up once per change rather than per message sent (`adapt`).
         private(set) var tagCapabilities = TagCapabilities([])
         var account: String?
-        var saslInProgress: String?
-        var saslBuffer = ""
+        var sasl = SASLExchange.idle
         /// Late answers (SASL, history, OPER, services) a command of this client still waits for; its further lines
         /// are held meanwhile (`DeferredAnswers.swift`).
         var awaitingAnswers = 0
@@ -84,6 +81,9 @@ extension ClientRecord {
         var isRemote = false
         var remoteID: String?
         var whoisInfo: [String] = []
+
+        /// Welcomed: past registration, or a remote user.
+        var isRegistered: Bool { registration == .registered }
 
         init(id: ClientID, host: String, secure: Bool, certificateFingerprint: String?, connectedAt: Date) {
             self.id = id

@@ -196,7 +196,7 @@ public struct IRCServerState: Sendable {
 
     mutating func finishAuthentication(_ id: ClientID, account: String?) {
         guard var client = clients[id] else { return }
-        client.saslInProgress = nil
+        client.sasl = .idle
         if let account {
             client.account = account
             clients[id] = client

@@ -39,7 +39,7 @@ extension IRCServerState {
         }
         switch subcommand {
         case "LS":
-            if !client.isRegistered { client.capNegotiating = true }
+            client.registration.capabilityNegotiationStarted()
             if let version = params.dropFirst().first.flatMap(Int.init), version >= 302 {
                 client.capVersion = version
                 client.caps.insert("cap-notify")  // implied by 302
@@ -65,7 +65,7 @@ extension IRCServerState {
         case "LIST":
             capReply(["LIST", client.caps.sorted().joined(separator: " ")])
         case "REQ":
-            if !client.isRegistered { client.capNegotiating = true }
+            client.registration.capabilityNegotiationStarted()
             let requested = (params.dropFirst().first ?? "").split(separator: " ").map(String.init)
             let offered = Set(requestableCapabilities.map(\.name))
             let valid = requested.allSatisfy { request in
@@ -83,7 +83,7 @@ extension IRCServerState {
             clients[id] = client
             capReply(["ACK", requested.joined(separator: " ")])
         case "END":
-            client.capNegotiating = false
+            client.registration.capabilityNegotiationEnded()
             clients[id] = client
             tryCompleteRegistration(id)
         default:
@@ -149,85 +149,47 @@ extension IRCServerState {
     }
 
     mutating func handleAuthenticate(_ params: [String], from id: ClientID) {
-        guard var client = clients[id], let argument = params.first else { return }
+        guard let client = clients[id], let argument = params.first else { return }
         if client.account != nil {
             reply(client, .errSASLAlready, ["You have already authenticated using SASL"])
             return
         }
-        if argument == "*" {
-            client.saslInProgress = nil
-            client.saslBuffer = ""
-            clients[id] = client
+        // In place: the record is not copied for the exchange's sake.
+        let fingerprint = client.certificateFingerprint
+        guard let step = clients[id]?.sasl.receive(argument, certificateFingerprint: fingerprint) else { return }
+        switch step {
+        case .aborted:
             reply(client, .errSASLAborted, ["SASL authentication aborted"])
-            return
-        }
-        guard let mechanism = client.saslInProgress else {
-            let requested = argument.uppercased()
-            guard SASLCredentials.mechanisms.contains(requested) else {
-                reply(client, .rplSASLMechs, [SASLCredentials.mechanisms.joined(separator: ","), "are available SASL mechanisms"])
-                reply(client, .errSASLFail, ["SASL authentication failed"])
-                return
-            }
-            if requested == "EXTERNAL", client.certificateFingerprint == nil {
-                reply(client, .errSASLFail, ["SASL authentication failed: no TLS client certificate was presented"])
-                return
-            }
-            client.saslInProgress = requested
-            client.saslBuffer = ""
-            clients[id] = client
-            emit(id, IRCMessage(command: .verb("AUTHENTICATE"), params: ["+"]))
-            return
-        }
-        // Payloads arrive in 400-byte chunks; a chunk shorter than 400 (or "+") ends it.
-        if argument != "+" { client.saslBuffer += argument }
-        guard client.saslBuffer.count <= 4096 else {
-            client.saslInProgress = nil
-            client.saslBuffer = ""
-            clients[id] = client
-            reply(client, .errSASLFail, ["SASL authentication failed: message too long"])
-            return
-        }
-        if argument.count == 400 {
-            clients[id] = client
-            return
-        }
-        let encoded = client.saslBuffer
-        client.saslBuffer = ""
-        clients[id] = client
-        guard let payload = encoded.isEmpty ? [] : Data(base64Encoded: encoded).map({ Array($0) }) else {
-            clients[id]?.saslInProgress = nil
-            reply(client, .errSASLFail, ["SASL authentication failed: the payload is not valid base64"])
-            return
-        }
-        if mechanism == "EXTERNAL", let fingerprint = client.certificateFingerprint {
-            // EXTERNAL: an empty response, or the authorization identity (the account asked for).
-            let identity = payload.isEmpty ? nil : String(decoding: payload, as: UTF8.self)
-            actions.append(.authenticate(id, .external(certificateFingerprint: fingerprint, authorizationIdentity: identity)))
-            return
-        }
-        // PLAIN: authzid NUL authcid NUL password.
-        let fields = payload.split(separator: 0, omittingEmptySubsequences: false)
-        guard fields.count == 3 else {
-            clients[id]?.saslInProgress = nil
+        case .unknownMechanism:
+            reply(client, .rplSASLMechs, [SASLCredentials.mechanisms.joined(separator: ","), "are available SASL mechanisms"])
             reply(client, .errSASLFail, ["SASL authentication failed"])
-            return
+        case .noCertificate:
+            reply(client, .errSASLFail, ["SASL authentication failed: no TLS client certificate was presented"])
+        case .askForPayload:
+            emit(id, IRCMessage(command: .verb("AUTHENTICATE"), params: ["+"]))
+        case .awaitingMore:
+            break
+        case .verify(let credentials):
+            actions.append(.authenticate(id, credentials))
+        case .failed(.tooLong):
+            reply(client, .errSASLFail, ["SASL authentication failed: message too long"])
+        case .failed(.invalidBase64):
+            reply(client, .errSASLFail, ["SASL authentication failed: the payload is not valid base64"])
+        case .failed(.malformed):
+            reply(client, .errSASLFail, ["SASL authentication failed"])
         }
-        let user = String(decoding: fields[1], as: UTF8.self)
-        let password = String(decoding: fields[2], as: UTF8.self)
-        actions.append(.authenticate(id, .plain(user: user, password: password)))
     }
 
     mutating func tryCompleteRegistration(_ id: ClientID) {
-        guard let client = clients[id], !client.isRegistered, !client.capNegotiating, client.nick != nil,
+        guard let client = clients[id], client.registration.completesWithNickAndUser, client.nick != nil,
             client.user != nil
         else { return }
-        if client.saslInProgress != nil, client.account == nil {
+        if client.sasl.isUnderWay {
             // SASL 3.1: registration completed mid-exchange aborts it; the client registers unauthenticated.
-            clients[id]?.saslInProgress = nil
-            clients[id]?.saslBuffer = ""
+            clients[id]?.sasl = .idle
             reply(client, .errSASLAborted, ["SASL authentication aborted"])
         }
-        clients[id]?.isRegistered = true
+        clients[id]?.registration = .registered
         guard let registered = clients[id], let nick = registered.nick else { return }
         notePeakUsers()
         notifyMonitors(nick: nick, mask: registered.mask)

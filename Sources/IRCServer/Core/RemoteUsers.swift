@@ -65,7 +65,7 @@ extension IRCServerState {
         record.user = user.user
         record.realName = user.realName
         record.whoisInfo = user.whoisInfo
-        record.isRegistered = true
+        record.registration = .registered
         clients[id] = record
         let nick = uniqueRemoteNick(user.nick, for: id)
         clients[id]?.nick = nick

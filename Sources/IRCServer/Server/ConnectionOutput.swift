@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// The core's handle on one connection. Writes happen on the channel's event loop; bytes written but not yet on
@@ -91,6 +92,24 @@ final class ConnectionOutput: IRCClientOutput {
                 channel.close(promise: nil)
             }
             channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(promise: nil) }
+        }
+    }
+
+    func waitUntilClosed(closingAtOnceAfter deadline: Duration) async {
+        let channel = self.channel
+        let forced = channel.eventLoop.scheduleTask(in: TimeAmount(deadline)) { Self.closeAtOnce(channel) }
+        try? await channel.closeFuture.get()
+        forced.cancel()
+    }
+
+    /// On the event loop: closes the connection now, below the TLS handler if there is one. A client that has not
+    /// read what it was sent will not answer a TLS close_notify either, and the TLS handler would wait for that
+    /// answer (NIOSSL's shutdown timeout, 5 s) before closing.
+    private static func closeAtOnce(_ channel: any Channel) {
+        if let tls = try? channel.pipeline.syncOperations.context(handlerType: NIOSSLServerHandler.self) {
+            tls.close(promise: nil)
+        } else {
+            channel.close(promise: nil)
         }
     }
 }

@@ -82,9 +82,13 @@ public final class IRCListener: Sendable {
         boundAddresses.first { $0.listener.tls == tls }?.address.port
     }
 
-    /// Closes the listeners and every connection.
-    public func shutdown() async throws {
+    /// Shuts the server down: stops accepting, tells every connected client why (`ERROR :Closing Link: <host>
+    /// (<reason>)`) and closes each connection once that line is written, then stops the core and the event loops.
+    /// Bounded in time: a client that does not read is closed regardless once `deadline` has passed.
+    public func shutdown(reason: String = "Server shutting down", deadline: Duration = .seconds(2)) async throws {
+        // Listening sockets first, so nobody is welcomed while the others are being told to go.
         for channel in channels { try? await channel.close() }
+        await core.shutdown(reason: reason, deadline: deadline)
         await core.stop()
         try await group.shutdownGracefully()
     }

@@ -6,7 +6,16 @@ import Logging
 public protocol IRCClientOutput: Sendable {
     /// Queues encoded lines (each ending in CR LF) for the client.
     func send(_ bytes: [UInt8])
+    /// Closes the connection once what was queued is written (or after a short grace period).
     func close()
+    /// Returns once the connection is closed (after `close()`); when it is still open after `deadline`, as with a
+    /// client that does not read what it was sent, closes it at once, dropping what it did not take.
+    func waitUntilClosed(closingAtOnceAfter deadline: Duration) async
+}
+
+extension IRCClientOutput {
+    /// For outputs with no connection to wait for (recorders in tests): returns at once.
+    public func waitUntilClosed(closingAtOnceAfter deadline: Duration) async {}
 }
 
 /// The running IRC server: the `IRCServerState` value behind an actor, the backend, and the connections' outputs.
@@ -21,6 +30,14 @@ public actor IRCServerCore {
     private let backendQueue: AsyncStream<BackendRequest>.Continuation
     private let backendRequests: AsyncStream<BackendRequest>
     private let logger: Logger
+    private var admission = Admission.open
+
+    /// Whether new connections are taken.
+    private enum Admission {
+        case open
+        /// Shutting down: a connection that arrives now is told `reason` and closed.
+        case closed(reason: String)
+    }
 
     public init(configuration: IRCServerConfiguration, backend: any ChatBackend, logger: Logger = Logger(label: "pearircd.irc")) {
         state = IRCServerState(
@@ -66,11 +83,17 @@ public actor IRCServerCore {
     /// Number of open connections (for the connection limit).
     public var connectionCount: Int { outputs.count }
 
-    /// A new connection; returns its id, or nil when the server is full (the caller closes it).
+    /// A new connection; returns its id, or nil when it is refused (the server is full or shutting down): it is then
+    /// sent an ERROR saying why, and closed.
     public func connect(output: any IRCClientOutput, host: String, secure: Bool, certificateFingerprint: String?) -> ClientID? {
-        guard outputs.count < state.configuration.maximumConnections else {
-            let refusal = IRCMessage(command: .verb("ERROR"), params: ["Closing Link: \(host) (Too many connections)"])
-            output.send((try? encoder.encode(refusal)) ?? [])
+        let refusal: String? =
+            switch admission {
+            case .closed(let reason): reason
+            case .open: outputs.count < state.configuration.maximumConnections ? nil : "Too many connections"
+            }
+        if let refusal {
+            let error = IRCMessage(command: .verb("ERROR"), params: ["Closing Link: \(host) (\(refusal))"])
+            output.send((try? encoder.encode(error)) ?? [])
             output.close()
             return nil
         }
@@ -79,6 +102,28 @@ public actor IRCServerCore {
         outputs[id] = output
         perform(state.connected(id, host: host, secure: secure, certificateFingerprint: certificateFingerprint, now: Date()))
         return id
+    }
+
+    /// Tells every connected client that the server is going away (`ERROR :Closing Link: <host> (<reason>)`, the
+    /// state's `shutdown`), closes each connection once that line is written, and returns when all are closed. A
+    /// client that does not read is closed regardless once `deadline` has passed, so this never waits much longer.
+    /// Connections that arrive from now on are refused with the same ERROR.
+    public func shutdown(reason: String, deadline: Duration) async {
+        admission = .closed(reason: reason)
+        let actions = state.shutdown(reason: reason)
+        let closing = actions.compactMap { action -> (any IRCClientOutput)? in
+            guard case .close(let id) = action else { return nil }
+            return outputs[id]
+        }
+        logger.info("closing every IRC connection", metadata: ["connections": "\(closing.count)", "reason": "\(reason)"])
+        perform(actions)
+        // Meanwhile the connections' disconnections come in (this actor is free while it waits): they find nobody
+        // left in the state, so they fan nothing out.
+        await withDiscardingTaskGroup { group in
+            for output in closing {
+                group.addTask { await output.waitUntilClosed(closingAtOnceAfter: deadline) }
+            }
+        }
     }
 
     /// Withdraws or re-offers capabilities at run time; connected clients with cap-notify hear CAP DEL / CAP NEW.

@@ -3,8 +3,9 @@ import NIOCore
 import Sodium
 
 /// Runs secret-stream and protomux over one NIO channel. Lives on the channel's event loop; the connection object
-/// reaches it only through `NIOLoopBound`. It only feeds bytes to the two state machines and carries out what they
-/// return. It holds back socket reads while the consumer of `events` lags (see `PeerEventQueue`).
+/// reaches it only through `NIOLoopBound`. It only feeds bytes to the two protocol state machines and what happens to
+/// the channel to `ConnectionLifecycle`, and carries out what they return. It holds back socket reads while the
+/// consumer of `events` lags (see `PeerEventQueue`).
 final class SwarmConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
@@ -30,11 +31,10 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     private var mux: ProtomuxSession
     private var context: ChannelHandlerContext?
     private var queue: PeerEventQueue?
-    private var readPaused = false
-    private var readPending = false
+    private var reads = ReadHold.reading
     private let established: EventLoopPromise<SwarmConnection>
-    /// NIO promises may be completed once only.
-    private var settled = false
+    /// Handshake, open, ending, closed: when `established` is settled and when the connection ends or closes.
+    private var lifecycle = ConnectionLifecycle()
     private let logger: Logger
     private let label: String
     private let liveness: Liveness
@@ -46,13 +46,13 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     private var queuedBytes = 0
     let writeGauge = WriteQueueGauge()
     private var writableWaiters: [CheckedContinuation<Void, Never>] = []
-    private var isClosed = false
-    /// `end()` was called: nothing new is sent, and the connection closes once `queuedBytes` reaches zero.
-    private var ending = false
-    /// `end()` was called while corked: it takes effect at the uncork, so the batch still goes out.
-    private var endAfterUncork = false
-    /// The peer ended its side (EOF), and `receiveEnd` has judged it.
-    private var peerEnded = false
+
+    /// Whether socket reads are held back for a consumer that lags behind `events`.
+    private enum ReadHold {
+        case reading
+        /// Not reading; `readRequested`: NIO asked for a read meanwhile, which is replayed when reading resumes.
+        case held(readRequested: Bool)
+    }
 
     init(
         session: SecretStreamSession, established: EventLoopPromise<SwarmConnection>, label: String, logger: Logger,
@@ -94,19 +94,10 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        // The peer went away: between frames after the handshake is a clean end, anything else is an error.
-        if !peerEnded {
-            do {
-                try session.receiveEnd()
-            } catch {
-                closeReason.record(.secretStream(error))
-            }
-        }
+        run(lifecycle.channelInactive(), context: context)
         livenessTimer?.cancel()
         livenessTimer = nil
-        isClosed = true
         releaseWriters()
-        settle(SwarmConnectionError.closedDuringHandshake)
         _ = queue?.yield(.disconnected)
         queue?.finish()
         queue = nil
@@ -116,12 +107,10 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     /// The peer's EOF (the channel allows half-closure): a clean end is answered by ending ours once what we already
     /// sent is written, as the reference's protomux answers `end` with `end`; an EOF mid-frame is an error.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .inputClosed = event as? ChannelEvent, !peerEnded {
-            peerEnded = true
+        if case .inputClosed = event as? ChannelEvent, !lifecycle.hasPeerEnded {
             do {
                 try session.receiveEnd()
-                // Both ends done: close. Otherwise answer the peer's end with ours, after what we queued.
-                if outputClosed { context.close(promise: nil) } else { end() }
+                run(lifecycle.peerEnded(isCorked: mux.isCorked, writesPending: queuedBytes > 0), context: context)
             } catch {
                 fail(context: context, .secretStream(error))
             }
@@ -132,8 +121,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // Transport errors (a reset by the peer, mostly) are ordinary ends of a connection, not misbehaviour.
         logger.debug("peer connection error", metadata: ["peer": "\(label)", "error": "\(error)"])
-        settle(error)
-        context.close(promise: nil)
+        run(lifecycle.closeRequested(), context: context, error: error)
     }
 
     // MARK: - Secret-stream and protomux
@@ -144,6 +132,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
             case .write(let bytes):
                 write(bytes, context: context)
             case .established(let remote, let hash):
+                guard lifecycle.established() else { continue }
                 let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
                 let eventLoop = context.eventLoop
                 let queue = PeerEventQueue(
@@ -154,7 +143,6 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
                     remotePublicKey: remote, handshakeHash: hash, isInitiator: session.isInitiator, label: label,
                     queue: queue, channel: context.channel, handler: loopBound, closeReason: closeReason,
                     writeGauge: writeGauge)
-                settled = true
                 established.succeed(connection)
                 startLiveness(context: context)
             case .message(let frame):
@@ -171,13 +159,14 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     /// Runs one local protomux operation and carries out its outputs. Local mistakes (opening a channel twice,
     /// sending on one that is closed) are the caller's, not the peer's: they are logged, not fatal.
     func perform(_ operation: (inout ProtomuxSession) throws(ProtomuxError) -> [ProtomuxSession.Output]) {
-        guard let context, !session.isFailed, !ending else { return }
+        guard let context, !session.isFailed, lifecycle.acceptsLocalOperations else { return }
         do {
             deliver(try operation(&mux), fromLocalCall: true, context: context)
         } catch {
             logger.debug("protomux call refused", metadata: ["peer": "\(label)", "error": "\(error)"])
         }
-        if endAfterUncork, !mux.isCorked { end() }
+        // An `end()` made while corked takes effect here.
+        if !mux.isCorked { run(lifecycle.uncorked(writesPending: queuedBytes > 0), context: context) }
     }
 
     private func deliver(_ outputs: [ProtomuxSession.Output], fromLocalCall: Bool, context: ChannelHandlerContext) {
@@ -195,7 +184,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
                 }
             case .event(let event):
                 guard let peerEvent = Self.peerEvent(event, fromLocalCall: fromLocalCall) else { continue }
-                if queue?.yield(peerEvent) == true { readPaused = true }
+                if queue?.yield(peerEvent) == true, case .reading = reads { reads = .held(readRequested: false) }
             }
         }
     }
@@ -218,41 +207,46 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     /// A clean end: what was already sent still goes out, then the connection closes (the peer sees the stream end
     /// between frames, which it treats as clean). Calls after this send nothing.
     func end() {
-        guard let context, !ending else { return }
-        if mux.isCorked {
-            endAfterUncork = true
-            return
-        }
-        ending = true
-        livenessTimer?.cancel()
-        livenessTimer = nil
-        if queuedBytes == 0 { closeOutput(context: context) }
+        guard let context else { return }
+        run(lifecycle.endRequested(isCorked: mux.isCorked, writesPending: queuedBytes > 0), context: context)
     }
 
     /// How long, after our end, we wait for the peer's before closing anyway.
     static let endTimeout = TimeAmount.seconds(10)
-    /// Our FIN is out (everything before it was written).
-    private var outputClosed = false
 
-    /// The clean end's last step: a half-close. Closing the whole socket while the peer's bytes sit unread would
-    /// make the kernel answer with a reset, which destroys what the peer has not read yet of ours; so we send FIN
-    /// and keep reading until the peer ends too (or `endTimeout` passes).
-    private func closeOutput(context: ChannelHandlerContext) {
-        guard !outputClosed else { return }
-        outputClosed = true
-        if peerEnded {
-            context.close(promise: nil)
-            return
+    /// Carries out what the lifecycle decided. `error` is what fails `established`, if it is still pending.
+    private func run(_ actions: [ConnectionLifecycle.Action], context: ChannelHandlerContext, error: (any Error)? = nil) {
+        for action in actions {
+            switch action {
+            case .failEstablishment:
+                established.fail(error ?? SwarmConnectionError.closedDuringHandshake)
+            case .stopLiveness:
+                livenessTimer?.cancel()
+                livenessTimer = nil
+            case .closeOutput:
+                // The clean end's last step, a half-close (see `ConnectionLifecycle`): FIN, and reading on until
+                // the peer ends too, or until `endTimeout`.
+                context.close(mode: .output, promise: nil)
+                let channel = context.channel
+                context.eventLoop.scheduleTask(in: Self.endTimeout) { channel.close(promise: nil) }
+            case .close:
+                context.close(promise: nil)
+            case .judgePeerEnd:
+                // The peer went away unseen: between frames after the handshake is a clean end, anything else an
+                // error.
+                do {
+                    try session.receiveEnd()
+                } catch {
+                    closeReason.record(.secretStream(error))
+                }
+            }
         }
-        context.close(mode: .output, promise: nil)
-        let channel = context.channel
-        context.eventLoop.scheduleTask(in: Self.endTimeout) { channel.close(promise: nil) }
     }
 
     /// Resumes `continuation` once a sender may write more: at once while the queue is below the high watermark
     /// (or the connection is gone), otherwise when it has drained below the low watermark.
     func whenWritable(_ continuation: CheckedContinuation<Void, Never>) {
-        guard !isClosed, queuedBytes > liveness.writeHighWatermark else {
+        guard !lifecycle.isClosed, queuedBytes > liveness.writeHighWatermark else {
             continuation.resume()
             return
         }
@@ -272,22 +266,18 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
 
     /// Reads are held back while the consumer lags; one pending read is replayed when it catches up.
     func read(context: ChannelHandlerContext) {
-        if readPaused {
-            readPending = true
-        } else {
-            context.read()
+        switch reads {
+        case .reading: context.read()
+        case .held: reads = .held(readRequested: true)
         }
     }
 
     private func resumeReading() {
-        guard readPaused else { return }
-        readPaused = false
+        guard case .held(let readRequested) = reads, let context else { return }
+        reads = .reading
         // Time spent not reading on purpose is not the peer's silence.
         lastRead = .now()
-        if readPending, let context {
-            readPending = false
-            context.read()
-        }
+        if readRequested { context.read() }
     }
 
     // MARK: - Writing, liveness, failure
@@ -308,7 +298,9 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
             handler.queuedBytes -= count
             handler.writeGauge.unwrittenBytes.store(handler.queuedBytes, ordering: .relaxed)
             if handler.queuedBytes <= handler.liveness.writeLowWatermark { handler.releaseWriters() }
-            if handler.ending, handler.queuedBytes == 0, let context = handler.context { handler.closeOutput(context: context) }
+            if handler.queuedBytes == 0, let context = handler.context {
+                handler.run(handler.lifecycle.writesDrained(), context: context)
+            }
         }
         context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: promise)
     }
@@ -327,10 +319,10 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
 
     private func checkLiveness(context: ChannelHandlerContext) {
         let now = NIODeadline.now()
-        if let idle = liveness.idleTimeout, !readPaused, now - lastRead > idle {
+        if let idle = liveness.idleTimeout, case .reading = reads, now - lastRead > idle {
             logger.info("closing idle peer connection", metadata: ["peer": "\(label)"])
             closeReason.record(.idleTimeout)
-            context.close(promise: nil)
+            run(lifecycle.closeRequested(), context: context, error: SwarmConnectionError.idleTimeout)
             return
         }
         if let keepAlive = liveness.keepAlive, now - lastWrite >= keepAlive, let bytes = try? session.keepAlive() {
@@ -341,17 +333,9 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     private func fail(context: ChannelHandlerContext, _ error: SwarmConnectionError) {
         logger.warning("closing peer connection", metadata: ["peer": "\(label)", "error": "\(error)"])
         closeReason.record(error)
-        if case .secretStream(.unexpectedRemoteKey) = error {
-            settle(SwarmConnectionError.unexpectedRemoteKey)
-        } else {
-            settle(error)
-        }
-        context.close(promise: nil)
-    }
-
-    private func settle(_ error: any Error) {
-        guard !settled else { return }
-        settled = true
-        established.fail(error)
+        // A dialler refused for the wrong key hears it as such, not as a secret-stream failure.
+        let settlement: SwarmConnectionError =
+            if case .secretStream(.unexpectedRemoteKey) = error { .unexpectedRemoteKey } else { error }
+        run(lifecycle.closeRequested(), context: context, error: settlement)
     }
 }

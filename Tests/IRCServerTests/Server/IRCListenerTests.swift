@@ -215,6 +215,54 @@ import Testing
         try await server.stop()
     }
 
+    /// Shutting down tells every client why, and closes each connection after that line; channel members hear no
+    /// QUIT for one another (they are all going). A client that has stopped reading, with megabytes for it piled up
+    /// (and, over TLS, one that will not answer a close_notify either), cannot hold shutdown past its deadline.
+    @Test(arguments: [false, true])
+    func shutdownTellsEveryClientAndDoesNotWaitForOnesThatDoNotRead(tls: Bool) async throws {
+        let (certificates, directory) = try Self.selfSigned()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let listener = try await IRCListener.start(
+            configuration: Self.configuration {
+                $0.listeners = [.init(port: 0, tls: tls)]
+                // The stalled client must still be connected when shutdown comes, not dropped for SendQ before.
+                $0.sendQueueLimit = 64 * 1024 * 1024
+            }, backend: InMemoryChatBackend(), tls: certificates.context)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let port = try #require(listener.port(tls: tls))
+        // Connected first, so that a shutdown quitting clients in order would fan its QUIT out to the others.
+        let stalled = try await LineClient.connect(port: port, tls: tls, receiveBufferSize: 4096, group: group)
+        let alice = try await LineClient.connect(port: port, tls: tls, group: group)
+        let bob = try await LineClient.connect(port: port, tls: tls, group: group)
+        for (client, nick) in [(stalled, "stalled"), (alice, "alice"), (bob, "bob")] {
+            try await Self.register(client, nick)
+            try await client.send("JOIN #going")
+            try await client.waitFor(containing: " 366 \(nick) #going ")
+        }
+        try await stalled.stopReading()
+        // About 7 MiB for `stalled`, more than its socket buffers and the server's (4 MiB at most here) hold, so the
+        // server's writes to it stop completing. bob reads his copy as it comes.
+        let line = "PRIVMSG #going :" + String(repeating: "x", count: 400)
+        try await alice.send(Array(repeating: line, count: 16_000).joined(separator: "\r\n"))
+        try await alice.send("PING :filled")
+        try await alice.waitFor(containing: "filled")  // every line before it has been fanned out
+
+        let deadline = Duration.milliseconds(500)
+        let started = ContinuousClock.now
+        try await listener.shutdown(deadline: deadline)
+        let took = ContinuousClock.now - started
+        #expect(took < deadline + .seconds(1), "shutdown took \(took)")
+        for client in [alice, bob] {
+            let farewell = try await client.waitFor("ERROR or QUIT") { $0.hasPrefix("ERROR") || $0.contains(" QUIT ") }
+            #expect(farewell == "ERROR :Closing Link: 127.0.0.1 (Server shutting down)")
+            try await client.waitUntilClosed()
+            // The ERROR was the last line: no QUIT (or anything else) came after it either.
+            await #expect(throws: LineClient.Timeout.self) { try await client.waitFor("any line after ERROR") { _ in true } }
+        }
+        await stalled.close()
+        try await group.shutdownGracefully()
+    }
+
     @Test func aSlowReaderIsDisconnectedForSendQ() async throws {
         let server = try await PlainServer.start { $0.sendQueueLimit = 64 * 1024 }
         // The slow reader: a raw socket that registers, joins and then never reads.
