@@ -145,7 +145,8 @@ struct Run: AsyncParsableCommand {
         }
 
         let listener = try await IRCListener.start(
-            configuration: configuration, backend: backend, tls: tls?.context, logger: Logger(label: "pearircd.irc"))
+            configuration: configuration, backend: backend, tls: tls?.context, logger: Logger(label: "pearircd.irc"),
+            group: eventLoopGroup)
         for bound in listener.boundAddresses {
             // One line per listener on stdout, so scripts (and tests) can read the ports.
             print("listening \(bound.listener.tls ? "tls" : "plain") \(bound.address.ipAddress ?? host) \(bound.address.port ?? 0)")

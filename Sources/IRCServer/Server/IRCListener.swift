@@ -8,7 +8,9 @@ import NIOSSL
 /// connection to the `IRCServerCore`.
 public final class IRCListener: Sendable {
     public let core: IRCServerCore
-    private let group: MultiThreadedEventLoopGroup
+    private let group: any EventLoopGroup
+    /// Whether `shutdown()` shuts `group` down (it does when the listener made it).
+    private let ownsGroup: Bool
     private let channels: [any Channel]
     /// The addresses actually bound, in configuration order (port 0 in the configuration picks a free port).
     public let boundAddresses: [(listener: IRCServerConfiguration.Listener, address: SocketAddress)]
@@ -16,11 +18,13 @@ public final class IRCListener: Sendable {
     /// Binds every listener. The TLS context is built once and shared by all TLS connections.
     public static func start(
         configuration: IRCServerConfiguration, backend: any ChatBackend, tls: NIOSSLContext?,
-        logger: Logger = Logger(label: "pearircd.irc")
+        logger: Logger = Logger(label: "pearircd.irc"),
+        group sharedGroup: (any EventLoopGroup)? = nil
     ) async throws -> IRCListener {
         let core = IRCServerCore(configuration: configuration, backend: backend, logger: logger)
         await core.start()
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        // The daemon shares one event-loop group between its listeners and connections when it passes one.
+        let group = sharedGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var channels: [any Channel] = []
         var bound: [(IRCServerConfiguration.Listener, SocketAddress)] = []
         let maxLine = IRCMessageLimits.standard.maxLineBytes
@@ -60,19 +64,20 @@ public final class IRCListener: Sendable {
             }
         } catch {
             for channel in channels { try? await channel.close() }
-            try? await group.shutdownGracefully()
+            if sharedGroup == nil { try? await group.shutdownGracefully() }
             await core.stop()
             throw error
         }
-        return IRCListener(core: core, group: group, channels: channels, bound: bound)
+        return IRCListener(core: core, group: group, ownsGroup: sharedGroup == nil, channels: channels, bound: bound)
     }
 
     private init(
-        core: IRCServerCore, group: MultiThreadedEventLoopGroup, channels: [any Channel],
+        core: IRCServerCore, group: any EventLoopGroup, ownsGroup: Bool, channels: [any Channel],
         bound: [(IRCServerConfiguration.Listener, SocketAddress)]
     ) {
         self.core = core
         self.group = group
+        self.ownsGroup = ownsGroup
         self.channels = channels
         self.boundAddresses = bound.map { (listener: $0.0, address: $0.1) }
     }
@@ -90,7 +95,7 @@ public final class IRCListener: Sendable {
         for channel in channels { try? await channel.close() }
         await core.shutdown(reason: reason, deadline: deadline)
         await core.stop()
-        try await group.shutdownGracefully()
+        if ownsGroup { try await group.shutdownGracefully() }
     }
 }
 

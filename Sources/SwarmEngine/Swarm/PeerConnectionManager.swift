@@ -30,6 +30,8 @@ public actor PeerConnectionManager: Service {
     private let discovery: any PeerDiscovery
     private let retry: RetrySchedule
     private let banDuration: Duration
+    /// How long a shutdown waits for peers to answer our end before closing their connections anyway.
+    private let closeDeadline: Duration
     private let logger: Logger
     private let onConnection: @Sendable (any PeerConnection) async -> Void
     private var table: PeerConnectionTable
@@ -44,13 +46,14 @@ public actor PeerConnectionManager: Service {
     ///   - onConnection: gets every kept connection, once.
     public init(
         localKey: [UInt8], transport: any PeerTransport, discovery: any PeerDiscovery, retry: RetrySchedule = RetrySchedule(),
-        banDuration: Duration = .seconds(600), logger: Logger = Logger(label: "pearircd.peers"),
+        banDuration: Duration = .seconds(600), closeDeadline: Duration = .seconds(3), logger: Logger = Logger(label: "pearircd.peers"),
         onConnection: @escaping @Sendable (any PeerConnection) async -> Void
     ) {
         self.transport = transport
         self.discovery = discovery
         self.retry = retry
         self.banDuration = banDuration
+        self.closeDeadline = closeDeadline
         self.logger = logger
         self.onConnection = onConnection
         table = PeerConnectionTable(localKey: localKey)
@@ -68,14 +71,35 @@ public actor PeerConnectionManager: Service {
                 for await job in mailbox {
                     await process(job, group: &group)
                 }
-                for connection in live.values { connection.end() }
+                // Stop dialling, then end every connection cleanly before the watchers are waited for.
                 group.cancelAll()
+                await Self.end(Array(live.values), within: closeDeadline)
             }
         } onGracefulShutdown: {
             input.finish()
         }
-        for connection in live.values { connection.end() }
         live.removeAll()
+    }
+
+    /// Ends connections cleanly (what was sent is delivered, the peer sees an end) and waits for them to close; any
+    /// still open after `deadline` (a peer that does not answer our end) is closed at once.
+    static func end(_ connections: [any PeerConnection], within deadline: Duration) async {
+        guard !connections.isEmpty else { return }
+        for connection in connections { connection.end() }
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for connection in connections { await connection.waitUntilClosed() }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: deadline)
+                return false
+            }
+            if await group.next() == false {
+                for connection in connections { connection.disconnect() }
+            }
+            group.cancelAll()
+        }
     }
 
     /// Stops `run()` as a graceful shutdown would.
@@ -122,8 +146,8 @@ public actor PeerConnectionManager: Service {
     /// How many connections are kept right now.
     public var connectionCount: Int { live.count }
 
-    /// The kept connections' remote keys.
-    public var connectedKeys: [[UInt8]] { live.values.map(\.remotePublicKey) }
+    /// The kept connections.
+    public var connections: [any PeerConnection] { live.keys.sorted().compactMap { live[$0] } }
 
     // MARK: - Jobs
 

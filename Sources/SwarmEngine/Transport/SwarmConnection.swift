@@ -111,6 +111,12 @@ public final class SwarmConnection: PeerConnection {
     /// Whether socket reads are held back right now because `events` is not being consumed fast enough.
     public var isHoldingBackReads: Bool { queue.isHoldingBack }
 
+    /// Whether the peer ended the connection cleanly (sent its end after its last frame). A peer that was killed, reset
+    /// the connection or timed out never did.
+    public var peerEndedCleanly: Bool {
+        closeReason.endedByPeer.withLock { $0 }
+    }
+
     /// Why the connection ended, once it has: nil while open, and nil after a clean end by either side.
     public var closeError: SwarmConnectionError? {
         closeReason.error.withLock { $0 }
@@ -120,6 +126,12 @@ public final class SwarmConnection: PeerConnection {
 /// Shared between a connection and its handler: the first error that ended the connection.
 final class CloseReason: Sendable {
     let error = Mutex<SwarmConnectionError?>(nil)
+    /// The peer ended its side cleanly (a FIN between frames), as opposed to vanishing or resetting the connection.
+    let endedByPeer = Mutex(false)
+
+    func recordCleanEndByPeer() {
+        endedByPeer.withLock { $0 = true }
+    }
 
     func record(_ error: SwarmConnectionError) {
         self.error.withLock { if $0 == nil { $0 = error } }

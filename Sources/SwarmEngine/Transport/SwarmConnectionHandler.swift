@@ -110,6 +110,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         if case .inputClosed = event as? ChannelEvent, !lifecycle.hasPeerEnded {
             do {
                 try session.receiveEnd()
+                closeReason.recordCleanEndByPeer()
                 run(lifecycle.peerEnded(isCorked: mux.isCorked, writesPending: queuedBytes > 0), context: context)
             } catch {
                 fail(context: context, .secretStream(error))

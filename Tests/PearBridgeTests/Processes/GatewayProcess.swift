@@ -16,6 +16,8 @@ final class GatewayProcess: Sendable {
     }
 
     private let output = Output()
+    /// The exit status, delivered once by the process's termination handler.
+    private let exit: AsyncStream<Int32>
 
     static var executable: URL {
         URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
@@ -45,6 +47,12 @@ final class GatewayProcess: Sendable {
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        let (exit, exited) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        self.exit = exit
+        process.terminationHandler = { process in
+            exited.yield(process.terminationStatus)
+            exited.finish()
         }
         guard FileManager.default.isExecutableFile(atPath: Self.executable.path) else {
             throw StartFailure(reason: "pearircd not built at \(Self.executable.path)")
@@ -78,6 +86,32 @@ final class GatewayProcess: Sendable {
         }
         throw StartFailure(reason: "no '\(text)' in the output in time")
     }
+
+    /// Sends `signal` to the process.
+    func send(signal: Int32) {
+        kill(process.processIdentifier, signal)
+    }
+
+    /// The process's exit status, once it has exited; nil if it is still running after `timeout`.
+    func exitStatus(timeout: Duration) async -> Int32? {
+        let exit = self.exit
+        return await withTaskGroup(of: Int32?.self) { group in
+            group.addTask {
+                for await status in exit { return status }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Everything the process printed so far.
+    var printed: String { output.text.withLock { $0 } }
 
     /// Stops the process (SIGTERM, then SIGKILL) and waits for it to exit.
     func stop() async {
