@@ -81,6 +81,7 @@ public actor Gateway: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 await restoreRooms(group: &group)
+                markReady()
                 for await job in mailbox {
                     await process(job, group: &group)
                 }
@@ -91,6 +92,7 @@ public actor Gateway: Service {
         } onGracefulShutdown: {
             input.finish()
         }
+        markReady()
         for (id, link) in links {
             for driver in link.allDrivers { await driver.stop() }
             links[id] = nil
@@ -114,6 +116,22 @@ public actor Gateway: Service {
 
     // MARK: - Front ends
 
+    /// Whether the saved rooms are restored: before that, a question about a room would find none.
+    private var isReady = false
+    private var readyWaiters: [CheckedContinuation<Void, Never>] = []
+
+    private func markReady() {
+        isReady = true
+        for waiter in readyWaiters { waiter.resume() }
+        readyWaiters = []
+    }
+
+    /// Returns once `run()` has restored the saved rooms (front ends may connect while it does).
+    public func ready() async {
+        if isReady { return }
+        await withCheckedContinuation { readyWaiters.append($0) }
+    }
+
     /// Handles what a local user did; returns once it is recorded (or the gateway has stopped).
     public func handle(_ request: GatewayRequest) async {
         await withCheckedContinuation { done in post(.request(request, done: done)) }
@@ -121,13 +139,15 @@ public actor Gateway: Service {
 
     /// A room's chat lines in the order every gateway agrees on; empty for a room this gateway does not hold (asking
     /// never creates one).
-    public func history(room channel: String) -> [RoomLine] {
-        state.history(state.topic(of: channel))
+    public func history(room channel: String) async -> [RoomLine] {
+        await ready()
+        return state.history(state.topic(of: channel))
     }
 
     /// When the room last had a chat line (the newest author timestamp), for CHATHISTORY TARGETS.
-    public func latestLineTime(room channel: String) -> Date? {
-        state.rooms[state.topic(of: channel)]?.state.latestLineTimestamp.map { Date(timeIntervalSince1970: Double($0) / 1000) }
+    public func latestLineTime(room channel: String) async -> Date? {
+        await ready()
+        return state.rooms[state.topic(of: channel)]?.state.latestLineTimestamp.map { Date(timeIntervalSince1970: Double($0) / 1000) }
     }
 
     /// This gateway's own writer key for a room it holds (tests, diagnostics).

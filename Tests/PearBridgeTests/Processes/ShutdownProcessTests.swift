@@ -72,7 +72,11 @@ import Testing
         let (again, ircAgain, _) = try await GatewayProcess.start(directory: root)
         let reader = try await LineClient.connect(port: ircAgain, group: group)
         try await ThreeGatewayProcessTests.register(reader, "bob", channel: "#shut")
-        try await reader.waitFor(containing: "written before the shutdown", timeout: .seconds(20))
+        do {
+            try await reader.waitFor(containing: "written before the shutdown", timeout: .seconds(20))
+        } catch {
+            Issue.record("\(error)\nfirst run:\n\(gateway.printed)\nsecond run:\n\(again.printed)")
+        }
         #expect(!again.printed.contains("corrupt"))
 
         await reader.close()
