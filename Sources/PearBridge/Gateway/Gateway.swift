@@ -33,6 +33,8 @@ public actor Gateway: Service {
     private var catalogueChanged = false
     private let mailbox: AsyncStream<Job>
     private let mailboxInput: AsyncStream<Job>.Continuation
+    /// Where the rooms' people are looked for (nil: only peers that connect, or that the owner dials, are met).
+    private let discovery: (any PeerDiscovery)?
     /// Told when a peer is dropped for misbehaviour (the connection manager bans it for a while).
     private let onMisbehaviour: @Sendable ([UInt8], PeerMisbehaviour) -> Void
 
@@ -57,13 +59,14 @@ public actor Gateway: Service {
     }
 
     public init(
-        directory: DataDirectory, identity: Identity, logger: Logger,
+        directory: DataDirectory, identity: Identity, logger: Logger, discovery: (any PeerDiscovery)? = nil,
         onMisbehaviour: @escaping @Sendable ([UInt8], PeerMisbehaviour) -> Void = { _, _ in }
     ) throws {
         store = try LogStore(directory: directory.file("store"))
         self.identity = identity
         self.logger = logger
         self.onMisbehaviour = onMisbehaviour
+        self.discovery = discovery
         catalogue = RoomCatalogue(file: directory.file("rooms.json"))
         state = GatewayState(identity: identity.keyPair, fold: Self.fold)
         (mailbox, mailboxInput) = AsyncStream.makeStream()
@@ -331,6 +334,8 @@ public actor Gateway: Service {
                 logger.warning("disconnecting peer", metadata: ["peer": "\(link.mux.label)", "reason": "\(reason)"])
                 link.mux.disconnect()
                 onMisbehaviour(link.mux.remotePublicKey, reason)
+            case .discover(let topic, let joined):
+                if joined { await discovery?.join(topic: topic.bytes) } else { await discovery?.leave(topic: topic.bytes) }
             case .saveCatalogue:
                 catalogueChanged = true
             case .publish(let event):

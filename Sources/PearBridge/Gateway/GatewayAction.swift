@@ -20,6 +20,8 @@ enum GatewayAction: Sendable {
     case replicationOpened(GatewayState.ConnectionID, discoveryKey: [UInt8], remote: ReplicationHandshake)
     /// The peer broke the rules: hang up (and let the connection manager remember it).
     case disconnect(GatewayState.ConnectionID, PeerMisbehaviour)
+    /// Start (or stop) looking for the room's people: discovery joins (or leaves) the room topic.
+    case discover(RoomTopic, Bool)
     /// The room catalogue (rooms, whether joined, writer keys) changed: save it.
     case saveCatalogue
     case publish(RoomEvent)

@@ -80,7 +80,7 @@ struct GatewayState: Sendable {
     mutating func roomRestored(_ topic: RoomTopic, joined: Bool, writers: [[UInt8]]) -> [GatewayAction] {
         guard rooms[topic] != nil else { return [] }
         rooms[topic]?.joined = joined
-        return admit(writers, to: topic, from: nil)
+        return (joined ? [.discover(topic, true)] : []) + admit(writers, to: topic, from: nil)
     }
 
     /// Verified blocks of a writer's log, from where the room stopped ingesting it, in index order.
@@ -140,7 +140,10 @@ struct GatewayState: Sendable {
         if room.state.nicks.wish(of: room.ownWriter) != nick { lines.append(.init(kind: .nick, text: nick, timestamp: now)) }
         lines.append(.init(kind: .join, text: "", timestamp: now))
         var actions: [GatewayAction] = [.append(topic, room.state.composeLocal(lines)), .saveCatalogue]
-        if !wasJoined { for id in peers.keys.sorted() { actions += announce(topic, on: id) } }
+        if !wasJoined {
+            actions.append(.discover(topic, true))
+            for id in peers.keys.sorted() { actions += announce(topic, on: id) }
+        }
         // Members already known to be here are shown to the front ends that join now.
         for author in room.presence.sorted {
             actions.append(.publish(.memberJoined(room: channel, member: room.member(author))))
@@ -154,7 +157,7 @@ struct GatewayState: Sendable {
         guard let room = rooms[topic] else { return [] }
         var actions = [GatewayAction.append(topic, room.state.composeLocal([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))]))]
         rooms[topic]?.joined = false
-        actions.append(.saveCatalogue)
+        actions += [.saveCatalogue, .discover(topic, false)]
         for id in peers.keys.sorted() {
             guard let channel = peers[id]?.rooms[topic] else { continue }
             if channel.isOpenHere {

@@ -37,12 +37,13 @@ public final class GatewayNode: Sendable {
         let transport = transport ?? SwarmTransport(keyPair: identity.keyPair, logger: Logger(label: "pearircd.swarm"), group: group)
         // The gateway reports misbehaving peers to the manager, which it has not met yet: the box closes the loop.
         let manager = ManagerBox()
-        let gateway = try Gateway(directory: directory, identity: identity, logger: logger) { key, reason in
+        let discovery = discovery ?? StaticPeerDiscovery(configuration.staticPeers)
+        let gateway = try Gateway(directory: directory, identity: identity, logger: logger, discovery: discovery) { key, reason in
             manager.ban(key, reason: "\(reason)")
         }
         let connections = PeerConnectionManager(
             localKey: identity.keyPair.publicKey, transport: transport,
-            discovery: discovery ?? StaticPeerDiscovery(configuration.staticPeers), retry: configuration.retry,
+            discovery: discovery, retry: configuration.retry,
             banDuration: configuration.banDuration, logger: logger
         ) { connection in
             await gateway.attach(connection, events: connection.events)

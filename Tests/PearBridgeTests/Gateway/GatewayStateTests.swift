@@ -47,6 +47,7 @@ import Testing
             case .startReplication(let id, let writer, _, let remote): "replicate \(id) \(writer[0])\(remote == nil ? "" : " +remote")"
             case .replicationOpened(let id, _, _): "replicationOpened \(id)"
             case .disconnect(let id, let why): "disconnect \(id) \(why)"
+            case .discover(_, let joined): joined ? "discover" : "undiscover"
             case .saveCatalogue: "save"
             case .publish(let event): "publish \(Self.describe(event))"
             }
@@ -83,7 +84,7 @@ import Testing
     @Test func aFirstJoinProvesTheIdentityNamesTheNickAndJoinsInOneBatch() {
         var state = Self.makeState()
         let actions = state.joined(channel: "#room", nick: "alice", at: Date(timeIntervalSince1970: 1))
-        #expect(Self.describe(actions) == ["append identity@1,nick@2,join@3", "save"])
+        #expect(Self.describe(actions) == ["append identity@1,nick@2,join@3", "save", "discover"])
         Self.acknowledge(actions, into: &state, from: 0)
         // Joining again with the same nick records the join only: the identity is proven and the nick unchanged.
         #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())) == ["append join@4", "save"])
@@ -217,10 +218,10 @@ import Testing
         _ = state.peerConnected(2, remoteKey: Self.key(8))
         _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(7))), on: 1)
         let parted = state.parted(channel: "#room", reason: "bye", at: Date())
-        #expect(Self.describe(parted) == ["append part@4", "save", "close 1 pearirc/room/v1", "close 2 pearirc/room/v1"])
+        #expect(Self.describe(parted) == ["append part@4", "save", "undiscover", "close 1 pearirc/room/v1", "close 2 pearirc/room/v1"])
         Self.acknowledge(parted, into: &state, from: 3)
         #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date()))
-            == ["append join@5", "save", "open 1 pearirc/room/v1", "open 2 pearirc/room/v1"])
+            == ["append join@5", "save", "discover", "open 1 pearirc/room/v1", "open 2 pearirc/room/v1"])
     }
 
     @Test func writersLearntFromOnePeerAreGossipedToTheOthers() {

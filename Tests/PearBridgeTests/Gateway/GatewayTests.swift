@@ -229,6 +229,18 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(departures.isEmpty)
     }
 
+    /// Asking for the history of a channel never joined answers nothing and creates nothing: no room, no log on disk.
+    @Test func historyOfAnUnknownChannelCreatesNoRoom() async throws {
+        let a = try await TestGateway.make("no-room")
+        defer { a.cleanUp() }
+        #expect(await a.history(.latest(channel: "#never", limit: 10)).isEmpty)
+        #expect(await a.gateway.ownWriter(channel: "#never") == nil)
+        #expect(await a.gateway.writerCount(channel: "#never") == nil)
+        await a.stop()
+        let store = try LogStore(directory: a.directory.file("store"))
+        #expect(try store.allKeys().isEmpty, "no log was created")
+    }
+
     /// The gateway's TARGETS: rooms with their latest line, in the window, earliest first; no private keys.
     @Test func targetsListRoomsByTheirLatestLine() async throws {
         let a = try await TestGateway.make("targets")
@@ -466,5 +478,45 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         try await waitUntil("the gateway opens the room again and shares its writers again") {
             received.kinds == ["open", "writers", "open", "writers"]
         }
+    }
+}
+
+@Suite struct GatewayDiscoveryTests {
+    /// Remembers what the gateway asked discovery to do.
+    final class RecordingDiscovery: PeerDiscovery {
+        let calls = Mutex<[String]>([])
+        let candidates = AsyncStream<PeerCandidate> { $0.finish() }
+
+        func join(topic: [UInt8]) async { calls.withLock { $0.append("join \(ZBase32.encode(topic).prefix(6))") } }
+        func leave(topic: [UInt8]) async { calls.withLock { $0.append("leave \(ZBase32.encode(topic).prefix(6))") } }
+    }
+
+    /// A joined room's topic is looked up while our user is in it, again after a restart, and no longer after a part.
+    @Test func joinedRoomsAreLookedUpByTopic() async throws {
+        let directory = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-disc-\(UUID().uuidString)"))
+        defer { try? FileManager.default.removeItem(at: directory.url) }
+        let identity = try Identity.loadOrCreate(in: directory)
+        let topic = "\(ZBase32.encode(RoomTopic(foldedChannelName: "#find").bytes).prefix(6))"
+        var logger = Logger(label: "test.discovery")
+        logger.logLevel = .critical
+
+        let first = RecordingDiscovery()
+        let gateway = try Gateway(directory: directory, identity: identity, logger: logger, discovery: first)
+        let runner = Task { _ = try? await gateway.run() }
+        await gateway.handle(.join(room: "#Find", nick: "alice"))
+        await gateway.handle(.join(room: "#find", nick: "alice"))
+        #expect(first.calls.withLock { $0 } == ["join \(topic)"])
+        gateway.shutdown()
+        await runner.value
+
+        let second = RecordingDiscovery()
+        let restarted = try Gateway(directory: directory, identity: identity, logger: logger, discovery: second)
+        let again = Task { _ = try? await restarted.run() }
+        await restarted.ready()
+        #expect(second.calls.withLock { $0 } == ["join \(topic)"])
+        await restarted.handle(.part(room: "#find", reason: "bye"))
+        #expect(second.calls.withLock { $0 } == ["join \(topic)", "leave \(topic)"])
+        restarted.shutdown()
+        await again.value
     }
 }
