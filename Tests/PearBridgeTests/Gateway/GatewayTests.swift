@@ -8,35 +8,73 @@ import Synchronization
 import Sodium
 import Testing
 
-/// Collects a gateway's backend events so tests can wait for one with a timeout.
+/// Collects a gateway's backend events so tests can wait for one: a waiter is resumed by the event itself, or by
+/// its timeout.
 final class EventRecorder: Sendable {
     struct Timeout: Error, CustomStringConvertible {
         let what: String
         var description: String { "timed out waiting for \(what)" }
     }
 
+    private struct Waiter {
+        let predicate: @Sendable (BackendEvent) -> Bool
+        let continuation: CheckedContinuation<BackendEvent?, Never>
+    }
+
     let seen = Mutex<[BackendEvent]>([])
+    /// Taken before `seen` by both the recorder and a new waiter, so no event slips between a look and a wait.
+    private let waiters = Mutex<[UInt64: Waiter]>([:])
+    private let nextWaiter = Atomic<UInt64>(0)
 
     init(_ backend: GatewayBackend) {
         let events = backend.events
         Task { [weak self] in
             for await event in events {
                 guard let self else { return }
-                self.seen.withLock { $0.append(event) }
+                self.record(event)
             }
         }
     }
 
+    private func record(_ event: BackendEvent) {
+        let matched = waiters.withLock { waiters -> [Waiter] in
+            seen.withLock { $0.append(event) }
+            let ids = waiters.filter { $0.value.predicate(event) }.map(\.key)
+            return ids.compactMap { waiters.removeValue(forKey: $0) }
+        }
+        for waiter in matched { waiter.continuation.resume(returning: event) }
+    }
+
     @discardableResult
-    func waitFor(_ what: String, timeout: Duration = .seconds(20), _ predicate: @Sendable (BackendEvent) -> Bool) async throws
+    func waitFor(_ what: String, timeout: Duration = .seconds(20), _ predicate: @escaping @Sendable (BackendEvent) -> Bool) async throws
         -> BackendEvent
     {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if let found = seen.withLock({ $0.first(where: predicate) }) { return found }
-            try await Task.sleep(for: .milliseconds(5))
+        let id = nextWaiter.add(1, ordering: .relaxed).newValue
+        let found = await withTaskGroup(of: BackendEvent?.self) { group in
+            group.addTask {
+                await withCheckedContinuation { continuation in
+                    let already = self.waiters.withLock { waiters -> BackendEvent? in
+                        if let event = self.seen.withLock({ $0.first(where: predicate) }) { return event }
+                        waiters[id] = Waiter(predicate: predicate, continuation: continuation)
+                        return nil
+                    }
+                    if let already { continuation.resume(returning: already) }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                // Whoever removes the waiter resumes it: here, with nothing.
+                self.waiters.withLock { $0.removeValue(forKey: id) }?.continuation.resume(returning: nil)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            // The event came first: the timer's removal finds nothing; make sure nothing is left registered.
+            self.waiters.withLock { $0.removeValue(forKey: id) }?.continuation.resume(returning: nil)
+            return first
         }
-        throw Timeout(what: what)
+        guard let found else { throw Timeout(what: what) }
+        return found
     }
 
     func message(_ text: String, timeout: Duration = .seconds(20)) async throws -> BackendEvent {
