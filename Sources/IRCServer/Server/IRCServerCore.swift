@@ -29,6 +29,10 @@ public actor IRCServerCore {
     private var backgroundTasks: [Task<Void, Never>] = []
     private let backendQueue: AsyncStream<BackendRequest>.Continuation
     private let backendRequests: AsyncStream<BackendRequest>
+    /// Backend questions (authentication, history, services) and password checks run as children of one task group
+    /// owned by the core, so none outlives `stop()`.
+    private let work: AsyncStream<@Sendable () async -> Void>
+    private let workQueue: AsyncStream<@Sendable () async -> Void>.Continuation
     private let logger: Logger
     private var admission = Admission.open
 
@@ -46,6 +50,12 @@ public actor IRCServerCore {
         self.backend = backend
         self.logger = logger
         (backendRequests, backendQueue) = AsyncStream.makeStream()
+        (work, workQueue) = AsyncStream.makeStream()
+    }
+
+    /// Runs `job` as a child of the core's work group.
+    private func spawn(_ job: @escaping @Sendable () async -> Void) {
+        workQueue.yield(job)
     }
 
     public var configuration: IRCServerConfiguration { state.configuration }
@@ -65,6 +75,12 @@ public actor IRCServerCore {
                 await self.backendEvent(event)
             }
         })
+        let work = self.work
+        backgroundTasks.append(Task {
+            await withDiscardingTaskGroup { group in
+                for await job in work { group.addTask { await job() } }
+            }
+        })
         backgroundTasks.append(Task { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
@@ -78,6 +94,7 @@ public actor IRCServerCore {
         for task in backgroundTasks { task.cancel() }
         backgroundTasks = []
         backendQueue.finish()
+        workQueue.finish()
     }
 
     /// Number of open connections (for the connection limit).
@@ -208,33 +225,34 @@ public actor IRCServerCore {
                 backendQueue.yield(request)
             case .authenticate(let id, let credentials):
                 let backend = self.backend
-                Task { [weak self] in
+                spawn { [weak self] in
                     let account = await backend.authenticate(credentials)
                     await self?.authenticationFinished(id, account: account)
                 }
             case .fetchHistory(let id, let query, let batchType, let target):
                 let backend = self.backend
-                Task { [weak self] in
+                spawn { [weak self] in
                     let lines = await backend.history(query)
                     await self?.historyReady(id, lines: lines, batchType: batchType, target: target)
                 }
             case .fetchTargets(let id, let query):
                 let backend = self.backend
-                Task { [weak self] in
+                spawn { [weak self] in
                     let targets = await backend.historyTargets(query)
                     await self?.targetsReady(id, targets: targets)
                 }
             case .verifyOperator(let id, let name, let password, let hash):
                 let verifier = state.configuration.operatorPasswordVerifier
-                // A password hash check takes a noticeable time by design: keep it off this actor.
-                Task.detached { [weak self] in
+                // A password hash check takes a noticeable time by design: keep it off this actor (a child of the
+                // work group runs on the global executor, not here).
+                spawn { [weak self] in
                     let success = verifier?(password, hash) ?? false
                     await self?.operatorVerified(id, name: name, success: success)
                 }
             case .service(let id, let service, let text):
                 let backend = self.backend
                 let nick = state.nick(of: id) ?? "*"
-                Task { [weak self] in
+                spawn { [weak self] in
                     let lines = await backend.service(service, from: nick, text: text) ?? ["\(service) is not available."]
                     await self?.serviceReplied(id, service: service, lines: lines)
                 }

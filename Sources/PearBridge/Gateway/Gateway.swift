@@ -411,18 +411,3 @@ public actor Gateway: Service {
         }
     }
 }
-
-/// One connection as the shell holds it: the mux and its replication drivers. The drivers are shared with the
-/// connection's reader task (which hands them replication messages), hence the lock.
-final class PeerLink: Sendable {
-    let mux: any PeerMux
-    private let drivers = Mutex<[[UInt8]: ReplicationDriver]>([:])
-
-    init(mux: any PeerMux) { self.mux = mux }
-
-    func driver(_ discoveryKey: [UInt8]) -> ReplicationDriver? { drivers.withLock { $0[discoveryKey] } }
-
-    func register(_ driver: ReplicationDriver, for discoveryKey: [UInt8]) { drivers.withLock { $0[discoveryKey] = driver } }
-
-    var allDrivers: [ReplicationDriver] { drivers.withLock { Array($0.values) } }
-}
