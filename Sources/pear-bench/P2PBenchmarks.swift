@@ -38,7 +38,7 @@ enum P2PBenchmarks {
                 logger: logger)
             let transport = SwarmTransport(keyPair: identity.keyPair, logger: logger)
             let (_, peerPort) = try await transport.listen(host: "127.0.0.1", port: 0) { connection in
-                Task { await gateway.attach(connection, events: connection.events) }
+                Task { await gateway.attach(connection) }
             }
             return Node(
                 gateway: gateway, listener: listener, transport: transport, ircPort: listener.port(tls: false) ?? 0,
@@ -47,7 +47,7 @@ enum P2PBenchmarks {
 
         func connect(to other: Node) async throws {
             let connection = try await transport.connect(host: "127.0.0.1", port: other.peerPort)
-            await gateway.attach(connection, events: connection.events)
+            await gateway.attach(connection)
         }
 
         func stop() async {

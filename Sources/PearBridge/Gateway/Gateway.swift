@@ -47,15 +47,27 @@ public actor Gateway: Service {
 
     enum Job: Sendable {
         case request(GatewayRequest, done: CheckedContinuation<Void, Never>?)
-        case attach(ConnectionID, PeerLink, AsyncStream<PeerEvent>)
-        case peerEvent(ConnectionID, PeerEvent)
+        case attach(ConnectionID, PeerLink, PeerEvents)
+        /// Room and channel events of one batch, in order.
+        case peerEvents(ConnectionID, [PeerEvent])
         case peerGone(ConnectionID)
         case misbehaved(ConnectionID, PeerMisbehaviour)
         case logChanged(writer: [UInt8])
 
         func cancelled() {
-            if case .request(_, let done?) = self { done.resume() }
+            switch self {
+            case .request(_, let done?): done.resume()
+            // Too late to take the connection over: end it rather than leave it unread.
+            case .attach(_, let link, _): link.mux.end()
+            default: break
+            }
         }
+    }
+
+    /// A connection's events, one by one or in batches (what arrived together is handled together).
+    enum PeerEvents: Sendable {
+        case single(AsyncStream<PeerEvent>)
+        case batches(AsyncStream<[PeerEvent]>)
     }
 
     public init(
@@ -180,9 +192,19 @@ public actor Gateway: Service {
 
     // MARK: - Peers
 
-    /// Takes over a connection: announces our rooms on it and handles what it sends until it ends.
+    /// Takes over a connection: announces our rooms on it and handles what it sends, a batch at a time, until it ends.
+    @discardableResult
+    public func attach(_ connection: any PeerConnection) -> ConnectionID {
+        attach(connection, .batches(connection.eventBatches))
+    }
+
+    /// Takes over a connection whose events come one by one (the in-memory link of tests).
     @discardableResult
     public func attach(_ mux: any PeerMux, events: AsyncStream<PeerEvent>) -> ConnectionID {
+        attach(mux, .single(events))
+    }
+
+    private func attach(_ mux: any PeerMux, _ events: PeerEvents) -> ConnectionID {
         let id = nextConnectionID
         nextConnectionID += 1
         let link = PeerLink(mux: mux)
@@ -192,11 +214,33 @@ public actor Gateway: Service {
         return id
     }
 
-    /// Reads one connection until it ends. Replication messages go straight to their driver.
-    private nonisolated func read(_ events: AsyncStream<PeerEvent>, link: PeerLink, id: ConnectionID) async {
-        for await event in events {
+    /// Reads one connection until it ends.
+    private nonisolated func read(_ events: PeerEvents, link: PeerLink, id: ConnectionID) async {
+        switch events {
+        case .single(let stream):
+            for await event in stream { await handle([event], link: link, id: id) }
+        case .batches(let stream):
+            for await batch in stream { await handle(batch, link: link, id: id) }
+        }
+        post(.peerGone(id))
+    }
+
+    /// One batch of a connection's events: the replication messages of one core that arrived together go to its
+    /// driver in one call (verified and stored in one step, one hop); everything else goes to the mailbox as one job.
+    /// The two paths need no common order: a driver holds messages that come before the peer's open is processed.
+    private nonisolated func handle(_ batch: [PeerEvent], link: PeerLink, id: ConnectionID) async {
+        var others: [PeerEvent] = []
+        var run: (driver: ReplicationDriver, messages: [ReplicationMessage])?
+        func flush() async -> Bool {
+            guard let (driver, messages) = run else { return true }
+            run = nil
+            guard let reason = await driver.receive(messages) else { return true }
+            post(.misbehaved(id, .replication("\(reason)")))
+            return false
+        }
+        for event in batch {
             guard case .message(ReplicationMessage.protocolName, let discoveryKey, let type, let bytes) = event else {
-                post(.peerEvent(id, event))
+                others.append(event)
                 continue
             }
             // Protomux delivers messages only once our side is open, and our open follows the driver's
@@ -204,11 +248,16 @@ public actor Gateway: Service {
             guard let driver = link.driver(discoveryKey) else { continue }
             guard let message = try? ReplicationMessage(type: type, bytes: bytes) else {
                 post(.misbehaved(id, .malformedReplicationMessage))
-                continue
+                return
             }
-            if let reason = await driver.receive([message]) { post(.misbehaved(id, .replication("\(reason)"))) }
+            if let current = run, current.driver !== driver {
+                guard await flush() else { return }
+            }
+            if run == nil { run = (driver, []) }
+            run?.messages.append(message)
         }
-        post(.peerGone(id))
+        guard await flush() else { return }
+        if !others.isEmpty { post(.peerEvents(id, others)) }
     }
 
     // MARK: - Jobs
@@ -222,8 +271,8 @@ public actor Gateway: Service {
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
             await perform(state.peerConnected(id, remoteKey: link.mux.remotePublicKey), group: &group)
-        case .peerEvent(let id, let event):
-            await perform(state.peerEvent(event, on: id), group: &group)
+        case .peerEvents(let id, let events):
+            for event in events { await perform(state.peerEvent(event, on: id), group: &group) }
         case .peerGone(let id):
             guard let link = links.removeValue(forKey: id) else { return }
             for driver in link.allDrivers { await driver.stop() }

@@ -46,7 +46,7 @@ public final class GatewayNode: Sendable {
             discovery: discovery, retry: configuration.retry,
             banDuration: configuration.banDuration, logger: logger
         ) { connection in
-            await gateway.attach(connection, events: connection.events)
+            await gateway.attach(connection)
         }
         manager.set(connections)
         self.gateway = gateway

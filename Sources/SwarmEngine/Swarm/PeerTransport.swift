@@ -26,6 +26,9 @@ public struct PeerAddress: Hashable, Sendable, CustomStringConvertible {
 /// the events arriving on them, ending with `.disconnected`.
 public protocol PeerConnection: PeerMux {
     var events: AsyncStream<PeerEvent> { get }
+    /// The same events in batches: everything that had arrived when the consumer asked, so what one read delivered
+    /// can be handled in one step. Consume either this or `events`, not both.
+    var eventBatches: AsyncStream<[PeerEvent]> { get }
     /// Returns once the connection is closed, by either side.
     func waitUntilClosed() async
 }

@@ -32,6 +32,12 @@ final class PeerEventQueue: Sendable {
         AsyncStream(unfolding: { [self] in await next() })
     }
 
+    /// The consumer's view in batches: each element is everything that had arrived when the consumer asked (at least
+    /// one event), so what one socket read delivered is usually handled in one step.
+    var batches: AsyncStream<[PeerEvent]> {
+        AsyncStream(unfolding: { [self] in await nextBatch() })
+    }
+
     /// Bytes waiting for the consumer.
     var bufferedBytes: Int { state.withLock { $0.bufferedBytes } }
 
@@ -77,6 +83,24 @@ final class PeerEventQueue: Sendable {
     private enum Step {
         case deliver(PeerEvent?, resume: Bool)
         case wait
+    }
+
+    /// Everything buffered (waiting for the first event if there is none); nil once finished and drained.
+    func nextBatch() async -> [PeerEvent]? {
+        guard let first = await next() else { return nil }
+        let (rest, resume) = state.withLock { state -> ([PeerEvent], Bool) in
+            var rest: [PeerEvent] = []
+            rest.reserveCapacity(state.buffer.count)
+            while let event = state.buffer.popFirst() {
+                state.bufferedBytes -= Self.size(of: event)
+                rest.append(event)
+            }
+            let resume = state.paused && state.bufferedBytes <= lowWatermark
+            if resume { state.paused = false }
+            return (rest, resume)
+        }
+        if resume { resumeReading() }
+        return [first] + rest
     }
 
     func next() async -> PeerEvent? {

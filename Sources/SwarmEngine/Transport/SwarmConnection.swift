@@ -104,6 +104,10 @@ public final class SwarmConnection: PeerConnection {
         try? await channel.closeFuture.get()
     }
 
+    /// The same events in batches (everything that had arrived when the consumer asked). Consume either this or
+    /// `events`, not both.
+    public var eventBatches: AsyncStream<[PeerEvent]> { queue.batches }
+
     /// Bytes of received events not consumed from `events` yet. While above the high watermark (4 MiB), the
     /// connection stops reading from its socket, so a slow consumer slows the peer down instead of buffering.
     public var unconsumedEventBytes: Int { queue.bufferedBytes }
