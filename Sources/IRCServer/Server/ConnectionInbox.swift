@@ -25,6 +25,9 @@ final class ConnectionInbox<Item: Sendable>: Sendable {
             defer { state.draining = true }
             return !state.draining
         }
+        // Not a child of a task group on purpose: the drain task belongs to this connection's queue, ends by itself
+        // when the queue is empty, and is started on the event loop for every burst of reads; handing it to a group
+        // through a stream would add a hop to each burst. The core's `stop()` makes late items no-ops.
         if start { Task { await self.drain() } }
     }
 
