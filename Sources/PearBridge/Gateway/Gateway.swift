@@ -374,6 +374,8 @@ public actor Gateway: Service {
                 links[id]?.mux.reject(protocol: name, id: channelID)
             case .startReplication(let id, let writer, let discoveryKey, let remote):
                 await startReplication(of: writer, discoveryKey: discoveryKey, remote: remote, on: id)
+            case .stopReplication(let id, let discoveryKey):
+                await links[id]?.unregister(discoveryKey)?.stop()
             case .replicationOpened(let id, let discoveryKey, let remote):
                 if let reason = await links[id]?.driver(discoveryKey)?.remoteOpened(remote) {
                     await perform([.disconnect(id, .replication("\(reason)"))], group: &group)

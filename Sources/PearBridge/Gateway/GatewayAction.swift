@@ -16,6 +16,8 @@ enum GatewayAction: Sendable {
     /// Start replicating `writer`'s log on the connection (a driver, then our `hypercore/alpha` open); `remote` is
     /// the peer's open when it came first.
     case startReplication(GatewayState.ConnectionID, writer: [UInt8], discoveryKey: [UInt8], remote: ReplicationHandshake?)
+    /// The core's channel closed: stop and forget its driver.
+    case stopReplication(GatewayState.ConnectionID, discoveryKey: [UInt8])
     /// The peer opened a core whose replication already runs here.
     case replicationOpened(GatewayState.ConnectionID, discoveryKey: [UInt8], remote: ReplicationHandshake)
     /// The peer broke the rules: hang up (and let the connection manager remember it).

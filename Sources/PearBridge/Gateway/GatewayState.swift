@@ -248,15 +248,20 @@ struct GatewayState: Sendable {
         rooms.filter { $0.value.joined }.map(\.key).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
-    /// The connection is gone: its person leaves the rooms it was in, but only where their log proved the
-    /// connection's own identity (a peer may claim any writer key in its hello), and room by room: the person may
-    /// still be in other rooms through other gateways.
+    /// The connection is gone: the writer it claimed leaves the rooms it was in, room by room (the person may still be
+    /// in other rooms through other gateways). A peer may claim any writer key in its hello, so a writer whose log
+    /// proved an identity leaves only with a connection of that identity; a writer that proved none (another
+    /// implementation's peer) has nothing to protect and leaves once no connection claims it.
     mutating func peerDisconnected(_ id: ConnectionID) -> [GatewayAction] {
         guard let peer = peers.removeValue(forKey: id) else { return [] }
         var actions: [GatewayAction] = []
         for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
             guard var room = rooms[topic], let owner = room.presence.connectionEnded(id) else { continue }
-            if room.state.identities[owner] == peer.remoteKey, room.presence.hide(owner) {
+            let gone = switch room.state.identities[owner] {
+            case let proven?: proven == peer.remoteKey
+            case nil: !room.presence.isClaimed(owner)
+            }
+            if gone, room.presence.hide(owner) {
                 actions.append(.publish(.memberLeft(room: room.channel, memberID: room.memberID(owner), reason: "Connection gone")))
             }
             rooms[topic] = room
@@ -301,7 +306,8 @@ struct GatewayState: Sendable {
             guard let remote = try? ReplicationHandshake(compactEncoded: handshake) else {
                 return [.disconnect(id, .malformedReplicationHandshake)]
             }
-            if let writer = writerByDiscoveryKey[discoveryKey], peers[id]?.replicating.contains(writer) == true {
+            let writer = writerByDiscoveryKey[discoveryKey]
+            if let writer, peers[id]?.replicating.contains(writer) == true {
                 return [.replicationOpened(id, discoveryKey: discoveryKey, remote: remote)]
             }
             guard peers[id]?.pendingReplicationOpens[discoveryKey] != nil
@@ -310,7 +316,18 @@ struct GatewayState: Sendable {
                 return [.rejectChannel(id, protocol: ReplicationMessage.protocolName, id: discoveryKey)]
             }
             peers[id]?.pendingReplicationOpens[discoveryKey] = remote
+            // A writer of a room shared with this peer whose channel closed (our open was refused because the peer's
+            // core was not ready yet, as the Node reference does, or either side closed it): the peer's open
+            // restarts its replication.
+            if let writer, rooms(withWriter: writer).contains(where: { peers[id]?.rooms[$0]?.isShared == true }) {
+                return startReplication(of: writer, on: id)
+            }
             return []
+        case .closed(ReplicationMessage.protocolName, let discoveryKey):
+            // Closed on both sides: its driver goes, and a later open by either side starts afresh.
+            peers[id]?.pendingReplicationOpens[discoveryKey] = nil
+            guard let writer = writerByDiscoveryKey[discoveryKey], peers[id]?.replicating.remove(writer) != nil else { return [] }
+            return [.stopReplication(id, discoveryKey: discoveryKey)]
         case .opened(let name, let channelID, _):
             // A protocol we do not speak: refused at once, as a Node peer's protomux does without a pair handler.
             return [.rejectChannel(id, protocol: name, id: channelID)]

@@ -14,5 +14,7 @@ final class PeerLink: Sendable {
 
     func register(_ driver: ReplicationDriver, for discoveryKey: [UInt8]) { drivers.withLock { $0[discoveryKey] = driver } }
 
+    func unregister(_ discoveryKey: [UInt8]) -> ReplicationDriver? { drivers.withLock { $0.removeValue(forKey: discoveryKey) } }
+
     var allDrivers: [ReplicationDriver] { drivers.withLock { Array($0.values) } }
 }

@@ -19,6 +19,9 @@ struct RoomPresence: Sendable {
         ownerByConnection[id] = writer
     }
 
+    /// Whether any connection still claims `writer` as its own.
+    func isClaimed(_ writer: [UInt8]) -> Bool { ownerByConnection.values.contains(writer) }
+
     /// The writer the connection claimed (in its hello), forgotten with the connection.
     mutating func connectionEnded(_ id: GatewayState.ConnectionID) -> [UInt8]? {
         ownerByConnection.removeValue(forKey: id)

@@ -46,6 +46,7 @@ import Testing
             case .rejectChannel(let id, let name, _): "reject \(id) \(name)"
             case .startReplication(let id, let writer, _, let remote): "replicate \(id) \(writer[0])\(remote == nil ? "" : " +remote")"
             case .replicationOpened(let id, _, _): "replicationOpened \(id)"
+            case .stopReplication(let id, _): "stopReplication \(id)"
             case .disconnect(let id, let why): "disconnect \(id) \(why)"
             case .discover(_, let joined): joined ? "discover" : "undiscover"
             case .saveCatalogue: "save"
@@ -179,6 +180,27 @@ import Testing
             ],
             expected: ["writers 1 1", "replicate 1 1", "openReplica 7", "save", "replicate 1 7 +remote"]),
         ChannelCase(
+            description: "a core channel the peer closed (or refused) loses its driver, and the peer's next open restarts it",
+            joinFirst: true,
+            events: [
+                .opened(protocol: RoomWire.protocolName, id: room.bytes, handshake: hello(key(7))),
+                .closed(protocol: ReplicationMessage.protocolName, id: try! DiscoveryKey.of(key(7))),
+                .closed(protocol: ReplicationMessage.protocolName, id: try! DiscoveryKey.of(key(7))),
+                .opened(
+                    protocol: ReplicationMessage.protocolName, id: try! DiscoveryKey.of(key(7)),
+                    handshake: ReplicationHandshake(capability: key(3)).compactEncoded()),
+            ],
+            expected: ["writers 1 1", "replicate 1 1", "openReplica 7", "save", "replicate 1 7", "stopReplication 1", "replicate 1 7 +remote"]),
+        ChannelCase(
+            description: "an open for a core of a room not shared with the peer waits",
+            joinFirst: false,
+            events: [
+                .opened(
+                    protocol: ReplicationMessage.protocolName, id: try! DiscoveryKey.of(ownWriter),
+                    handshake: ReplicationHandshake(capability: key(3)).compactEncoded()),
+            ],
+            expected: []),
+        ChannelCase(
             description: "a malformed replication handshake is misbehaviour",
             joinFirst: true,
             events: [.opened(protocol: ReplicationMessage.protocolName, id: key(4), handshake: [255])],
@@ -268,6 +290,22 @@ import Testing
         _ = state.peerConnected(1, remoteKey: Self.peerKey)
         _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: 1)
         #expect(state.peerDisconnected(1).isEmpty)
+    }
+
+    /// A writer that proved no identity (another implementation's peer) leaves when the last connection claiming it
+    /// ends: it has no identity for a spoofer to borrow.
+    @Test func anUnprovenWriterLeavesWithTheLastConnectionClaimingIt() {
+        var state = Self.makeState()
+        _ = state.joined(channel: "#room", nick: "alice", at: Date())
+        let writer = Self.key(7)
+        #expect(Self.describe(state.blocksRead(Self.room, writer: writer, from: 0, blocks: [Self.entry(.join, "", lamport: 1)]))
+            == ["publish joined #room pear-\(ZBase32.encode(writer).prefix(8))"])
+        for id: GatewayState.ConnectionID in [1, 2] {
+            _ = state.peerConnected(id, remoteKey: Self.key(UInt8(100 + id)))
+            _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(writer)), on: id)
+        }
+        #expect(state.peerDisconnected(1).isEmpty, "still claimed by connection 2")
+        #expect(Self.describe(state.peerDisconnected(2)) == ["publish left #room Connection gone"])
     }
 
     @Test func nothingIsPublishedForARoomOurUserIsNotIn() {

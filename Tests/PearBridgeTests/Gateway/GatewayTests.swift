@@ -493,6 +493,39 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         }
     }
 
+    /// The peer refuses our open of a core (its copy was not ready, as the Node reference does) and opens the core
+    /// itself later: the gateway must answer that open with a fresh open of its own, not let a stale driver swallow it.
+    @Test func aCoreThePeerRefusedIsOpenedAgainWhenThePeerOpensIt() async throws {
+        let gateway = try await TestGateway.make("refused-core")
+        defer { gateway.cleanUp() }
+        await gateway.handle(.joined(channel: "#core", nick: "alice"))
+        let own = try #require(await gateway.gateway.ownWriter(channel: "#core"))
+        let discoveryKey = try DiscoveryKey.of(own)
+        let (x, y) = InMemoryPeerLink.pair(
+            initiatorKey: RandomBytes.generate(count: 32), responderKey: gateway.gateway.identity.keyPair.publicKey)
+        final class Opens: Sendable { let count = Atomic(0) }
+        let opens = Opens()
+        let reader = Task {
+            for await event in x.events {
+                if case .opened(ReplicationMessage.protocolName, discoveryKey, _) = event { opens.count.add(1, ordering: .relaxed) }
+            }
+        }
+        defer { reader.cancel() }
+        _ = await gateway.gateway.attach(y, events: y.events)
+        x.open(
+            protocol: RoomWire.protocolName, id: RoomTopic(foldedChannelName: "#core").bytes,
+            handshake: RoomWire.Hello(ownWriter: RandomBytes.generate(count: 32)).compactEncoded())
+        try await waitUntil("the gateway opens its core") { opens.count.load(ordering: .relaxed) == 1 }
+        x.reject(protocol: ReplicationMessage.protocolName, id: discoveryKey)
+        // The peer's own open, with the capability this connection and key give the initiator.
+        let capability = try ReplicationHandshake.capability(isInitiator: true, key: own, handshakeHash: x.handshakeHash)
+        x.open(
+            protocol: ReplicationMessage.protocolName, id: discoveryKey,
+            handshake: ReplicationHandshake(capability: capability).compactEncoded())
+        try await waitUntil("the gateway opens the core again") { opens.count.load(ordering: .relaxed) == 2 }
+        #expect(await gateway.gateway.peers.count == 1, "the peer was not dropped")
+    }
+
     /// A peer whose user parts a room closes its room channel, which closes it on both sides; when the user joins
     /// again the peer opens it anew, and the gateway must open its side again before it shares its writers (a
     /// message on a channel it has not opened would go nowhere, and the peer would never learn them).
