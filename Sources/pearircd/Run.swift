@@ -138,6 +138,8 @@ struct Run: AsyncParsableCommand {
                 directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup, logger: logger)
             backend = GatewayBackend(gateway: node.gateway, connector: node.connector)
             configuration.serviceNames = [PearServ.name]
+            configuration.remotePrivateMessageRefusal =
+                "is on another gateway: private messages across gateways are not carried yet (nothing was sent)"
             // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.
             configuration.messageIDNamespace = RoomState.messageIDNamespace(for: identity.keyPair.publicKey)
             if let boundPort = try await node.startPeerListener() { print("listening peers \(peerHost) \(boundPort)") }

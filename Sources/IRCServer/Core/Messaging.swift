@@ -72,6 +72,12 @@ extension IRCServerState {
                 if command != "NOTICE" { reply(client, .errNoSuchNick, [target, "No such nick/channel"]) }
                 continue
             }
+            if recipient.isRemote {
+                // Nothing carries it: an honest error, never an echo as if delivered. NOTICE and TAGMSG get no
+                // answer (no automatic replies to notices; typing notifications are best effort).
+                if command == "PRIVMSG" { reply(client, .errNoSuchNick, [recipient.nick ?? target, configuration.remotePrivateMessageRefusal]) }
+                continue
+            }
             outgoing.params[0] = recipient.nick ?? target
             if recipientID == id, client.has("echo-message") {
                 // To oneself with echo-message: the echo is the labeled answer, the delivered copy is not.

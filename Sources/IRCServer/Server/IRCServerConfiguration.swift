@@ -62,6 +62,9 @@ public struct IRCServerConfiguration: Sendable {
     public var historyOnJoin = 50
     /// Service pseudo-users whose private messages go to the backend (PearIRC: `PearServ`).
     public var serviceNames: [String] = []
+    /// The text of the 401 a private message to a remote user gets while the backend cannot carry it (no false echo:
+    /// the sender must know it was not delivered). The peer-to-peer gateway says why in its own words.
+    public var remotePrivateMessageRefusal = "Private messages to remote users are not carried by this server"
     /// `OPER` credentials: name → Argon2id hash string (`PasswordHash` format), checked by the backend.
     public var operators: [String: String] = [:]
     /// Checks an OPER password against its hash from `operators` (e.g. libsodium's Argon2id `crypto_pwhash_str_verify`,

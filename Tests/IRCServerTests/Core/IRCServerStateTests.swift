@@ -314,6 +314,23 @@ import Testing
     }
 }
 
+extension RemoteUserTests {
+    /// Nothing carries a private message to a remote user yet: the sender is told, and nothing is echoed as if sent.
+    @Test func aPrivateMessageToARemoteUserIsRefusedNotEchoed() {
+        var server = ServerHarness()
+        let alice = server.register("alice", caps: ["echo-message"])
+        server.send(alice, "JOIN #p2p")
+        let remote = RemoteUser(id: "key1", nick: "carol", user: "pear", host: "5db4ysm3.pear", realName: "Carol")
+        server.record(server.state.backendEvent(.remoteJoined(channel: "#p2p", user: remote), now: server.now))
+        _ = server.inbox(alice)
+        #expect(server.send(alice, "PRIVMSG carol :are you there?")
+            == [":irc.test 401 alice carol :Private messages to remote users are not carried by this server"])
+        #expect(server.send(alice, "NOTICE carol :psst").isEmpty)
+        #expect(server.send(alice, "@+typing=active TAGMSG carol").isEmpty)
+        #expect(!server.otherActions.contains { if case .backend(.directMessage) = $0 { true } else { false } })
+    }
+}
+
 @Suite struct ChatHistoryTests {
     @Test func historyIsFetchedAndBatched() {
         var server = ServerHarness()
