@@ -35,7 +35,7 @@ enum HyperLogBenchmarks {
 
         // The whole append path: hash, sign, one SQLite transaction per batch.
         let store = try LogStore(directory: directory)
-        let log = try store.writableLog(name: "bench")
+        let log = try await store.writableLog(name: "bench")
         let appendSeconds = try await measureAsync {
             for batch in batches { try await log.append(batch) }
         }
@@ -63,7 +63,7 @@ enum HyperLogBenchmarks {
         report.figure("hyperlog.get_random", Double(gets) / getSeconds, "ops/s", ["gets": "\(gets)", "entries": "\(entries)"])
 
         // Single-entry durable appends: one transaction and one fsync each.
-        let single = try store.writableLog(name: "bench-single")
+        let single = try await store.writableLog(name: "bench-single")
         let singleSeconds = try await measureAsync {
             for index in 0..<singleAppends { try await single.append([payload[index % payload.count]]) }
         }
@@ -78,7 +78,7 @@ enum HyperLogBenchmarks {
         defer { try? FileManager.default.removeItem(at: directory) }
         let writerStore = try LogStore(directory: directory.appendingPathComponent("writer"))
         let readerStore = try LogStore(directory: directory.appendingPathComponent("reader"))
-        let writer = try writerStore.writableLog(name: "bench")
+        let writer = try await writerStore.writableLog(name: "bench")
         let payload = (0..<entries).map { index in
             var block = [UInt8](repeating: UInt8(truncatingIfNeeded: index), count: 100)
             withUnsafeBytes(of: UInt64(index).littleEndian) { block.replaceSubrange(0..<8, with: $0) }
@@ -87,7 +87,7 @@ enum HyperLogBenchmarks {
         for start in stride(from: 0, to: entries, by: 1000) {
             try await writer.append(Array(payload[start..<min(start + 1000, entries)]))
         }
-        let reader = try readerStore.replica(key: writer.key)
+        let reader = try await readerStore.replica(key: writer.key)
         var configuration = ReplicationSession.Configuration()
         configuration.maximumInflight = 1024
         let target = UInt64(entries)

@@ -16,7 +16,7 @@ func say(_ line: String) {
 let directory = URL(fileURLWithPath: CommandLine.arguments[1])
 do {
     let store = try LogStore(directory: directory)
-    let log = try store.writableLog(name: "crash-test")
+    let log = try await store.writableLog(name: "crash-test")
     var counter = await log.length
     say("ready \(counter)")
     while true {

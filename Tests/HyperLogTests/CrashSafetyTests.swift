@@ -76,7 +76,7 @@ import Testing
             highestAck = max(highestAck, acknowledged)
 
             let store = try LogStore(directory: directory)
-            let log = try store.writableLog(name: "crash-test")
+            let log = try await store.writableLog(name: "crash-test")
             let length = await log.length
             #expect(length >= highestAck, "round \(round): acknowledged \(highestAck), store has \(length)")
             try await log.verifyEverything()

@@ -13,11 +13,11 @@ import Testing
         let writer: SignedLog
         let reader: SignedLog
 
-        init() throws {
+        init() async throws {
             writerStore = try LogStore(directory: directory.appendingPathComponent("writer"))
             readerStore = try LogStore(directory: directory.appendingPathComponent("reader"))
-            writer = try writerStore.writableLog(name: "room")
-            reader = try readerStore.replica(key: writer.key)
+            writer = try await writerStore.writableLog(name: "room")
+            reader = try await readerStore.replica(key: writer.key)
         }
 
         func cleanUp() { try? FileManager.default.removeItem(at: directory) }
@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func replicatesEverythingAndFollowsLiveAppends() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<100).map { Array("line \($0)".utf8) })
         let pair = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
@@ -51,7 +51,7 @@ import Testing
     }
 
     @Test func duplicatedAndReorderedMessagesStillConverge() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<300).map { Array("entry \($0)".utf8) })
         var faults = ReplicationLoopback.Faults()
@@ -65,7 +65,7 @@ import Testing
     }
 
     @Test func resumesAfterAnInterruption() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<500).map { Array("entry \($0)".utf8) })
         // First connection: cut after a few rounds, with messages still in flight (dropped).
@@ -82,7 +82,7 @@ import Testing
     }
 
     @Test func tamperedBlocksAreRejectedAndNothingIsStored() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<20).map { Array("honest \($0)".utf8) })
         // Let the honest upgrade through, then corrupt every block.
@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func forgedSignatureIsRejected() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append([[1], [2], [3]])
         var faults = ReplicationLoopback.Faults()
@@ -139,7 +139,7 @@ import Testing
     /// (it suspends while opening): they are held and processed once the channel is open, not taken as a protocol
     /// violation, and replication completes.
     @Test func messagesBeforeTheOpenIsProcessedAreHeldUntilIt() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append((0..<10).map { Array("entry \($0)".utf8) })
         let hash = RandomBytes.generate(count: 64)
@@ -172,7 +172,7 @@ import Testing
 
     /// Holding is bounded: up to `maximumHeldMessages` wait for the open, one more closes the channel.
     @Test func tooManyMessagesBeforeTheOpenCloseTheChannel() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         let reader = try await ReplicationDriver(
             log: stores.reader, handshakeHash: RandomBytes.generate(count: 64), isInitiator: false
@@ -187,7 +187,7 @@ import Testing
     }
 
     @Test func wrongCapabilityClosesTheChannel() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         let reader = try await ReplicationDriver(
             log: stores.reader, handshakeHash: RandomBytes.generate(count: 64), isInitiator: false
@@ -198,7 +198,7 @@ import Testing
     }
 
     @Test func requestFloodClosesTheChannel() async throws {
-        let stores = try Stores()
+        let stores = try await Stores()
         defer { stores.cleanUp() }
         try await stores.writer.append([[1]])
         let hash = RandomBytes.generate(count: 64)

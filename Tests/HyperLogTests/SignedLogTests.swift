@@ -16,7 +16,7 @@ func temporaryStoreDirectory(_ label: String = "store") -> URL {
         let key: [UInt8]
         do {
             let store = try LogStore(directory: directory)
-            let log = try store.writableLog(name: "room")
+            let log = try await store.writableLog(name: "room")
             #expect(await log.length == 0)
             #expect(try await log.append([Array("a".utf8), Array("bc".utf8)]) == 2)
             #expect(try await log.append([Array("def".utf8)]) == 3)
@@ -28,21 +28,21 @@ func temporaryStoreDirectory(_ label: String = "store") -> URL {
         }
         // A second store object on the same directory sees the same, verified state.
         let reopened = try LogStore(directory: directory)
-        let log = try reopened.writableLog(name: "room")
+        let log = try await reopened.writableLog(name: "room")
         #expect(log.key == key)
         #expect(await log.length == 3)
         #expect(try await log.get(2) == Array("def".utf8))
-        #expect(try reopened.log(discoveryKey: try DiscoveryKey.of(key))?.key == key)
+        #expect(try await reopened.log(discoveryKey: try DiscoveryKey.of(key))?.key == key)
         #expect(try await log.append([[1]]) == 4)
         try await log.verifyEverything()
     }
 
-    @Test func sameNameSameKeyAcrossStoresWithTheSamePrimaryKey() throws {
+    @Test func sameNameSameKeyAcrossStoresWithTheSamePrimaryKey() async throws {
         let directory = temporaryStoreDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let first = try LogStore(directory: directory).writableLog(name: "x").key
-        let second = try LogStore(directory: directory).writableLog(name: "x").key
-        let other = try LogStore(directory: directory).writableLog(name: "y").key
+        let first = try await LogStore(directory: directory).writableLog(name: "x").key
+        let second = try await LogStore(directory: directory).writableLog(name: "x").key
+        let other = try await LogStore(directory: directory).writableLog(name: "y").key
         #expect(first == second)
         #expect(first != other)
         let attributes = try FileManager.default.attributesOfItem(
@@ -56,18 +56,20 @@ func temporaryStoreDirectory(_ label: String = "store") -> URL {
         let store = try LogStore(directory: directory)
         let author = Ed25519.randomKeyPair()
         let manifest = Manifest.singleSigner(publicKey: author.publicKey)
-        let replica = try store.replica(key: manifest.key, manifest: manifest)
+        let replica = try await store.replica(key: manifest.key, manifest: manifest)
         #expect(!replica.isWritable)
         await #expect(throws: HyperLogError.notWritable) { try await replica.append([[1]]) }
-        #expect(throws: HyperLogError.self) { try store.replica(key: [1, 2, 3]) }
-        #expect(throws: HyperLogError.self) { try store.replica(key: RandomBytes.generate(count: 32), manifest: manifest) }
+        await #expect(throws: HyperLogError.self) { try await store.replica(key: [1, 2, 3]) }
+        await #expect(throws: HyperLogError.self) {
+            try await store.replica(key: RandomBytes.generate(count: 32), manifest: manifest)
+        }
     }
 
     @Test func truncateBumpsForkAndResigns() async throws {
         let directory = temporaryStoreDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try LogStore(directory: directory)
-        let log = try store.writableLog(name: "t")
+        let log = try await store.writableLog(name: "t")
         try await log.append((0..<7).map { [UInt8($0)] })
         let events = await log.events()
         try await log.truncate(to: 3)
@@ -81,7 +83,7 @@ func temporaryStoreDirectory(_ label: String = "store") -> URL {
         #expect(await iterator.next() == .truncated(length: 3, fork: 1))
         #expect(await iterator.next() == .appended(length: 4))
         // The truncated, re-signed state survives a reopen.
-        let reopened = try LogStore(directory: directory).writableLog(name: "t")
+        let reopened = try await LogStore(directory: directory).writableLog(name: "t")
         #expect(await reopened.fork == 1)
         #expect(await reopened.length == 4)
         try await reopened.verifyEverything()
@@ -108,7 +110,7 @@ func temporaryStoreDirectory(_ label: String = "store") -> URL {
         let directory = temporaryStoreDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         do {
-            let log = try LogStore(directory: directory).writableLog(name: "victim")
+            let log = try await LogStore(directory: directory).writableLog(name: "victim")
             try await log.append([Array("one".utf8), Array("two".utf8), Array("three".utf8)])
         }
         let path = directory.appendingPathComponent(LogStore.databaseFileName).path
@@ -118,7 +120,7 @@ func temporaryStoreDirectory(_ label: String = "store") -> URL {
             try await queue.write { db in try db.execute(sql: "UPDATE block SET data = x'6f6e45' WHERE idx = 0") }
         }
         do {
-            let log = try LogStore(directory: directory).writableLog(name: "victim")
+            let log = try await LogStore(directory: directory).writableLog(name: "victim")
             await #expect(throws: HyperLogError.self) { try await log.verifyEverything() }
         }
         // A forged signature: refused at open.
@@ -128,6 +130,8 @@ func temporaryStoreDirectory(_ label: String = "store") -> URL {
                 try db.execute(sql: "UPDATE core SET signature = ?", arguments: [Data(repeating: 1, count: 68)])
             }
         }
-        #expect(throws: HyperLogError.self) { try LogStore(directory: directory).writableLog(name: "victim") }
+        await #expect(throws: HyperLogError.self) {
+            try await LogStore(directory: directory).writableLog(name: "victim")
+        }
     }
 }

@@ -7,7 +7,14 @@ import Sodium
 /// Writable when it holds the key pair of its manifest's signer; otherwise a read-only replica that accepts data
 /// only through verified proofs. An actor: appends from the IRC side and data from replication sessions are
 /// serialised here, and each state change is one storage transaction.
+///
+/// Its methods call the database synchronously, so every log runs on `StorageExecutor.shared`, a thread of its
+/// own, instead of Swift's shared pool: a commit waiting for the disk suspends its caller and blocks no other task.
 public actor SignedLog {
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        StorageExecutor.shared.asUnownedSerialExecutor()
+    }
+
     public nonisolated let key: [UInt8]
     public nonisolated let discoveryKey: [UInt8]
     public private(set) var manifest: Manifest?

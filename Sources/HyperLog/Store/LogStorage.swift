@@ -7,6 +7,9 @@ import GRDBSQLite
 /// Each append, upgrade or truncation is one transaction, so a crash at any instant leaves either the state before
 /// or the state after, never a torn log; with `synchronous = FULL` a transaction that returned is on disk.
 /// Unsigned 64-bit quantities are stored as SQLite integers; every value a real log reaches is below 2^63.
+///
+/// Every call is synchronous and may wait for the disk: `SignedLog` and `LogStore` make them on their storage thread
+/// (`StorageExecutor`), never on Swift's shared pool.
 public final class LogStorage: Sendable {
     /// A core's stored header.
     public struct CoreRecord: Sendable, Equatable {

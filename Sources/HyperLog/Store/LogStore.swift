@@ -1,18 +1,29 @@
 import Foundation
 import Sodium
-import Synchronization
 
 /// Many logs in one place (the Corestore role): a primary key from which named logs derive their key pairs, one
 /// database for all of them, and look-up by key and by discovery key.
 ///
 /// Layout inside its directory: `primary-key` (32 bytes, mode 0600) and `store.sqlite` (+ WAL).
-public final class LogStore: Sendable {
+///
+/// An actor on the storage thread (`StorageExecutor`), like its logs: opening a log reads the database and may
+/// create its record (a commit), and closing checkpoints, so these suspend the caller rather than block Swift's
+/// shared pool. Only `init` runs on the caller's thread: it opens the database (integrity check, migrations) once,
+/// when a process starts, before anything else could be waiting on the pool.
+public actor LogStore {
     public static let primaryKeyFileName = "primary-key"
     public static let databaseFileName = "store.sqlite"
 
-    public let storage: LogStorage
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        StorageExecutor.shared.asUnownedSerialExecutor()
+    }
+
+    /// The database itself, for measurements and maintenance. Its calls are synchronous: call them from code that
+    /// may block (a command-line tool), not from tasks on the shared pool.
+    public nonisolated let storage: LogStorage
     let primaryKey: SecureBytes
-    private let open = Mutex<[[UInt8]: SignedLog]>([:])
+    /// Logs already opened, so each key has one actor (one writer) per store.
+    private var open: [[UInt8]: SignedLog] = [:]
 
     /// Opens the store in `directory`, creating the directory, the primary key and the database on first use.
     public init(directory: URL) throws {
@@ -40,16 +51,14 @@ public final class LogStore: Sendable {
         let keyPair = try CorestoreKeyDerivation.keyPair(primaryKey: primaryKey, namespace: namespace, name: name)
         let manifest = Manifest.singleSigner(publicKey: keyPair.publicKey)
         let key = manifest.key
-        return try open.withLock { open in
-            if let log = open[key] { return log }
-            let record = try storage.core(key: key)
-                ?? storage.createCore(
-                    key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest.compactEncoded(),
-                    namespace: namespace, name: name)
-            let log = try SignedLog(record: record, storage: storage, keyPair: keyPair)
-            open[key] = log
-            return log
-        }
+        if let log = open[key] { return log }
+        let record = try storage.core(key: key)
+            ?? storage.createCore(
+                key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest.compactEncoded(),
+                namespace: namespace, name: name)
+        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair)
+        open[key] = log
+        return log
     }
 
     /// A replica of someone else's log. `manifest`, when known, must hash to `key`; without it the replica waits
@@ -57,28 +66,26 @@ public final class LogStore: Sendable {
     public func replica(key: [UInt8], manifest: Manifest? = nil) throws -> SignedLog {
         guard key.count == 32 else { throw HyperLogError.invalidRequest("core key must be 32 bytes") }
         if let manifest, manifest.key != key { throw HyperLogError.invalidRequest("manifest does not hash to key") }
-        return try open.withLock { open in
-            if let log = open[key] { return log }
-            var record = try storage.core(key: key)
-            if record == nil {
-                record = try storage.createCore(
-                    key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest?.compactEncoded(),
-                    namespace: nil, name: nil)
-            } else if record?.manifest == nil, let manifest, let id = record?.id {
-                try storage.setManifest(core: id, manifest: manifest.compactEncoded())
-                record?.manifest = manifest.compactEncoded()
-            }
-            guard let record else { throw HyperLogError.corruptStorage("core record vanished") }
-            // A core stored as writable (it has a derivation name) reopens writable.
-            let keyPair = try record.name.map {
-                try CorestoreKeyDerivation.keyPair(
-                    primaryKey: primaryKey, namespace: record.namespace ?? CorestoreKeyDerivation.rootNamespace,
-                    name: $0)
-            }
-            let log = try SignedLog(record: record, storage: storage, keyPair: keyPair)
-            open[key] = log
-            return log
+        if let log = open[key] { return log }
+        var record = try storage.core(key: key)
+        if record == nil {
+            record = try storage.createCore(
+                key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest?.compactEncoded(),
+                namespace: nil, name: nil)
+        } else if record?.manifest == nil, let manifest, let id = record?.id {
+            try storage.setManifest(core: id, manifest: manifest.compactEncoded())
+            record?.manifest = manifest.compactEncoded()
         }
+        guard let record else { throw HyperLogError.corruptStorage("core record vanished") }
+        // A core stored as writable (it has a derivation name) reopens writable.
+        let keyPair = try record.name.map {
+            try CorestoreKeyDerivation.keyPair(
+                primaryKey: primaryKey, namespace: record.namespace ?? CorestoreKeyDerivation.rootNamespace,
+                name: $0)
+        }
+        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair)
+        open[key] = log
+        return log
     }
 
     /// The stored log with this discovery key, if any.

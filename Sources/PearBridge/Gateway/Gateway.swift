@@ -113,7 +113,7 @@ public actor Gateway: Service {
             links[id] = nil
         }
         do {
-            try store.close()
+            try await store.close()
         } catch {
             logger.error("could not close the store cleanly", metadata: ["error": "\(error)"])
         }
@@ -308,7 +308,7 @@ public actor Gateway: Service {
         let topic = state.topic(of: channel)
         if state.rooms[topic] != nil { return true }
         do {
-            let log = try store.writableLog(name: topic.logName)
+            let log = try await store.writableLog(name: topic.logName)
             logs[log.key] = log
             ownLogs[topic] = log
             state.roomOpened(channel: channel, ownWriter: log.key)
@@ -356,7 +356,7 @@ public actor Gateway: Service {
                 await append(entries, to: topic, group: &group)
             case .openReplica(let topic, let writer):
                 do {
-                    let log = try logs[writer] ?? store.replica(key: writer)
+                    let log = if let known = logs[writer] { known } else { try await store.replica(key: writer) }
                     logs[writer] = log
                     await follow(log, group: &group)
                     await ingestAvailable(topic, writer: writer, group: &group)
