@@ -93,6 +93,9 @@ public enum BackendEvent: Sendable, Hashable {
     case remoteNick(userID: String, newNick: String)
     case remoteMessage(channel: String, userID: String, kind: ChatLineKind, text: String, id: String, time: Date)
     case remoteTopic(channel: String, userID: String, topic: String)
+    /// When the channel really began (for RPL_CREATIONTIME): a backend that keeps channels longer than the server's
+    /// own memory (the peer-to-peer rooms) says so, and the creation time stays the same across restarts.
+    case channelCreated(channel: String, time: Date)
     /// A notice from the backend itself to every local client in `channel` (or to all, when nil).
     case serviceNotice(channel: String?, text: String)
 }

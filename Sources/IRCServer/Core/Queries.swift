@@ -85,6 +85,8 @@ extension IRCServerState {
             reply(client, .rplWhoisUser, [targetNick, target.user ?? "*", target.host, "*", target.realName ?? ""])
             let visible = target.joinedChannels.sorted().compactMap { folded -> String? in
                 guard let channel = channels[folded], !channel.secret || channel.members[id] != nil else { return nil }
+                // A remote user's rooms are known here only through this server's users: show those the asker shares.
+                if target.isRemote, channel.members[id] == nil { return nil }
                 return channel.prefix(of: targetID, multiPrefix: client.has("multi-prefix")) + channel.name
             }
             if !visible.isEmpty { reply(client, .rplWhoisChannels, [targetNick, visible.joined(separator: " ")]) }

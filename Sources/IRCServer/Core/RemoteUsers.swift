@@ -40,6 +40,8 @@ extension IRCServerState {
             guard let id = remoteUsers[userID], let client = clients[id], var room = channels[fold(channel)] else { break }
             setTopic(&room, topic, by: client, now: now)
             channels[fold(channel)] = room
+        case .channelCreated(let channel, let time):
+            channels[fold(channel)]?.created = time
         case .serviceNotice(let channel, let text):
             let targets: [ClientID]
             if let channel, let room = channels[fold(channel)] {
@@ -59,7 +61,8 @@ extension IRCServerState {
         if let id = remoteUsers[user.id] { return id }
         let id = ClientID(nextRemoteID)
         nextRemoteID += 1
-        var record = ClientRecord(id: id, host: user.host, secure: true, certificateFingerprint: nil, connectedAt: now)
+        // Not "using a secure connection" (RPL_WHOISSECURE): how they reach their own server is not ours to claim.
+        var record = ClientRecord(id: id, host: user.host, secure: false, certificateFingerprint: nil, connectedAt: now)
         record.isRemote = true
         record.remoteID = user.id
         record.user = user.user

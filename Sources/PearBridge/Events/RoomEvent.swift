@@ -66,6 +66,8 @@ public enum RoomEvent: Hashable, Sendable {
     case memberIdentified(room: String, formerID: String, member: RoomMember)
     case line(room: String, line: RoomLine)
     case topicChanged(room: String, memberID: String, topic: String)
+    /// When the room began, as far as this gateway knows (its earliest entry): the same after every restart.
+    case roomBegan(room: String, time: Date)
     /// A notice from the gateway itself (to one room, or to everyone when nil).
     case gatewayNotice(room: String?, text: String)
 }

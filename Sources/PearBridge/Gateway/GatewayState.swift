@@ -144,6 +144,8 @@ struct GatewayState: Sendable {
             actions.append(.discover(topic, true))
             for id in peers.keys.sorted() { actions += announce(topic, on: id) }
         }
+        let began = room.state.earliestTimestamp.map { Date(timeIntervalSince1970: Double($0) / 1000) } ?? time
+        actions.append(.publish(.roomBegan(room: channel, time: began)))
         // Members already known to be here are shown to the front ends that join now.
         for author in room.presence.sorted {
             actions.append(.publish(.memberJoined(room: channel, member: room.member(author))))

@@ -70,6 +70,8 @@ public final class GatewayBackend: ChatBackend {
             }
         case .topicChanged(let room, let memberID, let topic):
             return [.remoteTopic(channel: room, userID: memberID, topic: IRCRoomText.oneLine(topic))]
+        case .roomBegan(let room, let time):
+            return [.channelCreated(channel: room, time: time)]
         case .gatewayNotice(let room, let text):
             return [.serviceNotice(channel: room, text: IRCRoomText.oneLine(text))]
         }
@@ -119,7 +121,8 @@ enum IRCRoomMember {
     static func remoteUser(_ member: RoomMember, room: String) -> RemoteUser {
         var whois = ["writes to \(room) with key \(ZBase32.encode(member.writer))"]
         if let identity = member.identity { whois.insert("identity \(ZBase32.encode(identity))", at: 0) }
-        return RemoteUser(id: member.id, nick: member.nick, user: "pear", host: host(member), realName: "PearIRC peer", whoisInfo: whois)
+        // Room entries carry no real name; the nick is what clients would show anyway.
+        return RemoteUser(id: member.id, nick: member.nick, user: "pear", host: host(member), realName: member.nick, whoisInfo: whois)
     }
 
     /// The hostmask of a history line's author (our own lines say `~pear`).

@@ -30,6 +30,8 @@ public struct RoomState: Sendable {
     public private(set) var writerLengths: [[UInt8]: UInt64] = [:]
     /// The room topic text, from the latest topic entry in history order.
     public private(set) var topicText: (text: String, position: RoomHistory.Position)?
+    /// The oldest author timestamp of any entry, in milliseconds: when the room began, as far as we know.
+    public private(set) var earliestTimestamp: UInt64?
     /// The newest author timestamp of a message, action or notice line (CHATHISTORY TARGETS), in milliseconds.
     public private(set) var latestLineTimestamp: UInt64?
     private var pendingByWriter: [[UInt8]: Set<UInt64>] = [:]
@@ -80,6 +82,7 @@ public struct RoomState: Sendable {
         let position = RoomHistory.Position(lamport: entry.lamport, author: author, index: index)
         let line = RoomHistory.Line(position: position, entry: entry)
         guard history.insert(line) else { return [] }
+        earliestTimestamp = min(earliestTimestamp ?? entry.timestamp, entry.timestamp)
 
         switch entry.kind {
         case .message, .action, .notice:

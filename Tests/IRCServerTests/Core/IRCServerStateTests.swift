@@ -315,6 +315,33 @@ import Testing
 }
 
 extension RemoteUserTests {
+    /// WHOIS of a remote user claims nothing this server cannot know (no 671), and lists only rooms the asker shares.
+    @Test func whoisOfARemoteUserShowsOnlyWhatTheAskerMaySee() {
+        var server = ServerHarness()
+        let alice = server.register("alice")
+        let bob = server.register("bob")
+        server.send(alice, "JOIN #shared")
+        server.send(bob, "JOIN #shared")
+        server.send(bob, "JOIN #bobs")
+        let remote = RemoteUser(id: "key1", nick: "carol", user: "pear", host: "5db4ysm3.pear", realName: "carol")
+        for channel in ["#shared", "#bobs"] {
+            server.record(server.state.backendEvent(.remoteJoined(channel: channel, user: remote), now: server.now))
+        }
+        let whois = server.send(alice, "WHOIS carol")
+        #expect(whois.contains(":irc.test 319 alice carol #shared"))
+        #expect(!whois.contains { $0.contains(" 671 ") })
+        #expect(server.send(bob, "WHOIS carol").contains(":irc.test 319 bob carol :#bobs #shared"))
+    }
+
+    /// The backend says when a channel began (a room older than this server's memory): RPL_CREATIONTIME shows it.
+    @Test func aChannelsCreationTimeComesFromTheBackend() {
+        var server = ServerHarness()
+        let alice = server.register("alice")
+        server.send(alice, "JOIN #old")
+        server.record(server.state.backendEvent(.channelCreated(channel: "#OLD", time: Date(timeIntervalSince1970: 1_000)), now: server.now))
+        #expect(server.send(alice, "MODE #old").contains { $0.hasPrefix(":irc.test 329 alice #old 1000") })
+    }
+
     /// Nothing carries a private message to a remote user yet: the sender is told, and nothing is echoed as if sent.
     @Test func aPrivateMessageToARemoteUserIsRefusedNotEchoed() {
         var server = ServerHarness()
