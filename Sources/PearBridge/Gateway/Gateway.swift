@@ -31,8 +31,7 @@ public actor Gateway: Service {
     private var nextConnectionID: ConnectionID = 1
     private var followed = Set<[UInt8]>()
     private var catalogueChanged = false
-    private let mailbox: AsyncStream<Job>
-    private let mailboxInput: AsyncStream<Job>.Continuation
+    private let mailbox = Mailbox<Job>()
     /// Where the rooms' people are looked for (nil: only peers that connect, or that the owner dials, are met).
     private let discovery: (any PeerDiscovery)?
     /// Told when a peer is dropped for misbehaviour (the connection manager bans it for a while).
@@ -48,8 +47,9 @@ public actor Gateway: Service {
     enum Job: Sendable {
         case request(GatewayRequest, done: CheckedContinuation<Void, Never>?)
         case attach(ConnectionID, PeerLink, PeerEvents)
-        /// Room and channel events of one batch, in order.
-        case peerEvents(ConnectionID, [PeerEvent])
+        /// Room and channel events of one batch, in order; the reader waits for `done` before reading on, so a peer
+        /// that sends faster than the gateway handles is slowed down (its socket is not read) instead of queued for.
+        case peerEvents(ConnectionID, [PeerEvent], done: CheckedContinuation<Void, Never>)
         case peerGone(ConnectionID)
         case misbehaved(ConnectionID, PeerMisbehaviour)
         case logChanged(writer: [UInt8])
@@ -57,6 +57,7 @@ public actor Gateway: Service {
         func cancelled() {
             switch self {
             case .request(_, let done?): done.resume()
+            case .peerEvents(_, _, let done): done.resume()
             // Too late to take the connection over: end it rather than leave it unread.
             case .attach(_, let link, _): link.mux.end()
             default: break
@@ -81,7 +82,6 @@ public actor Gateway: Service {
         self.discovery = discovery
         catalogue = RoomCatalogue(file: directory.file("rooms.json"))
         state = GatewayState(identity: identity.keyPair, fold: Self.fold)
-        (mailbox, mailboxInput) = AsyncStream.makeStream()
     }
 
     /// Room names fold with IRC's rfc1459 casemapping, so `#Rust` and `#rust` are one room on every gateway.
@@ -92,21 +92,24 @@ public actor Gateway: Service {
     /// Restores the saved rooms, then handles the mailbox until graceful shutdown (or `shutdown()`); then ends every
     /// peer connection cleanly, stops replication and closes the store.
     public func run() async throws {
-        let input = mailboxInput
+        let mailbox = self.mailbox
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 await restoreRooms(group: &group)
                 markReady()
-                for await job in mailbox {
+                while let job = await mailbox.next() {
                     await process(job, group: &group)
                 }
-                // The mailbox is closed: end what the children wait on, so the group can finish.
+                // The mailbox is closed (or we were cancelled): end what the children wait on, so the group can finish.
                 for link in links.values { link.mux.end() }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            input.finish()
+            mailbox.finish()
         }
+        // Jobs left by a cancellation are answered, not lost with their callers waiting.
+        mailbox.finish()
+        for job in mailbox.drain() { job.cancelled() }
         markReady()
         for (id, link) in links {
             for driver in link.allDrivers { await driver.stop() }
@@ -122,11 +125,11 @@ public actor Gateway: Service {
 
     /// Stops `run()` as a graceful shutdown would (for owners that do not use a service group).
     public nonisolated func shutdown() {
-        mailboxInput.finish()
+        mailbox.finish()
     }
 
     private nonisolated func post(_ job: Job) {
-        if case .terminated = mailboxInput.yield(job) { job.cancelled() }
+        if !mailbox.post(job) { job.cancelled() }
     }
 
     // MARK: - Front ends
@@ -257,7 +260,7 @@ public actor Gateway: Service {
             run?.messages.append(message)
         }
         guard await flush() else { return }
-        if !others.isEmpty { post(.peerEvents(id, others)) }
+        if !others.isEmpty { await withCheckedContinuation { done in post(.peerEvents(id, others, done: done)) } }
     }
 
     // MARK: - Jobs
@@ -271,8 +274,9 @@ public actor Gateway: Service {
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
             await perform(state.peerConnected(id, remoteKey: link.mux.remotePublicKey), group: &group)
-        case .peerEvents(let id, let events):
+        case .peerEvents(let id, let events, let done):
             for event in events { await perform(state.peerEvent(event, on: id), group: &group) }
+            done.resume()
         case .peerGone(let id):
             guard let link = links.removeValue(forKey: id) else { return }
             for driver in link.allDrivers { await driver.stop() }
@@ -332,7 +336,8 @@ public actor Gateway: Service {
             guard await openRoom(entry.channel, group: &group) else { continue }
             let topic = state.topic(of: entry.channel)
             let keys = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
-            await perform(state.roomRestored(topic, joined: entry.joined, writers: keys), group: &group)
+            await perform(state.writersRestored(topic, writers: keys), group: &group)
+            if entry.joined { await perform(state.restoredJoin(topic), group: &group) }
             // A log proves one identity for good: if identity.key was replaced while the store was kept, peers keep
             // showing the old identity for this room and drop our msgids. Say so; it cannot be repaired.
             if let room = state.rooms[topic], let proven = room.state.identities[room.ownWriter],
@@ -381,7 +386,8 @@ public actor Gateway: Service {
                     await perform([.disconnect(id, .replication("\(reason)"))], group: &group)
                 }
             case .disconnect(let id, let reason):
-                guard let link = links[id] else { continue }
+                // Reported once: later batches of a closed channel say the same again.
+                guard let link = links[id], link.markMisbehaved() else { continue }
                 logger.warning("disconnecting peer", metadata: ["peer": "\(link.mux.label)", "reason": "\(reason)"])
                 link.mux.disconnect()
                 onMisbehaviour(link.mux.remotePublicKey, reason)

@@ -76,11 +76,18 @@ struct GatewayState: Sendable {
         if let key = try? DiscoveryKey.of(ownWriter) { writerByDiscoveryKey[key] = ownWriter }
     }
 
-    /// The room as it was saved: whether our user was in it, and the writers it had.
-    mutating func roomRestored(_ topic: RoomTopic, joined: Bool, writers: [[UInt8]]) -> [GatewayAction] {
+    /// The writers the room had when it was saved. Call before `restoredJoin`, and perform the actions (their logs are
+    /// read) first: what was already stored is history, not news, and is published to nobody.
+    mutating func writersRestored(_ topic: RoomTopic, writers: [[UInt8]]) -> [GatewayAction] {
+        admit(writers, to: topic, from: nil)
+    }
+
+    /// Our user was in the room when it was saved: it is announced and looked up again. Presence starts empty, as after
+    /// any start: members show up as they write (or from peers' connections).
+    mutating func restoredJoin(_ topic: RoomTopic) -> [GatewayAction] {
         guard rooms[topic] != nil else { return [] }
-        rooms[topic]?.joined = joined
-        return (joined ? [.discover(topic, true)] : []) + admit(writers, to: topic, from: nil)
+        rooms[topic]?.joined = true
+        return [.discover(topic, true)]
     }
 
     /// Verified blocks of a writer's log, from where the room stopped ingesting it, in index order.
@@ -237,6 +244,7 @@ struct GatewayState: Sendable {
     /// The shell could not open an admitted writer's log: forget it, so a later announcement can try again.
     mutating func replicaFailed(_ topic: RoomTopic, writer: [UInt8]) {
         rooms[topic]?.writers.remove(writer)
+        for id in peers.keys { peers[id]?.replicating.remove(writer) }
     }
 
     // MARK: - Peers
@@ -252,16 +260,19 @@ struct GatewayState: Sendable {
 
     /// The connection is gone: the writer it claimed leaves the rooms it was in, room by room (the person may still be
     /// in other rooms through other gateways). A peer may claim any writer key in its hello, so a writer whose log
-    /// proved an identity leaves only with a connection of that identity; a writer that proved none (another
-    /// implementation's peer) has nothing to protect and leaves once no connection claims it.
+    /// proved an identity leaves only with a connection of that identity, and not while another connection of that
+    /// identity (the one that replaced this one) still claims it; a writer that proved none (another implementation's
+    /// peer) has nothing to protect and leaves once no connection claims it.
     mutating func peerDisconnected(_ id: ConnectionID) -> [GatewayAction] {
         guard let peer = peers.removeValue(forKey: id) else { return [] }
         var actions: [GatewayAction] = []
         for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
             guard var room = rooms[topic], let owner = room.presence.connectionEnded(id) else { continue }
             let gone = switch room.state.identities[owner] {
-            case let proven?: proven == peer.remoteKey
-            case nil: !room.presence.isClaimed(owner)
+            case let proven?:
+                proven == peer.remoteKey && !room.presence.claimants(of: owner).contains { peers[$0]?.remoteKey == proven }
+            case nil:
+                !room.presence.isClaimed(owner)
             }
             if gone, room.presence.hide(owner) {
                 actions.append(.publish(.memberLeft(room: room.channel, memberID: room.memberID(owner), reason: "Connection gone")))

@@ -7,6 +7,7 @@ import SwarmEngine
 final class PeerLink: Sendable {
     let mux: any PeerMux
     private let drivers = Mutex<[[UInt8]: ReplicationDriver]>([:])
+    private let misbehaved = Atomic(false)
 
     init(mux: any PeerMux) { self.mux = mux }
 
@@ -15,6 +16,11 @@ final class PeerLink: Sendable {
     func register(_ driver: ReplicationDriver, for discoveryKey: [UInt8]) { drivers.withLock { $0[discoveryKey] = driver } }
 
     func unregister(_ discoveryKey: [UInt8]) -> ReplicationDriver? { drivers.withLock { $0.removeValue(forKey: discoveryKey) } }
+
+    /// Marks the peer as dropped for misbehaviour; true the first time only.
+    func markMisbehaved() -> Bool {
+        !misbehaved.exchange(true, ordering: .relaxed)
+    }
 
     var allDrivers: [ReplicationDriver] { drivers.withLock { Array($0.values) } }
 }

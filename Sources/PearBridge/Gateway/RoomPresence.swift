@@ -22,6 +22,11 @@ struct RoomPresence: Sendable {
     /// Whether any connection still claims `writer` as its own.
     func isClaimed(_ writer: [UInt8]) -> Bool { ownerByConnection.values.contains(writer) }
 
+    /// The connections that claim `writer`.
+    func claimants(of writer: [UInt8]) -> [GatewayState.ConnectionID] {
+        ownerByConnection.filter { $0.value == writer }.map(\.key)
+    }
+
     /// The writer the connection claimed (in its hello), forgotten with the connection.
     mutating func connectionEnded(_ id: GatewayState.ConnectionID) -> [UInt8]? {
         ownerByConnection.removeValue(forKey: id)

@@ -282,6 +282,41 @@ import Testing
         #expect(Self.describe(state.peerDisconnected(1)) == ["publish left #room Connection gone"])
     }
 
+    /// A peer's connection replaced by a newer one to the same peer (a reconnect, or two dials at once): the old one's
+    /// end does not make the person leave while the new one is there.
+    @Test func aReplacedConnectionDoesNotMakeItsPersonLeave() {
+        var state = Self.makeState()
+        _ = state.joined(channel: "#room", nick: "alice", at: Date())
+        let bob = Ed25519.randomKeyPair(), bobWriter = Self.key(7)
+        _ = state.blocksRead(
+            Self.room, writer: bobWriter, from: 0,
+            blocks: [
+                Self.entry(.identity, WriterIdentity.entryText(identity: bob, topic: Self.room, writer: bobWriter), lamport: 1),
+                Self.entry(.join, "", lamport: 2),
+            ])
+        for id: GatewayState.ConnectionID in [1, 2] {
+            _ = state.peerConnected(id, remoteKey: bob.publicKey)
+            _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: id)
+        }
+        #expect(state.peerDisconnected(1).isEmpty, "bob is still connected through connection 2")
+        #expect(Self.describe(state.peerDisconnected(2)) == ["publish left #room Connection gone"])
+    }
+
+    /// What a room already held when the gateway starts is history: restoring publishes nothing, and presence starts
+    /// empty; the room is looked up again because our user was in it.
+    @Test func restoringARoomPublishesNothing() {
+        var state = Self.makeState()
+        #expect(Self.describe(state.writersRestored(Self.room, writers: [Self.key(7)])) == ["openReplica 7", "save"])
+        // The shell reads the replica's stored blocks before the join is restored.
+        let read = state.blocksRead(
+            Self.room, writer: Self.key(7), from: 0, blocks: [Self.entry(.join, "", lamport: 1), Self.entry(.message, "old", lamport: 2)])
+        #expect(read.isEmpty)
+        #expect(Self.describe(state.restoredJoin(Self.room)) == ["discover"])
+        #expect(state.history(Self.room).map(\.text) == ["old"])
+        // Our user joins: no one is shown until they show a sign of life.
+        #expect(!Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).contains { $0.hasPrefix("publish joined") })
+    }
+
     @Test func aConnectionClaimingSomeoneElsesWriterCannotMakeThemLeave() {
         var state = Self.makeState()
         _ = state.joined(channel: "#room", nick: "alice", at: Date())
