@@ -183,7 +183,21 @@ import Testing
         #expect(await reader.closeReason == nil)
         await reader.receive([sync])
         #expect(await reader.closeReason == .protocolViolation(
-            "more than \(ReplicationDriver.maximumHeldMessages) messages before the channel opened"))
+            "more than \(ReplicationDriver.maximumHeldMessages) messages or \(ReplicationDriver.maximumHeldBytes) bytes before the channel opened"))
+    }
+
+    /// Holding is bounded in bytes too: a few large messages before the open close the channel.
+    @Test func tooManyBytesBeforeTheOpenCloseTheChannel() async throws {
+        let stores = try await Stores()
+        defer { stores.cleanUp() }
+        let reader = try await ReplicationDriver(
+            log: stores.reader, handshakeHash: RandomBytes.generate(count: 64), isInitiator: false
+        ) { _ in }
+        let large = ReplicationMessage.extension(ExtensionMessage(name: "x", message: [UInt8](repeating: 7, count: 3 * 1024 * 1024)))
+        await reader.receive([large, large])
+        #expect(await reader.closeReason == nil, "6 MiB may wait")
+        await reader.receive([large])
+        #expect(await reader.closeReason != nil, "9 MiB may not")
     }
 
     @Test func wrongCapabilityClosesTheChannel() async throws {

@@ -14,6 +14,9 @@ public actor ReplicationDriver {
     private var heldUntilOpen: [ReplicationMessage]? = []
     /// Most messages held before the open is processed; more is a peer (or transport) out of step.
     public static let maximumHeldMessages = 4096
+    /// Most bytes held before the open is processed (a message may carry a block of up to a frame's size).
+    public static let maximumHeldBytes = 8 * 1024 * 1024
+    private var heldBytes = 0
 
     /// What we send in our channel open.
     public nonisolated let handshake: ReplicationHandshake
@@ -70,9 +73,11 @@ public actor ReplicationDriver {
     public func receive(_ messages: [ReplicationMessage]) async -> ReplicationSessionError? {
         guard closeReason == nil else { return closeReason }
         if let heldCount = heldUntilOpen?.count {
-            guard heldCount + messages.count <= Self.maximumHeldMessages else {
+            heldBytes += messages.reduce(0) { $0 + $1.encoded().count }
+            guard heldCount + messages.count <= Self.maximumHeldMessages, heldBytes <= Self.maximumHeldBytes else {
                 heldUntilOpen = []
-                closeReason = .protocolViolation("more than \(Self.maximumHeldMessages) messages before the channel opened")
+                closeReason = .protocolViolation(
+                    "more than \(Self.maximumHeldMessages) messages or \(Self.maximumHeldBytes) bytes before the channel opened")
                 stop()
                 return closeReason
             }

@@ -30,7 +30,7 @@ public actor IRCServerCore {
     private let backendQueue: AsyncStream<BackendRequest>.Continuation
     private let backendRequests: AsyncStream<BackendRequest>
     /// Backend questions (authentication, history, services) and password checks run as children of one task group
-    /// owned by the core, so none outlives `stop()`.
+    /// owned by the core (one of its background tasks), so `stop()` cancels them all.
     private let work: AsyncStream<@Sendable () async -> Void>
     private let workQueue: AsyncStream<@Sendable () async -> Void>.Continuation
     private let logger: Logger

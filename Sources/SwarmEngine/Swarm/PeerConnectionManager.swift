@@ -6,8 +6,8 @@ import Synchronization
 /// they are away), takes the connections the listener accepts, keeps one per remote public key
 /// (`PeerConnectionTable`), refuses banned peers, and hands every kept connection to its owner (the gateway).
 ///
-/// A service: `run()` owns every task it starts (diallers, one watcher per connection) and, on graceful shutdown,
-/// stops dialling and ends every connection cleanly.
+/// A service: `run()` owns every task it starts (one dialler per candidate address, one watcher per connection) and,
+/// on graceful shutdown, stops dialling and ends every connection cleanly within `closeDeadline`.
 public actor PeerConnectionManager: Service {
     public typealias ConnectionID = PeerConnectionTable.ConnectionID
 
@@ -21,9 +21,19 @@ public actor PeerConnectionManager: Service {
 
     private enum Job: Sendable {
         case candidate(PeerCandidate)
+        /// A connection finished its handshake.
         case established(any PeerConnection, reply: CheckedContinuation<PeerConnectionTable.Decision, Never>?)
         case closed(ConnectionID, remoteKey: [UInt8])
         case ban([UInt8], reason: String)
+        case diallerEnded(PeerAddress)
+
+        /// The job cannot be handled any more (the manager stopped): answer it.
+        func cancelled() {
+            if case .established(let connection, let reply) = self {
+                connection.disconnect()
+                reply?.resume(returning: .refuse(.duplicate(of: 0)))
+            }
+        }
     }
 
     public let transport: any PeerTransport
@@ -32,13 +42,18 @@ public actor PeerConnectionManager: Service {
     private let banDuration: Duration
     /// How long a shutdown waits for peers to answer our end before closing their connections anyway.
     private let closeDeadline: Duration
+    /// A dialled connection that ends sooner than this counts as a failure for the back-off (the peer refuses us, or
+    /// drops us at once), so such a peer is not redialled every second.
+    private let healthyLifetime: Duration
     private let logger: Logger
     private let onConnection: @Sendable (any PeerConnection) async -> Void
     private var table: PeerConnectionTable
     private var live: [ConnectionID: any PeerConnection] = [:]
     private var nextID: ConnectionID = 1
-    private let mailbox: AsyncStream<Job>
-    private let mailboxInput: AsyncStream<Job>.Continuation
+    /// Addresses with a dialler: a candidate found twice is dialled by one loop (two loops dialling the same peer
+    /// at once would race their same-direction connections).
+    private var dialling = Set<PeerAddress>()
+    private let mailbox = Mailbox<Job>()
 
     /// - Parameters:
     ///   - localKey: our public key (a connection to it is refused).
@@ -46,7 +61,8 @@ public actor PeerConnectionManager: Service {
     ///   - onConnection: gets every kept connection, once.
     public init(
         localKey: [UInt8], transport: any PeerTransport, discovery: any PeerDiscovery, retry: RetrySchedule = RetrySchedule(),
-        banDuration: Duration = .seconds(600), closeDeadline: Duration = .seconds(3), logger: Logger = Logger(label: "pearircd.peers"),
+        banDuration: Duration = .seconds(600), closeDeadline: Duration = .seconds(3), healthyLifetime: Duration = .seconds(10),
+        logger: Logger = Logger(label: "pearircd.peers"),
         onConnection: @escaping @Sendable (any PeerConnection) async -> Void
     ) {
         self.transport = transport
@@ -54,30 +70,33 @@ public actor PeerConnectionManager: Service {
         self.retry = retry
         self.banDuration = banDuration
         self.closeDeadline = closeDeadline
+        self.healthyLifetime = healthyLifetime
         self.logger = logger
         self.onConnection = onConnection
         table = PeerConnectionTable(localKey: localKey)
-        (mailbox, mailboxInput) = AsyncStream.makeStream()
     }
 
     public func run() async throws {
-        let input = mailboxInput
+        let mailbox = self.mailbox
         let candidates = discovery.candidates
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { [weak self] in
                     for await candidate in candidates { self?.post(.candidate(candidate)) }
                 }
-                for await job in mailbox {
+                while let job = await mailbox.next() {
                     await process(job, group: &group)
                 }
-                // Stop dialling, then end every connection cleanly before the watchers are waited for.
+                // Stop dialling (a dial in progress is cancelled), then end every connection cleanly before the
+                // watchers are waited for.
                 group.cancelAll()
                 await Self.end(Array(live.values), within: closeDeadline)
             }
         } onGracefulShutdown: {
-            input.finish()
+            mailbox.finish()
         }
+        mailbox.finish()
+        for job in mailbox.drain() { job.cancelled() }
         live.removeAll()
     }
 
@@ -104,19 +123,11 @@ public actor PeerConnectionManager: Service {
 
     /// Stops `run()` as a graceful shutdown would.
     public nonisolated func shutdown() {
-        mailboxInput.finish()
+        mailbox.finish()
     }
 
     private nonisolated func post(_ job: Job) {
-        if case .terminated = mailboxInput.yield(job) {
-            switch job {
-            case .established(let connection, let reply):
-                connection.end()
-                reply?.resume(returning: .refuse(.duplicate(of: 0)))
-            case .candidate, .closed, .ban:
-                break
-            }
-        }
+        if !mailbox.post(job) { job.cancelled() }
     }
 
     // MARK: - Inputs
@@ -126,11 +137,15 @@ public actor PeerConnectionManager: Service {
         post(.established(connection, reply: nil))
     }
 
-    /// Dials `address` once (`/msg PearServ connect`) and keeps the connection unless the peer is connected already
-    /// or banned. Throws what dialling threw.
+    /// Dials `address` once (`/msg PearServ connect`) and keeps the connection as the table decides: a peer already
+    /// connected by its own dial keeps the connection the rule picks (`.alreadyConnected` when it is the old one); one
+    /// we had dialled before is reconnected (the newer connection replaces the older, on both sides). Throws what
+    /// dialling threw.
     public func connect(to address: PeerAddress) async throws -> ConnectOutcome {
         let connection = try await transport.connect(to: address, expectedRemoteKey: nil)
-        let decision = await withCheckedContinuation { reply in post(.established(connection, reply: reply)) }
+        let decision = await withCheckedContinuation { reply in
+            post(.established(connection, reply: reply))
+        }
         switch decision {
         case .keep, .replace: return .connected
         case .refuse(.duplicate): return .alreadyConnected
@@ -149,22 +164,37 @@ public actor PeerConnectionManager: Service {
     /// The kept connections.
     public var connections: [any PeerConnection] { live.keys.sorted().compactMap { live[$0] } }
 
+    /// How many candidate addresses are being dialled (kept connected).
+    public var diallerCount: Int { dialling.count }
+
+    /// How many diallers gave up for good (their address was this node).
+    public private(set) var finishedDiallers = 0
+
     // MARK: - Jobs
 
     private func process(_ job: Job, group: inout DiscardingTaskGroup) async {
         switch job {
         case .candidate(let candidate):
-            group.addTask { [weak self] in await self?.dial(candidate) }
+            guard dialling.insert(candidate.address).inserted else { return }
+            group.addTask { [weak self] in
+                await self?.dial(candidate)
+                self?.post(.diallerEnded(candidate.address))
+            }
+        case .diallerEnded(let address):
+            dialling.remove(address)
+            finishedDiallers += 1
         case .established(let connection, let reply):
             let id = nextID
             nextID += 1
+            // Both sides must keep the same connection without talking about it: only the table's rule decides.
             let decision = table.established(
                 .init(id: id, remoteKey: connection.remotePublicKey, isInitiator: connection.isInitiator), now: .now)
             reply?.resume(returning: decision)
             switch decision {
             case .refuse(let refusal):
                 logger.debug("refusing peer connection", metadata: ["peer": "\(connection.label)", "why": "\(refusal)"])
-                connection.end()
+                // A duplicate is a friend's: ended cleanly. A banned peer gets no courtesy (it may not read).
+                if case .duplicate = refusal { connection.end() } else { connection.disconnect() }
                 return
             case .replace(let old):
                 logger.debug("replacing peer connection", metadata: ["peer": "\(connection.label)"])
@@ -188,8 +218,10 @@ public actor PeerConnectionManager: Service {
         }
     }
 
-    /// Keeps a candidate connected: dials, waits while it (or another connection to the same peer) is up, and
-    /// dials again after a back-off; failures make the back-off grow. Ends when `run()`'s group is cancelled.
+    /// Keeps a candidate connected: dials, waits while its connection (or another one to the same peer) is up, and
+    /// dials again after a back-off that grows with every failure: a dial that fails, a connection refused or one
+    /// that ends at once. Stops for good when the address turns out to be this node. Ends when `run()`'s group is
+    /// cancelled.
     private nonisolated func dial(_ candidate: PeerCandidate) async {
         var failures = 0
         var knownKey = candidate.publicKey
@@ -202,20 +234,32 @@ public actor PeerConnectionManager: Service {
             do {
                 let connection = try await transport.connect(to: candidate.address, expectedRemoteKey: candidate.publicKey)
                 knownKey = connection.remotePublicKey
-                failures = 0
-                logger.info("connected to peer", metadata: ["peer": "\(candidate.address)"])
-                post(.established(connection, reply: nil))
-                await connection.waitUntilClosed()
+                let decision = await withCheckedContinuation { reply in
+                    post(.established(connection, reply: reply))
+                }
+                switch decision {
+                case .refuse(.ownKey):
+                    logger.info("a peer address points at this node; not dialling it again", metadata: ["peer": "\(candidate.address)"])
+                    return
+                case .refuse(.duplicate), .refuse(.banned):
+                    // `holdOff` waits while the other connection is up, or until the ban ends.
+                    continue
+                case .keep, .replace:
+                    logger.info("connected to peer", metadata: ["peer": "\(candidate.address)"])
+                    let start = ContinuousClock.now
+                    await connection.waitUntilClosed()
+                    failures = ContinuousClock.now - start < healthyLifetime ? failures + 1 : 0
+                }
             } catch {
                 failures += 1
                 logger.debug("peer not reachable", metadata: ["peer": "\(candidate.address)", "error": "\(error)"])
             }
-            try? await Task.sleep(for: retry.delay(afterFailures: failures, random: Double.random(in: 0..<1)))
+            try? await Task.sleep(for: retry.delay(afterFailures: max(0, failures - 1), random: Double.random(in: 0..<1)))
         }
     }
 
-    /// How long to wait before dialling `key` again, if not now: while a connection to it is kept (until it closes, at
-    /// most the back-off's longest wait) or while it is banned.
+    /// How long to wait before dialling `key` again, if not now: while a connection to it is kept (until it closes)
+    /// or while it is banned.
     private func holdOff(_ key: [UInt8]) async -> Duration? {
         if let until = table.banExpiry(key, now: .now) { return until - .now }
         if let id = table.connection(to: key), let connection = live[id] {

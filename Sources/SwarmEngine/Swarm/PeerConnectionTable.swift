@@ -4,7 +4,9 @@
 /// Two gateways that dial each other at once each end up holding two connections to the other. Both sides must
 /// then keep the same one without talking about it, so the choice depends only on what both see: the connection
 /// dialled by the peer with the lower public key stays. Two connections in the same direction mean the dialler
-/// reconnected (its old connection died without us noticing yet): the newer one stays.
+/// reconnected (its old connection died without us noticing yet): the newer one stays, as Hyperswarm decides. That
+/// rule agrees on both sides as long as the dialler does not race two dials to the same peer, which
+/// `PeerConnectionManager` avoids (one dialler per address, and none while the peer's key is connected).
 public struct PeerConnectionTable: Sendable {
     public typealias ConnectionID = UInt64
 

@@ -97,6 +97,8 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         run(lifecycle.channelInactive(), context: context)
         livenessTimer?.cancel()
         livenessTimer = nil
+        endTimer?.cancel()
+        endTimer = nil
         releaseWriters()
         _ = queue?.yield(.disconnected)
         queue?.finish()
@@ -212,8 +214,15 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         run(lifecycle.endRequested(isCorked: mux.isCorked, writesPending: queuedBytes > 0), context: context)
     }
 
-    /// How long, after our end, we wait for the peer's before closing anyway.
+    /// How long, after our end, we wait for our writes to drain and the peer's end before closing anyway.
     static let endTimeout = TimeAmount.seconds(10)
+    private var endTimer: Scheduled<Void>?
+
+    private func armEndTimeout(context: ChannelHandlerContext) {
+        guard endTimer == nil else { return }
+        let channel = context.channel
+        endTimer = context.eventLoop.scheduleTask(in: Self.endTimeout) { channel.close(promise: nil) }
+    }
 
     /// Carries out what the lifecycle decided. `error` is what fails `established`, if it is still pending.
     private func run(_ actions: [ConnectionLifecycle.Action], context: ChannelHandlerContext, error: (any Error)? = nil) {
@@ -224,12 +233,14 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
             case .stopLiveness:
                 livenessTimer?.cancel()
                 livenessTimer = nil
+                // Our end has begun: from now the connection closes within `endTimeout` whatever happens, even if a
+                // peer that stopped reading never lets our queued writes drain.
+                armEndTimeout(context: context)
             case .closeOutput:
                 // The clean end's last step, a half-close (see `ConnectionLifecycle`): FIN, and reading on until
                 // the peer ends too, or until `endTimeout`.
                 context.close(mode: .output, promise: nil)
-                let channel = context.channel
-                context.eventLoop.scheduleTask(in: Self.endTimeout) { channel.close(promise: nil) }
+                armEndTimeout(context: context)
             case .close:
                 context.close(promise: nil)
             case .judgePeerEnd:

@@ -14,6 +14,8 @@ public final class SwarmTransport: PeerTransport {
     let keyPair: Ed25519.KeyPair
     let logger: Logger
     let handshakeTimeout: TimeAmount
+    /// How long a dial waits for the TCP connection to be accepted.
+    let connectTimeout: TimeAmount
     let liveness: SwarmConnectionHandler.Liveness
     let maximumFrameLength: Int
 
@@ -29,7 +31,8 @@ public final class SwarmTransport: PeerTransport {
     ///   - maximumFrameLength: the largest data frame accepted (secret-stream's own limit is 16 MiB − 1).
     ///   - maximumQueuedBytes: close a connection whose peer leaves more than this unread.
     public init(
-        keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), keepAlive: TimeAmount? = .seconds(5),
+        keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), connectTimeout: TimeAmount = .seconds(5),
+        keepAlive: TimeAmount? = .seconds(5),
         idleTimeout: TimeAmount? = .seconds(20), maximumFrameLength: Int = SwarmTransport.defaultMaximumFrameLength,
         maximumQueuedBytes: Int = 64 * 1024 * 1024, logger: Logger = Logger(label: "pearircd.swarm"),
         group: (any EventLoopGroup)? = nil
@@ -37,6 +40,7 @@ public final class SwarmTransport: PeerTransport {
         self.keyPair = keyPair
         self.logger = logger
         self.handshakeTimeout = handshakeTimeout
+        self.connectTimeout = connectTimeout
         self.maximumFrameLength = maximumFrameLength
         liveness = .init(keepAlive: keepAlive, idleTimeout: idleTimeout, maximumQueuedBytes: maximumQueuedBytes)
         // One event-loop group for the whole daemon when the caller shares theirs.
@@ -92,7 +96,9 @@ public final class SwarmTransport: PeerTransport {
         let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
         let maximumFrameLength = self.maximumFrameLength
         let promiseBox = Mutex<EventLoopPromise<SwarmConnection>?>(nil)
+        // Bounded, so a dial towards an address that never answers cannot hold a shutdown for long.
         let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
@@ -112,7 +118,13 @@ public final class SwarmTransport: PeerTransport {
         guard let promise = promiseBox.withLock({ $0 }) else { throw SwarmConnectionError.closedDuringHandshake }
         let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer { timer.cancel() }
-        return try await promise.futureResult.get()
+        // A cancelled dialler (its owner is shutting down) does not wait out the handshake: closing the channel
+        // settles the promise at once.
+        return try await withTaskCancellationHandler {
+            try await promise.futureResult.get()
+        } onCancel: {
+            channel.close(promise: nil)
+        }
     }
 
     /// Closes the listeners (connections already made stay: their owners end them) and, when the transport made its

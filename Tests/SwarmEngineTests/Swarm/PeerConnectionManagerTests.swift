@@ -14,13 +14,30 @@ import Testing
         let port: Int
         let runner: Task<Void, Never>
 
-        init(peers: [PeerAddress] = [], listenPort: Int = 0) async throws {
+        /// Candidates handed out when the test says so.
+        final class ManualDiscovery: PeerDiscovery {
+            let candidates: AsyncStream<PeerCandidate>
+            let input: AsyncStream<PeerCandidate>.Continuation
+
+            init() { (candidates, input) = AsyncStream.makeStream() }
+
+            func join(topic: [UInt8]) async {}
+            func leave(topic: [UInt8]) async {}
+        }
+
+        let discovery = ManualDiscovery()
+
+        init(peers: [PeerAddress] = [], listenPort: Int = 0, peersOfItself: Bool = false) async throws {
             var logger = Logger(label: "test.manager")
             logger.logLevel = .critical
             transport = SwarmTransport(keyPair: keyPair, logger: logger)
             let box = Box()
+            var peers = peers
+            // Our own listener, bound first so a static peer can point at it.
+            let ownPort = try await transport.listen(host: "127.0.0.1", port: listenPort) { connection in box.accepted(connection) }
+            if peersOfItself { peers.append(PeerAddress(host: "127.0.0.1", port: ownPort)) }
             manager = PeerConnectionManager(
-                localKey: keyPair.publicKey, transport: transport, discovery: StaticPeerDiscovery(peers),
+                localKey: keyPair.publicKey, transport: transport, discovery: discovery,
                 retry: RetrySchedule(initial: .milliseconds(50), maximum: .milliseconds(200)), logger: logger
             ) { connection in
                 box.handedOver.withLock { $0.append(connection) }
@@ -28,14 +45,21 @@ import Testing
                 Task { for await _ in connection.events {} }
             }
             let manager = self.manager
-            port = try await transport.listen(host: "127.0.0.1", port: listenPort) { connection in manager.accepted(connection) }
+            box.manager.withLock { $0 = manager }
+            port = ownPort
+            for peer in peers { discovery.input.yield(PeerCandidate(address: peer)) }
             runner = Task { try? await manager.run() }
             self.box = box
         }
 
-        /// Every connection handed over (kept), in order.
+        /// Every connection handed over (kept), in order; and the manager, once made, for the listener.
         final class Box: Sendable {
             let handedOver = Mutex<[any PeerConnection]>([])
+            let manager = Mutex<PeerConnectionManager?>(nil)
+
+            func accepted(_ connection: any PeerConnection) {
+                if let manager = manager.withLock({ $0 }) { manager.accepted(connection) } else { connection.disconnect() }
+            }
         }
 
         let box: Box
@@ -86,12 +110,13 @@ import Testing
         await b.stop()
     }
 
-    /// Static peers pointing at each other dial at the same moment; the race still ends in one shared connection.
-    @Test func staticPeersRacingEachOtherEndWithOneConnection() async throws {
-        // Listen first so each knows the other's port, then start managers that dial at once.
-        let a = try await Node()
-        let b = try await Node(peers: [a.address])
-        _ = try await a.manager.connect(to: b.address)
+    /// Two nodes given each other as peers at the same moment dial at once; the race ends in one shared connection
+    /// (whichever handshake finishes first on either side), and it stays: no redial churn.
+    @Test(arguments: 0..<5)
+    func peersGivenEachOtherAtOnceEndWithOneConnection(round: Int) async throws {
+        let a = try await Node(), b = try await Node()
+        a.discovery.input.yield(PeerCandidate(address: b.address))
+        b.discovery.input.yield(PeerCandidate(address: a.address))
         try await Self.waitUntil("one shared connection") {
             let (x, y) = (await a.keptHashes, await b.keptHashes)
             return x.count == 1 && x == y
@@ -103,12 +128,41 @@ import Testing
     @Test func aBannedPeerIsRefusedAndDisconnected() async throws {
         let a = try await Node(), b = try await Node()
         #expect(try await a.manager.connect(to: b.address) == .connected)
+        try await Self.waitUntil("b has it") { await b.manager.connectionCount == 1 }
+        let first = try #require(await a.manager.connections.first as? SwarmConnection)
         b.manager.ban(a.keyPair.publicKey, reason: "test")
-        try await Self.waitUntil("the banned peer is dropped") { await b.manager.connectionCount == 0 }
+        await first.waitUntilClosed()
+        try await Self.waitUntil("a saw its connection go") { await a.manager.connectionCount == 0 }
+        // a dials again: b refuses it after the handshake and hands nothing over.
         let again = try await a.manager.connect(to: b.address)
-        // a keeps its side until it sees the close; b refuses the new connection at once.
-        try await Self.waitUntil("b still refuses") { await b.manager.connectionCount == 0 }
-        #expect(again == .connected || again == .alreadyConnected)
+        #expect(again == .connected, "a keeps its side until it sees b close it")
+        let second = try #require(await a.manager.connections.first as? SwarmConnection)
+        await second.waitUntilClosed()
+        #expect(b.box.handedOver.withLock { $0.count } == 1, "b never took the banned peer's second connection")
+        await a.stop()
+        await b.stop()
+    }
+
+    /// A peer address that turns out to be this node is dialled once, refused, and never again.
+    @Test func anAddressOfOurselvesIsDialledOnce() async throws {
+        // A node whose static peer is its own listener.
+        let node = try await Node(peersOfItself: true)
+        try await Self.waitUntil("the dialler gave up") { await node.manager.finishedDiallers == 1 }
+        #expect(await node.manager.diallerCount == 0)
+        #expect(await node.manager.connectionCount == 0)
+        await node.stop()
+    }
+
+    /// The same candidate found twice is dialled by one loop.
+    @Test func aCandidateFoundTwiceIsDialledOnce() async throws {
+        let b = try await Node()
+        let a = try await Node(peers: [b.address, b.address])
+        try await Self.waitUntil("one connection") {
+            let (x, y) = (await a.manager.connectionCount, await b.manager.connectionCount)
+            return x == 1 && y == 1
+        }
+        #expect(await a.manager.diallerCount == 1)
+        #expect(b.box.handedOver.withLock { $0.count } == 1)
         await a.stop()
         await b.stop()
     }
