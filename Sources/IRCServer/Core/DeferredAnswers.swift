@@ -7,6 +7,11 @@ import Foundation
 ///
 /// With labeled-response, the command's immediate replies are kept back too and labeled together with the late ones.
 extension IRCServerState {
+    /// How many of the client's lines wait behind a late answer (the core stops reading from it past a threshold).
+    public func heldLineCount(of id: ClientID) -> Int {
+        clients[id]?.heldLines.count ?? 0
+    }
+
     /// Runs `message` now, or holds it while an earlier command of the client still waits for an answer.
     mutating func run(_ message: IRCMessage, from id: ClientID, now: Date) {
         guard let client = clients[id] else { return }

@@ -152,8 +152,25 @@ public actor IRCServerCore {
         perform(state.certificatePresented(id, fingerprint: fingerprint))
     }
 
-    public func received(_ message: IRCMessage, from id: ClientID) {
+    /// A client whose lines wait behind a command's late answer (history on JOIN, a SASL verdict) is not read from
+    /// once this many wait: its input task suspends here, its connection stops reading, and TCP slows the client down.
+    /// A paste into one's own gateway is slowed, never cut off with "Excess Flood".
+    static let pauseReadingAtHeldLines = 32
+    /// Input tasks suspended by `pauseReadingAtHeldLines`, resumed once their client's held lines ran.
+    private var pausedInputs: [ClientID: CheckedContinuation<Void, Never>] = [:]
+
+    public func received(_ message: IRCMessage, from id: ClientID) async {
         perform(state.received(message, from: id, now: Date()))
+        guard state.heldLineCount(of: id) >= Self.pauseReadingAtHeldLines, pausedInputs[id] == nil else { return }
+        await withCheckedContinuation { pausedInputs[id] = $0 }
+    }
+
+    /// Resumes the input of clients whose held lines have run (or who are gone).
+    private func resumePausedInputs() {
+        for (id, input) in pausedInputs where state.heldLineCount(of: id) < Self.pauseReadingAtHeldLines / 2 {
+            pausedInputs[id] = nil
+            input.resume()
+        }
     }
 
     public func malformed(_ error: IRCParseError, label: String? = nil, from id: ClientID) {
@@ -167,6 +184,7 @@ public actor IRCServerCore {
     public func disconnected(_ id: ClientID, reason: String) {
         perform(state.disconnected(id, reason: reason, now: Date()))
         outputs.removeValue(forKey: id)
+        pausedInputs.removeValue(forKey: id)?.resume()
     }
 
     func tick() {
@@ -259,6 +277,7 @@ public actor IRCServerCore {
             }
         }
         flush()
+        if !pausedInputs.isEmpty { resumePausedInputs() }
     }
 
     private func authenticationFinished(_ id: ClientID, account: String?) {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import IRCServer
 import NIOCore
 import NIOPosix
@@ -289,5 +290,69 @@ import Testing
         await talker.close()
         try? await slow.close()
         try await server.stop()
+    }
+}
+
+/// A local paste must not be cut off: lines that wait behind a late answer slow the client down instead.
+@Suite(.serialized) struct PasteTests {
+    /// The in-memory backend, with channel history that answers only when the test opens the gate.
+    final class GatedHistoryBackend: ChatBackend {
+        let inner = InMemoryChatBackend()
+        let gate = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+        var events: AsyncStream<BackendEvent> { inner.events }
+        func handle(_ request: BackendRequest) async { await inner.handle(request) }
+        func history(_ query: HistoryQuery) async -> [ChatLine] {
+            await withCheckedContinuation { continuation in
+                let open = gate.withLock { gate in
+                    if !gate.open { gate.waiters.append(continuation) }
+                    return gate.open
+                }
+                if open { continuation.resume() }
+            }
+            return await inner.history(query)
+        }
+        func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget] { await inner.historyTargets(query) }
+        func authenticate(_ credentials: SASLCredentials) async -> String? { nil }
+        func service(_ name: String, from nick: String, text: String) async -> [String]? { nil }
+
+        func open() {
+            let waiters = gate.withLock { gate in
+                gate.open = true
+                defer { gate.waiters = [] }
+                return gate.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    @Test func aPasteAfterJoinIsSlowedNotDisconnected() async throws {
+        let backend = GatedHistoryBackend()
+        let listener = try await IRCListener.start(
+            configuration: IRCListenerTests.configuration {
+                $0.listeners = [.init(port: 0, tls: false)]
+                $0.historyOnJoin = 50
+            }, backend: backend, tls: nil)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let port = try #require(listener.port(tls: false))
+        let reader = try await LineClient.connect(port: port, group: group)
+        let paster = try await LineClient.connect(port: port, group: group)
+        try await IRCListenerTests.register(reader, "reader")
+        try await IRCListenerTests.register(paster, "paster")
+        backend.open()
+        try await reader.send("JOIN #paste")
+        try await reader.waitFor(containing: " 366 reader ")
+        backend.gate.withLock { $0.open = false }
+        // JOIN waits for its history; 200 lines pasted behind it, in one write.
+        let lines = (0..<200).map { "PRIVMSG #paste :line \($0)" }
+        try await paster.send((["JOIN #paste"] + lines).joined(separator: "\r\n"))
+        try await reader.waitFor(containing: "JOIN #paste")
+        backend.open()
+        try await reader.waitFor(containing: "PRIVMSG #paste :line 199", timeout: .seconds(20))
+        #expect(!paster.isClosed, "the paster was not disconnected")
+        await reader.close()
+        await paster.close()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
     }
 }
