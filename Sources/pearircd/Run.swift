@@ -138,6 +138,11 @@ struct Run: AsyncParsableCommand {
                 directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup, logger: logger)
             backend = GatewayBackend(gateway: node.gateway, connector: node.connector)
             configuration.serviceNames = [PearServ.name]
+            // Other gateways do not obey this one: modes it cannot enforce on them are refused, not half applied, and
+            // no channel starts topic-locked (nobody could ever set the topic of a room nobody moderates).
+            configuration.channelModes = ChannelModePolicy(
+                defaults: ["n"], refused: ["t", "m", "i", "k", "l", "b"],
+                refusalReason: "cannot be enforced across gateways in a peer-to-peer room yet")
             configuration.remotePrivateMessageRefusal =
                 "is on another gateway: private messages across gateways are not carried yet (nothing was sent)"
             // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.

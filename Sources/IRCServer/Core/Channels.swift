@@ -32,7 +32,7 @@ extension IRCServerState {
             reply(client, .errTooManyChannels, [name, "You have joined too many channels"])
             return
         }
-        var channel = channels[folded] ?? ChannelRecord(name: name, created: now)
+        var channel = channels[folded] ?? newChannel(name: name, created: now)
         let isNew = channel.members.isEmpty
         if !isNew, !client.isRemote {
             if let required = channel.key, required != key {
@@ -309,5 +309,17 @@ extension IRCServerState {
         }
         while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
         return pi == p.count
+    }
+
+    /// A channel as it starts: with the configured default flags.
+    func newChannel(name: String, created: Date) -> ChannelRecord {
+        var channel = ChannelRecord(name: name, created: created)
+        let defaults = configuration.channelModes.defaults
+        channel.noExternal = defaults.contains("n")
+        channel.topicLocked = defaults.contains("t")
+        channel.moderated = defaults.contains("m")
+        channel.inviteOnly = defaults.contains("i")
+        channel.secret = defaults.contains("s")
+        return channel
     }
 }

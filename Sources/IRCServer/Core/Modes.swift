@@ -100,6 +100,12 @@ extension IRCServerState {
             if let argument { appliedArguments.append(argument) }
         }
         for flag in modeText {
+            if adding, configuration.channelModes.refused.contains(flag) {
+                // Not enforceable here: said so, never half-applied. (Clearing one left from elsewhere is fine.)
+                if "bkl".contains(flag), !arguments.isEmpty { arguments.removeFirst() }
+                reply(client, .errUnknownMode, [String(flag), configuration.channelModes.refusalReason])
+                continue
+            }
             switch flag {
             case "+": adding = true
             case "-": adding = false

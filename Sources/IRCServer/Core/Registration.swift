@@ -207,7 +207,9 @@ extension IRCServerState {
         var support = ISupport()
         support.casemapping(casemapping)
         support.chanTypes("#&")
-        support.chanModes(list: "b", alwaysParam: "k", setParam: "l", flags: "imnst")
+        let refused = configuration.channelModes.refused
+        func offered(_ modes: String) -> String { String(modes.filter { !refused.contains($0) }) }
+        support.chanModes(list: offered("b"), alwaysParam: offered("k"), setParam: offered("l"), flags: offered("imnst"))
         support.prefix(modes: "ov", symbols: "@+")
         support.nickLen(configuration.nickLength)
         support.channelLen(configuration.channelLength)

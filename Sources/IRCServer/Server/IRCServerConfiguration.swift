@@ -62,6 +62,10 @@ public struct IRCServerConfiguration: Sendable {
     public var historyOnJoin = 50
     /// Service pseudo-users whose private messages go to the backend (PearIRC: `PearServ`).
     public var serviceNames: [String] = []
+    /// Which channel modes a new channel starts with, and which modes are refused. A backend whose channels are
+    /// shared with other servers that do not obey this one (the peer-to-peer rooms) refuses the modes it cannot
+    /// enforce, rather than let them half-work.
+    public var channelModes = ChannelModePolicy()
     /// The text of the 401 a private message to a remote user gets while the backend cannot carry it (no false echo:
     /// the sender must know it was not delivered). The peer-to-peer gateway says why in its own words.
     public var remotePrivateMessageRefusal = "Private messages to remote users are not carried by this server"
@@ -93,4 +97,20 @@ public struct IRCServerConfiguration: Sendable {
     public var whowasLength = 256
 
     public init() {}
+}
+
+/// Channel modes a server starts channels with and the ones it refuses (see `IRCServerConfiguration.channelModes`).
+public struct ChannelModePolicy: Sendable, Hashable {
+    /// Flags a new channel gets: `n` (no messages from outside) and `t` (topic set by operators only) by default.
+    public var defaults: Set<Character> = ["n", "t"]
+    /// Modes refused when set (472 with `refusalReason`), and left out of ISUPPORT's CHANMODES. Clearing them is
+    /// always allowed, and a bare `MODE #c b` still lists bans.
+    public var refused: Set<Character> = []
+    public var refusalReason = "is not supported here"
+
+    public init(defaults: Set<Character> = ["n", "t"], refused: Set<Character> = [], refusalReason: String = "is not supported here") {
+        self.defaults = defaults
+        self.refused = refused
+        self.refusalReason = refusalReason
+    }
 }
