@@ -3,7 +3,7 @@
 /// Nicks follow RFC 2812 §2.3.1 as servers apply it today: ASCII letters, digits and the specials
 /// `[ ] \ ` _ ^ { | }` plus `-`; not starting with a digit or `-`; at most `nickLength` bytes (`NICKLEN`, default 30,
 /// RFC 2812's 9 being long obsolete). Channel names start with one of `channelTypes` (`#` and `&`), have at least one
-/// character after it, contain no space, comma, BEL, NUL, CR or LF, and are at most `channelLength` bytes including
+/// character after it, contain no space, comma or control character (C0 or DEL), and are at most `channelLength` bytes including
 /// the prefix (`CHANNELLEN`, default 64). Non-ASCII is allowed in channel names (they are UTF-8 text) but not in nicks.
 public struct IRCNameValidation: Hashable, Sendable {
     /// Why a nick was refused (answer with `ERR_ERRONEUSNICKNAME`).
@@ -24,7 +24,7 @@ public struct IRCNameValidation: Hashable, Sendable {
         /// Only the prefix, nothing after it.
         case tooShort
         case tooLong(length: Int, limit: Int)
-        /// Space, comma, BEL, NUL, CR or LF.
+        /// Space, comma or a control character.
         case invalidCharacter(UInt8)
     }
 
@@ -73,7 +73,9 @@ public struct IRCNameValidation: Hashable, Sendable {
         guard bytes.count <= channelLength else { throw .tooLong(length: bytes.count, limit: channelLength) }
         for byte in bytes {
             switch byte {
-            case 0x00, 0x07, 0x0A, 0x0D, UInt8(ascii: " "), UInt8(ascii: ","):
+            // Every control character, not only RFC 1459's NUL, BEL, CR and LF: ESC or 0x01 in a name reaches other
+            // clients as terminal escapes or CTCP.
+            case 0x00...0x1F, 0x7F, UInt8(ascii: " "), UInt8(ascii: ","):
                 throw .invalidCharacter(byte)
             default:
                 continue

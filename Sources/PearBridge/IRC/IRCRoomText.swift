@@ -15,14 +15,23 @@ enum IRCRoomText {
     /// An action's text as IRC carries it.
     static func wrapAction(_ text: String) -> String { "\u{1}ACTION \(text)\u{1}" }
 
-    /// Remote text is untrusted: no CR, LF or NUL may reach an IRC line.
+    /// IRC's formatting codes (bold, colour, hex colour, reset, monospace, reverse, italic, strikethrough,
+    /// underline): the only control characters remote text keeps.
+    static let formattingCodes: Set<UInt32> = [0x02, 0x03, 0x04, 0x0F, 0x11, 0x16, 0x1D, 0x1E, 0x1F]
+
+    /// Remote text is untrusted: CR, LF and NUL become spaces (they would end or break the IRC line), and every other
+    /// control character but the formatting codes is dropped (ESC would reach terminal clients as an escape
+    /// sequence, 0x01 as CTCP).
     static func cleaned(_ text: String) -> String {
-        String(text.unicodeScalars.map { scalar -> Character in
-            switch scalar {
-            case "\r", "\n", "\0": " "
-            default: Character(scalar)
+        var out = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0x0D, 0x0A, 0x00: out.append(" ")
+            case let value where (value < 0x20 || value == 0x7F) && !formattingCodes.contains(value): continue
+            default: out.append(scalar)
             }
-        })
+        }
+        return String(out)
     }
 
     /// Text cleaned and cut to one IRC line (topics, part reasons, history lines).

@@ -62,6 +62,8 @@ import Testing
     @Test(arguments: [
         ("plain", "plain"),
         ("a\r\nb\0c", "a  b c"),
+        ("\u{1B}[2Jwiped\u{1}VERSION\u{1}\u{7F}", "[2JwipedVERSION"),
+        ("\u{2}bold\u{2} \u{3}4red\u{F} \u{1D}it\u{1D}", "\u{2}bold\u{2} \u{3}4red\u{F} \u{1D}it\u{1D}"),
     ])
     func remoteTextIsCleaned(_ text: String, _ expected: String) {
         #expect(IRCRoomText.oneLine(text) == expected)
