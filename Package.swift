@@ -96,6 +96,8 @@ let package = Package(
             dependencies: [
                 "IRCServer", "HyperLog", "SwarmEngine", "Sodium", "CompactEncoding",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -182,6 +182,8 @@ public actor Gateway: Service {
     public struct PeerSummary: Sendable, Hashable {
         public var label: String
         public var remoteKey: [UInt8]
+        /// The nick its person shows in a room we share, once their log proved their identity.
+        public var nick: String?
         public var sharedRooms: Int
     }
 
@@ -189,7 +191,9 @@ public actor Gateway: Service {
         links.keys.sorted().compactMap { id in
             guard let link = links[id] else { return nil }
             let shared = state.peers[id]?.rooms.values.count(where: \.isShared) ?? 0
-            return PeerSummary(label: link.mux.label, remoteKey: link.mux.remotePublicKey, sharedRooms: shared)
+            return PeerSummary(
+                label: link.mux.label, remoteKey: link.mux.remotePublicKey, nick: state.nick(ofIdentity: link.mux.remotePublicKey),
+                sharedRooms: shared)
         }
     }
 

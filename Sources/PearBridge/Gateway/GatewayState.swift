@@ -399,6 +399,16 @@ struct GatewayState: Sendable {
 
     // MARK: - Reading
 
+    /// The nick a person (by identity key) shows in the first room, by name, where their log proved who they are.
+    func nick(ofIdentity identity: [UInt8]) -> String? {
+        for room in rooms.values.sorted(by: { $0.channel < $1.channel }) {
+            if let writer = room.state.identities.first(where: { $0.value == identity })?.key {
+                return room.state.displayNick(for: writer)
+            }
+        }
+        return nil
+    }
+
     /// The chat lines of a room in the order every gateway agrees on.
     func history(_ topic: RoomTopic) -> [RoomLine] {
         guard let room = rooms[topic] else { return [] }

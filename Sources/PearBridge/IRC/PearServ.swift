@@ -1,6 +1,9 @@
 import Foundation
 import HyperLog
 import IRCServer
+import NIOCore
+import NIOPosix
+import SwarmEngine
 
 /// `/msg PearServ …`: the gateway's control surface inside IRC.
 public struct PearServ: Sendable {
@@ -19,7 +22,9 @@ public struct PearServ: Sendable {
             return peers.isEmpty
                 ? ["No peers connected."]
                 : ["\(peers.count) peer(s):"]
-                    + peers.map { "\($0.label) \(ZBase32.encode($0.remoteKey).prefix(12))… rooms=\($0.sharedRooms)" }
+                    + peers.map { peer in
+                        "\(peer.label)  \(peer.nick ?? "(not seen in a room yet)")  identity \(ZBase32.encode(peer.remoteKey).prefix(12))…  rooms shared: \(peer.sharedRooms)"
+                    }
         case "connect":
             guard words.count == 2, let (host, port) = Self.parseAddress(words[1]) else {
                 return ["Usage: connect HOST:PORT"]
@@ -29,18 +34,57 @@ public struct PearServ: Sendable {
                 try await connector(host, port)
                 return ["Connected to \(host):\(port)."]
             } catch {
-                return ["Could not connect to \(host):\(port): \(error)"]
+                return ["Could not connect to \(host):\(port): \(Self.explain(error))."]
             }
         case "identity":
             return ["Your public key: \(gateway.identity.publicKeyText)"]
-        default:
-            return [
+        case "help", nil:
+            return Self.help
+        case let other?:
+            return ["Unknown command \"\(words.first ?? other)\"."] + Self.help
+        }
+    }
+
+    static let help = [
                 "PearServ commands:",
                 "  peers              list connected gateways",
                 "  connect HOST:PORT  connect to another gateway",
                 "  identity           show this gateway's public key",
                 "  help               this text",
-            ]
+    ]
+
+    /// A failed dial in words a person reads (not the I/O library's description).
+    static func explain(_ error: any Error) -> String {
+        switch error {
+        case let refused as GatewayNode.PeerRefused:
+            return refused.description
+        case let error as SwarmConnectionError:
+            switch error {
+            case .closedDuringHandshake: return "the other side closed the connection during the handshake (is it a PearIRC gateway's peer port?)"
+            case .unexpectedRemoteKey: return "the other side is not the gateway expected"
+            case .secretStream, .protomux: return "the other side does not speak the peer protocol"
+            case .idleTimeout: return "the other side stopped answering"
+            case .writeQueueExceeded: return "the other side stopped reading"
+            }
+        case let error as NIOConnectionError:
+            if error.dnsAError != nil || error.dnsAAAAError != nil, error.connectionErrors.isEmpty { return "the host name could not be resolved" }
+            if let first = error.connectionErrors.first?.error as? IOError { return Self.explain(errno: first.errnoCode) }
+            return "no connection could be made"
+        case let error as IOError:
+            return Self.explain(errno: error.errnoCode)
+        case is ChannelError:
+            return "the connection timed out"
+        default:
+            return "\(error)"
+        }
+    }
+
+    static func explain(errno code: Int32) -> String {
+        switch code {
+        case ECONNREFUSED: "connection refused (no gateway listening on that port)"
+        case ETIMEDOUT: "the connection timed out"
+        case EHOSTUNREACH, ENETUNREACH: "that address cannot be reached from here"
+        default: String(cString: strerror(code))
         }
     }
 

@@ -65,7 +65,7 @@ public final class SwarmTransport: PeerTransport {
                     let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
                     let session = try SecretStreamSession(
                         isInitiator: false, staticKeyPair: keyPair, maximumFrameLength: maximumFrameLength)
-                    let label = "\(channel.remoteAddress.map { "\($0)" } ?? "?")"
+                    let label = channel.remoteAddress.map(Self.label) ?? "?"
                     try channel.pipeline.syncOperations.addHandler(
                         SwarmConnectionHandler(
                             session: session, established: promise, label: label, logger: logger, liveness: liveness))
@@ -125,6 +125,12 @@ public final class SwarmTransport: PeerTransport {
         } onCancel: {
             channel.close(promise: nil)
         }
+    }
+
+    /// `HOST:PORT` (`[HOST]:PORT` for IPv6) as people write addresses, not NIO's `[IPv4]127.0.0.1/127.0.0.1:55916`.
+    static func label(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     /// Closes the listeners (connections already made stay: their owners end them) and, when the transport made its

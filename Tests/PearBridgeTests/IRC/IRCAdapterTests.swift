@@ -1,5 +1,10 @@
 import Foundation
+import HyperLog
 import IRCServer
+import NIOCore
+import NIOPosix
+import Sodium
+import SwarmEngine
 import Testing
 
 @testable import PearBridge
@@ -69,5 +74,64 @@ import Testing
         #expect(IRCRoomText.oneLine(text) == expected)
         #expect(GatewayBackend.backendEvents(for: .topicChanged(room: "#a", memberID: "m", topic: text))
             == [.remoteTopic(channel: "#a", userID: "m", topic: expected)])
+    }
+}
+
+@Suite struct PearServTests {
+    @Test func unknownCommandsSaySoAndHelpDoesNot() async throws {
+        let gateway = try await TestGateway.make("pearserv")
+        defer { gateway.cleanUp() }
+        let service = PearServ(gateway: gateway.gateway, connector: nil)
+        let unknown = await service.handle("frobnicate now")
+        #expect(unknown.first == "Unknown command \"frobnicate\".")
+        #expect(unknown.dropFirst().first == "PearServ commands:")
+        #expect(await service.handle("help").first == "PearServ commands:")
+        #expect(await service.handle("peers") == ["No peers connected."])
+    }
+
+    @Test func aFailedConnectIsExplainedInWords() async throws {
+        let gateway = try await TestGateway.make("pearserv-connect")
+        defer { gateway.cleanUp() }
+        // A port nobody listens on (bound, then closed).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let closed = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(closed.localAddress?.port)
+        try await closed.close()
+        let transport = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let service = PearServ(gateway: gateway.gateway) { host, port in
+            _ = try await transport.connect(host: host, port: port)
+        }
+        let answer = await service.handle("connect 127.0.0.1:\(port)")
+        #expect(answer == ["Could not connect to 127.0.0.1:\(port): connection refused (no gateway listening on that port)."])
+        try await transport.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    /// `peers` names each peer by address (not the I/O library's form), nick and identity.
+    @Test func peersAreListedByAddressNickAndIdentity() async throws {
+        let a = try await TestGateway.make("peers-a"), b = try await TestGateway.make("peers-b")
+        defer { a.cleanUp(); b.cleanUp() }
+        await a.handle(.joined(channel: "#p", nick: "alice"))
+        await b.handle(.joined(channel: "#p", nick: "bob"))
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let transportA = SwarmTransport(keyPair: a.gateway.identity.keyPair, group: group)
+        let transportB = SwarmTransport(keyPair: b.gateway.identity.keyPair, group: group)
+        let (_, port) = try await transportB.listen(host: "127.0.0.1", port: 0) { connection in
+            Task { await b.gateway.attach(connection) }
+        }
+        let connection = try await transportA.connect(host: "127.0.0.1", port: port)
+        await a.gateway.attach(connection)
+        await b.say("#p", "hello", as: "bob")
+        try await a.recorder.message("hello")
+        let lines = await PearServ(gateway: a.gateway, connector: nil).handle("peers")
+        let bobKey = ZBase32.encode(b.gateway.identity.keyPair.publicKey).prefix(12)
+        #expect(lines == ["1 peer(s):", "127.0.0.1:\(port)  bob  identity \(bobKey)…  rooms shared: 1"])
+        // The accepting side names the peer by its address too, not as `[IPv4]127.0.0.1/127.0.0.1:55916`.
+        let accepted = try #require(await b.gateway.peers.first?.label)
+        #expect(accepted.hasPrefix("127.0.0.1:") && !accepted.contains("IPv4"))
+        connection.disconnect()
+        try await transportA.shutdown()
+        try await transportB.shutdown()
+        try await group.shutdownGracefully()
     }
 }
