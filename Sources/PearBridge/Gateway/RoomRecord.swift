@@ -48,10 +48,12 @@ struct RoomRecord: Sendable {
         case .notice: kind = .notice
         default: return nil
         }
+        var author = member(line.position.author)
+        // Shown under the nick its author had when writing it.
+        author.nick = state.nick(of: line.position.author, at: line.position)
         return RoomLine(
             id: Self.messageID(line), time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000),
-            author: member(line.position.author), kind: kind, text: line.entry.text,
-            isLocal: line.position.author == ownWriter)
+            author: author, kind: kind, text: line.entry.text, isLocal: line.position.author == ownWriter)
     }
 
     /// Turns what a remote author's entries did into room events (only while our user is in the room), showing the

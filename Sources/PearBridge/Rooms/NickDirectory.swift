@@ -14,6 +14,8 @@ public struct NickDirectory: Sendable {
     }
 
     private var claims: [[UInt8]: Claim] = [:]
+    /// Every nick entry of each author, in history order: a line is shown under the nick its author had then.
+    private var timeline: [[UInt8]: [Claim]] = [:]
     private let fold: @Sendable (String) -> String
 
     /// - Parameter fold: the IRC casemapping (rfc1459 by default in PearIRC).
@@ -23,8 +25,27 @@ public struct NickDirectory: Sendable {
 
     /// Records an author's nick entry; an older claim than the one held is ignored.
     public mutating func claim(author: [UInt8], nick: String, position: RoomHistory.Position) {
+        let claim = Claim(nick: nick, position: position)
+        var entries = timeline[author, default: []]
+        // Mostly in order; an older entry arriving late slots in where it belongs.
+        let slot = entries.lastIndex { $0.position < position }.map { $0 + 1 } ?? 0
+        entries.insert(claim, at: slot)
+        timeline[author] = entries
         if let existing = claims[author], !(existing.position < position) { return }
-        claims[author] = Claim(nick: nick, position: position)
+        claims[author] = claim
+    }
+
+    /// The nick `author` had at `position` in history (their latest nick entry before it), made unique as it was
+    /// then: if someone else held that nick when the author took it, the author is the one suffixed. nil when they had
+    /// sent no nick entry yet.
+    public func nick(of author: [UInt8], at position: RoomHistory.Position) -> String? {
+        guard let claim = timeline[author]?.last(where: { $0.position < position }) else { return nil }
+        let folded = fold(claim.nick)
+        let beaten = timeline.contains { other, entries in
+            guard other != author, let held = entries.last(where: { $0.position < claim.position }) else { return false }
+            return fold(held.nick) == folded
+        }
+        return beaten ? Self.suffixed(claim.nick, author: author) : claim.nick
     }
 
     /// The nick `author` asked for in their latest nick entry, before any collision is resolved.

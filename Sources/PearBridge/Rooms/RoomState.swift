@@ -45,12 +45,24 @@ public struct RoomState: Sendable {
     public init(topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String) {
         self.topic = topic
         self.localWriter = localWriter
+        self.fold = fold
         nicks = NickDirectory(fold: fold)
     }
+
+    private let fold: @Sendable (String) -> String
 
     /// The local user's IRC nick (reserved against remote authors).
     public mutating func setLocalNick(_ nick: String) {
         localNick = nick
+    }
+
+    /// The nick a line at `position` by `author` is shown under: the one they had when writing it (their nick entries
+    /// are in the log), not today's.
+    public func nick(of author: [UInt8], at position: RoomHistory.Position) -> String {
+        let nick = nicks.nick(of: author, at: position) ?? NickDirectory.fallbackNick(for: author)
+        // As live: a remote author never appears under our user's nick.
+        if author != localWriter, let localNick, fold(localNick) == fold(nick) { return NickDirectory.suffixed(nick, author: author) }
+        return nick
     }
 
     public func displayNick(for author: [UInt8]) -> String {

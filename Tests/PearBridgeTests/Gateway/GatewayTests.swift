@@ -267,6 +267,25 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(departures.isEmpty)
     }
 
+    /// History shows each line under the nick its author had when writing it: our own earlier lines are not renamed
+    /// after whoever uses the gateway now, and a remote author's old lines keep their old nick.
+    @Test func historyKeepsTheNickAtTheTimeOfWriting() async throws {
+        let a = try await TestGateway.make("hist-a"), b = try await TestGateway.make("hist-b")
+        defer { a.cleanUp(); b.cleanUp() }
+        await a.handle(.joined(channel: "#h", nick: "weeb"))
+        await b.handle(.joined(channel: "#h", nick: "bob"))
+        await link(a, b)
+        await a.say("#h", "written by weeb", as: "weeb")
+        await b.say("#h", "written by bob", as: "bob")
+        try await a.recorder.message("written by bob")
+        await b.handle(.nickChanged(old: "bob", new: "robert"))
+        try await a.recorder.waitFor("bob renamed") { if case .remoteNick(_, "robert") = $0 { true } else { false } }
+        // A new client on A, with another nick.
+        await a.handle(.joined(channel: "#h", nick: "watcher"))
+        let sources = await a.history(.latest(channel: "#h", limit: 10)).map { "\($0.source.prefix { $0 != "!" }): \($0.text)" }
+        #expect(sources == ["weeb: written by weeb", "bob: written by bob"])
+    }
+
     /// Asking for the history of a channel never joined answers nothing and creates nothing: no room, no log on disk.
     @Test func historyOfAnUnknownChannelCreatesNoRoom() async throws {
         let a = try await TestGateway.make("no-room")

@@ -47,6 +47,38 @@ import Testing
     }
 
     /// TARGETS needs a room's latest line: the newest author timestamp of a message, action or notice.
+    /// A line shows the nick its author had when writing it, whatever they (or we) are called now; a nick someone
+    /// else held first is suffixed as it was then; a remote author never shows under our nick.
+    @Test func linesKeepTheNickTheirAuthorHadWhenWriting() {
+        var room = Self.room()
+        var lines: [RoomHistory.Line] = []
+        func ingest(_ author: [UInt8], _ index: UInt64, _ kind: RoomEntry.Kind, _ lamport: UInt64, _ text: String) {
+            for case .line(let line) in room.ingest(author: author, index: index, block: Self.block(kind, lamport, text)) {
+                lines.append(line)
+            }
+        }
+        ingest(Self.bob, 0, .nick, 1, "bob")
+        ingest(Self.bob, 1, .message, 2, "as bob")
+        ingest(Self.local, 0, .nick, 3, "weeb")
+        ingest(Self.local, 1, .message, 4, "as weeb")
+        ingest(Self.bob, 2, .nick, 5, "robert")
+        ingest(Self.bob, 3, .message, 6, "as robert")
+        ingest(Self.alice, 0, .nick, 7, "bob")
+        ingest(Self.alice, 1, .message, 8, "alice as bob")
+        ingest(Self.alice, 2, .nick, 9, "me")
+        ingest(Self.alice, 3, .message, 10, "alice as me")
+        let carol = [UInt8](repeating: 0x03, count: 32)
+        ingest(carol, 0, .nick, 11, "Robert")
+        ingest(carol, 1, .message, 12, "carol as robert")
+        room.setLocalNick("watcher")
+        let shown = lines.map { room.nick(of: $0.position.author, at: $0.position) }
+        let aliceTag = ZBase32.encode(Self.alice).prefix(4), carolTag = ZBase32.encode(carol).prefix(4)
+        // "bob" was free when alice took it (bob was robert by then); "robert" was bob's when carol asked for it.
+        #expect(shown == ["bob", "weeb", "robert", "bob", "me", "Robert|\(carolTag)"])
+        room.setLocalNick("me")
+        #expect(room.nick(of: Self.alice, at: lines[4].position) == "me|\(aliceTag)")
+    }
+
     @Test func theLatestLineTimestampIgnoresOtherEntries() {
         var room = Self.room()
         #expect(room.latestLineTimestamp == nil)
