@@ -85,8 +85,11 @@ struct Run: AsyncParsableCommand {
         let logger = Logger(label: "pearircd")
         let directory = common.resolvedDataDirectory
         try directory.prepare()
-        // One event-loop group for every listener and connection of the daemon.
-        let eventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        // One event-loop group for the daemon: a loop for the IRC side and, in peer-to-peer mode, one for the peers,
+        // each subsystem on one thread of its own (an IRC server spread over several loops pays cross-thread hops for
+        // every line: measured twice the CPU per delivered line, docs/benchmarks.md).
+        let eventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: standalone ? 1 : 2)
+        let ircLoop = eventLoopGroup.next()
 
         var configuration = IRCServerConfiguration()
         configuration.serverName = serverName
@@ -135,7 +138,8 @@ struct Run: AsyncParsableCommand {
                 nodeConfiguration.staticPeers.append(address)
             }
             let node = try GatewayNode(
-                directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup, logger: logger)
+                directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup.next(),
+                logger: logger)
             backend = GatewayBackend(gateway: node.gateway, connector: node.connector)
             configuration.serviceNames = [PearServ.name]
             // Other gateways do not obey this one: modes it cannot enforce on them are refused, not half applied, and
@@ -153,7 +157,7 @@ struct Run: AsyncParsableCommand {
 
         let listener = try await IRCListener.start(
             configuration: configuration, backend: backend, tls: tls?.context, logger: Logger(label: "pearircd.irc"),
-            group: eventLoopGroup)
+            group: ircLoop)
         for bound in listener.boundAddresses {
             // One line per listener on stdout, so scripts (and tests) can read the ports.
             print("listening \(bound.listener.tls ? "tls" : "plain") \(bound.address.ipAddress ?? host) \(bound.address.port ?? 0)")
@@ -161,6 +165,7 @@ struct Run: AsyncParsableCommand {
         fflushStandardOutput()
         services.append(IRCListenerService(listener: listener))
         try await ShutdownSequence.run(services: services, logger: logger)
+        try await eventLoopGroup.shutdownGracefully()
     }
 
     /// The in-memory backend of `--standalone`, with its SASL accounts.

@@ -16,7 +16,7 @@ import Testing
         func observes(eventsOfKind eventKind: DatabaseEventKind) -> Bool { false }
         func databaseDidChange(with event: DatabaseEvent) {}
         func databaseDidCommit(_ db: Database) {
-            let current = StorageExecutor.shared.isCurrent
+            let current = StorageExecutor.isStorageThread
             onStorageThread.withLock { $0.append(current) }
         }
         func databaseDidRollback(_ db: Database) {}
@@ -31,7 +31,7 @@ import Testing
         writerStore.storage.pool.add(transactionObserver: commits, extent: .observerLifetime)
         readerStore.storage.pool.add(transactionObserver: commits, extent: .observerLifetime)
         // The test itself runs on the shared pool: the check below is not trivially true.
-        #expect(!StorageExecutor.shared.isCurrent)
+        #expect(!StorageExecutor.isStorageThread)
 
         // Opening creates the core record (one commit each).
         let writer = try await writerStore.writableLog(name: "room")
@@ -67,12 +67,12 @@ import Testing
 
 extension SignedLog {
     fileprivate func runsOnStorageThread() -> Bool {
-        return StorageExecutor.shared.isCurrent
+        return StorageExecutor.isStorageThread
     }
 }
 
 extension LogStore {
     fileprivate func runsOnStorageThread() -> Bool {
-        return StorageExecutor.shared.isCurrent
+        return StorageExecutor.isStorageThread
     }
 }

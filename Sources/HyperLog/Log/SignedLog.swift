@@ -8,12 +8,14 @@ import Sodium
 /// only through verified proofs. An actor: appends from the IRC side and data from replication sessions are
 /// serialised here, and each state change is one storage transaction.
 ///
-/// Its methods call the database synchronously, so every log runs on `StorageExecutor.shared`, a thread of its
-/// own, instead of Swift's shared pool: a commit waiting for the disk suspends its caller and blocks no other task.
+/// Its methods call the database synchronously, so every log runs on its store's storage thread (`StorageExecutor`)
+/// instead of Swift's shared pool: a commit waiting for the disk suspends its caller and blocks no other task.
 public actor SignedLog {
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
-        StorageExecutor.shared.asUnownedSerialExecutor()
+        executor.asUnownedSerialExecutor()
     }
+
+    private nonisolated let executor: StorageExecutor
 
     public nonisolated let key: [UInt8]
     public nonisolated let discoveryKey: [UInt8]
@@ -50,7 +52,8 @@ public actor SignedLog {
 
     /// Opens a stored core. The head (roots and signature) is checked against the manifest; a mismatch means the
     /// store was corrupted and is reported, not trusted.
-    init(record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?) throws {
+    init(record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?, executor: StorageExecutor) throws {
+        self.executor = executor
         self.key = record.key
         self.discoveryKey = record.discoveryKey
         self.storage = storage

@@ -15,8 +15,11 @@ public actor LogStore {
     public static let databaseFileName = "store.sqlite"
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
-        StorageExecutor.shared.asUnownedSerialExecutor()
+        executor.asUnownedSerialExecutor()
     }
+
+    /// This store's storage thread, shared with every log it opens.
+    nonisolated let executor = StorageExecutor.forNewStore()
 
     /// The database itself, for measurements and maintenance. Its calls are synchronous: call them from code that
     /// may block (a command-line tool), not from tasks on the shared pool.
@@ -56,7 +59,7 @@ public actor LogStore {
             ?? storage.createCore(
                 key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest.compactEncoded(),
                 namespace: namespace, name: name)
-        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair)
+        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair, executor: executor)
         open[key] = log
         return log
     }
@@ -83,7 +86,7 @@ public actor LogStore {
                 primaryKey: primaryKey, namespace: record.namespace ?? CorestoreKeyDerivation.rootNamespace,
                 name: $0)
         }
-        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair)
+        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair, executor: executor)
         open[key] = log
         return log
     }

@@ -1,25 +1,39 @@
 import Foundation
 import Synchronization
 
-/// The one thread on which HyperLog touches SQLite: the serial executor of every `SignedLog` and of `LogStore`.
+/// A thread on which HyperLog touches SQLite: the serial executor of a `LogStore` and of every `SignedLog` it opens.
 ///
 /// Why: storage calls are synchronous GRDB calls, and a commit with `synchronous = FULL` waits for an fsync. Run on
 /// Swift's shared cooperative pool (one thread per core, two on a small server) a slow disk would stall the IRC
 /// server and every other task; run here, it stalls only storage work, and a caller suspends instead of blocking.
 ///
-/// Why one thread for all logs, and a thread rather than a queue: SQLite has one writer per database anyway, so a
+/// Why one thread per store, and a thread rather than a queue: SQLite has one writer per database anyway, so a
 /// thread per log would add threads (a gateway opens a log per writer per room) without adding commits; and a
 /// dedicated `Thread` is a fixed identity that no other work shares, where a serial `DispatchQueue` borrows
 /// libdispatch's worker threads (and `DispatchSerialQueue`, which is a `SerialExecutor` on Apple platforms, does not
 /// exist in Linux's Dispatch). An actor on this executor keeps every actor guarantee: its jobs run one at a time, and
 /// a method without `await` (all of `SignedLog`'s storage methods) runs to the end before another job starts.
-/// The price of one thread: proof building and verification of every log share it (one core at most), which leaves
-/// the other cores to the IRC side.
+/// The price of one thread: proof building and verification of a store's logs share it (one core at most), which
+/// leaves the other cores to the IRC side. A process with several stores (tests, benchmarks running many gateways)
+/// spreads them over a small fixed pool, one thread per core, as the shared pool would have.
 ///
 /// Jobs run in the order they were enqueued; priorities are ignored (storage work is short and all of one kind).
-/// The thread runs for the life of the process, so the executor is never deallocated under an actor that uses it.
+/// The threads run for the life of the process, so an executor is never deallocated under an actor that uses it.
 final class StorageExecutor: SerialExecutor {
-    static let shared = StorageExecutor(name: "hyperlog-sqlite")
+    /// The pool, made on first use: one thread per core (at least 1, at most 8).
+    private static let pool: [StorageExecutor] = (0..<min(8, max(1, ProcessInfo.processInfo.activeProcessorCount))).map {
+        StorageExecutor(name: "hyperlog-sql-\($0)")
+    }
+    private static let nextInPool = Atomic<Int>(0)
+
+    /// The executor for a new store: the pool's threads in turn.
+    static func forNewStore() -> StorageExecutor {
+        let index = nextInPool.add(1, ordering: .relaxed).oldValue
+        return pool[index % pool.count]
+    }
+
+    /// Whether the calling code runs on any storage thread.
+    static var isStorageThread: Bool { pool.contains { $0.isCurrent } }
 
     private struct State {
         var jobs: [UnownedJob] = []
