@@ -265,6 +265,25 @@ public actor SignedLog {
         return block
     }
 
+    /// The contiguously stored blocks from `start` on (at most `limit`), read in one transaction: what a reader that
+    /// follows the log needs after each change, in one call instead of one per block.
+    public func contiguousBlocks(from start: UInt64, limit: Int = 4096) throws -> [[UInt8]] {
+        guard start < contiguousLength, limit > 0 else { return [] }
+        let end = min(contiguousLength, start + UInt64(limit))
+        let coreID = self.coreID
+        return try storage.read { snapshot in
+            var blocks: [[UInt8]] = []
+            blocks.reserveCapacity(Int(end - start))
+            for index in start..<end {
+                guard let block = try snapshot.block(core: coreID, index: index) else {
+                    throw HyperLogError.blockNotAvailable(index: index)
+                }
+                blocks.append(block)
+            }
+            return blocks
+        }
+    }
+
     /// Whether the block at `index` is stored locally.
     public func has(_ index: UInt64) throws -> Bool {
         guard index < tree.length else { return false }

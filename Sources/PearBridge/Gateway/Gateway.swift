@@ -30,6 +30,8 @@ public actor Gateway: Service {
     private var links: [ConnectionID: PeerLink] = [:]
     private var nextConnectionID: ConnectionID = 1
     private var followed = Set<[UInt8]>()
+    /// Writers with a `logChanged` job waiting (shared with their followers, which run outside the actor).
+    private nonisolated let changedLogs = Mutex(Set<[UInt8]>())
     private var catalogueChanged = false
     private let mailbox = Mailbox<Job>()
     /// Where the rooms' people are looked for (nil: only peers that connect, or that the owner dials, are met).
@@ -289,6 +291,7 @@ public actor Gateway: Service {
         case .misbehaved(let id, let reason):
             await perform([.disconnect(id, reason)], group: &group)
         case .logChanged(let writer):
+            _ = changedLogs.withLock { $0.remove(writer) }
             for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }
         }
         if catalogueChanged { saveCatalogue() }
@@ -445,22 +448,32 @@ public actor Gateway: Service {
         let events = await log.events()
         let writer = log.key
         group.addTask { [weak self] in
-            for await _ in events { self?.post(.logChanged(writer: writer)) }
+            for await _ in events {
+                // One job per writer waits at a time: a burst of appends is read in one go.
+                guard let self, self.changedLogs.withLock({ $0.insert(writer).inserted }) else { continue }
+                self.post(.logChanged(writer: writer))
+            }
         }
     }
 
-    /// Reads the writer's blocks from where the room stopped up to what is stored contiguously, and ingests them.
+    /// Reads the writer's blocks from where the room stopped up to what is stored contiguously (one storage call per
+    /// 4,096 blocks), and ingests them.
     private func ingestAvailable(_ topic: RoomTopic, writer: [UInt8], group: inout DiscardingTaskGroup) async {
         guard let log = logs[writer] else { return }
-        let first = state.ingestedLength(topic, writer: writer)
-        let available = await log.contiguousLength
-        guard first < available else { return }
-        var blocks: [[UInt8]] = []
-        for index in first..<available {
-            guard let block = try? await log.get(index) else { break }
-            blocks.append(block)
+        while true {
+            let first = state.ingestedLength(topic, writer: writer)
+            let blocks: [[UInt8]]
+            do {
+                blocks = try await log.contiguousBlocks(from: first)
+            } catch {
+                logger.error("could not read a writer log", metadata: ["writer": "\(ZBase32.encode(writer))", "error": "\(error)"])
+                return
+            }
+            guard !blocks.isEmpty else { return }
+            await perform(state.blocksRead(topic, writer: writer, from: first, blocks: blocks), group: &group)
+            // Nothing ingested (the room is gone): stop rather than read the same blocks again.
+            guard state.ingestedLength(topic, writer: writer) > first else { return }
         }
-        await perform(state.blocksRead(topic, writer: writer, from: first, blocks: blocks), group: &group)
     }
 
     private func saveCatalogue() {

@@ -276,6 +276,8 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         await b.handle(.joined(channel: "#h", nick: "bob"))
         await link(a, b)
         await a.say("#h", "written by weeb", as: "weeb")
+        // Bob answers after seeing it, so his line comes after it in every history.
+        try await b.recorder.message("written by weeb")
         await b.say("#h", "written by bob", as: "bob")
         try await a.recorder.message("written by bob")
         await b.handle(.nickChanged(old: "bob", new: "robert"))
