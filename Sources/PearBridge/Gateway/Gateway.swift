@@ -27,6 +27,10 @@ public actor Gateway: Service {
     /// Every open writer log (ours and replicas) by key, and ours by room.
     private var logs: [[UInt8]: SignedLog] = [:]
     private var ownLogs: [RoomTopic: SignedLog] = [:]
+    /// Per room: commits our entries off the loop, in order (see `RoomAppender`).
+    private var appenders: [RoomTopic: RoomAppender] = [:]
+    /// The request being handled, which its appends complete.
+    private var currentRequest: RequestCompletion?
     private var links: [ConnectionID: PeerLink] = [:]
     private var nextConnectionID: ConnectionID = 1
     private var followed = Set<[UInt8]>()
@@ -55,11 +59,15 @@ public actor Gateway: Service {
         case peerGone(ConnectionID)
         case misbehaved(ConnectionID, PeerMisbehaviour)
         case logChanged(writer: [UInt8])
+        /// A room's appender committed (or failed to commit) local entries; the requests waiting on them complete.
+        case appended(RoomTopic, RoomAppender.Outcome, [RequestCompletion])
 
         func cancelled() {
             switch self {
             case .request(_, let done?): done.resume()
             case .peerEvents(_, _, let done): done.resume()
+            // Stored, but not ingested: the gateway is stopping, and the next start reads it from the log.
+            case .appended(_, _, let completions): for completion in completions { completion.finish() }
             // Too late to take the connection over: end it rather than leave it unread.
             case .attach(_, let link, _): link.mux.end()
             default: break
@@ -102,7 +110,9 @@ public actor Gateway: Service {
                 while let job = await mailbox.next() {
                     await process(job, group: &group)
                 }
-                // The mailbox is closed (or we were cancelled): end what the children wait on, so the group can finish.
+                // The mailbox is closed (or we were cancelled): appenders commit what they hold and stop, and what the
+                // other children wait on ends, so the group can finish.
+                for appender in appenders.values { appender.finish() }
                 for link in links.values { link.mux.end() }
                 group.cancelAll()
             }
@@ -274,8 +284,21 @@ public actor Gateway: Service {
     private func process(_ job: Job, group: inout DiscardingTaskGroup) async {
         switch job {
         case .request(let request, let done):
+            let completion = RequestCompletion(done)
+            currentRequest = completion
             await handleRequest(request, group: &group)
-            done?.resume()
+            currentRequest = nil
+            completion.finish()
+        case .appended(let topic, let outcome, let completions):
+            switch outcome {
+            case .appended(let first, let blocks):
+                await perform(state.appended(topic, from: first, blocks: blocks), group: &group)
+            case .failed(let reason):
+                logger.error(
+                    "could not append to room log",
+                    metadata: ["room": "\(state.rooms[topic]?.channel ?? topic.description)", "error": "\(reason)"])
+            }
+            for completion in completions { completion.finish() }
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
@@ -322,6 +345,15 @@ public actor Gateway: Service {
             let log = try await store.writableLog(name: topic.logName)
             logs[log.key] = log
             ownLogs[topic] = log
+            let appender = RoomAppender(log: log)
+            appenders[topic] = appender
+            let mailbox = self.mailbox
+            group.addTask {
+                await appender.run { outcome, completions in
+                    let job = Job.appended(topic, outcome, completions)
+                    if !mailbox.post(job) { job.cancelled() }
+                }
+            }
             state.roomOpened(channel: channel, ownWriter: log.key)
             await ingestAvailable(topic, writer: log.key, group: &group)
             return true
@@ -365,7 +397,7 @@ public actor Gateway: Service {
         for action in actions {
             switch action {
             case .append(let topic, let entries):
-                await append(entries, to: topic, group: &group)
+                append(entries, to: topic)
             case .openReplica(let topic, let writer):
                 do {
                     let log = if let known = logs[writer] { known } else { try await store.replica(key: writer) }
@@ -408,17 +440,12 @@ public actor Gateway: Service {
         }
     }
 
-    private func append(_ entries: [RoomEntry], to topic: RoomTopic, group: inout DiscardingTaskGroup) async {
-        guard let log = ownLogs[topic], !entries.isEmpty else { return }
-        let blocks = entries.map { $0.encoded() }
-        do {
-            let length = try await log.append(blocks)
-            await perform(state.appended(topic, from: length - UInt64(blocks.count), blocks: blocks), group: &group)
-        } catch {
-            logger.error(
-                "could not append to room log",
-                metadata: ["room": "\(state.rooms[topic]?.channel ?? topic.description)", "error": "\(error)"])
-        }
+    /// Hands entries to the room's appender; the request being handled completes once they are committed and ingested.
+    private func append(_ entries: [RoomEntry], to topic: RoomTopic) {
+        guard let appender = appenders[topic], !entries.isEmpty else { return }
+        let completion = currentRequest
+        completion?.add()
+        if !appender.enqueue(RoomAppender.Batch(entries: entries, completion: completion)) { completion?.finish() }
     }
 
     private func startReplication(of writer: [UInt8], discoveryKey: [UInt8], remote: ReplicationHandshake?, on id: ConnectionID) async {

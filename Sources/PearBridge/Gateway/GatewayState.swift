@@ -146,7 +146,7 @@ struct GatewayState: Sendable {
         }
         if room.state.nicks.wish(of: room.ownWriter) != nick { lines.append(.init(kind: .nick, text: nick, timestamp: now)) }
         lines.append(.init(kind: .join, text: "", timestamp: now))
-        var actions: [GatewayAction] = [.append(topic, room.state.composeLocal(lines)), .saveCatalogue]
+        var actions: [GatewayAction] = [.append(topic, compose(lines, in: topic)), .saveCatalogue]
         if !wasJoined {
             actions.append(.discover(topic, true))
             for id in peers.keys.sorted() { actions += announce(topic, on: id) }
@@ -164,7 +164,7 @@ struct GatewayState: Sendable {
     mutating func parted(channel: String, reason: String, at time: Date) -> [GatewayAction] {
         let topic = topic(of: channel)
         guard let room = rooms[topic] else { return [] }
-        var actions = [GatewayAction.append(topic, room.state.composeLocal([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))]))]
+        var actions = [GatewayAction.append(topic, compose([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))], in: topic))]
         rooms[topic]?.joined = false
         actions += [.saveCatalogue, .discover(topic, false)]
         for id in peers.keys.sorted() {
@@ -195,16 +195,32 @@ struct GatewayState: Sendable {
     /// Our user's new nick is recorded in every room they are in.
     mutating func renamed(to nick: String, at time: Date) -> [GatewayAction] {
         setLocalNick(nick)
-        return rooms.keys.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }.flatMap { topic -> [GatewayAction] in
-            guard let room = rooms[topic], room.joined else { return [] }
-            return [.append(topic, room.state.composeLocal([.init(kind: .nick, text: nick, timestamp: Self.milliseconds(time))]))]
+        var actions: [GatewayAction] = []
+        for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) where rooms[topic]?.joined == true {
+            actions.append(.append(topic, compose([.init(kind: .nick, text: nick, timestamp: Self.milliseconds(time))], in: topic)))
         }
+        return actions
     }
 
-    private func appendLocal(_ channel: String, _ line: RoomState.LocalLine) -> [GatewayAction] {
+    private mutating func appendLocal(_ channel: String, _ line: RoomState.LocalLine) -> [GatewayAction] {
         let topic = topic(of: channel)
+        guard rooms[topic] != nil else { return [] }
+        return [.append(topic, compose([line], in: topic))]
+    }
+
+    /// New local entries for a room. Appends complete later (the shell queues them, one storage commit for those that
+    /// arrive together), so a line composed meanwhile must still sort after them: Lamport clocks continue above the
+    /// last one composed, not only above what has been ingested.
+    private mutating func compose(_ lines: [RoomState.LocalLine], in topic: RoomTopic) -> [RoomEntry] {
         guard let room = rooms[topic] else { return [] }
-        return [.append(topic, room.state.composeLocal([line]))]
+        var entries = room.state.composeLocal(lines)
+        let floor = room.lastComposedLamport
+        if let first = entries.first, first.lamport <= floor {
+            let shift = floor + 1 - first.lamport
+            for index in entries.indices { entries[index].lamport += shift }
+        }
+        rooms[topic]?.lastComposedLamport = max(floor, entries.last?.lamport ?? 0)
+        return entries
     }
 
     static func milliseconds(_ time: Date) -> UInt64 {

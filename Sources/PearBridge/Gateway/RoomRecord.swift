@@ -13,6 +13,8 @@ struct RoomRecord: Sendable {
     var writers: RoomWriters
     var joined = false
     var presence = RoomPresence()
+    /// The Lamport clock of the last local entry composed (its append may still be under way).
+    var lastComposedLamport: UInt64 = 0
 
     init(channel: String, topic: RoomTopic, ownWriter: [UInt8], rule: any WriterAdmissionRule, fold: @escaping @Sendable (String) -> String) {
         self.channel = channel
