@@ -162,9 +162,16 @@ public actor Gateway: Service {
         await withCheckedContinuation { readyWaiters.append($0) }
     }
 
-    /// Handles what a local user did; returns once it is recorded (or the gateway has stopped).
+    /// Handles what a local user did; returns once it is recorded: its entries committed and ingested (or the gateway
+    /// has stopped).
     public func handle(_ request: GatewayRequest) async {
         await withCheckedContinuation { done in post(.request(request, done: done)) }
+    }
+
+    /// Queues what a local user did without waiting for it: requests are still handled in the order submitted, and a
+    /// burst of lines is committed together. For front ends that do not wait on each line (the IRC adapter's lines).
+    public nonisolated func submit(_ request: GatewayRequest) {
+        post(.request(request, done: nil))
     }
 
     /// A room's chat lines in the order every gateway agrees on; empty for a room this gateway does not hold (asking

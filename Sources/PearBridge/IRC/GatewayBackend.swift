@@ -23,7 +23,14 @@ public final class GatewayBackend: ChatBackend {
 
     public func handle(_ request: BackendRequest) async {
         guard let request = Self.gatewayRequest(for: request) else { return }
-        await gateway.handle(request)
+        // Chat lines are queued, not waited on one by one (the IRC core hands requests over one at a time, so waiting
+        // would allow one commit per line; queued, a burst shares one). Everything else is waited on, so what comes
+        // after a JOIN finds the room.
+        if case .say = request {
+            gateway.submit(request)
+        } else {
+            await gateway.handle(request)
+        }
     }
 
     /// What an IRC command means for the rooms; nil when it means nothing to them.

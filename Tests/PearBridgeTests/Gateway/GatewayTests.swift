@@ -2,7 +2,7 @@ import Foundation
 import HyperLog
 import IRCServer
 import Logging
-import PearBridge
+@testable import PearBridge
 import SwarmEngine
 import Synchronization
 import Sodium
@@ -104,8 +104,10 @@ struct TestGateway {
         return TestGateway(directory: directory, gateway: gateway, backend: backend, recorder: EventRecorder(backend), runner: runner)
     }
 
+    /// As the IRC adapter would, but waiting until the request is recorded (lines included), so tests can look.
     func handle(_ request: BackendRequest) async {
-        await backend.handle(request)
+        guard let request = GatewayBackend.gatewayRequest(for: request) else { return }
+        await gateway.handle(request)
     }
 
     func history(_ query: HistoryQuery) async -> [ChatLine] {
