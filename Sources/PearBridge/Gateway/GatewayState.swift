@@ -139,14 +139,17 @@ struct GatewayState: Sendable {
         rooms[topic] = room
         let now = Self.milliseconds(time)
         var lines: [RoomState.LocalLine] = []
-        if room.state.identities[room.ownWriter] == nil {
+        if room.state.identities[room.ownWriter] == nil, !room.identityComposed {
             // So peers show us as one person in every room.
             let proof = WriterIdentity.entryText(identity: identity, topic: topic, writer: room.ownWriter)
             lines.append(.init(kind: .identity, text: proof, timestamp: now))
         }
-        if room.state.nicks.wish(of: room.ownWriter) != nick { lines.append(.init(kind: .nick, text: nick, timestamp: now)) }
+        if room.ownNick != nick { lines.append(.init(kind: .nick, text: nick, timestamp: now)) }
         lines.append(.init(kind: .join, text: "", timestamp: now))
         var actions: [GatewayAction] = [.append(topic, compose(lines, in: topic)), .saveCatalogue]
+        // Our user is one person everywhere: a client that joins under another nick than the rooms we are in last
+        // recorded renames us in all of them (other gateways show one user, under the nick of the client now here).
+        actions += renamed(to: nick, at: time, except: topic)
         if !wasJoined {
             actions.append(.discover(topic, true))
             for id in peers.keys.sorted() { actions += announce(topic, on: id) }
@@ -192,11 +195,12 @@ struct GatewayState: Sendable {
         appendLocal(channel, .init(kind: .topic, text: text, timestamp: Self.milliseconds(time)))
     }
 
-    /// Our user's new nick is recorded in every room they are in.
-    mutating func renamed(to nick: String, at time: Date) -> [GatewayAction] {
+    /// Our user's new nick is recorded in every room they are in (where it is not their nick already).
+    mutating func renamed(to nick: String, at time: Date, except skipped: RoomTopic? = nil) -> [GatewayAction] {
         setLocalNick(nick)
         var actions: [GatewayAction] = []
-        for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) where rooms[topic]?.joined == true {
+        for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) })
+        where topic != skipped && rooms[topic]?.joined == true && rooms[topic]?.ownNick != nick {
             actions.append(.append(topic, compose([.init(kind: .nick, text: nick, timestamp: Self.milliseconds(time))], in: topic)))
         }
         return actions
@@ -220,6 +224,8 @@ struct GatewayState: Sendable {
             for index in entries.indices { entries[index].lamport += shift }
         }
         rooms[topic]?.lastComposedLamport = max(floor, entries.last?.lamport ?? 0)
+        if let nick = entries.last(where: { $0.kind == .nick })?.text { rooms[topic]?.lastComposedNick = nick }
+        if entries.contains(where: { $0.kind == .identity }) { rooms[topic]?.identityComposed = true }
         return entries
     }
 

@@ -15,6 +15,13 @@ struct RoomRecord: Sendable {
     var presence = RoomPresence()
     /// The Lamport clock of the last local entry composed (its append may still be under way).
     var lastComposedLamport: UInt64 = 0
+    /// The nick of the last local nick entry composed (its append may still be under way).
+    var lastComposedNick: String?
+    /// Our identity entry was composed (its append may still be under way): it is written once.
+    var identityComposed = false
+
+    /// The nick our log last recorded in this room (or is recording).
+    var ownNick: String? { lastComposedNick ?? state.nicks.wish(of: ownWriter) }
 
     init(channel: String, topic: RoomTopic, ownWriter: [UInt8], rule: any WriterAdmissionRule, fold: @escaping @Sendable (String) -> String) {
         self.channel = channel

@@ -96,6 +96,19 @@ import Testing
             == ["append nick@5,join@6", "save", "publish began #room 1"])
     }
 
+    /// A client that joins one room under a new nick renames our user in every room we are in: other gateways show
+    /// one person, under the nick of the client here now, not the last one's.
+    @Test func joiningUnderANewNickRenamesUsEverywhere() {
+        var state = Self.makeState()
+        state.roomOpened(channel: "#other", ownWriter: Self.key(2))
+        _ = state.joined(channel: "#room", nick: "annjmtr", at: Date())
+        _ = state.joined(channel: "#other", nick: "annjmtr", at: Date())
+        let actions = Self.describe(state.joined(channel: "#room", nick: "alice", at: Date()))
+        #expect(actions.prefix(3) == ["append nick@4,join@5", "save", "append nick@4"])
+        // Already alice everywhere: nothing more to record.
+        #expect(Self.describe(state.renamed(to: "alice", at: Date())).isEmpty)
+    }
+
     @Test func linesTopicsAndNicksAreAppendedOnlyToRoomsWeHold() {
         var state = Self.makeState()
         #expect(state.said(channel: "#other", kind: .message, text: "x", messageID: nil, at: Date()).isEmpty)
