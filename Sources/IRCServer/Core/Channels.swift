@@ -76,7 +76,7 @@ extension IRCServerState {
         if configuration.historyOnJoin > 0, !client.has("draft/chathistory") {
             actions.append(
                 .fetchHistory(id, .latest(channel: channel.name, limit: configuration.historyOnJoin),
-                    batchType: "chathistory", target: channel.name))
+                    batchType: "chathistory", target: channel.name, onJoin: true))
         }
     }
 

@@ -23,7 +23,8 @@ public enum IRCServerAction: Sendable, Hashable {
     /// Check SASL credentials with the backend; answer with `authenticationFinished`.
     case authenticate(ClientID, SASLCredentials)
     /// Ask the backend for history; answer with `historyReady`.
-    case fetchHistory(ClientID, HistoryQuery, batchType: String, target: String)
+    /// `onJoin`: the replay after a JOIN, sent only when there is history (a CHATHISTORY answer is always a batch).
+    case fetchHistory(ClientID, HistoryQuery, batchType: String, target: String, onJoin: Bool)
     /// Ask the backend for CHATHISTORY TARGETS; answer with `targetsReady`.
     case fetchTargets(ClientID, HistoryTargetsQuery)
     /// A message to a service user; answer with `serviceReplied`.
@@ -38,7 +39,7 @@ extension IRCServerAction {
     /// those: SASL, history, TARGETS, services, OPER checks.
     var lateAnswerTarget: ClientID? {
         switch self {
-        case .authenticate(let target, _), .fetchHistory(let target, _, _, _), .fetchTargets(let target, _),
+        case .authenticate(let target, _), .fetchHistory(let target, _, _, _, _), .fetchTargets(let target, _),
             .service(let target, _, _), .verifyOperator(let target, _, _, _):
             target
         case .send, .sendToEach, .close, .backend:
@@ -217,10 +218,13 @@ public struct IRCServerState: Sendable {
 
     /// History the backend found for a client's request.
     public mutating func historyReady(
-        _ id: ClientID, lines: [ChatLine], batchType: String, target: String, now: Date
+        _ id: ClientID, lines: [ChatLine], batchType: String, target: String, onJoin: Bool = false, now: Date
     ) -> [IRCServerAction] {
         guard let client = clients[id] else { return [] }
         answeringDeferred(id) { state in
+            // A brand-new channel has nothing to replay: no empty batch (inside a labeled response it would read as
+            // the answer to the JOIN).
+            guard !(onJoin && lines.isEmpty) else { return }
             state.sendHistory(to: client, lines: lines, batchType: batchType, target: target)
         }
         return drain()

@@ -204,7 +204,7 @@ extension IRCServerState {
             fail("INVALID_PARAMS", "Invalid message reference")
             return
         }
-        actions.append(.fetchHistory(id, query, batchType: "chathistory", target: shownTarget))
+        actions.append(.fetchHistory(id, query, batchType: "chathistory", target: shownTarget, onJoin: false))
     }
 
     /// CHATHISTORY TARGETS answers, in a `draft/chathistory-targets` batch when the client negotiated batches.

@@ -247,11 +247,11 @@ public actor IRCServerCore {
                     let account = await backend.authenticate(credentials)
                     await self?.authenticationFinished(id, account: account)
                 }
-            case .fetchHistory(let id, let query, let batchType, let target):
+            case .fetchHistory(let id, let query, let batchType, let target, let onJoin):
                 let backend = self.backend
                 spawn { [weak self] in
                     let lines = await backend.history(query)
-                    await self?.historyReady(id, lines: lines, batchType: batchType, target: target)
+                    await self?.historyReady(id, lines: lines, batchType: batchType, target: target, onJoin: onJoin)
                 }
             case .fetchTargets(let id, let query):
                 let backend = self.backend
@@ -288,8 +288,8 @@ public actor IRCServerCore {
         perform(state.targetsReady(id, targets: targets))
     }
 
-    private func historyReady(_ id: ClientID, lines: [ChatLine], batchType: String, target: String) {
-        perform(state.historyReady(id, lines: lines, batchType: batchType, target: target, now: Date()))
+    private func historyReady(_ id: ClientID, lines: [ChatLine], batchType: String, target: String, onJoin: Bool) {
+        perform(state.historyReady(id, lines: lines, batchType: batchType, target: target, onJoin: onJoin, now: Date()))
     }
 
     private func operatorVerified(_ id: ClientID, name: String, success: Bool) {

@@ -32,14 +32,15 @@ import Testing
         var server = ServerHarness { $0.historyOnJoin = 10 }
         let alice = server.register("alice", caps: ["batch", "labeled-response"])
         #expect(server.send(alice, "@label=j JOIN #c").isEmpty, "the JOIN replies wait for the history")
-        guard case .fetchHistory(let id, _, let batchType, let target) = server.otherActions.last else {
+        guard case .fetchHistory(let id, _, let batchType, let target, let onJoin) = server.otherActions.last else {
             Issue.record("no history request")
             return
         }
-        server.record(server.state.historyReady(id, lines: [], batchType: batchType, target: target, now: server.now))
+        server.record(server.state.historyReady(id, lines: [], batchType: batchType, target: target, onJoin: onJoin, now: server.now))
         let lines = server.inbox(alice)
-        #expect(lines.first == "@label=j :irc.test BATCH +label2 labeled-response")
+        #expect(lines.first == "@label=j :irc.test BATCH +label1 labeled-response")
+        #expect(!lines.contains { $0.contains("chathistory") }, "no history, no history batch inside the label")
         #expect(lines.contains { $0.hasSuffix(" JOIN #c") })
-        #expect(lines.last == ":irc.test BATCH -label2")
+        #expect(lines.last == ":irc.test BATCH -label1")
     }
 }

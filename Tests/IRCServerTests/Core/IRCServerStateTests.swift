@@ -364,7 +364,7 @@ extension RemoteUserTests {
         let alice = server.register("alice", caps: ["batch", "server-time", "message-tags", "draft/chathistory"])
         server.send(alice, "JOIN #h")
         server.send(alice, "CHATHISTORY LATEST #h * 10")
-        guard case .fetchHistory(let id, let query, _, let target)? = server.otherActions.last else {
+        guard case .fetchHistory(let id, let query, _, let target, false)? = server.otherActions.last else {
             Issue.record("expected a history fetch")
             return
         }

@@ -32,7 +32,7 @@ import Testing
         server.otherActions = []
         server.send(alice, "CHATHISTORY LATEST BOB * 10")
         #expect(server.otherActions == [
-            .fetchHistory(alice, .latest(channel: key, limit: 10), batchType: "chathistory", target: "BOB")
+            .fetchHistory(alice, .latest(channel: key, limit: 10), batchType: "chathistory", target: "BOB", onJoin: false)
         ])
         _ = server.inbox(bob)
         server.otherActions = []
@@ -59,7 +59,7 @@ import Testing
         #expect(server.otherActions == [
             .fetchHistory(
                 alice, .latest(channel: PrivateConversation.key("account:al", "account:cz"), limit: 5),
-                batchType: "chathistory", target: "Carol")
+                batchType: "chathistory", target: "Carol", onJoin: false)
         ])
     }
 
