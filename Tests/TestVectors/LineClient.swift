@@ -89,6 +89,11 @@ public final class LineClient: Sendable {
         try await channel.setOption(.autoRead, value: false).get()
     }
 
+    /// Sends raw bytes as they are (lines with invalid UTF-8, say); add the CR LF yourself.
+    public func send(bytes: [UInt8]) async throws {
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
+    }
+
     public func send(_ line: String) async throws {
         try await channel.writeAndFlush(ByteBuffer(string: line + "\r\n")).get()
     }

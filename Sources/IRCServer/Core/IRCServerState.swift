@@ -154,11 +154,19 @@ public struct IRCServerState: Sendable {
     }
 
     /// A parsed message from a client.
-    public mutating func received(_ message: IRCMessage, from id: ClientID, now: Date) -> [IRCServerAction] {
+    public mutating func received(
+        _ message: IRCMessage, from id: ClientID, replacedInvalidUTF8: Bool = false, now: Date
+    ) -> [IRCServerAction] {
         guard clients[id]?.isRemote == false else { return [] }
         // In place: a copy of the record held across the mutation would make it copy all its fields.
         clients[id]?.lastActivity = now
         clients[id]?.pingSentAt = nil
+        if replacedInvalidUTF8 {
+            // UTF8ONLY: the line was relayed with U+FFFD in place of the invalid bytes; the sender hears so first.
+            emit(id, IRCMessage(
+                source: serverSource, command: .verb("WARN"),
+                params: [message.command.text, "INVALID_UTF8", "Invalid UTF-8 was replaced with U+FFFD"]))
+        }
         if admit(message, from: id, now: now) { run(message, from: id, now: now) }
         return drain()
     }

@@ -55,7 +55,11 @@ final class ConnectionSession: Sendable {
             break
         case .line(let bytes):
             switch Result(catching: { () throws(IRCParseError) in try Self.parser.parse(bytes) }) {
-            case .success(let message): await core.received(message, from: id)
+            case .success(let message):
+                // Invalid UTF-8 was replaced with U+FFFD by the parser (legacy-charset clients keep working); UTF8ONLY
+                // says the sender must be told.
+                let replaced = bytes.contains { $0 >= 0x80 } && !IRCMessageParser.isValidUTF8(bytes[...])
+                await core.received(message, from: id, replacedInvalidUTF8: replaced)
             case .failure(let error): await core.malformed(error, label: IRCTag.value(of: "label", inRawLine: bytes), from: id)
             }
         case .oversized:

@@ -159,8 +159,8 @@ public actor IRCServerCore {
     /// Input tasks suspended by `pauseReadingAtHeldLines`, resumed once their client's held lines ran.
     private var pausedInputs: [ClientID: CheckedContinuation<Void, Never>] = [:]
 
-    public func received(_ message: IRCMessage, from id: ClientID) async {
-        perform(state.received(message, from: id, now: Date()))
+    public func received(_ message: IRCMessage, from id: ClientID, replacedInvalidUTF8: Bool = false) async {
+        perform(state.received(message, from: id, replacedInvalidUTF8: replacedInvalidUTF8, now: Date()))
         guard state.heldLineCount(of: id) >= Self.pauseReadingAtHeldLines, pausedInputs[id] == nil else { return }
         await withCheckedContinuation { pausedInputs[id] = $0 }
     }

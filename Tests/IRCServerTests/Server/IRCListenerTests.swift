@@ -356,3 +356,29 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+@Suite(.serialized) struct UTF8OnlyTests {
+    /// UTF8ONLY (IRCv3): invalid UTF-8 is relayed with U+FFFD in its place (legacy-charset clients keep working),
+    /// and the sender is told with `WARN <command> INVALID_UTF8` (irctest `utf8.py::testUtf8Validation`).
+    @Test func invalidUTF8IsReplacedAndTheSenderWarned() async throws {
+        let server = try await IRCListenerTests.PlainServer.start()
+        let foo = try await server.client(), bar = try await server.client()
+        try await IRCListenerTests.register(foo, "foo")
+        try await IRCListenerTests.register(bar, "bar")
+        try await foo.send(bytes: Array("PRIVMSG bar :hi".utf8) + [0xAA] + Array("\r\n".utf8))
+        let warning = try await foo.waitFor(containing: "WARN")
+        #expect(warning.hasSuffix("WARN PRIVMSG INVALID_UTF8 :Invalid UTF-8 was replaced with U+FFFD"))
+        let relayed = try await bar.waitFor(containing: "PRIVMSG bar")
+        #expect(relayed.hasSuffix("PRIVMSG bar hi\u{FFFD}"), "no trailing colon needed for one word")
+        // Valid UTF-8 draws no warning.
+        try await foo.send("PRIVMSG bar :héllo")
+        try await bar.waitFor(containing: "héllo")
+        try await foo.send("PING :done")
+        let next = try await foo.waitFor("the PONG") { $0.contains("PONG") || $0.contains("WARN") }
+        #expect(next.contains("PONG"))
+        await foo.close()
+        await bar.close()
+        try await server.stop()
+    }
+}
+
