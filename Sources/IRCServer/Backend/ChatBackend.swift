@@ -72,6 +72,9 @@ public enum HistoryReference: Sendable, Hashable {
 
 /// What the IRC core tells the backend: things local users did.
 public enum BackendRequest: Sendable, Hashable {
+    /// A local client finished registering under `nick` (a backend with one user, the gateway, takes it as that
+    /// user's current nick).
+    case registered(nick: String)
     case joined(channel: String, nick: String)
     case parted(channel: String, nick: String, reason: String)
     case message(channel: String, nick: String, kind: ChatLineKind, text: String, id: String, time: Date)

@@ -197,7 +197,7 @@ extension IRCServerState {
         reply(registered, .rplYourHost, ["Your host is \(configuration.serverName), running version \(configuration.version)"])
         reply(registered, .rplCreated, ["This server was created \(createdText)"])
         reply(registered, .rplMyInfo, [configuration.serverName, configuration.version, "iow", "beiklmnostv", "beklov"])
-        _ = nick
+        actions.append(.backend(.registered(nick: nick)))
         sendISupport(to: id)
         sendLUsers(to: id)
         sendMOTD(to: id)

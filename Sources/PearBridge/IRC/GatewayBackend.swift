@@ -45,7 +45,8 @@ public final class GatewayBackend: ChatBackend {
             return .say(room: channel, kind: kind == .notice ? .notice : .message, text: text, id: id, time: time)
         case .topic(let channel, _, let topic):
             return .setTopic(room: channel, text: topic)
-        case .nickChanged(_, let new):
+        case .nickChanged(_, let new), .registered(let new):
+            // The nick other gateways see is that of the client most recently registered or renamed here.
             return .rename(nick: new)
         case .quit, .directMessage:
             // Private messages are not carried between gateways yet, so there is nothing to file.

@@ -20,9 +20,9 @@ import Testing
         #expect(conversation == key && sender == "account:al" && recipient == "nick:bob")
         #expect(nick == "alice" && target == "bob" && !id.isEmpty)
         // TAGMSG carries no text; between two nicks nothing is kept (nobody could read it back).
+        let carl = server.register("carl")
         let filed = server.backendRequests.count
         server.send(alice, "@+typing=active TAGMSG bob")
-        let carl = server.register("carl")
         server.send(bob, "PRIVMSG carl :just nicks")
         #expect(server.backendRequests.count == filed)
         _ = carl

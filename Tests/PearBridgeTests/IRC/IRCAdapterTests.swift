@@ -22,6 +22,7 @@ import Testing
          .say(room: "#a", kind: .notice, text: "hey", id: "i", time: Date(timeIntervalSince1970: 5))),
         (.topic(channel: "#a", nick: "n", topic: "t"), .setTopic(room: "#a", text: "t")),
         (.nickChanged(old: "a", new: "b"), .rename(nick: "b")),
+        (.registered(nick: "c"), .rename(nick: "c")),
     ])
     func requests(_ request: BackendRequest, _ expected: GatewayRequest) {
         #expect(GatewayBackend.gatewayRequest(for: request) == expected)
