@@ -84,6 +84,9 @@ public struct RoomState: Sendable {
         let decoded: RoomEntry.Decoded
         do { decoded = try RoomEntry.decode(block) } catch { return [.skipped(author: author, index: index)] }
         guard case .entry(var entry) = decoded else { return [.skipped(author: author, index: index)] }
+        // The clock an author chooses must follow causality, or an attacker could place lines early in history: above
+        // the author's own previous entry, and above every entry its heads say it had seen, where we hold those.
+        guard clockFollowsCausality(entry, author: author, index: index) else { return [.skipped(author: author, index: index)] }
         // A line keeps its msgid only inside its author's proven namespace, and only once: nobody can take (or
         // pre-empt) another person's ids, and a repeat gets the derived id.
         if let id = entry.messageID,
@@ -119,6 +122,29 @@ public struct RoomState: Sendable {
             identities[author] = identity
             return [.identified(author: author, identity: identity)]
         }
+    }
+
+    /// Per writer, the Lamport clock of each valid entry held, by index, for the causality check. A dictionary, not an
+    /// array: a writer may sign a log whose indices are sparse and huge.
+    private var clocks: [[UInt8]: [UInt64: UInt64]] = [:]
+
+    /// Whether `entry` (the author's entry at `index`) has a clock above the author's previous entry and above the
+    /// entries its heads name, as far as they are held; a valid entry's clock is recorded. Heads naming entries not held
+    /// yet are not waited for (display never waits on them).
+    private mutating func clockFollowsCausality(_ entry: RoomEntry, author: [UInt8], index: UInt64) -> Bool {
+        func clock(_ writer: [UInt8], _ at: UInt64) -> UInt64 {
+            clocks[writer]?[at] ?? 0
+        }
+        if index > 0, clock(author, index - 1) >= entry.lamport, clock(author, index - 1) != 0 { return false }
+        // An entry after this one, held already, must stay above it.
+        let next = index < UInt64.max ? clock(author, index + 1) : 0
+        if next != 0, next <= entry.lamport { return false }
+        for head in entry.heads where head.length > 0 && head.writer != author {
+            let seen = clock(head.writer, head.length - 1)
+            if seen != 0, seen >= entry.lamport { return false }
+        }
+        clocks[author, default: [:]][index] = entry.lamport
+        return true
     }
 
     /// The text every msgid made for `identity` starts with: the first 12 z-base-32 characters of the key and a `.`.

@@ -79,6 +79,27 @@ import Testing
         #expect(room.nick(of: Self.alice, at: lines[4].position) == "me|\(aliceTag)")
     }
 
+    /// A writer cannot place a line early in history: its clock must be above its own previous entry and above the
+    /// entries its heads say it had seen (where held). Such an entry is skipped, not shown.
+    @Test func clocksThatBreakCausalityAreRejected() {
+        var room = Self.room()
+        func ingest(_ author: [UInt8], _ index: UInt64, lamport: UInt64, heads: [RoomEntry.Head] = [], _ text: String) -> [RoomState.Event] {
+            room.ingest(author: author, index: index, block: RoomEntry(kind: .message, timestamp: 1, lamport: lamport, heads: heads, text: text).encoded())
+        }
+        #expect(ingest(Self.alice, 0, lamport: 5, "first").count == 1)
+        #expect(ingest(Self.alice, 1, lamport: 5, "same clock") == [.skipped(author: Self.alice, index: 1)])
+        #expect(ingest(Self.alice, 2, lamport: 6, "next").count == 1)
+        // Bob says he saw alice's first two entries (her entry 1 was skipped, entry 0 had clock 5) yet claims clock 3.
+        #expect(ingest(Self.bob, 0, lamport: 3, heads: [.init(writer: Self.alice, length: 1)], "early") == [.skipped(author: Self.bob, index: 0)])
+        #expect(ingest(Self.bob, 1, lamport: 7, heads: [.init(writer: Self.alice, length: 3)], "after").count == 1)
+        // A head naming an entry not held is not waited for.
+        #expect(ingest(Self.bob, 2, lamport: 8, heads: [.init(writer: Self.local, length: 40)], "unknown head").count == 1)
+        #expect(room.history.lines.map(\.entry.text) == ["first", "next", "after", "unknown head"])
+        // Out of order: an entry whose successor is held must stay below it.
+        #expect(ingest(Self.alice, 9, lamport: 50, "ninth").count == 1)
+        #expect(ingest(Self.alice, 8, lamport: 60, "eighth, too late a clock") == [.skipped(author: Self.alice, index: 8)])
+    }
+
     @Test func theLatestLineTimestampIgnoresOtherEntries() {
         var room = Self.room()
         #expect(room.latestLineTimestamp == nil)
