@@ -297,9 +297,8 @@ import Testing
         #expect(Self.describe(state.peerDisconnected(1)) == ["publish left #room Connection gone"])
     }
 
-    /// A peer's connection replaced by a newer one to the same peer (a reconnect, or two dials at once): the old one's
-    /// end does not make the person leave while the new one is there.
-    @Test func aReplacedConnectionDoesNotMakeItsPersonLeave() {
+    /// A state whose user is in `#room` with bob, whose writer (key 7) proved his identity and joined.
+    static func roomWithProvenBob() -> (state: GatewayState, bob: Ed25519.KeyPair, writer: [UInt8]) {
         var state = Self.makeState()
         _ = state.joined(channel: "#room", nick: "alice", at: Date())
         let bob = Ed25519.randomKeyPair(), bobWriter = Self.key(7)
@@ -309,6 +308,13 @@ import Testing
                 Self.entry(.identity, WriterIdentity.entryText(identity: bob, topic: Self.room, writer: bobWriter), lamport: 1),
                 Self.entry(.join, "", lamport: 2),
             ])
+        return (state, bob, bobWriter)
+    }
+
+    /// A peer's connection replaced by a newer one to the same peer (a reconnect, or two dials at once): the old one's
+    /// end does not make the person leave while the new one is there.
+    @Test func aReplacedConnectionDoesNotMakeItsPersonLeave() {
+        var (state, bob, bobWriter) = Self.roomWithProvenBob()
         for id: GatewayState.ConnectionID in [1, 2] {
             _ = state.peerConnected(id, remoteKey: bob.publicKey)
             _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: id)
@@ -333,13 +339,7 @@ import Testing
     }
 
     @Test func aConnectionClaimingSomeoneElsesWriterCannotMakeThemLeave() {
-        var state = Self.makeState()
-        _ = state.joined(channel: "#room", nick: "alice", at: Date())
-        let bob = Ed25519.randomKeyPair(), bobWriter = Self.key(7)
-        _ = state.blocksRead(
-            Self.room, writer: bobWriter, from: 0,
-            blocks: [Self.entry(.identity, WriterIdentity.entryText(identity: bob, topic: Self.room, writer: bobWriter), lamport: 1)])
-        _ = state.blocksRead(Self.room, writer: bobWriter, from: 1, blocks: [Self.entry(.join, "", lamport: 2)])
+        var (state, _, bobWriter) = Self.roomWithProvenBob()
         _ = state.peerConnected(1, remoteKey: Self.peerKey)
         _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: 1)
         #expect(state.peerDisconnected(1).isEmpty)
