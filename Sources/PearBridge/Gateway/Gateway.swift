@@ -379,8 +379,11 @@ public actor Gateway: Service {
             return
         }
         for entry in saved {
-            guard await openRoom(entry.channel, group: &group) else { continue }
             let topic = state.topic(of: entry.channel)
+            guard await openRoom(entry.channel, group: &group) else { continue }
+            if let nicks = entry.nicks {
+                state.nickHoldersRestored(topic, holders: nicks.compactMapValues { ZBase32.decode($0) }.filter { $0.value.count == 32 })
+            }
             let keys = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
             await perform(state.writersRestored(topic, writers: keys), group: &group)
             if entry.joined { await perform(state.restoredJoin(topic), group: &group) }

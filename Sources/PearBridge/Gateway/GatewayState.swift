@@ -100,8 +100,17 @@ struct GatewayState: Sendable {
                 actions += room.roomEvents(for: events, author: writer).map(GatewayAction.publish)
             }
         }
+        if room.holdersChanged {
+            room.holdersChanged = false
+            actions.append(.saveCatalogue)
+        }
         rooms[topic] = room
         return actions
+    }
+
+    /// Who this gateway showed under which nick in a room, as saved by an earlier run (before its logs are read).
+    mutating func nickHoldersRestored(_ topic: RoomTopic, holders: [String: [UInt8]]) {
+        rooms[topic]?.state.restoreNickHolders(holders)
     }
 
     /// Our entries were appended: they are ingested as any writer's, and shown to nobody (front ends echo their own).

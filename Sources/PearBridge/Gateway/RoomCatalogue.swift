@@ -9,6 +9,8 @@ struct RoomCatalogue {
         var joined: Bool
         /// Writer keys, z-base-32, sorted.
         var writers: [String]
+        /// Who this gateway has shown under which nick (folded nick → writer key, z-base-32); absent in older files.
+        var nicks: [String: String]? = nil
     }
 
     let file: URL
@@ -29,7 +31,9 @@ struct RoomCatalogue {
     /// The catalogue of a gateway state.
     static func rooms(of state: GatewayState) -> [Room] {
         state.rooms.values.map { room in
-            Room(channel: room.channel, joined: room.joined, writers: room.writers.sorted.map(ZBase32.encode))
+            Room(
+                channel: room.channel, joined: room.joined, writers: room.writers.sorted.map(ZBase32.encode),
+                nicks: room.state.nickHolders.isEmpty ? nil : room.state.nickHolders.mapValues(ZBase32.encode))
         }
     }
 }

@@ -20,6 +20,9 @@ struct RoomRecord: Sendable {
     /// Our identity entry was composed (its append may still be under way): it is written once.
     var identityComposed = false
 
+    /// A nick was shown for someone for the first time (the catalogue keeps who holds which nick).
+    var holdersChanged = false
+
     /// The nick our log last recorded in this room (or is recording).
     var ownNick: String? { lastComposedNick ?? state.nicks.wish(of: ownWriter) }
 
@@ -71,7 +74,10 @@ struct RoomRecord: Sendable {
         guard joined else { return [] }
         var out: [RoomEvent] = []
         func ensurePresent() {
-            if presence.show(author) { out.append(.memberJoined(room: channel, member: member(author))) }
+            if presence.show(author) {
+                out.append(.memberJoined(room: channel, member: member(author)))
+                holdersChanged = state.showed(author) || holdersChanged
+            }
         }
         for event in events {
             switch event {
@@ -84,6 +90,7 @@ struct RoomRecord: Sendable {
                 guard changed != ownWriter else { continue }
                 if presence.isShown(changed) {
                     out.append(.memberRenamed(memberID: memberID(changed), nick: to))
+                    holdersChanged = state.showed(changed) || holdersChanged
                 } else if changed == author {
                     ensurePresent()
                 }

@@ -41,6 +41,8 @@ public struct NickDirectory: Sendable {
     public func nick(of author: [UInt8], at position: RoomHistory.Position) -> String? {
         guard let claim = timeline[author]?.last(where: { $0.position < position }) else { return nil }
         let folded = fold(claim.nick)
+        // A nick this gateway has shown for someone is theirs in history too, whatever clock a newcomer chose.
+        if let holder = holders[folded] { return holder == author ? claim.nick : Self.suffixed(claim.nick, author: author) }
         let beaten = timeline.contains { other, entries in
             guard other != author, let held = entries.last(where: { $0.position < claim.position }) else { return false }
             return fold(held.nick) == folded
@@ -53,11 +55,34 @@ public struct NickDirectory: Sendable {
         claims[author]?.nick
     }
 
-    /// The nick to show for `author`, given the local user's nick.
+    /// Who this gateway has shown under each nick (folded): a nick shown for a writer is never handed to another here,
+    /// whatever clocks a newcomer's entries carry (petname-style safety against a fresh identity taking a known nick).
+    public private(set) var holders: [String: [UInt8]] = [:]
+
+    /// The author was shown to a front end: if under their wished nick itself, that nick is theirs here for good.
+    /// Returns whether a new holder was recorded (the caller saves it).
+    public mutating func markShown(_ author: [UInt8], localNick: String?) -> Bool {
+        guard let wish = claims[author]?.nick, displayNick(for: author, localNick: localNick) == wish else { return false }
+        let folded = fold(wish)
+        guard holders[folded] == nil else { return false }
+        holders[folded] = author
+        return true
+    }
+
+    /// The holders saved by an earlier run.
+    public mutating func restoreHolders(_ saved: [String: [UInt8]]) {
+        for (nick, author) in saved where holders[fold(nick)] == nil { holders[fold(nick)] = author }
+    }
+
+    /// The nick to show for `author`, given the local user's nick. A nick this gateway has shown for someone stays
+    /// theirs; otherwise the oldest claim in history order wins.
     public func displayNick(for author: [UInt8], localNick: String?) -> String {
         let wish = claims[author]?.nick ?? Self.fallbackNick(for: author)
         let folded = fold(wish)
         let reservedLocally = localNick.map { fold($0) == folded } ?? false
+        if !reservedLocally, let holder = holders[folded] {
+            return holder == author ? wish : Self.suffixed(wish, author: author)
+        }
         let beaten = claims.contains { other, claim in
             other != author && fold(claim.nick) == folded
                 && (claim.position < (claims[author]?.position ?? claim.position) || claims[author] == nil)

@@ -65,6 +65,20 @@ public struct RoomState: Sendable {
         return nick
     }
 
+    /// Who holds which nick here (folded nick → writer), for the catalogue.
+    public var nickHolders: [String: [UInt8]] { nicks.holders }
+
+    public mutating func restoreNickHolders(_ holders: [String: [UInt8]]) {
+        nicks.restoreHolders(holders)
+    }
+
+    /// `author` was shown to a front end under their current display nick (see `NickDirectory.markShown`). Returns
+    /// whether the room's nick holders changed.
+    public mutating func showed(_ author: [UInt8]) -> Bool {
+        guard author != localWriter else { return false }
+        return nicks.markShown(author, localNick: localNick)
+    }
+
     public func displayNick(for author: [UInt8]) -> String {
         if author == localWriter, let localNick { return localNick }
         return nicks.displayNick(for: author, localNick: localNick)

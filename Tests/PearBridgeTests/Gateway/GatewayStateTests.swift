@@ -290,7 +290,8 @@ import Testing
         let read = state.blocksRead(
             Self.room, writer: bobWriter, from: 0,
             blocks: [Self.entry(.identity, proof, lamport: 1), Self.entry(.nick, "bob", lamport: 2), Self.entry(.message, "hi", lamport: 3)])
-        #expect(Self.describe(read) == ["publish joined #room bob", "publish line #room <bob> hi"])
+        // bob is now shown under "bob": the nick is his here for good, and the catalogue saves it.
+        #expect(Self.describe(read) == ["publish joined #room bob", "publish line #room <bob> hi", "save"])
         // Bob's connection claimed his writer; when it ends, he leaves (his log proved that connection's identity).
         _ = state.peerConnected(1, remoteKey: bob.publicKey)
         _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: 1)
@@ -359,6 +360,31 @@ import Testing
         }
         #expect(state.peerDisconnected(1).isEmpty, "still claimed by connection 2")
         #expect(Self.describe(state.peerDisconnected(2)) == ["publish left #room Connection gone"])
+    }
+
+    /// Petname-style safety: once this gateway has shown "alice" for one writer, a newcomer asking for "alice" is the
+    /// one disambiguated, live and in history, even with clocks that place its claim earlier; the holder survives a
+    /// restart through the catalogue.
+    @Test func aNickShownForSomeoneIsNeverHandedToANewcomer() throws {
+        var state = Self.makeState()
+        _ = state.joined(channel: "#room", nick: "me", at: Date())
+        let real = Self.key(7), fake = Self.key(8)
+        let shown = state.blocksRead(
+            Self.room, writer: real, from: 0, blocks: [Self.entry(.nick, "alice", lamport: 10), Self.entry(.message, "hi", lamport: 11)])
+        #expect(Self.describe(shown) == ["publish joined #room alice", "publish line #room <alice> hi", "save"])
+        let fakeTag = ZBase32.encode(fake).prefix(4)
+        let impostor = state.blocksRead(
+            Self.room, writer: fake, from: 0, blocks: [Self.entry(.nick, "Alice", lamport: 1), Self.entry(.message, "it is me", lamport: 2)])
+        #expect(Self.describe(impostor) == ["publish joined #room Alice|\(fakeTag)", "publish line #room <Alice|\(fakeTag)> it is me"])
+        #expect(state.history(Self.room).map(\.author.nick) == ["Alice|\(fakeTag)", "alice"])
+        // Saved and restored: a restarted gateway that reads the impostor's log first still knows who alice is.
+        let saved = try #require(RoomCatalogue.rooms(of: state).first?.nicks)
+        var restarted = Self.makeState()
+        restarted.nickHoldersRestored(Self.room, holders: saved.compactMapValues { ZBase32.decode($0) })
+        _ = restarted.blocksRead(Self.room, writer: fake, from: 0, blocks: [Self.entry(.nick, "Alice", lamport: 1)])
+        _ = restarted.blocksRead(Self.room, writer: real, from: 0, blocks: [Self.entry(.nick, "alice", lamport: 10)])
+        #expect(restarted.rooms[Self.room]?.state.displayNick(for: real) == "alice")
+        #expect(restarted.rooms[Self.room]?.state.displayNick(for: fake) == "Alice|\(fakeTag)")
     }
 
     @Test func nothingIsPublishedForARoomOurUserIsNotIn() {
