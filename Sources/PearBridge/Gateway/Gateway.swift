@@ -24,9 +24,8 @@ public actor Gateway: Service {
     let logger: Logger
     private let catalogue: RoomCatalogue
     private var state: GatewayState
-    /// Every open writer log (ours and replicas) by key, and ours by room.
+    /// Every open writer log (ours and replicas) by key.
     private var logs: [[UInt8]: SignedLog] = [:]
-    private var ownLogs: [RoomTopic: SignedLog] = [:]
     /// Per room: commits our entries off the loop, in order (see `RoomAppender`).
     private var appenders: [RoomTopic: RoomAppender] = [:]
     /// The request being handled, which its appends complete.
@@ -351,7 +350,6 @@ public actor Gateway: Service {
         do {
             let log = try await store.writableLog(name: topic.logName)
             logs[log.key] = log
-            ownLogs[topic] = log
             let appender = RoomAppender(log: log)
             appenders[topic] = appender
             let mailbox = self.mailbox

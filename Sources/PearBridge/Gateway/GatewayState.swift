@@ -226,13 +226,8 @@ struct GatewayState: Sendable {
     /// last one composed, not only above what has been ingested.
     private mutating func compose(_ lines: [RoomState.LocalLine], in topic: RoomTopic) -> [RoomEntry] {
         guard let room = rooms[topic] else { return [] }
-        var entries = room.state.composeLocal(lines)
-        let floor = room.lastComposedLamport
-        if let first = entries.first, first.lamport <= floor {
-            let shift = floor + 1 - first.lamport
-            for index in entries.indices { entries[index].lamport += shift }
-        }
-        rooms[topic]?.lastComposedLamport = max(floor, entries.last?.lamport ?? 0)
+        let entries = room.state.composeLocal(lines, above: room.lastComposedLamport)
+        rooms[topic]?.lastComposedLamport = max(room.lastComposedLamport, entries.last?.lamport ?? 0)
         if let nick = entries.last(where: { $0.kind == .nick })?.text { rooms[topic]?.lastComposedNick = nick }
         if entries.contains(where: { $0.kind == .identity }) { rooms[topic]?.identityComposed = true }
         return entries

@@ -8,8 +8,8 @@ import SwarmEngine
 /// `/msg PearServ …`: the gateway's control surface inside IRC.
 public struct PearServ: Sendable {
     public static let name = "PearServ"
-    /// Dials `host:port` and hands the connection to the gateway.
-    public typealias Connector = @Sendable (String, Int) async throws -> Void
+    /// Dials an address and hands the connection to the gateway.
+    public typealias Connector = @Sendable (PeerAddress) async throws -> Void
 
     let gateway: Gateway
     let connector: Connector?
@@ -26,31 +26,31 @@ public struct PearServ: Sendable {
                         "\(peer.label)  \(peer.nick ?? "(not seen in a room yet)")  identity \(ZBase32.encode(peer.remoteKey).prefix(12))…  rooms shared: \(peer.sharedRooms)"
                     }
         case "connect":
-            guard words.count == 2, let (host, port) = Self.parseAddress(words[1]) else {
+            guard words.count == 2, let address = PeerAddress(parsing: words[1]) else {
                 return ["Usage: connect HOST:PORT"]
             }
             guard let connector else { return ["Connecting to peers is not available in this mode."] }
             do {
-                try await connector(host, port)
-                return ["Connected to \(host):\(port)."]
+                try await connector(address)
+                return ["Connected to \(address)."]
             } catch {
-                return ["Could not connect to \(host):\(port): \(Self.explain(error))."]
+                return ["Could not connect to \(address): \(Self.explain(error))."]
             }
         case "identity":
             return ["Your public key: \(gateway.identity.publicKeyText)"]
         case "help", nil:
             return Self.help
-        case let other?:
-            return ["Unknown command \"\(words.first ?? other)\"."] + Self.help
+        case .some:
+            return ["Unknown command \"\(words[0])\"."] + Self.help
         }
     }
 
     static let help = [
-                "PearServ commands:",
-                "  peers              list connected gateways",
-                "  connect HOST:PORT  connect to another gateway",
-                "  identity           show this gateway's public key",
-                "  help               this text",
+        "PearServ commands:",
+        "  peers              list connected gateways",
+        "  connect HOST:PORT  connect to another gateway",
+        "  identity           show this gateway's public key",
+        "  help               this text",
     ]
 
     /// A failed dial in words a person reads (not the I/O library's description).
@@ -86,13 +86,5 @@ public struct PearServ: Sendable {
         case EHOSTUNREACH, ENETUNREACH: "that address cannot be reached from here"
         default: String(cString: strerror(code))
         }
-    }
-
-    public static func parseAddress(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (1...65535).contains(port)
-        else { return nil }
-        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        return host.isEmpty ? nil : (host, port)
     }
 }

@@ -71,8 +71,8 @@ public final class GatewayNode: Sendable {
     /// `/msg PearServ connect HOST:PORT`.
     public var connector: PearServ.Connector {
         let connections = self.connections
-        return { host, port in
-            switch try await connections.connect(to: PeerAddress(host: host, port: port)) {
+        return { address in
+            switch try await connections.connect(to: address) {
             case .connected, .alreadyConnected: break
             case .refused(let refusal): throw PeerRefused(refusal: refusal)
             }

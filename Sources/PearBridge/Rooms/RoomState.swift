@@ -198,11 +198,13 @@ public struct RoomState: Sendable {
     }
 
     /// Several new local entries to append as one batch: each one's Lamport clock is one above the previous, the
-    /// first one above everything seen, so they keep their order in history once ingested.
-    public func composeLocal(_ lines: [LocalLine]) -> [RoomEntry] {
-        lines.enumerated().map { offset, line in
+    /// first one above everything seen and above `floor` (local entries composed earlier whose append is still under
+    /// way), so they keep their order in history once ingested.
+    public func composeLocal(_ lines: [LocalLine], above floor: UInt64 = 0) -> [RoomEntry] {
+        let base = max(history.maximumLamport, floor) + 1
+        return lines.enumerated().map { offset, line in
             var entry = composeLocal(kind: line.kind, text: line.text, timestamp: line.timestamp, messageID: line.messageID)
-            entry.lamport += UInt64(offset)
+            entry.lamport = base + UInt64(offset)
             return entry
         }
     }

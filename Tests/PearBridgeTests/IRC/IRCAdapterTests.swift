@@ -99,8 +99,8 @@ import Testing
         let port = try #require(closed.localAddress?.port)
         try await closed.close()
         let transport = SwarmTransport(keyPair: Ed25519.randomKeyPair())
-        let service = PearServ(gateway: gateway.gateway) { host, port in
-            _ = try await transport.connect(host: host, port: port)
+        let service = PearServ(gateway: gateway.gateway) { address in
+            _ = try await transport.connect(to: address, expectedRemoteKey: nil)
         }
         let answer = await service.handle("connect 127.0.0.1:\(port)")
         #expect(answer == ["Could not connect to 127.0.0.1:\(port): connection refused (no gateway listening on that port)."])
