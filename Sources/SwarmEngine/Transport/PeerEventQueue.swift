@@ -14,6 +14,13 @@ final class PeerEventQueue: Sendable {
         var waiter: CheckedContinuation<PeerEvent?, Never>?
         var finished = false
         var paused = false
+
+        /// After the consumer took events: whether the producer, told to stop reading, may read again now.
+        mutating func resumesReading(lowWatermark: Int) -> Bool {
+            guard paused, bufferedBytes <= lowWatermark else { return false }
+            paused = false
+            return true
+        }
     }
 
     private let state = Mutex(State())
@@ -95,9 +102,7 @@ final class PeerEventQueue: Sendable {
                 state.bufferedBytes -= Self.size(of: event)
                 rest.append(event)
             }
-            let resume = state.paused && state.bufferedBytes <= lowWatermark
-            if resume { state.paused = false }
-            return (rest, resume)
+            return (rest, state.resumesReading(lowWatermark: lowWatermark))
         }
         if resume { resumeReading() }
         return [first] + rest
@@ -109,9 +114,7 @@ final class PeerEventQueue: Sendable {
                 let step = state.withLock { state -> Step in
                     if let event = state.buffer.popFirst() {
                         state.bufferedBytes -= Self.size(of: event)
-                        let resume = state.paused && state.bufferedBytes <= lowWatermark
-                        if resume { state.paused = false }
-                        return .deliver(event, resume: resume)
+                        return .deliver(event, resume: state.resumesReading(lowWatermark: lowWatermark))
                     }
                     if state.finished || Task.isCancelled { return .deliver(nil, resume: false) }
                     state.waiter = continuation
