@@ -20,20 +20,18 @@ public struct RetrySchedule: Sendable, Hashable {
     /// The wait after `failures` failed attempts in a row (0: the first try after a connection closed), with `random`
     /// in 0..<1 choosing the jitter.
     public func delay(afterFailures failures: Int, random: Double) -> Duration {
-        let base = Double(initial.components.seconds) + Double(initial.components.attoseconds) / 1e18
-        let cap = Double(maximum.components.seconds) + Double(maximum.components.attoseconds) / 1e18
-        let grown = min(cap, base * pow(factor, Double(max(0, failures))))
-        let jittered = min(cap, grown * (1 + jitter * min(max(random, 0), 1)))
+        let cap = Self.seconds(maximum)
+        var grown = Self.seconds(initial)
+        var remaining = max(0, failures)
+        while remaining > 0, grown < cap {
+            grown *= factor
+            remaining -= 1
+        }
+        let jittered = min(cap, min(cap, grown) * (1 + jitter * min(max(random, 0), 1)))
         return .milliseconds(Int64(jittered * 1000))
     }
 
-    private func pow(_ base: Double, _ exponent: Double) -> Double {
-        var result = 1.0
-        var remaining = Int(min(exponent, 64))
-        while remaining > 0 {
-            result *= base
-            remaining -= 1
-        }
-        return result
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 }
