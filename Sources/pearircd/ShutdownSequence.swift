@@ -27,7 +27,7 @@ enum ShutdownSequence {
                 // Ends when the group is cancelled (the services finished) or after the first signal.
                 for await signal in signals.stream {
                     logger.info("shutting down", metadata: ["signal": "\(signal)"])
-                    signals.onNextSignalExit(logger: logger)
+                    signals.exitOnNextSignal()
                     armWatchdog(logger: logger)
                     await group.triggerGracefulShutdown()
                     return
@@ -81,7 +81,7 @@ final class SignalStream: Sendable {
     }
 
     /// From now on a signal ends the process at once.
-    func onNextSignalExit(logger: Logger) {
+    func exitOnNextSignal() {
         exitOnNext.isSet.store(true, ordering: .relaxed)
     }
 

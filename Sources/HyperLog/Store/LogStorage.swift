@@ -55,7 +55,7 @@ public final class LogStorage: Sendable {
     /// Checkpoints the write-ahead log into the database file and closes every connection, so a clean shutdown
     /// leaves one consistent file. Nothing may use the storage afterwards (calls fail with a database error).
     public func close() throws {
-        try? pool.writeWithoutTransaction { db in _ = try db.checkpoint(.truncate) }
+        try? checkpoint()
         try pool.close()
     }
 
