@@ -78,6 +78,14 @@ import Testing
         }
     }
 
+    /// Waits until each node keeps exactly one connection, and it is the same one (same handshake hash).
+    static func waitForOneSharedConnection(_ a: Node, _ b: Node) async throws {
+        try await waitUntil("one shared connection") {
+            let (x, y) = (await a.keptHashes, await b.keptHashes)
+            return x.count == 1 && x == y
+        }
+    }
+
     static func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: () async -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
@@ -96,10 +104,7 @@ import Testing
         // Which one stays depends on the key order; either way one stays and it is the same on both sides.
         let aFirst = a.keyPair.publicKey.lexicographicallyPrecedes(b.keyPair.publicKey)
         #expect(backward == (aFirst ? .alreadyConnected : .connected))
-        try await Self.waitUntil("one shared connection") {
-            let (x, y) = (await a.keptHashes, await b.keptHashes)
-            return x.count == 1 && x == y
-        }
+        try await Self.waitForOneSharedConnection(a, b)
         // Settled: the duplicate was ended on both sides and nothing else appears.
         try await Self.waitUntil("the duplicate closed") {
             let all = a.box.handedOver.withLock { $0 } + b.box.handedOver.withLock { $0 }
@@ -117,10 +122,7 @@ import Testing
         let a = try await Node(), b = try await Node()
         a.discovery.input.yield(PeerCandidate(address: b.address))
         b.discovery.input.yield(PeerCandidate(address: a.address))
-        try await Self.waitUntil("one shared connection") {
-            let (x, y) = (await a.keptHashes, await b.keptHashes)
-            return x.count == 1 && x == y
-        }
+        try await Self.waitForOneSharedConnection(a, b)
         await a.stop()
         await b.stop()
     }
