@@ -290,6 +290,22 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(sources == ["weeb: written by weeb", "bob: written by bob"])
     }
 
+    /// A rooms.json that is not a catalogue (truncated, garbage) is reported and skipped: the gateway starts with no
+    /// saved rooms and works, and saves a good catalogue again at the next change.
+    @Test func aCorruptRoomCatalogueDoesNotStopTheGateway() async throws {
+        let directory = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-badcat-\(UUID().uuidString)"))
+        try directory.prepare()
+        try Data("[{\"channel\": \"#x\", \"joi".utf8).write(to: directory.file("rooms.json"))
+        let a = try await TestGateway.make("badcat", directory: directory)
+        defer { a.cleanUp() }
+        await a.gateway.ready()
+        #expect(await a.gateway.ownWriter(channel: "#x") == nil)
+        await a.handle(.joined(channel: "#fresh", nick: "alice"))
+        #expect(await a.gateway.ownWriter(channel: "#fresh") != nil)
+        let saved = try JSONDecoder().decode([RoomCatalogue.Room].self, from: Data(contentsOf: directory.file("rooms.json")))
+        #expect(saved.map(\.channel) == ["#fresh"])
+    }
+
     /// Asking for the history of a channel never joined answers nothing and creates nothing: no room, no log on disk.
     @Test func historyOfAnUnknownChannelCreatesNoRoom() async throws {
         let a = try await TestGateway.make("no-room")
