@@ -13,6 +13,7 @@ PATH. Exits 0 on success, 1 on a failed check, 2 when a required program is miss
 
 import argparse
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -88,6 +89,20 @@ class Client:
             time.sleep(0.05)
         raise CheckFailed(
             f"{self.name}: timed out waiting for {what or needles!r}\n--- {self.name}'s screen ---\n{screen}"
+        )
+
+    def wait_for_pattern(self, pattern, what=None):
+        """Waits until the regular expression matches this client's screen; returns the match."""
+        deadline = time.monotonic() + self.timeout
+        screen = ""
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            found = re.search(pattern, screen)
+            if found:
+                return found
+            time.sleep(0.05)
+        raise CheckFailed(
+            f"{self.name}: timed out waiting for {what or pattern!r}\n--- {self.name}'s screen ---\n{screen}"
         )
 
     def watch_channel(self):

@@ -4,7 +4,9 @@ plain text), the two `pearircd run` gateways joined by `--peer` over loopback (s
 replication), all driven inside tmux the same way as clients.py.
 
 Checks: both clients register and join one channel; each sees the other arrive (a remote JOIN with the peer's key
-fingerprint as host); messages cross both ways; a /me action crosses; a nick change on A shows up on B.
+fingerprint as host); messages cross both ways; a /me action crosses; a nick change on A shows up on B; a topic set
+on either side shows on the other; WeeChat's rejoin on B replays the history with each line under the nick its author
+had when writing it; a new client with another nick on A is what B sees of A's user.
 
 Usage: p2p_clients.py [--pearircd PATH] [--timeout SECONDS] [--keep]
 Exits 0 on success, 1 on a failed check, 2 when a required program is missing.
@@ -14,6 +16,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -22,11 +25,11 @@ import time
 from clients import CHANNEL, CheckFailed, Tmux, missing_requirement, parse_options, start_clients
 
 
-def start_gateway(binary, directory, name, peer_port, timeout):
+def start_gateway(binary, directory, name, peer_port, timeout, history_on_join=0):
     """Starts `pearircd run` with its own data directory; returns (process, ports by kind)."""
     data = os.path.join(directory, f"data-{name}")
     arguments = [binary, "run", "--port", "0", "--tls-port", "0", "--data-dir", data, "--peer-host", "127.0.0.1",
-                 "--peer-port", "0", "--history-on-join", "0"]
+                 "--peer-port", "0", "--history-on-join", str(history_on_join)]
     if peer_port is not None:
         arguments += ["--peer", f"127.0.0.1:{peer_port}"]
     process = subprocess.Popen(
@@ -68,7 +71,8 @@ def main():
         step = "start two gateways, B dialling A"
         a, a_ports = start_gateway(options.pearircd, directory, "a", None, 60)
         gateways.append(a)
-        b, b_ports = start_gateway(options.pearircd, directory, "b", a_ports["peers"], 60)
+        # B replays history on join (for the rejoin check); A does not.
+        b, b_ports = start_gateway(options.pearircd, directory, "b", a_ports["peers"], 60, history_on_join=50)
         gateways.append(b)
         print(f"e2e-p2p: gateway A irc tls {a_ports['tls']}, gateway B irc plain {b_ports['plain']}")
         os.makedirs(os.path.join(directory, "a"))
@@ -114,6 +118,33 @@ def main():
         bob.watch_channel()
         alice.type(f"/nick alicia")
         bob.wait_for("alicia")
+
+        check("a topic set on A shows on B, and one set on B shows on A")
+        bob.watch_channel()
+        alice.type(f"/topic set by irssi {token}")
+        bob.wait_for(f"set by irssi {token}", what="A's topic on B")
+        alice.watch_channel()
+        bob.type(f"/topic set by weechat {token}")
+        alice.wait_for(f"set by weechat {token}", what="B's topic on A")
+
+        check("WeeChat rejoins on B: the replayed history shows each line under its author's nick at the time")
+        alice.watch_channel()
+        bob.type(f"/part {CHANNEL}")
+        alice.wait_for("has left", what="bob's PART on A")
+        bob.type("/buffer clear")
+        bob.type(f"/join {CHANNEL}")
+        # Written by alice before she became alicia, and by bob: never under today's nick or the reader's.
+        bob.wait_for_pattern(rf"\balice\b\W+hello from irssi on A {token}", what="alice's line replayed as alice")
+        bob.wait_for_pattern(rf"\bbob\b\W+hello from weechat on B {token}", what="bob's line replayed as bob")
+        alice.wait_for("has joined", what="bob's rejoin on A")
+
+        check("a new client with another nick on A is what B sees of A's user")
+        bob.watch_channel()
+        with socket.create_connection(("127.0.0.1", a_ports["plain"]), timeout=options.timeout) as raw:
+            raw.sendall(f"NICK carol\r\nUSER carol 0 * :Carol\r\nJOIN {CHANNEL}\r\n"
+                        f"PRIVMSG {CHANNEL} :hello from carol {token}\r\n".encode())
+            bob.wait_for_pattern(rf"\bcarol\b\W+hello from carol {token}", what="carol's line on B under her nick")
+            raw.sendall(b"QUIT :done\r\n")
 
         print(f"e2e-p2p: passed in {time.monotonic() - started:.1f} s")
         return 0
