@@ -104,6 +104,14 @@ struct RoomRecord: Sendable {
                 // key; now it is its person.
                 guard presence.isShown(who) else { continue }
                 out.append(.memberIdentified(room: channel, formerID: ZBase32.encode(who), member: member(who)))
+            case .withdrawn(let line):
+                // Already shown, and no IRC message can be taken back: the room is told, and the history no
+                // longer has it.
+                let nick = state.nick(of: line.position.author, at: line.position)
+                let what = chatLine(line).map { "a line by \(nick) (\($0.id))" } ?? "an entry by \(nick)"
+                out.append(.gatewayNotice(
+                    room: channel,
+                    text: "Withdrew \(what) from the history: its clock put it before a line it said it had seen."))
             case .skipped:
                 break
             }

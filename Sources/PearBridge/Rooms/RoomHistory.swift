@@ -53,6 +53,15 @@ public struct RoomHistory: Sendable {
         return true
     }
 
+    /// Removes the line at `position`; returns it, or nil when it was not held.
+    @discardableResult
+    public mutating func remove(_ position: Position) -> Line? {
+        guard seen.remove(position) != nil else { return nil }
+        let slot = firstIndex(notBefore: position)
+        guard slot < lines.count, lines[slot].position == position else { return nil }
+        return lines.remove(at: slot)
+    }
+
     /// The last `count` lines.
     public func latest(_ count: Int) -> ArraySlice<Line> {
         lines.suffix(max(0, count))

@@ -1,4 +1,5 @@
 import CompactEncoding
+import DequeModule
 import HyperLog
 
 /// Everything a gateway knows about one room, built from the verified entries of every writer's log: the ordered
@@ -20,6 +21,9 @@ public struct RoomState: Sendable {
         case identified(author: [UInt8], identity: [UInt8])
         /// A block that is not a valid room entry, or a newer format this version cannot show.
         case skipped(author: [UInt8], index: UInt64)
+        /// An entry held already turned out to break causality once an entry its heads name arrived (its clock was not
+        /// above that entry's): it was shown, and now leaves the history.
+        case withdrawn(RoomHistory.Line)
     }
 
     public let topic: RoomTopic
@@ -101,6 +105,7 @@ public struct RoomState: Sendable {
         // The clock an author chooses must follow causality, or an attacker could place lines early in history: above
         // the author's own previous entry, and above every entry its heads say it had seen, where we hold those.
         guard clockFollowsCausality(entry, author: author, index: index) else { return [.skipped(author: author, index: index)] }
+        let withdrawn = withdrawEntriesThatClaimedToHaveSeen(author: author, index: index, lamport: entry.lamport)
         // A line keeps its msgid only inside its author's proven namespace, and only once: nobody can take (or
         // pre-empt) another person's ids, and a repeat gets the derived id.
         if let id = entry.messageID,
@@ -110,9 +115,15 @@ public struct RoomState: Sendable {
         }
         let position = RoomHistory.Position(lamport: entry.lamport, author: author, index: index)
         let line = RoomHistory.Line(position: position, entry: entry)
-        guard history.insert(line) else { return [] }
+        guard history.insert(line) else { return withdrawn }
         earliestTimestamp = min(earliestTimestamp ?? entry.timestamp, entry.timestamp)
 
+        return withdrawn + events(of: entry, line: line, author: author, index: index)
+    }
+
+    /// What ingesting a valid entry (already in the history when it is a line) changes.
+    private mutating func events(of entry: RoomEntry, line: RoomHistory.Line, author: [UInt8], index: UInt64) -> [Event] {
+        let position = line.position
         switch entry.kind {
         case .message, .action, .notice:
             latestLineTimestamp = max(latestLineTimestamp ?? 0, entry.timestamp)
@@ -142,6 +153,42 @@ public struct RoomState: Sendable {
     /// array: a writer may sign a log whose indices are sparse and huge.
     private var clocks: [[UInt8]: [UInt64: UInt64]] = [:]
 
+    /// An entry held whose heads name one not held yet: checked when that one arrives.
+    struct AwaitedHead: Hashable {
+        var writer: [UInt8]
+        var index: UInt64
+    }
+
+    /// The entries waiting on each awaited head: their author, index and clock. Bounded: past the cap the oldest
+    /// waits are forgotten (the check is then skipped for them, as it is for heads that never arrive).
+    private var awaitedHeads: [AwaitedHead: [(author: [UInt8], index: UInt64, lamport: UInt64)]] = [:]
+    private var awaitedHeadOrder: Deque<AwaitedHead> = []
+    static let awaitedHeadLimit = 65_536
+
+    /// The entries that named `author`'s entry `index` in their heads, before it was held, with a clock not above its
+    /// own: they claimed to have seen it, so their clock lied about their order. They leave the history.
+    private mutating func withdrawEntriesThatClaimedToHaveSeen(author: [UInt8], index: UInt64, lamport: UInt64) -> [Event] {
+        guard let waiting = awaitedHeads.removeValue(forKey: AwaitedHead(writer: author, index: index)) else { return [] }
+        var events: [Event] = []
+        for entry in waiting where entry.lamport <= lamport {
+            clocks[entry.author]?[entry.index] = nil
+            if let line = history.remove(RoomHistory.Position(lamport: entry.lamport, author: entry.author, index: entry.index)) {
+                events.append(.withdrawn(line))
+            }
+        }
+        return events
+    }
+
+    private mutating func awaitHead(_ head: AwaitedHead, by author: [UInt8], index: UInt64, lamport: UInt64) {
+        if awaitedHeads[head] == nil {
+            awaitedHeadOrder.append(head)
+            if awaitedHeadOrder.count > Self.awaitedHeadLimit, let oldest = awaitedHeadOrder.popFirst() {
+                awaitedHeads[oldest] = nil
+            }
+        }
+        awaitedHeads[head, default: []].append((author, index, lamport))
+    }
+
     /// Whether `entry` (the author's entry at `index`) has a clock above the author's previous entry and above the
     /// entries its heads name, as far as they are held; a valid entry's clock is recorded. Heads naming entries not held
     /// yet are not waited for (display never waits on them).
@@ -153,11 +200,14 @@ public struct RoomState: Sendable {
         // An entry after this one, held already, must stay above it.
         let next = index < UInt64.max ? clock(author, index + 1) : 0
         if next != 0, next <= entry.lamport { return false }
+        var awaited: [AwaitedHead] = []
         for head in entry.heads where head.length > 0 && head.writer != author {
             let seen = clock(head.writer, head.length - 1)
+            if seen == 0 { awaited.append(AwaitedHead(writer: head.writer, index: head.length - 1)) }
             if seen != 0, seen >= entry.lamport { return false }
         }
         clocks[author, default: [:]][index] = entry.lamport
+        for head in awaited { awaitHead(head, by: author, index: index, lamport: entry.lamport) }
         return true
     }
 

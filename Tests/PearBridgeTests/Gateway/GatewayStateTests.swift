@@ -362,6 +362,22 @@ import Testing
         #expect(Self.describe(state.peerDisconnected(2)) == ["publish left #room Connection gone"])
     }
 
+    /// A line shown before the entry its heads name arrived, with a clock that turns out not to be above it, is withdrawn:
+    /// the room is told (an IRC line cannot be taken back) and the history no longer serves it.
+    @Test func aLineThatLiedAboutItsOrderIsWithdrawnWithANotice() {
+        var state = Self.makeState()
+        _ = state.joined(channel: "#room", nick: "me", at: Date())
+        let early = RoomEntry(kind: .message, timestamp: 1_000, lamport: 2, heads: [.init(writer: Self.key(7), length: 2)], text: "placed early")
+        let shown = state.blocksRead(Self.room, writer: Self.key(8), from: 0, blocks: [Self.entry(.nick, "mallory", lamport: 1), early.encoded()])
+        #expect(Self.describe(shown).contains("publish line #room <mallory> placed early"))
+        let named = state.blocksRead(
+            Self.room, writer: Self.key(7), from: 0, blocks: [Self.entry(.nick, "bob", lamport: 1), Self.entry(.message, "seen", lamport: 3)])
+        let withdrawnID = "\(ZBase32.encode(Self.key(8)).prefix(12))-1"
+        #expect(Self.describe(named).contains(
+            "publish notice Withdrew a line by mallory (\(withdrawnID)) from the history: its clock put it before a line it said it had seen."))
+        #expect(state.history(Self.room).map(\.text) == ["seen"])
+    }
+
     /// Petname-style safety: once this gateway has shown "alice" for one writer, a newcomer asking for "alice" is the
     /// one disambiguated, live and in history, even with clocks that place its claim earlier; the holder survives a
     /// restart through the catalogue.

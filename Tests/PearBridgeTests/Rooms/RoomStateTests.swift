@@ -100,6 +100,32 @@ import Testing
         #expect(ingest(Self.alice, 8, lamport: 60, "eighth, too late a clock") == [.skipped(author: Self.alice, index: 8)])
     }
 
+    /// A head naming an entry not held yet is checked when that entry arrives: an entry that claimed to have seen it
+    /// with a clock not above it is withdrawn from the history (it was shown; display never waited), an honest one
+    /// stays.
+    @Test func headsNotHeldAreCheckedWhenTheyArrive() {
+        var room = Self.room()
+        func ingest(_ author: [UInt8], _ index: UInt64, lamport: UInt64, heads: [RoomEntry.Head] = [], _ text: String) -> [RoomState.Event] {
+            room.ingest(author: author, index: index, block: RoomEntry(kind: .message, timestamp: 1, lamport: lamport, heads: heads, text: text).encoded())
+        }
+        let carol = [UInt8](repeating: 0x03, count: 32)
+        // Bob claims to have seen alice's first three entries at clock 4; carol claims the same at clock 9.
+        #expect(ingest(Self.bob, 0, lamport: 4, heads: [.init(writer: Self.alice, length: 3)], "bob too early").count == 1)
+        #expect(ingest(carol, 0, lamport: 9, heads: [.init(writer: Self.alice, length: 3)], "carol after").count == 1)
+        #expect(ingest(Self.alice, 0, lamport: 1, "a1").count == 1)
+        #expect(ingest(Self.alice, 1, lamport: 2, "a2").count == 1)
+        let events = ingest(Self.alice, 2, lamport: 5, "a3")
+        let withdrawn = events.compactMap { event -> String? in
+            if case .withdrawn(let line) = event { return line.entry.text }
+            return nil
+        }
+        #expect(withdrawn == ["bob too early"])
+        #expect(events.contains { if case .line(let line) = $0 { line.entry.text == "a3" } else { false } })
+        #expect(room.history.lines.map(\.entry.text) == ["a1", "a2", "a3", "carol after"])
+        // Checked once: the same block again changes nothing.
+        #expect(ingest(Self.alice, 2, lamport: 5, "a3").isEmpty)
+    }
+
     @Test func theLatestLineTimestampIgnoresOtherEntries() {
         var room = Self.room()
         #expect(room.latestLineTimestamp == nil)
