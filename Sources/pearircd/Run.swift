@@ -149,6 +149,8 @@ struct Run: AsyncParsableCommand {
                 refusalReason: "cannot be enforced across gateways in a peer-to-peer room yet")
             configuration.remotePrivateMessageRefusal =
                 "is on another gateway: private messages across gateways are not carried yet (nothing was sent)"
+            // A line is echoed (and shown to the room) once it is committed to our log: no echoed line is lost.
+            configuration.channelLinesAwaitStorage = true
             // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.
             configuration.messageIDNamespace = RoomState.messageIDNamespace(for: identity.keyPair.publicKey)
             if let boundPort = try await node.startPeerListener() { print("listening peers \(peerHost) \(boundPort)") }

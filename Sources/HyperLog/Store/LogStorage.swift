@@ -38,7 +38,7 @@ public final class LogStorage: Sendable {
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.write { db in
+            try pool.writeReportingFailure { db in
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
                 guard check == "ok" else { throw HyperLogError.corruptStorage("integrity check failed: \(check)") }
             }
@@ -100,7 +100,7 @@ public final class LogStorage: Sendable {
     public func createCore(
         key: [UInt8], discoveryKey: [UInt8], manifest: [UInt8]?, namespace: [UInt8]?, name: String?
     ) throws -> CoreRecord {
-        try pool.write { db in
+        try pool.writeReportingFailure { db in
             try db.execute(
                 sql: "INSERT INTO core (key, discovery_key, manifest, namespace, name) VALUES (?, ?, ?, ?, ?)",
                 arguments: [Data(key), Data(discoveryKey), manifest.map { Data($0) }, namespace.map { Data($0) }, name])
@@ -128,7 +128,7 @@ public final class LogStorage: Sendable {
     }
 
     public func setManifest(core: Int64, manifest: [UInt8]) throws {
-        try pool.write { db in
+        try pool.writeReportingFailure { db in
             try db.execute(sql: "UPDATE core SET manifest = ? WHERE id = ?", arguments: [Data(manifest), core])
         }
     }
@@ -161,7 +161,7 @@ public final class LogStorage: Sendable {
         let leafHashes = Dictionary(
             nodes.lazy.filter { $0.index & 1 == 0 }.map { ($0.index / 2, $0.hash) }, uniquingKeysWith: { $1 })
         let storedWithBlock = Set(blocks.map(\.index))
-        try pool.write { db in
+        try pool.writeReportingFailure { db in
             if let manifest {
                 try db.execute(sql: "UPDATE core SET manifest = ? WHERE id = ?", arguments: [Data(manifest), core])
             }
@@ -244,7 +244,7 @@ public final class LogStorage: Sendable {
     public func truncate(
         core: Int64, length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?, keptNodes: [TreeNode]
     ) throws {
-        try pool.write { db in
+        try pool.writeReportingFailure { db in
             try db.execute(sql: "DELETE FROM block WHERE core = ? AND idx >= ?", arguments: [core, Int64(length)])
             // A node covers blocks past the end exactly when its right span is at or past leaf index 2·length;
             // deleting everything from the first such node and re-inserting the survivors is simplest and exact.

@@ -119,4 +119,16 @@ public protocol ChatBackend: Sendable {
     var events: AsyncStream<BackendEvent> { get }
     /// A private message to a service user (e.g. `PearServ`); returns the lines to answer with.
     func service(_ name: String, from nick: String, text: String) async -> [String]?
+    /// A chat line to store durably (a `.message` request), in order with `handle`: returns once it is queued;
+    /// `stored` is called once, when the line is durable (nil) or could not be stored (why, in words for the user).
+    /// Used when `IRCServerConfiguration.channelLinesAwaitStorage` is set.
+    func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async
+}
+
+extension ChatBackend {
+    /// A backend that stores a line by handling it.
+    public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
+        await handle(request)
+        stored(nil)
+    }
 }

@@ -31,7 +31,9 @@ extension IRCServerState {
     mutating func process(_ message: IRCMessage, from id: ClientID, now: Date) {
         let label = label(of: message, from: id)
         let start = actions.count
+        processingLabeledCommand = label != nil
         dispatch(message, from: id, now: now)
+        processingLabeledCommand = false
         let deferred = deferredReplies(for: id, from: start)
         if deferred > 0, clients[id] != nil {
             clients[id]?.awaitingAnswers += deferred

@@ -20,6 +20,10 @@ public enum IRCServerAction: Sendable, Hashable {
     case close(ClientID)
     /// Tell the backend what a local user did.
     case backend(BackendRequest)
+    /// Hand a channel line to the backend to store (in order with `backend` requests); answer with `lineStored`. Until
+    /// then nobody sees it: not the channel, not the sender's echo. `answersLate`: the line was labeled, so its
+    /// echo (or ACK) is the command's late answer.
+    case storeLine(ClientID, token: UInt64, BackendRequest, answersLate: Bool)
     /// Check SASL credentials with the backend; answer with `authenticationFinished`.
     case authenticate(ClientID, SASLCredentials)
     /// Ask the backend for history; answer with `historyReady`.
@@ -42,6 +46,8 @@ extension IRCServerAction {
         case .authenticate(let target, _), .fetchHistory(let target, _, _, _, _), .fetchTargets(let target, _),
             .service(let target, _, _), .verifyOperator(let target, _, _, _):
             target
+        case .storeLine(let target, _, _, let answersLate):
+            answersLate ? target : nil
         case .send, .sendToEach, .close, .backend:
             nil
         }
@@ -85,6 +91,11 @@ public struct IRCServerState: Sendable {
     var historyReplyLimit: Int {
         max(1, min(1000, configuration.sendQueueLimit / 1024))
     }
+    /// Channel lines handed to the backend and not yet reported stored, by token (`storeLine`).
+    var unstoredLines: [UInt64: UnstoredLine] = [:]
+    var nextLineToken: UInt64 = 1
+    /// Whether the command being processed carries a label (its late answers are labeled together).
+    var processingLabeledCommand = false
     /// Capabilities taken out of the offer while running (`changeCapabilities`).
     var withdrawnCapabilities: Set<String> = []
     let messageIDPrefix: String

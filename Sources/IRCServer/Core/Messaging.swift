@@ -48,6 +48,18 @@ extension IRCServerState {
                     continue
                 }
                 outgoing.params[0] = (statusPrefix.map(String.init) ?? "") + channel.name
+                let request = BackendRequest.message(
+                    channel: channel.name, nick: client.nick ?? "", kind: command == "NOTICE" ? .notice : .privmsg,
+                    text: text, id: messageID, time: now)
+                if configuration.channelLinesAwaitStorage, !isTagMessage, statusPrefix == nil {
+                    // Seen by nobody until it is stored: a line shown as sent is never lost.
+                    let token = nextLineToken
+                    nextLineToken += 1
+                    unstoredLines[token] = UnstoredLine(
+                        sender: id, channel: folded, message: outgoing, command: command, answersLate: processingLabeledCommand)
+                    actions.append(.storeLine(id, token: token, request, answersLate: processingLabeledCommand))
+                    continue
+                }
                 // Away users in a channel are not notified; only direct messages get RPL_AWAY.
                 emitToEach(channel.members.keys.sorted().filter { recipient in
                     guard recipient != id else { return false }
@@ -56,11 +68,7 @@ extension IRCServerState {
                         : channel.isOperator(recipient) || channel.isVoiced(recipient)
                 }, outgoing)
                 if client.has("echo-message") { emit(id, outgoing) }
-                if !isTagMessage, statusPrefix == nil {
-                    actions.append(
-                        .backend(.message(channel: channel.name, nick: client.nick ?? "",
-                            kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now)))
-                }
+                if !isTagMessage, statusPrefix == nil { actions.append(.backend(request)) }
                 continue
             }
             if let service = configuration.serviceNames.first(where: { fold($0) == fold(target) }) {

@@ -23,7 +23,7 @@ extension IRCServerState {
             ("cap-notify", nil), ("chghost", nil), ("draft/chathistory", nil), ("echo-message", nil),
             ("extended-join", nil), ("invite-notify", nil), ("labeled-response", nil), ("message-tags", nil), ("msgid", nil),
             ("multi-prefix", nil), ("sasl", SASLCredentials.mechanisms.joined(separator: ",")), ("server-time", nil), ("setname", nil),
-            ("userhost-in-names", nil),
+            ("standard-replies", nil), ("userhost-in-names", nil),
         ]
     }
 

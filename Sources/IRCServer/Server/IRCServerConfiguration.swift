@@ -60,6 +60,10 @@ public struct IRCServerConfiguration: Sendable {
     public var monitorLimit = 100
     /// Lines of history replayed on join when the client did not negotiate chathistory.
     public var historyOnJoin = 50
+    /// Whether a channel line is shown (to the channel, and echoed to its sender) only once the backend reports it stored
+    /// (`ChatBackend.keep`): a backend whose lines must survive a crash (the peer-to-peer rooms) sets it, so a line a
+    /// user saw as sent is never lost, and one that could not be stored is an error the sender sees.
+    public var channelLinesAwaitStorage = false
     /// Service pseudo-users whose private messages go to the backend (PearIRC: `PearServ`).
     public var serviceNames: [String] = []
     /// Which channel modes a new channel starts with, and which modes are refused. A backend whose channels are

@@ -27,14 +27,21 @@ public actor IRCServerCore {
     private let encoder = IRCMessageEncoder()
     private var nextClientID: UInt64 = 1
     private var backgroundTasks: [Task<Void, Never>] = []
-    private let backendQueue: AsyncStream<BackendRequest>.Continuation
-    private let backendRequests: AsyncStream<BackendRequest>
+    private let backendQueue: AsyncStream<BackendJob>.Continuation
+    private let backendRequests: AsyncStream<BackendJob>
     /// Backend questions (authentication, history, services) and password checks run as children of one task group
     /// owned by the core (one of its background tasks), so `stop()` cancels them all.
     private let work: AsyncStream<@Sendable () async -> Void>
     private let workQueue: AsyncStream<@Sendable () async -> Void>.Continuation
     private let logger: Logger
     private var admission = Admission.open
+
+    /// What goes to the backend, one at a time and in order.
+    private enum BackendJob: Sendable {
+        case handle(BackendRequest)
+        /// A channel line to store; its token goes back to the state with the outcome.
+        case keep(BackendRequest, token: UInt64)
+    }
 
     /// Whether new connections are taken.
     private enum Admission {
@@ -65,9 +72,22 @@ public actor IRCServerCore {
         guard backgroundTasks.isEmpty else { return }
         let backend = self.backend
         let requests = backendRequests
+        let workQueue = self.workQueue
+        // The outcome of a stored line comes back through the work group (the backend calls from its own context).
+        let storedLine: @Sendable (UInt64, String?) -> Void = { [weak self] token, failure in
+            guard let core = self else { return }
+            workQueue.yield { await core.lineStored(token, failure: failure) }
+        }
         backgroundTasks.append(Task {
             // One request at a time, in order: a message must reach the backend after the JOIN before it.
-            for await request in requests { await backend.handle(request) }
+            for await job in requests {
+                switch job {
+                case .handle(let request):
+                    await backend.handle(request)
+                case .keep(let request, let token):
+                    await backend.keep(request) { failure in storedLine(token, failure) }
+                }
+            }
         })
         backgroundTasks.append(Task { [weak self] in
             for await event in backend.events {
@@ -240,7 +260,9 @@ public actor IRCServerCore {
                 flush()
                 outputs[id]?.close()
             case .backend(let request):
-                backendQueue.yield(request)
+                backendQueue.yield(.handle(request))
+            case .storeLine(_, let token, let request, _):
+                backendQueue.yield(.keep(request, token: token))
             case .authenticate(let id, let credentials):
                 let backend = self.backend
                 spawn { [weak self] in
@@ -278,6 +300,11 @@ public actor IRCServerCore {
         }
         flush()
         if !pausedInputs.isEmpty { resumePausedInputs() }
+    }
+
+    private func lineStored(_ token: UInt64, failure: String?) {
+        if let failure { logger.error("a channel line was not stored", metadata: ["error": "\(failure)"]) }
+        perform(state.lineStored(token, failure: failure, now: Date()))
     }
 
     private func authenticationFinished(_ id: ClientID, account: String?) {

@@ -50,7 +50,7 @@ public actor Gateway: Service {
     public static let maximumPendingRoomOpens = GatewayState.Limits().pendingRoomOpens
 
     enum Job: Sendable {
-        case request(GatewayRequest, done: CheckedContinuation<Void, Never>?)
+        case request(GatewayRequest, RequestCompletion)
         case attach(ConnectionID, PeerLink, PeerEvents)
         /// Room and channel events of one batch, in order; the reader waits for `done` before reading on, so a peer
         /// that sends faster than the gateway handles is slowed down (its socket is not read) instead of queued for.
@@ -63,10 +63,11 @@ public actor Gateway: Service {
 
         func cancelled() {
             switch self {
-            case .request(_, let done?): done.resume()
+            case .request(_, let completion): completion.finish(failure: Gateway.stoppingFailure)
             case .peerEvents(_, _, let done): done.resume()
             // Stored, but not ingested: the gateway is stopping, and the next start reads it from the log.
-            case .appended(_, _, let completions): for completion in completions { completion.finish() }
+            case .appended(_, let outcome, let completions):
+                for completion in completions { completion.finish(failure: outcome.failure) }
             // Too late to take the connection over: end it rather than leave it unread.
             case .attach(_, let link, _): link.mux.end()
             default: break
@@ -164,14 +165,22 @@ public actor Gateway: Service {
     /// Handles what a local user did; returns once it is recorded: its entries committed and ingested (or the gateway
     /// has stopped).
     public func handle(_ request: GatewayRequest) async {
-        await withCheckedContinuation { done in post(.request(request, done: done)) }
+        await withCheckedContinuation { done in post(.request(request, RequestCompletion { _ in done.resume() })) }
     }
 
     /// Queues what a local user did without waiting for it: requests are still handled in the order submitted, and a
     /// burst of lines is committed together. For front ends that do not wait on each line (the IRC adapter's lines).
     public nonisolated func submit(_ request: GatewayRequest) {
-        post(.request(request, done: nil))
+        post(.request(request, RequestCompletion(nil)))
     }
+
+    /// Queues a chat line without waiting for it (as `submit`); `stored` is called once it is committed (nil) or could
+    /// not be (why, in words for the user: a full disk, a room this gateway does not hold, the gateway stopping).
+    public nonisolated func submit(_ request: GatewayRequest, stored: @escaping @Sendable (String?) -> Void) {
+        post(.request(request, RequestCompletion(stored)))
+    }
+
+    static let stoppingFailure = "the gateway is stopping"
 
     /// A room's chat lines in the order every gateway agrees on; empty for a room this gateway does not hold (asking
     /// never creates one).
@@ -289,8 +298,7 @@ public actor Gateway: Service {
 
     private func process(_ job: Job, group: inout DiscardingTaskGroup) async {
         switch job {
-        case .request(let request, let done):
-            let completion = RequestCompletion(done)
+        case .request(let request, let completion):
             currentRequest = completion
             await handleRequest(request, group: &group)
             currentRequest = nil
@@ -303,8 +311,9 @@ public actor Gateway: Service {
                 logger.error(
                     "could not append to room log",
                     metadata: ["room": "\(state.rooms[topic]?.channel ?? topic.description)", "error": "\(reason)"])
+                state.appendFailed(topic)
             }
-            for completion in completions { completion.finish() }
+            for completion in completions { completion.finish(failure: outcome.failure) }
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
@@ -335,7 +344,14 @@ public actor Gateway: Service {
         case .part(let channel, let reason):
             await perform(state.parted(channel: channel, reason: reason, at: now), group: &group)
         case .say(let channel, let kind, let text, let id, let time):
-            await perform(state.said(channel: channel, kind: kind, text: text, messageID: id, at: time), group: &group)
+            let actions = state.said(channel: channel, kind: kind, text: text, messageID: id, at: time)
+            // Nothing to append means nowhere to keep it: the sender must hear so, not see it as sent.
+            guard actions.contains(where: { if case .append = $0 { true } else { false } }) else {
+                currentRequest?.add()
+                currentRequest?.finish(failure: "\(channel) is not a room this gateway holds")
+                return
+            }
+            await perform(actions, group: &group)
         case .setTopic(let channel, let text):
             await perform(state.setTopic(channel: channel, text: text, at: now), group: &group)
         case .rename(let nick):
@@ -453,7 +469,9 @@ public actor Gateway: Service {
         guard let appender = appenders[topic], !entries.isEmpty else { return }
         let completion = currentRequest
         completion?.add()
-        if !appender.enqueue(RoomAppender.Batch(entries: entries, completion: completion)) { completion?.finish() }
+        if !appender.enqueue(RoomAppender.Batch(entries: entries, completion: completion)) {
+            completion?.finish(failure: Self.stoppingFailure)
+        }
     }
 
     private func startReplication(of writer: [UInt8], discoveryKey: [UInt8], remote: ReplicationHandshake?, on id: ConnectionID) async {

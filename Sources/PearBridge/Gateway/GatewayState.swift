@@ -114,6 +114,14 @@ struct GatewayState: Sendable {
     }
 
     /// Our entries were appended: they are ingested as any writer's, and shown to nobody (front ends echo their own).
+    /// Our entries for the room could not be stored (none of the batch was): what they would have recorded is
+    /// composed again next time (the nick, the identity proof) rather than assumed written. Clocks stay above them,
+    /// which leaves a harmless gap.
+    mutating func appendFailed(_ topic: RoomTopic) {
+        rooms[topic]?.lastComposedNick = nil
+        rooms[topic]?.identityComposed = false
+    }
+
     mutating func appended(_ topic: RoomTopic, from first: UInt64, blocks: [[UInt8]]) -> [GatewayAction] {
         guard let writer = rooms[topic]?.ownWriter else { return [] }
         return blocksRead(topic, writer: writer, from: first, blocks: blocks)

@@ -15,6 +15,11 @@ final class RoomAppender: Sendable {
     enum Outcome: Sendable {
         case appended(first: UInt64, blocks: [[UInt8]])
         case failed(String)
+
+        /// Why the commit failed, in words for the user; nil when it did not.
+        var failure: String? {
+            if case .failed(let reason) = self { reason } else { nil }
+        }
     }
 
     private let log: SignedLog
@@ -57,12 +62,13 @@ final class RoomAppender: Sendable {
 }
 
 /// A front end's request, done when every append it caused is committed and ingested (so `handle` returning means
-/// the line is stored and in history).
+/// the line is stored and in history), or when one of them failed: `onDone` gets the first failure, in words for the
+/// user, or nil.
 final class RequestCompletion: Sendable {
-    private let state: Mutex<(pending: Int, done: CheckedContinuation<Void, Never>?)>
+    private let state: Mutex<(pending: Int, failure: String?, onDone: (@Sendable (String?) -> Void)?)>
 
-    init(_ done: CheckedContinuation<Void, Never>?) {
-        state = Mutex((1, done))
+    init(_ onDone: (@Sendable (String?) -> Void)?) {
+        state = Mutex((1, nil, onDone))
     }
 
     /// One more thing to wait for.
@@ -70,14 +76,15 @@ final class RequestCompletion: Sendable {
         state.withLock { $0.pending += 1 }
     }
 
-    /// One thing finished; the last one resumes the request.
-    func finish() {
-        let done = state.withLock { state -> CheckedContinuation<Void, Never>? in
+    /// One thing finished (or failed, saying why); the last one completes the request.
+    func finish(failure: String? = nil) {
+        let done = state.withLock { state -> ((@Sendable (String?) -> Void), String?)? in
+            if state.failure == nil { state.failure = failure }
             state.pending -= 1
-            guard state.pending == 0 else { return nil }
-            defer { state.done = nil }
-            return state.done
+            guard state.pending == 0, let onDone = state.onDone else { return nil }
+            state.onDone = nil
+            return (onDone, state.failure)
         }
-        done?.resume()
+        if let (onDone, failure) = done { onDone(failure) }
     }
 }

@@ -33,6 +33,13 @@ public final class GatewayBackend: ChatBackend {
         }
     }
 
+    /// A chat line, shown on IRC once the gateway reports it committed (or its failure): queued without waiting, so a
+    /// burst shares one commit.
+    public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
+        guard let request = Self.gatewayRequest(for: request) else { return stored(nil) }
+        gateway.submit(request, stored: stored)
+    }
+
     /// What an IRC command means for the rooms; nil when it means nothing to them.
     static func gatewayRequest(for request: BackendRequest) -> GatewayRequest? {
         switch request {

@@ -1,0 +1,50 @@
+import Foundation
+
+/// A channel line that waits for the backend to store it (`IRCServerConfiguration.channelLinesAwaitStorage`).
+struct UnstoredLine: Sendable, Hashable {
+    let sender: ClientID
+    /// The folded channel name.
+    let channel: String
+    /// The line as the channel will see it.
+    let message: IRCMessage
+    let command: String
+    /// The line was labeled: its echo (or ACK, or failure) is its command's late answer.
+    let answersLate: Bool
+}
+
+/// Durable acknowledgement: where the backend keeps channel lines (the peer-to-peer rooms), a line is shown only once
+/// it is stored. Until then neither the channel nor the sender's echo has it; when it cannot be stored, the sender
+/// is told and nobody else sees it. Lines are handed over without waiting for one another, so a burst is stored
+/// together (the backend's group commit) and a client's other commands are not held up.
+extension IRCServerState {
+    /// The backend stored the line (`failure` nil), or could not (`failure` says why).
+    public mutating func lineStored(_ token: UInt64, failure: String?, now: Date) -> [IRCServerAction] {
+        guard let line = unstoredLines.removeValue(forKey: token) else { return [] }
+        if line.answersLate {
+            answeringDeferred(line.sender) { state in state.deliver(line, failure: failure) }
+        } else {
+            deliver(line, failure: failure)
+        }
+        return drain()
+    }
+
+    private mutating func deliver(_ line: UnstoredLine, failure: String?) {
+        let target = line.message.params.first ?? "*"
+        if let failure {
+            guard let sender = clients[line.sender] else { return }
+            let text = "Your message to \(target) was not stored, so nobody got it: \(failure)"
+            if sender.has("standard-replies") {
+                emit(line.sender, IRCMessage(
+                    source: serverSource, command: .verb("FAIL"), params: [line.command, "MESSAGE_NOT_STORED", target, text]))
+            } else {
+                emit(line.sender, IRCMessage(source: serverSource, command: .verb("NOTICE"), params: [sender.nick ?? "*", text]))
+            }
+            return
+        }
+        if let channel = channels[line.channel] {
+            // Away users in a channel are not notified; only direct messages get RPL_AWAY.
+            emitToEach(channel.members.keys.sorted().filter { $0 != line.sender }, line.message)
+        }
+        if clients[line.sender]?.has("echo-message") == true { emit(line.sender, line.message) }
+    }
+}
