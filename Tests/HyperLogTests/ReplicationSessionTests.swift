@@ -81,6 +81,24 @@ import Testing
         await second.stop()
     }
 
+    /// The reader learned the writer's length (an upgrade) and got only part of the blocks when the connection ended;
+    /// meanwhile the writer appended more. The next connection fetches both the old missing blocks and the new ones.
+    @Test func resumesAfterAnInterruptionWhileTheWriterGoesOn() async throws {
+        let stores = try await Stores()
+        defer { stores.cleanUp() }
+        try await stores.writer.append((0..<500).map { Array("entry \($0)".utf8) })
+        let first = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
+        await first.pump(maximumRounds: 6) { false }
+        await first.stop()
+        #expect(await stores.reader.length == 500)
+        #expect(await stores.reader.contiguousLength < 500)
+        try await stores.writer.append((500..<510).map { Array("entry \($0)".utf8) })
+        let second = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
+        #expect(await second.pump { await Self.caughtUp(stores.reader, stores.writer) })
+        try await stores.reader.verifyEverything()
+        await second.stop()
+    }
+
     @Test func tamperedBlocksAreRejectedAndNothingIsStored() async throws {
         let stores = try await Stores()
         defer { stores.cleanUp() }

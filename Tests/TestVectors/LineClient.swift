@@ -123,6 +123,14 @@ public final class LineClient: Sendable {
         try await waitFor(text, timeout: timeout) { $0.contains(text) }
     }
 
+    /// Every line received and not yet waited for; forgets them.
+    public func takeLines() -> [String] {
+        collector.state.withLock { state in
+            defer { state.lines = [] }
+            return state.lines
+        }
+    }
+
     /// Waits until the server closes the connection.
     public func waitUntilClosed(timeout: Duration = .seconds(10)) async throws {
         let deadline = ContinuousClock.now + timeout
