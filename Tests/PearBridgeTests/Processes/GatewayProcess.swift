@@ -24,21 +24,41 @@ final class GatewayProcess: Sendable {
             .appendingPathComponent("pearircd")
     }
 
-    /// Starts a gateway and waits until it reports its IRC and peer ports.
-    static func start(directory: URL, peers: [Int] = []) async throws -> (GatewayProcess, irc: Int, peer: Int) {
-        let gateway = try GatewayProcess(directory: directory, peers: peers)
+    /// Whether gateways can be started on a small disk of their own (`start(..., diskSize:)`): that takes root (a
+    /// mount namespace and a tmpfs) and util-linux's `unshare`.
+    static var canUseSmallDisk: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare")
+    }
+
+    /// Starts a gateway and waits until it reports its IRC and peer ports. With `diskSize` (e.g. "4m"), the data
+    /// directory is a tmpfs of that size that only the gateway sees (its own mount namespace); `fileInDataDirectory`
+    /// reaches it from outside.
+    static func start(directory: URL, peers: [Int] = [], diskSize: String? = nil) async throws -> (GatewayProcess, irc: Int, peer: Int) {
+        let gateway = try GatewayProcess(directory: directory, peers: peers, diskSize: diskSize)
         let irc = try await gateway.port("plain"), peer = try await gateway.port("peers")
         return (gateway, irc, peer)
     }
 
-    private init(directory: URL, peers: [Int]) throws {
+    private init(directory: URL, peers: [Int], diskSize: String?) throws {
         self.directory = directory
         process = Process()
-        process.executableURL = Self.executable
-        process.arguments = [
+        let arguments = [
             "run", "--data-dir", directory.path, "--port", "0", "--no-tls", "--peer-host", "127.0.0.1",
             "--peer-port", "0", "--history-on-join", "50",
         ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
+        if let diskSize {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            // unshare and sh exec in place: the process is the gateway itself, in a mount namespace of its own.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            process.arguments = [
+                "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                "mount -t tmpfs -o size=\"$1\",mode=0700 tmpfs \"$2\" && shift 2 && exec \"$@\"", "sh", diskSize,
+                directory.path, Self.executable.path,
+            ] + arguments
+        } else {
+            process.executableURL = Self.executable
+            process.arguments = arguments
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         // Logs too (swift-log writes to stderr), so tests can wait for what a gateway reports.
@@ -85,6 +105,12 @@ final class GatewayProcess: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw StartFailure(reason: "no '\(text)' in the output in time")
+    }
+
+    /// A path in the data directory as the gateway sees it (through its mount namespace when it has a disk of its
+    /// own).
+    func fileInDataDirectory(_ name: String) -> String {
+        "/proc/\(process.processIdentifier)/root" + directory.appendingPathComponent(name).path
     }
 
     /// Sends `signal` to the process.
