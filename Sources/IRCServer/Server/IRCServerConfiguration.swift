@@ -37,6 +37,11 @@ public struct IRCServerConfiguration: Sendable {
 
     // Limits.
     public var maximumConnections = 1024
+    /// Most connections still registering; past it, the oldest of them is closed to admit a new one (so clients that
+    /// never register cannot lock others out for the registration timeout).
+    public var maximumUnregisteredConnections = 128
+    /// Most connections from one non-loopback address.
+    public var maximumConnectionsPerAddress = 32
     /// Bytes of unsent output a client may accumulate before it is disconnected ("SendQ exceeded").
     public var sendQueueLimit = 512 * 1024
     public var registrationTimeout: Duration = .seconds(60)

@@ -35,6 +35,29 @@ public actor IRCServerCore {
     private let workQueue: AsyncStream<@Sendable () async -> Void>.Continuation
     private let logger: Logger
     private var admission = Admission.open
+    private var limits = LimitReport()
+
+    /// Connection limits that bite are logged, at most once a minute with the counts since the last report: a flood
+    /// of connections must not become a flood of log lines.
+    private struct LimitReport {
+        var evicted = 0
+        var refused = 0
+        var lastReport: ContinuousClock.Instant?
+
+        mutating func note(evicted: Int, refused: Int, logger: Logger) {
+            guard evicted + refused > 0 else { return }
+            self.evicted += evicted
+            self.refused += refused
+            let now = ContinuousClock.now
+            if let lastReport, now - lastReport < .seconds(60) { return }
+            logger.warning(
+                "IRC connection limits reached",
+                metadata: ["unregistered closed": "\(self.evicted)", "refused": "\(self.refused)"])
+            lastReport = now
+            self.evicted = 0
+            self.refused = 0
+        }
+    }
 
     /// What goes to the backend, one at a time and in order.
     private enum BackendJob: Sendable {
@@ -123,11 +146,20 @@ public actor IRCServerCore {
     /// A new connection; returns its id, or nil when it is refused (the server is full or shutting down): it is then
     /// sent an ERROR saying why, and closed.
     public func connect(output: any IRCClientOutput, host: String, secure: Bool, certificateFingerprint: String?) -> ClientID? {
-        let refusal: String? =
-            switch admission {
-            case .closed(let reason): reason
-            case .open: outputs.count < state.configuration.maximumConnections ? nil : "Too many connections"
+        var refusal: String?
+        switch admission {
+        case .closed(let reason):
+            refusal = reason
+        case .open:
+            let (decision, actions) = state.admission(forHost: host, now: Date())
+            perform(actions)
+            switch decision {
+            case .admit(let evicted): limits.note(evicted: evicted, refused: 0, logger: logger)
+            case .refuse(let reason):
+                refusal = reason
+                limits.note(evicted: 0, refused: 1, logger: logger)
             }
+        }
         if let refusal {
             let error = IRCMessage(command: .verb("ERROR"), params: ["Closing Link: \(host) (\(refusal))"])
             output.send((try? encoder.encode(error)) ?? [])

@@ -35,6 +35,14 @@ struct ServerHarness {
         }
     }
 
+    /// A connection arriving from `host`, through the admission policy: its id when admitted.
+    mutating func arrive(host: String) -> ClientID? {
+        let (decision, actions) = state.admission(forHost: host, now: now)
+        record(actions)
+        guard case .admit = decision else { return nil }
+        return connect(host: host)
+    }
+
     mutating func connect(host: String = "127.0.0.1") -> ClientID {
         let id = ClientID(nextID)
         nextID += 1

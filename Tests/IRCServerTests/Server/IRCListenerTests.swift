@@ -58,6 +58,24 @@ import Testing
         try await client.waitFor(containing: " 376 \(nick) ")
     }
 
+    /// 2,000 connections from 127.0.0.1 that never register: a client that comes after them still registers at once
+    /// (the oldest unregistered connections made room), within a second.
+    @Test func connectionsThatNeverRegisterDoNotLockOthersOut() async throws {
+        let server = try await PlainServer.start()
+        var idle: [LineClient] = []
+        for _ in 0..<2_000 { idle.append(try await server.client()) }
+        // The server has taken them all in once the pool's oldest survivor of the flood was pushed out too.
+        try await idle[2_000 - 128 - 1].waitUntilClosed(timeout: .seconds(60))
+        let alice = try await server.client()
+        try await alice.send("NICK alice")
+        try await alice.send("USER alice 0 * :alice")
+        try await alice.waitFor(containing: " 001 alice ", timeout: .seconds(1))
+        // The early ones were closed to make room.
+        #expect(idle[0].isClosed)
+        for client in idle + [alice] { await client.close() }
+        try await server.stop()
+    }
+
     @Test func twoClientsChatOverPlainAndTLS() async throws {
         let (tls, directory) = try Self.selfSigned()
         defer { try? FileManager.default.removeItem(at: directory) }
