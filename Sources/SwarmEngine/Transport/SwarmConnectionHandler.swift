@@ -343,7 +343,13 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
     }
 
     private func fail(context: ChannelHandlerContext, _ error: SwarmConnectionError) {
-        logger.warning("closing peer connection", metadata: ["peer": "\(label)", "error": "\(error)"])
+        // A failed handshake is a stranger's doing, common and cheap to cause: counted by the listener and logged at a
+        // rate there (`InboundPeerAdmission`), not one warning each.
+        if lifecycle.state == .handshaking {
+            logger.debug("peer handshake failed", metadata: ["peer": "\(label)", "error": "\(error)"])
+        } else {
+            logger.warning("closing peer connection", metadata: ["peer": "\(label)", "error": "\(error)"])
+        }
         closeReason.record(error)
         // A dialler refused for the wrong key hears it as such, not as a secret-stream failure.
         let settlement: SwarmConnectionError =

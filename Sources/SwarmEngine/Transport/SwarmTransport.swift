@@ -18,6 +18,8 @@ public final class SwarmTransport: PeerTransport {
     let connectTimeout: TimeAmount
     let liveness: SwarmConnectionHandler.Liveness
     let maximumFrameLength: Int
+    /// Bounds on inbound connections and handshakes (and the rate of their log lines).
+    public let inbound: InboundPeerAdmission
 
     /// The default bound on a received data frame here: 4 MiB. secret-stream itself allows every uint24 length
     /// (16 MiB − 1), but nothing PearIRC peers exchange comes near 4 MiB (room entries are a few hundred bytes,
@@ -34,9 +36,10 @@ public final class SwarmTransport: PeerTransport {
         keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), connectTimeout: TimeAmount = .seconds(5),
         keepAlive: TimeAmount? = .seconds(5),
         idleTimeout: TimeAmount? = .seconds(20), maximumFrameLength: Int = SwarmTransport.defaultMaximumFrameLength,
-        maximumQueuedBytes: Int = 64 * 1024 * 1024, logger: Logger = Logger(label: "pearircd.swarm"),
-        group: (any EventLoopGroup)? = nil
+        maximumQueuedBytes: Int = 64 * 1024 * 1024, inboundLimits: InboundPeerAdmission.Limits = .init(),
+        logger: Logger = Logger(label: "pearircd.swarm"), group: (any EventLoopGroup)? = nil
     ) {
+        inbound = InboundPeerAdmission(limits: inboundLimits, logger: logger)
         self.keyPair = keyPair
         self.logger = logger
         self.handshakeTimeout = handshakeTimeout
@@ -54,14 +57,15 @@ public final class SwarmTransport: PeerTransport {
         host: String, port: Int, onConnection: @escaping @Sendable (SwarmConnection) -> Void
     ) async throws -> (any Channel, Int) {
         let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
-        let maximumFrameLength = self.maximumFrameLength
+        let maximumFrameLength = self.maximumFrameLength, inbound = self.inbound
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             // The peer's end is seen as an event, so what we already sent is still written before we close.
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                guard inbound.beginHandshake() else { return channel.close() }
+                return channel.eventLoop.makeCompletedFuture {
                     let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
                     let session = try SecretStreamSession(
                         isInitiator: false, staticKeyPair: keyPair, maximumFrameLength: maximumFrameLength)
@@ -73,7 +77,17 @@ public final class SwarmTransport: PeerTransport {
                     let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
                     promise.futureResult.whenComplete { result in
                         timer.cancel()
-                        if case .success(let connection) = result { onConnection(connection) }
+                        switch result {
+                        case .success(let connection):
+                            guard inbound.handshakeSucceeded() else {
+                                channel.close(promise: nil)
+                                return
+                            }
+                            channel.closeFuture.whenComplete { _ in inbound.closed() }
+                            onConnection(connection)
+                        case .failure:
+                            inbound.handshakeFailed()
+                        }
                     }
                 }
             }
