@@ -21,10 +21,17 @@ public struct DataDirectory: Sendable, Equatable {
             url: URL(fileURLWithPath: home).appendingPathComponent(".local/share/pearircd"))
     }
 
-    /// Creates the directory (mode 0700: it holds secret keys) if it does not exist yet.
+    /// Creates the directory if it does not exist yet, and makes it (and the store inside) mode 0700 every time: it
+    /// holds secret keys, the room catalogue and the TLS key, and a directory made by hand or by an older version
+    /// may have been readable by all.
     public func prepare() throws {
         try FileManager.default.createDirectory(
             at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: url.path)
+        let store = url.appendingPathComponent("store").path
+        if FileManager.default.fileExists(atPath: store) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: store)
+        }
     }
 
     public func file(_ name: String) -> URL {

@@ -22,6 +22,22 @@ import Testing
         #expect((directoryAttributes[.posixPermissions] as? NSNumber)?.intValue == 0o700)
     }
 
+    /// A data directory (and its store) made readable by all, by hand or by an older version, is closed again at start.
+    @Test func anExistingDataDirectoryIsMadePrivateAtEveryStart() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory.url) }
+        let store = directory.url.appendingPathComponent("store")
+        try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
+        for path in [directory.url.path, store.path] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        }
+        try directory.prepare()
+        for path in [directory.url.path, store.path] {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o700, "\(path)")
+        }
+    }
+
     @Test func truncatedIdentityFileIsAClearError() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory.url) }

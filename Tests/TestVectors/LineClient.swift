@@ -46,10 +46,10 @@ public final class LineClient: Sendable {
     ///     server sees is that small: a client that stops reading then fills up after a few KiB, not megabytes.
     public static func connect(
         port: Int, tls: Bool = false, clientCertificate: (chain: String, key: String)? = nil,
-        receiveBufferSize: Int? = nil, group: any EventLoopGroup
+        tlsConfiguration: TLSConfiguration? = nil, receiveBufferSize: Int? = nil, group: any EventLoopGroup
     ) async throws -> LineClient {
         let context: NIOSSLContext? = tls ? try {
-            var configuration = TLSConfiguration.makeClientConfiguration()
+            var configuration = tlsConfiguration ?? TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
             if let clientCertificate {
                 configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(clientCertificate.chain).map { .certificate($0) }

@@ -40,6 +40,7 @@ public enum TLSCertificates {
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         configuration.minimumTLSVersion = .tlsv12
+        configuration.cipherSuiteValues = Self.intermediateCipherSuites
         // Ask for a client certificate without requiring one, for SASL EXTERNAL. Nothing is trusted: the listener's
         // verification callback accepts any certificate, and only its fingerprint is used (as IRC's CertFP is).
         // Hence this context is for `IRCListener` (or handlers given such a callback): with NIOSSL's own
@@ -51,6 +52,14 @@ public enum TLSCertificates {
         let fingerprint = digest.map { String(format: "%02X", $0) }.joined(separator: ":")
         return Loaded(context: context, fingerprint: fingerprint, generated: generated)
     }
+
+    /// Mozilla's "intermediate" profile for TLS 1.2: ECDHE with AES-GCM or ChaCha20-Poly1305 only (no CBC-SHA1
+    /// suites; BoringSSL has no DHE). TLS 1.3 suites are fixed by BoringSSL and all allowed by the profile.
+    public static let intermediateCipherSuites: [NIOTLSCipher] = [
+        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ]
 
     /// A P-256 self-signed certificate for `localhost`, valid ten years; the key file is written with mode 0600.
     static func generateSelfSigned(certificatePath: String, keyPath: String) throws {

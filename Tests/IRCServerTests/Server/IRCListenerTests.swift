@@ -76,6 +76,39 @@ import Testing
         try await server.stop()
     }
 
+    /// The TLS listener follows Mozilla's intermediate profile: a TLS 1.2 client offering only CBC-SHA1 suites is
+    /// refused; one offering AES-GCM gets in.
+    @Test(arguments: [
+        ([NIOTLSCipher.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, .TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA], false),
+        ([NIOTLSCipher.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256], true),
+    ])
+    func tlsOffersOnlyTheIntermediateProfile(_ offered: [NIOTLSCipher], accepted: Bool) async throws {
+        let (tls, directory) = try Self.selfSigned()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let listener = try await IRCListener.start(
+            configuration: Self.configuration { $0.listeners = [.init(port: 0, tls: true)] }, backend: InMemoryChatBackend(),
+            tls: tls.context)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .none
+        configuration.maximumTLSVersion = .tlsv12
+        configuration.cipherSuiteValues = offered
+        let client = try await LineClient.connect(
+            port: try #require(listener.port(tls: true)), tls: true, tlsConfiguration: configuration, group: group)
+        try? await client.send("NICK tlsuser")
+        try? await client.send("USER tlsuser 0 * :t")
+        if accepted {
+            try await client.waitFor(containing: " 001 tlsuser ")
+        } else {
+            // Refused in the handshake: the connection ends with nothing said.
+            try await client.waitUntilClosed()
+            #expect(client.takeLines().isEmpty)
+        }
+        await client.close()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     @Test func twoClientsChatOverPlainAndTLS() async throws {
         let (tls, directory) = try Self.selfSigned()
         defer { try? FileManager.default.removeItem(at: directory) }
