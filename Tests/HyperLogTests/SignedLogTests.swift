@@ -122,6 +122,16 @@ func temporaryStoreDirectory(_ label: String = "store") -> URL {
         do {
             let log = try await LogStore(directory: directory).writableLog(name: "victim")
             await #expect(throws: HyperLogError.self) { try await log.verifyEverything() }
+            // Reading the block itself says so (it no longer matches the leaf hash stored with it); the others read.
+            do {
+                _ = try await log.get(0)
+                Issue.record("a forged block was read as valid")
+            } catch let error as HyperLogError {
+                guard case .corruptStorage(let reason) = error else { throw error }
+                #expect(reason.contains("block 0") && reason.contains("does not match its stored hash"), "\(reason)")
+            }
+            #expect(try await log.get(1) == Array("two".utf8))
+            await #expect(throws: HyperLogError.self) { try await log.contiguousBlocks(from: 0) }
         }
         // A forged signature: refused at open.
         do {

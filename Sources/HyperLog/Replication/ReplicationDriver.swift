@@ -18,19 +18,27 @@ public actor ReplicationDriver {
     public static let maximumHeldBytes = 8 * 1024 * 1024
     private var heldBytes = 0
 
+    private let onStorageFault: @Sendable (HyperLogError) -> Void
+    /// Blocks whose damage was reported already (a peer asking again is not news).
+    private var reportedFaults = Set<UInt64>()
+
     /// What we send in our channel open.
     public nonisolated let handshake: ReplicationHandshake
 
     /// - Parameters:
     ///   - handshakeHash: the encrypted connection's handshake hash; `isInitiator` our role on it.
     ///   - transport: called with the messages to send, in order.
+    ///   - onStorageFault: told (once per block) when a block the peer asked for failed its check in our store:
+    ///     the peer gets "not available", and the owner must hear that the store is damaged.
     public init(
         log: SignedLog, handshakeHash: [UInt8], isInitiator: Bool,
         configuration: ReplicationSession.Configuration = .init(),
+        onStorageFault: @escaping @Sendable (HyperLogError) -> Void = { _ in },
         transport: @escaping @Sendable ([ReplicationMessage]) -> Void
     ) async throws {
         self.log = log
         self.transport = transport
+        self.onStorageFault = onStorageFault
         let session = try ReplicationSession(
             key: log.key, handshakeHash: handshakeHash, isInitiator: isInitiator,
             local: await Self.localState(of: log), configuration: configuration)
@@ -133,6 +141,9 @@ public actor ReplicationDriver {
                     case .success(let data):
                         next += session.answered(data)
                     case .failure(let error):
+                        if case .corruptStorage = error, reportedFaults.insert(request.block?.index ?? .max).inserted {
+                            onStorageFault(error)
+                        }
                         let reason = if case .invalidRequest = error { NoDataMessage.invalidRequest } else {
                             NoDataMessage.notAvailable
                         }

@@ -305,11 +305,18 @@ public final class LogStorage: Sendable {
 public struct StorageSnapshot {
     let db: Database
 
+    /// A stored block, checked against the leaf hash stored with it: bytes changed on disk (damage, or an edit) are
+    /// a clear error here, never data served or shown as if the signed tree covered it.
     public func block(core: Int64, index: UInt64) throws -> [UInt8]? {
-        let query = RawStatement(statement: try db.cachedStatement(sql: "SELECT data FROM block WHERE core = ? AND idx = ?"))
+        let query = RawStatement(statement: try db.cachedStatement(sql: "SELECT data, hash FROM block WHERE core = ? AND idx = ?"))
         query.bind(1, core)
         query.bind(2, Int64(index))
-        return try query.queryOne { RawStatement.blob($0, 0) }
+        guard let (data, hash) = try query.queryOne({ (RawStatement.blob($0, 0), RawStatement.blob($0, 1)) }) else { return nil }
+        guard MerkleHash.leaf(data) == hash else {
+            throw HyperLogError.corruptStorage(
+                "block \(index) of log #\(core) does not match its stored hash: the store file was damaged or edited")
+        }
+        return data
     }
 
     public func hasBlock(core: Int64, index: UInt64) throws -> Bool {

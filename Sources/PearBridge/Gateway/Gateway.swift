@@ -478,7 +478,13 @@ public actor Gateway: Service {
         guard let link = links[id], let log = logs[writer] else { return }
         let mux = link.mux
         do {
-            let driver = try await ReplicationDriver(log: log, handshakeHash: mux.handshakeHash, isInitiator: mux.isInitiator) { messages in
+            let logger = self.logger
+            let driver = try await ReplicationDriver(
+                log: log, handshakeHash: mux.handshakeHash, isInitiator: mux.isInitiator,
+                onStorageFault: { error in
+                    logger.error("the store is damaged", metadata: ["writer": "\(ZBase32.encode(writer))", "error": "\(error)"])
+                }
+            ) { messages in
                 for message in messages {
                     mux.send(protocol: ReplicationMessage.protocolName, id: discoveryKey, type: message.type, message: message.encoded())
                 }
