@@ -18,4 +18,6 @@ public enum HyperLogError: Error, Equatable, Sendable {
     case corruptStorage(String)
     /// A wire or storage record could not be decoded.
     case malformed(String)
+    /// A writable log holds fewer blocks than it is known to have (`SignedLog.isBehind`): appending would fork it.
+    case behind(have: UInt64, expected: UInt64)
 }

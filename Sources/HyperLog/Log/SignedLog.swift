@@ -34,6 +34,18 @@ public actor SignedLog {
     private var recentNodes: [UInt64: TreeNode] = [:]
     private static let recentNodeLimit = 8192
 
+    /// For a writable log: its length as recorded outside the database (`ExpectedLengthFile`).
+    private let expectedLengthFile: ExpectedLengthFile?
+    /// How long this log is known to be (from that file, or from a verified head peers hold).
+    public private(set) var expectedLength: UInt64 = 0
+
+    /// A writable log that holds less than it is known to have: the database was lost or an older copy restored.
+    /// Appending now would fork it (and its entries would sort before our own earlier ones), so appends are refused
+    /// until peers have given back every block; meanwhile it replicates like a reader.
+    public var isBehind: Bool {
+        isWritable && contiguousLength < max(expectedLength, tree.length)
+    }
+
     public var length: UInt64 { tree.length }
     public var byteLength: UInt64 { tree.byteLength }
     public var fork: UInt64 { tree.fork }
@@ -46,14 +58,18 @@ public actor SignedLog {
         var state = ReplicationSession.LocalState(
             length: tree.length, fork: tree.fork, contiguousLength: contiguousLength, hasManifest: manifest != nil,
             rootIndices: tree.roots.map(\.index))
-        state.isWriter = isWritable
+        state.isWriter = isWritable && !isBehind
         return state
     }
 
     /// Opens a stored core. The head (roots and signature) is checked against the manifest; a mismatch means the
     /// store was corrupted and is reported, not trusted.
-    init(record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?, executor: StorageExecutor) throws {
+    init(
+        record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?, executor: StorageExecutor,
+        expectedLength: ExpectedLengthFile? = nil
+    ) throws {
         self.executor = executor
+        self.expectedLengthFile = expectedLength
         self.key = record.key
         self.discoveryKey = record.discoveryKey
         self.storage = storage
@@ -76,6 +92,7 @@ public actor SignedLog {
         let found = try storage.nodes(core: record.id, indices: rootIndices)
         tree = try MerkleTree(length: record.length, fork: record.fork, nodes: found)
         contiguousLength = min(try storage.contiguousLength(core: record.id), record.length)
+        self.expectedLength = max(expectedLength?.read() ?? 0, record.length)
         guard tree.byteLength == record.byteLength else {
             throw HyperLogError.corruptStorage("byte length of \(ZBase32.encode(record.key)) disagrees with its roots")
         }
@@ -94,6 +111,9 @@ public actor SignedLog {
     @discardableResult
     public func append(_ blocks: [[UInt8]]) throws -> UInt64 {
         guard let keyPair else { throw HyperLogError.notWritable }
+        guard !isBehind else {
+            throw HyperLogError.behind(have: contiguousLength, expected: max(expectedLength, tree.length))
+        }
         guard !blocks.isEmpty else { return tree.length }
         let firstIndex = tree.length
         var next = tree
@@ -107,6 +127,8 @@ public actor SignedLog {
         tree = next
         signature = signed
         if contiguousLength == firstIndex { contiguousLength = next.length }
+        expectedLength = next.length
+        expectedLengthFile?.record(next.length)
         publish(.appended(length: next.length))
         return next.length
     }
@@ -125,6 +147,8 @@ public actor SignedLog {
         signature = signed
         recentNodes = [:]
         contiguousLength = min(contiguousLength, full.length)
+        expectedLength = full.length
+        expectedLengthFile?.record(full.length)
         publish(.truncated(length: full.length, fork: full.fork))
     }
 
@@ -250,7 +274,14 @@ public actor SignedLog {
         {
             contiguousLength += 1
         }
-        if let head { publish(.upgraded(length: head.length)) }
+        if let head {
+            // Our own log, given back by a peer: that length is now known, whatever the file said.
+            if isWritable, head.length > expectedLength {
+                expectedLength = head.length
+                expectedLengthFile?.record(head.length)
+            }
+            publish(.upgraded(length: head.length))
+        }
         if !blocks.isEmpty { publish(.downloaded(indices: blocks.map(\.index))) }
         return outcomes
     }

@@ -303,8 +303,13 @@ public struct ReplicationSession {
     }
 
     /// Asks for an upgrade when the remote is ahead and ready, then for missing blocks up to the window.
+    ///
+    /// A writer asks only for an upgrade, and only when the remote says it holds more of our own log than we do (our
+    /// store was lost or rolled back): if the remote's signed head verifies, the log knows it is behind and
+    /// downloads like a reader until it has everything back. A remote that merely claims more cannot prove it with
+    /// our signature, and its proof fails verification.
     private mutating func requestMore() -> [Action] {
-        guard isOpen, !isClosed, remoteSynced, !local.isWriter else { return [] }
+        guard isOpen, !isClosed, remoteSynced else { return [] }
         var actions: [Action] = []
         if !upgradeInflight, remoteFork == local.fork, remoteLength > local.length, remoteCanUpgrade,
             lengthAcknowledged == local.length, inflight.count < configuration.maximumInflight
@@ -317,7 +322,7 @@ public struct ReplicationSession {
             upgradeInflight = true
             actions.append(.send(.request(request)))
         }
-        guard remoteFork == local.fork else { return actions }
+        guard remoteFork == local.fork, !local.isWriter else { return actions }
         // Blocks below the cursor were requested already (or are stored); rescanning them on every event would make
         // a large window quadratic. The cursor stops at the first block the remote did not have, so a later range
         // announcement gets it requested; a refused request (noData) moves the cursor back. The scan itself is

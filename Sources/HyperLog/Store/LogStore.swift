@@ -13,6 +13,9 @@ import Sodium
 public actor LogStore {
     public static let primaryKeyFileName = "primary-key"
     public static let databaseFileName = "store.sqlite"
+    /// Where each writable log's known length is kept outside the database (`ExpectedLengthFile`).
+    public static let expectedLengthsDirectoryName = "expected-lengths"
+    let directory: URL
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.asUnownedSerialExecutor()
@@ -30,6 +33,7 @@ public actor LogStore {
 
     /// Opens the store in `directory`, creating the directory, the primary key and the database on first use.
     public init(directory: URL) throws {
+        self.directory = directory
         try FileManager.default.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let keyPath = directory.appendingPathComponent(Self.primaryKeyFileName).path
@@ -59,7 +63,8 @@ public actor LogStore {
             ?? storage.createCore(
                 key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest.compactEncoded(),
                 namespace: namespace, name: name)
-        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair, executor: executor)
+        let expected = try ExpectedLengthFile(directory: directory.appendingPathComponent(Self.expectedLengthsDirectoryName), discoveryKey: record.discoveryKey)
+        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair, executor: executor, expectedLength: expected)
         open[key] = log
         return log
     }

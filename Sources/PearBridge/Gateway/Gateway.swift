@@ -312,8 +312,11 @@ public actor Gateway: Service {
                     "could not append to room log",
                     metadata: ["room": "\(state.rooms[topic]?.channel ?? topic.description)", "error": "\(reason)"])
                 state.appendFailed(topic)
+                // Refused because a peer proved our log longer than our store has it: recovery starts now.
+                if let own = state.rooms[topic]?.ownWriter, let log = logs[own] { await checkRecovery(of: log, in: topic, group: &group) }
             }
-            for completion in completions { completion.finish(failure: outcome.failure) }
+            let failure = outcome.failure.map { state.recoveryRefusal(topic) ?? $0 }
+            for completion in completions { completion.finish(failure: failure) }
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
@@ -331,6 +334,9 @@ public actor Gateway: Service {
         case .logChanged(let writer):
             _ = changedLogs.withLock { $0.remove(writer) }
             for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }
+            for topic in state.rooms.keys where state.rooms[topic]?.ownWriter == writer && state.rooms[topic]?.recovering != nil {
+                if let log = logs[writer] { await checkRecovery(of: log, in: topic, group: &group) }
+            }
         }
         if catalogueChanged { saveCatalogue() }
     }
@@ -341,6 +347,7 @@ public actor Gateway: Service {
         case .join(let channel, let nick):
             guard await openRoom(channel, group: &group) else { return }
             await perform(state.joined(channel: channel, nick: nick, at: now), group: &group)
+            await perform(state.recoveryNoticeOnJoin(state.topic(of: channel)), group: &group)
         case .part(let channel, let reason):
             await perform(state.parted(channel: channel, reason: reason, at: now), group: &group)
         case .say(let channel, let kind, let text, let id, let time):
@@ -377,6 +384,7 @@ public actor Gateway: Service {
             }
             state.roomOpened(channel: channel, ownWriter: log.key)
             await ingestAvailable(topic, writer: log.key, group: &group)
+            await checkRecovery(of: log, in: topic, group: &group)
             return true
         } catch {
             logger.error("could not open room log", metadata: ["room": "\(channel)", "error": "\(error)"])
@@ -532,6 +540,25 @@ public actor Gateway: Service {
             await perform(state.blocksRead(topic, writer: writer, from: first, blocks: blocks), group: &group)
             // Nothing ingested (the room is gone): stop rather than read the same blocks again.
             guard state.ingestedLength(topic, writer: writer) > first else { return }
+        }
+    }
+
+    /// Whether our log of the room is behind what it is known to have: if so the user is told, it is followed (so
+    /// what peers give back is ingested) and replicated like a reader until whole; once whole, the user is told.
+    private func checkRecovery(of log: SignedLog, in topic: RoomTopic, group: inout DiscardingTaskGroup) async {
+        let (behind, have, expected) = (await log.isBehind, await log.contiguousLength, max(await log.expectedLength, await log.length))
+        let channel = state.rooms[topic]?.channel ?? topic.description
+        if behind {
+            if state.rooms[topic]?.recovering == nil {
+                logger.error(
+                    "our log of a room holds less than it is known to have; recovering it from peers before appending",
+                    metadata: ["room": "\(channel)", "have": "\(have)", "expected": "\(expected)"])
+                await follow(log, group: &group)
+            }
+            await perform(state.ownLogBehind(topic, have: have, expected: expected), group: &group)
+        } else if state.rooms[topic]?.recovering != nil {
+            logger.info("our log of a room is whole again", metadata: ["room": "\(channel)", "length": "\(have)"])
+            await perform(state.ownLogRecovered(topic), group: &group)
         }
     }
 

@@ -20,6 +20,10 @@ struct RoomRecord: Sendable {
     /// Our identity entry was composed (its append may still be under way): it is written once.
     var identityComposed = false
 
+    /// Our own log of the room holds less than it is known to have (its store was lost or rolled back): how much it
+    /// has and how much it should have, while peers give it back. Nothing can be sent in the room until then.
+    var recovering: (have: UInt64, expected: UInt64)?
+
     /// A nick was shown for someone for the first time (the catalogue keeps who holds which nick).
     var holdersChanged = false
 
