@@ -49,4 +49,10 @@ conformance: deps
 	$(SWIFT) build --product pearircd
 	PEARIRCD="$$($(SWIFT) build --show-bin-path)/pearircd" bash Tests/irctest/run.sh
 
-.PHONY: e2e conformance
+# libFuzzer harnesses for every decoder of network or disk bytes (Fuzz/, its own package): builds them with the
+# address sanitizer and runs each target SECONDS seconds from seeds made of the reference vectors.
+SECONDS ?= 60
+fuzz: deps
+	bash Fuzz/run.sh $(SECONDS)
+
+.PHONY: e2e conformance fuzz

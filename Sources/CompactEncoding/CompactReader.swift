@@ -85,7 +85,14 @@ public struct CompactReader {
 
     /// UTF-8 `string`. Invalid UTF-8 is replaced with U+FFFD, as the reference's decoder (TextDecoder) does.
     @inlinable public mutating func readString(limit: Int = .max) throws(CompactEncodingError) -> String {
-        String(decoding: try readBuffer(limit: limit), as: UTF8.self)
+        let bytes = try readBuffer(limit: limit)
+        let text = String(decoding: bytes, as: UTF8.self)
+        // Invalid UTF-8 is replaced (as the reference's decoder does), and each replacement takes three bytes: a
+        // string that would then encode past the limit is refused, so what decodes always encodes back within it.
+        if limit != .max, text.utf8.count > limit {
+            throw .lengthTooLarge(declared: UInt64(text.utf8.count), limit: limit)
+        }
+        return text
     }
 
     /// `array(codec)`: uint count, then the elements. The count is bounded by the bytes left before anything is

@@ -128,3 +128,20 @@ import Testing
         #expect(throws: CompactEncodingError.self) { try DataMessage(compactEncoded: huge.bytes) }
     }
 }
+
+/// Inputs the fuzzer found (Fuzz/run.sh), kept as regression tests.
+@Suite struct ReplicationFuzzRegressionTests {
+    /// An extension name of invalid UTF-8 within the 256-byte limit decodes with each bad byte replaced by U+FFFD
+    /// (three bytes), so it would have encoded past the limit and then failed to decode: such a name is refused, and
+    /// whatever decodes encodes back to something that decodes the same.
+    @Test func anExtensionNameThatGrowsPastItsLimitIsRefused() throws {
+        let name = [UInt8](repeating: 0x98, count: 152)
+        let bytes = [UInt8(152)] + name + [0, 0, 0]
+        #expect(throws: CompactEncodingError.self) { try ReplicationMessage(type: 9, bytes: bytes) }
+        // Within the limit after replacement: decodes, and the round trip is stable.
+        let short = [UInt8(10)] + [UInt8](repeating: 0x98, count: 10) + [1, 2]
+        let message = try ReplicationMessage(type: 9, bytes: short)
+        let again = try ReplicationMessage(type: 9, bytes: message.encoded())
+        #expect(again == message)
+    }
+}

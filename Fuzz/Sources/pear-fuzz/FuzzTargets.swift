@@ -1,0 +1,108 @@
+import CompactEncoding
+import Foundation
+import HyperLog
+import IRCServer
+import PearBridge
+import Sodium
+import SwarmEngine
+
+/// One harness per decoder of untrusted bytes. Each must never crash, hang or grow without bound on any input; where
+/// a decoded value can be encoded again, the round trip must give the same value back.
+enum FuzzTarget: String, CaseIterable {
+    case ircLine = "irc-line"
+    case roomEntry = "room-entry"
+    case roomWire = "room-wire"
+    case replicationMessage = "replication-message"
+    case proof = "proof"
+    case protomux = "protomux"
+    case secretStreamHandshake = "secret-stream-handshake"
+    case secretStreamFrames = "secret-stream-frames"
+
+    func run(_ bytes: [UInt8]) {
+        switch self {
+        case .ircLine:
+            guard let message = try? IRCMessageParser.parse(bytes) else { return }
+            if let encoded = try? IRCMessageEncoder.encode(message) {
+                // What we would send must parse back (without its CR LF) to the same message.
+                let again = try? IRCMessageParser.parse(encoded.dropLast(2))
+                precondition(again == message, "IRC line round trip changed \(message)")
+            }
+        case .roomEntry:
+            guard case .entry(let entry)? = try? RoomEntry.decode(bytes) else { return }
+            guard case .entry(let again)? = try? RoomEntry.decode(entry.encoded()) else {
+                preconditionFailure("a decoded room entry did not decode after encoding")
+            }
+            precondition(again == entry, "room entry round trip changed \(entry)")
+        case .roomWire:
+            var reader = CompactReader(bytes)
+            _ = try? RoomWire.Hello(from: &reader)
+            reader = CompactReader(bytes)
+            _ = try? RoomWire.Writers(from: &reader)
+        case .replicationMessage:
+            guard let type = bytes.first else { return }
+            guard let message = try? ReplicationMessage(type: UInt64(type), bytes: Array(bytes.dropFirst())) else { return }
+            // Strings decode as the reference does (invalid UTF-8 replaced), so the first round trip may normalise;
+            // from then on it must be stable.
+            guard let normalised = try? ReplicationMessage(type: message.type, bytes: message.encoded()) else {
+                preconditionFailure("a decoded replication message did not decode after encoding: \(message)")
+            }
+            let again = try? ReplicationMessage(type: normalised.type, bytes: normalised.encoded())
+            precondition(again == normalised, "replication message round trip changed \(normalised)")
+            var reader = CompactReader(Array(bytes.dropFirst()))
+            _ = try? ReplicationHandshake(from: &reader)
+        case .proof:
+            // A proof for a known 16-block log, as a peer would send it: verification may fail, never trap.
+            guard case .data(let data)? = try? ReplicationMessage(type: 3, bytes: bytes) else { return }
+            _ = try? Fixture.verifier.verify(data)
+        case .protomux:
+            var session = ProtomuxSession(maximumRemoteChannels: 64, maximumBufferedBytes: 1 << 20)
+            // Split where the input says, so frame boundaries vary too.
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                let cut = Int(rest.first!) % 64 + 1
+                guard (try? session.receive(Array(rest.prefix(cut)))) != nil else { return }
+                rest = rest.dropFirst(cut)
+            }
+        case .secretStreamHandshake:
+            guard var session = try? SecretStreamSession(isInitiator: false, staticKeyPair: Fixture.keyPair) else { return }
+            _ = try? session.receive(bytes)
+        case .secretStreamFrames:
+            var session = SecretStreamSession(isInitiator: false, handshake: Fixture.handshake)
+            _ = try? session.start()
+            _ = try? session.receive(bytes)
+        }
+    }
+}
+
+/// Fixed material the harnesses check against (made once per process, deterministic).
+enum Fixture {
+    static let keyPair = try! Ed25519.keyPair(seed: [UInt8](repeating: 7, count: 32))
+    static let handshake = NoiseHandshake.Result(
+        transmitKey: [UInt8](repeating: 1, count: 32), receiveKey: [UInt8](repeating: 2, count: 32),
+        handshakeHash: [UInt8](repeating: 3, count: 64), remoteStaticKey: [UInt8](repeating: 4, count: 32))
+    // Read-only after it is made, and libFuzzer runs one input at a time.
+    nonisolated(unsafe) static let verifier: ProofVerifier = {
+        let manifest = Manifest.singleSigner(publicKey: keyPair.publicKey)
+        var tree = MerkleTree()
+        let nodes = tree.append((0..<16).map { [UInt8](repeating: UInt8($0), count: 10 + $0) })
+        let known = Dictionary(nodes.map { ($0.index, $0) }, uniquingKeysWith: { $1 })
+        return ProofVerifier(
+            key: manifest.key, manifest: manifest, length: tree.length, fork: 0, roots: tree.roots,
+            localNode: { known[$0] })
+    }()
+}
+
+/// The harness libFuzzer calls; `PEAR_FUZZ_TARGET` names the decoder (see `FuzzTarget`).
+let selected: FuzzTarget = {
+    let name = ProcessInfo.processInfo.environment["PEAR_FUZZ_TARGET"] ?? ""
+    guard let target = FuzzTarget(rawValue: name) else {
+        fatalError("set PEAR_FUZZ_TARGET to one of: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    return target
+}()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    selected.run(Array(UnsafeBufferPointer(start: data, count: size)))
+    return 0
+}
