@@ -20,27 +20,29 @@ public actor Gateway: Service {
     public nonisolated let identity: Identity
     /// Room events for every front end.
     public nonisolated let roomEvents = RoomEventHub()
+    // The state below is module-internal only so the actor's own extension (`Gateway+Actions.swift`) reaches it;
+    // nothing else touches it.
     let store: LogStore
     let logger: Logger
-    private let catalogue: RoomCatalogue
-    private var state: GatewayState
+    let catalogue: RoomCatalogue
+    var state: GatewayState
     /// Every open writer log (ours and replicas) by key.
-    private var logs: [[UInt8]: SignedLog] = [:]
+    var logs: [[UInt8]: SignedLog] = [:]
     /// Per room: commits our entries off the loop, in order (see `RoomAppender`).
-    private var appenders: [RoomTopic: RoomAppender] = [:]
+    var appenders: [RoomTopic: RoomAppender] = [:]
     /// The request being handled, which its appends complete.
-    private var currentRequest: RequestCompletion?
-    private var links: [ConnectionID: PeerLink] = [:]
-    private var nextConnectionID: ConnectionID = 1
-    private var followed = Set<[UInt8]>()
+    var currentRequest: RequestCompletion?
+    var links: [ConnectionID: PeerLink] = [:]
+    var nextConnectionID: ConnectionID = 1
+    var followed = Set<[UInt8]>()
     /// Writers with a `logChanged` job waiting (shared with their followers, which run outside the actor).
-    private nonisolated let changedLogs = Mutex(Set<[UInt8]>())
-    private var catalogueChanged = false
-    private let mailbox = Mailbox<Job>()
+    nonisolated let changedLogs = Mutex(Set<[UInt8]>())
+    var catalogueChanged = false
+    let mailbox = Mailbox<Job>()
     /// Where the rooms' people are looked for (nil: only peers that connect, or that the owner dials, are met).
-    private let discovery: (any PeerDiscovery)?
+    let discovery: (any PeerDiscovery)?
     /// Told when a peer is dropped for misbehaviour (the connection manager bans it for a while).
-    private let onMisbehaviour: @Sendable ([UInt8], PeerMisbehaviour) -> Void
+    let onMisbehaviour: @Sendable ([UInt8], PeerMisbehaviour) -> Void
 
     /// Most writers a room may have (the default admission rule).
     public static let maximumWritersPerRoom = GatewayState.Limits().writersPerRoom
@@ -140,15 +142,15 @@ public actor Gateway: Service {
         mailbox.finish()
     }
 
-    private nonisolated func post(_ job: Job) {
+    nonisolated func post(_ job: Job) {
         if !mailbox.post(job) { job.cancelled() }
     }
 
     // MARK: - Front ends
 
     /// Whether the saved rooms are restored: before that, a question about a room would find none.
-    private var isReady = false
-    private var readyWaiters: [CheckedContinuation<Void, Never>] = []
+    var isReady = false
+    var readyWaiters: [CheckedContinuation<Void, Never>] = []
 
     private func markReady() {
         isReady = true
@@ -249,7 +251,7 @@ public actor Gateway: Service {
     }
 
     /// Reads one connection until it ends.
-    private nonisolated func read(_ events: PeerEvents, link: PeerLink, id: ConnectionID) async {
+    nonisolated func read(_ events: PeerEvents, link: PeerLink, id: ConnectionID) async {
         switch events {
         case .single(let stream):
             for await event in stream { await handle([event], link: link, id: id) }
@@ -262,7 +264,7 @@ public actor Gateway: Service {
     /// One batch of a connection's events: the replication messages of one core that arrived together go to its
     /// driver in one call (verified and stored in one step, one hop); everything else goes to the mailbox as one job.
     /// The two paths need no common order: a driver holds messages that come before the peer's open is processed.
-    private nonisolated func handle(_ batch: [PeerEvent], link: PeerLink, id: ConnectionID) async {
+    nonisolated func handle(_ batch: [PeerEvent], link: PeerLink, id: ConnectionID) async {
         var others: [PeerEvent] = []
         var run: (driver: ReplicationDriver, messages: [ReplicationMessage])?
         func flush() async -> Bool {
@@ -296,7 +298,7 @@ public actor Gateway: Service {
 
     // MARK: - Jobs
 
-    private func process(_ job: Job, group: inout DiscardingTaskGroup) async {
+    func process(_ job: Job, group: inout DiscardingTaskGroup) async {
         switch job {
         case .request(let request, let completion):
             currentRequest = completion
@@ -421,153 +423,5 @@ public actor Gateway: Service {
         }
         // What was restored is what the file says.
         catalogueChanged = false
-    }
-
-    // MARK: - Actions
-
-    private func perform(_ actions: [GatewayAction], group: inout DiscardingTaskGroup) async {
-        for action in actions {
-            switch action {
-            case .append(let topic, let entries):
-                append(entries, to: topic)
-            case .openReplica(let topic, let writer):
-                do {
-                    let log = if let known = logs[writer] { known } else { try await store.replica(key: writer) }
-                    logs[writer] = log
-                    await follow(log, group: &group)
-                    await ingestAvailable(topic, writer: writer, group: &group)
-                } catch {
-                    logger.warning("could not open writer log", metadata: ["error": "\(error)"])
-                    state.replicaFailed(topic, writer: writer)
-                }
-            case .openChannel(let id, let name, let channelID, let handshake):
-                links[id]?.mux.open(protocol: name, id: channelID, handshake: handshake)
-            case .send(let id, let name, let channelID, let type, let message):
-                links[id]?.mux.send(protocol: name, id: channelID, type: type, message: message)
-            case .closeChannel(let id, let name, let channelID):
-                links[id]?.mux.close(protocol: name, id: channelID)
-            case .rejectChannel(let id, let name, let channelID):
-                links[id]?.mux.reject(protocol: name, id: channelID)
-            case .startReplication(let id, let writer, let discoveryKey, let remote):
-                await startReplication(of: writer, discoveryKey: discoveryKey, remote: remote, on: id)
-            case .stopReplication(let id, let discoveryKey):
-                await links[id]?.unregister(discoveryKey)?.stop()
-            case .replicationOpened(let id, let discoveryKey, let remote):
-                if let reason = await links[id]?.driver(discoveryKey)?.remoteOpened(remote) {
-                    await perform([.disconnect(id, .replication("\(reason)"))], group: &group)
-                }
-            case .disconnect(let id, let reason):
-                // Reported once: later batches of a closed channel say the same again.
-                guard let link = links[id], link.markMisbehaved() else { continue }
-                logger.warning("disconnecting peer", metadata: ["peer": "\(link.mux.label)", "reason": "\(reason)"])
-                link.mux.disconnect()
-                onMisbehaviour(link.mux.remotePublicKey, reason)
-            case .discover(let topic, let joined):
-                if joined { await discovery?.join(topic: topic.bytes) } else { await discovery?.leave(topic: topic.bytes) }
-            case .saveCatalogue:
-                catalogueChanged = true
-            case .publish(let event):
-                roomEvents.publish(event)
-            }
-        }
-    }
-
-    /// Hands entries to the room's appender; the request being handled completes once they are committed and ingested.
-    private func append(_ entries: [RoomEntry], to topic: RoomTopic) {
-        guard let appender = appenders[topic], !entries.isEmpty else { return }
-        let completion = currentRequest
-        completion?.add()
-        if !appender.enqueue(RoomAppender.Batch(entries: entries, completion: completion)) {
-            completion?.finish(failure: Self.stoppingFailure)
-        }
-    }
-
-    private func startReplication(of writer: [UInt8], discoveryKey: [UInt8], remote: ReplicationHandshake?, on id: ConnectionID) async {
-        guard let link = links[id], let log = logs[writer] else { return }
-        let mux = link.mux
-        do {
-            let logger = self.logger
-            let driver = try await ReplicationDriver(
-                log: log, handshakeHash: mux.handshakeHash, isInitiator: mux.isInitiator,
-                onStorageFault: { error in
-                    logger.error("the store is damaged", metadata: ["writer": "\(ZBase32.encode(writer))", "error": "\(error)"])
-                }
-            ) { messages in
-                for message in messages {
-                    mux.send(protocol: ReplicationMessage.protocolName, id: discoveryKey, type: message.type, message: message.encoded())
-                }
-            }
-            // Registered before our open goes out: the peer's messages can only arrive after it.
-            link.register(driver, for: discoveryKey)
-            mux.open(protocol: ReplicationMessage.protocolName, id: discoveryKey, handshake: driver.handshake.compactEncoded())
-            if let remote, let reason = await driver.remoteOpened(remote) {
-                post(.misbehaved(id, .replication("\(reason)")))
-            }
-        } catch {
-            logger.error("could not start replication", metadata: ["error": "\(error)"])
-        }
-    }
-
-    /// Follows a writer log: whatever verified data arrives is ingested. The subscription is made before this
-    /// returns, so nothing published after it (e.g. by a replication started next) is missed.
-    private func follow(_ log: SignedLog, group: inout DiscardingTaskGroup) async {
-        guard followed.insert(log.key).inserted else { return }
-        let events = await log.events()
-        let writer = log.key
-        group.addTask { [weak self] in
-            for await _ in events {
-                // One job per writer waits at a time: a burst of appends is read in one go.
-                guard let self, self.changedLogs.withLock({ $0.insert(writer).inserted }) else { continue }
-                self.post(.logChanged(writer: writer))
-            }
-        }
-    }
-
-    /// Reads the writer's blocks from where the room stopped up to what is stored contiguously (one storage call per
-    /// 4,096 blocks), and ingests them.
-    private func ingestAvailable(_ topic: RoomTopic, writer: [UInt8], group: inout DiscardingTaskGroup) async {
-        guard let log = logs[writer] else { return }
-        while true {
-            let first = state.ingestedLength(topic, writer: writer)
-            let blocks: [[UInt8]]
-            do {
-                blocks = try await log.contiguousBlocks(from: first)
-            } catch {
-                logger.error("could not read a writer log", metadata: ["writer": "\(ZBase32.encode(writer))", "error": "\(error)"])
-                return
-            }
-            guard !blocks.isEmpty else { return }
-            await perform(state.blocksRead(topic, writer: writer, from: first, blocks: blocks), group: &group)
-            // Nothing ingested (the room is gone): stop rather than read the same blocks again.
-            guard state.ingestedLength(topic, writer: writer) > first else { return }
-        }
-    }
-
-    /// Whether our log of the room is behind what it is known to have: if so the user is told, it is followed (so
-    /// what peers give back is ingested) and replicated like a reader until whole; once whole, the user is told.
-    private func checkRecovery(of log: SignedLog, in topic: RoomTopic, group: inout DiscardingTaskGroup) async {
-        let (behind, have, expected) = (await log.isBehind, await log.contiguousLength, max(await log.expectedLength, await log.length))
-        let channel = state.rooms[topic]?.channel ?? topic.description
-        if behind {
-            if state.rooms[topic]?.recovering == nil {
-                logger.error(
-                    "our log of a room holds less than it is known to have; recovering it from peers before appending",
-                    metadata: ["room": "\(channel)", "have": "\(have)", "expected": "\(expected)"])
-                await follow(log, group: &group)
-            }
-            await perform(state.ownLogBehind(topic, have: have, expected: expected), group: &group)
-        } else if state.rooms[topic]?.recovering != nil {
-            logger.info("our log of a room is whole again", metadata: ["room": "\(channel)", "length": "\(have)"])
-            await perform(state.ownLogRecovered(topic), group: &group)
-        }
-    }
-
-    private func saveCatalogue() {
-        catalogueChanged = false
-        do {
-            try catalogue.save(RoomCatalogue.rooms(of: state))
-        } catch {
-            logger.error("could not save rooms", metadata: ["error": "\(error)"])
-        }
     }
 }

@@ -10,6 +10,25 @@ extension GatewayState {
             + "restored from an old copy?). They are being recovered from peers; nothing can be sent in \(channel) until then."
     }
 
+    /// Our log of `topic` was found behind. Returns the notice for the room (shown now if our user is in it, and
+    /// again at each join until it is whole).
+    mutating func ownLogBehind(_ topic: RoomTopic, have: UInt64, expected: UInt64) -> [GatewayAction] {
+        guard let room = rooms[topic] else { return [] }
+        let wasRecovering = room.recovering != nil
+        rooms[topic]?.recovering = (have, expected)
+        guard room.joined, !wasRecovering else { return [] }
+        return [.publish(.gatewayNotice(room: room.channel, text: Self.recoveryNotice(channel: room.channel, have: have, expected: expected)))]
+    }
+
+    /// Our log of `topic` is whole again.
+    mutating func ownLogRecovered(_ topic: RoomTopic) -> [GatewayAction] {
+        guard let room = rooms[topic], room.recovering != nil else { return [] }
+        rooms[topic]?.recovering = nil
+        guard room.joined else { return [] }
+        return [.publish(.gatewayNotice(
+            room: room.channel, text: "Your log of \(room.channel) is whole again (recovered from peers): sending works again."))]
+    }
+
     /// The notice a join gets while the room's log is being recovered.
     func recoveryNoticeOnJoin(_ topic: RoomTopic) -> [GatewayAction] {
         guard let room = rooms[topic], let (have, expected) = room.recovering else { return [] }

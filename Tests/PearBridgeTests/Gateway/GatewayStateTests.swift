@@ -362,6 +362,25 @@ import Testing
         #expect(Self.describe(state.peerDisconnected(2)) == ["publish left #room Connection gone"])
     }
 
+    /// Our log found behind: the room is told once, each join is told again, sending is refused with the reason, and
+    /// the room is told when the log is whole.
+    @Test func aRoomWhoseLogIsBeingRecoveredSaysSo() {
+        var state = Self.makeState()
+        #expect(state.ownLogBehind(Self.room, have: 0, expected: 9).isEmpty, "not joined yet: nobody to tell")
+        _ = state.joined(channel: "#room", nick: "me", at: Date())
+        #expect(Self.describe(state.recoveryNoticeOnJoin(Self.room)) == [
+            "publish notice \(GatewayState.recoveryNotice(channel: "#room", have: 0, expected: 9))"
+        ])
+        #expect(state.ownLogBehind(Self.room, have: 3, expected: 9).isEmpty, "told once")
+        #expect(state.recoveryRefusal(Self.room)?.contains("holds 3 of 9 entries") == true)
+        #expect(Self.describe(state.ownLogRecovered(Self.room)) == [
+            "publish notice Your log of #room is whole again (recovered from peers): sending works again."
+        ])
+        #expect(state.recoveryRefusal(Self.room) == nil)
+        #expect(state.recoveryNoticeOnJoin(Self.room).isEmpty)
+        #expect(state.ownLogRecovered(Self.room).isEmpty)
+    }
+
     /// A line shown before the entry its heads name arrived, with a clock that turns out not to be above it, is withdrawn:
     /// the room is told (an IRC line cannot be taken back) and the history no longer serves it.
     @Test func aLineThatLiedAboutItsOrderIsWithdrawnWithANotice() {

@@ -1,0 +1,156 @@
+import Foundation
+import HyperLog
+import Logging
+import SwarmEngine
+
+/// Performing what `GatewayState` decided: the actor's I/O (logs, appenders, replication drivers, channels,
+/// discovery, the catalogue). Part of `Gateway`, in its own file for length; called only from the mailbox loop.
+extension Gateway {
+    // MARK: - Actions
+
+    func perform(_ actions: [GatewayAction], group: inout DiscardingTaskGroup) async {
+        for action in actions {
+            switch action {
+            case .append(let topic, let entries):
+                append(entries, to: topic)
+            case .openReplica(let topic, let writer):
+                do {
+                    let log = if let known = logs[writer] { known } else { try await store.replica(key: writer) }
+                    logs[writer] = log
+                    await follow(log, group: &group)
+                    await ingestAvailable(topic, writer: writer, group: &group)
+                } catch {
+                    logger.warning("could not open writer log", metadata: ["error": "\(error)"])
+                    state.replicaFailed(topic, writer: writer)
+                }
+            case .openChannel(let id, let name, let channelID, let handshake):
+                links[id]?.mux.open(protocol: name, id: channelID, handshake: handshake)
+            case .send(let id, let name, let channelID, let type, let message):
+                links[id]?.mux.send(protocol: name, id: channelID, type: type, message: message)
+            case .closeChannel(let id, let name, let channelID):
+                links[id]?.mux.close(protocol: name, id: channelID)
+            case .rejectChannel(let id, let name, let channelID):
+                links[id]?.mux.reject(protocol: name, id: channelID)
+            case .startReplication(let id, let writer, let discoveryKey, let remote):
+                await startReplication(of: writer, discoveryKey: discoveryKey, remote: remote, on: id)
+            case .stopReplication(let id, let discoveryKey):
+                await links[id]?.unregister(discoveryKey)?.stop()
+            case .replicationOpened(let id, let discoveryKey, let remote):
+                if let reason = await links[id]?.driver(discoveryKey)?.remoteOpened(remote) {
+                    await perform([.disconnect(id, .replication("\(reason)"))], group: &group)
+                }
+            case .disconnect(let id, let reason):
+                // Reported once: later batches of a closed channel say the same again.
+                guard let link = links[id], link.markMisbehaved() else { continue }
+                logger.warning("disconnecting peer", metadata: ["peer": "\(link.mux.label)", "reason": "\(reason)"])
+                link.mux.disconnect()
+                onMisbehaviour(link.mux.remotePublicKey, reason)
+            case .discover(let topic, let joined):
+                if joined { await discovery?.join(topic: topic.bytes) } else { await discovery?.leave(topic: topic.bytes) }
+            case .saveCatalogue:
+                catalogueChanged = true
+            case .publish(let event):
+                roomEvents.publish(event)
+            }
+        }
+    }
+
+    /// Hands entries to the room's appender; the request being handled completes once they are committed and ingested.
+    func append(_ entries: [RoomEntry], to topic: RoomTopic) {
+        guard let appender = appenders[topic], !entries.isEmpty else { return }
+        let completion = currentRequest
+        completion?.add()
+        if !appender.enqueue(RoomAppender.Batch(entries: entries, completion: completion)) {
+            completion?.finish(failure: Self.stoppingFailure)
+        }
+    }
+
+    func startReplication(of writer: [UInt8], discoveryKey: [UInt8], remote: ReplicationHandshake?, on id: ConnectionID) async {
+        guard let link = links[id], let log = logs[writer] else { return }
+        let mux = link.mux
+        do {
+            let logger = self.logger
+            let driver = try await ReplicationDriver(
+                log: log, handshakeHash: mux.handshakeHash, isInitiator: mux.isInitiator,
+                onStorageFault: { error in
+                    logger.error("the store is damaged", metadata: ["writer": "\(ZBase32.encode(writer))", "error": "\(error)"])
+                }
+            ) { messages in
+                for message in messages {
+                    mux.send(protocol: ReplicationMessage.protocolName, id: discoveryKey, type: message.type, message: message.encoded())
+                }
+            }
+            // Registered before our open goes out: the peer's messages can only arrive after it.
+            link.register(driver, for: discoveryKey)
+            mux.open(protocol: ReplicationMessage.protocolName, id: discoveryKey, handshake: driver.handshake.compactEncoded())
+            if let remote, let reason = await driver.remoteOpened(remote) {
+                post(.misbehaved(id, .replication("\(reason)")))
+            }
+        } catch {
+            logger.error("could not start replication", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Follows a writer log: whatever verified data arrives is ingested. The subscription is made before this
+    /// returns, so nothing published after it (e.g. by a replication started next) is missed.
+    func follow(_ log: SignedLog, group: inout DiscardingTaskGroup) async {
+        guard followed.insert(log.key).inserted else { return }
+        let events = await log.events()
+        let writer = log.key
+        group.addTask { [weak self] in
+            for await _ in events {
+                // One job per writer waits at a time: a burst of appends is read in one go.
+                guard let self, self.changedLogs.withLock({ $0.insert(writer).inserted }) else { continue }
+                self.post(.logChanged(writer: writer))
+            }
+        }
+    }
+
+    /// Reads the writer's blocks from where the room stopped up to what is stored contiguously (one storage call per
+    /// 4,096 blocks), and ingests them.
+    func ingestAvailable(_ topic: RoomTopic, writer: [UInt8], group: inout DiscardingTaskGroup) async {
+        guard let log = logs[writer] else { return }
+        while true {
+            let first = state.ingestedLength(topic, writer: writer)
+            let blocks: [[UInt8]]
+            do {
+                blocks = try await log.contiguousBlocks(from: first)
+            } catch {
+                logger.error("could not read a writer log", metadata: ["writer": "\(ZBase32.encode(writer))", "error": "\(error)"])
+                return
+            }
+            guard !blocks.isEmpty else { return }
+            await perform(state.blocksRead(topic, writer: writer, from: first, blocks: blocks), group: &group)
+            // Nothing ingested (the room is gone): stop rather than read the same blocks again.
+            guard state.ingestedLength(topic, writer: writer) > first else { return }
+        }
+    }
+
+    /// Whether our log of the room is behind what it is known to have: if so the user is told, it is followed (so
+    /// what peers give back is ingested) and replicated like a reader until whole; once whole, the user is told.
+    func checkRecovery(of log: SignedLog, in topic: RoomTopic, group: inout DiscardingTaskGroup) async {
+        let (behind, have, expected) = (await log.isBehind, await log.contiguousLength, max(await log.expectedLength, await log.length))
+        let channel = state.rooms[topic]?.channel ?? topic.description
+        if behind {
+            if state.rooms[topic]?.recovering == nil {
+                logger.error(
+                    "our log of a room holds less than it is known to have; recovering it from peers before appending",
+                    metadata: ["room": "\(channel)", "have": "\(have)", "expected": "\(expected)"])
+                await follow(log, group: &group)
+            }
+            await perform(state.ownLogBehind(topic, have: have, expected: expected), group: &group)
+        } else if state.rooms[topic]?.recovering != nil {
+            logger.info("our log of a room is whole again", metadata: ["room": "\(channel)", "length": "\(have)"])
+            await perform(state.ownLogRecovered(topic), group: &group)
+        }
+    }
+
+    func saveCatalogue() {
+        catalogueChanged = false
+        do {
+            try catalogue.save(RoomCatalogue.rooms(of: state))
+        } catch {
+            logger.error("could not save rooms", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,157 @@
+import Foundation
+import HyperLog
+import SwarmEngine
+
+/// `GatewayState`'s side towards peers: connections coming and going, the room channel's protocol, writer lists and
+/// replication channels. Part of `GatewayState`, in its own file for length.
+extension GatewayState {
+    // MARK: - Peers
+
+    mutating func peerConnected(_ id: ConnectionID, remoteKey: [UInt8]) -> [GatewayAction] {
+        peers[id] = PeerRecord(remoteKey: remoteKey)
+        return joinedRooms.flatMap { announce($0, on: id) }
+    }
+
+    var joinedRooms: [RoomTopic] {
+        rooms.filter { $0.value.joined }.map(\.key).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+    }
+
+    /// The connection is gone: the writer it claimed leaves the rooms it was in, room by room (the person may still be
+    /// in other rooms through other gateways). A peer may claim any writer key in its hello, so a writer whose log
+    /// proved an identity leaves only with a connection of that identity, and not while another connection of that
+    /// identity (the one that replaced this one) still claims it; a writer that proved none (another implementation's
+    /// peer) has nothing to protect and leaves once no connection claims it.
+    mutating func peerDisconnected(_ id: ConnectionID) -> [GatewayAction] {
+        guard let peer = peers.removeValue(forKey: id) else { return [] }
+        var actions: [GatewayAction] = []
+        for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+            guard var room = rooms[topic], let owner = room.presence.connectionEnded(id) else { continue }
+            let gone = switch room.state.identities[owner] {
+            case let proven?:
+                proven == peer.remoteKey && !room.presence.claimants(of: owner).contains { peers[$0]?.remoteKey == proven }
+            case nil:
+                !room.presence.isClaimed(owner)
+            }
+            if gone, room.presence.hide(owner) {
+                actions.append(.publish(.memberLeft(room: room.channel, memberID: room.memberID(owner), reason: "Connection gone")))
+            }
+            rooms[topic] = room
+        }
+        return actions
+    }
+
+    /// Something arrived on a connection's room or replication channels (replication messages go straight to their
+    /// driver and never come here).
+    mutating func peerEvent(_ event: PeerEvent, on id: ConnectionID) -> [GatewayAction] {
+        guard peers[id] != nil else { return [] }
+        switch event {
+        case .opened(RoomWire.protocolName, let bytes, let handshake):
+            guard let topic = RoomTopic(bytes: bytes) else { return [.rejectChannel(id, protocol: RoomWire.protocolName, id: bytes)] }
+            let joined = rooms[topic]?.joined == true
+            if !joined, peers[id]?.rooms[topic] == nil, (peers[id]?.pendingRoomOpens ?? 0) >= limits.pendingRoomOpens {
+                // Not our room, and too many such opens kept: refused, so the peer does not wait on it forever.
+                return [.rejectChannel(id, protocol: RoomWire.protocolName, id: bytes)]
+            }
+            // Not (yet) our room: remembered without an answer, so nothing leaks about our rooms.
+            let (channel, steps) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: joined)
+            peers[id]?.rooms[topic] = channel
+            return perform(steps, room: topic, on: id)
+        case .message(RoomWire.protocolName, let bytes, RoomWire.Writers.type, let message):
+            guard let topic = RoomTopic(bytes: bytes), peers[id]?.rooms[topic]?.isShared == true else { return [] }
+            guard let writers = try? RoomWire.Writers(compactEncoded: message) else {
+                return [.disconnect(id, .malformedRoomMessage)]
+            }
+            let known = rooms[topic]?.writers.count ?? 0
+            var actions = admit(writers.keys, to: topic, from: id)
+            if rooms[topic]?.writers.count ?? 0 == known,
+                let stale = peers[id]?.rooms[topic]?.staleWriterList(), stale > limits.staleWriterLists
+            {
+                actions.append(.disconnect(id, .staleWriterListFlood))
+            }
+            return actions
+        case .closed(RoomWire.protocolName, let bytes):
+            // Closed by the peer, or our open refused: closed on both sides, so announcing starts over.
+            if let topic = RoomTopic(bytes: bytes) { peers[id]?.rooms[topic] = nil }
+            return []
+        case .opened(ReplicationMessage.protocolName, let discoveryKey, let handshake):
+            guard let remote = try? ReplicationHandshake(compactEncoded: handshake) else {
+                return [.disconnect(id, .malformedReplicationHandshake)]
+            }
+            let writer = writerByDiscoveryKey[discoveryKey]
+            if let writer, peers[id]?.replicating.contains(writer) == true {
+                return [.replicationOpened(id, discoveryKey: discoveryKey, remote: remote)]
+            }
+            guard peers[id]?.pendingReplicationOpens[discoveryKey] != nil
+                || (peers[id]?.pendingReplicationOpens.count ?? 0) < limits.pendingReplicationOpens
+            else {
+                return [.rejectChannel(id, protocol: ReplicationMessage.protocolName, id: discoveryKey)]
+            }
+            peers[id]?.pendingReplicationOpens[discoveryKey] = remote
+            // A writer of a room shared with this peer whose channel closed (our open was refused because the peer's
+            // core was not ready yet, as the Node reference does, or either side closed it): the peer's open
+            // restarts its replication.
+            if let writer, rooms(withWriter: writer).contains(where: { peers[id]?.rooms[$0]?.isShared == true }) {
+                return startReplication(of: writer, on: id)
+            }
+            return []
+        case .closed(ReplicationMessage.protocolName, let discoveryKey):
+            // Closed on both sides: its driver goes, and a later open by either side starts afresh.
+            peers[id]?.pendingReplicationOpens[discoveryKey] = nil
+            guard let writer = writerByDiscoveryKey[discoveryKey], peers[id]?.replicating.remove(writer) != nil else { return [] }
+            return [.stopReplication(id, discoveryKey: discoveryKey)]
+        case .opened(let name, let channelID, _):
+            // A protocol we do not speak: refused at once, as a Node peer's protomux does without a pair handler.
+            return [.rejectChannel(id, protocol: name, id: channelID)]
+        case .message, .closed, .disconnected:
+            return []
+        }
+    }
+
+    /// Opens our side of a joined room's channel on a connection (once), answering the peer's open if it waits.
+    mutating func announce(_ topic: RoomTopic, on id: ConnectionID) -> [GatewayAction] {
+        guard peers[id] != nil, rooms[topic]?.joined == true else { return [] }
+        let (channel, steps) = RoomChannel.announce(peers[id]?.rooms[topic])
+        peers[id]?.rooms[topic] = channel
+        return perform(steps, room: topic, on: id)
+    }
+
+    mutating func perform(_ steps: [RoomChannel.Step], room topic: RoomTopic, on id: ConnectionID) -> [GatewayAction] {
+        var actions: [GatewayAction] = []
+        for step in steps {
+            switch step {
+            case .sendOpen:
+                guard let own = rooms[topic]?.ownWriter else { continue }
+                actions.append(
+                    .openChannel(id, protocol: RoomWire.protocolName, id: topic.bytes,
+                                 handshake: RoomWire.Hello(ownWriter: own).compactEncoded()))
+            case .pair(let handshake):
+                actions += paired(topic, handshake: handshake, on: id)
+            }
+        }
+        return actions
+    }
+
+    /// Both sides opened the room channel: share writers and replicate them.
+    mutating func paired(_ topic: RoomTopic, handshake: [UInt8], on id: ConnectionID) -> [GatewayAction] {
+        guard let room = rooms[topic], room.joined else { return [] }
+        guard let hello = try? RoomWire.Hello(compactEncoded: handshake) else { return [.disconnect(id, .malformedRoomHandshake)] }
+        peers[id]?.rooms[topic]?.paired(peerWriter: hello.ownWriter)
+        rooms[topic]?.presence.connection(id, owns: hello.ownWriter)
+        var actions = [send(RoomWire.Writers(keys: room.writers.sorted), room: topic, on: id)]
+        for key in room.writers.sorted { actions += startReplication(of: key, on: id) }
+        actions += admit([hello.ownWriter], to: topic, from: id)
+        return actions
+    }
+
+    mutating func startReplication(of writer: [UInt8], on id: ConnectionID) -> [GatewayAction] {
+        guard let discoveryKey = try? DiscoveryKey.of(writer), peers[id]?.replicating.insert(writer).inserted == true else {
+            return []
+        }
+        let remote = peers[id]?.pendingReplicationOpens.removeValue(forKey: discoveryKey)
+        return [.startReplication(id, writer: writer, discoveryKey: discoveryKey, remote: remote)]
+    }
+
+    func send(_ writers: RoomWire.Writers, room topic: RoomTopic, on id: ConnectionID) -> GatewayAction {
+        .send(id, protocol: RoomWire.protocolName, id: topic.bytes, type: RoomWire.Writers.type, message: writers.compactEncoded())
+    }
+}
