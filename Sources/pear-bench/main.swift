@@ -1,6 +1,7 @@
 // pear-bench: PearIRC's benchmarks. Always run in release mode:
 //   swift run -c release pear-bench [hyperlog] [replication] [swarm] [p2p] [irc] [--entries N]
 //   irc: against the pearircd next to this binary, or any server: --port N [--server-pid PID] [--label NAME]
+//   history: rooms of 0 / 10k / 100k / 1M lines served by the pearircd next to this binary [--lines N]
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
 // Each figure is one line: name, value, unit, parameters.
 import Foundation
@@ -16,7 +17,7 @@ func textOption(_ name: String) -> String? {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
     return arguments[index + 1]
 }
-let valueOptions: Set<String> = ["--label", "--host"]
+let valueOptions: Set<String> = ["--label", "--host", "--lines"]
 let suites = arguments.enumerated().filter { index, argument in
     !argument.hasPrefix("--") && Int(argument) == nil && !(index > 0 && valueOptions.contains(arguments[index - 1]))
 }.map(\.element)
@@ -50,6 +51,10 @@ for suite in selected {
         options.rate = option("--rate", default: options.rate)
         options.idle = option("--idle", default: options.idle)
         try await IRCBenchmarks.run(options, report: report)
+    case "history":
+        // Rooms of 10,000 / 100,000 / 1,000,000 lines (or --lines N), and an empty one for comparison.
+        let sizes = textOption("--lines").flatMap(Int.init).map { [$0] } ?? [0, 10_000, 100_000, 1_000_000]
+        for lines in sizes { try await HistoryBenchmarks.run(lines: lines, report: report) }
     case "floor":
         var options = IRCBenchmarks.Options()
         options.label = "nio-floor"
@@ -57,7 +62,7 @@ for suite in selected {
         options.idle = option("--idle", default: options.idle)
         try await IRCBenchmarks.run(options, report: report)
     default:
-        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm, p2p, irc, floor\n".utf8))
+        FileHandle.standardError.write(Data("unknown suite \(suite); known: hyperlog, replication, swarm, p2p, irc, history, floor\n".utf8))
         exit(2)
     }
 }
