@@ -158,7 +158,7 @@ public actor ReplicationDriver {
                     outcomes = try await log.apply(toVerify)
                 } catch {
                     // Storage failed: nothing was committed; treat as a local fault and stop this channel.
-                    closeReason = .protocolViolation("local storage failed: \(error)")
+                    closeReason = .localStorageFailed("\(error)")
                     break
                 }
                 let state = await Self.localState(of: log)

@@ -394,4 +394,12 @@ public enum ReplicationSessionError: Error, Equatable, Sendable {
     case flooding(String)
     /// The remote broke the protocol's rules.
     case protocolViolation(String)
+    /// Our own store could not keep verified data (a full disk, a read-only store): not the remote's fault.
+    case localStorageFailed(String)
+
+    /// Whether the remote is to blame (a peer that is should be dropped and banned; one that is not, only left
+    /// for now and met again later).
+    public var blamesRemote: Bool {
+        if case .localStorageFailed = self { false } else { true }
+    }
 }

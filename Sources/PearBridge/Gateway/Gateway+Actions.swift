@@ -36,9 +36,7 @@ extension Gateway {
             case .stopReplication(let id, let discoveryKey):
                 await links[id]?.unregister(discoveryKey)?.stop()
             case .replicationOpened(let id, let discoveryKey, let remote):
-                if let reason = await links[id]?.driver(discoveryKey)?.remoteOpened(remote) {
-                    await perform([.disconnect(id, .replication("\(reason)"))], group: &group)
-                }
+                if let reason = await links[id]?.driver(discoveryKey)?.remoteOpened(remote) { replicationEnded(id, reason) }
             case .disconnect(let id, let reason):
                 // Reported once: later batches of a closed channel say the same again.
                 guard let link = links[id], link.markMisbehaved() else { continue }
@@ -83,9 +81,7 @@ extension Gateway {
             // Registered before our open goes out: the peer's messages can only arrive after it.
             link.register(driver, for: discoveryKey)
             mux.open(protocol: ReplicationMessage.protocolName, id: discoveryKey, handshake: driver.handshake.compactEncoded())
-            if let remote, let reason = await driver.remoteOpened(remote) {
-                post(.misbehaved(id, .replication("\(reason)")))
-            }
+            if let remote, let reason = await driver.remoteOpened(remote) { replicationEnded(id, reason) }
         } catch {
             logger.error("could not start replication", metadata: ["error": "\(error)"])
         }

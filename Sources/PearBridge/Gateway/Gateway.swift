@@ -59,6 +59,8 @@ public actor Gateway: Service {
         case peerEvents(ConnectionID, [PeerEvent], done: CheckedContinuation<Void, Never>)
         case peerGone(ConnectionID)
         case misbehaved(ConnectionID, PeerMisbehaviour)
+        /// Our store could not keep what the peer sent (a full disk): we leave the peer for now, without blaming it.
+        case localFault(ConnectionID, String)
         case logChanged(writer: [UInt8])
         /// A room's appender committed (or failed to commit) local entries; the requests waiting on them complete.
         case appended(RoomTopic, RoomAppender.Outcome, [RequestCompletion])
@@ -140,6 +142,16 @@ public actor Gateway: Service {
     /// Stops `run()` as a graceful shutdown would (for owners that do not use a service group).
     public nonisolated func shutdown() {
         mailbox.finish()
+    }
+
+    /// A replication channel closed with `reason`: a peer at fault is dropped and banned, our own storage failing
+    /// only leaves the peer for now.
+    nonisolated func replicationEnded(_ id: ConnectionID, _ reason: ReplicationSessionError) {
+        if reason.blamesRemote {
+            post(.misbehaved(id, .replication("\(reason)")))
+        } else {
+            post(.localFault(id, "\(reason)"))
+        }
     }
 
     nonisolated func post(_ job: Job) {
@@ -271,7 +283,7 @@ public actor Gateway: Service {
             guard let (driver, messages) = run else { return true }
             run = nil
             guard let reason = await driver.receive(messages) else { return true }
-            post(.misbehaved(id, .replication("\(reason)")))
+            replicationEnded(id, reason)
             return false
         }
         for event in batch {
@@ -333,6 +345,13 @@ public actor Gateway: Service {
             await perform(state.peerDisconnected(id), group: &group)
         case .misbehaved(let id, let reason):
             await perform([.disconnect(id, reason)], group: &group)
+        case .localFault(let id, let reason):
+            // Not the peer's doing: no ban; the connection manager meets it again later, when there may be space.
+            guard let link = links[id], link.markMisbehaved() else { return }
+            logger.error(
+                "could not store what a peer sent; leaving it for now (is the disk full?)",
+                metadata: ["peer": "\(link.mux.label)", "error": "\(reason)"])
+            link.mux.disconnect()
         case .logChanged(let writer):
             _ = changedLogs.withLock { $0.remove(writer) }
             for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }

@@ -75,4 +75,32 @@ import Testing
         await a.stop()
         try await group.shutdownGracefully()
     }
+
+    /// What a peer sends cannot be stored either: that is our fault, not the peer's, so it is not banned; once space is
+    /// back the lines arrive.
+    @Test(.enabled(if: GatewayProcess.canUseSmallDisk, "needs root and unshare for a tmpfs in a mount namespace"))
+    func aFullDiskDoesNotBlameThePeerAndReplicationResumesOnceSpaceIsBack() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-fullpeer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (a, aIRC, aPeer) = try await GatewayProcess.start(directory: root.appendingPathComponent("a"))
+        let (b, bIRC, _) = try await GatewayProcess.start(directory: root.appendingPathComponent("b"), peers: [aPeer], diskSize: "4m")
+        let alice = try await LineClient.connect(port: aIRC, group: group)
+        let bob = try await LineClient.connect(port: bIRC, group: group)
+        try await ThreeGatewayProcessTests.register(alice, "alice", channel: "#fullpeer")
+        try await ThreeGatewayProcessTests.register(bob, "bob", channel: "#fullpeer")
+        try await alice.send("PRIVMSG #fullpeer :the line before")
+        try await bob.waitFor(containing: "PRIVMSG #fullpeer :the line before", timeout: .seconds(30))
+
+        let filler = b.fileInDataDirectory("filler")
+        #expect(Self.fill(filler) > 0)
+        try await alice.send("PRIVMSG #fullpeer :a line while full")
+        try await b.waitForOutput(containing: "could not store what a peer sent")
+        try FileManager.default.removeItem(atPath: filler)
+        try await bob.waitFor(containing: "PRIVMSG #fullpeer :a line while full", timeout: .seconds(60))
+        #expect(!b.printed.contains("banning peer"), "the peer was not blamed for our disk")
+        for client in [alice, bob] { await client.close() }
+        for process in [a, b] { await process.stop() }
+        try await group.shutdownGracefully()
+    }
 }
