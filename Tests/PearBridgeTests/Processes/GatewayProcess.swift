@@ -80,6 +80,11 @@ final class GatewayProcess: Sendable {
         try process.run()
     }
 
+    /// A test that failed half-way drops its gateways without stopping them: they must not outlive it.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// The port of the `listening <kind> HOST PORT` line, waiting for it with a timeout.
     func port(_ kind: String, timeout: Duration = .seconds(30)) async throws -> Int {
         let deadline = ContinuousClock.now + timeout
