@@ -63,7 +63,6 @@ enum HistoryBenchmarks {
             latencies.append(seconds(ContinuousClock.now - started) * 1000)
             served += answer.count { $0.contains(" PRIVMSG \(channel) ") }
         }
-        latencies.sort()
         report.figure("history.before.p50", percentile(latencies, 0.5), "ms", parameters)
         report.figure("history.before.p99", percentile(latencies, 0.99), "ms", parameters)
         report.figure("history.before.lines_per_answer", Double(served) / Double(max(requests, 1)), "lines", parameters)
@@ -85,7 +84,6 @@ enum HistoryBenchmarks {
             try joiner.send("PART \(channel)\r\nPING :p\(round)\r\n")
             _ = try joiner.read(until: { $0.hasSuffix("p\(round)") })
         }
-        joins.sort()
         report.figure("history.join_replay.p50", percentile(joins, 0.5), "ms", parameters)
     }
 
@@ -122,14 +120,6 @@ enum HistoryBenchmarks {
         try JSONEncoder().encode([room]).write(to: directory.appendingPathComponent("rooms.json"))
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
-
-    static func percentile(_ sorted: [Double], _ fraction: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * fraction))]
-    }
 }
 
 /// A blocking line client for request/answer measurements (one request at a time, on the caller's thread).

@@ -132,7 +132,7 @@ enum IRCBenchmarks {
         }
         let elapsed = ContinuousClock.now - start
         let cpuAfter = pid.flatMap { try? cpuSeconds(pid: $0) }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = seconds(elapsed)
         var latencies: [Double] = []
         var delivered = 0
         for client in clients {

@@ -119,12 +119,6 @@ enum P2PBenchmarks {
         let lastLines: [String]
     }
 
-    static func percentile(_ values: [Double], _ p: Double) -> Double {
-        guard !values.isEmpty else { return .nan }
-        let sorted = values.sorted()
-        return sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
-    }
-
     static func latency(rate: Int, count: Int, report: BenchmarkReport) async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pear-bench-p2p-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -198,7 +192,7 @@ enum P2PBenchmarks {
             try await Task.sleep(for: .milliseconds(5))
         }
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = seconds(elapsed)
         report.figure("p2p.room_throughput", Double(total) / seconds, "lines/s", ["writers": "\(writers)", "lines": "\(total)"])
         for client in clients { await client.close() }
         await reader.close()

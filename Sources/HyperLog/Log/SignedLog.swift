@@ -42,8 +42,13 @@ public actor SignedLog {
     /// A writable log that holds less than it is known to have: the database was lost or an older copy restored.
     /// Appending now would fork it (and its entries would sort before our own earlier ones), so appends are refused
     /// until peers have given back every block; meanwhile it replicates like a reader.
-    public var isBehind: Bool {
-        isWritable && contiguousLength < max(expectedLength, tree.length)
+    public var isBehind: Bool { shortfall != nil }
+
+    /// For a log that `isBehind`: the blocks it holds from the start and the length it is known to have (one read for
+    /// callers on another actor); nil otherwise.
+    public var shortfall: (have: UInt64, expected: UInt64)? {
+        let expected = max(expectedLength, tree.length)
+        return isWritable && contiguousLength < expected ? (contiguousLength, expected) : nil
     }
 
     public var length: UInt64 { tree.length }
@@ -111,9 +116,7 @@ public actor SignedLog {
     @discardableResult
     public func append(_ blocks: [[UInt8]]) throws -> UInt64 {
         guard let keyPair else { throw HyperLogError.notWritable }
-        guard !isBehind else {
-            throw HyperLogError.behind(have: contiguousLength, expected: max(expectedLength, tree.length))
-        }
+        if let (have, expected) = shortfall { throw HyperLogError.behind(have: have, expected: expected) }
         guard !blocks.isEmpty else { return tree.length }
         let firstIndex = tree.length
         var next = tree

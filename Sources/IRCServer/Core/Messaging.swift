@@ -60,14 +60,7 @@ extension IRCServerState {
                     actions.append(.storeLine(id, token: token, request, answersLate: processingLabeledCommand))
                     continue
                 }
-                // Away users in a channel are not notified; only direct messages get RPL_AWAY.
-                emitToEach(channel.members.keys.sorted().filter { recipient in
-                    guard recipient != id else { return false }
-                    guard let statusPrefix else { return true }
-                    return statusPrefix == "@" ? channel.isOperator(recipient)
-                        : channel.isOperator(recipient) || channel.isVoiced(recipient)
-                }, outgoing)
-                if client.has("echo-message") { emit(id, outgoing) }
+                showChannelLine(outgoing, in: channel, from: id, statusPrefix: statusPrefix)
                 if !isTagMessage, statusPrefix == nil { actions.append(.backend(request)) }
                 continue
             }
@@ -110,6 +103,19 @@ extension IRCServerState {
                         kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now)))
             }
         }
+    }
+
+    /// A channel line reaches the channel's other members (with STATUSMSG, `@#chan` only its operators, `+#chan`
+    /// its operators and voiced members) and, with echo-message, its sender. Away users in a channel are not
+    /// notified; only direct messages get RPL_AWAY.
+    mutating func showChannelLine(_ message: IRCMessage, in channel: ChannelRecord, from sender: ClientID, statusPrefix: Character?) {
+        emitToEach(channel.members.keys.sorted().filter { recipient in
+            guard recipient != sender else { return false }
+            guard let statusPrefix else { return true }
+            return statusPrefix == "@" ? channel.isOperator(recipient)
+                : channel.isOperator(recipient) || channel.isVoiced(recipient)
+        }, message)
+        if clients[sender]?.has("echo-message") == true { emit(sender, message) }
     }
 
     /// A client as a private-history participant (`PrivateConversation`).

@@ -42,9 +42,10 @@ extension IRCServerState {
             return
         }
         if let channel = channels[line.channel] {
-            // Away users in a channel are not notified; only direct messages get RPL_AWAY.
-            emitToEach(channel.members.keys.sorted().filter { $0 != line.sender }, line.message)
+            showChannelLine(line.message, in: channel, from: line.sender, statusPrefix: nil)
+        } else if clients[line.sender]?.has("echo-message") == true {
+            // Everyone left the channel meanwhile: the sender still sees the line it sent was stored.
+            emit(line.sender, line.message)
         }
-        if clients[line.sender]?.has("echo-message") == true { emit(line.sender, line.message) }
     }
 }

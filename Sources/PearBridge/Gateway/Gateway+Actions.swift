@@ -125,9 +125,8 @@ extension Gateway {
     /// Whether our log of the room is behind what it is known to have: if so the user is told, it is followed (so
     /// what peers give back is ingested) and replicated like a reader until whole; once whole, the user is told.
     func checkRecovery(of log: SignedLog, in topic: RoomTopic, group: inout DiscardingTaskGroup) async {
-        let (behind, have, expected) = (await log.isBehind, await log.contiguousLength, max(await log.expectedLength, await log.length))
         let channel = state.rooms[topic]?.channel ?? topic.description
-        if behind {
+        if let (have, expected) = await log.shortfall {
             if state.rooms[topic]?.recovering == nil {
                 logger.error(
                     "our log of a room holds less than it is known to have; recovering it from peers before appending",
@@ -136,7 +135,8 @@ extension Gateway {
             }
             await perform(state.ownLogBehind(topic, have: have, expected: expected), group: &group)
         } else if state.rooms[topic]?.recovering != nil {
-            logger.info("our log of a room is whole again", metadata: ["room": "\(channel)", "length": "\(have)"])
+            let length = await log.contiguousLength
+            logger.info("our log of a room is whole again", metadata: ["room": "\(channel)", "length": "\(length)"])
             await perform(state.ownLogRecovered(topic), group: &group)
         }
     }
