@@ -116,7 +116,7 @@ extension Gateway {
                 return
             }
             guard !blocks.isEmpty else { return }
-            await perform(state.blocksRead(topic, writer: writer, from: first, blocks: blocks), group: &group)
+            await perform(indexed(topic) { $0.blocksRead(topic, writer: writer, from: first, blocks: blocks) }, group: &group)
             // Nothing ingested (the room is gone): stop rather than read the same blocks again.
             guard state.ingestedLength(topic, writer: writer) > first else { return }
         }

@@ -23,6 +23,8 @@ public actor Gateway: Service {
     // The state below is module-internal only so the actor's own extension (`Gateway+Actions.swift`) reaches it;
     // nothing else touches it.
     let store: LogStore
+    /// The rooms' history index (beside the store; derived from the logs).
+    let roomIndex: RoomIndex
     let logger: Logger
     let catalogue: RoomCatalogue
     var state: GatewayState
@@ -90,6 +92,12 @@ public actor Gateway: Service {
         onMisbehaviour: @escaping @Sendable ([UInt8], PeerMisbehaviour) -> Void = { _, _ in }
     ) throws {
         store = try LogStore(directory: directory.file("store"))
+        roomIndex = try RoomIndex(path: directory.file("store").appendingPathComponent(RoomIndex.fileName).path)
+        if let reason = roomIndex.damagedFileSetAside {
+            logger.warning(
+                "the room history index could not be used and is rebuilt from the logs (the old file is kept as .damaged)",
+                metadata: ["file": "\(directory.file("store").appendingPathComponent(RoomIndex.fileName).path)", "error": "\(reason)"])
+        }
         self.identity = identity
         self.logger = logger
         self.onMisbehaviour = onMisbehaviour
@@ -135,6 +143,11 @@ public actor Gateway: Service {
             try await store.close()
         } catch {
             logger.error("could not close the store cleanly", metadata: ["error": "\(error)"])
+        }
+        do {
+            try roomIndex.close()
+        } catch {
+            logger.error("could not close the room history index cleanly", metadata: ["error": "\(error)"])
         }
         logger.info("gateway stopped")
     }
@@ -201,6 +214,12 @@ public actor Gateway: Service {
     public func history(room channel: String) async -> [RoomLine] {
         await ready()
         return state.history(state.topic(of: channel))
+    }
+
+    /// A window of a room's chat lines, oldest first (indexed look-ups: the cost does not grow with the history).
+    public func history(room channel: String, window: RoomHistoryWindow) async -> [RoomLine] {
+        await ready()
+        return state.history(state.topic(of: channel), window)
     }
 
     /// When the room last had a chat line (the newest author timestamp), for CHATHISTORY TARGETS.
@@ -320,7 +339,7 @@ public actor Gateway: Service {
         case .appended(let topic, let outcome, let completions):
             switch outcome {
             case .appended(let first, let blocks):
-                await perform(state.appended(topic, from: first, blocks: blocks), group: &group)
+                await perform(indexed(topic) { $0.appended(topic, from: first, blocks: blocks) }, group: &group)
             case .failed(let reason):
                 logger.error(
                     "could not append to room log",
@@ -403,7 +422,7 @@ public actor Gateway: Service {
                     if !mailbox.post(job) { job.cancelled() }
                 }
             }
-            state.roomOpened(channel: channel, ownWriter: log.key)
+            state.roomOpened(channel: channel, ownWriter: log.key, ledger: try await ledger(for: topic))
             await ingestAvailable(topic, writer: log.key, group: &group)
             await checkRecovery(of: log, in: topic, group: &group)
             return true

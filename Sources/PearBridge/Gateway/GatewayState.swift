@@ -69,10 +69,14 @@ struct GatewayState: Sendable {
 
     /// The shell opened our log of a room (first use, or at start from the catalogue). Its blocks follow as
     /// `blocksRead`.
-    mutating func roomOpened(channel: String, ownWriter: [UInt8]) {
+    /// `ledger` keeps the room's history (in memory when nil); what it holds of an earlier run is read back, and the
+    /// logs are read on from where it stopped.
+    mutating func roomOpened(channel: String, ownWriter: [UInt8], ledger: (any RoomLedger)? = nil) {
         let topic = topic(of: channel)
         guard rooms[topic] == nil else { return }
-        var room = RoomRecord(channel: channel, topic: topic, ownWriter: ownWriter, rule: admission, fold: fold)
+        var room = RoomRecord(
+            channel: channel, topic: topic, ownWriter: ownWriter, rule: admission, fold: fold,
+            ledger: ledger ?? MemoryRoomLedger())
         if let localNick { room.state.setLocalNick(localNick) }
         rooms[topic] = room
         if let key = try? DiscoveryKey.of(ownWriter) { writerByDiscoveryKey[key] = ownWriter }
@@ -108,6 +112,16 @@ struct GatewayState: Sendable {
         }
         rooms[topic] = room
         return actions
+    }
+
+    /// The room's ledger did not keep the last step (the index could not be written): its state is read back from the
+    /// ledger, keeping what this gateway decided outside it (our nick, whom it showed under which nick).
+    mutating func roomReloaded(_ topic: RoomTopic) {
+        guard let room = rooms[topic] else { return }
+        var state = RoomState(topic: topic, localWriter: room.ownWriter, fold: fold, restoringFrom: room.state.ledger)
+        state.restoreNickHolders(room.state.nickHolders)
+        if let localNick { state.setLocalNick(localNick) }
+        rooms[topic]?.state = state
     }
 
     /// Who this gateway showed under which nick in a room, as saved by an earlier run (before its logs are read).
@@ -295,9 +309,14 @@ struct GatewayState: Sendable {
         return nil
     }
 
-    /// The chat lines of a room in the order every gateway agrees on.
+    /// The chat lines of a room in the order every gateway agrees on (all of them: for tests and small rooms).
     func history(_ topic: RoomTopic) -> [RoomLine] {
+        history(topic, .latest(limit: Int.max))
+    }
+
+    /// A window of a room's chat lines, oldest first.
+    func history(_ topic: RoomTopic, _ window: RoomHistoryWindow) -> [RoomLine] {
         guard let room = rooms[topic] else { return [] }
-        return room.state.history.lines.compactMap(room.chatLine)
+        return window.select(from: room.state.ledger, derivedLine: room.line(derivedID:)).compactMap(room.chatLine)
     }
 }

@@ -30,11 +30,15 @@ struct RoomRecord: Sendable {
     /// The nick our log last recorded in this room (or is recording).
     var ownNick: String? { lastComposedNick ?? state.nicks.wish(of: ownWriter) }
 
-    init(channel: String, topic: RoomTopic, ownWriter: [UInt8], rule: any WriterAdmissionRule, fold: @escaping @Sendable (String) -> String) {
+    /// A room over `ledger`: what it holds of an earlier run (if anything) is read back (`RoomState(restoringFrom:)`).
+    init(
+        channel: String, topic: RoomTopic, ownWriter: [UInt8], rule: any WriterAdmissionRule,
+        fold: @escaping @Sendable (String) -> String, ledger: any RoomLedger = MemoryRoomLedger()
+    ) {
         self.channel = channel
         self.topic = topic
         self.ownWriter = ownWriter
-        state = RoomState(topic: topic, localWriter: ownWriter, fold: fold)
+        state = RoomState(topic: topic, localWriter: ownWriter, fold: fold, restoringFrom: ledger)
         writers = RoomWriters(own: ownWriter, rule: rule)
     }
 
@@ -53,6 +57,21 @@ struct RoomRecord: Sendable {
     /// way (the author's key prefix and the entry's index).
     static func messageID(_ line: RoomHistory.Line) -> String {
         line.entry.messageID ?? "\(ZBase32.encode(line.position.author).prefix(12))-\(line.position.index)"
+    }
+
+    /// The line a derived msgid (see `messageID(_:)`) names, if it is a chat line held without an id of its own.
+    func line(derivedID id: String) -> RoomHistory.Line? {
+        guard let dash = id.lastIndex(of: "-"), let index = UInt64(id[id.index(after: dash)...]) else { return nil }
+        let prefix = id[..<dash]
+        guard prefix.count == 12 else { return nil }
+        for author in state.writerLengths.keys where ZBase32.encode(author).hasPrefix(prefix) {
+            guard let lamport = state.ledger.lamport(of: author, at: index),
+                let line = state.ledger.chatLine(at: RoomHistory.Position(lamport: lamport, author: author, index: index)),
+                line.entry.messageID == nil
+            else { continue }
+            return line
+        }
+        return nil
     }
 
     /// The chat line of a history line, or nil for entries that are not chat lines (nicks, joins, topics).

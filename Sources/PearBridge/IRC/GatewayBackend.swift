@@ -95,13 +95,31 @@ public final class GatewayBackend: ChatBackend {
     public func history(_ query: HistoryQuery) async -> [ChatLine] {
         // Only channels are rooms; a private conversation key never names one.
         guard !PrivateConversation.isConversation(query.channel) else { return [] }
-        let lines = await gateway.history(room: query.channel).map { line in
+        let lines = await gateway.history(room: query.channel, window: Self.window(of: query))
+        return lines.map { line in
             let text = IRCRoomText.oneLine(line.text)
             return ChatLine(
                 id: line.id, time: line.time, channel: query.channel, source: IRCRoomMember.mask(line.author, isLocal: line.isLocal),
                 kind: line.kind == .notice ? .notice : .privmsg, text: line.kind == .action ? IRCRoomText.wrapAction(text) : text)
         }
-        return HistoryWindow.select(query, from: lines)
+    }
+
+    /// A CHATHISTORY request as a window of the room's history (one IRC line per room line, so limits carry over).
+    static func window(of query: HistoryQuery) -> RoomHistoryWindow {
+        func reference(_ reference: HistoryReference) -> RoomHistoryWindow.Reference {
+            switch reference {
+            case .messageID(let id): .messageID(id)
+            // Rounded to the millisecond, as the `time` tag showed it (the IRC core's rule).
+            case .timestamp(let time): .time(UInt64(max(0, (time.timeIntervalSince1970 * 1000).rounded())))
+            }
+        }
+        switch query {
+        case .latest(_, let limit): return .latest(limit: limit)
+        case .before(_, let at, let limit): return .before(reference(at), limit: limit)
+        case .after(_, let at, let limit): return .after(reference(at), limit: limit)
+        case .around(_, let at, let limit): return .around(reference(at), limit: limit)
+        case .between(_, let from, let to, let limit): return .between(reference(from), reference(to), limit: limit)
+        }
     }
 
     /// Rooms only (private messages have no history here yet): each channel with its latest line in the window.

@@ -1,12 +1,13 @@
 import CompactEncoding
-import DequeModule
 import HyperLog
 
 /// Everything a gateway knows about one room, built from the verified entries of every writer's log: the ordered
 /// history, who is who, and what to tell the IRC side about each new entry.
 ///
-/// Pure: the bridge feeds it blocks (after HyperLog verified them) and asks it to compose local lines; it never
-/// touches logs or sockets itself.
+/// The rules are pure: the bridge feeds it blocks (after HyperLog verified them) and asks it to compose local lines;
+/// it never touches logs or sockets itself. What grows with the history (the entries, their clocks, claimed msgids,
+/// awaited heads, how far each writer was read) lives in its `RoomLedger`: in memory for tests, in SQLite for a
+/// gateway, where a restart reads back only the few facts below (`init(restoringFrom:)`), not the history.
 public struct RoomState: Sendable {
     /// What an ingested entry means for IRC clients.
     public enum Event: Hashable, Sendable {
@@ -28,7 +29,7 @@ public struct RoomState: Sendable {
 
     public let topic: RoomTopic
     public let localWriter: [UInt8]
-    public private(set) var history = RoomHistory()
+    public private(set) var ledger: any RoomLedger
     public private(set) var nicks: NickDirectory
     /// Per writer: entries ingested from index 0 without a gap (what our heads report).
     public private(set) var writerLengths: [[UInt8]: UInt64] = [:]
@@ -39,18 +40,54 @@ public struct RoomState: Sendable {
     /// The newest author timestamp of a message, action or notice line (CHATHISTORY TARGETS), in milliseconds.
     public private(set) var latestLineTimestamp: UInt64?
     private var pendingByWriter: [[UInt8]: Set<UInt64>] = [:]
-    /// msgids already shown for a line of this room: a second line claiming one (a confused or hostile peer) loses
-    /// it and gets the derived id, so clients that de-duplicate by msgid never hide a line.
-    private var claimedMessageIDs: Set<String> = []
     private var localNick: String?
     /// Writer → the identity its `identity` entry proved. The first valid proof counts.
     public private(set) var identities: [[UInt8]: [UInt8]] = [:]
 
-    public init(topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String) {
+    /// A room with an empty ledger.
+    public init(
+        topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String,
+        ledger: any RoomLedger = MemoryRoomLedger()
+    ) {
         self.topic = topic
         self.localWriter = localWriter
         self.fold = fold
+        self.ledger = ledger
         nicks = NickDirectory(fold: fold)
+    }
+
+    /// A room whose ledger holds what an earlier run ingested: the few facts kept beside the history (writer
+    /// progress, nicks, identities, topic, the time range) are read back from it; the history itself stays there.
+    public init(
+        topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String,
+        restoringFrom ledger: any RoomLedger
+    ) {
+        self.init(topic: topic, localWriter: localWriter, fold: fold, ledger: ledger)
+        for (writer, progress) in ledger.progress() {
+            writerLengths[writer] = progress.length
+            if !progress.pending.isEmpty { pendingByWriter[writer] = progress.pending }
+        }
+        // Entries of these kinds are few (one per nick change, topic, writer), so a start reads them all; in history
+        // order, as they were decided when first ingested.
+        for line in ledger.entries(ofKinds: [.nick, .topic, .identity]) {
+            let author = line.position.author
+            switch line.entry.kind {
+            case .nick:
+                nicks.claim(author: author, nick: line.entry.text, position: line.position)
+            case .topic:
+                topicText = (line.entry.text, line.position)
+            case .identity:
+                if identities[author] == nil,
+                    let identity = WriterIdentity.verify(entryText: line.entry.text, topic: topic, writer: author)
+                {
+                    identities[author] = identity
+                }
+            default:
+                break
+            }
+        }
+        earliestTimestamp = ledger.earliestTimestamp
+        latestLineTimestamp = ledger.latestChatTimestamp
     }
 
     private let fold: @Sendable (String) -> String
@@ -96,26 +133,30 @@ public struct RoomState: Sendable {
         ingested.insert(index)
         var length = contiguous
         while ingested.remove(length) != nil { length += 1 }
-        pendingByWriter[author] = ingested
+        pendingByWriter[author] = ingested.isEmpty ? nil : ingested
         writerLengths[author] = length
+        ledger.setProgress(of: author, length: length, pending: ingested)
 
         let decoded: RoomEntry.Decoded
         do { decoded = try RoomEntry.decode(block) } catch { return [.skipped(author: author, index: index)] }
         guard case .entry(var entry) = decoded else { return [.skipped(author: author, index: index)] }
         // The clock an author chooses must follow causality, or an attacker could place lines early in history: above
         // the author's own previous entry, and above every entry its heads say it had seen, where we hold those.
-        guard clockFollowsCausality(entry, author: author, index: index) else { return [.skipped(author: author, index: index)] }
+        guard let awaited = awaitedHeadsIfCausal(entry, author: author, index: index) else {
+            return [.skipped(author: author, index: index)]
+        }
         let withdrawn = withdrawEntriesThatClaimedToHaveSeen(author: author, index: index, lamport: entry.lamport)
         // A line keeps its msgid only inside its author's proven namespace, and only once: nobody can take (or
         // pre-empt) another person's ids, and a repeat gets the derived id.
         if let id = entry.messageID,
-            !(Self.owns(identity: identities[author], messageID: id) && claimedMessageIDs.insert(id).inserted)
+            !(Self.owns(identity: identities[author], messageID: id) && !ledger.isClaimed(messageID: id))
         {
             entry.messageID = nil
         }
         let position = RoomHistory.Position(lamport: entry.lamport, author: author, index: index)
         let line = RoomHistory.Line(position: position, entry: entry)
-        guard history.insert(line) else { return withdrawn }
+        guard ledger.insert(line) else { return withdrawn }
+        for head in awaited { ledger.await(head, by: RoomLedgerWaiter(author: author, index: index, lamport: entry.lamport)) }
         earliestTimestamp = min(earliestTimestamp ?? entry.timestamp, entry.timestamp)
 
         return withdrawn + events(of: entry, line: line, author: author, index: index)
@@ -149,66 +190,34 @@ public struct RoomState: Sendable {
         }
     }
 
-    /// Per writer, the Lamport clock of each valid entry held, by index, for the causality check. A dictionary, not an
-    /// array: a writer may sign a log whose indices are sparse and huge.
-    private var clocks: [[UInt8]: [UInt64: UInt64]] = [:]
-
-    /// An entry held whose heads name one not held yet: checked when that one arrives.
-    struct AwaitedHead: Hashable {
-        var writer: [UInt8]
-        var index: UInt64
-    }
-
-    /// The entries waiting on each awaited head: their author, index and clock. Bounded: past the cap the oldest
-    /// waits are forgotten (the check is then skipped for them, as it is for heads that never arrive).
-    private var awaitedHeads: [AwaitedHead: [(author: [UInt8], index: UInt64, lamport: UInt64)]] = [:]
-    private var awaitedHeadOrder: Deque<AwaitedHead> = []
-    static let awaitedHeadLimit = 65_536
-
     /// The entries that named `author`'s entry `index` in their heads, before it was held, with a clock not above its
     /// own: they claimed to have seen it, so their clock lied about their order. They leave the history.
     private mutating func withdrawEntriesThatClaimedToHaveSeen(author: [UInt8], index: UInt64, lamport: UInt64) -> [Event] {
-        guard let waiting = awaitedHeads.removeValue(forKey: AwaitedHead(writer: author, index: index)) else { return [] }
         var events: [Event] = []
-        for entry in waiting where entry.lamport <= lamport {
-            clocks[entry.author]?[entry.index] = nil
-            if let line = history.remove(RoomHistory.Position(lamport: entry.lamport, author: entry.author, index: entry.index)) {
+        for waiter in ledger.takeWaiters(of: RoomLedgerHead(writer: author, index: index)) where waiter.lamport <= lamport {
+            if let line = ledger.remove(RoomHistory.Position(lamport: waiter.lamport, author: waiter.author, index: waiter.index)) {
                 events.append(.withdrawn(line))
             }
         }
         return events
     }
 
-    private mutating func awaitHead(_ head: AwaitedHead, by author: [UInt8], index: UInt64, lamport: UInt64) {
-        if awaitedHeads[head] == nil {
-            awaitedHeadOrder.append(head)
-            if awaitedHeadOrder.count > Self.awaitedHeadLimit, let oldest = awaitedHeadOrder.popFirst() {
-                awaitedHeads[oldest] = nil
+    /// Whether `entry` (the author's entry at `index`) has a clock above the author's previous entry and above the
+    /// entries its heads name, as far as they are held (nil when it has not); if it has, the heads it names that are
+    /// not held yet, to be checked when they arrive (display never waits on them).
+    private func awaitedHeadsIfCausal(_ entry: RoomEntry, author: [UInt8], index: UInt64) -> [RoomLedgerHead]? {
+        if index > 0, let previous = ledger.lamport(of: author, at: index - 1), previous >= entry.lamport { return nil }
+        // An entry after this one, held already, must stay above it.
+        if index < UInt64.max, let next = ledger.lamport(of: author, at: index + 1), next <= entry.lamport { return nil }
+        var awaited: [RoomLedgerHead] = []
+        for head in entry.heads where head.length > 0 && head.writer != author {
+            if let seen = ledger.lamport(of: head.writer, at: head.length - 1) {
+                if seen >= entry.lamport { return nil }
+            } else {
+                awaited.append(RoomLedgerHead(writer: head.writer, index: head.length - 1))
             }
         }
-        awaitedHeads[head, default: []].append((author, index, lamport))
-    }
-
-    /// Whether `entry` (the author's entry at `index`) has a clock above the author's previous entry and above the
-    /// entries its heads name, as far as they are held; a valid entry's clock is recorded. Heads naming entries not held
-    /// yet are not waited for (display never waits on them).
-    private mutating func clockFollowsCausality(_ entry: RoomEntry, author: [UInt8], index: UInt64) -> Bool {
-        func clock(_ writer: [UInt8], _ at: UInt64) -> UInt64 {
-            clocks[writer]?[at] ?? 0
-        }
-        if index > 0, clock(author, index - 1) >= entry.lamport, clock(author, index - 1) != 0 { return false }
-        // An entry after this one, held already, must stay above it.
-        let next = index < UInt64.max ? clock(author, index + 1) : 0
-        if next != 0, next <= entry.lamport { return false }
-        var awaited: [AwaitedHead] = []
-        for head in entry.heads where head.length > 0 && head.writer != author {
-            let seen = clock(head.writer, head.length - 1)
-            if seen == 0 { awaited.append(AwaitedHead(writer: head.writer, index: head.length - 1)) }
-            if seen != 0, seen >= entry.lamport { return false }
-        }
-        clocks[author, default: [:]][index] = entry.lamport
-        for head in awaited { awaitHead(head, by: author, index: index, lamport: entry.lamport) }
-        return true
+        return awaited
     }
 
     /// The text every msgid made for `identity` starts with: the first 12 z-base-32 characters of the key and a `.`.
@@ -228,7 +237,7 @@ public struct RoomState: Sendable {
             .map { RoomEntry.Head(writer: $0.key, length: $0.value) }
             .sorted { $0.writer.lexicographicallyPrecedes($1.writer) }
         return RoomEntry(
-            kind: kind, timestamp: timestamp, lamport: history.maximumLamport + 1, heads: heads, text: text,
+            kind: kind, timestamp: timestamp, lamport: ledger.maximumLamport + 1, heads: heads, text: text,
             messageID: messageID)
     }
 
@@ -251,7 +260,7 @@ public struct RoomState: Sendable {
     /// first one above everything seen and above `floor` (local entries composed earlier whose append is still under
     /// way), so they keep their order in history once ingested.
     public func composeLocal(_ lines: [LocalLine], above floor: UInt64 = 0) -> [RoomEntry] {
-        let base = max(history.maximumLamport, floor) + 1
+        let base = max(ledger.maximumLamport, floor) + 1
         return lines.enumerated().map { offset, line in
             var entry = composeLocal(kind: line.kind, text: line.text, timestamp: line.timestamp, messageID: line.messageID)
             entry.lamport = base + UInt64(offset)

@@ -8,8 +8,9 @@ import Testing
     static let alice = [UInt8](repeating: 0x01, count: 32)
     static let bob = [UInt8](repeating: 0x02, count: 32)
 
-    static func room() -> RoomState {
-        var room = RoomState(topic: RoomTopic(foldedChannelName: "#rust"), localWriter: local, fold: { $0.lowercased() })
+    static func room(_ ledger: LedgerKind) -> RoomState {
+        var room = RoomState(
+            topic: RoomTopic(foldedChannelName: "#rust"), localWriter: local, fold: { $0.lowercased() }, ledger: ledger.make())
         room.setLocalNick("me")
         return room
     }
@@ -19,8 +20,8 @@ import Testing
     }
 
     /// A line keeps its msgid only inside its author's proven identity namespace, and only once.
-    @Test func messageIDsBelongToTheirAuthorsNamespace() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func messageIDsBelongToTheirAuthorsNamespace(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         let topic = RoomTopic(foldedChannelName: "#rust")
         let aliceID = Ed25519.randomKeyPair(), bobID = Ed25519.randomKeyPair()
         for (writer, person) in [(Self.alice, aliceID), (Self.bob, bobID)] {
@@ -49,8 +50,8 @@ import Testing
     /// TARGETS needs a room's latest line: the newest author timestamp of a message, action or notice.
     /// A line shows the nick its author had when writing it, whatever they (or we) are called now; a nick someone
     /// else held first is suffixed as it was then; a remote author never shows under our nick.
-    @Test func linesKeepTheNickTheirAuthorHadWhenWriting() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func linesKeepTheNickTheirAuthorHadWhenWriting(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         var lines: [RoomHistory.Line] = []
         func ingest(_ author: [UInt8], _ index: UInt64, _ kind: RoomEntry.Kind, _ lamport: UInt64, _ text: String) {
             for case .line(let line) in room.ingest(author: author, index: index, block: Self.block(kind, lamport, text)) {
@@ -81,8 +82,8 @@ import Testing
 
     /// A writer cannot place a line early in history: its clock must be above its own previous entry and above the
     /// entries its heads say it had seen (where held). Such an entry is skipped, not shown.
-    @Test func clocksThatBreakCausalityAreRejected() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func clocksThatBreakCausalityAreRejected(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         func ingest(_ author: [UInt8], _ index: UInt64, lamport: UInt64, heads: [RoomEntry.Head] = [], _ text: String) -> [RoomState.Event] {
             room.ingest(author: author, index: index, block: RoomEntry(kind: .message, timestamp: 1, lamport: lamport, heads: heads, text: text).encoded())
         }
@@ -94,7 +95,7 @@ import Testing
         #expect(ingest(Self.bob, 1, lamport: 7, heads: [.init(writer: Self.alice, length: 3)], "after").count == 1)
         // A head naming an entry not held is not waited for.
         #expect(ingest(Self.bob, 2, lamport: 8, heads: [.init(writer: Self.local, length: 40)], "unknown head").count == 1)
-        #expect(room.history.lines.map(\.entry.text) == ["first", "next", "after", "unknown head"])
+        #expect(room.everyLine.map(\.entry.text) == ["first", "next", "after", "unknown head"])
         // Out of order: an entry whose successor is held must stay below it.
         #expect(ingest(Self.alice, 9, lamport: 50, "ninth").count == 1)
         #expect(ingest(Self.alice, 8, lamport: 60, "eighth, too late a clock") == [.skipped(author: Self.alice, index: 8)])
@@ -103,8 +104,8 @@ import Testing
     /// A head naming an entry not held yet is checked when that entry arrives: an entry that claimed to have seen it
     /// with a clock not above it is withdrawn from the history (it was shown; display never waited), an honest one
     /// stays.
-    @Test func headsNotHeldAreCheckedWhenTheyArrive() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func headsNotHeldAreCheckedWhenTheyArrive(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         func ingest(_ author: [UInt8], _ index: UInt64, lamport: UInt64, heads: [RoomEntry.Head] = [], _ text: String) -> [RoomState.Event] {
             room.ingest(author: author, index: index, block: RoomEntry(kind: .message, timestamp: 1, lamport: lamport, heads: heads, text: text).encoded())
         }
@@ -121,13 +122,13 @@ import Testing
         }
         #expect(withdrawn == ["bob too early"])
         #expect(events.contains { if case .line(let line) = $0 { line.entry.text == "a3" } else { false } })
-        #expect(room.history.lines.map(\.entry.text) == ["a1", "a2", "a3", "carol after"])
+        #expect(room.everyLine.map(\.entry.text) == ["a1", "a2", "a3", "carol after"])
         // Checked once: the same block again changes nothing.
         #expect(ingest(Self.alice, 2, lamport: 5, "a3").isEmpty)
     }
 
-    @Test func theLatestLineTimestampIgnoresOtherEntries() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func theLatestLineTimestampIgnoresOtherEntries(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         #expect(room.latestLineTimestamp == nil)
         let late = RoomEntry(kind: .message, timestamp: 5_000, lamport: 1, text: "late").encoded()
         let early = RoomEntry(kind: .action, timestamp: 3_000, lamport: 2, text: "early").encoded()
@@ -138,8 +139,8 @@ import Testing
         #expect(room.latestLineTimestamp == 5_000)
     }
 
-    @Test func ingestProducesIRCEventsAndHeads() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func ingestProducesIRCEventsAndHeads(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         #expect(room.ingest(author: Self.alice, index: 0, block: Self.block(.join, 1, "")) == [.joined(author: Self.alice)])
         let renamed = room.ingest(author: Self.alice, index: 1, block: Self.block(.nick, 2, "alice"))
         #expect(renamed == [.nickChanged(author: Self.alice, from: NickDirectory.fallbackNick(for: Self.alice), to: "alice")])
@@ -159,25 +160,25 @@ import Testing
         #expect(composed.heads == [.init(writer: Self.alice, length: 3)])
     }
 
-    @Test func outOfOrderBlocksKeepHeadsContiguous() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func outOfOrderBlocksKeepHeadsContiguous(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         _ = room.ingest(author: Self.bob, index: 1, block: Self.block(.message, 2, "second"))
         #expect(room.writerLengths[Self.bob] == 0)
         _ = room.ingest(author: Self.bob, index: 0, block: Self.block(.message, 1, "first"))
         #expect(room.writerLengths[Self.bob] == 2)
-        #expect(room.history.lines.map(\.entry.text) == ["first", "second"])
+        #expect(room.everyLine.map(\.entry.text) == ["first", "second"])
     }
 
-    @Test func garbageAndFutureEntriesAreSkipped() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func garbageAndFutureEntriesAreSkipped(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         #expect(room.ingest(author: Self.bob, index: 0, block: [0xff, 0xff]) == [.skipped(author: Self.bob, index: 0)])
         #expect(room.ingest(author: Self.bob, index: 1, block: [9, 9, 9]) == [.skipped(author: Self.bob, index: 1)])
         #expect(room.writerLengths[Self.bob] == 2, "skipped blocks still count as seen")
-        #expect(room.history.lines.isEmpty)
+        #expect(room.everyLine.isEmpty)
     }
 
-    @Test func topicFollowsHistoryOrderAndCollisionsRename() {
-        var room = Self.room()
+    @Test(arguments: LedgerKind.allCases) func topicFollowsHistoryOrderAndCollisionsRename(_ ledger: LedgerKind) {
+        var room = Self.room(ledger)
         _ = room.ingest(author: Self.alice, index: 0, block: Self.block(.topic, 5, "newer"))
         #expect(room.ingest(author: Self.bob, index: 0, block: Self.block(.topic, 3, "older")).isEmpty)
         #expect(room.topicText?.text == "newer")
@@ -200,10 +201,10 @@ import Testing
         RoomEntry(kind: .identity, timestamp: 1, lamport: 1, text: text).encoded()
     }
 
-    @Test func aValidProofBindsTheWriterAndForgeriesAreSkipped() {
+    @Test(arguments: LedgerKind.allCases) func aValidProofBindsTheWriterAndForgeriesAreSkipped(_ ledger: LedgerKind) {
         let person = Ed25519.randomKeyPair(), writer = RandomBytes.generate(count: 32), other = RandomBytes.generate(count: 32)
         let topic = RoomTopic(foldedChannelName: "#room"), elsewhere = RoomTopic(foldedChannelName: "#elsewhere")
-        var state = RoomState(topic: topic, localWriter: RandomBytes.generate(count: 32), fold: Self.fold)
+        var state = RoomState(topic: topic, localWriter: RandomBytes.generate(count: 32), fold: Self.fold, ledger: ledger.make())
         // Signed for another room, for another log, by a key that is not the one claimed, or not z-base-32 at all.
         let forAnotherRoom = WriterIdentity.entryText(identity: person, topic: elsewhere, writer: writer)
         let forAnotherLog = WriterIdentity.entryText(identity: person, topic: topic, writer: other)

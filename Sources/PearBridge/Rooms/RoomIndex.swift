@@ -1,0 +1,159 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// The rooms' history index: one SQLite file (`store/rooms-index.sqlite`) holding every room's valid entries in the
+/// agreed order, with the look-ups CHATHISTORY, join replay and the causality rules need (by position, by writer and
+/// index, by msgid, by time). Each room reads and writes it through its `StoredRoomLedger`.
+///
+/// Derived data: everything here is computed from the verified blocks of the writers' logs, so it need not be
+/// durable on its own. Commits therefore do not wait for the disk (`synchronous = NORMAL` in WAL mode: a crash may
+/// lose the last transactions, never corrupt the file), and a room whose index is behind its logs (a crash, a lost
+/// index) or ahead of them (a lost or restored store) is caught up or rebuilt from the logs at start
+/// (`Gateway.openRoom`). A file that is not a valid index is set aside and rebuilt, never a failed start.
+///
+/// Calls are synchronous and made on the gateway's task; none waits for an fsync except SQLite's periodic WAL
+/// checkpoints.
+public final class RoomIndex: Sendable {
+    public static let fileName = "rooms-index.sqlite"
+
+    let queue: DatabaseQueue
+    /// The first error a batch's statements met (ledger calls do not throw: the batch does, and rolls back).
+    private let failure = Mutex<Error?>(nil)
+
+    public init(path: String) throws {
+        do {
+            queue = try Self.open(path: path)
+        } catch {
+            // Derived data: a damaged index is moved aside (kept for a post-mortem) and rebuilt from the logs.
+            let aside = path + ".damaged"
+            try? FileManager.default.removeItem(atPath: aside)
+            for suffix in ["", "-wal", "-shm"] {
+                try? FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+            }
+            queue = try Self.open(path: path)
+            damagedFileSetAside = "\(error)"
+            return
+        }
+        damagedFileSetAside = nil
+    }
+
+    /// Why an earlier index file could not be used (it was moved to `<file>.damaged`), for the gateway to log.
+    public let damagedFileSetAside: String?
+
+    private static func open(path: String) throws -> DatabaseQueue {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.write { db in
+            let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
+            guard check == "ok" else { throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: check) }
+        }
+        try migrator.migrate(queue)
+        chmod(path, 0o600)
+        return queue
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            // Unsigned 64-bit values (clocks, indices, timestamps: a hostile entry may carry any) are stored with
+            // their top bit flipped, which maps unsigned order onto SQLite's signed integers.
+            try db.execute(
+                sql: """
+                    CREATE TABLE room (id INTEGER PRIMARY KEY, topic BLOB NOT NULL UNIQUE);
+                    CREATE TABLE writer (
+                        room INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,
+                        author BLOB NOT NULL,
+                        length INTEGER NOT NULL,
+                        pending BLOB,
+                        PRIMARY KEY (room, author)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE entry (
+                        room INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,
+                        lamport INTEGER NOT NULL,
+                        author BLOB NOT NULL,
+                        idx INTEGER NOT NULL,
+                        kind INTEGER NOT NULL,
+                        timestamp INTEGER NOT NULL,
+                        msgid TEXT,
+                        text TEXT NOT NULL,
+                        PRIMARY KEY (room, lamport, author, idx)
+                    ) WITHOUT ROWID;
+                    CREATE UNIQUE INDEX entry_by_writer ON entry (room, author, idx);
+                    CREATE INDEX entry_by_time ON entry (room, timestamp);
+                    CREATE INDEX entry_by_msgid ON entry (room, msgid) WHERE msgid IS NOT NULL;
+                    CREATE INDEX entry_by_kind ON entry (room, kind) WHERE kind >= 3;
+                    CREATE TABLE awaited (
+                        seq INTEGER PRIMARY KEY,
+                        room INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,
+                        writer BLOB NOT NULL,
+                        idx INTEGER NOT NULL,
+                        author BLOB NOT NULL,
+                        author_idx INTEGER NOT NULL,
+                        lamport INTEGER NOT NULL
+                    );
+                    CREATE INDEX awaited_by_head ON awaited (room, writer, idx);
+                    """)
+        }
+        return migrator
+    }
+
+    /// The ledger of a room (its rows are created on first use).
+    public func ledger(for topic: RoomTopic) throws -> StoredRoomLedger {
+        let id = try queue.write { db in
+            try db.execute(sql: "INSERT OR IGNORE INTO room (topic) VALUES (?)", arguments: [Data(topic.bytes)])
+            return try Int64.fetchOne(db, sql: "SELECT id FROM room WHERE topic = ?", arguments: [Data(topic.bytes)]) ?? 0
+        }
+        return StoredRoomLedger(index: self, room: id)
+    }
+
+    /// Forgets everything indexed for a room (its logs are read again from the start).
+    public func reset(_ topic: RoomTopic) throws {
+        try queue.write { db in
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM room WHERE topic = ?", arguments: [Data(topic.bytes)])
+            else { return }
+            for table in ["entry", "writer", "awaited"] {
+                try db.execute(sql: "DELETE FROM \(table) WHERE room = ?", arguments: [id])
+            }
+        }
+    }
+
+    /// Runs `body` (ledger calls) as one transaction: all of it is kept, or, if any statement failed, none of it and
+    /// the error is thrown.
+    public func batch<T>(_ body: () throws -> T) throws -> T {
+        failure.withLock { $0 = nil }
+        return try queue.unsafeReentrantWrite { db in
+            var result: T?
+            try db.inTransaction {
+                result = try body()
+                if let error = failure.withLock({ $0 }) { throw error }
+                return .commit
+            }
+            return result!
+        }
+    }
+
+    /// One statement or query of a ledger, inside the current batch if there is one. An error is kept for the batch
+    /// (and answered with `fallback`).
+    func run<T>(_ fallback: T, _ body: (Database) throws -> T) -> T {
+        do {
+            return try queue.unsafeReentrantWrite(body)
+        } catch {
+            failure.withLock { if $0 == nil { $0 = error } }
+            return fallback
+        }
+    }
+
+    /// Closes the file (after a checkpoint), at shutdown.
+    public func close() throws {
+        try queue.close()
+    }
+
+    /// Unsigned order as signed order.
+    static func stored(_ value: UInt64) -> Int64 { Int64(bitPattern: value ^ (1 << 63)) }
+    static func unsigned(_ value: Int64) -> UInt64 { UInt64(bitPattern: value) ^ (1 << 63) }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import GRDB
+import Synchronization
+
+/// A room's `RoomLedger` in the `RoomIndex`: every answer is an indexed look-up, so what the gateway holds in memory
+/// for a room does not depend on how long its history is. Only the highest clock and the number of awaited rows are
+/// cached (they are asked for at every local line and every awaited head).
+public final class StoredRoomLedger: RoomLedger {
+    /// Most awaited rows a room keeps; past it the oldest head's waits are forgotten (their check is skipped, as for
+    /// heads that never arrive).
+    public static let awaitedLimit = 65_536
+
+    let index: RoomIndex
+    let room: Int64
+    private struct Cache {
+        var maximumLamport: UInt64?
+        var awaitedRows: Int?
+    }
+
+    private let cache = Mutex(Cache())
+
+    init(index: RoomIndex, room: Int64) {
+        self.index = index
+        self.room = room
+    }
+
+    private static let columns = "lamport, author, idx, kind, timestamp, msgid, text"
+
+    private static func line(_ row: Row) -> RoomHistory.Line? {
+        let kindNumber = RoomIndex.unsigned(row["kind"])
+        guard let kind = RoomEntry.Kind(rawValue: kindNumber) else { return nil }
+        let author = [UInt8]((row["author"] as Data?) ?? Data())
+        let position = RoomHistory.Position(
+            lamport: RoomIndex.unsigned(row["lamport"]), author: author, index: RoomIndex.unsigned(row["idx"]))
+        var entry = RoomEntry(
+            kind: kind, timestamp: RoomIndex.unsigned(row["timestamp"]), lamport: position.lamport, text: row["text"])
+        // Not through the initialiser's validation: the id was valid when ingested and may not be changed now.
+        entry.messageID = row["msgid"]
+        return RoomHistory.Line(position: position, entry: entry)
+    }
+
+    private func lines(_ sql: String, _ arguments: StatementArguments) -> [RoomHistory.Line] {
+        index.run([]) { db in try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.line) }
+    }
+
+    public func lamport(of author: [UInt8], at position: UInt64) -> UInt64? {
+        index.run(nil) { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?",
+                arguments: [room, Data(author), RoomIndex.stored(position)]
+            ).map(RoomIndex.unsigned)
+        }
+    }
+
+    public func insert(_ line: RoomHistory.Line) -> Bool {
+        let position = line.position
+        let inserted = index.run(false) { db in
+            try db.execute(
+                sql: """
+                    INSERT OR IGNORE INTO entry (room, lamport, author, idx, kind, timestamp, msgid, text)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    room, RoomIndex.stored(position.lamport), Data(position.author), RoomIndex.stored(position.index),
+                    RoomIndex.stored(line.entry.kind.rawValue), RoomIndex.stored(line.entry.timestamp),
+                    line.entry.messageID, line.entry.text,
+                ])
+            return db.changesCount > 0
+        }
+        if inserted {
+            cache.withLock { cache in
+                if let known = cache.maximumLamport { cache.maximumLamport = max(known, position.lamport) }
+            }
+        }
+        return inserted
+    }
+
+    public func remove(_ position: RoomHistory.Position) -> RoomHistory.Line? {
+        let arguments: StatementArguments = [
+            room, RoomIndex.stored(position.lamport), Data(position.author), RoomIndex.stored(position.index),
+        ]
+        let removed = lines(
+            "SELECT \(Self.columns) FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ?", arguments
+        ).first
+        guard let removed else { return nil }
+        index.run(()) { db in
+            try db.execute(
+                sql: "DELETE FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ?", arguments: arguments)
+        }
+        cache.withLock { $0.maximumLamport = nil }
+        return removed
+    }
+
+    public func isClaimed(messageID: String) -> Bool {
+        index.run(false) { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT 1 FROM entry WHERE room = ? AND msgid = ? LIMIT 1", arguments: [room, messageID]) ?? false
+        }
+    }
+
+    public var maximumLamport: UInt64 {
+        if let known = cache.withLock({ $0.maximumLamport }) { return known }
+        let found = index.run(nil) { db in
+            try Int64.fetchOne(db, sql: "SELECT lamport FROM entry WHERE room = ? ORDER BY lamport DESC LIMIT 1", arguments: [room])
+                .map(RoomIndex.unsigned) ?? 0
+        }
+        // Not cached after a failed read: asked again next time.
+        if let found { cache.withLock { $0.maximumLamport = found } }
+        return found ?? 0
+    }
+
+    public func await(_ head: RoomLedgerHead, by waiter: RoomLedgerWaiter) {
+        index.run(()) { db in
+            try db.execute(
+                sql: "INSERT INTO awaited (room, writer, idx, author, author_idx, lamport) VALUES (?, ?, ?, ?, ?, ?)",
+                arguments: [
+                    room, Data(head.writer), RoomIndex.stored(head.index), Data(waiter.author),
+                    RoomIndex.stored(waiter.index), RoomIndex.stored(waiter.lamport),
+                ])
+            let rows = try awaitedRows(db) + 1
+            cache.withLock { $0.awaitedRows = rows }
+            guard rows > Self.awaitedLimit,
+                let oldest = try Row.fetchOne(
+                    db, sql: "SELECT writer, idx FROM awaited WHERE room = ? ORDER BY seq LIMIT 1", arguments: [room])
+            else { return }
+            try db.execute(
+                sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?",
+                arguments: [room, oldest["writer"] as Data?, oldest["idx"] as Int64?])
+            cache.withLock { $0.awaitedRows = nil }
+        }
+    }
+
+    private func awaitedRows(_ db: Database) throws -> Int {
+        if let known = cache.withLock({ $0.awaitedRows }) { return known }
+        return try Int.fetchOne(db, sql: "SELECT count(*) FROM awaited WHERE room = ?", arguments: [room]) ?? 0
+    }
+
+    public func takeWaiters(of head: RoomLedgerHead) -> [RoomLedgerWaiter] {
+        index.run([]) { db in
+            let arguments: StatementArguments = [room, Data(head.writer), RoomIndex.stored(head.index)]
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT author, author_idx, lamport FROM awaited WHERE room = ? AND writer = ? AND idx = ? ORDER BY seq",
+                arguments: arguments)
+            guard !rows.isEmpty else { return [] }
+            try db.execute(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?", arguments: arguments)
+            cache.withLock { $0.awaitedRows = nil }
+            return rows.map {
+                RoomLedgerWaiter(
+                    author: [UInt8]($0["author"] as Data), index: RoomIndex.unsigned($0["author_idx"]),
+                    lamport: RoomIndex.unsigned($0["lamport"]))
+            }
+        }
+    }
+
+    public func setProgress(of author: [UInt8], length: UInt64, pending: Set<UInt64>) {
+        index.run(()) { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO writer (room, author, length, pending) VALUES (?, ?, ?, ?)",
+                arguments: [room, Data(author), RoomIndex.stored(length), pending.isEmpty ? nil : Self.encode(pending)])
+        }
+    }
+
+    public func progress() -> [[UInt8]: (length: UInt64, pending: Set<UInt64>)] {
+        index.run([:]) { db in
+            var found: [[UInt8]: (length: UInt64, pending: Set<UInt64>)] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT author, length, pending FROM writer WHERE room = ?", arguments: [room]) {
+                found[[UInt8](row["author"] as Data)] = (RoomIndex.unsigned(row["length"]), Self.decode(row["pending"]))
+            }
+            return found
+        }
+    }
+
+    /// Indices past a gap, as big-endian 8-byte values (rare, and few: a reader's sparse download).
+    private static func encode(_ pending: Set<UInt64>) -> Data {
+        var data = Data()
+        for value in pending.sorted() { withUnsafeBytes(of: value.bigEndian) { data.append(contentsOf: $0) } }
+        return data
+    }
+
+    private static func decode(_ data: Data?) -> Set<UInt64> {
+        guard let bytes = data.map([UInt8].init), bytes.count % 8 == 0 else { return [] }
+        return Set(stride(from: 0, to: bytes.count, by: 8).map { start in
+            bytes[start..<start + 8].reduce(0) { $0 << 8 | UInt64($1) }
+        })
+    }
+
+    public func entries(ofKinds kinds: Set<RoomEntry.Kind>) -> [RoomHistory.Line] {
+        let wanted = kinds.map { RoomIndex.stored($0.rawValue) }
+        let named = wanted.map(String.init).joined(separator: ", ")
+        // Kinds from 3 up (topic, nick, identity, …) are served by the small partial index.
+        let partial = kinds.allSatisfy { $0.rawValue >= 3 } ? " AND kind >= \(RoomIndex.stored(3))" : ""
+        return lines(
+            "SELECT \(Self.columns) FROM entry WHERE room = ?\(partial) AND kind IN (\(named)) ORDER BY lamport, author, idx",
+            [room])
+    }
+
+    public var earliestTimestamp: UInt64? {
+        index.run(nil) { db in
+            try Int64.fetchOne(db, sql: "SELECT timestamp FROM entry WHERE room = ? ORDER BY timestamp LIMIT 1", arguments: [room])
+                .map(RoomIndex.unsigned)
+        }
+    }
+
+    /// Chat kinds (message, action, notice) are 0, 1 and 2: stored, below this.
+    private static let chatKindsBelow = RoomIndex.stored(3)
+
+    public var latestChatTimestamp: UInt64? {
+        index.run(nil) { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT timestamp FROM entry WHERE room = ? AND kind < ? ORDER BY timestamp DESC LIMIT 1",
+                arguments: [room, Self.chatKindsBelow]
+            ).map(RoomIndex.unsigned)
+        }
+    }
+
+    public func chatLine(at position: RoomHistory.Position) -> RoomHistory.Line? {
+        lines(
+            "SELECT \(Self.columns) FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ? AND kind < ?",
+            [room, RoomIndex.stored(position.lamport), Data(position.author), RoomIndex.stored(position.index), Self.chatKindsBelow]
+        ).first
+    }
+
+    public func chatLine(claiming messageID: String) -> RoomHistory.Line? {
+        lines(
+            "SELECT \(Self.columns) FROM entry WHERE room = ? AND msgid = ? AND kind < ? LIMIT 1",
+            [room, messageID, Self.chatKindsBelow]
+        ).first
+    }
+
+    public func firstChatLine(atOrAfter milliseconds: UInt64) -> RoomHistory.Line? {
+        lines(
+            """
+            SELECT \(Self.columns) FROM entry WHERE room = ? AND timestamp >= ? AND kind < ?
+            ORDER BY timestamp, lamport, author, idx LIMIT 1
+            """,
+            [room, RoomIndex.stored(milliseconds), Self.chatKindsBelow]
+        ).first
+    }
+
+    public func chatLines(after lower: RoomHistory.Position?, before upper: RoomHistory.Position?, limit: Int, newest: Bool)
+        -> [RoomHistory.Line]
+    {
+        guard limit > 0 else { return [] }
+        var conditions = ["room = ?", "kind < ?"]
+        var arguments: StatementArguments = [room, Self.chatKindsBelow]
+        if let lower {
+            conditions.append("(lamport, author, idx) > (?, ?, ?)")
+            arguments += [RoomIndex.stored(lower.lamport), Data(lower.author), RoomIndex.stored(lower.index)]
+        }
+        if let upper {
+            conditions.append("(lamport, author, idx) < (?, ?, ?)")
+            arguments += [RoomIndex.stored(upper.lamport), Data(upper.author), RoomIndex.stored(upper.index)]
+        }
+        let order = newest ? "lamport DESC, author DESC, idx DESC" : "lamport, author, idx"
+        arguments += [limit]
+        let found = lines(
+            "SELECT \(Self.columns) FROM entry WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(order) LIMIT ?",
+            arguments)
+        return newest ? found.reversed() : found
+    }
+}
