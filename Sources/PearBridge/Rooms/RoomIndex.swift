@@ -86,7 +86,7 @@ public final class RoomIndex: Sendable {
                     CREATE UNIQUE INDEX entry_by_writer ON entry (room, author, idx);
                     CREATE INDEX entry_by_time ON entry (room, timestamp);
                     CREATE INDEX entry_by_msgid ON entry (room, msgid) WHERE msgid IS NOT NULL;
-                    CREATE INDEX entry_by_kind ON entry (room, kind) WHERE kind >= 3;
+                    CREATE INDEX entry_by_kind ON entry (room, kind) WHERE kind >= \(stored(3));
                     CREATE TABLE awaited (
                         seq INTEGER PRIMARY KEY,
                         room INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,

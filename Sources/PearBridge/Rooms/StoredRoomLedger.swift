@@ -94,7 +94,8 @@ public final class StoredRoomLedger: RoomLedger {
     public func isClaimed(messageID: String) -> Bool {
         index.run(false) { db in
             try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM entry WHERE room = ? AND msgid = ? LIMIT 1", arguments: [room, messageID]) ?? false
+                db, sql: "SELECT 1 FROM entry INDEXED BY entry_by_msgid WHERE room = ? AND msgid = ? LIMIT 1",
+                arguments: [room, messageID]) ?? false
         }
     }
 
@@ -187,11 +188,12 @@ public final class StoredRoomLedger: RoomLedger {
     public func entries(ofKinds kinds: Set<RoomEntry.Kind>) -> [RoomHistory.Line] {
         let wanted = kinds.map { RoomIndex.stored($0.rawValue) }
         let named = wanted.map(String.init).joined(separator: ", ")
-        // Kinds from 3 up (topic, nick, identity, …) are served by the small partial index.
-        let partial = kinds.allSatisfy { $0.rawValue >= 3 } ? " AND kind >= \(RoomIndex.stored(3))" : ""
+        // Kinds from 3 up (topic, nick, identity, …) are few and served by the small partial index (named: without
+        // statistics SQLite's planner would rather scan the room in key order).
+        let partial = kinds.allSatisfy { $0.rawValue >= 3 }
+            ? " INDEXED BY entry_by_kind WHERE room = ? AND kind >= \(RoomIndex.stored(3)) AND" : " WHERE room = ? AND"
         return lines(
-            "SELECT \(Self.columns) FROM entry WHERE room = ?\(partial) AND kind IN (\(named)) ORDER BY lamport, author, idx",
-            [room])
+            "SELECT \(Self.columns) FROM entry\(partial) kind IN (\(named)) ORDER BY lamport, author, idx", [room])
     }
 
     public var earliestTimestamp: UInt64? {
@@ -222,7 +224,7 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func chatLine(claiming messageID: String) -> RoomHistory.Line? {
         lines(
-            "SELECT \(Self.columns) FROM entry WHERE room = ? AND msgid = ? AND kind < ? LIMIT 1",
+            "SELECT \(Self.columns) FROM entry INDEXED BY entry_by_msgid WHERE room = ? AND msgid = ? AND kind < ? LIMIT 1",
             [room, messageID, Self.chatKindsBelow]
         ).first
     }
@@ -230,7 +232,7 @@ public final class StoredRoomLedger: RoomLedger {
     public func firstChatLine(atOrAfter milliseconds: UInt64) -> RoomHistory.Line? {
         lines(
             """
-            SELECT \(Self.columns) FROM entry WHERE room = ? AND timestamp >= ? AND kind < ?
+            SELECT \(Self.columns) FROM entry INDEXED BY entry_by_time WHERE room = ? AND timestamp >= ? AND kind < ?
             ORDER BY timestamp, lamport, author, idx LIMIT 1
             """,
             [room, RoomIndex.stored(milliseconds), Self.chatKindsBelow]

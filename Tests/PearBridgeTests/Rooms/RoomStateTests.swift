@@ -194,6 +194,41 @@ import Testing
     }
 }
 
+extension RoomStateTests {
+    /// A room read back from its ledger (a restart) knows what the one that ingested the entries knew: how far each
+    /// writer was read (gaps too), nicks then and now, identities, the topic, the time range, the next clock.
+    @Test(arguments: LedgerKind.allCases) func aRoomReadBackFromItsLedgerKnowsWhatItKnew(_ ledger: LedgerKind) {
+        let topic = RoomTopic(foldedChannelName: "#rust")
+        var room = RoomState(topic: topic, localWriter: Self.local, fold: { $0.lowercased() }, ledger: ledger.make())
+        let person = Ed25519.randomKeyPair()
+        func ingest(_ author: [UInt8], _ index: UInt64, _ kind: RoomEntry.Kind, _ lamport: UInt64, _ text: String, at time: UInt64) {
+            _ = room.ingest(author: author, index: index, block: RoomEntry(kind: kind, timestamp: time, lamport: lamport, text: text).encoded())
+        }
+        ingest(Self.alice, 0, .identity, 1, WriterIdentity.entryText(identity: person, topic: topic, writer: Self.alice), at: 1_000)
+        ingest(Self.alice, 1, .nick, 2, "alice", at: 1_001)
+        ingest(Self.bob, 0, .nick, 3, "bob", at: 1_002)
+        ingest(Self.alice, 2, .message, 4, "hello", at: 1_003)
+        ingest(Self.bob, 1, .topic, 5, "rust things", at: 1_004)
+        ingest(Self.alice, 3, .nick, 6, "alicia", at: 1_005)
+        ingest(Self.bob, 3, .message, 8, "after a gap", at: 1_007)
+
+        let back = RoomState(topic: topic, localWriter: Self.local, fold: { $0.lowercased() }, restoringFrom: room.ledger)
+        #expect(back.writerLengths == room.writerLengths)
+        #expect(back.writerLengths == [Self.alice: 4, Self.bob: 2])
+        #expect(back.identities == [Self.alice: person.publicKey])
+        #expect(back.displayNick(for: Self.alice) == "alicia" && back.displayNick(for: Self.bob) == "bob")
+        let hello = RoomHistory.Position(lamport: 4, author: Self.alice, index: 2)
+        #expect(back.nick(of: Self.alice, at: hello) == "alice")
+        #expect(back.topicText?.text == "rust things")
+        #expect(back.earliestTimestamp == 1_000 && back.latestLineTimestamp == 1_007)
+        #expect(back.composeLocal(kind: .message, text: "next", timestamp: 2_000).lamport == 9)
+        // Bob's entry 2 arrives after the restart: the gap closes as it would have.
+        var resumed = back
+        _ = resumed.ingest(author: Self.bob, index: 2, block: RoomEntry(kind: .message, timestamp: 1_006, lamport: 7, text: "gap").encoded())
+        #expect(resumed.writerLengths[Self.bob] == 4)
+    }
+}
+
 @Suite struct WriterIdentityTests {
     static let fold: @Sendable (String) -> String = { $0.lowercased() }
 
