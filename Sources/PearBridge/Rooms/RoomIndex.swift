@@ -129,6 +129,8 @@ public final class RoomIndex: Sendable {
         return try queue.unsafeReentrantWrite { db in
             var result: T?
             try db.inTransaction {
+                batchDatabase = (db, pthread_self())
+                defer { batchDatabase = nil }
                 result = try body()
                 if let error = failure.withLock({ $0 }) { throw error }
                 return .commit
@@ -137,10 +139,16 @@ public final class RoomIndex: Sendable {
         }
     }
 
+    /// The connection of the batch under way: its statements use it directly (a batch ingests thousands of entries,
+    /// and entering the queue for each statement would cost more than the statement). Only set and read on the
+    /// thread running the batch, inside the queue's write.
+    nonisolated(unsafe) private var batchDatabase: (Database, pthread_t)?
+
     /// One statement or query of a ledger, inside the current batch if there is one. An error is kept for the batch
     /// (and answered with `fallback`).
     func run<T>(_ fallback: T, _ body: (Database) throws -> T) -> T {
         do {
+            if let (db, thread) = batchDatabase, pthread_equal(thread, pthread_self()) != 0 { return try body(db) }
             return try queue.unsafeReentrantWrite(body)
         } catch {
             failure.withLock { if $0 == nil { $0 = error } }

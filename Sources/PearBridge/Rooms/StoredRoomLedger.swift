@@ -40,14 +40,12 @@ public final class StoredRoomLedger: RoomLedger {
     }
 
     private func lines(_ sql: String, _ arguments: StatementArguments) -> [RoomHistory.Line] {
-        index.run([]) { db in try Row.fetchAll(db, sql: sql, arguments: arguments).compactMap(Self.line) }
+        index.run([]) { db in try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).compactMap(Self.line) }
     }
 
     public func lamport(of author: [UInt8], at position: UInt64) -> UInt64? {
         index.run(nil) { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?",
-                arguments: [room, Data(author), RoomIndex.stored(position)]
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?"), arguments: [room, Data(author), RoomIndex.stored(position)]
             ).map(RoomIndex.unsigned)
         }
     }
@@ -55,12 +53,10 @@ public final class StoredRoomLedger: RoomLedger {
     public func insert(_ line: RoomHistory.Line) -> Bool {
         let position = line.position
         let inserted = index.run(false) { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT OR IGNORE INTO entry (room, lamport, author, idx, kind, timestamp, msgid, text)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     room, RoomIndex.stored(position.lamport), Data(position.author), RoomIndex.stored(position.index),
                     RoomIndex.stored(line.entry.kind.rawValue), RoomIndex.stored(line.entry.timestamp),
                     line.entry.messageID, line.entry.text,
@@ -84,8 +80,7 @@ public final class StoredRoomLedger: RoomLedger {
         ).first
         guard let removed else { return nil }
         index.run(()) { db in
-            try db.execute(
-                sql: "DELETE FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ?", arguments: arguments)
+            try db.cachedStatement(sql: "DELETE FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ?").execute(arguments: arguments)
         }
         cache.withLock { $0.maximumLamport = nil }
         return removed
@@ -93,16 +88,14 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func isClaimed(messageID: String) -> Bool {
         index.run(false) { db in
-            try Bool.fetchOne(
-                db, sql: "SELECT 1 FROM entry INDEXED BY entry_by_msgid WHERE room = ? AND msgid = ? LIMIT 1",
-                arguments: [room, messageID]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM entry INDEXED BY entry_by_msgid WHERE room = ? AND msgid = ? LIMIT 1"), arguments: [room, messageID]) ?? false
         }
     }
 
     public var maximumLamport: UInt64 {
         if let known = cache.withLock({ $0.maximumLamport }) { return known }
         let found = index.run(nil) { db in
-            try Int64.fetchOne(db, sql: "SELECT lamport FROM entry WHERE room = ? ORDER BY lamport DESC LIMIT 1", arguments: [room])
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? ORDER BY lamport DESC LIMIT 1"), arguments: [room])
                 .map(RoomIndex.unsigned) ?? 0
         }
         // Not cached after a failed read: asked again next time.
@@ -112,38 +105,31 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func await(_ head: RoomLedgerHead, by waiter: RoomLedgerWaiter) {
         index.run(()) { db in
-            try db.execute(
-                sql: "INSERT INTO awaited (room, writer, idx, author, author_idx, lamport) VALUES (?, ?, ?, ?, ?, ?)",
-                arguments: [
+            try db.cachedStatement(sql: "INSERT INTO awaited (room, writer, idx, author, author_idx, lamport) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [
                     room, Data(head.writer), RoomIndex.stored(head.index), Data(waiter.author),
                     RoomIndex.stored(waiter.index), RoomIndex.stored(waiter.lamport),
                 ])
             let rows = try awaitedRows(db) + 1
             cache.withLock { $0.awaitedRows = rows }
             guard rows > Self.awaitedLimit,
-                let oldest = try Row.fetchOne(
-                    db, sql: "SELECT writer, idx FROM awaited WHERE room = ? ORDER BY seq LIMIT 1", arguments: [room])
+                let oldest = try Row.fetchOne(db.cachedStatement(sql: "SELECT writer, idx FROM awaited WHERE room = ? ORDER BY seq LIMIT 1"), arguments: [room])
             else { return }
-            try db.execute(
-                sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?",
-                arguments: [room, oldest["writer"] as Data?, oldest["idx"] as Int64?])
+            try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: [room, oldest["writer"] as Data?, oldest["idx"] as Int64?])
             cache.withLock { $0.awaitedRows = nil }
         }
     }
 
     private func awaitedRows(_ db: Database) throws -> Int {
         if let known = cache.withLock({ $0.awaitedRows }) { return known }
-        return try Int.fetchOne(db, sql: "SELECT count(*) FROM awaited WHERE room = ?", arguments: [room]) ?? 0
+        return try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM awaited WHERE room = ?"), arguments: [room]) ?? 0
     }
 
     public func takeWaiters(of head: RoomLedgerHead) -> [RoomLedgerWaiter] {
         index.run([]) { db in
             let arguments: StatementArguments = [room, Data(head.writer), RoomIndex.stored(head.index)]
-            let rows = try Row.fetchAll(
-                db, sql: "SELECT author, author_idx, lamport FROM awaited WHERE room = ? AND writer = ? AND idx = ? ORDER BY seq",
-                arguments: arguments)
+            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT author, author_idx, lamport FROM awaited WHERE room = ? AND writer = ? AND idx = ? ORDER BY seq"), arguments: arguments)
             guard !rows.isEmpty else { return [] }
-            try db.execute(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?", arguments: arguments)
+            try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: arguments)
             cache.withLock { $0.awaitedRows = nil }
             return rows.map {
                 RoomLedgerWaiter(
@@ -155,16 +141,14 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func setProgress(of author: [UInt8], length: UInt64, pending: Set<UInt64>) {
         index.run(()) { db in
-            try db.execute(
-                sql: "INSERT OR REPLACE INTO writer (room, author, length, pending) VALUES (?, ?, ?, ?)",
-                arguments: [room, Data(author), RoomIndex.stored(length), pending.isEmpty ? nil : Self.encode(pending)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO writer (room, author, length, pending) VALUES (?, ?, ?, ?)").execute(arguments: [room, Data(author), RoomIndex.stored(length), pending.isEmpty ? nil : Self.encode(pending)])
         }
     }
 
     public func progress() -> [[UInt8]: (length: UInt64, pending: Set<UInt64>)] {
         index.run([:]) { db in
             var found: [[UInt8]: (length: UInt64, pending: Set<UInt64>)] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT author, length, pending FROM writer WHERE room = ?", arguments: [room]) {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT author, length, pending FROM writer WHERE room = ?"), arguments: [room]) {
                 found[[UInt8](row["author"] as Data)] = (RoomIndex.unsigned(row["length"]), Self.decode(row["pending"]))
             }
             return found
@@ -198,7 +182,7 @@ public final class StoredRoomLedger: RoomLedger {
 
     public var earliestTimestamp: UInt64? {
         index.run(nil) { db in
-            try Int64.fetchOne(db, sql: "SELECT timestamp FROM entry WHERE room = ? ORDER BY timestamp LIMIT 1", arguments: [room])
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT timestamp FROM entry WHERE room = ? ORDER BY timestamp LIMIT 1"), arguments: [room])
                 .map(RoomIndex.unsigned)
         }
     }
@@ -208,9 +192,7 @@ public final class StoredRoomLedger: RoomLedger {
 
     public var latestChatTimestamp: UInt64? {
         index.run(nil) { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT timestamp FROM entry WHERE room = ? AND kind < ? ORDER BY timestamp DESC LIMIT 1",
-                arguments: [room, Self.chatKindsBelow]
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT timestamp FROM entry WHERE room = ? AND kind < ? ORDER BY timestamp DESC LIMIT 1"), arguments: [room, Self.chatKindsBelow]
             ).map(RoomIndex.unsigned)
         }
     }
