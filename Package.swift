@@ -176,7 +176,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PearBridgeTests",
-            dependencies: ["PearBridge", "Sodium", "SwarmEngine", "IRCServer", "HyperLog", "TestVectors", "pearircd"]
+            dependencies: [
+                "PearBridge", "Sodium", "SwarmEngine", "IRCServer", "HyperLog", "TestVectors", "pearircd",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

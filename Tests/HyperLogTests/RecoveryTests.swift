@@ -79,4 +79,38 @@ import Testing
         try await peer.verifyEverything()
         await pair.stop()
     }
+
+    /// Junk in a log's expected-length file (a huge number, the wrong size, another log's record) is reported and
+    /// ignored, never taken as a length that would refuse the log for good; the next append records it again.
+    @Test(arguments: ["huge", "short", "foreign"]) func aDamagedExpectedLengthFileIsIgnoredAndReported(_ damage: String) async throws {
+        let directory = temporaryStoreDirectory("expected-length-\(damage)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var store = try LogStore(directory: directory)
+        let log = try await store.writableLog(name: "room")
+        try await log.append(Self.lines(0..<5))
+        let other = try await store.writableLog(name: "other")
+        try await other.append(Self.lines(0..<9))
+        try await store.close()
+        let files = directory.appendingPathComponent(LogStore.expectedLengthsDirectoryName)
+        let file = files.appendingPathComponent(try DiscoveryKey.of(log.key).map { String(format: "%02x", $0) }.joined())
+        let otherFile = files.appendingPathComponent(try DiscoveryKey.of(other.key).map { String(format: "%02x", $0) }.joined())
+        #expect(try Data(contentsOf: file).count == 16)
+        switch damage {
+        case "huge": try Data([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f] + [UInt8](repeating: 0, count: 8)).write(to: file)
+        case "short": try Data([0x07]).write(to: file)
+        default: try Data(contentsOf: otherFile).write(to: file)
+        }
+
+        store = try LogStore(directory: directory)
+        let reopened = try await store.writableLog(name: "room")
+        #expect(await reopened.expectedLengthFileUnreadable == file.path)
+        #expect(await reopened.isBehind == false)
+        #expect(try await reopened.append(Self.lines(5..<6)) == 6)
+        try await store.close()
+        store = try LogStore(directory: directory)
+        let again = try await store.writableLog(name: "room")
+        #expect(await again.expectedLengthFileUnreadable == nil)
+        #expect(await again.expectedLength == 6)
+        try await store.close()
+    }
 }

@@ -38,6 +38,9 @@ public actor SignedLog {
     private let expectedLengthFile: ExpectedLengthFile?
     /// How long this log is known to be (from that file, or from a verified head peers hold).
     public private(set) var expectedLength: UInt64 = 0
+    /// The path of this log's expected-length file when it could not be read at open (damaged, or not ours): it was
+    /// ignored, so a lost store is noticed only through peers until the next append records the length again.
+    public private(set) var expectedLengthFileUnreadable: String?
 
     /// A writable log that holds less than it is known to have: the database was lost or an older copy restored.
     /// Appending now would fork it (and its entries would sort before our own earlier ones), so appends are refused
@@ -96,8 +99,18 @@ public actor SignedLog {
         let rootIndices = FlatTree.roots(forLength: record.length)
         let found = try storage.nodes(core: record.id, indices: rootIndices)
         tree = try MerkleTree(length: record.length, fork: record.fork, nodes: found)
-        contiguousLength = min(try storage.contiguousLength(core: record.id), record.length)
-        self.expectedLength = max(expectedLength?.read() ?? 0, record.length)
+        contiguousLength = min(try record.contiguousLength ?? storage.contiguousLength(core: record.id), record.length)
+        switch expectedLength?.read() {
+        case .length(let recorded)?:
+            self.expectedLength = max(recorded, record.length)
+        case .unreadable?:
+            // Damaged or foreign: knowing nothing is safer than trusting it (a huge value would refuse the log for
+            // good). Peers' verified heads are still noticed; the owner is told (`expectedLengthFileUnreadable`).
+            self.expectedLength = record.length
+            expectedLengthFileUnreadable = expectedLength?.path
+        case .none?, nil:
+            self.expectedLength = record.length
+        }
         guard tree.byteLength == record.byteLength else {
             throw HyperLogError.corruptStorage("byte length of \(ZBase32.encode(record.key)) disagrees with its roots")
         }
@@ -123,13 +136,14 @@ public actor SignedLog {
         let created = next.append(blocks, cacheNodes: false)
         let signed = sign(next, keyPair: keyPair)
         let indexed = blocks.enumerated().map { (index: firstIndex + UInt64($0.offset), data: $0.element) }
+        let contiguous = contiguousLength == firstIndex ? next.length : contiguousLength
         try storage.commit(
             core: coreID, blocks: indexed, nodes: created, length: next.length, byteLength: next.byteLength,
-            fork: next.fork, signature: signed)
+            fork: next.fork, signature: signed, contiguousLength: contiguous)
         next.retainOnlyRoots()
         tree = next
         signature = signed
-        if contiguousLength == firstIndex { contiguousLength = next.length }
+        contiguousLength = contiguous
         expectedLength = next.length
         expectedLengthFile?.record(next.length)
         publish(.appended(length: next.length))
@@ -258,10 +272,17 @@ public actor SignedLog {
         let newLength = head?.length ?? tree.length
         let newFork = head?.fork ?? tree.fork
         let newRoots = head?.roots ?? tree.roots
+        // The contiguous mark advances over the blocks arriving now (and any stored before them); it is stored with
+        // them.
+        let arrived = Set(blocks.map(\.index))
+        var contiguous = contiguousLength
+        while contiguous < newLength, try arrived.contains(contiguous) || storage.hasBlock(core: coreID, index: contiguous) {
+            contiguous += 1
+        }
         try storage.commit(
             core: coreID, blocks: blocks, nodes: nodes, length: newLength,
             byteLength: newRoots.reduce(0) { $0 + $1.size }, fork: newFork, signature: head?.signature ?? signature,
-            manifest: learnedManifest?.compactEncoded())
+            manifest: learnedManifest?.compactEncoded(), contiguousLength: contiguous)
         if let learnedManifest { manifest = learnedManifest }
         if let head {
             tree.upgrade(length: head.length, fork: head.fork, roots: head.roots)
@@ -270,13 +291,7 @@ public actor SignedLog {
         }
         if recentNodes.count + nodes.count > Self.recentNodeLimit { recentNodes = [:] }
         for node in nodes { recentNodes[node.index] = node }
-        // Advance the contiguous mark over the blocks that just arrived (and any stored before them).
-        let arrived = Set(blocks.map(\.index))
-        while contiguousLength < tree.length,
-            try arrived.contains(contiguousLength) || storage.hasBlock(core: coreID, index: contiguousLength)
-        {
-            contiguousLength += 1
-        }
+        contiguousLength = contiguous
         if let head {
             // Our own log, given back by a peer: that length is now known, whatever the file said.
             if isWritable, head.length > expectedLength {

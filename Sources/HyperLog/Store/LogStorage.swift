@@ -25,6 +25,9 @@ public final class LogStorage: Sendable {
         public var fork: UInt64
         /// Encoded `MultiSignature` over the tree at (`length`, `fork`); nil for an empty core.
         public var signature: [UInt8]?
+        /// Blocks 0 ..< this are all stored, as recorded with the last write; nil for a store written before it was
+        /// recorded (then found by reading the block index once).
+        public var contiguousLength: UInt64?
     }
 
     let pool: DatabasePool
@@ -92,6 +95,11 @@ public final class LogStorage: Sendable {
                     ) WITHOUT ROWID;
                     """)
         }
+        // Kept with each write so that opening a log does not read every block to find its contiguous length (a
+        // start would otherwise grow with the history).
+        migrator.registerMigration("v2-contiguous-length") { db in
+            try db.execute(sql: "ALTER TABLE core ADD COLUMN contiguous_length INTEGER")
+        }
         return migrator
     }
 
@@ -106,7 +114,7 @@ public final class LogStorage: Sendable {
                 arguments: [Data(key), Data(discoveryKey), manifest.map { Data($0) }, namespace.map { Data($0) }, name])
             return CoreRecord(
                 id: db.lastInsertedRowID, key: key, discoveryKey: discoveryKey, manifest: manifest,
-                namespace: namespace, name: name, length: 0, byteLength: 0, fork: 0, signature: nil)
+                namespace: namespace, name: name, length: 0, byteLength: 0, fork: 0, signature: nil, contiguousLength: 0)
         }
     }
 
@@ -144,7 +152,8 @@ public final class LogStorage: Sendable {
         return CoreRecord(
             id: row["id"], key: Array(key), discoveryKey: Array(discoveryKey), manifest: manifest.map { Array($0) },
             namespace: namespace.map { Array($0) }, name: row["name"], length: try unsigned("length"),
-            byteLength: try unsigned("byte_length"), fork: try unsigned("fork"), signature: signature.map { Array($0) })
+            byteLength: try unsigned("byte_length"), fork: try unsigned("fork"), signature: signature.map { Array($0) },
+            contiguousLength: (row["contiguous_length"] as Int64?).map { UInt64(max(0, $0)) })
     }
 
     // MARK: - Appends and reads
@@ -156,7 +165,8 @@ public final class LogStorage: Sendable {
     /// proofs) go to the node table.
     public func commit(
         core: Int64, blocks: [(index: UInt64, data: [UInt8])], nodes: [TreeNode],
-        length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?, manifest: [UInt8]? = nil
+        length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?, manifest: [UInt8]? = nil,
+        contiguousLength: UInt64? = nil
     ) throws {
         let leafHashes = Dictionary(
             nodes.lazy.filter { $0.index & 1 == 0 }.map { ($0.index / 2, $0.hash) }, uniquingKeysWith: { $1 })
@@ -186,8 +196,14 @@ public final class LogStorage: Sendable {
                 try insertNode.step()
             }
             try db.execute(
-                sql: "UPDATE core SET length = ?, byte_length = ?, fork = ?, signature = ? WHERE id = ?",
-                arguments: [Int64(length), Int64(byteLength), Int64(fork), signature.map { Data($0) }, core])
+                sql: """
+                    UPDATE core SET length = ?, byte_length = ?, fork = ?, signature = ?,
+                        contiguous_length = coalesce(?, contiguous_length) WHERE id = ?
+                    """,
+                arguments: [
+                    Int64(length), Int64(byteLength), Int64(fork), signature.map { Data($0) }, contiguousLength.map(Int64.init),
+                    core,
+                ])
         }
     }
 
@@ -256,8 +272,14 @@ public final class LogStorage: Sendable {
                 try insertNode.execute(arguments: [core, Int64(node.index), Int64(node.size), Data(node.hash)])
             }
             try db.execute(
-                sql: "UPDATE core SET length = ?, byte_length = ?, fork = ?, signature = ? WHERE id = ?",
-                arguments: [Int64(length), Int64(byteLength), Int64(fork), signature.map { Data($0) }, core])
+                sql: """
+                    UPDATE core SET length = ?, byte_length = ?, fork = ?, signature = ?,
+                        contiguous_length = min(coalesce(contiguous_length, ?), ?) WHERE id = ?
+                    """,
+                arguments: [
+                    Int64(length), Int64(byteLength), Int64(fork), signature.map { Data($0) }, Int64(length), Int64(length),
+                    core,
+                ])
         }
     }
 

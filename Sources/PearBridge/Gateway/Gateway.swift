@@ -412,6 +412,11 @@ public actor Gateway: Service {
         if state.rooms[topic] != nil { return true }
         do {
             let log = try await store.writableLog(name: topic.logName)
+            if let file = await log.expectedLengthFileUnreadable {
+                logger.warning(
+                    "this room log's recorded length could not be read and was ignored (a lost store is now noticed only through peers)",
+                    metadata: ["room": "\(channel)", "file": "\(file)"])
+            }
             logs[log.key] = log
             let appender = RoomAppender(log: log)
             appenders[topic] = appender
