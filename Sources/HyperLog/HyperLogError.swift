@@ -21,3 +21,21 @@ public enum HyperLogError: Error, Equatable, Sendable {
     /// A writable log holds fewer blocks than it is known to have (`SignedLog.isBehind`): appending would fork it.
     case behind(have: UInt64, expected: UInt64)
 }
+
+extension HyperLogError: CustomStringConvertible {
+    /// In words for a person reading a log line or a start-up error.
+    public var description: String {
+        switch self {
+        case .missingNode(let index): "a tree node the operation needs is not held (node \(index))"
+        case .blockNotAvailable(let index): "block \(index) is not held"
+        case .invalidProof(let why): "invalid proof: \(why)"
+        case .outdated(let why): "outdated proof: \(why)"
+        case .invalidSignature: "a signature does not verify"
+        case .notWritable: "the log is read-only here (a replica)"
+        case .invalidRequest(let why): "invalid request: \(why)"
+        case .corruptStorage(let why): "the store is damaged: \(why)"
+        case .malformed(let why): "malformed data: \(why)"
+        case .behind(let have, let expected): "the log holds \(have) of its \(expected) entries; appending would fork it"
+        }
+    }
+}

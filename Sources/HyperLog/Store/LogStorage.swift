@@ -39,11 +39,16 @@ public final class LogStorage: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
+        self.path = path
+        let closedCleanly = CleanShutdownMarker.take(for: path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             try pool.writeReportingFailure { db in
+                let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+                if closedCleanly, CleanShutdownMarker.fileIsWhole(path, pageCount: pages, pageSize: pageSize) { return }
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
-                guard check == "ok" else { throw HyperLogError.corruptStorage("integrity check failed: \(check)") }
+                guard check == "ok" else { throw HyperLogError.corruptStorage("\(path): integrity check failed: \(check)") }
             }
             try Self.migrator.migrate(pool)
         } catch let error as HyperLogError {
@@ -60,7 +65,10 @@ public final class LogStorage: Sendable {
     public func close() throws {
         try? checkpoint()
         try pool.close()
+        CleanShutdownMarker.leave(for: path)
     }
+
+    let path: String
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HyperLog
 import Synchronization
 
 /// The rooms' history index: one SQLite file (`store/rooms-index.sqlite`) holding every room's valid entries in the
@@ -18,10 +19,12 @@ public final class RoomIndex: Sendable {
     public static let fileName = "rooms-index.sqlite"
 
     let queue: DatabaseQueue
+    let path: String
     /// The first error a batch's statements met (ledger calls do not throw: the batch does, and rolls back).
     private let failure = Mutex<Error?>(nil)
 
     public init(path: String) throws {
+        self.path = path
         do {
             queue = try Self.open(path: path)
         } catch {
@@ -47,8 +50,13 @@ public final class RoomIndex: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
+        let closedCleanly = CleanShutdownMarker.take(for: path)
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         try queue.write { db in
+            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
+            // The full check reads every page: only after a crash or when the file looks cut short.
+            if closedCleanly, CleanShutdownMarker.fileIsWhole(path, pageCount: pages, pageSize: pageSize) { return }
             let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
             guard check == "ok" else { throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: check) }
         }
@@ -159,6 +167,7 @@ public final class RoomIndex: Sendable {
     /// Closes the file (after a checkpoint), at shutdown.
     public func close() throws {
         try queue.close()
+        CleanShutdownMarker.leave(for: path)
     }
 
     /// Unsigned order as signed order.

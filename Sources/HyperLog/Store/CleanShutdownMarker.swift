@@ -1,0 +1,34 @@
+import Foundation
+
+/// Whether a SQLite file was closed cleanly by its last user, so that opening it may skip the full structural check.
+///
+/// Why: `PRAGMA quick_check` reads every page, so a start that runs it grows with the history (about 0.5 s for a
+/// store of a million entries). After a clean close (a `<file>-clean` marker left, no write-ahead log, the file as
+/// long as its pages say) nothing can have been left half-written, and damage at rest is still caught where it
+/// matters: SQLite reports malformed pages when they are read, and HyperLog checks every block against its leaf hash.
+/// After a crash, or when anything looks off, the full check runs.
+public enum CleanShutdownMarker {
+    static func markerPath(_ database: String) -> String { database + "-clean" }
+
+    /// Takes the marker (the file is in use from now on) and says whether it was there and no write-ahead log is
+    /// left over.
+    public static func take(for database: String) -> Bool {
+        let marker = markerPath(database)
+        let present = FileManager.default.fileExists(atPath: marker)
+        if present { unlink(marker) }
+        let wal = (try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0
+        return present && wal == 0
+    }
+
+    /// Leaves the marker after a clean close.
+    public static func leave(for database: String) {
+        let descriptor = open(markerPath(database), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        if descriptor >= 0 { close(descriptor) }
+    }
+
+    /// Whether the open database's file is exactly as long as its pages (a truncated file is not).
+    public static func fileIsWhole(_ database: String, pageCount: Int64, pageSize: Int64) -> Bool {
+        let size = (try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int64) ?? -1
+        return size == pageCount * pageSize
+    }
+}
