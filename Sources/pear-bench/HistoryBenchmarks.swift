@@ -20,7 +20,10 @@ enum HistoryBenchmarks {
 
     static func run(lines: Int, writers: Int = 10, requests: Int = 200, report: BenchmarkReport) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pear-bench-history-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
+        // PEAR_BENCH_KEEP=1 keeps the data directory (its path is printed) for profiling a start by hand.
+        let keep = ProcessInfo.processInfo.environment["PEAR_BENCH_KEEP"] == "1"
+        if keep { FileHandle.standardError.write(Data("history: data directory \(directory.path)\n".utf8)) }
+        defer { if !keep { try? FileManager.default.removeItem(at: directory) } }
         let firstTime: UInt64 = 1_780_000_000_000
         let generation = try await measureAsync {
             try await generate(in: directory, lines: lines, writers: writers, firstTime: firstTime)

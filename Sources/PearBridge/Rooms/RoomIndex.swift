@@ -134,18 +134,27 @@ public final class RoomIndex: Sendable {
     /// the error is thrown.
     public func batch<T>(_ body: () throws -> T) throws -> T {
         failure.withLock { $0 = nil }
-        return try queue.unsafeReentrantWrite { db in
-            var result: T?
-            try db.inTransaction {
-                batchDatabase = (db, pthread_self())
-                defer { batchDatabase = nil }
-                result = try body()
-                if let error = failure.withLock({ $0 }) { throw error }
-                return .commit
+        do {
+            return try queue.unsafeReentrantWrite { db in
+                var result: T?
+                try db.inTransaction {
+                    batchDatabase = (db, pthread_self())
+                    defer { batchDatabase = nil }
+                    result = try body()
+                    if let error = failure.withLock({ $0 }) { throw error }
+                    return .commit
+                }
+                return result!
             }
-            return result!
+        } catch {
+            // What the ledgers cached during the batch may describe rows it did not keep.
+            rollbacks.add(1, ordering: .relaxed)
+            throw error
         }
     }
+
+    /// How many batches were rolled back (ledgers drop their caches when it changes).
+    let rollbacks = Atomic<UInt64>(0)
 
     /// The connection of the batch under way: its statements use it directly (a batch ingests thousands of entries,
     /// and entering the queue for each statement would cost more than the statement). Only set and read on the

@@ -15,6 +15,20 @@ public final class StoredRoomLedger: RoomLedger {
     private struct Cache {
         var maximumLamport: UInt64?
         var awaitedRows: Int?
+        /// Per writer, its newest entry held (index, clock): what the heads of new entries almost always name, so
+        /// the causality check of a line costs no look-up per writer. Bounded by the room's writers.
+        var newest: [[UInt8]: (index: UInt64, lamport: UInt64)] = [:]
+        /// The index's rollback count when these were cached: a rolled-back batch may have cached what it undid.
+        var rollbacks: UInt64 = 0
+    }
+
+    /// The cache, emptied first if a batch was rolled back since it was filled.
+    private func withCache<T>(_ body: (inout Cache) -> T) -> T {
+        let rollbacks = index.rollbacks.load(ordering: .relaxed)
+        return cache.withLock { cache in
+            if cache.rollbacks != rollbacks { cache = Cache(rollbacks: rollbacks) }
+            return body(&cache)
+        }
     }
 
     private let cache = Mutex(Cache())
@@ -44,7 +58,8 @@ public final class StoredRoomLedger: RoomLedger {
     }
 
     public func lamport(of author: [UInt8], at position: UInt64) -> UInt64? {
-        index.run(nil) { db in
+        if let newest = withCache({ $0.newest[author] }), newest.index == position { return newest.lamport }
+        return index.run(nil) { db in
             try Int64.fetchOne(db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?"), arguments: [room, Data(author), RoomIndex.stored(position)]
             ).map(RoomIndex.unsigned)
         }
@@ -64,8 +79,11 @@ public final class StoredRoomLedger: RoomLedger {
             return db.changesCount > 0
         }
         if inserted {
-            cache.withLock { cache in
+            withCache { cache in
                 if let known = cache.maximumLamport { cache.maximumLamport = max(known, position.lamport) }
+                if position.index >= cache.newest[position.author]?.index ?? 0 {
+                    cache.newest[position.author] = (position.index, position.lamport)
+                }
             }
         }
         return inserted
@@ -82,7 +100,10 @@ public final class StoredRoomLedger: RoomLedger {
         index.run(()) { db in
             try db.cachedStatement(sql: "DELETE FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ?").execute(arguments: arguments)
         }
-        cache.withLock { $0.maximumLamport = nil }
+        withCache { cache in
+            cache.maximumLamport = nil
+            if cache.newest[position.author]?.index == position.index { cache.newest[position.author] = nil }
+        }
         return removed
     }
 
@@ -93,13 +114,13 @@ public final class StoredRoomLedger: RoomLedger {
     }
 
     public var maximumLamport: UInt64 {
-        if let known = cache.withLock({ $0.maximumLamport }) { return known }
+        if let known = withCache({ $0.maximumLamport }) { return known }
         let found = index.run(nil) { db in
             try Int64.fetchOne(db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? ORDER BY lamport DESC LIMIT 1"), arguments: [room])
                 .map(RoomIndex.unsigned) ?? 0
         }
         // Not cached after a failed read: asked again next time.
-        if let found { cache.withLock { $0.maximumLamport = found } }
+        if let found { withCache { $0.maximumLamport = found } }
         return found ?? 0
     }
 
@@ -110,17 +131,17 @@ public final class StoredRoomLedger: RoomLedger {
                     RoomIndex.stored(waiter.index), RoomIndex.stored(waiter.lamport),
                 ])
             let rows = try awaitedRows(db) + 1
-            cache.withLock { $0.awaitedRows = rows }
+            withCache { $0.awaitedRows = rows }
             guard rows > Self.awaitedLimit,
                 let oldest = try Row.fetchOne(db.cachedStatement(sql: "SELECT writer, idx FROM awaited WHERE room = ? ORDER BY seq LIMIT 1"), arguments: [room])
             else { return }
             try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: [room, oldest["writer"] as Data?, oldest["idx"] as Int64?])
-            cache.withLock { $0.awaitedRows = nil }
+            withCache { $0.awaitedRows = nil }
         }
     }
 
     private func awaitedRows(_ db: Database) throws -> Int {
-        if let known = cache.withLock({ $0.awaitedRows }) { return known }
+        if let known = withCache({ $0.awaitedRows }) { return known }
         return try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM awaited WHERE room = ?"), arguments: [room]) ?? 0
     }
 
@@ -130,7 +151,7 @@ public final class StoredRoomLedger: RoomLedger {
             let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT author, author_idx, lamport FROM awaited WHERE room = ? AND writer = ? AND idx = ? ORDER BY seq"), arguments: arguments)
             guard !rows.isEmpty else { return [] }
             try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: arguments)
-            cache.withLock { $0.awaitedRows = nil }
+            withCache { $0.awaitedRows = nil }
             return rows.map {
                 RoomLedgerWaiter(
                     author: [UInt8]($0["author"] as Data), index: RoomIndex.unsigned($0["author_idx"]),
@@ -182,7 +203,7 @@ public final class StoredRoomLedger: RoomLedger {
 
     public var earliestTimestamp: UInt64? {
         index.run(nil) { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT timestamp FROM entry WHERE room = ? ORDER BY timestamp LIMIT 1"), arguments: [room])
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT timestamp FROM entry INDEXED BY entry_by_time WHERE room = ? ORDER BY timestamp LIMIT 1"), arguments: [room])
                 .map(RoomIndex.unsigned)
         }
     }
@@ -192,7 +213,7 @@ public final class StoredRoomLedger: RoomLedger {
 
     public var latestChatTimestamp: UInt64? {
         index.run(nil) { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT timestamp FROM entry WHERE room = ? AND kind < ? ORDER BY timestamp DESC LIMIT 1"), arguments: [room, Self.chatKindsBelow]
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT timestamp FROM entry INDEXED BY entry_by_time WHERE room = ? AND kind < ? ORDER BY timestamp DESC LIMIT 1"), arguments: [room, Self.chatKindsBelow]
             ).map(RoomIndex.unsigned)
         }
     }
