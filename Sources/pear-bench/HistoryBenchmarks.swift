@@ -39,12 +39,23 @@ enum HistoryBenchmarks {
             process.terminate()
             process.waitUntilExit()
         }
+        // Starts from the index, three times (the first may meet the disk still writing back what the indexing
+        // start checkpointed): the median and the slowest are reported; the last process serves the rest.
+        var starts: [Double] = []
+        for _ in 0..<2 {
+            let (process, _, start) = try startAndAsk(directory)
+            starts.append(start)
+            process.terminate()
+            process.waitUntilExit()
+        }
         let (process, port, start) = try startAndAsk(directory)
         defer {
             process.terminate()
             process.waitUntilExit()
         }
-        report.figure("history.start", start, "s", parameters)
+        starts.append(start)
+        report.figure("history.start", percentile(starts, 0.5), "s", parameters)
+        report.figure("history.start.max", starts.max() ?? 0, "s", parameters)
         let reader = try LineSocket(port: port)
         try reader.send("CAP REQ :draft/chathistory batch server-time message-tags\r\nCAP END\r\nNICK reader\r\nUSER r 0 * :r\r\n")
         _ = try reader.read(until: { $0.contains(" 001 reader ") })

@@ -43,12 +43,13 @@ public final class LogStorage: Sendable {
         let closedCleanly = CleanShutdownMarker.take(for: path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            try pool.writeReportingFailure { db in
+            fullyCheckedAtOpen = try pool.writeReportingFailure { db in
                 let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
                 let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
-                if closedCleanly, CleanShutdownMarker.fileIsWhole(path, pageCount: pages, pageSize: pageSize) { return }
+                if closedCleanly, CleanShutdownMarker.fileIsWhole(path, pageCount: pages, pageSize: pageSize) { return false }
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
                 guard check == "ok" else { throw HyperLogError.corruptStorage("\(path): integrity check failed: \(check)") }
+                return pages > 0
             }
             try Self.migrator.migrate(pool)
         } catch let error as HyperLogError {
@@ -69,6 +70,8 @@ public final class LogStorage: Sendable {
     }
 
     let path: String
+    /// Whether opening read every page (the file was not closed cleanly last time: a crash, or a first use).
+    public let fullyCheckedAtOpen: Bool
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

@@ -104,6 +104,11 @@ public actor Gateway: Service {
         self.discovery = discovery
         catalogue = RoomCatalogue(file: directory.file("rooms.json"))
         state = GatewayState(identity: identity.keyPair, fold: Self.fold)
+        if store.storage.fullyCheckedAtOpen || roomIndex.fullyCheckedAtOpen {
+            logger.info(
+                "the store was not closed cleanly last time (a crash, or a kill): every page was checked at open",
+                metadata: ["store": "\(store.storage.fullyCheckedAtOpen)", "historyIndex": "\(roomIndex.fullyCheckedAtOpen)"])
+        }
     }
 
     /// Room names fold with IRC's rfc1459 casemapping, so `#Rust` and `#rust` are one room on every gateway.

@@ -26,7 +26,7 @@ public final class RoomIndex: Sendable {
     public init(path: String) throws {
         self.path = path
         do {
-            queue = try Self.open(path: path)
+            (queue, fullyCheckedAtOpen) = try Self.open(path: path)
         } catch {
             // Derived data: a damaged index is moved aside (kept for a post-mortem) and rebuilt from the logs.
             let aside = path + ".damaged"
@@ -34,7 +34,7 @@ public final class RoomIndex: Sendable {
             for suffix in ["", "-wal", "-shm"] {
                 try? FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
             }
-            queue = try Self.open(path: path)
+            (queue, fullyCheckedAtOpen) = try Self.open(path: path)
             damagedFileSetAside = "\(error)"
             return
         }
@@ -44,7 +44,10 @@ public final class RoomIndex: Sendable {
     /// Why an earlier index file could not be used (it was moved to `<file>.damaged`), for the gateway to log.
     public let damagedFileSetAside: String?
 
-    private static func open(path: String) throws -> DatabaseQueue {
+    /// Whether opening read every page (the file was not closed cleanly last time).
+    public let fullyCheckedAtOpen: Bool
+
+    private static func open(path: String) throws -> (DatabaseQueue, Bool) {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.prepareDatabase { db in
@@ -52,17 +55,18 @@ public final class RoomIndex: Sendable {
         }
         let closedCleanly = CleanShutdownMarker.take(for: path)
         let queue = try DatabaseQueue(path: path, configuration: configuration)
-        try queue.write { db in
+        let checked = try queue.write { db in
             let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
             let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
             // The full check reads every page: only after a crash or when the file looks cut short.
-            if closedCleanly, CleanShutdownMarker.fileIsWhole(path, pageCount: pages, pageSize: pageSize) { return }
+            if closedCleanly, CleanShutdownMarker.fileIsWhole(path, pageCount: pages, pageSize: pageSize) { return false }
             let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
             guard check == "ok" else { throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: check) }
+            return pages > 0
         }
         try migrator.migrate(queue)
         chmod(path, 0o600)
-        return queue
+        return (queue, checked)
     }
 
     static var migrator: DatabaseMigrator {
