@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Why: `PRAGMA quick_check` reads every page, so a start that runs it grows with the history (about 0.5 s for a
 /// store of a million entries). After a clean close (a `<file>-clean` marker left, no write-ahead log, the file as
-/// long as its pages say) nothing can have been left half-written, and damage at rest is still caught where it
+/// long as its header says) nothing can have been left half-written, and damage at rest is still caught where it
 /// matters: SQLite reports malformed pages when they are read, and HyperLog checks every block against its leaf hash.
 /// After a crash, or when anything looks off, the full check runs.
 public enum CleanShutdownMarker {
@@ -26,9 +26,19 @@ public enum CleanShutdownMarker {
         if descriptor >= 0 { close(descriptor) }
     }
 
-    /// Whether the open database's file is exactly as long as its pages (a truncated file is not).
-    public static func fileIsWhole(_ database: String, pageCount: Int64, pageSize: Int64) -> Bool {
-        let size = (try? FileManager.default.attributesOfItem(atPath: database)[.size] as? Int64) ?? -1
-        return size == pageCount * pageSize
+    /// Whether the file is exactly as long as its header says (a file cut short is not). Read from the file itself,
+    /// before SQLite opens it: the header's page size (bytes 16–17) and database size in pages (28–31), which is
+    /// valid when its version field (92–95) equals the change counter (24–27), as every commit leaves it.
+    public static func fileIsWhole(_ database: String) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: database) else { return false }
+        defer { try? handle.close() }
+        guard let header = try? handle.read(upToCount: 100), header.count == 100,
+            let size = try? handle.seekToEnd()
+        else { return false }
+        let bytes = [UInt8](header)
+        func bigEndian(_ range: Range<Int>) -> UInt64 { bytes[range].reduce(0) { $0 << 8 | UInt64($1) } }
+        let pageSize = bigEndian(16..<18) == 1 ? 65_536 : bigEndian(16..<18)
+        let pages = bigEndian(28..<32)
+        return bigEndian(24..<28) == bigEndian(92..<96) && pages > 0 && pages * pageSize == size
     }
 }

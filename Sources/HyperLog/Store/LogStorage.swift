@@ -40,13 +40,12 @@ public final class LogStorage: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         self.path = path
-        let closedCleanly = CleanShutdownMarker.take(for: path)
+        let closedCleanly = CleanShutdownMarker.take(for: path) && CleanShutdownMarker.fileIsWhole(path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             fullyCheckedAtOpen = try pool.writeReportingFailure { db in
                 let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-                let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
-                if closedCleanly, CleanShutdownMarker.fileIsWhole(path, pageCount: pages, pageSize: pageSize) { return false }
+                if closedCleanly { return false }
                 let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
                 guard check == "ok" else { throw HyperLogError.corruptStorage("\(path): integrity check failed: \(check)") }
                 return pages > 0

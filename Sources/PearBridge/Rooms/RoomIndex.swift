@@ -53,13 +53,12 @@ public final class RoomIndex: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        let closedCleanly = CleanShutdownMarker.take(for: path)
+        let closedCleanly = CleanShutdownMarker.take(for: path) && CleanShutdownMarker.fileIsWhole(path)
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         let checked = try queue.write { db in
             let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-            let pageSize = try Int64.fetchOne(db, sql: "PRAGMA page_size") ?? 0
             // The full check reads every page: only after a crash or when the file looks cut short.
-            if closedCleanly, CleanShutdownMarker.fileIsWhole(path, pageCount: pages, pageSize: pageSize) { return false }
+            if closedCleanly { return false }
             let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
             guard check == "ok" else { throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: check) }
             return pages > 0
