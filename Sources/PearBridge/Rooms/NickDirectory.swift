@@ -11,6 +11,8 @@ public struct NickDirectory: Sendable {
         public var nick: String
         /// History position of the nick entry (its Lamport clock, key, index), for precedence.
         public var position: RoomHistory.Position
+        /// `nick` case-folded, once: every line shown compares it with every other author's.
+        var folded: String
     }
 
     private var claims: [[UInt8]: Claim] = [:]
@@ -25,7 +27,7 @@ public struct NickDirectory: Sendable {
 
     /// Records an author's nick entry; an older claim than the one held is ignored.
     public mutating func claim(author: [UInt8], nick: String, position: RoomHistory.Position) {
-        let claim = Claim(nick: nick, position: position)
+        let claim = Claim(nick: nick, position: position, folded: fold(nick))
         var entries = timeline[author, default: []]
         // Mostly in order; an older entry arriving late slots in where it belongs.
         let slot = entries.lastIndex { $0.position < position }.map { $0 + 1 } ?? 0
@@ -40,12 +42,12 @@ public struct NickDirectory: Sendable {
     /// sent no nick entry yet.
     public func nick(of author: [UInt8], at position: RoomHistory.Position) -> String? {
         guard let claim = timeline[author]?.last(where: { $0.position < position }) else { return nil }
-        let folded = fold(claim.nick)
+        let folded = claim.folded
         // A nick this gateway has shown for someone is theirs in history too, whatever clock a newcomer chose.
         if let holder = holders[folded] { return holder == author ? claim.nick : Self.suffixed(claim.nick, author: author) }
         let beaten = timeline.contains { other, entries in
             guard other != author, let held = entries.last(where: { $0.position < claim.position }) else { return false }
-            return fold(held.nick) == folded
+            return held.folded == folded
         }
         return beaten ? Self.suffixed(claim.nick, author: author) : claim.nick
     }
@@ -78,13 +80,13 @@ public struct NickDirectory: Sendable {
     /// theirs; otherwise the oldest claim in history order wins.
     public func displayNick(for author: [UInt8], localNick: String?) -> String {
         let wish = claims[author]?.nick ?? Self.fallbackNick(for: author)
-        let folded = fold(wish)
+        let folded = claims[author]?.folded ?? fold(wish)
         let reservedLocally = localNick.map { fold($0) == folded } ?? false
         if !reservedLocally, let holder = holders[folded] {
             return holder == author ? wish : Self.suffixed(wish, author: author)
         }
         let beaten = claims.contains { other, claim in
-            other != author && fold(claim.nick) == folded
+            other != author && claim.folded == folded
                 && (claim.position < (claims[author]?.position ?? claim.position) || claims[author] == nil)
         }
         return reservedLocally || beaten ? Self.suffixed(wish, author: author) : wish
