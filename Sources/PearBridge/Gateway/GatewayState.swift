@@ -100,11 +100,8 @@ struct GatewayState: Sendable {
     mutating func blocksRead(_ topic: RoomTopic, writer: [UInt8], from first: UInt64, blocks: [[UInt8]]) -> [GatewayAction] {
         guard var room = rooms[topic] else { return [] }
         var actions: [GatewayAction] = []
-        for (offset, block) in blocks.enumerated() {
-            let events = room.state.ingest(author: writer, index: first + UInt64(offset), block: block)
-            if writer != room.ownWriter {
-                actions += room.roomEvents(for: events, author: writer).map(GatewayAction.publish)
-            }
+        for events in room.state.ingest(author: writer, from: first, blocks: blocks) where writer != room.ownWriter {
+            actions += room.roomEvents(for: events, author: writer).map(GatewayAction.publish)
         }
         if room.holdersChanged {
             room.holdersChanged = false

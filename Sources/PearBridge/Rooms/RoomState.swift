@@ -135,7 +135,7 @@ public struct RoomState: Sendable {
         while ingested.remove(length) != nil { length += 1 }
         pendingByWriter[author] = ingested.isEmpty ? nil : ingested
         writerLengths[author] = length
-        ledger.setProgress(of: author, length: length, pending: ingested)
+        if !savingProgressLater { ledger.setProgress(of: author, length: length, pending: ingested) }
 
         let decoded: RoomEntry.Decoded
         do { decoded = try RoomEntry.decode(block) } catch { return [.skipped(author: author, index: index)] }
@@ -160,6 +160,21 @@ public struct RoomState: Sendable {
         earliestTimestamp = min(earliestTimestamp ?? entry.timestamp, entry.timestamp)
 
         return withdrawn + events(of: entry, line: line, author: author, index: index)
+    }
+
+    /// Set while `ingest(author:from:blocks:)` runs: the writer's progress is saved once, after its last block.
+    private var savingProgressLater = false
+
+    /// Ingests consecutive blocks of one writer's log, from index `first`; returns each block's events, in order. The
+    /// writer's progress is written to the ledger once for the lot.
+    public mutating func ingest(author: [UInt8], from first: UInt64, blocks: [[UInt8]]) -> [[Event]] {
+        savingProgressLater = true
+        let events = blocks.enumerated().map { offset, block in
+            ingest(author: author, index: first + UInt64(offset), block: block)
+        }
+        savingProgressLater = false
+        ledger.setProgress(of: author, length: writerLengths[author, default: 0], pending: pendingByWriter[author] ?? [])
+        return events
     }
 
     /// What ingesting a valid entry (already in the history when it is a line) changes.

@@ -229,6 +229,29 @@ extension RoomStateTests {
     }
 }
 
+extension RoomStateTests {
+    /// Ingesting a writer's blocks as one batch decides exactly what ingesting them one by one does, and leaves the
+    /// same progress in the ledger (written once for the batch).
+    @Test(arguments: LedgerKind.allCases) func aBatchIngestsAsOneByOneDoes(_ ledger: LedgerKind) {
+        var single = Self.room(ledger), batched = Self.room(ledger)
+        let blocks = [
+            Self.block(.nick, 1, "alice"), Self.block(.message, 2, "one"), Self.block(.message, 2, "clock not above"),
+            [0xff, 0x00], Self.block(.topic, 5, "topic"), Self.block(.message, 6, "last"),
+        ]
+        let one = blocks.enumerated().map { single.ingest(author: Self.alice, index: UInt64($0.offset), block: $0.element) }
+        let many = batched.ingest(author: Self.alice, from: 0, blocks: blocks)
+        #expect(one == many)
+        #expect(batched.writerLengths == single.writerLengths)
+        // A gap: blocks 8 and 9 arrive before 6 and 7.
+        _ = batched.ingest(author: Self.alice, from: 8, blocks: [Self.block(.message, 9, "after a gap"), Self.block(.message, 10, "end")])
+        let back = RoomState(topic: batched.topic, localWriter: Self.local, fold: { $0.lowercased() }, restoringFrom: batched.ledger)
+        #expect(back.writerLengths[Self.alice] == 6)
+        var resumed = back
+        _ = resumed.ingest(author: Self.alice, from: 6, blocks: [Self.block(.message, 7, "six"), Self.block(.message, 8, "seven")])
+        #expect(resumed.writerLengths[Self.alice] == 10)
+    }
+}
+
 @Suite struct WriterIdentityTests {
     static let fold: @Sendable (String) -> String = { $0.lowercased() }
 
