@@ -40,16 +40,25 @@ public final class StoredRoomLedger: RoomLedger {
 
     private static let columns = "lamport, author, idx, kind, timestamp, msgid, text"
 
+    /// Column readers that never trap: a value of the wrong type (a damaged or edited index) reads as nil, and the
+    /// row is skipped, where GRDB's typed subscripts would stop the process.
+    static func integer(_ row: Row, _ column: String) -> UInt64? {
+        Int64.fromDatabaseValue(row[column] as DatabaseValue).map(RoomIndex.unsigned)
+    }
+
+    static func bytes(_ row: Row, _ column: String) -> [UInt8]? {
+        Data.fromDatabaseValue(row[column] as DatabaseValue).map { [UInt8]($0) }
+    }
+
     private static func line(_ row: Row) -> RoomHistory.Line? {
-        let kindNumber = RoomIndex.unsigned(row["kind"])
-        guard let kind = RoomEntry.Kind(rawValue: kindNumber) else { return nil }
-        let author = [UInt8]((row["author"] as Data?) ?? Data())
-        let position = RoomHistory.Position(
-            lamport: RoomIndex.unsigned(row["lamport"]), author: author, index: RoomIndex.unsigned(row["idx"]))
-        var entry = RoomEntry(
-            kind: kind, timestamp: RoomIndex.unsigned(row["timestamp"]), lamport: position.lamport, text: row["text"])
+        guard let kindNumber = integer(row, "kind"), let kind = RoomEntry.Kind(rawValue: kindNumber),
+            let author = bytes(row, "author"), let lamport = integer(row, "lamport"), let index = integer(row, "idx"),
+            let timestamp = integer(row, "timestamp"), let text = String.fromDatabaseValue(row["text"] as DatabaseValue)
+        else { return nil }
+        let position = RoomHistory.Position(lamport: lamport, author: author, index: index)
+        var entry = RoomEntry(kind: kind, timestamp: timestamp, lamport: lamport, text: text)
         // Not through the initialiser's validation: the id was valid when ingested and may not be changed now.
-        entry.messageID = row["msgid"]
+        entry.messageID = String.fromDatabaseValue(row["msgid"] as DatabaseValue)
         return RoomHistory.Line(position: position, entry: entry)
     }
 
@@ -135,7 +144,7 @@ public final class StoredRoomLedger: RoomLedger {
             guard rows > Self.awaitedLimit,
                 let oldest = try Row.fetchOne(db.cachedStatement(sql: "SELECT writer, idx FROM awaited WHERE room = ? ORDER BY seq LIMIT 1"), arguments: [room])
             else { return }
-            try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: [room, oldest["writer"] as Data?, oldest["idx"] as Int64?])
+            try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: [room, oldest["writer"] as DatabaseValue, oldest["idx"] as DatabaseValue])
             withCache { $0.awaitedRows = nil }
         }
     }
@@ -152,10 +161,11 @@ public final class StoredRoomLedger: RoomLedger {
             guard !rows.isEmpty else { return [] }
             try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: arguments)
             withCache { $0.awaitedRows = nil }
-            return rows.map {
-                RoomLedgerWaiter(
-                    author: [UInt8]($0["author"] as Data), index: RoomIndex.unsigned($0["author_idx"]),
-                    lamport: RoomIndex.unsigned($0["lamport"]))
+            return rows.compactMap { row in
+                guard let author = Self.bytes(row, "author"), let index = Self.integer(row, "author_idx"),
+                    let lamport = Self.integer(row, "lamport")
+                else { return nil }
+                return RoomLedgerWaiter(author: author, index: index, lamport: lamport)
             }
         }
     }
@@ -170,7 +180,8 @@ public final class StoredRoomLedger: RoomLedger {
         index.run([:]) { db in
             var found: [[UInt8]: (length: UInt64, pending: Set<UInt64>)] = [:]
             for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT author, length, pending FROM writer WHERE room = ?"), arguments: [room]) {
-                found[[UInt8](row["author"] as Data)] = (RoomIndex.unsigned(row["length"]), Self.decode(row["pending"]))
+                guard let author = Self.bytes(row, "author"), let length = Self.integer(row, "length") else { continue }
+                found[author] = (length, Self.decode(Data.fromDatabaseValue(row["pending"] as DatabaseValue)))
             }
             return found
         }

@@ -54,4 +54,32 @@ import Testing
         #expect(ledger.lamport(of: [UInt8](repeating: 2, count: 32), at: UInt64.max - 2) == 1 << 63)
         #expect(ledger.latestChatTimestamp == UInt64.max)
     }
+
+    /// An index edited or damaged into values of the wrong type (text where clocks belong, NULLs) is bad input: the
+    /// ledger skips what it cannot read, and never stops the process.
+    @Test func wrongTypedValuesInTheIndexAreSkippedNotFatal() throws {
+        let index = try Self.index()
+        let topic = RoomTopic(foldedChannelName: "#edited")
+        let ledger = try index.ledger(for: topic)
+        #expect(ledger.insert(Self.line(1, 0, 1)))
+        #expect(ledger.insert(Self.line(1, 1, 2, .nick)))
+        ledger.setProgress(of: [UInt8](repeating: 1, count: 32), length: 2, pending: [])
+        ledger.await(RoomLedgerHead(writer: [UInt8](repeating: 2, count: 32), index: 0), by: RoomLedgerWaiter(author: [1], index: 1, lamport: 2))
+        try index.queue.write { db in
+            try db.execute(sql: "UPDATE entry SET lamport = 'not a clock', timestamp = x'00' WHERE kind = ?", arguments: [RoomIndex.stored(4)])
+            try db.execute(sql: "UPDATE entry SET text = x'ff00' , author = 'text' WHERE kind = ?", arguments: [RoomIndex.stored(0)])
+            try db.execute(sql: "UPDATE writer SET length = 'long', pending = 'x'")
+            try db.execute(sql: "UPDATE awaited SET lamport = 'late'")
+        }
+        let back = try index.ledger(for: topic)
+        _ = back.chatLines(after: nil, before: nil, limit: 10, newest: true)
+        _ = back.entries(ofKinds: [.nick, .topic, .identity])
+        _ = back.lamport(of: [UInt8](repeating: 1, count: 32), at: 1)
+        _ = back.maximumLamport
+        _ = back.earliestTimestamp
+        _ = back.latestChatTimestamp
+        #expect(back.progress().isEmpty)
+        #expect(back.takeWaiters(of: RoomLedgerHead(writer: [UInt8](repeating: 2, count: 32), index: 0)).isEmpty)
+        _ = RoomState(topic: topic, localWriter: [UInt8](repeating: 9, count: 32), fold: { $0 }, restoringFrom: back)
+    }
 }
