@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import HyperLog
 import Testing
 
@@ -57,5 +58,18 @@ import Testing
             guard case .corruptStorage(let reason) = error else { throw error }
             #expect(reason.contains(path), "\(reason)")
         }
+    }
+
+    /// A core row edited into values of the wrong type is a clear error when the log is opened, not a trap.
+    @Test(arguments: ["length = 'long'", "fork = 'x'", "signature = 5", "contiguous_length = x'00'"])
+    func aCoreRowOfTheWrongTypesIsAClearError(_ edit: String) async throws {
+        let directory = try await Self.storeWithBlocks("opening-types")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let queue = try DatabaseQueue(path: Self.database(directory))
+        try await queue.write { try $0.execute(sql: "UPDATE core SET \(edit)") }
+        try queue.close()
+        let store = try LogStore(directory: directory)
+        await #expect(throws: HyperLogError.self) { try await store.writableLog(name: "room") }
+        try await store.close()
     }
 }

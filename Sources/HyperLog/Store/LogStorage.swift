@@ -151,19 +151,34 @@ public final class LogStorage: Sendable {
         }
     }
 
+    /// A core's row, read without trapping: a value of the wrong type (an edited or damaged store) is
+    /// `HyperLogError.corruptStorage`, where GRDB's typed subscripts would stop the process.
     static func record(_ row: Row) throws -> CoreRecord {
-        func unsigned(_ column: String) throws -> UInt64 {
-            let value: Int64 = row[column]
-            guard value >= 0 else { throw HyperLogError.corruptStorage("negative \(column)") }
-            return UInt64(value)
+        func value<T: DatabaseValueConvertible>(_ column: String, _: T.Type) throws -> T? {
+            let stored: DatabaseValue = row[column]
+            if stored.isNull { return nil }
+            guard let decoded = T.fromDatabaseValue(stored) else {
+                throw HyperLogError.corruptStorage("core column \(column) holds a value of the wrong type")
+            }
+            return decoded
         }
-        let key: Data = row["key"], discoveryKey: Data = row["discovery_key"]
-        let manifest: Data? = row["manifest"], namespace: Data? = row["namespace"], signature: Data? = row["signature"]
+        func required<T: DatabaseValueConvertible>(_ column: String, _ type: T.Type) throws -> T {
+            guard let found = try value(column, type) else { throw HyperLogError.corruptStorage("core column \(column) is empty") }
+            return found
+        }
+        func unsigned(_ column: String) throws -> UInt64 {
+            let number = try required(column, Int64.self)
+            guard number >= 0 else { throw HyperLogError.corruptStorage("negative \(column)") }
+            return UInt64(number)
+        }
         return CoreRecord(
-            id: row["id"], key: Array(key), discoveryKey: Array(discoveryKey), manifest: manifest.map { Array($0) },
-            namespace: namespace.map { Array($0) }, name: row["name"], length: try unsigned("length"),
-            byteLength: try unsigned("byte_length"), fork: try unsigned("fork"), signature: signature.map { Array($0) },
-            contiguousLength: (row["contiguous_length"] as Int64?).map { UInt64(max(0, $0)) })
+            id: try required("id", Int64.self), key: Array(try required("key", Data.self)),
+            discoveryKey: Array(try required("discovery_key", Data.self)),
+            manifest: try value("manifest", Data.self).map { Array($0) },
+            namespace: try value("namespace", Data.self).map { Array($0) }, name: try value("name", String.self),
+            length: try unsigned("length"), byteLength: try unsigned("byte_length"), fork: try unsigned("fork"),
+            signature: try value("signature", Data.self).map { Array($0) },
+            contiguousLength: try value("contiguous_length", Int64.self).map { UInt64(max(0, $0)) })
     }
 
     // MARK: - Appends and reads
