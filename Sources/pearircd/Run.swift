@@ -64,6 +64,11 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("history-on-join"), help: "Lines of history replayed on JOIN to clients without chathistory.")
     var historyOnJoin = 50
 
+    @Option(
+        name: .customLong("sendq"),
+        help: "Unsent output a client may accumulate before it is disconnected (SendQ exceeded): 16K to 1G, e.g. 2M.")
+    var sendQueue = ByteSize(bytes: IRCServerConfiguration().sendQueueLimit)
+
     @Option(name: .customLong("peer"), help: "Another gateway to connect to, HOST:PORT (repeatable).")
     var peers: [String] = []
 
@@ -95,6 +100,11 @@ struct Run: AsyncParsableCommand {
         configuration.serverName = serverName
         configuration.version = "pearircd-\(PearIRCVersion.string)"
         configuration.historyOnJoin = historyOnJoin
+        // A client's queue must hold at least one longest line with its tags (8,191 + 512 bytes) and a few more.
+        guard (16 * 1024)...(1 << 30) ~= sendQueue.bytes else {
+            throw ValidationError("--sendq must be between 16K and 1G (got \(sendQueue))")
+        }
+        configuration.sendQueueLimit = sendQueue.bytes
         configuration.listeners = [.init(host: host, port: port, tls: false)]
         if !noTLS { configuration.listeners.append(.init(host: host, port: tlsPort, tls: true)) }
 
@@ -194,4 +204,12 @@ struct Run: AsyncParsableCommand {
 /// Flushes stdout (the C `stdout` global is not concurrency-safe to name directly in Swift 6).
 func fflushStandardOutput() {
     fflush(nil)
+}
+
+extension ByteSize: ExpressibleByArgument {
+    public init?(argument: String) {
+        self.init(argument)
+    }
+
+    public var defaultValueDescription: String { description }
 }
