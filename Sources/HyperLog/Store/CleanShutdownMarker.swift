@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 
 /// Whether a SQLite file was closed cleanly by its last user, so that opening it may skip the full structural check.
 ///
@@ -10,14 +11,32 @@ import Foundation
 public enum CleanShutdownMarker {
     static func markerPath(_ database: String) -> String { database + "-clean" }
 
-    /// Takes the marker (the file is in use from now on) and says whether it was there and no write-ahead log is
-    /// left over.
+    /// Takes the marker (the file is in use from now on) before SQLite opens the file, and says whether the file was
+    /// closed cleanly: the marker was there, no write-ahead log is left over, and the file is whole.
     public static func take(for database: String) -> Bool {
         let marker = markerPath(database)
         let present = FileManager.default.fileExists(atPath: marker)
         if present { unlink(marker) }
         let wal = (try? FileManager.default.attributesOfItem(atPath: database + "-wal")[.size] as? Int) ?? 0
-        return present && wal == 0
+        return present && wal == 0 && fileIsWhole(database)
+    }
+
+    /// SQLite's report on a file that failed the full check.
+    public struct IntegrityCheckFailed: Error, CustomStringConvertible {
+        public let path: String
+        public let report: String
+        public var description: String { "\(path): integrity check failed: \(report)" }
+    }
+
+    /// The check at open, run in the just-opened database `path`: nothing when `take` said it was closed cleanly,
+    /// else SQLite's full page check (`IntegrityCheckFailed` when it finds damage). Returns whether the full check ran
+    /// on a file that held pages already (a file used for the first time is not news).
+    public static func checkAtOpen(_ db: Database, path: String, closedCleanly: Bool) throws -> Bool {
+        if closedCleanly { return false }
+        let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
+        let report = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
+        guard report == "ok" else { throw IntegrityCheckFailed(path: path, report: report) }
+        return pages > 0
     }
 
     /// Leaves the marker after a clean close.
@@ -29,7 +48,7 @@ public enum CleanShutdownMarker {
     /// Whether the file is exactly as long as its header says (a file cut short is not). Read from the file itself,
     /// before SQLite opens it: the header's page size (bytes 16–17) and database size in pages (28–31), which is
     /// valid when its version field (92–95) equals the change counter (24–27), as every commit leaves it.
-    public static func fileIsWhole(_ database: String) -> Bool {
+    static func fileIsWhole(_ database: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: database) else { return false }
         defer { try? handle.close() }
         guard let header = try? handle.read(upToCount: 100), header.count == 100,

@@ -40,19 +40,17 @@ public final class LogStorage: Sendable {
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         self.path = path
-        let closedCleanly = CleanShutdownMarker.take(for: path) && CleanShutdownMarker.fileIsWhole(path)
+        let closedCleanly = CleanShutdownMarker.take(for: path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             fullyCheckedAtOpen = try pool.writeReportingFailure { db in
-                let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-                if closedCleanly { return false }
-                let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
-                guard check == "ok" else { throw HyperLogError.corruptStorage("\(path): integrity check failed: \(check)") }
-                return pages > 0
+                try CleanShutdownMarker.checkAtOpen(db, path: path, closedCleanly: closedCleanly)
             }
             try Self.migrator.migrate(pool)
         } catch let error as HyperLogError {
             throw error
+        } catch let error as CleanShutdownMarker.IntegrityCheckFailed {
+            throw HyperLogError.corruptStorage("\(error)")
         } catch let error as DatabaseError {
             throw HyperLogError.corruptStorage("\(path): \(error.message ?? error.description)")
         }

@@ -53,15 +53,10 @@ public final class RoomIndex: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        let closedCleanly = CleanShutdownMarker.take(for: path) && CleanShutdownMarker.fileIsWhole(path)
+        let closedCleanly = CleanShutdownMarker.take(for: path)
         let queue = try DatabaseQueue(path: path, configuration: configuration)
         let checked = try queue.write { db in
-            let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
-            // The full check reads every page: only after a crash or when the file looks cut short.
-            if closedCleanly { return false }
-            let check = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
-            guard check == "ok" else { throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: check) }
-            return pages > 0
+            try CleanShutdownMarker.checkAtOpen(db, path: path, closedCleanly: closedCleanly)
         }
         try migrator.migrate(queue)
         chmod(path, 0o600)
@@ -97,7 +92,7 @@ public final class RoomIndex: Sendable {
                     CREATE UNIQUE INDEX entry_by_writer ON entry (room, author, idx);
                     CREATE INDEX entry_by_time ON entry (room, timestamp);
                     CREATE INDEX entry_by_msgid ON entry (room, msgid) WHERE msgid IS NOT NULL;
-                    CREATE INDEX entry_by_kind ON entry (room, kind) WHERE kind >= \(stored(3));
+                    CREATE INDEX entry_by_kind ON entry (room, kind) WHERE kind >= \(chatKindsBelow);
                     CREATE TABLE awaited (
                         seq INTEGER PRIMARY KEY,
                         room INTEGER NOT NULL REFERENCES room(id) ON DELETE CASCADE,
@@ -181,6 +176,10 @@ public final class RoomIndex: Sendable {
         try queue.close()
         CleanShutdownMarker.leave(for: path)
     }
+
+    /// Chat kinds (message, action, notice: 0, 1, 2) are stored below this; the other kinds (few: nicks, topics,
+    /// identities, joins, parts) at or above it, in their own partial index.
+    static let chatKindsBelow = stored(3)
 
     /// Unsigned order as signed order.
     static func stored(_ value: UInt64) -> Int64 { Int64(bitPattern: value ^ (1 << 63)) }
