@@ -72,18 +72,10 @@ public struct RoomState: Sendable {
         for line in ledger.entries(ofKinds: [.nick, .topic, .identity]) {
             let author = line.position.author
             switch line.entry.kind {
-            case .nick:
-                nicks.claim(author: author, nick: line.entry.text, position: line.position)
-            case .topic:
-                topicText = (line.entry.text, line.position)
-            case .identity:
-                if identities[author] == nil,
-                    let identity = WriterIdentity.verify(entryText: line.entry.text, topic: topic, writer: author)
-                {
-                    identities[author] = identity
-                }
-            default:
-                break
+            case .nick: nicks.claim(author: author, nick: line.entry.text, position: line.position)
+            case .topic: _ = recordTopic(line.entry.text, at: line.position)
+            case .identity: _ = recordIdentity(line.entry.text, of: author)
+            default: break
             }
         }
         earliestTimestamp = ledger.earliestTimestamp
@@ -127,6 +119,21 @@ public struct RoomState: Sendable {
 
     /// Ingests block `index` of `author`'s log. Entries already ingested are ignored (returns no events).
     public mutating func ingest(author: [UInt8], index: UInt64, block: [UInt8]) -> [Event] {
+        ingest(author: author, from: index, blocks: [block])[0]
+    }
+
+    /// Ingests consecutive blocks of one writer's log, from index `first`; returns each block's events, in order. The
+    /// writer's progress is written to the ledger once for the lot.
+    public mutating func ingest(author: [UInt8], from first: UInt64, blocks: [[UInt8]]) -> [[Event]] {
+        let events = blocks.enumerated().map { offset, block in
+            ingestEntry(author: author, index: first + UInt64(offset), block: block)
+        }
+        ledger.setProgress(of: author, length: writerLengths[author, default: 0], pending: pendingByWriter[author] ?? [])
+        return events
+    }
+
+    /// One block: the writer's progress in memory, then the entry's rules (the caller saves the progress).
+    private mutating func ingestEntry(author: [UInt8], index: UInt64, block: [UInt8]) -> [Event] {
         var ingested = pendingByWriter[author, default: []]
         let contiguous = writerLengths[author, default: 0]
         guard index >= contiguous, !ingested.contains(index) else { return [] }
@@ -135,7 +142,6 @@ public struct RoomState: Sendable {
         while ingested.remove(length) != nil { length += 1 }
         pendingByWriter[author] = ingested.isEmpty ? nil : ingested
         writerLengths[author] = length
-        if !savingProgressLater { ledger.setProgress(of: author, length: length, pending: ingested) }
 
         let decoded: RoomEntry.Decoded
         do { decoded = try RoomEntry.decode(block) } catch { return [.skipped(author: author, index: index)] }
@@ -162,21 +168,6 @@ public struct RoomState: Sendable {
         return withdrawn + events(of: entry, line: line, author: author, index: index)
     }
 
-    /// Set while `ingest(author:from:blocks:)` runs: the writer's progress is saved once, after its last block.
-    private var savingProgressLater = false
-
-    /// Ingests consecutive blocks of one writer's log, from index `first`; returns each block's events, in order. The
-    /// writer's progress is written to the ledger once for the lot.
-    public mutating func ingest(author: [UInt8], from first: UInt64, blocks: [[UInt8]]) -> [[Event]] {
-        savingProgressLater = true
-        let events = blocks.enumerated().map { offset, block in
-            ingest(author: author, index: first + UInt64(offset), block: block)
-        }
-        savingProgressLater = false
-        ledger.setProgress(of: author, length: writerLengths[author, default: 0], pending: pendingByWriter[author] ?? [])
-        return events
-    }
-
     /// What ingesting a valid entry (already in the history when it is a line) changes.
     private mutating func events(of entry: RoomEntry, line: RoomHistory.Line, author: [UInt8], index: UInt64) -> [Event] {
         let position = line.position
@@ -193,16 +184,26 @@ public struct RoomState: Sendable {
         case .part:
             return [.parted(author: author, reason: entry.text)]
         case .topic:
-            if let current = topicText, !(current.position < position) { return [] }
-            topicText = (entry.text, position)
-            return [.topicChanged(author: author, topic: entry.text)]
+            return recordTopic(entry.text, at: position) ? [.topicChanged(author: author, topic: entry.text)] : []
         case .identity:
-            guard identities[author] == nil,
-                let identity = WriterIdentity.verify(entryText: entry.text, topic: topic, writer: author)
-            else { return [.skipped(author: author, index: index)] }
-            identities[author] = identity
+            guard let identity = recordIdentity(entry.text, of: author) else { return [.skipped(author: author, index: index)] }
             return [.identified(author: author, identity: identity)]
         }
+    }
+
+    /// A topic entry: it is the room's topic unless a later one (in history order) is already. Returns whether it is.
+    private mutating func recordTopic(_ text: String, at position: RoomHistory.Position) -> Bool {
+        if let current = topicText, !(current.position < position) { return false }
+        topicText = (text, position)
+        return true
+    }
+
+    /// An identity entry: the first valid proof binds the writer to its person. Returns the identity it bound, if so.
+    private mutating func recordIdentity(_ text: String, of author: [UInt8]) -> [UInt8]? {
+        guard identities[author] == nil, let identity = WriterIdentity.verify(entryText: text, topic: topic, writer: author)
+        else { return nil }
+        identities[author] = identity
+        return identity
     }
 
     /// The entries that named `author`'s entry `index` in their heads, before it was held, with a clock not above its
