@@ -3,8 +3,8 @@ import GRDB
 import Synchronization
 
 /// A room's `RoomLedger` in the `RoomIndex`: every answer is an indexed look-up, so what the gateway holds in memory
-/// for a room does not depend on how long its history is. Only the highest clock and the number of awaited rows are
-/// cached (they are asked for at every local line and every awaited head).
+/// for a room does not depend on how long its history is. Cached, because they are asked for at every line: the
+/// highest clock, the number of awaited rows, and each writer's newest entry (bounded by the room's writers).
 public final class StoredRoomLedger: RoomLedger {
     /// Most awaited rows a room keeps; past it the oldest head's waits are forgotten (their check is skipped, as for
     /// heads that never arrive).
@@ -62,6 +62,11 @@ public final class StoredRoomLedger: RoomLedger {
         return RoomHistory.Line(position: position, entry: entry)
     }
 
+    /// A position as the `(lamport, author, idx)` arguments of a statement.
+    private static func arguments(_ position: RoomHistory.Position) -> StatementArguments {
+        [RoomIndex.stored(position.lamport), Data(position.author), RoomIndex.stored(position.index)]
+    }
+
     private func lines(_ sql: String, _ arguments: StatementArguments) -> [RoomHistory.Line] {
         index.run([]) { db in try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).compactMap(Self.line) }
     }
@@ -69,7 +74,9 @@ public final class StoredRoomLedger: RoomLedger {
     public func lamport(of author: [UInt8], at position: UInt64) -> UInt64? {
         if let newest = withCache({ $0.newest[author] }), newest.index == position { return newest.lamport }
         return index.run(nil) { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?"), arguments: [room, Data(author), RoomIndex.stored(position)]
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?"),
+                arguments: [room, Data(author), RoomIndex.stored(position)]
             ).map(RoomIndex.unsigned)
         }
     }
@@ -77,11 +84,13 @@ public final class StoredRoomLedger: RoomLedger {
     public func insert(_ line: RoomHistory.Line) -> Bool {
         let position = line.position
         let inserted = index.run(false) { db in
-            try db.cachedStatement(sql: """
+            let insert = try db.cachedStatement(
+                sql: """
                     INSERT OR IGNORE INTO entry (room, lamport, author, idx, kind, timestamp, msgid, text)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [
-                    room, RoomIndex.stored(position.lamport), Data(position.author), RoomIndex.stored(position.index),
+                    """)
+            try insert.execute(
+                arguments: [room] + Self.arguments(position) + [
                     RoomIndex.stored(line.entry.kind.rawValue), RoomIndex.stored(line.entry.timestamp),
                     line.entry.messageID, line.entry.text,
                 ])
@@ -99,15 +108,14 @@ public final class StoredRoomLedger: RoomLedger {
     }
 
     public func remove(_ position: RoomHistory.Position) -> RoomHistory.Line? {
-        let arguments: StatementArguments = [
-            room, RoomIndex.stored(position.lamport), Data(position.author), RoomIndex.stored(position.index),
-        ]
+        let arguments: StatementArguments = [room] + Self.arguments(position)
         let removed = lines(
             "SELECT \(Self.columns) FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ?", arguments
         ).first
         guard let removed else { return nil }
         index.run(()) { db in
-            try db.cachedStatement(sql: "DELETE FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ?").execute(arguments: arguments)
+            try db.cachedStatement(sql: "DELETE FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ?")
+                .execute(arguments: arguments)
         }
         withCache { cache in
             cache.maximumLamport = nil
@@ -118,15 +126,19 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func isClaimed(messageID: String) -> Bool {
         index.run(false) { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM entry INDEXED BY entry_by_msgid WHERE room = ? AND msgid = ? LIMIT 1"), arguments: [room, messageID]) ?? false
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM entry INDEXED BY entry_by_msgid WHERE room = ? AND msgid = ? LIMIT 1"),
+                arguments: [room, messageID]) ?? false
         }
     }
 
     public var maximumLamport: UInt64 {
         if let known = withCache({ $0.maximumLamport }) { return known }
         let found = index.run(nil) { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? ORDER BY lamport DESC LIMIT 1"), arguments: [room])
-                .map(RoomIndex.unsigned) ?? 0
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? ORDER BY lamport DESC LIMIT 1"),
+                arguments: [room]
+            ).map(RoomIndex.unsigned) ?? 0
         }
         // Not cached after a failed read: asked again next time.
         if let found { withCache { $0.maximumLamport = found } }
@@ -135,31 +147,41 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func await(_ head: RoomLedgerHead, by waiter: RoomLedgerWaiter) {
         index.run(()) { db in
-            try db.cachedStatement(sql: "INSERT INTO awaited (room, writer, idx, author, author_idx, lamport) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [
-                    room, Data(head.writer), RoomIndex.stored(head.index), Data(waiter.author),
-                    RoomIndex.stored(waiter.index), RoomIndex.stored(waiter.lamport),
-                ])
+            try db.cachedStatement(
+                sql: "INSERT INTO awaited (room, writer, idx, author, author_idx, lamport) VALUES (?, ?, ?, ?, ?, ?)"
+            ).execute(arguments: [
+                room, Data(head.writer), RoomIndex.stored(head.index), Data(waiter.author),
+                RoomIndex.stored(waiter.index), RoomIndex.stored(waiter.lamport),
+            ])
             let rows = try awaitedRows(db) + 1
             withCache { $0.awaitedRows = rows }
             guard rows > Self.awaitedLimit,
-                let oldest = try Row.fetchOne(db.cachedStatement(sql: "SELECT writer, idx FROM awaited WHERE room = ? ORDER BY seq LIMIT 1"), arguments: [room])
+                let oldest = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT writer, idx FROM awaited WHERE room = ? ORDER BY seq LIMIT 1"),
+                    arguments: [room])
             else { return }
-            try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: [room, oldest["writer"] as DatabaseValue, oldest["idx"] as DatabaseValue])
+            try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?")
+                .execute(arguments: [room, oldest["writer"] as DatabaseValue, oldest["idx"] as DatabaseValue])
             withCache { $0.awaitedRows = nil }
         }
     }
 
     private func awaitedRows(_ db: Database) throws -> Int {
         if let known = withCache({ $0.awaitedRows }) { return known }
-        return try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM awaited WHERE room = ?"), arguments: [room]) ?? 0
+        return try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT count(*) FROM awaited WHERE room = ?"), arguments: [room]) ?? 0
     }
 
     public func takeWaiters(of head: RoomLedgerHead) -> [RoomLedgerWaiter] {
         index.run([]) { db in
             let arguments: StatementArguments = [room, Data(head.writer), RoomIndex.stored(head.index)]
-            let rows = try Row.fetchAll(db.cachedStatement(sql: "SELECT author, author_idx, lamport FROM awaited WHERE room = ? AND writer = ? AND idx = ? ORDER BY seq"), arguments: arguments)
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT author, author_idx, lamport FROM awaited WHERE room = ? AND writer = ? AND idx = ? ORDER BY seq"),
+                arguments: arguments)
             guard !rows.isEmpty else { return [] }
-            try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?").execute(arguments: arguments)
+            try db.cachedStatement(sql: "DELETE FROM awaited WHERE room = ? AND writer = ? AND idx = ?")
+                .execute(arguments: arguments)
             withCache { $0.awaitedRows = nil }
             return rows.compactMap { row in
                 guard let author = Self.bytes(row, "author"), let index = Self.integer(row, "author_idx"),
@@ -172,14 +194,17 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func setProgress(of author: [UInt8], length: UInt64, pending: Set<UInt64>) {
         index.run(()) { db in
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO writer (room, author, length, pending) VALUES (?, ?, ?, ?)").execute(arguments: [room, Data(author), RoomIndex.stored(length), pending.isEmpty ? nil : Self.encode(pending)])
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO writer (room, author, length, pending) VALUES (?, ?, ?, ?)")
+                .execute(arguments: [room, Data(author), RoomIndex.stored(length), pending.isEmpty ? nil : Self.encode(pending)])
         }
     }
 
     public func progress() -> [[UInt8]: (length: UInt64, pending: Set<UInt64>)] {
         index.run([:]) { db in
             var found: [[UInt8]: (length: UInt64, pending: Set<UInt64>)] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT author, length, pending FROM writer WHERE room = ?"), arguments: [room]) {
+            let rows = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT author, length, pending FROM writer WHERE room = ?"), arguments: [room])
+            for row in rows {
                 guard let author = Self.bytes(row, "author"), let length = Self.integer(row, "length") else { continue }
                 found[author] = (length, Self.decode(Data.fromDatabaseValue(row["pending"] as DatabaseValue)))
             }
@@ -206,25 +231,33 @@ public final class StoredRoomLedger: RoomLedger {
         let named = wanted.map(String.init).joined(separator: ", ")
         // Kinds from 3 up (topic, nick, identity, …) are few and served by the small partial index (named: without
         // statistics SQLite's planner would rather scan the room in key order).
-        let partial = kinds.allSatisfy { $0.rawValue >= 3 }
-            ? " INDEXED BY entry_by_kind WHERE room = ? AND kind >= \(RoomIndex.stored(3)) AND" : " WHERE room = ? AND"
+        let partial = kinds.allSatisfy { !$0.isChatLine }
+            ? " INDEXED BY entry_by_kind WHERE room = ? AND kind >= \(RoomIndex.chatKindsBelow) AND" : " WHERE room = ? AND"
         return lines(
             "SELECT \(Self.columns) FROM entry\(partial) kind IN (\(named)) ORDER BY lamport, author, idx", [room])
     }
 
     public var earliestTimestamp: UInt64? {
         index.run(nil) { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT timestamp FROM entry INDEXED BY entry_by_time WHERE room = ? ORDER BY timestamp LIMIT 1"), arguments: [room])
-                .map(RoomIndex.unsigned)
+            try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT timestamp FROM entry INDEXED BY entry_by_time WHERE room = ? ORDER BY timestamp LIMIT 1"),
+                arguments: [room]
+            ).map(RoomIndex.unsigned)
         }
     }
 
-    /// Chat kinds (message, action, notice) are 0, 1 and 2: stored, below this.
-    private static let chatKindsBelow = RoomIndex.stored(3)
+    private static let chatKindsBelow = RoomIndex.chatKindsBelow
 
     public var latestChatTimestamp: UInt64? {
         index.run(nil) { db in
-            try Int64.fetchOne(db.cachedStatement(sql: "SELECT timestamp FROM entry INDEXED BY entry_by_time WHERE room = ? AND kind < ? ORDER BY timestamp DESC LIMIT 1"), arguments: [room, Self.chatKindsBelow]
+            try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT timestamp FROM entry INDEXED BY entry_by_time WHERE room = ? AND kind < ?
+                        ORDER BY timestamp DESC LIMIT 1
+                        """),
+                arguments: [room, Self.chatKindsBelow]
             ).map(RoomIndex.unsigned)
         }
     }
@@ -232,7 +265,7 @@ public final class StoredRoomLedger: RoomLedger {
     public func chatLine(at position: RoomHistory.Position) -> RoomHistory.Line? {
         lines(
             "SELECT \(Self.columns) FROM entry WHERE room = ? AND lamport = ? AND author = ? AND idx = ? AND kind < ?",
-            [room, RoomIndex.stored(position.lamport), Data(position.author), RoomIndex.stored(position.index), Self.chatKindsBelow]
+            [room] + Self.arguments(position) + [Self.chatKindsBelow]
         ).first
     }
 
@@ -261,11 +294,11 @@ public final class StoredRoomLedger: RoomLedger {
         var arguments: StatementArguments = [room, Self.chatKindsBelow]
         if let lower {
             conditions.append("(lamport, author, idx) > (?, ?, ?)")
-            arguments += [RoomIndex.stored(lower.lamport), Data(lower.author), RoomIndex.stored(lower.index)]
+            arguments += Self.arguments(lower)
         }
         if let upper {
             conditions.append("(lamport, author, idx) < (?, ?, ?)")
-            arguments += [RoomIndex.stored(upper.lamport), Data(upper.author), RoomIndex.stored(upper.index)]
+            arguments += Self.arguments(upper)
         }
         let order = newest ? "lamport DESC, author DESC, idx DESC" : "lamport, author, idx"
         arguments += [limit]
