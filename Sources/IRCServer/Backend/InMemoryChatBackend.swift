@@ -191,7 +191,7 @@ public enum HistoryWindow {
 
     /// Timestamps on the wire (`server-time`) have millisecond precision, so references compare at that precision:
     /// `timestamp=…` names the line whose `time` tag showed it.
-    static func milliseconds(_ date: Date) -> Int64 {
+    public static func milliseconds(_ date: Date) -> Int64 {
         // Rounded to the nearest millisecond, as the `time` tag was formatted.
         Int64((date.timeIntervalSince1970 * 1000).rounded())
     }

@@ -109,8 +109,8 @@ public final class GatewayBackend: ChatBackend {
         func reference(_ reference: HistoryReference) -> RoomHistoryWindow.Reference {
             switch reference {
             case .messageID(let id): .messageID(id)
-            // Rounded to the millisecond, as the `time` tag showed it (the IRC core's rule).
-            case .timestamp(let time): .time(UInt64(max(0, (time.timeIntervalSince1970 * 1000).rounded())))
+            // At the precision the `time` tag showed it, by the IRC core's own rule.
+            case .timestamp(let time): .time(UInt64(max(0, HistoryWindow.milliseconds(time))))
             }
         }
         switch query {
