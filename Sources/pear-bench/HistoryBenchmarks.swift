@@ -36,8 +36,7 @@ enum HistoryBenchmarks {
         do {
             let (process, _, firstStart) = try startAndAsk(directory)
             report.figure("history.first_start", firstStart, "s", parameters)
-            process.terminate()
-            process.waitUntilExit()
+            stop(process)
         }
         // Starts from the index, three times (the first may meet the disk still writing back what the indexing
         // start checkpointed): the median and the slowest are reported; the last process serves the rest.
@@ -45,14 +44,10 @@ enum HistoryBenchmarks {
         for _ in 0..<2 {
             let (process, _, start) = try startAndAsk(directory)
             starts.append(start)
-            process.terminate()
-            process.waitUntilExit()
+            stop(process)
         }
         let (process, port, start) = try startAndAsk(directory)
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        defer { stop(process) }
         starts.append(start)
         report.figure("history.start", percentile(starts, 0.5), "s", parameters)
         report.figure("history.start.max", starts.max() ?? 0, "s", parameters)
@@ -100,6 +95,12 @@ enum HistoryBenchmarks {
             _ = try joiner.read(until: { $0.hasSuffix("p\(round)") })
         }
         report.figure("history.join_replay.p50", percentile(joins, 0.5), "ms", parameters)
+    }
+
+    /// Stops a server as a user would (SIGTERM) and waits for it to exit (closing its store cleanly).
+    static func stop(_ process: Process) {
+        process.terminate()
+        process.waitUntilExit()
     }
 
     /// Starts `pearircd run` on the data directory and returns once it answers a CHATHISTORY (its rooms are

@@ -10,11 +10,7 @@ import Testing
     @Test func theRecordedLengthAgreesWithTheBlocksAcrossPartialReplicationAndReopening() async throws {
         let stores = try await ReplicationSessionTests.Stores()
         defer { stores.cleanUp() }
-        try await stores.writer.append((0..<500).map { Array("entry \($0)".utf8) })
-        let first = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
-        await first.pump(maximumRounds: 6) { false }
-        await first.stop()
-        let partial = await stores.reader.contiguousLength
+        let partial = try await ReplicationSessionTests.replicateInterrupted(stores)
         #expect(partial < 500)
         let readerRecord = try #require(try stores.readerStore.storage.core(key: stores.writer.key))
         #expect(readerRecord.contiguousLength == partial)

@@ -17,6 +17,17 @@ import Testing
 
     static func database(_ directory: URL) -> String { directory.appendingPathComponent(LogStore.databaseFileName).path }
 
+    /// Opening the store in `directory` must fail with `corruptStorage` naming its database file.
+    static func expectOpeningFailsNamingTheFile(_ directory: URL, _ what: String) throws {
+        do {
+            _ = try LogStore(directory: directory)
+            Issue.record("\(what) opened")
+        } catch let error as HyperLogError {
+            guard case .corruptStorage(let reason) = error else { throw error }
+            #expect(reason.contains(database(directory)), "\(reason)")
+        }
+    }
+
     @Test func aCleanCloseLeavesAMarkerThatOpeningTakes() async throws {
         let directory = try await Self.storeWithBlocks("opening-clean")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -37,13 +48,7 @@ import Testing
         if !closedCleanly { unlink(CleanShutdownMarker.markerPath(path)) }
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         #expect(truncate(path, off_t(size / 2)) == 0)
-        do {
-            _ = try LogStore(directory: directory)
-            Issue.record("a store cut in half opened")
-        } catch let error as HyperLogError {
-            guard case .corruptStorage(let reason) = error else { throw error }
-            #expect(reason.contains(path), "\(reason)")
-        }
+        try Self.expectOpeningFailsNamingTheFile(directory, "a store cut in half")
     }
 
     @Test func aStoreOverwrittenWithJunkIsAClearErrorNamingItsFile() async throws {
@@ -51,13 +56,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = Self.database(directory)
         try Data((0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 31) }).write(to: URL(fileURLWithPath: path))
-        do {
-            _ = try LogStore(directory: directory)
-            Issue.record("a junk store opened")
-        } catch let error as HyperLogError {
-            guard case .corruptStorage(let reason) = error else { throw error }
-            #expect(reason.contains(path), "\(reason)")
-        }
+        try Self.expectOpeningFailsNamingTheFile(directory, "a junk store")
     }
 
     /// A core row edited into values of the wrong type is a clear error when the log is opened, not a trap.

@@ -17,12 +17,18 @@ import Testing
         return try queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM entry") ?? 0 }
     }
 
-    @Test func aRestartReadsTheIndexAndGoesOnFromIt() async throws {
-        var gateway = try await TestGateway.make("index-restart")
-        defer { gateway.cleanUp() }
+    /// A gateway whose user joined #kept and said three lines, stopped (its data directory stays, for a restart).
+    static func stoppedAfterThreeLines(_ name: String) async throws -> TestGateway {
+        let gateway = try await TestGateway.make(name)
         await gateway.handle(.joined(channel: "#kept", nick: "alice"))
         for number in 1...3 { await gateway.say("#kept", "line \(number)", as: "alice") }
         await gateway.stop()
+        return gateway
+    }
+
+    @Test func aRestartReadsTheIndexAndGoesOnFromIt() async throws {
+        var gateway = try await Self.stoppedAfterThreeLines("index-restart")
+        defer { gateway.cleanUp() }
         // Identity, nick, join and three lines.
         #expect(try Self.indexedEntries(Self.indexFile(gateway)) == 6)
 
@@ -37,11 +43,8 @@ import Testing
     }
 
     @Test func aDamagedIndexIsSetAsideAndRebuiltFromTheLogs() async throws {
-        var gateway = try await TestGateway.make("index-damaged")
+        var gateway = try await Self.stoppedAfterThreeLines("index-damaged")
         defer { gateway.cleanUp() }
-        await gateway.handle(.joined(channel: "#kept", nick: "alice"))
-        for number in 1...3 { await gateway.say("#kept", "line \(number)", as: "alice") }
-        await gateway.stop()
 
         let file = Self.indexFile(gateway)
         for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: file.path + suffix) }
@@ -53,11 +56,8 @@ import Testing
     }
 
     @Test func anIndexAheadOfALostStoreIsRebuiltNotServed() async throws {
-        var gateway = try await TestGateway.make("index-ahead")
+        var gateway = try await Self.stoppedAfterThreeLines("index-ahead")
         defer { gateway.cleanUp() }
-        await gateway.handle(.joined(channel: "#kept", nick: "alice"))
-        for number in 1...3 { await gateway.say("#kept", "line \(number)", as: "alice") }
-        await gateway.stop()
 
         // The store is lost (its keys kept); the index survives it.
         let store = gateway.directory.file("store")
