@@ -211,30 +211,7 @@ enum IRCBenchmarks {
     /// Starts `name` (a server built next to this binary) with `arguments`; returns it and its port, once it printed
     /// `listening plain HOST PORT` (as pearircd and nio-floor do when their listener is bound).
     static func startServer(_ name: String, arguments: [String]) throws -> (Process, Int) {
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            throw Failure(description: "\(binary.path) not found: build it (swift build -c release --product \(name)) or pass --port")
-        }
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var pending = Data()
-        while true {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            pending += chunk
-            for line in String(decoding: pending, as: UTF8.self).split(separator: "\n") {
-                let words = line.split(separator: " ")
-                if words.count == 4, words[0] == "listening", words[1] == "plain", let port = Int(words[3]) {
-                    return (process, port)
-                }
-            }
-        }
-        process.terminate()
-        throw Failure(description: "\(name) exited before listening")
+        let server = try ServerProcess.start(ServerProcess.besideThisBinary(name), arguments: arguments)
+        return (server.process, server.ports["plain"] ?? 0)
     }
 }

@@ -9,6 +9,8 @@ final class IRCLoadClient: Sendable {
     struct Counters {
         var received = 0
         var latenciesMs: [Double] = []
+        /// When the latest delivery arrived (uptime nanoseconds).
+        var lastArrival: UInt64 = 0
         var pending: [UInt8] = []
         var registered: CheckedContinuation<Void, any Error>?
         var isRegistered = false
@@ -84,6 +86,14 @@ final class IRCLoadClient: Sendable {
         channel.close(promise: nil)
     }
 
+    /// Forgets the deliveries counted so far (after a warm-up).
+    func resetDeliveries() {
+        counters.withLock { counters in
+            counters.received = 0
+            counters.latenciesMs = []
+        }
+    }
+
     /// The client a reader reports to, set once the connection exists.
     final class ClientBox: Sendable {
         let client = Mutex<IRCLoadClient?>(nil)
@@ -151,6 +161,7 @@ final class IRCLoadClient: Sendable {
                 }
                 counters.received += 1
                 counters.latenciesMs.append(Double(now &- value) / 1e6)
+                counters.lastArrival = now
                 return
             }
             let text = String(decoding: line, as: UTF8.self)

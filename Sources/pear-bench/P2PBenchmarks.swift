@@ -7,9 +7,8 @@ import PearBridge
 import SwarmEngine
 import Synchronization
 
-/// Issue 6's figures: end-to-end latency from an IRC client on gateway A to an IRC client on gateway B (two
-/// gateways in this process, joined over loopback TCP by secret-stream + protomux), and the sustained throughput
-/// of a room with several writer gateways.
+/// Issue 6's room figure: the sustained throughput of a room with several writer gateways (in this process, joined
+/// over loopback TCP by secret-stream + protomux). The latency figures are `P2PLoadBenchmarks`' (gateways as processes).
 enum P2PBenchmarks {
     /// A gateway as `pearircd run` builds it, on free ports.
     struct Node {
@@ -117,48 +116,6 @@ enum P2PBenchmarks {
 
     struct BenchmarkTimeout: Error {
         let lastLines: [String]
-    }
-
-    static func latency(rate: Int, count: Int, report: BenchmarkReport) async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pear-bench-p2p-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: root) }
-        let a = try await Node.start("a", root: root), b = try await Node.start("b", root: root)
-        try await b.connect(to: a)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let sender = try await Client.connect(port: a.ircPort, group: group, nick: "sender", channel: "#bench")
-        let receiver = try await Client.connect(port: b.ircPort, group: group, nick: "receiver", channel: "#bench")
-        // Warm up until a line crosses.
-        try await sender.send("PRIVMSG #bench :warm-up")
-        try await receiver.wait { $0.hasSuffix("warm-up") }
-
-        var sentAt: [Int: ContinuousClock.Instant] = [:]
-        let interval = Duration.nanoseconds(1_000_000_000 / rate)
-        var next = ContinuousClock.now
-        for sequence in 0..<count {
-            try await Task.sleep(until: next, clock: .continuous)
-            sentAt[sequence] = ContinuousClock.now
-            try await sender.send("PRIVMSG #bench :line m\(sequence)")
-            next += interval
-        }
-        let last = "m\(count - 1)"
-        try await receiver.wait(timeout: .seconds(120)) { $0.hasSuffix(" \(last)") }
-        let arrivals = receiver.state.withLock { $0.lines }
-        var latencies: [Double] = []
-        for (line, at) in arrivals {
-            guard let range = line.range(of: "PRIVMSG #bench :line m"), let sequence = Int(line[range.upperBound...]),
-                let sent = sentAt[sequence]
-            else { continue }
-            let elapsed = at - sent
-            latencies.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
-        }
-        let parameters = ["rate": "\(rate)/s", "messages": "\(count)", "received": "\(latencies.count)"]
-        report.figure("p2p.latency_p50", percentile(latencies, 0.5), "ms", parameters)
-        report.figure("p2p.latency_p99", percentile(latencies, 0.99), "ms", parameters)
-        await sender.close()
-        await receiver.close()
-        await a.stop()
-        await b.stop()
-        try await group.shutdownGracefully()
     }
 
     /// `writers` gateways each with one client sending `perWriter` lines as fast as it can into one room, all

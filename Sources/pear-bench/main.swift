@@ -1,5 +1,7 @@
 // pear-bench: PearIRC's benchmarks. Always run in release mode:
 //   swift run -c release pear-bench [hyperlog] [replication] [swarm] [p2p] [irc] [--entries N]
+//   p2p: gateways A and B (the pearircd next to this binary, or --pearircd PATH) as processes, 10 talkers on A and 5
+//        listeners on B, beside the same clients on a standalone server; then ten writer gateways into one room
 //   irc: against the pearircd next to this binary, or any server: --port N [--server-pid PID] [--label NAME]
 //   history: rooms of 0 / 10k / 100k / 1M lines served by the pearircd next to this binary [--lines N]
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
@@ -17,7 +19,7 @@ func textOption(_ name: String) -> String? {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
     return arguments[index + 1]
 }
-let valueOptions: Set<String> = ["--label", "--host", "--lines"]
+let valueOptions: Set<String> = ["--label", "--host", "--lines", "--pearircd"]
 let suites = arguments.enumerated().filter { index, argument in
     !argument.hasPrefix("--") && Int(argument) == nil && !(index > 0 && valueOptions.contains(arguments[index - 1]))
 }.map(\.element)
@@ -34,8 +36,18 @@ for suite in selected {
         try await SwarmBenchmarks.run(
             megabytes: option("--megabytes", default: 256), handshakes: option("--handshakes", default: 500), report: report)
     case "p2p":
-        try await P2PBenchmarks.latency(rate: 10, count: option("--slow-count", default: 100), report: report)
-        try await P2PBenchmarks.latency(rate: 1000, count: option("--fast-count", default: 5000), report: report)
+        var options = P2PLoadBenchmarks.Options()
+        if let path = textOption("--pearircd") { options.pearircd = URL(fileURLWithPath: path) }
+        options.talkers = option("--talkers", default: options.talkers)
+        options.listeners = option("--listeners", default: options.listeners)
+        options.rate = option("--rate", default: options.rate)
+        options.seconds = option("--seconds", default: options.seconds)
+        options.singleLines = option("--single-lines", default: options.singleLines)
+        options.sustainedRate = option("--sustained-rate", default: options.sustainedRate)
+        options.sustainedLines = option("--sustained-lines", default: options.sustainedLines)
+        options.catchUp = !arguments.contains("--no-catchup")
+        options.reference = !arguments.contains("--no-reference")
+        try await P2PLoadBenchmarks.run(options, report: report)
         try await P2PBenchmarks.throughput(writers: 10, perWriter: option("--per-writer", default: 500), report: report)
     case "replication":
         try await HyperLogBenchmarks.replication(entries: option("--entries", default: 100_000), report: report)

@@ -15,7 +15,8 @@ public actor SignedLog {
         executor.asUnownedSerialExecutor()
     }
 
-    private nonisolated let executor: StorageExecutor
+    /// The store's executor (see `LogStore.executor`).
+    public nonisolated let executor: any SerialExecutor & TaskExecutor
 
     public nonisolated let key: [UInt8]
     public nonisolated let discoveryKey: [UInt8]
@@ -28,6 +29,7 @@ public actor SignedLog {
     /// Encoded `MultiSignature` of the current head; nil for an empty log.
     public private(set) var signature: [UInt8]?
     private var subscribers: [UUID: AsyncStream<LogEvent>.Continuation] = [:]
+    private var changeSignals: [ObjectIdentifier: LogChangeSignal] = [:]
     /// Blocks 0 ..< contiguousLength are all stored locally.
     public private(set) var contiguousLength: UInt64
     /// Recently established nodes, so sequential downloads do not read every proof's anchor back from disk.
@@ -73,7 +75,7 @@ public actor SignedLog {
     /// Opens a stored core. The head (roots and signature) is checked against the manifest; a mismatch means the
     /// store was corrupted and is reported, not trusted.
     init(
-        record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?, executor: StorageExecutor,
+        record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?, executor: any SerialExecutor & TaskExecutor,
         expectedLength: ExpectedLengthFile? = nil
     ) throws {
         self.executor = executor
@@ -388,8 +390,22 @@ public actor SignedLog {
         subscribers[id] = nil
     }
 
+    /// A signal of every change from now on, for a consumer that re-reads the state (see `LogChangeSignal`). The
+    /// consumer hands it back with `stopSignalling` when it stops following.
+    public func changes() -> LogChangeSignal {
+        let signal = LogChangeSignal()
+        changeSignals[ObjectIdentifier(signal)] = signal
+        return signal
+    }
+
+    public func stopSignalling(_ signal: LogChangeSignal) {
+        changeSignals[ObjectIdentifier(signal)] = nil
+        signal.finish()
+    }
+
     func publish(_ event: LogEvent) {
         for continuation in subscribers.values { continuation.yield(event) }
+        for signal in changeSignals.values { signal.signal() }
     }
 }
 

@@ -1,8 +1,15 @@
 /// Runs a `ReplicationSession` against a `SignedLog`: the thin shell between the pure state machine, the log and a
 /// transport. The transport hands in whatever arrived (ideally everything that arrived in one read, so data is
 /// verified and stored in one transaction) and gets back what to send.
+///
+/// It runs on its log's executor (the store's storage thread): every call it makes to the log (state reads, proofs,
+/// verified writes) is then a plain call on the same thread, not a thread switch and back.
 public actor ReplicationDriver {
-    public let log: SignedLog
+    public nonisolated let log: SignedLog
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        log.unownedExecutor
+    }
     private var session: ReplicationSession
     private let transport: @Sendable ([ReplicationMessage]) -> Void
     /// Why the channel closed, once it has.
@@ -57,13 +64,9 @@ public actor ReplicationDriver {
         // Subscribe before reading the state, and read it fresh: the log may have moved since this driver was
         // made, and a change between the two would otherwise never be announced.
         if following == nil, closeReason == nil {
-            let events = await log.events()
-            following = Task { [weak self] in
-                for await _ in events {
-                    guard let self else { return }
-                    await self.localChanged()
-                }
-            }
+            let changes = await log.changes()
+            // Runs on this driver's executor (no hop per change); `stop()` cancels it, which releases the driver.
+            following = Task(executorPreference: log.executor) { [weak self] in await self?.follow(changes) }
         }
         _ = session.localChanged(await Self.localState(of: log))
         await perform(session.opened(remote: remote))
@@ -105,6 +108,11 @@ public actor ReplicationDriver {
         // Our own verified data already updated the session; only changes from elsewhere need work.
         guard state != session.local else { return }
         await perform(session.localChanged(state))
+    }
+
+    private func follow(_ changes: LogChangeSignal) async {
+        while await changes.next() { await localChanged() }
+        await log.stopSignalling(changes)
     }
 
     /// Stops following the log.

@@ -21,8 +21,11 @@ public actor LogStore {
         executor.asUnownedSerialExecutor()
     }
 
-    /// This store's storage thread, shared with every log it opens.
-    nonisolated let executor = StorageExecutor.forNewStore()
+    /// Where this store and every log it opens run: a storage thread of our own (`StorageExecutor`), or the executor
+    /// the owner gave (the peer event loop of a gateway, so that what arrives from peers is verified and stored on
+    /// the thread that read it). Tasks that work with the logs prefer it as their task executor, so that they resume
+    /// here, not on Swift's shared pool, after waiting.
+    public nonisolated let executor: any SerialExecutor & TaskExecutor
 
     /// The database itself, for measurements and maintenance. Its calls are synchronous: call them from code that
     /// may block (a command-line tool), not from tasks on the shared pool.
@@ -31,9 +34,12 @@ public actor LogStore {
     /// Logs already opened, so each key has one actor (one writer) per store.
     private var open: [[UInt8]: SignedLog] = [:]
 
-    /// Opens the store in `directory`, creating the directory, the primary key and the database on first use.
-    public init(directory: URL) throws {
+    /// Opens the store in `directory`, creating the directory, the primary key and the database on first use. Its
+    /// work runs on `executor` (it must be a serial one on a thread that may block on the disk), or on a storage
+    /// thread of its own.
+    public init(directory: URL, executor: (any SerialExecutor & TaskExecutor)? = nil) throws {
         self.directory = directory
+        self.executor = executor ?? StorageExecutor.forNewStore()
         try FileManager.default.createDirectory(
             at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let keyPath = directory.appendingPathComponent(Self.primaryKeyFileName).path

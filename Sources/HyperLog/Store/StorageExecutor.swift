@@ -19,7 +19,10 @@ import Synchronization
 ///
 /// Jobs run in the order they were enqueued; priorities are ignored (storage work is short and all of one kind).
 /// The threads run for the life of the process, so an executor is never deallocated under an actor that uses it.
-final class StorageExecutor: SerialExecutor {
+///
+/// It is a task executor too: a task that prefers it (`LogStore.executor` does, for the tasks that follow its logs)
+/// is resumed here after waiting on a continuation, instead of on Swift's shared pool and then here again.
+final class StorageExecutor: SerialExecutor, TaskExecutor {
     /// The pool, made on first use: one thread per core (at least 1, at most 8).
     private static let pool: [StorageExecutor] = (0..<min(8, max(1, ProcessInfo.processInfo.activeProcessorCount))).map {
         StorageExecutor(name: "hyperlog-sql-\($0)")
@@ -74,14 +77,17 @@ final class StorageExecutor: SerialExecutor {
     }
 
     private func runJobs() -> Never {
-        let executor = asUnownedSerialExecutor()
+        let serial = asUnownedSerialExecutor()
+        let task = asUnownedTaskExecutor()
         while true {
             wake.wait()
             let batch = state.withLock { state in
                 defer { state.jobs.removeAll(keepingCapacity: true) }
                 return state.jobs
             }
-            for job in batch { job.runSynchronously(on: executor) }
+            // One `enqueue` serves both roles, so every job runs as the serial executor's: jobs of tasks that only
+            // prefer this thread run one at a time like the rest, which is what a serial thread does anyway.
+            for job in batch { job.runSynchronously(isolatedTo: serial, taskExecutor: task) }
         }
     }
 }

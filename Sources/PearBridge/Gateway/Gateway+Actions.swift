@@ -53,13 +53,45 @@ extension Gateway {
         }
     }
 
-    /// Hands entries to the room's appender; the request being handled completes once they are committed and ingested.
+    /// Queues entries for the room's next commit; the request being handled completes once they are committed and
+    /// ingested.
     func append(_ entries: [RoomEntry], to topic: RoomTopic) {
-        guard let appender = appenders[topic], !entries.isEmpty else { return }
+        guard !entries.isEmpty else { return }
         let completion = currentRequest
         completion?.add()
-        if !appender.enqueue(RoomAppender.Batch(entries: entries, completion: completion)) {
-            completion?.finish(failure: Self.stoppingFailure)
+        pendingAppends.add(PendingAppends.Batch(entries: entries, completion: completion), to: topic)
+    }
+
+    /// Commits every room's waiting entries (one append per room), ingests them and completes the requests waiting on
+    /// them. The store's thread is the gateway's own, so the commit is a call, not a hop; the fsync it waits for is the
+    /// one pause in handling jobs, and what queues up during it goes into the next commit.
+    func commitPendingAppends(group: inout DiscardingTaskGroup) async {
+        for commit in pendingAppends.takeAll() {
+            let topic = commit.topic
+            let outcome: PendingAppends.Outcome
+            if let own = state.rooms[topic]?.ownWriter, let log = logs[own] {
+                do {
+                    let length = try await log.append(commit.blocks)
+                    outcome = .appended(first: length - UInt64(commit.blocks.count), blocks: commit.blocks)
+                } catch {
+                    outcome = .failed("\(error)")
+                }
+            } else {
+                outcome = .failed("\(state.rooms[topic]?.channel ?? "the room") is not a room this gateway holds")
+            }
+            switch outcome {
+            case .appended(let first, let blocks):
+                await perform(indexed(topic) { $0.appended(topic, from: first, blocks: blocks) }, group: &group)
+            case .failed(let reason):
+                logger.error(
+                    "could not append to room log",
+                    metadata: ["room": "\(state.rooms[topic]?.channel ?? topic.description)", "error": "\(reason)"])
+                state.appendFailed(topic)
+                // Refused because a peer proved our log longer than our store has it: recovery starts now.
+                if let own = state.rooms[topic]?.ownWriter, let log = logs[own] { await checkRecovery(of: log, in: topic, group: &group) }
+            }
+            let failure = outcome.failure.map { state.recoveryRefusal(topic) ?? $0 }
+            for completion in commit.completions { completion.finish(failure: failure) }
         }
     }
 
@@ -74,9 +106,7 @@ extension Gateway {
                     logger.error("the store is damaged", metadata: ["writer": "\(ZBase32.encode(writer))", "error": "\(error)"])
                 }
             ) { messages in
-                for message in messages {
-                    mux.send(protocol: ReplicationMessage.protocolName, id: discoveryKey, type: message.type, message: message.encoded())
-                }
+                mux.send(protocol: ReplicationMessage.protocolName, id: discoveryKey, messages: messages.map { ($0.type, $0.encoded()) })
             }
             // Registered before our open goes out: the peer's messages can only arrive after it.
             link.register(driver, for: discoveryKey)
@@ -91,15 +121,19 @@ extension Gateway {
     /// returns, so nothing published after it (e.g. by a replication started next) is missed.
     func follow(_ log: SignedLog, group: inout DiscardingTaskGroup) async {
         guard followed.insert(log.key).inserted else { return }
-        let events = await log.events()
+        let changes = await log.changes()
+        group.addTask { await self.followChanges(changes, of: log) }
+    }
+
+    /// On the gateway's executor, as the log's own: a change costs no thread switch to notice.
+    private func followChanges(_ changes: LogChangeSignal, of log: SignedLog) async {
         let writer = log.key
-        group.addTask { [weak self] in
-            for await _ in events {
-                // One job per writer waits at a time: a burst of appends is read in one go.
-                guard let self, self.changedLogs.withLock({ $0.insert(writer).inserted }) else { continue }
-                self.post(.logChanged(writer: writer))
-            }
+        while await changes.next() {
+            // One job per writer waits at a time: a burst of appends is read in one go.
+            guard changedLogs.withLock({ $0.insert(writer).inserted }) else { continue }
+            post(.logChanged(writer: writer))
         }
+        await log.stopSignalling(changes)
     }
 
     /// Reads the writer's blocks from where the room stopped up to what is stored contiguously (one storage call per

@@ -11,11 +11,21 @@ import SwarmEngine
 ///
 /// Everything that changes the state goes through one mailbox and is handled by `run()` one job at a time, each
 /// job's actions performed (awaited) before the next job starts: no actor reentrancy can interleave two decisions.
-/// The tasks it needs (one reader per connection, one follower per log) are children of `run()`'s task group, so
-/// they end with it. Replication messages are the exception to the mailbox: a connection's reader hands them to
-/// their driver directly, one hop.
+/// Our own lines are committed after every job that queued up meanwhile is handled (`PendingAppends`: a burst is one
+/// commit). The tasks it needs (one reader per connection, one follower per log) are children of `run()`'s task
+/// group, so they end with it, and run on the gateway's executor too. Replication messages are the exception to the
+/// mailbox: a connection's reader hands them to their driver directly, on the same thread.
 public actor Gateway: Service {
     public typealias ConnectionID = UInt64
+
+    /// The gateway runs where its store runs, with its logs and their replication drivers: its calls to them and to the
+    /// history index are plain calls on one thread, not a thread switch and back for each. `pearircd` gives it the
+    /// peer connections' event loop, so a peer's message is read, verified, stored and answered without waking another
+    /// thread (a thread switch costs tens of microseconds on a small virtual machine: measured, docs/benchmarks.md);
+    /// the price is that a commit's fsync pauses that loop's peer I/O, which would wait for the commit anyway.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        store.unownedExecutor
+    }
 
     public nonisolated let identity: Identity
     /// Room events for every front end.
@@ -30,8 +40,8 @@ public actor Gateway: Service {
     var state: GatewayState
     /// Every open writer log (ours and replicas) by key.
     var logs: [[UInt8]: SignedLog] = [:]
-    /// Per room: commits our entries off the loop, in order (see `RoomAppender`).
-    var appenders: [RoomTopic: RoomAppender] = [:]
+    /// Our entries waiting for the next commit (see `PendingAppends`).
+    var pendingAppends = PendingAppends()
     /// The request being handled, which its appends complete.
     var currentRequest: RequestCompletion?
     var links: [ConnectionID: PeerLink] = [:]
@@ -64,16 +74,11 @@ public actor Gateway: Service {
         /// Our store could not keep what the peer sent (a full disk): we leave the peer for now, without blaming it.
         case localFault(ConnectionID, String)
         case logChanged(writer: [UInt8])
-        /// A room's appender committed (or failed to commit) local entries; the requests waiting on them complete.
-        case appended(RoomTopic, RoomAppender.Outcome, [RequestCompletion])
 
         func cancelled() {
             switch self {
             case .request(_, let completion): completion.finish(failure: Gateway.stoppingFailure)
             case .peerEvents(_, _, let done): done.resume()
-            // Stored, but not ingested: the gateway is stopping, and the next start reads it from the log.
-            case .appended(_, let outcome, let completions):
-                for completion in completions { completion.finish(failure: outcome.failure) }
             // Too late to take the connection over: end it rather than leave it unread.
             case .attach(_, let link, _): link.mux.end()
             default: break
@@ -84,14 +89,17 @@ public actor Gateway: Service {
     /// A connection's events, one by one or in batches (what arrived together is handled together).
     enum PeerEvents: Sendable {
         case single(AsyncStream<PeerEvent>)
-        case batches(AsyncStream<[PeerEvent]>)
+        case batches(PeerEventBatches)
     }
 
+    /// - Parameter executor: where the gateway, its store and its replication runs (see `unownedExecutor`); nil gives
+    ///   the store a storage thread of its own.
     public init(
         directory: DataDirectory, identity: Identity, logger: Logger, discovery: (any PeerDiscovery)? = nil,
+        executor: (any SerialExecutor & TaskExecutor)? = nil,
         onMisbehaviour: @escaping @Sendable ([UInt8], PeerMisbehaviour) -> Void = { _, _ in }
     ) throws {
-        store = try LogStore(directory: directory.file("store"))
+        store = try LogStore(directory: directory.file("store"), executor: executor)
         roomIndex = try RoomIndex(path: directory.file("store").appendingPathComponent(RoomIndex.fileName).path)
         if let reason = roomIndex.damagedFileSetAside {
             logger.warning(
@@ -119,6 +127,12 @@ public actor Gateway: Service {
     /// Restores the saved rooms, then handles the mailbox until graceful shutdown (or `shutdown()`); then ends every
     /// peer connection cleanly, stops replication and closes the store.
     public func run() async throws {
+        // Its tasks (this loop, the connection readers, the log followers) resume where the gateway runs after waiting,
+        // not on Swift's shared pool first.
+        await withTaskExecutorPreference(store.executor) { await serve() }
+    }
+
+    private func serve() async {
         let mailbox = self.mailbox
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
@@ -126,10 +140,14 @@ public actor Gateway: Service {
                 markReady()
                 while let job = await mailbox.next() {
                     await process(job, group: &group)
+                    // What queued up meanwhile is handled before committing, so a burst of lines is one commit. Only
+                    // what is queued now: under a steady stream the commit still comes.
+                    for queued in mailbox.drain() { await process(queued, group: &group) }
+                    await commitPendingAppends(group: &group)
                 }
-                // The mailbox is closed (or we were cancelled): appenders commit what they hold and stop, and what the
-                // other children wait on ends, so the group can finish.
-                for appender in appenders.values { appender.finish() }
+                // The mailbox is closed (or we were cancelled): lines already taken are committed, and what the other
+                // children wait on ends, so the group can finish.
+                await commitPendingAppends(group: &group)
                 for link in links.values { link.mux.end() }
                 group.cancelAll()
             }
@@ -286,8 +304,8 @@ public actor Gateway: Service {
         return id
     }
 
-    /// Reads one connection until it ends.
-    nonisolated func read(_ events: PeerEvents, link: PeerLink, id: ConnectionID) async {
+    /// Reads one connection until it ends (on the gateway's executor: what arrives needs no further hop to its driver).
+    func read(_ events: PeerEvents, link: PeerLink, id: ConnectionID) async {
         switch events {
         case .single(let stream):
             for await event in stream { await handle([event], link: link, id: id) }
@@ -300,16 +318,9 @@ public actor Gateway: Service {
     /// One batch of a connection's events: the replication messages of one core that arrived together go to its
     /// driver in one call (verified and stored in one step, one hop); everything else goes to the mailbox as one job.
     /// The two paths need no common order: a driver holds messages that come before the peer's open is processed.
-    nonisolated func handle(_ batch: [PeerEvent], link: PeerLink, id: ConnectionID) async {
+    func handle(_ batch: [PeerEvent], link: PeerLink, id: ConnectionID) async {
         var others: [PeerEvent] = []
         var run: (driver: ReplicationDriver, messages: [ReplicationMessage])?
-        func flush() async -> Bool {
-            guard let (driver, messages) = run else { return true }
-            run = nil
-            guard let reason = await driver.receive(messages) else { return true }
-            replicationEnded(id, reason)
-            return false
-        }
         for event in batch {
             guard case .message(ReplicationMessage.protocolName, let discoveryKey, let type, let bytes) = event else {
                 others.append(event)
@@ -323,13 +334,23 @@ public actor Gateway: Service {
                 return
             }
             if let current = run, current.driver !== driver {
-                guard await flush() else { return }
+                run = nil
+                guard await deliver(current.messages, to: current.driver, on: id) else { return }
             }
             if run == nil { run = (driver, []) }
             run?.messages.append(message)
         }
-        guard await flush() else { return }
+        if let current = run {
+            guard await deliver(current.messages, to: current.driver, on: id) else { return }
+        }
         if !others.isEmpty { await withCheckedContinuation { done in post(.peerEvents(id, others, done: done)) } }
+    }
+
+    /// Hands a driver its messages; false when that closed the channel (reported).
+    private func deliver(_ messages: [ReplicationMessage], to driver: ReplicationDriver, on id: ConnectionID) async -> Bool {
+        guard let reason = await driver.receive(messages) else { return true }
+        replicationEnded(id, reason)
+        return false
     }
 
     // MARK: - Jobs
@@ -341,20 +362,6 @@ public actor Gateway: Service {
             await handleRequest(request, group: &group)
             currentRequest = nil
             completion.finish()
-        case .appended(let topic, let outcome, let completions):
-            switch outcome {
-            case .appended(let first, let blocks):
-                await perform(indexed(topic) { $0.appended(topic, from: first, blocks: blocks) }, group: &group)
-            case .failed(let reason):
-                logger.error(
-                    "could not append to room log",
-                    metadata: ["room": "\(state.rooms[topic]?.channel ?? topic.description)", "error": "\(reason)"])
-                state.appendFailed(topic)
-                // Refused because a peer proved our log longer than our store has it: recovery starts now.
-                if let own = state.rooms[topic]?.ownWriter, let log = logs[own] { await checkRecovery(of: log, in: topic, group: &group) }
-            }
-            let failure = outcome.failure.map { state.recoveryRefusal(topic) ?? $0 }
-            for completion in completions { completion.finish(failure: failure) }
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
@@ -423,15 +430,6 @@ public actor Gateway: Service {
                     metadata: ["room": "\(channel)", "file": "\(file)"])
             }
             logs[log.key] = log
-            let appender = RoomAppender(log: log)
-            appenders[topic] = appender
-            let mailbox = self.mailbox
-            group.addTask {
-                await appender.run { outcome, completions in
-                    let job = Job.appended(topic, outcome, completions)
-                    if !mailbox.post(job) { job.cancelled() }
-                }
-            }
             state.roomOpened(channel: channel, ownWriter: log.key, ledger: try await ledger(for: topic))
             await ingestAvailable(topic, writer: log.key, group: &group)
             await checkRecovery(of: log, in: topic, group: &group)

@@ -38,7 +38,9 @@ public final class GatewayNode: Sendable {
         // The gateway reports misbehaving peers to the manager, which it has not met yet: the box closes the loop.
         let manager = ManagerBox()
         let discovery = discovery ?? StaticPeerDiscovery(configuration.staticPeers)
-        let gateway = try Gateway(directory: directory, identity: identity, logger: logger, discovery: discovery) { key, reason in
+        // The gateway runs on the peers' event loop, when there is one (see `Gateway.unownedExecutor`).
+        let executor = group.map { EventLoopExecutor($0.next()) }
+        let gateway = try Gateway(directory: directory, identity: identity, logger: logger, discovery: discovery, executor: executor) { key, reason in
             manager.ban(key, reason: "\(reason)")
         }
         let connections = PeerConnectionManager(

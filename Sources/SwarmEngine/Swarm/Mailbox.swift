@@ -50,10 +50,11 @@ public final class Mailbox<Element: Sendable>: Sendable {
         }
     }
 
-    /// The next job, waiting for one; nil once finished and empty, or when the calling task is cancelled.
-    public func next() async -> Element? {
+    /// The next job, waiting for one; nil once finished and empty, or when the calling task is cancelled. Waits in the
+    /// caller's isolation: a post resumes the loop where it runs, without a hop through Swift's shared pool.
+    public func next(isolation: isolated (any Actor)? = #isolation) async -> Element? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Element?, Never>) in
+            await withCheckedContinuation(isolation: isolation) { (continuation: CheckedContinuation<Element?, Never>) in
                 let ready = state.withLock { state -> Element?? in
                     if let element = state.queue.popFirst() { return .some(element) }
                     if state.finished || Task.isCancelled { return .some(nil) }

@@ -28,7 +28,7 @@ public protocol PeerConnection: PeerMux {
     var events: AsyncStream<PeerEvent> { get }
     /// The same events in batches: everything that had arrived when the consumer asked, so what one read delivered
     /// can be handled in one step. Consume either this or `events`, not both.
-    var eventBatches: AsyncStream<[PeerEvent]> { get }
+    var eventBatches: PeerEventBatches { get }
     /// Returns once the connection is closed, by either side.
     func waitUntilClosed() async
 }

@@ -41,9 +41,7 @@ final class PeerEventQueue: Sendable {
 
     /// The consumer's view in batches: each element is everything that had arrived when the consumer asked (at least
     /// one event), so what one socket read delivered is usually handled in one step.
-    var batches: AsyncStream<[PeerEvent]> {
-        AsyncStream(unfolding: { [self] in await nextBatch() })
-    }
+    var batches: PeerEventBatches { PeerEventBatches(queue: self) }
 
     /// Bytes waiting for the consumer.
     var bufferedBytes: Int { state.withLock { $0.bufferedBytes } }
@@ -93,8 +91,8 @@ final class PeerEventQueue: Sendable {
     }
 
     /// Everything buffered (waiting for the first event if there is none); nil once finished and drained.
-    func nextBatch() async -> [PeerEvent]? {
-        guard let first = await next() else { return nil }
+    func nextBatch(isolation: isolated (any Actor)? = #isolation) async -> [PeerEvent]? {
+        guard let first = await next(isolation: isolation) else { return nil }
         let (rest, resume) = state.withLock { state -> ([PeerEvent], Bool) in
             var rest: [PeerEvent] = []
             rest.reserveCapacity(state.buffer.count)
@@ -108,9 +106,11 @@ final class PeerEventQueue: Sendable {
         return [first] + rest
     }
 
-    func next() async -> PeerEvent? {
+    /// Waits in the caller's isolation: an event from the event loop resumes the consumer where it runs (on that loop,
+    /// for a gateway that runs there), without a hop through Swift's shared pool.
+    func next(isolation: isolated (any Actor)? = #isolation) async -> PeerEvent? {
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<PeerEvent?, Never>) in
+            await withCheckedContinuation(isolation: isolation) { (continuation: CheckedContinuation<PeerEvent?, Never>) in
                 let step = state.withLock { state -> Step in
                     if let event = state.buffer.popFirst() {
                         state.bufferedBytes -= Self.size(of: event)
@@ -132,5 +132,27 @@ final class PeerEventQueue: Sendable {
             }
             waiter?.resume(returning: nil)
         }
+    }
+}
+
+/// A connection's events in batches (everything that had arrived when the consumer asked), waited for in the
+/// consumer's isolation (see `PeerEventQueue.next`). One consumer at a time.
+public struct PeerEventBatches: AsyncSequence, Sendable {
+    let queue: PeerEventQueue
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let queue: PeerEventQueue
+
+        public mutating func next() async -> [PeerEvent]? {
+            await queue.nextBatch(isolation: nil)
+        }
+
+        public mutating func next(isolation actor: isolated (any Actor)?) async -> [PeerEvent]? {
+            await queue.nextBatch(isolation: actor)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(queue: queue)
     }
 }

@@ -15,6 +15,9 @@ public protocol PeerMux: Sendable {
 
     func open(protocol name: String, id: [UInt8], handshake: [UInt8])
     func send(protocol name: String, id: [UInt8], type: UInt64, message: [UInt8])
+    /// Several messages on one channel, in order, handed over at once: a transport may write them together (one
+    /// protomux batch frame, one encryption, one socket write) instead of one by one.
+    func send(protocol name: String, id: [UInt8], messages: [(type: UInt64, message: [UInt8])])
     func close(protocol name: String, id: [UInt8])
     /// Refuses a channel the peer opened and we will not open (the peer sees it closed).
     func reject(protocol name: String, id: [UInt8])
@@ -22,6 +25,12 @@ public protocol PeerMux: Sendable {
     func disconnect()
     /// Ends the connection cleanly: what was already sent is still delivered, and the peer sees an end, not a reset.
     func end()
+}
+
+extension PeerMux {
+    public func send(protocol name: String, id: [UInt8], messages: [(type: UInt64, message: [UInt8])]) {
+        for (type, message) in messages { send(protocol: name, id: id, type: type, message: message) }
+    }
 }
 
 /// What arrives on a `PeerMux`.

@@ -48,6 +48,27 @@ public final class SwarmConnection: PeerConnection {
         onLoop { $0.perform { mux throws(ProtomuxError) in try mux.send(protocol: name, id: id, type: type, message: message) } }
     }
 
+    /// One hop to the event loop for all of them, written as protomux batch frames (the batch is split where it would
+    /// outgrow a frame). A message the channel refuses (it closed meanwhile) ends the batch: the rest would be refused
+    /// alike.
+    public func send(protocol name: String, id: [UInt8], messages: [(type: UInt64, message: [UInt8])]) {
+        guard messages.count > 1 else {
+            if let (type, message) = messages.first { send(protocol: name, id: id, type: type, message: message) }
+            return
+        }
+        onLoop {
+            $0.perform { mux throws(ProtomuxError) in
+                mux.cork()
+                var outputs: [ProtomuxSession.Output] = []
+                for (type, message) in messages {
+                    guard let sent = try? mux.send(protocol: name, id: id, type: type, message: message) else { break }
+                    outputs += sent
+                }
+                return outputs + mux.uncork()
+            }
+        }
+    }
+
     public func close(protocol name: String, id: [UInt8]) {
         onLoop { $0.perform { mux throws(ProtomuxError) in try mux.close(protocol: name, id: id) } }
     }
@@ -106,7 +127,7 @@ public final class SwarmConnection: PeerConnection {
 
     /// The same events in batches (everything that had arrived when the consumer asked). Consume either this or
     /// `events`, not both.
-    public var eventBatches: AsyncStream<[PeerEvent]> { queue.batches }
+    public var eventBatches: PeerEventBatches { queue.batches }
 
     /// Bytes of received events not consumed from `events` yet. While above the high watermark (4 MiB), the
     /// connection stops reading from its socket, so a slow consumer slows the peer down instead of buffering.

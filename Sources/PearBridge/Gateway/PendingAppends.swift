@@ -1,14 +1,23 @@
-import HyperLog
 import Synchronization
 import SwarmEngine
 
-/// Appends one room's local entries to our log of it, in order, off the gateway's loop: what was queued while the
-/// previous commit ran goes into the next commit together (group commit: one signature and one fsync for a burst of
-/// lines), and the gateway goes on working meanwhile (ingesting other writers, answering peers).
-final class RoomAppender: Sendable {
+/// Our local entries waiting for the next commit, per room, in the order they were composed.
+///
+/// Why: the gateway handles every job that queued up meanwhile before it commits, so a burst of lines (a paste,
+/// several clients at once) becomes one append per room: one signature, one tree update, one transaction and one
+/// fsync, however many lines it holds, instead of one of each per line (group commit). A pure value: the gateway
+/// takes the batches and commits them.
+struct PendingAppends {
     struct Batch: Sendable {
         let entries: [RoomEntry]
         let completion: RequestCompletion?
+    }
+
+    /// One room's share of a commit: the blocks to append, in order, and the requests waiting on them.
+    struct Commit {
+        let topic: RoomTopic
+        let blocks: [[UInt8]]
+        let completions: [RequestCompletion]
     }
 
     /// What a commit did, for the gateway to ingest (or report) and to complete the requests waiting on it.
@@ -22,41 +31,28 @@ final class RoomAppender: Sendable {
         }
     }
 
-    private let log: SignedLog
-    private let queue = Mailbox<Batch>()
+    private var byRoom: [RoomTopic: [Batch]] = [:]
+    /// Rooms in the order their first waiting batch arrived (commits follow it).
+    private var order: [RoomTopic] = []
 
-    init(log: SignedLog) {
-        self.log = log
+    var isEmpty: Bool { order.isEmpty }
+
+    mutating func add(_ batch: Batch, to topic: RoomTopic) {
+        if byRoom[topic] == nil { order.append(topic) }
+        byRoom[topic, default: []].append(batch)
     }
 
-    func enqueue(_ batch: Batch) -> Bool {
-        queue.post(batch)
-    }
-
-    /// No more batches; those queued are still committed.
-    func finish() {
-        queue.finish()
-    }
-
-    /// Commits batches until finished. A cancelled task still commits what was queued: a line a user was told is
-    /// being sent is stored, or its failure reported.
-    func run(report: @Sendable (Outcome, [RequestCompletion]) -> Void) async {
-        while let first = await queue.next() {
-            await commit([first] + queue.drain(), report: report)
+    /// Everything waiting, one commit per room, taken out.
+    mutating func takeAll() -> [Commit] {
+        defer {
+            byRoom = [:]
+            order = []
         }
-        let rest = queue.drain()
-        if !rest.isEmpty { await commit(rest, report: report) }
-    }
-
-    private func commit(_ batches: [Batch], report: @Sendable (Outcome, [RequestCompletion]) -> Void) async {
-        let blocks = batches.flatMap { $0.entries.map { $0.encoded() } }
-        let completions = batches.compactMap(\.completion)
-        guard !blocks.isEmpty else { return report(.appended(first: 0, blocks: []), completions) }
-        do {
-            let length = try await log.append(blocks)
-            report(.appended(first: length - UInt64(blocks.count), blocks: blocks), completions)
-        } catch {
-            report(.failed("\(error)"), completions)
+        return order.map { topic in
+            let batches = byRoom[topic] ?? []
+            return Commit(
+                topic: topic, blocks: batches.flatMap { $0.entries.map { $0.encoded() } },
+                completions: batches.compactMap(\.completion))
         }
     }
 }
