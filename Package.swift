@@ -61,6 +61,8 @@ let package = Package(
         ),
         .target(name: "Sodium", dependencies: ["CSodium"]),
         .target(name: "CompactEncoding"),
+        // An event loop as Swift concurrency's serial and task executor, shared by the IRC and the peer side.
+        .target(name: "LoopExecutors", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(
             name: "HyperLog",
             dependencies: [
@@ -74,7 +76,7 @@ let package = Package(
         .target(
             name: "SwarmEngine",
             dependencies: [
-                "Sodium", "CompactEncoding",
+                "Sodium", "CompactEncoding", "LoopExecutors",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -84,6 +86,7 @@ let package = Package(
         .target(
             name: "IRCServer",
             dependencies: [
+                "LoopExecutors",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -96,7 +99,7 @@ let package = Package(
         .target(
             name: "PearBridge",
             dependencies: [
-                "IRCServer", "HyperLog", "SwarmEngine", "Sodium", "CompactEncoding",
+                "IRCServer", "HyperLog", "SwarmEngine", "Sodium", "CompactEncoding", "LoopExecutors",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -17,6 +17,14 @@ struct RawStatement {
         sqlite3_bind_int64(statement.sqliteStatement, position, value)
     }
 
+    func bind(_ position: Int32, _ value: Int64?) {
+        if let value { bind(position, value) } else { sqlite3_bind_null(statement.sqliteStatement, position) }
+    }
+
+    func bind(_ position: Int32, _ bytes: [UInt8]?) {
+        if let bytes { bind(position, bytes) } else { sqlite3_bind_null(statement.sqliteStatement, position) }
+    }
+
     func bind(_ position: Int32, _ bytes: [UInt8]) {
         bytes.withUnsafeBytes { raw in
             if let base = raw.baseAddress {

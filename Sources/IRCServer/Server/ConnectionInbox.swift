@@ -14,8 +14,11 @@ final class ConnectionInbox<Item: Sendable>: Sendable {
 
     private let state = Mutex(State())
     private let process: @Sendable (Item) async -> Void
+    /// Where the drain task runs (the core's loop, the one that posts).
+    private let executor: (any TaskExecutor)?
 
-    init(process: @escaping @Sendable (Item) async -> Void) {
+    init(executor: (any TaskExecutor)?, process: @escaping @Sendable (Item) async -> Void) {
+        self.executor = executor
         self.process = process
     }
 
@@ -28,7 +31,7 @@ final class ConnectionInbox<Item: Sendable>: Sendable {
         // Not a child of a task group on purpose: the drain task belongs to this connection's queue, ends by itself
         // when the queue is empty, and is started on the event loop for every burst of reads; handing it to a group
         // through a stream would add a hop to each burst. The core's `stop()` makes late items no-ops.
-        if start { Task { await self.drain() } }
+        if start { Task(executorPreference: executor) { await self.drain() } }
     }
 
     private func drain() async {

@@ -54,7 +54,7 @@ final class IRCConnectionHandler: ChannelDuplexHandler {
             host: context.channel.remoteAddress?.ipAddress ?? "unknown", secure: secure, handler: self,
             channel: context.channel)
         self.session = session
-        inbox = ConnectionInbox { await session.process($0) }
+        inbox = ConnectionInbox(executor: core.executor) { await session.process($0) }
         post(.connect)
         context.fireChannelActive()
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LoopExecutors
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -21,10 +22,11 @@ public final class IRCListener: Sendable {
         logger: Logger = Logger(label: "pearircd.irc"),
         group sharedGroup: (any EventLoopGroup)? = nil
     ) async throws -> IRCListener {
-        let core = IRCServerCore(configuration: configuration, backend: backend, logger: logger)
-        await core.start()
-        // The daemon shares one event-loop group between its listeners and connections when it passes one.
+        // The daemon shares one event-loop group between its listeners and connections when it passes one (one loop
+        // for the IRC side: the core runs on it, see `IRCServerCore`).
         let group = sharedGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let core = IRCServerCore(configuration: configuration, backend: backend, executor: EventLoopExecutor(group.next()), logger: logger)
+        await core.start()
         var channels: [any Channel] = []
         var bound: [(IRCServerConfiguration.Listener, SocketAddress)] = []
         let maxLine = IRCMessageLimits.standard.maxLineBytes

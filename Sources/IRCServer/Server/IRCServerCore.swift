@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import LoopExecutors
 
 /// Where the core sends a connected client's output. Implemented by the NIO connection handler (and by recorders
 /// in tests). Must not block: it only queues.
@@ -20,7 +21,20 @@ extension IRCClientOutput {
 
 /// The running IRC server: the `IRCServerState` value behind an actor, the backend, and the connections' outputs.
 /// A thin shell: every decision is the state's; this performs its actions, keeps time and feeds backend events.
+///
+/// It runs on the IRC connections' event loop, and its tasks (the connections' input, the backend feeds, the work
+/// group) prefer that loop: a line read from a client is parsed, decided and answered on the thread that read it,
+/// and a task resumed from elsewhere wakes only that loop, not a thread of Swift's shared pool that then hops back
+/// (a thread switch costs tens of microseconds on a small virtual machine: docs/benchmarks.md). Work that blocks (a
+/// password hash check) is sent off the loop.
 public actor IRCServerCore {
+    /// The IRC event loop, as this actor's executor and its tasks' preferred one.
+    public nonisolated let executor: EventLoopExecutor
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        executor.asUnownedSerialExecutor()
+    }
+
     private var state: IRCServerState
     private let backend: any ChatBackend
     private var outputs: [ClientID: any IRCClientOutput] = [:]
@@ -31,8 +45,14 @@ public actor IRCServerCore {
     private let backendRequests: AsyncStream<BackendJob>
     /// Backend questions (authentication, history, services) and password checks run as children of one task group
     /// owned by the core (one of its background tasks), so `stop()` cancels them all.
-    private let work: AsyncStream<@Sendable () async -> Void>
-    private let workQueue: AsyncStream<@Sendable () async -> Void>.Continuation
+    private let work: AsyncStream<WorkJob>
+    private let workQueue: AsyncStream<WorkJob>.Continuation
+
+    /// A job for the work group; `blocking` ones (password hash checks) run on Swift's shared pool, not on the loop.
+    private struct WorkJob: Sendable {
+        let blocking: Bool
+        let run: @Sendable () async -> Void
+    }
     private let logger: Logger
     private var admission = Admission.open
     private var limits = LimitReport()
@@ -73,7 +93,11 @@ public actor IRCServerCore {
         case closed(reason: String)
     }
 
-    public init(configuration: IRCServerConfiguration, backend: any ChatBackend, logger: Logger = Logger(label: "pearircd.irc")) {
+    public init(
+        configuration: IRCServerConfiguration, backend: any ChatBackend, executor: EventLoopExecutor,
+        logger: Logger = Logger(label: "pearircd.irc")
+    ) {
+        self.executor = executor
         state = IRCServerState(
             configuration: configuration, created: Date(),
             messageIDPrefix: configuration.messageIDNamespace + String(UInt64.random(in: 0...UInt64.max), radix: 36))
@@ -84,8 +108,8 @@ public actor IRCServerCore {
     }
 
     /// Runs `job` as a child of the core's work group.
-    private func spawn(_ job: @escaping @Sendable () async -> Void) {
-        workQueue.yield(job)
+    private func spawn(blocking: Bool = false, _ job: @escaping @Sendable () async -> Void) {
+        workQueue.yield(WorkJob(blocking: blocking, run: job))
     }
 
     public var configuration: IRCServerConfiguration { state.configuration }
@@ -99,9 +123,10 @@ public actor IRCServerCore {
         // The outcome of a stored line comes back through the work group (the backend calls from its own context).
         let storedLine: @Sendable (UInt64, String?) -> Void = { [weak self] token, failure in
             guard let core = self else { return }
-            workQueue.yield { await core.lineStored(token, failure: failure) }
+            workQueue.yield(WorkJob(blocking: false) { await core.lineStored(token, failure: failure) })
         }
-        backgroundTasks.append(Task {
+        let executor = self.executor
+        backgroundTasks.append(Task(executorPreference: executor) {
             // One request at a time, in order: a message must reach the backend after the JOIN before it.
             for await job in requests {
                 switch job {
@@ -112,19 +137,21 @@ public actor IRCServerCore {
                 }
             }
         })
-        backgroundTasks.append(Task { [weak self] in
+        backgroundTasks.append(Task(executorPreference: executor) { [weak self] in
             for await event in backend.events {
                 guard let self else { return }
                 await self.backendEvent(event)
             }
         })
         let work = self.work
-        backgroundTasks.append(Task {
+        backgroundTasks.append(Task(executorPreference: executor) {
             await withDiscardingTaskGroup { group in
-                for await job in work { group.addTask { await job() } }
+                for await job in work {
+                    group.addTask(executorPreference: job.blocking ? globalConcurrentExecutor : nil) { await job.run() }
+                }
             }
         })
-        backgroundTasks.append(Task { [weak self] in
+        backgroundTasks.append(Task(executorPreference: executor) { [weak self] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(1))
                 guard let self else { return }
@@ -297,7 +324,8 @@ public actor IRCServerCore {
                 backendQueue.yield(.keep(request, token: token))
             case .authenticate(let id, let credentials):
                 let backend = self.backend
-                spawn { [weak self] in
+                // Checking a password may take a hash's deliberate time: off the loop.
+                spawn(blocking: true) { [weak self] in
                     let account = await backend.authenticate(credentials)
                     await self?.authenticationFinished(id, account: account)
                 }
@@ -315,9 +343,8 @@ public actor IRCServerCore {
                 }
             case .verifyOperator(let id, let name, let password, let hash):
                 let verifier = state.configuration.operatorPasswordVerifier
-                // A password hash check takes a noticeable time by design: keep it off this actor (a child of the
-                // work group runs on the global executor, not here).
-                spawn { [weak self] in
+                // A password hash check takes a noticeable time by design: keep it off the loop (and this actor).
+                spawn(blocking: true) { [weak self] in
                     let success = verifier?(password, hash) ?? false
                     await self?.operatorVerified(id, name: name, success: success)
                 }

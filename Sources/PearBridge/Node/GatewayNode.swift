@@ -1,4 +1,5 @@
 import Logging
+import LoopExecutors
 import NIOCore
 import ServiceLifecycle
 import SwarmEngine
