@@ -1,5 +1,5 @@
 import Foundation
-import HyperLog
+@testable import HyperLog
 import Sodium
 import TestVectors
 import Synchronization
@@ -57,6 +57,21 @@ import Testing
         try await stores.reader.verifyEverything()
         #expect(await pair.responder.closeReason == nil)
         #expect(await pair.initiator.closeReason == nil)
+        await pair.stop()
+    }
+
+    /// A reader that downloads a long log does not remember every tree node it verified: the memory a session keeps
+    /// for short proofs is bounded, not proportional to the log (two per block, which grew a gateway by megabytes).
+    @Test func aLongDownloadKeepsBoundedNodeMemory() async throws {
+        let stores = try await Stores()
+        defer { stores.cleanUp() }
+        for start in stride(from: 0, to: 25_000, by: 5_000) {
+            try await stores.writer.append((start..<start + 5_000).map { Array("entry \($0)".utf8) })
+        }
+        let pair = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
+        #expect(await pair.pump(timeout: .seconds(120)) { await Self.caughtUp(stores.reader, stores.writer) })
+        let remembered = await pair.responder.rememberedNodeCount
+        #expect(remembered <= 2 * ReplicationSession.nodeMemoryLimit && remembered < 40_000, "remembered \(remembered) nodes")
         await pair.stop()
     }
 

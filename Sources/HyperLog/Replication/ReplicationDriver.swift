@@ -115,6 +115,9 @@ public actor ReplicationDriver {
         await log.stopSignalling(changes)
     }
 
+    /// How many tree nodes the session remembers (tests).
+    var rememberedNodeCount: Int { session.rememberedNodeCount }
+
     /// Stops following the log.
     public func stop() {
         following?.cancel()

@@ -85,7 +85,14 @@ public struct ReplicationSession {
     /// them fails, the dependent proofs report a missing anchor and are re-requested.
     private var anticipatedNodes = Set<UInt64>()
     private var anchorMisses = 0
-    private static let nodeMemoryLimit = 1 << 20
+    /// How many tree nodes the session remembers (tests: it must not grow with the log).
+    var rememberedNodeCount: Int { knownNodes.count + anticipatedNodes.count }
+    /// Most nodes remembered in each of the sets above before it is emptied (to the roots). A session that follows a
+    /// growing log establishes about two nodes per block, for as long as the connection lasts: at a million that was
+    /// up to 24 MiB of a reader's memory after a few hundred thousand lines (measured, docs/benchmarks.md). Proofs
+    /// only walk up from the newest blocks, so 16,384 recent nodes keep them short; after a reset, one request asks
+    /// for a longer path once.
+    static let nodeMemoryLimit = 1 << 14
     /// Where the next block scan starts; everything between the contiguous mark and here is requested or stored.
     private var requestCursor: UInt64 = 0
     private var remoteRequestsOutstanding = 0

@@ -62,8 +62,16 @@ public struct RoomEntry: Hashable, Sendable {
 
     /// A msgid is shown to IRC clients as a tag value: keep it short and plain, or drop it.
     static func validMessageID(_ id: String) -> String? {
+        // ASCII letters, digits and `._-`, checked byte by byte (every replicated line's msgid passes here).
         guard !id.isEmpty, id.utf8.count <= 64,
-            id.unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "._-".unicodeScalars.contains($0)) })
+            id.utf8.allSatisfy({ byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                    true
+                default: false
+                }
+            })
         else { return nil }
         return id
     }

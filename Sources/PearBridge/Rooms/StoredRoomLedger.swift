@@ -18,6 +18,9 @@ public final class StoredRoomLedger: RoomLedger {
         /// Per writer, its newest entry held (index, clock): what the heads of new entries almost always name, so
         /// the causality check of a line costs no look-up per writer. Bounded by the room's writers.
         var newest: [[UInt8]: (index: UInt64, lamport: UInt64)] = [:]
+        /// Per writer, the highest index held (nil inside: none), once looked up: the causality check asks for the
+        /// entry after each new one, which is almost never held, and this answers that without a query.
+        var highest: [[UInt8]: UInt64?] = [:]
         /// The index's rollback count when these were cached: a rolled-back batch may have cached what it undid.
         var rollbacks: UInt64 = 0
     }
@@ -73,12 +76,26 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func lamport(of author: [UInt8], at position: UInt64) -> UInt64? {
         if let newest = withCache({ $0.newest[author] }), newest.index == position { return newest.lamport }
+        guard let highest = highestIndex(of: author), position <= highest else { return nil }
         return index.run(nil) { db in
             try Int64.fetchOne(
                 db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?"),
                 arguments: [room, Data(author), RoomIndex.stored(position)]
             ).map(RoomIndex.unsigned)
         }
+    }
+
+    /// The highest index of the writer's entries held, nil when none is.
+    private func highestIndex(of author: [UInt8]) -> UInt64? {
+        if let known = withCache({ $0.highest[author] }) { return known }
+        let found = index.run(nil) { db in
+            try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT max(idx) FROM entry INDEXED BY entry_by_writer WHERE room = ? AND author = ?"),
+                arguments: [room, Data(author)]
+            ).map(RoomIndex.unsigned)
+        }
+        withCache { $0.highest[author] = .some(found) }
+        return found
     }
 
     public func insert(_ line: RoomHistory.Line) -> Bool {
@@ -102,6 +119,9 @@ public final class StoredRoomLedger: RoomLedger {
                 if position.index >= cache.newest[position.author]?.index ?? 0 {
                     cache.newest[position.author] = (position.index, position.lamport)
                 }
+                if case .some(let known) = cache.highest[position.author] {
+                    cache.highest[position.author] = .some(max(known ?? position.index, position.index))
+                }
             }
         }
         return inserted
@@ -120,6 +140,7 @@ public final class StoredRoomLedger: RoomLedger {
         withCache { cache in
             cache.maximumLamport = nil
             if cache.newest[position.author]?.index == position.index { cache.newest[position.author] = nil }
+            cache.highest[position.author] = nil
         }
         return removed
     }
@@ -174,6 +195,8 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func takeWaiters(of head: RoomLedgerHead) -> [RoomLedgerWaiter] {
         index.run([]) { db in
+            // Asked at every new entry; in a room whose heads have all arrived the table is empty (and the count cached).
+            guard try awaitedRows(db) > 0 else { return [] }
             let arguments: StatementArguments = [room, Data(head.writer), RoomIndex.stored(head.index)]
             let rows = try Row.fetchAll(
                 db.cachedStatement(
