@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Sodium
 
 /// How long a writable log is known to be, kept outside the database: if the database is lost or an old copy is
@@ -15,6 +16,8 @@ import Sodium
 final class ExpectedLengthFile: Sendable {
     let path: String
     private let descriptor: Int32
+    /// Whether the file was cut to one record since it was opened (once is enough: only this object writes it).
+    private let truncated = Atomic(false)
     private let discoveryKey: [UInt8]
 
     /// What the file says.
@@ -62,7 +65,8 @@ final class ExpectedLengthFile: Sendable {
         let lengthBytes = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) }
         let record = lengthBytes + check(lengthBytes)
         _ = record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, Self.recordSize, 0) }
-        // A longer file from elsewhere would not read back as this record.
-        _ = ftruncate(descriptor, off_t(Self.recordSize))
+        // A longer file from elsewhere would not read back as this record; after the first cut, every write is the
+        // same 16 bytes in place, so one truncation per open is enough (a commit then costs one small write here).
+        if !truncated.exchange(true, ordering: .relaxed) { _ = ftruncate(descriptor, off_t(Self.recordSize)) }
     }
 }

@@ -357,10 +357,13 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
 
         // C restarts from its data directory: it remembers the room and its writers, reconnects and catches up.
         await link(b, c)
-        try await waitUntil("C caught up") {
-            let texts = await historyTexts(c, "#keep")
-            return texts.contains("while C was away") && texts.contains("also while away")
-                && texts.contains("before the restart")
+        // A gets B's line over its own link, on its own time: both must have all three before they are compared.
+        for gateway in [c, a] {
+            try await waitUntil("caught up") {
+                let texts = await historyTexts(gateway, "#keep")
+                return texts.contains("while C was away") && texts.contains("also while away")
+                    && texts.contains("before the restart")
+            }
         }
         #expect(await historyTexts(c, "#keep") == (await historyTexts(a, "#keep")))
     }
