@@ -28,10 +28,11 @@ public enum StorageWriteFailure: Error, Equatable, Sendable, CustomStringConvert
 }
 
 extension DatabaseWriter {
-    /// `write`, with the database's errors told as `StorageWriteFailure`.
+    /// `write` (one transaction, see `Database.inPreparedTransaction`), with the database's errors told as
+    /// `StorageWriteFailure`.
     func writeReportingFailure<T>(_ updates: (Database) throws -> T) throws -> T {
         do {
-            return try write(updates)
+            return try writeWithoutTransaction { db in try db.inPreparedTransaction { try updates(db) } }
         } catch let error as DatabaseError {
             throw StorageWriteFailure(error)
         }

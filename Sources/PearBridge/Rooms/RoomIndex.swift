@@ -134,15 +134,13 @@ public final class RoomIndex: Sendable {
         failure.withLock { $0 = nil }
         do {
             return try queue.unsafeReentrantWrite { db in
-                var result: T?
-                try db.inTransaction {
+                try db.inPreparedTransaction(immediate: false) {
                     batchDatabase = (db, pthread_self())
                     defer { batchDatabase = nil }
-                    result = try body()
+                    let result = try body()
                     if let error = failure.withLock({ $0 }) { throw error }
-                    return .commit
+                    return result
                 }
-                return result!
             }
         } catch {
             // What the ledgers cached during the batch may describe rows it did not keep.
