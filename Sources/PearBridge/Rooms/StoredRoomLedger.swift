@@ -15,12 +15,10 @@ public final class StoredRoomLedger: RoomLedger {
     private struct Cache {
         var maximumLamport: UInt64?
         var awaitedRows: Int?
-        /// Per writer, its newest entry held (index, clock): what the heads of new entries almost always name, so
-        /// the causality check of a line costs no look-up per writer. Bounded by the room's writers.
-        var newest: [[UInt8]: (index: UInt64, lamport: UInt64)] = [:]
-        /// Per writer, the highest index held (nil inside: none), once looked up: the causality check asks for the
-        /// entry after each new one, which is almost never held, and this answers that without a query.
-        var highest: [[UInt8]: UInt64?] = [:]
+        /// Per writer, its newest entry held (highest index, its clock; nil inside: none held), once looked up: what
+        /// the heads of new entries almost always name, and the causality check's "is the entry after this one held"
+        /// (almost never), so a line costs no query per writer. Bounded by the room's writers.
+        var newest: [[UInt8]: (index: UInt64, lamport: UInt64)?] = [:]
         /// The index's rollback count when these were cached: a rolled-back batch may have cached what it undid.
         var rollbacks: UInt64 = 0
     }
@@ -75,8 +73,8 @@ public final class StoredRoomLedger: RoomLedger {
     }
 
     public func lamport(of author: [UInt8], at position: UInt64) -> UInt64? {
-        if let newest = withCache({ $0.newest[author] }), newest.index == position { return newest.lamport }
-        guard let highest = highestIndex(of: author), position <= highest else { return nil }
+        guard let newest = newestEntry(of: author), position <= newest.index else { return nil }
+        if newest.index == position { return newest.lamport }
         return index.run(nil) { db in
             try Int64.fetchOne(
                 db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?"),
@@ -85,16 +83,23 @@ public final class StoredRoomLedger: RoomLedger {
         }
     }
 
-    /// The highest index of the writer's entries held, nil when none is.
-    private func highestIndex(of author: [UInt8]) -> UInt64? {
-        if let known = withCache({ $0.highest[author] }) { return known }
-        let found = index.run(nil) { db in
-            try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT max(idx) FROM entry INDEXED BY entry_by_writer WHERE room = ? AND author = ?"),
-                arguments: [room, Data(author)]
-            ).map(RoomIndex.unsigned)
+    /// The writer's newest entry held (highest index, its clock), nil when none is.
+    private func newestEntry(of author: [UInt8]) -> (index: UInt64, lamport: UInt64)? {
+        if let known = withCache({ $0.newest[author] }) { return known }
+        let found = index.run(nil) { db -> (index: UInt64, lamport: UInt64)? in
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT idx, lamport FROM entry INDEXED BY entry_by_writer WHERE room = ? AND author = ?
+                            ORDER BY idx DESC LIMIT 1
+                            """),
+                    arguments: [room, Data(author)]),
+                let newestIndex = Self.integer(row, "idx"), let lamport = Self.integer(row, "lamport")
+            else { return nil }
+            return (newestIndex, lamport)
         }
-        withCache { $0.highest[author] = .some(found) }
+        withCache { $0.newest[author] = .some(found) }
         return found
     }
 
@@ -116,11 +121,9 @@ public final class StoredRoomLedger: RoomLedger {
         if inserted {
             withCache { cache in
                 if let known = cache.maximumLamport { cache.maximumLamport = max(known, position.lamport) }
-                if position.index >= cache.newest[position.author]?.index ?? 0 {
-                    cache.newest[position.author] = (position.index, position.lamport)
-                }
-                if case .some(let known) = cache.highest[position.author] {
-                    cache.highest[position.author] = .some(max(known ?? position.index, position.index))
+                // Kept only once looked up: before that, an older entry with a higher index may be held.
+                if case .some(let known) = cache.newest[position.author], position.index >= known?.index ?? 0 {
+                    cache.newest[position.author] = .some((position.index, position.lamport))
                 }
             }
         }
@@ -139,8 +142,10 @@ public final class StoredRoomLedger: RoomLedger {
         }
         withCache { cache in
             cache.maximumLamport = nil
-            if cache.newest[position.author]?.index == position.index { cache.newest[position.author] = nil }
-            cache.highest[position.author] = nil
+            // The newest gone, the next look-up finds the one before it.
+            if case .some(let known) = cache.newest[position.author], known?.index == position.index {
+                cache.newest[position.author] = nil
+            }
         }
         return removed
     }
