@@ -241,7 +241,15 @@ public actor IRCServerCore {
     public func received(_ message: IRCMessage, from id: ClientID, replacedInvalidUTF8: Bool = false) async {
         perform(state.received(message, from: id, replacedInvalidUTF8: replacedInvalidUTF8, now: Date()))
         guard state.heldLineCount(of: id) >= Self.pauseReadingAtHeldLines, pausedInputs[id] == nil else { return }
-        await withCheckedContinuation { pausedInputs[id] = $0 }
+        await withCheckedContinuation { input in
+            // Checked again where the input is parked: the call may suspend before its body runs (seen with the
+            // gateway's `ready()`), and if the held lines ran meanwhile, nothing would resume it.
+            if state.heldLineCount(of: id) < Self.pauseReadingAtHeldLines / 2 || pausedInputs[id] != nil {
+                input.resume()
+            } else {
+                pausedInputs[id] = input
+            }
+        }
     }
 
     /// Resumes the input of clients whose held lines have run (or who are gone).

@@ -209,7 +209,11 @@ public actor Gateway: Service {
     /// Returns once `run()` has restored the saved rooms (front ends may connect while it does).
     public func ready() async {
         if isReady { return }
-        await withCheckedContinuation { readyWaiters.append($0) }
+        // Checked again where the waiter is kept: the call may suspend before its body runs (seen: the body ran after
+        // `markReady`, and the waiter was never resumed), so a check made before it can be stale.
+        await withCheckedContinuation { waiter in
+            if isReady { waiter.resume() } else { readyWaiters.append(waiter) }
+        }
     }
 
     /// Handles what a local user did; returns once it is recorded: its entries committed and ingested (or the gateway
