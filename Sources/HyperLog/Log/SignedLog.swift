@@ -1,5 +1,6 @@
 import CompactEncoding
 import Foundation
+import GRDB
 import Sodium
 
 /// One Hypercore-compatible signed append-only log, backed by a store's database.
@@ -30,6 +31,8 @@ public actor SignedLog {
     public private(set) var signature: [UInt8]?
     private var subscribers: [UUID: AsyncStream<LogEvent>.Continuation] = [:]
     private var changeSignals: [ObjectIdentifier: LogChangeSignal] = [:]
+    /// Told of every change that adds blocks, inside its transaction (see `LogCommitCompanion`); the store's.
+    var commitCompanion: (any LogCommitCompanion)?
     /// Blocks 0 ..< contiguousLength are all stored locally.
     public private(set) var contiguousLength: UInt64
     /// Recently established nodes, so sequential downloads do not read every proof's anchor back from disk.
@@ -76,9 +79,10 @@ public actor SignedLog {
     /// store was corrupted and is reported, not trusted.
     init(
         record: LogStorage.CoreRecord, storage: LogStorage, keyPair: Ed25519.KeyPair?, executor: any SerialExecutor & TaskExecutor,
-        expectedLength: ExpectedLengthFile? = nil
+        expectedLength: ExpectedLengthFile? = nil, commitCompanion: (any LogCommitCompanion)? = nil
     ) throws {
         self.executor = executor
+        self.commitCompanion = commitCompanion
         self.expectedLengthFile = expectedLength
         self.key = record.key
         self.discoveryKey = record.discoveryKey
@@ -139,15 +143,22 @@ public actor SignedLog {
         let signed = sign(next, keyPair: keyPair)
         let indexed = blocks.enumerated().map { (index: firstIndex + UInt64($0.offset), data: $0.element) }
         let contiguous = contiguousLength == firstIndex ? next.length : contiguousLength
-        try storage.commit(
-            core: coreID, blocks: indexed, nodes: created, length: next.length, byteLength: next.byteLength,
-            fork: next.fork, signature: signed, contiguousLength: contiguous)
+        do {
+            try storage.commit(
+                core: coreID, blocks: indexed, nodes: created, length: next.length, byteLength: next.byteLength,
+                fork: next.fork, signature: signed, contiguousLength: contiguous,
+                alongside: companionWork(contiguousLength: contiguous, arrived: indexed))
+        } catch {
+            commitCompanion?.logDidEnd(key: key, committed: false)
+            throw error
+        }
         next.retainOnlyRoots()
         tree = next
         signature = signed
         contiguousLength = contiguous
         expectedLength = next.length
         expectedLengthFile?.record(next.length)
+        commitCompanion?.logDidEnd(key: key, committed: true)
         publish(.appended(length: next.length))
         return next.length
     }
@@ -169,6 +180,20 @@ public actor SignedLog {
         expectedLength = full.length
         expectedLengthFile?.record(full.length)
         publish(.truncated(length: full.length, fork: full.fork))
+    }
+
+    /// What the companion does inside a change's transaction (nil without a companion).
+    private func companionWork(contiguousLength: UInt64, arrived: [(index: UInt64, data: [UInt8])])
+        -> ((Database) throws -> Void)?
+    {
+        guard let companion = commitCompanion else { return nil }
+        let key = self.key, core = coreID
+        return { db in
+            try companion.logWillCommit(
+                LogChangeInTransaction(
+                    key: key, contiguousLength: contiguousLength, database: db, core: core,
+                    arrived: Dictionary(arrived.lazy.map { ($0.index, $0.data) }, uniquingKeysWith: { $1 })))
+        }
     }
 
     private func sign(_ tree: MerkleTree, keyPair: Ed25519.KeyPair) -> [UInt8] {
@@ -281,10 +306,18 @@ public actor SignedLog {
         while contiguous < newLength, try arrived.contains(contiguous) || storage.hasBlock(core: coreID, index: contiguous) {
             contiguous += 1
         }
-        try storage.commit(
-            core: coreID, blocks: blocks, nodes: nodes, length: newLength,
-            byteLength: newRoots.reduce(0) { $0 + $1.size }, fork: newFork, signature: head?.signature ?? signature,
-            manifest: learnedManifest?.compactEncoded(), contiguousLength: contiguous)
+        // The companion (the rooms' index) takes the new blocks in the same transaction; with none, it has nothing to do.
+        let companion = blocks.isEmpty ? nil : commitCompanion
+        do {
+            try storage.commit(
+                core: coreID, blocks: blocks, nodes: nodes, length: newLength,
+                byteLength: newRoots.reduce(0) { $0 + $1.size }, fork: newFork, signature: head?.signature ?? signature,
+                manifest: learnedManifest?.compactEncoded(), contiguousLength: contiguous,
+                alongside: companion == nil ? nil : companionWork(contiguousLength: contiguous, arrived: blocks))
+        } catch {
+            companion?.logDidEnd(key: key, committed: false)
+            throw error
+        }
         if let learnedManifest { manifest = learnedManifest }
         if let head {
             tree.upgrade(length: head.length, fork: head.fork, roots: head.roots)
@@ -302,6 +335,7 @@ public actor SignedLog {
             }
             publish(.upgraded(length: head.length))
         }
+        companion?.logDidEnd(key: key, committed: true)
         if !blocks.isEmpty { publish(.downloaded(indices: blocks.map(\.index))) }
         return outcomes
     }

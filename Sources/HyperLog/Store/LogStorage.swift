@@ -32,6 +32,10 @@ public final class LogStorage: Sendable {
 
     let pool: DatabasePool
 
+    /// The database, for data that must share its transactions (see `LogCommitCompanion`): the rooms' history index
+    /// keeps its tables here. Its calls are synchronous, on the store's executor.
+    public var database: any DatabaseWriter { pool }
+
     /// Opens (creating if needed) the database at `path`. A file that is not a valid store gives
     /// `HyperLogError.corruptStorage` rather than a crash.
     public init(path: String) throws {
@@ -181,7 +185,8 @@ public final class LogStorage: Sendable {
 
     // MARK: - Appends and reads
 
-    /// Stores blocks (by index), nodes and the new signed head in one transaction.
+    /// Stores blocks (by index), nodes and the new signed head in one transaction, with whatever `alongside` writes
+    /// (if it throws, nothing is stored).
     ///
     /// A block's leaf node lives in the block's own row (its hash beside the data, its size the data's length), so
     /// an append writes one row per block plus one per parent; leaf nodes without their block (learned from
@@ -189,7 +194,7 @@ public final class LogStorage: Sendable {
     public func commit(
         core: Int64, blocks: [(index: UInt64, data: [UInt8])], nodes: [TreeNode],
         length: UInt64, byteLength: UInt64, fork: UInt64, signature: [UInt8]?, manifest: [UInt8]? = nil,
-        contiguousLength: UInt64? = nil
+        contiguousLength: UInt64? = nil, alongside: ((Database) throws -> Void)? = nil
     ) throws {
         let leafHashes = Dictionary(
             nodes.lazy.filter { $0.index & 1 == 0 }.map { ($0.index / 2, $0.hash) }, uniquingKeysWith: { $1 })
@@ -233,6 +238,7 @@ public final class LogStorage: Sendable {
             updateHead.bind(5, contiguousLength.map(Int64.init))
             updateHead.bind(6, core)
             try updateHead.step()
+            try alongside?(db)
         }
     }
 

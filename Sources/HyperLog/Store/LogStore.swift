@@ -33,6 +33,8 @@ public actor LogStore {
     let primaryKey: SecureBytes
     /// Logs already opened, so each key has one actor (one writer) per store.
     private var open: [[UInt8]: SignedLog] = [:]
+    /// Given every log this store opens (see `LogCommitCompanion`).
+    private var commitCompanion: (any LogCommitCompanion)?
 
     /// Opens the store in `directory`, creating the directory, the primary key and the database on first use. Its
     /// work runs on `executor` (it must be a serial one on a thread that may block on the disk), or on a storage
@@ -70,7 +72,9 @@ public actor LogStore {
                 key: key, discoveryKey: try DiscoveryKey.of(key), manifest: manifest.compactEncoded(),
                 namespace: namespace, name: name)
         let expected = try ExpectedLengthFile(directory: directory.appendingPathComponent(Self.expectedLengthsDirectoryName), discoveryKey: record.discoveryKey)
-        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair, executor: executor, expectedLength: expected)
+        let log = try SignedLog(
+            record: record, storage: storage, keyPair: keyPair, executor: executor, expectedLength: expected,
+            commitCompanion: commitCompanion)
         open[key] = log
         return log
     }
@@ -97,9 +101,18 @@ public actor LogStore {
                 primaryKey: primaryKey, namespace: record.namespace ?? CorestoreKeyDerivation.rootNamespace,
                 name: $0)
         }
-        let log = try SignedLog(record: record, storage: storage, keyPair: keyPair, executor: executor)
+        let log = try SignedLog(
+            record: record, storage: storage, keyPair: keyPair, executor: executor, commitCompanion: commitCompanion)
         open[key] = log
         return log
+    }
+
+    /// Sets the companion told of every change that adds blocks to any log of this store, inside the change's
+    /// transaction (see `LogCommitCompanion`); nil removes it. Logs opened before and after get it.
+    public func setCommitCompanion(_ companion: (any LogCommitCompanion)?) {
+        commitCompanion = companion
+        // The logs run on this store's executor: setting theirs is a plain call here.
+        for log in open.values { log.assumeIsolated { $0.commitCompanion = companion } }
     }
 
     /// The stored log with this discovery key, if any.

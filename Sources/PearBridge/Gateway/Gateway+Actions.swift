@@ -64,7 +64,8 @@ extension Gateway {
 
     /// Commits every room's waiting entries (one append per room), ingests them and completes the requests waiting on
     /// them. The store's thread is the gateway's own, so the commit is a call, not a hop; the fsync it waits for is the
-    /// one pause in handling jobs, and what queues up during it goes into the next commit.
+    /// one pause in handling jobs, and what queues up during it goes into the next commit. The entries are indexed in
+    /// the append's own transaction (the gateway is the store's `LogCommitCompanion`).
     func commitPendingAppends(group: inout DiscardingTaskGroup) async {
         for commit in pendingAppends.takeAll() {
             let topic = commit.topic
@@ -80,8 +81,9 @@ extension Gateway {
                 outcome = .failed("\(state.rooms[topic]?.channel ?? "the room") is not a room this gateway holds")
             }
             switch outcome {
-            case .appended(let first, let blocks):
-                await perform(indexed(topic) { $0.appended(topic, from: first, blocks: blocks) }, group: &group)
+            case .appended:
+                // Ingested inside the append's transaction (`Gateway+Companion`); what that decided is done now.
+                await performCommitted(group: &group)
             case .failed(let reason):
                 logger.error(
                     "could not append to room log",

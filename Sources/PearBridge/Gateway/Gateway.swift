@@ -33,13 +33,17 @@ public actor Gateway: Service {
     // The state below is module-internal only so the actor's own extension (`Gateway+Actions.swift`) reaches it;
     // nothing else touches it.
     let store: LogStore
-    /// The rooms' history index (beside the store; derived from the logs).
+    /// The rooms' history index (in the store's database, written in the store's transactions).
     let roomIndex: RoomIndex
     let logger: Logger
     let catalogue: RoomCatalogue
     var state: GatewayState
     /// Every open writer log (ours and replicas) by key.
     var logs: [[UInt8]: SignedLog] = [:]
+    /// What the rooms took from the store transaction under way, and what they decided in kept ones, not yet
+    /// performed (see `Gateway+Companion`).
+    var transaction = IngestingTransaction()
+    var committedActions: [GatewayAction] = []
     /// Our entries waiting for the next commit (see `PendingAppends`).
     var pendingAppends = PendingAppends()
     /// The request being handled, which its appends complete.
@@ -74,6 +78,8 @@ public actor Gateway: Service {
         /// Our store could not keep what the peer sent (a full disk): we leave the peer for now, without blaming it.
         case localFault(ConnectionID, String)
         case logChanged(writer: [UInt8])
+        /// Rooms ingested blocks in a store transaction that was kept: what they decided is to be performed.
+        case performCommitted
 
         func cancelled() {
             switch self {
@@ -100,23 +106,31 @@ public actor Gateway: Service {
         onMisbehaviour: @escaping @Sendable ([UInt8], PeerMisbehaviour) -> Void = { _, _ in }
     ) throws {
         store = try LogStore(directory: directory.file("store"), executor: executor)
-        roomIndex = try RoomIndex(path: directory.file("store").appendingPathComponent(RoomIndex.fileName).path)
-        if let reason = roomIndex.damagedFileSetAside {
-            logger.warning(
-                "the room history index could not be used and is rebuilt from the logs (the old file is kept as .damaged)",
-                metadata: ["file": "\(directory.file("store").appendingPathComponent(RoomIndex.fileName).path)", "error": "\(reason)"])
-        }
+        roomIndex = try RoomIndex(sharing: store.storage)
+        Self.removeSeparateIndex(in: directory.file("store"), logger: logger)
         self.identity = identity
         self.logger = logger
         self.onMisbehaviour = onMisbehaviour
         self.discovery = discovery
         catalogue = RoomCatalogue(file: directory.file("rooms.json"))
         state = GatewayState(identity: identity.keyPair, fold: Self.fold)
-        if store.storage.fullyCheckedAtOpen || roomIndex.fullyCheckedAtOpen {
-            logger.info(
-                "the store was not closed cleanly last time (a crash, or a kill): every page was checked at open",
-                metadata: ["store": "\(store.storage.fullyCheckedAtOpen)", "historyIndex": "\(roomIndex.fullyCheckedAtOpen)"])
+        if store.storage.fullyCheckedAtOpen {
+            logger.info("the store was not closed cleanly last time (a crash, or a kill): every page was checked at open")
         }
+    }
+
+    /// Earlier versions kept the history index in a file of its own beside the store: it is derived data, now kept in
+    /// the store's database, so the old file goes and the rooms are indexed again from their logs as they open.
+    private static func removeSeparateIndex(in directory: URL, logger: Logger) {
+        let path = directory.appendingPathComponent(RoomIndex.fileName).path
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: path) || manager.fileExists(atPath: path + ".damaged") else { return }
+        for suffix in ["", "-wal", "-shm", "-clean", ".damaged", ".damaged-wal", ".damaged-shm"] {
+            try? manager.removeItem(atPath: path + suffix)
+        }
+        logger.info(
+            "the room history index now lives in the store's database: the old index file was removed, and rooms are indexed again from their logs",
+            metadata: ["file": "\(path)"])
     }
 
     /// Room names fold with IRC's rfc1459 casemapping, so `#Rust` and `#rust` are one room on every gateway.
@@ -129,6 +143,7 @@ public actor Gateway: Service {
     public func run() async throws {
         // Its tasks (this loop, the connection readers, the log followers) resume where the gateway runs after waiting,
         // not on Swift's shared pool first.
+        await store.setCommitCompanion(self)
         await withTaskExecutorPreference(store.executor) { await serve() }
     }
 
@@ -162,15 +177,11 @@ public actor Gateway: Service {
             for driver in link.allDrivers { await driver.stop() }
             links[id] = nil
         }
+        await store.setCommitCompanion(nil)
         do {
             try await store.close()
         } catch {
             logger.error("could not close the store cleanly", metadata: ["error": "\(error)"])
-        }
-        do {
-            try roomIndex.close()
-        } catch {
-            logger.error("could not close the room history index cleanly", metadata: ["error": "\(error)"])
         }
         logger.info("gateway stopped")
     }
@@ -387,6 +398,8 @@ public actor Gateway: Service {
                 "could not store what a peer sent; leaving it for now (is the disk full?)",
                 metadata: ["peer": "\(link.mux.label)", "error": "\(reason)"])
             link.mux.disconnect()
+        case .performCommitted:
+            await performCommitted(group: &group)
         case .logChanged(let writer):
             _ = changedLogs.withLock { $0.remove(writer) }
             for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }

@@ -3,26 +3,30 @@ import GRDB
 import HyperLog
 import Synchronization
 
-/// The rooms' history index: one SQLite file (`store/rooms-index.sqlite`) holding every room's valid entries in the
-/// agreed order, with the look-ups CHATHISTORY, join replay and the causality rules need (by position, by writer and
-/// index, by msgid, by time). Each room reads and writes it through its `StoredRoomLedger`.
+/// The rooms' history index: tables holding every room's valid entries in the agreed order, with the look-ups
+/// CHATHISTORY, join replay and the causality rules need (by position, by writer and index, by msgid, by time). Each
+/// room reads and writes it through its `StoredRoomLedger`.
 ///
-/// Derived data: everything here is computed from the verified blocks of the writers' logs, so it need not be
-/// durable on its own. Commits therefore do not wait for the disk (`synchronous = NORMAL` in WAL mode: a crash may
-/// lose the last transactions, never corrupt the file), and a room whose index is behind its logs (a crash, a lost
-/// index) or ahead of them (a lost or restored store) is caught up or rebuilt from the logs at start
-/// (`Gateway.openRoom`). A file that is not a valid index is set aside and rebuilt, never a failed start.
+/// A gateway keeps these tables in its store's own database (`init(sharing:)`) and writes them in the very
+/// transaction that stores the blocks they are derived from (the gateway is the store's `LogCommitCompanion`): an
+/// entry is indexed exactly when its block is stored, a crash or a full disk keeps both or neither, and the index
+/// is as durable as the logs. What a room has not indexed yet (an index lost with the store, data stored before the
+/// room knew its writer, a first start after an upgrade) is read from the logs when the room opens
+/// (`Gateway.openRoom`). A file of its own (`init(path:)`) serves tests and measurements.
 ///
-/// Calls are synchronous and made on the gateway's task; none waits for an fsync except SQLite's periodic WAL
-/// checkpoints.
+/// Calls are synchronous and made on the gateway's executor (the store's).
 public final class RoomIndex: Sendable {
+    /// The index's own file, from before it moved into the store's database (removed at start when found).
     public static let fileName = "rooms-index.sqlite"
 
-    let queue: DatabaseQueue
-    let path: String
+    let queue: any DatabaseWriter
+    /// The file this index owns, or nil when it lives in a store's database (the store closes that).
+    let path: String?
     /// The first error a batch's statements met (ledger calls do not throw: the batch does, and rolls back).
     private let failure = Mutex<Error?>(nil)
 
+    /// An index in a file of its own at `path` (created if needed). A file that is not a valid index is set aside
+    /// (`damagedFileSetAside`) and a new one made.
     public init(path: String) throws {
         self.path = path
         do {
@@ -38,6 +42,16 @@ public final class RoomIndex: Sendable {
             damagedFileSetAside = "\(error)"
             return
         }
+        damagedFileSetAside = nil
+    }
+
+    /// The index kept in a store's database (its tables are created there on first use), so that it can be written in
+    /// the transactions that store the blocks (see `LogCommitCompanion`). The store checks and closes the file.
+    public init(sharing storage: LogStorage) throws {
+        path = nil
+        queue = storage.database
+        try Self.migrator.migrate(queue)
+        fullyCheckedAtOpen = false
         damagedFileSetAside = nil
     }
 
@@ -65,7 +79,7 @@ public final class RoomIndex: Sendable {
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
+        migrator.registerMigration("rooms-index-v1") { db in
             // Unsigned 64-bit values (clocks, indices, timestamps: a hostile entry may carry any) are stored with
             // their top bit flipped, which maps unsigned order onto SQLite's signed integers.
             try db.execute(
@@ -149,6 +163,24 @@ public final class RoomIndex: Sendable {
         }
     }
 
+    /// Runs `body` (ledger calls) inside a transaction someone else opened on this index's database (`db`), the one
+    /// storing a log's change: if any statement failed, the error is thrown, and the owner of the transaction rolls
+    /// all of it back (and says so: `transactionRolledBack()`).
+    public func within<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        failure.withLock { $0 = nil }
+        let outer = batchDatabase
+        batchDatabase = (db, pthread_self())
+        defer { batchDatabase = outer }
+        let result = try body()
+        if let error = failure.withLock({ $0 }) { throw error }
+        return result
+    }
+
+    /// A transaction that ran ledger calls (`within`) was not kept: what the ledgers cached during it is forgotten.
+    public func transactionRolledBack() {
+        rollbacks.add(1, ordering: .relaxed)
+    }
+
     /// How many batches were rolled back (ledgers drop their caches when it changes).
     let rollbacks = Atomic<UInt64>(0)
 
@@ -169,8 +201,10 @@ public final class RoomIndex: Sendable {
         }
     }
 
-    /// Closes the file (after a checkpoint), at shutdown.
+    /// Closes the index's own file (after a checkpoint), at shutdown; an index in a store's database is closed with
+    /// the store.
     public func close() throws {
+        guard let path, let queue = queue as? DatabaseQueue else { return }
         try queue.close()
         CleanShutdownMarker.leave(for: path)
     }
