@@ -27,7 +27,11 @@ import Testing
     /// (dropped). Returns how many entries the reader then holds from the start.
     static func replicateInterrupted(_ stores: Stores) async throws -> UInt64 {
         try await stores.writer.append((0..<500).map { Array("entry \($0)".utf8) })
-        let first = try await ReplicationLoopback.connect(initiator: stores.writer, responder: stores.reader)
+        // A small window, so that six rounds move part of the log, not all of it.
+        var configuration = ReplicationSession.Configuration()
+        configuration.maximumInflight = 64
+        let first = try await ReplicationLoopback.connect(
+            initiator: stores.writer, responder: stores.reader, configuration: configuration)
         await first.pump(maximumRounds: 6) { false }
         await first.stop()
         return await stores.reader.contiguousLength

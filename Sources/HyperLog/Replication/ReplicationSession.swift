@@ -31,8 +31,10 @@ public struct ReplicationSession {
     }
 
     public struct Configuration: Sendable {
-        /// Requests this side keeps in flight.
-        public var maximumInflight: Int = 64
+        /// Requests this side keeps in flight: hypercore's upper bound (its `DEFAULT_MAX_INFLIGHT` is [16, 512]). A
+        /// catch-up then takes each burst in one verification and one commit, where 64 left the two sides waiting on
+        /// each other (measured: 110,000 lines 6.9 → 5.0 s).
+        public var maximumInflight: Int = 512
         /// Requests the remote may have outstanding at us before it counts as flooding.
         public var maximumRemoteRequests: Int = 4096
         /// Unsolicited data messages tolerated (late answers to cancelled requests) before closing.

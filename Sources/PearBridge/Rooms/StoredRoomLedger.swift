@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import HyperLog
 import Synchronization
 
 /// A room's `RoomLedger` in the `RoomIndex`: every answer is an indexed look-up, so what the gateway holds in memory
@@ -76,10 +77,14 @@ public final class StoredRoomLedger: RoomLedger {
         guard let newest = newestEntry(of: author), position <= newest.index else { return nil }
         if newest.index == position { return newest.lamport }
         return index.run(nil) { db in
-            try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?"),
-                arguments: [room, Data(author), RoomIndex.stored(position)]
-            ).map(RoomIndex.unsigned)
+            let query = RawStatement(
+                statement: try db.cachedStatement(sql: "SELECT lamport FROM entry WHERE room = ? AND author = ? AND idx = ?"))
+            query.bind(1, room)
+            query.bind(2, author)
+            query.bind(3, RoomIndex.stored(position))
+            return try query.queryOne { row in
+                RawStatement.isInteger(row, 0) ? RoomIndex.unsigned(RawStatement.integer(row, 0)) : nil
+            } ?? nil
         }
     }
 
@@ -106,16 +111,23 @@ public final class StoredRoomLedger: RoomLedger {
     public func insert(_ line: RoomHistory.Line) -> Bool {
         let position = line.position
         let inserted = index.run(false) { db in
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT OR IGNORE INTO entry (room, lamport, author, idx, kind, timestamp, msgid, text)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-            try insert.execute(
-                arguments: [room] + Self.arguments(position) + [
-                    RoomIndex.stored(line.entry.kind.rawValue), RoomIndex.stored(line.entry.timestamp),
-                    line.entry.messageID, line.entry.text,
-                ])
+            // Bound through SQLite's C API: a catch-up inserts tens of thousands of these, and GRDB's
+            // `StatementArguments` (boxing every value, copying blobs into `Data`) cost more than the insert itself.
+            let insert = RawStatement(
+                statement: try db.cachedStatement(
+                    sql: """
+                        INSERT OR IGNORE INTO entry (room, lamport, author, idx, kind, timestamp, msgid, text)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                        """))
+            insert.bind(1, room)
+            insert.bind(2, RoomIndex.stored(position.lamport))
+            insert.bind(3, position.author)
+            insert.bind(4, RoomIndex.stored(position.index))
+            insert.bind(5, RoomIndex.stored(line.entry.kind.rawValue))
+            insert.bind(6, RoomIndex.stored(line.entry.timestamp))
+            insert.bind(7, line.entry.messageID)
+            insert.bind(8, line.entry.text)
+            try insert.step()
             return db.changesCount > 0
         }
         if inserted {
@@ -152,9 +164,12 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func isClaimed(messageID: String) -> Bool {
         index.run(false) { db in
-            try Bool.fetchOne(
-                db.cachedStatement(sql: "SELECT 1 FROM entry INDEXED BY entry_by_msgid WHERE room = ? AND msgid = ? LIMIT 1"),
-                arguments: [room, messageID]) ?? false
+            let query = RawStatement(
+                statement: try db.cachedStatement(
+                    sql: "SELECT 1 FROM entry INDEXED BY entry_by_msgid WHERE room = ? AND msgid = ? LIMIT 1"))
+            query.bind(1, room)
+            query.bind(2, messageID)
+            return try query.queryOne { _ in true } ?? false
         }
     }
 
@@ -194,8 +209,11 @@ public final class StoredRoomLedger: RoomLedger {
 
     private func awaitedRows(_ db: Database) throws -> Int {
         if let known = withCache({ $0.awaitedRows }) { return known }
-        return try Int.fetchOne(
+        let rows = try Int.fetchOne(
             db.cachedStatement(sql: "SELECT count(*) FROM awaited WHERE room = ?"), arguments: [room]) ?? 0
+        // Kept: asked at every new entry, and counted again only after rows were taken.
+        withCache { $0.awaitedRows = rows }
+        return rows
     }
 
     public func takeWaiters(of head: RoomLedgerHead) -> [RoomLedgerWaiter] {
@@ -222,8 +240,14 @@ public final class StoredRoomLedger: RoomLedger {
 
     public func setProgress(of author: [UInt8], length: UInt64, pending: Set<UInt64>) {
         index.run(()) { db in
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO writer (room, author, length, pending) VALUES (?, ?, ?, ?)")
-                .execute(arguments: [room, Data(author), RoomIndex.stored(length), pending.isEmpty ? nil : Self.encode(pending)])
+            let upsert = RawStatement(
+                statement: try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO writer (room, author, length, pending) VALUES (?, ?, ?, ?)"))
+            upsert.bind(1, room)
+            upsert.bind(2, author)
+            upsert.bind(3, RoomIndex.stored(length))
+            upsert.bind(4, pending.isEmpty ? nil : [UInt8](Self.encode(pending)))
+            try upsert.step()
         }
     }
 
