@@ -34,6 +34,9 @@ enum IRCBenchmarks {
         var channel = "#load"
         /// The server started when no `port` is given: pearircd, or nio-floor (idle memory only; it has no channels).
         var startedServer = StartedServer.pearircd
+        /// The pearircd to start (`--pearircd`: another build's, so old and new are measured by one tool); by default
+        /// the one beside this binary.
+        var pearircd: URL?
     }
 
     enum StartedServer {
@@ -60,7 +63,7 @@ enum IRCBenchmarks {
                 switch options.startedServer {
                 case .pearircd:
                     try startServer(
-                        "pearircd",
+                        "pearircd", binary: options.pearircd,
                         arguments: [
                             "run", "--standalone", "--port", "0", "--no-tls", "--history-on-join", "0",
                             "--data-dir", directory.path,
@@ -210,8 +213,8 @@ enum IRCBenchmarks {
 
     /// Starts `name` (a server built next to this binary) with `arguments`; returns it and its port, once it printed
     /// `listening plain HOST PORT` (as pearircd and nio-floor do when their listener is bound).
-    static func startServer(_ name: String, arguments: [String]) throws -> (Process, Int) {
-        let server = try ServerProcess.start(ServerProcess.besideThisBinary(name), arguments: arguments)
+    static func startServer(_ name: String, binary: URL? = nil, arguments: [String]) throws -> (Process, Int) {
+        let server = try ServerProcess.start(binary ?? ServerProcess.besideThisBinary(name), arguments: arguments)
         return (server.process, server.ports["plain"] ?? 0)
     }
 }

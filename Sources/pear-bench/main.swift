@@ -2,7 +2,7 @@
 //   swift run -c release pear-bench [hyperlog] [replication] [swarm] [p2p] [irc] [--entries N]
 //   p2p: gateways A and B (the pearircd next to this binary, or --pearircd PATH) as processes, 10 talkers on A and 5
 //        listeners on B, beside the same clients on a standalone server; then ten writer gateways into one room
-//   irc: against the pearircd next to this binary, or any server: --port N [--server-pid PID] [--label NAME]
+//   irc: against the pearircd next to this binary (or --pearircd PATH), or any server: --port N [--server-pid PID] [--label NAME]
 //   history: rooms of 0 / 10k / 100k / 1M lines served by the pearircd next to this binary [--lines N]
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
 // Each figure is one line: name, value, unit, parameters.
@@ -57,6 +57,7 @@ for suite in selected {
         if let pid = textOption("--server-pid").flatMap(Int32.init) { options.serverPID = pid }
         if let label = textOption("--label") { options.label = label }
         if let host = textOption("--host") { options.host = host }
+        if let path = textOption("--pearircd") { options.pearircd = URL(fileURLWithPath: path) }
         options.clients = option("--clients", default: options.clients)
         options.messages = option("--messages", default: options.messages)
         options.size = option("--size", default: options.size)
