@@ -94,6 +94,7 @@ def seeds():
         "protomux": frames,
         "secret-stream-handshake": stream,
         "secret-stream-frames": stream,
+        "udx-packet": [bytes.fromhex(c["hex"]) for key in ("constructed", "captured") for c in load("udx")[key]],
     }
 
 

@@ -17,6 +17,7 @@ enum FuzzTarget: String, CaseIterable {
     case protomux = "protomux"
     case secretStreamHandshake = "secret-stream-handshake"
     case secretStreamFrames = "secret-stream-frames"
+    case udxPacket = "udx-packet"
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -54,6 +55,11 @@ enum FuzzTarget: String, CaseIterable {
             // A proof for a known 16-block log, as a peer would send it: verification may fail, never trap.
             guard case .data(let data)? = try? ReplicationMessage(type: 3, bytes: bytes) else { return }
             _ = try? Fixture.verifier.verify(data)
+        case .udxPacket:
+            guard let packet = try? UDXPacket(decoding: bytes) else { return }
+            precondition(packet.encoded() == bytes, "UDX packet round trip changed the bytes")
+            precondition(packet.sackBlocks.count <= bytes.count / 8, "more SACK blocks than the body holds")
+            _ = packet.payload.count
         case .protomux:
             var session = ProtomuxSession(maximumRemoteChannels: 64, maximumBufferedBytes: 1 << 20)
             // Split where the input says, so frame boundaries vary too.
