@@ -1,4 +1,6 @@
+import Foundation
 import HyperLog
+import Logging
 
 /// The shell's side of the rooms' history index: opening a room's ledger (caught up or rebuilt against the logs), and
 /// ingesting in index transactions.
@@ -36,5 +38,19 @@ extension Gateway {
             state.roomReloaded(topic)
             return []
         }
+    }
+
+    /// Earlier versions kept the history index in a file of its own beside the store: it is derived data, now kept in
+    /// the store's database, so the old file goes and the rooms are indexed again from their logs as they open.
+    static func removeSeparateIndex(in directory: URL, logger: Logger) {
+        let path = directory.appendingPathComponent(RoomIndex.fileName).path
+        let manager = FileManager.default
+        guard manager.fileExists(atPath: path) || manager.fileExists(atPath: path + ".damaged") else { return }
+        for suffix in ["", "-wal", "-shm", "-clean", ".damaged", ".damaged-wal", ".damaged-shm"] {
+            try? manager.removeItem(atPath: path + suffix)
+        }
+        logger.info(
+            "the room history index now lives in the store's database: the old index file was removed, and rooms are indexed again from their logs",
+            metadata: ["file": "\(path)"])
     }
 }

@@ -119,20 +119,6 @@ public actor Gateway: Service {
         }
     }
 
-    /// Earlier versions kept the history index in a file of its own beside the store: it is derived data, now kept in
-    /// the store's database, so the old file goes and the rooms are indexed again from their logs as they open.
-    private static func removeSeparateIndex(in directory: URL, logger: Logger) {
-        let path = directory.appendingPathComponent(RoomIndex.fileName).path
-        let manager = FileManager.default
-        guard manager.fileExists(atPath: path) || manager.fileExists(atPath: path + ".damaged") else { return }
-        for suffix in ["", "-wal", "-shm", "-clean", ".damaged", ".damaged-wal", ".damaged-shm"] {
-            try? manager.removeItem(atPath: path + suffix)
-        }
-        logger.info(
-            "the room history index now lives in the store's database: the old index file was removed, and rooms are indexed again from their logs",
-            metadata: ["file": "\(path)"])
-    }
-
     /// Room names fold with IRC's rfc1459 casemapping, so `#Rust` and `#rust` are one room on every gateway.
     static let fold: @Sendable (String) -> String = { IRCCasemapping.rfc1459.fold($0) }
 
@@ -293,79 +279,6 @@ public actor Gateway: Service {
                 label: link.mux.label, remoteKey: link.mux.remotePublicKey, nick: state.nick(ofIdentity: link.mux.remotePublicKey),
                 sharedRooms: shared)
         }
-    }
-
-    // MARK: - Peers
-
-    /// Takes over a connection: announces our rooms on it and handles what it sends, a batch at a time, until it ends.
-    @discardableResult
-    public func attach(_ connection: any PeerConnection) -> ConnectionID {
-        attach(connection, .batches(connection.eventBatches))
-    }
-
-    /// Takes over a connection whose events come one by one (the in-memory link of tests).
-    @discardableResult
-    public func attach(_ mux: any PeerMux, events: AsyncStream<PeerEvent>) -> ConnectionID {
-        attach(mux, .single(events))
-    }
-
-    private func attach(_ mux: any PeerMux, _ events: PeerEvents) -> ConnectionID {
-        let id = nextConnectionID
-        nextConnectionID += 1
-        let link = PeerLink(mux: mux)
-        // Listed at once (`peers`), taken over by the next job.
-        links[id] = link
-        post(.attach(id, link, events))
-        return id
-    }
-
-    /// Reads one connection until it ends (on the gateway's executor: what arrives needs no further hop to its driver).
-    func read(_ events: PeerEvents, link: PeerLink, id: ConnectionID) async {
-        switch events {
-        case .single(let stream):
-            for await event in stream { await handle([event], link: link, id: id) }
-        case .batches(let stream):
-            for await batch in stream { await handle(batch, link: link, id: id) }
-        }
-        post(.peerGone(id))
-    }
-
-    /// One batch of a connection's events: the replication messages of one core that arrived together go to its
-    /// driver in one call (verified and stored in one step, one hop); everything else goes to the mailbox as one job.
-    /// The two paths need no common order: a driver holds messages that come before the peer's open is processed.
-    func handle(_ batch: [PeerEvent], link: PeerLink, id: ConnectionID) async {
-        var others: [PeerEvent] = []
-        var run: (driver: ReplicationDriver, messages: [ReplicationMessage])?
-        for event in batch {
-            guard case .message(ReplicationMessage.protocolName, let discoveryKey, let type, let bytes) = event else {
-                others.append(event)
-                continue
-            }
-            // Protomux delivers messages only once our side is open, and our open follows the driver's
-            // registration: a message without a driver is for a channel already gone.
-            guard let driver = link.driver(discoveryKey) else { continue }
-            guard let message = try? ReplicationMessage(type: type, bytes: bytes) else {
-                post(.misbehaved(id, .malformedReplicationMessage))
-                return
-            }
-            if let current = run, current.driver !== driver {
-                run = nil
-                guard await deliver(current.messages, to: current.driver, on: id) else { return }
-            }
-            if run == nil { run = (driver, []) }
-            run?.messages.append(message)
-        }
-        if let current = run {
-            guard await deliver(current.messages, to: current.driver, on: id) else { return }
-        }
-        if !others.isEmpty { await withCheckedContinuation { done in post(.peerEvents(id, others, done: done)) } }
-    }
-
-    /// Hands a driver its messages; false when that closed the channel (reported).
-    private func deliver(_ messages: [ReplicationMessage], to driver: ReplicationDriver, on id: ConnectionID) async -> Bool {
-        guard let reason = await driver.receive(messages) else { return true }
-        replicationEnded(id, reason)
-        return false
     }
 
     // MARK: - Jobs

@@ -93,11 +93,12 @@ import Testing
     @Test func aFailedConnectIsExplainedInWords() async throws {
         let gateway = try await TestGateway.make("pearserv-connect")
         defer { gateway.cleanUp() }
-        // A port nobody listens on (bound, then closed).
+        // A port nobody listens on: bound without listening, and kept bound for the test, so that no other test's
+        // listener can take it meanwhile (binding and closing a listener let a parallel test reuse the port).
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let closed = try await ServerBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(closed.localAddress?.port)
-        try await closed.close()
+        let reserved = try ReservedPort()
+        defer { reserved.release() }
+        let port = reserved.port
         let transport = SwarmTransport(keyPair: Ed25519.randomKeyPair())
         let service = PearServ(gateway: gateway.gateway) { address in
             _ = try await transport.connect(to: address, expectedRemoteKey: nil)
@@ -135,4 +136,37 @@ import Testing
         try await transportB.shutdown()
         try await group.shutdownGracefully()
     }
+}
+
+/// A TCP port bound on 127.0.0.1 without listening: connecting to it is refused, and nothing else can bind it while
+/// it is held.
+struct ReservedPort {
+    let descriptor: Int32
+    let port: Int
+
+    struct Failure: Error {}
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw Failure() }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard bound == 0, named == 0 else {
+            close(descriptor)
+            throw Failure()
+        }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func release() { close(descriptor) }
 }
