@@ -31,18 +31,6 @@ public struct LogChangeInTransaction {
     public func blocks(from start: UInt64, limit: Int = 4096) throws -> [[UInt8]] {
         guard start < contiguousLength, limit > 0 else { return [] }
         let end = min(contiguousLength, start + UInt64(limit))
-        let snapshot = StorageSnapshot(db: database)
-        var blocks: [[UInt8]] = []
-        blocks.reserveCapacity(Int(end - start))
-        for index in start..<end {
-            if let block = arrived[index] {
-                blocks.append(block)
-            } else if let block = try snapshot.block(core: core, index: index) {
-                blocks.append(block)
-            } else {
-                throw HyperLogError.blockNotAvailable(index: index)
-            }
-        }
-        return blocks
+        return try StorageSnapshot(db: database).blocks(core: core, in: start..<end, arrived: arrived)
     }
 }

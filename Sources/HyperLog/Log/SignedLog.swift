@@ -143,14 +143,10 @@ public actor SignedLog {
         let signed = sign(next, keyPair: keyPair)
         let indexed = blocks.enumerated().map { (index: firstIndex + UInt64($0.offset), data: $0.element) }
         let contiguous = contiguousLength == firstIndex ? next.length : contiguousLength
-        do {
+        try withCompanion(newBlocks: indexed, contiguousLength: contiguous) { alongside in
             try storage.commit(
                 core: coreID, blocks: indexed, nodes: created, length: next.length, byteLength: next.byteLength,
-                fork: next.fork, signature: signed, contiguousLength: contiguous,
-                alongside: companionWork(contiguousLength: contiguous, arrived: indexed))
-        } catch {
-            commitCompanion?.logDidEnd(key: key, committed: false)
-            throw error
+                fork: next.fork, signature: signed, contiguousLength: contiguous, alongside: alongside)
         }
         next.retainOnlyRoots()
         tree = next
@@ -158,7 +154,6 @@ public actor SignedLog {
         contiguousLength = contiguous
         expectedLength = next.length
         expectedLengthFile?.record(next.length)
-        commitCompanion?.logDidEnd(key: key, committed: true)
         publish(.appended(length: next.length))
         return next.length
     }
@@ -182,18 +177,26 @@ public actor SignedLog {
         publish(.truncated(length: full.length, fork: full.fork))
     }
 
-    /// What the companion does inside a change's transaction (nil without a companion).
-    private func companionWork(contiguousLength: UInt64, arrived: [(index: UInt64, data: [UInt8])])
-        -> ((Database) throws -> Void)?
-    {
-        guard let companion = commitCompanion else { return nil }
+    /// Runs `commit` (a storage commit) with the companion's work for `newBlocks` inside its transaction (the
+    /// `alongside` it is given; nil without a companion or new blocks), and tells the companion whether it was kept.
+    private func withCompanion(
+        newBlocks: [(index: UInt64, data: [UInt8])], contiguousLength: UInt64,
+        _ commit: (((Database) throws -> Void)?) throws -> Void
+    ) throws {
+        guard let companion = commitCompanion, !newBlocks.isEmpty else { return try commit(nil) }
         let key = self.key, core = coreID
-        return { db in
-            try companion.logWillCommit(
-                LogChangeInTransaction(
-                    key: key, contiguousLength: contiguousLength, database: db, core: core,
-                    arrived: Dictionary(arrived.lazy.map { ($0.index, $0.data) }, uniquingKeysWith: { $1 })))
+        do {
+            try commit { db in
+                try companion.logWillCommit(
+                    LogChangeInTransaction(
+                        key: key, contiguousLength: contiguousLength, database: db, core: core,
+                        arrived: Dictionary(newBlocks.lazy.map { ($0.index, $0.data) }, uniquingKeysWith: { $1 })))
+            }
+        } catch {
+            companion.logDidEnd(key: key, committed: false)
+            throw error
         }
+        companion.logDidEnd(key: key, committed: true)
     }
 
     private func sign(_ tree: MerkleTree, keyPair: Ed25519.KeyPair) -> [UInt8] {
@@ -306,17 +309,11 @@ public actor SignedLog {
         while contiguous < newLength, try arrived.contains(contiguous) || storage.hasBlock(core: coreID, index: contiguous) {
             contiguous += 1
         }
-        // The companion (the rooms' index) takes the new blocks in the same transaction; with none, it has nothing to do.
-        let companion = blocks.isEmpty ? nil : commitCompanion
-        do {
+        try withCompanion(newBlocks: blocks, contiguousLength: contiguous) { alongside in
             try storage.commit(
                 core: coreID, blocks: blocks, nodes: nodes, length: newLength,
                 byteLength: newRoots.reduce(0) { $0 + $1.size }, fork: newFork, signature: head?.signature ?? signature,
-                manifest: learnedManifest?.compactEncoded(), contiguousLength: contiguous,
-                alongside: companion == nil ? nil : companionWork(contiguousLength: contiguous, arrived: blocks))
-        } catch {
-            companion?.logDidEnd(key: key, committed: false)
-            throw error
+                manifest: learnedManifest?.compactEncoded(), contiguousLength: contiguous, alongside: alongside)
         }
         if let learnedManifest { manifest = learnedManifest }
         if let head {
@@ -335,7 +332,6 @@ public actor SignedLog {
             }
             publish(.upgraded(length: head.length))
         }
-        companion?.logDidEnd(key: key, committed: true)
         if !blocks.isEmpty { publish(.downloaded(indices: blocks.map(\.index))) }
         return outcomes
     }
@@ -356,17 +352,7 @@ public actor SignedLog {
         guard start < contiguousLength, limit > 0 else { return [] }
         let end = min(contiguousLength, start + UInt64(limit))
         let coreID = self.coreID
-        return try storage.read { snapshot in
-            var blocks: [[UInt8]] = []
-            blocks.reserveCapacity(Int(end - start))
-            for index in start..<end {
-                guard let block = try snapshot.block(core: coreID, index: index) else {
-                    throw HyperLogError.blockNotAvailable(index: index)
-                }
-                blocks.append(block)
-            }
-            return blocks
-        }
+        return try storage.read { try $0.blocks(core: coreID, in: start..<end) }
     }
 
     /// Whether the block at `index` is stored locally.

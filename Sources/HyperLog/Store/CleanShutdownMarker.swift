@@ -1,19 +1,19 @@
 import Foundation
 import GRDB
 
-/// Whether a SQLite file was closed cleanly by its last user, so that opening it may skip the full structural check.
+/// Whether the store's SQLite file was closed cleanly by its last user, so that opening it may skip the full structural check.
 ///
 /// Why: `PRAGMA quick_check` reads every page, so a start that runs it grows with the history (about 0.5 s for a
 /// store of a million entries). After a clean close (a `<file>-clean` marker left, no write-ahead log, the file as
 /// long as its header says) nothing can have been left half-written, and damage at rest is still caught where it
 /// matters: SQLite reports malformed pages when they are read, and HyperLog checks every block against its leaf hash.
 /// After a crash, or when anything looks off, the full check runs.
-public enum CleanShutdownMarker {
+enum CleanShutdownMarker {
     static func markerPath(_ database: String) -> String { database + "-clean" }
 
     /// Takes the marker (the file is in use from now on) before SQLite opens the file, and says whether the file was
     /// closed cleanly: the marker was there, no write-ahead log is left over, and the file is whole.
-    public static func take(for database: String) -> Bool {
+    static func take(for database: String) -> Bool {
         let marker = markerPath(database)
         let present = FileManager.default.fileExists(atPath: marker)
         if present { unlink(marker) }
@@ -22,16 +22,16 @@ public enum CleanShutdownMarker {
     }
 
     /// SQLite's report on a file that failed the full check.
-    public struct IntegrityCheckFailed: Error, CustomStringConvertible {
-        public let path: String
-        public let report: String
-        public var description: String { "\(path): integrity check failed: \(report)" }
+    struct IntegrityCheckFailed: Error, CustomStringConvertible {
+        let path: String
+        let report: String
+        var description: String { "\(path): integrity check failed: \(report)" }
     }
 
     /// The check at open, run in the just-opened database `path`: nothing when `take` said it was closed cleanly,
     /// else SQLite's full page check (`IntegrityCheckFailed` when it finds damage). Returns whether the full check ran
     /// on a file that held pages already (a file used for the first time is not news).
-    public static func checkAtOpen(_ db: Database, path: String, closedCleanly: Bool) throws -> Bool {
+    static func checkAtOpen(_ db: Database, path: String, closedCleanly: Bool) throws -> Bool {
         if closedCleanly { return false }
         let pages = try Int64.fetchOne(db, sql: "PRAGMA page_count") ?? 0
         let report = try String.fetchOne(db, sql: "PRAGMA quick_check") ?? "no answer"
@@ -40,7 +40,7 @@ public enum CleanShutdownMarker {
     }
 
     /// Leaves the marker after a clean close.
-    public static func leave(for database: String) {
+    static func leave(for database: String) {
         let descriptor = open(markerPath(database), O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
         if descriptor >= 0 { close(descriptor) }
     }

@@ -379,6 +379,20 @@ public struct StorageSnapshot {
         return data
     }
 
+    /// The blocks of `range`, in order, taking those in `arrived` from there (a change whose rows are written but not
+    /// yet committed hands its blocks in, rather than have them read back); a block not stored is `blockNotAvailable`.
+    public func blocks(core: Int64, in range: Range<UInt64>, arrived: [UInt64: [UInt8]] = [:]) throws -> [[UInt8]] {
+        var blocks: [[UInt8]] = []
+        blocks.reserveCapacity(range.count)
+        for index in range {
+            guard let block = try arrived[index] ?? block(core: core, index: index) else {
+                throw HyperLogError.blockNotAvailable(index: index)
+            }
+            blocks.append(block)
+        }
+        return blocks
+    }
+
     public func hasBlock(core: Int64, index: UInt64) throws -> Bool {
         let query = RawStatement(statement: try db.cachedStatement(sql: "SELECT 1 FROM block WHERE core = ? AND idx = ?"))
         query.bind(1, core)
