@@ -20,61 +20,25 @@ public final class RoomIndex: Sendable {
     public static let fileName = "rooms-index.sqlite"
 
     let queue: any DatabaseWriter
-    /// The file this index owns, or nil when it lives in a store's database (the store closes that).
-    let path: String?
     /// The first error a batch's statements met (ledger calls do not throw: the batch does, and rolls back).
     private let failure = Mutex<Error?>(nil)
 
-    /// An index in a file of its own at `path` (created if needed). A file that is not a valid index is set aside
-    /// (`damagedFileSetAside`) and a new one made.
+    /// An index in a file of its own at `path` (created if needed): for tests and measurements of the index alone.
     public init(path: String) throws {
-        self.path = path
-        do {
-            (queue, fullyCheckedAtOpen) = try Self.open(path: path)
-        } catch {
-            // Derived data: a damaged index is moved aside (kept for a post-mortem) and rebuilt from the logs.
-            let aside = path + ".damaged"
-            try? FileManager.default.removeItem(atPath: aside)
-            for suffix in ["", "-wal", "-shm"] {
-                try? FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
-            }
-            (queue, fullyCheckedAtOpen) = try Self.open(path: path)
-            damagedFileSetAside = "\(error)"
-            return
-        }
-        damagedFileSetAside = nil
-    }
-
-    /// The index kept in a store's database (its tables are created there on first use), so that it can be written in
-    /// the transactions that store the blocks (see `LogCommitCompanion`). The store checks and closes the file.
-    public init(sharing storage: LogStorage) throws {
-        path = nil
-        queue = storage.database
-        try Self.migrator.migrate(queue)
-        fullyCheckedAtOpen = false
-        damagedFileSetAside = nil
-    }
-
-    /// Why an earlier index file could not be used (it was moved to `<file>.damaged`), for the gateway to log.
-    public let damagedFileSetAside: String?
-
-    /// Whether opening read every page (the file was not closed cleanly last time).
-    public let fullyCheckedAtOpen: Bool
-
-    private static func open(path: String) throws -> (DatabaseQueue, Bool) {
         var configuration = Configuration()
         configuration.journalMode = .wal
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
         }
-        let closedCleanly = CleanShutdownMarker.take(for: path)
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
-        let checked = try queue.write { db in
-            try CleanShutdownMarker.checkAtOpen(db, path: path, closedCleanly: closedCleanly)
-        }
-        try migrator.migrate(queue)
-        chmod(path, 0o600)
-        return (queue, checked)
+        queue = try DatabaseQueue(path: path, configuration: configuration)
+        try Self.migrator.migrate(queue)
+    }
+
+    /// The index kept in a store's database (its tables are created there on first use), so that it can be written in
+    /// the transactions that store the blocks (see `LogCommitCompanion`). The store checks and closes the file.
+    public init(sharing storage: LogStorage) throws {
+        queue = storage.database
+        try Self.migrator.migrate(queue)
     }
 
     static var migrator: DatabaseMigrator {
@@ -145,27 +109,20 @@ public final class RoomIndex: Sendable {
     /// Runs `body` (ledger calls) as one transaction: all of it is kept, or, if any statement failed, none of it and
     /// the error is thrown.
     public func batch<T>(_ body: () throws -> T) throws -> T {
-        failure.withLock { $0 = nil }
         do {
             return try queue.unsafeReentrantWrite { db in
-                try db.inPreparedTransaction(immediate: false) {
-                    batchDatabase = (db, pthread_self())
-                    defer { batchDatabase = nil }
-                    let result = try body()
-                    if let error = failure.withLock({ $0 }) { throw error }
-                    return result
-                }
+                try db.inPreparedTransaction(immediate: false) { try within(db, body) }
             }
         } catch {
             // What the ledgers cached during the batch may describe rows it did not keep.
-            rollbacks.add(1, ordering: .relaxed)
+            transactionRolledBack()
             throw error
         }
     }
 
-    /// Runs `body` (ledger calls) inside a transaction someone else opened on this index's database (`db`), the one
-    /// storing a log's change: if any statement failed, the error is thrown, and the owner of the transaction rolls
-    /// all of it back (and says so: `transactionRolledBack()`).
+    /// Runs `body` (ledger calls) inside a transaction already open on this index's database (`db`): a batch's own,
+    /// or the one storing a log's change. If any statement failed, the error is thrown, and the owner of the
+    /// transaction rolls all of it back (and says so: `transactionRolledBack()`).
     public func within<T>(_ db: Database, _ body: () throws -> T) throws -> T {
         failure.withLock { $0 = nil }
         let outer = batchDatabase
@@ -176,7 +133,8 @@ public final class RoomIndex: Sendable {
         return result
     }
 
-    /// A transaction that ran ledger calls (`within`) was not kept: what the ledgers cached during it is forgotten.
+    /// A transaction that ran ledger calls (`within`, `batch`) was not kept: what the ledgers cached during it is
+    /// forgotten.
     public func transactionRolledBack() {
         rollbacks.add(1, ordering: .relaxed)
     }
@@ -199,14 +157,6 @@ public final class RoomIndex: Sendable {
             failure.withLock { if $0 == nil { $0 = error } }
             return fallback
         }
-    }
-
-    /// Closes the index's own file (after a checkpoint), at shutdown; an index in a store's database is closed with
-    /// the store.
-    public func close() throws {
-        guard let path, let queue = queue as? DatabaseQueue else { return }
-        try queue.close()
-        CleanShutdownMarker.leave(for: path)
     }
 
     /// Chat kinds (message, action, notice: 0, 1, 2) are stored below this; the other kinds (few: nicks, topics,
