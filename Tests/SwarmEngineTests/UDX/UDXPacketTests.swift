@@ -7,34 +7,27 @@ import Testing
 /// its bytes. Bad datagrams are errors or ignored blocks, never a crash.
 @Suite struct UDXPacketTests {
     struct File: Decodable {
-        struct Fields: Decodable {
+        /// A header's fields as the file names them (captured packets also give the data offset and payload length).
+        struct Header: Decodable {
             let type: UInt8
             let remoteId: UInt32
             let rwnd: UInt32
             let seq: UInt32
             let ack: UInt32
+            let dataOffset: UInt8?
+            let payloadLength: Int?
         }
 
         struct Constructed: Decodable {
             let name: String
-            let fields: Fields
+            let fields: Header
             let hex: String
             let payload: String?
         }
 
         struct Captured: Decodable {
-            struct Decoded: Decodable {
-                let type: UInt8
-                let dataOffset: UInt8
-                let remoteId: UInt32
-                let rwnd: UInt32
-                let seq: UInt32
-                let ack: UInt32
-                let payloadLength: Int
-            }
-
             let from: String
-            let decoded: Decoded
+            let decoded: Header
             let hex: String
             let fullLength: Int
         }
@@ -104,12 +97,12 @@ import Testing
         #expect(bytes.count == vector.fullLength)
         let packet = try UDXPacket(decoding: bytes)
         #expect(packet.flags.rawValue == vector.decoded.type)
-        #expect(packet.dataOffset == vector.decoded.dataOffset)
+        #expect(packet.dataOffset == (try #require(vector.decoded.dataOffset)))
         #expect(packet.remoteID == vector.decoded.remoteId)
         #expect(packet.receiveWindow == vector.decoded.rwnd)
         #expect(packet.sequence == vector.decoded.seq)
         #expect(packet.acknowledgement == vector.decoded.ack)
-        #expect(packet.payload.count == vector.decoded.payloadLength)
+        #expect(packet.payload.count == (try #require(vector.decoded.payloadLength)))
         #expect(packet.encoded() == bytes)
     }
 
