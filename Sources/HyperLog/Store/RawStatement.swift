@@ -74,7 +74,7 @@ public struct RawStatement {
         switch sqlite3_step(statement.sqliteStatement) {
         case SQLITE_ROW: return try read(statement.sqliteStatement)
         case SQLITE_DONE: return nil
-        case let code: throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "query failed")
+        case let code: throw failure(code, "query failed")
         }
     }
 
@@ -90,7 +90,13 @@ public struct RawStatement {
         let code = sqlite3_step(statement.sqliteStatement)
         sqlite3_reset(statement.sqliteStatement)
         guard code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "insert failed")
+            throw failure(code, "insert failed")
         }
+    }
+
+    /// SQLite's own words for a failed step (a trigger's message, "database or disk is full"), as GRDB reports them.
+    private func failure(_ code: Int32, _ what: String) -> DatabaseError {
+        let words = sqlite3_db_handle(statement.sqliteStatement).flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        return DatabaseError(resultCode: ResultCode(rawValue: code), message: words.map { "\(what): \($0)" } ?? what)
     }
 }
