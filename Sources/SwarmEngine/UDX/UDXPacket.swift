@@ -39,6 +39,22 @@ public struct UDXPacket: Sendable, Equatable {
     public static let version: UInt8 = 1
     /// Most SACK blocks libudx sends in one ack (`UDX_MAX_SACKS`, src/internal.h).
     public static let maximumSACKBlocks = 50
+    /// The stream data libudx puts in one packet before any MTU probing succeeded: its base MTU of 1200 bytes less
+    /// the IPv4, UDP and UDX headers (`UDX_MTU_BASE`, `UDX_IPV4_HEADER_SIZE` in include/udx.h).
+    public static let basePayload = 1200 - 48
+    /// The most stream data a libudx peer puts in one packet (an MTU of 1500 found by probing, over IPv4).
+    public static let maximumPayload = 1500 - 48
+
+    /// A selective ack: seqs `start` up to (not including) `end` arrived, in 32-bit wrap-around order (so not a
+    /// `Range`: a block may wrap past 2³²).
+    public struct SACKBlock: Sendable, Hashable {
+        public var start: UInt32
+        public var end: UInt32
+        public init(start: UInt32, end: UInt32) {
+            self.start = start
+            self.end = end
+        }
+    }
 
     public var flags: Flags
     /// Body bytes before the stream data (libudx writes 0; kept for what a future version may put there).
@@ -69,12 +85,13 @@ public struct UDXPacket: Sendable, Equatable {
     /// An ack as libudx sends one: type SACK when there are blocks (at most `maximumSACKBlocks` are written), data
     /// offset 0, the blocks as the body.
     public static func acknowledgement(
-        remoteID: UInt32, receiveWindow: UInt32, sequence: UInt32, acknowledgement: UInt32, sacks: [Range<UInt32>] = []
+        remoteID: UInt32, receiveWindow: UInt32, sequence: UInt32, acknowledgement: UInt32, sacks: [SACKBlock] = []
     ) -> UDXPacket {
         var body: [UInt8] = []
-        for range in sacks.prefix(maximumSACKBlocks) {
-            appendLittleEndian(range.lowerBound, to: &body)
-            appendLittleEndian(range.upperBound, to: &body)
+        body.reserveCapacity(min(sacks.count, maximumSACKBlocks) * 8)
+        for block in sacks.prefix(maximumSACKBlocks) {
+            appendLittleEndian(block.start, to: &body)
+            appendLittleEndian(block.end, to: &body)
         }
         return UDXPacket(
             flags: sacks.isEmpty ? [] : .sack, remoteID: remoteID, receiveWindow: receiveWindow, sequence: sequence,
@@ -105,11 +122,11 @@ public struct UDXPacket: Sendable, Equatable {
     /// The selective-ack blocks, read as libudx reads them: with the SACK flag, the first `dataOffset` body bytes when
     /// that is set and shorter than the body, else the whole body, as whole 8-byte blocks (a trailing partial block is
     /// ignored). Blocks are returned as sent; whether they make sense for a stream is the stream's to check.
-    public var sackBlocks: [(start: UInt32, end: UInt32)] {
+    public var sackBlocks: [SACKBlock] {
         guard flags.contains(.sack) else { return [] }
         let length = dataOffset > 0 && Int(dataOffset) < body.count ? Int(dataOffset) : body.count
         return stride(from: 0, to: length / 8 * 8, by: 8).map { offset in
-            (Self.littleEndian(body, at: offset), Self.littleEndian(body, at: offset + 4))
+            SACKBlock(start: Self.littleEndian(body, at: offset), end: Self.littleEndian(body, at: offset + 4))
         }
     }
 

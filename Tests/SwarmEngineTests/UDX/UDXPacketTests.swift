@@ -84,7 +84,7 @@ import Testing
         #expect(packet.sackBlocks.map { [$0.start, $0.end] } == [[12, 14], [15, 16]])
         let built = UDXPacket.acknowledgement(
             remoteID: vector.fields.remoteId, receiveWindow: vector.fields.rwnd, sequence: vector.fields.seq,
-            acknowledgement: vector.fields.ack, sacks: [12..<14, 15..<16])
+            acknowledgement: vector.fields.ack, sacks: [.init(start: 12, end: 14), .init(start: 15, end: 16)])
         #expect(built.encoded() == Self.bytes(vector.hex))
         // Without blocks, an ack is type 0 and 20 bytes.
         let plain = UDXPacket.acknowledgement(remoteID: 7, receiveWindow: 1, sequence: 2, acknowledgement: 3)
@@ -138,7 +138,7 @@ import Testing
         var packet = UDXPacket(flags: .sack, remoteID: 1, receiveWindow: 1, sequence: 0, acknowledgement: 0)
         packet.body = [5, 0, 0, 0, 9, 0, 0, 0, 0xaa, 0xbb, 0xcc]
         #expect(try UDXPacket(decoding: packet.encoded()).sackBlocks.map { [$0.start, $0.end] } == [[5, 9]])
-        let many: [Range<UInt32>] = (0..<UInt32(80)).map { (start: UInt32) -> Range<UInt32> in start * 4..<start * 4 + 2 }
+        let many = (0..<UInt32(80)).map { UDXPacket.SACKBlock(start: $0 * 4, end: $0 * 4 + 2) }
         let ack = UDXPacket.acknowledgement(remoteID: 1, receiveWindow: 1, sequence: 0, acknowledgement: 0, sacks: many)
         #expect(ack.sackBlocks.count == UDXPacket.maximumSACKBlocks)
     }

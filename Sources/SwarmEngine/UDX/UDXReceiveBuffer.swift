@@ -1,0 +1,141 @@
+/// The receiving half of a UDX stream: which seq comes next, the packets that arrived ahead of it, and the selective
+/// acks that describe them, as libudx keeps them (`process_data_packet`, the read-queue loop of `process_packet`
+/// and `send_ack` in src/udx.c).
+///
+/// Unlike libudx, which buffers any packet at or after the next seq (up to 2³¹ ahead), this buffer is bounded twice:
+/// a packet more than `maximumSpan` seqs ahead is dropped (libudx's SACK scan cannot describe it anyway), and the
+/// bytes held ahead plus the bytes delivered but not yet read may not exceed twice the receive window (`hardLimit`).
+/// The advertised window stays advisory below that, as in libudx: its zero-window probe is a data packet sent into a
+/// closed window, and dropping it would cost the sender a retransmission timeout per probe until the stream died.
+struct UDXReceiveBuffer: Sendable {
+    struct Pending: Sendable {
+        var flags: UDXPacket.Flags
+        var payload: [UInt8]
+    }
+
+    /// What became of one DATA or END packet.
+    enum Outcome: Sendable, Equatable {
+        /// Its bytes (and any that waited behind it) are in order now.
+        case accepted
+        /// Held until the packets before it arrive.
+        case buffered
+        /// Already received (a retransmission whose ack was lost).
+        case duplicate
+        /// Too far ahead of the next seq.
+        case beyondSpan
+        /// The receive window is full.
+        case windowFull
+    }
+
+    /// How far ahead of the next seq a packet may be (libudx's SACK scan looks this far).
+    static let maximumSpan: UInt32 = 65_536
+
+    let windowLimit: Int
+    /// The next seq expected: everything before it arrived (the `ack` we send).
+    private(set) var next: UInt32 = 0
+    private var ahead: [UInt32: Pending] = [:]
+    /// libudx's `out_of_order`: how many packets are held ahead (its SACK scan counts down from it).
+    private(set) var outOfOrder = 0
+    private(set) var bytesAhead = 0
+    /// Delivered to the reader and not yet reported read.
+    private(set) var unreadBytes = 0
+    /// The seq of the peer's END, once it arrived.
+    private(set) var remoteEnd: UInt32?
+
+    init(windowLimit: Int) {
+        self.windowLimit = windowLimit
+    }
+
+    /// The most bytes held (ahead and unread): a sender that ignores the window has its packets dropped beyond it.
+    var hardLimit: Int { 2 * windowLimit }
+
+    /// The window to advertise: what the reader can still take (libudx's `get_recv_rwnd`).
+    var advertisedWindow: UInt32 {
+        UInt32(clamping: max(0, windowLimit - unreadBytes - bytesAhead))
+    }
+
+    /// Every byte up to and including the peer's END has been delivered.
+    var remoteEnded: Bool {
+        guard let remoteEnd else { return false }
+        return UDXSequence.isBefore(remoteEnd, next)
+    }
+
+    func isHeld(_ seq: UInt32) -> Bool { ahead[seq] != nil }
+
+    /// Takes a DATA or END packet at or after the next seq; in-order bytes go to `deliver` (in order).
+    mutating func receive(
+        seq: UInt32, flags: UDXPacket.Flags, payload: ArraySlice<UInt8>, deliver: (ArraySlice<UInt8>) -> Void
+    ) -> Outcome {
+        let distance = UInt32(bitPattern: UDXSequence.difference(seq, next))
+        if flags.contains(.end) { remoteEnd = seq }
+        if seq == next && flags.contains(.data) {
+            guard unreadBytes + bytesAhead + payload.count <= hardLimit else {
+                return .windowFull
+            }
+            next &+= 1
+            unreadBytes += payload.count
+            deliver(payload)
+            drain(deliver)
+            return .accepted
+        }
+        guard distance < Self.maximumSpan else { return .beyondSpan }
+        guard ahead[seq] == nil else { return .duplicate }
+        guard unreadBytes + bytesAhead + payload.count <= hardLimit else {
+            return .windowFull
+        }
+        ahead[seq] = Pending(flags: flags, payload: Array(payload))
+        outOfOrder += 1
+        bytesAhead += payload.count
+        if seq == next {
+            drain(deliver)
+            return .accepted
+        }
+        return .buffered
+    }
+
+    /// Delivers the packets that now follow in order (libudx's read-queue loop).
+    mutating func drain(_ deliver: (ArraySlice<UInt8>) -> Void) {
+        while let pending = ahead.removeValue(forKey: next) {
+            outOfOrder -= 1
+            bytesAhead -= pending.payload.count
+            next &+= 1
+            if pending.flags.contains(.data) {
+                unreadBytes += pending.payload.count
+                deliver(pending.payload[...])
+            }
+        }
+    }
+
+    /// The reader has consumed `count` delivered bytes: the window opens by as much.
+    mutating func read(_ count: Int) {
+        unreadBytes = max(0, unreadBytes - count)
+    }
+
+    /// The SACK blocks an ack carries, found exactly as libudx's `send_ack` finds them: scan the seqs after the next
+    /// one, counting down the out-of-order count at every gap, and stop after `UDXPacket.maximumSACKBlocks` blocks.
+    /// (The count falls at gaps, not at held packets: libudx's scan ends early when gaps outnumber held packets, and
+    /// an ack that matches libudx's must end where it does.)
+    func selectiveAcknowledgements() -> [UDXPacket.SACKBlock] {
+        var blocks: [UDXPacket.SACKBlock] = []
+        var remaining = outOfOrder
+        var start: UInt32?
+        var end: UInt32 = 0
+        var offset: UInt32 = 0
+        while offset < Self.maximumSpan && remaining > 0 && blocks.count < UDXPacket.maximumSACKBlocks {
+            let seq = next &+ 1 &+ offset
+            if ahead[seq] != nil {
+                if start == nil { start = seq }
+                end = seq &+ 1
+            } else {
+                remaining -= 1
+                if let first = start {
+                    blocks.append(UDXPacket.SACKBlock(start: first, end: end))
+                    start = nil
+                }
+            }
+            offset += 1
+        }
+        if let first = start, blocks.count < UDXPacket.maximumSACKBlocks { blocks.append(UDXPacket.SACKBlock(start: first, end: end)) }
+        return blocks
+    }
+}

@@ -1,0 +1,719 @@
+import DequeModule
+
+/// One UDX stream as a pure state machine: packets, writes and timer expiries in, datagrams to send and bytes to
+/// deliver out. No sockets and no clock: the shell passes the time (whole milliseconds, libuv's clock, which libudx's
+/// timers use) and sends what the machine returns.
+///
+/// It follows libudx at the commit udx-native 1.20.7 pins (759bf76, src/udx.c): seqs count packets from 0; every
+/// DATA or END packet is acked at once, with SACK blocks found as `send_ack` finds them; the retransmission timeout is
+/// RFC 6298's with libudx's bounds (1 s to 30 s), re-armed at twice the timeout after it fires, and a packet that
+/// times out a seventh time closes the stream (`UDX_MAX_RTO_TIMEOUTS`); losses are found with RACK (RFC 8985: a packet
+/// sent before one that was acked, and older than the latest RTT plus a reordering window) and a tail-loss probe;
+/// a zero receive window is probed with a data packet that ignores it, as 1.20.7 does. END is a half-close that takes
+/// a seq and is retransmitted like data; DESTROY is a reset, never retransmitted; HEARTBEAT asks for an ack; MESSAGE
+/// is an unordered datagram that takes no seq. The stream is finished once both sides' ENDs are acked.
+///
+/// Where this differs from libudx, on purpose: congestion control is NewReno (`UDXCongestionWindow`; libudx runs BBR,
+/// a sender-only choice the peer cannot see) without pacing; MTU probing is not done yet (packets carry libudx's base
+/// payload, 1,152 bytes, and probes from the peer are read: their padding sits in `dataOffset`); retransmissions carry
+/// the current ack and window, as libudx does since #309; buffers are bounded (see `UDXReceiveBuffer`, and
+/// `Configuration.sendBufferLimit`); a sub-packet receive window counts as one packet rather than none (libudx would
+/// stall until the window reaches a whole packet); a finished stream keeps acking what the peer sends again (its END,
+/// when our last ack was lost), where libudx forgets the stream at once and leaves the peer to time out.
+public struct UDXStreamState: Sendable {
+    public struct Configuration: Sendable, Equatable {
+        /// The most bytes received and not yet read (`UDX_DEFAULT_RWND_MAX`).
+        public var receiveWindow = 4 * 1024 * 1024
+        /// Stream bytes per packet.
+        public var payloadSize = UDXPacket.basePayload
+        /// The most bytes written and not yet acknowledged: a write beyond it is refused (back-pressure).
+        public var sendBufferLimit = 4 * 1024 * 1024
+        /// Once the unacknowledged bytes fall to this after the buffer refused a write, the stream says `writable`.
+        public var sendBufferLowWater = 1024 * 1024
+
+        public init() {}
+    }
+
+    /// What the shell does, in order.
+    public enum Action: Sendable, Equatable {
+        /// Send this datagram to the stream's remote address.
+        case transmit([UInt8])
+        /// Stream bytes, in order.
+        case deliver([UInt8])
+        /// An unordered datagram the peer sent on this stream.
+        case message([UInt8])
+        /// The peer ended its side: every byte it wrote has been delivered.
+        case remoteEnded
+        /// The send buffer refused a write earlier and has room again.
+        case writable
+        /// The stream is over; nothing more happens.
+        case closed(CloseReason)
+    }
+
+    public enum CloseReason: Error, Sendable, Equatable {
+        /// Both sides ended and everything was acknowledged.
+        case finished
+        /// The peer reset the stream (DESTROY).
+        case reset
+        /// A packet went unacknowledged through seven retransmission timeouts.
+        case timedOut
+        /// Destroyed here.
+        case destroyed
+    }
+
+    public enum WriteError: Error, Sendable, Equatable {
+        case ended
+        case closed
+        /// The send buffer has room for only `available` more bytes; wait for `writable`.
+        case bufferFull(available: Int)
+        /// A message larger than one packet's payload.
+        case messageTooLarge(size: Int, limit: Int)
+    }
+
+    /// What the stream dropped or did, for tests and the operator (a misbehaving peer shows here, not in a crash).
+    public struct Counters: Sendable, Equatable {
+        public var packetsReceived = 0
+        public var packetsSent = 0
+        public var retransmissions = 0
+        /// DATA or END already received.
+        public var duplicates = 0
+        /// DATA more than `UDXReceiveBuffer.maximumSpan` seqs ahead.
+        public var beyondSpan = 0
+        /// DATA that did not fit the receive window.
+        public var windowFull = 0
+        /// Acks for seqs never sent.
+        public var invalidAcks = 0
+        /// SACK blocks outside what is in flight.
+        public var invalidSACKs = 0
+        public var fastRecoveries = 0
+        public var retransmissionTimeouts = 0
+        public var lossProbes = 0
+        public var zeroWindowProbes = 0
+    }
+
+    /// A packet sent and not yet acknowledged.
+    private struct OutgoingPacket: Sendable {
+        var flags: UDXPacket.Flags
+        var payload: [UInt8]
+        var sentAt: UInt64 = 0
+        var everRetransmitted = false
+        var lost = false
+        var timeouts = 0
+        /// Which transmission of the packet the inflight queue's entry is for (older entries are stale).
+        var stamp: UInt64 = 0
+    }
+
+    private struct Transmission: Sendable {
+        var sequence: UInt32
+        var stamp: UInt64
+    }
+
+    public let localID: UInt32
+    public private(set) var remoteID: UInt32
+    public let configuration: Configuration
+    public private(set) var counters = Counters()
+
+    private var receiver: UDXReceiveBuffer
+    private var writeQueue = UDXWriteQueue()
+    private var packets: [UInt32: OutgoingPacket] = [:]
+    /// Packets in flight in the order they were (re)sent; acked, lost or re-sent entries are skipped when met.
+    private var inflight: Deque<Transmission> = []
+    private var inflightCount = 0
+    private var retransmitQueue: Deque<UInt32> = []
+    private var unacknowledgedBytes = 0
+    private var stamps: UInt64 = 0
+
+    /// The next seq to send (libudx's `seq`).
+    public private(set) var nextSequence: UInt32 = 0
+    /// Everything before this seq is acknowledged (`remote_acked`).
+    public private(set) var remoteAcknowledged: UInt32 = 0
+    private var sendWindow = UInt32(4 * 1024 * 1024)
+    private var windowUpdateSequence: UInt32 = 0
+    private var windowUpdateAcknowledgement: UInt32 = 0
+
+    private var roundTrip = UDXRoundTripEstimator()
+    private var congestion = UDXCongestionWindow()
+
+    // RACK (RFC 8985 §6): the latest RTT and the send time and end of the most recently sent packet acked.
+    private var rackRTT: UInt64 = 0
+    private var rackTimeSent: UInt64 = 0
+    private var rackNextSequence: UInt32 = 0
+    private var rackForwardAck: UInt32 = 0
+    private var reorderingSeen = false
+    /// Packets acked selectively and not yet cumulatively (libudx's `sacks`).
+    private var selectivelyAcked = 0
+
+    // Tail-loss probe (RFC 8985 §7).
+    private var probeInFlight = false
+    private var probePermitted = false
+    private var probeIsRetransmission = false
+    private var probeEnd: UInt32 = 0
+
+    private var retransmissionDeadline: UInt64?
+    private var reorderDeadline: UInt64?
+    private var probeDeadline: UInt64?
+    private var zeroWindowDeadline: UInt64?
+
+    private var endRequested = false
+    private var endSent = false
+    private var localEnded = false
+    private var remoteEndReported = false
+    private var refusedWrite = false
+    public private(set) var closeReason: CloseReason?
+
+    public init(localID: UInt32, remoteID: UInt32, configuration: Configuration = Configuration()) {
+        self.localID = localID
+        self.remoteID = remoteID
+        self.configuration = configuration
+        self.receiver = UDXReceiveBuffer(windowLimit: configuration.receiveWindow)
+    }
+
+    // MARK: - Queries
+
+    public var isClosed: Bool { closeReason != nil }
+    /// Written, not yet acknowledged: the send buffer's use.
+    public var bufferedSendBytes: Int { writeQueue.count + unacknowledgedBytes }
+    /// Received ahead of a gap, or delivered and not yet read: the receive buffer's use.
+    public var bufferedReceiveBytes: Int { receiver.bytesAhead + receiver.unreadBytes }
+    /// The most `bufferedReceiveBytes` can reach: twice the receive window (the window itself is advisory).
+    public var receiveBufferLimit: Int { receiver.hardLimit }
+    public var isWritable: Bool { !refusedWrite && bufferedSendBytes < configuration.sendBufferLimit }
+    public var retransmissionTimeout: UInt64 { roundTrip.timeout }
+    public var smoothedRTT: UInt64 { roundTrip.smoothed }
+    public var congestionWindow: Int { congestion.window }
+    /// The next seq this side expects from the peer.
+    public var acknowledgement: UInt32 { receiver.next }
+
+    /// When `timeout(now:)` should next be called, if anything waits on time.
+    public var nextDeadline: UInt64? {
+        guard !isClosed else { return nil }
+        return [retransmissionDeadline, reorderDeadline, probeDeadline, zeroWindowDeadline].compactMap { $0 }.min()
+    }
+
+    // MARK: - Application events
+
+    /// Queues bytes to send; `flush(now:)` puts them on the wire.
+    public mutating func write(_ bytes: [UInt8]) throws(WriteError) {
+        guard !isClosed else { throw .closed }
+        guard !endRequested else { throw .ended }
+        let available = configuration.sendBufferLimit - bufferedSendBytes
+        guard bytes.count <= available else {
+            refusedWrite = true
+            throw .bufferFull(available: max(0, available))
+        }
+        writeQueue.append(bytes)
+    }
+
+    /// Ends this side once everything written is sent: the last packet carries END (or an empty END packet follows).
+    public mutating func end() throws(WriteError) {
+        guard !isClosed else { throw .closed }
+        endRequested = true
+    }
+
+    /// Sends what the windows allow: lost packets first, then new ones.
+    public mutating func flush(now: UInt64) -> [Action] {
+        var actions: [Action] = []
+        sendPackets(now: now, into: &actions)
+        return actions
+    }
+
+    /// An unordered datagram on this stream (libudx's `udx_stream_send`): carries the current seq, takes none.
+    public mutating func send(message: [UInt8]) throws(WriteError) -> [Action] {
+        guard !isClosed else { throw .closed }
+        guard message.count <= configuration.payloadSize else {
+            throw .messageTooLarge(size: message.count, limit: configuration.payloadSize)
+        }
+        counters.packetsSent += 1
+        return [.transmit(header(.message, sequence: nextSequence) + message)]
+    }
+
+    /// Resets the stream: one DESTROY packet (taking a seq, never retransmitted), and the stream is closed.
+    public mutating func destroy() -> [Action] {
+        guard !isClosed else { return [] }
+        let packet = header(.destroy, sequence: nextSequence)
+        nextSequence &+= 1
+        counters.packetsSent += 1
+        var actions: [Action] = [.transmit(packet)]
+        close(.destroyed, into: &actions)
+        return actions
+    }
+
+    /// The reader consumed `count` delivered bytes. If that reopens a window the peer saw as closed, an ack tells it.
+    public mutating func read(_ count: Int) -> [Action] {
+        guard !isClosed else { return [] }
+        let wasClosed = receiver.advertisedWindow < UInt32(configuration.payloadSize)
+        receiver.read(count)
+        guard wasClosed, receiver.advertisedWindow >= UInt32(configuration.payloadSize) else { return [] }
+        var actions: [Action] = []
+        sendAcknowledgement(into: &actions)
+        return actions
+    }
+
+    /// The stream moves to another remote id (libudx's `udx_stream_change_remote`; the shell changes the address).
+    public mutating func changeRemote(id: UInt32) {
+        remoteID = id
+    }
+
+    // MARK: - Packets
+
+    /// One packet for this stream, processed as libudx's `process_packet` does, step for step.
+    public mutating func receive(_ packet: UDXPacket, now: UInt64) -> [Action] {
+        if closeReason == .finished {
+            // Lingering (TCP's TIME-WAIT): our last ack may have been lost, and the peer then sends its END again
+            // until it times out. Acking it again lets the peer finish too.
+            guard !packet.flags.isDisjoint(with: [.data, .end, .heartbeat]) else { return [] }
+            var actions: [Action] = []
+            sendAcknowledgement(into: &actions)
+            return actions
+        }
+        guard !isClosed else { return [] }
+        counters.packetsReceived += 1
+        var actions: [Action] = []
+        let flags = packet.flags
+        let seq = packet.sequence
+        let ack = packet.acknowledgement
+
+        if flags.contains(.heartbeat) {
+            sendAcknowledgement(into: &actions)
+            return actions
+        }
+
+        let priorAcknowledged = remoteAcknowledged
+        let acknowledgementAdvanced = UDXSequence.isAfter(ack, priorAcknowledged)
+
+        if !UDXSequence.isBefore(seq, receiver.next) {
+            if !flags.isDisjoint(with: [.data, .end]) && !receiver.isHeld(seq) {
+                let outcome = receiver.receive(seq: seq, flags: flags, payload: packet.payload) { bytes in
+                    actions.append(.deliver(Array(bytes)))
+                }
+                switch outcome {
+                case .accepted, .buffered: break
+                case .duplicate: counters.duplicates += 1
+                case .beyondSpan: counters.beyondSpan += 1
+                case .windowFull: counters.windowFull += 1
+                }
+            } else if !flags.isDisjoint(with: [.data, .end]) {
+                counters.duplicates += 1
+            }
+            if flags.contains(.destroy) {
+                close(.reset, into: &actions)
+                return actions
+            }
+        } else if !flags.isDisjoint(with: [.data, .end]) {
+            counters.duplicates += 1
+        }
+
+        if flags.contains(.message) {
+            actions.append(.message(Array(packet.payload)))
+        }
+
+        // An ack for a seq never sent: libudx stops here (and sends no ack even for data).
+        if UDXSequence.isBefore(nextSequence, ack) {
+            counters.invalidAcks += 1
+            return actions
+        }
+
+        if !UDXSequence.isBefore(ack, remoteAcknowledged),
+            UDXSequence.isBefore(windowUpdateSequence, seq)
+                || (windowUpdateSequence == seq && !UDXSequence.isBefore(ack, windowUpdateAcknowledgement))
+        {
+            sendWindow = packet.receiveWindow
+            windowUpdateSequence = seq
+            windowUpdateAcknowledgement = ack
+            zeroWindowDeadline = sendWindow == 0 ? now + roundTrip.timeout : nil
+        }
+
+        if probeInFlight, !UDXSequence.isBefore(ack, probeEnd) {
+            if !probeIsRetransmission || UDXSequence.isAfter(ack, probeEnd) { probeInFlight = false }
+        }
+
+        let wasRecovering = congestion.isRecovering
+        var delivered = 0
+        var ended = false
+        var cursor = priorAcknowledged
+        while UDXSequence.isBefore(cursor, ack) {
+            switch acknowledgePacket(cursor, selectively: false, now: now) {
+            case .acknowledged: delivered += 1
+            case .finishedSending:
+                ended = true
+            case .absent: break
+            }
+            if ended { break }
+            cursor &+= 1
+        }
+        if acknowledgementAdvanced { remoteAcknowledged = ack }
+        dropStaleTransmissions()
+
+        if ended {
+            if remoteAcknowledged == nextSequence {
+                retransmissionDeadline = nil
+                probeDeadline = nil
+            }
+            // Both sides ended: libudx closes without another ack (the peer's END was acked when it came).
+            if remoteEndReported {
+                close(.finished, into: &actions)
+                return actions
+            }
+            // A final ack, so that the peer's END (if it came with this packet) is acked and reported.
+            sendAcknowledgement(into: &actions)
+            return actions
+        }
+
+        for block in packet.sackBlocks {
+            guard isValid(block) else {
+                counters.invalidSACKs += 1
+                continue
+            }
+            var seq = block.start
+            while seq != block.end {
+                if acknowledgePacket(seq, selectively: true, now: now) == .acknowledged { delivered += 1 }
+                seq &+= 1
+            }
+        }
+        if isClosed { return actions }
+
+        congestion.acknowledged(delivered, cumulativeAck: remoteAcknowledged)
+
+        if acknowledgementAdvanced, !wasRecovering, selectivelyAcked == 0 {
+            scheduleLossProbe(now: now)
+        }
+        if delivered > 0 {
+            if remoteAcknowledged == nextSequence {
+                retransmissionDeadline = nil
+                probeDeadline = nil
+            } else {
+                retransmissionDeadline = now + roundTrip.timeout
+            }
+            detectLosses(now: now, into: &actions)
+        }
+
+        if !flags.isDisjoint(with: [.data, .end]) {
+            sendAcknowledgement(into: &actions)
+            if isClosed { return actions }
+        }
+        // Our END may have been acked selectively, its gap filled later by a cumulative ack that finds nothing left.
+        if localEnded, remoteEndReported {
+            close(.finished, into: &actions)
+            return actions
+        }
+        sendPackets(now: now, into: &actions)
+        return actions
+    }
+
+    // MARK: - Timers
+
+    /// Runs whatever timers are due at `now`.
+    public mutating func timeout(now: UInt64) -> [Action] {
+        var actions: [Action] = []
+        if let deadline = retransmissionDeadline, deadline <= now {
+            retransmissionTimedOut(now: now, into: &actions)
+            if isClosed { return actions }
+        }
+        if let deadline = reorderDeadline, deadline <= now {
+            reorderDeadline = nil
+            detectLosses(now: now, into: &actions)
+        }
+        if let deadline = probeDeadline, deadline <= now {
+            probeDeadline = nil
+            lossProbe(now: now, into: &actions)
+        }
+        if let deadline = zeroWindowDeadline, deadline <= now {
+            zeroWindowDeadline = nil
+            if sendWindow == 0 {
+                counters.zeroWindowProbes += 1
+                _ = sendNewPacket(now: now, ignoringWindow: true, into: &actions)
+            }
+        }
+        return actions
+    }
+
+    private mutating func retransmissionTimedOut(now: UInt64, into actions: inout [Action]) {
+        guard remoteAcknowledged != nextSequence else {
+            retransmissionDeadline = nil
+            return
+        }
+        counters.retransmissionTimeouts += 1
+        congestion.timedOut(nextSequence: nextSequence)
+        probeInFlight = false
+        probeIsRetransmission = false
+        // libudx re-arms at twice the timeout without storing the doubled value.
+        retransmissionDeadline = now + roundTrip.timeout * 2
+        retransmitQueue.removeAll()
+        let window = reorderWindow()
+        var seq = remoteAcknowledged
+        while seq != nextSequence {
+            defer { seq &+= 1 }
+            guard var packet = packets[seq] else { continue }
+            if packet.lost {
+                retransmitQueue.append(seq)
+                continue
+            }
+            let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(window) - Int64(now)
+            guard seq == remoteAcknowledged || remaining < 0 else { continue }
+            if packet.timeouts >= 6 {
+                close(.timedOut, into: &actions)
+                return
+            }
+            packet.timeouts += 1
+            packet.lost = true
+            packets[seq] = packet
+            inflightCount -= 1
+            retransmitQueue.append(seq)
+        }
+        sendPackets(now: now, into: &actions)
+    }
+
+    private mutating func lossProbe(now: UInt64, into actions: inout [Action]) {
+        guard remoteAcknowledged != nextSequence else { return }
+        if probeInFlight || !probePermitted {
+            scheduleLossProbe(now: now)
+            return
+        }
+        counters.lossProbes += 1
+        if sendNewPacket(now: now, ignoringWindow: true, into: &actions) {
+            probeIsRetransmission = false
+            probeInFlight = true
+            probeEnd = nextSequence &- 1
+            probePermitted = false
+            return
+        }
+        let last = nextSequence &- 1
+        guard let packet = packets[last], !packet.lost else {
+            scheduleLossProbe(now: now)
+            return
+        }
+        inflightCount -= 1
+        transmit(last, now: now, retransmission: true, into: &actions)
+        probeIsRetransmission = true
+        probeInFlight = true
+        probeEnd = last
+        probePermitted = false
+    }
+
+    private mutating func scheduleLossProbe(now: UInt64) {
+        var timeout: UInt64 = 1000
+        if roundTrip.smoothed > 0 {
+            timeout = roundTrip.smoothed * 2
+            if inflightCount == 1 { timeout += 2 }  // UDX_TLP_MAX_ACK_DELAY
+        }
+        if let deadline = retransmissionDeadline { timeout = min(timeout, deadline > now ? deadline - now : 0) }
+        probeDeadline = now + timeout
+    }
+
+    // MARK: - Acknowledgements
+
+    private enum AcknowledgeOutcome { case absent, acknowledged, finishedSending }
+
+    private mutating func acknowledgePacket(_ seq: UInt32, selectively: Bool, now: UInt64) -> AcknowledgeOutcome {
+        guard let packet = packets.removeValue(forKey: seq) else {
+            if !selectively, selectivelyAcked > 0 { selectivelyAcked -= 1 }
+            return .absent
+        }
+        if selectively { selectivelyAcked += 1 }
+        if packet.lost {
+            // Still queued for retransmission: the queue skips packets that are gone.
+        } else {
+            inflightCount -= 1
+        }
+        unacknowledgedBytes -= packet.payload.count
+        let rtt = roundTrip.sample(sentAt: packet.sentAt, now: now)
+        let next = seq &+ 1
+        if !packet.everRetransmitted {
+            roundTrip.record(rtt, now: now)
+            probePermitted = true
+        }
+        if !packet.everRetransmitted || rtt >= roundTrip.minimumRTT {
+            rackRTT = rtt
+            if Self.sentAfter(packet.sentAt, next, rackTimeSent, rackNextSequence) {
+                rackTimeSent = packet.sentAt
+                rackNextSequence = next
+            }
+        }
+        if UDXSequence.isAfter(next, rackForwardAck) {
+            rackForwardAck = next
+        } else if UDXSequence.isBefore(next, rackForwardAck), !packet.everRetransmitted {
+            reorderingSeen = true
+        }
+        if endSent, packets.isEmpty, writeQueue.isEmpty, !localEnded {
+            localEnded = true
+            return .finishedSending
+        }
+        return .acknowledged
+    }
+
+    /// libudx's `udx_sack_is_valid` (strict since libudx #284): inside what was sent and not yet acked.
+    private func isValid(_ block: UDXPacket.SACKBlock) -> Bool {
+        if UDXSequence.isAfter(block.end, nextSequence) { return false }
+        if UDXSequence.difference(block.start, block.end) >= 0 { return false }
+        if UDXSequence.difference(block.start, nextSequence) >= 0 { return false }
+        if UDXSequence.isBefore(block.start, remoteAcknowledged) { return false }
+        return true
+    }
+
+    /// RACK's reordering window (RFC 8985 §6.2.4, as libudx's `rack_update_reo_wnd`).
+    private func reorderWindow() -> UInt64 {
+        if !reorderingSeen, congestion.isRecovering || selectivelyAcked >= 3 { return 0 }
+        return min(roundTrip.minimumRTT / 4, roundTrip.smoothed)
+    }
+
+    /// RACK loss detection (libudx's `rack_detect_loss`): packets sent before the most recently acked one, and
+    /// older than the latest RTT plus the reordering window, are lost; the soonest of the rest sets the reorder timer.
+    private mutating func detectLosses(now: UInt64, into actions: inout [Action]) {
+        let window = reorderWindow()
+        var timeout: UInt64 = 0
+        var found = 0
+        var index = inflight.startIndex
+        while index < inflight.endIndex {
+            let entry = inflight[index]
+            guard let packet = packets[entry.sequence], !packet.lost, packet.stamp == entry.stamp else {
+                index += 1
+                continue
+            }
+            if packet.sentAt > rackTimeSent { break }
+            if Self.sentAfter(rackTimeSent, rackNextSequence, packet.sentAt, entry.sequence &+ 1) {
+                let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(window) - Int64(now)
+                if remaining <= 0 {
+                    packets[entry.sequence]?.lost = true
+                    inflightCount -= 1
+                    retransmitQueue.append(entry.sequence)
+                    found += 1
+                } else {
+                    timeout = max(timeout, UInt64(remaining))
+                }
+            }
+            index += 1
+        }
+        dropStaleTransmissions()
+        if found > 0, !congestion.isRecovering {
+            counters.fastRecoveries += 1
+            congestion.lossDetected(nextSequence: nextSequence, inFlight: inflightCount + found)
+            probeInFlight = false
+            probeIsRetransmission = false
+        }
+        reorderDeadline = timeout > 0 ? now + timeout : nil
+        sendPackets(now: now, into: &actions)
+    }
+
+    private static func sentAfter(_ t1: UInt64, _ seq1: UInt32, _ t2: UInt64, _ seq2: UInt32) -> Bool {
+        t1 > t2 || (t1 == t2 && UDXSequence.isAfter(seq1, seq2))
+    }
+
+    private mutating func dropStaleTransmissions() {
+        while let first = inflight.first {
+            if let packet = packets[first.sequence], !packet.lost, packet.stamp == first.stamp { break }
+            inflight.removeFirst()
+        }
+    }
+
+    // MARK: - Sending
+
+    private var sendWindowInPackets: Int {
+        let byWindow = Int(sendWindow) / configuration.payloadSize
+        return min(congestion.window, sendWindow > 0 ? max(byWindow, 1) : 0)
+    }
+
+    private mutating func sendPackets(now: UInt64, into actions: inout [Action]) {
+        guard !isClosed else { return }
+        while inflightCount < sendWindowInPackets, let seq = retransmitQueue.first {
+            retransmitQueue.removeFirst()
+            guard let packet = packets[seq], packet.lost else { continue }
+            transmit(seq, now: now, retransmission: true, into: &actions)
+        }
+        while sendNewPacket(now: now, ignoringWindow: false, into: &actions) {}
+        if refusedWrite, bufferedSendBytes <= configuration.sendBufferLowWater {
+            refusedWrite = false
+            actions.append(.writable)
+        }
+        if sendWindow == 0, inflightCount == 0, !writeQueue.isEmpty || (endRequested && !endSent) {
+            if zeroWindowDeadline == nil { zeroWindowDeadline = now + roundTrip.timeout }
+        }
+    }
+
+    /// Puts the next payload's worth of written bytes (and END, once everything is out) in a new packet.
+    private mutating func sendNewPacket(now: UInt64, ignoringWindow: Bool, into actions: inout [Action]) -> Bool {
+        let hasEnd = endRequested && !endSent
+        guard !writeQueue.isEmpty || hasEnd else { return false }
+        guard ignoringWindow || inflightCount < sendWindowInPackets else { return false }
+        let payload = writeQueue.take(upTo: configuration.payloadSize)
+        var flags: UDXPacket.Flags = payload.isEmpty ? [] : .data
+        if endRequested, writeQueue.isEmpty {
+            flags.insert(.end)
+            endSent = true
+        }
+        let seq = nextSequence
+        packets[seq] = OutgoingPacket(flags: flags, payload: payload)
+        unacknowledgedBytes += payload.count
+        nextSequence &+= 1
+        transmit(seq, now: now, retransmission: false, into: &actions)
+        return true
+    }
+
+    private mutating func transmit(_ seq: UInt32, now: UInt64, retransmission: Bool, into actions: inout [Action]) {
+        guard var packet = packets[seq] else { return }
+        stamps += 1
+        packet.sentAt = now
+        packet.stamp = stamps
+        packet.lost = false
+        if retransmission {
+            packet.everRetransmitted = true
+            counters.retransmissions += 1
+        }
+        packets[seq] = packet
+        inflight.append(Transmission(sequence: seq, stamp: stamps))
+        inflightCount += 1
+        counters.packetsSent += 1
+        actions.append(.transmit(header(packet.flags, sequence: seq) + packet.payload))
+        if retransmissionDeadline == nil { retransmissionDeadline = now + roundTrip.timeout }
+        if congestion.isRecovering || selectivelyAcked > 0 {
+            probeDeadline = nil
+        } else {
+            scheduleLossProbe(now: now)
+        }
+    }
+
+    /// An ack as libudx's `send_ack` writes it; then, as there, the peer's end is reported once everything before it
+    /// arrived, and a stream whose both sides ended closes.
+    private mutating func sendAcknowledgement(into actions: inout [Action]) {
+        let blocks = receiver.selectiveAcknowledgements()
+        let ack = UDXPacket.acknowledgement(
+            remoteID: remoteID, receiveWindow: receiver.advertisedWindow, sequence: nextSequence,
+            acknowledgement: receiver.next, sacks: blocks)
+        counters.packetsSent += 1
+        actions.append(.transmit(ack.encoded()))
+        if receiver.remoteEnded, !remoteEndReported {
+            remoteEndReported = true
+            actions.append(.remoteEnded)
+        }
+        if remoteEndReported, localEnded {
+            close(.finished, into: &actions)
+        }
+    }
+
+    private func header(_ flags: UDXPacket.Flags, sequence: UInt32) -> [UInt8] {
+        var bytes: [UInt8] = [UDXPacket.magic, UDXPacket.version, flags.rawValue, 0]
+        bytes.reserveCapacity(UDXPacket.headerSize + configuration.payloadSize)
+        for field in [remoteID, receiver.advertisedWindow, sequence, receiver.next] {
+            bytes.append(UInt8(truncatingIfNeeded: field))
+            bytes.append(UInt8(truncatingIfNeeded: field >> 8))
+            bytes.append(UInt8(truncatingIfNeeded: field >> 16))
+            bytes.append(UInt8(truncatingIfNeeded: field >> 24))
+        }
+        return bytes
+    }
+
+    private mutating func close(_ reason: CloseReason, into actions: inout [Action]) {
+        guard closeReason == nil else { return }
+        closeReason = reason
+        packets.removeAll()
+        inflight.removeAll()
+        retransmitQueue.removeAll()
+        writeQueue.removeAll()
+        inflightCount = 0
+        unacknowledgedBytes = 0
+        retransmissionDeadline = nil
+        reorderDeadline = nil
+        probeDeadline = nil
+        zeroWindowDeadline = nil
+        actions.append(.closed(reason))
+    }
+}
