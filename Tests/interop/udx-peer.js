@@ -12,7 +12,7 @@
 //      send: writes B bytes of byte[i] = (i * 31 + (i >> 8)) & 0xff, then ends; counts what it receives.
 //      sink: counts what it receives, ends when the remote ends.
 // 3. When the stream closes (or errors) prints
-//      {"received": n, "sha256": "<hex>", "error": null|"message", "messages": m,
+//      {"received": n, "sha256": "<hex>", "error": null|"message", "errorCode": null|"ETIMEDOUT"|..., "messages": m,
 //       "ms": <milliseconds from connect to close, null if never connected>, "stats": {...}}
 //    and exits 0 (1 on error). After --ttl seconds (default 60) it prints the final line with
 //    "error": "ttl" and exits 1.
@@ -65,7 +65,7 @@ stream.on('error', (err) => {
   if (firstError === null) firstError = err
 })
 stream.on('close', () => {
-  finish(firstError ? (firstError.message || String(firstError)) : null)
+  finish(firstError ? (firstError.message || String(firstError)) : null, firstError ? firstError.code : null)
 })
 
 const ttlTimer = setTimeout(() => finish('ttl'), opts.ttl * 1000)
@@ -163,7 +163,7 @@ function collectStats () {
   return stats
 }
 
-function finish (error) {
+function finish (error, code = null) {
   if (finished) return
   finished = true
   clearTimeout(ttlTimer)
@@ -171,14 +171,15 @@ function finish (error) {
     received,
     sha256: hash.digest('hex'),
     error,
+    errorCode: typeof code === 'string' ? code : null,
     messages,
     ms: connectedAt ? Date.now() - connectedAt : null,
     stats: collectStats()
   }
-  const code = error === null ? 0 : 1
-  process.stdout.write(JSON.stringify(line) + '\n', () => process.exit(code))
+  const status = error === null ? 0 : 1
+  process.stdout.write(JSON.stringify(line) + '\n', () => process.exit(status))
   // don't wait forever for a pipe nobody reads
-  setTimeout(() => process.exit(code), 2000).unref()
+  setTimeout(() => process.exit(status), 2000).unref()
   try { stream.destroy() } catch {}
   try { socket.close() } catch {}
 }

@@ -37,6 +37,9 @@ public final class UDXStream: @unchecked Sendable {
     public var onWritable: (() -> Void)?
     /// The stream is over: `.finished` after both sides ended, else why it failed.
     public var onClose: ((UDXStreamState.CloseReason) -> Void)?
+    /// Whether bytes count as read once `onData` has them (the receive window reopens at once). A reader that holds
+    /// bytes of its own (`UDXStreamChannel` until its pipeline asks for them) turns this off and calls `consumed`.
+    public var consumesOnDelivery = true
 
     init(node: UDXNode, id: UInt32, configuration: UDXStreamState.Configuration) {
         self.node = node
@@ -115,6 +118,13 @@ public final class UDXStream: @unchecked Sendable {
         }
     }
 
+    /// The reader has taken `count` delivered bytes (with `consumesOnDelivery` off): the window opens by as much.
+    public func consumed(_ count: Int) {
+        node.eventLoop.preconditionInEventLoop()
+        guard count > 0, !state.isClosed else { return }
+        perform(state.read(count))
+    }
+
     /// Resets the stream (one DESTROY packet when connected) and closes it at once.
     public func destroy() {
         node.eventLoop.preconditionInEventLoop()
@@ -186,8 +196,7 @@ public final class UDXStream: @unchecked Sendable {
                 }
             case .deliver(let bytes):
                 onData?(bytes)
-                // The bytes are handed over: the window opens again at once.
-                if !state.isClosed { perform(state.read(bytes.count)) }
+                if consumesOnDelivery, !state.isClosed { perform(state.read(bytes.count)) }
             case .message(let bytes):
                 onMessage?(bytes)
             case .remoteEnded:
