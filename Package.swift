@@ -167,6 +167,8 @@ let package = Package(
                 "SwarmEngine", "Sodium", "CompactEncoding", "TestVectors",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // SHA-256, to check what the Node reference peer reports receiving.
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(

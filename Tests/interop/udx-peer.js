@@ -11,6 +11,7 @@
 //            unordered message ('message' event) by sending the same bytes back (trySend).
 //      send: writes B bytes of byte[i] = (i * 31 + (i >> 8)) & 0xff, then ends; counts what it receives.
 //      sink: counts what it receives, ends when the remote ends.
+//    Once connected it prints {"connected": true}.
 // 3. When the stream closes (or errors) prints
 //      {"received": n, "sha256": "<hex>", "error": null|"message", "errorCode": null|"ETIMEDOUT"|..., "messages": m,
 //       "ms": <milliseconds from connect to close, null if never connected>, "stats": {...}}
@@ -102,6 +103,8 @@ readFirstLine((err, line) => {
   } catch (e) {
     return finish('connect: ' + e.message)
   }
+  // Tells the driver that packets for our stream are now taken (udx-native drops them before connect).
+  process.stdout.write(JSON.stringify({ connected: true }) + '\n')
 
   stream.on('message', (buf) => {
     messages++

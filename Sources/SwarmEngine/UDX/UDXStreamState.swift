@@ -74,6 +74,8 @@ public struct UDXStreamState: Sendable {
     public struct Counters: Sendable, Equatable {
         public var packetsReceived = 0
         public var packetsSent = 0
+        /// Stream bytes handed to the reader, in order.
+        public var bytesDelivered = 0
         public var retransmissions = 0
         /// DATA or END already received.
         public var duplicates = 0
@@ -283,9 +285,12 @@ public struct UDXStreamState: Sendable {
 
         if !UDXSequence.isBefore(seq, receiver.next) {
             if !flags.isDisjoint(with: [.data, .end]) && !receiver.isHeld(seq) {
+                var delivered = 0
                 let outcome = receiver.receive(seq: seq, flags: flags, payload: packet.payload) { bytes in
+                    delivered += bytes.count
                     actions.append(.deliver(Array(bytes)))
                 }
+                counters.bytesDelivered += delivered
                 switch outcome {
                 case .accepted, .buffered: break
                 case .duplicate: counters.duplicates += 1

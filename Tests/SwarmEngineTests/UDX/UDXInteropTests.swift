@@ -1,0 +1,219 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOPosix
+import SwarmEngine
+import Testing
+
+/// Live interop with the real udx-native 1.20.7 (libudx 759bf76) on 127.0.0.1: our streams against
+/// `Tests/interop/udx-peer.js` running in Node with the reference tree of `../shared/interop` (assembled beside the
+/// repository as `../interop`, or where `PEARIRC_INTEROP` points). Skipped, with the reason, where Node or the tree is
+/// absent (CI has neither). `make interop` runs them.
+@Suite(.serialized) struct UDXInteropTests {
+    static let nodeModules: String? = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let interop = ProcessInfo.processInfo.environment["PEARIRC_INTEROP"]
+            ?? root.deletingLastPathComponent().appendingPathComponent("interop").path
+        let modules = URL(fileURLWithPath: interop).appendingPathComponent("ref/node_modules")
+        let addon = modules.appendingPathComponent("udx-native")
+        guard FileManager.default.fileExists(atPath: addon.path), FileManager.default.isExecutableFile(atPath: "/usr/bin/node")
+        else { return nil }
+        return modules.path
+    }()
+
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("interop/udx-peer.js").path
+    }
+
+    /// One udx-native peer process: its first line (port and stream id), our instructions, its final report.
+    final class NodePeer: @unchecked Sendable {
+        let process = Process()
+        private let input = Pipe()
+        private let output = Pipe()
+        private let lines = LineReader()
+
+        struct Report: Decodable {
+            let received: Int
+            let sha256: String
+            let error: String?
+            let errorCode: String?
+            let messages: Int?
+            let ms: Double?
+        }
+
+        init(modules: String, id: UInt32) throws {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
+            process.arguments = [UDXInteropTests.script, "--id", "\(id)", "--ttl", "60"]
+            process.environment = ["NODE_PATH": modules, "PATH": "/usr/bin:/bin"]
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            let lines = self.lines
+            output.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                // At the end of the pipe the handler would be called again and again.
+                if data.isEmpty { handle.readabilityHandler = nil }
+                lines.append(data)
+            }
+            try process.run()
+        }
+
+        func first() async throws -> (port: Int, id: UInt32) {
+            let line = try await lines.next(within: .seconds(20))
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            guard let port = object?["port"] as? Int, let id = (object?["id"] as? NSNumber)?.uint32Value else {
+                throw LineReader.Failure.malformed(line)
+            }
+            return (port, id)
+        }
+
+        func instruct(port: Int, id: UInt32, mode: String, bytes: Int = 0) throws {
+            let line = "{\"port\":\(port),\"id\":\(id),\"mode\":\"\(mode)\",\"bytes\":\(bytes)}\n"
+            try input.fileHandleForWriting.write(contentsOf: Data(line.utf8))
+        }
+
+        func connected() async throws {
+            let line = try await lines.next(within: .seconds(20))
+            guard line.contains("\"connected\":true") else { throw LineReader.Failure.malformed(line) }
+        }
+
+        func report() async throws -> Report {
+            let line = try await lines.next(within: .seconds(60))
+            return try JSONDecoder().decode(Report.self, from: Data(line.utf8))
+        }
+
+        deinit {
+            output.fileHandleForReading.readabilityHandler = nil
+            if process.isRunning { process.terminate() }
+        }
+    }
+
+    /// Lines from a pipe, awaited with a deadline.
+    final class LineReader: @unchecked Sendable {
+        enum Failure: Error { case timedOut, closed, malformed(String) }
+        private let lock = NSLock()
+        private var buffer = Data()
+        private var lines: [String] = []
+        private var closed = false
+
+        func append(_ data: Data) {
+            lock.lock()
+            defer { lock.unlock() }
+            if data.isEmpty { closed = true }
+            buffer += data
+            while let newline = buffer.firstIndex(of: 0x0a) {
+                lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+                buffer = Data(buffer[buffer.index(after: newline)...])
+            }
+        }
+
+        private func take() -> (String?, Bool) {
+            lock.lock()
+            defer { lock.unlock() }
+            return (lines.isEmpty ? nil : lines.removeFirst(), closed)
+        }
+
+        func next(within limit: Duration) async throws -> String {
+            let deadline = ContinuousClock.now + limit
+            while ContinuousClock.now < deadline {
+                let (line, closed) = take()
+                if let line { return line }
+                if closed { throw Failure.closed }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            throw Failure.timedOut
+        }
+    }
+
+    static func pattern(_ count: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
+    }
+
+    static func hex(_ digest: some Sequence<UInt8>) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Our stream to a fresh udx-native peer in `mode`; returns the stream's observations and the peer.
+    static func connect(
+        _ modules: String, mode: String, bytes: Int, sending data: [UInt8], loop: any EventLoop, node: UDXNode
+    ) async throws -> (UDXSocketTests.Observed, NodePeer, UDXSocketTests.Streams) {
+        let peer = try NodePeer(modules: modules, id: 77)
+        let (port, remoteID) = try await peer.first()
+        let socket = try await node.bind(host: "127.0.0.1", port: 0).get()
+        let seen = UDXSocketTests.Observed(loop: loop)
+        let streams = UDXSocketTests.Streams()
+        try await loop.submit {
+            let stream = try node.makeStream(id: 5)
+            try stream.connect(
+                socket: socket, remoteID: remoteID, address: try SocketAddress(ipAddress: "127.0.0.1", port: port))
+            UDXSocketTests.attach(stream, seen, sending: [], end: false)
+            streams.all["ours"] = stream
+        }.get()
+        // We write once the peer's stream is connected: udx-native drops packets for a stream not yet connected.
+        try peer.instruct(port: socket.port!, id: 5, mode: mode, bytes: bytes)
+        try await peer.connected()
+        try await loop.submit { UDXSocketTests.attach(streams["ours"], seen, sending: data) }.get()
+        return (seen, peer, streams)
+    }
+
+    @Test func tenMegabytesFromUsToUdxNativeArriveIntact() async throws {
+        guard let modules = Self.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let node = UDXNode(eventLoop: loop)
+        defer { UDXSocketTests.close(node) }
+        let data = Self.pattern(10_000_000)
+        let (seen, peer, _) = try await Self.connect(modules, mode: "sink", bytes: 0, sending: data, loop: loop, node: node)
+        let report = try await peer.report()
+        #expect(report.error == nil)
+        #expect(report.received == data.count)
+        #expect(report.sha256 == Self.hex(SHA256.hash(data: data)))
+        #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 30, "our stream to finish").get() == .finished)
+    }
+
+    @Test func tenMegabytesFromUdxNativeToUsArriveIntact() async throws {
+        guard let modules = Self.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let node = UDXNode(eventLoop: loop)
+        defer { UDXSocketTests.close(node) }
+        let (seen, peer, _) = try await Self.connect(
+            modules, mode: "send", bytes: 10_000_000, sending: [], loop: loop, node: node)
+        #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 60, "the transfer").get() == .finished)
+        let report = try await peer.report()
+        #expect(report.error == nil)
+        try await loop.submit {
+            #expect(seen.received.count == 10_000_000)
+            #expect(seen.received == Self.pattern(10_000_000))
+        }.get()
+    }
+
+    @Test func udxNativeEchoesOurBytesAndMessages() async throws {
+        guard let modules = Self.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let node = UDXNode(eventLoop: loop)
+        defer { UDXSocketTests.close(node) }
+        let data = Self.pattern(3_000_000)
+        let (seen, peer, streams) = try await Self.connect(
+            modules, mode: "echo", bytes: 0, sending: data, loop: loop, node: node)
+        try await loop.submit {
+            for text in ["one", "two", ""] { try streams["ours"].send(message: Array(text.utf8)) }
+        }.get()
+        #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 60, "the echo").get() == .finished)
+        let report = try await peer.report()
+        #expect(report.error == nil && report.received == data.count)
+        try await loop.submit {
+            #expect(seen.received == data)
+            #expect(seen.messages.count == 3 && Set(seen.messages) == Set([Array("one".utf8), Array("two".utf8), []]))
+        }.get()
+    }
+}
