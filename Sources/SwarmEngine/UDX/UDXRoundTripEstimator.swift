@@ -14,15 +14,14 @@ struct UDXRoundTripEstimator: Sendable, Equatable {
     private(set) var smoothed: UInt64 = 0
     private(set) var variance: UInt64 = 0
     private(set) var timeout: UInt64 = initialTimeout
-    /// The smallest sample of the last five minutes (RACK's min_RTT), and when it was taken.
-    private var minimum: (rtt: UInt64, at: UInt64)?
+    /// The smallest sample of the last five minutes (RACK's min_RTT); `UInt32.max` before the first, as in libudx.
+    private var minimum = UDXWindowedFilter<UInt64>(.minimum, time: 0, value: UInt64(UInt32.max))
 
     static func == (a: Self, b: Self) -> Bool {
-        a.smoothed == b.smoothed && a.variance == b.variance && a.timeout == b.timeout
-            && a.minimum?.rtt == b.minimum?.rtt && a.minimum?.at == b.minimum?.at
+        a.smoothed == b.smoothed && a.variance == b.variance && a.timeout == b.timeout && a.minimumRTT == b.minimumRTT
     }
 
-    var minimumRTT: UInt64 { minimum?.rtt ?? 0 }
+    var minimumRTT: UInt64 { minimum.best }
 
     /// The sample a packet sent at `sentAt` and acknowledged at `now` gives, clamped as libudx clamps it.
     func sample(sentAt: UInt64, now: UInt64) -> UInt64 {
@@ -35,11 +34,7 @@ struct UDXRoundTripEstimator: Sendable, Equatable {
 
     /// Takes a sample from a packet that was never retransmitted (Karn's rule: the caller checks).
     mutating func record(_ rtt: UInt64, now: UInt64) {
-        if let current = minimum, current.rtt <= rtt, now &- current.at < Self.minimumWindow {
-            // The remembered minimum still stands.
-        } else {
-            minimum = (rtt, now)
-        }
+        minimum.apply(rtt, at: now, window: Self.minimumWindow)
         if smoothed == 0 {
             smoothed = rtt
             variance = rtt / 2

@@ -44,7 +44,7 @@ public final class UDXStream: @unchecked Sendable {
     init(node: UDXNode, id: UInt32, configuration: UDXStreamState.Configuration) {
         self.node = node
         self.id = id
-        self.state = UDXStreamState(localID: id, remoteID: 0, configuration: configuration)
+        self.state = UDXStreamState(localID: id, remoteID: 0, configuration: configuration, now: UDXNode.now())
     }
 
     // MARK: - Queries (on the node's loop)

@@ -13,8 +13,11 @@ import DequeModule
 /// a seq and is retransmitted like data; DESTROY is a reset, never retransmitted; HEARTBEAT asks for an ack; MESSAGE
 /// is an unordered datagram that takes no seq. The stream is finished once both sides' ENDs are acked.
 ///
-/// Where this differs from libudx, on purpose: congestion control is NewReno (`UDXCongestionWindow`; libudx runs BBR,
-/// a sender-only choice the peer cannot see) without pacing; MTU probing is not done yet (packets carry libudx's base
+/// Congestion control is libudx's BBR v1 (`UDXBBR`) with its token-bucket pacing (refilled every millisecond at the
+/// pacing rate, 25 kB to start) and its delivery-rate samples (`UDXRateSample`); like libudx, a retransmission
+/// timeout does not reset the window (BBR's packet conservation handles loss).
+///
+/// Where this differs from libudx, on purpose: MTU probing is not done yet (packets carry libudx's base
 /// payload, 1,152 bytes, and probes from the peer are read: their padding sits in `dataOffset`); retransmissions carry
 /// the current ack and window, as libudx does since #309; buffers are bounded (see `UDXReceiveBuffer`, and
 /// `Configuration.sendBufferLimit`); a sub-packet receive window counts as one packet rather than none (libudx would
@@ -98,6 +101,11 @@ public struct UDXStreamState: Sendable {
         var flags: UDXPacket.Flags
         var payload: [UInt8]
         var sentAt: UInt64 = 0
+        // The delivery state when it was sent, for the rate sample its ack gives.
+        var firstSentAt: UInt64 = 0
+        var deliveredAt: UInt64 = 0
+        var deliveredCount: UInt32 = 0
+        var isAppLimited = false
         var everRetransmitted = false
         var lost = false
         var timeouts = 0
@@ -134,7 +142,28 @@ public struct UDXStreamState: Sendable {
     private var windowUpdateAcknowledgement: UInt32 = 0
 
     private var roundTrip = UDXRoundTripEstimator()
-    private var congestion = UDXCongestionWindow()
+
+    // Congestion control (libudx's cwnd, ssthresh, ca_state and high_seq, BBR, pacing).
+    private var window: UInt32 = 10
+    private var slowStartThreshold: UInt32 = 0xffff
+    private var congestionState = UDXBBR.CongestionState.open
+    /// Recovery (or loss) ends when the cumulative ack passes this seq.
+    private var highSequence: UInt32 = 0
+    private var bbr: UDXBBR
+    private var pacingBytesPerMillisecond: UInt64 = 25_000
+    private var pacingTokens: UInt64 = 25_000
+    private var lastRefill: UInt64 = 0
+    private var pacingDeadline: UInt64?
+
+    // Delivery-rate estimation (libudx's udx_rate.c).
+    private var delivered: UInt32 = 0
+    private var deliveredAt: UInt64 = 0
+    private var firstSentAt: UInt64 = 0
+    /// Non-zero: the delivered count at which the application stopped keeping the window full (`app_limited`).
+    private var appLimited: UInt32 = .max
+    private var lostCount: UInt32 = 0
+    private var rateDelivered: Int64 = 0
+    private var rateInterval: Int64 = 0
 
     // RACK (RFC 8985 §6): the latest RTT and the send time and end of the most recently sent packet acked.
     private var rackRTT: UInt64 = 0
@@ -163,11 +192,19 @@ public struct UDXStreamState: Sendable {
     private var refusedWrite = false
     public private(set) var closeReason: CloseReason?
 
-    public init(localID: UInt32, remoteID: UInt32, configuration: Configuration = Configuration()) {
+    /// `now` starts BBR's clocks (its min-RTT filter would otherwise look ten seconds old at the first ack).
+    public init(localID: UInt32, remoteID: UInt32, configuration: Configuration = Configuration(), now: UInt64 = 0) {
         self.localID = localID
         self.remoteID = remoteID
         self.configuration = configuration
         self.receiver = UDXReceiveBuffer(windowLimit: configuration.receiveWindow)
+        var link = UDXBBR.Link(
+            window: 10, slowStartThreshold: 0xffff, pacingBytesPerMillisecond: 25_000, appLimited: .max, inflight: 0,
+            delivered: 0, deliveredAt: 0, smoothedRTT: 0, congestionState: .open,
+            payloadSize: configuration.payloadSize, now: now)
+        bbr = UDXBBR(link: &link, minimumRTT: UInt64(UInt32.max))
+        pacingBytesPerMillisecond = link.pacingBytesPerMillisecond
+        lastRefill = now
     }
 
     // MARK: - Queries
@@ -182,14 +219,17 @@ public struct UDXStreamState: Sendable {
     public var isWritable: Bool { !refusedWrite && bufferedSendBytes < configuration.sendBufferLimit }
     public var retransmissionTimeout: UInt64 { roundTrip.timeout }
     public var smoothedRTT: UInt64 { roundTrip.smoothed }
-    public var congestionWindow: Int { congestion.window }
+    public var congestionWindow: Int { Int(window) }
+    /// BBR's bandwidth estimate, bytes per second.
+    public var estimatedBandwidth: Double { bbr.estimatedBandwidth * Double(configuration.payloadSize) * 1000 }
     /// The next seq this side expects from the peer.
     public var acknowledgement: UInt32 { receiver.next }
 
     /// When `timeout(now:)` should next be called, if anything waits on time.
     public var nextDeadline: UInt64? {
         guard !isClosed else { return nil }
-        return [retransmissionDeadline, reorderDeadline, probeDeadline, zeroWindowDeadline].compactMap { $0 }.min()
+        return [retransmissionDeadline, reorderDeadline, probeDeadline, zeroWindowDeadline, pacingDeadline]
+            .compactMap { $0 }.min()
     }
 
     // MARK: - Application events
@@ -282,6 +322,9 @@ public struct UDXStreamState: Sendable {
 
         let priorAcknowledged = remoteAcknowledged
         let acknowledgementAdvanced = UDXSequence.isAfter(ack, priorAcknowledged)
+        let dataInFlight = remoteAcknowledged != nextSequence
+        let deliveredBefore = delivered
+        let lostBefore = lostCount
 
         if !UDXSequence.isBefore(seq, receiver.next) {
             if !flags.isDisjoint(with: [.data, .end]) && !receiver.isHeld(seq) {
@@ -332,13 +375,17 @@ public struct UDXStreamState: Sendable {
             if !probeIsRetransmission || UDXSequence.isAfter(ack, probeEnd) { probeInFlight = false }
         }
 
-        let wasRecovering = congestion.isRecovering
-        var delivered = 0
+        let wasRecovering = congestionState != .open
+        if UDXSequence.isAfter(ack, highSequence), congestionState != .open {
+            if congestionState == .recovery { window = slowStartThreshold }
+            congestionState = .open
+        }
+        var sample = UDXRateSample()
         var ended = false
         var cursor = priorAcknowledged
         while UDXSequence.isBefore(cursor, ack) {
-            switch acknowledgePacket(cursor, selectively: false, now: now) {
-            case .acknowledged: delivered += 1
+            switch acknowledgePacket(cursor, selectively: false, now: now, sample: &sample) {
+            case .acknowledged: delivered &+= 1
             case .finishedSending:
                 ended = true
             case .absent: break
@@ -371,18 +418,19 @@ public struct UDXStreamState: Sendable {
             }
             var seq = block.start
             while seq != block.end {
-                if acknowledgePacket(seq, selectively: true, now: now) == .acknowledged { delivered += 1 }
+                if acknowledgePacket(seq, selectively: true, now: now, sample: &sample) == .acknowledged {
+                    delivered &+= 1
+                }
                 seq &+= 1
             }
         }
         if isClosed { return actions }
-
-        congestion.acknowledged(delivered, cumulativeAck: remoteAcknowledged)
+        let newlyDelivered = delivered &- deliveredBefore
 
         if acknowledgementAdvanced, !wasRecovering, selectivelyAcked == 0 {
             scheduleLossProbe(now: now)
         }
-        if delivered > 0 {
+        if newlyDelivered > 0 {
             if remoteAcknowledged == nextSequence {
                 retransmissionDeadline = nil
                 probeDeadline = nil
@@ -400,6 +448,11 @@ public struct UDXStreamState: Sendable {
         if localEnded, remoteEndReported {
             close(.finished, into: &actions)
             return actions
+        }
+        if dataInFlight {
+            // Nothing could be acked, and no sample taken, when nothing was in flight.
+            generateRateSample(&sample, delivered: newlyDelivered, lost: lostCount &- lostBefore, now: now)
+            updateCongestionControl(sample, now: now)
         }
         sendPackets(now: now, into: &actions)
         return actions
@@ -422,6 +475,10 @@ public struct UDXStreamState: Sendable {
             probeDeadline = nil
             lossProbe(now: now, into: &actions)
         }
+        if let deadline = pacingDeadline, deadline <= now {
+            pacingDeadline = nil
+            sendPackets(now: now, into: &actions)
+        }
         if let deadline = zeroWindowDeadline, deadline <= now {
             zeroWindowDeadline = nil
             if sendWindow == 0 {
@@ -438,7 +495,8 @@ public struct UDXStreamState: Sendable {
             return
         }
         counters.retransmissionTimeouts += 1
-        congestion.timedOut(nextSequence: nextSequence)
+        highSequence = nextSequence
+        congestionState = .loss
         probeInFlight = false
         probeIsRetransmission = false
         // libudx re-arms at twice the timeout without storing the doubled value.
@@ -459,12 +517,14 @@ public struct UDXStreamState: Sendable {
                 close(.timedOut, into: &actions)
                 return
             }
+            lostCount &+= 1
             packet.timeouts += 1
             packet.lost = true
             packets[seq] = packet
             inflightCount -= 1
             retransmitQueue.append(seq)
         }
+        bbr.retransmissionTimedOut()
         sendPackets(now: now, into: &actions)
     }
 
@@ -509,7 +569,9 @@ public struct UDXStreamState: Sendable {
 
     private enum AcknowledgeOutcome { case absent, acknowledged, finishedSending }
 
-    private mutating func acknowledgePacket(_ seq: UInt32, selectively: Bool, now: UInt64) -> AcknowledgeOutcome {
+    private mutating func acknowledgePacket(
+        _ seq: UInt32, selectively: Bool, now: UInt64, sample: inout UDXRateSample
+    ) -> AcknowledgeOutcome {
         guard let packet = packets.removeValue(forKey: seq) else {
             if !selectively, selectivelyAcked > 0 { selectivelyAcked -= 1 }
             return .absent
@@ -521,6 +583,7 @@ public struct UDXStreamState: Sendable {
             inflightCount -= 1
         }
         unacknowledgedBytes -= packet.payload.count
+        packetDelivered(packet, seq: seq, sample: &sample)
         let rtt = roundTrip.sample(sentAt: packet.sentAt, now: now)
         let next = seq &+ 1
         if !packet.everRetransmitted {
@@ -529,6 +592,7 @@ public struct UDXStreamState: Sendable {
         }
         if !packet.everRetransmitted || rtt >= roundTrip.minimumRTT {
             rackRTT = rtt
+            sample.rtt = Int64(rtt)
             if Self.sentAfter(packet.sentAt, next, rackTimeSent, rackNextSequence) {
                 rackTimeSent = packet.sentAt
                 rackNextSequence = next
@@ -557,7 +621,7 @@ public struct UDXStreamState: Sendable {
 
     /// RACK's reordering window (RFC 8985 §6.2.4, as libudx's `rack_update_reo_wnd`).
     private func reorderWindow() -> UInt64 {
-        if !reorderingSeen, congestion.isRecovering || selectivelyAcked >= 3 { return 0 }
+        if !reorderingSeen, congestionState != .open || selectivelyAcked >= 3 { return 0 }
         return min(roundTrip.minimumRTT / 4, roundTrip.smoothed)
     }
 
@@ -578,6 +642,7 @@ public struct UDXStreamState: Sendable {
             if Self.sentAfter(rackTimeSent, rackNextSequence, packet.sentAt, entry.sequence &+ 1) {
                 let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(window) - Int64(now)
                 if remaining <= 0 {
+                    lostCount &+= 1
                     packets[entry.sequence]?.lost = true
                     inflightCount -= 1
                     retransmitQueue.append(entry.sequence)
@@ -589,9 +654,10 @@ public struct UDXStreamState: Sendable {
             index += 1
         }
         dropStaleTransmissions()
-        if found > 0, !congestion.isRecovering {
+        if found > 0, congestionState == .open {
             counters.fastRecoveries += 1
-            congestion.lossDetected(nextSequence: nextSequence, inFlight: inflightCount + found)
+            congestionState = .recovery
+            highSequence = nextSequence
             probeInFlight = false
             probeIsRetransmission = false
         }
@@ -614,12 +680,21 @@ public struct UDXStreamState: Sendable {
 
     private var sendWindowInPackets: Int {
         let byWindow = Int(sendWindow) / configuration.payloadSize
-        return min(congestion.window, sendWindow > 0 ? max(byWindow, 1) : 0)
+        return min(Int(window), sendWindow > 0 ? max(byWindow, 1) : 0)
+    }
+
+    /// libudx's `stream_may_send`: pacing tokens left in this millisecond, and room in the window.
+    private mutating func maySend(now: UInt64) -> Bool {
+        if now > lastRefill {
+            pacingTokens = (now - lastRefill) * pacingBytesPerMillisecond
+            lastRefill = now
+        }
+        return pacingTokens > 0 && inflightCount < sendWindowInPackets
     }
 
     private mutating func sendPackets(now: UInt64, into actions: inout [Action]) {
         guard !isClosed else { return }
-        while inflightCount < sendWindowInPackets, let seq = retransmitQueue.first {
+        while maySend(now: now), let seq = retransmitQueue.first {
             retransmitQueue.removeFirst()
             guard let packet = packets[seq], packet.lost else { continue }
             transmit(seq, now: now, retransmission: true, into: &actions)
@@ -638,7 +713,7 @@ public struct UDXStreamState: Sendable {
     private mutating func sendNewPacket(now: UInt64, ignoringWindow: Bool, into actions: inout [Action]) -> Bool {
         let hasEnd = endRequested && !endSent
         guard !writeQueue.isEmpty || hasEnd else { return false }
-        guard ignoringWindow || inflightCount < sendWindowInPackets else { return false }
+        guard ignoringWindow || maySend(now: now) else { return false }
         let payload = writeQueue.take(upTo: configuration.payloadSize)
         var flags: UDXPacket.Flags = payload.isEmpty ? [] : .data
         if endRequested, writeQueue.isEmpty {
@@ -648,15 +723,21 @@ public struct UDXStreamState: Sendable {
         let seq = nextSequence
         packets[seq] = OutgoingPacket(flags: flags, payload: payload)
         unacknowledgedBytes += payload.count
+        let idle = nextSequence == remoteAcknowledged
         nextSequence &+= 1
-        transmit(seq, now: now, retransmission: false, into: &actions)
+        transmit(seq, now: now, retransmission: false, idle: idle, into: &actions)
         return true
     }
 
-    private mutating func transmit(_ seq: UInt32, now: UInt64, retransmission: Bool, into actions: inout [Action]) {
+    private mutating func transmit(
+        _ seq: UInt32, now: UInt64, retransmission: Bool, idle: Bool = false, into actions: inout [Action]
+    ) {
         guard var packet = packets[seq] else { return }
+        checkApplicationLimited()
+        let inflightWasEmpty = inflightCount == 0
         stamps += 1
         packet.sentAt = now
+        packetSent(&packet, idle: idle, now: now)
         packet.stamp = stamps
         packet.lost = false
         if retransmission {
@@ -667,13 +748,109 @@ public struct UDXStreamState: Sendable {
         inflight.append(Transmission(sequence: seq, stamp: stamps))
         inflightCount += 1
         counters.packetsSent += 1
-        actions.append(.transmit(header(packet.flags, sequence: seq) + packet.payload))
+        let datagram = header(packet.flags, sequence: seq) + packet.payload
+        actions.append(.transmit(datagram))
+        let size = UInt64(datagram.count)
+        pacingTokens = size > pacingTokens ? 0 : pacingTokens - size
+        if pacingTokens == 0 { pacingDeadline = now + 1 }
+        if inflightWasEmpty { congestionTransmitStarted(now: now) }
         if retransmissionDeadline == nil { retransmissionDeadline = now + roundTrip.timeout }
-        if congestion.isRecovering || selectivelyAcked > 0 {
+        if congestionState != .open || selectivelyAcked > 0 {
             probeDeadline = nil
         } else {
             scheduleLossProbe(now: now)
         }
+    }
+
+    // MARK: - Delivery rate and BBR (libudx's udx_rate.c and its calls into udx_bbr.c)
+
+    /// The application is not keeping the window full: samples taken until what is in flight now is delivered
+    /// do not lower the bandwidth estimate (`udx__rate_check_app_limited`).
+    private mutating func checkApplicationLimited() {
+        if bufferedSendBytes < configuration.payloadSize, inflightCount < Int(window), retransmitQueue.isEmpty {
+            appLimited = max(delivered &+ UInt32(clamping: inflightCount), 1)
+        }
+    }
+
+    /// Stamps a packet with the delivery state at its sending (`udx__rate_pkt_sent`).
+    private mutating func packetSent(_ packet: inout OutgoingPacket, idle: Bool, now: UInt64) {
+        if idle {
+            // Nothing in flight: this flight's sampling intervals start now.
+            firstSentAt = now
+            deliveredAt = now
+        }
+        packet.firstSentAt = firstSentAt
+        packet.deliveredAt = deliveredAt
+        packet.deliveredCount = delivered
+        packet.isAppLimited = appLimited != 0
+    }
+
+    /// Folds an acked packet into this ack's sample: the most recently sent one sets it (`udx__rate_pkt_delivered`).
+    private mutating func packetDelivered(_ packet: OutgoingPacket, seq: UInt32, sample: inout UDXRateSample) {
+        guard packet.deliveredAt != 0 else { return }
+        if sample.priorDelivered == 0 || Self.sentAfter(packet.sentAt, seq, firstSentAt, sample.sequence) {
+            sample.priorDelivered = packet.deliveredCount
+            sample.priorTimestamp = packet.deliveredAt
+            sample.isAppLimited = packet.isAppLimited
+            sample.isRetransmission = packet.everRetransmitted
+            sample.sequence = seq
+            firstSentAt = packet.sentAt
+            sample.interval = Int64(firstSentAt) - Int64(packet.firstSentAt) > 0
+                ? Int64(firstSentAt) - Int64(packet.firstSentAt) : 0
+        }
+    }
+
+    /// Completes this ack's sample (`udx__rate_gen`).
+    private mutating func generateRateSample(_ sample: inout UDXRateSample, delivered newly: UInt32, lost: UInt32, now: UInt64) {
+        if appLimited != 0, UDXSequence.isAfter(delivered, appLimited) { appLimited = 0 }
+        if newly > 0 { deliveredAt = now }
+        sample.ackedSacked = newly
+        sample.losses = lost
+        guard sample.priorTimestamp != 0 else {
+            sample.delivered = -1
+            sample.interval = -1
+            return
+        }
+        sample.delivered = Int64(delivered &- sample.priorDelivered)
+        let sendInterval = sample.interval
+        let ackInterval = Int64(now) - Int64(sample.priorTimestamp) > 0 ? Int64(now) - Int64(sample.priorTimestamp) : 0
+        sample.interval = max(sendInterval, ackInterval)
+        // Shorter than the min RTT: a burst of acks, not a rate.
+        if UInt64(max(sample.interval, 0)) < roundTrip.minimumRTT {
+            sample.interval = -1
+            return
+        }
+        if !sample.isAppLimited || sample.delivered * rateInterval >= rateDelivered * sample.interval {
+            rateDelivered = sample.delivered
+            rateInterval = sample.interval
+        }
+    }
+
+    private func link(now: UInt64) -> UDXBBR.Link {
+        UDXBBR.Link(
+            window: window, slowStartThreshold: slowStartThreshold, pacingBytesPerMillisecond: pacingBytesPerMillisecond,
+            appLimited: appLimited, inflight: UInt32(clamping: inflightCount), delivered: delivered,
+            deliveredAt: deliveredAt, smoothedRTT: roundTrip.smoothed, congestionState: congestionState,
+            payloadSize: configuration.payloadSize, now: now)
+    }
+
+    private mutating func adopt(_ link: UDXBBR.Link) {
+        window = link.window
+        slowStartThreshold = link.slowStartThreshold
+        pacingBytesPerMillisecond = max(link.pacingBytesPerMillisecond, 1)
+        appLimited = link.appLimited
+    }
+
+    private mutating func updateCongestionControl(_ sample: UDXRateSample, now: UInt64) {
+        var link = link(now: now)
+        bbr.update(sample, link: &link)
+        adopt(link)
+    }
+
+    private mutating func congestionTransmitStarted(now: UInt64) {
+        var link = link(now: now)
+        bbr.transmitStarted(link: &link)
+        adopt(link)
     }
 
     /// An ack as libudx's `send_ack` writes it; then, as there, the peer's end is reported once everything before it

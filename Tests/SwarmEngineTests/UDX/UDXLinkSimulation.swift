@@ -49,8 +49,8 @@ struct UDXLinkSimulation {
     init(seed: UInt64, model: LinkModel, configuration: UDXStreamState.Configuration = .init()) {
         random = SeededGenerator(seed: seed)
         self.model = model
-        a = Side(stream: UDXStreamState(localID: 1, remoteID: 2, configuration: configuration))
-        b = Side(stream: UDXStreamState(localID: 2, remoteID: 1, configuration: configuration))
+        a = Side(stream: UDXStreamState(localID: 1, remoteID: 2, configuration: configuration, now: 1_000))
+        b = Side(stream: UDXStreamState(localID: 2, remoteID: 1, configuration: configuration, now: 1_000))
     }
 
     /// Feeds both writers and runs until `done` holds or the virtual clock passes `limit`; returns whether `done` held.

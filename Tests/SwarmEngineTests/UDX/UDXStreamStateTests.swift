@@ -204,7 +204,7 @@ import Testing
         var simulation = UDXLinkSimulation(seed: 5, model: .init())
         var configuration = UDXStreamState.Configuration()
         configuration.receiveWindow = 20_000
-        simulation.b = .init(stream: UDXStreamState(localID: 2, remoteID: 1, configuration: configuration))
+        simulation.b = .init(stream: UDXStreamState(localID: 2, remoteID: 1, configuration: configuration, now: 1_000))
         simulation.b.reads = false
         simulation.a.toWrite = Self.pattern(200_000, seed: 5)
         // B reads nothing for 30 s (longer than a stream survives unacknowledged): the transfer stalls at about B's
