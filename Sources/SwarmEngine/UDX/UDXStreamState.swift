@@ -220,6 +220,8 @@ public struct UDXStreamState: Sendable {
     public var retransmissionTimeout: UInt64 { roundTrip.timeout }
     public var smoothedRTT: UInt64 { roundTrip.smoothed }
     public var congestionWindow: Int { Int(window) }
+    /// Where BBR is (STARTUP, DRAIN, PROBE_BW or PROBE_RTT).
+    var congestionPhase: UDXBBR.Mode { bbr.mode }
     /// BBR's bandwidth estimate, bytes per second.
     public var estimatedBandwidth: Double { bbr.estimatedBandwidth * Double(configuration.payloadSize) * 1000 }
     /// The next seq this side expects from the peer.

@@ -1,0 +1,51 @@
+@testable import SwarmEngine
+import Testing
+
+/// BBR's parts: the windowed filter it keeps its bandwidth and min RTT in, and the phases a bulk transfer goes
+/// through (STARTUP until the bandwidth stops growing, then DRAIN, then PROBE_BW), on the simulated link.
+@Suite struct UDXCongestionControlTests {
+    @Test func theWindowedMaximumForgetsASampleOnceItLeavesTheWindow() {
+        var filter = UDXWindowedFilter<Double>(.maximum, time: 0, value: 0)
+        filter.apply(10, at: 1, window: 10)
+        #expect(filter.best == 10)
+        // Smaller samples do not replace the best while it is inside the window.
+        for round in UInt64(2)...10 { filter.apply(4, at: round, window: 10) }
+        #expect(filter.best == 10)
+        // Ten rounds on, the 10 has aged out; the best of what came since takes over.
+        filter.apply(3, at: 12, window: 10)
+        #expect(filter.best == 4)
+        filter.apply(3, at: 30, window: 10)
+        #expect(filter.best == 3)
+        // A new maximum wins at once.
+        filter.apply(50, at: 31, window: 10)
+        #expect(filter.best == 50)
+    }
+
+    @Test func theWindowedMinimumKeepsTheSmallestRecentSample() {
+        var filter = UDXWindowedFilter<UInt64>(.minimum, time: 0, value: UInt64(UInt32.max))
+        filter.apply(20, at: 100, window: 1000)
+        filter.apply(35, at: 200, window: 1000)
+        filter.apply(15, at: 300, window: 1000)
+        filter.apply(40, at: 400, window: 1000)
+        #expect(filter.best == 15)
+        filter.apply(40, at: 1_400, window: 1000)
+        #expect(filter.best == 40)
+    }
+
+    @Test func aBulkTransferLeavesStartupAndSettlesInProbeBandwidthWithAPlausibleEstimate() {
+        // 20 ms round trip, no loss, a 256 KiB receive window as the bottleneck: BBR must see the bandwidth stop
+        // growing, drain, and cycle in PROBE_BW.
+        var configuration = UDXStreamState.Configuration()
+        configuration.receiveWindow = 256 * 1024
+        var simulation = UDXLinkSimulation(seed: 11, model: .init(delay: 10), configuration: configuration)
+        simulation.a.toWrite = UDXStreamStateTests.pattern(6_000_000, seed: 11)
+        simulation.a.endsWhenWritten = false
+        let moved = simulation.run(forAtMost: 120_000) { $0.b.received.count >= 5_000_000 }
+        #expect(moved)
+        let sender = simulation.a.stream
+        #expect(sender.congestionPhase == .probeBandwidth)
+        // The window allows 256 KiB per 20 ms round trip, about 13 MB/s: the estimate is near it.
+        #expect(sender.estimatedBandwidth > 6_000_000 && sender.estimatedBandwidth < 26_000_000)
+        #expect(sender.counters.retransmissions == 0)
+    }
+}
