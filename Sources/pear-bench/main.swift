@@ -4,6 +4,8 @@
 //        listeners on B, beside the same clients on a standalone server; then ten writer gateways into one room
 //   irc: against the pearircd next to this binary (or --pearircd PATH), or any server: --port N [--server-pid PID] [--label NAME]
 //   history: rooms of 0 / 10k / 100k / 1M lines served by the pearircd next to this binary [--lines N]
+//   udx: one UDX stream over loopback, raw and encrypted, beside udx-native in Node (--interop DIR, default ../interop)
+//        and secret-stream over TCP; CPU per GB; memory per open stream [--megabytes N] [--streams N]
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
 // Each figure is one line: name, value, unit, parameters.
 import Foundation
@@ -19,7 +21,7 @@ func textOption(_ name: String) -> String? {
     guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
     return arguments[index + 1]
 }
-let valueOptions: Set<String> = ["--label", "--host", "--lines", "--pearircd"]
+let valueOptions: Set<String> = ["--label", "--host", "--lines", "--pearircd", "--interop"]
 let suites = arguments.enumerated().filter { index, argument in
     !argument.hasPrefix("--") && Int(argument) == nil && !(index > 0 && valueOptions.contains(arguments[index - 1]))
 }.map(\.element)
@@ -32,6 +34,12 @@ for suite in selected {
         try await HyperLogBenchmarks.run(
             entries: option("--entries", default: 1_000_000), batchSize: option("--batch", default: 1000),
             singleAppends: option("--single", default: 2000), gets: option("--gets", default: 100_000), report: report)
+    case "udx":
+        try await UDXBenchmarks.run(
+            megabytes: option("--megabytes", default: 64), streams: option("--streams", default: 10_000),
+            interop: textOption("--interop") ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+                .deletingLastPathComponent().appendingPathComponent("interop").path,
+            report: report)
     case "swarm":
         try await SwarmBenchmarks.run(
             megabytes: option("--megabytes", default: 256), handshakes: option("--handshakes", default: 500), report: report)

@@ -22,10 +22,13 @@ public final class UDXNode: @unchecked Sendable {
     public func bind(host: String, port: Int) -> EventLoopFuture<UDXSocket> {
         let node = self
         return DatagramBootstrap(group: eventLoop)
-            .channelOption(.maxMessagesPerRead, value: 32)
+            .channelOption(.maxMessagesPerRead, value: 8)
+            // recvmmsg: up to 32 datagrams per system call, each in its own 2 KiB slice of one buffer.
+            .channelOption(.datagramVectorReadMessageCount, value: UDXSocket.datagramsPerRead)
             .channelOption(
                 .recvAllocator,
-                value: FixedSizeRecvByteBufferAllocator(capacity: UDXSocket.receiveBufferSize))
+                value: FixedSizeRecvByteBufferAllocator(
+                    capacity: UDXSocket.receiveBufferSize * UDXSocket.datagramsPerRead))
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
             .channelInitializer { channel in

@@ -6,6 +6,7 @@ import NIOCore
 public final class UDXSocket: @unchecked Sendable {
     /// libudx's `UDX_SOCKET_PACKET_BUFFER_SIZE`: a datagram longer than this is cut (and then not a valid packet).
     static let receiveBufferSize = 2048
+    static let datagramsPerRead = 32
 
     public struct Counters: Sendable, Equatable {
         public var datagramsReceived = 0

@@ -229,9 +229,16 @@ public struct UDXStreamState: Sendable {
 
     /// When `timeout(now:)` should next be called, if anything waits on time.
     public var nextDeadline: UInt64? {
-        guard !isClosed else { return nil }
-        return [retransmissionDeadline, reorderDeadline, probeDeadline, zeroWindowDeadline, pacingDeadline]
-            .compactMap { $0 }.min()
+        guard closeReason == nil else { return nil }
+        // Folded by hand: this runs after every packet, and an array of the five would allocate each time.
+        func earlier(_ a: UInt64?, _ b: UInt64?) -> UInt64? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earlier(
+            earlier(earlier(retransmissionDeadline, reorderDeadline), earlier(probeDeadline, zeroWindowDeadline)),
+            pacingDeadline)
     }
 
     // MARK: - Application events
@@ -640,8 +647,11 @@ public struct UDXStreamState: Sendable {
                 index += 1
                 continue
             }
-            if packet.sentAt > rackTimeSent { break }
-            if Self.sentAfter(rackTimeSent, rackNextSequence, packet.sentAt, entry.sequence &+ 1) {
+            // The queue is in transmission order: the first packet not sent before RACK's reference packet ends the
+            // scan (libudx goes on through every packet sent in the same millisecond, which on a fast path is the
+            // whole window, at every ack).
+            guard Self.sentAfter(rackTimeSent, rackNextSequence, packet.sentAt, entry.sequence &+ 1) else { break }
+            do {
                 let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(window) - Int64(now)
                 if remaining <= 0 {
                     lostCount &+= 1

@@ -1,0 +1,211 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import Sodium
+import SwarmEngine
+import Synchronization
+
+/// Issue 15's figures, side by side in one run: throughput of one UDX stream over loopback, raw and under
+/// secret-stream + protomux, next to udx-native 1.20.7 (+ @hyperswarm/secret-stream) doing the same in Node when the
+/// reference tree is present (`--interop DIR`, default `../interop`), and to our own secret-stream over TCP; CPU per
+/// MB; memory per open stream. Both ends of each transfer share one thread, ours as Node's (one event loop).
+enum UDXBenchmarks {
+    static func run(megabytes: Int, streams: Int, interop: String?, report: BenchmarkReport) async throws {
+        let total = megabytes * 1024 * 1024
+        let parameters = ["bytes": "\(total)", "write": "65536", "threads": "1"]
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+
+        // Raw UDX: stream A → B, 64 KiB writes as the send buffer takes them.
+        let (rawSeconds, rawCPU) = try await cpuMeasured { try await rawTransfer(total: total, loop: loop) }
+        report.figure("udx.raw", Double(total) / rawSeconds / 1e6, "MB/s", parameters)
+        report.figure("udx.raw_cpu", rawCPU / Double(total) * 1e9, "ms/MB", parameters)
+
+        // secret-stream + protomux over UDX, 64 KiB messages paced by the connection's flow control.
+        let (udxEncryptedSeconds, udxEncryptedCPU) = try await cpuMeasured {
+            try await encryptedOverUDX(total: total, loop: loop)
+        }
+        let udxEncrypted = Double(total) / udxEncryptedSeconds / 1e6
+        report.figure("udx.encrypted", udxEncrypted, "MB/s", parameters)
+        report.figure("udx.encrypted_cpu", udxEncryptedCPU / Double(total) * 1e9, "ms/MB", parameters)
+
+        // The same layers over TCP on one thread.
+        let (tcpSeconds, tcpCPU) = try await cpuMeasured { try await encryptedOverTCP(total: total, group: group) }
+        let tcpEncrypted = Double(total) / tcpSeconds / 1e6
+        report.figure("udx.tcp_encrypted", tcpEncrypted, "MB/s", parameters)
+        report.figure("udx.tcp_encrypted_cpu", tcpCPU / Double(total) * 1e9, "ms/MB", parameters)
+        report.figure("udx.encrypted_vs_tcp", udxEncrypted / tcpEncrypted * 100, "%", parameters)
+
+        // The Node reference, same machine, same run.
+        if let modules = interop.map({ URL(fileURLWithPath: $0).appendingPathComponent("ref/node_modules").path }),
+            FileManager.default.fileExists(atPath: modules + "/udx-native")
+        {
+            for (mode, name) in [("", "udx.reference_raw"), ("--secret", "udx.reference_encrypted")] {
+                let result = try referenceTransfer(modules: modules, bytes: total, secret: !mode.isEmpty)
+                report.figure(name, Double(total) / result.seconds / 1e6, "MB/s", parameters)
+                report.figure(name + "_cpu", result.cpu / Double(total) * 1e9, "ms/MB", parameters)
+            }
+        } else {
+            print("udx.reference skipped: no Node reference tree (pass --interop DIR, see ../shared/interop/README.md)")
+        }
+
+        // Memory per open stream: connected, idle.
+        let perStream = try await memoryPerStream(count: streams, loop: loop)
+        report.figure("udx.memory_per_stream", perStream, "KiB", ["streams": "\(streams)"])
+        try await group.shutdownGracefully()
+    }
+
+    /// Wall seconds and process CPU seconds (user + system, all threads) of `body`.
+    static func cpuMeasured(_ body: () async throws -> Void) async throws -> (Double, Double) {
+        let before = try IRCBenchmarks.cpuSeconds(pid: getpid())
+        let wall = try await measureAsync(body)
+        return (wall, try IRCBenchmarks.cpuSeconds(pid: getpid()) - before)
+    }
+
+    final class Progress: @unchecked Sendable {
+        var received = 0
+        var sent = 0
+    }
+
+    static func rawTransfer(total: Int, loop: any EventLoop) async throws {
+        let nodeA = UDXNode(eventLoop: loop)
+        let nodeB = UDXNode(eventLoop: loop)
+        let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0).get()
+        let socketB = try await nodeB.bind(host: "127.0.0.1", port: 0).get()
+        let done = loop.makePromise(of: Void.self)
+        let progress = Progress()
+        let chunk = [UInt8](repeating: 0xab, count: 65536)
+        try await loop.submit {
+            let a = try nodeA.makeStream(id: 1)
+            let b = try nodeB.makeStream(id: 2)
+            try b.connect(socket: socketB, remoteID: 1, address: socketA.localAddress!)
+            try a.connect(socket: socketA, remoteID: 2, address: socketB.localAddress!)
+            b.onData = { bytes in
+                progress.received += bytes.count
+                if progress.received >= total { done.succeed(()) }
+            }
+            func pump() {
+                while progress.sent < total {
+                    do {
+                        try a.write(chunk)
+                        progress.sent += chunk.count
+                    } catch {
+                        return
+                    }
+                }
+            }
+            a.onWritable = pump
+            pump()
+        }.get()
+        try await done.futureResult.get()
+        try await loop.flatSubmit { nodeA.close().and(nodeB.close()).map { _ in } }.get()
+    }
+
+    static func encryptedOverUDX(total: Int, loop: any EventLoop) async throws {
+        let nodeA = UDXNode(eventLoop: loop)
+        let nodeB = UDXNode(eventLoop: loop)
+        let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0).get()
+        let socketB = try await nodeB.bind(host: "127.0.0.1", port: 0).get()
+        let keysA = Ed25519.randomKeyPair(), keysB = Ed25519.randomKeyPair()
+        let (outgoing, incoming) = try await loop.flatSubmit {
+            () -> EventLoopFuture<(SwarmConnection, SwarmConnection)> in
+            do {
+                let a = try nodeA.makeStream(id: 1)
+                let b = try nodeB.makeStream(id: 2)
+                try b.connect(socket: socketB, remoteID: 1, address: socketA.localAddress!)
+                try a.connect(socket: socketA, remoteID: 2, address: socketB.localAddress!)
+                let responder = SwarmConnection.establish(
+                    over: b, session: try SecretStreamSession(isInitiator: false, staticKeyPair: keysB), label: "A")
+                let initiator = SwarmConnection.establish(
+                    over: a, session: try SecretStreamSession(isInitiator: true, staticKeyPair: keysA), label: "B")
+                return initiator.and(responder)
+            } catch {
+                return loop.makeFailedFuture(error)
+            }
+        }.get()
+        try await bulk(total: total, from: outgoing, to: incoming)
+        outgoing.disconnect()
+        try await loop.flatSubmit { nodeA.close().and(nodeB.close()).map { _ in } }.get()
+    }
+
+    static func encryptedOverTCP(total: Int, group: any EventLoopGroup) async throws {
+        let serverSide = SwarmTransport(keyPair: Ed25519.randomKeyPair(), group: group)
+        let clientSide = SwarmTransport(keyPair: Ed25519.randomKeyPair(), group: group)
+        let accepted = Mutex<SwarmConnection?>(nil)
+        let (listener, port) = try await serverSide.listen(host: "127.0.0.1", port: 0) { connection in
+            accepted.withLock { $0 = connection }
+        }
+        let outgoing = try await clientSide.connect(host: "127.0.0.1", port: port)
+        var incoming: SwarmConnection?
+        while incoming == nil {
+            incoming = accepted.withLock { $0 }
+            if incoming == nil { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        try await bulk(total: total, from: outgoing, to: incoming!)
+        outgoing.disconnect()
+        try await listener.close()
+    }
+
+    /// 64 KiB protomux messages from one connection to the other, paced by `writable()`.
+    static func bulk(total: Int, from outgoing: SwarmConnection, to incoming: SwarmConnection) async throws {
+        let chunk = [UInt8](repeating: 0xab, count: 65536)
+        outgoing.open(protocol: "bench", id: [1], handshake: [])
+        incoming.open(protocol: "bench", id: [1], handshake: [])
+        let counting = Task {
+            var received = 0
+            for await event in incoming.events {
+                if case .message(_, _, _, let message) = event {
+                    received += message.count
+                    if received >= total { return }
+                }
+            }
+        }
+        var sent = 0
+        while sent < total {
+            await outgoing.writable()
+            outgoing.send(protocol: "bench", id: [1], type: 0, message: chunk)
+            sent += chunk.count
+        }
+        await counting.value
+    }
+
+    struct ReferenceResult: Decodable {
+        let seconds: Double
+        let cpuUser: Double
+        let cpuSystem: Double
+        var cpu: Double { cpuUser + cpuSystem }
+    }
+
+    static func referenceTransfer(modules: String, bytes: Int, secret: Bool) throws -> ReferenceResult {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tests/interop/udx-bench.js").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
+        process.arguments = [script, "--bytes", "\(bytes)"] + (secret ? ["--secret"] : [])
+        process.environment = ["NODE_PATH": modules, "PATH": "/usr/bin:/bin"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw IRCBenchmarks.Failure(description: "udx-bench.js exited with \(process.terminationStatus)")
+        }
+        return try JSONDecoder().decode(ReferenceResult.self, from: data)
+    }
+
+    static func memoryPerStream(count: Int, loop: any EventLoop) async throws -> Double {
+        let node = UDXNode(eventLoop: loop)
+        let socket = try await node.bind(host: "127.0.0.1", port: 0).get()
+        let before = try IRCBenchmarks.residentKiB(pid: getpid())
+        try await loop.submit {
+            for id in 1...UInt32(count) {
+                let stream = try node.makeStream(id: id)
+                try stream.connect(socket: socket, remoteID: id, address: socket.localAddress!)
+            }
+        }.get()
+        let after = try IRCBenchmarks.residentKiB(pid: getpid())
+        try await loop.flatSubmit { node.close() }.get()
+        return Double(after - before) / Double(count)
+    }
+}
