@@ -25,6 +25,7 @@ public final class UDXStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private var autoRead = true
     private var allowRemoteHalfClosure = false
     private var readPending = false
+    private var deliveryScheduled = false
     private var inbound: Deque<[UInt8]> = []
     private var pendingWrites: Deque<(bytes: [UInt8], promise: EventLoopPromise<Void>?, flushed: Bool)> = []
     private var outputClosed = false
@@ -183,7 +184,13 @@ public final class UDXStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         stream.onData = { [weak self] bytes in
             guard let self else { return }
             inbound.append(bytes)
-            deliverReads()
+            // The rest of this socket read (up to 32 datagrams) is likely for us too: hand it all on in one read.
+            guard !deliveryScheduled else { return }
+            deliveryScheduled = true
+            eventLoop.execute { [self] in
+                deliveryScheduled = false
+                deliverReads()
+            }
         }
         stream.onEnd = { [weak self] in
             guard let self, !closed else { return }
@@ -212,12 +219,11 @@ public final class UDXStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private func deliverReads() {
         guard readPending, !inbound.isEmpty, !closed else { return }
         readPending = false
-        var count = 0
-        while let bytes = inbound.popFirst() {
-            count += bytes.count
-            pipeline.fireChannelRead(allocator.buffer(bytes: bytes))
-            if closed { return }
-        }
+        let count = inbound.reduce(0) { $0 + $1.count }
+        var buffer = allocator.buffer(capacity: count)
+        while let bytes = inbound.popFirst() { buffer.writeBytes(bytes) }
+        pipeline.fireChannelRead(buffer)
+        if closed { return }
         pipeline.fireChannelReadComplete()
         // Handed on: the stream's receive window opens by as much.
         stream.consumed(count)
