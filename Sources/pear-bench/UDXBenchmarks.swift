@@ -17,7 +17,7 @@ enum UDXBenchmarks {
         let loop = group.next()
 
         // Raw UDX: stream A → B, 64 KiB writes as the send buffer takes them.
-        let (rawSeconds, rawCPU) = try await cpuMeasured { try await rawTransfer(total: total, loop: loop) }
+        let (rawSeconds, rawCPU) = try await cpuMeasured { try await rawTransfer(total: total, loop: loop, report: report) }
         report.figure("udx.raw", Double(total) / rawSeconds / 1e6, "MB/s", parameters)
         report.figure("udx.raw_cpu", rawCPU / Double(total) * 1e9, "ms/MB", parameters)
 
@@ -65,9 +65,10 @@ enum UDXBenchmarks {
     final class Progress: @unchecked Sendable {
         var received = 0
         var sent = 0
+        var sender: UDXStream?
     }
 
-    static func rawTransfer(total: Int, loop: any EventLoop) async throws {
+    static func rawTransfer(total: Int, loop: any EventLoop, report: BenchmarkReport) async throws {
         let nodeA = UDXNode(eventLoop: loop)
         let nodeB = UDXNode(eventLoop: loop)
         let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0).get()
@@ -78,6 +79,7 @@ enum UDXBenchmarks {
         try await loop.submit {
             let a = try nodeA.makeStream(id: 1)
             let b = try nodeB.makeStream(id: 2)
+            progress.sender = a
             try b.connect(socket: socketB, remoteID: 1, address: socketA.localAddress!)
             try a.connect(socket: socketA, remoteID: 2, address: socketB.localAddress!)
             b.onData = { bytes in
@@ -98,6 +100,8 @@ enum UDXBenchmarks {
             pump()
         }.get()
         try await done.futureResult.get()
+        let retransmissions = try await loop.submit { progress.sender?.counters.retransmissions ?? 0 }.get()
+        report.figure("udx.raw_retransmissions", Double(retransmissions), "packets", ["bytes": "\(total)"])
         try await loop.flatSubmit { nodeA.close().and(nodeB.close()).map { _ in } }.get()
     }
 
