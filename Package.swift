@@ -73,6 +73,15 @@ let package = Package(
         ),
         // A child process for the crash-safety test: appends until killed, printing every acknowledged length.
         .executableTarget(name: "hyperlog-crash-child", dependencies: ["HyperLog"], path: "Tests/HyperLogCrashChild"),
+        // Test networks on one machine: network namespaces with random loss, and relays that add delay (the kernel
+        // here has no netem). For the lossy-path tests and `pear-bench udx-lossy`.
+        .target(
+            name: "NetworkLab",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "SwarmEngine",
             dependencies: [
@@ -134,7 +143,8 @@ let package = Package(
         .executableTarget(
             name: "pear-bench",
             dependencies: [
-                "HyperLog", "Sodium", "CompactEncoding", "SwarmEngine", "PearBridge", "IRCServer",
+                "HyperLog", "Sodium", "CompactEncoding", "SwarmEngine", "PearBridge", "IRCServer", "NetworkLab",
+                "LoopExecutors",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -164,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "SwarmEngineTests",
             dependencies: [
-                "SwarmEngine", "Sodium", "CompactEncoding", "TestVectors",
+                "SwarmEngine", "Sodium", "CompactEncoding", "TestVectors", "NetworkLab",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 // SHA-256, to check what the Node reference peer reports receiving.

@@ -6,6 +6,7 @@
 //   history: rooms of 0 / 10k / 100k / 1M lines served by the pearircd next to this binary [--lines N]
 //   udx: one UDX stream over loopback, raw and encrypted, beside udx-native in Node (--interop DIR, default ../interop)
 //        and secret-stream over TCP; CPU per GB; memory per open stream [--megabytes N] [--streams N]
+//   udx-lossy: secret-stream over UDX and over TCP (CUBIC) in a namespace dropping 1 % / 5 % of packets (root)
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
 // Each figure is one line: name, value, unit, parameters.
 import Foundation
@@ -40,6 +41,8 @@ for suite in selected {
             interop: textOption("--interop") ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
                 .deletingLastPathComponent().appendingPathComponent("interop").path,
             report: report)
+    case "udx-lossy":
+        try await UDXLossyBenchmarks.run(megabytes: option("--megabytes", default: 32), report: report)
     case "swarm":
         try await SwarmBenchmarks.run(
             megabytes: option("--megabytes", default: 256), handshakes: option("--handshakes", default: 500), report: report)

@@ -18,6 +18,7 @@ public final class SwarmTransport: PeerTransport {
     let connectTimeout: TimeAmount
     let liveness: SwarmConnectionHandler.Liveness
     let maximumFrameLength: Int
+    let tcpCongestionControl: String?
     /// Bounds on inbound connections and handshakes (and the rate of their log lines).
     public let inbound: InboundPeerAdmission
 
@@ -32,13 +33,17 @@ public final class SwarmTransport: PeerTransport {
     ///   - idleTimeout: close a connection that received nothing for this long; nil disables.
     ///   - maximumFrameLength: the largest data frame accepted (secret-stream's own limit is 16 MiB − 1).
     ///   - maximumQueuedBytes: close a connection whose peer leaves more than this unread.
+    ///   - tcpCongestionControl: the kernel's congestion control for this transport's sockets (`TCP_CONGESTION`,
+    ///     e.g. "cubic"); nil keeps the system's default. The UDX comparison benchmarks set it.
     public init(
         keyPair: Ed25519.KeyPair, handshakeTimeout: TimeAmount = .seconds(10), connectTimeout: TimeAmount = .seconds(5),
         keepAlive: TimeAmount? = .seconds(5),
         idleTimeout: TimeAmount? = .seconds(20), maximumFrameLength: Int = SwarmTransport.defaultMaximumFrameLength,
         maximumQueuedBytes: Int = 64 * 1024 * 1024, inboundLimits: InboundPeerAdmission.Limits = .init(),
-        logger: Logger = Logger(label: "pearircd.swarm"), group: (any EventLoopGroup)? = nil
+        logger: Logger = Logger(label: "pearircd.swarm"), group: (any EventLoopGroup)? = nil,
+        tcpCongestionControl: String? = nil
     ) {
+        self.tcpCongestionControl = tcpCongestionControl
         inbound = InboundPeerAdmission(limits: inboundLimits, logger: logger)
         self.keyPair = keyPair
         self.logger = logger
@@ -58,6 +63,7 @@ public final class SwarmTransport: PeerTransport {
     ) async throws -> (any Channel, Int) {
         let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
         let maximumFrameLength = self.maximumFrameLength, inbound = self.inbound
+        let congestionControl = tcpCongestionControl
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -66,6 +72,7 @@ public final class SwarmTransport: PeerTransport {
             .childChannelInitializer { channel in
                 guard inbound.beginHandshake() else { return channel.close() }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let congestionControl { try Self.setCongestionControl(congestionControl, on: channel) }
                     let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
                     let session = try SecretStreamSession(
                         isInitiator: false, staticKeyPair: keyPair, maximumFrameLength: maximumFrameLength)
@@ -109,6 +116,7 @@ public final class SwarmTransport: PeerTransport {
     public func connect(host: String, port: Int, expectedRemoteKey: [UInt8]? = nil) async throws -> SwarmConnection {
         let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
         let maximumFrameLength = self.maximumFrameLength
+        let congestionControl = tcpCongestionControl
         let promiseBox = Mutex<EventLoopPromise<SwarmConnection>?>(nil)
         // Bounded, so a dial towards an address that never answers cannot hold a shutdown for long.
         let channel = try await ClientBootstrap(group: group)
@@ -117,6 +125,7 @@ public final class SwarmTransport: PeerTransport {
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let congestionControl { try Self.setCongestionControl(congestionControl, on: channel) }
                     let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
                     promiseBox.withLock { $0 = promise }
                     let session = try SecretStreamSession(
@@ -142,6 +151,19 @@ public final class SwarmTransport: PeerTransport {
     }
 
     /// `HOST:PORT` (`[HOST]:PORT` for IPv6) as people write addresses, not NIO's `[IPv4]127.0.0.1/127.0.0.1:55916`.
+    /// `TCP_CONGESTION` takes the algorithm's name; the kernel reads up to 15 bytes and stops at the first NUL.
+    static func setCongestionControl(_ name: String, on channel: any Channel) throws {
+        guard let provider = channel as? any SocketOptionProvider else { return }
+        var bytes = [CChar](repeating: 0, count: 16)
+        for (index, byte) in name.utf8.prefix(15).enumerated() { bytes[index] = CChar(bitPattern: byte) }
+        let value = (
+            bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
+            bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])
+        // TCP_CONGESTION (13) at IPPROTO_TCP, which Glibc's Swift overlay does not name.
+        _ = provider.unsafeSetSocketOption(
+            level: NIOBSDSocket.OptionLevel(rawValue: 6), name: NIOBSDSocket.Option(rawValue: 13), value: value)
+    }
+
     static func label(_ address: SocketAddress) -> String {
         guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"

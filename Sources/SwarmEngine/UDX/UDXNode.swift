@@ -73,6 +73,12 @@ public final class UDXNode: @unchecked Sendable {
 
     func stream(id: UInt32) -> UDXStream? { streams[id] }
 
+    /// The counters of a live stream, for diagnostics.
+    public func streamCounters(id: UInt32) -> UDXStreamState.Counters? {
+        eventLoop.preconditionInEventLoop()
+        return streams[id]?.counters
+    }
+
     func socket(for channel: any Channel) -> UDXSocket? { sockets[ObjectIdentifier(channel)] }
 
     func remove(_ stream: UDXStream) {

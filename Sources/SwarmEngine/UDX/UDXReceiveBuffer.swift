@@ -34,6 +34,10 @@ struct UDXReceiveBuffer: Sendable {
     /// The next seq expected: everything before it arrived (the `ack` we send).
     private(set) var next: UInt32 = 0
     private var ahead: [UInt32: Pending] = [:]
+    /// The held seqs as maximal runs, in order after `next`: what the SACK blocks are made of, kept so that an ack
+    /// costs one step per run instead of one per held packet (a lost packet holds back a whole window, and every
+    /// packet behind it is acked).
+    private var heldRuns: [UDXPacket.SACKBlock] = []
     /// libudx's `out_of_order`: how many packets are held ahead (its SACK scan counts down from it).
     private(set) var outOfOrder = 0
     private(set) var bytesAhead = 0
@@ -86,6 +90,7 @@ struct UDXReceiveBuffer: Sendable {
         ahead[seq] = Pending(flags: flags, payload: Array(payload))
         outOfOrder += 1
         bytesAhead += payload.count
+        insertRun(seq)
         if seq == next {
             drain(deliver)
             return .accepted
@@ -95,6 +100,7 @@ struct UDXReceiveBuffer: Sendable {
 
     /// Delivers the packets that now follow in order (libudx's read-queue loop).
     mutating func drain(_ deliver: (ArraySlice<UInt8>) -> Void) {
+        if let first = heldRuns.first, first.start == next { heldRuns.removeFirst() }
         while let pending = ahead.removeValue(forKey: next) {
             outOfOrder -= 1
             bytesAhead -= pending.payload.count
@@ -111,31 +117,48 @@ struct UDXReceiveBuffer: Sendable {
         unreadBytes = max(0, unreadBytes - count)
     }
 
-    /// The SACK blocks an ack carries, found exactly as libudx's `send_ack` finds them: scan the seqs after the next
-    /// one, counting down the out-of-order count at every gap, and stop after `UDXPacket.maximumSACKBlocks` blocks.
-    /// (The count falls at gaps, not at held packets: libudx's scan ends early when gaps outnumber held packets, and
-    /// an ack that matches libudx's must end where it does.)
+    /// The SACK blocks an ack carries, exactly as libudx's `send_ack` finds them: it scans the seqs after the next
+    /// one, counting the out-of-order count down at every seq it does not hold, and stops when that reaches zero or
+    /// after `UDXPacket.maximumSACKBlocks` blocks. (The count falls at gaps, not at held packets: libudx's scan ends
+    /// early when gaps outnumber held packets, and an ack that matches libudx's must end where it does.) Computed
+    /// from the runs: a gap of n missing seqs costs n at once.
     func selectiveAcknowledgements() -> [UDXPacket.SACKBlock] {
         var blocks: [UDXPacket.SACKBlock] = []
         var remaining = outOfOrder
-        var start: UInt32?
-        var end: UInt32 = 0
-        var offset: UInt32 = 0
-        while offset < Self.maximumSpan && remaining > 0 && blocks.count < UDXPacket.maximumSACKBlocks {
-            let seq = next &+ 1 &+ offset
-            if ahead[seq] != nil {
-                if start == nil { start = seq }
-                end = seq &+ 1
-            } else {
-                remaining -= 1
-                if let first = start {
-                    blocks.append(UDXPacket.SACKBlock(start: first, end: end))
-                    start = nil
-                }
-            }
-            offset += 1
+        var position = next &+ 1
+        for run in heldRuns {
+            guard remaining > 0, blocks.count < UDXPacket.maximumSACKBlocks else { break }
+            // The scan covers at most maximumSpan seqs after the next one.
+            let limit = next &+ 1 &+ Self.maximumSpan
+            guard UDXSequence.isBefore(run.start, limit) else { break }
+            let missing = Int(UDXSequence.difference(run.start, position))
+            if missing >= remaining { break }
+            remaining -= missing
+            let end = UDXSequence.isAfter(run.end, limit) ? limit : run.end
+            blocks.append(UDXPacket.SACKBlock(start: run.start, end: end))
+            position = end
         }
-        if let first = start, blocks.count < UDXPacket.maximumSACKBlocks { blocks.append(UDXPacket.SACKBlock(start: first, end: end)) }
         return blocks
+    }
+
+    /// Adds a seq to the runs, joining the runs it touches.
+    private mutating func insertRun(_ seq: UInt32) {
+        let distance = UDXSequence.difference(seq, next)
+        // The first run that ends after seq (in order after `next`): runs before it end at or before seq.
+        var index = 0
+        while index < heldRuns.count, UDXSequence.difference(heldRuns[index].end, next) <= distance { index += 1 }
+        let joinsPrevious = index > 0 && heldRuns[index - 1].end == seq
+        let joinsNext = index < heldRuns.count && heldRuns[index].start == seq &+ 1
+        switch (joinsPrevious, joinsNext) {
+        case (true, true):
+            heldRuns[index - 1].end = heldRuns[index].end
+            heldRuns.remove(at: index)
+        case (true, false):
+            heldRuns[index - 1].end = seq &+ 1
+        case (false, true):
+            heldRuns[index].start = seq
+        case (false, false):
+            heldRuns.insert(UDXPacket.SACKBlock(start: seq, end: seq &+ 1), at: index)
+        }
     }
 }

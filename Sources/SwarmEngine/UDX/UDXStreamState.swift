@@ -169,6 +169,11 @@ public struct UDXStreamState: Sendable {
     private var rackRTT: UInt64 = 0
     private var rackTimeSent: UInt64 = 0
     private var rackNextSequence: UInt32 = 0
+    /// The transmission stamp of that packet: which transmissions came before it, exactly (libudx compares
+    /// millisecond send times and breaks ties by seq, which on a fast path calls a retransmission made in the same
+    /// millisecond "sent before" newer data, and marks it lost again and again; libudx skips packets still queued
+    /// in the kernel for that reason).
+    private var rackStamp: UInt64 = 0
     private var rackForwardAck: UInt32 = 0
     private var reorderingSeen = false
     /// Packets acked selectively and not yet cumulatively (libudx's `sacks`).
@@ -602,7 +607,8 @@ public struct UDXStreamState: Sendable {
         if !packet.everRetransmitted || rtt >= roundTrip.minimumRTT {
             rackRTT = rtt
             sample.rtt = Int64(rtt)
-            if Self.sentAfter(packet.sentAt, next, rackTimeSent, rackNextSequence) {
+            if packet.stamp > rackStamp {
+                rackStamp = packet.stamp
                 rackTimeSent = packet.sentAt
                 rackNextSequence = next
             }
@@ -650,7 +656,7 @@ public struct UDXStreamState: Sendable {
             // The queue is in transmission order: the first packet not sent before RACK's reference packet ends the
             // scan (libudx goes on through every packet sent in the same millisecond, which on a fast path is the
             // whole window, at every ack).
-            guard Self.sentAfter(rackTimeSent, rackNextSequence, packet.sentAt, entry.sequence &+ 1) else { break }
+            guard packet.stamp < rackStamp else { break }
             do {
                 let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(window) - Int64(now)
                 if remaining <= 0 {

@@ -1,4 +1,5 @@
 import NIOCore
+import NetworkLab
 import NIOPosix
 import SwarmEngine
 import Testing
