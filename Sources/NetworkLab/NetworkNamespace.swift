@@ -10,6 +10,8 @@ import NIOPosix
 /// lossy-path tests and by `pear-bench udx-lossy`.
 public final class NetworkNamespace: @unchecked Sendable {
     public let name: String
+    /// Whether TCP segmentation offload is off on the namespace's loopback (see `init`).
+    public private(set) var offloadsDisabled = false
     public let group: MultiThreadedEventLoopGroup
     public var loop: any EventLoop { group.next() }
 
@@ -30,6 +32,15 @@ public final class NetworkNamespace: @unchecked Sendable {
         try Self.run("/usr/sbin/ip", "netns", "add", name)
         do {
             try Self.run("/usr/sbin/ip", "-n", name, "link", "set", "lo", "mtu", String(mtu), "up")
+            // Without segmentation offload TCP's segments are MTU-sized packets as on a real path (loopback would
+            // pass 64 KiB ones, and the random loss would hit one packet where UDX sends 57). Needs ethtool; the
+            // tests do not depend on it, the TCP comparison of `pear-bench udx-lossy` does.
+            offloadsDisabled = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ethtool")
+            if offloadsDisabled {
+                try Self.run(
+                    "/usr/sbin/ip", "netns", "exec", name, "/usr/sbin/ethtool", "-K", "lo", "tso", "off", "gso", "off",
+                    "gro", "off")
+            }
             if lossPercent > 0 {
                 // Every datagram delivered in the namespace faces the same chance of being dropped.
                 try Self.run(

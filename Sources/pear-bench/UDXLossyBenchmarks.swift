@@ -21,7 +21,10 @@ enum UDXLossyBenchmarks {
         let total = megabytes * 1024 * 1024
         for loss in [1.0, 5.0] {
             let namespace = try NetworkNamespace(lossPercent: loss)
-            let parameters = ["bytes": "\(total)", "loss": "\(Int(loss))%", "threads": "1"]
+            let parameters = [
+                "bytes": "\(total)", "loss": "\(Int(loss))%", "threads": "1", "mtu": "1500",
+                "offload": namespace.offloadsDisabled ? "off" : "on (no ethtool: TCP sees 64 KiB packets)",
+            ]
             do {
                 let udx = try await goodputOverUDX(total: total, namespace: namespace, delay: nil)
                 report.figure("udx_lossy.udx", udx, "MB/s", parameters)

@@ -46,8 +46,9 @@ struct UDXReceiveBuffer: Sendable {
     /// The seq of the peer's END, once it arrived.
     private(set) var remoteEnd: UInt32?
 
-    init(windowLimit: Int) {
+    init(windowLimit: Int, next: UInt32 = 0) {
         self.windowLimit = windowLimit
+        self.next = next
     }
 
     /// The most bytes held (ahead and unread): a sender that ignores the window has its packets dropped beyond it.

@@ -178,6 +178,9 @@ public struct UDXStreamState: Sendable {
     private var reorderingSeen = false
     /// Packets acked selectively and not yet cumulatively (libudx's `sacks`).
     private var selectivelyAcked = 0
+    /// The seqs acked selectively, as runs after `remoteAcknowledged`: every ack during a recovery repeats the
+    /// blocks it carried before, and walking them again seq by seq would cost the whole window per ack.
+    private var selectivelyAckedRuns: [UDXPacket.SACKBlock] = []
 
     // Tail-loss probe (RFC 8985 §7).
     private var probeInFlight = false
@@ -198,11 +201,21 @@ public struct UDXStreamState: Sendable {
     public private(set) var closeReason: CloseReason?
 
     /// `now` starts BBR's clocks (its min-RTT filter would otherwise look ten seconds old at the first ack).
-    public init(localID: UInt32, remoteID: UInt32, configuration: Configuration = Configuration(), now: UInt64 = 0) {
+    /// `sequence` and `acknowledgement` are the first seqs each way (libudx's connect options; HyperDHT uses 0).
+    public init(
+        localID: UInt32, remoteID: UInt32, configuration: Configuration = Configuration(), now: UInt64 = 0,
+        sequence: UInt32 = 0, acknowledgement: UInt32 = 0
+    ) {
         self.localID = localID
         self.remoteID = remoteID
         self.configuration = configuration
-        self.receiver = UDXReceiveBuffer(windowLimit: configuration.receiveWindow)
+        self.receiver = UDXReceiveBuffer(windowLimit: configuration.receiveWindow, next: acknowledgement)
+        nextSequence = sequence
+        remoteAcknowledged = sequence
+        highSequence = sequence
+        rackForwardAck = sequence
+        windowUpdateSequence = acknowledgement &- 1
+        windowUpdateAcknowledgement = sequence
         var link = UDXBBR.Link(
             window: 10, slowStartThreshold: 0xffff, pacingBytesPerMillisecond: 25_000, appLimited: .max, inflight: 0,
             delivered: 0, deliveredAt: 0, smoothedRTT: 0, congestionState: .open,
@@ -425,6 +438,7 @@ public struct UDXStreamState: Sendable {
             return actions
         }
 
+        if acknowledgementAdvanced { trimSelectivelyAckedRuns() }
         for block in packet.sackBlocks {
             guard isValid(block) else {
                 counters.invalidSACKs += 1
@@ -432,11 +446,17 @@ public struct UDXStreamState: Sendable {
             }
             var seq = block.start
             while seq != block.end {
+                if let run = selectivelyAckedRuns.first(where: { contains($0, seq) }) {
+                    // Acked by an earlier block: jump past it.
+                    seq = UDXSequence.isBefore(run.end, block.end) ? run.end : block.end
+                    continue
+                }
                 if acknowledgePacket(seq, selectively: true, now: now, sample: &sample) == .acknowledged {
                     delivered &+= 1
                 }
                 seq &+= 1
             }
+            addSelectivelyAckedRun(block)
         }
         if isClosed { return actions }
         let newlyDelivered = delivered &- deliveredBefore
@@ -623,6 +643,36 @@ public struct UDXStreamState: Sendable {
             return .finishedSending
         }
         return .acknowledged
+    }
+
+    private func contains(_ run: UDXPacket.SACKBlock, _ seq: UInt32) -> Bool {
+        !UDXSequence.isBefore(seq, run.start) && UDXSequence.isBefore(seq, run.end)
+    }
+
+    /// Merges a block into the runs (kept in order, disjoint, not touching).
+    private mutating func addSelectivelyAckedRun(_ block: UDXPacket.SACKBlock) {
+        var merged = block
+        var kept: [UDXPacket.SACKBlock] = []
+        kept.reserveCapacity(selectivelyAckedRuns.count + 1)
+        for run in selectivelyAckedRuns {
+            if UDXSequence.isBefore(run.end, merged.start) || UDXSequence.isAfter(run.start, merged.end) {
+                kept.append(run)
+            } else {
+                if UDXSequence.isBefore(run.start, merged.start) { merged.start = run.start }
+                if UDXSequence.isAfter(run.end, merged.end) { merged.end = run.end }
+            }
+        }
+        let index = kept.firstIndex { UDXSequence.isAfter($0.start, merged.start) } ?? kept.endIndex
+        kept.insert(merged, at: index)
+        selectivelyAckedRuns = kept
+    }
+
+    /// Drops what the cumulative ack now covers.
+    private mutating func trimSelectivelyAckedRuns() {
+        selectivelyAckedRuns.removeAll { !UDXSequence.isAfter($0.end, remoteAcknowledged) }
+        if let first = selectivelyAckedRuns.first, UDXSequence.isBefore(first.start, remoteAcknowledged) {
+            selectivelyAckedRuns[0].start = remoteAcknowledged
+        }
     }
 
     /// libudx's `udx_sack_is_valid` (strict since libudx #284): inside what was sent and not yet acked.

@@ -61,7 +61,7 @@ import Testing
         }
 
         func first() async throws -> (port: Int, id: UInt32) {
-            let line = try await lines.next(within: .seconds(20))
+            let line = try await lines.next(within: .seconds(60))
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             guard let port = object?["port"] as? Int, let id = (object?["id"] as? NSNumber)?.uint32Value else {
                 throw LineReader.Failure.malformed(line)
@@ -75,7 +75,7 @@ import Testing
         }
 
         func connected() async throws {
-            let line = try await lines.next(within: .seconds(20))
+            let line = try await lines.next(within: .seconds(60))
             guard line.contains("\"connected\":true") else { throw LineReader.Failure.malformed(line) }
         }
 

@@ -356,22 +356,12 @@ import Testing
 
     @Test func blocksFromRunsMatchLibudxsScan() {
         var generator = SeededGenerator(seed: 0x5ac)
-        for round in 0..<300 {
+        for round in 0..<60 {
             // Start near the wrap-around point in some rounds.
-            let base: UInt32 = round % 3 == 0 ? UInt32.max - 40 : UInt32.random(in: 0...1000, using: &generator)
-            var state = UDXStreamState(localID: 2, remoteID: 1)
+            let next: UInt32 = round % 3 == 0 ? UInt32.max - 40 : UInt32.random(in: 0...1_000_000, using: &generator)
+            var state = UDXStreamState(localID: 2, remoteID: 1, acknowledgement: next)
             var held = Set<UInt32>()
-            var next = UInt32(0)
-            // Advance the stream to `base` first (in order), so that seqs wrap where base is near the top.
-            if base > 0 {
-                var seq: UInt32 = 0
-                while seq != base {
-                    _ = state.receive(UDXStreamStateTests.data(seq, [1]), now: 1)
-                    seq &+= 1
-                }
-                next = base
-            }
-            let count = Int.random(in: 1...300, using: &generator)
+            let count = Int.random(in: 1...150, using: &generator)
             for _ in 0..<count {
                 let offset = UInt32.random(in: 1...400, using: &generator)
                 let seq = next &+ offset
