@@ -95,6 +95,15 @@ def seeds():
         "secret-stream-handshake": stream,
         "secret-stream-frames": stream,
         "udx-packet": [bytes.fromhex(c["hex"]) for key in ("constructed", "captured") for c in load("udx")[key]],
+        # Records for a stream: datagrams (type, data offset, then rwnd, seq, ack, body), time, writes, reads.
+        "udx-stream": [
+            bytes([0, 16, 1, 0]) + (1 << 20).to_bytes(4, "little") + (0).to_bytes(4, "little")
+            + (0).to_bytes(4, "little") + b"ab"
+            + bytes([0, 16, 1, 0]) + (1 << 20).to_bytes(4, "little") + (2).to_bytes(4, "little")
+            + (0).to_bytes(4, "little") + b"cd"
+            + bytes([2, 5]) + b"hello" + bytes([1, 40]) + bytes([3, 10]),
+            bytes([0, 12, 4, 8]) + (0).to_bytes(8, "little") + bytes([1, 200]) * 3,
+        ],
     }
 
 

@@ -18,6 +18,7 @@ enum FuzzTarget: String, CaseIterable {
     case secretStreamHandshake = "secret-stream-handshake"
     case secretStreamFrames = "secret-stream-frames"
     case udxPacket = "udx-packet"
+    case udxStream = "udx-stream"
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -60,6 +61,40 @@ enum FuzzTarget: String, CaseIterable {
             precondition(packet.encoded() == bytes, "UDX packet round trip changed the bytes")
             precondition(packet.sackBlocks.count <= bytes.count / 8, "more SACK blocks than the body holds")
             _ = packet.payload.count
+        case .udxStream:
+            // Records of [kind][length][bytes]: a datagram for the stream, time passing, a write, or a read. A small
+            // window, so the bounds are reached.
+            var configuration = UDXStreamState.Configuration()
+            configuration.receiveWindow = 16 * 1024
+            configuration.sendBufferLimit = 16 * 1024
+            configuration.sendBufferLowWater = 4 * 1024
+            var stream = UDXStreamState(localID: 1, remoteID: 2, configuration: configuration, now: 1_000)
+            var now: UInt64 = 1_000
+            var rest = bytes[...]
+            while rest.count >= 2 {
+                let kind = rest[rest.startIndex] % 4
+                let length = Int(rest[rest.startIndex + 1])
+                let body = Array(rest.dropFirst(2).prefix(length))
+                rest = rest.dropFirst(2 + body.count)
+                switch kind {
+                case 0:
+                    // The record's bytes after a header of ours, so that most inputs reach the stream's logic.
+                    var datagram: [UInt8] = [0xff, 1] + body.prefix(2) + [1, 0, 0, 0]
+                    datagram += body.dropFirst(2)
+                    guard let packet = try? UDXPacket(decoding: datagram) else { continue }
+                    _ = stream.receive(packet, now: now)
+                case 1:
+                    now += UInt64(length) * 37
+                    if let deadline = stream.nextDeadline, deadline <= now { _ = stream.timeout(now: now) }
+                case 2:
+                    try? stream.write(body)
+                    _ = stream.flush(now: now)
+                default:
+                    _ = stream.read(length * 64)
+                }
+                precondition(stream.bufferedReceiveBytes <= stream.receiveBufferLimit, "receive buffer past its bound")
+                precondition(stream.bufferedSendBytes <= configuration.sendBufferLimit, "send buffer past its bound")
+            }
         case .protomux:
             var session = ProtomuxSession(maximumRemoteChannels: 64, maximumBufferedBytes: 1 << 20)
             // Split where the input says, so frame boundaries vary too.
