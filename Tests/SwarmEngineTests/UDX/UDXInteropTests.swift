@@ -2,7 +2,9 @@ import Crypto
 import Foundation
 import NIOCore
 import NIOPosix
+import Sodium
 import SwarmEngine
+import TestVectors
 import Testing
 
 /// Live interop with the real udx-native 1.20.7 (libudx 759bf76) on 127.0.0.1: our streams against
@@ -43,9 +45,9 @@ import Testing
             let ms: Double?
         }
 
-        init(modules: String, id: UInt32) throws {
+        init(modules: String, id: UInt32, script: String = UDXInteropTests.script) throws {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
-            process.arguments = [UDXInteropTests.script, "--id", "\(id)", "--ttl", "60"]
+            process.arguments = [script, "--id", "\(id)", "--ttl", "60"]
             process.environment = ["NODE_PATH": modules, "PATH": "/usr/bin:/bin"]
             process.standardInput = input
             process.standardOutput = output
@@ -72,6 +74,16 @@ import Testing
         func instruct(port: Int, id: UInt32, mode: String, bytes: Int = 0) throws {
             let line = "{\"port\":\(port),\"id\":\(id),\"mode\":\"\(mode)\",\"bytes\":\(bytes)}\n"
             try input.fileHandleForWriting.write(contentsOf: Data(line.utf8))
+        }
+
+        func firstObject() async throws -> [String: Any] { try await nextObject() }
+
+        func nextObject() async throws -> [String: Any] {
+            let line = try await lines.next(within: .seconds(60))
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                throw LineReader.Failure.malformed(line)
+            }
+            return object
         }
 
         func connected() async throws {
@@ -215,5 +227,67 @@ import Testing
             #expect(seen.received == data)
             #expect(seen.messages.count == 3 && Set(seen.messages) == Set([Array("one".utf8), Array("two".utf8), []]))
         }.get()
+    }
+
+    /// secret-stream (Noise XX) and protomux over UDX against @hyperswarm/secret-stream 6.9.1 + protomux over
+    /// udx-native in Node: the handshake proves the Node peer's key, the channel opens both ways, and messages of
+    /// several sizes (one larger than a UDX packet, one of 200 kB) come back byte for byte; a clean end closes both.
+    @Test func secretStreamAndProtomuxOverUDXInteroperateWithTheNodeStack() async throws {
+        guard let modules = Self.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent()
+            .appendingPathComponent("udx-secret-peer.js").path
+        let peer = try NodePeer(modules: modules, id: 41, script: script)
+        let first = try await peer.firstObject()
+        let port = try #require(first["port"] as? Int)
+        let remoteID = try #require((first["id"] as? NSNumber)?.uint32Value)
+        let nodeKey = try Hex.decode(try #require(first["publicKey"] as? String))
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let node = UDXNode(eventLoop: loop)
+        defer { UDXSocketTests.close(node) }
+        let socket = try await node.bind(host: "127.0.0.1", port: 0).get()
+        let stream = try await loop.submit {
+            let stream = try node.makeStream(id: 9)
+            try stream.connect(
+                socket: socket, remoteID: remoteID, address: try SocketAddress(ipAddress: "127.0.0.1", port: port))
+            return stream
+        }.get()
+        try peer.instruct(port: socket.port!, id: 9, mode: "secret")
+        try await peer.connected()
+        let keys = Ed25519.randomKeyPair()
+        let connection = try await loop.flatSubmit {
+            do {
+                return SwarmConnection.establish(
+                    over: stream,
+                    session: try SecretStreamSession(
+                        isInitiator: true, staticKeyPair: keys, expectedRemotePublicKey: nodeKey),
+                    label: "node")
+            } catch {
+                return loop.makeFailedFuture(error)
+            }
+        }.get()
+        #expect(connection.remotePublicKey == nodeKey)
+        connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
+        let messages: [[UInt8]] = [
+            Array("hello over udx".utf8), [], (0..<3000).map { UInt8(truncatingIfNeeded: $0) },
+            (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13) },
+        ]
+        for message in messages { connection.send(protocol: "pear/echo", id: [7], type: 0, message: message) }
+        var events = connection.events.makeAsyncIterator()
+        #expect(await events.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
+        for message in messages {
+            #expect(await events.next() == .message(protocol: "pear/echo", id: [7], type: 0, message: message))
+        }
+        let opened = try await peer.nextObject()
+        #expect(opened["opened"] as? String == Hex.encode(Array("swift says hi".utf8)))
+        connection.end()
+        let closed = try await peer.nextObject()
+        #expect(closed["closed"] as? Bool == true && closed["error"] is NSNull)
+        #expect(closed["echoed"] as? Int == messages.count)
+        #expect(closed["remotePublicKey"] as? String == Hex.encode(keys.publicKey))
+        await connection.waitUntilClosed()
+        #expect(connection.closeError == nil)
     }
 }

@@ -52,7 +52,7 @@ import Testing
         #expect(await atA.next() == .message(protocol: "room", id: [7], type: 2, message: Array("and back".utf8)))
 
         // A clean end: both sides see the connection go, and the streams finish (no reset).
-        outgoing.disconnect()
+        outgoing.end()
         #expect(await atB.next() == .disconnected)
         #expect(await atA.next() == .disconnected)
         await outgoing.waitUntilClosed()
