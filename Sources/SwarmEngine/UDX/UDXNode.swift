@@ -98,6 +98,8 @@ public enum UDXError: Error, Sendable, Equatable {
     /// The stream is not connected to a socket and remote yet.
     case notConnected
     case alreadyConnected
+    /// Port 0 (libudx refuses it; a forged hole-punch reply could name it).
+    case invalidAddress
     /// The stream ended, was destroyed or timed out.
     case closed(UDXStreamState.CloseReason?)
 }

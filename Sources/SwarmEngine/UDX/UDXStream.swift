@@ -35,6 +35,8 @@ public final class UDXStream: @unchecked Sendable {
     public var onEnd: (() -> Void)?
     /// The send buffer refused a write earlier and has room again.
     public var onWritable: (() -> Void)?
+    /// A `changeRemote` took full effect (what was in flight on the old path is acknowledged).
+    public var onRemoteChanged: (() -> Void)?
     /// The stream is over: `.finished` after both sides ended, else why it failed.
     public var onClose: ((UDXStreamState.CloseReason) -> Void)?
     /// Whether bytes count as read once `onData` has them (the receive window reopens at once). A reader that holds
@@ -67,22 +69,24 @@ public final class UDXStream: @unchecked Sendable {
         node.eventLoop.preconditionInEventLoop()
         guard !state.isClosed else { throw .closed(state.closeReason) }
         guard self.socket == nil else { throw .alreadyConnected }
+        guard address.port != 0 else { throw .invalidAddress }
         self.socket = socket
         remoteAddress = address
-        state.changeRemote(id: remoteID)
+        state.connect(remoteID: remoteID)
         scheduleFlush()
     }
 
     /// Moves the stream to another socket, remote id and address (libudx's `udx_stream_change_remote`: a relayed
     /// connection switching to the direct path found by hole punching). What is in flight is retransmitted there if
-    /// it is lost.
+    /// it is lost; `onRemoteChanged` runs once all of it is acknowledged.
     public func changeRemote(socket: UDXSocket, remoteID: UInt32, address: SocketAddress) throws(UDXError) {
         node.eventLoop.preconditionInEventLoop()
         guard !state.isClosed else { throw .closed(state.closeReason) }
         guard self.socket != nil else { throw .notConnected }
+        guard address.port != 0 else { throw .invalidAddress }
         self.socket = socket
         remoteAddress = address
-        state.changeRemote(id: remoteID)
+        perform(state.changeRemote(id: remoteID))
         scheduleFlush()
     }
 
@@ -203,6 +207,8 @@ public final class UDXStream: @unchecked Sendable {
                 onEnd?()
             case .writable:
                 onWritable?()
+            case .remoteChanged:
+                onRemoteChanged?()
             case .closed(let reason):
                 closed(reason)
             }

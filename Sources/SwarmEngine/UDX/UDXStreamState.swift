@@ -49,6 +49,8 @@ public struct UDXStreamState: Sendable {
         case remoteEnded
         /// The send buffer refused a write earlier and has room again.
         case writable
+        /// A `changeRemote` took full effect: everything sent on the old path is acknowledged.
+        case remoteChanged
         /// The stream is over; nothing more happens.
         case closed(CloseReason)
     }
@@ -199,6 +201,8 @@ public struct UDXStreamState: Sendable {
     private var remoteEndReported = false
     private var refusedWrite = false
     public private(set) var closeReason: CloseReason?
+    /// After `changeRemote`: the seq the cumulative ack must reach for the change to be complete.
+    private var remoteChangeSequence: UInt32?
 
     /// `now` starts BBR's clocks (its min-RTT filter would otherwise look ten seconds old at the first ack).
     /// `sequence` and `acknowledgement` are the first seqs each way (libudx's connect options; HyperDHT uses 0).
@@ -319,8 +323,23 @@ public struct UDXStreamState: Sendable {
     }
 
     /// The stream moves to another remote id (libudx's `udx_stream_change_remote`; the shell changes the address).
-    public mutating func changeRemote(id: UInt32) {
+    /// Sets the peer's stream id when connecting (nothing is on the wire for it).
+    public mutating func connect(remoteID id: UInt32) {
         remoteID = id
+    }
+
+    /// The stream moves to another remote id (libudx's `udx_stream_change_remote`; the shell changes the socket and
+    /// address). The switch is immediate; `remoteChanged` comes once everything sent before it is acknowledged (at
+    /// once when nothing is in flight), as libudx's `on_remote_changed`.
+    public mutating func changeRemote(id: UInt32) -> [Action] {
+        guard !isClosed else { return [] }
+        remoteID = id
+        guard remoteAcknowledged != nextSequence else {
+            remoteChangeSequence = nil
+            return [.remoteChanged]
+        }
+        remoteChangeSequence = nextSequence
+        return []
     }
 
     // MARK: - Packets
@@ -396,6 +415,11 @@ public struct UDXStreamState: Sendable {
             windowUpdateSequence = seq
             windowUpdateAcknowledgement = ack
             zeroWindowDeadline = sendWindow == 0 ? now + roundTrip.timeout : nil
+        }
+
+        if let change = remoteChangeSequence, !UDXSequence.isBefore(ack, change) {
+            remoteChangeSequence = nil
+            actions.append(.remoteChanged)
         }
 
         if probeInFlight, !UDXSequence.isBefore(ack, probeEnd) {

@@ -120,7 +120,7 @@ struct UDXLinkSimulation {
                 side.messages.append(bytes)
             case .remoteEnded:
                 side.remoteEnded = true
-            case .writable:
+            case .writable, .remoteChanged:
                 break
             case .closed(let reason):
                 side.closed = reason

@@ -211,6 +211,7 @@ import Testing
         let seenA = Observed(loop: loop)
         let seenB = Observed(loop: loop)
         let halfway = loop.makePromise(of: Void.self)
+        let changed = loop.makePromise(of: Void.self)
         try await loop.submit {
             let a = try nodeA.makeStream(id: 1)
             let b = try nodeB.makeStream(id: 2)
@@ -218,6 +219,7 @@ import Testing
             try b.connect(socket: socketB1, remoteID: 1, address: socketA.localAddress!)
             Self.attach(a, seenA, sending: data)
             Self.attach(b, seenB, sending: [])
+            a.onRemoteChanged = { changed.succeed(()) }
             var moved = false
             b.onData = {
                 seenB.received += $0
@@ -230,6 +232,8 @@ import Testing
             }
         }.get()
         try await Self.deadline(halfway, seconds: 30, "halfway").get()
+        // What was in flight on the old path gets acknowledged, and the change is reported complete.
+        try await Self.deadline(changed, seconds: 30, "the change to complete").get()
         #expect(try await Self.deadline(seenB.closed, seconds: 60, "B to finish").get() == .finished)
         #expect(try await Self.deadline(seenA.closed, seconds: 60, "A to finish").get() == .finished)
         try await loop.submit {

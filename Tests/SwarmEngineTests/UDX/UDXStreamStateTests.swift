@@ -107,6 +107,24 @@ import Testing
         }
     }
 
+    @Test func aChangeOfRemoteCompletesOnceWhatWasInFlightIsAcknowledged() throws {
+        var sender = UDXStreamState(localID: 1, remoteID: 2)
+        // Nothing in flight: complete at once.
+        #expect(sender.changeRemote(id: 3) == [.remoteChanged])
+        try sender.write([UInt8](repeating: 1, count: 3000))
+        let sent = Self.transmitted(sender.flush(now: 1))
+        #expect(sent.count == 3 && sent.allSatisfy { $0.remoteID == 3 })
+        // Three packets in flight: the new id is used at once, completion waits for their ack.
+        #expect(sender.changeRemote(id: 4).isEmpty)
+        let partial = UDXPacket(flags: [], remoteID: 1, receiveWindow: 1 << 20, sequence: 0, acknowledgement: 2)
+        #expect(!sender.receive(partial, now: 2).contains(.remoteChanged))
+        let full = UDXPacket(flags: [], remoteID: 1, receiveWindow: 1 << 20, sequence: 0, acknowledgement: 3)
+        let actions = sender.receive(full, now: 3)
+        #expect(actions.contains(.remoteChanged))
+        try sender.write([9])
+        #expect(Self.transmitted(sender.flush(now: 4)).first?.remoteID == 4)
+    }
+
     @Test func aHeartbeatIsAnsweredWithAnAckAndNothingElse() {
         var b = UDXStreamState(localID: 2, remoteID: 1)
         _ = b.receive(Self.data(0, [1, 2, 3]), now: 1)
