@@ -110,14 +110,26 @@ enum UDXBenchmarks {
         let nodeB = UDXNode(eventLoop: loop)
         let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0).get()
         let socketB = try await nodeB.bind(host: "127.0.0.1", port: 0).get()
+        let (outgoing, incoming) = try await encryptedPair(
+            socketA, towardB: socketB.localAddress!, socketB, towardA: socketA.localAddress!)
+        try await bulk(total: total, from: outgoing, to: incoming)
+        outgoing.disconnect()
+        try await loop.flatSubmit { nodeA.close().and(nodeB.close()).map { _ in } }.get()
+    }
+
+    /// secret-stream + protomux over a UDX stream from `socketA`'s node (id 1, sending towards `towardB`) to
+    /// `socketB`'s (id 2, towards `towardA`): the outgoing (initiator) and incoming connection, once both finished.
+    static func encryptedPair(
+        _ socketA: UDXSocket, towardB: SocketAddress, _ socketB: UDXSocket, towardA: SocketAddress
+    ) async throws -> (outgoing: SwarmConnection, incoming: SwarmConnection) {
+        let loop = socketA.node.eventLoop
         let keysA = Ed25519.randomKeyPair(), keysB = Ed25519.randomKeyPair()
-        let (outgoing, incoming) = try await loop.flatSubmit {
-            () -> EventLoopFuture<(SwarmConnection, SwarmConnection)> in
+        return try await loop.flatSubmit { () -> EventLoopFuture<(SwarmConnection, SwarmConnection)> in
             do {
-                let a = try nodeA.makeStream(id: 1)
-                let b = try nodeB.makeStream(id: 2)
-                try b.connect(socket: socketB, remoteID: 1, address: socketA.localAddress!)
-                try a.connect(socket: socketA, remoteID: 2, address: socketB.localAddress!)
+                let a = try socketA.node.makeStream(id: 1)
+                let b = try socketB.node.makeStream(id: 2)
+                try b.connect(socket: socketB, remoteID: 1, address: towardA)
+                try a.connect(socket: socketA, remoteID: 2, address: towardB)
                 let responder = SwarmConnection.establish(
                     over: b, session: try SecretStreamSession(isInitiator: false, staticKeyPair: keysB), label: "A")
                 let initiator = SwarmConnection.establish(
@@ -127,9 +139,6 @@ enum UDXBenchmarks {
                 return loop.makeFailedFuture(error)
             }
         }.get()
-        try await bulk(total: total, from: outgoing, to: incoming)
-        outgoing.disconnect()
-        try await loop.flatSubmit { nodeA.close().and(nodeB.close()).map { _ in } }.get()
     }
 
     static func encryptedOverTCP(total: Int, group: any EventLoopGroup) async throws {

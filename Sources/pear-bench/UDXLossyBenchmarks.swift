@@ -61,22 +61,8 @@ enum UDXLossyBenchmarks {
             addressOfB = channel.localAddress!
             addressOfA = channel.localAddress!
         }
-        let keysA = Ed25519.randomKeyPair(), keysB = Ed25519.randomKeyPair()
-        let (outgoing, incoming) = try await loop.flatSubmit { [addressOfA, addressOfB] () -> EventLoopFuture<(SwarmConnection, SwarmConnection)> in
-            do {
-                let a = try nodeA.makeStream(id: 1)
-                let b = try nodeB.makeStream(id: 2)
-                try b.connect(socket: socketB, remoteID: 1, address: addressOfA)
-                try a.connect(socket: socketA, remoteID: 2, address: addressOfB)
-                let responder = SwarmConnection.establish(
-                    over: b, session: try SecretStreamSession(isInitiator: false, staticKeyPair: keysB), label: "A")
-                let initiator = SwarmConnection.establish(
-                    over: a, session: try SecretStreamSession(isInitiator: true, staticKeyPair: keysA), label: "B")
-                return initiator.and(responder)
-            } catch {
-                return loop.makeFailedFuture(error)
-            }
-        }.get()
+        let (outgoing, incoming) = try await UDXBenchmarks.encryptedPair(
+            socketA, towardB: addressOfB, socketB, towardA: addressOfA)
         let seconds = try await measureAsync { try await UDXBenchmarks.bulk(total: total, from: outgoing, to: incoming) }
         let sender = try await loop.submit { nodeA.streamCounters(id: 1) }.get()
         if let receiver = try await loop.submit({ nodeB.streamCounters(id: 2) }).get() {

@@ -112,11 +112,22 @@ public struct UDXPacket: Sendable, Equatable {
     }
 
     public func encoded() -> [UInt8] {
-        var bytes: [UInt8] = [Self.magic, Self.version, flags.rawValue, dataOffset]
+        var bytes: [UInt8] = []
         bytes.reserveCapacity(Self.headerSize + body.count)
-        for field in [remoteID, receiveWindow, sequence, acknowledgement] { Self.appendLittleEndian(field, to: &bytes) }
+        Self.writeHeader(
+            into: &bytes, flags: flags, dataOffset: dataOffset, remoteID: remoteID, receiveWindow: receiveWindow,
+            sequence: sequence, acknowledgement: acknowledgement)
         bytes += body
         return bytes
+    }
+
+    /// Appends the 20-byte header (the one encoder of it: packets and a stream's outgoing headers both use it).
+    static func writeHeader(
+        into bytes: inout [UInt8], flags: Flags, dataOffset: UInt8 = 0, remoteID: UInt32, receiveWindow: UInt32,
+        sequence: UInt32, acknowledgement: UInt32
+    ) {
+        bytes += [magic, version, flags.rawValue, dataOffset]
+        for field in [remoteID, receiveWindow, sequence, acknowledgement] { appendLittleEndian(field, to: &bytes) }
     }
 
     /// The selective-ack blocks, read as libudx reads them: with the SACK flag, the first `dataOffset` body bytes when

@@ -39,7 +39,7 @@ struct UDXReceiveBuffer: Sendable {
     /// packet behind it is acked).
     private var heldRuns: [UDXPacket.SACKBlock] = []
     /// libudx's `out_of_order`: how many packets are held ahead (its SACK scan counts down from it).
-    private(set) var outOfOrder = 0
+    var outOfOrder: Int { ahead.count }
     private(set) var bytesAhead = 0
     /// Delivered to the reader and not yet reported read.
     private(set) var unreadBytes = 0
@@ -89,7 +89,6 @@ struct UDXReceiveBuffer: Sendable {
             return .windowFull
         }
         ahead[seq] = Pending(flags: flags, payload: Array(payload))
-        outOfOrder += 1
         bytesAhead += payload.count
         insertRun(seq)
         if seq == next {
@@ -103,7 +102,6 @@ struct UDXReceiveBuffer: Sendable {
     mutating func drain(_ deliver: (ArraySlice<UInt8>) -> Void) {
         if let first = heldRuns.first, first.start == next { heldRuns.removeFirst() }
         while let pending = ahead.removeValue(forKey: next) {
-            outOfOrder -= 1
             bytesAhead -= pending.payload.count
             next &+= 1
             if pending.flags.contains(.data) {

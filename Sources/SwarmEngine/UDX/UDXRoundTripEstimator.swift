@@ -3,7 +3,7 @@
 /// were sent once, an RTO of `srtt + 4·rttvar` bounded to [1 s, 30 s], and samples above 5 s that are also outliers
 /// (beyond `srtt + 5·rttvar`) clamped, because a suspended laptop's first ack would otherwise set a huge timeout.
 /// Times are whole milliseconds, libuv's clock; as in libudx a smoothed RTT of 0 means "no sample yet".
-struct UDXRoundTripEstimator: Sendable, Equatable {
+struct UDXRoundTripEstimator: Sendable {
     static let initialTimeout: UInt64 = 1000
     static let minimumTimeout: UInt64 = 1000
     static let maximumTimeout: UInt64 = 30_000
@@ -16,10 +16,6 @@ struct UDXRoundTripEstimator: Sendable, Equatable {
     private(set) var timeout: UInt64 = initialTimeout
     /// The smallest sample of the last five minutes (RACK's min_RTT); `UInt32.max` before the first, as in libudx.
     private var minimum = UDXWindowedFilter<UInt64>(.minimum, time: 0, value: UInt64(UInt32.max))
-
-    static func == (a: Self, b: Self) -> Bool {
-        a.smoothed == b.smoothed && a.variance == b.variance && a.timeout == b.timeout && a.minimumRTT == b.minimumRTT
-    }
 
     var minimumRTT: UInt64 { minimum.best }
 

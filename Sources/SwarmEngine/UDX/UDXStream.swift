@@ -133,7 +133,8 @@ public final class UDXStream: @unchecked Sendable {
     public func destroy() {
         node.eventLoop.preconditionInEventLoop()
         guard !state.isClosed else { return }
-        perform(isConnected ? state.destroy() : state.destroy().filter { if case .transmit = $0 { false } else { true } })
+        // Unconnected, the DESTROY packet has nowhere to go: `perform` sends only with a socket and an address.
+        perform(state.destroy())
     }
 
     // MARK: - From the sockets

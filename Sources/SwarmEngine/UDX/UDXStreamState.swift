@@ -17,12 +17,13 @@ import DequeModule
 /// pacing rate, 25 kB to start) and its delivery-rate samples (`UDXRateSample`); like libudx, a retransmission
 /// timeout does not reset the window (BBR's packet conservation handles loss).
 ///
-/// Where this differs from libudx, on purpose: MTU probing is not done yet (packets carry libudx's base
-/// payload, 1,152 bytes, and probes from the peer are read: their padding sits in `dataOffset`); retransmissions carry
+/// Where this differs from libudx, on purpose: retransmissions carry
 /// the current ack and window, as libudx does since #309; buffers are bounded (see `UDXReceiveBuffer`, and
 /// `Configuration.sendBufferLimit`); a sub-packet receive window counts as one packet rather than none (libudx would
 /// stall until the window reaches a whole packet); a finished stream keeps acking what the peer sends again (its END,
-/// when our last ack was lost), where libudx forgets the stream at once and leaves the peer to time out.
+/// when our last ack was lost), where libudx forgets the stream at once and leaves the peer to time out. Packets carry
+/// libudx's base payload, 1,152 bytes, and probes from the peer are read (their padding sits in `dataOffset`): libudx
+/// at this commit never sends one (docs/swarm-protocol.md, "MTU").
 public struct UDXStreamState: Sendable {
     public struct Configuration: Sendable, Equatable {
         /// The most bytes received and not yet read (`UDX_DEFAULT_RWND_MAX`).
@@ -167,14 +168,11 @@ public struct UDXStreamState: Sendable {
     private var rateDelivered: Int64 = 0
     private var rateInterval: Int64 = 0
 
-    // RACK (RFC 8985 §6): the latest RTT and the send time and end of the most recently sent packet acked.
+    // RACK (RFC 8985 §6): the latest RTT, and the transmission stamp of the most recently sent packet acked, which
+    // says exactly which transmissions came before it (libudx compares millisecond send times and breaks ties by seq,
+    // which on a fast path calls a retransmission made in the same millisecond "sent before" newer data, and marks it
+    // lost again and again; libudx skips packets still queued in the kernel for that reason).
     private var rackRTT: UInt64 = 0
-    private var rackTimeSent: UInt64 = 0
-    private var rackNextSequence: UInt32 = 0
-    /// The transmission stamp of that packet: which transmissions came before it, exactly (libudx compares
-    /// millisecond send times and breaks ties by seq, which on a fast path calls a retransmission made in the same
-    /// millisecond "sent before" newer data, and marks it lost again and again; libudx skips packets still queued
-    /// in the kernel for that reason).
     private var rackStamp: UInt64 = 0
     private var rackForwardAck: UInt32 = 0
     private var reorderingSeen = false
@@ -322,7 +320,6 @@ public struct UDXStreamState: Sendable {
         return actions
     }
 
-    /// The stream moves to another remote id (libudx's `udx_stream_change_remote`; the shell changes the address).
     /// Sets the peer's stream id when connecting (nothing is on the wire for it).
     public mutating func connect(remoteID id: UInt32) {
         remoteID = id
@@ -560,7 +557,7 @@ public struct UDXStreamState: Sendable {
         // libudx re-arms at twice the timeout without storing the doubled value.
         retransmissionDeadline = now + roundTrip.timeout * 2
         retransmitQueue.removeAll()
-        let window = reorderWindow()
+        let reordering = reorderWindow()
         var seq = remoteAcknowledged
         while seq != nextSequence {
             defer { seq &+= 1 }
@@ -569,7 +566,7 @@ public struct UDXStreamState: Sendable {
                 retransmitQueue.append(seq)
                 continue
             }
-            let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(window) - Int64(now)
+            let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(reordering) - Int64(now)
             guard seq == remoteAcknowledged || remaining < 0 else { continue }
             if packet.timeouts >= 6 {
                 close(.timedOut, into: &actions)
@@ -651,11 +648,7 @@ public struct UDXStreamState: Sendable {
         if !packet.everRetransmitted || rtt >= roundTrip.minimumRTT {
             rackRTT = rtt
             sample.rtt = Int64(rtt)
-            if packet.stamp > rackStamp {
-                rackStamp = packet.stamp
-                rackTimeSent = packet.sentAt
-                rackNextSequence = next
-            }
+            rackStamp = max(rackStamp, packet.stamp)
         }
         if UDXSequence.isAfter(next, rackForwardAck) {
             rackForwardAck = next
@@ -717,7 +710,7 @@ public struct UDXStreamState: Sendable {
     /// RACK loss detection (libudx's `rack_detect_loss`): packets sent before the most recently acked one, and
     /// older than the latest RTT plus the reordering window, are lost; the soonest of the rest sets the reorder timer.
     private mutating func detectLosses(now: UInt64, into actions: inout [Action]) {
-        let window = reorderWindow()
+        let reordering = reorderWindow()
         var timeout: UInt64 = 0
         var found = 0
         var index = inflight.startIndex
@@ -731,17 +724,15 @@ public struct UDXStreamState: Sendable {
             // scan (libudx goes on through every packet sent in the same millisecond, which on a fast path is the
             // whole window, at every ack).
             guard packet.stamp < rackStamp else { break }
-            do {
-                let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(window) - Int64(now)
-                if remaining <= 0 {
-                    lostCount &+= 1
-                    packets[entry.sequence]?.lost = true
-                    inflightCount -= 1
-                    retransmitQueue.append(entry.sequence)
-                    found += 1
-                } else {
-                    timeout = max(timeout, UInt64(remaining))
-                }
+            let remaining = Int64(packet.sentAt) + Int64(rackRTT) + Int64(reordering) - Int64(now)
+            if remaining <= 0 {
+                lostCount &+= 1
+                packets[entry.sequence]?.lost = true
+                inflightCount -= 1
+                retransmitQueue.append(entry.sequence)
+                found += 1
+            } else {
+                timeout = max(timeout, UInt64(remaining))
             }
             index += 1
         }
@@ -963,15 +954,13 @@ public struct UDXStreamState: Sendable {
         }
     }
 
+    /// Our header for a packet: the current window and ack, as libudx's `udx_write_header` writes them.
     private func header(_ flags: UDXPacket.Flags, sequence: UInt32) -> [UInt8] {
-        var bytes: [UInt8] = [UDXPacket.magic, UDXPacket.version, flags.rawValue, 0]
+        var bytes: [UInt8] = []
         bytes.reserveCapacity(UDXPacket.headerSize + configuration.payloadSize)
-        for field in [remoteID, receiver.advertisedWindow, sequence, receiver.next] {
-            bytes.append(UInt8(truncatingIfNeeded: field))
-            bytes.append(UInt8(truncatingIfNeeded: field >> 8))
-            bytes.append(UInt8(truncatingIfNeeded: field >> 16))
-            bytes.append(UInt8(truncatingIfNeeded: field >> 24))
-        }
+        UDXPacket.writeHeader(
+            into: &bytes, flags: flags, remoteID: remoteID, receiveWindow: receiver.advertisedWindow,
+            sequence: sequence, acknowledgement: receiver.next)
         return bytes
     }
 

@@ -76,8 +76,6 @@ import Testing
             try input.fileHandleForWriting.write(contentsOf: Data(line.utf8))
         }
 
-        func firstObject() async throws -> [String: Any] { try await nextObject() }
-
         func nextObject() async throws -> [String: Any] {
             let line = try await lines.next(within: .seconds(60))
             guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
@@ -139,6 +137,19 @@ import Testing
         }
     }
 
+    /// Runs `body` with the reference tree's modules and a node on a loop (closed afterwards); without the tree it
+    /// says the test is skipped and returns.
+    static func withReference(_ body: (String, any EventLoop, UDXNode) async throws -> Void) async throws {
+        guard let modules = nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let node = UDXNode(eventLoop: loop)
+        defer { UDXSocketTests.close(node) }
+        try await body(modules, loop, node)
+    }
+
     static func pattern(_ count: Int) -> [UInt8] {
         (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 8) }
     }
@@ -171,123 +182,103 @@ import Testing
     }
 
     @Test func tenMegabytesFromUsToUdxNativeArriveIntact() async throws {
-        guard let modules = Self.nodeModules else {
-            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
-            return
+        try await Self.withReference { modules, loop, node in
+            let data = Self.pattern(10_000_000)
+            let (seen, peer, _) = try await Self.connect(modules, mode: "sink", bytes: 0, sending: data, loop: loop, node: node)
+            let report = try await peer.report()
+            #expect(report.error == nil)
+            #expect(report.received == data.count)
+            #expect(report.sha256 == Self.hex(SHA256.hash(data: data)))
+            #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 30, "our stream to finish").get() == .finished)
         }
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let node = UDXNode(eventLoop: loop)
-        defer { UDXSocketTests.close(node) }
-        let data = Self.pattern(10_000_000)
-        let (seen, peer, _) = try await Self.connect(modules, mode: "sink", bytes: 0, sending: data, loop: loop, node: node)
-        let report = try await peer.report()
-        #expect(report.error == nil)
-        #expect(report.received == data.count)
-        #expect(report.sha256 == Self.hex(SHA256.hash(data: data)))
-        #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 30, "our stream to finish").get() == .finished)
     }
 
     @Test func tenMegabytesFromUdxNativeToUsArriveIntact() async throws {
-        guard let modules = Self.nodeModules else {
-            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
-            return
+        try await Self.withReference { modules, loop, node in
+            let (seen, peer, _) = try await Self.connect(
+                modules, mode: "send", bytes: 10_000_000, sending: [], loop: loop, node: node)
+            #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 60, "the transfer").get() == .finished)
+            let report = try await peer.report()
+            #expect(report.error == nil)
+            try await loop.submit {
+                #expect(seen.received.count == 10_000_000)
+                #expect(seen.received == Self.pattern(10_000_000))
+            }.get()
         }
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let node = UDXNode(eventLoop: loop)
-        defer { UDXSocketTests.close(node) }
-        let (seen, peer, _) = try await Self.connect(
-            modules, mode: "send", bytes: 10_000_000, sending: [], loop: loop, node: node)
-        #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 60, "the transfer").get() == .finished)
-        let report = try await peer.report()
-        #expect(report.error == nil)
-        try await loop.submit {
-            #expect(seen.received.count == 10_000_000)
-            #expect(seen.received == Self.pattern(10_000_000))
-        }.get()
     }
 
     @Test func udxNativeEchoesOurBytesAndMessages() async throws {
-        guard let modules = Self.nodeModules else {
-            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
-            return
+        try await Self.withReference { modules, loop, node in
+            let data = Self.pattern(3_000_000)
+            let (seen, peer, streams) = try await Self.connect(
+                modules, mode: "echo", bytes: 0, sending: data, loop: loop, node: node)
+            try await loop.submit {
+                for text in ["one", "two", ""] { try streams["ours"].send(message: Array(text.utf8)) }
+            }.get()
+            #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 60, "the echo").get() == .finished)
+            let report = try await peer.report()
+            #expect(report.error == nil && report.received == data.count)
+            try await loop.submit {
+                #expect(seen.received == data)
+                #expect(seen.messages.count == 3 && Set(seen.messages) == Set([Array("one".utf8), Array("two".utf8), []]))
+            }.get()
         }
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let node = UDXNode(eventLoop: loop)
-        defer { UDXSocketTests.close(node) }
-        let data = Self.pattern(3_000_000)
-        let (seen, peer, streams) = try await Self.connect(
-            modules, mode: "echo", bytes: 0, sending: data, loop: loop, node: node)
-        try await loop.submit {
-            for text in ["one", "two", ""] { try streams["ours"].send(message: Array(text.utf8)) }
-        }.get()
-        #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 60, "the echo").get() == .finished)
-        let report = try await peer.report()
-        #expect(report.error == nil && report.received == data.count)
-        try await loop.submit {
-            #expect(seen.received == data)
-            #expect(seen.messages.count == 3 && Set(seen.messages) == Set([Array("one".utf8), Array("two".utf8), []]))
-        }.get()
     }
 
     /// secret-stream (Noise XX) and protomux over UDX against @hyperswarm/secret-stream 6.9.1 + protomux over
     /// udx-native in Node: the handshake proves the Node peer's key, the channel opens both ways, and messages of
     /// several sizes (one larger than a UDX packet, one of 200 kB) come back byte for byte; a clean end closes both.
     @Test func secretStreamAndProtomuxOverUDXInteroperateWithTheNodeStack() async throws {
-        guard let modules = Self.nodeModules else {
-            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
-            return
-        }
-        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent()
-            .appendingPathComponent("udx-secret-peer.js").path
-        let peer = try NodePeer(modules: modules, id: 41, script: script)
-        let first = try await peer.firstObject()
-        let port = try #require(first["port"] as? Int)
-        let remoteID = try #require((first["id"] as? NSNumber)?.uint32Value)
-        let nodeKey = try Hex.decode(try #require(first["publicKey"] as? String))
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let node = UDXNode(eventLoop: loop)
-        defer { UDXSocketTests.close(node) }
-        let socket = try await node.bind(host: "127.0.0.1", port: 0).get()
-        let stream = try await loop.submit {
-            let stream = try node.makeStream(id: 9)
-            try stream.connect(
-                socket: socket, remoteID: remoteID, address: try SocketAddress(ipAddress: "127.0.0.1", port: port))
-            return stream
-        }.get()
-        try peer.instruct(port: socket.port!, id: 9, mode: "secret")
-        try await peer.connected()
-        let keys = Ed25519.randomKeyPair()
-        let connection = try await loop.flatSubmit {
-            do {
-                return SwarmConnection.establish(
-                    over: stream,
-                    session: try SecretStreamSession(
-                        isInitiator: true, staticKeyPair: keys, expectedRemotePublicKey: nodeKey),
-                    label: "node")
-            } catch {
-                return loop.makeFailedFuture(error)
+        try await Self.withReference { modules, loop, node in
+            let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent()
+                .appendingPathComponent("udx-secret-peer.js").path
+            let peer = try NodePeer(modules: modules, id: 41, script: script)
+            let first = try await peer.nextObject()
+            let port = try #require(first["port"] as? Int)
+            let remoteID = try #require((first["id"] as? NSNumber)?.uint32Value)
+            let nodeKey = try Hex.decode(try #require(first["publicKey"] as? String))
+            let socket = try await node.bind(host: "127.0.0.1", port: 0).get()
+            let stream = try await loop.submit {
+                let stream = try node.makeStream(id: 9)
+                try stream.connect(
+                    socket: socket, remoteID: remoteID, address: try SocketAddress(ipAddress: "127.0.0.1", port: port))
+                return stream
+            }.get()
+            try peer.instruct(port: socket.port!, id: 9, mode: "secret")
+            try await peer.connected()
+            let keys = Ed25519.randomKeyPair()
+            let connection = try await loop.flatSubmit {
+                do {
+                    return SwarmConnection.establish(
+                        over: stream,
+                        session: try SecretStreamSession(
+                            isInitiator: true, staticKeyPair: keys, expectedRemotePublicKey: nodeKey),
+                        label: "node")
+                } catch {
+                    return loop.makeFailedFuture(error)
+                }
+            }.get()
+            #expect(connection.remotePublicKey == nodeKey)
+            connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
+            let messages: [[UInt8]] = [
+                Array("hello over udx".utf8), [], (0..<3000).map { UInt8(truncatingIfNeeded: $0) },
+                (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13) },
+            ]
+            for message in messages { connection.send(protocol: "pear/echo", id: [7], type: 0, message: message) }
+            var events = connection.events.makeAsyncIterator()
+            #expect(await events.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
+            for message in messages {
+                #expect(await events.next() == .message(protocol: "pear/echo", id: [7], type: 0, message: message))
             }
-        }.get()
-        #expect(connection.remotePublicKey == nodeKey)
-        connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
-        let messages: [[UInt8]] = [
-            Array("hello over udx".utf8), [], (0..<3000).map { UInt8(truncatingIfNeeded: $0) },
-            (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 13) },
-        ]
-        for message in messages { connection.send(protocol: "pear/echo", id: [7], type: 0, message: message) }
-        var events = connection.events.makeAsyncIterator()
-        #expect(await events.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
-        for message in messages {
-            #expect(await events.next() == .message(protocol: "pear/echo", id: [7], type: 0, message: message))
+            let opened = try await peer.nextObject()
+            #expect(opened["opened"] as? String == Hex.encode(Array("swift says hi".utf8)))
+            connection.end()
+            let closed = try await peer.nextObject()
+            #expect(closed["closed"] as? Bool == true && closed["error"] is NSNull)
+            #expect(closed["echoed"] as? Int == messages.count)
+            #expect(closed["remotePublicKey"] as? String == Hex.encode(keys.publicKey))
+            await connection.waitUntilClosed()
+            #expect(connection.closeError == nil)
         }
-        let opened = try await peer.nextObject()
-        #expect(opened["opened"] as? String == Hex.encode(Array("swift says hi".utf8)))
-        connection.end()
-        let closed = try await peer.nextObject()
-        #expect(closed["closed"] as? Bool == true && closed["error"] is NSNull)
-        #expect(closed["echoed"] as? Int == messages.count)
-        #expect(closed["remotePublicKey"] as? String == Hex.encode(keys.publicKey))
-        await connection.waitUntilClosed()
-        #expect(connection.closeError == nil)
     }
 }

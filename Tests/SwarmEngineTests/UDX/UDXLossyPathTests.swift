@@ -36,10 +36,8 @@ import Testing
         let streams = UDXSocketTests.Streams()
         try await loop.submit {
             relay.ends = (socketA.localAddress!, socketB.localAddress!)
-            let a = try nodeA.makeStream(id: 1)
-            let b = try nodeB.makeStream(id: 2)
-            try b.connect(socket: socketB, remoteID: 1, address: relayChannel.localAddress!)
-            try a.connect(socket: socketA, remoteID: 2, address: relayChannel.localAddress!)
+            let (a, b) = try UDXSocketTests.connectedPair(
+                socketA, towardB: relayChannel.localAddress!, socketB, towardA: relayChannel.localAddress!)
             UDXSocketTests.attach(a, seenA, sending: dataA)
             UDXSocketTests.attach(b, seenB, sending: dataB)
             streams.all = ["a": a, "b": b]

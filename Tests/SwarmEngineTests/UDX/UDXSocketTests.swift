@@ -35,6 +35,19 @@ import Testing
         return promise.futureResult
     }
 
+    /// Stream 1 on `socketA`'s node and stream 2 on `socketB`'s, connected to each other (each sending towards the
+    /// address given, the other socket's unless a relay stands between). On the nodes' loop.
+    static func connectedPair(
+        _ socketA: UDXSocket, towardB: SocketAddress? = nil, _ socketB: UDXSocket, towardA: SocketAddress? = nil
+    ) throws -> (UDXStream, UDXStream) {
+        let b = try socketB.node.makeStream(id: 2)
+        let a = try socketA.node.makeStream(id: 1)
+        // The receiving end first, so that the first packet finds it connected.
+        try b.connect(socket: socketB, remoteID: 1, address: towardA ?? socketA.localAddress!)
+        try a.connect(socket: socketA, remoteID: 2, address: towardB ?? socketB.localAddress!)
+        return (a, b)
+    }
+
     static func close(_ nodes: UDXNode...) {
         for node in nodes { node.eventLoop.execute { _ = node.close() } }
     }
@@ -81,10 +94,7 @@ import Testing
         let seenA = Observed(loop: loop)
         let seenB = Observed(loop: loop)
         try await loop.submit {
-            let a = try nodeA.makeStream(id: 1)
-            let b = try nodeB.makeStream(id: 2)
-            try a.connect(socket: socketA, remoteID: 2, address: socketB.localAddress!)
-            try b.connect(socket: socketB, remoteID: 1, address: socketA.localAddress!)
+            let (a, b) = try Self.connectedPair(socketA, socketB)
             Self.attach(a, seenA, sending: dataA)
             Self.attach(b, seenB, sending: dataB)
         }.get()
@@ -213,10 +223,7 @@ import Testing
         let halfway = loop.makePromise(of: Void.self)
         let changed = loop.makePromise(of: Void.self)
         try await loop.submit {
-            let a = try nodeA.makeStream(id: 1)
-            let b = try nodeB.makeStream(id: 2)
-            try a.connect(socket: socketA, remoteID: 2, address: socketB1.localAddress!)
-            try b.connect(socket: socketB1, remoteID: 1, address: socketA.localAddress!)
+            let (a, b) = try Self.connectedPair(socketA, socketB1)
             Self.attach(a, seenA, sending: data)
             Self.attach(b, seenB, sending: [])
             a.onRemoteChanged = { changed.succeed(()) }

@@ -17,11 +17,7 @@ import Testing
         let keysA = Ed25519.randomKeyPair(), keysB = Ed25519.randomKeyPair()
         let (outgoing, incoming) = try await loop.flatSubmit { () -> EventLoopFuture<(SwarmConnection, SwarmConnection)> in
             do {
-                let a = try nodeA.makeStream(id: 1)
-                let b = try nodeB.makeStream(id: 2)
-                // The responder connects first, so the initiator's first message finds it connected.
-                try b.connect(socket: socketB, remoteID: 1, address: socketA.localAddress!)
-                try a.connect(socket: socketA, remoteID: 2, address: socketB.localAddress!)
+                let (a, b) = try UDXSocketTests.connectedPair(socketA, socketB)
                 let responder = SwarmConnection.establish(
                     over: b, session: try SecretStreamSession(isInitiator: false, staticKeyPair: keysB), label: "A")
                 let initiator = SwarmConnection.establish(
