@@ -3,7 +3,6 @@ import NIOCore
 import NIOPosix
 import Sodium
 import SwarmEngine
-import Synchronization
 
 /// Issue 15's figures, side by side in one run: throughput of one UDX stream over loopback, raw and under
 /// secret-stream + protomux, next to udx-native 1.20.7 (+ @hyperswarm/secret-stream) doing the same in Node when the
@@ -142,21 +141,27 @@ enum UDXBenchmarks {
     }
 
     static func encryptedOverTCP(total: Int, group: any EventLoopGroup) async throws {
-        let serverSide = SwarmTransport(keyPair: Ed25519.randomKeyPair(), group: group)
-        let clientSide = SwarmTransport(keyPair: Ed25519.randomKeyPair(), group: group)
-        let accepted = Mutex<SwarmConnection?>(nil)
-        let (listener, port) = try await serverSide.listen(host: "127.0.0.1", port: 0) { connection in
-            accepted.withLock { $0 = connection }
-        }
+        let pair = try await tcpPair(group: group)
+        try await bulk(total: total, from: pair.outgoing, to: pair.incoming)
+        pair.outgoing.disconnect()
+        try await pair.listener.close()
+    }
+
+    /// Our secret-stream + protomux over loopback TCP: a listener, the connection dialled to it and the one it
+    /// accepted. `tcpCongestionControl` as `SwarmTransport` takes it.
+    static func tcpPair(
+        group: any EventLoopGroup, idleTimeout: TimeAmount? = .seconds(20), tcpCongestionControl: String? = nil
+    ) async throws -> (outgoing: SwarmConnection, incoming: SwarmConnection, listener: any Channel) {
+        let serverSide = SwarmTransport(
+            keyPair: Ed25519.randomKeyPair(), idleTimeout: idleTimeout, group: group,
+            tcpCongestionControl: tcpCongestionControl)
+        let clientSide = SwarmTransport(
+            keyPair: Ed25519.randomKeyPair(), idleTimeout: idleTimeout, group: group,
+            tcpCongestionControl: tcpCongestionControl)
+        let accepted = group.next().makePromise(of: SwarmConnection.self)
+        let (listener, port) = try await serverSide.listen(host: "127.0.0.1", port: 0) { accepted.succeed($0) }
         let outgoing = try await clientSide.connect(host: "127.0.0.1", port: port)
-        var incoming: SwarmConnection?
-        while incoming == nil {
-            incoming = accepted.withLock { $0 }
-            if incoming == nil { try await Task.sleep(for: .milliseconds(1)) }
-        }
-        try await bulk(total: total, from: outgoing, to: incoming!)
-        outgoing.disconnect()
-        try await listener.close()
+        return (outgoing, try await accepted.futureResult.get(), listener)
     }
 
     /// 64 KiB protomux messages from one connection to the other, paced by `writable()`.

@@ -3,9 +3,7 @@ import LoopExecutors
 import NIOCore
 import NIOPosix
 import NetworkLab
-import Sodium
 import SwarmEngine
-import Synchronization
 
 /// Issue 15's lossy-path figures: goodput of secret-stream + protomux over UDX and over TCP with CUBIC, in a network
 /// namespace of our own where iptables drops 1 % or 5 % of all packets at random. UDX is measured twice: on the
@@ -84,22 +82,10 @@ enum UDXLossyBenchmarks {
         // that bind and dial prefer that loop.
         let executor = EventLoopExecutor(namespace.loop)
         return try await withTaskExecutorPreference(executor) {
-            let serverSide = SwarmTransport(
-                keyPair: Ed25519.randomKeyPair(), idleTimeout: nil, group: namespace.group, tcpCongestionControl: "cubic")
-            let clientSide = SwarmTransport(
-                keyPair: Ed25519.randomKeyPair(), idleTimeout: nil, group: namespace.group, tcpCongestionControl: "cubic")
-            let accepted = Mutex<SwarmConnection?>(nil)
-            let (listener, port) = try await serverSide.listen(host: "127.0.0.1", port: 0) { connection in
-                accepted.withLock { $0 = connection }
-            }
-            let outgoing = try await clientSide.connect(host: "127.0.0.1", port: port)
-            var incoming: SwarmConnection?
-            while incoming == nil {
-                incoming = accepted.withLock { $0 }
-                if incoming == nil { try await Task.sleep(for: .milliseconds(1)) }
-            }
+            let (outgoing, incoming, listener) = try await UDXBenchmarks.tcpPair(
+                group: namespace.group, idleTimeout: nil, tcpCongestionControl: "cubic")
             let seconds = try await measureAsync {
-                try await UDXBenchmarks.bulk(total: total, from: outgoing, to: incoming!)
+                try await UDXBenchmarks.bulk(total: total, from: outgoing, to: incoming)
             }
             outgoing.disconnect()
             try await listener.close()
