@@ -71,8 +71,10 @@ public final class SwarmTransport: PeerTransport {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 guard inbound.beginHandshake() else { return channel.close() }
-                return channel.eventLoop.makeCompletedFuture {
-                    if let congestionControl { try Self.setCongestionControl(congestionControl, on: channel) }
+                return Self.setCongestionControl(congestionControl, on: channel).flatMapErrorThrowing { error in
+                    inbound.handshakeFailed()
+                    throw error
+                }.flatMapThrowing {
                     let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
                     let session = try SecretStreamSession(
                         isInitiator: false, staticKeyPair: keyPair, maximumFrameLength: maximumFrameLength)
@@ -115,29 +117,36 @@ public final class SwarmTransport: PeerTransport {
     /// is refused during the handshake, before our own identity is sent (`SwarmConnectionError.unexpectedRemoteKey`).
     public func connect(host: String, port: Int, expectedRemoteKey: [UInt8]? = nil) async throws -> SwarmConnection {
         let keyPair = self.keyPair, logger = self.logger, timeout = handshakeTimeout, liveness = self.liveness
-        let maximumFrameLength = self.maximumFrameLength
-        let congestionControl = tcpCongestionControl
+        let maximumFrameLength = self.maximumFrameLength, congestionControl = tcpCongestionControl
         let promiseBox = Mutex<EventLoopPromise<SwarmConnection>?>(nil)
-        // Bounded, so a dial towards an address that never answers cannot hold a shutdown for long.
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelOption(.allowRemoteHalfClosure, value: true)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let congestionControl { try Self.setCongestionControl(congestionControl, on: channel) }
-                    let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
-                    promiseBox.withLock { $0 = promise }
-                    let session = try SecretStreamSession(
-                        isInitiator: true, staticKeyPair: keyPair, expectedRemotePublicKey: expectedRemoteKey,
-                        maximumFrameLength: maximumFrameLength)
-                    try channel.pipeline.syncOperations.addHandler(
-                        SwarmConnectionHandler(
-                            session: session, established: promise, label: "\(host):\(port)", logger: logger,
-                            liveness: liveness))
+        let channel: any Channel
+        do {
+            // Bounded, so a dial towards an address that never answers cannot hold a shutdown for long.
+            channel = try await ClientBootstrap(group: group)
+                .connectTimeout(connectTimeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .channelInitializer { channel in
+                    Self.setCongestionControl(congestionControl, on: channel).flatMapThrowing {
+                        let promise = channel.eventLoop.makePromise(of: SwarmConnection.self)
+                        promiseBox.withLock { $0 = promise }
+                        let session = try SecretStreamSession(
+                            isInitiator: true, staticKeyPair: keyPair, expectedRemotePublicKey: expectedRemoteKey,
+                            maximumFrameLength: maximumFrameLength)
+                        try channel.pipeline.syncOperations.addHandler(
+                            SwarmConnectionHandler(
+                                session: session, established: promise, label: "\(host):\(port)", logger: logger,
+                                liveness: liveness))
+                    }
                 }
+                .connect(host: host, port: port).get()
+        } catch let error as NIOConnectionError {
+            // NIO wraps what our channel initializer threw in its per-address report; our own refusal is the news.
+            if let refusal = error.connectionErrors.lazy.compactMap({ $0.error as? SwarmTransportError }).first {
+                throw refusal
             }
-            .connect(host: host, port: port).get()
+            throw error
+        }
         guard let promise = promiseBox.withLock({ $0 }) else { throw SwarmConnectionError.closedDuringHandshake }
         let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
         defer { timer.cancel() }
@@ -150,20 +159,28 @@ public final class SwarmTransport: PeerTransport {
         }
     }
 
-    /// `HOST:PORT` (`[HOST]:PORT` for IPv6) as people write addresses, not NIO's `[IPv4]127.0.0.1/127.0.0.1:55916`.
-    /// `TCP_CONGESTION` takes the algorithm's name; the kernel reads up to 15 bytes and stops at the first NUL.
-    static func setCongestionControl(_ name: String, on channel: any Channel) throws {
-        guard let provider = channel as? any SocketOptionProvider else { return }
+    /// Sets `TCP_CONGESTION` when `name` is given. The kernel takes the algorithm's name (up to 15 bytes, stopping at
+    /// the first NUL) and refuses one it does not have (ENOENT) or may not use (EPERM): that is an error, not a
+    /// silent fall-back to the default, so a measurement never reports one algorithm's figures under another's name.
+    static func setCongestionControl(_ name: String?, on channel: any Channel) -> EventLoopFuture<Void> {
+        guard let name else { return channel.eventLoop.makeSucceededVoidFuture() }
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeFailedFuture(SwarmTransportError.congestionControlRefused(name, errno: 0))
+        }
         var bytes = [CChar](repeating: 0, count: 16)
         for (index, byte) in name.utf8.prefix(15).enumerated() { bytes[index] = CChar(bitPattern: byte) }
         let value = (
             bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7], bytes[8], bytes[9],
             bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])
         // TCP_CONGESTION (13) at IPPROTO_TCP, which Glibc's Swift overlay does not name.
-        _ = provider.unsafeSetSocketOption(
-            level: NIOBSDSocket.OptionLevel(rawValue: 6), name: NIOBSDSocket.Option(rawValue: 13), value: value)
+        return provider.unsafeSetSocketOption(
+            level: NIOBSDSocket.OptionLevel(rawValue: 6), name: NIOBSDSocket.Option(rawValue: 13), value: value
+        ).flatMapErrorThrowing { error in
+            throw SwarmTransportError.congestionControlRefused(name, errno: (error as? IOError)?.errnoCode ?? 0)
+        }
     }
 
+    /// `HOST:PORT` (`[HOST]:PORT` for IPv6) as people write addresses, not NIO's `[IPv4]127.0.0.1/127.0.0.1:55916`.
     static func label(_ address: SocketAddress) -> String {
         guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
@@ -176,5 +193,19 @@ public final class SwarmTransport: PeerTransport {
             try? await channel.close()
         }
         if ownsGroup { try await group.shutdownGracefully() }
+    }
+}
+
+/// What the transport itself refuses, before any handshake.
+public enum SwarmTransportError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The kernel would not set this TCP congestion control on the socket (`errno`: ENOENT when it has no such
+    /// algorithm, EPERM when an unprivileged process may not choose it).
+    case congestionControlRefused(String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .congestionControlRefused(let name, let code):
+            "the kernel refused TCP congestion control \"\(name)\" (errno \(code))"
+        }
     }
 }

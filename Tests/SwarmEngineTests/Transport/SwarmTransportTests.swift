@@ -146,6 +146,28 @@ import Testing
 
     /// The peer opens first and sends at once; we open later (as the gateway does when it joins a room): the open
     /// is reported once, and the messages sent before we opened arrive after it, in order, in one corked batch.
+    /// A congestion control the kernel has (reno is always built in) is set on both ends' sockets and the connection
+    /// forms; one it does not have fails the dial with an error naming it, instead of silently running the default
+    /// (which would mislabel `pear-bench udx-lossy`'s TCP figures).
+    @Test func tcpCongestionControlIsSetOrRefusedWithAnError() async throws {
+        let pair = try await connectedPair(
+            server: SwarmTransport(keyPair: Ed25519.randomKeyPair(), tcpCongestionControl: "reno"),
+            client: SwarmTransport(keyPair: Ed25519.randomKeyPair(), tcpCongestionControl: "reno"))
+        #expect(pair.outgoing.handshakeHash == pair.incoming.handshakeHash)
+        pair.outgoing.disconnect()
+        try await pair.shutDown()
+
+        let server = SwarmTransport(keyPair: Ed25519.randomKeyPair())
+        let (listener, port) = try await server.listen(host: "127.0.0.1", port: 0) { _ in }
+        let client = SwarmTransport(keyPair: Ed25519.randomKeyPair(), tcpCongestionControl: "no-such-cc")
+        await #expect(throws: SwarmTransportError.congestionControlRefused("no-such-cc", errno: ENOENT)) {
+            _ = try await client.connect(host: "127.0.0.1", port: port)
+        }
+        try await listener.close()
+        try await server.shutdown()
+        try await client.shutdown()
+    }
+
     @Test func aLaterLocalOpenPairsAndReceivesTheBufferedMessages() async throws {
         let pair = try await connectedPair()
         let (outgoing, incoming) = (pair.outgoing, pair.incoming)
