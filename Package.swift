@@ -78,6 +78,7 @@ let package = Package(
         .target(
             name: "NetworkLab",
             dependencies: [
+                "LoopExecutors",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

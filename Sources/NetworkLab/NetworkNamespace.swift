@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LoopExecutors
 import NIOCore
 import NIOPosix
 
@@ -64,6 +65,37 @@ public final class NetworkNamespace: @unchecked Sendable {
             try? Self.run("/usr/sbin/ip", "netns", "del", name)
             throw error
         }
+    }
+
+    /// Runs `body` preferring the namespace's loop thread, so that the sockets it makes (NIO creates them on the
+    /// calling thread, and a socket belongs to that thread's namespace) live in the namespace.
+    public func within<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(EventLoopExecutor(loop)) { try await body() }
+    }
+
+    /// A `TunnelDelayLine` in this namespace: every packet between its two ends (`TunnelDelayLine.endAddress(1)` and
+    /// `(2)`, reached at `addressThroughLine(1)` and `(2)`) is held `delay` each way. At most one per namespace.
+    /// The device is created from the namespace's loop thread (a TUN device belongs to the namespace of the thread
+    /// that creates it); the addresses and the route are set with `ip`.
+    public func delayLine(delay: Duration, mtu: Int = 1500) throws -> TunnelDelayLine {
+        let descriptor = try group.next().submit { try TunnelDelayLine.openDevice() }.wait()
+        let line = TunnelDelayLine(descriptor: descriptor, delay: delay)
+        do {
+            for index in 1...2 {
+                try Self.run(
+                    "/usr/sbin/ip", "-n", name, "address", "add", "\(TunnelDelayLine.endAddress(index))/32", "dev", "lo")
+            }
+            try Self.run(
+                "/usr/sbin/ip", "-n", name, "link", "set", TunnelDelayLine.deviceName, "mtu", String(mtu), "up")
+            // Unbound sockets leave from end 1, as a dialling client would.
+            try Self.run(
+                "/usr/sbin/ip", "-n", name, "route", "add", "10.201.0.0/16", "dev", TunnelDelayLine.deviceName,
+                "src", TunnelDelayLine.endAddress(1))
+        } catch {
+            Task { await line.stop() }
+            throw error
+        }
+        return line
     }
 
     public func remove() async {

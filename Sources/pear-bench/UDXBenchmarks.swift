@@ -147,10 +147,12 @@ enum UDXBenchmarks {
         try await pair.listener.close()
     }
 
-    /// Our secret-stream + protomux over loopback TCP: a listener, the connection dialled to it and the one it
-    /// accepted. `tcpCongestionControl` as `SwarmTransport` takes it.
+    /// Our secret-stream + protomux over TCP: a listener on `listenOn`, the connection dialled to it at `dial` (the
+    /// same address, or the listener's seen through a delay line) and the one it accepted. `tcpCongestionControl` as
+    /// `SwarmTransport` takes it.
     static func tcpPair(
-        group: any EventLoopGroup, idleTimeout: TimeAmount? = .seconds(20), tcpCongestionControl: String? = nil
+        group: any EventLoopGroup, listenOn: String = "127.0.0.1", dial: String = "127.0.0.1",
+        idleTimeout: TimeAmount? = .seconds(20), tcpCongestionControl: String? = nil
     ) async throws -> (outgoing: SwarmConnection, incoming: SwarmConnection, listener: any Channel) {
         let serverSide = SwarmTransport(
             keyPair: Ed25519.randomKeyPair(), idleTimeout: idleTimeout, group: group,
@@ -159,8 +161,8 @@ enum UDXBenchmarks {
             keyPair: Ed25519.randomKeyPair(), idleTimeout: idleTimeout, group: group,
             tcpCongestionControl: tcpCongestionControl)
         let accepted = group.next().makePromise(of: SwarmConnection.self)
-        let (listener, port) = try await serverSide.listen(host: "127.0.0.1", port: 0) { accepted.succeed($0) }
-        let outgoing = try await clientSide.connect(host: "127.0.0.1", port: port)
+        let (listener, port) = try await serverSide.listen(host: listenOn, port: 0) { accepted.succeed($0) }
+        let outgoing = try await clientSide.connect(host: dial, port: port)
         return (outgoing, try await accepted.futureResult.get(), listener)
     }
 
