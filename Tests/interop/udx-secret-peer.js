@@ -1,14 +1,16 @@
 'use strict'
 // udx-secret-peer.js — the Node side of the live secret-stream-over-UDX interop test: a udx-native stream wrapped in
 // @hyperswarm/secret-stream (responder, Noise XX) with protomux on top, as a Hyperswarm connection is. It opens the
-// protomux channel "pear/echo" (id 07, raw handshake) and sends every raw message of type 0 back.
+// protomux channel "pear/echo" (id 07, raw handshake) and sends every raw message of type 0 back; every unordered
+// secret-stream datagram (a UDX MESSAGE packet) it receives goes back prefixed with "echo:".
 //
 //   NODE_PATH=<reference tree>/node_modules node udx-secret-peer.js [--id N] [--ttl SECONDS]
 //
 // 1. Prints {"port": P, "id": N, "publicKey": "<hex>"}.
 // 2. Reads {"port": Q, "id": R} from stdin, connects the stream to R at 127.0.0.1:Q, and prints {"connected": true}.
 // 3. Prints {"opened": "<hex of the peer's channel handshake>"} when the channel opens, and
-//    {"closed": true, "echoed": n, "remotePublicKey": "<hex>", "error": null|"..."} when the stream closes; exits.
+//    {"closed": true, "echoed": n, "datagrams": d, "remotePublicKey": "<hex>", "error": null|"..."} when the stream
+//    closes; exits.
 
 const UDX = require('udx-native')
 const SecretStream = require('@hyperswarm/secret-stream')
@@ -33,11 +35,12 @@ const keyPair = SecretStream.keyPair()
 out({ port: socket.address().port, id, publicKey: keyPair.publicKey.toString('hex') })
 
 let echoed = 0
+let datagrams = 0
 let finished = false
 function finish (error) {
   if (finished) return
   finished = true
-  out({ closed: true, echoed, remotePublicKey: stream && stream.remotePublicKey ? stream.remotePublicKey.toString('hex') : null, error: error ? String(error.message || error) : null })
+  out({ closed: true, echoed, datagrams, remotePublicKey: stream && stream.remotePublicKey ? stream.remotePublicKey.toString('hex') : null, error: error ? String(error.message || error) : null })
   process.exit(error ? 1 : 0)
 }
 setTimeout(() => finish(new Error('ttl')), ttl * 1000).unref()
@@ -64,6 +67,7 @@ process.stdin.on('data', (data) => {
     onmessage (bytes) { echoed++; message.send(bytes) }
   })
   channel.open(Buffer.from('node says hi'))
+  stream.on('message', (plain) => { datagrams++; stream.send(Buffer.concat([Buffer.from('echo:'), plain])) })
   stream.on('error', finish)
   stream.on('end', () => stream.end())
   // Exit once the UDX stream itself is done (both ENDs acked): secret-stream's own 'close' can come before our END

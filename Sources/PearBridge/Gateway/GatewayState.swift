@@ -196,7 +196,7 @@ struct GatewayState: Sendable {
     /// Our user left: the part is recorded, the room stops being announced; its history stays.
     mutating func parted(channel: String, reason: String, at time: Date) -> [GatewayAction] {
         let topic = topic(of: channel)
-        guard let room = rooms[topic] else { return [] }
+        guard rooms[topic] != nil else { return [] }
         var actions = [GatewayAction.append(topic, compose([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))], in: topic))]
         rooms[topic]?.joined = false
         actions += [.saveCatalogue, .discover(topic, false)]

@@ -15,6 +15,8 @@ public final class SwarmConnection: PeerConnection {
     let handler: NIOLoopBound<SwarmConnectionHandler>
     let closeReason: CloseReason
     let writeGauge: WriteQueueGauge
+    /// secret-stream's unordered datagrams, when the connection runs over UDX (nil over TCP, as in the reference).
+    let datagramEndpoint: UDXSecretDatagrams?
 
     init(
         remotePublicKey: [UInt8], handshakeHash: [UInt8], isInitiator: Bool, label: String, queue: PeerEventQueue,
@@ -31,6 +33,37 @@ public final class SwarmConnection: PeerConnection {
         self.handler = handler
         self.closeReason = closeReason
         self.writeGauge = writeGauge
+        // Made here, on the loop, as the handshake completes: a datagram that arrives later opens with these keys.
+        if let udx = channel as? UDXStreamChannel {
+            let endpoint = UDXSecretDatagrams(stream: udx.stream, isInitiator: isInitiator, handshakeHash: handshakeHash)
+            channel.closeFuture.whenComplete { _ in endpoint.finish() }
+            datagramEndpoint = endpoint
+        } else {
+            datagramEndpoint = nil
+        }
+    }
+
+    /// Unordered, unreliable datagrams from the peer (secret-stream's `'message'`), each sealed for this connection
+    /// alone; forged ones are dropped. Over TCP there are none and this ends at once. At most 256 wait unread (the
+    /// oldest are dropped beyond that); ends when the connection closes.
+    public var datagrams: AsyncStream<[UInt8]> {
+        datagramEndpoint?.received ?? AsyncStream { $0.finish() }
+    }
+
+    /// The largest datagram `send(datagram:)` takes (one UDX packet less secret-stream's 24 bytes), nil over TCP.
+    public var maximumDatagramSize: Int? { datagramEndpoint?.maximumMessage }
+
+    /// Datagrams dropped on the way in: failed to open, or pushed out by newer ones while unread.
+    public var droppedDatagrams: Int { datagramEndpoint?.dropped ?? 0 }
+
+    /// Sends one unordered datagram (secret-stream's `send` over a UDX MESSAGE packet): it arrives at most once, maybe
+    /// not at all, in any order relative to other datagrams and to the channels' messages.
+    public func send(datagram: [UInt8]) throws(SwarmDatagramError) {
+        guard let datagramEndpoint else { throw .unsupported }
+        guard datagram.count <= datagramEndpoint.maximumMessage else {
+            throw .tooLarge(size: datagram.count, limit: datagramEndpoint.maximumMessage)
+        }
+        datagramEndpoint.send(datagram)
     }
 
     private func onLoop(_ body: @escaping @Sendable (SwarmConnectionHandler) -> Void) {
@@ -146,6 +179,14 @@ public final class SwarmConnection: PeerConnection {
     public var closeError: SwarmConnectionError? {
         closeReason.error.withLock { $0 }
     }
+}
+
+/// Why `SwarmConnection.send(datagram:)` refused a datagram.
+public enum SwarmDatagramError: Error, Equatable, Sendable {
+    /// The connection runs over TCP, which has no datagrams (the reference sends none there either).
+    case unsupported
+    /// Larger than one UDX packet carries after secret-stream's counter and MAC.
+    case tooLarge(size: Int, limit: Int)
 }
 
 /// Shared between a connection and its handler: the first error that ended the connection.

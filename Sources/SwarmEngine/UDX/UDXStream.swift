@@ -60,6 +60,8 @@ public final class UDXStream: @unchecked Sendable {
     public var bufferedSendBytes: Int { state.bufferedSendBytes }
     public var bufferedReceiveBytes: Int { state.bufferedReceiveBytes }
     public var smoothedRTT: UInt64 { state.smoothedRTT }
+    /// The largest data payload and MESSAGE one packet carries.
+    public var payloadSize: Int { state.payloadSize }
 
     // MARK: - Application calls (on the node's loop)
 
@@ -72,7 +74,7 @@ public final class UDXStream: @unchecked Sendable {
         guard address.port != 0 else { throw .invalidAddress }
         self.socket = socket
         remoteAddress = address
-        state.connect(remoteID: remoteID)
+        state.connect(remoteID: remoteID, now: UDXNode.now())
         scheduleFlush()
     }
 
@@ -109,6 +111,14 @@ public final class UDXStream: @unchecked Sendable {
         node.eventLoop.preconditionInEventLoop()
         try state.end()
         scheduleFlush()
+    }
+
+    /// A HEARTBEAT every `milliseconds` while everything sent is acknowledged (0 stops them), as libudx's
+    /// `udx_stream_set_keepalive`: keeps a NAT's mapping open on an idle stream.
+    public func setKeepAlive(milliseconds: UInt64) {
+        node.eventLoop.preconditionInEventLoop()
+        state.setKeepAlive(milliseconds, now: UDXNode.now())
+        perform([])
     }
 
     /// An unordered datagram on this stream.

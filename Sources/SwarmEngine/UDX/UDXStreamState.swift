@@ -34,6 +34,10 @@ public struct UDXStreamState: Sendable {
         public var sendBufferLimit = 4 * 1024 * 1024
         /// Once the unacknowledged bytes fall to this after the buffer refused a write, the stream says `writable`.
         public var sendBufferLowWater = 1024 * 1024
+        /// While everything sent is acknowledged, a HEARTBEAT every this many milliseconds (libudx's
+        /// `udx_stream_set_keepalive`: it keeps a NAT's mapping open on an idle stream; the peer acks it). 0, the
+        /// default as in libudx and udx-native, sends none.
+        public var keepAliveInterval: UInt64 = 0
 
         public init() {}
     }
@@ -97,6 +101,7 @@ public struct UDXStreamState: Sendable {
         public var retransmissionTimeouts = 0
         public var lossProbes = 0
         public var zeroWindowProbes = 0
+        public var heartbeatsSent = 0
     }
 
     /// A packet sent and not yet acknowledged.
@@ -123,7 +128,7 @@ public struct UDXStreamState: Sendable {
 
     public let localID: UInt32
     public private(set) var remoteID: UInt32
-    public let configuration: Configuration
+    public private(set) var configuration: Configuration
     public private(set) var counters = Counters()
 
     private var receiver: UDXReceiveBuffer
@@ -192,6 +197,9 @@ public struct UDXStreamState: Sendable {
     private var reorderDeadline: UInt64?
     private var probeDeadline: UInt64?
     private var zeroWindowDeadline: UInt64?
+    private var keepAliveDeadline: UInt64?
+    /// `connect` was called: keep-alives only go to a peer we know (libudx checks UDX_STREAM_CONNECTED).
+    private var isConnected = false
 
     private var endRequested = false
     private var endSent = false
@@ -243,6 +251,8 @@ public struct UDXStreamState: Sendable {
     /// Where BBR is (STARTUP, DRAIN, PROBE_BW or PROBE_RTT).
     var congestionPhase: UDXBBR.Mode { bbr.mode }
     /// BBR's bandwidth estimate, bytes per second.
+    /// The most one packet carries: a data packet's payload, and the largest MESSAGE.
+    public var payloadSize: Int { configuration.payloadSize }
     public var estimatedBandwidth: Double { bbr.estimatedBandwidth * Double(configuration.payloadSize) * 1000 }
     /// The next seq this side expects from the peer.
     public var acknowledgement: UInt32 { receiver.next }
@@ -258,7 +268,7 @@ public struct UDXStreamState: Sendable {
         }
         return earlier(
             earlier(earlier(retransmissionDeadline, reorderDeadline), earlier(probeDeadline, zeroWindowDeadline)),
-            pacingDeadline)
+            earlier(pacingDeadline, keepAliveDeadline))
     }
 
     // MARK: - Application events
@@ -321,8 +331,10 @@ public struct UDXStreamState: Sendable {
     }
 
     /// Sets the peer's stream id when connecting (nothing is on the wire for it).
-    public mutating func connect(remoteID id: UInt32) {
+    public mutating func connect(remoteID id: UInt32, now: UInt64) {
         remoteID = id
+        isConnected = true
+        armKeepAlive(now: now)
     }
 
     /// The stream moves to another remote id (libudx's `udx_stream_change_remote`; the shell changes the socket and
@@ -448,6 +460,7 @@ public struct UDXStreamState: Sendable {
             if remoteAcknowledged == nextSequence {
                 retransmissionDeadline = nil
                 probeDeadline = nil
+                armKeepAlive(now: now)
             }
             // Both sides ended: libudx closes without another ack (the peer's END was acked when it came).
             if remoteEndReported {
@@ -489,6 +502,7 @@ public struct UDXStreamState: Sendable {
             if remoteAcknowledged == nextSequence {
                 retransmissionDeadline = nil
                 probeDeadline = nil
+                armKeepAlive(now: now)
             } else {
                 retransmissionDeadline = now + roundTrip.timeout
             }
@@ -541,7 +555,30 @@ public struct UDXStreamState: Sendable {
                 _ = sendNewPacket(now: now, ignoringWindow: true, into: &actions)
             }
         }
+        if let deadline = keepAliveDeadline, deadline <= now {
+            keepAliveDeadline = nil
+            // Only while idle, as libudx asserts: data in flight keeps the path busy by itself.
+            if remoteAcknowledged == nextSequence {
+                counters.packetsSent += 1
+                counters.heartbeatsSent += 1
+                actions.append(.transmit(header(.heartbeat, sequence: nextSequence)))
+                armKeepAlive(now: now)
+            }
+        }
         return actions
+    }
+
+    /// Sets the keep-alive interval (ms; 0 stops it), as `udx_stream_set_keepalive`: on an idle stream the first
+    /// HEARTBEAT goes `interval` from now.
+    public mutating func setKeepAlive(_ interval: UInt64, now: UInt64) {
+        configuration.keepAliveInterval = interval
+        keepAliveDeadline = nil
+        if remoteAcknowledged == nextSequence { armKeepAlive(now: now) }
+    }
+
+    private mutating func armKeepAlive(now: UInt64) {
+        guard configuration.keepAliveInterval > 0, isConnected, closeReason == nil else { return }
+        keepAliveDeadline = now + configuration.keepAliveInterval
     }
 
     private mutating func retransmissionTimedOut(now: UInt64, into actions: inout [Action]) {
@@ -838,6 +875,7 @@ public struct UDXStreamState: Sendable {
         if pacingTokens == 0 { pacingDeadline = now + 1 }
         if inflightWasEmpty { congestionTransmitStarted(now: now) }
         if retransmissionDeadline == nil { retransmissionDeadline = now + roundTrip.timeout }
+        keepAliveDeadline = nil
         if congestionState != .open || selectivelyAcked > 0 {
             probeDeadline = nil
         } else {
@@ -977,6 +1015,7 @@ public struct UDXStreamState: Sendable {
         reorderDeadline = nil
         probeDeadline = nil
         zeroWindowDeadline = nil
+        keepAliveDeadline = nil
         actions.append(.closed(reason))
     }
 }

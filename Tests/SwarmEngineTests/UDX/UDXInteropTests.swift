@@ -225,6 +225,46 @@ import Testing
         }
     }
 
+    /// Keep-alive against libudx: our idle stream sends a HEARTBEAT every 20 ms and udx-native acks each (its
+    /// `process_packet` answers a probe with `send_ack`); the stream then still ends cleanly with nothing delivered.
+    @Test func udxNativeAcksOurKeepAliveHeartbeats() async throws {
+        try await Self.withReference { modules, loop, node in
+            let peer = try NodePeer(modules: modules, id: 78)
+            let (port, remoteID) = try await peer.first()
+            let socket = try await node.bind(host: "127.0.0.1", port: 0).get()
+            let seen = UDXSocketTests.Observed(loop: loop)
+            let streams = UDXSocketTests.Streams()
+            try await loop.submit {
+                let stream = try node.makeStream(id: 6)
+                try stream.connect(
+                    socket: socket, remoteID: remoteID, address: try SocketAddress(ipAddress: "127.0.0.1", port: port))
+                UDXSocketTests.attach(stream, seen, sending: [], end: false)
+                streams.all["ours"] = stream
+            }.get()
+            try peer.instruct(port: socket.port!, id: 6, mode: "sink")
+            try await peer.connected()
+            let answered = loop.makePromise(of: (sent: Int, received: Int).self)
+            let watch = try await loop.submit {
+                let stream = streams["ours"]
+                stream.setKeepAlive(milliseconds: 20)
+                return loop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { task in
+                    let counters = stream.counters
+                    guard counters.packetsReceived >= 5 else { return }
+                    task.cancel()
+                    answered.succeed((counters.heartbeatsSent, counters.packetsReceived))
+                }
+            }.get()
+            let result = try? await UDXSocketTests.deadline(answered, seconds: 10, "acks to our heartbeats").get()
+            watch.cancel()
+            let (sent, received) = try #require(result)
+            #expect(received >= 5 && sent >= received)
+            try await loop.submit { try streams["ours"].end() }.get()
+            #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 30, "the clean end").get() == .finished)
+            let report = try await peer.report()
+            #expect(report.error == nil && report.received == 0)
+        }
+    }
+
     /// secret-stream (Noise XX) and protomux over UDX against @hyperswarm/secret-stream 6.9.1 + protomux over
     /// udx-native in Node: the handshake proves the Node peer's key, the channel opens both ways, and messages of
     /// several sizes (one larger than a UDX packet, one of 200 kB) come back byte for byte; a clean end closes both.
@@ -272,10 +312,32 @@ import Testing
             }
             let opened = try await peer.nextObject()
             #expect(opened["opened"] as? String == Hex.encode(Array("swift says hi".utf8)))
+            // secret-stream's unordered datagrams over UDX MESSAGE packets, both ways: the reference opens ours and
+            // seals its echo so that we open it. (Sent again every 200 ms until the echo is in: datagrams may drop.)
+            let datagram = Array("datagram from swift".utf8)
+            let echoed = loop.makePromise(of: [UInt8].self)
+            Task {
+                for await received in connection.datagrams {
+                    echoed.succeed(received)
+                    return
+                }
+                echoed.succeed([])
+            }
+            let resend = Task {
+                while !Task.isCancelled {
+                    try connection.send(datagram: datagram)
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            let echo = try await UDXSocketTests.deadline(echoed, seconds: 10, "the datagram's echo").get()
+            resend.cancel()
+            #expect(echo == Array("echo:".utf8) + datagram)
+            #expect(connection.droppedDatagrams == 0)
             connection.end()
             let closed = try await peer.nextObject()
             #expect(closed["closed"] as? Bool == true && closed["error"] is NSNull)
             #expect(closed["echoed"] as? Int == messages.count)
+            #expect((closed["datagrams"] as? Int ?? 0) >= 1)
             #expect(closed["remotePublicKey"] as? String == Hex.encode(keys.publicKey))
             await connection.waitUntilClosed()
             #expect(connection.closeError == nil)

@@ -134,6 +134,48 @@ import Testing
         #expect(answer[0].flags == [] && answer[0].acknowledgement == 1 && answer[0].remoteID == 1)
     }
 
+    /// Keep-alive as libudx's `udx_stream_set_keepalive`: once connected and while everything sent is acknowledged, a
+    /// HEARTBEAT (no seq of its own) every interval, which the peer acks; none while data is in flight, re-armed by
+    /// the ack that empties the flight; none at all before `connect` or with the interval at 0.
+    @Test func keepAliveHeartbeatsGoOnlyWhileTheStreamIsIdle() throws {
+        var configuration = UDXStreamState.Configuration()
+        configuration.keepAliveInterval = 1000
+        var a = UDXStreamState(localID: 1, remoteID: 0, configuration: configuration)
+        #expect(a.nextDeadline == nil)
+        a.connect(remoteID: 2, now: 10)
+        #expect(a.nextDeadline == 1010)
+        let beat = Self.transmitted(a.timeout(now: 1010))
+        #expect(beat.count == 1 && beat[0].flags == .heartbeat && beat[0].sequence == 0 && beat[0].remoteID == 2)
+        #expect(a.nextSequence == 0 && a.counters.heartbeatsSent == 1)
+        #expect(a.nextDeadline == 2010)
+        var b = UDXStreamState(localID: 2, remoteID: 1)
+        let ack = Self.transmitted(b.receive(beat[0], now: 1011))
+        #expect(ack.count == 1 && ack[0].flags == [] && ack[0].acknowledgement == 0)
+        #expect(Self.transmitted(a.receive(ack[0], now: 1012)).isEmpty)
+
+        // Data in flight: its timers replace the keep-alive, and no heartbeat goes until it is acked.
+        try a.write([1, 2, 3])
+        let data = Self.transmitted(a.flush(now: 1500))
+        #expect(data.count == 1 && data[0].flags == .data)
+        var now: UInt64 = 1500
+        for _ in 0..<3 {
+            now = try #require(a.nextDeadline)
+            #expect(!Self.transmitted(a.timeout(now: now)).contains { $0.flags.contains(.heartbeat) })
+        }
+        #expect(a.counters.heartbeatsSent == 1)
+        let dataAck = Self.transmitted(b.receive(data[0], now: now + 1))
+        _ = a.receive(dataAck[0], now: now + 2)
+        #expect(a.nextDeadline == now + 2 + 1000)
+        #expect(Self.transmitted(a.timeout(now: now + 1002)).map(\.flags) == [.heartbeat])
+
+        a.setKeepAlive(0, now: now + 1003)
+        #expect(a.nextDeadline == nil)
+        a.setKeepAlive(50, now: now + 1004)
+        #expect(a.nextDeadline == now + 1054)
+        _ = a.destroy()
+        #expect(a.nextDeadline == nil)
+    }
+
     // MARK: - Acks and SACKs as libudx writes them
 
     @Test func everyDataPacketIsAckedAtOnceWithSACKBlocksFoundAsLibudxFindsThem() {
