@@ -34,13 +34,14 @@ public final class NetworkNamespace: @unchecked Sendable {
         do {
             try Self.run("/usr/sbin/ip", "-n", name, "link", "set", "lo", "mtu", String(mtu), "up")
             // Without segmentation offload TCP's segments are MTU-sized packets as on a real path (loopback would
-            // pass 64 KiB ones, and the random loss would hit one packet where UDX sends 57). Needs ethtool; the
+            // pass 64 KiB ones, and the random loss would hit one packet where UDX sends 57); the same for UDX's
+            // trains of datagrams sent with UDP segmentation offload (tx-udp-segmentation). Needs ethtool; the
             // tests do not depend on it, the TCP comparison of `pear-bench udx-lossy` does.
             offloadsDisabled = FileManager.default.isExecutableFile(atPath: "/usr/sbin/ethtool")
             if offloadsDisabled {
                 try Self.run(
                     "/usr/sbin/ip", "netns", "exec", name, "/usr/sbin/ethtool", "-K", "lo", "tso", "off", "gso", "off",
-                    "gro", "off")
+                    "tx-udp-segmentation", "off", "gro", "off")
             }
             if lossPercent > 0 {
                 // Every datagram delivered in the namespace faces the same chance of being dropped.

@@ -15,18 +15,29 @@ enum UDXBenchmarks {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
 
-        // Raw UDX: stream A → B, 64 KiB writes as the send buffer takes them.
-        let (rawSeconds, rawCPU) = try await cpuMeasured { try await rawTransfer(total: total, loop: loop, report: report) }
-        report.figure("udx.raw", Double(total) / rawSeconds / 1e6, "MB/s", parameters)
-        report.figure("udx.raw_cpu", rawCPU / Double(total) * 1e9, "ms/MB", parameters)
+        // Each UDX figure twice: with UDP segmentation and receive offload (our sockets' default where the kernel
+        // has them) and without, which is how libudx sends (one datagram per sendmmsg entry, no GRO).
+        var udxEncrypted = 0.0
+        for offload in [true, false] {
+            let suffix = offload ? "" : "_no_offload"
+            var labelled = parameters
+            labelled["offload"] = offload ? "gso+gro" : "none"
+            // Raw UDX: stream A → B, 64 KiB writes as the send buffer takes them.
+            let (rawSeconds, rawCPU) = try await cpuMeasured {
+                try await rawTransfer(total: total, loop: loop, offload: offload, report: report)
+            }
+            report.figure("udx.raw" + suffix, Double(total) / rawSeconds / 1e6, "MB/s", labelled)
+            report.figure("udx.raw_cpu" + suffix, rawCPU / Double(total) * 1e9, "ms/MB", labelled)
 
-        // secret-stream + protomux over UDX, 64 KiB messages paced by the connection's flow control.
-        let (udxEncryptedSeconds, udxEncryptedCPU) = try await cpuMeasured {
-            try await encryptedOverUDX(total: total, loop: loop)
+            // secret-stream + protomux over UDX, 64 KiB messages paced by the connection's flow control.
+            let (encryptedSeconds, encryptedCPU) = try await cpuMeasured {
+                try await encryptedOverUDX(total: total, loop: loop, offload: offload)
+            }
+            let encrypted = Double(total) / encryptedSeconds / 1e6
+            if offload { udxEncrypted = encrypted }
+            report.figure("udx.encrypted" + suffix, encrypted, "MB/s", labelled)
+            report.figure("udx.encrypted_cpu" + suffix, encryptedCPU / Double(total) * 1e9, "ms/MB", labelled)
         }
-        let udxEncrypted = Double(total) / udxEncryptedSeconds / 1e6
-        report.figure("udx.encrypted", udxEncrypted, "MB/s", parameters)
-        report.figure("udx.encrypted_cpu", udxEncryptedCPU / Double(total) * 1e9, "ms/MB", parameters)
 
         // The same layers over TCP on one thread.
         let (tcpSeconds, tcpCPU) = try await cpuMeasured { try await encryptedOverTCP(total: total, group: group) }
@@ -67,14 +78,15 @@ enum UDXBenchmarks {
         var sender: UDXStream?
     }
 
-    static func rawTransfer(total: Int, loop: any EventLoop, report: BenchmarkReport) async throws {
+    static func rawTransfer(total: Int, loop: any EventLoop, offload: Bool, report: BenchmarkReport) async throws {
         let nodeA = UDXNode(eventLoop: loop)
         let nodeB = UDXNode(eventLoop: loop)
-        let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0).get()
-        let socketB = try await nodeB.bind(host: "127.0.0.1", port: 0).get()
+        let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0, offload: offload).get()
+        let socketB = try await nodeB.bind(host: "127.0.0.1", port: 0, offload: offload).get()
         let done = loop.makePromise(of: Void.self)
         let progress = Progress()
-        let chunk = [UInt8](repeating: 0xab, count: 65536)
+        // One buffer written again and again, as the reference writes one Buffer (the stream keeps slices of it).
+        let chunk = ByteBuffer(repeating: 0xab, count: 65536)
         try await loop.submit {
             let a = try nodeA.makeStream(id: 1)
             let b = try nodeB.makeStream(id: 2)
@@ -82,14 +94,14 @@ enum UDXBenchmarks {
             try b.connect(socket: socketB, remoteID: 1, address: socketA.localAddress!)
             try a.connect(socket: socketA, remoteID: 2, address: socketB.localAddress!)
             b.onData = { bytes in
-                progress.received += bytes.count
+                progress.received += bytes.readableBytes
                 if progress.received >= total { done.succeed(()) }
             }
             func pump() {
                 while progress.sent < total {
                     do {
                         try a.write(chunk)
-                        progress.sent += chunk.count
+                        progress.sent += chunk.readableBytes
                     } catch {
                         return
                     }
@@ -100,15 +112,17 @@ enum UDXBenchmarks {
         }.get()
         try await done.futureResult.get()
         let retransmissions = try await loop.submit { progress.sender?.counters.retransmissions ?? 0 }.get()
-        report.figure("udx.raw_retransmissions", Double(retransmissions), "packets", ["bytes": "\(total)"])
+        report.figure(
+            offload ? "udx.raw_retransmissions" : "udx.raw_retransmissions_no_offload", Double(retransmissions),
+            "packets", ["bytes": "\(total)"])
         try await loop.flatSubmit { nodeA.close().and(nodeB.close()).map { _ in } }.get()
     }
 
-    static func encryptedOverUDX(total: Int, loop: any EventLoop) async throws {
+    static func encryptedOverUDX(total: Int, loop: any EventLoop, offload: Bool) async throws {
         let nodeA = UDXNode(eventLoop: loop)
         let nodeB = UDXNode(eventLoop: loop)
-        let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0).get()
-        let socketB = try await nodeB.bind(host: "127.0.0.1", port: 0).get()
+        let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0, offload: offload).get()
+        let socketB = try await nodeB.bind(host: "127.0.0.1", port: 0, offload: offload).get()
         let (outgoing, incoming) = try await encryptedPair(
             socketA, towardB: socketB.localAddress!, socketB, towardA: socketA.localAddress!)
         try await bulk(total: total, from: outgoing, to: incoming)

@@ -60,7 +60,7 @@ enum FuzzTarget: String, CaseIterable {
             guard let packet = try? UDXPacket(decoding: bytes) else { return }
             precondition(packet.encoded() == bytes, "UDX packet round trip changed the bytes")
             precondition(packet.sackBlocks.count <= bytes.count / 8, "more SACK blocks than the body holds")
-            _ = packet.payload.count
+            _ = packet.payload.readableBytes
         case .udxStream:
             // Records of [kind][length][bytes]: a datagram for the stream, time passing, a write, or a read. A small
             // window, so the bounds are reached.

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One UDX datagram as libudx writes and reads it (`udx_write_header`, `process_packet` in src/udx.c, at the commit
 /// udx-native 1.20.7 pins): a 20-byte header, then the body. The first step of the UDX transport (issue 15): a pure
 /// value, no sockets.
@@ -6,6 +8,9 @@
 /// little-endian 32-bit fields: the receiver's stream id, the sender's receive window in bytes, seq, and ack (the next
 /// seq the sender expects). In a SACK packet the body starts with selective-ack blocks, pairs of little-endian
 /// [start, end) seqs received out of order; libudx writes data offset 0 and reads the whole body as blocks then.
+///
+/// The body is a `ByteBuffer`: a packet decoded from a socket read is a view of the bytes NIO received, not a copy
+/// (a stream's hot path copies a packet's payload once, into what it hands its reader).
 public struct UDXPacket: Sendable, Equatable {
     public struct Flags: OptionSet, Sendable, Hashable {
         public let rawValue: UInt8
@@ -67,11 +72,11 @@ public struct UDXPacket: Sendable, Equatable {
     /// The next seq the sender expects (everything before it arrived).
     public var acknowledgement: UInt32
     /// Everything after the header: SACK blocks and/or stream data or a message.
-    public var body: [UInt8]
+    public var body: ByteBuffer
 
     public init(
         flags: Flags, dataOffset: UInt8 = 0, remoteID: UInt32, receiveWindow: UInt32, sequence: UInt32,
-        acknowledgement: UInt32, body: [UInt8] = []
+        acknowledgement: UInt32, body: ByteBuffer
     ) {
         self.flags = flags
         self.dataOffset = dataOffset
@@ -82,52 +87,83 @@ public struct UDXPacket: Sendable, Equatable {
         self.body = body
     }
 
+    public init(
+        flags: Flags, dataOffset: UInt8 = 0, remoteID: UInt32, receiveWindow: UInt32, sequence: UInt32,
+        acknowledgement: UInt32, body: [UInt8] = []
+    ) {
+        self.init(
+            flags: flags, dataOffset: dataOffset, remoteID: remoteID, receiveWindow: receiveWindow, sequence: sequence,
+            acknowledgement: acknowledgement, body: ByteBuffer(bytes: body))
+    }
+
     /// An ack as libudx sends one: type SACK when there are blocks (at most `maximumSACKBlocks` are written), data
     /// offset 0, the blocks as the body.
     public static func acknowledgement(
         remoteID: UInt32, receiveWindow: UInt32, sequence: UInt32, acknowledgement: UInt32, sacks: [SACKBlock] = []
     ) -> UDXPacket {
-        var body: [UInt8] = []
-        body.reserveCapacity(min(sacks.count, maximumSACKBlocks) * 8)
-        for block in sacks.prefix(maximumSACKBlocks) {
-            appendLittleEndian(block.start, to: &body)
-            appendLittleEndian(block.end, to: &body)
-        }
+        var body = ByteBuffer()
+        writeSACKBlocks(sacks, into: &body)
         return UDXPacket(
             flags: sacks.isEmpty ? [] : .sack, remoteID: remoteID, receiveWindow: receiveWindow, sequence: sequence,
             acknowledgement: acknowledgement, body: body)
     }
 
     /// Reads a datagram. Anything from 20 bytes up with UDX's magic and version is a stream packet; the flags are
-    /// kept as sent (unknown bits included: libudx ignores them).
-    public init(decoding bytes: some Collection<UInt8>) throws(DecodeError) {
-        let bytes = Array(bytes)
-        guard bytes.count >= Self.headerSize, bytes[0] == Self.magic, bytes[1] == Self.version else { throw .notUDX }
-        let body = Array(bytes[Self.headerSize...])
-        guard Int(bytes[3]) <= body.count else { throw .dataOffsetBeyondPacket(offset: Int(bytes[3]), body: body.count) }
+    /// kept as sent (unknown bits included: libudx ignores them). The body is a slice of `buffer`, not a copy.
+    public init(decoding buffer: ByteBuffer) throws(DecodeError) {
+        let start = buffer.readerIndex
+        guard buffer.readableBytes >= Self.headerSize, buffer.getInteger(at: start, as: UInt8.self) == Self.magic,
+            buffer.getInteger(at: start + 1, as: UInt8.self) == Self.version,
+            let flags = buffer.getInteger(at: start + 2, as: UInt8.self),
+            let dataOffset = buffer.getInteger(at: start + 3, as: UInt8.self),
+            let remoteID = buffer.getInteger(at: start + 4, endianness: .little, as: UInt32.self),
+            let window = buffer.getInteger(at: start + 8, endianness: .little, as: UInt32.self),
+            let sequence = buffer.getInteger(at: start + 12, endianness: .little, as: UInt32.self),
+            let acknowledgement = buffer.getInteger(at: start + 16, endianness: .little, as: UInt32.self),
+            let body = buffer.getSlice(at: start + Self.headerSize, length: buffer.readableBytes - Self.headerSize)
+        else { throw .notUDX }
+        guard Int(dataOffset) <= body.readableBytes else {
+            throw .dataOffsetBeyondPacket(offset: Int(dataOffset), body: body.readableBytes)
+        }
         self.init(
-            flags: Flags(rawValue: bytes[2]), dataOffset: bytes[3], remoteID: Self.littleEndian(bytes, at: 4),
-            receiveWindow: Self.littleEndian(bytes, at: 8), sequence: Self.littleEndian(bytes, at: 12),
-            acknowledgement: Self.littleEndian(bytes, at: 16), body: body)
+            flags: Flags(rawValue: flags), dataOffset: dataOffset, remoteID: remoteID, receiveWindow: window,
+            sequence: sequence, acknowledgement: acknowledgement, body: body)
     }
 
+    public init(decoding bytes: some Collection<UInt8>) throws(DecodeError) {
+        try self.init(decoding: ByteBuffer(bytes: bytes))
+    }
+
+    /// The datagram: header, then body.
     public func encoded() -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.headerSize + body.count)
-        Self.writeHeader(
-            into: &bytes, flags: flags, dataOffset: dataOffset, remoteID: remoteID, receiveWindow: receiveWindow,
-            sequence: sequence, acknowledgement: acknowledgement)
-        bytes += body
-        return bytes
+        var buffer = ByteBuffer()
+        write(into: &buffer)
+        return Array(buffer.readableBytesView)
     }
 
-    /// Appends the 20-byte header (the one encoder of it: packets and a stream's outgoing headers both use it).
+    public func write(into buffer: inout ByteBuffer) {
+        Self.writeHeader(
+            into: &buffer, flags: flags, dataOffset: dataOffset, remoteID: remoteID, receiveWindow: receiveWindow,
+            sequence: sequence, acknowledgement: acknowledgement)
+        buffer.writeImmutableBuffer(body)
+    }
+
+    /// Appends the 20-byte header (the one encoder of it: packets and a stream's outgoing datagrams both use it).
     static func writeHeader(
-        into bytes: inout [UInt8], flags: Flags, dataOffset: UInt8 = 0, remoteID: UInt32, receiveWindow: UInt32,
+        into buffer: inout ByteBuffer, flags: Flags, dataOffset: UInt8 = 0, remoteID: UInt32, receiveWindow: UInt32,
         sequence: UInt32, acknowledgement: UInt32
     ) {
-        bytes += [magic, version, flags.rawValue, dataOffset]
-        for field in [remoteID, receiveWindow, sequence, acknowledgement] { appendLittleEndian(field, to: &bytes) }
+        // One 32-bit store for the four single bytes: magic, version, flags, data offset.
+        let leading = UInt32(magic) | UInt32(version) << 8 | UInt32(flags.rawValue) << 16 | UInt32(dataOffset) << 24
+        buffer.writeMultipleIntegers(
+            leading, remoteID, receiveWindow, sequence, acknowledgement, endianness: .little)
+    }
+
+    /// Appends up to `maximumSACKBlocks` blocks as an ack's body.
+    static func writeSACKBlocks(_ blocks: [SACKBlock], into buffer: inout ByteBuffer) {
+        for block in blocks.prefix(maximumSACKBlocks) {
+            buffer.writeMultipleIntegers(block.start, block.end, endianness: .little)
+        }
     }
 
     /// The selective-ack blocks, read as libudx reads them: with the SACK flag, the first `dataOffset` body bytes when
@@ -135,21 +171,19 @@ public struct UDXPacket: Sendable, Equatable {
     /// ignored). Blocks are returned as sent; whether they make sense for a stream is the stream's to check.
     public var sackBlocks: [SACKBlock] {
         guard flags.contains(.sack) else { return [] }
-        let length = dataOffset > 0 && Int(dataOffset) < body.count ? Int(dataOffset) : body.count
+        let count = body.readableBytes
+        let length = dataOffset > 0 && Int(dataOffset) < count ? Int(dataOffset) : count
+        let start = body.readerIndex
         return stride(from: 0, to: length / 8 * 8, by: 8).map { offset in
-            SACKBlock(start: Self.littleEndian(body, at: offset), end: Self.littleEndian(body, at: offset + 4))
+            SACKBlock(
+                start: body.getInteger(at: start + offset, endianness: .little, as: UInt32.self) ?? 0,
+                end: body.getInteger(at: start + offset + 4, endianness: .little, as: UInt32.self) ?? 0)
         }
     }
 
-    /// The stream data (or message) this packet carries: the body after `dataOffset`.
-    public var payload: ArraySlice<UInt8> { body[Int(dataOffset)...] }
-
-    private static func littleEndian(_ bytes: [UInt8], at offset: Int) -> UInt32 {
-        UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
-            | UInt32(bytes[offset + 3]) << 24
-    }
-
-    private static func appendLittleEndian(_ value: UInt32, to bytes: inout [UInt8]) {
-        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+    /// The stream data (or message) this packet carries: the body after `dataOffset` (a slice, not a copy).
+    public var payload: ByteBuffer {
+        body.getSlice(at: body.readerIndex + Int(dataOffset), length: body.readableBytes - Int(dataOffset))
+            ?? ByteBuffer()
     }
 }

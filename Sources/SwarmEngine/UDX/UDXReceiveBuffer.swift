@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The receiving half of a UDX stream: which seq comes next, the packets that arrived ahead of it, and the selective
 /// acks that describe them, as libudx keeps them (`process_data_packet`, the read-queue loop of `process_packet`
 /// and `send_ack` in src/udx.c).
@@ -7,10 +9,14 @@
 /// bytes held ahead plus the bytes delivered but not yet read may not exceed twice the receive window (`hardLimit`).
 /// The advertised window stays advisory below that, as in libudx: its zero-window probe is a data packet sent into a
 /// closed window, and dropping it would cost the sender a retransmission timeout per probe until the stream died.
+///
+/// In-order payloads are handed on as they came (views of the socket's read, no copy); a packet held ahead is copied
+/// into storage of its own, so that it does not keep NIO's whole read buffer (up to 32 datagrams) alive while it
+/// waits, which would make the memory a peer can pin many times `hardLimit`.
 struct UDXReceiveBuffer: Sendable {
     struct Pending: Sendable {
         var flags: UDXPacket.Flags
-        var payload: [UInt8]
+        var payload: ByteBuffer
     }
 
     /// What became of one DATA or END packet.
@@ -69,27 +75,31 @@ struct UDXReceiveBuffer: Sendable {
 
     /// Takes a DATA or END packet at or after the next seq; in-order bytes go to `deliver` (in order).
     mutating func receive(
-        seq: UInt32, flags: UDXPacket.Flags, payload: ArraySlice<UInt8>, deliver: (ArraySlice<UInt8>) -> Void
+        seq: UInt32, flags: UDXPacket.Flags, payload: ByteBuffer, deliver: (ByteBuffer) -> Void
     ) -> Outcome {
+        let size = payload.readableBytes
         let distance = UInt32(bitPattern: UDXSequence.difference(seq, next))
         if flags.contains(.end) { remoteEnd = seq }
         if seq == next && flags.contains(.data) {
-            guard unreadBytes + bytesAhead + payload.count <= hardLimit else {
+            guard unreadBytes + bytesAhead + size <= hardLimit else {
                 return .windowFull
             }
             next &+= 1
-            unreadBytes += payload.count
+            unreadBytes += size
             deliver(payload)
             drain(deliver)
             return .accepted
         }
         guard distance < Self.maximumSpan else { return .beyondSpan }
         guard ahead[seq] == nil else { return .duplicate }
-        guard unreadBytes + bytesAhead + payload.count <= hardLimit else {
+        guard unreadBytes + bytesAhead + size <= hardLimit else {
             return .windowFull
         }
-        ahead[seq] = Pending(flags: flags, payload: Array(payload))
-        bytesAhead += payload.count
+        var own = ByteBuffer()
+        own.reserveCapacity(size)
+        own.writeImmutableBuffer(payload)
+        ahead[seq] = Pending(flags: flags, payload: own)
+        bytesAhead += size
         insertRun(seq)
         if seq == next {
             drain(deliver)
@@ -99,14 +109,14 @@ struct UDXReceiveBuffer: Sendable {
     }
 
     /// Delivers the packets that now follow in order (libudx's read-queue loop).
-    mutating func drain(_ deliver: (ArraySlice<UInt8>) -> Void) {
+    mutating func drain(_ deliver: (ByteBuffer) -> Void) {
         if let first = heldRuns.first, first.start == next { heldRuns.removeFirst() }
         while let pending = ahead.removeValue(forKey: next) {
-            bytesAhead -= pending.payload.count
+            bytesAhead -= pending.payload.readableBytes
             next &+= 1
             if pending.flags.contains(.data) {
-                unreadBytes += pending.payload.count
-                deliver(pending.payload[...])
+                unreadBytes += pending.payload.readableBytes
+                deliver(pending.payload)
             }
         }
     }

@@ -7,6 +7,14 @@ public final class UDXSocket: @unchecked Sendable {
     /// libudx's `UDX_SOCKET_PACKET_BUFFER_SIZE`: a datagram longer than this is cut (and then not a valid packet).
     static let receiveBufferSize = 2048
     static let datagramsPerRead = 32
+    /// With receive offload (GRO) a read may carry a train of datagrams of one sender coalesced by the kernel, up
+    /// to 64 KiB: fewer, larger slots per `recvmmsg`.
+    static let coalescedReceiveBufferSize = 65536
+    static let coalescedDatagramsPerRead = 8
+    /// The most datagrams one segmentation-offload (GSO) write carries: the kernel's `UDP_MAX_SEGMENTS` is 64, and the
+    /// whole write must stay under 64 KiB.
+    static let maximumSegmentsPerWrite = 64
+    static let maximumBytesPerWrite = 65_000
 
     public struct Counters: Sendable, Equatable {
         public var datagramsReceived = 0
@@ -15,6 +23,8 @@ public final class UDXSocket: @unchecked Sendable {
         public var unrouted = 0
         /// Packets for a stream that its firewall refused.
         public var firewalled = 0
+        /// System calls' worth of writes: a train of datagrams sent with segmentation offload counts once.
+        public var writes = 0
     }
 
     /// The node owns its sockets (`UDXNode.close()` closes them); the reference back is what routes packets.
@@ -24,10 +34,18 @@ public final class UDXSocket: @unchecked Sendable {
     /// Datagrams that are not packets of a live stream, with their sender. Runs on the node's event loop.
     public var onMessage: ((ByteBuffer, SocketAddress) -> Void)?
     private var flushScheduled = false
+    /// Whether datagrams of equal size to one address go out as one write the kernel segments (UDP GSO): one
+    /// system call and one pass through NIO's write path for up to 64 packets. Off where the kernel lacks it, and
+    /// turned off for good if a device refuses such a write (each datagram of it is then sent again on its own).
+    private var segmentationOffload: Bool
+    /// Datagrams queued in this loop tick and not yet handed to the channel: a train of equal-sized ones to one
+    /// address (the last may be shorter), written as one when the next one does not fit on it or at the flush.
+    private var train: (address: SocketAddress, bytes: ByteBuffer, segmentSize: Int, segments: Int, closed: Bool)?
 
-    init(node: UDXNode, channel: any Channel) {
+    init(node: UDXNode, channel: any Channel, segmentationOffload: Bool) {
         self.node = node
         self.channel = channel
+        self.segmentationOffload = segmentationOffload
     }
 
     public var localAddress: SocketAddress? { channel.localAddress }
@@ -47,14 +65,66 @@ public final class UDXSocket: @unchecked Sendable {
     }
 
     /// Queues a datagram; the flush at the end of this loop tick sends every datagram queued in it in one go
-    /// (NIO writes them with `sendmmsg`).
+    /// (NIO writes them with `sendmmsg`; a train of equal-sized datagrams to one address as one segmented write).
+    /// Order is kept: a datagram that does not join the current train sends the train first.
     func write(_ bytes: ByteBuffer, to address: SocketAddress) {
         counters.datagramsSent += 1
-        channel.write(AddressedEnvelope(remoteAddress: address, data: bytes), promise: nil)
+        guard segmentationOffload else {
+            counters.writes += 1
+            channel.write(AddressedEnvelope(remoteAddress: address, data: bytes), promise: nil)
+            return
+        }
+        let size = bytes.readableBytes
+        if var current = train {
+            // An empty datagram cannot ride in a train (it would vanish in the concatenation).
+            if !current.closed, size > 0, size <= current.segmentSize, current.segments < Self.maximumSegmentsPerWrite,
+                current.bytes.readableBytes + size <= Self.maximumBytesPerWrite, current.address == address
+            {
+                train = nil
+                if current.segments == 1 {
+                    // Room for the whole train at once, instead of growing the first datagram's buffer step by step.
+                    var whole = channel.allocator.buffer(capacity: Self.maximumBytesPerWrite)
+                    whole.writeImmutableBuffer(current.bytes)
+                    current.bytes = whole
+                }
+                current.bytes.writeImmutableBuffer(bytes)
+                current.segments += 1
+                // A shorter datagram can only be the train's last.
+                current.closed = size < current.segmentSize
+                train = current
+                return
+            }
+            writeTrain()
+        }
+        train = (address, bytes, size, 1, false)
     }
 
-    func write(_ bytes: [UInt8], to address: SocketAddress) {
-        write(channel.allocator.buffer(bytes: bytes), to: address)
+    /// Hands the current train to the channel: as a plain datagram when it is one, else as one write that the
+    /// kernel cuts at `segmentSize`.
+    private func writeTrain() {
+        guard let current = train else { return }
+        train = nil
+        counters.writes += 1
+        guard current.segments > 1 else {
+            channel.write(AddressedEnvelope(remoteAddress: current.address, data: current.bytes), promise: nil)
+            return
+        }
+        let metadata = AddressedEnvelope<ByteBuffer>.Metadata(
+            ecnState: .transportNotCapable, packetInfo: nil, segmentSize: current.segmentSize)
+        let promise = node.eventLoop.makePromise(of: Void.self)
+        promise.futureResult.whenFailure { [self] _ in
+            // This path (a device without checksum offload, say) cannot take segmented writes: send these datagrams
+            // one by one and stop making trains.
+            segmentationOffload = false
+            var bytes = current.bytes
+            while bytes.readableBytes > 0, let datagram = bytes.readSlice(length: min(current.segmentSize, bytes.readableBytes)) {
+                counters.writes += 1
+                channel.write(AddressedEnvelope(remoteAddress: current.address, data: datagram), promise: nil)
+            }
+            channel.flush()
+        }
+        channel.write(
+            AddressedEnvelope(remoteAddress: current.address, data: current.bytes, metadata: metadata), promise: promise)
     }
 
     func scheduleFlush() {
@@ -62,20 +132,35 @@ public final class UDXSocket: @unchecked Sendable {
         flushScheduled = true
         node.eventLoop.execute { [self] in
             flushScheduled = false
+            writeTrain()
             channel.flush()
         }
     }
 
+    /// One read: a datagram, or with receive offload a train of them from one sender, cut at the segment size the
+    /// kernel reports.
     func received(_ envelope: AddressedEnvelope<ByteBuffer>) {
+        guard let segmentSize = envelope.metadata?.segmentSize, segmentSize > 0,
+            envelope.data.readableBytes > segmentSize
+        else {
+            received(envelope.data, from: envelope.remoteAddress)
+            return
+        }
+        var train = envelope.data
+        while train.readableBytes > 0, let datagram = train.readSlice(length: min(segmentSize, train.readableBytes)) {
+            received(datagram, from: envelope.remoteAddress)
+        }
+    }
+
+    private func received(_ buffer: ByteBuffer, from address: SocketAddress) {
         counters.datagramsReceived += 1
-        let buffer = envelope.data
         if let stream = Self.streamID(of: buffer).flatMap(node.stream(id:)),
-            stream.receive(buffer, from: envelope.remoteAddress, on: self)
+            stream.receive(buffer, from: address, on: self)
         {
             return
         }
         if let onMessage {
-            onMessage(buffer, envelope.remoteAddress)
+            onMessage(buffer, address)
         } else {
             counters.unrouted += 1
         }

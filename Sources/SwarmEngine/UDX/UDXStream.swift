@@ -28,7 +28,7 @@ public final class UDXStream: @unchecked Sendable {
     /// the packet. Without one, such packets are dropped while unconnected and taken once connected (as libudx).
     public var firewall: ((UDXSocket, SocketAddress) -> Bool)?
     /// Stream bytes, in order.
-    public var onData: (([UInt8]) -> Void)?
+    public var onData: ((ByteBuffer) -> Void)?
     /// Unordered datagrams (MESSAGE packets).
     public var onMessage: (([UInt8]) -> Void)?
     /// The peer ended its side.
@@ -60,6 +60,11 @@ public final class UDXStream: @unchecked Sendable {
     public var bufferedSendBytes: Int { state.bufferedSendBytes }
     public var bufferedReceiveBytes: Int { state.bufferedReceiveBytes }
     public var smoothedRTT: UInt64 { state.smoothedRTT }
+    /// Congestion control as it stands: the window in packets, the pacing rate in bytes per millisecond, and BBR's
+    /// bandwidth estimate in bytes per second (for diagnostics and benchmarks).
+    public var congestion: (window: Int, pacingRate: UInt64, bandwidth: Double, phase: String) {
+        (state.congestionWindow, state.pacingRate, state.estimatedBandwidth, "\(state.congestionPhase)")
+    }
     /// The largest data payload and MESSAGE one packet carries.
     public var payloadSize: Int { state.payloadSize }
 
@@ -101,6 +106,11 @@ public final class UDXStream: @unchecked Sendable {
     }
 
     public func write(_ bytes: [UInt8]) throws(UDXStreamState.WriteError) {
+        try write(ByteBuffer(bytes: bytes))
+    }
+
+    /// Queues bytes to send (the packets' payloads are slices of `bytes`, not copies).
+    public func write(_ bytes: ByteBuffer) throws(UDXStreamState.WriteError) {
         node.eventLoop.preconditionInEventLoop()
         try state.write(bytes)
         scheduleFlush()
@@ -170,7 +180,7 @@ public final class UDXStream: @unchecked Sendable {
             // The firewall may have connected the stream; a still unconnected stream cannot answer.
             guard self.socket != nil else { return true }
         }
-        guard let packet = try? UDXPacket(decoding: buffer.readableBytesView) else { return true }
+        guard let packet = try? UDXPacket(decoding: buffer) else { return true }
         perform(state.receive(packet, now: UDXNode.now()))
         return true
     }
@@ -211,7 +221,7 @@ public final class UDXStream: @unchecked Sendable {
                 }
             case .deliver(let bytes):
                 onData?(bytes)
-                if consumesOnDelivery, !state.isClosed { perform(state.read(bytes.count)) }
+                if consumesOnDelivery, !state.isClosed { perform(state.read(bytes.readableBytes)) }
             case .message(let bytes):
                 onMessage?(bytes)
             case .remoteEnded:

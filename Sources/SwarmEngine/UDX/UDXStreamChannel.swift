@@ -26,8 +26,10 @@ public final class UDXStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     private var allowRemoteHalfClosure = false
     private var readPending = false
     private var deliveryScheduled = false
-    private var inbound: Deque<[UInt8]> = []
-    private var pendingWrites: Deque<(bytes: [UInt8], promise: EventLoopPromise<Void>?, flushed: Bool)> = []
+    /// Bytes delivered and not yet handed to the pipeline: the stream's in-order payloads copied together once, so
+    /// the pipeline gets one buffer per socket read and no datagram buffer of NIO's is kept alive by a slow reader.
+    private var inbound = ByteBuffer()
+    private var pendingWrites: Deque<(bytes: ByteBuffer, promise: EventLoopPromise<Void>?, flushed: Bool)> = []
     private var outputClosed = false
     private var closed = false
 
@@ -130,7 +132,7 @@ public final class UDXStreamChannel: Channel, ChannelCore, @unchecked Sendable {
             return
         }
         let buffer = unwrapData(data, as: ByteBuffer.self)
-        pendingWrites.append((Array(buffer.readableBytesView), promise, false))
+        pendingWrites.append((buffer, promise, false))
         updateWritability()
     }
 
@@ -183,7 +185,7 @@ public final class UDXStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         stream.consumesOnDelivery = false
         stream.onData = { [weak self] bytes in
             guard let self else { return }
-            inbound.append(bytes)
+            inbound.writeImmutableBuffer(bytes)
             // The rest of this socket read (up to 32 datagrams) is likely for us too: hand it all on in one read.
             guard !deliveryScheduled else { return }
             deliveryScheduled = true
@@ -217,11 +219,12 @@ public final class UDXStreamChannel: Channel, ChannelCore, @unchecked Sendable {
     }
 
     private func deliverReads() {
-        guard readPending, !inbound.isEmpty, !closed else { return }
+        guard readPending, inbound.readableBytes > 0, !closed else { return }
         readPending = false
-        let count = inbound.reduce(0) { $0 + $1.count }
-        var buffer = allocator.buffer(capacity: count)
-        while let bytes = inbound.popFirst() { buffer.writeBytes(bytes) }
+        let count = inbound.readableBytes
+        let buffer = inbound
+        // A fresh buffer for the next reads: the pipeline may keep this one.
+        inbound = allocator.buffer(capacity: 0)
         pipeline.fireChannelRead(buffer)
         if closed { return }
         pipeline.fireChannelReadComplete()
@@ -263,8 +266,8 @@ public final class UDXStreamChannel: Channel, ChannelCore, @unchecked Sendable {
         stream.onClose = nil
         stream.consumesOnDelivery = true
         // Bytes we never handed on still count against the window: release them.
-        stream.consumed(inbound.reduce(0) { $0 + $1.count })
-        inbound.removeAll()
+        stream.consumed(inbound.readableBytes)
+        inbound.clear()
         for write in pendingWrites { write.promise?.fail(ChannelError.ioOnClosedChannel) }
         pendingWrites.removeAll()
         if let error { pipeline.fireErrorCaught(error) }

@@ -1,4 +1,5 @@
 import DequeModule
+import NIOCore
 
 /// One UDX stream as a pure state machine: packets, writes and timer expiries in, datagrams to send and bytes to
 /// deliver out. No sockets and no clock: the shell passes the time (whole milliseconds, libuv's clock, which libudx's
@@ -45,9 +46,9 @@ public struct UDXStreamState: Sendable {
     /// What the shell does, in order.
     public enum Action: Sendable, Equatable {
         /// Send this datagram to the stream's remote address.
-        case transmit([UInt8])
-        /// Stream bytes, in order.
-        case deliver([UInt8])
+        case transmit(ByteBuffer)
+        /// Stream bytes, in order (for data that arrived in order, a view of the datagram, not a copy).
+        case deliver(ByteBuffer)
         /// An unordered datagram the peer sent on this stream.
         case message([UInt8])
         /// The peer ended its side: every byte it wrote has been delivered.
@@ -107,7 +108,8 @@ public struct UDXStreamState: Sendable {
     /// A packet sent and not yet acknowledged.
     private struct OutgoingPacket: Sendable {
         var flags: UDXPacket.Flags
-        var payload: [UInt8]
+        /// A slice of what was written (no copy); the datagram is made at each transmission.
+        var payload: ByteBuffer
         var sentAt: UInt64 = 0
         // The delivery state when it was sent, for the rate sample its ack gives.
         var firstSentAt: UInt64 = 0
@@ -133,6 +135,7 @@ public struct UDXStreamState: Sendable {
 
     private var receiver: UDXReceiveBuffer
     private var writeQueue = UDXWriteQueue()
+    private let allocator = ByteBufferAllocator()
     private var packets: [UInt32: OutgoingPacket] = [:]
     /// Packets in flight in the order they were (re)sent; acked, lost or re-sent entries are skipped when met.
     private var inflight: Deque<Transmission> = []
@@ -248,6 +251,8 @@ public struct UDXStreamState: Sendable {
     public var retransmissionTimeout: UInt64 { roundTrip.timeout }
     public var smoothedRTT: UInt64 { roundTrip.smoothed }
     public var congestionWindow: Int { Int(window) }
+    /// The pacing rate, bytes per millisecond.
+    public var pacingRate: UInt64 { pacingBytesPerMillisecond }
     /// Where BBR is (STARTUP, DRAIN, PROBE_BW or PROBE_RTT).
     var congestionPhase: UDXBBR.Mode { bbr.mode }
     /// BBR's bandwidth estimate, bytes per second.
@@ -275,10 +280,15 @@ public struct UDXStreamState: Sendable {
 
     /// Queues bytes to send; `flush(now:)` puts them on the wire.
     public mutating func write(_ bytes: [UInt8]) throws(WriteError) {
+        try write(ByteBuffer(bytes: bytes))
+    }
+
+    /// Queues bytes to send; `flush(now:)` puts them on the wire. The packets' payloads are slices of `bytes`.
+    public mutating func write(_ bytes: ByteBuffer) throws(WriteError) {
         guard !isClosed else { throw .closed }
         guard !endRequested else { throw .ended }
         let available = configuration.sendBufferLimit - bufferedSendBytes
-        guard bytes.count <= available else {
+        guard bytes.readableBytes <= available else {
             refusedWrite = true
             throw .bufferFull(available: max(0, available))
         }
@@ -305,7 +315,9 @@ public struct UDXStreamState: Sendable {
             throw .messageTooLarge(size: message.count, limit: configuration.payloadSize)
         }
         counters.packetsSent += 1
-        return [.transmit(header(.message, sequence: nextSequence) + message)]
+        var datagram = header(.message, sequence: nextSequence, payloadSize: message.count)
+        datagram.writeBytes(message)
+        return [.transmit(datagram)]
     }
 
     /// Resets the stream: one DESTROY packet (taking a seq, never retransmitted), and the stream is closed.
@@ -385,8 +397,8 @@ public struct UDXStreamState: Sendable {
             if !flags.isDisjoint(with: [.data, .end]) && !receiver.isHeld(seq) {
                 var delivered = 0
                 let outcome = receiver.receive(seq: seq, flags: flags, payload: packet.payload) { bytes in
-                    delivered += bytes.count
-                    actions.append(.deliver(Array(bytes)))
+                    delivered += bytes.readableBytes
+                    actions.append(.deliver(bytes))
                 }
                 counters.bytesDelivered += delivered
                 switch outcome {
@@ -407,7 +419,7 @@ public struct UDXStreamState: Sendable {
         }
 
         if flags.contains(.message) {
-            actions.append(.message(Array(packet.payload)))
+            actions.append(.message(Array(packet.payload.readableBytesView)))
         }
 
         // An ack for a seq never sent: libudx stops here (and sends no ack even for data).
@@ -674,7 +686,7 @@ public struct UDXStreamState: Sendable {
         } else {
             inflightCount -= 1
         }
-        unacknowledgedBytes -= packet.payload.count
+        unacknowledgedBytes -= packet.payload.readableBytes
         packetDelivered(packet, seq: seq, sample: &sample)
         let rtt = roundTrip.sample(sentAt: packet.sentAt, now: now)
         let next = seq &+ 1
@@ -835,14 +847,14 @@ public struct UDXStreamState: Sendable {
         guard !writeQueue.isEmpty || hasEnd else { return false }
         guard ignoringWindow || maySend(now: now) else { return false }
         let payload = writeQueue.take(upTo: configuration.payloadSize)
-        var flags: UDXPacket.Flags = payload.isEmpty ? [] : .data
+        var flags: UDXPacket.Flags = payload.readableBytes == 0 ? [] : .data
         if endRequested, writeQueue.isEmpty {
             flags.insert(.end)
             endSent = true
         }
         let seq = nextSequence
         packets[seq] = OutgoingPacket(flags: flags, payload: payload)
-        unacknowledgedBytes += payload.count
+        unacknowledgedBytes += payload.readableBytes
         let idle = nextSequence == remoteAcknowledged
         nextSequence &+= 1
         transmit(seq, now: now, retransmission: false, idle: idle, into: &actions)
@@ -868,9 +880,10 @@ public struct UDXStreamState: Sendable {
         inflight.append(Transmission(sequence: seq, stamp: stamps))
         inflightCount += 1
         counters.packetsSent += 1
-        let datagram = header(packet.flags, sequence: seq) + packet.payload
+        var datagram = header(packet.flags, sequence: seq, payloadSize: packet.payload.readableBytes)
+        datagram.writeImmutableBuffer(packet.payload)
+        let size = UInt64(datagram.readableBytes)
         actions.append(.transmit(datagram))
-        let size = UInt64(datagram.count)
         pacingTokens = size > pacingTokens ? 0 : pacingTokens - size
         if pacingTokens == 0 { pacingDeadline = now + 1 }
         if inflightWasEmpty { congestionTransmitStarted(now: now) }
@@ -978,11 +991,13 @@ public struct UDXStreamState: Sendable {
     /// arrived, and a stream whose both sides ended closes.
     private mutating func sendAcknowledgement(into actions: inout [Action]) {
         let blocks = receiver.selectiveAcknowledgements()
-        let ack = UDXPacket.acknowledgement(
-            remoteID: remoteID, receiveWindow: receiver.advertisedWindow, sequence: nextSequence,
-            acknowledgement: receiver.next, sacks: blocks)
+        // As `UDXPacket.acknowledgement` builds it: SACK with blocks, a plain ack without.
+        var ack = header(
+            blocks.isEmpty ? [] : .sack, sequence: nextSequence,
+            payloadSize: min(blocks.count, UDXPacket.maximumSACKBlocks) * 8)
+        UDXPacket.writeSACKBlocks(blocks, into: &ack)
         counters.packetsSent += 1
-        actions.append(.transmit(ack.encoded()))
+        actions.append(.transmit(ack))
         if receiver.remoteEnded, !remoteEndReported {
             remoteEndReported = true
             actions.append(.remoteEnded)
@@ -993,13 +1008,13 @@ public struct UDXStreamState: Sendable {
     }
 
     /// Our header for a packet: the current window and ack, as libudx's `udx_write_header` writes them.
-    private func header(_ flags: UDXPacket.Flags, sequence: UInt32) -> [UInt8] {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(UDXPacket.headerSize + configuration.payloadSize)
+    /// The datagram is allocated once, with room for `payloadSize` bytes after the header.
+    private func header(_ flags: UDXPacket.Flags, sequence: UInt32, payloadSize: Int = 0) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: UDXPacket.headerSize + payloadSize)
         UDXPacket.writeHeader(
-            into: &bytes, flags: flags, remoteID: remoteID, receiveWindow: receiver.advertisedWindow,
+            into: &buffer, flags: flags, remoteID: remoteID, receiveWindow: receiver.advertisedWindow,
             sequence: sequence, acknowledgement: receiver.next)
-        return bytes
+        return buffer
     }
 
     private mutating func close(_ reason: CloseReason, into actions: inout [Action]) {

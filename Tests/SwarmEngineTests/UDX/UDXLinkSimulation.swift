@@ -111,11 +111,12 @@ struct UDXLinkSimulation {
             switch action {
             case .transmit(let bytes):
                 datagramsSent += 1
-                onTransmit?(toB, bytes)
-                send(bytes, toB: toB)
+                let datagram = Array(bytes.readableBytesView)
+                onTransmit?(toB, datagram)
+                send(datagram, toB: toB)
             case .deliver(let bytes):
-                side.received += bytes
-                if side.reads { apply(side.stream.read(bytes.count), to: &side, toB: toB) }
+                side.received += bytes.readableBytesView
+                if side.reads { apply(side.stream.read(bytes.readableBytes), to: &side, toB: toB) }
             case .message(let bytes):
                 side.messages.append(bytes)
             case .remoteEnded:
