@@ -948,7 +948,12 @@ public struct UDXStreamState: Sendable {
         sample.delivered = Int64(delivered &- sample.priorDelivered)
         let sendInterval = sample.interval
         let ackInterval = Int64(now) - Int64(sample.priorTimestamp) > 0 ? Int64(now) - Int64(sample.priorTimestamp) : 0
-        sample.interval = max(sendInterval, ackInterval)
+        // Unlike libudx, a flight sent and acked within one tick of the millisecond clock counts as one millisecond
+        // (the slowest rate it can have been) instead of an interval of 0, which libudx's BBR discards. On a path
+        // faster than the clock (loopback; any with segmentation offload, whose trains leave and are acked in one
+        // tick) every sample would be discarded, no round would ever start, and BBR would stay in startup at the
+        // rate of its first sample.
+        sample.interval = max(sendInterval, ackInterval, 1)
         // Shorter than the min RTT: a burst of acks, not a rate.
         if UInt64(max(sample.interval, 0)) < roundTrip.minimumRTT {
             sample.interval = -1

@@ -48,4 +48,20 @@ import Testing
         #expect(sender.estimatedBandwidth > 6_000_000 && sender.estimatedBandwidth < 26_000_000)
         #expect(sender.counters.retransmissions == 0)
     }
+
+    /// A path faster than the millisecond clock (loopback; trains sent with segmentation offload and acked in one
+    /// read): every flight is sent and acked within one tick. Its rate samples count as one millisecond instead of
+    /// being discarded as libudx discards a zero interval, so rounds start and BBR leaves startup.
+    @Test func aPathFasterThanTheClockStillLeavesStartup() {
+        // The receive window is the bottleneck (64 KiB per tick), so the estimate stops growing.
+        var configuration = UDXStreamState.Configuration()
+        configuration.receiveWindow = 64 * 1024
+        var simulation = UDXLinkSimulation(seed: 5, model: .init(delay: 0), configuration: configuration)
+        simulation.a.toWrite = UDXStreamStateTests.pattern(4_000_000, seed: 5)
+        simulation.a.endsWhenWritten = false
+        let moved = simulation.run(forAtMost: 60_000) { $0.b.received.count >= 3_000_000 }
+        #expect(moved)
+        #expect(simulation.a.stream.congestionPhase != .startup)
+        #expect(simulation.a.stream.counters.retransmissions == 0)
+    }
 }
