@@ -43,11 +43,26 @@ import Testing
             let errorCode: String?
             let messages: Int?
             let ms: Double?
+            let stats: Stats?
         }
 
-        init(modules: String, id: UInt32, script: String = UDXInteropTests.script) throws {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
-            process.arguments = [script, "--id", "\(id)", "--ttl", "60"]
+        /// What udx-native's stream counted (the fields it exposes).
+        struct Stats: Decodable {
+            let retransmits: Int?
+            let fastRecoveries: Int?
+            let rtoCount: Int?
+        }
+
+        /// With `namespace`, Node runs inside that network namespace (`ip netns exec`).
+        init(modules: String, id: UInt32, script: String = UDXInteropTests.script, namespace: String? = nil) throws {
+            let arguments = [script, "--id", "\(id)", "--ttl", "60"]
+            if let namespace {
+                process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+                process.arguments = ["netns", "exec", namespace, "/usr/bin/node"] + arguments
+            } else {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
+                process.arguments = arguments
+            }
             process.environment = ["NODE_PATH": modules, "PATH": "/usr/bin:/bin"]
             process.standardInput = input
             process.standardOutput = output
@@ -160,11 +175,13 @@ import Testing
 
     /// Our stream to a fresh udx-native peer in `mode`; returns the stream's observations and the peer.
     static func connect(
-        _ modules: String, mode: String, bytes: Int, sending data: [UInt8], loop: any EventLoop, node: UDXNode
+        _ modules: String, mode: String, bytes: Int, sending data: [UInt8], loop: any EventLoop, node: UDXNode,
+        namespace: String? = nil
     ) async throws -> (UDXSocketTests.Observed, NodePeer, UDXSocketTests.Streams) {
-        let peer = try NodePeer(modules: modules, id: 77)
+        let peer = try NodePeer(modules: modules, id: 77, namespace: namespace)
         let (port, remoteID) = try await peer.first()
-        let socket = try await node.bind(host: "127.0.0.1", port: 0).get()
+        // Bound on the loop's thread: in a namespace, that thread is the one inside it.
+        let socket = try await loop.flatSubmit { node.bind(host: "127.0.0.1", port: 0) }.get()
         let seen = UDXSocketTests.Observed(loop: loop)
         let streams = UDXSocketTests.Streams()
         try await loop.submit {
@@ -222,6 +239,63 @@ import Testing
                 #expect(seen.received == data)
                 #expect(seen.messages.count == 3 && Set(seen.messages) == Set([Array("one".utf8), Array("two".utf8), []]))
             }.get()
+        }
+    }
+
+    /// SACK and retransmission against libudx itself, both ways: in a network namespace of the test's own that drops
+    /// 5 % of all packets (iptables), with the Node peer started inside it, 4 MB from us to udx-native and 4 MB from
+    /// it to us arrive intact. We repair from libudx's SACKs (our sender retransmits), and libudx repairs from ours
+    /// (its sender reports retransmissions). Needs root and namespaces as well as the reference tree.
+    @Test func bothWaysThroughALossyPathWithUdxNative() async throws {
+        guard let modules = Self.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        guard let namespace = UDXLossyPathTests.namespace(lossPercent: 5) else { return }
+        let loop = namespace.loop
+        let node = UDXNode(eventLoop: loop)
+        do {
+            let data = Self.pattern(4_000_000)
+            let (sent, sink, ours) = try await Self.connect(
+                modules, mode: "sink", bytes: 0, sending: data, loop: loop, node: node, namespace: namespace.name)
+            let sinkReport = try await sink.report()
+            #expect(sinkReport.error == nil && sinkReport.received == data.count)
+            #expect(sinkReport.sha256 == Self.hex(SHA256.hash(data: data)))
+            #expect(try await UDXSocketTests.deadline(sent.closed, seconds: 60, "our stream to finish").get() == .finished)
+            #expect(try await loop.submit { ours["ours"].counters.retransmissions }.get() > 0)
+
+            let otherNode = UDXNode(eventLoop: loop)
+            let (seen, source, _) = try await Self.connect(
+                modules, mode: "send", bytes: 4_000_000, sending: [], loop: loop, node: otherNode,
+                namespace: namespace.name)
+            #expect(try await UDXSocketTests.deadline(seen.closed, seconds: 60, "the transfer").get() == .finished)
+            let sourceReport = try await source.report()
+            #expect(sourceReport.error == nil)
+            #expect((sourceReport.stats?.retransmits ?? 0) > 0)
+            try await loop.submit {
+                #expect(seen.received == Self.pattern(4_000_000))
+                _ = otherNode.close()
+            }.get()
+        } catch {
+            try? await loop.flatSubmit { node.close() }.get()
+            await namespace.remove()
+            throw error
+        }
+        try await loop.flatSubmit { node.close() }.get()
+        await namespace.remove()
+    }
+
+    /// DESTROY against libudx: resetting our stream mid-transfer makes udx-native's stream fail with a reset (not a
+    /// clean end, not a timeout), at once.
+    @Test func ourDestroyResetsUdxNativesStream() async throws {
+        try await Self.withReference { modules, loop, node in
+            let (_, peer, streams) = try await Self.connect(
+                modules, mode: "sink", bytes: 0, sending: Self.pattern(200_000), loop: loop, node: node)
+            try await loop.submit { streams["ours"].destroy() }.get()
+            let report = try await peer.report()
+            #expect(report.error != nil)
+            #expect(report.errorCode == "ECONNRESET")
+            #expect((report.ms ?? .infinity) < 5_000)
         }
     }
 
