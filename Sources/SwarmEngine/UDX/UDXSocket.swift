@@ -37,7 +37,7 @@ public final class UDXSocket: @unchecked Sendable {
     /// Whether datagrams of equal size to one address go out as one write the kernel segments (UDP GSO): one
     /// system call and one pass through NIO's write path for up to 64 packets. Off where the kernel lacks it, and
     /// turned off for good if a device refuses such a write (each datagram of it is then sent again on its own).
-    private var segmentationOffload: Bool
+    public private(set) var segmentationOffload: Bool
     /// Datagrams queued in this loop tick and not yet handed to the channel: a train of equal-sized ones to one
     /// address (the last may be shorter), written as one when the next one does not fit on it or at the flush.
     private var train: (address: SocketAddress, bytes: ByteBuffer, segmentSize: Int, segments: Int, closed: Bool)?
@@ -113,8 +113,9 @@ public final class UDXSocket: @unchecked Sendable {
             ecnState: .transportNotCapable, packetInfo: nil, segmentSize: current.segmentSize)
         let promise = node.eventLoop.makePromise(of: Void.self)
         promise.futureResult.whenFailure { [self] _ in
-            // This path (a device without checksum offload, say) cannot take segmented writes: send these datagrams
-            // one by one and stop making trains.
+            // The kernel refused the segmented write (EMSGSIZE: the path's MTU is below a segment, which plain
+            // datagrams survive by IP fragmentation): send these datagrams one by one and stop making trains.
+            // (EIO, for an IPsec route, closes the channel in NIO: not handled here.)
             segmentationOffload = false
             var bytes = current.bytes
             while bytes.readableBytes > 0, let datagram = bytes.readSlice(length: min(current.segmentSize, bytes.readableBytes)) {

@@ -128,14 +128,48 @@ import Testing
         await namespace.remove()
     }
 
+    /// A path whose MTU (1,100 here) is below one full UDX datagram: the kernel refuses a segmented write with
+    /// EMSGSIZE (plain datagrams it fragments), so the socket turns offload off, resends that train one datagram at a
+    /// time, and a 1 MB stream still arrives whole.
+    @Test func aPathThatRefusesSegmentedWritesGetsSingleDatagrams() async throws {
+        guard System.supportsUDPSegmentationOffload else {
+            print("skipped: this kernel has no UDP segmentation offload")
+            return
+        }
+        guard let namespace = Self.namespace(lossPercent: 0, mtu: 1100) else { return }
+        let loop = namespace.loop
+        let nodeA = UDXNode(eventLoop: loop)
+        let nodeB = UDXNode(eventLoop: loop)
+        let socketA = try await loop.flatSubmit { nodeA.bind(host: "127.0.0.1", port: 0) }.get()
+        let socketB = try await loop.flatSubmit { nodeB.bind(host: "127.0.0.1", port: 0) }.get()
+        #expect(try await loop.submit { socketA.segmentationOffload }.get())
+        let data = UDXSocketTests.pattern(1_000_000, seed: 21)
+        let seenB = UDXSocketTests.Observed(loop: loop)
+        let seenA = UDXSocketTests.Observed(loop: loop)
+        try await loop.submit {
+            let (a, b) = try UDXSocketTests.connectedPair(socketA, socketB)
+            UDXSocketTests.attach(a, seenA, sending: data)
+            UDXSocketTests.attach(b, seenB, sending: [])
+        }.get()
+        let closed = try? await UDXSocketTests.deadline(seenB.closed, seconds: 60, "B to finish").get()
+        try await loop.submit {
+            #expect(closed == .finished)
+            #expect(seenB.received == data)
+            #expect(!socketA.segmentationOffload)
+            _ = nodeA.close()
+            _ = nodeB.close()
+        }.get()
+        await namespace.remove()
+    }
+
     /// A namespace dropping `lossPercent` of its packets, or nil (with the reason printed) where none can be made.
-    static func namespace(lossPercent: Double) -> NetworkNamespace? {
+    static func namespace(lossPercent: Double, mtu: Int = 1500) -> NetworkNamespace? {
         if let reason = NetworkNamespace.unavailable {
             print("skipped: network namespaces are unavailable: \(reason)")
             return nil
         }
         do {
-            return try NetworkNamespace(lossPercent: lossPercent)
+            return try NetworkNamespace(lossPercent: lossPercent, mtu: mtu)
         } catch {
             // Root and the tools are there, but this kernel or container does not let us make one.
             print("skipped: could not set up a network namespace: \(error)")
