@@ -60,11 +60,6 @@ public final class UDXStream: @unchecked Sendable {
     public var bufferedSendBytes: Int { state.bufferedSendBytes }
     public var bufferedReceiveBytes: Int { state.bufferedReceiveBytes }
     public var smoothedRTT: UInt64 { state.smoothedRTT }
-    /// Congestion control as it stands: the window in packets, the pacing rate in bytes per millisecond, and BBR's
-    /// bandwidth estimate in bytes per second (for diagnostics and benchmarks).
-    public var congestion: (window: Int, pacingRate: UInt64, bandwidth: Double, phase: String) {
-        (state.congestionWindow, state.pacingRate, state.estimatedBandwidth, "\(state.congestionPhase)")
-    }
     /// The largest data payload and MESSAGE one packet carries.
     public var payloadSize: Int { state.payloadSize }
 

@@ -251,8 +251,6 @@ public struct UDXStreamState: Sendable {
     public var retransmissionTimeout: UInt64 { roundTrip.timeout }
     public var smoothedRTT: UInt64 { roundTrip.smoothed }
     public var congestionWindow: Int { Int(window) }
-    /// The pacing rate, bytes per millisecond.
-    public var pacingRate: UInt64 { pacingBytesPerMillisecond }
     /// Where BBR is (STARTUP, DRAIN, PROBE_BW or PROBE_RTT).
     var congestionPhase: UDXBBR.Mode { bbr.mode }
     /// BBR's bandwidth estimate, bytes per second.

@@ -122,6 +122,11 @@ import Testing
         private var buffer = Data()
         private var lines: [String] = []
         private var closed = false
+        /// The reader waiting in `next`, with the number of its wait (so that a late timeout cannot end a later wait).
+        private var waiter: (wait: Int, continuation: CheckedContinuation<Result<String, Failure>, Never>)?
+        private var waits = 0
+        /// The last wait whose time ran out (possibly before it began waiting).
+        private var expired = 0
 
         func append(_ data: Data) {
             lock.lock()
@@ -132,23 +137,50 @@ import Testing
                 lines.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
                 buffer = Data(buffer[buffer.index(after: newline)...])
             }
-        }
-
-        private func take() -> (String?, Bool) {
-            lock.lock()
-            defer { lock.unlock() }
-            return (lines.isEmpty ? nil : lines.removeFirst(), closed)
-        }
-
-        func next(within limit: Duration) async throws -> String {
-            let deadline = ContinuousClock.now + limit
-            while ContinuousClock.now < deadline {
-                let (line, closed) = take()
-                if let line { return line }
-                if closed { throw Failure.closed }
-                try await Task.sleep(for: .milliseconds(5))
+            if let waiter, let result = nextResult() {
+                self.waiter = nil
+                waiter.continuation.resume(returning: result)
             }
-            throw Failure.timedOut
+        }
+
+        /// The next line, woken by `append` as it arrives (or failing after `limit`, or at the end of the pipe).
+        func next(within limit: Duration) async throws -> String {
+            let wait = lock.withLock {
+                waits += 1
+                return waits
+            }
+            let timeout = Task { [weak self] in
+                try await Task.sleep(for: limit)
+                self?.expire(wait)
+            }
+            defer { timeout.cancel() }
+            let result = await withCheckedContinuation { continuation in
+                lock.withLock {
+                    if let result = nextResult() {
+                        continuation.resume(returning: result)
+                    } else if expired == wait {
+                        continuation.resume(returning: .failure(.timedOut))
+                    } else {
+                        waiter = (wait, continuation)
+                    }
+                }
+            }
+            return try result.get()
+        }
+
+        /// Under the lock.
+        private func nextResult() -> Result<String, Failure>? {
+            if !lines.isEmpty { return .success(lines.removeFirst()) }
+            return closed ? .failure(.closed) : nil
+        }
+
+        private func expire(_ wait: Int) {
+            lock.withLock {
+                expired = wait
+                guard let waiter, waiter.wait == wait else { return }
+                self.waiter = nil
+                waiter.continuation.resume(returning: .failure(.timedOut))
+            }
         }
     }
 
