@@ -1,7 +1,7 @@
 import CompactEncoding
 import Foundation
 import Sodium
-import SwarmEngine
+@testable import SwarmEngine
 import TestVectors
 import Testing
 
@@ -221,6 +221,29 @@ struct HyperDHTMessageVectorTests {
         let immutable = signatures["immutable"] as! [String: String]
         #expect(
             Hex.encode(HyperDHTSignatures.immutableTarget(try Hex.decode(immutable["value"]!))) == immutable["target"])
+    }
+
+    /// A holepunch payload sealed with a fixed secret and nonce is byte for byte the reference's, and opens again;
+    /// a tampered or truncated one opens to nothing.
+    @Test func holepunchPayloadsAreSealedAsTheReferenceSealsThem() throws {
+        let vector = Self.file["holepunchPayloadEncryption"] as! [String: Any]
+        let plaintext = vector["plaintext"] as! [String: Any]
+        let payload = HyperDHTHolepunchPayload(
+            error: Self.uint(plaintext["error"]), firewall: Self.uint(plaintext["firewall"]),
+            round: Self.uint(plaintext["round"]), connected: plaintext["connected"] as! Bool,
+            punching: plaintext["punching"] as! Bool, addresses: Self.endpoints(plaintext["addresses"]),
+            remoteAddress: Self.endpoint(plaintext["remoteAddress"]), token: Self.bytes(plaintext["token"]),
+            remoteToken: Self.bytes(plaintext["remoteToken"]))
+        #expect(Hex.encode(payload.compactEncoded()) == vector["encodedPlaintext"] as? String)
+        let sealer = HyperDHTSecurePayload(secret: Self.bytes(vector["secret"])!)
+        let sealed = sealer.encrypt(payload, nonce: Self.bytes(vector["nonce"])!)
+        #expect(Hex.encode(sealed) == vector["encrypted"] as? String)
+        #expect(sealer.decrypt(sealed) == payload)
+        var tampered = sealed
+        tampered[30] ^= 1
+        #expect(sealer.decrypt(tampered) == nil)
+        #expect(sealer.decrypt(Array(sealed.prefix(40))) == nil)
+        #expect(HyperDHTSecurePayload(secret: [UInt8](repeating: 1, count: 32)).decrypt(sealed) == nil)
     }
 
     /// Every encoding cut short fails to decode (never a crash or a half-read record).

@@ -92,6 +92,8 @@ import Testing
         // Keyed BLAKE2b-256 with the handshake hash as the key and the namespace as the message (the vector note
         // has the two swapped).
         #expect(Hex.encode(try BLAKE2b.hash(dht[1], outputLength: 32, key: hash)) == derived.holepunchSecret)
+        #expect(Hex.encode(HyperDHTSecurePayload.holepunchSecret(handshakeHash: hash)) == derived.holepunchSecret)
+        #expect(HyperDHTSignatures.peerHandshakeNamespace == dht[0])
         #expect(Hex.encode(SecretStreamSession.streamID(isInitiator: true, handshakeHash: hash)) == derived.initiatorStreamId)
         #expect(Hex.encode(SecretStreamSession.streamID(isInitiator: false, handshakeHash: hash)) == derived.responderStreamId)
     }
