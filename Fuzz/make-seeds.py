@@ -60,6 +60,11 @@ def room_entry(kind, lamport, text, heads=()):
     return body + string(text) + string("ab12cd34ef56.id-1")
 
 
+# The record kinds of the dht-message target (its first byte, after 0x40), as FuzzTargets.swift reads them.
+HYPERDHT_KINDS = {"handshake": 0, "holepunch": 1, "noisePayload": 2, "holepunchPayload": 3, "peer": 4, "peers": 5,
+                  "lookupRawReply": 6, "announce": 7, "mutablePutRequest": 8, "mutableGetResponse": 9}
+
+
 def seeds():
     wire = load("hypercore-wire")
     types = wire["messageTypes"]
@@ -95,6 +100,9 @@ def seeds():
         "secret-stream-handshake": stream,
         "secret-stream-frames": stream,
         "udx-packet": [bytes.fromhex(c["hex"]) for key in ("constructed", "captured") for c in load("udx")[key]],
+        "dht-message": [bytes.fromhex(m["hex"]) for m in load("hyperdht")["dhtRpc"]["messages"]]
+        + [bytes([0x40 + HYPERDHT_KINDS[m["message"].split(" ")[0]]]) + bytes.fromhex(m["hex"])
+           for m in load("hyperdht")["messages"] if m["message"].split(" ")[0] in HYPERDHT_KINDS],
         # Records for a stream: datagrams (type, data offset, then rwnd, seq, ack, body), time, writes, reads.
         "udx-stream": [
             bytes([0, 16, 1, 0]) + (1 << 20).to_bytes(4, "little") + (0).to_bytes(4, "little")
