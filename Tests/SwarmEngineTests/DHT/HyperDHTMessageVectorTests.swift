@@ -246,6 +246,17 @@ struct HyperDHTMessageVectorTests {
         #expect(HyperDHTSecurePayload(secret: [UInt8](repeating: 1, count: 32)).decrypt(sealed) == nil)
     }
 
+    /// Found by the fuzzer: a payload whose sections carry other versions than 1 is written back with version 1, as
+    /// the reference writes it; that encoding is then stable (decoding and encoding it gives it back).
+    @Test func aPayloadWithOtherSectionVersionsIsNormalisedStably() throws {
+        let input = try Hex.decode("017f030303010506070849c20909091100000000000000409c64400001010001000000000000000000000000000000010900010163fd393001010023c7a2c1b9bc06d2323cb4786c9fb4b602369ee4faeb5200d6bf96191bca8ade02020202020202020202020203020202020202020202020202020202020202446f750707070700")
+        let payload = try HyperDHTNoisePayload(leniently: input)
+        let encoded = payload.compactEncoded()
+        let again = try HyperDHTNoisePayload(leniently: encoded)
+        #expect(again.compactEncoded() == encoded)
+        #expect(again.udx.map { $0.version == 1 } ?? true)
+    }
+
     /// Every encoding cut short fails to decode (never a crash or a half-read record).
     @Test func truncatedRecordsAreRefused() throws {
         for (_, hex) in Self.entries("announce") {
