@@ -65,7 +65,7 @@ public struct DHTQuery: Sendable {
     }
 
     /// Starts from our table's closest nodes and, when they are fewer than `k`, the bootstrap nodes.
-    public mutating func start(table: [DHTNode], bootstrap: [IPv4Endpoint]) -> [Effect] {
+    public mutating func start(table: [DHTContact], bootstrap: [IPv4Endpoint]) -> [Effect] {
         addFromTable(table)
         if pending.count < k {
             for endpoint in bootstrap { _ = addPending(Candidate(endpoint: endpoint, id: DHTNodeID.of(endpoint)), referrer: nil) }
@@ -76,7 +76,7 @@ public struct DHTQuery: Sendable {
     /// A reply from a node we asked. `id` is the id it sent, already checked against its address (nil when absent or
     /// not its own).
     public mutating func received(
-        _ response: DHTResponse, from endpoint: IPv4Endpoint, id: [UInt8]?, table: [DHTNode]
+        _ response: DHTResponse, from endpoint: IPv4Endpoint, id: [UInt8]?, table: [DHTContact]
     ) -> [Effect] {
         guard !isFinished else { return [] }
         settle(endpoint)
@@ -99,7 +99,7 @@ public struct DHTQuery: Sendable {
     }
 
     /// A request's first timeout (it is being sent again): it no longer holds a slot.
-    public mutating func cycled(_ endpoint: IPv4Endpoint, table: [DHTNode]) -> [Effect] {
+    public mutating func cycled(_ endpoint: IPv4Endpoint, table: [DHTContact]) -> [Effect] {
         guard !isFinished, !cycled.contains(endpoint) else { return [] }
         cycled.insert(endpoint)
         slow += 1
@@ -107,7 +107,7 @@ public struct DHTQuery: Sendable {
     }
 
     /// A request that failed: `timedOut` marks the node down and hints the nodes that referred it.
-    public mutating func failed(_ endpoint: IPv4Endpoint, timedOut: Bool, table: [DHTNode]) -> [Effect] {
+    public mutating func failed(_ endpoint: IPv4Endpoint, timedOut: Bool, table: [DHTContact]) -> [Effect] {
         guard !isFinished else { return [] }
         var effects: [Effect] = []
         if timedOut {
@@ -131,7 +131,7 @@ public struct DHTQuery: Sendable {
         if cycled.remove(endpoint) != nil { slow -= 1 }
     }
 
-    private mutating func addFromTable(_ table: [DHTNode]) {
+    private mutating func addFromTable(_ table: [DHTContact]) {
         guard pending.count < k else { return }
         fromTable = true
         for node in table.prefix(k - pending.count) {
@@ -139,7 +139,7 @@ public struct DHTQuery: Sendable {
         }
     }
 
-    private mutating func readMore(table: [DHTNode]) -> [Effect] {
+    private mutating func readMore(table: [DHTContact]) -> [Effect] {
         guard !isFinished else { return [] }
         var effects: [Effect] = []
         let limit = (slowdown ? 3 : concurrency) + slow

@@ -26,6 +26,8 @@ public struct DHTRequestTable: Sendable {
         case transmit([UInt8], to: IPv4Endpoint, from: Socket)
         /// The request got no answer after all its sends.
         case timedOut(UInt16, DHTRequest)
+        /// A send of the request got no answer in time and it goes again (the reference's `oncycle`).
+        case retrying(UInt16)
     }
 
     public struct Outstanding: Sendable, Equatable {
@@ -96,6 +98,7 @@ public struct DHTRequestTable: Sendable {
                 actions.append(.timedOut(tid, outstanding.request))
             } else {
                 inflight[tid]?.deadline = nil
+                actions.append(.retrying(tid))
                 transmitOrQueue(tid, now: now, into: &actions)
             }
         }

@@ -1,8 +1,8 @@
 import CompactEncoding
 
-/// A node in a dht-rpc routing table, with the liveness bookkeeping dht-rpc keeps on it (in ticks of its 5 s clock):
+/// A node in a dht-rpc routing table (a contact: what we know of another node), with the liveness bookkeeping dht-rpc keeps on it (in ticks of its 5 s clock):
 /// when it was added, when we last pinged it and last heard from it, and how many DOWN_HINTs named it.
-public struct DHTNode: Sendable, Equatable {
+public struct DHTContact: Sendable, Equatable {
     public var id: [UInt8]
     public var endpoint: IPv4Endpoint
     public var added: UInt64
@@ -36,7 +36,7 @@ public struct DHTRoutingTable: Sendable {
 
     public let id: [UInt8]
     public let k: Int
-    private var rows: [[DHTNode]]
+    private var rows: [[DHTContact]]
     public private(set) var count = 0
 
     public init(id: [UInt8], k: Int = 20) {
@@ -53,7 +53,7 @@ public struct DHTRoutingTable: Sendable {
         return rows.count - 1
     }
 
-    public mutating func add(_ node: DHTNode) -> Addition {
+    public mutating func add(_ node: DHTContact) -> Addition {
         let index = row(of: node.id)
         let (position, found) = locate(node.id, inRow: index)
         if found {
@@ -67,7 +67,7 @@ public struct DHTRoutingTable: Sendable {
     }
 
     @discardableResult
-    public mutating func remove(_ nodeID: [UInt8]) -> DHTNode? {
+    public mutating func remove(_ nodeID: [UInt8]) -> DHTContact? {
         let index = row(of: nodeID)
         let (position, found) = locate(nodeID, inRow: index)
         guard found else { return nil }
@@ -75,26 +75,26 @@ public struct DHTRoutingTable: Sendable {
         return rows[index].remove(at: position)
     }
 
-    public func node(_ nodeID: [UInt8]) -> DHTNode? {
+    public func node(_ nodeID: [UInt8]) -> DHTContact? {
         let index = row(of: nodeID)
         let (position, found) = locate(nodeID, inRow: index)
         return found ? rows[index][position] : nil
     }
 
     /// Changes a node's bookkeeping in place (no-op when it is not in the table).
-    public mutating func update(_ nodeID: [UInt8], _ change: (inout DHTNode) -> Void) {
+    public mutating func update(_ nodeID: [UInt8], _ change: (inout DHTContact) -> Void) {
         let index = row(of: nodeID)
         let (position, found) = locate(nodeID, inRow: index)
         guard found else { return }
         change(&rows[index][position])
     }
 
-    public func nodes(inRow index: Int) -> [DHTNode] { rows[index] }
+    public func nodes(inRow index: Int) -> [DHTContact] { rows[index] }
 
     /// Up to `k` nodes near `target`, in the reference's order (see the type's comment).
-    public func closest(to target: [UInt8], count wanted: Int? = nil) -> [DHTNode] {
+    public func closest(to target: [UInt8], count wanted: Int? = nil) -> [DHTContact] {
         let limit = wanted ?? k
-        var result: [DHTNode] = []
+        var result: [DHTContact] = []
         result.reserveCapacity(min(limit, count))
         let start = row(of: target)
         var index = start
@@ -111,10 +111,10 @@ public struct DHTRoutingTable: Sendable {
     }
 
     /// Every node, nearest rows first.
-    public var allNodes: [DHTNode] { closest(to: id, count: count) }
+    public var allNodes: [DHTContact] { closest(to: id, count: count) }
 
     /// The node at `offset` counting through the rows in order (the reference's `random` given its random number).
-    public func node(atOffset offset: Int) -> DHTNode? {
+    public func node(atOffset offset: Int) -> DHTContact? {
         var remaining = offset
         for row in rows {
             if remaining < row.count { return row[remaining] }

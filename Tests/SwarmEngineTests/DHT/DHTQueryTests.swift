@@ -22,7 +22,7 @@ struct DHTQueryTests {
             for endpoint in endpoints {
                 var table = DHTRoutingTable(id: DHTNodeID.of(endpoint))
                 for other in endpoints.shuffled(using: &random) where other != endpoint {
-                    _ = table.add(DHTNode(id: DHTNodeID.of(other), endpoint: other))
+                    _ = table.add(DHTContact(id: DHTNodeID.of(other), endpoint: other))
                 }
                 nodes[endpoint] = table
             }

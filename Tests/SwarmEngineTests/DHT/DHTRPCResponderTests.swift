@@ -17,7 +17,7 @@ struct DHTRPCResponderTests {
         let secrets = DHTMessageVectorTests.vectors.tokens.sorted { $0.secretIndex < $1.secretIndex }
             .map { try! Hex.decode($0.secret) }
         var table = DHTRoutingTable(id: ourID)
-        for node in nodes { _ = table.add(DHTNode(id: DHTNodeID.of(node), endpoint: node)) }
+        for node in nodes { _ = table.add(DHTContact(id: DHTNodeID.of(node), endpoint: node)) }
         return DHTRPCResponder.Context(
             id: ourID, isPersistent: persistent, onServerSocket: true, tokens: DHTTokens(secrets: secrets), table: table)
     }

@@ -23,6 +23,7 @@ struct DHTRequestTableTests {
         #expect(tid == 41)
         #expect(actions == [.transmit(DHTMessage.request(DHTRequest(tid: 41, to: Self.peer, isInternal: true, command: 0)).encoded(), to: Self.peer, from: .client)])
         var sends = 1
+        var retrying = 0
         var now: UInt64 = 0
         var timedOut: [UInt16] = []
         while let deadline = table.nextDeadline {
@@ -31,12 +32,13 @@ struct DHTRequestTableTests {
             actions = []
             table.timeout(now: now, into: &actions)
             sends += Self.transmissions(actions).count
+            retrying += actions.filter { $0 == .retrying(41) }.count
             for case .timedOut(let tid, let request) in actions {
                 timedOut.append(tid)
                 #expect(request.command == 0 && request.tid == 41)
             }
         }
-        #expect(sends == 4)
+        #expect(sends == 4 && retrying == 3)
         #expect(timedOut == [41])
         #expect(now == 4000)
         #expect(table.inflightCount == 0)

@@ -32,7 +32,7 @@ struct DHTRoutingTableTests {
         for index in 0..<300 {
             let nodeID = Self.id("node\(index)")
             indexOf[nodeID] = index
-            let result = table.add(DHTNode(id: nodeID, endpoint: IPv4Endpoint(address: UInt32(index), port: 1)))
+            let result = table.add(DHTContact(id: nodeID, endpoint: IPv4Endpoint(address: UInt32(index), port: 1)))
             #expect((result == .added) == expected.added[index], "node \(index): \(result)")
         }
         #expect(table.count == expected.size)
@@ -49,7 +49,7 @@ struct DHTRoutingTableTests {
         var table = DHTRoutingTable(id: Self.id("self"), k: 4)
         var full = 0
         for index in 0..<200 {
-            let node = DHTNode(id: Self.id("n\(index)"), endpoint: IPv4Endpoint(address: UInt32(index), port: 2))
+            let node = DHTContact(id: Self.id("n\(index)"), endpoint: IPv4Endpoint(address: UInt32(index), port: 2))
             if case .rowFull(let row) = table.add(node) {
                 full += 1
                 #expect(row == table.row(of: node.id))

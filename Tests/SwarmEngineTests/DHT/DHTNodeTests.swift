@@ -1,0 +1,80 @@
+import CompactEncoding
+import NIOCore
+import NIOPosix
+import SwarmEngine
+import Testing
+
+/// A test net of dht-rpc nodes on 127.0.0.1 (the shell around the pure parts, over real UDX sockets): eight
+/// persistent nodes bootstrap one after another from the first and each ends up knowing all the others; an ephemeral
+/// client walks to a target and gets all eight in XOR order, without entering anybody's table; a ping tells the
+/// client its address as the other side sees it; garbage on the sockets changes nothing.
+@Suite(.serialized) struct DHTNodeTests {
+    static func xorOrder(_ target: [UInt8]) -> (IPv4Endpoint, IPv4Endpoint) -> Bool {
+        { a, b in
+            let x = DHTNodeID.of(a), y = DHTNodeID.of(b)
+            for index in 0..<32 where x[index] != y[index] { return (x[index] ^ target[index]) < (y[index] ^ target[index]) }
+            return false
+        }
+    }
+
+    @Test func aTestNetBootstrapsAndWalksToTheClosestNodes() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        var nodes: [DHTNode] = []
+        let first = DHTNode(
+            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
+        try await loop.flatSubmit { first.start() }.get()
+        let bootstrap = try #require(try await loop.submit { first.address }.get())
+        nodes.append(first)
+        for _ in 1..<8 {
+            let node = DHTNode(
+                udx: UDXNode(eventLoop: loop),
+                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
+            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
+            nodes.append(node)
+        }
+        try await loop.submit {
+            for node in nodes {
+                #expect(node.table.count == 7)
+                #expect(node.id == DHTNodeID.of(node.address!))
+            }
+        }.get()
+
+        let client = DHTNode(
+            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
+        try await loop.flatSubmit { client.start() }.get()
+        let target = DHTNodeID.of(IPv4Endpoint(address: 0xabcd_ef01, port: 9))
+        let replies = try await loop.flatSubmit { client.findNode(target) }.get()
+        let addresses = try await loop.submit { nodes.map { $0.address! } }.get()
+        #expect(replies.map(\.from) == addresses.sorted(by: Self.xorOrder(target)))
+        #expect(replies.allSatisfy { $0.id == DHTNodeID.of($0.from) })
+
+        // The ephemeral client sent no id: nobody added it.
+        try await loop.submit { for node in nodes { #expect(node.table.count == 7) } }.get()
+        // A reply says where the client was seen from: its client socket on 127.0.0.1.
+        let pong = try await loop.flatSubmit { client.ping(bootstrap) }.get()
+        let clientPort = try await loop.submit { client.clientSocket?.port }.get()
+        #expect(pong.to == IPv4Endpoint(host: "127.0.0.1", port: UInt16(clientPort ?? 0)))
+        #expect(pong.id == DHTNodeID.of(bootstrap))
+
+        // Garbage and foreign datagrams on a node's socket are dropped; the node still answers.
+        try await loop.submit {
+            let socket = client.clientSocket!
+            for junk in [[0x03], [0x13, 0xff, 0xff], [UInt8](repeating: 0x03, count: 300), [0xff, 1, 2, 3]] as [[UInt8]] {
+                socket.send(ByteBuffer(bytes: junk), to: first.serverSocket!.localAddress!)
+            }
+        }.get()
+        let again = try await loop.flatSubmit { client.ping(bootstrap) }.get()
+        #expect(again.id == DHTNodeID.of(bootstrap))
+
+        try await loop.flatSubmit {
+            var closing: [EventLoopFuture<Void>] = []
+            for node in nodes + [client] {
+                node.stop()
+                closing.append(node.udx.close())
+            }
+            return EventLoopFuture.andAllComplete(closing, on: loop)
+        }.get()
+        try await group.shutdownGracefully()
+    }
+}
