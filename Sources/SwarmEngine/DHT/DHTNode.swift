@@ -9,8 +9,9 @@ import Sodium
 ///
 /// What exists so far (issue 16 is open): dht-rpc's own commands, bootstrapping, FIND_NODE walks, a routing table
 /// filled from the network, the NAT sampler, and persistent mode when forced (`persistent`, as `DHT.bootstrapper`);
-/// not yet the adaptive switch to persistence, pinging and swapping in full rows, refresh, or HyperDHT's commands
-/// (answered UNKNOWN_COMMAND for now).
+/// HyperDHT's storage commands when persistent (`HyperDHTRequestHandler`) and the client side of LOOKUP, ANNOUNCE and
+/// UNANNOUNCE; not yet the adaptive switch to persistence, pinging and swapping in full rows, refresh, FIND_PEER and
+/// value get/put from the client side, or PEER_HANDSHAKE/PEER_HOLEPUNCH forwarding (answered UNKNOWN_COMMAND).
 ///
 /// Everything runs on the UDX node's event loop, as the UDX node itself.
 public final class DHTNode: @unchecked Sendable {
@@ -49,7 +50,15 @@ public final class DHTNode: @unchecked Sendable {
     private struct Walk {
         var query: DHTQuery
         var request: DHTRequest
-        var promise: EventLoopPromise<[DHTQuery.Reply]>
+        var replies: [DHTQuery.Reply] = []
+        var promise: EventLoopPromise<WalkResult>
+    }
+
+    /// What a walk found: the closest nodes that answered, and every successful reply on the way (a LOOKUP's peers
+    /// come from all of them).
+    public struct WalkResult: Sendable {
+        public var closest: [DHTQuery.Reply]
+        public var replies: [DHTQuery.Reply]
     }
 
     public let udx: UDXNode
@@ -61,6 +70,9 @@ public final class DHTNode: @unchecked Sendable {
     public private(set) var nat = DHTNATSampler()
     public private(set) var isPersistent: Bool
     private var tokens = DHTTokens()
+    /// What we store for others once persistent.
+    private var store = HyperDHTRecordStore(now: DHTNode.now())
+    private var random = SystemRandomNumberGenerator()
     private var requests = DHTRequestTable()
     private var owners: [UInt16: (owner: Owner, endpoint: IPv4Endpoint)] = [:]
     private var walks: [Int: Walk] = [:]
@@ -135,7 +147,70 @@ public final class DHTNode: @unchecked Sendable {
     public func findNode(_ target: [UInt8]) -> EventLoopFuture<[DHTQuery.Reply]> {
         eventLoop.preconditionInEventLoop()
         let request = DHTRequest(tid: 0, to: IPv4Endpoint(address: 0, port: 0), isInternal: true, command: 2, target: target)
-        return walk(request)
+        return walk(request).map(\.closest)
+    }
+
+    /// The peers announced under `target` (HyperDHT's LOOKUP), from every node of the walk that holds some.
+    public func lookup(_ target: [UInt8]) -> EventLoopFuture<[HyperDHTPeer]> {
+        eventLoop.preconditionInEventLoop()
+        return walk(Self.command(.lookup, target: target)).map { result in
+            var seen: Set<[UInt8]> = []
+            var peers: [HyperDHTPeer] = []
+            for reply in result.replies {
+                guard let value = reply.response.value, let found = try? HyperDHTLookupReply(leniently: value) else {
+                    continue
+                }
+                for peer in found.peers where seen.insert(peer.publicKey).inserted { peers.append(peer) }
+            }
+            return peers
+        }
+    }
+
+    /// Announces `keyPair`'s public key under `target` (HyperDHT's ANNOUNCE) on the closest nodes: a LOOKUP walk,
+    /// then to each of the closest nodes that handed us a token, the record signed for that node and token.
+    /// Succeeds once at least one node stored it; returns how many did.
+    public func announce(
+        _ target: [UInt8], keyPair: Ed25519.KeyPair, relayAddresses: [IPv4Endpoint] = []
+    ) -> EventLoopFuture<Int> {
+        commit(target, keyPair: keyPair, peer: HyperDHTPeer(publicKey: keyPair.publicKey, relayAddresses: relayAddresses), unannounce: false)
+    }
+
+    /// Removes the record `announce` stored (HyperDHT's UNANNOUNCE), signed the same way.
+    public func unannounce(_ target: [UInt8], keyPair: Ed25519.KeyPair) -> EventLoopFuture<Int> {
+        commit(target, keyPair: keyPair, peer: HyperDHTPeer(publicKey: keyPair.publicKey), unannounce: true)
+    }
+
+    /// An announce of `claimed` signed by another key (for tests: no node may store it).
+    func announceForged(_ target: [UInt8], claiming claimed: [UInt8], signedBy signer: Ed25519.KeyPair) -> EventLoopFuture<Int> {
+        commit(target, keyPair: signer, peer: HyperDHTPeer(publicKey: claimed), unannounce: false)
+    }
+
+    private func commit(_ target: [UInt8], keyPair: Ed25519.KeyPair, peer: HyperDHTPeer, unannounce: Bool) -> EventLoopFuture<Int> {
+        eventLoop.preconditionInEventLoop()
+        return walk(Self.command(.lookup, target: target)).flatMap { result in
+            var sent: [EventLoopFuture<DHTResponse>] = []
+            for reply in result.closest {
+                guard let nodeID = reply.id, let token = reply.response.token else { continue }
+                let signable = HyperDHTSignatures.announceSignable(
+                    target: target, nodeID: nodeID, token: token, peer: peer, refresh: nil, unannounce: unannounce)
+                let value = HyperDHTAnnounce(peer: peer, signature: Ed25519.sign(signable, keyPair: keyPair))
+                var request = Self.command(unannounce ? .unannounce : .announce, target: target)
+                request.token = token
+                request.value = value.compactEncoded()
+                let promise = self.eventLoop.makePromise(of: DHTResponse.self)
+                self.send(request, to: reply.from, owner: .ping(promise))
+                sent.append(promise.futureResult)
+            }
+            return EventLoopFuture.whenAllComplete(sent, on: self.eventLoop).flatMapThrowing { results in
+                let stored = results.filter { if case .success(let response) = $0 { response.error == 0 } else { false } }.count
+                guard stored > 0 else { throw Failure.nobodyAnswered }
+                return stored
+            }
+        }
+    }
+
+    private static func command(_ command: HyperDHTRequestHandler.Command, target: [UInt8]) -> DHTRequest {
+        DHTRequest(tid: 0, to: IPv4Endpoint(address: 0, port: 0), isInternal: false, command: command.rawValue, target: target)
     }
 
     /// Pings one node (dht-rpc's PING); the reply tells it our address as it sees it.
@@ -146,8 +221,8 @@ public final class DHTNode: @unchecked Sendable {
         return promise.futureResult
     }
 
-    private func walk(_ request: DHTRequest) -> EventLoopFuture<[DHTQuery.Reply]> {
-        let promise = eventLoop.makePromise(of: [DHTQuery.Reply].self)
+    private func walk(_ request: DHTRequest) -> EventLoopFuture<WalkResult> {
+        let promise = eventLoop.makePromise(of: WalkResult.self)
         guard serverSocket != nil else {
             promise.fail(Failure.notStarted)
             return promise.futureResult
@@ -172,14 +247,14 @@ public final class DHTNode: @unchecked Sendable {
                 send(
                     DHTRequest(tid: 0, to: to, isInternal: true, command: 3, value: down.compactEncoded()), to: to,
                     owner: .ignore)
-            case .reply:
-                break
+            case .reply(let reply):
+                walks[number]?.replies.append(reply)
             case .finished(let replies):
                 guard let walk = walks.removeValue(forKey: number) else { return }
                 if replies.isEmpty && walk.query.successes == 0 {
                     walk.promise.fail(Failure.nobodyAnswered)
                 } else {
-                    walk.promise.succeed(replies)
+                    walk.promise.succeed(WalkResult(closest: replies, replies: walk.replies))
                 }
             }
         }
@@ -263,11 +338,29 @@ public final class DHTNode: @unchecked Sendable {
                     table.update(nodeID) { $0.pinged = self.tick; $0.downHints += 1 }
                     ping(node.endpoint).whenFailure { [weak self] _ in _ = self?.table.remove(nodeID) }
                 case .application:
-                    // HyperDHT's commands are not served yet.
-                    let reply = DHTRPCResponder.reply(
-                        to: request, error: DHTRPCResponder.unknownCommand, closerNodes: request.target != nil, to: from,
-                        context: context)
-                    transmit(reply, to: from, from: socket)
+                    // Only a persistent node stores for others (hyperdht registers its storage handlers then).
+                    let outcome = isPersistent
+                        ? HyperDHTRequestHandler.handle(request, ourID: id, store: &store, now: Self.now(), using: &random)
+                        : .notHandled
+                    switch outcome {
+                    case .reply(let value, let token, let closerNodes):
+                        transmit(
+                            DHTRPCResponder.reply(
+                                to: request, value: value, token: token, closerNodes: closerNodes, to: from, context: context),
+                            to: from, from: socket)
+                    case .error(let code):
+                        transmit(
+                            DHTRPCResponder.reply(to: request, error: code, closerNodes: true, to: from, context: context),
+                            to: from, from: socket)
+                    case .drop:
+                        break
+                    case .notHandled:
+                        transmit(
+                            DHTRPCResponder.reply(
+                                to: request, error: DHTRPCResponder.unknownCommand, closerNodes: request.target != nil,
+                                to: from, context: context),
+                            to: from, from: socket)
+                    }
                 }
             }
         case .response(let response):

@@ -1,8 +1,10 @@
 import CompactEncoding
 import NIOCore
 import NIOPosix
-import SwarmEngine
+import Sodium
 import Testing
+
+@testable import SwarmEngine
 
 /// A test net of dht-rpc nodes on 127.0.0.1 (the shell around the pure parts, over real UDX sockets): eight
 /// persistent nodes bootstrap one after another from the first and each ends up knowing all the others; an ephemeral
@@ -70,6 +72,62 @@ import Testing
         try await loop.flatSubmit {
             var closing: [EventLoopFuture<Void>] = []
             for node in nodes + [client] {
+                node.stop()
+                closing.append(node.udx.close())
+            }
+            return EventLoopFuture.andAllComplete(closing, on: loop)
+        }.get()
+        try await group.shutdownGracefully()
+    }
+
+    /// A test net of six persistent nodes; two ephemeral gateways. One announces under a topic, the other looks it up
+    /// and finds the record (with its relay address); an announce signed by another key is stored nowhere; after
+    /// the unannounce the lookup finds nothing.
+    @Test func anAnnounceIsFoundByALookupUntilItIsWithdrawn() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        var nodes: [DHTNode] = []
+        let first = DHTNode(
+            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
+        try await loop.flatSubmit { first.start() }.get()
+        let bootstrap = try #require(try await loop.submit { first.address }.get())
+        nodes.append(first)
+        for _ in 1..<6 {
+            let node = DHTNode(
+                udx: UDXNode(eventLoop: loop),
+                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
+            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
+            nodes.append(node)
+        }
+        let announcer = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
+        let seeker = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
+        try await loop.flatSubmit { announcer.start().and(seeker.start()).map { _ in } }.get()
+
+        let topic = BLAKE2b.hash256(Array("#rust".utf8))
+        let keys = Ed25519.randomKeyPair()
+        let relay = IPv4Endpoint(host: "127.0.0.1", port: 49737)!
+        let stored = try await loop.flatSubmit { announcer.announce(topic, keyPair: keys, relayAddresses: [relay]) }.get()
+        #expect(stored == 6)
+        let found = try await loop.flatSubmit { seeker.lookup(topic) }.get()
+        #expect(found == [HyperDHTPeer(publicKey: keys.publicKey, relayAddresses: [relay])])
+
+        // Nobody stores a record whose signature is not its key's: no node acknowledges, nothing is found.
+        let impostor = Ed25519.randomKeyPair()
+        let otherTopic = BLAKE2b.hash256(Array("#swift".utf8))
+        await #expect(throws: DHTNode.Failure.self) {
+            try await loop.flatSubmit { () -> EventLoopFuture<Int> in
+                announcer.announceForged(otherTopic, claiming: keys.publicKey, signedBy: impostor)
+            }.get()
+        }
+        #expect(try await loop.flatSubmit { seeker.lookup(otherTopic) }.get().isEmpty)
+
+        let removed = try await loop.flatSubmit { announcer.unannounce(topic, keyPair: keys) }.get()
+        #expect(removed == 6)
+        #expect(try await loop.flatSubmit { seeker.lookup(topic) }.get().isEmpty)
+
+        try await loop.flatSubmit {
+            var closing: [EventLoopFuture<Void>] = []
+            for node in nodes + [announcer, seeker] {
                 node.stop()
                 closing.append(node.udx.close())
             }
