@@ -122,7 +122,9 @@ let package = Package(
         .executableTarget(
             name: "pearircd",
             dependencies: [
-                "PearBridge", "IRCServer", "SwarmEngine", "Sodium",
+                "PearBridge", "IRCServer", "SwarmEngine", "Sodium", "CompactEncoding",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

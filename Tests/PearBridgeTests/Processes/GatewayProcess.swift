@@ -39,26 +39,45 @@ final class GatewayProcess: Sendable {
         return (gateway, irc, peer)
     }
 
-    private init(directory: URL, peers: [Int], diskSize: String?) throws {
-        self.directory = directory
-        process = Process()
+    private convenience init(directory: URL, peers: [Int], diskSize: String?) throws {
         let arguments = [
             "run", "--data-dir", directory.path, "--port", "0", "--no-tls", "--peer-host", "127.0.0.1",
             "--peer-port", "0", "--history-on-join", "50",
         ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
         if let diskSize {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            // unshare and sh exec in place: the process is the gateway itself, in a mount namespace of its own.
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-            process.arguments = [
-                "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
-                "mount -t tmpfs -o size=\"$1\",mode=0700 tmpfs \"$2\" && shift 2 && exec \"$@\"", "sh", diskSize,
-                directory.path, Self.executable.path,
-            ] + arguments
-        } else {
+        }
+        try self.init(directory: directory) { process in
+            if let diskSize {
+                // unshare and sh exec in place: the process is the gateway itself, in a mount namespace of its own.
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+                process.arguments = [
+                    "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                    "mount -t tmpfs -o size=\"$1\",mode=0700 tmpfs \"$2\" && shift 2 && exec \"$@\"", "sh", diskSize,
+                    directory.path, Self.executable.path,
+                ] + arguments
+            } else {
+                process.executableURL = Self.executable
+                process.arguments = arguments
+            }
+        }
+    }
+
+    /// Starts `pearircd` with any other subcommand (`dht-node`, …), the public DHT bootstrap nodes forbidden.
+    static func launch(_ arguments: [String]) throws -> GatewayProcess {
+        try GatewayProcess(directory: FileManager.default.temporaryDirectory) { process in
             process.executableURL = Self.executable
             process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(
+                ["PEARIRC_FORBID_PUBLIC_BOOTSTRAP": "1"]) { $1 }
         }
+    }
+
+    /// The process as `configure` sets it up, its output collected and its exit awaited.
+    private init(directory: URL, configure: (Process) throws -> Void) throws {
+        self.directory = directory
+        process = Process()
+        try configure(process)
         let pipe = Pipe()
         process.standardOutput = pipe
         // Logs too (swift-log writes to stderr), so tests can wait for what a gateway reports.
