@@ -55,10 +55,10 @@ SECONDS ?= 60
 fuzz: deps
 	bash Fuzz/run.sh $(SECONDS)
 
-# Live interop with the Node.js reference (udx-native 1.20.7 today): needs the tree ../shared/interop/README.md
+# Live interop with the Node.js reference (udx-native 1.20.7, hyperdht 6.33): needs the tree ../shared/interop/README.md
 # assembles, beside this repository as ../interop or where INTEROP points. The tests skip where it is absent.
 INTEROP ?= $(abspath ../interop)
 interop: deps
-	PEARIRC_INTEROP="$(INTEROP)" $(SWIFT) test --filter UDXInteropTests
+	PEARIRC_INTEROP="$(INTEROP)" $(SWIFT) test --filter "UDXInteropTests|DHTInteropTests"
 
 .PHONY: e2e conformance fuzz interop

@@ -54,8 +54,12 @@ import Testing
         }
 
         /// With `namespace`, Node runs inside that network namespace (`ip netns exec`).
-        init(modules: String, id: UInt32, script: String = UDXInteropTests.script, namespace: String? = nil) throws {
-            let arguments = [script, "--id", "\(id)", "--ttl", "60"]
+        convenience init(modules: String, id: UInt32, script: String = UDXInteropTests.script, namespace: String? = nil) throws {
+            try self.init(modules: modules, arguments: [script, "--id", "\(id)", "--ttl", "60"], namespace: namespace)
+        }
+
+        /// Node running `arguments` (the script first).
+        init(modules: String, arguments: [String], namespace: String? = nil) throws {
             if let namespace {
                 process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
                 process.arguments = ["netns", "exec", namespace, "/usr/bin/node"] + arguments
@@ -84,6 +88,12 @@ import Testing
                 throw LineReader.Failure.malformed(line)
             }
             return (port, id)
+        }
+
+        /// One JSON line to the script's stdin.
+        func command(_ object: [String: Any]) throws {
+            let data = try JSONSerialization.data(withJSONObject: object)
+            try input.fileHandleForWriting.write(contentsOf: data + Data("\n".utf8))
         }
 
         func instruct(port: Int, id: UInt32, mode: String, bytes: Int = 0) throws {

@@ -1,0 +1,98 @@
+import CompactEncoding
+import Foundation
+import NIOCore
+import NIOPosix
+import Sodium
+import SwarmEngine
+import TestVectors
+import Testing
+
+/// A mixed network, both ways, live against hyperdht 6.33 in Node (`Tests/interop/dht-peer.js`, the reference tree of
+/// `../shared/interop`; skipped where it is absent, as in CI; `make interop` runs it):
+/// our gateway joins a Node test net, announces, and a Node client finds it, and finds what a Node client announced;
+/// Node clients bootstrapping only from our persistent nodes find each other through them.
+@Suite(.serialized) struct DHTInteropTests {
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("interop/dht-peer.js").path
+    }
+
+    static func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
+
+    @Test func ourNodeAnnouncesAndLooksUpOnANodeTestNet() async throws {
+        guard let modules = UDXInteropTests.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let node = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "testnet"])
+        let first = try await node.nextObject()
+        let port = try #require(first["bootstrap"] as? Int)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let ours = DHTNode(
+            udx: UDXNode(eventLoop: loop),
+            configuration: .init(host: "127.0.0.1", bootstrap: [IPv4Endpoint(host: "127.0.0.1", port: UInt16(port))!]))
+        try await loop.flatSubmit { ours.start().flatMap { ours.bootstrap() } }.get()
+
+        // Ours announces; the Node client finds it.
+        let topic = BLAKE2b.hash256(Array("pearirc/interop/ours".utf8))
+        let keys = Ed25519.randomKeyPair()
+        let stored = try await loop.flatSubmit { ours.announce(topic, keyPair: keys) }.get()
+        #expect(stored >= 1)
+        try node.command(["lookup": Self.hex(topic)])
+        let seen = try await node.nextObject()
+        #expect(seen["found"] as? [String] == [Self.hex(keys.publicKey)], "\(seen)")
+
+        // The Node client announces; ours finds it.
+        let theirs = BLAKE2b.hash256(Array("pearirc/interop/theirs".utf8))
+        try node.command(["announce": Self.hex(theirs)])
+        let announced = try await node.nextObject()
+        let theirKey = try #require(announced["announced"] as? String, "\(announced)")
+        let found = try await loop.flatSubmit { ours.lookup(theirs) }.get()
+        #expect(found.map { Self.hex($0.publicKey) } == [theirKey])
+
+        try await loop.flatSubmit { ours.stop(); return ours.udx.close() }.get()
+        try await group.shutdownGracefully()
+    }
+
+    @Test func nodeClientsFindEachOtherThroughOurNetwork() async throws {
+        guard let modules = UDXInteropTests.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        var nodes: [DHTNode] = []
+        let first = DHTNode(
+            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
+        try await loop.flatSubmit { first.start() }.get()
+        let bootstrap = try #require(try await loop.submit { first.address }.get())
+        nodes.append(first)
+        for _ in 1..<6 {
+            let node = DHTNode(
+                udx: UDXNode(eventLoop: loop),
+                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
+            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
+            nodes.append(node)
+        }
+        let announcer = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", "\(bootstrap.port)"])
+        let seeker = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", "\(bootstrap.port)"])
+        let topic = BLAKE2b.hash256(Array("pearirc/interop/through-ours".utf8))
+        try announcer.command(["announce": Self.hex(topic)])
+        let announced = try await announcer.nextObject()
+        let key = try #require(announced["announced"] as? String, "\(announced)")
+        try seeker.command(["lookup": Self.hex(topic)])
+        let found = try await seeker.nextObject()
+        #expect(found["found"] as? [String] == [key], "\(found)")
+
+        try await loop.flatSubmit {
+            var closing: [EventLoopFuture<Void>] = []
+            for node in nodes {
+                node.stop()
+                closing.append(node.udx.close())
+            }
+            return EventLoopFuture.andAllComplete(closing, on: loop)
+        }.get()
+        try await group.shutdownGracefully()
+    }
+}

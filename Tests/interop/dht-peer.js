@@ -1,0 +1,74 @@
+'use strict'
+// dht-peer.js — the Node side of the live HyperDHT interop tests (hyperdht 6.33 from the reference tree).
+//
+//   NODE_PATH=<reference tree>/node_modules node dht-peer.js testnet   # a Node test net of 6 persistent nodes
+//   NODE_PATH=<reference tree>/node_modules node dht-peer.js client PORT  # a Node client of OUR network at 127.0.0.1:PORT
+//
+// testnet prints {"bootstrap": P} (its first node, 127.0.0.1:P). Both then read JSON commands, one per line, from
+// stdin, with a client DHT node of their own (bootstrapped from the test net, or from our node at PORT):
+//   {"announce": "<topic hex>"}  -> {"announced": "<public key hex>"}   (a fresh key pair; waits for the commit)
+//   {"lookup": "<topic hex>"}    -> {"found": ["<public key hex>", ...]}
+// and exit at the end of stdin. Only 127.0.0.1 is ever used.
+
+const DHT = require('hyperdht')
+const createTestnet = require('hyperdht/testnet')
+
+const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n')
+const mode = process.argv[2]
+
+async function main () {
+  let testnet = null
+  let bootstrap
+  if (mode === 'testnet') {
+    testnet = await createTestnet(6, { host: '127.0.0.1' })
+    bootstrap = testnet.bootstrap
+    out({ bootstrap: bootstrap[0].port })
+  } else if (mode === 'client') {
+    bootstrap = [{ host: '127.0.0.1', port: Number(process.argv[3]) }]
+  } else {
+    process.stderr.write('dht-peer: mode testnet or client\n')
+    process.exit(2)
+  }
+  const dht = new DHT({ bootstrap, host: '127.0.0.1' })
+  await dht.fullyBootstrapped()
+
+  let input = ''
+  let queue = Promise.resolve()
+  process.stdin.on('data', (data) => {
+    input += data
+    let newline
+    while ((newline = input.indexOf('\n')) >= 0) {
+      const line = input.slice(0, newline)
+      input = input.slice(newline + 1)
+      if (line.trim()) queue = queue.then(() => handle(JSON.parse(line)))
+    }
+  })
+  process.stdin.on('end', () => {
+    queue.then(async () => {
+      await dht.destroy()
+      if (testnet) await testnet.destroy()
+      process.exit(0)
+    })
+  })
+
+  async function handle (command) {
+    try {
+      if (command.announce) {
+        const keyPair = DHT.keyPair()
+        await dht.announce(Buffer.from(command.announce, 'hex'), keyPair).finished()
+        out({ announced: keyPair.publicKey.toString('hex') })
+      } else if (command.lookup) {
+        const found = new Set()
+        for await (const reply of dht.lookup(Buffer.from(command.lookup, 'hex'))) {
+          for (const peer of reply.peers) found.add(peer.publicKey.toString('hex'))
+        }
+        out({ found: [...found] })
+      }
+    } catch (err) {
+      out({ error: String(err && err.message || err) })
+    }
+  }
+}
+
+setTimeout(() => { out({ error: 'ttl' }); process.exit(1) }, 120000).unref()
+main().catch((err) => { out({ error: String(err && err.message || err) }); process.exit(1) })
