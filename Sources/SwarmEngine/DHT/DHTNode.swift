@@ -288,6 +288,8 @@ public final class DHTNode: @unchecked Sendable {
                 perform(effects, walk: number)
             case .timedOut(let tid, _):
                 guard let entry = owners.removeValue(forKey: tid) else { continue }
+                // A node of our table that stopped answering leaves it (dht-rpc's `_ontimeout`).
+                table.remove(DHTNodeID.of(entry.endpoint))
                 switch entry.owner {
                 case .query(let number):
                     guard var walk = walks[number] else { continue }

@@ -136,3 +136,61 @@ import Testing
         try await group.shutdownGracefully()
     }
 }
+
+/// A bigger in-process test net: 30 persistent nodes, each bootstrapped from the first. Every node's table is full
+/// enough to walk from; a walk from any node finds the true 20 closest; a node that goes away is dropped from the
+/// table of a node whose walk found it silent, and the nodes that referred it are told.
+@Suite(.serialized) struct DHTTestNetTests {
+    @Test func thirtyNodesBootstrapWalkAndDropANodeThatLeaves() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        var nodes: [DHTNode] = []
+        let first = DHTNode(
+            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
+        try await loop.flatSubmit { first.start() }.get()
+        let bootstrap = try #require(try await loop.submit { first.address }.get())
+        nodes.append(first)
+        for _ in 1..<30 {
+            let node = DHTNode(
+                udx: UDXNode(eventLoop: loop),
+                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
+            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
+            nodes.append(node)
+        }
+        let addresses = try await loop.submit { nodes.map { $0.address! } }.get()
+        let sizes = try await loop.submit { nodes.map(\.table.count) }.get()
+        #expect(sizes.allSatisfy { $0 >= 10 }, "\(sizes)")
+
+        for (index, target) in ["a", "b", "c"].enumerated() {
+            let targetID = BLAKE2b.hash256(Array(target.utf8))
+            let walker = nodes[index * 9 + 4]
+            let closest = try await loop.flatSubmit { walker.findNode(targetID) }.get()
+            let expected = addresses.filter { $0 != addresses[index * 9 + 4] }
+                .sorted(by: DHTNodeTests.xorOrder(targetID)).prefix(20)
+            #expect(closest.map(\.from) == Array(expected))
+        }
+
+        // A node leaves without a word; a walk toward it finds it silent: the walker drops it.
+        let leaving = nodes.removeLast()
+        let gone = addresses.last!
+        try await loop.flatSubmit { leaving.stop(); return leaving.udx.close() }.get()
+        let knowing = try await loop.submit { nodes.filter { $0.table.node(DHTNodeID.of(gone)) != nil } }.get()
+        let walker = try #require(knowing.first)
+        let closest = try await loop.flatSubmit { walker.findNode(DHTNodeID.of(gone)) }.get()
+        #expect(!closest.map(\.from).contains(gone))
+        // The walk ends once only slow requests are left; the one to the gone node times out after its four sends
+        // (about 4 s), as does a ping sent now, and the node is out of the table by then.
+        await #expect(throws: DHTNode.Failure.nobodyAnswered) { try await loop.flatSubmit { walker.ping(gone) }.get() }
+        #expect(try await loop.submit { walker.table.node(DHTNodeID.of(gone)) == nil }.get())
+
+        try await loop.flatSubmit {
+            var closing: [EventLoopFuture<Void>] = []
+            for node in nodes {
+                node.stop()
+                closing.append(node.udx.close())
+            }
+            return EventLoopFuture.andAllComplete(closing, on: loop)
+        }.get()
+        try await group.shutdownGracefully()
+    }
+}
