@@ -73,6 +73,8 @@ public final class DHTNode: @unchecked Sendable {
     /// What we store for others once persistent.
     private var store = HyperDHTRecordStore(now: DHTNode.now())
     private var random = SystemRandomNumberGenerator()
+    /// Requests answered per sender.
+    public private(set) var limiter = DHTRequestLimiter()
     private var requests = DHTRequestTable()
     private var owners: [UInt16: (owner: Owner, endpoint: IPv4Endpoint)] = [:]
     private var walks: [Int: Walk] = [:]
@@ -322,6 +324,7 @@ public final class DHTNode: @unchecked Sendable {
         else { return }
         switch message {
         case .request(let request):
+            guard limiter.allows(from, now: Self.now()) else { return }
             let senderID = DHTNodeID.validated(request.id, from: from)
             if let senderID { learn(senderID, at: from, seenUs: request.to, sample: socket === expectedSocket) }
             let context = DHTRPCResponder.Context(
