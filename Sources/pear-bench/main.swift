@@ -6,6 +6,7 @@
 //   history: rooms of 0 / 10k / 100k / 1M lines served by the pearircd next to this binary [--lines N]
 //   udx: one UDX stream over loopback, raw and encrypted, beside udx-native in Node (--interop DIR, default ../interop)
 //        and secret-stream over TCP; CPU per GB; memory per open stream [--megabytes N] [--streams N]
+//   dht: announce and lookup on 5- and 50-node test nets, beside hyperdht in Node [--rounds N --interop DIR]
 //   udx-lossy: secret-stream over UDX and over TCP (CUBIC) in a namespace dropping 1 % / 5 % of packets (root)
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
 // Each figure is one line: name, value, unit, parameters.
@@ -38,6 +39,12 @@ for suite in selected {
     case "udx":
         try await UDXBenchmarks.run(
             megabytes: option("--megabytes", default: 64), streams: option("--streams", default: 10_000),
+            interop: textOption("--interop") ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+                .deletingLastPathComponent().appendingPathComponent("interop").path,
+            report: report)
+    case "dht":
+        try await DHTBenchmarks.run(
+            rounds: option("--rounds", default: 20),
             interop: textOption("--interop") ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
                 .deletingLastPathComponent().appendingPathComponent("interop").path,
             report: report)

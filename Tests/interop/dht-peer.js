@@ -1,13 +1,15 @@
 'use strict'
 // dht-peer.js — the Node side of the live HyperDHT interop tests (hyperdht 6.33 from the reference tree).
 //
-//   NODE_PATH=<reference tree>/node_modules node dht-peer.js testnet   # a Node test net of 6 persistent nodes
+//   NODE_PATH=<reference tree>/node_modules node dht-peer.js testnet [N]   # a Node test net of N (6) persistent nodes
 //   NODE_PATH=<reference tree>/node_modules node dht-peer.js client PORT  # a Node client of OUR network at 127.0.0.1:PORT
 //
 // testnet prints {"bootstrap": P} (its first node, 127.0.0.1:P). Both then read JSON commands, one per line, from
 // stdin, with a client DHT node of their own (bootstrapped from the test net, or from our node at PORT):
 //   {"announce": "<topic hex>"}  -> {"announced": "<public key hex>"}   (a fresh key pair; waits for the commit)
 //   {"lookup": "<topic hex>"}    -> {"found": ["<public key hex>", ...]}
+//   {"bench": N}                 -> {"announceMs": [...], "lookupMs": [...]}   (N announces of fresh topics, each
+//                                   looked up right after; wall milliseconds of each)
 // and exit at the end of stdin. Only 127.0.0.1 is ever used.
 
 const DHT = require('hyperdht')
@@ -20,7 +22,7 @@ async function main () {
   let testnet = null
   let bootstrap
   if (mode === 'testnet') {
-    testnet = await createTestnet(6, { host: '127.0.0.1' })
+    testnet = await createTestnet(Number(process.argv[3] || 6), { host: '127.0.0.1' })
     bootstrap = testnet.bootstrap
     out({ bootstrap: bootstrap[0].port })
   } else if (mode === 'client') {
@@ -57,6 +59,20 @@ async function main () {
         const keyPair = DHT.keyPair()
         await dht.announce(Buffer.from(command.announce, 'hex'), keyPair).finished()
         out({ announced: keyPair.publicKey.toString('hex') })
+      } else if (command.bench) {
+        const announceMs = []
+        const lookupMs = []
+        for (let i = 0; i < command.bench; i++) {
+          const topic = DHT.hash(Buffer.from('bench/' + i + '/' + Math.random()))
+          const keyPair = DHT.keyPair()
+          let start = process.hrtime.bigint()
+          await dht.announce(topic, keyPair).finished()
+          announceMs.push(Number(process.hrtime.bigint() - start) / 1e6)
+          start = process.hrtime.bigint()
+          for await (const reply of dht.lookup(topic)) { if (reply.peers.length) break }
+          lookupMs.push(Number(process.hrtime.bigint() - start) / 1e6)
+        }
+        out({ announceMs, lookupMs })
       } else if (command.lookup) {
         const found = new Set()
         for await (const reply of dht.lookup(Buffer.from(command.lookup, 'hex'))) {

@@ -1,0 +1,134 @@
+import CompactEncoding
+import Foundation
+import NIOCore
+import NIOPosix
+import Sodium
+import SwarmEngine
+
+/// Issue 16's figures: on in-process test nets of 5 and 50 persistent nodes on 127.0.0.1, an ephemeral node's time to
+/// announce (LOOKUP walk, then the signed ANNOUNCE to the closest) and time from a lookup's start to its first peer
+/// record (the lookup of the topic just announced), and datagrams sent per lookup; memory per 1,000 stored records.
+/// Beside them, in the same run, hyperdht 6.33 in Node doing the same on its own 5-node test net (`--interop DIR`).
+enum DHTBenchmarks {
+    static func run(rounds: Int, interop: String?, report: BenchmarkReport) async throws {
+        for size in [5, 50] {
+            try await testNet(size: size, rounds: rounds, report: report)
+        }
+        memoryPerRecord(report: report)
+        if let modules = interop.map({ URL(fileURLWithPath: $0).appendingPathComponent("ref/node_modules").path }),
+            FileManager.default.fileExists(atPath: modules + "/hyperdht")
+        {
+            let result = try reference(modules: modules, rounds: rounds)
+            let parameters = ["nodes": "5", "rounds": "\(rounds)"]
+            report.figure("dht.reference_announce_median", median(result.announceMs), "ms", parameters)
+            report.figure("dht.reference_lookup_median", median(result.lookupMs), "ms", parameters)
+        } else {
+            print("dht.reference skipped: no Node reference tree (pass --interop DIR, see ../shared/interop/README.md)")
+        }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.isEmpty ? 0 : sorted[sorted.count / 2]
+    }
+
+    static func testNet(size: Int, rounds: Int, report: BenchmarkReport) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        var nodes: [DHTNode] = []
+        let first = DHTNode(
+            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
+        try await loop.flatSubmit { first.start() }.get()
+        let bootstrap = try await loop.submit { first.address! }.get()
+        nodes.append(first)
+        for _ in 1..<size {
+            let node = DHTNode(
+                udx: UDXNode(eventLoop: loop),
+                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
+            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
+            nodes.append(node)
+        }
+        let announcer = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
+        let seeker = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
+        try await loop.flatSubmit { announcer.start().and(seeker.start()).map { _ in } }.get()
+        try await loop.flatSubmit { announcer.bootstrap().and(seeker.bootstrap()).map { _ in } }.get()
+
+        var announceMs: [Double] = []
+        var lookupMs: [Double] = []
+        var datagrams: [Double] = []
+        for round in 0..<rounds {
+            let topic = BLAKE2b.hash256(Array("bench/\(round)/\(UInt64.random(in: 0...UInt64.max))".utf8))
+            let keys = Ed25519.randomKeyPair()
+            announceMs.append(try await measureAsync {
+                _ = try await loop.flatSubmit { announcer.announce(topic, keyPair: keys) }.get()
+            } * 1000)
+            let before = try await loop.submit { seeker.clientSocket!.counters.datagramsSent }.get()
+            var found = 0
+            lookupMs.append(try await measureAsync {
+                found = try await loop.flatSubmit { seeker.lookup(topic) }.get().count
+            } * 1000)
+            precondition(found == 1, "the lookup did not find the announce")
+            let after = try await loop.submit { seeker.clientSocket!.counters.datagramsSent }.get()
+            datagrams.append(Double(after - before))
+        }
+        let parameters = ["nodes": "\(size)", "rounds": "\(rounds)"]
+        report.figure("dht.announce_median", median(announceMs), "ms", parameters)
+        report.figure("dht.lookup_median", median(lookupMs), "ms", parameters)
+        report.figure("dht.datagrams_per_lookup", median(datagrams), "datagrams", parameters)
+
+        try await loop.flatSubmit {
+            var closing: [EventLoopFuture<Void>] = []
+            for node in nodes + [announcer, seeker] {
+                node.stop()
+                closing.append(node.udx.close())
+            }
+            return EventLoopFuture.andAllComplete(closing, on: loop)
+        }.get()
+        try await group.shutdownGracefully()
+    }
+
+    /// Resident memory of 100,000 stored announce records (one relay address each), per 1,000.
+    static func memoryPerRecord(report: BenchmarkReport) {
+        let before = (try? IRCBenchmarks.residentKiB(pid: getpid(), field: "RssAnon")) ?? 0
+        var limits = HyperDHTRecordStore.Limits()
+        limits.maximumRecords = 200_000
+        var store = HyperDHTRecordStore(limits: limits, now: 0)
+        for index in 0..<100_000 {
+            var target = [UInt8](repeating: 0, count: 32)
+            withUnsafeBytes(of: UInt32(index).littleEndian) { target.replaceSubrange(0..<4, with: $0) }
+            let peer = HyperDHTPeer(
+                publicKey: BLAKE2b.hash256(target), relayAddresses: [IPv4Endpoint(address: UInt32(index), port: 49737)])
+            store.announce(peer, under: target, now: 0)
+        }
+        let after = (try? IRCBenchmarks.residentKiB(pid: getpid(), field: "RssAnon")) ?? 0
+        precondition(store.recordCount == 100_000)
+        report.figure("dht.memory_per_1000_records", Double(after - before) / 100, "KiB", ["records": "100000"])
+    }
+
+    struct ReferenceResult: Decodable {
+        let announceMs: [Double]
+        let lookupMs: [Double]
+    }
+
+    static func reference(modules: String, rounds: Int) throws -> ReferenceResult {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Tests/interop/dht-peer.js").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
+        process.arguments = [script, "testnet", "5"]
+        process.environment = ["NODE_PATH": modules, "PATH": "/usr/bin:/bin"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: Data("{\"bench\": \(rounds)}\n".utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.contains("announceMs") {
+            return try JSONDecoder().decode(ReferenceResult.self, from: Data(line.utf8))
+        }
+        throw CocoaError(.fileReadCorruptFile)
+    }
+}
