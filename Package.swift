@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "NetworkLab",
             dependencies: [
-                "LoopExecutors",
+                "LoopExecutors", "SwarmEngine", "CompactEncoding",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

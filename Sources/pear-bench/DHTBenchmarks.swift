@@ -2,6 +2,7 @@ import CompactEncoding
 import Foundation
 import NIOCore
 import NIOPosix
+import NetworkLab
 import Sodium
 import SwarmEngine
 
@@ -35,19 +36,8 @@ enum DHTBenchmarks {
     static func testNet(size: Int, rounds: Int, report: BenchmarkReport) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        var nodes: [DHTNode] = []
-        let first = DHTNode(
-            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
-        try await loop.flatSubmit { first.start() }.get()
-        let bootstrap = try await loop.submit { first.address! }.get()
-        nodes.append(first)
-        for _ in 1..<size {
-            let node = DHTNode(
-                udx: UDXNode(eventLoop: loop),
-                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
-            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
-            nodes.append(node)
-        }
+        let net = try await DHTTestNet.start(size: size, on: loop)
+        let nodes = net.nodes, bootstrap = net.bootstrap
         let announcer = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
         let seeker = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
         try await loop.flatSubmit { announcer.start().and(seeker.start()).map { _ in } }.get()
@@ -76,14 +66,7 @@ enum DHTBenchmarks {
         report.figure("dht.lookup_median", median(lookupMs), "ms", parameters)
         report.figure("dht.datagrams_per_lookup", median(datagrams), "datagrams", parameters)
 
-        try await loop.flatSubmit {
-            var closing: [EventLoopFuture<Void>] = []
-            for node in nodes + [announcer, seeker] {
-                node.stop()
-                closing.append(node.udx.close())
-            }
-            return EventLoopFuture.andAllComplete(closing, on: loop)
-        }.get()
+        try await DHTTestNet.close(nodes + [announcer, seeker], on: loop)
         try await group.shutdownGracefully()
     }
 

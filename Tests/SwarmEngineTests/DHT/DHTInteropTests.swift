@@ -2,6 +2,7 @@ import CompactEncoding
 import Foundation
 import NIOCore
 import NIOPosix
+import NetworkLab
 import Sodium
 import SwarmEngine
 import TestVectors
@@ -62,19 +63,9 @@ import Testing
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        var nodes: [DHTNode] = []
-        let first = DHTNode(
-            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
-        try await loop.flatSubmit { first.start() }.get()
-        let bootstrap = try #require(try await loop.submit { first.address }.get())
-        nodes.append(first)
-        for _ in 1..<6 {
-            let node = DHTNode(
-                udx: UDXNode(eventLoop: loop),
-                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
-            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
-            nodes.append(node)
-        }
+        let net = try await DHTTestNet.start(size: 6, on: loop)
+        let nodes = net.nodes
+        let bootstrap = net.bootstrap
         let announcer = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", "\(bootstrap.port)"])
         let seeker = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", "\(bootstrap.port)"])
         let topic = BLAKE2b.hash256(Array("pearirc/interop/through-ours".utf8))
@@ -85,14 +76,7 @@ import Testing
         let found = try await seeker.nextObject()
         #expect(found["found"] as? [String] == [key], "\(found)")
 
-        try await loop.flatSubmit {
-            var closing: [EventLoopFuture<Void>] = []
-            for node in nodes {
-                node.stop()
-                closing.append(node.udx.close())
-            }
-            return EventLoopFuture.andAllComplete(closing, on: loop)
-        }.get()
+        try await DHTTestNet.close(nodes, on: loop)
         try await group.shutdownGracefully()
     }
 }

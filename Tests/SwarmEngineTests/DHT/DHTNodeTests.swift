@@ -1,6 +1,7 @@
 import CompactEncoding
 import NIOCore
 import NIOPosix
+import NetworkLab
 import Sodium
 import Testing
 
@@ -22,19 +23,9 @@ import Testing
     @Test func aTestNetBootstrapsAndWalksToTheClosestNodes() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        var nodes: [DHTNode] = []
-        let first = DHTNode(
-            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
-        try await loop.flatSubmit { first.start() }.get()
-        let bootstrap = try #require(try await loop.submit { first.address }.get())
-        nodes.append(first)
-        for _ in 1..<8 {
-            let node = DHTNode(
-                udx: UDXNode(eventLoop: loop),
-                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
-            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
-            nodes.append(node)
-        }
+        let net = try await DHTTestNet.start(size: 8, on: loop)
+        let nodes = net.nodes
+        let first = nodes[0], bootstrap = net.bootstrap
         try await loop.submit {
             for node in nodes {
                 #expect(node.table.count == 7)
@@ -69,14 +60,7 @@ import Testing
         let again = try await loop.flatSubmit { client.ping(bootstrap) }.get()
         #expect(again.id == DHTNodeID.of(bootstrap))
 
-        try await loop.flatSubmit {
-            var closing: [EventLoopFuture<Void>] = []
-            for node in nodes + [client] {
-                node.stop()
-                closing.append(node.udx.close())
-            }
-            return EventLoopFuture.andAllComplete(closing, on: loop)
-        }.get()
+        try await DHTTestNet.close(nodes + [client], on: loop)
         try await group.shutdownGracefully()
     }
 
@@ -86,19 +70,9 @@ import Testing
     @Test func anAnnounceIsFoundByALookupUntilItIsWithdrawn() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        var nodes: [DHTNode] = []
-        let first = DHTNode(
-            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
-        try await loop.flatSubmit { first.start() }.get()
-        let bootstrap = try #require(try await loop.submit { first.address }.get())
-        nodes.append(first)
-        for _ in 1..<6 {
-            let node = DHTNode(
-                udx: UDXNode(eventLoop: loop),
-                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
-            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
-            nodes.append(node)
-        }
+        let net = try await DHTTestNet.start(size: 6, on: loop)
+        let nodes = net.nodes
+        let bootstrap = net.bootstrap
         let announcer = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
         let seeker = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap]))
         try await loop.flatSubmit { announcer.start().and(seeker.start()).map { _ in } }.get()
@@ -125,14 +99,7 @@ import Testing
         #expect(removed == 6)
         #expect(try await loop.flatSubmit { seeker.lookup(topic) }.get().isEmpty)
 
-        try await loop.flatSubmit {
-            var closing: [EventLoopFuture<Void>] = []
-            for node in nodes + [announcer, seeker] {
-                node.stop()
-                closing.append(node.udx.close())
-            }
-            return EventLoopFuture.andAllComplete(closing, on: loop)
-        }.get()
+        try await DHTTestNet.close(nodes + [announcer, seeker], on: loop)
         try await group.shutdownGracefully()
     }
 }
@@ -144,19 +111,8 @@ import Testing
     @Test func thirtyNodesBootstrapWalkAndDropANodeThatLeaves() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        var nodes: [DHTNode] = []
-        let first = DHTNode(
-            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
-        try await loop.flatSubmit { first.start() }.get()
-        let bootstrap = try #require(try await loop.submit { first.address }.get())
-        nodes.append(first)
-        for _ in 1..<30 {
-            let node = DHTNode(
-                udx: UDXNode(eventLoop: loop),
-                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
-            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
-            nodes.append(node)
-        }
+        let net = try await DHTTestNet.start(size: 30, on: loop)
+        var nodes = net.nodes
         let addresses = try await loop.submit { nodes.map { $0.address! } }.get()
         let sizes = try await loop.submit { nodes.map(\.table.count) }.get()
         #expect(sizes.allSatisfy { $0 >= 10 }, "\(sizes)")
@@ -188,14 +144,7 @@ import Testing
         await #expect(throws: DHTNode.Failure.nobodyAnswered) { try await loop.flatSubmit { walker.ping(gone) }.get() }
         #expect(try await loop.submit { walker.table.node(DHTNodeID.of(gone)) == nil }.get())
 
-        try await loop.flatSubmit {
-            var closing: [EventLoopFuture<Void>] = []
-            for node in nodes {
-                node.stop()
-                closing.append(node.udx.close())
-            }
-            return EventLoopFuture.andAllComplete(closing, on: loop)
-        }.get()
+        try await DHTTestNet.close(nodes, on: loop)
         try await group.shutdownGracefully()
     }
 }

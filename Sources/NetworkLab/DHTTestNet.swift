@@ -1,0 +1,39 @@
+import CompactEncoding
+import NIOCore
+import SwarmEngine
+
+/// A test net of persistent `DHTNode`s on 127.0.0.1, all on one event loop: the first is the network's bootstrap
+/// node, each further node bootstraps from it before the next starts (as hyperdht's `createTestnet`). For the DHT
+/// tests and `pear-bench dht`; never contacts anything but 127.0.0.1.
+public struct DHTTestNet {
+    public let nodes: [DHTNode]
+    public let bootstrap: IPv4Endpoint
+
+    public static func start(size: Int, on loop: any EventLoop) async throws -> DHTTestNet {
+        let first = DHTNode(
+            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
+        try await loop.flatSubmit { first.start() }.get()
+        let bootstrap = try await loop.submit { first.address! }.get()
+        var nodes = [first]
+        for _ in 1..<size {
+            let node = DHTNode(
+                udx: UDXNode(eventLoop: loop),
+                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
+            try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
+            nodes.append(node)
+        }
+        return DHTTestNet(nodes: nodes, bootstrap: bootstrap)
+    }
+
+    /// Stops `nodes` (the net's and any others on the same loop) and closes their sockets.
+    public static func close(_ nodes: [DHTNode], on loop: any EventLoop) async throws {
+        try await loop.flatSubmit {
+            var closing: [EventLoopFuture<Void>] = []
+            for node in nodes {
+                node.stop()
+                closing.append(node.udx.close())
+            }
+            return EventLoopFuture.andAllComplete(closing, on: loop)
+        }.get()
+    }
+}
