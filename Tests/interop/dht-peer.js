@@ -10,6 +10,10 @@
 //   {"lookup": "<topic hex>"}    -> {"found": ["<public key hex>", ...]}
 //   {"bench": N}                 -> {"announceMs": [...], "lookupMs": [...]}   (N announces of fresh topics, each
 //                                   looked up right after; wall milliseconds of each)
+//   {"listen": true}             -> {"listening": "<public key hex>"}  (a HyperDHT server that echoes what it gets)
+//   {"connect": "<key hex>", "say": "text"} -> {"echo": "text"}  (found and handshaken through the DHT, then over the stream)
+//   {"join": "<topic hex>", "say": "text"}  -> {"heard": "<what the first Hyperswarm peer said>"}  (a Hyperswarm of
+//                                   this node's DHT joins the topic as client and server and says `text` to peers)
 // and exit at the end of stdin. Only 127.0.0.1 is ever used.
 
 const DHT = require('hyperdht')
@@ -73,6 +77,32 @@ async function main () {
           lookupMs.push(Number(process.hrtime.bigint() - start) / 1e6)
         }
         out({ announceMs, lookupMs })
+      } else if (command.listen) {
+        const server = dht.createServer((socket) => {
+          socket.on('data', (data) => socket.write(data))
+          socket.on('error', () => {})
+        })
+        await server.listen(DHT.keyPair())
+        out({ listening: server.publicKey.toString('hex') })
+      } else if (command.connect) {
+        const socket = dht.connect(Buffer.from(command.connect, 'hex'))
+        socket.on('error', (err) => out({ error: String(err && err.message || err) }))
+        socket.write(command.say)
+        const echo = await new Promise((resolve) => socket.once('data', resolve))
+        out({ echo: echo.toString() })
+        socket.destroy()
+      } else if (command.join) {
+        const Hyperswarm = require('hyperswarm')
+        const swarm = new Hyperswarm({ dht })
+        const heard = new Promise((resolve) => {
+          swarm.on('connection', (socket) => {
+            socket.on('error', () => {})
+            socket.write(command.say)
+            socket.once('data', (data) => resolve(data.toString()))
+          })
+        })
+        swarm.join(Buffer.from(command.join, 'hex'), { client: true, server: true })
+        out({ heard: await heard })
       } else if (command.lookup) {
         const found = new Set()
         for await (const reply of dht.lookup(Buffer.from(command.lookup, 'hex'))) {

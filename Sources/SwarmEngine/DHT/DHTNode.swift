@@ -2,6 +2,10 @@ import CompactEncoding
 import NIOCore
 import Sodium
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A dht-rpc node on two UDX sockets of a `UDXNode` (dht-rpc's server and client socket): the thin shell around
 /// the pure parts — it turns datagrams into `DHTRPCResponder` and `DHTQuery` events, sends what they ask for through
 /// its `DHTRequestTable`, and drives their clocks (the request timeouts, the 750 ms drain that also rotates the
@@ -73,6 +77,8 @@ public final class DHTNode: @unchecked Sendable {
     /// What we store for others once persistent.
     private var store = HyperDHTRecordStore(now: DHTNode.now())
     private var random = SystemRandomNumberGenerator()
+    /// PEER_HANDSHAKE and PEER_HOLEPUNCH messages this node passed on between clients and servers.
+    public private(set) var relayedMessages = 0
     /// Requests answered per sender.
     public private(set) var limiter = DHTRequestLimiter()
     private var requests = DHTRequestTable()
@@ -343,16 +349,22 @@ public final class DHTNode: @unchecked Sendable {
                     table.update(nodeID) { $0.pinged = self.tick; $0.downHints += 1 }
                     ping(node.endpoint).whenFailure { [weak self] _ in _ = self?.table.remove(nodeID) }
                 case .application:
-                    // Only a persistent node stores for others (hyperdht registers its storage handlers then).
-                    let outcome = isPersistent
-                        ? HyperDHTRequestHandler.handle(request, ourID: id, store: &store, now: Self.now(), using: &random)
-                        : .notHandled
+                    let handlerContext = HyperDHTRequestHandler.Context(
+                        ourID: id, isPersistent: isPersistent, now: Self.now(), wallClock: Self.wallClock())
+                    let outcome = HyperDHTRequestHandler.handle(
+                        request, from: from, context: handlerContext, store: &store, using: &random)
                     switch outcome {
                     case .reply(let value, let token, let closerNodes):
                         transmit(
                             DHTRPCResponder.reply(
                                 to: request, value: value, token: token, closerNodes: closerNodes, to: from, context: context),
                             to: from, from: socket)
+                    case .replyTo(let value, let to):
+                        relayedMessages += 1
+                        transmit(DHTRPCResponder.reply(to: request, value: value, to: to, context: context), to: to, from: socket)
+                    case .relay(let value, let to):
+                        relayedMessages += 1
+                        transmit(DHTRPCResponder.relay(request, value: value, to: to, context: context), to: to, from: socket)
                     case .error(let code):
                         transmit(
                             DHTRPCResponder.reply(to: request, error: code, closerNodes: true, to: from, context: context),
@@ -432,4 +444,11 @@ public final class DHTNode: @unchecked Sendable {
     }
 
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1_000_000 }
+
+    /// Milliseconds since 1970 (announce bumps are wall-clock times).
+    static func wallClock() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(max(0, spec.tv_sec)) * 1000 + UInt64(max(0, spec.tv_nsec)) / 1_000_000
+    }
 }

@@ -78,8 +78,8 @@ public enum DHTRPCResponder {
             guard request.target != nil else { return [] }
             return [.reply(reply(to: request, closerNodes: true, to: from, context: context), to: from)]
         case .downHint:
-            guard let value = request.value, value.count >= 6 else { return [] }
-            let named = DHTNodeID.of(IPv4Endpoint(compactEncodedPrefix: value))
+            guard let value = request.value, let down = try? IPv4Endpoint(leniently: value) else { return [] }
+            let named = DHTNodeID.of(down)
             var effects: [Effect] = []
             if let node = context.table.node(named), node.downHints == 0 || node.pinged < context.tick {
                 effects.append(.check(named))
@@ -117,12 +117,13 @@ public enum DHTRPCResponder {
             token: token ? context.tokens.token(for: destination) : nil, closerNodes: nodes, error: error, value: value)
         return DHTMessage.response(response).encoded()
     }
-}
 
-extension IPv4Endpoint {
-    /// The endpoint in the first 6 bytes (callers check there are 6).
-    init(compactEncodedPrefix bytes: [UInt8]) {
-        let address = bytes.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        self.init(address: address, port: UInt16(bytes[4]) | UInt16(bytes[5]) << 8)
+    /// `request` passed on to `destination` with a new value, as dht-rpc's `req.relay` sends it: the same tid,
+    /// command and target, no token, our id when persistent and leaving from the server socket.
+    public static func relay(_ request: DHTRequest, value: [UInt8], to destination: IPv4Endpoint, context: Context) -> [UInt8] {
+        let relayed = DHTRequest(
+            tid: request.tid, to: destination, id: context.isPersistent && context.onServerSocket ? context.id : nil,
+            token: nil, isInternal: request.isInternal, command: request.command, target: request.target, value: value)
+        return DHTMessage.request(relayed).encoded()
     }
 }

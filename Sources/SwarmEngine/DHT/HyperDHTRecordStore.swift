@@ -38,6 +38,29 @@ public struct HyperDHTRecordStore: Sendable {
     private var freshValues: [[UInt8]: StoredValue] = [:]
     private var staleValues: [[UInt8]: StoredValue] = [:]
     private var nextValueAging: UInt64
+    /// Servers that announced themselves through us (hyperdht's router `forwards`), by the hash of their key.
+    private var routes: DHTAgingCache<[UInt8], Route>
+    /// The highest bump announced per target (a lookup reply carries it).
+    private var bumps: DHTAgingCache<[UInt8], UInt64>
+    /// Announces that may be renewed by the preimage of their refresh token, by that token.
+    private var refreshes: DHTAgingCache<[UInt8], Refreshable>
+
+    /// A server that announced itself through us: where it is, as we saw it, and its record.
+    public struct Route: Sendable, Equatable {
+        public var relay: IPv4Endpoint
+        public var peer: HyperDHTPeer
+        public init(relay: IPv4Endpoint, peer: HyperDHTPeer) {
+            self.relay = relay
+            self.peer = peer
+        }
+    }
+
+    /// What an announce with a refresh token renews.
+    public struct Refreshable: Sendable, Equatable {
+        public var target: [UInt8]
+        public var peer: HyperDHTPeer
+        public var announcesSelf: Bool
+    }
 
     private enum StoredValue: Sendable {
         case mutable(HyperDHTMutableRecord)
@@ -48,6 +71,9 @@ public struct HyperDHTRecordStore: Sendable {
         self.limits = limits
         nextRecordAging = now + Self.agingInterval(limits.maximumAge)
         nextValueAging = now + Self.agingInterval(limits.maximumValueAge)
+        routes = DHTAgingCache(maximumSize: limits.maximumRecords, maximumAge: limits.maximumAge, now: now)
+        bumps = DHTAgingCache(maximumSize: limits.maximumRecords, maximumAge: limits.maximumAge, now: now)
+        refreshes = DHTAgingCache(maximumSize: limits.maximumRecords, maximumAge: limits.maximumAge, now: now)
     }
 
     static func agingInterval(_ age: UInt64) -> UInt64 { (2 * age + 2) / 3 }
@@ -55,6 +81,50 @@ public struct HyperDHTRecordStore: Sendable {
     /// How many peer records are held.
     public var recordCount: Int { freshCount + staleCount }
     public var valueCount: Int { freshValues.count + staleValues.count }
+    public var routeCount: Int { routes.count }
+
+    // MARK: - Routes
+
+    /// A server's own announce (under the hash of its key) from `route.relay`: kept as a route for PEER_HANDSHAKE
+    /// and PEER_HOLEPUNCH, and no longer among the target's plain records.
+    public mutating func setRoute(_ route: Route, for target: [UInt8], now: UInt64) {
+        routes.set(target, route, now: now)
+        unannounce(route.peer.publicKey, under: target)
+    }
+
+    public mutating func route(for target: [UInt8], now: UInt64) -> Route? {
+        routes.get(target, now: now)
+    }
+
+    public mutating func removeRoute(for target: [UInt8]) {
+        routes.remove(target)
+    }
+
+    // MARK: - Bumps and refreshes
+
+    /// Raises `target`'s bump to `bump` when it is higher and not more than a minute ahead of `wallClock` (both
+    /// milliseconds since 1970, as the reference's `MAX_BUMP_DRIFT`).
+    public mutating func raiseBump(_ bump: UInt64, for target: [UInt8], wallClock: UInt64, now: UInt64) {
+        let current = bumps.get(target, now: now) ?? 0
+        if bump > current, bump <= wallClock + 60_000 { bumps.set(target, bump, now: now) }
+    }
+
+    public mutating func bump(for target: [UInt8], now: UInt64) -> UInt64 {
+        bumps.get(target, now: now) ?? 0
+    }
+
+    public mutating func setRefreshable(_ entry: Refreshable, token: [UInt8], now: UInt64) {
+        refreshes.set(token, entry, now: now)
+    }
+
+    /// The announce registered under `token`, moved to `renewal` (the refresh chain: each renewal reveals the
+    /// preimage of the token before it and registers the next).
+    public mutating func renewRefreshable(token: [UInt8], renewal: [UInt8], now: UInt64) -> Refreshable? {
+        guard let entry = refreshes.get(token, now: now) else { return nil }
+        refreshes.remove(token)
+        refreshes.set(renewal, entry, now: now)
+        return entry
+    }
 
     // MARK: - Announced peers
 

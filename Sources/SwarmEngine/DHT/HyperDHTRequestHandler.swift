@@ -1,11 +1,15 @@
 import CompactEncoding
 import Sodium
 
-/// HyperDHT's commands as a persistent node serves them (hyperdht 6.33 `lib/persistent.js`), over a
-/// `HyperDHTRecordStore`: LOOKUP returns up to 20 stored peer records with the bump counter, FIND_PEER the record a
-/// server announced for its own key, ANNOUNCE and UNANNOUNCE store or remove a record whose signature covers our id
-/// and the token we handed out, and the mutable and immutable values are stored and served with their checks.
-/// Anything malformed, unsigned or for another target is dropped without a reply, as the reference drops it.
+/// HyperDHT's commands (hyperdht 6.33 `index.js` `onrequest`): PEER_HANDSHAKE and PEER_HOLEPUNCH, which every node
+/// routes (`HyperDHTRouter`), and the storage commands a persistent node serves (`lib/persistent.js`) over a
+/// `HyperDHTRecordStore`: LOOKUP returns up to 20 stored peer records (a server's own record among them when it
+/// announced itself through us) with the target's bump, FIND_PEER the record of a server that announced itself
+/// through us, ANNOUNCE and UNANNOUNCE store or remove a record whose signature covers our id and the token we
+/// handed out (a server announcing under the hash of its own key becomes a route instead; an announce carrying only
+/// the preimage of an earlier refresh token renews that record), and the mutable and immutable values are stored and
+/// served with their checks. Anything malformed, unsigned or for another target is dropped without a reply, as the
+/// reference drops it.
 ///
 /// Pure: the caller checked the request's token (`DHTRPCResponder`) and sends the outcome.
 public enum HyperDHTRequestHandler {
@@ -19,48 +23,99 @@ public enum HyperDHTRequestHandler {
         case reply(value: [UInt8]?, token: Bool, closerNodes: Bool)
         /// Reply with this error code (no token, closer nodes).
         case error(UInt64)
+        /// Send the request on (dht-rpc's `req.relay`: same tid, command and target, this value, no token).
+        case relay(value: [UInt8], to: IPv4Endpoint)
+        /// Reply with this value to `to` rather than to the requester, with neither token nor closer nodes.
+        case replyTo(value: [UInt8], to: IPv4Endpoint)
         /// No reply.
         case drop
-        /// Not a storage command (PEER_HANDSHAKE, PEER_HOLEPUNCH, PLUGIN, unknown): the caller decides.
+        /// Not a command we serve (PLUGIN, unknown, or storage on an ephemeral node): the caller decides.
         case notHandled
     }
 
+    /// What the handler needs to know about the node and the moment.
+    public struct Context: Sendable {
+        public var ourID: [UInt8]
+        /// Only a persistent node stores for others (hyperdht registers its storage handlers then).
+        public var isPersistent: Bool
+        /// Uptime milliseconds, the store's clock.
+        public var now: UInt64
+        /// Milliseconds since 1970, what bumps are compared with.
+        public var wallClock: UInt64
+
+        public init(ourID: [UInt8], isPersistent: Bool, now: UInt64, wallClock: UInt64) {
+            self.ourID = ourID
+            self.isPersistent = isPersistent
+            self.now = now
+            self.wallClock = wallClock
+        }
+    }
+
     public static func handle(
-        _ request: DHTRequest, ourID: [UInt8], store: inout HyperDHTRecordStore, now: UInt64,
+        _ request: DHTRequest, from: IPv4Endpoint, context: Context, store: inout HyperDHTRecordStore,
         using generator: inout some RandomNumberGenerator
     ) -> Outcome {
         guard let command = Command(rawValue: request.command) else { return .notHandled }
+        let now = context.now
         switch command {
         case .peerHandshake, .peerHolepunch:
-            return .notHandled
+            let route = request.target.flatMap { store.route(for: $0, now: now)?.relay }
+            switch HyperDHTRouter.route(request, from: from, route: route) {
+            case .relay(let value, let to): return .relay(value: value, to: to)
+            case .reply(let value, let to): return .replyTo(value: value, to: to)
+            case .replyWithCloserNodes: return .reply(value: nil, token: false, closerNodes: true)
+            case .drop: return .drop
+            }
+        default:
+            break
+        }
+        guard context.isPersistent else { return .notHandled }
+        switch command {
+        case .peerHandshake, .peerHolepunch:
+            return .drop
         case .lookup:
             guard let target = request.target else { return .drop }
-            let peers = store.lookup(target, now: now, using: &generator)
-            let value = peers.isEmpty ? nil : HyperDHTLookupReply(peers: peers).compactEncoded()
+            var peers = store.lookup(target, now: now, using: &generator)
+            if peers.count < 20, let route = store.route(for: target, now: now) { peers.append(route.peer) }
+            let value = peers.isEmpty
+                ? nil : HyperDHTLookupReply(peers: peers, bump: store.bump(for: target, now: now)).compactEncoded()
             return .reply(value: value, token: true, closerNodes: true)
         case .findPeer:
             guard let target = request.target else { return .drop }
-            // The record a server announced under the hash of its own key.
-            let own = store.lookup(target, count: .max, now: now, using: &generator)
-                .first { HyperDHTSignatures.mutableTarget($0.publicKey) == target }
-            return .reply(value: own?.compactEncoded(), token: true, closerNodes: true)
+            let route = store.route(for: target, now: now)
+            return .reply(value: route?.peer.compactEncoded(), token: true, closerNodes: true)
         case .announce, .unannounce:
             guard let target = request.target, let token = request.token, let value = request.value,
-                let announce = try? HyperDHTAnnounce(leniently: value), let peer = announce.peer,
-                let signature = announce.signature
+                let announce = try? HyperDHTAnnounce(leniently: value)
             else { return .drop }
-            // (A refresh without a peer record renews by token; not kept by this store: such announces are dropped,
-            // and the announcer signs afresh.)
+            guard let peer = announce.peer else {
+                guard command == .announce, let refresh = announce.refresh else { return .drop }
+                return renew(target: target, refresh: refresh, from: from, store: &store, now: now)
+            }
+            guard let signature = announce.signature else { return .drop }
             let signable = HyperDHTSignatures.announceSignable(
-                target: target, nodeID: ourID, token: token, peer: peer, refresh: announce.refresh,
+                target: target, nodeID: context.ourID, token: token, peer: peer, refresh: announce.refresh,
                 unannounce: command == .unannounce)
             guard Ed25519.verify(signature: signature, message: signable, publicKey: peer.publicKey) else {
                 return .drop
             }
-            if command == .announce {
-                guard store.announce(peer, under: target, now: now) else { return .drop }
-            } else {
+            let announcesSelf = HyperDHTSignatures.mutableTarget(peer.publicKey) == target
+            if command == .unannounce {
+                if announcesSelf { store.removeRoute(for: target) }
                 store.unannounce(peer.publicKey, under: target)
+                return .reply(value: nil, token: false, closerNodes: false)
+            }
+            var stored = peer
+            if stored.relayAddresses.count > 3 { stored.relayAddresses = Array(stored.relayAddresses.prefix(3)) }
+            if announcesSelf {
+                store.setRoute(.init(relay: from, peer: stored), for: target, now: now)
+            } else {
+                store.raiseBump(announce.bump, for: target, wallClock: context.wallClock, now: now)
+                guard store.announce(stored, under: target, now: now) else { return .drop }
+            }
+            if let refresh = announce.refresh {
+                store.setRefreshable(
+                    .init(target: target, peer: stored, announcesSelf: announcesSelf), token: refresh, now: now)
             }
             return .reply(value: nil, token: false, closerNodes: false)
         case .mutableGet:
@@ -94,6 +149,22 @@ public enum HyperDHTRequestHandler {
             guard let target = request.target else { return .drop }
             return .reply(value: store.immutable(at: target, now: now), token: true, closerNodes: true)
         }
+    }
+
+    /// An announce that carries only a refresh token: the record registered under its hash is renewed (from
+    /// wherever the renewal comes, for a route) and the token takes its place in the chain.
+    private static func renew(
+        target: [UInt8], refresh: [UInt8], from: IPv4Endpoint, store: inout HyperDHTRecordStore, now: UInt64
+    ) -> Outcome {
+        guard let entry = store.renewRefreshable(token: BLAKE2b.hash256(refresh), renewal: refresh, now: now) else {
+            return .drop
+        }
+        if entry.announcesSelf {
+            store.setRoute(.init(relay: from, peer: entry.peer), for: entry.target, now: now)
+        } else {
+            store.announce(entry.peer, under: entry.target, now: now)
+        }
+        return .reply(value: nil, token: false, closerNodes: false)
     }
 }
 

@@ -79,4 +79,42 @@ import Testing
         try await DHTTestNet.close(nodes, on: loop)
         try await group.shutdownGracefully()
     }
+
+    /// What users of a mixed network meet first: Node HyperDHT peers that bootstrap only from our persistent nodes
+    /// connect by public key (the server announces itself through our nodes, which pass the client's handshake and
+    /// holepunch rounds to it), and two Node Hyperswarm peers on one topic find each other and talk.
+    @Test func nodePeersConnectThroughOurNetwork() async throws {
+        guard let modules = UDXInteropTests.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let net = try await DHTTestNet.start(size: 6, on: loop)
+        let port = "\(net.bootstrap.port)"
+        let server = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+        let client = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+
+        try server.command(["listen": true])
+        let listening = try await server.nextObject()
+        let key = try #require(listening["listening"] as? String, "\(listening)")
+        try client.command(["connect": key, "say": "hello through pearircd"])
+        let echoed = try await client.nextObject()
+        #expect(echoed["echo"] as? String == "hello through pearircd", "\(echoed)")
+        let relayed = try await loop.submit { net.nodes.map(\.relayedMessages).reduce(0, +) }.get()
+        #expect(relayed >= 2, "the handshake went to the server and back through our nodes")
+
+        let topic = BLAKE2b.hash256(Array("pearirc/interop/swarm".utf8))
+        let first = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+        let second = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+        try first.command(["join": Self.hex(topic), "say": "from the first"])
+        try second.command(["join": Self.hex(topic), "say": "from the second"])
+        let heardByFirst = try await first.nextObject()
+        let heardBySecond = try await second.nextObject()
+        #expect(heardByFirst["heard"] as? String == "from the second", "\(heardByFirst)")
+        #expect(heardBySecond["heard"] as? String == "from the first", "\(heardBySecond)")
+
+        try await DHTTestNet.close(net.nodes, on: loop)
+        try await group.shutdownGracefully()
+    }
 }
