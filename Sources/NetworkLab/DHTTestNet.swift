@@ -9,16 +9,21 @@ public struct DHTTestNet {
     public let nodes: [DHTNode]
     public let bootstrap: IPv4Endpoint
 
-    public static func start(size: Int, on loop: any EventLoop) async throws -> DHTTestNet {
-        let first = DHTNode(
-            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], persistent: true))
+    /// `storeClock`: the clock the nodes' record stores age by (uptime milliseconds unless a test moves it).
+    public static func start(
+        size: Int, on loop: any EventLoop, storeClock: (@Sendable () -> UInt64)? = nil
+    ) async throws -> DHTTestNet {
+        func configuration(_ bootstrap: [IPv4Endpoint]) -> DHTNode.Configuration {
+            var configuration = DHTNode.Configuration(host: "127.0.0.1", bootstrap: bootstrap, persistent: true)
+            if let storeClock { configuration.storeClock = storeClock }
+            return configuration
+        }
+        let first = DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration([]))
         try await loop.flatSubmit { first.start() }.get()
         let bootstrap = try await loop.submit { first.address! }.get()
         var nodes = [first]
         for _ in 1..<size {
-            let node = DHTNode(
-                udx: UDXNode(eventLoop: loop),
-                configuration: .init(host: "127.0.0.1", bootstrap: [bootstrap], persistent: true))
+            let node = DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration([bootstrap]))
             try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
             nodes.append(node)
         }

@@ -11,11 +11,9 @@ import Glibc
 /// its `DHTRequestTable`, and drives their clocks (the request timeouts, the 750 ms drain that also rotates the
 /// tokens, the 5 s tick of the table's bookkeeping).
 ///
-/// What exists so far (issue 16 is open): dht-rpc's own commands, bootstrapping, FIND_NODE walks, a routing table
-/// filled from the network, the NAT sampler, and persistent mode when forced (`persistent`, as `DHT.bootstrapper`);
-/// HyperDHT's storage commands when persistent (`HyperDHTRequestHandler`) and the client side of LOOKUP, ANNOUNCE and
-/// UNANNOUNCE; not yet the adaptive switch to persistence, pinging and swapping in full rows, refresh, FIND_PEER and
-/// value get/put from the client side, or PEER_HANDSHAKE/PEER_HOLEPUNCH forwarding (answered UNKNOWN_COMMAND).
+/// It serves dht-rpc's own commands, bootstraps, walks, fills its routing table from the network and samples its
+/// address; it routes PEER_HANDSHAKE and PEER_HOLEPUNCH (`HyperDHTRouter`) and, when persistent, serves HyperDHT's
+/// storage commands (`HyperDHTRequestHandler`). HyperDHT's client operations are in `HyperDHTClient.swift`.
 ///
 /// Everything runs on the UDX node's event loop, as the UDX node itself.
 public final class DHTNode: @unchecked Sendable {
@@ -29,6 +27,8 @@ public final class DHTNode: @unchecked Sendable {
         /// Persistent from the start (what `pearircd dht-node --persistent` and hyperdht's `bootstrapper` do): sends
         /// its id, answers from the server socket and is added to other nodes' tables.
         public var persistent: Bool
+        /// The clock stored records age by, in milliseconds (uptime; tests move it to see records expire).
+        public var storeClock: @Sendable () -> UInt64 = DHTNode.now
 
         public init(host: String, port: Int = 0, bootstrap: [IPv4Endpoint], persistent: Bool = false) {
             self.host = host
@@ -43,6 +43,8 @@ public final class DHTNode: @unchecked Sendable {
         case notIPv4(String)
         /// No node answered at all.
         case nobodyAnswered
+        /// Every node that answered refused, with this error (hyperdht's `ERROR`: 16 SEQ_REUSED, 17 SEQ_TOO_LOW).
+        case refused(UInt64)
     }
 
     private enum Owner {
@@ -56,6 +58,7 @@ public final class DHTNode: @unchecked Sendable {
         var request: DHTRequest
         var replies: [DHTQuery.Reply] = []
         var promise: EventLoopPromise<WalkResult>
+        var onReply: ((DHTQuery.Reply) -> Void)?
     }
 
     /// What a walk found: the closest nodes that answered, and every successful reply on the way (a LOOKUP's peers
@@ -75,7 +78,7 @@ public final class DHTNode: @unchecked Sendable {
     public private(set) var isPersistent: Bool
     private var tokens = DHTTokens()
     /// What we store for others once persistent.
-    private var store = HyperDHTRecordStore(now: DHTNode.now())
+    private var store: HyperDHTRecordStore
     private var random = SystemRandomNumberGenerator()
     /// PEER_HANDSHAKE and PEER_HOLEPUNCH messages this node passed on between clients and servers.
     public private(set) var relayedMessages = 0
@@ -95,8 +98,13 @@ public final class DHTNode: @unchecked Sendable {
         self.udx = udx
         self.configuration = configuration
         isPersistent = configuration.persistent
+        store = HyperDHTRecordStore(now: configuration.storeClock())
         table = DHTRoutingTable(id: RandomBytes.generate(count: 32))
     }
+
+    /// How many announced peer records and server routes this node holds for others.
+    public var storedRecords: Int { store.recordCount }
+    public var storedRoutes: Int { store.routeCount }
 
     /// Our id: the hash of our public address once persistent, else the random id our table is built around.
     public var id: [UInt8] { table.id }
@@ -158,78 +166,22 @@ public final class DHTNode: @unchecked Sendable {
         return walk(request).map(\.closest)
     }
 
-    /// The peers announced under `target` (HyperDHT's LOOKUP), from every node of the walk that holds some.
-    public func lookup(_ target: [UInt8]) -> EventLoopFuture<[HyperDHTPeer]> {
-        eventLoop.preconditionInEventLoop()
-        return walk(Self.command(.lookup, target: target)).map { result in
-            var seen: Set<[UInt8]> = []
-            var peers: [HyperDHTPeer] = []
-            for reply in result.replies {
-                guard let value = reply.response.value, let found = try? HyperDHTLookupReply(leniently: value) else {
-                    continue
-                }
-                for peer in found.peers where seen.insert(peer.publicKey).inserted { peers.append(peer) }
-            }
-            return peers
-        }
-    }
-
-    /// Announces `keyPair`'s public key under `target` (HyperDHT's ANNOUNCE) on the closest nodes: a LOOKUP walk,
-    /// then to each of the closest nodes that handed us a token, the record signed for that node and token.
-    /// Succeeds once at least one node stored it; returns how many did.
-    public func announce(
-        _ target: [UInt8], keyPair: Ed25519.KeyPair, relayAddresses: [IPv4Endpoint] = []
-    ) -> EventLoopFuture<Int> {
-        commit(target, keyPair: keyPair, peer: HyperDHTPeer(publicKey: keyPair.publicKey, relayAddresses: relayAddresses), unannounce: false)
-    }
-
-    /// Removes the record `announce` stored (HyperDHT's UNANNOUNCE), signed the same way.
-    public func unannounce(_ target: [UInt8], keyPair: Ed25519.KeyPair) -> EventLoopFuture<Int> {
-        commit(target, keyPair: keyPair, peer: HyperDHTPeer(publicKey: keyPair.publicKey), unannounce: true)
-    }
-
-    /// An announce of `claimed` signed by another key (for tests: no node may store it).
-    func announceForged(_ target: [UInt8], claiming claimed: [UInt8], signedBy signer: Ed25519.KeyPair) -> EventLoopFuture<Int> {
-        commit(target, keyPair: signer, peer: HyperDHTPeer(publicKey: claimed), unannounce: false)
-    }
-
-    private func commit(_ target: [UInt8], keyPair: Ed25519.KeyPair, peer: HyperDHTPeer, unannounce: Bool) -> EventLoopFuture<Int> {
-        eventLoop.preconditionInEventLoop()
-        return walk(Self.command(.lookup, target: target)).flatMap { result in
-            var sent: [EventLoopFuture<DHTResponse>] = []
-            for reply in result.closest {
-                guard let nodeID = reply.id, let token = reply.response.token else { continue }
-                let signable = HyperDHTSignatures.announceSignable(
-                    target: target, nodeID: nodeID, token: token, peer: peer, refresh: nil, unannounce: unannounce)
-                let value = HyperDHTAnnounce(peer: peer, signature: Ed25519.sign(signable, keyPair: keyPair))
-                var request = Self.command(unannounce ? .unannounce : .announce, target: target)
-                request.token = token
-                request.value = value.compactEncoded()
-                let promise = self.eventLoop.makePromise(of: DHTResponse.self)
-                self.send(request, to: reply.from, owner: .ping(promise))
-                sent.append(promise.futureResult)
-            }
-            return EventLoopFuture.whenAllComplete(sent, on: self.eventLoop).flatMapThrowing { results in
-                let stored = results.filter { if case .success(let response) = $0 { response.error == 0 } else { false } }.count
-                guard stored > 0 else { throw Failure.nobodyAnswered }
-                return stored
-            }
-        }
-    }
-
-    private static func command(_ command: HyperDHTRequestHandler.Command, target: [UInt8]) -> DHTRequest {
-        DHTRequest(tid: 0, to: IPv4Endpoint(address: 0, port: 0), isInternal: false, command: command.rawValue, target: target)
-    }
-
     /// Pings one node (dht-rpc's PING); the reply tells it our address as it sees it.
     public func ping(_ endpoint: IPv4Endpoint) -> EventLoopFuture<DHTResponse> {
+        request(DHTRequest(tid: 0, to: endpoint, isInternal: true, command: 0), to: endpoint)
+    }
+
+    /// One request to one node (with retries, as every request); the future fails when it never answers.
+    func request(_ request: DHTRequest, to endpoint: IPv4Endpoint) -> EventLoopFuture<DHTResponse> {
         eventLoop.preconditionInEventLoop()
         let promise = eventLoop.makePromise(of: DHTResponse.self)
-        send(DHTRequest(tid: 0, to: endpoint, isInternal: true, command: 0), to: endpoint, owner: .ping(promise))
+        send(request, to: endpoint, owner: .ping(promise))
         return promise.futureResult
     }
 
-    private func walk(_ request: DHTRequest) -> EventLoopFuture<WalkResult> {
+    /// A walk toward `request.target` sending `request` to each node on the way; `onReply` sees each successful
+    /// reply as it comes.
+    func walk(_ request: DHTRequest, onReply: ((DHTQuery.Reply) -> Void)? = nil) -> EventLoopFuture<WalkResult> {
         let promise = eventLoop.makePromise(of: WalkResult.self)
         guard serverSocket != nil else {
             promise.fail(Failure.notStarted)
@@ -240,7 +192,7 @@ public final class DHTNode: @unchecked Sendable {
         var query = DHTQuery(target: request.target ?? id, ownID: id, k: table.k)
         let effects = query.start(
             table: table.closest(to: request.target ?? id), bootstrap: configuration.bootstrap)
-        walks[number] = Walk(query: query, request: request, promise: promise)
+        walks[number] = Walk(query: query, request: request, promise: promise, onReply: onReply)
         perform(effects, walk: number)
         return promise.futureResult
     }
@@ -257,6 +209,7 @@ public final class DHTNode: @unchecked Sendable {
                     owner: .ignore)
             case .reply(let reply):
                 walks[number]?.replies.append(reply)
+                walks[number]?.onReply?(reply)
             case .finished(let replies):
                 guard let walk = walks.removeValue(forKey: number) else { return }
                 if replies.isEmpty && walk.query.successes == 0 {
@@ -350,7 +303,7 @@ public final class DHTNode: @unchecked Sendable {
                     ping(node.endpoint).whenFailure { [weak self] _ in _ = self?.table.remove(nodeID) }
                 case .application:
                     let handlerContext = HyperDHTRequestHandler.Context(
-                        ourID: id, isPersistent: isPersistent, now: Self.now(), wallClock: Self.wallClock())
+                        ourID: id, isPersistent: isPersistent, now: configuration.storeClock(), wallClock: Self.wallClock())
                     let outcome = HyperDHTRequestHandler.handle(
                         request, from: from, context: handlerContext, store: &store, using: &random)
                     switch outcome {
@@ -443,7 +396,7 @@ public final class DHTNode: @unchecked Sendable {
         }
     }
 
-    static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1_000_000 }
+    @Sendable static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds / 1_000_000 }
 
     /// Milliseconds since 1970 (announce bumps are wall-clock times).
     static func wallClock() -> UInt64 {
