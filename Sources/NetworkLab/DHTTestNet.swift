@@ -5,7 +5,7 @@ import SwarmEngine
 /// A test net of persistent `DHTNode`s on 127.0.0.1, all on one event loop: the first is the network's bootstrap
 /// node, each further node bootstraps from it before the next starts (as hyperdht's `createTestnet`). For the DHT
 /// tests and `pear-bench dht`; never contacts anything but 127.0.0.1.
-public struct DHTTestNet {
+public struct DHTTestNet: Sendable {
     public let nodes: [DHTNode]
     public let bootstrap: IPv4Endpoint
 

@@ -99,6 +99,11 @@ public final class NetworkNamespace: @unchecked Sendable {
         return line
     }
 
+    /// Adds an iptables rule in the namespace (`arguments` after `iptables`, e.g. `-A INPUT … -j DROP`).
+    public func iptables(_ arguments: String...) throws {
+        try Self.run(["/usr/sbin/ip", "netns", "exec", name, "/usr/sbin/iptables"] + arguments)
+    }
+
     public func remove() async {
         try? await group.shutdownGracefully()
         try? Self.run("/usr/sbin/ip", "netns", "del", name)
@@ -115,7 +120,9 @@ public final class NetworkNamespace: @unchecked Sendable {
         }
     }
 
-    static func run(_ arguments: String...) throws {
+    static func run(_ arguments: String...) throws { try run(arguments) }
+
+    static func run(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())

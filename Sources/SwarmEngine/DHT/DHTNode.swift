@@ -27,6 +27,10 @@ public final class DHTNode: @unchecked Sendable {
         /// Persistent from the start (what `pearircd dht-node --persistent` and hyperdht's `bootstrapper` do): sends
         /// its id, answers from the server socket and is added to other nodes' tables.
         public var persistent: Bool
+        /// Never persistent, whatever the network (dht-rpc's `ephemeral: true`); otherwise adaptive unless `persistent`.
+        public var ephemeral = false
+        /// The node's tick (dht-rpc's 5 s; tests shorten it to see the adaptive switch without waiting 20 minutes).
+        public var tickInterval: TimeAmount = .seconds(5)
         /// The clock stored records age by, in milliseconds (uptime; tests move it to see records expire).
         public var storeClock: @Sendable () -> UInt64 = DHTNode.now
 
@@ -75,7 +79,17 @@ public final class DHTNode: @unchecked Sendable {
     public private(set) var clientSocket: UDXSocket?
     public private(set) var table: DHTRoutingTable
     public private(set) var nat = DHTNATSampler()
-    public private(set) var isPersistent: Bool
+    /// Ephemeral or persistent, firewalled or not, and the tick-driven upkeep (`DHTNetworkState`).
+    public private(set) var network: DHTNetworkState
+    /// Persistent: sends its id, is added to other nodes' tables and stores for them.
+    public var isPersistent: Bool { !network.isEphemeral }
+    /// Firewalled: replies reach only our client socket, so requests leave from it.
+    public var isFirewalled: Bool { network.isFirewalled }
+    /// Called after each check of the node's network, whatever it found (so also when the node stops being
+    /// firewalled or becomes persistent).
+    public var onNetworkUpdate: ((DHTNode) -> Void)?
+    /// The bootstrap walk is over.
+    public private(set) var isBootstrapped = false
     private var tokens = DHTTokens()
     /// What we store for others once persistent.
     private var store: HyperDHTRecordStore
@@ -88,7 +102,14 @@ public final class DHTNode: @unchecked Sendable {
     private var owners: [UInt16: (owner: Owner, endpoint: IPv4Endpoint)] = [:]
     private var walks: [Int: Walk] = [:]
     private var nextWalk = 0
-    private var tick: UInt64 = 1
+    private var tick: UInt64 { network.tick }
+    /// Hosts that reached our server socket while a firewall check is running.
+    private var hostsOnServerSocket: Set<UInt32>?
+    private var checkingNetwork = false
+    private enum QuickFirewallProbe { case notWanted, wanted, sent, answered }
+    private var quickFirewallProbe = QuickFirewallProbe.notWanted
+    /// Bootstrap nodes whose view of our address was sampled (`_sampleBootstrapMaybe`).
+    private var sampledBootstrapNodes: Set<IPv4Endpoint> = []
     private var timer: Scheduled<Void>?
     private var timerDeadline: UInt64?
     private var drainTask: RepeatedTask?
@@ -97,7 +118,9 @@ public final class DHTNode: @unchecked Sendable {
     public init(udx: UDXNode, configuration: Configuration) {
         self.udx = udx
         self.configuration = configuration
-        isPersistent = configuration.persistent
+        network = DHTNetworkState(
+            mode: configuration.persistent ? .persistent : configuration.ephemeral ? .ephemeral : .adaptive,
+            tickOffset: UInt64.random(in: 0..<100), refreshOffset: Int.random(in: 1...DHTNetworkState.refreshTicks))
         store = HyperDHTRecordStore(now: configuration.storeClock())
         table = DHTRoutingTable(id: RandomBytes.generate(count: 32))
     }
@@ -127,22 +150,49 @@ public final class DHTNode: @unchecked Sendable {
                 server.onMessage = { [weak self] buffer, from in self?.received(buffer, from: from, on: server) }
                 client.onMessage = { [weak self] buffer, from in self?.received(buffer, from: from, on: client) }
                 if self.isPersistent, let address = self.address {
-                    // Persistent: the id is the hash of the address others reach us at.
+                    // Persistent: the id is the hash of the address others reach us at (and that is our address,
+                    // as `bootstrapper` seeds its sampler).
                     self.table = DHTRoutingTable(id: DHTNodeID.of(address))
+                    self.nat.add(address)
                 }
                 self.drainTask = self.eventLoop.scheduleRepeatedTask(
                     initialDelay: .milliseconds(750), delay: .milliseconds(750)
                 ) { [weak self] _ in self?.drain() }
-                self.tickTask = self.eventLoop.scheduleRepeatedTask(
-                    initialDelay: .seconds(5), delay: .seconds(5)
-                ) { [weak self] _ in self?.tick += 1 }
+                let interval = self.configuration.tickInterval
+                self.tickTask = self.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) {
+                    [weak self] _ in self?.onTick()
+                }
             }
         }
     }
 
-    /// Walks toward our own id from the bootstrap nodes (dht-rpc's bootstrap), filling the table on the way.
+    /// Walks toward our own id from the bootstrap nodes (dht-rpc's `_bootstrap`), filling the table on the way. A
+    /// firewalled node asks the first node that answers to PING_NAT its server socket; if that reaches it, it checks
+    /// whether it is firewalled at all (and walks again if its id changed).
     public func bootstrap() -> EventLoopFuture<Void> {
-        findNode(id).map { _ in }
+        eventLoop.preconditionInEventLoop()
+        return bootstrapRound(1)
+    }
+
+    private func bootstrapRound(_ round: Int) -> EventLoopFuture<Void> {
+        quickFirewallProbe = network.wantsQuickFirewallCheck ? .wanted : .notWanted
+        return walk(findNodeRequest(id)) { [weak self] reply in
+            guard let self, case .wanted = quickFirewallProbe else { return }
+            // Simple quick heuristic, as the reference's: one PING_NAT to the first node that answers.
+            quickFirewallProbe = .sent
+            request(pingNATRequest(), to: reply.from).whenSuccess { [weak self] _ in
+                self?.quickFirewallProbe = .answered
+            }
+        }.flatMap { _ -> EventLoopFuture<Void> in
+            // As the reference, only a pong that came before the walk ended counts.
+            guard case .answered = self.quickFirewallProbe, round < 2 else { return self.eventLoop.makeSucceededVoidFuture() }
+            return self.updateNetworkState(onlyFirewall: true).flatMap { changed in
+                changed ? self.bootstrapRound(round + 1) : self.eventLoop.makeSucceededVoidFuture()
+            }
+        }.always { _ in
+            self.quickFirewallProbe = .notWanted
+            self.isBootstrapped = true
+        }
     }
 
     /// Stops the clocks and fails what is in flight; the UDX node's owner closes the sockets.
@@ -162,8 +212,19 @@ public final class DHTNode: @unchecked Sendable {
     /// The closest nodes to `target` that answered a FIND_NODE walk.
     public func findNode(_ target: [UInt8]) -> EventLoopFuture<[DHTQuery.Reply]> {
         eventLoop.preconditionInEventLoop()
-        let request = DHTRequest(tid: 0, to: IPv4Endpoint(address: 0, port: 0), isInternal: true, command: 2, target: target)
-        return walk(request).map(\.closest)
+        return walk(findNodeRequest(target)).map(\.closest)
+    }
+
+    private func findNodeRequest(_ target: [UInt8]) -> DHTRequest {
+        DHTRequest(tid: 0, to: IPv4Endpoint(address: 0, port: 0), isInternal: true, command: 2, target: target)
+    }
+
+    /// PING_NAT asking the node to answer to our server socket's port.
+    private func pingNATRequest() -> DHTRequest {
+        let port = address?.port ?? 0
+        return DHTRequest(
+            tid: 0, to: IPv4Endpoint(address: 0, port: 0), isInternal: true, command: 1,
+            value: [UInt8(port & 0xff), UInt8(port >> 8)])
     }
 
     /// Pings one node (dht-rpc's PING); the reply tells it our address as it sees it.
@@ -187,6 +248,7 @@ public final class DHTNode: @unchecked Sendable {
             promise.fail(Failure.notStarted)
             return promise.futureResult
         }
+        network.queried()
         let number = nextWalk
         nextWalk += 1
         var query = DHTQuery(target: request.target ?? id, ownID: id, k: table.k)
@@ -223,12 +285,12 @@ public final class DHTNode: @unchecked Sendable {
 
     // MARK: - Sending
 
-    /// Sends a request from the socket dht-rpc would use (the server socket once persistent, else the client
-    /// socket), with our id when persistent.
+    /// Sends a request from the socket dht-rpc would use (the client socket while firewalled, else the server
+    /// socket), with our id when persistent and sending from the server socket.
     private func send(_ template: DHTRequest, to endpoint: IPv4Endpoint, owner: Owner) {
         var request = template
-        let socket: DHTRequestTable.Socket = isPersistent ? .server : .client
-        request.id = isPersistent ? id : nil
+        let socket: DHTRequestTable.Socket = isFirewalled ? .client : .server
+        request.id = isPersistent && socket == .server ? id : nil
         var actions: [DHTRequestTable.Action] = []
         let tid = requests.send(request, to: endpoint, from: socket, now: Self.now(), into: &actions)
         owners[tid] = (owner, endpoint)
@@ -285,6 +347,7 @@ public final class DHTNode: @unchecked Sendable {
         case .request(let request):
             guard limiter.allows(from, now: Self.now()) else { return }
             let senderID = DHTNodeID.validated(request.id, from: from)
+            if socket === serverSocket { hostsOnServerSocket?.insert(from.address) }
             if let senderID { learn(senderID, at: from, seenUs: request.to, sample: socket === expectedSocket) }
             let context = DHTRPCResponder.Context(
                 id: id, isPersistent: isPersistent, onServerSocket: socket === serverSocket, tokens: tokens,
@@ -338,8 +401,9 @@ public final class DHTNode: @unchecked Sendable {
                 return
             }
             rearmTimer()
+            if socket === serverSocket { hostsOnServerSocket?.insert(from.address) }
             let senderID = DHTNodeID.validated(response.id, from: from)
-            if let senderID { learn(senderID, at: from, seenUs: response.to, sample: true) }
+            learn(senderID, at: from, seenUs: response.to, sample: socket === expectedSocket)
             _ = outstanding
             switch entry.owner {
             case .query(let number):
@@ -357,18 +421,165 @@ public final class DHTNode: @unchecked Sendable {
     }
 
     /// The socket replies to our requests arrive on.
-    private var expectedSocket: UDXSocket? { isPersistent ? serverSocket : clientSocket }
+    private var expectedSocket: UDXSocket? { isFirewalled ? clientSocket : serverSocket }
 
-    /// A node that proved its id: into the table (or its bookkeeping refreshed), and its view of our address into
-    /// the NAT sampler (once per node, as dht-rpc samples a node when it is added).
-    private func learn(_ nodeID: [UInt8], at endpoint: IPv4Endpoint, seenUs: IPv4Endpoint, sample: Bool) {
-        guard nodeID != id else { return }
-        if table.node(nodeID) != nil {
-            table.update(nodeID) { $0.pinged = self.tick; $0.seen = self.tick }
+    /// What a message told us of its sender (dht-rpc's `_addNodeFromNetwork`). A node that proved its id goes
+    /// into the table, or has its bookkeeping refreshed; its view of our address goes into the NAT sampler when it
+    /// is added, and again after half an hour when the message came on the expected socket. A full row challenges
+    /// its oldest node (`_onfullrow`). A reply without an id (a bootstrap node, or anyone ephemeral) is sampled only
+    /// from as many distinct senders as we have bootstrap nodes.
+    private func learn(_ nodeID: [UInt8]?, at endpoint: IPv4Endpoint, seenUs: IPv4Endpoint, sample: Bool) {
+        guard let nodeID else {
+            if sampledBootstrapNodes.count < max(1, configuration.bootstrap.count),
+                sampledBootstrapNodes.insert(endpoint).inserted
+            {
+                nat.add(seenUs)
+            }
             return
         }
-        let node = DHTContact(id: nodeID, endpoint: endpoint, added: tick, pinged: tick, seen: tick)
-        if case .added = table.add(node), sample { nat.add(seenUs) }
+        guard nodeID != id else { return }
+        let now = tick
+        if let known = table.node(nodeID) {
+            let resample = sample && (known.sampled.map { now - min(now, $0) >= DHTNetworkState.oldNode } ?? true)
+            table.update(nodeID) {
+                $0.pinged = now
+                $0.seen = now
+                if resample { $0.sampled = now }
+            }
+            if resample { nat.add(seenUs) }
+            return
+        }
+        var node = DHTContact(id: nodeID, endpoint: endpoint, added: now, pinged: now, seen: now)
+        node.sampled = now
+        switch table.add(node) {
+        case .added:
+            nat.add(seenUs)
+        case .rowFull(let row):
+            challenge(row: row, newcomer: node, seenUs: seenUs)
+        case .updated:
+            break
+        }
+    }
+
+    /// Pings the full row's oldest node; if it does not answer (or answers without refreshing itself) it makes
+    /// room for the newcomer.
+    private func challenge(row: Int, newcomer: DHTContact, seenUs: IPv4Endpoint) {
+        guard let old = network.challenge(in: table.nodes(inRow: row), bootstrapped: isBootstrapped) else { return }
+        let lastSeen = old.seen
+        table.update(old.id) { $0.pinged = self.tick }
+        ping(old.endpoint).whenComplete { [weak self] result in
+            guard let self else { return }
+            network.challengeSettled()
+            let answered = (try? result.get()) != nil
+            if answered, let current = table.node(old.id), current.seen > lastSeen { return }
+            table.remove(old.id)
+            var node = newcomer
+            node.added = tick
+            node.pinged = tick
+            node.seen = tick
+            if case .added = table.add(node) { nat.add(seenUs) }
+        }
+    }
+
+    /// Pings a node of the table (`_check`): gone if it does not answer, or answers without refreshing itself.
+    private func check(_ node: DHTContact) {
+        let lastSeen = node.seen
+        table.update(node.id) { $0.pinged = self.tick }
+        ping(node.endpoint).whenComplete { [weak self] result in
+            guard let self else { return }
+            if (try? result.get()) != nil, let current = table.node(node.id), current.seen > lastSeen { return }
+            table.remove(node.id)
+        }
+    }
+
+    /// A background walk toward a random node of the table (our own id when it is empty), dht-rpc's `refresh`.
+    public func refresh() {
+        eventLoop.preconditionInEventLoop()
+        let target = table.count > 0 ? table.node(atOffset: Int.random(in: 0..<table.count))?.id ?? id : id
+        walk(findNodeRequest(target)).whenFailure { _ in }
+    }
+
+    // MARK: - Network state
+
+    /// Our address as other nodes can reach it (dht-rpc's `remoteAddress`): known only when the NAT sampler agrees on
+    /// a host and port, we are not firewalled, and that port is our server socket's.
+    public var remoteAddress: IPv4Endpoint? {
+        guard let host = nat.host, nat.port != 0, !isFirewalled, let port = address?.port, port == nat.port else {
+            return nil
+        }
+        return IPv4Endpoint(address: host, port: port)
+    }
+
+    /// Checks our network (dht-rpc's `_updateNetworkState`): firewalled nodes first ask recent nodes to PING_NAT
+    /// the server socket; a node that passes takes the id of its public address, and a full check makes it
+    /// persistent. True when the id changed hands that way.
+    func updateNetworkState(onlyFirewall: Bool) -> EventLoopFuture<Bool> {
+        guard !checkingNetwork else { return eventLoop.makeSucceededFuture(false) }
+        let natAtStart = nat.address
+        guard network.beginCheck(onlyFirewall: onlyFirewall, nat: nat) else { return eventLoop.makeSucceededFuture(false) }
+        checkingNetwork = true
+        let wasFirewalled = isFirewalled
+        let probe = wasFirewalled ? checkIfFirewalled() : eventLoop.makeSucceededFuture((firewalled: false, sampler: nat))
+        return probe.map { verdict in
+            self.checkingNetwork = false
+            guard
+                let address = self.network.concludeCheck(
+                    onlyFirewall: onlyFirewall, probeFailed: verdict.firewalled, probe: verdict.sampler, nat: self.nat,
+                    natMoved: self.nat.address != natAtStart)
+            else {
+                self.onNetworkUpdate?(self)
+                return false
+            }
+            if wasFirewalled {
+                self.nat = verdict.sampler
+                self.sampledBootstrapNodes = []
+            }
+            let newID = DHTNodeID.of(address)
+            if newID != self.table.id {
+                let nodes = self.table.allNodes
+                self.table = DHTRoutingTable(id: newID)
+                for node in nodes where node.id != newID { _ = self.table.add(node) }
+                if self.isBootstrapped { self.refresh() }
+            }
+            self.onNetworkUpdate?(self)
+            return true
+        }
+    }
+
+    /// `_checkIfFirewalled`: PING_NAT to the five most recently heard-from nodes (or the bootstrap nodes), and the
+    /// verdict on which of their answers reached the server socket.
+    private func checkIfFirewalled() -> EventLoopFuture<(firewalled: Bool, sampler: DHTNATSampler)> {
+        let recent = table.allNodes.sorted { $0.seen > $1.seen }.map(\.endpoint)
+        let targets = DHTNetworkState.firewallProbeTargets(recentFirst: recent, bootstrap: configuration.bootstrap)
+        guard !targets.isEmpty, let serverPort = address?.port else {
+            return eventLoop.makeSucceededFuture((true, DHTNATSampler()))
+        }
+        hostsOnServerSocket = []
+        let pongs = targets.map { target in request(pingNATRequest(), to: target).map { (target, $0) } }
+        return EventLoopFuture.whenAllComplete(pongs, on: eventLoop).map { results in
+            let reached = self.hostsOnServerSocket ?? []
+            self.hostsOnServerSocket = nil
+            let answers = results.compactMap { try? $0.get() }.map { target, response in
+                DHTNetworkState.Pong(from: target, to: response.to, cameToServerSocket: reached.contains(target.address))
+            }
+            return DHTNetworkState.firewallVerdict(
+                pongs: answers, asked: targets.count, clientNAT: self.nat, serverPort: serverPort)
+        }
+    }
+
+    private func onTick() {
+        let table = self.table
+        let actions = network.advance(
+            bootstrapped: isBootstrapped, natHost: nat.host, nodeCount: table.count,
+            nodesByAge: { table.allNodes.sorted { ($0.seen, $0.pinged) < ($1.seen, $1.pinged) } }, tableSize: table.k,
+            inflight: requests.inflightCount)
+        for action in actions {
+            switch action {
+            case .checkNetwork: _ = updateNetworkState(onlyFirewall: false)
+            case .ping(let nodes): nodes.forEach(check)
+            case .refresh: refresh()
+            }
+        }
     }
 
     // MARK: - Clocks

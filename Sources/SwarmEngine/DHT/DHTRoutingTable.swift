@@ -9,6 +9,8 @@ public struct DHTContact: Sendable, Equatable {
     public var pinged: UInt64
     public var seen: UInt64
     public var downHints: Int = 0
+    /// When its view of our address last went into the NAT sampler (nil: never).
+    public var sampled: UInt64?
 
     public init(id: [UInt8], endpoint: IPv4Endpoint, added: UInt64 = 0, pinged: UInt64 = 0, seen: UInt64 = 0) {
         self.id = id
