@@ -34,11 +34,14 @@ public final class DHTNode: @unchecked Sendable {
         /// The clock stored records age by, in milliseconds (uptime; tests move it to see records expire).
         public var storeClock: @Sendable () -> UInt64 = DHTNode.now
 
-        public init(host: String, port: Int = 0, bootstrap: [IPv4Endpoint], persistent: Bool = false) {
+        public init(
+            host: String, port: Int = 0, bootstrap: [IPv4Endpoint], persistent: Bool = false, ephemeral: Bool = false
+        ) {
             self.host = host
             self.port = port
             self.bootstrap = bootstrap
             self.persistent = persistent
+            self.ephemeral = ephemeral
         }
     }
 

@@ -11,6 +11,7 @@ public struct DHTRequestLimiter: Sendable {
     public let maximumSenders: Int
     private var buckets: [IPv4Endpoint: (tokens: Double, last: UInt64)] = [:]
     public private(set) var dropped = 0
+    public private(set) var answered = 0
 
     public init(rate: Double = 100, burst: Double = 200, maximumSenders: Int = 10_000) {
         self.rate = rate
@@ -26,7 +27,12 @@ public struct DHTRequestLimiter: Sendable {
         bucket.tokens = min(burst, bucket.tokens + Double(now &- bucket.last) / 1000 * rate)
         bucket.last = now
         let allowed = bucket.tokens >= 1
-        if allowed { bucket.tokens -= 1 } else { dropped += 1 }
+        if allowed {
+            bucket.tokens -= 1
+            answered += 1
+        } else {
+            dropped += 1
+        }
         if buckets[sender] == nil, buckets.count >= maximumSenders { evictIdlest() }
         buckets[sender] = bucket
         return allowed

@@ -104,32 +104,61 @@ import Testing
     }
 }
 
-/// A bigger in-process test net: 30 persistent nodes, each bootstrapped from the first. Every node's table is full
-/// enough to walk from; a walk from any node finds nearly all of the true 20 closest, in order; a node that goes away
-/// is dropped from the table of a node whose requests to it time out.
+/// A bigger in-process test net: 50 persistent nodes, each bootstrapped from the first, then one refresh walk each
+/// (what their tick does every five idle minutes). Every node's table is full enough to walk from; a walk from any
+/// node finds nearly all of the true 20 closest, in order; what one ephemeral client announces another finds, until
+/// it is withdrawn; a value one client puts another gets, newest seq first; a node that goes away is dropped from the
+/// table of a node whose requests to it time out.
 @Suite(.serialized) struct DHTTestNetTests {
-    @Test func thirtyNodesBootstrapWalkAndDropANodeThatLeaves() async throws {
+    @Test func fiftyNodesBootstrapServeClientsAndDropANodeThatLeaves() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let net = try await DHTTestNet.start(size: 30, on: loop)
+        let net = try await DHTTestNet.start(size: 50, on: loop)
         var nodes = net.nodes
+        try await loop.flatSubmit {
+            EventLoopFuture.andAllComplete(nodes.map { node in node.findNode(DHTNodeID.of(IPv4Endpoint(address: UInt32.random(in: 1...UInt32.max), port: 1))).map { _ in } }, on: loop)
+        }.get()
         let addresses = try await loop.submit { nodes.map { $0.address! } }.get()
         let sizes = try await loop.submit { nodes.map(\.table.count) }.get()
-        #expect(sizes.allSatisfy { $0 >= 10 }, "\(sizes)")
+        #expect(sizes.allSatisfy { $0 >= 20 }, "\(sizes)")
 
-        for (index, target) in ["a", "b", "c"].enumerated() {
+        for (index, target) in ["a", "b", "c", "d", "e"].enumerated() {
             let targetID = BLAKE2b.hash256(Array(target.utf8))
-            let walker = nodes[index * 9 + 4]
+            let walker = nodes[index * 10 + 4]
             let closest = try await loop.flatSubmit { walker.findNode(targetID) }.get()
-            let expected = addresses.filter { $0 != addresses[index * 9 + 4] }
+            let expected = addresses.filter { $0 != addresses[index * 10 + 4] }
                 .sorted(by: DHTNodeTests.xorOrder(targetID)).prefix(20)
-            // Twenty distinct nodes in XOR order, nearly all of the true twenty: a walk only finds nodes some table
-            // holds, and without refresh (not built yet) a node bootstrapped early knows few of the later ones.
+            // Twenty distinct nodes in XOR order, nearly all of the true twenty (a walk only finds nodes some table
+            // holds).
             let found = closest.map(\.from)
             #expect(found.count == 20 && Set(found).count == 20)
             #expect(found == found.sorted(by: DHTNodeTests.xorOrder(targetID)))
-            #expect(Set(found).intersection(expected).count >= 14, "\(found) vs \(Array(expected))")
+            #expect(Set(found).intersection(expected).count >= 17, "\(found) vs \(Array(expected))")
         }
+
+        // Two ephemeral clients: what one announces the other finds, until it is withdrawn; values likewise.
+        let clients = (0..<2).map { _ in
+            DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [net.bootstrap], ephemeral: true))
+        }
+        try await loop.flatSubmit { EventLoopFuture.andAllSucceed(clients.map { $0.start() }, on: loop) }.get()
+        let topic = BLAKE2b.hash256(Array("pearirc/tests/fifty".utf8))
+        let keys = Ed25519.randomKeyPair()
+        let stored = try await loop.flatSubmit { clients[0].announce(topic, keyPair: keys) }.get()
+        #expect(stored >= 15)
+        let found = try await loop.flatSubmit { clients[1].lookup(topic) }.get()
+        #expect(found.map(\.publicKey) == [keys.publicKey])
+        _ = try await loop.flatSubmit { clients[0].unannounce(topic, keyPair: keys) }.get()
+        let withdrawn = try await loop.flatSubmit { clients[1].lookup(topic) }.get()
+        #expect(withdrawn.isEmpty)
+        let writer = Ed25519.randomKeyPair()
+        _ = try await loop.flatSubmit { clients[0].mutablePut(Array("one".utf8), seq: 1, keyPair: writer) }.get()
+        _ = try await loop.flatSubmit { clients[0].mutablePut(Array("two".utf8), seq: 2, keyPair: writer) }.get()
+        let value = try await loop.flatSubmit { clients[1].mutableGet(writer.publicKey) }.get()
+        #expect(value?.seq == 2 && value?.value == Array("two".utf8))
+        // The ephemeral clients entered nobody's table.
+        let clientIDs = try await loop.submit { clients.map(\.id) }.get()
+        let knowingClients = try await loop.submit { nodes.filter { node in clientIDs.contains { node.table.node($0) != nil } }.count }.get()
+        #expect(knowingClients == 0)
 
         // A node leaves without a word; a walk toward it finds it silent: the walker drops it.
         let leaving = nodes.removeLast()
@@ -144,7 +173,7 @@ import Testing
         await #expect(throws: DHTNode.Failure.nobodyAnswered) { try await loop.flatSubmit { walker.ping(gone) }.get() }
         #expect(try await loop.submit { walker.table.node(DHTNodeID.of(gone)) == nil }.get())
 
-        try await DHTTestNet.close(nodes, on: loop)
+        try await DHTTestNet.close(nodes + clients, on: loop)
         try await group.shutdownGracefully()
     }
 }
