@@ -513,6 +513,32 @@ public final class DHTNode: @unchecked Sendable {
         return IPv4Endpoint(address: host, port: port)
     }
 
+    /// How our NAT treats the socket we send from (hyperdht's `Nat.autoSample`): pings up to four nodes of the
+    /// table (skipping the five latest when there are eight or more), once more if too few answered, and classifies
+    /// the addresses they saw us at.
+    public func sampleFirewall() -> EventLoopFuture<HyperDHTNATClassifier> {
+        eventLoop.preconditionInEventLoop()
+        return sampleFirewallRound(HyperDHTNATClassifier(firewalled: isFirewalled), visited: [], retry: true)
+    }
+
+    private func sampleFirewallRound(
+        _ classifier: HyperDHTNATClassifier, visited: Set<IPv4Endpoint>, retry: Bool
+    ) -> EventLoopFuture<HyperDHTNATClassifier> {
+        let latestFirst = table.allNodes.sorted { $0.seen > $1.seen }.map(\.endpoint)
+        var visited = visited
+        let candidates = latestFirst.dropFirst(latestFirst.count >= 8 ? 5 : 0).filter { visited.insert($0).inserted }
+        let chosen = Array(candidates.prefix(max(0, 4 - classifier.sampled)))
+        let pings = chosen.map { node in ping(node).map { (node, $0.to) } }
+        return EventLoopFuture.whenAllComplete(pings, on: eventLoop).flatMap { results in
+            var classifier = classifier
+            for case .success(let (node, observed)) in results { classifier.add(observed: observed, from: node) }
+            if classifier.sampled < 4, retry, !classifier.isDecided() {
+                return self.sampleFirewallRound(classifier, visited: visited, retry: false)
+            }
+            return self.eventLoop.makeSucceededFuture(classifier)
+        }
+    }
+
     /// Checks our network (dht-rpc's `_updateNetworkState`): firewalled nodes first ask recent nodes to PING_NAT
     /// the server socket; a node that passes takes the id of its public address, and a full check makes it
     /// persistent. True when the id changed hands that way.

@@ -39,6 +39,8 @@ import Testing
         timeout.cancel()
         let (id, address) = try await loop.submit { (node.id, node.address!) }.get()
         #expect(id == DHTNodeID.of(address))
+        let nat = try await loop.flatSubmit { node.sampleFirewall() }.get()
+        #expect(nat.firewall == .open)
         // Now it sends its id: a walk puts it into the tables of the nodes it asks.
         _ = try await loop.flatSubmit { node.findNode(id) }.get()
         let known = try await loop.submit { net.nodes.filter { $0.table.node(id) != nil }.count }.get()
@@ -84,6 +86,16 @@ import Testing
             #expect(state.2 == nil)
             let known = try await loop.submit { net.nodes.filter { $0.table.node(state.3) != nil }.count }.get()
             #expect(known == 0)
+            // Its NAT, as hyperdht classifies it: every node sees its client socket at one address, so consistent.
+            // (The check's unanswered PING_NATs took their nodes out of its table, as in the reference: a walk
+            // refills it first.)
+            _ = try await loop.flatSubmit { node.findNode(node.id) }.get()
+            let nat = try await loop.flatSubmit { node.sampleFirewall() }.get()
+            let clientAddress = try await loop.submit {
+                IPv4Endpoint(host: "127.0.0.1", port: UInt16(node.clientSocket!.localAddress!.port!))!
+            }.get()
+            #expect(nat.firewall == .consistent)
+            #expect(nat.addresses == [clientAddress])
             try await DHTTestNet.close(net.nodes + [node], on: loop)
         } catch {
             await namespace.remove()
