@@ -25,8 +25,14 @@ public struct DHTTokens: Sendable {
 
     /// The token for `requester` under secret `index` (0 older, 1 newer).
     public func token(for requester: IPv4Endpoint, secret index: Int) -> [UInt8] {
+        Self.hostToken(for: requester, secret: secrets[index])
+    }
+
+    /// The token of an address as dht-rpc and hyperdht's holepunch rounds make them: BLAKE2b-256 of its host as
+    /// dotted-quad text, keyed with a 32-byte secret.
+    static func hostToken(for address: IPv4Endpoint, secret: [UInt8]) -> [UInt8] {
         // A 32-byte key and output are always valid BLAKE2b parameters.
-        (try? BLAKE2b.hash(Array(requester.host.utf8), outputLength: 32, key: secrets[index])) ?? []
+        (try? BLAKE2b.hash(Array(address.host.utf8), outputLength: 32, key: secret)) ?? []
     }
 
     /// The token a reply to `requester` carries.

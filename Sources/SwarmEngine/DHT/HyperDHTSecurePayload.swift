@@ -44,6 +44,6 @@ public struct HyperDHTSecurePayload: Sendable {
 
     /// The token this side hands out for an address (BLAKE2b-256 of the host, keyed with the local secret).
     public func token(for address: IPv4Endpoint) -> [UInt8] {
-        (try? BLAKE2b.hash(Array(address.host.utf8), outputLength: 32, key: localSecret)) ?? []
+        DHTTokens.hostToken(for: address, secret: localSecret)
     }
 }

@@ -259,19 +259,15 @@ struct HyperDHTMessageVectorTests {
 
     /// Every encoding cut short fails to decode (never a crash or a half-read record).
     @Test func truncatedRecordsAreRefused() throws {
-        for (_, hex) in Self.entries("announce") {
-            for length in 0..<hex.count {
-                #expect(throws: CompactEncodingError.self) { _ = try HyperDHTAnnounce(leniently: Array(hex.prefix(length))) }
-            }
-        }
-        for (_, hex) in Self.entries("noisePayload") {
-            for length in 0..<hex.count {
-                #expect(throws: CompactEncodingError.self) { _ = try HyperDHTNoisePayload(leniently: Array(hex.prefix(length))) }
-            }
-        }
-        for (_, hex) in Self.entries("mutablePutRequest") {
-            for length in 0..<hex.count {
-                #expect(throws: CompactEncodingError.self) { _ = try HyperDHTMutablePut(leniently: Array(hex.prefix(length))) }
+        Self.expectEveryPrefixRefused(HyperDHTAnnounce.self, "announce")
+        Self.expectEveryPrefixRefused(HyperDHTNoisePayload.self, "noisePayload")
+        Self.expectEveryPrefixRefused(HyperDHTMutablePut.self, "mutablePutRequest")
+    }
+
+    static func expectEveryPrefixRefused<Message: CompactDecodable>(_ type: Message.Type, _ group: String) {
+        for (_, bytes) in entries(group) {
+            for length in 0..<bytes.count {
+                #expect(throws: CompactEncodingError.self) { _ = try Message(leniently: Array(bytes.prefix(length))) }
             }
         }
     }
