@@ -35,12 +35,8 @@ import Testing
     @Test func aBulkTransferLeavesStartupAndSettlesInProbeBandwidthWithAPlausibleEstimate() {
         // 20 ms round trip, no loss, a 256 KiB receive window as the bottleneck: BBR must see the bandwidth stop
         // growing, drain, and cycle in PROBE_BW.
-        var configuration = UDXStreamState.Configuration()
-        configuration.receiveWindow = 256 * 1024
-        var simulation = UDXLinkSimulation(seed: 11, model: .init(delay: 10), configuration: configuration)
-        simulation.a.toWrite = UDXStreamStateTests.pattern(6_000_000, seed: 11)
-        simulation.a.endsWhenWritten = false
-        let moved = simulation.run(forAtMost: 120_000) { $0.b.received.count >= 5_000_000 }
+        let (simulation, moved) = Self.bulkTransfer(
+            seed: 11, delay: 10, receiveWindow: 256 * 1024, bytes: 6_000_000, until: 5_000_000, within: 120_000)
         #expect(moved)
         let sender = simulation.a.stream
         #expect(sender.congestionPhase == .probeBandwidth)
@@ -54,14 +50,24 @@ import Testing
     /// being discarded as libudx discards a zero interval, so rounds start and BBR leaves startup.
     @Test func aPathFasterThanTheClockStillLeavesStartup() {
         // The receive window is the bottleneck (64 KiB per tick), so the estimate stops growing.
-        var configuration = UDXStreamState.Configuration()
-        configuration.receiveWindow = 64 * 1024
-        var simulation = UDXLinkSimulation(seed: 5, model: .init(delay: 0), configuration: configuration)
-        simulation.a.toWrite = UDXStreamStateTests.pattern(4_000_000, seed: 5)
-        simulation.a.endsWhenWritten = false
-        let moved = simulation.run(forAtMost: 60_000) { $0.b.received.count >= 3_000_000 }
+        let (simulation, moved) = Self.bulkTransfer(
+            seed: 5, delay: 0, receiveWindow: 64 * 1024, bytes: 4_000_000, until: 3_000_000, within: 60_000)
         #expect(moved)
         #expect(simulation.a.stream.congestionPhase != .startup)
         #expect(simulation.a.stream.counters.retransmissions == 0)
+    }
+
+    /// One stream sending `bytes` over a simulated link with `delay` ms each way and no loss, run until the receiver
+    /// has `until` bytes or `within` simulated ms pass (then `moved` is false).
+    static func bulkTransfer(
+        seed: UInt64, delay: UInt64, receiveWindow: Int, bytes: Int, until: Int, within: UInt64
+    ) -> (simulation: UDXLinkSimulation, moved: Bool) {
+        var configuration = UDXStreamState.Configuration()
+        configuration.receiveWindow = receiveWindow
+        var simulation = UDXLinkSimulation(seed: seed, model: .init(delay: delay), configuration: configuration)
+        simulation.a.toWrite = UDXStreamStateTests.pattern(bytes, seed: UInt8(truncatingIfNeeded: seed))
+        simulation.a.endsWhenWritten = false
+        let moved = simulation.run(forAtMost: within) { $0.b.received.count >= until }
+        return (simulation, moved)
     }
 }
