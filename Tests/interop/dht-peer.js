@@ -12,11 +12,26 @@
 //                                   looked up right after; wall milliseconds of each)
 //   {"listen": true}             -> {"listening": "<public key hex>"}  (a HyperDHT server that echoes what it gets)
 //   {"connect": "<key hex>", "say": "text"} -> {"echo": "text"}  (found and handshaken through the DHT, then over the stream)
+//   {"listenMux": true}          -> {"listening": "<key hex>"}  (a server whose connections run protomux channel
+//                                   "pear/echo" (id 07, handshake "node says hi") and echo each message), and
+//                                   {"served": "<client key hex>"} for each connection
+//   {"connectMux": "<key hex>", "say": "text"} -> {"echo": "text", "handshake": "<server's channel handshake>"}
 //   {"join": "<topic hex>", "say": "text"}  -> {"heard": "<what the first Hyperswarm peer said>"}  (a Hyperswarm of
 //                                   this node's DHT joins the topic as client and server and says `text` to peers)
 // and exit at the end of stdin. Only 127.0.0.1 is ever used.
 
 const DHT = require('hyperdht')
+const Protomux = require('protomux')
+const c = require('compact-encoding')
+
+// protomux channel "pear/echo" on a connection; calls back with each message and the peer's open handshake.
+function echoChannel (socket, onmessage, onopen) {
+  const mux = Protomux.from(socket)
+  const channel = mux.createChannel({ protocol: 'pear/echo', id: Buffer.from([7]), handshake: c.raw, onopen })
+  const message = channel.addMessage({ encoding: c.raw, onmessage: (bytes) => onmessage(bytes, message) })
+  channel.open(Buffer.from('node says hi'))
+  return message
+}
 const createTestnet = require('hyperdht/testnet')
 
 const out = (obj) => process.stdout.write(JSON.stringify(obj) + '\n')
@@ -90,6 +105,24 @@ async function main () {
         socket.write(command.say)
         const echo = await new Promise((resolve) => socket.once('data', resolve))
         out({ echo: echo.toString() })
+        socket.destroy()
+      } else if (command.listenMux) {
+        const server = dht.createServer((socket) => {
+          socket.on('error', () => {})
+          out({ served: socket.remotePublicKey.toString('hex') })
+          echoChannel(socket, (bytes, message) => message.send(bytes))
+        })
+        await server.listen(DHT.keyPair())
+        out({ listening: server.publicKey.toString('hex') })
+      } else if (command.connectMux) {
+        const socket = dht.connect(Buffer.from(command.connectMux, 'hex'))
+        socket.on('error', (err) => out({ error: String(err && err.message || err) }))
+        let handshake = null
+        const echo = await new Promise((resolve) => {
+          const message = echoChannel(socket, (bytes) => resolve(bytes), (h) => { handshake = h })
+          message.send(Buffer.from(command.say))
+        })
+        out({ echo: Buffer.from(echo).toString(), handshake: handshake && Buffer.from(handshake).toString() })
         socket.destroy()
       } else if (command.join) {
         const Hyperswarm = require('hyperswarm')

@@ -67,12 +67,24 @@ public struct DHTNetworkState: Sendable {
     }
 
     /// One tick. `nodesByAge` gives the table's nodes, longest unheard-from first (asked for only every 8th tick);
-    /// `inflight` is the number of requests in flight.
+    /// `inflight` is the number of requests in flight. `wokeUp`: more than three ticks' time passed since the last
+    /// (the machine slept, `_onwakeup`): every node now counts as old, a round of pings comes in two ticks, a
+    /// refresh at the next, the network is checked afresh after 720 ticks, and an adaptive node that had become
+    /// persistent is ephemeral again until then (its address may have changed while it slept).
     public mutating func advance(
         bootstrapped: Bool, natHost: UInt32?, nodeCount: Int, nodesByAge: () -> [DHTContact], tableSize k: Int,
-        inflight: Int
+        inflight: Int, wokeUp: Bool = false
     ) -> [Action] {
-        tick += 1
+        if wokeUp {
+            tick += 2 * Self.oldNode
+            tick += 8 - (tick & 7) - 2
+            ticksUntilCheck = Self.moreStableTicks
+            ticksUntilRefresh = 1
+            lastCheckedHost = nil
+            if mode == .adaptive { isEphemeral = true }
+        } else {
+            tick += 1
+        }
         guard bootstrapped else { return [] }
         var actions: [Action] = []
         if mode == .adaptive, isEphemeral {

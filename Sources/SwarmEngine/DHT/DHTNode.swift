@@ -57,6 +57,7 @@ public final class DHTNode: @unchecked Sendable {
     private enum Owner {
         case query(Int)
         case ping(EventLoopPromise<DHTResponse>)
+        case withSource(EventLoopPromise<(DHTResponse, IPv4Endpoint)>)
         case ignore
     }
 
@@ -66,6 +67,9 @@ public final class DHTNode: @unchecked Sendable {
         var replies: [DHTQuery.Reply] = []
         var promise: EventLoopPromise<WalkResult>
         var onReply: ((DHTQuery.Reply) -> Void)?
+        /// A background walk (bootstrap, refresh) yields to other traffic: 2 requests at once while the node has
+        /// three or more in flight, 10 otherwise (`_backgroundQuery`).
+        var background = false
     }
 
     /// What a walk found: the closest nodes that answered, and every successful reply on the way (a LOOKUP's peers
@@ -97,6 +101,8 @@ public final class DHTNode: @unchecked Sendable {
     /// What we store for others once persistent.
     private var store: HyperDHTRecordStore
     private var random = SystemRandomNumberGenerator()
+    /// Our own HyperDHT servers, by target.
+    private var servers: [[UInt8]: HyperDHTServer] = [:]
     /// PEER_HANDSHAKE and PEER_HOLEPUNCH messages this node passed on between clients and servers.
     public private(set) var relayedMessages = 0
     /// Requests answered per sender.
@@ -117,6 +123,8 @@ public final class DHTNode: @unchecked Sendable {
     private var timerDeadline: UInt64?
     private var drainTask: RepeatedTask?
     private var tickTask: RepeatedTask?
+    /// When the last tick ran (wall-clock milliseconds), to notice that the machine slept.
+    private var lastTick: UInt64?
 
     public init(udx: UDXNode, configuration: Configuration) {
         self.udx = udx
@@ -179,7 +187,7 @@ public final class DHTNode: @unchecked Sendable {
 
     private func bootstrapRound(_ round: Int) -> EventLoopFuture<Void> {
         quickFirewallProbe = network.wantsQuickFirewallCheck ? .wanted : .notWanted
-        return walk(findNodeRequest(id)) { [weak self] reply in
+        return walk(findNodeRequest(id), background: true) { [weak self] reply in
             guard let self, case .wanted = quickFirewallProbe else { return }
             // Simple quick heuristic, as the reference's: one PING_NAT to the first node that answers.
             quickFirewallProbe = .sent
@@ -206,7 +214,14 @@ public final class DHTNode: @unchecked Sendable {
         timer?.cancel()
         for (_, walk) in walks { walk.promise.fail(Failure.notStarted) }
         walks.removeAll()
-        for (_, entry) in owners { if case .ping(let promise) = entry.owner { promise.fail(Failure.notStarted) } }
+        for (_, entry) in owners {
+            switch entry.owner {
+            case .ping(let promise): promise.fail(Failure.notStarted)
+            case .withSource(let promise): promise.fail(Failure.notStarted)
+            case .query, .ignore: break
+            }
+        }
+        for server in servers.values { _ = server.close() }
         owners.removeAll()
     }
 
@@ -243,9 +258,37 @@ public final class DHTNode: @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// One request to one node; the answer with the address it came from (hyperdht checks a relayed answer came
+    /// from the node it asked).
+    func requestWithSource(_ request: DHTRequest, to endpoint: IPv4Endpoint) -> EventLoopFuture<(DHTResponse, IPv4Endpoint)> {
+        eventLoop.preconditionInEventLoop()
+        let promise = eventLoop.makePromise(of: (DHTResponse, IPv4Endpoint).self)
+        send(request, to: endpoint, owner: .withSource(promise))
+        return promise.futureResult
+    }
+
+    // MARK: - Servers
+
+    func addServer(_ server: HyperDHTServer) { servers[server.target] = server }
+
+    func removeServer(_ server: HyperDHTServer) {
+        if servers[server.target] === server { servers[server.target] = nil }
+    }
+
+    /// A handshake for one of our own servers: its answer, routed as the reference's server branch.
+    private func serve(_ request: DHTRequest, from: IPv4Endpoint, on socket: UDXSocket, server: HyperDHTServer) -> HyperDHTRouter.Effect {
+        guard request.command == HyperDHTRequestHandler.Command.peerHandshake.rawValue, let value = request.value,
+            let handshake = try? HyperDHTHandshake(leniently: value), !handshake.noise.isEmpty,
+            let reply = server.handshake(handshake.noise, peerAddress: handshake.peerAddress, from: from, socket: socket)
+        else { return .drop }
+        return HyperDHTRouter.answer(handshake, reply: reply, from: from)
+    }
+
     /// A walk toward `request.target` sending `request` to each node on the way; `onReply` sees each successful
     /// reply as it comes.
-    func walk(_ request: DHTRequest, onReply: ((DHTQuery.Reply) -> Void)? = nil) -> EventLoopFuture<WalkResult> {
+    func walk(
+        _ request: DHTRequest, background: Bool = false, onReply: ((DHTQuery.Reply) -> Void)? = nil
+    ) -> EventLoopFuture<WalkResult> {
         let promise = eventLoop.makePromise(of: WalkResult.self)
         guard serverSocket != nil else {
             promise.fail(Failure.notStarted)
@@ -254,10 +297,10 @@ public final class DHTNode: @unchecked Sendable {
         network.queried()
         let number = nextWalk
         nextWalk += 1
-        var query = DHTQuery(target: request.target ?? id, ownID: id, k: table.k)
+        var query = DHTQuery(target: request.target ?? id, ownID: id, k: table.k, concurrency: background ? 2 : 10)
         let effects = query.start(
             table: table.closest(to: request.target ?? id), bootstrap: configuration.bootstrap)
-        walks[number] = Walk(query: query, request: request, promise: promise, onReply: onReply)
+        walks[number] = Walk(query: query, request: request, promise: promise, onReply: onReply, background: background)
         perform(effects, walk: number)
         return promise.futureResult
     }
@@ -274,6 +317,9 @@ public final class DHTNode: @unchecked Sendable {
                     owner: .ignore)
             case .reply(let reply):
                 walks[number]?.replies.append(reply)
+                if walks[number]?.background == true {
+                    walks[number]?.query.concurrency = requests.inflightCount < 3 ? 10 : 2
+                }
                 walks[number]?.onReply?(reply)
             case .finished(let replies):
                 guard let walk = walks.removeValue(forKey: number) else { return }
@@ -324,6 +370,8 @@ public final class DHTNode: @unchecked Sendable {
                     perform(effects, walk: number)
                 case .ping(let promise):
                     promise.fail(Failure.nobodyAnswered)
+                case .withSource(let promise):
+                    promise.fail(Failure.nobodyAnswered)
                 case .ignore:
                     break
                 }
@@ -368,10 +416,24 @@ public final class DHTNode: @unchecked Sendable {
                     table.update(nodeID) { $0.pinged = self.tick; $0.downHints += 1 }
                     ping(node.endpoint).whenFailure { [weak self] _ in _ = self?.table.remove(nodeID) }
                 case .application:
-                    let handlerContext = HyperDHTRequestHandler.Context(
-                        ourID: id, isPersistent: isPersistent, now: configuration.storeClock(), wallClock: Self.wallClock())
-                    let outcome = HyperDHTRequestHandler.handle(
-                        request, from: from, context: handlerContext, store: &store, using: &random)
+                    let outcome: HyperDHTRequestHandler.Outcome
+                    var ours = false
+                    if request.command <= HyperDHTRequestHandler.Command.peerHolepunch.rawValue,
+                        let target = request.target, let server = servers[target]
+                    {
+                        ours = true
+                        switch serve(request, from: from, on: socket, server: server) {
+                        case .relay(let value, let to): outcome = .relay(value: value, to: to)
+                        case .reply(let value, let to): outcome = .replyTo(value: value, to: to)
+                        case .replyWithCloserNodes, .drop: outcome = .drop
+                        }
+                    } else {
+                        let handlerContext = HyperDHTRequestHandler.Context(
+                            ourID: id, isPersistent: isPersistent, now: configuration.storeClock(),
+                            wallClock: Self.wallClock())
+                        outcome = HyperDHTRequestHandler.handle(
+                            request, from: from, context: handlerContext, store: &store, using: &random)
+                    }
                     switch outcome {
                     case .reply(let value, let token, let closerNodes):
                         transmit(
@@ -379,10 +441,10 @@ public final class DHTNode: @unchecked Sendable {
                                 to: request, value: value, token: token, closerNodes: closerNodes, to: from, context: context),
                             to: from, from: socket)
                     case .replyTo(let value, let to):
-                        relayedMessages += 1
+                        if !ours { relayedMessages += 1 }
                         transmit(DHTRPCResponder.reply(to: request, value: value, to: to, context: context), to: to, from: socket)
                     case .relay(let value, let to):
-                        relayedMessages += 1
+                        if !ours { relayedMessages += 1 }
                         transmit(DHTRPCResponder.relay(request, value: value, to: to, context: context), to: to, from: socket)
                     case .error(let code):
                         transmit(
@@ -417,6 +479,8 @@ public final class DHTNode: @unchecked Sendable {
                 perform(effects, walk: number)
             case .ping(let promise):
                 promise.succeed(response)
+            case .withSource(let promise):
+                promise.succeed((response, from))
             case .ignore:
                 break
             }
@@ -499,7 +563,7 @@ public final class DHTNode: @unchecked Sendable {
     public func refresh() {
         eventLoop.preconditionInEventLoop()
         let target = table.count > 0 ? table.node(atOffset: Int.random(in: 0..<table.count))?.id ?? id : id
-        walk(findNodeRequest(target)).whenFailure { _ in }
+        walk(findNodeRequest(target), background: true).whenFailure { _ in }
     }
 
     // MARK: - Network state
@@ -597,11 +661,16 @@ public final class DHTNode: @unchecked Sendable {
     }
 
     private func onTick() {
+        // The wall clock, as the reference's: the monotonic clock stops while the machine is suspended.
+        let now = Self.wallClock()
+        let interval = UInt64(max(1, configuration.tickInterval.nanoseconds / 1_000_000))
+        let wokeUp = lastTick.map { now - min(now, $0) > 3 * interval } ?? false
+        lastTick = now
         let table = self.table
         let actions = network.advance(
             bootstrapped: isBootstrapped, natHost: nat.host, nodeCount: table.count,
             nodesByAge: { table.allNodes.sorted { ($0.seen, $0.pinged) < ($1.seen, $1.pinged) } }, tableSize: table.k,
-            inflight: requests.inflightCount)
+            inflight: requests.inflightCount, wokeUp: wokeUp)
         for action in actions {
             switch action {
             case .checkNetwork: _ = updateNetworkState(onlyFirewall: false)

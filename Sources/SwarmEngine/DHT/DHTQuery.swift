@@ -40,7 +40,8 @@ public struct DHTQuery: Sendable {
 
     public let target: [UInt8]
     public let k: Int
-    public let concurrency: Int
+    /// Requests at once; a background walk raises and lowers it with the node's other traffic.
+    public var concurrency: Int
     /// Retries per request (5; 3 for DOWN_HINT queries).
     public let retries: Int
     public private(set) var closestReplies: [Reply] = []

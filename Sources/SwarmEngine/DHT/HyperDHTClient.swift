@@ -159,21 +159,25 @@ extension DHTNode {
 
     // MARK: - Walk and commit
 
-    /// Walks with `query`, then sends to each of the closest nodes that handed out a token the request `build`
-    /// makes for it (nil: none). Succeeds with how many accepted it once at least one did.
-    private func commit(
-        _ query: DHTRequest,
-        build: @escaping (DHTQuery.Reply, _ token: [UInt8]) -> (HyperDHTRequestHandler.Command, [UInt8])?
+    /// Walks with `query`, then sends to each of the closest nodes (the first `limit`) that handed out a token the
+    /// request `build` makes for it (nil: none). Succeeds with how many accepted it once at least one did;
+    /// `accepted` sees the walk's reply of each node that accepted.
+    func commit(
+        _ query: DHTRequest, limit: Int = .max,
+        build: @escaping (DHTQuery.Reply, _ token: [UInt8]) -> (HyperDHTRequestHandler.Command, [UInt8])?,
+        accepted: ((DHTQuery.Reply) -> Void)? = nil
     ) -> EventLoopFuture<Int> {
         eventLoop.preconditionInEventLoop()
         return walk(query).flatMap { result in
             var sent: [EventLoopFuture<DHTResponse>] = []
-            for reply in result.closest {
+            for reply in result.closest.prefix(limit) {
                 guard let token = reply.response.token, let (command, value) = build(reply, token) else { continue }
                 var request = Self.command(command, target: query.target ?? [])
                 request.token = token
                 request.value = value
-                sent.append(self.request(request, to: reply.from))
+                let answer = self.request(request, to: reply.from)
+                answer.whenSuccess { response in if response.error == 0 { accepted?(reply) } }
+                sent.append(answer)
             }
             return EventLoopFuture.whenAllComplete(sent, on: self.eventLoop).flatMapThrowing { results in
                 let responses = results.compactMap { try? $0.get() }

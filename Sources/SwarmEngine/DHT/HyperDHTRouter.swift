@@ -67,6 +67,27 @@ public enum HyperDHTRouter {
         }
     }
 
+    /// How a server answers a handshake that reached it (router.js's server branch), given its Noise reply: straight
+    /// back to a client that asked it directly (`REPLY` naming no peer, so the client knows it was not relayed), or
+    /// as `FROM_SERVER` to the relay it came through, or to the first relay a second relay named.
+    public static func answer(_ handshake: HyperDHTHandshake, reply noise: [UInt8], from: IPv4Endpoint) -> Effect {
+        switch HyperDHTRelayMode(rawValue: handshake.mode) {
+        case .fromClient:
+            return .reply(value: HyperDHTHandshake(mode: HyperDHTRelayMode.reply.rawValue, noise: noise).compactEncoded(), to: from)
+        case .fromRelay:
+            let value = HyperDHTHandshake(
+                mode: HyperDHTRelayMode.fromServer.rawValue, noise: noise, peerAddress: handshake.peerAddress)
+            return .relay(value: value.compactEncoded(), to: from)
+        case .fromSecondRelay:
+            guard let relayAddress = handshake.relayAddress else { return .drop }
+            let value = HyperDHTHandshake(
+                mode: HyperDHTRelayMode.fromServer.rawValue, noise: noise, peerAddress: handshake.peerAddress)
+            return .relay(value: value.compactEncoded(), to: relayAddress)
+        case .fromServer, .reply, nil:
+            return .drop
+        }
+    }
+
     private static func routeHolepunch(_ holepunch: HyperDHTHolepunch, from: IPv4Endpoint, route: IPv4Endpoint?) -> Effect {
         switch HyperDHTRelayMode(rawValue: holepunch.mode) {
         case .fromClient:

@@ -117,4 +117,58 @@ import Testing
         try await DHTTestNet.close(net.nodes, on: loop)
         try await group.shutdownGracefully()
     }
+
+    /// Connecting by public key, both ways, with Node hyperdht 6.33 on a network of our nodes: a Node client connects
+    /// to our server and our client to a Node server; protomux echoes over the secret-stream both ways.
+    @Test func connectionsByKeyWithNode() async throws {
+        guard let modules = UDXInteropTests.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let net = try await DHTTestNet.start(size: 6, on: loop)
+        let port = "\(net.bootstrap.port)"
+        let ours = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [net.bootstrap]))
+        try await loop.flatSubmit { ours.start().flatMap { ours.bootstrap() } }.get()
+
+        // A Node client connects to our server.
+        let serverKeys = Ed25519.randomKeyPair()
+        let served = loop.makePromise(of: HyperDHTConnection.self)
+        let server = try await loop.flatSubmit { ours.listen(keyPair: serverKeys) { served.succeed($0) } }.get()
+        let nodeClient = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+        try nodeClient.command(["connectMux": Self.hex(serverKeys.publicKey), "say": "from node"])
+        let incoming = try await served.futureResult.get()
+        incoming.connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
+        var events = incoming.connection.events.makeAsyncIterator()
+        #expect(await events.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
+        let heard = await events.next()
+        #expect(heard == .message(protocol: "pear/echo", id: [7], type: 0, message: Array("from node".utf8)))
+        incoming.connection.send(protocol: "pear/echo", id: [7], type: 0, message: Array("from node".utf8))
+        let echoed = try await nodeClient.nextObject()
+        #expect(echoed["echo"] as? String == "from node", "\(echoed)")
+        #expect(echoed["handshake"] as? String == "swift says hi", "\(echoed)")
+
+        // Our client connects to a Node server.
+        let nodeServer = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+        try nodeServer.command(["listenMux": true])
+        let listening = try await nodeServer.nextObject()
+        let nodeKey = try Hex.decode(try #require(listening["listening"] as? String, "\(listening)"))
+        let clientKeys = Ed25519.randomKeyPair()
+        let outgoing = try await loop.flatSubmit { ours.connect(to: nodeKey, keyPair: clientKeys) }.get()
+        #expect(outgoing.connection.remotePublicKey == nodeKey)
+        let servedNode = try await nodeServer.nextObject()
+        #expect(servedNode["served"] as? String == Self.hex(clientKeys.publicKey))
+        outgoing.connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
+        outgoing.connection.send(protocol: "pear/echo", id: [7], type: 0, message: Array("from swift".utf8))
+        var replies = outgoing.connection.events.makeAsyncIterator()
+        #expect(await replies.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
+        #expect(await replies.next() == .message(protocol: "pear/echo", id: [7], type: 0, message: Array("from swift".utf8)))
+
+        incoming.connection.disconnect()
+        outgoing.connection.disconnect()
+        _ = try await loop.flatSubmit { server.close() }.get()
+        try await DHTTestNet.close(net.nodes + [ours], on: loop)
+        try await group.shutdownGracefully()
+    }
 }

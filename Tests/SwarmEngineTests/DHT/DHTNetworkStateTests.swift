@@ -180,4 +180,37 @@ struct DHTNetworkStateTests {
         let afterOne = state.challenge(in: row, bootstrapped: true)
         #expect(afterOne != nil)
     }
+
+    @Test func wakingFromSleepMakesEveryNodeOldAndTheNodeEphemeralAgain() {
+        var state = DHTNetworkState(mode: .adaptive, tickOffset: 1, refreshOffset: 1000)
+        let nat = Self.sampler(Array(repeating: IPv4Endpoint(address: Self.publicHost, port: 40_000), count: 4))
+        _ = state.beginCheck(onlyFirewall: false, nat: nat)
+        let probe = Self.sampler(Array(repeating: IPv4Endpoint(address: Self.publicHost, port: 49_737), count: 4))
+        _ = state.concludeCheck(onlyFirewall: false, probeFailed: false, probe: probe, nat: nat, natMoved: false)
+        #expect(!state.isEphemeral)
+        let nodes = [Self.node(1, added: 1, pinged: 1, seen: 1)]
+        let actions = state.advance(
+            bootstrapped: true, natHost: nat.host, nodeCount: 1, nodesByAge: { nodes }, tableSize: 20, inflight: 0,
+            wokeUp: true)
+        // Every node is now more than half an hour old; pings come two ticks later, a refresh at once.
+        #expect(state.tick >= 1 + 2 * DHTNetworkState.oldNode)
+        #expect(state.tick & 7 == 6)
+        #expect(actions == [.refresh])
+        #expect(state.isEphemeral)
+        var pinged = false
+        for _ in 0..<2 {
+            let next = state.advance(
+                bootstrapped: true, natHost: nat.host, nodeCount: 1, nodesByAge: { nodes }, tableSize: 20, inflight: 0)
+            if next.contains(.ping(nodes)) { pinged = true }
+        }
+        #expect(pinged)
+        // The network is checked afresh only after 720 ticks.
+        var checkedAt: UInt64?
+        for _ in 0..<(DHTNetworkState.moreStableTicks + 1) where checkedAt == nil {
+            let next = state.advance(
+                bootstrapped: true, natHost: nat.host, nodeCount: 1, nodesByAge: { nodes }, tableSize: 20, inflight: 0)
+            if next.contains(.checkNetwork) { checkedAt = state.tick }
+        }
+        #expect(checkedAt != nil)
+    }
 }

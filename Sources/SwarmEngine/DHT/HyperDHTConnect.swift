@@ -1,0 +1,253 @@
+import CompactEncoding
+import Logging
+import NIOCore
+import Sodium
+
+/// Why a connection by public key failed (hyperdht 6.33 `lib/errors.js`).
+public enum HyperDHTConnectError: Error, Sendable, Equatable {
+    /// No node holds the server's announce.
+    case peerNotFound
+    /// Nodes hold it, but no handshake through them was answered.
+    case peerConnectionFailed
+    /// The server speaks another version of the handshake payload.
+    case serverIncompatible
+    /// The server answered with an error (or without a UDX stream).
+    case serverError(UInt64)
+    /// Both sides are firewalled and the server offers no way to punch through (and hole punching itself is not
+    /// built yet: issue 17).
+    case cannotHolepunch
+    /// The server never reached us although it is the reachable side, or the connection was given up.
+    case holepunchAborted
+    /// A reply that is not a well-formed answer to our handshake.
+    case handshakeInvalid
+}
+
+extension DHTNode {
+    /// The socket the node sends from (dht-rpc's `socket`): the client socket while firewalled.
+    var socket: UDXSocket? { isFirewalled ? clientSocket : serverSocket }
+
+    /// A UDX stream id not in use on this node (hyperdht draws them at random).
+    func freeStreamID() -> UInt32 {
+        while true {
+            let id = UInt32.random(in: 1...UInt32.max)
+            if udx.streamCounters(id: id) == nil { return id }
+        }
+    }
+
+    /// Starts a HyperDHT server for `keyPair`: announced through the nodes closest to the hash of its public key,
+    /// answering handshakes for it (`firewall` may refuse a client; true refuses), and handing each connection to
+    /// `onConnection`. The future completes once the first announce is stored somewhere.
+    public func listen(
+        keyPair: Ed25519.KeyPair, firewall: @escaping HyperDHTServer.Firewall = { _, _, _ in false },
+        logger: Logger = Logger(label: "pearircd.hyperdht"),
+        onConnection: @escaping (HyperDHTConnection) -> Void
+    ) -> EventLoopFuture<HyperDHTServer> {
+        eventLoop.preconditionInEventLoop()
+        let server = HyperDHTServer(
+            node: self, keyPair: keyPair, firewall: firewall, onConnection: onConnection, logger: logger)
+        addServer(server)
+        return server.announce().map { _ in server }.flatMapError { error in
+            server.close().flatMapThrowing { throw error }
+        }
+    }
+
+    /// Connects to the server that announced `publicKey` (hyperdht's `connect`): finds the nodes that hold its
+    /// announce (FIND_PEER), sends the Noise IK handshake through them (at most two at once), and connects a UDX
+    /// stream to the server when either side can be reached directly; secret-stream then runs over it with the
+    /// handshake's keys, the server's key authenticated.
+    public func connect(
+        to publicKey: [UInt8], keyPair: Ed25519.KeyPair = Ed25519.randomKeyPair(),
+        logger: Logger = Logger(label: "pearircd.hyperdht")
+    ) -> EventLoopFuture<HyperDHTConnection> {
+        eventLoop.preconditionInEventLoop()
+        let attempt = ClientAttempt(node: self, publicKey: publicKey, keyPair: keyPair, logger: logger)
+        // Kept alive by its own future until it settles (everything else holds it weakly).
+        attempt.promise.futureResult.whenComplete { _ in _ = attempt }
+        attempt.start()
+        return attempt.promise.futureResult
+    }
+}
+
+/// One `connect`: the state hyperdht keeps in its connect object.
+final class ClientAttempt {
+    let node: DHTNode
+    let publicKey: [UInt8]
+    let target: [UInt8]
+    let logger: Logger
+    let promise: EventLoopPromise<HyperDHTConnection>
+    private var handshake: NoiseHandshake?
+    private var request: [UInt8] = []
+    private var stream: UDXStream?
+    private var finished = false
+    private var answered = false
+    private var inFlight = 0
+    private var queued: [IPv4Endpoint] = []
+    private var tried: Set<IPv4Endpoint> = []
+    private var walkDone = false
+    /// Where the server's first packet came from before we knew what to do with it.
+    private var early: (UDXSocket, IPv4Endpoint)?
+    private var onSocket: ((UDXSocket, IPv4Endpoint, HyperDHTConnection.Path) -> Void)?
+    private var passiveWait: Scheduled<Void>?
+
+    init(node: DHTNode, publicKey: [UInt8], keyPair: Ed25519.KeyPair, logger: Logger) {
+        self.node = node
+        self.publicKey = publicKey
+        target = HyperDHTSignatures.mutableTarget(publicKey)
+        self.logger = logger
+        promise = node.eventLoop.makePromise(of: HyperDHTConnection.self)
+        handshake = try? NoiseHandshake(
+            pattern: .ik, isInitiator: true, staticKeyPair: keyPair,
+            prologue: HyperDHTSignatures.peerHandshakeNamespace, remoteStaticKey: publicKey)
+    }
+
+    func start() {
+        guard publicKey.count == 32, handshake != nil, let stream = try? node.udx.makeStream(id: node.freeStreamID()) else {
+            fail(.handshakeInvalid)
+            return
+        }
+        self.stream = stream
+        stream.firewall = { [weak self] socket, address in
+            guard let self, let endpoint = IPv4Endpoint(address) else { return true }
+            if let onSocket {
+                onSocket(socket, endpoint, .direct)
+            } else if early == nil {
+                early = (socket, endpoint)
+            }
+            return false
+        }
+        let ourAddress = node.remoteAddress
+        let payload = HyperDHTNoisePayload(
+            firewall: (ourAddress != nil ? HyperDHTFirewall.open : .unknown).rawValue,
+            addresses4: ourAddress.map { [$0] } ?? [], udx: .init(reusableSocket: false, id: UInt64(stream.id), seq: 0),
+            secretStreamVersion: 1)
+        guard let request = try? handshake?.send(payload: payload.compactEncoded()) else {
+            fail(.handshakeInvalid)
+            return
+        }
+        self.request = request
+        let findPeer = DHTNode.command(.findPeer, target: target)
+        node.walk(findPeer) { [weak self] reply in
+            guard let self, !finished, !answered, let value = reply.response.value,
+                let peer = try? HyperDHTPeer(leniently: value), peer.publicKey == publicKey
+            else { return }
+            enqueue(reply.from)
+        }.whenComplete { [weak self] _ in
+            guard let self else { return }
+            walkDone = true
+            settleIfExhausted()
+        }
+    }
+
+    private func enqueue(_ holder: IPv4Endpoint) {
+        guard tried.insert(holder).inserted else { return }
+        queued.append(holder)
+        pump()
+    }
+
+    /// At most two handshakes at once, as the reference's semaphore.
+    private func pump() {
+        while inFlight < 2, !answered, !finished, !queued.isEmpty {
+            let holder = queued.removeFirst()
+            inFlight += 1
+            handshake(through: holder)
+        }
+    }
+
+    private func handshake(through holder: IPv4Endpoint) {
+        var request = DHTNode.command(.peerHandshake, target: target)
+        request.value = HyperDHTHandshake(mode: HyperDHTRelayMode.fromClient.rawValue, noise: self.request).compactEncoded()
+        node.requestWithSource(request, to: holder).whenComplete { [weak self] result in
+            guard let self else { return }
+            inFlight -= 1
+            if case .success(let (response, from)) = result, !answered, !finished {
+                received(response, from: from, through: holder)
+            }
+            pump()
+            settleIfExhausted()
+        }
+    }
+
+    private func received(_ response: DHTResponse, from: IPv4Endpoint, through holder: IPv4Endpoint) {
+        guard let value = response.value, let reply = try? HyperDHTHandshake(leniently: value),
+            reply.mode == HyperDHTRelayMode.reply.rawValue, from == holder, !reply.noise.isEmpty
+        else { return }
+        guard var handshake, let plain = try? handshake.receive(reply.noise), let result = handshake.result else {
+            return
+        }
+        answered = true
+        self.handshake = nil
+        guard let payload = try? HyperDHTNoisePayload(leniently: plain) else {
+            fail(.handshakeInvalid)
+            return
+        }
+        guard payload.version == 1 else { return fail(.serverIncompatible) }
+        guard payload.error == 0 else { return fail(.serverError(payload.error)) }
+        guard let udx = payload.udx else { return fail(.serverError(0)) }
+        let relayed = reply.peerAddress != nil
+        let serverAddress = reply.peerAddress ?? holder
+
+        onSocket = { [weak self] socket, address, path in
+            self?.connect(socket: socket, to: address, remoteID: UInt32(truncatingIfNeeded: udx.id), result: result, path: path)
+        }
+        if let (socket, address) = early {
+            onSocket?(socket, address, .direct)
+            return
+        }
+        guard let socket = node.socket else { return fail(.holepunchAborted) }
+        if !relayed {
+            // The server itself answered: it is where we asked.
+            onSocket?(socket, holder, .direct)
+            return
+        }
+        let holepunchable = !(payload.holepunch?.relays.isEmpty ?? true)
+        if payload.firewall == HyperDHTFirewall.open.rawValue || !holepunchable {
+            let address = payload.addresses4.first { !$0.isBogon } ?? serverAddress
+            onSocket?(socket, address, .direct)
+            return
+        }
+        if node.remoteAddress != nil {
+            // We are reachable: the server connects to us.
+            passiveWait = node.eventLoop.scheduleTask(in: .seconds(10)) { [weak self] in self?.fail(.holepunchAborted) }
+            return
+        }
+        fail(.cannotHolepunch)
+    }
+
+    private func connect(
+        socket: UDXSocket, to endpoint: IPv4Endpoint, remoteID: UInt32, result: NoiseHandshake.Result,
+        path: HyperDHTConnection.Path
+    ) {
+        guard !finished, let stream, let address = try? SocketAddress(ipAddress: endpoint.host, port: Int(endpoint.port))
+        else { return }
+        finished = true
+        onSocket = nil
+        passiveWait?.cancel()
+        stream.firewall = nil
+        do {
+            try stream.connect(socket: socket, remoteID: remoteID, address: address)
+        } catch {
+            stream.destroy()
+            promise.fail(HyperDHTConnectError.holepunchAborted)
+            return
+        }
+        let session = SecretStreamSession(isInitiator: true, handshake: result, expectedRemotePublicKey: publicKey)
+        let promise = promise
+        SwarmConnection.establish(over: stream, session: session, label: "hyperdht-client", logger: logger)
+            .map { HyperDHTConnection(connection: $0, path: path, remoteAddress: endpoint) }
+            .cascade(to: promise)
+    }
+
+    private func settleIfExhausted() {
+        guard walkDone, inFlight == 0, queued.isEmpty, !answered, !finished else { return }
+        fail(tried.isEmpty ? .peerNotFound : .peerConnectionFailed)
+    }
+
+    private func fail(_ error: HyperDHTConnectError) {
+        guard !finished else { return }
+        finished = true
+        onSocket = nil
+        passiveWait?.cancel()
+        stream?.destroy()
+        promise.fail(error)
+    }
+}

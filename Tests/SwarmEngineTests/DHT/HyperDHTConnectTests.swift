@@ -1,0 +1,100 @@
+import CompactEncoding
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NetworkLab
+import Sodium
+import Testing
+
+@testable import SwarmEngine
+
+/// Connecting by public key on a six-node test net on 127.0.0.1, where both sides can be reached (as on an open
+/// network): the server announces itself through the nodes closest to its key, the client's Noise IK handshake goes
+/// through them, and a secret-stream over UDX carries protomux both ways with the server's key authenticated. A
+/// firewall hook refuses a key; a server that is not there is PEER_NOT_FOUND; a repeated handshake gets the same
+/// answer; garbage Noise allocates nothing.
+@Suite(.serialized) struct HyperDHTConnectTests {
+    static func withNet(_ body: (DHTTestNet, [DHTNode], any EventLoop) async throws -> Void) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let net = try await DHTTestNet.start(size: 6, on: loop)
+        let peers = (0..<2).map { _ in
+            DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [net.bootstrap]))
+        }
+        try await loop.flatSubmit {
+            EventLoopFuture.andAllSucceed(peers.map { peer in peer.start().flatMap { peer.bootstrap() } }, on: loop)
+        }.get()
+        do {
+            try await body(net, peers, loop)
+        } catch {
+            try await DHTTestNet.close(net.nodes + peers, on: loop)
+            try await group.shutdownGracefully()
+            throw error
+        }
+        try await DHTTestNet.close(net.nodes + peers, on: loop)
+        try await group.shutdownGracefully()
+    }
+
+    @Test func aClientConnectsToAServerByItsKey() async throws {
+        try await Self.withNet { net, peers, loop in
+            let serverKeys = Ed25519.randomKeyPair()
+            let clientKeys = Ed25519.randomKeyPair()
+            let accepted = loop.makePromise(of: HyperDHTConnection.self)
+            let server = try await loop.flatSubmit {
+                peers[0].listen(keyPair: serverKeys) { accepted.succeed($0) }
+            }.get()
+            let relays = try await loop.submit { server.relays.count }.get()
+            #expect(relays == 3)
+
+            let start = NIODeadline.now()
+            let outgoing = try await loop.flatSubmit { peers[1].connect(to: serverKeys.publicKey, keyPair: clientKeys) }.get()
+            let incoming = try await accepted.futureResult.get()
+            let elapsed = NIODeadline.now() - start
+            #expect(outgoing.connection.remotePublicKey == serverKeys.publicKey)
+            #expect(incoming.connection.remotePublicKey == clientKeys.publicKey)
+            #expect(outgoing.path == .direct && incoming.path == .direct)
+            #expect(elapsed < .seconds(10))
+
+            outgoing.connection.open(protocol: "pear/echo", id: [1], handshake: Array("client".utf8))
+            incoming.connection.open(protocol: "pear/echo", id: [1], handshake: Array("server".utf8))
+            outgoing.connection.send(protocol: "pear/echo", id: [1], type: 0, message: Array("ping".utf8))
+            incoming.connection.send(protocol: "pear/echo", id: [1], type: 0, message: Array("pong".utf8))
+            var fromServer = outgoing.connection.events.makeAsyncIterator()
+            var fromClient = incoming.connection.events.makeAsyncIterator()
+            #expect(await fromServer.next() == .opened(protocol: "pear/echo", id: [1], handshake: Array("server".utf8)))
+            #expect(await fromServer.next() == .message(protocol: "pear/echo", id: [1], type: 0, message: Array("pong".utf8)))
+            #expect(await fromClient.next() == .opened(protocol: "pear/echo", id: [1], handshake: Array("client".utf8)))
+            #expect(await fromClient.next() == .message(protocol: "pear/echo", id: [1], type: 0, message: Array("ping".utf8)))
+            outgoing.connection.disconnect()
+            incoming.connection.disconnect()
+            _ = try await loop.flatSubmit { server.close() }.get()
+        }
+    }
+
+    @Test func refusalsAndAbsentServers() async throws {
+        try await Self.withNet { net, peers, loop in
+            let serverKeys = Ed25519.randomKeyPair()
+            let banned = Ed25519.randomKeyPair()
+            let server = try await loop.flatSubmit {
+                peers[0].listen(keyPair: serverKeys, firewall: { key, _, _ in key == banned.publicKey }) { _ in }
+            }.get()
+            // Refused by the hook: no answer comes back through any node.
+            await #expect(throws: HyperDHTConnectError.peerConnectionFailed) {
+                try await loop.flatSubmit { peers[1].connect(to: serverKeys.publicKey, keyPair: banned) }.get()
+            }
+            let refused = try await loop.submit { server.refused }.get()
+            #expect(refused == 1, "one refusal, however many nodes and retries carried the handshake")
+            // Nobody announced this key.
+            await #expect(throws: HyperDHTConnectError.peerNotFound) {
+                try await loop.flatSubmit { peers[1].connect(to: Ed25519.randomKeyPair().publicKey) }.get()
+            }
+            // Garbage where a Noise message should be: no answer, nothing kept.
+            let garbage = try await loop.submit { server.handshake([UInt8](repeating: 7, count: 96), peerAddress: nil, from: net.bootstrap, socket: peers[0].serverSocket!) }.get()
+            #expect(garbage == nil)
+            // Closed: the announce is withdrawn and nothing answers.
+            _ = try await loop.flatSubmit { server.close() }.get()
+            let routes = try await loop.submit { net.nodes.map(\.storedRoutes).reduce(0, +) }.get()
+            #expect(routes == 0)
+        }
+    }
+}
