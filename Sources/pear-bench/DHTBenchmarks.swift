@@ -24,6 +24,9 @@ enum DHTBenchmarks {
             let parameters = ["nodes": "5", "rounds": "\(rounds)"]
             report.figure("dht.reference_announce_median", median(result.announceMs), "ms", parameters)
             report.figure("dht.reference_lookup_median", median(result.lookupMs), "ms", parameters)
+            if let connectMs = result.connectMs {
+                report.figure("dht.reference_connect_median", median(connectMs), "ms", parameters)
+            }
         } else {
             print("dht.reference skipped: no Node reference tree (pass --interop DIR, see ../shared/interop/README.md)")
         }
@@ -78,6 +81,37 @@ enum DHTBenchmarks {
         report.figure("dht.lookup_walk_median", median(walkMs), "ms", parameters)
         report.figure("dht.datagrams_per_lookup", median(datagrams), "datagrams", parameters)
 
+        // Connecting by key: a fresh server on the announcer each round, the seeker connects and times until the
+        // first message comes back (protomux over the secret-stream; the reference echoes a raw byte).
+        var connectMs: [Double] = []
+        for _ in 0..<rounds {
+            let serverKeys = Ed25519.randomKeyPair()
+            let server = try await loop.flatSubmit {
+                announcer.listen(keyPair: serverKeys) { accepted in
+                    let connection = accepted.connection
+                    connection.open(protocol: "bench/echo", id: [], handshake: [])
+                    Task {
+                        for await event in connection.events {
+                            if case .message(_, _, _, let message) = event {
+                                connection.send(protocol: "bench/echo", id: [], type: 0, message: message)
+                            }
+                        }
+                    }
+                }
+            }.get()
+            let start = NIODeadline.now()
+            let outgoing = try await loop.flatSubmit { seeker.connect(to: serverKeys.publicKey) }.get()
+            outgoing.connection.open(protocol: "bench/echo", id: [], handshake: [])
+            outgoing.connection.send(protocol: "bench/echo", id: [], type: 0, message: [0x78])
+            for await event in outgoing.connection.events {
+                if case .message = event { break }
+            }
+            connectMs.append(Double((NIODeadline.now() - start).nanoseconds) / 1e6)
+            outgoing.connection.disconnect()
+            _ = try await loop.flatSubmit { server.close() }.get()
+        }
+        report.figure("dht.connect_median", median(connectMs), "ms", parameters)
+
         try await DHTTestNet.close(nodes + [announcer, seeker], on: loop)
         try await group.shutdownGracefully()
     }
@@ -103,6 +137,11 @@ enum DHTBenchmarks {
     struct ReferenceResult: Decodable {
         let announceMs: [Double]
         let lookupMs: [Double]
+        var connectMs: [Double]?
+    }
+
+    struct ConnectResult: Decodable {
+        let connectMs: [Double]
     }
 
     static func reference(modules: String, rounds: Int) throws -> ReferenceResult {
@@ -117,13 +156,20 @@ enum DHTBenchmarks {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        try input.fileHandleForWriting.write(contentsOf: Data("{\"bench\": \(rounds)}\n".utf8))
+        try input.fileHandleForWriting.write(
+            contentsOf: Data("{\"bench\": \(rounds)}\n{\"benchConnect\": \(rounds)}\n".utf8))
         try input.fileHandleForWriting.close()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.contains("announceMs") {
-            return try JSONDecoder().decode(ReferenceResult.self, from: Data(line.utf8))
+        var result: ReferenceResult?
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            if line.contains("announceMs") {
+                result = try JSONDecoder().decode(ReferenceResult.self, from: Data(line.utf8))
+            } else if line.contains("connectMs") {
+                result?.connectMs = try JSONDecoder().decode(ConnectResult.self, from: Data(line.utf8)).connectMs
+            }
         }
-        throw CocoaError(.fileReadCorruptFile)
+        guard let result else { throw CocoaError(.fileReadCorruptFile) }
+        return result
     }
 }

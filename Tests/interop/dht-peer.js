@@ -10,6 +10,8 @@
 //   {"lookup": "<topic hex>"}    -> {"found": ["<public key hex>", ...]}
 //   {"bench": N}                 -> {"announceMs": [...], "lookupMs": [...]}   (N announces of fresh topics, each
 //                                   looked up right after; wall milliseconds of each)
+//   {"benchConnect": N}          -> {"connectMs": [...]}  (N times: a fresh server on a second DHT node of the same
+//                                   net, then connect to it by key and time until the first echoed byte)
 //   {"listen": true}             -> {"listening": "<public key hex>"}  (a HyperDHT server that echoes what it gets)
 //   {"connect": "<key hex>", "say": "text"} -> {"echo": "text"}  (found and handshaken through the DHT, then over the stream)
 //   {"listenMux": true}          -> {"listening": "<key hex>"}  (a server whose connections run protomux channel
@@ -92,6 +94,27 @@ async function main () {
           lookupMs.push(Number(process.hrtime.bigint() - start) / 1e6)
         }
         out({ announceMs, lookupMs })
+      } else if (command.benchConnect) {
+        const other = new DHT({ bootstrap, host: '127.0.0.1' })
+        await other.fullyBootstrapped()
+        const connectMs = []
+        for (let i = 0; i < command.benchConnect; i++) {
+          const server = other.createServer((socket) => {
+            socket.on('error', () => {})
+            socket.on('data', (data) => socket.write(data))
+          })
+          await server.listen(DHT.keyPair())
+          const start = process.hrtime.bigint()
+          const socket = dht.connect(server.publicKey)
+          socket.on('error', () => {})
+          socket.write(Buffer.from('x'))
+          await new Promise((resolve) => socket.once('data', resolve))
+          connectMs.push(Number(process.hrtime.bigint() - start) / 1e6)
+          socket.destroy()
+          await server.close()
+        }
+        await other.destroy()
+        out({ connectMs })
       } else if (command.listen) {
         const server = dht.createServer((socket) => {
           socket.on('data', (data) => socket.write(data))

@@ -23,12 +23,24 @@ public final class UDXStream: @unchecked Sendable {
     private var timerDeadline: UInt64?
     private var flushScheduled = false
     private weak var relayTarget: UDXStream?
+    /// Packets accepted by the firewall while unconnected (at most `maximumEarlyPackets`).
+    private var earlyPackets: [(ByteBuffer, SocketAddress, UDXSocket)] = []
+    static let maximumEarlyPackets = 16
 
     /// Decides about packets for this stream that arrive while it is unconnected or on another socket; true drops
     /// the packet. Without one, such packets are dropped while unconnected and taken once connected (as libudx).
     public var firewall: ((UDXSocket, SocketAddress) -> Bool)?
     /// Stream bytes, in order.
-    public var onData: ((ByteBuffer) -> Void)?
+    public var onData: ((ByteBuffer) -> Void)? {
+        didSet {
+            // On the next turn of the loop: whoever set the reader finishes wiring the stream (`onEnd`, …) first.
+            if !heldData.isEmpty || endHeld { node.eventLoop.execute { [weak self] in self?.deliverHeldData() } }
+        }
+    }
+    /// Bytes that arrived before anyone read the stream (a connection's first packets can come before its reader
+    /// is attached): held, unread, so the receive window bounds them, and handed over when `onData` is set.
+    private var heldData: [ByteBuffer] = []
+    private var endHeld = false
     /// Unordered datagrams (MESSAGE packets).
     public var onMessage: (([UInt8]) -> Void)?
     /// The peer ended its side.
@@ -75,6 +87,14 @@ public final class UDXStream: @unchecked Sendable {
         self.socket = socket
         remoteAddress = address
         state.connect(remoteID: remoteID, now: UDXNode.now())
+        // Packets the firewall let in before we knew where the peer was (its first packets can overtake the answer
+        // that tells us), from where we now connected: taken now rather than left for the peer to resend.
+        let early = earlyPackets
+        earlyPackets = []
+        for (buffer, from, on) in early where from == address && on === socket {
+            guard let packet = try? UDXPacket(decoding: buffer) else { continue }
+            perform(state.receive(packet, now: UDXNode.now()))
+        }
         scheduleFlush()
     }
 
@@ -172,8 +192,12 @@ public final class UDXStream: @unchecked Sendable {
                 socket.firewalled()
                 return true
             }
-            // The firewall may have connected the stream; a still unconnected stream cannot answer.
-            guard self.socket != nil else { return true }
+            // The firewall may have connected the stream; a still unconnected one keeps what it let in (a few
+            // packets) for when it connects.
+            guard self.socket != nil else {
+                if earlyPackets.count < Self.maximumEarlyPackets { earlyPackets.append((buffer, address, socket)) }
+                return true
+            }
         }
         guard let packet = try? UDXPacket(decoding: buffer) else { return true }
         perform(state.receive(packet, now: UDXNode.now()))
@@ -205,6 +229,18 @@ public final class UDXStream: @unchecked Sendable {
         }
     }
 
+    private func deliverHeldData() {
+        while let onData, !heldData.isEmpty {
+            let bytes = heldData.removeFirst()
+            onData(bytes)
+            if consumesOnDelivery, !state.isClosed { perform(state.read(bytes.readableBytes)) }
+        }
+        if onData != nil, heldData.isEmpty, endHeld {
+            endHeld = false
+            onEnd?()
+        }
+    }
+
     private func perform(_ actions: [UDXStreamState.Action]) {
         var transmitted = false
         for action in actions {
@@ -215,12 +251,16 @@ public final class UDXStream: @unchecked Sendable {
                     transmitted = true
                 }
             case .deliver(let bytes):
-                onData?(bytes)
+                guard let onData, heldData.isEmpty else {
+                    heldData.append(bytes)
+                    continue
+                }
+                onData(bytes)
                 if consumesOnDelivery, !state.isClosed { perform(state.read(bytes.readableBytes)) }
             case .message(let bytes):
                 onMessage?(bytes)
             case .remoteEnded:
-                onEnd?()
+                if heldData.isEmpty { onEnd?() } else { endHeld = true }
             case .writable:
                 onWritable?()
             case .remoteChanged:

@@ -248,6 +248,47 @@ import Testing
         }.get()
     }
 
+    /// The peer's first packets can come before a stream knows where its peer is (hyperdht: the server's first bytes
+    /// overtake the relayed answer that names it): the firewall lets them in, the stream keeps them, and once it
+    /// connects, and later gets a reader, every byte and the end arrive in order, without the peer resending.
+    @Test func packetsBeforeConnectAndBeforeAReaderAreKept() async throws {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let nodeA = UDXNode(eventLoop: loop)
+        let nodeB = UDXNode(eventLoop: loop)
+        defer { Self.close(nodeA, nodeB) }
+        let socketA = try await nodeA.bind(host: "127.0.0.1", port: 0).get()
+        let socketB = try await nodeB.bind(host: "127.0.0.1", port: 0).get()
+        let seenA = Observed(loop: loop)
+        let seenB = Observed(loop: loop)
+        let streams = Streams()
+        let arrived = loop.makePromise(of: Void.self)
+        try await loop.submit {
+            let b = try nodeB.makeStream(id: 20)
+            // Accepts, but does not connect: the answer saying where the peer is has not come yet.
+            b.firewall = { _, _ in
+                arrived.succeed(())
+                return false
+            }
+            let a = try nodeA.makeStream(id: 10)
+            try a.connect(socket: socketA, remoteID: 20, address: socketB.localAddress!)
+            Self.attach(a, seenA, sending: Self.pattern(2000, seed: 4), end: true)
+            streams.all = ["a": a, "b": b]
+        }.get()
+        try await Self.deadline(arrived, seconds: 10, "the first packets").get()
+        try await loop.submit {
+            let b = streams["b"]
+            b.firewall = nil
+            try b.connect(socket: socketB, remoteID: 10, address: socketA.localAddress!)
+        }.get()
+        // The reader comes a moment later still.
+        try await loop.submit { Self.attach(streams["b"], seenB, sending: [], end: true) }.get()
+        try await Self.deadline(seenB.endedPromise, seconds: 10, "B to read to the end").get()
+        try await loop.submit {
+            #expect(seenB.received == Self.pattern(2000, seed: 4))
+            #expect(streams["a"].counters.retransmissions == 0)
+        }.get()
+    }
+
     /// A stream moves to another socket of its peer halfway through a transfer (as after a hole punch): every byte
     /// still arrives, and the later packets come in on the new socket.
     @Test func changeRemoteMidTransferLosesNothing() async throws {
