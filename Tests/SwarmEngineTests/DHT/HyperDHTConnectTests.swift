@@ -88,6 +88,21 @@ import Testing
             await #expect(throws: HyperDHTConnectError.peerNotFound) {
                 try await loop.flatSubmit { peers[1].connect(to: Ed25519.randomKeyPair().publicKey) }.get()
             }
+            // One handshake arriving twice (a retry, or through a second node) gets the same answer, counted once.
+            let answeredBefore = try await loop.submit { server.answered }.get()
+            var initiator = try NoiseHandshake(
+                pattern: .ik, isInitiator: true, staticKeyPair: Ed25519.randomKeyPair(),
+                prologue: HyperDHTSignatures.peerHandshakeNamespace, remoteStaticKey: serverKeys.publicKey)
+            let hello = try initiator.send(
+                payload: HyperDHTNoisePayload(firewall: 0, udx: .init(reusableSocket: false, id: 77, seq: 0)).compactEncoded())
+            let (first, second, answeredAfter) = try await loop.submit {
+                let socket = peers[0].serverSocket!
+                let first = server.handshake(hello, peerAddress: net.bootstrap, from: net.bootstrap, socket: socket)
+                let second = server.handshake(hello, peerAddress: net.bootstrap, from: net.bootstrap, socket: socket)
+                return (first, second, server.answered)
+            }.get()
+            #expect(first != nil && first == second)
+            #expect(answeredAfter == answeredBefore + 1)
             // Garbage where a Noise message should be: no answer, nothing kept.
             let garbage = try await loop.submit { server.handshake([UInt8](repeating: 7, count: 96), peerAddress: nil, from: net.bootstrap, socket: peers[0].serverSocket!) }.get()
             #expect(garbage == nil)
