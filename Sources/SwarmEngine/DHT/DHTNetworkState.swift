@@ -77,7 +77,7 @@ public struct DHTNetworkState: Sendable {
     ) -> [Action] {
         if wokeUp {
             tick += 2 * Self.oldNode
-            tick += 8 - (tick & 7) - 2
+            tick = tick - (tick & 7) + 6  // the reference's `tick += 8 - (tick & 7) - 2`, never below zero
             ticksUntilCheck = Self.moreStableTicks
             ticksUntilRefresh = 1
             lastCheckedHost = nil

@@ -189,6 +189,11 @@ struct DHTNetworkStateTests {
         _ = state.concludeCheck(onlyFirewall: false, probeFailed: false, probe: probe, nat: nat, natMoved: false)
         #expect(!state.isEphemeral)
         let nodes = [Self.node(1, added: 1, pinged: 1, seen: 1)]
+        // Whatever the tick's place in its round of eight (the reference's arithmetic would go below zero at 7).
+        var atSeven = DHTNetworkState(mode: .adaptive, tickOffset: 7, refreshOffset: 1000)
+        _ = atSeven.advance(
+            bootstrapped: true, natHost: nil, nodeCount: 1, nodesByAge: { nodes }, tableSize: 20, inflight: 0, wokeUp: true)
+        #expect(atSeven.tick & 7 == 6)
         let actions = state.advance(
             bootstrapped: true, natHost: nat.host, nodeCount: 1, nodesByAge: { nodes }, tableSize: 20, inflight: 0,
             wokeUp: true)
