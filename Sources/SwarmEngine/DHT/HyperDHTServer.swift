@@ -64,7 +64,15 @@ public final class HyperDHTServer: @unchecked Sendable {
     private let onConnection: (HyperDHTConnection) -> Void
     private let logger: Logger
     private var attempts: [[UInt8]: Attempt] = [:]
-    private var reannounce: Scheduled<Void>?
+    private var watching: RepeatedTask?
+    private var pingRounds = 0
+    private var announcing: [(relayAddress: IPv4Endpoint, peerAddress: IPv4Endpoint)] = []
+    /// How often the relays are pinged (the reference's 3 s; tests shorten it).
+    var relayPingInterval = TimeAmount.seconds(3)
+    /// Called after each announce round (for tests).
+    var onAnnounced: ((HyperDHTServer) -> Void)?
+    /// How many announce rounds have finished.
+    public private(set) var announcements = 0
 
     private final class Attempt {
         var reply: [UInt8]?
@@ -91,12 +99,17 @@ public final class HyperDHTServer: @unchecked Sendable {
     // MARK: - Announcing
 
     /// Walks toward the target (FIND_PEER) and announces on the three closest nodes that answered (`pickBest`),
-    /// with an empty relay list as the reference signs it; every five minutes again.
+    /// with an empty relay list as the reference signs it; those nodes become the relays. Then, as the reference's
+    /// announcer, it pings the relays every `relayPingInterval` (3 s) and announces afresh when fewer than three of
+    /// them (or fewer than all, when there are fewer) answer, or after 100 rounds (about five minutes).
     func announce() -> EventLoopFuture<Int> {
         guard let node, !isClosed else { return eventLoop.makeFailedFuture(DHTNode.Failure.notStarted) }
+        watching?.cancel()
+        watching = nil
         let peer = HyperDHTPeer(publicKey: keyPair.publicKey)
         let keyPair = keyPair
         let target = target
+        announcing = []
         return node.commit(DHTNode.command(.findPeer, target: target), limit: 3) { reply, token in
             guard let nodeID = reply.id else { return nil }
             let signable = HyperDHTSignatures.announceSignable(
@@ -104,13 +117,35 @@ public final class HyperDHTServer: @unchecked Sendable {
             return (.announce, HyperDHTAnnounce(peer: peer, signature: Ed25519.sign(signable, keyPair: keyPair)).compactEncoded())
         } accepted: { [weak self] reply in
             // The node that stored it, and where it saw us.
-            guard let self, !relays.contains(where: { $0.relayAddress == reply.from }) else { return }
-            relays.append((reply.from, reply.response.to))
+            guard let self, !announcing.contains(where: { $0.relayAddress == reply.from }) else { return }
+            announcing.append((reply.from, reply.response.to))
         }.always { [weak self] _ in
-            guard let self, !isClosed, let node = self.node else { return }
-            reannounce = node.eventLoop.scheduleTask(in: .minutes(5)) { [weak self] in
-                self?.relays = []
-                _ = self?.announce()
+            guard let self, !isClosed else { return }
+            announcements += 1
+            relays = announcing
+            onAnnounced?(self)
+            watchRelays()
+        }
+    }
+
+    private func watchRelays() {
+        pingRounds = 0
+        let loop = eventLoop
+        watching = eventLoop.scheduleRepeatedAsyncTask(initialDelay: relayPingInterval, delay: relayPingInterval) {
+            [weak self] task in
+            guard let self, let node, !isClosed else {
+                task.cancel()
+                return loop.makeSucceededVoidFuture()
+            }
+            pingRounds += 1
+            let pings = relays.map { node.ping($0.relayAddress) }
+            return EventLoopFuture.whenAllComplete(pings, on: eventLoop).map { [weak self] results in
+                guard let self, !isClosed else { return }
+                let active = results.filter { if case .success = $0 { true } else { false } }.count
+                if active < min(pings.count, 3) || pings.isEmpty || pingRounds >= 100 {
+                    task.cancel()
+                    _ = announce()
+                }
             }
         }
     }
@@ -119,7 +154,7 @@ public final class HyperDHTServer: @unchecked Sendable {
     public func close() -> EventLoopFuture<Void> {
         guard let node, !isClosed else { return eventLoop.makeSucceededVoidFuture() }
         isClosed = true
-        reannounce?.cancel()
+        watching?.cancel()
         node.removeServer(self)
         for attempt in attempts.values {
             attempt.waiting?.cancel()

@@ -112,4 +112,37 @@ import Testing
             #expect(routes == 0)
         }
     }
+
+    /// A relay of the server goes away: the server's pings notice, it announces again on the closest nodes left,
+    /// and clients still reach it.
+    @Test func aServerReannouncesWhenARelayGoesAway() async throws {
+        try await Self.withNet { net, peers, loop in
+            let serverKeys = Ed25519.randomKeyPair()
+            let reannounced = loop.makePromise(of: Void.self)
+            let server = try await loop.flatSubmit {
+                peers[0].listen(keyPair: serverKeys) { _ in }.map { server in
+                    server.relayPingInterval = .milliseconds(100)
+                    server.onAnnounced = { server in if server.announcements >= 2 { reannounced.succeed() } }
+                    return server
+                }
+            }.get()
+            let (first, gone) = try await loop.submit { () -> ([IPv4Endpoint], DHTNode) in
+                let relays = server.relays.map(\.relayAddress)
+                return (relays, net.nodes.first { relays.contains($0.address!) }!)
+            }.get()
+            #expect(first.count == 3)
+            let goneAddress = try await loop.submit { gone.address! }.get()
+            try await loop.flatSubmit { gone.stop(); return gone.udx.close() }.get()
+            let timeout = loop.scheduleTask(in: .seconds(45)) { reannounced.fail(DHTNode.Failure.nobodyAnswered) }
+            try await reannounced.futureResult.get()
+            timeout.cancel()
+            let now = try await loop.submit { server.relays.map(\.relayAddress) }.get()
+            #expect(now.count == 3)
+            #expect(!now.contains(goneAddress))
+            let connection = try await loop.flatSubmit { peers[1].connect(to: serverKeys.publicKey) }.get()
+            #expect(connection.connection.remotePublicKey == serverKeys.publicKey)
+            connection.connection.disconnect()
+            _ = try await loop.flatSubmit { server.close() }.get()
+        }
+    }
 }
