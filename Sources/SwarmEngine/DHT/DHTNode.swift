@@ -29,6 +29,9 @@ public final class DHTNode: @unchecked Sendable {
         public var persistent: Bool
         /// Never persistent, whatever the network (dht-rpc's `ephemeral: true`); otherwise adaptive unless `persistent`.
         public var ephemeral = false
+        /// The quick firewall check during bootstrap (dht-rpc's `quickFirewall`); off, a node stays firewalled until
+        /// its first full check (tests use it to have a firewalled node on loopback).
+        public var quickFirewall = true
         /// The node's tick (dht-rpc's 5 s; tests shorten it to see the adaptive switch without waiting 20 minutes).
         public var tickInterval: TimeAmount = .seconds(5)
         /// The clock stored records age by, in milliseconds (uptime; tests move it to see records expire).
@@ -186,7 +189,7 @@ public final class DHTNode: @unchecked Sendable {
     }
 
     private func bootstrapRound(_ round: Int) -> EventLoopFuture<Void> {
-        quickFirewallProbe = network.wantsQuickFirewallCheck ? .wanted : .notWanted
+        quickFirewallProbe = network.wantsQuickFirewallCheck && configuration.quickFirewall ? .wanted : .notWanted
         return walk(findNodeRequest(id), background: true) { [weak self] reply in
             guard let self, case .wanted = quickFirewallProbe else { return }
             // Simple quick heuristic, as the reference's: one PING_NAT to the first node that answers.
@@ -277,6 +280,14 @@ public final class DHTNode: @unchecked Sendable {
 
     /// A handshake for one of our own servers: its answer, routed as the reference's server branch.
     private func serve(_ request: DHTRequest, from: IPv4Endpoint, on socket: UDXSocket, server: HyperDHTServer) -> HyperDHTRouter.Effect {
+        if request.command == HyperDHTRequestHandler.Command.peerHolepunch.rawValue {
+            guard let value = request.value, let round = try? HyperDHTHolepunch(leniently: value),
+                let payload = server.holepunch(round)
+            else { return .drop }
+            let answer = HyperDHTHolepunch(
+                mode: HyperDHTRelayMode.fromServer.rawValue, id: 0, payload: payload, peerAddress: round.peerAddress)
+            return .relay(value: answer.compactEncoded(), to: from)
+        }
         guard request.command == HyperDHTRequestHandler.Command.peerHandshake.rawValue, let value = request.value,
             let handshake = try? HyperDHTHandshake(leniently: value), !handshake.noise.isEmpty,
             let reply = server.handshake(handshake.noise, peerAddress: handshake.peerAddress, from: from, socket: socket)

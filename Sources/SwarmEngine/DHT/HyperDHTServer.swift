@@ -64,6 +64,9 @@ public final class HyperDHTServer: @unchecked Sendable {
     private let onConnection: (HyperDHTConnection) -> Void
     private let logger: Logger
     private var attempts: [[UInt8]: Attempt] = [:]
+    /// The same attempts by holepunch session id.
+    private var sessions: [UInt64: Attempt] = [:]
+    private var nextSession: UInt64 = 0
     private var watching: RepeatedTask?
     private var pingRounds = 0
     private var announcing: [(relayAddress: IPv4Endpoint, peerAddress: IPv4Endpoint)] = []
@@ -75,6 +78,8 @@ public final class HyperDHTServer: @unchecked Sendable {
     public private(set) var announcements = 0
 
     private final class Attempt {
+        /// Its holepunch session id (what the client's PEER_HOLEPUNCH rounds name).
+        var id: UInt64 = 0
         var reply: [UInt8]?
         var stream: UDXStream?
         var result: NoiseHandshake.Result?
@@ -161,6 +166,7 @@ public final class HyperDHTServer: @unchecked Sendable {
             if !attempt.connected { attempt.stream?.destroy() }
         }
         attempts.removeAll()
+        sessions.removeAll()
         return node.unannounce(target, keyPair: keyPair).map { _ in }.recover { _ in }
     }
 
@@ -189,6 +195,9 @@ public final class HyperDHTServer: @unchecked Sendable {
         }
         let attempt = Attempt()
         attempts[noise] = attempt
+        attempt.id = nextSession
+        nextSession += 1
+        sessions[attempt.id] = attempt
         clearLater(noise)
         guard let remoteKey = handshake.remoteStaticKey, !firewall(remoteKey, remotePayload, clientAddress) else {
             refused += 1
@@ -209,7 +218,7 @@ public final class HyperDHTServer: @unchecked Sendable {
         }
         let payload = HyperDHTNoisePayload(
             error: error, firewall: (ourAddress != nil ? HyperDHTFirewall.open : .unknown).rawValue,
-            holepunch: ourAddress != nil ? nil : .init(id: 0, relays: relays),
+            holepunch: ourAddress != nil ? nil : .init(id: attempt.id, relays: relays),
             addresses4: ourAddress.map { [$0] } ?? [],
             udx: .init(reusableSocket: false, id: UInt64(attempt.stream?.id ?? 0), seq: 0), secretStreamVersion: 1,
             relayAddresses: relays.isEmpty ? nil : Array(relays.map(\.relayAddress).prefix(3)))
@@ -237,6 +246,25 @@ public final class HyperDHTServer: @unchecked Sendable {
         return reply
     }
 
+    /// A holepunch round for one of our handshakes (router.js's server branch: FROM_RELAY, naming the client). Hole
+    /// punching is not built yet, so the answer is the reference's abort (`_abort`: error ABORTED, sealed with the
+    /// session's holepunch secret), and the client gives up at once instead of timing out. Nil for an unknown
+    /// session or a payload that does not open.
+    func holepunch(_ round: HyperDHTHolepunch) -> [UInt8]? {
+        guard !isClosed, round.mode == HyperDHTRelayMode.fromRelay.rawValue, round.peerAddress != nil,
+            let attempt = sessions[round.id], let result = attempt.result
+        else { return nil }
+        let secure = HyperDHTSecurePayload(handshakeHash: result.handshakeHash)
+        guard let remote = secure.decrypt(round.payload) else { return nil }
+        if !attempt.connected {
+            attempt.waiting?.cancel()
+            attempt.stream?.destroy()
+        }
+        let abort = HyperDHTHolepunchPayload(
+            error: 1, firewall: HyperDHTFirewall.unknown.rawValue, round: remote.round, connected: false, punching: false)
+        return secure.encrypt(abort)
+    }
+
     private func connect(_ attempt: Attempt, socket: UDXSocket, to endpoint: IPv4Endpoint) {
         guard !attempt.connected, let stream = attempt.stream, let result = attempt.result,
             let address = try? SocketAddress(ipAddress: endpoint.host, port: Int(endpoint.port))
@@ -262,6 +290,7 @@ public final class HyperDHTServer: @unchecked Sendable {
     private func clearLater(_ noise: [UInt8]) {
         eventLoop.scheduleTask(in: Self.clearWait) { [weak self] in
             guard let self, let attempt = attempts.removeValue(forKey: noise) else { return }
+            sessions[attempt.id] = nil
             if !attempt.connected { attempt.stream?.destroy() }
         }
     }

@@ -145,4 +145,49 @@ import Testing
             _ = try await loop.flatSubmit { server.close() }.get()
         }
     }
+
+    /// A server nobody can reach (a firewalled node) offers a holepunch session; until hole punching is built, a
+    /// round for it is answered with the reference's abort, sealed for that session, so the client stops at once.
+    @Test func aFirewalledServerAbortsHolepunchRounds() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let node = DHTNode(
+            udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [], ephemeral: true))
+        try await loop.flatSubmit { node.start() }.get()
+        let serverKeys = Ed25519.randomKeyPair()
+        let client = IPv4Endpoint(host: "127.0.0.1", port: 40_000)!
+        let relay = IPv4Endpoint(host: "127.0.0.1", port: 40_001)!
+        var initiator = try NoiseHandshake(
+            pattern: .ik, isInitiator: true, staticKeyPair: Ed25519.randomKeyPair(),
+            prologue: HyperDHTSignatures.peerHandshakeNamespace, remoteStaticKey: serverKeys.publicKey)
+        let hello = try initiator.send(
+            payload: HyperDHTNoisePayload(firewall: 0, udx: .init(reusableSocket: false, id: 5, seq: 0)).compactEncoded())
+        let (server, answer) = try await loop.submit { () -> (HyperDHTServer, [UInt8]?) in
+            let server = HyperDHTServer(
+                node: node, keyPair: serverKeys, firewall: { _, _, _ in false }, onConnection: { _ in },
+                logger: .init(label: "test"))
+            return (server, server.handshake(hello, peerAddress: client, from: relay, socket: node.serverSocket!))
+        }.get()
+        let payload = try HyperDHTNoisePayload(leniently: try initiator.receive(try #require(answer)))
+        #expect(payload.firewall == HyperDHTFirewall.unknown.rawValue)
+        let session = try #require(payload.holepunch?.id)
+        let secure = HyperDHTSecurePayload(handshakeHash: try #require(initiator.result).handshakeHash)
+        let probe = secure.encrypt(
+            HyperDHTHolepunchPayload(firewall: HyperDHTFirewall.consistent.rawValue, round: 0, connected: false, punching: false))
+        let (aborted, unknown, garbage) = try await loop.submit {
+            (
+                server.holepunch(HyperDHTHolepunch(mode: 2, id: session, payload: probe, peerAddress: client)),
+                server.holepunch(HyperDHTHolepunch(mode: 2, id: session + 1, payload: probe, peerAddress: client)),
+                server.holepunch(HyperDHTHolepunch(mode: 2, id: session, payload: [1, 2, 3], peerAddress: client))
+            )
+        }.get()
+        let sealed = try #require(aborted)
+        let reply = try #require(secure.decrypt(sealed))
+        #expect(reply.error == 1)
+        #expect(reply.punching == false)
+        #expect(unknown == nil)
+        #expect(garbage == nil)
+        try await loop.flatSubmit { node.stop(); return node.udx.close() }.get()
+        try await group.shutdownGracefully()
+    }
 }
