@@ -59,8 +59,8 @@ public final class DHTNode: @unchecked Sendable {
 
     private enum Owner {
         case query(Int)
-        case ping(EventLoopPromise<DHTResponse>)
-        case withSource(EventLoopPromise<(DHTResponse, IPv4Endpoint)>)
+        /// A single request's answer, with where it came from.
+        case request(EventLoopPromise<(DHTResponse, IPv4Endpoint)>)
         case ignore
     }
 
@@ -148,8 +148,7 @@ public final class DHTNode: @unchecked Sendable {
 
     /// The address the server socket is bound to.
     public var address: IPv4Endpoint? {
-        guard let bound = serverSocket?.localAddress, let host = bound.ipAddress, let port = bound.port else { return nil }
-        return IPv4Endpoint(host: host, port: UInt16(port))
+        serverSocket?.localAddress.flatMap(IPv4Endpoint.init)
     }
 
     // MARK: - Lifecycle
@@ -219,8 +218,7 @@ public final class DHTNode: @unchecked Sendable {
         walks.removeAll()
         for (_, entry) in owners {
             switch entry.owner {
-            case .ping(let promise): promise.fail(Failure.notStarted)
-            case .withSource(let promise): promise.fail(Failure.notStarted)
+            case .request(let promise): promise.fail(Failure.notStarted)
             case .query, .ignore: break
             }
         }
@@ -255,10 +253,7 @@ public final class DHTNode: @unchecked Sendable {
 
     /// One request to one node (with retries, as every request); the future fails when it never answers.
     func request(_ request: DHTRequest, to endpoint: IPv4Endpoint) -> EventLoopFuture<DHTResponse> {
-        eventLoop.preconditionInEventLoop()
-        let promise = eventLoop.makePromise(of: DHTResponse.self)
-        send(request, to: endpoint, owner: .ping(promise))
-        return promise.futureResult
+        requestWithSource(request, to: endpoint).map(\.0)
     }
 
     /// One request to one node; the answer with the address it came from (hyperdht checks a relayed answer came
@@ -266,7 +261,7 @@ public final class DHTNode: @unchecked Sendable {
     func requestWithSource(_ request: DHTRequest, to endpoint: IPv4Endpoint) -> EventLoopFuture<(DHTResponse, IPv4Endpoint)> {
         eventLoop.preconditionInEventLoop()
         let promise = eventLoop.makePromise(of: (DHTResponse, IPv4Endpoint).self)
-        send(request, to: endpoint, owner: .withSource(promise))
+        send(request, to: endpoint, owner: .request(promise))
         return promise.futureResult
     }
 
@@ -379,9 +374,7 @@ public final class DHTNode: @unchecked Sendable {
                     let effects = walk.query.failed(entry.endpoint, timedOut: true, table: table.closest(to: walk.query.target))
                     walks[number] = walk
                     perform(effects, walk: number)
-                case .ping(let promise):
-                    promise.fail(Failure.nobodyAnswered)
-                case .withSource(let promise):
+                case .request(let promise):
                     promise.fail(Failure.nobodyAnswered)
                 case .ignore:
                     break
@@ -392,7 +385,7 @@ public final class DHTNode: @unchecked Sendable {
     }
 
     private func transmit(_ bytes: [UInt8], to endpoint: IPv4Endpoint, from socket: UDXSocket?) {
-        guard let socket, let address = try? SocketAddress(ipAddress: endpoint.host, port: Int(endpoint.port)) else {
+        guard let socket, let address = endpoint.socketAddress else {
             return
         }
         socket.send(ByteBuffer(bytes: bytes), to: address)
@@ -401,8 +394,7 @@ public final class DHTNode: @unchecked Sendable {
     // MARK: - Receiving
 
     private func received(_ buffer: ByteBuffer, from address: SocketAddress, on socket: UDXSocket) {
-        guard let host = address.ipAddress, let port = address.port, port > 0,
-            let from = IPv4Endpoint(host: host, port: UInt16(port)),
+        guard let from = IPv4Endpoint(address),
             let message = try? DHTMessage(decoding: Array(buffer.readableBytesView))
         else { return }
         switch message {
@@ -488,9 +480,7 @@ public final class DHTNode: @unchecked Sendable {
                     response, from: from, id: senderID, table: table.closest(to: walk.query.target))
                 walks[number] = walk
                 perform(effects, walk: number)
-            case .ping(let promise):
-                promise.succeed(response)
-            case .withSource(let promise):
+            case .request(let promise):
                 promise.succeed((response, from))
             case .ignore:
                 break

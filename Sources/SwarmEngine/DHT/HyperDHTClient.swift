@@ -78,10 +78,14 @@ extension DHTNode {
         signedCommit(target, keyPair: signer, peer: HyperDHTPeer(publicKey: claimed), unannounce: false)
     }
 
-    private func signedCommit(
-        _ target: [UInt8], keyPair: Ed25519.KeyPair, peer: HyperDHTPeer, unannounce: Bool
+    /// A walk with `walk` (LOOKUP for a topic; FIND_PEER for a server's own key), then the announce or unannounce
+    /// of `peer` signed for each of the first `limit` closest nodes and its token.
+    func signedCommit(
+        _ target: [UInt8], keyPair: Ed25519.KeyPair, peer: HyperDHTPeer, unannounce: Bool,
+        walkingWith walk: HyperDHTRequestHandler.Command = .lookup, limit: Int = .max,
+        accepted: ((DHTQuery.Reply) -> Void)? = nil
     ) -> EventLoopFuture<Int> {
-        commit(Self.command(.lookup, target: target)) { reply, token in
+        commit(Self.command(walk, target: target), limit: limit, accepted: accepted) { reply, token in
             guard let nodeID = reply.id else { return nil }
             let signable = HyperDHTSignatures.announceSignable(
                 target: target, nodeID: nodeID, token: token, peer: peer, refresh: nil, unannounce: unannounce)
@@ -162,10 +166,9 @@ extension DHTNode {
     /// Walks with `query`, then sends to each of the closest nodes (the first `limit`) that handed out a token the
     /// request `build` makes for it (nil: none). Succeeds with how many accepted it once at least one did;
     /// `accepted` sees the walk's reply of each node that accepted.
-    func commit(
-        _ query: DHTRequest, limit: Int = .max,
-        build: @escaping (DHTQuery.Reply, _ token: [UInt8]) -> (HyperDHTRequestHandler.Command, [UInt8])?,
-        accepted: ((DHTQuery.Reply) -> Void)? = nil
+    private func commit(
+        _ query: DHTRequest, limit: Int = .max, accepted: ((DHTQuery.Reply) -> Void)? = nil,
+        build: @escaping (DHTQuery.Reply, _ token: [UInt8]) -> (HyperDHTRequestHandler.Command, [UInt8])?
     ) -> EventLoopFuture<Int> {
         eventLoop.preconditionInEventLoop()
         return walk(query).flatMap { result in

@@ -217,7 +217,7 @@ final class ClientAttempt {
         socket: UDXSocket, to endpoint: IPv4Endpoint, remoteID: UInt32, result: NoiseHandshake.Result,
         path: HyperDHTConnection.Path
     ) {
-        guard !finished, let stream, let address = try? SocketAddress(ipAddress: endpoint.host, port: Int(endpoint.port))
+        guard !finished, let stream, let address = endpoint.socketAddress
         else { return }
         finished = true
         onSocket = nil

@@ -78,6 +78,15 @@ public struct HyperDHTRecordStore: Sendable {
 
     static func agingInterval(_ age: UInt64) -> UInt64 { (2 * age + 2) / 3 }
 
+    /// A peer record as a storing node keeps it, in records, routes and refreshes alike: at most three relay
+    /// addresses (persistent.js cuts them so).
+    static func kept(_ peer: HyperDHTPeer) -> HyperDHTPeer {
+        guard peer.relayAddresses.count > 3 else { return peer }
+        var kept = peer
+        kept.relayAddresses = Array(peer.relayAddresses.prefix(3))
+        return kept
+    }
+
     /// How many peer records are held.
     public var recordCount: Int { freshCount + staleCount }
     public var valueCount: Int { freshValues.count + staleValues.count }
@@ -88,7 +97,7 @@ public struct HyperDHTRecordStore: Sendable {
     /// A server's own announce (under the hash of its key) from `route.relay`: kept as a route for PEER_HANDSHAKE
     /// and PEER_HOLEPUNCH, and no longer among the target's plain records.
     public mutating func setRoute(_ route: Route, for target: [UInt8], now: UInt64) {
-        routes.set(target, route, now: now)
+        routes.set(target, Route(relay: route.relay, peer: Self.kept(route.peer)), now: now)
         unannounce(route.peer.publicKey, under: target)
     }
 
@@ -114,6 +123,8 @@ public struct HyperDHTRecordStore: Sendable {
     }
 
     public mutating func setRefreshable(_ entry: Refreshable, token: [UInt8], now: UInt64) {
+        var entry = entry
+        entry.peer = Self.kept(entry.peer)
         refreshes.set(token, entry, now: now)
     }
 
@@ -133,8 +144,7 @@ public struct HyperDHTRecordStore: Sendable {
     @discardableResult
     public mutating func announce(_ peer: HyperDHTPeer, under target: [UInt8], now: UInt64) -> Bool {
         age(now: now)
-        var peer = peer
-        if peer.relayAddresses.count > 3 { peer.relayAddresses = Array(peer.relayAddresses.prefix(3)) }
+        let peer = Self.kept(peer)
         let key = peer.publicKey
         if staleRecords[target]?.removeValue(forKey: key) != nil {
             staleCount -= 1

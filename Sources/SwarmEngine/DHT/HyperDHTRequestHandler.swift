@@ -105,17 +105,15 @@ public enum HyperDHTRequestHandler {
                 store.unannounce(peer.publicKey, under: target)
                 return .reply(value: nil, token: false, closerNodes: false)
             }
-            var stored = peer
-            if stored.relayAddresses.count > 3 { stored.relayAddresses = Array(stored.relayAddresses.prefix(3)) }
             if announcesSelf {
-                store.setRoute(.init(relay: from, peer: stored), for: target, now: now)
+                store.setRoute(.init(relay: from, peer: peer), for: target, now: now)
             } else {
                 store.raiseBump(announce.bump, for: target, wallClock: context.wallClock, now: now)
-                guard store.announce(stored, under: target, now: now) else { return .drop }
+                guard store.announce(peer, under: target, now: now) else { return .drop }
             }
             if let refresh = announce.refresh {
                 store.setRefreshable(
-                    .init(target: target, peer: stored, announcesSelf: announcesSelf), token: refresh, now: now)
+                    .init(target: target, peer: peer, announcesSelf: announcesSelf), token: refresh, now: now)
             }
             return .reply(value: nil, token: false, closerNodes: false)
         case .mutableGet:

@@ -111,16 +111,11 @@ public final class HyperDHTServer: @unchecked Sendable {
         guard let node, !isClosed else { return eventLoop.makeFailedFuture(DHTNode.Failure.notStarted) }
         watching?.cancel()
         watching = nil
-        let peer = HyperDHTPeer(publicKey: keyPair.publicKey)
-        let keyPair = keyPair
-        let target = target
         announcing = []
-        return node.commit(DHTNode.command(.findPeer, target: target), limit: 3) { reply, token in
-            guard let nodeID = reply.id else { return nil }
-            let signable = HyperDHTSignatures.announceSignable(
-                target: target, nodeID: nodeID, token: token, peer: peer, refresh: nil, unannounce: false)
-            return (.announce, HyperDHTAnnounce(peer: peer, signature: Ed25519.sign(signable, keyPair: keyPair)).compactEncoded())
-        } accepted: { [weak self] reply in
+        return node.signedCommit(
+            target, keyPair: keyPair, peer: HyperDHTPeer(publicKey: keyPair.publicKey), unannounce: false,
+            walkingWith: .findPeer, limit: 3
+        ) { [weak self] reply in
             // The node that stored it, and where it saw us.
             guard let self, !announcing.contains(where: { $0.relayAddress == reply.from }) else { return }
             announcing.append((reply.from, reply.response.to))
@@ -267,7 +262,7 @@ public final class HyperDHTServer: @unchecked Sendable {
 
     private func connect(_ attempt: Attempt, socket: UDXSocket, to endpoint: IPv4Endpoint) {
         guard !attempt.connected, let stream = attempt.stream, let result = attempt.result,
-            let address = try? SocketAddress(ipAddress: endpoint.host, port: Int(endpoint.port))
+            let address = endpoint.socketAddress
         else { return }
         attempt.connected = true
         attempt.waiting?.cancel()
@@ -293,13 +288,5 @@ public final class HyperDHTServer: @unchecked Sendable {
             sessions[attempt.id] = nil
             if !attempt.connected { attempt.stream?.destroy() }
         }
-    }
-}
-
-extension IPv4Endpoint {
-    /// The IPv4 endpoint of a socket address (nil for IPv6 or a Unix socket).
-    init?(_ address: SocketAddress) {
-        guard let host = address.ipAddress, let port = address.port, port > 0, port < 65536 else { return nil }
-        self.init(host: host, port: UInt16(port))
     }
 }
