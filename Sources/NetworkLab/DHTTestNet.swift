@@ -1,5 +1,6 @@
 import CompactEncoding
 import NIOCore
+import NIOPosix
 import SwarmEngine
 
 /// A test net of persistent `DHTNode`s on 127.0.0.1, all on one event loop: the first is the network's bootstrap
@@ -28,6 +29,39 @@ public struct DHTTestNet: Sendable {
             nodes.append(node)
         }
         return DHTTestNet(nodes: nodes, bootstrap: bootstrap)
+    }
+
+    /// Runs `body` with a net of `size` nodes on an event loop of its own and `clients` further (adaptive) nodes on
+    /// 127.0.0.1, started and bootstrapped from the net; then closes every node and the loop, also when `body`
+    /// throws.
+    public static func run(
+        size: Int, clients: Int = 0, storeClock: (@Sendable () -> UInt64)? = nil,
+        _ body: (DHTTestNet, [DHTNode], any EventLoop) async throws -> Void
+    ) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let net: DHTTestNet
+        do {
+            net = try await start(size: size, on: loop, storeClock: storeClock)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let others = (0..<clients).map { _ in
+            DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [net.bootstrap]))
+        }
+        var failure: (any Error)?
+        do {
+            try await loop.flatSubmit {
+                EventLoopFuture.andAllSucceed(others.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
+            }.get()
+            try await body(net, others, loop)
+        } catch {
+            failure = error
+        }
+        try await close(net.nodes + others, on: loop)
+        try await group.shutdownGracefully()
+        if let failure { throw failure }
     }
 
     /// Stops `nodes` (the net's and any others on the same loop) and closes their sockets.

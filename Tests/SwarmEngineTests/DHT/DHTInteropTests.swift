@@ -61,23 +61,18 @@ import Testing
             print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
             return
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let net = try await DHTTestNet.start(size: 6, on: loop)
-        let nodes = net.nodes
-        let bootstrap = net.bootstrap
-        let announcer = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", "\(bootstrap.port)"])
-        let seeker = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", "\(bootstrap.port)"])
-        let topic = BLAKE2b.hash256(Array("pearirc/interop/through-ours".utf8))
-        try announcer.command(["announce": Self.hex(topic)])
-        let announced = try await announcer.nextObject()
-        let key = try #require(announced["announced"] as? String, "\(announced)")
-        try seeker.command(["lookup": Self.hex(topic)])
-        let found = try await seeker.nextObject()
-        #expect(found["found"] as? [String] == [key], "\(found)")
-
-        try await DHTTestNet.close(nodes, on: loop)
-        try await group.shutdownGracefully()
+        try await DHTTestNet.run(size: 6) { net, _, _ in
+            let bootstrap = net.bootstrap
+            let announcer = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", "\(bootstrap.port)"])
+            let seeker = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", "\(bootstrap.port)"])
+            let topic = BLAKE2b.hash256(Array("pearirc/interop/through-ours".utf8))
+            try announcer.command(["announce": Self.hex(topic)])
+            let announced = try await announcer.nextObject()
+            let key = try #require(announced["announced"] as? String, "\(announced)")
+            try seeker.command(["lookup": Self.hex(topic)])
+            let found = try await seeker.nextObject()
+            #expect(found["found"] as? [String] == [key], "\(found)")
+        }
     }
 
     /// What users of a mixed network meet first: Node HyperDHT peers that bootstrap only from our persistent nodes
@@ -88,34 +83,30 @@ import Testing
             print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
             return
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let net = try await DHTTestNet.start(size: 6, on: loop)
-        let port = "\(net.bootstrap.port)"
-        let server = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
-        let client = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+        try await DHTTestNet.run(size: 6) { net, _, loop in
+            let port = "\(net.bootstrap.port)"
+            let server = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+            let client = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
 
-        try server.command(["listen": true])
-        let listening = try await server.nextObject()
-        let key = try #require(listening["listening"] as? String, "\(listening)")
-        try client.command(["connect": key, "say": "hello through pearircd"])
-        let echoed = try await client.nextObject()
-        #expect(echoed["echo"] as? String == "hello through pearircd", "\(echoed)")
-        let relayed = try await loop.submit { net.nodes.map(\.relayedMessages).reduce(0, +) }.get()
-        #expect(relayed >= 2, "the handshake went to the server and back through our nodes")
+            try server.command(["listen": true])
+            let listening = try await server.nextObject()
+            let key = try #require(listening["listening"] as? String, "\(listening)")
+            try client.command(["connect": key, "say": "hello through pearircd"])
+            let echoed = try await client.nextObject()
+            #expect(echoed["echo"] as? String == "hello through pearircd", "\(echoed)")
+            let relayed = try await loop.submit { net.nodes.map(\.relayedMessages).reduce(0, +) }.get()
+            #expect(relayed >= 2, "the handshake went to the server and back through our nodes")
 
-        let topic = BLAKE2b.hash256(Array("pearirc/interop/swarm".utf8))
-        let first = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
-        let second = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
-        try first.command(["join": Self.hex(topic), "say": "from the first"])
-        try second.command(["join": Self.hex(topic), "say": "from the second"])
-        let heardByFirst = try await first.nextObject()
-        let heardBySecond = try await second.nextObject()
-        #expect(heardByFirst["heard"] as? String == "from the second", "\(heardByFirst)")
-        #expect(heardBySecond["heard"] as? String == "from the first", "\(heardBySecond)")
-
-        try await DHTTestNet.close(net.nodes, on: loop)
-        try await group.shutdownGracefully()
+            let topic = BLAKE2b.hash256(Array("pearirc/interop/swarm".utf8))
+            let first = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+            let second = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+            try first.command(["join": Self.hex(topic), "say": "from the first"])
+            try second.command(["join": Self.hex(topic), "say": "from the second"])
+            let heardByFirst = try await first.nextObject()
+            let heardBySecond = try await second.nextObject()
+            #expect(heardByFirst["heard"] as? String == "from the second", "\(heardByFirst)")
+            #expect(heardBySecond["heard"] as? String == "from the first", "\(heardBySecond)")
+        }
     }
 
     /// Connecting by public key, both ways, with Node hyperdht 6.33 on a network of our nodes: a Node client connects
@@ -125,50 +116,46 @@ import Testing
             print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
             return
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let net = try await DHTTestNet.start(size: 6, on: loop)
-        let port = "\(net.bootstrap.port)"
-        let ours = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [net.bootstrap]))
-        try await loop.flatSubmit { ours.start().flatMap { ours.bootstrap() } }.get()
+        try await DHTTestNet.run(size: 6, clients: 1) { net, clients, loop in
+            let ours = clients[0]
+            let port = "\(net.bootstrap.port)"
 
-        // A Node client connects to our server.
-        let serverKeys = Ed25519.randomKeyPair()
-        let served = loop.makePromise(of: HyperDHTConnection.self)
-        let server = try await loop.flatSubmit { ours.listen(keyPair: serverKeys) { served.succeed($0) } }.get()
-        let nodeClient = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
-        try nodeClient.command(["connectMux": Self.hex(serverKeys.publicKey), "say": "from node"])
-        let incoming = try await served.futureResult.get()
-        incoming.connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
-        var events = incoming.connection.events.makeAsyncIterator()
-        #expect(await events.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
-        let heard = await events.next()
-        #expect(heard == .message(protocol: "pear/echo", id: [7], type: 0, message: Array("from node".utf8)))
-        incoming.connection.send(protocol: "pear/echo", id: [7], type: 0, message: Array("from node".utf8))
-        let echoed = try await nodeClient.nextObject()
-        #expect(echoed["echo"] as? String == "from node", "\(echoed)")
-        #expect(echoed["handshake"] as? String == "swift says hi", "\(echoed)")
+            // A Node client connects to our server.
+            let serverKeys = Ed25519.randomKeyPair()
+            let served = loop.makePromise(of: HyperDHTConnection.self)
+            let server = try await loop.flatSubmit { ours.listen(keyPair: serverKeys) { served.succeed($0) } }.get()
+            let nodeClient = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+            try nodeClient.command(["connectMux": Self.hex(serverKeys.publicKey), "say": "from node"])
+            let incoming = try await served.futureResult.get()
+            incoming.connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
+            var events = incoming.connection.events.makeAsyncIterator()
+            #expect(await events.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
+            let heard = await events.next()
+            #expect(heard == .message(protocol: "pear/echo", id: [7], type: 0, message: Array("from node".utf8)))
+            incoming.connection.send(protocol: "pear/echo", id: [7], type: 0, message: Array("from node".utf8))
+            let echoed = try await nodeClient.nextObject()
+            #expect(echoed["echo"] as? String == "from node", "\(echoed)")
+            #expect(echoed["handshake"] as? String == "swift says hi", "\(echoed)")
 
-        // Our client connects to a Node server.
-        let nodeServer = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
-        try nodeServer.command(["listenMux": true])
-        let listening = try await nodeServer.nextObject()
-        let nodeKey = try Hex.decode(try #require(listening["listening"] as? String, "\(listening)"))
-        let clientKeys = Ed25519.randomKeyPair()
-        let outgoing = try await loop.flatSubmit { ours.connect(to: nodeKey, keyPair: clientKeys) }.get()
-        #expect(outgoing.connection.remotePublicKey == nodeKey)
-        let servedNode = try await nodeServer.nextObject()
-        #expect(servedNode["served"] as? String == Self.hex(clientKeys.publicKey))
-        outgoing.connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
-        outgoing.connection.send(protocol: "pear/echo", id: [7], type: 0, message: Array("from swift".utf8))
-        var replies = outgoing.connection.events.makeAsyncIterator()
-        #expect(await replies.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
-        #expect(await replies.next() == .message(protocol: "pear/echo", id: [7], type: 0, message: Array("from swift".utf8)))
+            // Our client connects to a Node server.
+            let nodeServer = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+            try nodeServer.command(["listenMux": true])
+            let listening = try await nodeServer.nextObject()
+            let nodeKey = try Hex.decode(try #require(listening["listening"] as? String, "\(listening)"))
+            let clientKeys = Ed25519.randomKeyPair()
+            let outgoing = try await loop.flatSubmit { ours.connect(to: nodeKey, keyPair: clientKeys) }.get()
+            #expect(outgoing.connection.remotePublicKey == nodeKey)
+            let servedNode = try await nodeServer.nextObject()
+            #expect(servedNode["served"] as? String == Self.hex(clientKeys.publicKey))
+            outgoing.connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
+            outgoing.connection.send(protocol: "pear/echo", id: [7], type: 0, message: Array("from swift".utf8))
+            var replies = outgoing.connection.events.makeAsyncIterator()
+            #expect(await replies.next() == .opened(protocol: "pear/echo", id: [7], handshake: Array("node says hi".utf8)))
+            #expect(await replies.next() == .message(protocol: "pear/echo", id: [7], type: 0, message: Array("from swift".utf8)))
 
-        incoming.connection.disconnect()
-        outgoing.connection.disconnect()
-        _ = try await loop.flatSubmit { server.close() }.get()
-        try await DHTTestNet.close(net.nodes + [ours], on: loop)
-        try await group.shutdownGracefully()
+            incoming.connection.disconnect()
+            outgoing.connection.disconnect()
+            _ = try await loop.flatSubmit { server.close() }.get()
+        }
     }
 }

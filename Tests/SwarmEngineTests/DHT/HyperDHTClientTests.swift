@@ -12,28 +12,9 @@ import Testing
 /// the nodes a server announced itself through; immutable values come back only at their hash; mutable values follow
 /// the seq rules and forged records are ignored; a lookup streams its replies; records expire after the TTL.
 @Suite(.serialized) struct HyperDHTClientTests {
-    static func withNet(
-        storeClock: (@Sendable () -> UInt64)? = nil,
-        _ body: (DHTTestNet, DHTNode, any EventLoop) async throws -> Void
-    ) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let net = try await DHTTestNet.start(size: 6, on: loop, storeClock: storeClock)
-        let client = DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [net.bootstrap]))
-        try await loop.flatSubmit { client.start() }.get()
-        do {
-            try await body(net, client, loop)
-        } catch {
-            try await DHTTestNet.close(net.nodes + [client], on: loop)
-            try await group.shutdownGracefully()
-            throw error
-        }
-        try await DHTTestNet.close(net.nodes + [client], on: loop)
-        try await group.shutdownGracefully()
-    }
-
     @Test func findPeerAndValues() async throws {
-        try await Self.withNet { net, client, loop in
+        try await DHTTestNet.run(size: 6, clients: 1) { net, clients, loop in
+            let client = clients[0]
             let server = Ed25519.randomKeyPair()
             let relay = IPv4Endpoint(host: "127.0.0.1", port: 1234)!
             let selfTarget = HyperDHTSignatures.mutableTarget(server.publicKey)
@@ -77,7 +58,8 @@ import Testing
 
     @Test func aLookupStreamsItsRepliesAndRecordsExpireAfterTheTTL() async throws {
         let clock = NIOLockedValueBox<UInt64>(1_000_000)
-        try await Self.withNet(storeClock: { clock.withLockedValue { $0 } }) { net, client, loop in
+        try await DHTTestNet.run(size: 6, clients: 1, storeClock: { clock.withLockedValue { $0 } }) { net, clients, loop in
+            let client = clients[0]
             let topic = BLAKE2b.hash256(Array("pearirc/tests/ttl".utf8))
             let keys = Ed25519.randomKeyPair()
             let stored = try await loop.flatSubmit { client.announce(topic, keyPair: keys) }.get()

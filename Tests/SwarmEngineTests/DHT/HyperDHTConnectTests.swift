@@ -14,29 +14,8 @@ import Testing
 /// firewall hook refuses a key; a server that is not there is PEER_NOT_FOUND; a repeated handshake gets the same
 /// answer; garbage Noise allocates nothing.
 @Suite(.serialized) struct HyperDHTConnectTests {
-    static func withNet(_ body: (DHTTestNet, [DHTNode], any EventLoop) async throws -> Void) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let loop = group.next()
-        let net = try await DHTTestNet.start(size: 6, on: loop)
-        let peers = (0..<2).map { _ in
-            DHTNode(udx: UDXNode(eventLoop: loop), configuration: .init(host: "127.0.0.1", bootstrap: [net.bootstrap]))
-        }
-        try await loop.flatSubmit {
-            EventLoopFuture.andAllSucceed(peers.map { peer in peer.start().flatMap { peer.bootstrap() } }, on: loop)
-        }.get()
-        do {
-            try await body(net, peers, loop)
-        } catch {
-            try await DHTTestNet.close(net.nodes + peers, on: loop)
-            try await group.shutdownGracefully()
-            throw error
-        }
-        try await DHTTestNet.close(net.nodes + peers, on: loop)
-        try await group.shutdownGracefully()
-    }
-
     @Test func aClientConnectsToAServerByItsKey() async throws {
-        try await Self.withNet { net, peers, loop in
+        try await DHTTestNet.run(size: 6, clients: 2) { net, peers, loop in
             let serverKeys = Ed25519.randomKeyPair()
             let clientKeys = Ed25519.randomKeyPair()
             let accepted = loop.makePromise(of: HyperDHTConnection.self)
@@ -72,7 +51,7 @@ import Testing
     }
 
     @Test func refusalsAndAbsentServers() async throws {
-        try await Self.withNet { net, peers, loop in
+        try await DHTTestNet.run(size: 6, clients: 2) { net, peers, loop in
             let serverKeys = Ed25519.randomKeyPair()
             let banned = Ed25519.randomKeyPair()
             let server = try await loop.flatSubmit {
@@ -116,7 +95,7 @@ import Testing
     /// A relay of the server goes away: the server's pings notice, it announces again on the closest nodes left,
     /// and clients still reach it.
     @Test func aServerReannouncesWhenARelayGoesAway() async throws {
-        try await Self.withNet { net, peers, loop in
+        try await DHTTestNet.run(size: 6, clients: 2) { net, peers, loop in
             let serverKeys = Ed25519.randomKeyPair()
             let reannounced = loop.makePromise(of: Void.self)
             let server = try await loop.flatSubmit {
