@@ -106,6 +106,18 @@ public final class DHTNode: @unchecked Sendable {
     private var random = SystemRandomNumberGenerator()
     /// Our own HyperDHT servers, by target.
     private var servers: [[UInt8]: HyperDHTServer] = [:]
+    /// Hole-punching sockets in use (`bindPunchingSocket`), by number, and the number of the next.
+    var punchingSockets: [Int: UDXSocket] = [:]
+    var nextPunchingSocket = 0
+    /// Punches against or from a randomising NAT under way, and when the last one ended: hyperdht allows one at a
+    /// time, 20 s apart (each sprays hundreds of probes through the NATs), and so do we.
+    var randomPunches = 0
+    var lastRandomPunch: NIODeadline?
+    static let randomPunchLimit = 1
+    var randomPunchInterval = TimeAmount.seconds(20)
+    var mayPunchRandomly: Bool {
+        randomPunches < Self.randomPunchLimit && (lastRandomPunch.map { .now() - $0 >= randomPunchInterval } ?? true)
+    }
     /// PEER_HANDSHAKE and PEER_HOLEPUNCH messages this node passed on between clients and servers.
     public private(set) var relayedMessages = 0
     /// Requests answered per sender.
@@ -257,11 +269,13 @@ public final class DHTNode: @unchecked Sendable {
     }
 
     /// One request to one node; the answer with the address it came from (hyperdht checks a relayed answer came
-    /// from the node it asked).
-    func requestWithSource(_ request: DHTRequest, to endpoint: IPv4Endpoint) -> EventLoopFuture<(DHTResponse, IPv4Endpoint)> {
+    /// from the node it asked). `socket` sends it from a hole-punching socket instead of the node's own.
+    func requestWithSource(
+        _ request: DHTRequest, to endpoint: IPv4Endpoint, from socket: DHTRequestTable.Socket? = nil
+    ) -> EventLoopFuture<(DHTResponse, IPv4Endpoint)> {
         eventLoop.preconditionInEventLoop()
         let promise = eventLoop.makePromise(of: (DHTResponse, IPv4Endpoint).self)
-        send(request, to: endpoint, owner: .request(promise))
+        send(request, to: endpoint, owner: .request(promise), from: socket)
         return promise.futureResult
     }
 
@@ -276,12 +290,22 @@ public final class DHTNode: @unchecked Sendable {
     /// A handshake for one of our own servers: its answer, routed as the reference's server branch.
     private func serve(_ request: DHTRequest, from: IPv4Endpoint, on socket: UDXSocket, server: HyperDHTServer) -> HyperDHTRouter.Effect {
         if request.command == HyperDHTRequestHandler.Command.peerHolepunch.rawValue {
-            guard let value = request.value, let round = try? HyperDHTHolepunch(leniently: value),
-                let payload = server.holepunch(round)
-            else { return .drop }
-            let answer = HyperDHTHolepunch(
-                mode: HyperDHTRelayMode.fromServer.rawValue, id: 0, payload: payload, peerAddress: round.peerAddress)
-            return .relay(value: answer.compactEncoded(), to: from)
+            guard let value = request.value, let round = try? HyperDHTHolepunch(leniently: value) else { return .drop }
+            // Answered once the puncher has decided, from the socket it names (its own, so the relay reports the
+            // address we punch from).
+            let context = DHTRPCResponder.Context(
+                id: id, isPersistent: isPersistent, onServerSocket: socket === serverSocket, tokens: tokens,
+                table: table, tick: tick)
+            server.holepunch(round, relay: from, on: socket, to: request.to).whenSuccess { [weak self] answer in
+                guard let self, let answer else { return }
+                let relayed = HyperDHTHolepunch(
+                    mode: HyperDHTRelayMode.fromServer.rawValue, id: 0, payload: answer.payload,
+                    peerAddress: round.peerAddress)
+                transmit(
+                    DHTRPCResponder.relay(request, value: relayed.compactEncoded(), to: from, context: context), to: from,
+                    from: answer.socket ?? socket)
+            }
+            return .drop
         }
         guard request.command == HyperDHTRequestHandler.Command.peerHandshake.rawValue, let value = request.value,
             let handshake = try? HyperDHTHandshake(leniently: value), !handshake.noise.isEmpty,
@@ -342,9 +366,9 @@ public final class DHTNode: @unchecked Sendable {
 
     /// Sends a request from the socket dht-rpc would use (the client socket while firewalled, else the server
     /// socket), with our id when persistent and sending from the server socket.
-    private func send(_ template: DHTRequest, to endpoint: IPv4Endpoint, owner: Owner) {
+    private func send(_ template: DHTRequest, to endpoint: IPv4Endpoint, owner: Owner, from chosen: DHTRequestTable.Socket? = nil) {
         var request = template
-        let socket: DHTRequestTable.Socket = isFirewalled ? .client : .server
+        let socket: DHTRequestTable.Socket = chosen ?? (isFirewalled ? .client : .server)
         request.id = isPersistent && socket == .server ? id : nil
         var actions: [DHTRequestTable.Action] = []
         let tid = requests.send(request, to: endpoint, from: socket, now: Self.now(), into: &actions)
@@ -356,7 +380,7 @@ public final class DHTNode: @unchecked Sendable {
         for action in actions {
             switch action {
             case .transmit(let bytes, let to, let from):
-                transmit(bytes, to: to, from: from == .server ? serverSocket : clientSocket)
+                transmit(bytes, to: to, from: udxSocket(from))
             case .retrying(let tid):
                 guard let entry = owners[tid], case .query(let number) = entry.owner, var walk = walks[number] else {
                     continue
@@ -384,6 +408,14 @@ public final class DHTNode: @unchecked Sendable {
         rearmTimer()
     }
 
+    private func udxSocket(_ socket: DHTRequestTable.Socket) -> UDXSocket? {
+        switch socket {
+        case .server: serverSocket
+        case .client: clientSocket
+        case .punching(let number): punchingSockets[number]
+        }
+    }
+
     private func transmit(_ bytes: [UInt8], to endpoint: IPv4Endpoint, from socket: UDXSocket?) {
         guard let socket, let address = endpoint.socketAddress else {
             return
@@ -393,7 +425,7 @@ public final class DHTNode: @unchecked Sendable {
 
     // MARK: - Receiving
 
-    private func received(_ buffer: ByteBuffer, from address: SocketAddress, on socket: UDXSocket) {
+    func received(_ buffer: ByteBuffer, from address: SocketAddress, on socket: UDXSocket) {
         guard let from = IPv4Endpoint(address),
             let message = try? DHTMessage(decoding: Array(buffer.readableBytesView))
         else { return }

@@ -17,9 +17,10 @@ public struct DHTRequestTable: Sendable {
         public init() {}
     }
 
-    /// Which of the node's two sockets a request leaves from (dht-rpc sends from the client socket while it
-    /// believes itself firewalled, else from the server socket).
-    public enum Socket: Sendable, Equatable { case client, server }
+    /// Which socket a request leaves from: one of the node's two (dht-rpc sends from the client socket while it
+    /// believes itself firewalled, else from the server socket), or a hole-punching socket of its pool (hyperdht
+    /// sends a connection's holepunch rounds and NAT samples from the socket that will punch), by number.
+    public enum Socket: Sendable, Equatable, Hashable { case client, server, punching(Int) }
 
     public enum Action: Sendable, Equatable {
         /// Send these bytes to `to` from `socket`.

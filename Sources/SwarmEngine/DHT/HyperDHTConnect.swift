@@ -13,11 +13,23 @@ public enum HyperDHTConnectError: Error, Sendable, Equatable {
     case serverIncompatible
     /// The server answered with an error (or without a UDX stream).
     case serverError(UInt64)
-    /// Both sides are firewalled and the server offers no way to punch through (and hole punching itself is not
-    /// built yet: issue 17).
+    /// Both sides are firewalled and the server offers no way to punch through (no relays to reach it by).
     case cannotHolepunch
-    /// The server never reached us although it is the reachable side, or the connection was given up.
+    /// The server never reached us although it is the reachable side, the punch found no path in time, or the
+    /// connection was given up.
     case holepunchAborted
+    /// After the probe rounds one side still could not tell what its NAT does.
+    case holepunchProbeTimeout
+    /// Both sides are behind NATs that pick a new port per destination: punching cannot work (a relay can).
+    case doubleRandomizedNATs
+    /// The server answered the punch round without starting to punch.
+    case remoteNotHolepunching
+    /// The two NATs' kinds fit no punching strategy.
+    case remoteNotHolepunchable
+    /// The server ended the holepunch rounds with this error (hyperdht's `ERROR`: 1 ABORTED, 3 TRY_LATER).
+    case remoteAborted(UInt64)
+    /// A holepunch reply that does not open with the connection's secret, or is not a reply from the relay asked.
+    case holepunchInvalid
     /// A reply that is not a well-formed answer to our handshake.
     case handshakeInvalid
 }
@@ -69,7 +81,7 @@ extension DHTNode {
 }
 
 /// One `connect`: the state hyperdht keeps in its connect object.
-final class ClientAttempt {
+final class ClientAttempt: @unchecked Sendable {
     let node: DHTNode
     let publicKey: [UInt8]
     let target: [UInt8]
@@ -77,8 +89,8 @@ final class ClientAttempt {
     let promise: EventLoopPromise<HyperDHTConnection>
     private var handshake: NoiseHandshake?
     private var request: [UInt8] = []
-    private var stream: UDXStream?
-    private var finished = false
+    var stream: UDXStream?
+    var finished = false
     private var answered = false
     private var inFlight = 0
     private var queued: [IPv4Endpoint] = []
@@ -86,8 +98,12 @@ final class ClientAttempt {
     private var walkDone = false
     /// Where the server's first packet came from before we knew what to do with it.
     private var early: (UDXSocket, IPv4Endpoint)?
-    private var onSocket: ((UDXSocket, IPv4Endpoint, HyperDHTConnection.Path) -> Void)?
+    var onSocket: ((UDXSocket, IPv4Endpoint, HyperDHTConnection.Path) -> Void)?
     private var passiveWait: Scheduled<Void>?
+    /// The hole punching, once it started (`HyperDHTClientHolepunch.swift`).
+    var puncher: HyperDHTHolepuncher?
+    var holepunchRound: UInt64 = 0
+    var punchingStarted: NIODeadline?
 
     init(node: DHTNode, publicKey: [UInt8], keyPair: Ed25519.KeyPair, logger: Logger) {
         self.node = node
@@ -210,7 +226,11 @@ final class ClientAttempt {
             passiveWait = node.eventLoop.scheduleTask(in: .seconds(10)) { [weak self] in self?.fail(.holepunchAborted) }
             return
         }
-        fail(.cannotHolepunch)
+        guard let holepunch = payload.holepunch, !holepunch.relays.isEmpty else { return fail(.cannotHolepunch) }
+        startHolepunch(
+            HolepunchSession(
+                id: holepunch.id, relays: holepunch.relays, secure: HyperDHTSecurePayload(handshakeHash: result.handshakeHash),
+                clientRelay: holder, serverAddress: serverAddress, remoteFirewall: payload.firewall))
     }
 
     private func connect(
@@ -222,6 +242,10 @@ final class ClientAttempt {
         finished = true
         onSocket = nil
         passiveWait?.cancel()
+        // A punched path keeps its socket for as long as the stream runs on it.
+        let punchingSocket = puncher?.take(socket)
+        puncher?.onAbort = nil
+        puncher?.destroy()
         stream.firewall = nil
         do {
             try stream.connect(socket: socket, remoteID: remoteID, address: address)
@@ -232,9 +256,15 @@ final class ClientAttempt {
         }
         let session = SecretStreamSession(isInitiator: true, handshake: result, expectedRemotePublicKey: publicKey)
         let promise = promise
-        SwarmConnection.establish(over: stream, session: session, label: "hyperdht-client", logger: logger)
-            .map { HyperDHTConnection(connection: $0, path: path, remoteAddress: endpoint) }
-            .cascade(to: promise)
+        let established = SwarmConnection.establish(over: stream, session: session, label: "hyperdht-client", logger: logger)
+        if let punchingSocket {
+            let node = node
+            established.whenComplete { result in
+                let closed = (try? result.get())?.channel.closeFuture
+                node.releasePunchingSocket(punchingSocket, inUseUntil: closed ?? node.eventLoop.makeSucceededVoidFuture())
+            }
+        }
+        established.map { HyperDHTConnection(connection: $0, path: path, remoteAddress: endpoint) }.cascade(to: promise)
     }
 
     private func settleIfExhausted() {
@@ -242,11 +272,13 @@ final class ClientAttempt {
         fail(tried.isEmpty ? .peerNotFound : .peerConnectionFailed)
     }
 
-    private func fail(_ error: HyperDHTConnectError) {
+    func fail(_ error: HyperDHTConnectError) {
         guard !finished else { return }
         finished = true
         onSocket = nil
         passiveWait?.cancel()
+        puncher?.onAbort = nil
+        puncher?.destroy()
         stream?.destroy()
         promise.fail(error)
     }

@@ -27,9 +27,11 @@ public struct HyperDHTConnection: Sendable {
 /// it made for the client and secret-stream. A firewall hook may refuse a key before anything is sent back. A
 /// handshake repeated (the client's retries, or the same message through another node) gets the same answer.
 ///
-/// When the client is reachable (it says OPEN, or it asked us directly) the server connects at once; otherwise its
-/// stream waits up to 10 s for the client's first packet (the client connects to a reachable server). Hole punching
-/// and relaying for two firewalled sides are not built yet (issue 17): such a handshake is answered, then abandoned.
+/// When the client is reachable (it says OPEN, or it asked us directly) the server connects at once. Otherwise,
+/// unless the server itself is reachable, it makes a puncher (`HyperDHTHolepuncher`) for the attempt and answers the
+/// client's holepunch rounds (`lib/server.js` `_onpeerholepunch`): it learns the client's NAT, hands out a token for
+/// the client's address and verifies its echo, and punches when the client does. The stream connects to wherever
+/// the client's first UDX packet comes from (on the punching socket when punched), or is dropped after 10 s.
 ///
 /// Runs on the node's event loop.
 public final class HyperDHTServer: @unchecked Sendable {
@@ -77,7 +79,10 @@ public final class HyperDHTServer: @unchecked Sendable {
     /// How many announce rounds have finished.
     public private(set) var announcements = 0
 
-    private final class Attempt {
+    private final class Attempt: @unchecked Sendable {
+        let noise: [UInt8]
+        var clearing = false
+        init(noise: [UInt8]) { self.noise = noise }
         /// Its holepunch session id (what the client's PEER_HOLEPUNCH rounds name).
         var id: UInt64 = 0
         var reply: [UInt8]?
@@ -86,6 +91,19 @@ public final class HyperDHTServer: @unchecked Sendable {
         var remoteStreamID: UInt32 = 0
         var connected = false
         var waiting: Scheduled<Void>?
+        /// Hole punching: the rounds' secret, the puncher (once its socket is bound), the last round seen.
+        var secure: HyperDHTSecurePayload?
+        var puncherReady: EventLoopFuture<HyperDHTHolepuncher>?
+        var puncher: HyperDHTHolepuncher?
+        var round: UInt64 = 0
+
+        /// Ends the attempt's punching; the stream too unless it connected.
+        func abandon() {
+            waiting?.cancel()
+            puncher?.onAbort = nil
+            puncher?.destroy()
+            if !connected { stream?.destroy() }
+        }
     }
 
     init(
@@ -156,10 +174,7 @@ public final class HyperDHTServer: @unchecked Sendable {
         isClosed = true
         watching?.cancel()
         node.removeServer(self)
-        for attempt in attempts.values {
-            attempt.waiting?.cancel()
-            if !attempt.connected { attempt.stream?.destroy() }
-        }
+        for attempt in attempts.values { attempt.abandon() }
         attempts.removeAll()
         sessions.removeAll()
         return node.unannounce(target, keyPair: keyPair).map { _ in }.recover { _ in }
@@ -188,14 +203,14 @@ public final class HyperDHTServer: @unchecked Sendable {
             // Not for us, or forged: nothing is kept.
             return nil
         }
-        let attempt = Attempt()
+        let attempt = Attempt(noise: noise)
         attempts[noise] = attempt
         attempt.id = nextSession
         nextSession += 1
         sessions[attempt.id] = attempt
-        clearLater(noise)
         guard let remoteKey = handshake.remoteStaticKey, !firewall(remoteKey, remotePayload, clientAddress) else {
             refused += 1
+            clearLater(attempt)
             return nil
         }
 
@@ -204,10 +219,12 @@ public final class HyperDHTServer: @unchecked Sendable {
         if error == 0, let remoteUDX = remotePayload.udx, let stream = try? node.udx.makeStream(id: node.freeStreamID()) {
             attempt.stream = stream
             attempt.remoteStreamID = UInt32(truncatingIfNeeded: remoteUDX.id)
-            // The client's first packet tells us where it is (it connected to us).
+            // The client's first packet tells us where it is (it connected to us, or punched through to our
+            // punching socket).
             stream.firewall = { [weak self, weak attempt] socket, address in
                 guard let self, let attempt, let endpoint = IPv4Endpoint(address) else { return true }
-                connect(attempt, socket: socket, to: endpoint)
+                let punched = attempt.puncher?.socket?.socket === socket
+                connect(attempt, socket: socket, to: endpoint, path: punched ? .punched : .direct)
                 return false
             }
         }
@@ -218,55 +235,148 @@ public final class HyperDHTServer: @unchecked Sendable {
             udx: .init(reusableSocket: false, id: UInt64(attempt.stream?.id ?? 0), seq: 0), secretStreamVersion: 1,
             relayAddresses: relays.isEmpty ? nil : Array(relays.map(\.relayAddress).prefix(3)))
         guard let reply = try? handshake.send(payload: payload.compactEncoded()), let result = handshake.result else {
-            attempt.stream?.destroy()
+            end(attempt)
             return nil
         }
         attempt.reply = reply
         attempt.result = result
         answered += 1
         guard error == 0, attempt.stream != nil else {
-            attempt.stream?.destroy()
+            end(attempt)
             attempt.stream = nil
             return reply
         }
         if remotePayload.firewall == HyperDHTFirewall.open.rawValue || direct {
-            connect(attempt, socket: direct ? socket : node.socket ?? socket, to: clientAddress)
-        } else {
-            // The client connects to us if it can; else (both firewalled) punching would be needed.
-            attempt.waiting = node.eventLoop.scheduleTask(in: Self.initialTimeout) { [weak attempt] in
-                guard let attempt, !attempt.connected else { return }
-                attempt.stream?.destroy()
-            }
+            connect(attempt, socket: direct ? socket : node.socket ?? socket, to: clientAddress, path: .direct)
+            return reply
+        }
+        // The client connects to us if it can; if both are firewalled, it starts holepunch rounds within the wait.
+        attempt.waiting = node.eventLoop.scheduleTask(in: Self.initialTimeout) { [weak self, weak attempt] in
+            guard let self, let attempt else { return }
+            end(attempt)
+        }
+        if ourAddress == nil {
+            attempt.secure = HyperDHTSecurePayload(handshakeHash: result.handshakeHash)
+            let remoteFirewall = HyperDHTFirewall(rawValue: remotePayload.firewall) ?? .unknown
+            attempt.puncherReady = HyperDHTHolepuncher.start(node: node, isInitiator: false, remoteFirewall: remoteFirewall)
+                .map { [weak attempt] puncher in
+                    guard let attempt, !attempt.connected, attempt.stream != nil else {
+                        puncher.destroy()
+                        return puncher
+                    }
+                    attempt.puncher = puncher
+                    puncher.onAbort = { [weak self, weak attempt] in
+                        guard let self, let attempt else { return }
+                        end(attempt)
+                    }
+                    return puncher
+                }
         }
         return reply
     }
 
-    /// A holepunch round for one of our handshakes (router.js's server branch: FROM_RELAY, naming the client). Hole
-    /// punching is not built yet, so the answer is the reference's abort (`_abort`: error ABORTED, sealed with the
-    /// session's holepunch secret), and the client gives up at once instead of timing out. Nil for an unknown
-    /// session or a payload that does not open.
-    func holepunch(_ round: HyperDHTHolepunch) -> [UInt8]? {
-        guard !isClosed, round.mode == HyperDHTRelayMode.fromRelay.rawValue, round.peerAddress != nil,
-            let attempt = sessions[round.id], let result = attempt.result
-        else { return nil }
-        let secure = HyperDHTSecurePayload(handshakeHash: result.handshakeHash)
-        guard let remote = secure.decrypt(round.payload) else { return nil }
-        if !attempt.connected {
-            attempt.waiting?.cancel()
-            attempt.stream?.destroy()
-        }
-        let abort = HyperDHTHolepunchPayload(
-            error: 1, firewall: HyperDHTFirewall.unknown.rawValue, round: remote.round, connected: false, punching: false)
-        return secure.encrypt(abort)
+    /// What to answer a holepunch round with, and the socket to send it from (the punching socket, so that the
+    /// relay sees and reports the address we punch from).
+    struct HolepunchAnswer {
+        var payload: [UInt8]
+        var socket: UDXSocket?
     }
 
-    private func connect(_ attempt: Attempt, socket: UDXSocket, to endpoint: IPv4Endpoint) {
+    /// A holepunch round for one of our handshakes (`_onpeerholepunch`; the router's server branch: FROM_RELAY,
+    /// naming the client). `relay` is the node that passed it on: only our own announce relays get a token for the
+    /// client's address, and only their echoes verify it. Nil for an unknown session, a payload that does not open,
+    /// or a round the attempt no longer waits for; an ABORTED answer when punching is not possible.
+    func holepunch(_ round: HyperDHTHolepunch, relay: IPv4Endpoint, on socket: UDXSocket, to: IPv4Endpoint) -> EventLoopFuture<HolepunchAnswer?> {
+        let loop = eventLoop
+        guard !isClosed, round.mode == HyperDHTRelayMode.fromRelay.rawValue, let clientAddress = round.peerAddress,
+            let attempt = sessions[round.id]
+        else { return loop.makeSucceededFuture(nil) }
+        guard let secure = attempt.secure, let puncherReady = attempt.puncherReady else {
+            // We are reachable, or the stream is gone: nothing to punch with.
+            return loop.makeSucceededFuture(abortAnswer(attempt, round: 0))
+        }
+        guard let remote = secure.decrypt(round.payload) else { return loop.makeSucceededFuture(nil) }
+        return puncherReady.flatMap { [self] puncher -> EventLoopFuture<HolepunchAnswer?> in
+            guard !puncher.destroyed, !attempt.connected else { return loop.makeSucceededFuture(abortAnswer(attempt, round: remote.round)) }
+            let isServerRelay = relays.contains { $0.relayAddress == relay }
+            guard remote.error == 0 else {
+                attempt.round = max(attempt.round, remote.round)
+                return loop.makeSucceededFuture(abortAnswer(attempt, round: attempt.round))
+            }
+            let token = secure.token(for: clientAddress)
+            let echoed = isServerRelay && remote.remoteToken == token
+            if puncher.socket?.socket === socket { puncher.addSample(observed: to, from: relay) }
+            if remote.round >= attempt.round {
+                attempt.round = remote.round
+                puncher.updateRemote(
+                    punching: remote.punching, firewall: remote.firewall, addresses: remote.addresses,
+                    verified: echoed ? clientAddress.address : nil)
+            }
+            return puncher.analyze(allowReopen: false).flatMap { stable -> EventLoopFuture<Bool> in
+                guard !stable, !puncher.remoteHolepunching else { return loop.makeSucceededFuture(true) }
+                return puncher.analyze(allowReopen: true)
+            }.flatMap { [self] stable -> EventLoopFuture<HolepunchAnswer?> in
+                guard !puncher.destroyed else { return loop.makeSucceededFuture(nil) }
+                guard stable else { return loop.makeSucceededFuture(abortAnswer(attempt, round: attempt.round)) }
+                // Fast mode: the client opened its NAT toward the address we report, so a probe now may already
+                // get through.
+                if HyperDHTHolepuncher.coerced(puncher.nat.firewall) == .consistent, let opened = remote.remoteAddress,
+                    puncher.nat.addresses?.contains(opened) == true
+                {
+                    puncher.ping(clientAddress)
+                }
+                guard puncher.remoteHolepunching else { return loop.makeSucceededFuture(answer(attempt, puncher, remote, token: isServerRelay ? token : nil)) }
+                attempt.waiting?.cancel()
+                let isRandom = puncher.remoteFirewall == .random || puncher.nat.firewall == .random
+                if isRandom, let node, !node.mayPunchRandomly {
+                    // No relay to wait through (the reference answers TRY_LATER only to a client with a relay token).
+                    return loop.makeSucceededFuture(abortAnswer(attempt, round: attempt.round))
+                }
+                return puncher.punch().map { [self] started in
+                    guard !puncher.destroyed else { return nil }
+                    guard started else { return abortAnswer(attempt, round: attempt.round) }
+                    return answer(attempt, puncher, remote, token: isServerRelay ? token : nil)
+                }
+            }
+        }
+    }
+
+    /// Our side of a round: our NAT (frozen once known, as we now tell the client), our addresses, a token for the
+    /// client's address and the echo of the client's token.
+    private func answer(
+        _ attempt: Attempt, _ puncher: HyperDHTHolepuncher, _ remote: HyperDHTHolepunchPayload, token: [UInt8]?
+    ) -> HolepunchAnswer? {
+        guard let secure = attempt.secure else { return nil }
+        if puncher.nat.firewall != .unknown { puncher.freeze() }
+        let payload = HyperDHTHolepunchPayload(
+            firewall: puncher.nat.firewall.rawValue, round: attempt.round, connected: puncher.connected,
+            punching: puncher.punching, addresses: puncher.nat.addresses, token: token, remoteToken: remote.token)
+        return HolepunchAnswer(payload: secure.encrypt(payload), socket: puncher.socket?.socket)
+    }
+
+    /// `_abort`: error ABORTED sealed with the session's secret, from the node's own socket; the punching ends.
+    private func abortAnswer(_ attempt: Attempt, round: UInt64) -> HolepunchAnswer? {
+        attempt.puncher?.onAbort = nil
+        attempt.puncher?.destroy()
+        guard let secure = attempt.secure ?? attempt.result.map({ HyperDHTSecurePayload(handshakeHash: $0.handshakeHash) })
+        else { return nil }
+        let abort = HyperDHTHolepunchPayload(
+            error: 1, firewall: HyperDHTFirewall.unknown.rawValue, round: round, connected: false, punching: false)
+        return HolepunchAnswer(payload: secure.encrypt(abort), socket: nil)
+    }
+
+    private func connect(_ attempt: Attempt, socket: UDXSocket, to endpoint: IPv4Endpoint, path: HyperDHTConnection.Path) {
         guard !attempt.connected, let stream = attempt.stream, let result = attempt.result,
             let address = endpoint.socketAddress
         else { return }
         attempt.connected = true
         attempt.waiting?.cancel()
+        clearLater(attempt)
         stream.firewall = nil
+        // The punching is over; a punched stream keeps the punching socket it runs on until it closes.
+        let punchingSocket = attempt.puncher?.take(socket)
+        attempt.puncher?.onAbort = nil
+        attempt.puncher?.destroy()
         do {
             try stream.connect(socket: socket, remoteID: attempt.remoteStreamID, address: address)
         } catch {
@@ -276,17 +386,33 @@ public final class HyperDHTServer: @unchecked Sendable {
         }
         let session = SecretStreamSession(isInitiator: false, handshake: result)
         let onConnection = onConnection
-        SwarmConnection.establish(over: stream, session: session, label: "hyperdht-server", logger: logger)
-            .whenSuccess { connection in
-                onConnection(HyperDHTConnection(connection: connection, path: .direct, remoteAddress: endpoint))
+        let established = SwarmConnection.establish(over: stream, session: session, label: "hyperdht-server", logger: logger)
+        if let punchingSocket, let node {
+            established.whenComplete { result in
+                let closed = (try? result.get())?.channel.closeFuture
+                node.releasePunchingSocket(punchingSocket, inUseUntil: closed ?? node.eventLoop.makeSucceededVoidFuture())
             }
+        }
+        established.whenSuccess { connection in
+            onConnection(HyperDHTConnection(connection: connection, path: path, remoteAddress: endpoint))
+        }
     }
 
-    private func clearLater(_ noise: [UInt8]) {
+    /// The attempt is over without a connection: its punching and stream end, and it is forgotten after the wait.
+    private func end(_ attempt: Attempt) {
+        attempt.abandon()
+        clearLater(attempt)
+    }
+
+    /// Forgets an attempt that is over after `clearWait` (a handshake repeated meanwhile gets the same answer).
+    private func clearLater(_ attempt: Attempt) {
+        guard !attempt.clearing else { return }
+        attempt.clearing = true
         eventLoop.scheduleTask(in: Self.clearWait) { [weak self] in
-            guard let self, let attempt = attempts.removeValue(forKey: noise) else { return }
+            guard let self, attempts[attempt.noise] === attempt else { return }
+            attempts[attempt.noise] = nil
             sessions[attempt.id] = nil
-            if !attempt.connected { attempt.stream?.destroy() }
+            attempt.abandon()
         }
     }
 }

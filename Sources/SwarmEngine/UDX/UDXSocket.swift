@@ -1,5 +1,13 @@
 import NIOCore
 
+#if canImport(Glibc)
+import Glibc
+private let IPPROTO_IP_TTL = Int32(IP_TTL)
+#else
+import Darwin
+private let IPPROTO_IP_TTL = Int32(IP_TTL)
+#endif
+
 /// One UDP socket of a `UDXNode`. A datagram that is a packet of one of the node's streams goes to that stream;
 /// anything else (dht-rpc messages, the one-byte hole-punch probe, packets for streams that do not exist) goes to
 /// `onMessage`, as libudx hands such datagrams to the socket's `on_recv`.
@@ -57,6 +65,25 @@ public final class UDXSocket: @unchecked Sendable {
         write(bytes, to: address)
         scheduleFlush()
     }
+
+    /// Sends a datagram at once with the IP time-to-live `timeToLive`, then restores the default (64, as libudx's
+    /// `udx_socket_set_ttl`). Hole punching sends its first probe with a short life: it opens our NAT's mapping and
+    /// dies on the way, before the other side's NAT could take it for an intruder. What is queued goes first, so
+    /// order is kept; a datagram the kernel could not take at once leaves later with the default.
+    public func send(_ bytes: ByteBuffer, to address: SocketAddress, timeToLive: Int) {
+        node.eventLoop.preconditionInEventLoop()
+        writeTrain()
+        channel.flush()
+        let option = ChannelOptions.Types.SocketOption.ipOption(.init(rawValue: IPPROTO_IP_TTL))
+        try? channel.syncOptions?.setOption(option, value: SocketOptionValue(timeToLive))
+        counters.datagramsSent += 1
+        counters.writes += 1
+        channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: bytes), promise: nil)
+        try? channel.syncOptions?.setOption(option, value: SocketOptionValue(Self.defaultTimeToLive))
+    }
+
+    /// libudx's default time-to-live.
+    public static let defaultTimeToLive = 64
 
     public func close() -> EventLoopFuture<Void> {
         node.eventLoop.preconditionInEventLoop()

@@ -125,8 +125,10 @@ import Testing
         }
     }
 
-    /// A server nobody can reach (a firewalled node) offers a holepunch session; until hole punching is built, a
-    /// round for it is answered with the reference's abort, sealed for that session, so the client stops at once.
+    /// A server nobody can reach (a firewalled node) offers a holepunch session. Alone, with no DHT node to tell it
+    /// where its punching socket is seen, it cannot classify its NAT even after fresh sockets, so it answers a round
+    /// with the reference's abort, sealed for that session, and the client stops at once; a round for an unknown
+    /// session, or one that does not open, gets nothing.
     @Test func aFirewalledServerAbortsHolepunchRounds() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
@@ -153,14 +155,18 @@ import Testing
         let secure = HyperDHTSecurePayload(handshakeHash: try #require(initiator.result).handshakeHash)
         let probe = secure.encrypt(
             HyperDHTHolepunchPayload(firewall: HyperDHTFirewall.consistent.rawValue, round: 0, connected: false, punching: false))
-        let (aborted, unknown, garbage) = try await loop.submit {
-            (
-                server.holepunch(HyperDHTHolepunch(mode: 2, id: session, payload: probe, peerAddress: client)),
-                server.holepunch(HyperDHTHolepunch(mode: 2, id: session + 1, payload: probe, peerAddress: client)),
-                server.holepunch(HyperDHTHolepunch(mode: 2, id: session, payload: [1, 2, 3], peerAddress: client))
-            )
-        }.get()
-        let sealed = try #require(aborted)
+        let socket = try await loop.submit { node.serverSocket! }.get()
+        let round = { (id: UInt64, payload: [UInt8]) in
+            try await loop.flatSubmit {
+                server.holepunch(
+                    HyperDHTHolepunch(mode: 2, id: id, payload: payload, peerAddress: client), relay: relay, on: socket,
+                    to: client)
+            }.get()
+        }
+        let aborted = try await round(session, probe)
+        let unknown = try await round(session + 1, probe)
+        let garbage = try await round(session, [1, 2, 3])
+        let sealed = try #require(aborted?.payload)
         let reply = try #require(secure.decrypt(sealed))
         #expect(reply.error == 1)
         #expect(reply.punching == false)
