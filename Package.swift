@@ -78,7 +78,8 @@ let package = Package(
         .target(
             name: "NetworkLab",
             dependencies: [
-                "LoopExecutors", "SwarmEngine", "CompactEncoding",
+                "LoopExecutors", "SwarmEngine", "CompactEncoding", "Sodium",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -11,20 +11,22 @@ public struct DHTTestNet: Sendable {
     public let bootstrap: IPv4Endpoint
 
     /// `storeClock`: the clock the nodes' record stores age by (uptime milliseconds unless a test moves it).
+    /// `host`: the address node `index` binds to (all on 127.0.0.1 unless a network namespace gives them others).
     public static func start(
-        size: Int, on loop: any EventLoop, storeClock: (@Sendable () -> UInt64)? = nil
+        size: Int, on loop: any EventLoop, storeClock: (@Sendable () -> UInt64)? = nil,
+        host: (Int) -> String = { _ in "127.0.0.1" }
     ) async throws -> DHTTestNet {
-        func configuration(_ bootstrap: [IPv4Endpoint]) -> DHTNode.Configuration {
-            var configuration = DHTNode.Configuration(host: "127.0.0.1", bootstrap: bootstrap, persistent: true)
+        func configuration(_ index: Int, _ bootstrap: [IPv4Endpoint]) -> DHTNode.Configuration {
+            var configuration = DHTNode.Configuration(host: host(index), bootstrap: bootstrap, persistent: true)
             if let storeClock { configuration.storeClock = storeClock }
             return configuration
         }
-        let first = DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration([]))
+        let first = DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration(0, []))
         try await loop.flatSubmit { first.start() }.get()
         let bootstrap = try await loop.submit { first.address! }.get()
         var nodes = [first]
-        for _ in 1..<size {
-            let node = DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration([bootstrap]))
+        for index in 1..<size {
+            let node = DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration(index, [bootstrap]))
             try await loop.flatSubmit { node.start().flatMap { node.bootstrap() } }.get()
             nodes.append(node)
         }

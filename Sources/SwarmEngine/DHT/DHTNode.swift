@@ -108,6 +108,7 @@ public final class DHTNode: @unchecked Sendable {
     private var servers: [[UInt8]: HyperDHTServer] = [:]
     /// Hole-punching sockets in use (`bindPunchingSocket`), by number, and the number of the next.
     var punchingSockets: [Int: UDXSocket] = [:]
+    var probeHandlers: [Int: (UDXSocket, IPv4Endpoint) -> Void] = [:]
     var nextPunchingSocket = 0
     /// Punches against or from a randomising NAT under way, and when the last one ended: hyperdht allows one at a
     /// time, 20 s apart (each sprays hundreds of probes through the NATs), and so do we.
@@ -288,7 +289,9 @@ public final class DHTNode: @unchecked Sendable {
     }
 
     /// A handshake for one of our own servers: its answer, routed as the reference's server branch.
-    private func serve(_ request: DHTRequest, from: IPv4Endpoint, on socket: UDXSocket, server: HyperDHTServer) -> HyperDHTRouter.Effect {
+    private func serve(
+        _ request: DHTRequest, from: IPv4Endpoint, on socket: UDXSocket, server: HyperDHTServer, replyFrom: inout UDXSocket?
+    ) -> HyperDHTRouter.Effect {
         if request.command == HyperDHTRequestHandler.Command.peerHolepunch.rawValue {
             guard let value = request.value, let round = try? HyperDHTHolepunch(leniently: value) else { return .drop }
             // Answered once the puncher has decided, from the socket it names (its own, so the relay reports the
@@ -311,7 +314,11 @@ public final class DHTNode: @unchecked Sendable {
             let handshake = try? HyperDHTHandshake(leniently: value), !handshake.noise.isEmpty,
             let reply = server.handshake(handshake.noise, peerAddress: handshake.peerAddress, from: from, socket: socket)
         else { return .drop }
-        return HyperDHTRouter.answer(handshake, reply: reply, from: from)
+        if case .relay = HyperDHTRouter.answer(handshake, reply: reply.noise, from: from), reply.socket != nil {
+            // Relayed from the punching socket, so the relay tells the client where we will punch from.
+            replyFrom = reply.socket
+        }
+        return HyperDHTRouter.answer(handshake, reply: reply.noise, from: from)
     }
 
     /// A walk toward `request.target` sending `request` to each node on the way; `onReply` sees each successful
@@ -453,11 +460,12 @@ public final class DHTNode: @unchecked Sendable {
                 case .application:
                     let outcome: HyperDHTRequestHandler.Outcome
                     var ours = false
+                    var replyFrom: UDXSocket?
                     if request.command <= HyperDHTRequestHandler.Command.peerHolepunch.rawValue,
                         let target = request.target, let server = servers[target]
                     {
                         ours = true
-                        switch serve(request, from: from, on: socket, server: server) {
+                        switch serve(request, from: from, on: socket, server: server, replyFrom: &replyFrom) {
                         case .relay(let value, let to): outcome = .relay(value: value, to: to)
                         case .reply(let value, let to): outcome = .replyTo(value: value, to: to)
                         case .replyWithCloserNodes, .drop: outcome = .drop
@@ -480,7 +488,9 @@ public final class DHTNode: @unchecked Sendable {
                         transmit(DHTRPCResponder.reply(to: request, value: value, to: to, context: context), to: to, from: socket)
                     case .relay(let value, let to):
                         if !ours { relayedMessages += 1 }
-                        transmit(DHTRPCResponder.relay(request, value: value, to: to, context: context), to: to, from: socket)
+                        transmit(
+                            DHTRPCResponder.relay(request, value: value, to: to, context: context), to: to,
+                            from: replyFrom ?? socket)
                     case .error(let code):
                         transmit(
                             DHTRPCResponder.reply(to: request, error: code, closerNodes: true, to: from, context: context),

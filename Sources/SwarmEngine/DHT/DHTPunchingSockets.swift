@@ -15,8 +15,9 @@ extension DHTNode {
         var requestSocket: DHTRequestTable.Socket { .punching(number) }
     }
 
-    /// Binds a punching socket next to the node's own (same host, any port).
-    func bindPunchingSocket(onProbe: @escaping (UDXSocket, IPv4Endpoint) -> Void) -> EventLoopFuture<PunchingSocket> {
+    /// Binds a punching socket next to the node's own (same host, any port). Its probes go to the handler set for
+    /// it with `onProbe` (dropped until then: a server binds one ahead, to answer handshakes from at once).
+    func bindPunchingSocket() -> EventLoopFuture<PunchingSocket> {
         eventLoop.preconditionInEventLoop()
         return udx.bind(host: configuration.host, port: 0).map { socket in
             let number = self.nextPunchingSocket
@@ -27,19 +28,25 @@ extension DHTNode {
                 if buffer.readableBytes > 1 {
                     received(buffer, from: address, on: socket)
                 } else if buffer.readableBytes == 1, let from = IPv4Endpoint(address) {
-                    onProbe(socket, from)
+                    probeHandlers[number]?(socket, from)
                 }
             }
             return PunchingSocket(number: number, socket: socket)
         }
     }
 
+    /// Who takes the probes arriving on a punching socket.
+    func onProbe(_ punching: PunchingSocket, _ handler: ((UDXSocket, IPv4Endpoint) -> Void)?) {
+        probeHandlers[punching.number] = handler
+    }
+
     /// Closes a punching socket, or, when a stream was connected on it, keeps it until `inUseUntil` completes.
     func releasePunchingSocket(_ punching: PunchingSocket, inUseUntil: EventLoopFuture<Void>? = nil) {
         eventLoop.preconditionInEventLoop()
-        punching.socket.onMessage = nil
+        probeHandlers[punching.number] = nil
         let close = { [weak self] in
             guard let self, punchingSockets.removeValue(forKey: punching.number) != nil else { return }
+            punching.socket.onMessage = nil
             _ = punching.socket.close()
         }
         if let inUseUntil {

@@ -36,7 +36,7 @@ extension ClientAttempt {
     /// is the path the stream takes.
     func startHolepunch(_ session: HolepunchSession) {
         let remote = HyperDHTFirewall(rawValue: session.remoteFirewall) ?? .unknown
-        HyperDHTHolepuncher.start(node: node, isInitiator: true, remoteFirewall: remote).whenComplete { [weak self] result in
+        HyperDHTHolepuncher.start(node: node, isInitiator: true, remoteFirewall: remote, logger: logger).whenComplete { [weak self] result in
             guard let self else { return }
             guard case .success(let puncher) = result else { return fail(.holepunchAborted) }
             guard !finished else { return puncher.destroy() }
@@ -55,6 +55,7 @@ extension ClientAttempt {
                 }
                 return roundPunch(session, remoteToken: probe.token)
             }.whenFailure { [weak self] error in
+                self?.logger.debug("holepunch: rounds failed", metadata: ["error": "\(error)"])
                 self?.fail(error as? HyperDHTConnectError ?? .holepunchAborted)
             }
         }
@@ -140,8 +141,12 @@ extension ClientAttempt {
             mode: HyperDHTRelayMode.fromClient.rawValue, id: session.id, payload: session.secure.encrypt(payload),
             peerAddress: peerAddress
         ).compactEncoded()
+        let logger = logger
         return node.requestWithSource(request, to: relay, from: socket.requestSocket)
-            .flatMapErrorThrowing { _ in throw HyperDHTConnectError.holepunchAborted }
+            .flatMapErrorThrowing { error in
+                logger.debug("holepunch: round unanswered", metadata: ["relay": "\(relay)", "error": "\(error)"])
+                throw HyperDHTConnectError.holepunchAborted
+            }
             .flatMapThrowing { response, from in
                 guard from == relay, let value = response.value, let answer = try? HyperDHTHolepunch(leniently: value),
                     answer.mode == HyperDHTRelayMode.reply.rawValue, let remote = session.secure.decrypt(answer.payload)

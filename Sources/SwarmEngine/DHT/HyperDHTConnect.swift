@@ -58,6 +58,7 @@ extension DHTNode {
         let server = HyperDHTServer(
             node: self, keyPair: keyPair, firewall: firewall, onConnection: onConnection, logger: logger)
         addServer(server)
+        server.prepareSpare()
         return server.announce().map { _ in server }.flatMapError { error in
             server.close().flatMapThrowing { throw error }
         }

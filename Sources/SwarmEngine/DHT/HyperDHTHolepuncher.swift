@@ -1,4 +1,5 @@
 import CompactEncoding
+import Logging
 import NIOCore
 
 /// One side's hole punching for one connection attempt (hyperdht 6.33 `lib/holepuncher.js`): a socket of its own,
@@ -33,6 +34,7 @@ final class HyperDHTHolepuncher: @unchecked Sendable {
 
     let node: DHTNode
     let isInitiator: Bool
+    let logger: Logger
     private(set) var nat: HyperDHTNATClassifier
     private(set) var remoteFirewall: HyperDHTFirewall
     private(set) var remoteAddresses: [RemoteAddress] = []
@@ -53,34 +55,53 @@ final class HyperDHTHolepuncher: @unchecked Sendable {
     private var timers: [Scheduled<Void>] = []
     private var isRandomized = false
 
-    private init(node: DHTNode, isInitiator: Bool, remoteFirewall: HyperDHTFirewall) {
+    private init(node: DHTNode, isInitiator: Bool, remoteFirewall: HyperDHTFirewall, logger: Logger) {
         self.node = node
         self.isInitiator = isInitiator
+        self.logger = logger
         self.remoteFirewall = remoteFirewall
         nat = HyperDHTNATClassifier(firewalled: node.isFirewalled)
         sampling = (node.eventLoop.makePromise(), [], 0, true)
     }
 
     /// A puncher with its first socket bound and its NAT being sampled.
-    static func start(node: DHTNode, isInitiator: Bool, remoteFirewall: HyperDHTFirewall) -> EventLoopFuture<HyperDHTHolepuncher> {
-        let puncher = HyperDHTHolepuncher(node: node, isInitiator: isInitiator, remoteFirewall: remoteFirewall)
-        return puncher.acquire().map { holder in
-            puncher.holders = [holder]
-            puncher.autoSample()
-            return puncher
+    static func start(
+        node: DHTNode, isInitiator: Bool, remoteFirewall: HyperDHTFirewall, logger: Logger
+    ) -> EventLoopFuture<HyperDHTHolepuncher> {
+        node.bindPunchingSocket().map { socket in
+            start(node: node, isInitiator: isInitiator, remoteFirewall: remoteFirewall, logger: logger, socket: socket)
         }
+    }
+
+    /// A puncher on a socket bound before (a server's, which answers the handshake from it at once).
+    static func start(
+        node: DHTNode, isInitiator: Bool, remoteFirewall: HyperDHTFirewall, logger: Logger, socket: DHTNode.PunchingSocket
+    ) -> HyperDHTHolepuncher {
+        let puncher = HyperDHTHolepuncher(node: node, isInitiator: isInitiator, remoteFirewall: remoteFirewall, logger: logger)
+        puncher.adopt(socket)
+        puncher.holders = [socket]
+        puncher.autoSample()
+        return puncher
     }
 
     var socket: DHTNode.PunchingSocket? { holders.first }
 
     private func acquire() -> EventLoopFuture<DHTNode.PunchingSocket> {
-        node.bindPunchingSocket { [weak self] socket, from in self?.probeArrived(on: socket, from: from) }
+        node.bindPunchingSocket().map { [self] socket in
+            adopt(socket)
+            return socket
+        }
+    }
+
+    private func adopt(_ socket: DHTNode.PunchingSocket) {
+        node.onProbe(socket) { [weak self] socket, from in self?.probeArrived(on: socket, from: from) }
     }
 
     /// Takes the punching socket that is `socket` out of the puncher's care (a stream runs on it now; its owner
     /// releases it), or nil when it is not one of ours.
     func take(_ socket: UDXSocket) -> DHTNode.PunchingSocket? {
         guard let index = holders.firstIndex(where: { $0.socket === socket }) else { return nil }
+        node.onProbe(holders[index], nil)
         return holders.remove(at: index)
     }
 
@@ -145,6 +166,12 @@ final class HyperDHTHolepuncher: @unchecked Sendable {
     /// unless `allowReopen`, which tries up to three fresh sockets first (mobile NATs settle on a new one).
     func analyze(allowReopen: Bool) -> EventLoopFuture<Bool> {
         sampling.promise.futureResult.flatMap { [self] in
+            logger.debug(
+                "holepunch: NAT analysed",
+                metadata: [
+                    "side": "\(isInitiator ? "client" : "server")", "firewall": "\(nat.firewall)",
+                    "addresses": "\(nat.addresses ?? [])", "samples": "\(nat.sampled)", "remote": "\(remoteFirewall)",
+                ])
             guard unstable else { return node.eventLoop.makeSucceededFuture(true) }
             guard allowReopen else { return node.eventLoop.makeSucceededFuture(false) }
             if let reopening { return reopening }
@@ -209,6 +236,7 @@ final class HyperDHTHolepuncher: @unchecked Sendable {
             return
         }
         guard !connected else { return }
+        logger.debug("holepunch: probe arrived", metadata: ["from": "\(from)", "probes sent": "\(probesSent)"])
         connected = true
         punching = false
         cancelTimers()
@@ -234,6 +262,12 @@ final class HyperDHTHolepuncher: @unchecked Sendable {
         punching = true
         let local = Self.coerced(nat.firewall)
         let remote = Self.coerced(remoteFirewall)
+        logger.debug(
+            "holepunch: punching",
+            metadata: [
+                "side": "\(isInitiator ? "client" : "server")", "local": "\(local)", "remote": "\(remote)",
+                "remote addresses": "\(remoteAddresses.map { "\($0.address)\($0.verified ? " verified" : "")" })",
+            ])
         if local == .consistent && remote == .consistent {
             consistentProbes(tries: 0)
             return loop.makeSucceededFuture(true)
@@ -350,6 +384,9 @@ final class HyperDHTHolepuncher: @unchecked Sendable {
         cancelTimers()
         sampling.promise.succeed()
         if !connected {
+            if onAbort != nil {
+                logger.debug("holepunch: given up", metadata: ["side": "\(isInitiator ? "client" : "server")", "probes sent": "\(probesSent)"])
+            }
             for holder in holders { node.releasePunchingSocket(holder) }
             holders = []
             endRandomized()

@@ -69,6 +69,9 @@ public final class HyperDHTServer: @unchecked Sendable {
     /// The same attempts by holepunch session id.
     private var sessions: [UInt64: Attempt] = [:]
     private var nextSession: UInt64 = 0
+    /// A punching socket bound ahead for the next handshake that will punch.
+    private var spare: DHTNode.PunchingSocket?
+    private var bindingSpare = false
     private var watching: RepeatedTask?
     private var pingRounds = 0
     private var announcing: [(relayAddress: IPv4Endpoint, peerAddress: IPv4Endpoint)] = []
@@ -175,6 +178,8 @@ public final class HyperDHTServer: @unchecked Sendable {
         watching?.cancel()
         node.removeServer(self)
         for attempt in attempts.values { attempt.abandon() }
+        if let spare { node.releasePunchingSocket(spare) }
+        spare = nil
         attempts.removeAll()
         sessions.removeAll()
         return node.unannounce(target, keyPair: keyPair).map { _ in }.recover { _ in }
@@ -185,9 +190,11 @@ public final class HyperDHTServer: @unchecked Sendable {
     /// The Noise reply to a client's first IK message, or nil when there is none to give (undecryptable, refused,
     /// closed, too many under way). `peerAddress` is the client as a relay saw it (nil: the client asked us
     /// directly, from `from`, on `socket`).
-    func handshake(_ noise: [UInt8], peerAddress: IPv4Endpoint?, from: IPv4Endpoint, socket: UDXSocket) -> [UInt8]? {
+    func handshake(
+        _ noise: [UInt8], peerAddress: IPv4Endpoint?, from: IPv4Endpoint, socket: UDXSocket
+    ) -> (noise: [UInt8], socket: UDXSocket?)? {
         guard !isClosed, let node else { return nil }
-        if let attempt = attempts[noise] { return attempt.reply }
+        if let attempt = attempts[noise] { return attempt.reply.map { ($0, attempt.puncher?.socket?.socket) } }
         guard attempts.count < Self.maximumAttempts else { return nil }
         let clientAddress = peerAddress ?? from
         let direct = peerAddress == nil
@@ -244,35 +251,63 @@ public final class HyperDHTServer: @unchecked Sendable {
         guard error == 0, attempt.stream != nil else {
             end(attempt)
             attempt.stream = nil
-            return reply
+            return (reply, nil)
         }
         if remotePayload.firewall == HyperDHTFirewall.open.rawValue || direct {
             connect(attempt, socket: direct ? socket : node.socket ?? socket, to: clientAddress, path: .direct)
-            return reply
+            return (reply, nil)
         }
         // The client connects to us if it can; if both are firewalled, it starts holepunch rounds within the wait.
         attempt.waiting = node.eventLoop.scheduleTask(in: Self.initialTimeout) { [weak self, weak attempt] in
             guard let self, let attempt else { return }
             end(attempt)
         }
-        if ourAddress == nil {
-            attempt.secure = HyperDHTSecurePayload(handshakeHash: result.handshakeHash)
-            let remoteFirewall = HyperDHTFirewall(rawValue: remotePayload.firewall) ?? .unknown
-            attempt.puncherReady = HyperDHTHolepuncher.start(node: node, isInitiator: false, remoteFirewall: remoteFirewall)
-                .map { [weak attempt] puncher in
-                    guard let attempt, !attempt.connected, attempt.stream != nil else {
-                        puncher.destroy()
-                        return puncher
-                    }
-                    attempt.puncher = puncher
-                    puncher.onAbort = { [weak self, weak attempt] in
-                        guard let self, let attempt else { return }
-                        end(attempt)
-                    }
-                    return puncher
-                }
+        guard ourAddress == nil else { return (reply, nil) }
+        attempt.secure = HyperDHTSecurePayload(handshakeHash: result.handshakeHash)
+        let remoteFirewall = HyperDHTFirewall(rawValue: remotePayload.firewall) ?? .unknown
+        let adopt = { [weak self, weak attempt] (puncher: HyperDHTHolepuncher) -> HyperDHTHolepuncher in
+            guard let self, let attempt, !attempt.connected, attempt.stream != nil else {
+                puncher.destroy()
+                return puncher
+            }
+            attempt.puncher = puncher
+            puncher.onAbort = { [weak self, weak attempt] in
+                guard let self, let attempt else { return }
+                end(attempt)
+            }
+            return puncher
         }
-        return reply
+        guard let socket = spare else {
+            // None bound ahead (a burst of handshakes): the reply goes from the node's socket, and the client's
+            // first short-lived probe aims at that one instead.
+            attempt.puncherReady = HyperDHTHolepuncher.start(
+                node: node, isInitiator: false, remoteFirewall: remoteFirewall, logger: logger
+            ).map(adopt)
+            return (reply, nil)
+        }
+        spare = nil
+        prepareSpare()
+        let puncher = adopt(
+            HyperDHTHolepuncher.start(
+                node: node, isInitiator: false, remoteFirewall: remoteFirewall, logger: logger, socket: socket))
+        attempt.puncherReady = eventLoop.makeSucceededFuture(puncher)
+        return (reply, socket.socket)
+    }
+
+    /// Binds the punching socket the next handshake that needs one takes (as the reference, which binds one at
+    /// once: the handshake's reply goes from it, so the relay reports to the client the address we punch from).
+    func prepareSpare() {
+        guard spare == nil, !bindingSpare, !isClosed, let node, node.remoteAddress == nil else { return }
+        bindingSpare = true
+        node.bindPunchingSocket().whenComplete { [weak self, weak node] result in
+            guard case .success(let socket) = result else { return }
+            guard let self, !isClosed else {
+                node?.releasePunchingSocket(socket)
+                return
+            }
+            bindingSpare = false
+            spare = socket
+        }
     }
 
     /// What to answer a holepunch round with, and the socket to send it from (the punching socket, so that the
@@ -355,7 +390,8 @@ public final class HyperDHTServer: @unchecked Sendable {
     }
 
     /// `_abort`: error ABORTED sealed with the session's secret, from the node's own socket; the punching ends.
-    private func abortAnswer(_ attempt: Attempt, round: UInt64) -> HolepunchAnswer? {
+    private func abortAnswer(_ attempt: Attempt, round: UInt64, line: UInt = #line) -> HolepunchAnswer? {
+        logger.debug("holepunch: server aborts", metadata: ["session": "\(attempt.id)", "at": "\(line)"])
         attempt.puncher?.onAbort = nil
         attempt.puncher?.destroy()
         guard let secure = attempt.secure ?? attempt.result.map({ HyperDHTSecurePayload(handshakeHash: $0.handshakeHash) })

@@ -96,7 +96,18 @@ public final class UDXNode: @unchecked Sendable {
     }
 
     func remove(_ socket: UDXSocket) {
-        sockets[ObjectIdentifier(socket.channel)] = nil
+        if sockets.removeValue(forKey: ObjectIdentifier(socket.channel)) != nil {
+            closedSocketsSent += socket.counters.datagramsSent
+        }
+    }
+
+    /// Datagrams sent by sockets already closed (hole punching's come and go).
+    private var closedSocketsSent = 0
+
+    /// Every datagram the node's sockets sent, closed ones included.
+    public var datagramsSent: Int {
+        eventLoop.preconditionInEventLoop()
+        return closedSocketsSent + sockets.values.reduce(0) { $0 + $1.counters.datagramsSent }
     }
 
     /// The time the stream machines run on: whole milliseconds, as libuv's loop clock.

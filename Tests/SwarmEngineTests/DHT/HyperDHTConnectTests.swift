@@ -76,8 +76,8 @@ import Testing
                 payload: HyperDHTNoisePayload(firewall: 0, udx: .init(reusableSocket: false, id: 77, seq: 0)).compactEncoded())
             let (first, second, answeredAfter) = try await loop.submit {
                 let socket = peers[0].serverSocket!
-                let first = server.handshake(hello, peerAddress: net.bootstrap, from: net.bootstrap, socket: socket)
-                let second = server.handshake(hello, peerAddress: net.bootstrap, from: net.bootstrap, socket: socket)
+                let first = server.handshake(hello, peerAddress: net.bootstrap, from: net.bootstrap, socket: socket)?.noise
+                let second = server.handshake(hello, peerAddress: net.bootstrap, from: net.bootstrap, socket: socket)?.noise
                 return (first, second, server.answered)
             }.get()
             #expect(first != nil && first == second)
@@ -147,7 +147,7 @@ import Testing
             let server = HyperDHTServer(
                 node: node, keyPair: serverKeys, firewall: { _, _, _ in false }, onConnection: { _ in },
                 logger: .init(label: "test"))
-            return (server, server.handshake(hello, peerAddress: client, from: relay, socket: node.serverSocket!))
+            return (server, server.handshake(hello, peerAddress: client, from: relay, socket: node.serverSocket!)?.noise)
         }.get()
         let payload = try HyperDHTNoisePayload(leniently: try initiator.receive(try #require(answer)))
         #expect(payload.firewall == HyperDHTFirewall.unknown.rawValue)

@@ -84,7 +84,7 @@ struct HyperDHTHandshakeReplayTests {
                 }, onConnection: { _ in }, logger: .init(label: "test"))
             return server.handshake(
                 message1, peerAddress: IPv4Endpoint(host: "127.0.0.1", port: 49741), from: IPv4Endpoint(host: "127.0.0.1", port: 49738)!,
-                socket: node.serverSocket!)
+                socket: node.serverSocket!)?.noise
         }.get()
         let payload1 = try Hex.decode(replay["payload1"] as? String ?? "")
         #expect(seen.withLockedValue { $0 }?.compactEncoded() == payload1, "the server opened the client's payload")

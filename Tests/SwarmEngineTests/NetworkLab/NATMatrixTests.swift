@@ -1,0 +1,43 @@
+import Foundation
+import NetworkLab
+import SwarmEngine
+import Testing
+
+/// Connections by public key across NATs built in network namespaces (`NATLab`): the representative pairs of the
+/// NAT matrix that CI runs (all 25 pairs: `make nat-matrix`, docs/nat-matrix.md). Each pair connects by key and
+/// exchanges a message each way; the path is the one the pair's NATs allow.
+@Suite(.serialized) struct NATMatrixTests {
+    static let skip = NATLab.unavailable
+    /// `NAT_MATRIX_ONLY=consistent-random` runs that pair alone (while debugging it).
+    static var only: [(NATMatrix.Pair, HyperDHTConnection.Path)]? {
+        guard let only = ProcessInfo.processInfo.environment["NAT_MATRIX_ONLY"] else { return nil }
+        let kinds = only.split(separator: "-").compactMap { NATLab.HostKind(rawValue: String($0)) }
+        guard kinds.count == 2 else { return nil }
+        return [(NATMatrix.Pair(client: kinds[0], server: kinds[1]), .punched)]
+    }
+
+    static func run(_ client: NATLab.HostKind, _ server: NATLab.HostKind) async throws -> NATMatrix.Result {
+        let results = try await NATMatrix.run([NATMatrix.Pair(client: client, server: server)])
+        return try #require(results.first)
+    }
+
+    @Test(.enabled(if: skip == nil, "network namespaces unavailable: \(skip ?? "")"))
+    func theRepresentativePairsConnect() async throws {
+        let pairs: [(NATMatrix.Pair, HyperDHTConnection.Path)] = Self.only ?? [
+            (.init(client: .open, server: .consistent), .direct),
+            (.init(client: .consistent, server: .consistent), .punched),
+            (.init(client: .consistent, server: .random), .punched),
+            (.init(client: .random, server: .consistent), .punched),
+            (.init(client: .firewall, server: .double), .punched),
+        ]
+        let results = try await NATMatrix.run(pairs.map(\.0)) { result in
+            print("nat-matrix: \(result.pair): \(result.path.map(\.rawValue) ?? "failed: \(result.error ?? "")") in \(result.timeToFirstByte.map { "\($0)" } ?? "-"), \(result.datagrams) datagrams")
+        }
+        #expect(results.count == pairs.count)
+        for (result, (pair, path)) in zip(results, pairs) {
+            #expect(result.pair == pair)
+            #expect(result.path == path, "\(pair): \(result.error ?? "")")
+            #expect(result.timeToFirstByte != nil, "\(pair)")
+        }
+    }
+}
