@@ -61,4 +61,10 @@ INTEROP ?= $(abspath ../interop)
 interop: deps
 	PEARIRC_INTEROP="$(INTEROP)" $(SWIFT) test --filter "UDXInteropTests|DHTInteropTests"
 
-.PHONY: e2e conformance fuzz interop
+# The NAT matrix (issue 17, docs/nat-matrix.md): all 25 pairs of NAT kinds, built in network namespaces, RUNS times
+# each; root only. CI runs a representative subset (NATMatrixTests).
+RUNS ?= 3
+nat-matrix: deps
+	bash Tests/nat-matrix/run.sh $(RUNS)
+
+.PHONY: e2e conformance fuzz interop nat-matrix

@@ -7,6 +7,7 @@
 //   udx: one UDX stream over loopback, raw and encrypted, beside udx-native in Node (--interop DIR, default ../interop)
 //        and secret-stream over TCP; CPU per GB; memory per open stream [--megabytes N] [--streams N]
 //   dht: announce and lookup on 5- and 50-node test nets, beside hyperdht in Node [--rounds N --interop DIR]
+//   nat-matrix: connect by key across the 25 pairs of NAT kinds built in network namespaces (root) [--runs N]
 //   udx-lossy: secret-stream over UDX and over TCP (CUBIC) in a namespace dropping 1 % / 5 % of packets (root)
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
 // Each figure is one line: name, value, unit, parameters.
@@ -48,6 +49,8 @@ for suite in selected {
             interop: textOption("--interop") ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
                 .deletingLastPathComponent().appendingPathComponent("interop").path,
             report: report)
+    case "nat-matrix":
+        try await NATMatrixBenchmarks.run(runs: option("--runs", default: 3), report: report)
     case "udx-lossy":
         try await UDXLossyBenchmarks.run(megabytes: option("--megabytes", default: 32), report: report)
     case "swarm":
