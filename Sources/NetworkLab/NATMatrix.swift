@@ -48,15 +48,21 @@ public enum NATMatrix {
 
     /// Runs `pairs` on one lab made for them (two hosts of each kind they need), `timeout` each; `progress` sees
     /// each result as it comes.
+    /// `useRelay`: both peers of each pair are given the lab's blind relay (its node is one of the internet's).
     public static func run(
-        _ pairs: [Pair], timeout: Duration = .seconds(30), progress: (Result) -> Void = { _ in }
+        _ pairs: [Pair], useRelay: Bool = true, timeout: Duration = .seconds(30), progress: (Result) -> Void = { _ in }
     ) async throws -> [Result] {
         let lab = try await NATLab.start(internetHosts: internetNodes)
         var results: [Result] = []
         var failure: (any Error)?
         var net: DHTTestNet?
+        var relay: BlindRelayServer?
         do {
             net = try await DHTTestNet.start(size: internetNodes, on: lab.internet.loop, host: NATLab.internetAddress)
+            // One of the internet's nodes is also a blind relay, which both peers of every pair are given.
+            let relayNode = net!.nodes.last!
+            let relayKeys = Ed25519.randomKeyPair()
+            relay = try await lab.internet.loop.flatSubmit { BlindRelayServer.start(on: relayNode, keyPair: relayKeys) }.get()
             let kinds = Set(pairs.flatMap { [$0.client, $0.server] })
             var hosts: [NATLab.HostKind: [NATLab.Host]] = [:]
             for kind in NATLab.HostKind.allCases where kinds.contains(kind) {
@@ -65,13 +71,14 @@ public enum NATMatrix {
             for pair in pairs {
                 let result = try await run(
                     pair, client: hosts[pair.client]![0], server: hosts[pair.server]![1], bootstrap: net!.bootstrap,
-                    timeout: timeout)
+                    relays: useRelay ? [relay!.keyPair.publicKey] : [], timeout: timeout)
                 progress(result)
                 results.append(result)
             }
         } catch {
             failure = error
         }
+        if let relay { _ = try? await lab.internet.loop.flatSubmit { relay.close() }.get() }
         if let net { try? await DHTTestNet.close(net.nodes, on: lab.internet.loop) }
         await lab.remove()
         if let failure { throw failure }
@@ -97,7 +104,7 @@ public enum NATMatrix {
 
     private static func run(
         _ pair: Pair, client clientHost: NATLab.Host, server serverHost: NATLab.Host, bootstrap: IPv4Endpoint,
-        timeout: Duration
+        relays: [[UInt8]], timeout: Duration
     ) async throws -> Result {
         let serverSide = try await Side.start(on: serverHost, bootstrap: bootstrap)
         let clientSide = try await Side.start(on: clientHost, bootstrap: bootstrap)
@@ -112,12 +119,12 @@ public enum NATMatrix {
         var server: HyperDHTServer?
         do {
             server = try await serverSide.loop.flatSubmit {
-                serverSide.node.listen(keyPair: serverKeys, logger: logger) { made.add($0); accepted.succeed($0) }
+                serverSide.node.listen(keyPair: serverKeys, relayThrough: relays, logger: logger) { made.add($0); accepted.succeed($0) }
             }.get()
             let connected = clientSide.loop.makePromise(of: HyperDHTConnection.self)
             let start = ContinuousClock.now
             let deadline = try await clientSide.loop.submit {
-                clientSide.node.connect(to: serverKeys.publicKey, logger: logger).map { made.add($0); return $0 }.cascade(to: connected)
+                clientSide.node.connect(to: serverKeys.publicKey, relayThrough: relays, logger: logger).map { made.add($0); return $0 }.cascade(to: connected)
                 return clientSide.loop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
                     made.expire()
                     connected.fail(Made.Expired())

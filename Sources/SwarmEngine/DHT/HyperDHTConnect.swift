@@ -32,6 +32,20 @@ public enum HyperDHTConnectError: Error, Sendable, Equatable {
     case holepunchInvalid
     /// A reply that is not a well-formed answer to our handshake.
     case handshakeInvalid
+    /// Punching was not possible and the relay could not pair the two sides (unreachable, closed, or no answer
+    /// within 15 s).
+    case relayAborted
+
+    /// Failures of hole punching, after which a relay, when there is one, is the way left.
+    var isPunchingFailure: Bool {
+        switch self {
+        case .cannotHolepunch, .holepunchAborted, .holepunchProbeTimeout, .doubleRandomizedNATs,
+            .remoteNotHolepunching, .remoteNotHolepunchable, .remoteAborted, .holepunchInvalid:
+            true
+        default:
+            false
+        }
+    }
 }
 
 extension DHTNode {
@@ -49,14 +63,17 @@ extension DHTNode {
     /// Starts a HyperDHT server for `keyPair`: announced through the nodes closest to the hash of its public key,
     /// answering handshakes for it (`firewall` may refuse a client; true refuses), and handing each connection to
     /// `onConnection`. The future completes once the first announce is stored somewhere.
+    /// `relayThrough`: blind relays (their keys) to offer clients that cannot punch through to us.
     public func listen(
-        keyPair: Ed25519.KeyPair, firewall: @escaping HyperDHTServer.Firewall = { _, _, _ in false },
+        keyPair: Ed25519.KeyPair, relayThrough: [[UInt8]] = [],
+        firewall: @escaping HyperDHTServer.Firewall = { _, _, _ in false },
         logger: Logger = Logger(label: "pearircd.hyperdht"),
         onConnection: @escaping (HyperDHTConnection) -> Void
     ) -> EventLoopFuture<HyperDHTServer> {
         eventLoop.preconditionInEventLoop()
         let server = HyperDHTServer(
-            node: self, keyPair: keyPair, firewall: firewall, onConnection: onConnection, logger: logger)
+            node: self, keyPair: keyPair, relayThrough: relayThrough, firewall: firewall, onConnection: onConnection,
+            logger: logger)
         addServer(server)
         server.prepareSpare()
         return server.announce().map { _ in server }.flatMapError { error in
@@ -68,12 +85,17 @@ extension DHTNode {
     /// announce (FIND_PEER), sends the Noise IK handshake through them (at most two at once), and connects a UDX
     /// stream to the server when either side can be reached directly; secret-stream then runs over it with the
     /// handshake's keys, the server's key authenticated.
+    ///
+    /// Where neither side is reachable, both punch through their NATs; when that is impossible (both NATs pick a new
+    /// port per destination) or fails, and `relayThrough` names blind relays, the two meet through one of them
+    /// (hyperdht's `relayThrough`): the server learns the relay and a pairing token from our handshake.
     public func connect(
-        to publicKey: [UInt8], keyPair: Ed25519.KeyPair = Ed25519.randomKeyPair(),
+        to publicKey: [UInt8], keyPair: Ed25519.KeyPair = Ed25519.randomKeyPair(), relayThrough: [[UInt8]] = [],
         logger: Logger = Logger(label: "pearircd.hyperdht")
     ) -> EventLoopFuture<HyperDHTConnection> {
         eventLoop.preconditionInEventLoop()
-        let attempt = ClientAttempt(node: self, publicKey: publicKey, keyPair: keyPair, logger: logger)
+        let attempt = ClientAttempt(
+            node: self, publicKey: publicKey, keyPair: keyPair, relayThrough: relayThrough.randomElement(), logger: logger)
         // Kept alive by its own future until it settles (everything else holds it weakly).
         attempt.promise.futureResult.whenComplete { _ in _ = attempt }
         attempt.start()
@@ -105,10 +127,20 @@ final class ClientAttempt: @unchecked Sendable {
     var puncher: HyperDHTHolepuncher?
     var holepunchRound: UInt64 = 0
     var punchingStarted: NIODeadline?
+    /// The relay both sides can meet through (ours, or the server's when it named one), and how far that got.
+    private var relay: (publicKey: [UInt8], token: [UInt8], isInitiator: Bool)?
+    private enum RelayState { case unused, pairing, failed }
+    private var relayState = RelayState.unused
+    /// Completed when another path won while the relay was pairing.
+    private lazy var relayNotNeeded = node.eventLoop.makePromise(of: Void.self)
+    /// The handshake's outcome and the server's stream id, once answered.
+    private var handshakeResult: NoiseHandshake.Result?
+    private var serverStreamID: UInt32 = 0
 
-    init(node: DHTNode, publicKey: [UInt8], keyPair: Ed25519.KeyPair, logger: Logger) {
+    init(node: DHTNode, publicKey: [UInt8], keyPair: Ed25519.KeyPair, relayThrough: [UInt8]?, logger: Logger) {
         self.node = node
         self.publicKey = publicKey
+        relay = relayThrough.map { ($0, RandomBytes.generate(count: 32), true) }
         target = HyperDHTSignatures.mutableTarget(publicKey)
         self.logger = logger
         promise = node.eventLoop.makePromise(of: HyperDHTConnection.self)
@@ -136,7 +168,8 @@ final class ClientAttempt: @unchecked Sendable {
         let payload = HyperDHTNoisePayload(
             firewall: (ourAddress != nil ? HyperDHTFirewall.open : .unknown).rawValue,
             addresses4: ourAddress.map { [$0] } ?? [], udx: .init(reusableSocket: false, id: UInt64(stream.id), seq: 0),
-            secretStreamVersion: 1)
+            secretStreamVersion: 1,
+            relayThrough: relay.map { .init(publicKey: $0.publicKey, token: $0.token) })
         guard let request = try? handshake?.send(payload: payload.compactEncoded()) else {
             fail(.handshakeInvalid)
             return
@@ -203,8 +236,15 @@ final class ClientAttempt: @unchecked Sendable {
         let relayed = reply.peerAddress != nil
         let serverAddress = reply.peerAddress ?? holder
 
+        handshakeResult = result
+        serverStreamID = UInt32(truncatingIfNeeded: udx.id)
         onSocket = { [weak self] socket, address, path in
             self?.connect(socket: socket, to: address, remoteID: UInt32(truncatingIfNeeded: udx.id), result: result, path: path)
+        }
+        if let theirs = payload.relayThrough {
+            // The server named a relay: it is pairing there already; meet it at once (we are not the initiator).
+            relay = (theirs.publicKey, theirs.token, false)
+            startRelay()
         }
         if let (socket, address) = early {
             onSocket?(socket, address, .direct)
@@ -236,13 +276,14 @@ final class ClientAttempt: @unchecked Sendable {
 
     private func connect(
         socket: UDXSocket, to endpoint: IPv4Endpoint, remoteID: UInt32, result: NoiseHandshake.Result,
-        path: HyperDHTConnection.Path
+        path: HyperDHTConnection.Path, relayLink: BlindRelayLink? = nil
     ) {
         guard !finished, let stream, let address = endpoint.socketAddress
         else { return }
         finished = true
         onSocket = nil
         passiveWait?.cancel()
+        if relayState != .unused { relayNotNeeded.succeed() }
         // A punched path keeps its socket for as long as the stream runs on it.
         let punchingSocket = puncher?.take(socket)
         puncher?.onAbort = nil
@@ -265,6 +306,13 @@ final class ClientAttempt: @unchecked Sendable {
                 node.releasePunchingSocket(punchingSocket, inUseUntil: closed ?? node.eventLoop.makeSucceededVoidFuture())
             }
         }
+        // The connection to the relay lives as long as the relayed one.
+        if let relayLink {
+            established.whenComplete { result in
+                guard let connection = try? result.get() else { return relayLink.close() }
+                connection.channel.closeFuture.whenComplete { _ in relayLink.close() }
+            }
+        }
         established.map { HyperDHTConnection(connection: $0, path: path, remoteAddress: endpoint) }.cascade(to: promise)
     }
 
@@ -273,14 +321,43 @@ final class ClientAttempt: @unchecked Sendable {
         fail(tried.isEmpty ? .peerNotFound : .peerConnectionFailed)
     }
 
+    /// Pairs at the relay; the stream then runs through it, and the first path that connects wins.
+    private func startRelay() {
+        guard let relay, relayState == .unused, let stream, handshakeResult != nil else { return }
+        relayState = .pairing
+        node.pairThroughRelay(
+            relay.publicKey, isInitiator: relay.isInitiator, token: relay.token, streamID: stream.id, logger: logger,
+            cancelled: relayNotNeeded.futureResult
+        ).whenComplete { [weak self] outcome in
+            guard let self else { return }
+            switch outcome {
+            case .success(let link):
+                guard !finished, let result = handshakeResult else { return link.close() }
+                connect(socket: link.socket, to: link.endpoint, remoteID: link.remoteID, result: result, path: .relayed, relayLink: link)
+            case .failure:
+                relayState = .failed
+                fail(.relayAborted)
+            }
+        }
+    }
+
     func fail(_ error: HyperDHTConnectError) {
         guard !finished else { return }
+        if error.isPunchingFailure, relay != nil, relayState != .failed {
+            // Punching is over; the relay is the way left (it may already be pairing).
+            logger.debug("connect: punching failed, relaying", metadata: ["error": "\(error)"])
+            puncher?.onAbort = nil
+            puncher?.destroy()
+            startRelay()
+            return
+        }
         finished = true
         onSocket = nil
         passiveWait?.cancel()
         puncher?.onAbort = nil
         puncher?.destroy()
         stream?.destroy()
+        if relayState != .unused { relayNotNeeded.succeed() }
         promise.fail(error)
     }
 }

@@ -50,6 +50,8 @@ public final class HyperDHTServer: @unchecked Sendable {
     public static let maximumAttempts = 1024
 
     public let keyPair: Ed25519.KeyPair
+    /// Blind relays (their keys) this server offers its clients to meet through when punching is not possible.
+    public let relayThrough: [[UInt8]]
     /// Where it is announced: BLAKE2b-256 of its public key.
     public let target: [UInt8]
     /// The nodes it announced through (relay address) and where each saw it (peer address): what a client's
@@ -99,23 +101,30 @@ public final class HyperDHTServer: @unchecked Sendable {
         var puncherReady: EventLoopFuture<HyperDHTHolepuncher>?
         var puncher: HyperDHTHolepuncher?
         var round: UInt64 = 0
+        /// The relay the two sides may meet through (ours or the client's), while pairing there; completed when
+        /// another path won first.
+        var relay: (publicKey: [UInt8], token: [UInt8], isInitiator: Bool)?
+        var relayPairing: EventLoopFuture<BlindRelayLink>?
+        var relayNotNeeded: EventLoopPromise<Void>?
 
-        /// Ends the attempt's punching; the stream too unless it connected.
+        /// Ends the attempt's punching; the stream and the relay pairing too unless it connected.
         func abandon() {
             waiting?.cancel()
             puncher?.onAbort = nil
             puncher?.destroy()
+            relayNotNeeded?.succeed()
             if !connected { stream?.destroy() }
         }
     }
 
     init(
-        node: DHTNode, keyPair: Ed25519.KeyPair, firewall: @escaping Firewall,
+        node: DHTNode, keyPair: Ed25519.KeyPair, relayThrough: [[UInt8]] = [], firewall: @escaping Firewall,
         onConnection: @escaping (HyperDHTConnection) -> Void, logger: Logger
     ) {
         self.node = node
         eventLoop = node.eventLoop
         self.keyPair = keyPair
+        self.relayThrough = relayThrough
         target = HyperDHTSignatures.mutableTarget(keyPair.publicKey)
         self.firewall = firewall
         self.onConnection = onConnection
@@ -235,11 +244,21 @@ public final class HyperDHTServer: @unchecked Sendable {
                 return false
             }
         }
+        // The client's relay when it named one (it pairs when punching fails, and we wait there for it); else our
+        // own, named to the client with a fresh token, which it pairs at at once (as the reference does).
+        let ourRelay = remotePayload.relayThrough != nil
+            ? nil : relayThrough.randomElement().map { (publicKey: $0, token: RandomBytes.generate(count: 32)) }
+        if let theirs = remotePayload.relayThrough {
+            attempt.relay = (theirs.publicKey, theirs.token, false)
+        } else if let ourRelay {
+            attempt.relay = (ourRelay.publicKey, ourRelay.token, true)
+        }
         let payload = HyperDHTNoisePayload(
             error: error, firewall: (ourAddress != nil ? HyperDHTFirewall.open : .unknown).rawValue,
             holepunch: ourAddress != nil ? nil : .init(id: attempt.id, relays: relays),
             addresses4: ourAddress.map { [$0] } ?? [],
             udx: .init(reusableSocket: false, id: UInt64(attempt.stream?.id ?? 0), seq: 0), secretStreamVersion: 1,
+            relayThrough: ourRelay.map { .init(publicKey: $0.publicKey, token: $0.token) },
             relayAddresses: relays.isEmpty ? nil : Array(relays.map(\.relayAddress).prefix(3)))
         guard let reply = try? handshake.send(payload: payload.compactEncoded()), let result = handshake.result else {
             end(attempt)
@@ -262,6 +281,7 @@ public final class HyperDHTServer: @unchecked Sendable {
             guard let self, let attempt else { return }
             end(attempt)
         }
+        if attempt.relay != nil { startRelay(attempt, node: node) }
         guard ourAddress == nil else { return (reply, nil) }
         attempt.secure = HyperDHTSecurePayload(handshakeHash: result.handshakeHash)
         let remoteFirewall = HyperDHTFirewall(rawValue: remotePayload.firewall) ?? .unknown
@@ -401,12 +421,16 @@ public final class HyperDHTServer: @unchecked Sendable {
         return HolepunchAnswer(payload: secure.encrypt(abort), socket: nil)
     }
 
-    private func connect(_ attempt: Attempt, socket: UDXSocket, to endpoint: IPv4Endpoint, path: HyperDHTConnection.Path) {
+    private func connect(
+        _ attempt: Attempt, socket: UDXSocket, to endpoint: IPv4Endpoint, path: HyperDHTConnection.Path,
+        relayLink: BlindRelayLink? = nil
+    ) {
         guard !attempt.connected, let stream = attempt.stream, let result = attempt.result,
             let address = endpoint.socketAddress
         else { return }
         attempt.connected = true
         attempt.waiting?.cancel()
+        attempt.relayNotNeeded?.succeed()
         clearLater(attempt)
         stream.firewall = nil
         // The punching is over; a punched stream keeps the punching socket it runs on until it closes.
@@ -414,7 +438,7 @@ public final class HyperDHTServer: @unchecked Sendable {
         attempt.puncher?.onAbort = nil
         attempt.puncher?.destroy()
         do {
-            try stream.connect(socket: socket, remoteID: attempt.remoteStreamID, address: address)
+            try stream.connect(socket: socket, remoteID: relayLink?.remoteID ?? attempt.remoteStreamID, address: address)
         } catch {
             logger.debug("hyperdht server: could not connect the stream", metadata: ["error": "\(error)"])
             stream.destroy()
@@ -429,15 +453,54 @@ public final class HyperDHTServer: @unchecked Sendable {
                 node.releasePunchingSocket(punchingSocket, inUseUntil: closed ?? node.eventLoop.makeSucceededVoidFuture())
             }
         }
+        if let relayLink {
+            established.whenComplete { result in
+                guard let connection = try? result.get() else { return relayLink.close() }
+                connection.channel.closeFuture.whenComplete { _ in relayLink.close() }
+            }
+        }
         established.whenSuccess { connection in
             onConnection(HyperDHTConnection(connection: connection, path: path, remoteAddress: endpoint))
         }
     }
 
     /// The attempt is over without a connection: its punching and stream end, and it is forgotten after the wait.
+    /// While its relay is still pairing, only the punching ends: the relay has the last word.
     private func end(_ attempt: Attempt) {
+        if attempt.relayPairing != nil, !attempt.connected, attempt.stream != nil {
+            attempt.waiting?.cancel()
+            attempt.puncher?.onAbort = nil
+            attempt.puncher?.destroy()
+            return
+        }
         attempt.abandon()
         clearLater(attempt)
+    }
+
+    /// How long our side of a pairing waits at the relay: the client pairs as soon as punching fails, which with a
+    /// randomising NAT may take its full 35 s (the reference waits 15 s, pairing at once on both sides).
+    static let relayPairingTimeout = TimeAmount.seconds(45)
+
+    /// Pairs at the relay (hyperdht's `_relayConnection`); the stream runs through it unless another path wins.
+    private func startRelay(_ attempt: Attempt, node: DHTNode) {
+        guard let relay = attempt.relay, let stream = attempt.stream, attempt.relayPairing == nil else { return }
+        let notNeeded = eventLoop.makePromise(of: Void.self)
+        attempt.relayNotNeeded = notNeeded
+        let pairing = node.pairThroughRelay(
+            relay.publicKey, isInitiator: relay.isInitiator, token: relay.token, streamID: stream.id, logger: logger,
+            timeout: Self.relayPairingTimeout, cancelled: notNeeded.futureResult)
+        attempt.relayPairing = pairing
+        pairing.whenComplete { [weak self, weak attempt] outcome in
+            guard let self, let attempt else { return }
+            attempt.relayPairing = nil
+            switch outcome {
+            case .success(let link):
+                guard !attempt.connected, attempt.stream != nil else { return link.close() }
+                connect(attempt, socket: link.socket, to: link.endpoint, path: .relayed, relayLink: link)
+            case .failure:
+                if !attempt.connected { end(attempt) }
+            }
+        }
     }
 
     /// Forgets an attempt that is over after `clearWait` (a handshake repeated meanwhile gets the same answer).

@@ -120,6 +120,10 @@ public final class UDXStream: @unchecked Sendable {
         relayTarget = target
     }
 
+    /// Asked before each relayed packet with its size; false drops it (a relay's bandwidth bound: the two ends'
+    /// congestion control sees the loss and slows down).
+    public var relayAllowance: ((Int) -> Bool)?
+
     public func write(_ bytes: [UInt8]) throws(UDXStreamState.WriteError) {
         try write(ByteBuffer(bytes: bytes))
     }
@@ -178,10 +182,6 @@ public final class UDXStream: @unchecked Sendable {
     /// socket's message handler instead (the stream is gone), as libudx's `process_packet` returns 0.
     func receive(_ buffer: ByteBuffer, from address: SocketAddress, on socket: UDXSocket) -> Bool {
         if state.isClosed && state.closeReason != .finished { return false }
-        if let relayTarget {
-            forward(buffer, to: relayTarget)
-            return true
-        }
         if socket !== self.socket {
             if let firewall {
                 if firewall(socket, address) {
@@ -199,13 +199,21 @@ public final class UDXStream: @unchecked Sendable {
                 return true
             }
         }
+        // A relay's stream forwards once its firewall connected it to the peer it relays for (libudx checks the
+        // socket first too).
+        if let relayTarget {
+            forward(buffer, to: relayTarget)
+            return true
+        }
         guard let packet = try? UDXPacket(decoding: buffer) else { return true }
         perform(state.receive(packet, now: UDXNode.now()))
         return true
     }
 
     private func forward(_ buffer: ByteBuffer, to target: UDXStream) {
-        guard let socket = target.socket, let address = target.remoteAddress else { return }
+        guard let socket = target.socket, let address = target.remoteAddress,
+            relayAllowance?(buffer.readableBytes) ?? true
+        else { return }
         var copy = buffer
         copy.setInteger(target.remoteID, at: copy.readerIndex + 4, endianness: .little)
         socket.write(copy, to: address)

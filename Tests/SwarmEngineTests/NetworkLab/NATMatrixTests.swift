@@ -8,12 +8,14 @@ import Testing
 /// exchanges a message each way; the path is the one the pair's NATs allow.
 @Suite(.serialized) struct NATMatrixTests {
     static let skip = NATLab.unavailable
-    /// `NAT_MATRIX_ONLY=consistent-random` runs that pair alone (while debugging it).
+    /// `NAT_MATRIX_ONLY=consistent-random-punched` runs that pair alone, expecting that path (while debugging it).
     static var only: [(NATMatrix.Pair, HyperDHTConnection.Path)]? {
         guard let only = ProcessInfo.processInfo.environment["NAT_MATRIX_ONLY"] else { return nil }
-        let kinds = only.split(separator: "-").compactMap { NATLab.HostKind(rawValue: String($0)) }
-        guard kinds.count == 2 else { return nil }
-        return [(NATMatrix.Pair(client: kinds[0], server: kinds[1]), .punched)]
+        let parts = only.split(separator: "-").map(String.init)
+        guard parts.count == 3, let client = NATLab.HostKind(rawValue: parts[0]),
+            let server = NATLab.HostKind(rawValue: parts[1]), let path = HyperDHTConnection.Path(rawValue: parts[2])
+        else { return nil }
+        return [(NATMatrix.Pair(client: client, server: server), path)]
     }
 
     static func run(_ client: NATLab.HostKind, _ server: NATLab.HostKind) async throws -> NATMatrix.Result {
@@ -29,6 +31,8 @@ import Testing
             (.init(client: .consistent, server: .random), .punched),
             (.init(client: .random, server: .consistent), .punched),
             (.init(client: .firewall, server: .double), .punched),
+            (.init(client: .random, server: .random), .relayed),
+            (.init(client: .double, server: .random), .relayed),
         ]
         let results = try await NATMatrix.run(pairs.map(\.0)) { result in
             print("nat-matrix: \(result.pair): \(result.path.map(\.rawValue) ?? "failed: \(result.error ?? "")") in \(result.timeToFirstByte.map { "\($0)" } ?? "-"), \(result.datagrams) datagrams")
