@@ -20,9 +20,14 @@
 //   {"connectMux": "<key hex>", "say": "text"} -> {"echo": "text", "handshake": "<server's channel handshake>"}
 //   {"join": "<topic hex>", "say": "text"}  -> {"heard": "<what the first Hyperswarm peer said>"}  (a Hyperswarm of
 //                                   this node's DHT joins the topic as client and server and says `text` to peers)
+//   {"relayServer": true}        -> {"relay": "<key hex>"}  (a blind-relay 1.6 server on a DHT node of its own)
+// listenMux and connectMux also take "firewalled": true (on a DHT node of their own that never runs the quick
+// firewall check, as hyperdht's "force holepunch" test: both sides then punch; the client also turns off
+// localConnection and fastOpen), "noPunch": true (the holepunch hook refuses), and "relayThrough": "<key hex>".
 // and exit at the end of stdin. Only 127.0.0.1 is ever used.
 
 const DHT = require('hyperdht')
+const RelayServer = require('blind-relay').Server
 const Protomux = require('protomux')
 const c = require('compact-encoding')
 
@@ -54,6 +59,21 @@ async function main () {
   }
   const dht = new DHT({ bootstrap, host: '127.0.0.1' })
   await dht.fullyBootstrapped()
+  const others = []
+  // A node of its own for one command: firewalled ones never run the quick firewall check, so they punch.
+  async function ownNode (firewalled) {
+    const node = new DHT(firewalled ? { bootstrap, host: '127.0.0.1', ephemeral: true, quickFirewall: false } : { bootstrap, host: '127.0.0.1' })
+    others.push(node)
+    await node.fullyBootstrapped()
+    return node
+  }
+  function connectionOptions (command, client) {
+    const options = {}
+    if (command.noPunch) options.holepunch = () => false
+    if (command.relayThrough) options.relayThrough = Buffer.from(command.relayThrough, 'hex')
+    if (client && command.firewalled) { options.localConnection = false; options.fastOpen = false }
+    return options
+  }
 
   let input = ''
   let queue = Promise.resolve()
@@ -68,6 +88,7 @@ async function main () {
   })
   process.stdin.on('end', () => {
     queue.then(async () => {
+      for (const node of others) await node.destroy()
       await dht.destroy()
       if (testnet) await testnet.destroy()
       process.exit(0)
@@ -129,8 +150,18 @@ async function main () {
         const echo = await new Promise((resolve) => socket.once('data', resolve))
         out({ echo: echo.toString() })
         socket.destroy()
+      } else if (command.relayServer) {
+        const node = await ownNode(false)
+        const relay = new RelayServer({ createStream (o) { return node.createRawStream({ ...o, framed: true }) } })
+        const server = node.createServer((socket) => {
+          socket.on('error', () => {})
+          relay.accept(socket, { id: socket.remotePublicKey }).on('error', () => {})
+        })
+        await server.listen(DHT.keyPair())
+        out({ relay: server.publicKey.toString('hex') })
       } else if (command.listenMux) {
-        const server = dht.createServer((socket) => {
+        const node = command.firewalled ? await ownNode(true) : dht
+        const server = node.createServer(connectionOptions(command, false), (socket) => {
           socket.on('error', () => {})
           out({ served: socket.remotePublicKey.toString('hex') })
           echoChannel(socket, (bytes, message) => message.send(bytes))
@@ -138,7 +169,8 @@ async function main () {
         await server.listen(DHT.keyPair())
         out({ listening: server.publicKey.toString('hex') })
       } else if (command.connectMux) {
-        const socket = dht.connect(Buffer.from(command.connectMux, 'hex'))
+        const node = command.firewalled ? await ownNode(true) : dht
+        const socket = node.connect(Buffer.from(command.connectMux, 'hex'), connectionOptions(command, true))
         socket.on('error', (err) => out({ error: String(err && err.message || err) }))
         let handshake = null
         const echo = await new Promise((resolve) => {

@@ -89,13 +89,16 @@ extension DHTNode {
     /// Where neither side is reachable, both punch through their NATs; when that is impossible (both NATs pick a new
     /// port per destination) or fails, and `relayThrough` names blind relays, the two meet through one of them
     /// (hyperdht's `relayThrough`): the server learns the relay and a pairing token from our handshake.
+    /// `holepunch: false` does not punch at all (as hyperdht's `holepunch` hook refusing, without fast open), which
+    /// leaves the relay.
     public func connect(
         to publicKey: [UInt8], keyPair: Ed25519.KeyPair = Ed25519.randomKeyPair(), relayThrough: [[UInt8]] = [],
-        logger: Logger = Logger(label: "pearircd.hyperdht")
+        holepunch: Bool = true, logger: Logger = Logger(label: "pearircd.hyperdht")
     ) -> EventLoopFuture<HyperDHTConnection> {
         eventLoop.preconditionInEventLoop()
         let attempt = ClientAttempt(
             node: self, publicKey: publicKey, keyPair: keyPair, relayThrough: relayThrough.randomElement(), logger: logger)
+        attempt.mayPunch = holepunch
         // Kept alive by its own future until it settles (everything else holds it weakly).
         attempt.promise.futureResult.whenComplete { _ in _ = attempt }
         attempt.start()
@@ -127,6 +130,8 @@ final class ClientAttempt: @unchecked Sendable {
     var puncher: HyperDHTHolepuncher?
     var holepunchRound: UInt64 = 0
     var punchingStarted: NIODeadline?
+    /// False: no punching (the caller's choice).
+    var mayPunch = true
     /// The relay both sides can meet through (ours, or the server's when it named one), and how far that got.
     private var relay: (publicKey: [UInt8], token: [UInt8], isInitiator: Bool)?
     private enum RelayState { case unused, pairing, failed }
@@ -268,6 +273,8 @@ final class ClientAttempt: @unchecked Sendable {
             return
         }
         guard let holepunch = payload.holepunch, !holepunch.relays.isEmpty else { return fail(.cannotHolepunch) }
+        // Told not to punch: not even a probe (the server's fast-mode answer would punch through).
+        guard mayPunch else { return fail(.holepunchAborted) }
         startHolepunch(
             HolepunchSession(
                 id: holepunch.id, relays: holepunch.relays, secure: HyperDHTSecurePayload(handshakeHash: result.handshakeHash),
