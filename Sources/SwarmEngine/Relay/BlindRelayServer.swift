@@ -36,6 +36,8 @@ public final class BlindRelayServer: @unchecked Sendable {
     /// Pairs linked so far, and requests refused.
     public private(set) var pairsLinked = 0
     public private(set) var refusals = 0
+    /// Packets dropped because the bandwidth budget was spent.
+    public private(set) var droppedOverBudget = 0
 
     init(node: DHTNode, keyPair: Ed25519.KeyPair, limits: Limits, logger: Logger) {
         self.node = node
@@ -179,7 +181,10 @@ public final class BlindRelayServer: @unchecked Sendable {
         budgetRefilled = now
         let rate = Double(limits.bytesPerSecond)
         budget = min(rate, budget + elapsed * rate)
-        guard budget >= Double(bytes) else { return false }
+        guard budget >= Double(bytes) else {
+            droppedOverBudget += 1
+            return false
+        }
         budget -= Double(bytes)
         return true
     }
