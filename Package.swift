@@ -197,7 +197,7 @@ let package = Package(
         .testTarget(
             name: "PearBridgeTests",
             dependencies: [
-                "PearBridge", "Sodium", "SwarmEngine", "IRCServer", "HyperLog", "TestVectors", "pearircd",
+                "PearBridge", "Sodium", "SwarmEngine", "IRCServer", "HyperLog", "TestVectors", "pearircd", "NetworkLab",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

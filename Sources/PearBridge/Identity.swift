@@ -24,8 +24,9 @@ public struct Identity: Sendable {
     /// The public key as Holepunch tools print keys (z-base-32).
     public var publicKeyText: String { ZBase32.encode(keyPair.publicKey) }
 
-    /// Loads the identity from `directory`, creating and saving a fresh one when there is none yet.
-    public static func loadOrCreate(in directory: DataDirectory) throws -> Identity {
+    /// Loads the identity from `directory`, creating and saving a fresh one when there is none yet. `fileName`
+    /// names another key of the same kind (a relay's, `relay.key`).
+    public static func loadOrCreate(in directory: DataDirectory, fileName: String = Identity.fileName) throws -> Identity {
         try directory.prepare()
         let path = directory.file(fileName).path
         if FileManager.default.fileExists(atPath: path) {

@@ -1,5 +1,7 @@
 import CompactEncoding
 import Foundation
+import HyperLog
+import NetworkLab
 import NIOCore
 import NIOPosix
 import Sodium
@@ -47,6 +49,58 @@ import Testing
         for node in [first, second] {
             node.send(signal: SIGTERM)
             #expect(await node.exitStatus(timeout: .seconds(15)) == 0)
+        }
+    }
+
+    /// `pearircd dht-node --serve-relay` on a test net: it prints its relay key (kept in the data directory, so the
+    /// same after a restart), and two firewalled peers that do not punch meet through it by that key.
+    @Test func aDHTNodeServesAsARelayUnderAKeyItKeeps() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("relay-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await DHTTestNet.run(size: 6) { net, _, loop in
+            let arguments = [
+                "dht-node", "--host", "127.0.0.1", "--port", "0", "--bootstrap", "127.0.0.1:\(net.bootstrap.port)",
+                "--serve-relay", "--data-dir", directory.path,
+            ]
+            var relay = try GatewayProcess.launch(arguments)
+            try await relay.waitForOutput(containing: "relay key ")
+            let line = try #require(relay.printed.split(separator: "\n").first { $0.hasPrefix("relay key ") })
+            let relayKey = try #require(ZBase32.decode(String(line.dropFirst("relay key ".count))))
+            #expect(relayKey.count == 32)
+
+            // Firewalled peers (no quick firewall check), as hyperdht's own "force holepunch" test makes them.
+            let peers = (0..<2).map { _ in
+                var configuration = DHTNode.Configuration(host: "127.0.0.1", bootstrap: [net.bootstrap], ephemeral: true)
+                configuration.quickFirewall = false
+                return DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration)
+            }
+            try await loop.flatSubmit {
+                EventLoopFuture.andAllSucceed(peers.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
+            }.get()
+            let serverKeys = Ed25519.randomKeyPair()
+            let served = loop.makePromise(of: HyperDHTConnection.self)
+            let server = try await loop.flatSubmit { peers[0].listen(keyPair: serverKeys) { served.succeed($0) } }.get()
+            let outgoing = try await loop.flatSubmit {
+                peers[1].connect(to: serverKeys.publicKey, relayThrough: [relayKey], holepunch: false)
+            }.get()
+            let incoming = try await served.futureResult.get()
+            #expect(outgoing.path == .relayed && incoming.path == .relayed)
+            outgoing.connection.open(protocol: "pear/echo", id: [1], handshake: Array("through the relay".utf8))
+            var events = incoming.connection.events.makeAsyncIterator()
+            #expect(await events.next() == .opened(protocol: "pear/echo", id: [1], handshake: Array("through the relay".utf8)))
+            outgoing.connection.disconnect()
+            incoming.connection.disconnect()
+            _ = try await loop.flatSubmit { server.close() }.get()
+            try await DHTTestNet.close(peers, on: loop)
+
+            relay.send(signal: SIGTERM)
+            #expect(await relay.exitStatus(timeout: .seconds(15)) == 0)
+            // Restarted, the relay keeps its key.
+            relay = try GatewayProcess.launch(arguments)
+            try await relay.waitForOutput(containing: "relay key ")
+            #expect(relay.printed.contains("relay key \(ZBase32.encode(relayKey))"))
+            relay.send(signal: SIGTERM)
+            #expect(await relay.exitStatus(timeout: .seconds(15)) == 0)
         }
     }
 
