@@ -26,7 +26,7 @@ public enum NATMatrix {
 
     public struct Result: Sendable {
         public var pair: Pair
-        /// How the connection was made, as the client saw it; nil when it was not.
+        /// How the connection was made (the path it was made on), as the client saw it; nil when it was not.
         public var path: HyperDHTConnection.Path?
         public var serverPath: HyperDHTConnection.Path?
         public var error: String?
@@ -34,6 +34,10 @@ public enum NATMatrix {
         public var timeToFirstByte: Duration?
         /// Datagrams both peers sent, DHT traffic, probes and the messages included.
         public var datagrams: Int
+        /// A relayed connection that moved to a punched path: how long after it was relayed, and whether messages
+        /// then crossed it both ways.
+        public var movedToPunchedAfter: Duration?
+        public var movedStreamCarries = false
     }
 
     /// Logs the peers' connecting (hole punching at debug level with `NAT_MATRIX_LOG=debug`).
@@ -48,9 +52,17 @@ public enum NATMatrix {
 
     /// Runs `pairs` on one lab made for them (two hosts of each kind they need), `timeout` each; `progress` sees
     /// each result as it comes.
-    /// `useRelay`: both peers of each pair are given the lab's blind relay (its node is one of the internet's).
+    /// Who is given the lab's blind relay (its node is one of the internet's): both peers (the client's relay is
+    /// used when punching fails), the server alone (it names it to the client, and both pair there at once while
+    /// punching goes on, as the reference does; the stream moves to the punched path when punching succeeds), or
+    /// nobody.
+    public enum RelayPlacement: Sendable { case both, server, none }
+
+    /// `upgradeWait`: how long a relayed connection is watched for its move to a punched path (then a message each
+    /// way goes over the new path).
     public static func run(
-        _ pairs: [Pair], useRelay: Bool = true, timeout: Duration = .seconds(30), progress: (Result) -> Void = { _ in }
+        _ pairs: [Pair], relays placement: RelayPlacement = .both, upgradeWait: Duration = .zero,
+        timeout: Duration = .seconds(30), progress: (Result) -> Void = { _ in }
     ) async throws -> [Result] {
         let lab = try await NATLab.start(internetHosts: internetNodes)
         var results: [Result] = []
@@ -71,7 +83,7 @@ public enum NATMatrix {
             for pair in pairs {
                 let result = try await run(
                     pair, client: hosts[pair.client]![0], server: hosts[pair.server]![1], bootstrap: net!.bootstrap,
-                    relays: useRelay ? [relay!.keyPair.publicKey] : [], timeout: timeout)
+                    placement: placement, relay: relay!.keyPair.publicKey, upgradeWait: upgradeWait, timeout: timeout)
                 progress(result)
                 results.append(result)
             }
@@ -104,8 +116,10 @@ public enum NATMatrix {
 
     private static func run(
         _ pair: Pair, client clientHost: NATLab.Host, server serverHost: NATLab.Host, bootstrap: IPv4Endpoint,
-        relays: [[UInt8]], timeout: Duration
+        placement: RelayPlacement, relay: [UInt8], upgradeWait: Duration, timeout: Duration
     ) async throws -> Result {
+        let serverRelays = placement == .none ? [] : [relay]
+        let clientRelays = placement == .both ? [relay] : []
         let serverSide = try await Side.start(on: serverHost, bootstrap: bootstrap)
         let clientSide = try await Side.start(on: clientHost, bootstrap: bootstrap)
         let serverKeys = Ed25519.randomKeyPair()
@@ -119,12 +133,12 @@ public enum NATMatrix {
         var server: HyperDHTServer?
         do {
             server = try await serverSide.loop.flatSubmit {
-                serverSide.node.listen(keyPair: serverKeys, relayThrough: relays, logger: logger) { made.add($0); accepted.succeed($0) }
+                serverSide.node.listen(keyPair: serverKeys, relayThrough: serverRelays, logger: logger) { made.add($0); accepted.succeed($0) }
             }.get()
             let connected = clientSide.loop.makePromise(of: HyperDHTConnection.self)
             let start = ContinuousClock.now
             let deadline = try await clientSide.loop.submit {
-                clientSide.node.connect(to: serverKeys.publicKey, relayThrough: relays, logger: logger).map { made.add($0); return $0 }.cascade(to: connected)
+                clientSide.node.connect(to: serverKeys.publicKey, relayThrough: clientRelays, logger: logger).map { made.add($0); return $0 }.cascade(to: connected)
                 return clientSide.loop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
                     made.expire()
                     connected.fail(Made.Expired())
@@ -141,8 +155,23 @@ public enum NATMatrix {
             try await firstMessage(on: outgoing.connection, equal: "from the server")
             result.timeToFirstByte = ContinuousClock.now - start
             try await firstMessage(on: incoming.connection, equal: "from the client")
-            result.path = outgoing.path
-            result.serverPath = incoming.path
+            result.path = outgoing.firstPath
+            result.serverPath = incoming.firstPath
+            if outgoing.firstPath == .relayed, upgradeWait > .zero {
+                let relayedAt = ContinuousClock.now
+                while ContinuousClock.now - relayedAt < upgradeWait, outgoing.path != .punched || incoming.path != .punched {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                if outgoing.path == .punched, incoming.path == .punched {
+                    result.movedToPunchedAfter = ContinuousClock.now - relayedAt
+                    // The moved stream still carries both ways.
+                    incoming.connection.send(protocol: "pear/echo", id: [1], type: 0, message: Array("moved, server".utf8))
+                    outgoing.connection.send(protocol: "pear/echo", id: [1], type: 0, message: Array("moved, client".utf8))
+                    try await firstMessage(on: outgoing.connection, equal: "moved, server")
+                    try await firstMessage(on: incoming.connection, equal: "moved, client")
+                    result.movedStreamCarries = true
+                }
+            }
         } catch {
             result.error = error is Made.Expired ? "no connection within \(timeout)" : "\(error)"
             result.timeToFirstByte = nil

@@ -30,6 +30,10 @@ struct HolepunchReply {
 }
 
 extension ClientAttempt {
+    /// Punching has nothing left to do: the attempt settled, unless it settled on the relay and may still move to
+    /// a punched path.
+    var punchingOver: Bool { finished && !upgrading }
+
     /// Both sides are firewalled and the server can be punched to: a puncher of our own, a probe round through the
     /// server's relay (both sides learn the other's NAT and addresses, and a token proves the server's address),
     /// then the punch round, after which both send probes until one gets through; the first probe that reaches us
@@ -39,13 +43,13 @@ extension ClientAttempt {
         HyperDHTHolepuncher.start(node: node, isInitiator: true, remoteFirewall: remote, logger: logger).whenComplete { [weak self] result in
             guard let self else { return }
             guard case .success(let puncher) = result else { return fail(.holepunchAborted) }
-            guard !finished else { return puncher.destroy() }
+            guard !punchingOver else { return puncher.destroy() }
             self.puncher = puncher
             punchingStarted = .now()
             puncher.onConnect = { [weak self] holder, from in self?.onSocket?(holder.socket, from, .punched) }
             puncher.onAbort = { [weak self] in self?.fail(.holepunchAborted) }
             probeRound(session, retry: true).flatMap { [self] probe -> EventLoopFuture<Void> in
-                guard let probe, !finished else { return node.eventLoop.makeSucceededVoidFuture() }
+                guard let probe, !punchingOver else { return node.eventLoop.makeSucceededVoidFuture() }
                 var session = session
                 // The server may have answered from another socket than the one we first heard of (it rerolled
                 // it for an unstable NAT): when the same relay carried both, that is the one to aim at.
@@ -56,6 +60,8 @@ extension ClientAttempt {
                 return roundPunch(session, remoteToken: probe.token)
             }.whenFailure { [weak self] error in
                 self?.logger.debug("holepunch: rounds failed", metadata: ["error": "\(error)"])
+                // Already relayed: the connection stays where it is.
+                if self?.upgrading == true { self?.puncher?.destroy() }
                 self?.fail(error as? HyperDHTConnectError ?? .holepunchAborted)
             }
         }
@@ -65,7 +71,7 @@ extension ClientAttempt {
     /// addresses, learn its, and wait until both NATs are classified. Nil when the attempt ended meanwhile.
     private func probeRound(_ session: HolepunchSession, retry: Bool) -> EventLoopFuture<(token: [UInt8]?, peerAddress: IPv4Endpoint)?> {
         let loop = node.eventLoop
-        guard let puncher, !finished else { return loop.makeSucceededFuture(nil) }
+        guard let puncher, !punchingOver else { return loop.makeSucceededFuture(nil) }
         puncher.openSession(session.serverAddress)
         let relay = session.serverRelay
         let payload = HyperDHTHolepunchPayload(
@@ -82,7 +88,7 @@ extension ClientAttempt {
                         stable ? loop.makeSucceededFuture(false) : puncher.analyze(allowReopen: true)
                     }
                     .flatMap { [self] reprobe -> EventLoopFuture<(token: [UInt8]?, peerAddress: IPv4Endpoint)?> in
-                        guard !finished else { return loop.makeSucceededFuture(nil) }
+                        guard !punchingOver else { return loop.makeSucceededFuture(nil) }
                         if reprobe || ((puncher.remoteFirewall == .unknown || reply.payload.token == nil) && retry) {
                             return probeRound(session, retry: false)
                         }
@@ -101,7 +107,7 @@ extension ClientAttempt {
     /// echo, starts punching and says so, and we start too.
     private func roundPunch(_ session: HolepunchSession, remoteToken: [UInt8]?) -> EventLoopFuture<Void> {
         let loop = node.eventLoop
-        guard let puncher, !finished else { return loop.makeSucceededVoidFuture() }
+        guard let puncher, !punchingOver else { return loop.makeSucceededVoidFuture() }
         puncher.freeze()
         let isRandom = puncher.remoteFirewall == .random || puncher.nat.firewall == .random
         if isRandom {
@@ -117,7 +123,7 @@ extension ClientAttempt {
         return updateHolepunch(session, peerAddress: session.serverAddress, relay: session.clientRelay, payload: payload)
             .always { [node] _ in if isRandom { node.randomPunches -= 1 } }
             .flatMap { [self] _ in
-                guard !finished else { return loop.makeSucceededVoidFuture() }
+                guard !punchingOver else { return loop.makeSucceededVoidFuture() }
                 guard puncher.remoteHolepunching else {
                     return loop.makeFailedFuture(HyperDHTConnectError.remoteNotHolepunching)
                 }

@@ -132,6 +132,10 @@ final class ClientAttempt: @unchecked Sendable {
     var punchingStarted: NIODeadline?
     /// False: no punching (the caller's choice).
     var mayPunch = true
+    /// Settled on the relay with punching still going: the stream may yet move to a punched path.
+    var upgrading = false
+    /// Completed when the settled connection closes (or fails to establish); made when it settles on the relay.
+    private var connectionClosed: EventLoopPromise<Void>?
     /// The relay both sides can meet through (ours, or the server's when it named one), and how far that got.
     private var relay: (publicKey: [UInt8], token: [UInt8], isInitiator: Bool)?
     private enum RelayState { case unused, pairing, failed }
@@ -291,10 +295,22 @@ final class ClientAttempt: @unchecked Sendable {
         onSocket = nil
         passiveWait?.cancel()
         if relayState != .unused { relayNotNeeded.succeed() }
-        // A punched path keeps its socket for as long as the stream runs on it.
-        let punchingSocket = puncher?.take(socket)
-        puncher?.onAbort = nil
-        puncher?.destroy()
+        let route = HyperDHTRoute(path)
+        var punchingSocket: DHTNode.PunchingSocket?
+        if let relayLink, let puncher, !puncher.destroyed {
+            // Relayed while punching goes on: if a probe gets through later, the stream moves to that path.
+            upgrading = true
+            connectionClosed = node.eventLoop.makePromise(of: Void.self)
+            puncher.onAbort = nil
+            puncher.onConnect = { [weak self] holder, from in
+                self?.upgrade(to: holder, at: from, relayLink: relayLink, route: route)
+            }
+        } else {
+            // A punched path keeps its socket for as long as the stream runs on it.
+            punchingSocket = puncher?.take(socket)
+            puncher?.onAbort = nil
+            puncher?.destroy()
+        }
         stream.firewall = nil
         do {
             try stream.connect(socket: socket, remoteID: remoteID, address: address)
@@ -313,14 +329,50 @@ final class ClientAttempt: @unchecked Sendable {
                 node.releasePunchingSocket(punchingSocket, inUseUntil: closed ?? node.eventLoop.makeSucceededVoidFuture())
             }
         }
-        // The connection to the relay lives as long as the relayed one.
+        // The connection to the relay lives as long as the relayed one (or until the stream moves off it); the
+        // attempt too, while it may still move the stream.
         if let relayLink {
-            established.whenComplete { result in
-                guard let connection = try? result.get() else { return relayLink.close() }
-                connection.channel.closeFuture.whenComplete { _ in relayLink.close() }
+            established.whenComplete { [self] result in
+                guard let connection = try? result.get() else {
+                    connectionClosed?.succeed()
+                    puncher?.destroy()
+                    return relayLink.close()
+                }
+                if let connectionClosed { connection.channel.closeFuture.cascade(to: connectionClosed) }
+                connection.channel.closeFuture.whenComplete { _ in
+                    relayLink.close()
+                    self.upgrading = false
+                    self.puncher?.destroy()
+                }
             }
         }
-        established.map { HyperDHTConnection(connection: $0, path: path, remoteAddress: endpoint) }.cascade(to: promise)
+        established.map { HyperDHTConnection(connection: $0, path: path, remoteAddress: endpoint, route: route) }
+            .cascade(to: promise)
+    }
+
+    /// A probe got through while the stream runs through the relay: the stream moves to the punched path (libudx's
+    /// `changeRemote`), an empty message shows the server the new path, and once the server's packets arrive on it
+    /// the relay is let go (hyperdht's `confirmDirectUpgrade`).
+    private func upgrade(
+        to holder: DHTNode.PunchingSocket, at from: IPv4Endpoint, relayLink: BlindRelayLink, route: HyperDHTRoute
+    ) {
+        upgrading = false
+        guard let stream, !stream.isClosed, let address = from.socketAddress, let puncher,
+            (try? stream.changeRemote(socket: holder.socket, remoteID: serverStreamID, address: address)) != nil
+        else { return }
+        let kept = puncher.take(holder.socket)
+        puncher.destroy()
+        if let kept {
+            node.releasePunchingSocket(kept, inUseUntil: connectionClosed?.futureResult ?? node.eventLoop.makeSucceededVoidFuture())
+        }
+        logger.debug("connect: moving from the relay to the punched path", metadata: ["to": "\(from)"])
+        stream.onPacket = { [weak stream] socket, _ in
+            guard socket === holder.socket else { return }
+            stream?.onPacket = nil
+            route.path = .punched
+            relayLink.close()
+        }
+        try? stream.send(message: [])
     }
 
     private func settleIfExhausted() {

@@ -2,6 +2,7 @@ import CompactEncoding
 import Logging
 import NIOCore
 import Sodium
+import Synchronization
 
 /// A connection made by public key over HyperDHT: secret-stream and protomux over a UDX stream, keyed by the Noise IK
 /// handshake that the DHT carried, and how it was made.
@@ -16,9 +17,30 @@ public struct HyperDHTConnection: Sendable {
     }
 
     public let connection: SwarmConnection
-    public let path: Path
-    /// Where the other side's UDX stream is.
+    /// How the stream runs now: a relayed connection moves to the punched path when punching succeeds later.
+    public var path: Path { route.path }
+    /// The path the connection was made on.
+    public let firstPath: Path
+    /// Where the other side's UDX stream was when the connection was made (the relay's address when relayed).
     public let remoteAddress: IPv4Endpoint
+    let route: HyperDHTRoute
+
+    init(connection: SwarmConnection, path: Path, remoteAddress: IPv4Endpoint, route: HyperDHTRoute? = nil) {
+        self.connection = connection
+        self.remoteAddress = remoteAddress
+        firstPath = path
+        self.route = route ?? HyperDHTRoute(path)
+    }
+}
+
+/// The path a connection's stream runs on, shared between the connection and what moves it.
+final class HyperDHTRoute: Sendable {
+    private let current: Mutex<HyperDHTConnection.Path>
+    init(_ path: HyperDHTConnection.Path) { current = Mutex(path) }
+    var path: HyperDHTConnection.Path {
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
+    }
 }
 
 /// A HyperDHT server on a `DHTNode` (hyperdht 6.33 `lib/server.js`, with `lib/announcer.js`): it announces its public
@@ -106,6 +128,8 @@ public final class HyperDHTServer: @unchecked Sendable {
         var relay: (publicKey: [UInt8], token: [UInt8], isInitiator: Bool)?
         var relayPairing: EventLoopFuture<BlindRelayLink>?
         var relayNotNeeded: EventLoopPromise<Void>?
+        /// Connected through the relay while punching goes on.
+        var upgrading = false
 
         /// Ends the attempt's punching; the stream and the relay pairing too unless it connected.
         func abandon() {
@@ -352,7 +376,9 @@ public final class HyperDHTServer: @unchecked Sendable {
         }
         guard let remote = secure.decrypt(round.payload) else { return loop.makeSucceededFuture(nil) }
         return puncherReady.flatMap { [self] puncher -> EventLoopFuture<HolepunchAnswer?> in
-            guard !puncher.destroyed, !attempt.connected else { return loop.makeSucceededFuture(abortAnswer(attempt, round: remote.round)) }
+            guard !puncher.destroyed, !attempt.connected || attempt.upgrading else {
+                return loop.makeSucceededFuture(abortAnswer(attempt, round: remote.round))
+            }
             let isServerRelay = relays.contains { $0.relayAddress == relay }
             guard remote.error == 0 else {
                 attempt.round = max(attempt.round, remote.round)
@@ -431,18 +457,40 @@ public final class HyperDHTServer: @unchecked Sendable {
         attempt.connected = true
         attempt.waiting?.cancel()
         attempt.relayNotNeeded?.succeed()
-        clearLater(attempt)
         stream.firewall = nil
-        // The punching is over; a punched stream keeps the punching socket it runs on until it closes.
-        let punchingSocket = attempt.puncher?.take(socket)
-        attempt.puncher?.onAbort = nil
-        attempt.puncher?.destroy()
+        let route = HyperDHTRoute(path)
+        var punchingSocket: DHTNode.PunchingSocket?
+        let closed = eventLoop.makePromise(of: Void.self)
+        if let relayLink, let puncher = attempt.puncher, !puncher.destroyed {
+            // Relayed while punching goes on: the client's first packet on our punching socket moves the stream.
+            attempt.upgrading = true
+            puncher.onAbort = nil
+        } else {
+            clearLater(attempt)
+            // The punching is over; a punched stream keeps the punching socket it runs on until it closes.
+            punchingSocket = attempt.puncher?.take(socket)
+            attempt.puncher?.onAbort = nil
+            attempt.puncher?.destroy()
+            _ = relayLink
+        }
         do {
             try stream.connect(socket: socket, remoteID: relayLink?.remoteID ?? attempt.remoteStreamID, address: address)
         } catch {
             logger.debug("hyperdht server: could not connect the stream", metadata: ["error": "\(error)"])
+            closed.succeed()
             stream.destroy()
             return
+        }
+        if let relayLink, attempt.upgrading {
+            stream.firewall = { [weak self, weak attempt, weak stream] socket, address in
+                guard let self, let attempt, let stream else { return false }
+                // What the relay still carries after the move is the same stream's.
+                guard socket !== relayLink.socket, attempt.upgrading, let puncher = attempt.puncher,
+                    let kept = puncher.take(socket)
+                else { return false }
+                upgrade(attempt, stream: stream, to: kept, at: address, relayLink: relayLink, route: route, closed: closed.futureResult)
+                return false
+            }
         }
         let session = SecretStreamSession(isInitiator: false, handshake: result)
         let onConnection = onConnection
@@ -453,15 +501,43 @@ public final class HyperDHTServer: @unchecked Sendable {
                 node.releasePunchingSocket(punchingSocket, inUseUntil: closed ?? node.eventLoop.makeSucceededVoidFuture())
             }
         }
-        if let relayLink {
-            established.whenComplete { result in
-                guard let connection = try? result.get() else { return relayLink.close() }
-                connection.channel.closeFuture.whenComplete { _ in relayLink.close() }
+        established.whenComplete { [weak self] result in
+            guard let connection = try? result.get() else {
+                closed.succeed()
+                relayLink?.close()
+                return
+            }
+            connection.channel.closeFuture.cascade(to: closed)
+            connection.channel.closeFuture.whenComplete { _ in
+                relayLink?.close()
+                guard let self, attempt.upgrading else { return }
+                attempt.upgrading = false
+                attempt.puncher?.destroy()
+                self.clearLater(attempt)
             }
         }
         established.whenSuccess { connection in
-            onConnection(HyperDHTConnection(connection: connection, path: path, remoteAddress: endpoint))
+            onConnection(HyperDHTConnection(connection: connection, path: path, remoteAddress: endpoint, route: route))
         }
+    }
+
+    /// The client's packets arrive on our punching socket while the stream runs through the relay: the stream moves
+    /// there (libudx's `changeRemote`), the relay is let go, and the punching socket stays as long as the stream.
+    private func upgrade(
+        _ attempt: Attempt, stream: UDXStream, to kept: DHTNode.PunchingSocket, at address: SocketAddress,
+        relayLink: BlindRelayLink, route: HyperDHTRoute, closed: EventLoopFuture<Void>
+    ) {
+        attempt.upgrading = false
+        attempt.puncher?.destroy()
+        clearLater(attempt)
+        node?.releasePunchingSocket(kept, inUseUntil: closed)
+        guard (try? stream.changeRemote(socket: kept.socket, remoteID: attempt.remoteStreamID, address: address)) != nil
+        else { return }
+        logger.debug("hyperdht server: moved from the relay to the punched path", metadata: ["to": "\(address)"])
+        route.path = .punched
+        relayLink.close()
+        // An empty message shows the client the path works both ways (it lets its relay go when it arrives).
+        try? stream.send(message: [])
     }
 
     /// The attempt is over without a connection: its punching and stream end, and it is forgotten after the wait.

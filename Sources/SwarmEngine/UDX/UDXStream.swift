@@ -49,6 +49,9 @@ public final class UDXStream: @unchecked Sendable {
     public var onWritable: (() -> Void)?
     /// A `changeRemote` took full effect (what was in flight on the old path is acknowledged).
     public var onRemoteChanged: (() -> Void)?
+    /// Sees the socket and sender of each packet the stream accepts (hyperdht's relay→direct upgrade waits for the
+    /// first packet on the direct path before letting the relay go).
+    public var onPacket: ((UDXSocket, SocketAddress) -> Void)?
     /// The stream is over: `.finished` after both sides ended, else why it failed.
     public var onClose: ((UDXStreamState.CloseReason) -> Void)?
     /// Whether bytes count as read once `onData` has them (the receive window reopens at once). A reader that holds
@@ -168,10 +171,17 @@ public final class UDXStream: @unchecked Sendable {
         perform(state.read(count))
     }
 
-    /// Resets the stream (one DESTROY packet when connected) and closes it at once.
+    /// Resets the stream (one DESTROY packet when connected) and closes it at once. A relay's stream sends none
+    /// (as libudx): its remote's stream id belongs to the end it relays for, whose own stream must not be reset by
+    /// the relay letting go.
     public func destroy() {
         node.eventLoop.preconditionInEventLoop()
         guard !state.isClosed else { return }
+        guard relayTarget == nil else {
+            relayTarget = nil
+            perform(state.destroy().filter { if case .transmit = $0 { false } else { true } })
+            return
+        }
         // Unconnected, the DESTROY packet has nowhere to go: `perform` sends only with a socket and an address.
         perform(state.destroy())
     }
@@ -205,6 +215,7 @@ public final class UDXStream: @unchecked Sendable {
             forward(buffer, to: relayTarget)
             return true
         }
+        onPacket?(socket, address)
         guard let packet = try? UDXPacket(decoding: buffer) else { return true }
         perform(state.receive(packet, now: UDXNode.now()))
         return true

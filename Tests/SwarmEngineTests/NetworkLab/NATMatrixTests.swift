@@ -44,4 +44,19 @@ import Testing
             #expect(result.timeToFirstByte != nil, "\(pair)")
         }
     }
+
+    /// The reference's intent (its own build times out on it, notes §7): a connection made through the relay moves
+    /// to the punched path once punching succeeds. The server offers the relay, so both pair there at once while
+    /// punching from a randomising NAT goes on; the stream then moves, the relay is let go, and messages still cross.
+    @Test(.enabled(if: skip == nil, "network namespaces unavailable: \(skip ?? "")"))
+    func aRelayedConnectionMovesToThePunchedPath() async throws {
+        // The birthday side (a randomising client) punches in about a second; the relay pairs in tens of ms.
+        let pair = NATMatrix.Pair(client: .random, server: .consistent)
+        let results = try await NATMatrix.run([pair], relays: .server, upgradeWait: .seconds(30))
+        let result = try #require(results.first)
+        print("nat-matrix: \(pair) with the server's relay: \(result.path.map(\.rawValue) ?? "failed: \(result.error ?? "")"), moved after \(result.movedToPunchedAfter.map { "\($0)" } ?? "-")")
+        #expect(result.path == .relayed, "\(result.error ?? "")")
+        #expect(result.movedToPunchedAfter != nil)
+        #expect(result.movedStreamCarries)
+    }
 }
