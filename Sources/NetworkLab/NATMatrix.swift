@@ -60,8 +60,10 @@ public enum NATMatrix {
 
     /// `upgradeWait`: how long a relayed connection is watched for its move to a punched path (then a message each
     /// way goes over the new path).
+    /// `sameHost`: client and server run on one host (behind one NAT, which does not hairpin: only the local
+    /// addresses they share connect them).
     public static func run(
-        _ pairs: [Pair], relays placement: RelayPlacement = .both, upgradeWait: Duration = .zero,
+        _ pairs: [Pair], relays placement: RelayPlacement = .both, upgradeWait: Duration = .zero, sameHost: Bool = false,
         timeout: Duration = .seconds(30), progress: (Result) -> Void = { _ in }
     ) async throws -> [Result] {
         let lab = try await NATLab.start(internetHosts: internetNodes)
@@ -82,7 +84,7 @@ public enum NATMatrix {
             }
             for pair in pairs {
                 let result = try await run(
-                    pair, client: hosts[pair.client]![0], server: hosts[pair.server]![1], bootstrap: net!.bootstrap,
+                    pair, client: hosts[pair.client]![0], server: hosts[pair.server]![sameHost ? 0 : 1], bootstrap: net!.bootstrap,
                     placement: placement, relay: relay!.keyPair.publicKey, upgradeWait: upgradeWait, timeout: timeout)
                 progress(result)
                 results.append(result)

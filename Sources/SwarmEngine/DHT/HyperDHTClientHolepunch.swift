@@ -108,8 +108,13 @@ extension ClientAttempt {
     private func roundPunch(_ session: HolepunchSession, remoteToken: [UInt8]?) -> EventLoopFuture<Void> {
         let loop = node.eventLoop
         guard let puncher, !punchingOver else { return loop.makeSucceededVoidFuture() }
-        puncher.freeze()
         let isRandom = puncher.remoteFirewall == .random || puncher.nat.firewall == .random
+        if isRandom, isRelayPairing, let relaySettled {
+            // Punching a randomising NAT takes hundreds of probes and up to seconds; a relay being paired connects in
+            // milliseconds. Let it, then punch from the relayed connection and move it when the punch gets through.
+            return relaySettled.flatMap { self.roundPunch(session, remoteToken: remoteToken) }
+        }
+        puncher.freeze()
         if isRandom {
             // Without a relay to wait through, a punch the node cannot afford now is given up (the reference's
             // `tryLater` needs a relay token).

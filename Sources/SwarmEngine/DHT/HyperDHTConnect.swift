@@ -90,15 +90,17 @@ extension DHTNode {
     /// port per destination) or fails, and `relayThrough` names blind relays, the two meet through one of them
     /// (hyperdht's `relayThrough`): the server learns the relay and a pairing token from our handshake.
     /// `holepunch: false` does not punch at all (as hyperdht's `holepunch` hook refusing, without fast open), which
-    /// leaves the relay.
+    /// leaves the relay. `localConnection: false` neither offers nor tries local addresses (hyperdht's option of the
+    /// name: on one machine the local path would always win).
     public func connect(
         to publicKey: [UInt8], keyPair: Ed25519.KeyPair = Ed25519.randomKeyPair(), relayThrough: [[UInt8]] = [],
-        holepunch: Bool = true, logger: Logger = Logger(label: "pearircd.hyperdht")
+        holepunch: Bool = true, localConnection: Bool = true, logger: Logger = Logger(label: "pearircd.hyperdht")
     ) -> EventLoopFuture<HyperDHTConnection> {
         eventLoop.preconditionInEventLoop()
         let attempt = ClientAttempt(
             node: self, publicKey: publicKey, keyPair: keyPair, relayThrough: relayThrough.randomElement(), logger: logger)
         attempt.mayPunch = holepunch
+        attempt.local = localConnection
         // Kept alive by its own future until it settles (everything else holds it weakly).
         attempt.promise.futureResult.whenComplete { _ in _ = attempt }
         attempt.start()
@@ -132,14 +134,20 @@ final class ClientAttempt: @unchecked Sendable {
     var punchingStarted: NIODeadline?
     /// False: no punching (the caller's choice).
     var mayPunch = true
+    /// False: no local addresses offered or tried.
+    var local = true
     /// Settled on the relay with punching still going: the stream may yet move to a punched path.
     var upgrading = false
+    /// Completes when the relay pairing ends, either way.
+    var relaySettled: EventLoopFuture<Void>?
     /// Completed when the settled connection closes (or fails to establish); made when it settles on the relay.
     private var connectionClosed: EventLoopPromise<Void>?
     /// The relay both sides can meet through (ours, or the server's when it named one), and how far that got.
     private var relay: (publicKey: [UInt8], token: [UInt8], isInitiator: Bool)?
     private enum RelayState { case unused, pairing, failed }
     private var relayState = RelayState.unused
+    /// A relay pairing is under way (and has not failed or been used).
+    var isRelayPairing: Bool { relayState == .pairing && !finished }
     /// Completed when another path won while the relay was pairing.
     private lazy var relayNotNeeded = node.eventLoop.makePromise(of: Void.self)
     /// The handshake's outcome and the server's stream id, once answered.
@@ -176,7 +184,8 @@ final class ClientAttempt: @unchecked Sendable {
         let ourAddress = node.remoteAddress
         let payload = HyperDHTNoisePayload(
             firewall: (ourAddress != nil ? HyperDHTFirewall.open : .unknown).rawValue,
-            addresses4: ourAddress.map { [$0] } ?? [], udx: .init(reusableSocket: false, id: UInt64(stream.id), seq: 0),
+            addresses4: (ourAddress.map { [$0] } ?? []) + (local ? node.localAddresses : []),
+            udx: .init(reusableSocket: false, id: UInt64(stream.id), seq: 0),
             secretStreamVersion: 1,
             relayThrough: relay.map { .init(publicKey: $0.publicKey, token: $0.token) })
         guard let request = try? handshake?.send(payload: payload.compactEncoded()) else {
@@ -270,6 +279,22 @@ final class ClientAttempt: @unchecked Sendable {
             let address = payload.addresses4.first { !$0.isBogon } ?? serverAddress
             onSocket?(socket, address, .direct)
             return
+        }
+        // Behind the same public address (one NAT, or one machine): try the server's local address, alongside
+        // punching (since hyperdht 6.33; a blocked local path must not stop a punch that can work).
+        let clientAddress = response.to
+        if local, clientAddress.address == serverAddress.address {
+            let theirs = payload.addresses4.filter { !$0.isReserved }
+            if let local = DHTNode.bestLocalMatch(ours: node.localAddresses, theirs: theirs) ?? theirs.first {
+                node.ping(local).whenComplete { [weak self] result in
+                    guard let self, case .success = result else {
+                        if !holepunchable { self?.fail(.holepunchAborted) }
+                        return
+                    }
+                    onSocket?(socket, local, .direct)
+                }
+                if !holepunchable { return }
+            }
         }
         if node.remoteAddress != nil {
             // We are reachable: the server connects to us.
@@ -384,10 +409,10 @@ final class ClientAttempt: @unchecked Sendable {
     private func startRelay() {
         guard let relay, relayState == .unused, let stream, handshakeResult != nil else { return }
         relayState = .pairing
-        node.pairThroughRelay(
+        let pairing = node.pairThroughRelay(
             relay.publicKey, isInitiator: relay.isInitiator, token: relay.token, streamID: stream.id, logger: logger,
-            cancelled: relayNotNeeded.futureResult
-        ).whenComplete { [weak self] outcome in
+            cancelled: relayNotNeeded.futureResult)
+        pairing.whenComplete { [weak self] outcome in
             guard let self else { return }
             switch outcome {
             case .success(let link):
@@ -395,9 +420,11 @@ final class ClientAttempt: @unchecked Sendable {
                 connect(socket: link.socket, to: link.endpoint, remoteID: link.remoteID, result: result, path: .relayed, relayLink: link)
             case .failure:
                 relayState = .failed
-                fail(.relayAborted)
+                // Punching still under way may yet connect; otherwise this is the end.
+                if puncher.map({ $0.destroyed }) ?? true { fail(.relayAborted) }
             }
         }
+        relaySettled = pairing.map { _ in }.recover { _ in }
     }
 
     func fail(_ error: HyperDHTConnectError) {

@@ -280,7 +280,7 @@ public final class HyperDHTServer: @unchecked Sendable {
         let payload = HyperDHTNoisePayload(
             error: error, firewall: (ourAddress != nil ? HyperDHTFirewall.open : .unknown).rawValue,
             holepunch: ourAddress != nil ? nil : .init(id: attempt.id, relays: relays),
-            addresses4: ourAddress.map { [$0] } ?? [],
+            addresses4: (ourAddress.map { [$0] } ?? []) + node.localAddresses,
             udx: .init(reusableSocket: false, id: UInt64(attempt.stream?.id ?? 0), seq: 0), secretStreamVersion: 1,
             relayThrough: ourRelay.map { .init(publicKey: $0.publicKey, token: $0.token) },
             relayAddresses: relays.isEmpty ? nil : Array(relays.map(\.relayAddress).prefix(3)))

@@ -81,7 +81,7 @@ import Testing
             let served = loop.makePromise(of: HyperDHTConnection.self)
             let server = try await loop.flatSubmit { peers[0].listen(keyPair: serverKeys) { served.succeed($0) } }.get()
             let outgoing = try await loop.flatSubmit {
-                peers[1].connect(to: serverKeys.publicKey, relayThrough: [relayKey], holepunch: false)
+                peers[1].connect(to: serverKeys.publicKey, relayThrough: [relayKey], holepunch: false, localConnection: false)
             }.get()
             let incoming = try await served.futureResult.get()
             #expect(outgoing.path == .relayed && incoming.path == .relayed)

@@ -49,7 +49,7 @@ import Testing
             try nodeServer.command(["listenMux": true, "firewalled": true])
             let listening = try await nodeServer.nextObject()
             let nodeKey = try Hex.decode(try #require(listening["listening"] as? String, "\(listening)"))
-            let outgoing = try await loop.flatSubmit { ours.connect(to: nodeKey) }.get()
+            let outgoing = try await loop.flatSubmit { ours.connect(to: nodeKey, localConnection: false) }.get()
             #expect(outgoing.path == .punched)
             outgoing.connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
             outgoing.connection.send(protocol: "pear/echo", id: [7], type: 0, message: Array("punched from swift".utf8))
@@ -87,7 +87,7 @@ import Testing
             let served = loop.makePromise(of: HyperDHTConnection.self)
             let server = try await loop.flatSubmit { peers[0].listen(keyPair: serverKeys) { served.succeed($0) } }.get()
             let outgoing = try await loop.flatSubmit {
-                peers[1].connect(to: serverKeys.publicKey, relayThrough: [nodeRelayKey], holepunch: false)
+                peers[1].connect(to: serverKeys.publicKey, relayThrough: [nodeRelayKey], holepunch: false, localConnection: false)
             }.get()
             let incoming = try await served.futureResult.get()
             #expect(outgoing.path == .relayed)

@@ -31,7 +31,7 @@ import Testing
             let accepted = loop.makePromise(of: HyperDHTConnection.self)
             let server = try await loop.flatSubmit { peers[0].listen(keyPair: serverKeys) { accepted.succeed($0) } }.get()
 
-            let outgoing = try await loop.flatSubmit { peers[1].connect(to: serverKeys.publicKey) }.get()
+            let outgoing = try await loop.flatSubmit { peers[1].connect(to: serverKeys.publicKey, localConnection: false) }.get()
             let incoming = try await accepted.futureResult.get()
             #expect(outgoing.path == .punched)
             #expect(incoming.path == .punched)

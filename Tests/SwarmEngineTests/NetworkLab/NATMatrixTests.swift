@@ -59,4 +59,15 @@ import Testing
         #expect(result.movedToPunchedAfter != nil)
         #expect(result.movedStreamCarries)
     }
+
+    /// Two peers on one machine behind a NAT that does not hairpin (Linux's MASQUERADE): the DHT brings them
+    /// together, and the local address they share connects them directly.
+    @Test(.enabled(if: skip == nil, "network namespaces unavailable: \(skip ?? "")"))
+    func peersBehindOneNATConnectLocally() async throws {
+        let pair = NATMatrix.Pair(client: .consistent, server: .consistent)
+        let results = try await NATMatrix.run([pair], relays: .none, sameHost: true)
+        let result = try #require(results.first)
+        #expect(result.path == .direct, "\(result.error ?? "")")
+        #expect(result.serverPath == .direct)
+    }
 }

@@ -38,7 +38,7 @@ import Testing
             let served = loop.makePromise(of: HyperDHTConnection.self)
             let server = try await loop.flatSubmit { peers[0].listen(keyPair: serverKeys) { served.succeed($0) } }.get()
             let outgoing = try await loop.flatSubmit {
-                peers[1].connect(to: serverKeys.publicKey, relayThrough: [relayKeys.publicKey], holepunch: false)
+                peers[1].connect(to: serverKeys.publicKey, relayThrough: [relayKeys.publicKey], holepunch: false, localConnection: false)
             }.get()
             let incoming = try await served.futureResult.get()
             #expect(outgoing.path == .relayed && incoming.path == .relayed)
@@ -87,14 +87,14 @@ import Testing
             let first = try await loop.flatSubmit { peers[0].listen(keyPair: firstKeys) { served.succeed($0) } }.get()
             let second = try await loop.flatSubmit { peers[2].listen(keyPair: secondKeys) { _ in } }.get()
             let outgoing = try await loop.flatSubmit {
-                peers[1].connect(to: firstKeys.publicKey, relayThrough: [relayKeys.publicKey], holepunch: false)
+                peers[1].connect(to: firstKeys.publicKey, relayThrough: [relayKeys.publicKey], holepunch: false, localConnection: false)
             }.get()
             let incoming = try await served.futureResult.get()
             #expect(outgoing.path == .relayed)
 
             // A second pair while the one link allowed is in use: refused, nothing linked.
             let refused = try await loop.submit {
-                peers[3].connect(to: secondKeys.publicKey, relayThrough: [relayKeys.publicKey], holepunch: false)
+                peers[3].connect(to: secondKeys.publicKey, relayThrough: [relayKeys.publicKey], holepunch: false, localConnection: false)
             }.get()
             #expect(try await Self.until(loop) { relay.refusals >= 1 })
             let linked = try await loop.submit { relay.pairsLinked }.get()
