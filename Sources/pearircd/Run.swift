@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HyperLog
 import IRCServer
 import Logging
 import NIOPosix
@@ -72,6 +73,11 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("peer"), help: "Another gateway to connect to, HOST:PORT (repeatable).")
     var peers: [String] = []
 
+    @Option(
+        name: .customLong("relay"),
+        help: "A blind relay's key (z-base-32, as `pearircd dht-node --serve-relay` prints it) for peers that cannot punch through NATs (repeatable).")
+    var relays: [String] = []
+
     @Option(name: .customLong("peer-host"), help: "Address the peer listener binds to.")
     var peerHost = "0.0.0.0"
 
@@ -80,6 +86,14 @@ struct Run: AsyncParsableCommand {
 
     @Flag(name: .customLong("no-peer-listener"), help: "Do not accept connections from other gateways.")
     var noPeerListener = false
+
+    /// A relay key as `dht-node --serve-relay` prints it: 32 bytes in z-base-32.
+    static func relayKey(_ text: String) throws -> [UInt8] {
+        guard let key = ZBase32.decode(text), key.count == 32 else {
+            throw ValidationError("--relay takes a relay's public key in z-base-32 (52 characters), got \(text)")
+        }
+        return key
+    }
 
     func run() async throws {
         LoggingSystem.bootstrap { label in
@@ -147,6 +161,8 @@ struct Run: AsyncParsableCommand {
                 guard let address = PeerAddress(parsing: peer) else { throw ValidationError("--peer takes HOST:PORT, got \(peer)") }
                 nodeConfiguration.staticPeers.append(address)
             }
+            nodeConfiguration.relays = try relays.map(Self.relayKey)
+            if !relays.isEmpty { logger.info("relays", metadata: ["keys": "\(relays.joined(separator: ", "))"]) }
             let node = try GatewayNode(
                 directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup.next(),
                 logger: logger)

@@ -15,6 +15,10 @@ public final class GatewayNode: Sendable {
         public var peerListener: (host: String, port: Int)?
         /// Gateways to keep connected to.
         public var staticPeers: [PeerAddress] = []
+        /// Blind relays (their public keys, `--relay`) for connections by public key that cannot punch through: the
+        /// HyperDHT connect and listen of the swarm rooms (issue 18) take them; nothing in the gateway dials by key
+        /// before that.
+        public var relays: [[UInt8]] = []
         public var retry = RetrySchedule()
         /// How long a peer dropped for misbehaviour is refused.
         public var banDuration: Duration = .seconds(600)
