@@ -102,7 +102,9 @@ def seeds():
         "udx-packet": [bytes.fromhex(c["hex"]) for key in ("constructed", "captured") for c in load("udx")[key]],
         "dht-message": [bytes.fromhex(m["hex"]) for m in load("hyperdht")["dhtRpc"]["messages"]]
         + [bytes([0x40 + HYPERDHT_KINDS[m["message"].split(" ")[0]]]) + bytes.fromhex(m["hex"])
-           for m in load("hyperdht")["messages"] if m["message"].split(" ")[0] in HYPERDHT_KINDS],
+           for m in load("hyperdht")["messages"] if m["message"].split(" ")[0] in HYPERDHT_KINDS]
+        # blind-relay 1.6: pair {bitfield isInitiator, token, id, seq} and unpair {bitfield, token}.
+        + [bytes([0x4a, 1]) + bytes([0xab]) * 32 + bytes([5, 0]), bytes([0x4b, 0]) + bytes([0xcd]) * 32],
         # Records for a stream: datagrams (type, data offset, then rwnd, seq, ack, body), time, writes, reads.
         "udx-stream": [
             bytes([0, 16, 1, 0]) + (1 << 20).to_bytes(4, "little") + (0).to_bytes(4, "little")

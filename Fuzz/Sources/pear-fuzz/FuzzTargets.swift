@@ -97,7 +97,8 @@ enum FuzzTarget: String, CaseIterable {
                 precondition(stream.bufferedSendBytes <= configuration.sendBufferLimit, "send buffer past its bound")
             }
         case .dhtMessage:
-            // A dht-rpc datagram, or (first byte 0x40 + n) a HyperDHT record of kind n: decoding never traps, and
+            // A dht-rpc datagram, or (first byte 0x40 + n) a HyperDHT record of kind n (10, 11: blind-relay's pair and
+            // unpair): decoding never traps, and
             // what decodes encodes stably.
             if let message = try? DHTMessage(decoding: bytes) {
                 let encoded = message.encoded()
@@ -115,6 +116,8 @@ enum FuzzTarget: String, CaseIterable {
             case 6: Self.roundTrip(HyperDHTLookupReply.self, rest)
             case 7: Self.roundTrip(HyperDHTAnnounce.self, rest)
             case 8: Self.roundTrip(HyperDHTMutablePut.self, rest)
+            case 10: Self.roundTrip(BlindRelayPair.self, rest)
+            case 11: Self.roundTrip(BlindRelayUnpair.self, rest)
             default: Self.roundTrip(HyperDHTMutableRecord.self, rest)
             }
         case .protomux:
