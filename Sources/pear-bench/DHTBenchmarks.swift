@@ -27,6 +27,9 @@ enum DHTBenchmarks {
             if let connectMs = result.connectMs {
                 report.figure("dht.reference_connect_median", median(connectMs), "ms", parameters)
             }
+            if let punchedMs = result.punchedMs {
+                report.figure("dht.reference_punched_connect_median", median(punchedMs), "ms", parameters)
+            }
         } else {
             print("dht.reference skipped: no Node reference tree (pass --interop DIR, see ../shared/interop/README.md)")
         }
@@ -112,7 +115,47 @@ enum DHTBenchmarks {
         }
         report.figure("dht.connect_median", median(connectMs), "ms", parameters)
 
-        try await DHTTestNet.close(nodes + [announcer, seeker], on: loop)
+        // Punched: both ends on firewalled nodes (no quick firewall check) and no local connection, as hyperdht's
+        // own forced-punch test, so every connect runs the probe and punch rounds.
+        let punchers = (0..<2).map { _ in
+            var configuration = DHTNode.Configuration(host: "127.0.0.1", bootstrap: [bootstrap], ephemeral: true)
+            configuration.quickFirewall = false
+            return DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration)
+        }
+        try await loop.flatSubmit {
+            EventLoopFuture.andAllSucceed(punchers.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
+        }.get()
+        var punchedMs: [Double] = []
+        for _ in 0..<rounds {
+            let serverKeys = Ed25519.randomKeyPair()
+            let server = try await loop.flatSubmit {
+                punchers[0].listen(keyPair: serverKeys) { accepted in
+                    let connection = accepted.connection
+                    connection.open(protocol: "bench/echo", id: [], handshake: [])
+                    Task {
+                        for await event in connection.events {
+                            if case .message(_, _, _, let message) = event {
+                                connection.send(protocol: "bench/echo", id: [], type: 0, message: message)
+                            }
+                        }
+                    }
+                }
+            }.get()
+            let start = NIODeadline.now()
+            let outgoing = try await loop.flatSubmit { punchers[1].connect(to: serverKeys.publicKey, localConnection: false) }.get()
+            precondition(outgoing.firstPath == .punched, "the benchmark's connection was not punched")
+            outgoing.connection.open(protocol: "bench/echo", id: [], handshake: [])
+            outgoing.connection.send(protocol: "bench/echo", id: [], type: 0, message: [0x78])
+            for await event in outgoing.connection.events {
+                if case .message = event { break }
+            }
+            punchedMs.append(Double((NIODeadline.now() - start).nanoseconds) / 1e6)
+            outgoing.connection.disconnect()
+            _ = try await loop.flatSubmit { server.close() }.get()
+        }
+        report.figure("dht.punched_connect_median", median(punchedMs), "ms", parameters)
+
+        try await DHTTestNet.close(nodes + [announcer, seeker] + punchers, on: loop)
         try await group.shutdownGracefully()
     }
 
@@ -138,6 +181,7 @@ enum DHTBenchmarks {
         let announceMs: [Double]
         let lookupMs: [Double]
         var connectMs: [Double]?
+        var punchedMs: [Double]?
     }
 
     struct ConnectResult: Decodable {
@@ -157,7 +201,8 @@ enum DHTBenchmarks {
         process.standardError = FileHandle.nullDevice
         try process.run()
         try input.fileHandleForWriting.write(
-            contentsOf: Data("{\"bench\": \(rounds)}\n{\"benchConnect\": \(rounds)}\n".utf8))
+            contentsOf: Data(
+                "{\"bench\": \(rounds)}\n{\"benchConnect\": \(rounds)}\n{\"benchConnect\": \(rounds), \"firewalled\": true}\n".utf8))
         try input.fileHandleForWriting.close()
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
@@ -166,7 +211,9 @@ enum DHTBenchmarks {
             if line.contains("announceMs") {
                 result = try JSONDecoder().decode(ReferenceResult.self, from: Data(line.utf8))
             } else if line.contains("connectMs") {
-                result?.connectMs = try JSONDecoder().decode(ConnectResult.self, from: Data(line.utf8)).connectMs
+                let connectMs = try JSONDecoder().decode(ConnectResult.self, from: Data(line.utf8)).connectMs
+                // The plain connects answer first, the punched ones second.
+                if result?.connectMs == nil { result?.connectMs = connectMs } else { result?.punchedMs = connectMs }
             }
         }
         guard let result else { throw CocoaError(.fileReadCorruptFile) }

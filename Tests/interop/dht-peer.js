@@ -11,7 +11,8 @@
 //   {"bench": N}                 -> {"announceMs": [...], "lookupMs": [...]}   (N announces of fresh topics, each
 //                                   looked up right after; wall milliseconds of each)
 //   {"benchConnect": N}          -> {"connectMs": [...]}  (N times: a fresh server on a second DHT node of the same
-//                                   net, then connect to it by key and time until the first echoed byte)
+//                                   net, then connect to it by key and time until the first echoed byte; with
+//                                   "firewalled": true both ends punch)
 //   {"listen": true}             -> {"listening": "<public key hex>"}  (a HyperDHT server that echoes what it gets)
 //   {"connect": "<key hex>", "say": "text"} -> {"echo": "text"}  (found and handshaken through the DHT, then over the stream)
 //   {"listenMux": true}          -> {"listening": "<key hex>"}  (a server whose connections run protomux channel
@@ -116,8 +117,10 @@ async function main () {
         }
         out({ announceMs, lookupMs })
       } else if (command.benchConnect) {
-        const other = new DHT({ bootstrap, host: '127.0.0.1' })
-        await other.fullyBootstrapped()
+        // "firewalled": both ends on nodes that never run the quick firewall check, so every connect punches.
+        const other = command.firewalled ? await ownNode(true) : new DHT({ bootstrap, host: '127.0.0.1' })
+        const client = command.firewalled ? await ownNode(true) : dht
+        if (!command.firewalled) await other.fullyBootstrapped()
         const connectMs = []
         for (let i = 0; i < command.benchConnect; i++) {
           const server = other.createServer((socket) => {
@@ -126,7 +129,7 @@ async function main () {
           })
           await server.listen(DHT.keyPair())
           const start = process.hrtime.bigint()
-          const socket = dht.connect(server.publicKey)
+          const socket = client.connect(server.publicKey, command.firewalled ? { localConnection: false } : {})
           socket.on('error', () => {})
           socket.write(Buffer.from('x'))
           await new Promise((resolve) => socket.once('data', resolve))
@@ -134,7 +137,7 @@ async function main () {
           socket.destroy()
           await server.close()
         }
-        await other.destroy()
+        if (!command.firewalled) await other.destroy()
         out({ connectMs })
       } else if (command.listen) {
         const server = dht.createServer((socket) => {
