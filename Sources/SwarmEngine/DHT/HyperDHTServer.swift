@@ -344,12 +344,12 @@ public final class HyperDHTServer: @unchecked Sendable {
         guard spare == nil, !bindingSpare, !isClosed, let node, node.remoteAddress == nil else { return }
         bindingSpare = true
         node.bindPunchingSocket().whenComplete { [weak self, weak node] result in
+            self?.bindingSpare = false
             guard case .success(let socket) = result else { return }
             guard let self, !isClosed else {
                 node?.releasePunchingSocket(socket)
                 return
             }
-            bindingSpare = false
             spare = socket
         }
     }
