@@ -64,6 +64,42 @@ import Testing
         }
     }
 
+    /// A Node client on a node that runs the quick firewall check (as Node programs do by default) and our firewalled
+    /// server, five times in a row: each connects (directly when the client says it is reachable, else punched; on
+    /// loopback its DHT often has not concluded yet). Before hole punching was built this gave up in about one run
+    /// of three (docs/swarm-protocol.md §7).
+    @Test func aReachableNodeClientReachesOurFirewalledServer() async throws {
+        guard let modules = UDXInteropTests.nodeModules else {
+            print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
+            return
+        }
+        try await DHTTestNet.run(size: 6) { net, _, loop in
+            let ours = Self.firewalledNode(on: loop, bootstrap: net.bootstrap)
+            try await loop.flatSubmit { ours.start().flatMap { ours.bootstrap() } }.get()
+            let nodeClient = try UDXInteropTests.NodePeer(
+                modules: modules, arguments: [DHTInteropTests.script, "client", "\(net.bootstrap.port)"])
+            for attempt in 0..<5 {
+                let serverKeys = Ed25519.randomKeyPair()
+                let served = loop.makePromise(of: HyperDHTConnection.self)
+                let server = try await loop.flatSubmit { ours.listen(keyPair: serverKeys) { served.succeed($0) } }.get()
+                try nodeClient.command(["connectMux": DHTInteropTests.hex(serverKeys.publicKey), "say": "attempt \(attempt)"])
+                let incoming = try await served.futureResult.get()
+                #expect(incoming.firstPath == .direct || incoming.firstPath == .punched)
+                incoming.connection.open(protocol: "pear/echo", id: [7], handshake: Array("swift says hi".utf8))
+                var events = incoming.connection.events.makeAsyncIterator()
+                _ = await events.next()
+                let heard = await events.next()
+                #expect(heard == .message(protocol: "pear/echo", id: [7], type: 0, message: Array("attempt \(attempt)".utf8)))
+                incoming.connection.send(protocol: "pear/echo", id: [7], type: 0, message: Array("attempt \(attempt)".utf8))
+                let echoed = try await nodeClient.nextObject()
+                #expect(echoed["echo"] as? String == "attempt \(attempt)", "\(echoed)")
+                incoming.connection.disconnect()
+                _ = try await loop.flatSubmit { server.close() }.get()
+            }
+            try await DHTTestNet.close([ours], on: loop)
+        }
+    }
+
     @Test func relayingThroughNodeAndForNode() async throws {
         guard let modules = UDXInteropTests.nodeModules else {
             print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
