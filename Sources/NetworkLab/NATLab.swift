@@ -29,10 +29,13 @@ public final class NATLab: @unchecked Sendable {
 
     public enum Failure: Error, CustomStringConvertible {
         case rangeRoutedOnThisMachine(String)
+        case noHomeNetwork(String)
         public var description: String {
             switch self {
             case .rangeRoutedOnThisMachine(let routes):
                 "the root namespace routes part of \(NATLab.publicRange) itself (\(routes)); the lab would shadow it"
+            case .noHomeNetwork(let address):
+                "\(address) is not on a home network that can take more hosts"
             }
         }
     }
@@ -45,6 +48,9 @@ public final class NATLab: @unchecked Sendable {
     public private(set) var hosts: [Host] = []
     private var namespaces: [NetworkNamespace] = []
     private var links = 0
+    /// The home networks that are bridges, by the address of a host on them: the router, the bridge, the /24's third
+    /// octet and the next free host number.
+    private var homeNetworks: [String: (router: NetworkNamespace, bridge: String, subnet: Int, next: Int)] = [:]
 
     /// Why the lab cannot run here, or nil when it can.
     public static var unavailable: String? { NetworkNamespace.unavailable }
@@ -98,12 +104,21 @@ public final class NATLab: @unchecked Sendable {
             let router = try makeNamespace()
             let namespace = try makeNamespace()
             let wan = try link(internet, "20.1.\(n).1/24", router, "20.1.\(n).2/24")
-            try link(router, "192.168.\(n).1/24", namespace, "192.168.\(n).2/24")
+            // The home network is a bridge on the router, so that more hosts can join it (`addNeighbour`).
+            let bridge = "lan"
+            for command in [
+                ["link", "add", bridge, "type", "bridge"], ["address", "add", "192.168.\(n).1/24", "dev", bridge],
+                ["link", "set", bridge, "up"],
+            ] {
+                try NetworkNamespace.run(["/usr/sbin/ip", "-n", router.name] + command)
+            }
+            try attach(namespace, address: "192.168.\(n).2/24", to: bridge, in: router)
             try defaultRoute(router, via: "20.1.\(n).1")
             try defaultRoute(namespace, via: "192.168.\(n).1")
             try forward(router)
             try masquerade(router, out: wan, random: kind == .random)
             host = Host(kind: kind, namespace: namespace, address: "192.168.\(n).2")
+            homeNetworks[host.address] = (router, bridge, n, 3)
         case .double:
             let carrier = try makeNamespace()
             let router = try makeNamespace()
@@ -138,6 +153,22 @@ public final class NATLab: @unchecked Sendable {
         return host
     }
 
+    /// Adds a host to the home network of `host` (a consistent or random one): same router, same NAT, its own
+    /// address on the home network.
+    public func addNeighbour(of host: Host) throws -> Host {
+        guard var home = homeNetworks[host.address] else { throw Failure.noHomeNetwork(host.address) }
+        let namespace = try makeNamespace()
+        let address = "192.168.\(home.subnet).\(home.next)"
+        try attach(namespace, address: address + "/24", to: home.bridge, in: home.router)
+        try defaultRoute(namespace, via: "192.168.\(home.subnet).1")
+        home.next += 1
+        homeNetworks[host.address] = home
+        let neighbour = Host(kind: host.kind, namespace: namespace, address: address)
+        homeNetworks[address] = home
+        hosts.append(neighbour)
+        return neighbour
+    }
+
     /// Deletes every namespace of the lab (their links and rules go with them).
     public func remove() async {
         for namespace in namespaces.reversed() { await namespace.remove() }
@@ -166,6 +197,19 @@ public final class NATLab: @unchecked Sendable {
             try NetworkNamespace.run("/usr/sbin/ip", "-n", namespace.name, "link", "set", name, "up")
         }
         return bName
+    }
+
+    /// A veth from `namespace` (with `address`) to the bridge `bridge` in `router`.
+    private func attach(_ namespace: NetworkNamespace, address: String, to bridge: String, in router: NetworkNamespace) throws {
+        links += 1
+        let hostEnd = "l\(links)h"
+        let bridgeEnd = "l\(links)p"
+        try NetworkNamespace.run(
+            "/usr/sbin/ip", "link", "add", hostEnd, "netns", namespace.name, "type", "veth", "peer", "name", bridgeEnd,
+            "netns", router.name)
+        try NetworkNamespace.run("/usr/sbin/ip", "-n", namespace.name, "address", "add", address, "dev", hostEnd)
+        try NetworkNamespace.run("/usr/sbin/ip", "-n", namespace.name, "link", "set", hostEnd, "up")
+        try NetworkNamespace.run("/usr/sbin/ip", "-n", router.name, "link", "set", bridgeEnd, "master", bridge, "up")
     }
 
     private func defaultRoute(_ namespace: NetworkNamespace, via gateway: String) throws {

@@ -60,10 +60,13 @@ public enum NATMatrix {
 
     /// `upgradeWait`: how long a relayed connection is watched for its move to a punched path (then a message each
     /// way goes over the new path).
-    /// `sameHost`: client and server run on one host (behind one NAT, which does not hairpin: only the local
-    /// addresses they share connect them).
+    /// Where the server is when not in a home of its own: on the client's host, or on another host of the client's
+    /// home network (behind the same NAT, which does not hairpin: only their local addresses connect them).
+    public enum Neighbourhood: Sendable { case apart, sameHost, sameNetwork }
+
     public static func run(
-        _ pairs: [Pair], relays placement: RelayPlacement = .both, upgradeWait: Duration = .zero, sameHost: Bool = false,
+        _ pairs: [Pair], relays placement: RelayPlacement = .both, upgradeWait: Duration = .zero,
+        neighbourhood: Neighbourhood = .apart,
         timeout: Duration = .seconds(30), progress: (Result) -> Void = { _ in }
     ) async throws -> [Result] {
         let lab = try await NATLab.start(internetHosts: internetNodes)
@@ -80,11 +83,16 @@ public enum NATMatrix {
             let kinds = Set(pairs.flatMap { [$0.client, $0.server] })
             var hosts: [NATLab.HostKind: [NATLab.Host]] = [:]
             for kind in NATLab.HostKind.allCases where kinds.contains(kind) {
-                hosts[kind] = [try lab.addHost(kind), try lab.addHost(kind)]
+                let first = try lab.addHost(kind)
+                switch neighbourhood {
+                case .apart: hosts[kind] = [first, try lab.addHost(kind)]
+                case .sameHost: hosts[kind] = [first, first]
+                case .sameNetwork: hosts[kind] = [first, try lab.addNeighbour(of: first)]
+                }
             }
             for pair in pairs {
                 let result = try await run(
-                    pair, client: hosts[pair.client]![0], server: hosts[pair.server]![sameHost ? 0 : 1], bootstrap: net!.bootstrap,
+                    pair, client: hosts[pair.client]![0], server: hosts[pair.server]![1], bootstrap: net!.bootstrap,
                     placement: placement, relay: relay!.keyPair.publicKey, upgradeWait: upgradeWait, timeout: timeout)
                 progress(result)
                 results.append(result)

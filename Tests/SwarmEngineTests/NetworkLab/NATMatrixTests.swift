@@ -60,12 +60,14 @@ import Testing
         #expect(result.movedStreamCarries)
     }
 
-    /// Two peers on one machine behind a NAT that does not hairpin (Linux's MASQUERADE): the DHT brings them
-    /// together, and the local address they share connects them directly.
-    @Test(.enabled(if: skip == nil, "network namespaces unavailable: \(skip ?? "")"))
-    func peersBehindOneNATConnectLocally() async throws {
+    /// Two peers behind one NAT that does not hairpin (Linux's MASQUERADE), on one machine and on two machines of one
+    /// home network: the DHT brings them together, and their local addresses connect them directly.
+    @Test(
+        .enabled(if: skip == nil, "network namespaces unavailable: \(skip ?? "")"),
+        arguments: [NATMatrix.Neighbourhood.sameHost, .sameNetwork])
+    func peersBehindOneNATConnectLocally(_ neighbourhood: NATMatrix.Neighbourhood) async throws {
         let pair = NATMatrix.Pair(client: .consistent, server: .consistent)
-        let results = try await NATMatrix.run([pair], relays: .none, sameHost: true)
+        let results = try await NATMatrix.run([pair], relays: .none, neighbourhood: neighbourhood)
         let result = try #require(results.first)
         #expect(result.path == .direct, "\(result.error ?? "")")
         #expect(result.serverPath == .direct)
