@@ -631,10 +631,8 @@ public final class DHTNode: @unchecked Sendable {
     private func sampleFirewallRound(
         _ classifier: HyperDHTNATClassifier, visited: Set<IPv4Endpoint>, retry: Bool
     ) -> EventLoopFuture<HyperDHTNATClassifier> {
-        let latestFirst = table.allNodes.sorted { $0.seen > $1.seen }.map(\.endpoint)
-        var visited = visited
-        let candidates = latestFirst.dropFirst(latestFirst.count >= 8 ? 5 : 0).filter { visited.insert($0).inserted }
-        let chosen = Array(candidates.prefix(max(0, 4 - classifier.sampled)))
+        let chosen = natSampleCandidates(count: max(0, 4 - classifier.sampled), visited: visited)
+        let visited = visited.union(chosen)
         let pings = chosen.map { node in ping(node).map { (node, $0.to) } }
         return EventLoopFuture.whenAllComplete(pings, on: eventLoop).flatMap { results in
             var classifier = classifier
