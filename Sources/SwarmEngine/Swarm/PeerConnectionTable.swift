@@ -3,7 +3,8 @@
 ///
 /// Two gateways that dial each other at once each end up holding two connections to the other. Both sides must
 /// then keep the same one without talking about it, so the choice depends only on what both see: the connection
-/// dialled by the peer with the lower public key stays. Two connections in the same direction mean the dialler
+/// dialled by the peer with the larger public key (bytewise) stays — Hyperswarm's rule (`_handleServerConnection`:
+/// `expectedInitiator = compare(local, remote) > 0`), so that a Node peer and we keep the same one. Two connections in the same direction mean the dialler
 /// reconnected (its old connection died without us noticing yet): the newer one stays, as Hyperswarm decides. That
 /// rule agrees on both sides as long as the dialler does not race two dials to the same peer, which
 /// `PeerConnectionManager` avoids (one dialler per address, and none while the peer's key is connected).
@@ -61,7 +62,7 @@ public struct PeerConnectionTable: Sendable {
         } else {
             let newDialler = connection.isInitiator ? localKey : connection.remoteKey
             let oldDialler = existing.isInitiator ? localKey : existing.remoteKey
-            keepNew = newDialler.lexicographicallyPrecedes(oldDialler)
+            keepNew = oldDialler.lexicographicallyPrecedes(newDialler)
         }
         guard keepNew else { return .refuse(.duplicate(of: existing.id)) }
         connections[connection.remoteKey] = connection
