@@ -13,6 +13,8 @@ final class GatewayProcess: Sendable {
     /// Everything the process printed, shared with the pipe's reader.
     final class Output: Sendable {
         let text = Mutex<String>("")
+        /// The pipe reached its end (the process and any children closed it): nothing more will arrive.
+        let ended = Mutex(false)
     }
 
     private let output = Output()
@@ -85,6 +87,11 @@ final class GatewayProcess: Sendable {
         let output = self.output
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                output.ended.withLock { $0 = true }
+                return
+            }
             output.text.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
         let (exit, exited) = AsyncStream<Int32>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -115,10 +122,18 @@ final class GatewayProcess: Sendable {
                 return nil
             }
             if let found { return found }
-            guard process.isRunning else { throw StartFailure(reason: "pearircd exited: \(output.text.withLock { $0 })") }
+            guard process.isRunning else { throw StartFailure(reason: "pearircd exited: \(await finalOutput())") }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw StartFailure(reason: "no 'listening \(kind)' line in time")
+    }
+
+    /// Everything the process printed, once it has exited: what was still in the pipe when it exited is read first
+    /// (the exit can be seen before the last output; waits at most two seconds for the pipe's end).
+    private func finalOutput() async -> String {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while !output.ended.withLock({ $0 }), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
+        return output.text.withLock { $0 }
     }
 
     /// Waits until the process has printed (or logged) `text`.
@@ -142,8 +157,15 @@ final class GatewayProcess: Sendable {
         kill(process.processIdentifier, signal)
     }
 
-    /// The process's exit status, once it has exited; nil if it is still running after `timeout`.
+    /// The process's exit status, once it has exited (and everything it printed has been read); nil if it is still
+    /// running after `timeout`.
     func exitStatus(timeout: Duration) async -> Int32? {
+        let status = await exitStatusAlone(timeout: timeout)
+        if status != nil { _ = await finalOutput() }
+        return status
+    }
+
+    private func exitStatusAlone(timeout: Duration) async -> Int32? {
         let exit = self.exit
         return await withTaskGroup(of: Int32?.self) { group in
             group.addTask {
