@@ -232,6 +232,11 @@ public struct ProofVerifier {
         var current = start
         established.append(current)
         while !queue.isEmpty {
+            // Flat-tree arithmetic holds below depth 62 (no log reaches it); a proof that climbs higher is forged, and
+            // past depth 63 the index arithmetic would overflow.
+            guard FlatTree.depth(current.index) < 62 else {
+                throw .invalidProof("proof climbs above any log's tree (node \(current.index))")
+            }
             let sibling = try queue.shift(FlatTree.sibling(current.index))
             established.append(sibling)
             current = MerkleHash.parent(current, sibling)
