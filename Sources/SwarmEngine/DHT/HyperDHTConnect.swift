@@ -140,7 +140,7 @@ final class ClientAttempt: @unchecked Sendable {
     var upgrading = false
     /// Completes when the relay pairing ends, either way.
     var relaySettled: EventLoopFuture<Void>?
-    /// Completed when the settled connection closes (or fails to establish); made when it settles on the relay.
+    /// Completed when the settled connection closes (or fails to establish).
     private var connectionClosed: EventLoopPromise<Void>?
     /// The relay both sides can meet through (ours, or the server's when it named one), and how far that got.
     private var relay: (publicKey: [UInt8], token: [UInt8], isInitiator: Bool)?
@@ -325,7 +325,6 @@ final class ClientAttempt: @unchecked Sendable {
         if let relayLink, let puncher, !puncher.destroyed {
             // Relayed while punching goes on: if a probe gets through later, the stream moves to that path.
             upgrading = true
-            connectionClosed = node.eventLoop.makePromise(of: Void.self)
             puncher.onAbort = nil
             puncher.onConnect = { [weak self] holder, from in
                 self?.upgrade(to: holder, at: from, relayLink: relayLink, route: route)
@@ -337,9 +336,12 @@ final class ClientAttempt: @unchecked Sendable {
             puncher?.destroy()
         }
         stream.firewall = nil
+        let closed = node.eventLoop.makePromise(of: Void.self)
+        connectionClosed = closed
         do {
             try stream.connect(socket: socket, remoteID: remoteID, address: address)
         } catch {
+            closed.succeed()
             stream.destroy()
             promise.fail(HyperDHTConnectError.holepunchAborted)
             return
@@ -347,28 +349,18 @@ final class ClientAttempt: @unchecked Sendable {
         let session = SecretStreamSession(isInitiator: true, handshake: result, expectedRemotePublicKey: publicKey)
         let promise = promise
         let established = SwarmConnection.establish(over: stream, session: session, label: "hyperdht-client", logger: logger)
-        if let punchingSocket {
-            let node = node
-            established.whenComplete { result in
-                let closed = (try? result.get())?.channel.closeFuture
-                node.releasePunchingSocket(punchingSocket, inUseUntil: closed ?? node.eventLoop.makeSucceededVoidFuture())
-            }
+        established.whenComplete { result in
+            guard let connection = try? result.get() else { return closed.succeed() }
+            connection.channel.closeFuture.cascade(to: closed)
         }
-        // The connection to the relay lives as long as the relayed one (or until the stream moves off it); the
-        // attempt too, while it may still move the stream.
+        // A punched path keeps its socket, and a relayed one its connection to the relay, as long as the connection
+        // runs (the attempt too, while it may still move the stream off the relay).
+        if let punchingSocket { node.releasePunchingSocket(punchingSocket, inUseUntil: closed.futureResult) }
         if let relayLink {
-            established.whenComplete { [self] result in
-                guard let connection = try? result.get() else {
-                    connectionClosed?.succeed()
-                    puncher?.destroy()
-                    return relayLink.close()
-                }
-                if let connectionClosed { connection.channel.closeFuture.cascade(to: connectionClosed) }
-                connection.channel.closeFuture.whenComplete { _ in
-                    relayLink.close()
-                    self.upgrading = false
-                    self.puncher?.destroy()
-                }
+            closed.futureResult.whenComplete { [self] _ in
+                relayLink.close()
+                upgrading = false
+                puncher?.destroy()
             }
         }
         established.map { HyperDHTConnection(connection: $0, path: path, remoteAddress: endpoint, route: route) }

@@ -471,7 +471,6 @@ public final class HyperDHTServer: @unchecked Sendable {
             punchingSocket = attempt.puncher?.take(socket)
             attempt.puncher?.onAbort = nil
             attempt.puncher?.destroy()
-            _ = relayLink
         }
         do {
             try stream.connect(socket: socket, remoteID: relayLink?.remoteID ?? attempt.remoteStreamID, address: address)
@@ -495,12 +494,7 @@ public final class HyperDHTServer: @unchecked Sendable {
         let session = SecretStreamSession(isInitiator: false, handshake: result)
         let onConnection = onConnection
         let established = SwarmConnection.establish(over: stream, session: session, label: "hyperdht-server", logger: logger)
-        if let punchingSocket, let node {
-            established.whenComplete { result in
-                let closed = (try? result.get())?.channel.closeFuture
-                node.releasePunchingSocket(punchingSocket, inUseUntil: closed ?? node.eventLoop.makeSucceededVoidFuture())
-            }
-        }
+        if let punchingSocket { node?.releasePunchingSocket(punchingSocket, inUseUntil: closed.futureResult) }
         established.whenComplete { [weak self] result in
             guard let connection = try? result.get() else {
                 closed.succeed()
