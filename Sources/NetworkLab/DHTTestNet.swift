@@ -66,6 +66,21 @@ public struct DHTTestNet: Sendable {
         if let failure { throw failure }
     }
 
+    /// `count` nodes started and bootstrapped from the net on `loop` that stay firewalled (ephemeral, no quick
+    /// firewall check), as hyperdht's own "force holepunch" test makes them: on 127.0.0.1 neither offers itself as
+    /// reachable, so two of them punch (or relay) to connect. The caller closes them (`close`).
+    public func firewalledPeers(_ count: Int, on loop: any EventLoop) async throws -> [DHTNode] {
+        let peers = (0..<count).map { _ in
+            var configuration = DHTNode.Configuration(host: "127.0.0.1", bootstrap: [bootstrap], ephemeral: true)
+            configuration.quickFirewall = false
+            return DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration)
+        }
+        try await loop.flatSubmit {
+            EventLoopFuture.andAllSucceed(peers.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
+        }.get()
+        return peers
+    }
+
     /// Stops `nodes` (the net's and any others on the same loop) and closes their sockets.
     public static func close(_ nodes: [DHTNode], on loop: any EventLoop) async throws {
         try await loop.flatSubmit {

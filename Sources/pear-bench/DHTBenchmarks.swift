@@ -86,50 +86,32 @@ enum DHTBenchmarks {
 
         // Connecting by key: a fresh server on the announcer each round, the seeker connects and times until the
         // first message comes back (protomux over the secret-stream; the reference echoes a raw byte).
-        var connectMs: [Double] = []
-        for _ in 0..<rounds {
-            let serverKeys = Ed25519.randomKeyPair()
-            let server = try await loop.flatSubmit {
-                announcer.listen(keyPair: serverKeys) { accepted in
-                    let connection = accepted.connection
-                    connection.open(protocol: "bench/echo", id: [], handshake: [])
-                    Task {
-                        for await event in connection.events {
-                            if case .message(_, _, _, let message) = event {
-                                connection.send(protocol: "bench/echo", id: [], type: 0, message: message)
-                            }
-                        }
-                    }
-                }
-            }.get()
-            let start = NIODeadline.now()
-            let outgoing = try await loop.flatSubmit { seeker.connect(to: serverKeys.publicKey) }.get()
-            outgoing.connection.open(protocol: "bench/echo", id: [], handshake: [])
-            outgoing.connection.send(protocol: "bench/echo", id: [], type: 0, message: [0x78])
-            for await event in outgoing.connection.events {
-                if case .message = event { break }
-            }
-            connectMs.append(Double((NIODeadline.now() - start).nanoseconds) / 1e6)
-            outgoing.connection.disconnect()
-            _ = try await loop.flatSubmit { server.close() }.get()
-        }
+        let connectMs = try await connectTimes(
+            rounds: rounds, server: announcer, client: seeker, path: .direct, localConnection: true, loop: loop)
         report.figure("dht.connect_median", median(connectMs), "ms", parameters)
 
         // Punched: both ends on firewalled nodes (no quick firewall check) and no local connection, as hyperdht's
         // own forced-punch test, so every connect runs the probe and punch rounds.
-        let punchers = (0..<2).map { _ in
-            var configuration = DHTNode.Configuration(host: "127.0.0.1", bootstrap: [bootstrap], ephemeral: true)
-            configuration.quickFirewall = false
-            return DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration)
-        }
-        try await loop.flatSubmit {
-            EventLoopFuture.andAllSucceed(punchers.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
-        }.get()
-        var punchedMs: [Double] = []
+        let punchers = try await net.firewalledPeers(2, on: loop)
+        let punchedMs = try await connectTimes(
+            rounds: rounds, server: punchers[0], client: punchers[1], path: .punched, localConnection: false, loop: loop)
+        report.figure("dht.punched_connect_median", median(punchedMs), "ms", parameters)
+
+        try await DHTTestNet.close(nodes + [announcer, seeker] + punchers, on: loop)
+        try await group.shutdownGracefully()
+    }
+
+    /// `rounds` times: a fresh server on `server` that echoes, `client` connects to it by key and the time until the
+    /// echo of one message comes back, in milliseconds. Each connection must be made on `path`.
+    static func connectTimes(
+        rounds: Int, server: DHTNode, client: DHTNode, path: HyperDHTConnection.Path, localConnection: Bool,
+        loop: any EventLoop
+    ) async throws -> [Double] {
+        var times: [Double] = []
         for _ in 0..<rounds {
             let serverKeys = Ed25519.randomKeyPair()
-            let server = try await loop.flatSubmit {
-                punchers[0].listen(keyPair: serverKeys) { accepted in
+            let listening = try await loop.flatSubmit {
+                server.listen(keyPair: serverKeys) { accepted in
                     let connection = accepted.connection
                     connection.open(protocol: "bench/echo", id: [], handshake: [])
                     Task {
@@ -142,21 +124,18 @@ enum DHTBenchmarks {
                 }
             }.get()
             let start = NIODeadline.now()
-            let outgoing = try await loop.flatSubmit { punchers[1].connect(to: serverKeys.publicKey, localConnection: false) }.get()
-            precondition(outgoing.firstPath == .punched, "the benchmark's connection was not punched")
+            let outgoing = try await loop.flatSubmit { client.connect(to: serverKeys.publicKey, localConnection: localConnection) }.get()
+            precondition(outgoing.firstPath == path, "the benchmark's connection was made \(outgoing.firstPath), not \(path)")
             outgoing.connection.open(protocol: "bench/echo", id: [], handshake: [])
             outgoing.connection.send(protocol: "bench/echo", id: [], type: 0, message: [0x78])
             for await event in outgoing.connection.events {
                 if case .message = event { break }
             }
-            punchedMs.append(Double((NIODeadline.now() - start).nanoseconds) / 1e6)
+            times.append(Double((NIODeadline.now() - start).nanoseconds) / 1e6)
             outgoing.connection.disconnect()
-            _ = try await loop.flatSubmit { server.close() }.get()
+            _ = try await loop.flatSubmit { listening.close() }.get()
         }
-        report.figure("dht.punched_connect_median", median(punchedMs), "ms", parameters)
-
-        try await DHTTestNet.close(nodes + [announcer, seeker] + punchers, on: loop)
-        try await group.shutdownGracefully()
+        return times
     }
 
     /// Resident memory of 100,000 stored announce records (one relay address each), per 1,000.

@@ -68,15 +68,7 @@ import Testing
             let relayKey = try #require(ZBase32.decode(String(line.dropFirst("relay key ".count))))
             #expect(relayKey.count == 32)
 
-            // Firewalled peers (no quick firewall check), as hyperdht's own "force holepunch" test makes them.
-            let peers = (0..<2).map { _ in
-                var configuration = DHTNode.Configuration(host: "127.0.0.1", bootstrap: [net.bootstrap], ephemeral: true)
-                configuration.quickFirewall = false
-                return DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration)
-            }
-            try await loop.flatSubmit {
-                EventLoopFuture.andAllSucceed(peers.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
-            }.get()
+            let peers = try await net.firewalledPeers(2, on: loop)
             let serverKeys = Ed25519.randomKeyPair()
             let served = loop.makePromise(of: HyperDHTConnection.self)
             let server = try await loop.flatSubmit { peers[0].listen(keyPair: serverKeys) { served.succeed($0) } }.get()

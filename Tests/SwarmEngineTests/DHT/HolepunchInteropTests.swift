@@ -13,18 +13,13 @@ import Testing
 /// 127.0.0.1 both sides are forced to punch as the reference's own "force holepunch" test does: firewalled nodes
 /// that never run the quick firewall check, and a Node client without local connection and fast open.
 @Suite(.serialized) struct HolepunchInteropTests {
-    static func firewalledNode(on loop: any EventLoop, bootstrap: IPv4Endpoint) -> DHTNode {
-        HyperDHTHolepunchTests.firewalledNode(on: loop, bootstrap: bootstrap)
-    }
-
     @Test func punchingBothWaysWithNode() async throws {
         guard let modules = UDXInteropTests.nodeModules else {
             print("skipped: the Node reference tree (../interop/ref/node_modules or $PEARIRC_INTEROP) is absent")
             return
         }
         try await DHTTestNet.run(size: 6) { net, _, loop in
-            let ours = Self.firewalledNode(on: loop, bootstrap: net.bootstrap)
-            try await loop.flatSubmit { ours.start().flatMap { ours.bootstrap() } }.get()
+            let ours = try await net.firewalledPeers(1, on: loop)[0]
             let port = "\(net.bootstrap.port)"
 
             // A firewalled Node client punches through to our firewalled server.
@@ -74,8 +69,7 @@ import Testing
             return
         }
         try await DHTTestNet.run(size: 6) { net, _, loop in
-            let ours = Self.firewalledNode(on: loop, bootstrap: net.bootstrap)
-            try await loop.flatSubmit { ours.start().flatMap { ours.bootstrap() } }.get()
+            let ours = try await net.firewalledPeers(1, on: loop)[0]
             let nodeClient = try UDXInteropTests.NodePeer(
                 modules: modules, arguments: [DHTInteropTests.script, "client", "\(net.bootstrap.port)"])
             for attempt in 0..<5 {
@@ -106,12 +100,7 @@ import Testing
             return
         }
         try await DHTTestNet.run(size: 6) { net, _, loop in
-            let peers = [
-                Self.firewalledNode(on: loop, bootstrap: net.bootstrap), Self.firewalledNode(on: loop, bootstrap: net.bootstrap),
-            ]
-            try await loop.flatSubmit {
-                EventLoopFuture.andAllSucceed(peers.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
-            }.get()
+            let peers = try await net.firewalledPeers(2, on: loop)
             let port = "\(net.bootstrap.port)"
 
             // Our client and our server meet through a Node blind relay (the client refuses to punch).

@@ -13,18 +13,9 @@ import Testing
 /// the server's relays, and the stream runs over the punched sockets. The NAT kinds that loopback cannot show are in
 /// `NATMatrixTests` (network namespaces).
 @Suite(.serialized) struct HyperDHTHolepunchTests {
-    static func firewalledNode(on loop: any EventLoop, bootstrap: IPv4Endpoint) -> DHTNode {
-        var configuration = DHTNode.Configuration(host: "127.0.0.1", bootstrap: [bootstrap], ephemeral: true)
-        configuration.quickFirewall = false
-        return DHTNode(udx: UDXNode(eventLoop: loop), configuration: configuration)
-    }
-
     @Test func twoFirewalledPeersPunchThrough() async throws {
         try await DHTTestNet.run(size: 6) { net, _, loop in
-            let peers = [Self.firewalledNode(on: loop, bootstrap: net.bootstrap), Self.firewalledNode(on: loop, bootstrap: net.bootstrap)]
-            try await loop.flatSubmit {
-                EventLoopFuture.andAllSucceed(peers.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
-            }.get()
+            let peers = try await net.firewalledPeers(2, on: loop)
             let firewalled = try await loop.submit { peers.map { $0.isFirewalled && $0.remoteAddress == nil } }.get()
             #expect(firewalled == [true, true])
             let serverKeys = Ed25519.randomKeyPair()

@@ -11,14 +11,6 @@ import Testing
 /// with Node): two firewalled peers that do not punch meet through it, end to end encrypted (the relay forwards
 /// packets it cannot read); its limits refuse a pair beyond them and drop what exceeds its bandwidth.
 @Suite(.serialized) struct BlindRelayTests {
-    static func peers(_ count: Int, net: DHTTestNet, loop: any EventLoop) async throws -> [DHTNode] {
-        let peers = (0..<count).map { _ in HyperDHTHolepunchTests.firewalledNode(on: loop, bootstrap: net.bootstrap) }
-        try await loop.flatSubmit {
-            EventLoopFuture.andAllSucceed(peers.map { node in node.start().flatMap { node.bootstrap() } }, on: loop)
-        }.get()
-        return peers
-    }
-
     /// Waits on the loop's clock until `condition` holds (or `timeout`): the relay's counters have no events.
     static func until(_ loop: any EventLoop, timeout: TimeAmount = .seconds(10), _ condition: @escaping () -> Bool) async throws -> Bool {
         let deadline = NIODeadline.now() + timeout
@@ -31,7 +23,7 @@ import Testing
 
     @Test func twoPeersMeetThroughTheRelay() async throws {
         try await DHTTestNet.run(size: 6) { net, _, loop in
-            let peers = try await Self.peers(2, net: net, loop: loop)
+            let peers = try await net.firewalledPeers(2, on: loop)
             let relayKeys = Ed25519.randomKeyPair()
             let relay = try await loop.flatSubmit { BlindRelayServer.start(on: net.nodes.last!, keyPair: relayKeys) }.get()
             let serverKeys = Ed25519.randomKeyPair()
@@ -73,7 +65,7 @@ import Testing
 
     @Test func theRelayRefusesBeyondItsLimits() async throws {
         try await DHTTestNet.run(size: 6) { net, _, loop in
-            let peers = try await Self.peers(4, net: net, loop: loop)
+            let peers = try await net.firewalledPeers(4, on: loop)
             var limits = BlindRelayServer.Limits()
             limits.pairing.links = 1
             limits.bytesPerSecond = 16 * 1024
