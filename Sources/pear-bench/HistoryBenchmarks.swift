@@ -111,7 +111,7 @@ enum HistoryBenchmarks {
             "pearircd",
             arguments: [
                 "run", "--data-dir", directory.path, "--port", "0", "--no-tls", "--peer-host", "127.0.0.1",
-                "--peer-port", "0", "--history-on-join", "50",
+                "--peer-port", "0", "--history-on-join", "50", "--no-dht",
             ])
         let asker = try LineSocket(port: port)
         try asker.send("CAP REQ :draft/chathistory batch server-time message-tags\r\nCAP END\r\nNICK asker\r\nUSER a 0 * :a\r\n")

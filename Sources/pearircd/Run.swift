@@ -1,4 +1,5 @@
 import ArgumentParser
+import CompactEncoding
 import Foundation
 import HyperLog
 import IRCServer
@@ -77,6 +78,20 @@ struct Run: AsyncParsableCommand {
         name: .customLong("relay"),
         help: "A blind relay's key (z-base-32, as `pearircd dht-node --serve-relay` prints it) for peers that cannot punch through NATs (repeatable).")
     var relays: [String] = []
+
+    @Option(
+        name: .customLong("bootstrap"),
+        help: "A HyperDHT node to bootstrap from, IPv4-HOST:PORT (repeatable; default: the public HyperDHT bootstrap nodes).")
+    var bootstrap: [String] = []
+
+    @Option(name: .customLong("dht-host"), help: "Address the DHT node's UDP socket binds to.")
+    var dhtHost = "0.0.0.0"
+
+    @Option(name: .customLong("dht-port"), help: "The DHT node's UDP port (0 picks a free port).")
+    var dhtPort = 0
+
+    @Flag(name: .customLong("no-dht"), help: "Do not join the DHT: rooms are shared with --peer gateways only.")
+    var noDHT = false
 
     @Option(name: .customLong("peer-host"), help: "Address the peer listener binds to.")
     var peerHost = "0.0.0.0"
@@ -162,6 +177,20 @@ struct Run: AsyncParsableCommand {
                 nodeConfiguration.staticPeers.append(address)
             }
             nodeConfiguration.relays = try relays.map(Self.relayKey)
+            if !noDHT {
+                var given: [IPv4Endpoint] = []
+                for entry in bootstrap {
+                    guard let endpoint = DHTNodeCommand.endpoint(entry) else {
+                        throw ValidationError("--bootstrap \(entry): expected IPv4-HOST:PORT")
+                    }
+                    given.append(endpoint)
+                }
+                let nodes = try DHTBootstrapNodes.resolve(given: given, persistent: false, environment: ProcessInfo.processInfo.environment)
+                guard (0...65535).contains(dhtPort) else { throw ValidationError("--dht-port must be 0 to 65535") }
+                nodeConfiguration.dht = DHTSwarm.Configuration(host: dhtHost, port: dhtPort, bootstrap: nodes)
+            } else if !bootstrap.isEmpty {
+                throw ValidationError("--bootstrap and --no-dht contradict each other")
+            }
             if !relays.isEmpty { logger.info("relays", metadata: ["keys": "\(relays.joined(separator: ", "))"]) }
             let node = try GatewayNode(
                 directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup.next(),
@@ -180,6 +209,7 @@ struct Run: AsyncParsableCommand {
             // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.
             configuration.messageIDNamespace = RoomState.messageIDNamespace(for: identity.keyPair.publicKey)
             if let boundPort = try await node.startPeerListener() { print("listening peers \(peerHost) \(boundPort)") }
+            if let dht = try await node.startSwarm() { print("listening dht \(dht.host) \(dht.port)") }
             services = node.services
         }
 

@@ -29,7 +29,7 @@ def start_gateway(binary, directory, name, peer_port, timeout, history_on_join=0
     """Starts `pearircd run` with its own data directory; returns (process, ports by kind)."""
     data = os.path.join(directory, f"data-{name}")
     arguments = [binary, "run", "--port", "0", "--tls-port", "0", "--data-dir", data, "--peer-host", "127.0.0.1",
-                 "--peer-port", "0", "--history-on-join", str(history_on_join)]
+                 "--peer-port", "0", "--history-on-join", str(history_on_join), "--no-dht"]
     if peer_port is not None:
         arguments += ["--peer", f"127.0.0.1:{peer_port}"]
     process = subprocess.Popen(

@@ -44,7 +44,7 @@ extension Gateway {
                 link.mux.disconnect()
                 onMisbehaviour(link.mux.remotePublicKey, reason)
             case .discover(let topic, let joined):
-                if joined { await discovery?.join(topic: topic.bytes) } else { await discovery?.leave(topic: topic.bytes) }
+                if joined { await discovery?.join(topic: topic.discoveryTopic) } else { await discovery?.leave(topic: topic.discoveryTopic) }
             case .saveCatalogue:
                 catalogueChanged = true
             case .publish(let event):

@@ -1,24 +1,30 @@
+import CompactEncoding
 import Logging
 import LoopExecutors
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import SwarmEngine
 import Synchronization
 
-/// Everything a peer-to-peer gateway runs, wired together: the `Gateway` (rooms, logs, replication), the peer
-/// transport and its listener, discovery, and the `PeerConnectionManager` that keeps one connection per peer and
-/// hands each to the gateway. `services` lists them in start order for a `ServiceGroup`, which stops them in reverse:
-/// front ends first, then the peer listener, then the peers (ended cleanly), the gateway (and its store) last.
+/// Everything a peer-to-peer gateway runs, wired together: the `Gateway` (rooms, logs, replication), the TCP peer
+/// transport and its listener (static peers), the DHT swarm (rooms found by topic, peers dialled by key), and the
+/// `PeerConnectionManager` that keeps one connection per peer, however it was made, and hands each to the gateway.
+/// `services` lists them in start order for a `ServiceGroup`, which stops them in reverse: front ends first, then the
+/// peer listener, then the peers (ended cleanly), the DHT node, the gateway (and its store) last.
 public final class GatewayNode: Sendable {
     public struct Configuration: Sendable {
         /// Where other gateways connect; nil for none.
         public var peerListener: (host: String, port: Int)?
         /// Gateways to keep connected to.
         public var staticPeers: [PeerAddress] = []
-        /// Blind relays (their public keys, `--relay`) for connections by public key that cannot punch through: the
-        /// HyperDHT connect and listen of the swarm rooms (issue 18) take them; nothing in the gateway dials by key
-        /// before that.
+        /// Blind relays (their public keys, `--relay`) for connections by public key that cannot punch through.
         public var relays: [[UInt8]] = []
+        /// The DHT swarm's node (where it binds, where it bootstraps); nil runs without the DHT (`--no-dht`): rooms
+        /// are then shared with static peers only.
+        public var dht: DHTSwarm.Configuration?
+        /// The most peers connected at once (Hyperswarm's default).
+        public var maximumPeers = 64
         public var retry = RetrySchedule()
         /// How long a peer dropped for misbehaviour is refused.
         public var banDuration: Duration = .seconds(600)
@@ -32,6 +38,8 @@ public final class GatewayNode: Sendable {
     public let gateway: Gateway
     public let connections: PeerConnectionManager
     public let transport: any PeerTransport
+    /// The DHT swarm, unless running without the DHT.
+    public let swarm: DHTSwarm?
     private let configuration: Configuration
     private let logger: Logger
 
@@ -42,15 +50,23 @@ public final class GatewayNode: Sendable {
         let transport = transport ?? SwarmTransport(keyPair: identity.keyPair, logger: Logger(label: "pearircd.swarm"), group: group)
         // The gateway reports misbehaving peers to the manager, which it has not met yet: the box closes the loop.
         let manager = ManagerBox()
-        let discovery = discovery ?? StaticPeerDiscovery(configuration.staticPeers)
+        let swarm = configuration.dht.map { dht -> DHTSwarm in
+            var dht = dht
+            dht.relays = configuration.relays
+            return DHTSwarm(
+                keyPair: identity.keyPair, configuration: dht, eventLoop: group?.next() ?? MultiThreadedEventLoopGroup.singleton.next(),
+                logger: Logger(label: "pearircd.dht"))
+        }
+        let staticPeers = discovery ?? StaticPeerDiscovery(configuration.staticPeers)
+        let discovery: any PeerDiscovery = swarm.map { CombinedPeerDiscovery([staticPeers, $0]) } ?? staticPeers
         // The gateway runs on the peers' event loop, when there is one (see `Gateway.unownedExecutor`).
         let executor = group.map { EventLoopExecutor($0.next()) }
         let gateway = try Gateway(directory: directory, identity: identity, logger: logger, discovery: discovery, executor: executor) { key, reason in
             manager.ban(key, reason: "\(reason)")
         }
         let connections = PeerConnectionManager(
-            localKey: identity.keyPair.publicKey, transport: transport,
-            discovery: discovery, retry: configuration.retry,
+            localKey: identity.keyPair.publicKey, transport: transport, keyDialler: swarm,
+            discovery: discovery, retry: configuration.retry, maximumPeers: configuration.maximumPeers,
             banDuration: configuration.banDuration, logger: logger
         ) { connection in
             await gateway.attach(connection)
@@ -59,6 +75,7 @@ public final class GatewayNode: Sendable {
         self.gateway = gateway
         self.connections = connections
         self.transport = transport
+        self.swarm = swarm
         self.configuration = configuration
         self.logger = logger
     }
@@ -70,9 +87,19 @@ public final class GatewayNode: Sendable {
         return try await transport.listen(host: host, port: port) { connection in connections.accepted(connection) }
     }
 
+    /// Binds the DHT node's socket, if the DHT is on, and starts bootstrapping and listening for connections by key
+    /// in the background; returns the socket's address.
+    public func startSwarm() async throws -> IPv4Endpoint? {
+        guard let swarm else { return nil }
+        let address = try await swarm.bind()
+        let connections = self.connections
+        swarm.start { connection in connections.accepted(connection) }
+        return address
+    }
+
     /// The node's services in start order (front ends go after them).
     public var services: [any Service] {
-        [gateway, connections, TransportService(transport: transport)]
+        [gateway] + (swarm.map { [SwarmService(swarm: $0)] } ?? []) + [connections, TransportService(transport: transport)]
     }
 
     /// `/msg PearServ connect HOST:PORT`.
@@ -93,6 +120,7 @@ public final class GatewayNode: Sendable {
             case .banned: "that peer is banned for misbehaving"
             case .ownKey: "that address is this gateway"
             case .duplicate: "already connected"
+            case .full: "as many peers are connected as this gateway allows"
             }
         }
     }
@@ -105,6 +133,16 @@ struct TransportService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try await transport.shutdown()
+    }
+}
+
+/// Closes the DHT swarm when the group stops, after the peers are ended (its UDX streams carry some of them).
+struct SwarmService: Service {
+    let swarm: DHTSwarm
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await swarm.close()
     }
 }
 

@@ -24,6 +24,14 @@ public struct RoomTopic: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// What the room is announced and looked up under on the DHT (the swarm topic):
+    /// `BLAKE2b-256(NS ‖ topic)` with `NS = namespace("pearirc/room-discovery", 1)[0]`. A one-way function of the
+    /// room topic, so what the DHT's nodes see reveals nothing the room topic (already exchanged with every peer)
+    /// does not, while a node that stores it cannot open the room's protomux channel with it.
+    public var discoveryTopic: [UInt8] { BLAKE2b.hash256(Self.discoveryNamespace + bytes) }
+
+    public static let discoveryNamespace = HolepunchNamespace.derive("pearirc/room-discovery", count: 1)[0]
+
     /// The name of the user's own log for this room inside the store (`room/<z-base-32 topic>`).
     public var logName: String { "room/" + ZBase32.encode(bytes) }
 

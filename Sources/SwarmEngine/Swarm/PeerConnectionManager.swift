@@ -3,10 +3,15 @@ import ServiceLifecycle
 import Synchronization
 
 /// Keeps this node's peer connections: dials the candidates discovery finds (again and again with back-off while
-/// they are away), takes the connections the listener accepts, keeps one per remote public key
-/// (`PeerConnectionTable`), refuses banned peers, and hands every kept connection to its owner (the gateway).
+/// they are away), takes the connections the listeners accept, keeps one per remote public key
+/// (`PeerConnectionTable`), at most `maximumPeers`, refuses banned peers, and hands every kept connection to its
+/// owner (the gateway).
 ///
-/// A service: `run()` owns every task it starts (one dialler per candidate address, one watcher per connection) and,
+/// Candidates at an address (static peers) are dialled for as long as the node runs. Candidates known by key alone
+/// (found on the DHT) are dialled through `keyDialler`, and given up after `keyAttempts` failures in a row: a peer
+/// gone for good is forgotten until a lookup finds it again.
+///
+/// A service: `run()` owns every task it starts (one dialler per candidate, one watcher per connection) and,
 /// on graceful shutdown, stops dialling and ends every connection cleanly within `closeDeadline`.
 public actor PeerConnectionManager: Service {
     public typealias ConnectionID = PeerConnectionTable.ConnectionID
@@ -25,7 +30,7 @@ public actor PeerConnectionManager: Service {
         case established(any PeerConnection, reply: CheckedContinuation<PeerConnectionTable.Decision, Never>?)
         case closed(ConnectionID, remoteKey: [UInt8])
         case ban([UInt8], reason: String)
-        case diallerEnded(PeerAddress)
+        case diallerEnded(PeerCandidate.Target)
 
         /// The job cannot be handled any more (the manager stopped): answer it.
         func cancelled() {
@@ -37,6 +42,9 @@ public actor PeerConnectionManager: Service {
     }
 
     public let transport: any PeerTransport
+    private let keyDialler: (any PeerKeyDialler)?
+    /// Dials in a row that may fail before a candidate found by key is given up.
+    private let keyAttempts: Int
     private let discovery: any PeerDiscovery
     private let retry: RetrySchedule
     private let banDuration: Duration
@@ -50,9 +58,9 @@ public actor PeerConnectionManager: Service {
     private var table: PeerConnectionTable
     private var live: [ConnectionID: any PeerConnection] = [:]
     private var nextID: ConnectionID = 1
-    /// Addresses with a dialler: a candidate found twice is dialled by one loop (two loops dialling the same peer
+    /// Targets with a dialler: a candidate found twice is dialled by one loop (two loops dialling the same peer
     /// at once would race their same-direction connections).
-    private var dialling = Set<PeerAddress>()
+    private var dialling = Set<PeerCandidate.Target>()
     private let mailbox = Mailbox<Job>()
 
     /// - Parameters:
@@ -60,12 +68,15 @@ public actor PeerConnectionManager: Service {
     ///   - banDuration: how long a peer dropped for misbehaviour stays refused.
     ///   - onConnection: gets every kept connection, once.
     public init(
-        localKey: [UInt8], transport: any PeerTransport, discovery: any PeerDiscovery, retry: RetrySchedule = RetrySchedule(),
+        localKey: [UInt8], transport: any PeerTransport, keyDialler: (any PeerKeyDialler)? = nil, discovery: any PeerDiscovery,
+        retry: RetrySchedule = RetrySchedule(), keyAttempts: Int = 5, maximumPeers: Int = 64,
         banDuration: Duration = .seconds(600), closeDeadline: Duration = .seconds(3), healthyLifetime: Duration = .seconds(10),
         logger: Logger = Logger(label: "pearircd.peers"),
         onConnection: @escaping @Sendable (any PeerConnection) async -> Void
     ) {
         self.transport = transport
+        self.keyDialler = keyDialler
+        self.keyAttempts = keyAttempts
         self.discovery = discovery
         self.retry = retry
         self.banDuration = banDuration
@@ -73,7 +84,7 @@ public actor PeerConnectionManager: Service {
         self.healthyLifetime = healthyLifetime
         self.logger = logger
         self.onConnection = onConnection
-        table = PeerConnectionTable(localKey: localKey)
+        table = PeerConnectionTable(localKey: localKey, maximumPeers: maximumPeers)
     }
 
     public func run() async throws {
@@ -164,10 +175,10 @@ public actor PeerConnectionManager: Service {
     /// The kept connections.
     public var connections: [any PeerConnection] { live.keys.sorted().compactMap { live[$0] } }
 
-    /// How many candidate addresses are being dialled (kept connected).
+    /// How many candidates are being dialled (kept connected).
     public var diallerCount: Int { dialling.count }
 
-    /// How many diallers gave up for good (their address was this node).
+    /// How many diallers ended (their address was this node, or a peer found by key stayed unreachable).
     public private(set) var finishedDiallers = 0
 
     // MARK: - Jobs
@@ -175,13 +186,20 @@ public actor PeerConnectionManager: Service {
     private func process(_ job: Job, group: inout DiscardingTaskGroup) async {
         switch job {
         case .candidate(let candidate):
-            guard dialling.insert(candidate.address).inserted else { return }
+            if candidate.address == nil {
+                // Found by key: only with a way to dial keys, never ourselves, and not beyond the cap (a lookup finds
+                // it again later).
+                guard keyDialler != nil, let key = candidate.publicKey, key != table.localKey,
+                    table.isConnected(key) || table.hasRoom
+                else { return }
+            }
+            guard dialling.insert(candidate.target).inserted else { return }
             group.addTask { [weak self] in
                 await self?.dial(candidate)
-                self?.post(.diallerEnded(candidate.address))
+                self?.post(.diallerEnded(candidate.target))
             }
-        case .diallerEnded(let address):
-            dialling.remove(address)
+        case .diallerEnded(let target):
+            dialling.remove(target)
             finishedDiallers += 1
         case .established(let connection, let reply):
             let id = nextID
@@ -220,42 +238,58 @@ public actor PeerConnectionManager: Service {
 
     /// Keeps a candidate connected: dials, waits while its connection (or another one to the same peer) is up, and
     /// dials again after a back-off that grows with every failure: a dial that fails, a connection refused or one
-    /// that ends at once. Stops for good when the address turns out to be this node. Ends when `run()`'s group is
-    /// cancelled.
-    private nonisolated func dial(_ candidate: PeerCandidate) async {
+    /// that ends at once. Stops for good when the address turns out to be this node, and, for a candidate known by
+    /// key alone, after `keyAttempts` failures in a row. Ends when `run()`'s group is cancelled.
+    nonisolated func dial(_ candidate: PeerCandidate) async {
         var failures = 0
         var knownKey = candidate.publicKey
+        let byKey = candidate.address == nil
         while !Task.isCancelled {
+            if byKey, failures >= keyAttempts {
+                logger.debug("peer unreachable; waiting until it is found again", metadata: ["peer": "\(candidate)"])
+                return
+            }
             if let key = knownKey, let wait = await holdOff(key) {
                 // Connected through another connection, or banned: look again later.
                 try? await Task.sleep(for: wait)
                 continue
             }
             do {
-                let connection = try await transport.connect(to: candidate.address, expectedRemoteKey: candidate.publicKey)
+                let connection = try await connect(candidate)
                 knownKey = connection.remotePublicKey
                 let decision = await withCheckedContinuation { reply in
                     post(.established(connection, reply: reply))
                 }
                 switch decision {
                 case .refuse(.ownKey):
-                    logger.info("a peer address points at this node; not dialling it again", metadata: ["peer": "\(candidate.address)"])
+                    logger.info("a peer address points at this node; not dialling it again", metadata: ["peer": "\(candidate)"])
                     return
                 case .refuse(.duplicate), .refuse(.banned):
                     // `holdOff` waits while the other connection is up, or until the ban ends.
                     continue
+                case .refuse(.full):
+                    failures += 1
                 case .keep, .replace:
-                    logger.info("connected to peer", metadata: ["peer": "\(candidate.address)"])
+                    logger.info("connected to peer", metadata: ["peer": "\(candidate)", "via": "\(connection.label)"])
                     let start = ContinuousClock.now
                     await connection.waitUntilClosed()
                     failures = ContinuousClock.now - start < healthyLifetime ? failures + 1 : 0
                 }
             } catch {
                 failures += 1
-                logger.debug("peer not reachable", metadata: ["peer": "\(candidate.address)", "error": "\(error)"])
+                logger.debug("peer not reachable", metadata: ["peer": "\(candidate)", "error": "\(error)"])
             }
+            if byKey, failures >= keyAttempts { continue }
             try? await Task.sleep(for: retry.delay(afterFailures: max(0, failures - 1), random: Double.random(in: 0..<1)))
         }
+    }
+
+    private nonisolated func connect(_ candidate: PeerCandidate) async throws -> any PeerConnection {
+        if let address = candidate.address {
+            return try await transport.connect(to: address, expectedRemoteKey: candidate.publicKey)
+        }
+        guard let keyDialler, let key = candidate.publicKey else { throw CancellationError() }
+        return try await keyDialler.connect(toPublicKey: key)
     }
 
     /// How long to wait before dialling `key` again, if not now: while a connection to it is kept (until it closes)

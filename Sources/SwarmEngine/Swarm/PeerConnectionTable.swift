@@ -31,6 +31,8 @@ public struct PeerConnectionTable: Sendable {
         case ownKey
         /// Another connection to the same peer is the one both sides keep.
         case duplicate(of: ConnectionID)
+        /// As many peers are connected as the cap allows (Hyperswarm's `maxPeers`).
+        case full
     }
 
     public enum Decision: Hashable, Sendable {
@@ -41,18 +43,26 @@ public struct PeerConnectionTable: Sendable {
     }
 
     public let localKey: [UInt8]
+    /// The most peers connected at once (Hyperswarm's `maxPeers`, 64 by default): a new peer beyond it is refused;
+    /// a second connection to a peer already connected is not a new peer and is decided as always.
+    public let maximumPeers: Int
     public private(set) var connections: [[UInt8]: Connection] = [:]
     private var bans: [[UInt8]: ContinuousClock.Instant] = [:]
 
-    public init(localKey: [UInt8]) {
+    public init(localKey: [UInt8], maximumPeers: Int = 64) {
         self.localKey = localKey
+        self.maximumPeers = maximumPeers
     }
+
+    /// Whether another peer may connect now.
+    public var hasRoom: Bool { connections.count < maximumPeers }
 
     /// A connection finished its handshake: keep it or not.
     public mutating func established(_ connection: Connection, now: ContinuousClock.Instant) -> Decision {
         if let until = banExpiry(connection.remoteKey, now: now) { return .refuse(.banned(until: until)) }
         guard connection.remoteKey != localKey else { return .refuse(.ownKey) }
         guard let existing = connections[connection.remoteKey] else {
+            guard hasRoom else { return .refuse(.full) }
             connections[connection.remoteKey] = connection
             return .keep
         }

@@ -25,9 +25,25 @@ public protocol PeerMux: Sendable {
     func disconnect()
     /// Ends the connection cleanly: what was already sent is still delivered, and the peer sees an end, not a reset.
     func end()
+    /// How the connection runs now (it may move, e.g. from a relay to a punched path), for `/msg PearServ peers`.
+    func pathInfo() async -> PeerPathInfo
+}
+
+/// How a connection to a peer runs: its kind of path and, where the transport measures it, the round-trip time.
+public struct PeerPathInfo: Sendable, Hashable {
+    /// "TCP", "direct", "punched", "relayed", or the transport's own word.
+    public var kind: String
+    public var roundTripTime: Duration?
+
+    public init(kind: String, roundTripTime: Duration? = nil) {
+        self.kind = kind
+        self.roundTripTime = roundTripTime
+    }
 }
 
 extension PeerMux {
+    public func pathInfo() async -> PeerPathInfo { PeerPathInfo(kind: label) }
+
     public func send(protocol name: String, id: [UInt8], messages: [(type: UInt64, message: [UInt8])]) {
         for (type, message) in messages { send(protocol: name, id: id, type: type, message: message) }
     }

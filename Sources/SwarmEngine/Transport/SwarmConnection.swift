@@ -154,6 +154,14 @@ public final class SwarmConnection: PeerConnection {
     }
 
     /// Returns once the connection is closed (by either side).
+    /// "TCP", or "UDX" with the stream's smoothed round-trip time.
+    public func pathInfo() async -> PeerPathInfo {
+        guard let udx = channel as? UDXStreamChannel else { return PeerPathInfo(kind: "TCP") }
+        let stream = udx.stream
+        let rtt = try? await channel.eventLoop.submit { stream.smoothedRTT }.get()
+        return PeerPathInfo(kind: "UDX", roundTripTime: rtt.flatMap { $0 > 0 ? .milliseconds(Int64($0)) : nil })
+    }
+
     public func waitUntilClosed() async {
         try? await channel.closeFuture.get()
     }

@@ -34,18 +34,22 @@ final class GatewayProcess: Sendable {
 
     /// Starts a gateway and waits until it reports its IRC and peer ports. With `diskSize` (e.g. "4m"), the data
     /// directory is a tmpfs of that size that only the gateway sees (its own mount namespace); `fileInDataDirectory`
-    /// reaches it from outside.
-    static func start(directory: URL, peers: [Int] = [], diskSize: String? = nil) async throws -> (GatewayProcess, irc: Int, peer: Int) {
-        let gateway = try GatewayProcess(directory: directory, peers: peers, diskSize: diskSize)
+    /// reaches it from outside. With `bootstrap` (the UDP ports of a local test net's nodes on 127.0.0.1) the gateway
+    /// joins that DHT; without, it runs with `--no-dht` (never the public network: the helper forbids it).
+    static func start(
+        directory: URL, peers: [Int] = [], bootstrap: [Int]? = nil, diskSize: String? = nil
+    ) async throws -> (GatewayProcess, irc: Int, peer: Int) {
+        let gateway = try GatewayProcess(directory: directory, peers: peers, bootstrap: bootstrap, diskSize: diskSize)
         let irc = try await gateway.port("plain"), peer = try await gateway.port("peers")
         return (gateway, irc, peer)
     }
 
-    private convenience init(directory: URL, peers: [Int], diskSize: String?) throws {
+    private convenience init(directory: URL, peers: [Int], bootstrap: [Int]?, diskSize: String?) throws {
+        let dht = bootstrap.map { ports in ["--dht-host", "127.0.0.1"] + ports.flatMap { ["--bootstrap", "127.0.0.1:\($0)"] } }
         let arguments = [
             "run", "--data-dir", directory.path, "--port", "0", "--no-tls", "--peer-host", "127.0.0.1",
             "--peer-port", "0", "--history-on-join", "50",
-        ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] }
+        ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] } + (dht ?? ["--no-dht"])
         if let diskSize {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
@@ -62,7 +66,14 @@ final class GatewayProcess: Sendable {
                 process.executableURL = Self.executable
                 process.arguments = arguments
             }
+            process.environment = Self.environment
         }
+    }
+
+    /// The test's environment, with the public DHT bootstrap nodes forbidden: a gateway or node started without a
+    /// local `--bootstrap` fails to start instead of reaching the internet.
+    static var environment: [String: String] {
+        ProcessInfo.processInfo.environment.merging(["PEARIRC_FORBID_PUBLIC_BOOTSTRAP": "1"]) { $1 }
     }
 
     /// Starts `pearircd` with any other subcommand (`dht-node`, …), the public DHT bootstrap nodes forbidden.
@@ -70,8 +81,7 @@ final class GatewayProcess: Sendable {
         try GatewayProcess(directory: FileManager.default.temporaryDirectory) { process in
             process.executableURL = Self.executable
             process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(
-                ["PEARIRC_FORBID_PUBLIC_BOOTSTRAP": "1"]) { $1 }
+            process.environment = Self.environment
         }
     }
 

@@ -30,6 +30,20 @@ import Testing
         #expect(Set(lowDecisions + highDecisions).isSubset(of: [.keep, .replace(1), .refuse(.duplicate(of: 2))]))
     }
 
+    /// At the cap (Hyperswarm's `maxPeers`), a new peer is refused; a peer already connected still reconnects, and
+    /// once a peer leaves there is room again.
+    @Test func newPeersBeyondTheCapAreRefused() {
+        var table = PeerConnectionTable(localKey: Self.low, maximumPeers: 2)
+        let keys = (2...4).map { Array(repeating: UInt8($0), count: 32) }
+        #expect(table.established(Connection(id: 1, remoteKey: keys[0], isInitiator: true), now: Self.now) == .keep)
+        #expect(table.established(Connection(id: 2, remoteKey: keys[1], isInitiator: true), now: Self.now) == .keep)
+        #expect(!table.hasRoom)
+        #expect(table.established(Connection(id: 3, remoteKey: keys[2], isInitiator: false), now: Self.now) == .refuse(.full))
+        #expect(table.established(Connection(id: 4, remoteKey: keys[0], isInitiator: true), now: Self.now) == .replace(1))
+        table.closed(2, remoteKey: keys[1])
+        #expect(table.established(Connection(id: 5, remoteKey: keys[2], isInitiator: false), now: Self.now) == .keep)
+    }
+
     @Test func aReconnectInTheSameDirectionReplacesTheOldConnection() {
         var table = PeerConnectionTable(localKey: Self.low)
         #expect(table.established(.init(id: 1, remoteKey: Self.high, isInitiator: false), now: Self.now) == .keep)

@@ -1,0 +1,210 @@
+import CompactEncoding
+import Logging
+import NIOCore
+import Sodium
+import Synchronization
+
+/// A Hyperswarm on our own HyperDHT node: the node, a HyperDHT server for our identity key (peers connect to us by
+/// key, punching through NATs or meeting through a relay), topic discovery (`DHTTopicDiscovery`: announce and look
+/// up each joined topic, quickly again while nobody is found) and connect-by-key. As a `PeerDiscovery` it hands out
+/// the keys found under our topics; as a `PeerKeyDialler` it dials them. `PeerConnectionManager` keeps one
+/// connection per key, whichever side dialled (Hyperswarm's rule).
+///
+/// Lifecycle: `bind()` (the socket, so its port can be printed), `start(onConnection:)` (bootstrap and listen, in
+/// the background, retried while nobody answers), `close()`. Topics joined before the node has bootstrapped are
+/// announced once it has.
+public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        /// 0 picks a free port.
+        public var port: Int
+        public var bootstrap: [IPv4Endpoint]
+        /// Blind relays (public keys) for peers we cannot punch through to, and to offer those who cannot reach us.
+        public var relays: [[UInt8]] = []
+        public var timing = DHTTopicDiscovery.Timing()
+        /// The first wait before bootstrapping or listening again after nobody answered (doubling up to a minute).
+        public var retry: TimeAmount = .seconds(2)
+
+        public init(host: String = "0.0.0.0", port: Int = 0, bootstrap: [IPv4Endpoint]) {
+            self.host = host
+            self.port = port
+            self.bootstrap = bootstrap
+        }
+    }
+
+    public let node: DHTNode
+    public let keyPair: Ed25519.KeyPair
+    public let configuration: Configuration
+    public let candidates: AsyncStream<PeerCandidate>
+    private let discovery: DHTTopicDiscovery
+    private let logger: Logger
+    private let candidateInput: AsyncStream<PeerCandidate>.Continuation
+    private let pump: Mutex<Task<Void, Never>?> = Mutex(nil)
+    /// Succeeds once the node has bootstrapped (or the swarm closed).
+    private let ready: EventLoopPromise<Void>
+
+    // On the node's event loop:
+    private var server: HyperDHTServer?
+    private var bootstrapped = false
+    private var closed = false
+    /// Topics joined before the node bootstrapped.
+    private var waiting: [[UInt8]] = []
+    private var retryTimer: Scheduled<Void>?
+
+    public init(keyPair: Ed25519.KeyPair, configuration: Configuration, eventLoop: any EventLoop, logger: Logger) {
+        self.keyPair = keyPair
+        self.configuration = configuration
+        self.logger = logger
+        node = DHTNode(
+            udx: UDXNode(eventLoop: eventLoop),
+            configuration: .init(host: configuration.host, port: configuration.port, bootstrap: configuration.bootstrap))
+        discovery = DHTTopicDiscovery(node: node, keyPair: keyPair, timing: configuration.timing)
+        ready = eventLoop.makePromise(of: Void.self)
+        (candidates, candidateInput) = AsyncStream<PeerCandidate>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+    }
+
+    private var loop: any EventLoop { node.eventLoop }
+
+    /// Binds the node's sockets; returns the address of the one other nodes talk to.
+    public func bind() async throws -> IPv4Endpoint {
+        try await loop.flatSubmit { [node] in node.start().flatMapThrowing { try node.address.orThrow(DHTNode.Failure.notStarted) } }.get()
+    }
+
+    /// Bootstraps, then listens for connections by our key (each goes to `onConnection`) and joins the topics joined
+    /// so far. Returns at once; what fails (nobody answers) is logged and tried again with back-off.
+    public func start(onConnection: @escaping @Sendable (any PeerConnection) -> Void) {
+        let found = discovery.found, input = candidateInput
+        pump.withLock {
+            $0 = Task {
+                for await peer in found { input.yield(PeerCandidate(publicKey: peer.publicKey)) }
+                input.finish()
+            }
+        }
+        loop.execute { [self] in bootstrap(attempt: 0, onConnection: onConnection) }
+    }
+
+    private func delay(_ attempt: Int) -> TimeAmount {
+        min(.nanoseconds(configuration.retry.nanoseconds << min(attempt, 10)), .seconds(60))
+    }
+
+    private func bootstrap(attempt: Int, onConnection: @escaping @Sendable (any PeerConnection) -> Void) {
+        guard !closed else { return }
+        node.bootstrap().whenComplete { [self] _ in
+            guard !closed else { return }
+            guard node.table.count > 0 else {
+                logger.warning("DHT: no bootstrap node answered; trying again", metadata: ["bootstrap": "\(configuration.bootstrap)"])
+                retryTimer = loop.scheduleTask(in: delay(attempt)) { [self] in bootstrap(attempt: attempt + 1, onConnection: onConnection) }
+                return
+            }
+            logger.info("DHT bootstrapped", metadata: ["nodes": "\(node.table.count)", "firewalled": "\(node.isFirewalled)"])
+            bootstrapped = true
+            ready.succeed()
+            for topic in waiting { _ = discovery.join(topic) }
+            waiting.removeAll()
+            listen(attempt: 0, onConnection: onConnection)
+        }
+    }
+
+    private func listen(attempt: Int, onConnection: @escaping @Sendable (any PeerConnection) -> Void) {
+        guard !closed else { return }
+        node.listen(keyPair: keyPair, relayThrough: configuration.relays, logger: logger) { connection in
+            onConnection(DHTPeerConnection(connection))
+        }.whenComplete { [self] result in
+            switch result {
+            case .success(let listening):
+                guard !closed else {
+                    _ = listening.close()
+                    return
+                }
+                server = listening
+                discovery.relayAddresses = { [weak listening] in listening?.relays.map(\.relayAddress) ?? [] }
+            case .failure(let error):
+                guard !closed else { return }
+                logger.warning("DHT: could not announce our key; trying again", metadata: ["error": "\(error)"])
+                retryTimer = loop.scheduleTask(in: delay(attempt)) { [self] in listen(attempt: attempt + 1, onConnection: onConnection) }
+            }
+        }
+    }
+
+    // MARK: - PeerDiscovery
+
+    public func join(topic: [UInt8]) async {
+        loop.execute { [self] in
+            guard !closed else { return }
+            if bootstrapped {
+                _ = discovery.join(topic)
+            } else if !waiting.contains(topic) {
+                waiting.append(topic)
+            }
+        }
+    }
+
+    public func leave(topic: [UInt8]) async {
+        loop.execute { [self] in
+            waiting.removeAll { $0 == topic }
+            _ = discovery.leave(topic)
+        }
+    }
+
+    /// Waits until every joined topic's current announce and lookup are done (and, before that, the bootstrap).
+    public func flush() async {
+        try? await ready.futureResult.get()
+        _ = try? await loop.flatSubmit { [self] in discovery.flush() }.get()
+    }
+
+    // MARK: - PeerKeyDialler
+
+    public func connect(toPublicKey key: [UInt8]) async throws -> any PeerConnection {
+        let connection = try await loop.flatSubmit { [self] in
+            node.connect(to: key, keyPair: keyPair, relayThrough: configuration.relays, logger: logger)
+        }.get()
+        return DHTPeerConnection(connection)
+    }
+
+    // MARK: - Inspection
+
+    public var joinedTopics: Int {
+        get async { (try? await loop.submit { [self] in discovery.joinedTopics + waiting.count }.get()) ?? 0 }
+    }
+
+    /// Closes the server and the node (announces withdrawn as far as the network lets in a moment), and ends
+    /// `candidates`.
+    public func close() async {
+        let closing: EventLoopFuture<Void>? = try? await loop.submit { [self] () -> EventLoopFuture<Void> in
+            closed = true
+            ready.succeed()
+            retryTimer?.cancel()
+            let leaving = discovery.close()
+            let stopping = server?.close() ?? loop.makeSucceededVoidFuture()
+            return leaving.and(stopping).map { _ in }
+        }.get()
+        // An unannounce that gets no answer must not hold the shutdown.
+        _ = try? await closing?.withTimeout(.seconds(2), on: loop).get()
+        _ = try? await loop.flatSubmit { [node] in
+            node.stop()
+            return node.udx.close()
+        }.get()
+        pump.withLock { $0?.cancel() }
+        candidateInput.finish()
+    }
+}
+
+extension Optional {
+    fileprivate func orThrow(_ error: @autoclosure () -> any Error) throws -> Wrapped {
+        guard let self else { throw error() }
+        return self
+    }
+}
+
+extension EventLoopFuture where Value == Void {
+    /// Completes when `self` does, or after `timeout` (successfully), whichever is first.
+    fileprivate func withTimeout(_ timeout: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let promise = loop.makePromise(of: Void.self)
+        let timer = loop.scheduleTask(in: timeout) { promise.succeed() }
+        whenComplete { _ in
+            timer.cancel()
+            promise.succeed()
+        }
+        return promise.futureResult
+    }
+}
