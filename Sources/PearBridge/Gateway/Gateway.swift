@@ -268,17 +268,42 @@ public actor Gateway: Service {
         public var remoteKey: [UInt8]
         /// The nick its person shows in a room we share, once their log proved their identity.
         public var nick: String?
-        public var sharedRooms: Int
+        /// The rooms shared with it (channel names as our user joined them), sorted.
+        public var rooms: [String]
+        public var sharedRooms: Int { rooms.count }
+        /// How the connection runs (TCP, direct, punched, relayed) and its round-trip time where measured.
+        public var path: PeerPathInfo
     }
 
     public var peers: [PeerSummary] {
-        links.keys.sorted().compactMap { id in
-            guard let link = links[id] else { return nil }
-            let shared = state.peers[id]?.rooms.values.count(where: \.isShared) ?? 0
-            return PeerSummary(
-                label: link.mux.label, remoteKey: link.mux.remotePublicKey, nick: state.nick(ofIdentity: link.mux.remotePublicKey),
-                sharedRooms: shared)
+        get async {
+            var summaries: [PeerSummary] = []
+            for id in links.keys.sorted() {
+                guard let link = links[id] else { continue }
+                let shared = (state.peers[id]?.rooms ?? [:]).filter(\.value.isShared).compactMap { state.rooms[$0.key]?.channel }
+                summaries.append(PeerSummary(
+                    label: link.mux.label, remoteKey: link.mux.remotePublicKey,
+                    nick: state.nick(ofIdentity: link.mux.remotePublicKey), rooms: shared.sorted(),
+                    path: await link.mux.pathInfo()))
+            }
+            return summaries
         }
+    }
+
+    /// One room our user is in, for `/msg PearServ rooms`.
+    public struct RoomSummary: Sendable, Hashable {
+        public var channel: String
+        /// Connections that share it with us now.
+        public var peers: Int
+        /// Members shown in it (other people, across all gateways).
+        public var members: Int
+    }
+
+    public var rooms: [RoomSummary] {
+        state.joinedRooms.compactMap { topic in
+            guard let room = state.rooms[topic] else { return nil }
+            return RoomSummary(channel: room.channel, peers: state.sharingPeers(of: topic), members: room.presence.sorted.count)
+        }.sorted { $0.channel < $1.channel }
     }
 
     // MARK: - Jobs

@@ -140,6 +140,10 @@ extension GatewayState {
         var actions = [send(RoomWire.Writers(keys: room.writers.sorted), room: topic, on: id)]
         for key in room.writers.sorted { actions += startReplication(of: key, on: id) }
         actions += admit([hello.ownWriter], to: topic, from: id)
+        if rooms[topic]?.waitingForPeers == true {
+            rooms[topic]?.waitingForPeers = false
+            actions.append(.publish(.gatewayNotice(room: room.channel, text: Self.firstPeerNotice(room.channel))))
+        }
         return actions
     }
 

@@ -190,7 +190,24 @@ struct GatewayState: Sendable {
         for author in room.presence.sorted {
             actions.append(.publish(.memberJoined(room: channel, member: room.member(author))))
         }
+        if sharingPeers(of: topic) == 0 {
+            rooms[topic]?.waitingForPeers = true
+            actions.append(.publish(.gatewayNotice(room: channel, text: Self.aloneNotice(channel))))
+        }
         return actions
+    }
+
+    static func aloneNotice(_ channel: String) -> String {
+        "No one else is in \(channel) right now: looking for its people on the DHT. What you write is kept, and they get it when they arrive."
+    }
+
+    static func firstPeerNotice(_ channel: String) -> String {
+        "Another gateway is in \(channel) now: lines reach its people, and theirs reach you."
+    }
+
+    /// How many connections share the room with us right now.
+    func sharingPeers(of topic: RoomTopic) -> Int {
+        peers.values.count { $0.rooms[topic]?.isShared == true }
     }
 
     /// Our user left: the part is recorded, the room stops being announced; its history stays.

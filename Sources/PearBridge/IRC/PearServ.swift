@@ -21,9 +21,15 @@ public struct PearServ: Sendable {
             let peers = await gateway.peers
             return peers.isEmpty
                 ? ["No peers connected."]
-                : ["\(peers.count) peer(s):"]
-                    + peers.map { peer in
-                        "\(peer.label)  \(peer.nick ?? "(not seen in a room yet)")  identity \(ZBase32.encode(peer.remoteKey).prefix(12))…  rooms shared: \(peer.sharedRooms)"
+                : ["\(peers.count) peer(s):"] + peers.map(Self.describe)
+        case "rooms":
+            let rooms = await gateway.rooms
+            return rooms.isEmpty
+                ? ["You are in no rooms."]
+                : ["\(rooms.count) room(s):"]
+                    + rooms.map { room in
+                        let peers = room.peers == 0 ? "no peers online" : room.peers == 1 ? "1 peer" : "\(room.peers) peers"
+                        return "\(room.channel)  \(peers)  \(room.members) other member(s) shown"
                     }
         case "connect":
             guard words.count == 2, let address = PeerAddress(parsing: words[1]) else {
@@ -45,9 +51,22 @@ public struct PearServ: Sendable {
         }
     }
 
+    /// One line per peer: identity, nick, rooms shared, how connected, round-trip time.
+    static func describe(_ peer: Gateway.PeerSummary) -> String {
+        let rtt = peer.path.roundTripTime.map { "rtt \(Self.milliseconds($0)) ms" } ?? "rtt unknown"
+        let rooms = peer.rooms.isEmpty ? "no rooms shared" : "rooms shared: \(peer.rooms.joined(separator: " "))"
+        return "identity \(ZBase32.encode(peer.remoteKey).prefix(12))…  \(peer.nick ?? "(not seen in a room yet)")  \(rooms)  "
+            + "\(peer.path.kind) (\(peer.label))  \(rtt)"
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
+
     static let help = [
         "PearServ commands:",
-        "  peers              list connected gateways",
+        "  peers              list connected gateways: identity, nick, rooms shared, how connected, round-trip time",
+        "  rooms              list your rooms with how many peers share each",
         "  connect HOST:PORT  connect to another gateway",
         "  identity           show this gateway's public key",
         "  help               this text",

@@ -154,9 +154,17 @@ public final class SwarmConnection: PeerConnection {
     }
 
     /// Returns once the connection is closed (by either side).
-    /// "TCP", or "UDX" with the stream's smoothed round-trip time.
+    /// "TCP" or "UDX", with the smoothed round-trip time (the kernel's `tcpi_rtt`, or the UDX stream's).
     public func pathInfo() async -> PeerPathInfo {
-        guard let udx = channel as? UDXStreamChannel else { return PeerPathInfo(kind: "TCP") }
+        guard let udx = channel as? UDXStreamChannel else {
+            #if os(Linux)
+            // NIO's socket channels provide socket options (a documented dynamic cast).
+            let info = try? await (channel as? any SocketOptionProvider)?.getTCPInfo().get()
+            return PeerPathInfo(kind: "TCP", roundTripTime: info.flatMap { $0.tcpi_rtt > 0 ? .microseconds(Int64($0.tcpi_rtt)) : nil })
+            #else
+            return PeerPathInfo(kind: "TCP")
+            #endif
+        }
         let stream = udx.stream
         let rtt = try? await channel.eventLoop.submit { stream.smoothedRTT }.get()
         return PeerPathInfo(kind: "UDX", roundTripTime: rtt.flatMap { $0 > 0 ? .milliseconds(Int64($0)) : nil })

@@ -86,14 +86,16 @@ import Testing
     @Test func aFirstJoinProvesTheIdentityNamesTheNickAndJoinsInOneBatch() {
         var state = Self.makeState()
         let actions = state.joined(channel: "#room", nick: "alice", at: Date(timeIntervalSince1970: 1))
-        #expect(Self.describe(actions) == ["append identity@1,nick@2,join@3", "save", "discover", "publish began #room 1"])
+        // Nobody else is here yet: the user is told so.
+        let alone = "publish notice " + GatewayState.aloneNotice("#room")
+        #expect(Self.describe(actions) == ["append identity@1,nick@2,join@3", "save", "discover", "publish began #room 1", alone])
         Self.acknowledge(actions, into: &state, from: 0)
         // Joining again with the same nick records the join only: the identity is proven and the nick unchanged. The
         // room began with its first entry, whenever it is joined again.
-        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())) == ["append join@4", "save", "publish began #room 1"])
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())) == ["append join@4", "save", "publish began #room 1", alone])
         // Composed while the join@4 append is still under way: its clocks continue above it.
         #expect(Self.describe(state.joined(channel: "#room", nick: "alicia", at: Date(timeIntervalSince1970: 9)))
-            == ["append nick@5,join@6", "save", "publish began #room 1"])
+            == ["append nick@5,join@6", "save", "publish began #room 1", alone])
     }
 
     /// A client that joins one room under a new nick renames our user in every room we are in: other gateways show
@@ -248,7 +250,22 @@ import Testing
         let connected = Self.describe(state.peerConnected(1, remoteKey: Self.peerKey))
         #expect(connected == (row.joinFirst ? ["open 1 pearirc/room/v1"] : []))
         let actions = row.events.flatMap { state.peerEvent($0, on: 1) }
-        #expect(Self.describe(actions) == row.expected, "\(row.description)")
+        // The first peer's notice to our user is `aJoinAloneIsToldAndTheFirstPeerIsAnnouncedOnce`'s subject.
+        #expect(Self.describe(actions).filter { !$0.hasPrefix("publish notice") } == row.expected, "\(row.description)")
+    }
+
+    /// Joining a room nobody else shares says so; the first peer to share it is announced, once; a join while a peer
+    /// shares the room says nothing.
+    @Test func aJoinAloneIsToldAndTheFirstPeerIsAnnouncedOnce() {
+        var state = Self.makeState()
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).last == "publish notice " + GatewayState.aloneNotice("#room"))
+        _ = state.peerConnected(1, remoteKey: Self.peerKey)
+        let first = Self.describe(state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(7))), on: 1))
+        #expect(first.filter { $0.hasPrefix("publish notice") } == ["publish notice " + GatewayState.firstPeerNotice("#room")])
+        _ = state.peerConnected(2, remoteKey: Self.key(8))
+        let second = Self.describe(state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(6))), on: 2))
+        #expect(!second.contains { $0.hasPrefix("publish notice") })
+        #expect(!Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).contains { $0.hasPrefix("publish notice") })
     }
 
     @Test func aPartClosesTheRoomOnEveryPeerAndTheNextJoinAnnouncesItAgain() {
@@ -260,7 +277,8 @@ import Testing
         let parted = state.parted(channel: "#room", reason: "bye", at: Date())
         #expect(Self.describe(parted) == ["append part@4", "save", "undiscover", "close 1 pearirc/room/v1", "close 2 pearirc/room/v1"])
         Self.acknowledge(parted, into: &state, from: 3)
-        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).dropLast()
+        // (Then the room's beginning, and the alone notice: both channels closed with the part.)
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).dropLast(2)
             == ["append join@5", "save", "discover", "open 1 pearirc/room/v1", "open 2 pearirc/room/v1"])
     }
 

@@ -605,12 +605,12 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         func leave(topic: [UInt8]) async { calls.withLock { $0.append("leave \(ZBase32.encode(topic).prefix(6))") } }
     }
 
-    /// A joined room's topic is looked up while our user is in it, again after a restart, and no longer after a part.
+    /// A joined room's discovery topic is looked up while our user is in it, again after a restart, and no longer after a part.
     @Test func joinedRoomsAreLookedUpByTopic() async throws {
         let directory = DataDirectory(url: FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-disc-\(UUID().uuidString)"))
         defer { try? FileManager.default.removeItem(at: directory.url) }
         let identity = try Identity.loadOrCreate(in: directory)
-        let topic = "\(ZBase32.encode(RoomTopic(foldedChannelName: "#find").bytes).prefix(6))"
+        let topic = "\(ZBase32.encode(RoomTopic(foldedChannelName: "#find").discoveryTopic).prefix(6))"
         var logger = Logger(label: "test.discovery")
         logger.logLevel = .critical
 

@@ -109,7 +109,8 @@ import Testing
         try await group.shutdownGracefully()
     }
 
-    /// `peers` names each peer by address (not the I/O library's form), nick and identity.
+    /// `peers` names each peer by identity, nick, rooms shared, how connected (with its address, not the I/O
+    /// library's form) and round-trip time (the kernel's measure on TCP); `rooms` counts each room's peers.
     @Test func peersAreListedByAddressNickAndIdentity() async throws {
         let a = try await TestGateway.make("peers-a"), b = try await TestGateway.make("peers-b")
         defer { a.cleanUp(); b.cleanUp() }
@@ -127,7 +128,13 @@ import Testing
         try await a.recorder.message("hello")
         let lines = await PearServ(gateway: a.gateway, connector: nil).handle("peers")
         let bobKey = ZBase32.encode(b.gateway.identity.keyPair.publicKey).prefix(12)
-        #expect(lines == ["1 peer(s):", "127.0.0.1:\(port)  bob  identity \(bobKey)…  rooms shared: 1"])
+        #expect(lines.first == "1 peer(s):" && lines.count == 2)
+        let line = lines.last ?? ""
+        let expected = "identity \(bobKey)…  bob  rooms shared: #p  TCP (127.0.0.1:\(port))  rtt "
+        #expect(line.hasPrefix(expected), "\(line)")
+        #expect(line.hasSuffix(" ms") && Int(line.dropFirst(expected.count).dropLast(3)) != nil, "\(line)")
+        let rooms = await PearServ(gateway: a.gateway, connector: nil).handle("rooms")
+        #expect(rooms == ["1 room(s):", "#p  1 peer  1 other member(s) shown"])
         // The accepting side names the peer by its address too, not as `[IPv4]127.0.0.1/127.0.0.1:55916`.
         let accepted = try #require(await b.gateway.peers.first?.label)
         #expect(accepted.hasPrefix("127.0.0.1:") && !accepted.contains("IPv4"))

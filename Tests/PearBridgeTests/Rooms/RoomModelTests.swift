@@ -1,3 +1,4 @@
+import Foundation
 import CompactEncoding
 import HyperLog
 import PearBridge
@@ -14,6 +15,15 @@ import Testing
         #expect(RoomTopic.namespace == HolepunchNamespace.derive("pearirc/room", count: 1)[0])
         #expect(topic.logName.hasPrefix("room/"))
         #expect(RoomTopic(bytes: [1, 2]) == nil)
+    }
+
+    /// The DHT topic a room is announced under: pinned (computed with Python's hashlib from the documented
+    /// derivation), because gateways whose derivations differ never find each other.
+    @Test func discoveryTopicIsPinned() {
+        let topic = RoomTopic(foldedChannelName: "#rust")
+        let hex = topic.discoveryTopic.map { String(format: "%02x", $0) }.joined()
+        #expect(hex == "99899d7b7597f5f03182982b0f1c9d58b79a9f5ca72cc17b531606fba00201af")
+        #expect(topic.discoveryTopic != topic.bytes)
     }
 }
 
