@@ -59,7 +59,7 @@ fuzz: deps
 # assembles, beside this repository as ../interop or where INTEROP points. The tests skip where it is absent.
 INTEROP ?= $(abspath ../interop)
 interop: deps
-	PEARIRC_INTEROP="$(INTEROP)" $(SWIFT) test --filter "UDXInteropTests|DHTInteropTests|HolepunchInteropTests"
+	PEARIRC_INTEROP="$(INTEROP)" $(SWIFT) test --filter "UDXInteropTests|DHTInteropTests|HolepunchInteropTests|SwarmRoomInteropTests"
 
 # The NAT matrix (issue 17, docs/nat-matrix.md): all 25 pairs of NAT kinds, built in network namespaces, RUNS times
 # each; root only. CI runs a representative subset (NATMatrixTests).

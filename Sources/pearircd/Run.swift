@@ -93,6 +93,11 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("no-dht"), help: "Do not join the DHT: rooms are shared with --peer gateways only.")
     var noDHT = false
 
+    @Flag(
+        name: .customLong("no-relaying"),
+        help: "Do not offer blind relaying to peers (offered by default when this gateway is reachable from outside).")
+    var noRelaying = false
+
     @Option(name: .customLong("peer-host"), help: "Address the peer listener binds to.")
     var peerHost = "0.0.0.0"
 
@@ -187,7 +192,17 @@ struct Run: AsyncParsableCommand {
                 }
                 let nodes = try DHTBootstrapNodes.resolve(given: given, persistent: false, environment: ProcessInfo.processInfo.environment)
                 guard (0...65535).contains(dhtPort) else { throw ValidationError("--dht-port must be 0 to 65535") }
-                nodeConfiguration.dht = DHTSwarm.Configuration(host: dhtHost, port: dhtPort, bootstrap: nodes)
+                var dht = DHTSwarm.Configuration(host: dhtHost, port: dhtPort, bootstrap: nodes)
+                if !noRelaying {
+                    // Bounded: a gateway relays for a few pairs of its peers at a modest rate (chat, not bulk).
+                    var limits = BlindRelayServer.Limits()
+                    limits.sessions = 256
+                    limits.pairing.links = 64
+                    limits.bytesPerSecond = 2 << 20
+                    let relayKey = try Identity.loadOrCreate(in: directory, fileName: "relay.key")
+                    dht.relayService = .init(keyPair: relayKey.keyPair, limits: limits)
+                }
+                nodeConfiguration.dht = dht
             } else if !bootstrap.isEmpty {
                 throw ValidationError("--bootstrap and --no-dht contradict each other")
             }

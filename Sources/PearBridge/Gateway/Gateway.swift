@@ -80,6 +80,8 @@ public actor Gateway: Service {
         case logChanged(writer: [UInt8])
         /// Rooms ingested blocks in a store transaction that was kept: what they decided is to be performed.
         case performCommitted
+        /// Our blind relay is up under this key: offer it to every peer.
+        case offerRelay([UInt8])
 
         func cancelled() {
             switch self {
@@ -290,6 +292,14 @@ public actor Gateway: Service {
         }
     }
 
+    /// Offers our blind relay (its public key) to every peer, now and later (`RelayOffer`).
+    public nonisolated func offerRelay(_ key: [UInt8]) {
+        post(.offerRelay(key))
+    }
+
+    /// The relays our peers offer, those sharing a room with us first (for dialling peers we cannot punch to).
+    public var offeredRelays: [[UInt8]] { state.offeredRelays() }
+
     /// One room our user is in, for `/msg PearServ rooms`.
     public struct RoomSummary: Sendable, Hashable {
         public var channel: String
@@ -338,6 +348,8 @@ public actor Gateway: Service {
             link.mux.disconnect()
         case .performCommitted:
             await performCommitted(group: &group)
+        case .offerRelay(let key):
+            await perform(state.offerRelay(key), group: &group)
         case .logChanged(let writer):
             _ = changedLogs.withLock { $0.remove(writer) }
             for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }

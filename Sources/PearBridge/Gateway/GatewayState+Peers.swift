@@ -9,7 +9,36 @@ extension GatewayState {
 
     mutating func peerConnected(_ id: ConnectionID, remoteKey: [UInt8]) -> [GatewayAction] {
         peers[id] = PeerRecord(remoteKey: remoteKey)
-        return joinedRooms.flatMap { announce($0, on: id) }
+        return joinedRooms.flatMap { announce($0, on: id) } + offerRelay(on: id)
+    }
+
+    // MARK: - Relay offers
+
+    /// Our relay is up: every peer, now and later, is told its key.
+    mutating func offerRelay(_ key: [UInt8]) -> [GatewayAction] {
+        guard ownRelayOffer == nil else { return [] }
+        ownRelayOffer = key
+        return peers.keys.sorted().flatMap { offerRelay(on: $0) }
+    }
+
+    func offerRelay(on id: ConnectionID) -> [GatewayAction] {
+        guard let key = ownRelayOffer else { return [] }
+        return [.openChannel(id, protocol: RelayOffer.protocolName, id: [], handshake: key)]
+    }
+
+    /// The relays our peers offer, those of peers sharing a room with us first (they are the likeliest to be
+    /// connected to the people we dial: the room's other members), at most `limit`.
+    func offeredRelays(limit: Int = 8) -> [[UInt8]] {
+        let offering = peers.values.filter { $0.relayOffer != nil }
+        let sharing = offering.filter { $0.rooms.values.contains(where: \.isShared) }
+        let others = offering.filter { !$0.rooms.values.contains(where: \.isShared) }
+        var keys: [[UInt8]] = []
+        for peer in sharing + others {
+            guard let key = peer.relayOffer, !keys.contains(key) else { continue }
+            keys.append(key)
+            if keys.count == limit { break }
+        }
+        return keys
     }
 
     var joinedRooms: [RoomTopic] {
@@ -99,6 +128,16 @@ extension GatewayState {
             peers[id]?.pendingReplicationOpens[discoveryKey] = nil
             guard let writer = writerByDiscoveryKey[discoveryKey], peers[id]?.replicating.remove(writer) != nil else { return [] }
             return [.stopReplication(id, discoveryKey: discoveryKey)]
+        case .opened(RelayOffer.protocolName, let channelID, let handshake):
+            // A relay key, once per connection; anything else is refused (the peer sees its channel closed).
+            guard channelID.isEmpty, handshake.count == 32, peers[id]?.relayOffer == nil else {
+                return [.rejectChannel(id, protocol: RelayOffer.protocolName, id: channelID)]
+            }
+            peers[id]?.relayOffer = handshake
+            return []
+        case .closed(RelayOffer.protocolName, _):
+            peers[id]?.relayOffer = nil
+            return []
         case .opened(let name, let channelID, _):
             // A protocol we do not speak: refused at once, as a Node peer's protomux does without a pair handler.
             return [.rejectChannel(id, protocol: name, id: channelID)]

@@ -34,6 +34,8 @@ struct GatewayState: Sendable {
         var replicating = Set<[UInt8]>()
         /// The peer's `hypercore/alpha` opens for cores not replicated here yet, by discovery key.
         var pendingReplicationOpens: [[UInt8]: ReplicationHandshake] = [:]
+        /// The blind relay the peer offers (`pearirc/relay/v1`), if it does.
+        var relayOffer: [UInt8]?
 
         var pendingRoomOpens: Int {
             rooms.values.count { if case .requested = $0.state { true } else { false } }
@@ -50,6 +52,8 @@ struct GatewayState: Sendable {
     var peers: [ConnectionID: PeerRecord] = [:]
     /// The nick of our user (the most recently registered or renamed local client).
     private(set) var localNick: String?
+    /// The blind relay this gateway offers its peers (when it is reachable and relaying is on).
+    var ownRelayOffer: [UInt8]?
     /// Every known writer by its discovery key (what `hypercore/alpha` channels are named by).
     var writerByDiscoveryKey: [[UInt8]: [UInt8]] = [:]
 

@@ -55,7 +55,7 @@ public final class GatewayNode: Sendable {
             dht.relays = configuration.relays
             return DHTSwarm(
                 keyPair: identity.keyPair, configuration: dht, eventLoop: group?.next() ?? MultiThreadedEventLoopGroup.singleton.next(),
-                logger: Logger(label: "pearircd.dht"))
+                logger: logger)
         }
         let staticPeers = discovery ?? StaticPeerDiscovery(configuration.staticPeers)
         let discovery: any PeerDiscovery = swarm.map { CombinedPeerDiscovery([staticPeers, $0]) } ?? staticPeers
@@ -72,6 +72,10 @@ public final class GatewayNode: Sendable {
             await gateway.attach(connection)
         }
         manager.set(connections)
+        swarm?.setHooks { hooks in
+            hooks.relayStarted = { key in gateway.offerRelay(key) }
+            hooks.offeredRelays = { await gateway.offeredRelays }
+        }
         self.gateway = gateway
         self.connections = connections
         self.transport = transport

@@ -24,6 +24,18 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         public var timing = DHTTopicDiscovery.Timing()
         /// The first wait before bootstrapping or listening again after nobody answered (doubling up to a minute).
         public var retry: TimeAmount = .seconds(2)
+        /// A blind relay to serve for our peers (under its own key pair) once the node finds it is reachable; nil
+        /// serves none (`--no-relaying`, or a node behind a NAT: a relay must be reachable by both sides).
+        public var relayService: RelayService?
+
+        public struct RelayService: Sendable {
+            public var keyPair: Ed25519.KeyPair
+            public var limits: BlindRelayServer.Limits
+            public init(keyPair: Ed25519.KeyPair, limits: BlindRelayServer.Limits) {
+                self.keyPair = keyPair
+                self.limits = limits
+            }
+        }
 
         public init(host: String = "0.0.0.0", port: Int = 0, bootstrap: [IPv4Endpoint]) {
             self.host = host
@@ -40,11 +52,24 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
     private let logger: Logger
     private let candidateInput: AsyncStream<PeerCandidate>.Continuation
     private let pump: Mutex<Task<Void, Never>?> = Mutex(nil)
+    private let hooks = Mutex(Hooks())
+
+    /// Set by the owner before `start`.
+    public struct Hooks: Sendable {
+        /// Our relay is up under this key (to offer it to peers).
+        public var relayStarted: (@Sendable ([UInt8]) -> Void)?
+        /// Relays our peers offer, tried (with the configured ones) when punching to a peer fails.
+        public var offeredRelays: (@Sendable () async -> [[UInt8]])?
+        public init() {}
+    }
+
+    public func setHooks(_ body: (inout Hooks) -> Void) { hooks.withLock { body(&$0) } }
     /// Succeeds once the node has bootstrapped (or the swarm closed).
     private let ready: EventLoopPromise<Void>
 
     // On the node's event loop:
     private var server: HyperDHTServer?
+    private var relayServer: BlindRelayServer?
     private var bootstrapped = false
     private var closed = false
     /// Topics joined before the node bootstrapped.
@@ -118,12 +143,41 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
                 }
                 server = listening
                 discovery.relayAddresses = { [weak listening] in listening?.relays.map(\.relayAddress) ?? [] }
+                serveRelay()
             case .failure(let error):
                 guard !closed else { return }
                 logger.warning("DHT: could not announce our key; trying again", metadata: ["error": "\(error)"])
                 retryTimer = loop.scheduleTask(in: delay(attempt)) { [self] in listen(attempt: attempt + 1, onConnection: onConnection) }
             }
         }
+    }
+
+    /// Starts the blind relay when one is configured and the node is reachable (not firewalled).
+    private func serveRelay() {
+        guard let service = configuration.relayService, relayServer == nil, !closed else { return }
+        guard !node.isFirewalled else {
+            logger.info("not relaying for peers: this node is not reachable from outside")
+            return
+        }
+        BlindRelayServer.start(on: node, keyPair: service.keyPair, limits: service.limits, logger: logger).whenComplete { [self] result in
+            switch result {
+            case .success(let relay):
+                guard !closed else {
+                    _ = relay.close()
+                    return
+                }
+                relayServer = relay
+                logger.info("relaying for peers", metadata: ["key": "\(PeerConnectionManager.shortKey(service.keyPair.publicKey))"])
+                hooks.withLock { $0.relayStarted }?(service.keyPair.publicKey)
+            case .failure(let error):
+                logger.warning("could not start relaying for peers", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// The relay key we serve under, once serving.
+    public var servedRelayKey: [UInt8]? {
+        get async { try? await loop.submit { [self] in relayServer?.keyPair.publicKey }.get() }
     }
 
     // MARK: - PeerDiscovery
@@ -155,8 +209,12 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
     // MARK: - PeerKeyDialler
 
     public func connect(toPublicKey key: [UInt8]) async throws -> any PeerConnection {
+        // The configured relays and those our peers offer (never our own: we would be relaying ourselves).
+        let offered = await hooks.withLock { $0.offeredRelays }?() ?? []
+        let own = configuration.relayService?.keyPair.publicKey
+        let relays = (configuration.relays + offered.filter { !configuration.relays.contains($0) }).filter { $0 != own }
         let connection = try await loop.flatSubmit { [self] in
-            node.connect(to: key, keyPair: keyPair, relayThrough: configuration.relays, logger: logger)
+            node.connect(to: key, keyPair: keyPair, relayThrough: relays, logger: logger)
         }.get()
         return DHTPeerConnection(connection)
     }
@@ -175,6 +233,7 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
             ready.succeed()
             retryTimer?.cancel()
             let leaving = discovery.close()
+            _ = relayServer?.close()
             let stopping = server?.close() ?? loop.makeSucceededVoidFuture()
             return leaving.and(stopping).map { _ in }
         }.get()

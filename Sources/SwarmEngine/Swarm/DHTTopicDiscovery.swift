@@ -5,11 +5,13 @@ import Sodium
 /// Hyperswarm's topic discovery (hyperswarm 4.17 `lib/peer-discovery.js`) on a `DHTNode`: for each joined topic it
 /// announces our key under the topic (as a server, with the relay addresses our HyperDHT server is reachable through)
 /// and looks the topic up (as a client), handing out the keys it finds, and keeps doing both: every 10 minutes plus up
-/// to 2 minutes of jitter, as the reference. One difference, on purpose: while a lookup finds nobody else, the next
-/// comes soon (1 s, then doubling up to the refresh interval), so two peers that join at the same moment meet within
-/// seconds instead of missing each other for ten minutes (the reference's behaviour, ../shared/interop/README.md).
+/// to 2 minutes of jitter, as the reference. One difference, on purpose: the first lookups after joining come soon
+/// (1 s, 2 s, 4 s, 8 s after one another), and so does the next while a lookup finds nobody else (1 s, doubling up to
+/// the refresh interval), so two peers that join at the same moment meet within seconds instead of missing each
+/// other for ten minutes (the reference's behaviour, ../shared/interop/README.md) — also when each finds a third
+/// member at once, whose presence would otherwise stop the quick retries.
 ///
-/// The first step of issue 18 (swarm rooms): nothing in the gateway uses it yet. On the node's event loop.
+/// `DHTSwarm` runs it for the gateway's rooms. On the node's event loop.
 public final class DHTTopicDiscovery: @unchecked Sendable {
     /// A peer found under a topic: its public key (what to connect to) and the relays its announce named.
     public struct Found: Sendable, Hashable {
@@ -24,6 +26,8 @@ public final class DHTTopicDiscovery: @unchecked Sendable {
         public var jitter = TimeAmount.minutes(2)
         /// The first retry after a lookup that found nobody else; doubling up to `refresh`.
         public var firstRetry = TimeAmount.seconds(1)
+        /// Lookups after joining that are followed soon by another whatever they found (at `firstRetry`, doubling).
+        public var followUpLookups = 4
         public init() {}
     }
 
@@ -47,6 +51,8 @@ public final class DHTTopicDiscovery: @unchecked Sendable {
         var refreshing: EventLoopFuture<Void>?
         /// Lookups in a row that found nobody else (the retry doubles with each).
         var emptyLookups = 0
+        /// Lookups done since joining.
+        var lookups = 0
         init(server: Bool, client: Bool) {
             self.server = server
             self.client = client
@@ -114,6 +120,7 @@ public final class DHTTopicDiscovery: @unchecked Sendable {
             guard let self, topics[topic] === state else { return }
             state.refreshing = nil
             state.emptyLookups = others == 0 ? state.emptyLookups + 1 : 0
+            state.lookups += 1
             schedule(topic, state)
         }
         state.refreshing = done
@@ -129,12 +136,15 @@ public final class DHTTopicDiscovery: @unchecked Sendable {
         return others.count
     }
 
-    /// When a topic is refreshed next: after `emptyLookups` lookups in a row that found nobody else, soon (the first
-    /// retry, doubling, never later than the refresh interval); otherwise the refresh interval plus a random part of
-    /// the jitter (`jitterFraction` in 0...1).
-    public static func nextRefresh(afterEmptyLookups emptyLookups: Int, client: Bool, timing: Timing, jitterFraction: Double) -> TimeAmount {
-        if client, emptyLookups > 0 {
-            let exponent = min(emptyLookups - 1, 20)
+    /// When a topic is refreshed next: soon after each of the first `followUpLookups` lookups since joining, and after
+    /// `emptyLookups` lookups in a row that found nobody else (the first retry, doubling, never later than the refresh
+    /// interval); otherwise the refresh interval plus a random part of the jitter (`jitterFraction` in 0...1).
+    public static func nextRefresh(
+        afterLookups lookups: Int = .max, emptyLookups: Int, client: Bool, timing: Timing, jitterFraction: Double
+    ) -> TimeAmount {
+        let soon = emptyLookups > 0 ? emptyLookups : lookups <= timing.followUpLookups ? lookups : 0
+        if client, soon > 0 {
+            let exponent = min(soon - 1, 20)
             return min(.nanoseconds(timing.firstRetry.nanoseconds << exponent), timing.refresh)
         }
         return timing.refresh + .nanoseconds(Int64(Double(timing.jitter.nanoseconds) * min(max(jitterFraction, 0), 1)))
@@ -143,7 +153,7 @@ public final class DHTTopicDiscovery: @unchecked Sendable {
     private func schedule(_ topic: [UInt8], _ state: Topic) {
         guard !closed else { return }
         let delay = Self.nextRefresh(
-            afterEmptyLookups: state.emptyLookups, client: state.client, timing: timing,
+            afterLookups: state.lookups, emptyLookups: state.emptyLookups, client: state.client, timing: timing,
             jitterFraction: Double.random(in: 0...1))
         state.timer = node.eventLoop.scheduleTask(in: delay) { [weak self] in
             guard let self, topics[topic] === state else { return }

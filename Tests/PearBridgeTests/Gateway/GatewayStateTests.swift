@@ -254,6 +254,30 @@ import Testing
         #expect(Self.describe(actions).filter { !$0.hasPrefix("publish notice") } == row.expected, "\(row.description)")
     }
 
+    /// A relay key a peer offers (`pearirc/relay/v1`) is kept while its channel is open, those of peers sharing a
+    /// room first; a malformed or repeated offer is refused; ours goes to every peer, now and later.
+    @Test func relayOffersAreLearntAndMade() {
+        var state = Self.makeState()
+        _ = state.joined(channel: "#room", nick: "alice", at: Date())
+        _ = state.peerConnected(1, remoteKey: Self.peerKey)
+        _ = state.peerConnected(2, remoteKey: Self.key(8))
+        let relay1 = Self.key(41), relay2 = Self.key(42)
+        #expect(state.peerEvent(.opened(protocol: RelayOffer.protocolName, id: [], handshake: relay2), on: 2).isEmpty)
+        #expect(state.peerEvent(.opened(protocol: RelayOffer.protocolName, id: [], handshake: relay1), on: 1).isEmpty)
+        // Peer 1 shares the room: its relay comes first.
+        _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(7))), on: 1)
+        #expect(state.offeredRelays() == [relay1, relay2])
+        #expect(Self.describe(state.peerEvent(.opened(protocol: RelayOffer.protocolName, id: [], handshake: relay2), on: 1))
+            == ["reject 1 pearirc/relay/v1"])
+        #expect(Self.describe(state.peerEvent(.opened(protocol: RelayOffer.protocolName, id: [], handshake: [1, 2]), on: 2))
+            == ["reject 2 pearirc/relay/v1"])
+        _ = state.peerEvent(.closed(protocol: RelayOffer.protocolName, id: []), on: 2)
+        #expect(state.offeredRelays() == [relay1])
+        // Ours: offered to both peers at once, and to a peer connecting later.
+        #expect(Self.describe(state.offerRelay(Self.key(50))) == ["open 1 pearirc/relay/v1", "open 2 pearirc/relay/v1"])
+        #expect(Self.describe(state.peerConnected(3, remoteKey: Self.key(9))).contains("open 3 pearirc/relay/v1"))
+    }
+
     /// Joining a room nobody else shares says so; the first peer to share it is announced, once; a join while a peer
     /// shares the room says nothing.
     @Test func aJoinAloneIsToldAndTheFirstPeerIsAnnouncedOnce() {

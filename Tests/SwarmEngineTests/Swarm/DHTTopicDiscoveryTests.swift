@@ -63,16 +63,22 @@ import Testing
         }
     }
 
-    @Test func refreshesComeSoonOnlyWhileNobodyIsFound() {
+    @Test func refreshesComeSoonOnlyAfterJoiningAndWhileNobodyIsFound() {
         let timing = DHTTopicDiscovery.Timing()
         let retries = (1...4).map {
-            DHTTopicDiscovery.nextRefresh(afterEmptyLookups: $0, client: true, timing: timing, jitterFraction: 0.5)
+            DHTTopicDiscovery.nextRefresh(emptyLookups: $0, client: true, timing: timing, jitterFraction: 0.5)
         }
         #expect(retries == [.seconds(1), .seconds(2), .seconds(4), .seconds(8)])
         // Never later than the regular refresh, however long nobody is found.
-        #expect(DHTTopicDiscovery.nextRefresh(afterEmptyLookups: 40, client: true, timing: timing, jitterFraction: 0) == .minutes(10))
-        // Someone found, or not looking at all: the reference's 10 minutes plus jitter.
-        #expect(DHTTopicDiscovery.nextRefresh(afterEmptyLookups: 0, client: true, timing: timing, jitterFraction: 0.5) == .minutes(11))
-        #expect(DHTTopicDiscovery.nextRefresh(afterEmptyLookups: 3, client: false, timing: timing, jitterFraction: 1) == .minutes(12))
+        #expect(DHTTopicDiscovery.nextRefresh(emptyLookups: 40, client: true, timing: timing, jitterFraction: 0) == .minutes(10))
+        // The first lookups after joining are followed soon even when they found someone (a third member must not
+        // hide a peer that joined at the same moment)...
+        let followUps = (1...5).map {
+            DHTTopicDiscovery.nextRefresh(afterLookups: $0, emptyLookups: 0, client: true, timing: timing, jitterFraction: 0.5)
+        }
+        #expect(followUps == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .minutes(11)])
+        // ...and then someone found, or not looking at all: the reference's 10 minutes plus jitter.
+        #expect(DHTTopicDiscovery.nextRefresh(emptyLookups: 0, client: true, timing: timing, jitterFraction: 0.5) == .minutes(11))
+        #expect(DHTTopicDiscovery.nextRefresh(afterLookups: 1, emptyLookups: 3, client: false, timing: timing, jitterFraction: 1) == .minutes(12))
     }
 }
