@@ -34,7 +34,7 @@ clean:
 	rm -rf .build
 
 # Real clients end to end: irssi (TLS) and WeeChat (plain) in tmux, first against `pearircd run --standalone`, then
-# on two peer-to-peer gateways joined by --peer (irssi on A, WeeChat on B).
+# on two peer-to-peer gateways joined by --peer, then meeting on a local DHT test net only (irssi on A, WeeChat on B).
 # Needs irssi, weechat-curses and tmux (apt-get install -y irssi weechat-curses tmux) and python3.
 # CONFIG=release runs them against the binary `make run` starts (linked self-contained, see Package.swift).
 CONFIG ?= debug

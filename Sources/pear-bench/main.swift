@@ -7,6 +7,8 @@
 //   udx: one UDX stream over loopback, raw and encrypted, beside udx-native in Node (--interop DIR, default ../interop)
 //        and secret-stream over TCP; CPU per GB; memory per open stream [--megabytes N] [--streams N]
 //   dht: announce and lookup on 5- and 50-node test nets, beside hyperdht in Node [--rounds N --interop DIR]
+//   swarm-rooms: swarm join/connect beside hyperswarm in Node (--interop DIR), JOIN-to-line between two gateways found
+//        on a loopback test net, 1,000 lines/s between them [--rounds N]
 //   nat-matrix: connect by key across the 25 pairs of NAT kinds built in network namespaces (root) [--runs N]
 //   udx-lossy: secret-stream over UDX and over TCP (CUBIC) in a namespace dropping 1 % / 5 % of packets (root)
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
@@ -48,6 +50,13 @@ for suite in selected {
             rounds: option("--rounds", default: 20),
             interop: textOption("--interop") ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
                 .deletingLastPathComponent().appendingPathComponent("interop").path,
+            report: report)
+    case "swarm-rooms":
+        try await SwarmRoomBenchmarks.run(
+            rounds: option("--rounds", default: 10),
+            interop: textOption("--interop") ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+                .deletingLastPathComponent().appendingPathComponent("interop").path,
+            pearircd: textOption("--pearircd").map { URL(fileURLWithPath: $0) } ?? ServerProcess.besideThisBinary("pearircd"),
             report: report)
     case "nat-matrix":
         try await NATMatrixBenchmarks.run(runs: option("--runs", default: 3), report: report)

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Peer-to-peer end-to-end test with real IRC clients: irssi on gateway A (over TLS) and WeeChat on gateway B (over
-plain text), the two `pearircd run` gateways joined by `--peer` over loopback (secret-stream + protomux + hypercore
-replication), all driven inside tmux the same way as clients.py.
+plain text), all driven inside tmux the same way as clients.py. Two runs: the two `pearircd run` gateways joined by
+`--peer` over loopback TCP, then meeting through a local test net of six `pearircd dht-node --persistent`s only
+(the room found by name on the DHT, the connection by key over UDX); secret-stream + protomux + hypercore
+replication in both.
 
 Checks: both clients register and join one channel; each sees the other arrive (a remote JOIN with the peer's key
 fingerprint as host); messages cross both ways; a /me action crosses; a nick change on A shows up on B; a topic set
@@ -25,26 +27,60 @@ import time
 from clients import CHANNEL, CheckFailed, Tmux, missing_requirement, parse_options, start_clients
 
 
-def start_gateway(binary, directory, name, peer_port, timeout, history_on_join=0):
-    """Starts `pearircd run` with its own data directory; returns (process, ports by kind)."""
+# Never the public DHT: a gateway or node without a local --bootstrap refuses to start.
+ENVIRONMENT = dict(os.environ, PEARIRC_FORBID_PUBLIC_BOOTSTRAP="1")
+
+
+def start_gateway(binary, directory, name, peer_port, timeout, history_on_join=0, bootstrap=None):
+    """Starts `pearircd run` with its own data directory, dialling `peer_port` or joining the DHT through the node
+    at `bootstrap` (else off the DHT); returns (process, ports by kind)."""
     data = os.path.join(directory, f"data-{name}")
     arguments = [binary, "run", "--port", "0", "--tls-port", "0", "--data-dir", data, "--peer-host", "127.0.0.1",
-                 "--peer-port", "0", "--history-on-join", str(history_on_join), "--no-dht"]
+                 "--peer-port", "0", "--history-on-join", str(history_on_join)]
+    if bootstrap is not None:
+        arguments += ["--dht-host", "127.0.0.1", "--bootstrap", f"127.0.0.1:{bootstrap}"]
+    else:
+        arguments += ["--no-dht"]
     if peer_port is not None:
         arguments += ["--peer", f"127.0.0.1:{peer_port}"]
     process = subprocess.Popen(
         arguments, stdout=subprocess.PIPE, stderr=open(os.path.join(directory, f"pearircd-{name}.log"), "w"),
-        text=True, start_new_session=True,
+        text=True, start_new_session=True, env=ENVIRONMENT,
     )
     ports = {}
     deadline = time.monotonic() + timeout
-    while len(ports) < 3:
+    while "plain" not in ports or "tls" not in ports:
         if time.monotonic() > deadline or process.poll() is not None:
             raise CheckFailed(f"gateway {name} did not print its listening ports")
         words = process.stdout.readline().split()
         if len(words) == 4 and words[0] == "listening":
             ports[words[1]] = int(words[3])
     return process, ports
+
+
+def start_test_net(binary, directory, size, timeout):
+    """Starts `size` persistent `pearircd dht-node`s on 127.0.0.1, the first on its own and the others bootstrapping
+    from it; returns (processes, the first one's port)."""
+    processes = []
+    first = None
+    for index in range(size):
+        arguments = [binary, "dht-node", "--host", "127.0.0.1", "--port", "0", "--persistent"]
+        if first is not None:
+            arguments += ["--bootstrap", f"127.0.0.1:{first}"]
+        process = subprocess.Popen(
+            arguments, stdout=subprocess.PIPE, stderr=open(os.path.join(directory, f"dht-{index}.log"), "w"),
+            text=True, start_new_session=True, env=ENVIRONMENT,
+        )
+        processes.append(process)
+        deadline = time.monotonic() + timeout
+        while True:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise CheckFailed(f"dht node {index} did not print its port")
+            words = process.stdout.readline().split()
+            if len(words) == 4 and words[:2] == ["listening", "dht"]:
+                first = first if first is not None else int(words[3])
+                break
+    return processes, first
 
 
 def stop(process):
@@ -61,20 +97,35 @@ def main():
     options = parse_options(__doc__.split("\n")[0], default_timeout=30.0)
     if missing_requirement(options, "e2e-p2p"):
         return 2
+    for swarm in (False, True):
+        status = run(options, swarm)
+        if status != 0:
+            return status
+    return 0
 
-    directory = tempfile.mkdtemp(prefix="pearirc-e2e-p2p-")
+
+def run(options, swarm):
+    """One run: B dials A by address, or (`swarm`) both only know a local DHT test net."""
+    label = "e2e-p2p-swarm" if swarm else "e2e-p2p"
+    directory = tempfile.mkdtemp(prefix=f"pearirc-{label}-")
     tmux = Tmux(directory)
     gateways = []
     started = time.monotonic()
     step = "start"
     try:
-        step = "start two gateways, B dialling A"
-        a, a_ports = start_gateway(options.pearircd, directory, "a", None, 60)
+        bootstrap = None
+        if swarm:
+            step = "start a test net of six DHT nodes"
+            nodes, bootstrap = start_test_net(options.pearircd, directory, 6, 60)
+            gateways.extend(nodes)
+        step = "start two gateways, meeting on the DHT" if swarm else "start two gateways, B dialling A"
+        a, a_ports = start_gateway(options.pearircd, directory, "a", None, 60, bootstrap=bootstrap)
         gateways.append(a)
         # B replays history on join (for the rejoin check); A does not.
-        b, b_ports = start_gateway(options.pearircd, directory, "b", a_ports["peers"], 60, history_on_join=50)
+        b, b_ports = start_gateway(options.pearircd, directory, "b", None if swarm else a_ports["peers"], 60,
+                                   history_on_join=50, bootstrap=bootstrap)
         gateways.append(b)
-        print(f"e2e-p2p: gateway A irc tls {a_ports['tls']}, gateway B irc plain {b_ports['plain']}")
+        print(f"{label}: gateway A irc tls {a_ports['tls']}, gateway B irc plain {b_ports['plain']}")
         os.makedirs(os.path.join(directory, "a"))
         os.makedirs(os.path.join(directory, "b"))
         alice, bob = start_clients(
@@ -85,7 +136,7 @@ def main():
         def check(name):
             nonlocal step
             step = name
-            print(f"e2e-p2p: {name}")
+            print(f"{label}: {name}")
 
         check("irssi registers on A, WeeChat on B")
         alice.wait_for("Welcome to the PearIRC Network, alice", what="irssi's RPL_WELCOME")
@@ -146,10 +197,10 @@ def main():
             bob.wait_for_pattern(rf"\bcarol\b\W+hello from carol {token}", what="carol's line on B under her nick")
             raw.sendall(b"QUIT :done\r\n")
 
-        print(f"e2e-p2p: passed in {time.monotonic() - started:.1f} s")
+        print(f"{label}: passed in {time.monotonic() - started:.1f} s")
         return 0
     except CheckFailed as failure:
-        print(f"e2e-p2p: FAILED at '{step}': {failure}", file=sys.stderr)
+        print(f"{label}: FAILED at '{step}': {failure}", file=sys.stderr)
         for name in ("a", "b"):
             log = os.path.join(directory, f"pearircd-{name}.log")
             if os.path.exists(log):
@@ -159,7 +210,7 @@ def main():
         return 1
     finally:
         tmux.kill()
-        for process in gateways:
+        for process in reversed(gateways):
             stop(process)
         if not options.keep:
             shutil.rmtree(directory, ignore_errors=True)
