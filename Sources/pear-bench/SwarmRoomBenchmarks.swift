@@ -18,26 +18,27 @@ import Synchronization
 ///   bob's `JOIN` on a fresh gateway B (started and bootstrapped before) to bob's client showing that line (lookup,
 ///   connect, room channel, replication, IRC);
 /// - `swarm.fast.*`: 10 talkers on A and 5 listeners on B, the gateways connected through the swarm, 1,000 lines/s for
-///   10 s: latency p50/p99, deliveries lost, CPU per line of each gateway.
+///   10 s: latency p50/p99, deliveries lost, CPU per line of each gateway; beside it, in the same run, `swarm.tcp.*`:
+///   the same load between two gateways joined by `--peer` over TCP (the path of the earlier issues).
 enum SwarmRoomBenchmarks {
     static func run(rounds: Int, interop: String?, pearircd: URL, report: BenchmarkReport) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let net = try await DHTTestNet.start(size: 6, on: loop)
         do {
-            try await connectTimes(rounds: rounds, net: net, loop: loop, report: report)
-            if let modules = interop.map({ URL(fileURLWithPath: $0).appendingPathComponent("ref/node_modules").path }),
-                FileManager.default.fileExists(atPath: modules + "/hyperswarm")
-            {
-                try reference(modules: modules, rounds: rounds, bootstrap: net.bootstrap, report: report)
-            } else {
-                print("swarm.connect.reference skipped: no Node reference tree (pass --interop DIR, see ../shared/interop/README.md)")
-            }
-            try await gateways(rounds: rounds, pearircd: pearircd, bootstrap: net.bootstrap, group: group, report: report)
-        } catch {
-            try? await DHTTestNet.close(net.nodes, on: loop)
-            try? await group.shutdownGracefully()
-            throw error
+                try await connectTimes(rounds: rounds, net: net, loop: loop, report: report)
+                if let modules = interop.map({ URL(fileURLWithPath: $0).appendingPathComponent("ref/node_modules").path }),
+                    FileManager.default.fileExists(atPath: modules + "/hyperswarm")
+                {
+                    try reference(modules: modules, rounds: rounds, bootstrap: net.bootstrap, report: report)
+                } else {
+                    print("swarm.connect.reference skipped: no Node reference tree (pass --interop DIR, see ../shared/interop/README.md)")
+                }
+                try await gateways(rounds: rounds, pearircd: pearircd, bootstrap: net.bootstrap, group: group, report: report)
+            } catch {
+                try? await DHTTestNet.close(net.nodes, on: loop)
+                try? await group.shutdownGracefully()
+                throw error
         }
         try await DHTTestNet.close(net.nodes, on: loop)
         try await group.shutdownGracefully()
@@ -220,19 +221,31 @@ enum SwarmRoomBenchmarks {
         summary("swarm.join_to_line", joinToLine, parameters: ["nodes": "6", "rounds": "\(rounds)"], report: report)
 
         // The load: talkers on A, listeners on a B that met A through the swarm.
-        let b = try startGateway("b", root: root, pearircd: pearircd, bootstrap: bootstrap)
-        defer { b.stop() }
         var options = P2PLoadBenchmarks.Options()
         options.rate = 1000
         options.seconds = 10
-        let clients = try await P2PLoadBenchmarks.join(options, talkersOn: a.ports["plain"] ?? 0, listenersOn: b.ports["plain"] ?? 0, group: group)
-        defer { clients.close() }
-        try await P2PLoadBenchmarks.warmUp(clients)
         let lines = options.rate * options.seconds
-        let phase = try await P2PLoadBenchmarks.paced(clients, rate: options.rate, lines: lines, servers: [a, b])
-        P2PLoadBenchmarks.summarise(
-            phase, as: "swarm.fast", servers: ["a", "b"],
-            parameters: ["talkers": "\(options.talkers)", "listeners": "\(options.listeners)", "rate": "1000/s", "lines": "\(lines)"],
-            report: report)
+        let parameters = ["talkers": "\(options.talkers)", "listeners": "\(options.listeners)", "rate": "1000/s", "lines": "\(lines)"]
+        do {
+            let b = try startGateway("b", root: root, pearircd: pearircd, bootstrap: bootstrap)
+            defer { b.stop() }
+            let clients = try await P2PLoadBenchmarks.join(options, talkersOn: a.ports["plain"] ?? 0, listenersOn: b.ports["plain"] ?? 0, group: group)
+            defer { clients.close() }
+            try await P2PLoadBenchmarks.warmUp(clients)
+            let phase = try await P2PLoadBenchmarks.paced(clients, rate: options.rate, lines: lines, servers: [a, b])
+            P2PLoadBenchmarks.summarise(phase, as: "swarm.fast", servers: ["a", "b"], parameters: parameters, report: report)
+        }
+
+        // The same between two gateways joined over TCP by address.
+        let c = try P2PLoadBenchmarks.startGateway("c", root: root, options: options, extra: ["--peer-host", "127.0.0.1", "--peer-port", "0"])
+        defer { c.stop() }
+        let d = try P2PLoadBenchmarks.startGateway(
+            "d", root: root, options: options, extra: ["--no-peer-listener", "--peer", "127.0.0.1:\(c.ports["peers"] ?? 0)"])
+        defer { d.stop() }
+        let tcpClients = try await P2PLoadBenchmarks.join(options, talkersOn: c.ports["plain"] ?? 0, listenersOn: d.ports["plain"] ?? 0, group: group)
+        defer { tcpClients.close() }
+        try await P2PLoadBenchmarks.warmUp(tcpClients)
+        let tcp = try await P2PLoadBenchmarks.paced(tcpClients, rate: options.rate, lines: lines, servers: [c, d])
+        P2PLoadBenchmarks.summarise(tcp, as: "swarm.tcp", servers: ["a", "b"], parameters: parameters, report: report)
     }
 }

@@ -107,6 +107,14 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("no-peer-listener"), help: "Do not accept connections from other gateways.")
     var noPeerListener = false
 
+    func validate() throws {
+        for entry in bootstrap where DHTNodeCommand.endpoint(entry) == nil {
+            throw ValidationError("--bootstrap \(entry): expected IPv4-HOST:PORT")
+        }
+        guard (0...65535).contains(dhtPort) else { throw ValidationError("--dht-port must be 0 to 65535") }
+        if noDHT, !bootstrap.isEmpty { throw ValidationError("--bootstrap and --no-dht contradict each other") }
+    }
+
     /// A relay key as `dht-node --serve-relay` prints it: 32 bytes in z-base-32.
     static func relayKey(_ text: String) throws -> [UInt8] {
         guard let key = ZBase32.decode(text), key.count == 32 else {
@@ -183,15 +191,8 @@ struct Run: AsyncParsableCommand {
             }
             nodeConfiguration.relays = try relays.map(Self.relayKey)
             if !noDHT {
-                var given: [IPv4Endpoint] = []
-                for entry in bootstrap {
-                    guard let endpoint = DHTNodeCommand.endpoint(entry) else {
-                        throw ValidationError("--bootstrap \(entry): expected IPv4-HOST:PORT")
-                    }
-                    given.append(endpoint)
-                }
+                let given = bootstrap.compactMap(DHTNodeCommand.endpoint)
                 let nodes = try DHTBootstrapNodes.resolve(given: given, persistent: false, environment: ProcessInfo.processInfo.environment)
-                guard (0...65535).contains(dhtPort) else { throw ValidationError("--dht-port must be 0 to 65535") }
                 var dht = DHTSwarm.Configuration(host: dhtHost, port: dhtPort, bootstrap: nodes)
                 if !noRelaying {
                     // Bounded: a gateway relays for a few pairs of its peers at a modest rate (chat, not bulk).
@@ -203,8 +204,6 @@ struct Run: AsyncParsableCommand {
                     dht.relayService = .init(keyPair: relayKey.keyPair, limits: limits)
                 }
                 nodeConfiguration.dht = dht
-            } else if !bootstrap.isEmpty {
-                throw ValidationError("--bootstrap and --no-dht contradict each other")
             }
             if !relays.isEmpty { logger.info("relays", metadata: ["keys": "\(relays.joined(separator: ", "))"]) }
             let node = try GatewayNode(

@@ -108,6 +108,26 @@ import Testing
         let lines = Mutex<[String]>([])
     }
 
+    /// DHT settings that cannot work are refused at start, saying why; and a gateway given no `--bootstrap` would join
+    /// the public HyperDHT, which every test forbids: it refuses to start instead.
+    @Test func badDHTSettingsAreRefused() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-baddht-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let common = ["run", "--data-dir", directory.path, "--port", "0", "--no-tls", "--no-peer-listener"]
+        let cases = [
+            (["--bootstrap", "nowhere"], "--bootstrap nowhere: expected IPv4-HOST:PORT"),
+            (["--dht-port", "70000"], "--dht-port must be 0 to 65535"),
+            (["--no-dht", "--bootstrap", "127.0.0.1:1"], "--bootstrap and --no-dht contradict each other"),
+            ([], "PEARIRC_FORBID_PUBLIC_BOOTSTRAP forbids the public HyperDHT bootstrap nodes"),
+        ]
+        for (arguments, report) in cases {
+            let gateway = try GatewayProcess.launch(common + arguments)
+            let status = await gateway.exitStatus(timeout: .seconds(30))
+            #expect(status != nil && status != 0, "\(arguments)")
+            #expect(gateway.printed.contains(report), "\(arguments): \(gateway.printed)")
+        }
+    }
+
     /// The first 12 z-base-32 characters of a gateway's identity, as PearServ shows it.
     static func identity(of client: LineClient) async throws -> String {
         try await client.send("PRIVMSG PearServ :identity")
