@@ -45,6 +45,12 @@ extension Gateway {
                 onMisbehaviour(link.mux.remotePublicKey, reason)
             case .discover(let topic, let joined):
                 if joined { await discovery?.join(topic: topic.discoveryTopic) } else { await discovery?.leave(topic: topic.discoveryTopic) }
+            case .checkAlone(let topic):
+                let delay = aloneNoticeDelay
+                group.addTask { [weak self] in
+                    try? await Task.sleep(for: delay)
+                    self?.post(.aloneCheck(topic))
+                }
             case .saveCatalogue:
                 catalogueChanged = true
             case .publish(let event):

@@ -82,6 +82,8 @@ public actor Gateway: Service {
         case performCommitted
         /// Our blind relay is up under this key: offer it to every peer.
         case offerRelay([UInt8])
+        /// The moment after a lonely join is over (`GatewayAction.checkAlone`).
+        case aloneCheck(RoomTopic)
 
         func cancelled() {
             switch self {
@@ -292,6 +294,9 @@ public actor Gateway: Service {
         }
     }
 
+    /// How long after joining a room nobody shares the user is told so (peers found within it are simply there).
+    public var aloneNoticeDelay: Duration = .seconds(3)
+
     /// Offers our blind relay (its public key) to every peer, now and later (`RelayOffer`).
     public nonisolated func offerRelay(_ key: [UInt8]) {
         post(.offerRelay(key))
@@ -350,6 +355,8 @@ public actor Gateway: Service {
             await performCommitted(group: &group)
         case .offerRelay(let key):
             await perform(state.offerRelay(key), group: &group)
+        case .aloneCheck(let topic):
+            await perform(state.aloneCheck(topic), group: &group)
         case .logChanged(let writer):
             _ = changedLogs.withLock { $0.remove(writer) }
             for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }

@@ -24,6 +24,9 @@ enum GatewayAction: Sendable {
     case disconnect(GatewayState.ConnectionID, PeerMisbehaviour)
     /// Start (or stop) looking for the room's people: discovery joins (or leaves) the room topic.
     case discover(RoomTopic, Bool)
+    /// Our user joined a room nobody shares yet: after a moment (peers found at once need not be announced as
+    /// missing), report `aloneCheck`.
+    case checkAlone(RoomTopic)
     /// The room catalogue (rooms, whether joined, writer keys) changed: save it.
     case saveCatalogue
     case publish(RoomEvent)

@@ -181,7 +181,10 @@ extension GatewayState {
         actions += admit([hello.ownWriter], to: topic, from: id)
         if rooms[topic]?.waitingForPeers == true {
             rooms[topic]?.waitingForPeers = false
-            actions.append(.publish(.gatewayNotice(room: room.channel, text: Self.firstPeerNotice(room.channel))))
+            if rooms[topic]?.toldAlone == true {
+                rooms[topic]?.toldAlone = false
+                actions.append(.publish(.gatewayNotice(room: room.channel, text: Self.firstPeerNotice(room.channel))))
+            }
         }
         return actions
     }

@@ -194,11 +194,19 @@ struct GatewayState: Sendable {
         for author in room.presence.sorted {
             actions.append(.publish(.memberJoined(room: channel, member: room.member(author))))
         }
-        if sharingPeers(of: topic) == 0 {
+        if sharingPeers(of: topic) == 0, rooms[topic]?.waitingForPeers != true {
             rooms[topic]?.waitingForPeers = true
-            actions.append(.publish(.gatewayNotice(room: channel, text: Self.aloneNotice(channel))))
+            actions.append(.checkAlone(topic))
         }
         return actions
+    }
+
+    /// A moment after our user joined a room nobody shared: if still nobody does, they are told so (once).
+    mutating func aloneCheck(_ topic: RoomTopic) -> [GatewayAction] {
+        guard let room = rooms[topic], room.joined, room.waitingForPeers, !room.toldAlone, sharingPeers(of: topic) == 0
+        else { return [] }
+        rooms[topic]?.toldAlone = true
+        return [.publish(.gatewayNotice(room: room.channel, text: Self.aloneNotice(room.channel)))]
     }
 
     static func aloneNotice(_ channel: String) -> String {

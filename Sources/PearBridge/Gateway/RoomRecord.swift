@@ -13,8 +13,10 @@ struct RoomRecord: Sendable {
     var writers: RoomWriters
     var joined = false
     var presence = RoomPresence()
-    /// Our user was told nobody else is here: the first peer to share the room is announced to them.
+    /// Our user joined while nobody shared the room: the alone check is pending, or done.
     var waitingForPeers = false
+    /// Our user was told nobody else is here: the first peer to share the room is announced to them.
+    var toldAlone = false
     /// The Lamport clock of the last local entry composed (its append may still be under way).
     var lastComposedLamport: UInt64 = 0
     /// The nick of the last local nick entry composed (its append may still be under way).

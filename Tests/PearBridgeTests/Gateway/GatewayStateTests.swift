@@ -49,6 +49,7 @@ import Testing
             case .stopReplication(let id, _): "stopReplication \(id)"
             case .disconnect(let id, let why): "disconnect \(id) \(why)"
             case .discover(_, let joined): joined ? "discover" : "undiscover"
+            case .checkAlone: "checkAlone"
             case .saveCatalogue: "save"
             case .publish(let event): "publish \(Self.describe(event))"
             }
@@ -86,16 +87,15 @@ import Testing
     @Test func aFirstJoinProvesTheIdentityNamesTheNickAndJoinsInOneBatch() {
         var state = Self.makeState()
         let actions = state.joined(channel: "#room", nick: "alice", at: Date(timeIntervalSince1970: 1))
-        // Nobody else is here yet: the user is told so.
-        let alone = "publish notice " + GatewayState.aloneNotice("#room")
-        #expect(Self.describe(actions) == ["append identity@1,nick@2,join@3", "save", "discover", "publish began #room 1", alone])
+        // Nobody else is here yet: in a moment, unless someone turns up, the user is told so.
+        #expect(Self.describe(actions) == ["append identity@1,nick@2,join@3", "save", "discover", "publish began #room 1", "checkAlone"])
         Self.acknowledge(actions, into: &state, from: 0)
         // Joining again with the same nick records the join only: the identity is proven and the nick unchanged. The
-        // room began with its first entry, whenever it is joined again.
-        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())) == ["append join@4", "save", "publish began #room 1", alone])
+        // room began with its first entry, whenever it is joined again. (The alone check is already pending.)
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())) == ["append join@4", "save", "publish began #room 1"])
         // Composed while the join@4 append is still under way: its clocks continue above it.
         #expect(Self.describe(state.joined(channel: "#room", nick: "alicia", at: Date(timeIntervalSince1970: 9)))
-            == ["append nick@5,join@6", "save", "publish began #room 1", alone])
+            == ["append nick@5,join@6", "save", "publish began #room 1"])
     }
 
     /// A client that joins one room under a new nick renames our user in every room we are in: other gateways show
@@ -278,18 +278,31 @@ import Testing
         #expect(Self.describe(state.peerConnected(3, remoteKey: Self.key(9))).contains("open 3 pearirc/relay/v1"))
     }
 
-    /// Joining a room nobody else shares says so; the first peer to share it is announced, once; a join while a peer
-    /// shares the room says nothing.
+    /// Joining a room nobody else shares says so a moment later, once; the first peer to share it then is announced,
+    /// once; a peer found within the moment makes both unnecessary; a join while a peer shares the room says nothing.
     @Test func aJoinAloneIsToldAndTheFirstPeerIsAnnouncedOnce() {
         var state = Self.makeState()
-        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).last == "publish notice " + GatewayState.aloneNotice("#room"))
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).last == "checkAlone")
+        #expect(Self.describe(state.aloneCheck(Self.room)) == ["publish notice " + GatewayState.aloneNotice("#room")])
+        #expect(state.aloneCheck(Self.room).isEmpty)
         _ = state.peerConnected(1, remoteKey: Self.peerKey)
         let first = Self.describe(state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(7))), on: 1))
         #expect(first.filter { $0.hasPrefix("publish notice") } == ["publish notice " + GatewayState.firstPeerNotice("#room")])
         _ = state.peerConnected(2, remoteKey: Self.key(8))
         let second = Self.describe(state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(6))), on: 2))
         #expect(!second.contains { $0.hasPrefix("publish notice") })
-        #expect(!Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).contains { $0.hasPrefix("publish notice") })
+        let again = Self.describe(state.joined(channel: "#room", nick: "alice", at: Date()))
+        #expect(!again.contains { $0.hasPrefix("publish notice") || $0 == "checkAlone" })
+    }
+
+    /// A peer that shares the room within the moment after a lonely join: no notice either way.
+    @Test func aPeerFoundAtOnceNeedsNoNotice() {
+        var state = Self.makeState()
+        #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).last == "checkAlone")
+        _ = state.peerConnected(1, remoteKey: Self.peerKey)
+        let paired = Self.describe(state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(Self.key(7))), on: 1))
+        #expect(!paired.contains { $0.hasPrefix("publish notice") })
+        #expect(state.aloneCheck(Self.room).isEmpty)
     }
 
     @Test func aPartClosesTheRoomOnEveryPeerAndTheNextJoinAnnouncesItAgain() {
@@ -301,7 +314,7 @@ import Testing
         let parted = state.parted(channel: "#room", reason: "bye", at: Date())
         #expect(Self.describe(parted) == ["append part@4", "save", "undiscover", "close 1 pearirc/room/v1", "close 2 pearirc/room/v1"])
         Self.acknowledge(parted, into: &state, from: 3)
-        // (Then the room's beginning, and the alone notice: both channels closed with the part.)
+        // (Then the room's beginning, and the alone check: both channels closed with the part.)
         #expect(Self.describe(state.joined(channel: "#room", nick: "alice", at: Date())).dropLast(2)
             == ["append join@5", "save", "discover", "open 1 pearirc/room/v1", "open 2 pearirc/room/v1"])
     }

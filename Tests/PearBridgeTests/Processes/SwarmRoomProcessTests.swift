@@ -73,13 +73,14 @@ import Testing
         try await alice.waitFor(containing: "carol is here too", timeout: .seconds(30))
         try await bob.waitFor(containing: "carol is here too", timeout: .seconds(30))
 
-        // A late fourth catches up the history.
+        // A late fourth catches up the history. (Its lines arrive in any order: the writers' logs replicate side by
+        // side, and a live line is shown when it arrives; history, asked for later, is in the room's order.)
         let (d, dIRC, _) = try await GatewayProcess.start(directory: root.appendingPathComponent("d"), bootstrap: bootstrap)
         let dave = try await LineClient.connect(port: dIRC, group: group)
         try await Self.register(dave, "dave")
         try await Self.join(dave, "dave", "#room")
-        try await dave.waitFor(containing: "hello from alice, by room name only", timeout: .seconds(30))
-        try await dave.waitFor(containing: "carol is here too", timeout: .seconds(30))
+        try await Self.waitForAll(
+            dave, ["hello from alice, by room name only", "and bob answers", "carol is here too"], timeout: .seconds(30))
 
         // Carol parts: A no longer shares the room with C (its connection may stay; the room is gone from it).
         let carolKey = try await Self.identity(of: carol)
@@ -106,6 +107,19 @@ import Testing
 
     final class Seen: Sendable {
         let lines = Mutex<[String]>([])
+        let missing: Mutex<Set<String>>
+        init(missing: Set<String> = []) { self.missing = Mutex(missing) }
+    }
+
+    /// Waits until the client has received a line containing each of `texts`, in any order.
+    static func waitForAll(_ client: LineClient, _ texts: Set<String>, timeout: Duration) async throws {
+        let seen = Seen(missing: texts)
+        try await client.waitFor("all of \(texts.sorted())", timeout: timeout) { line in
+            seen.missing.withLock { missing in
+                missing = missing.filter { !line.contains($0) }
+                return missing.isEmpty
+            }
+        }
     }
 
     /// DHT settings that cannot work are refused at start, saying why; and a gateway given no `--bootstrap` would join
