@@ -142,7 +142,8 @@ enum P2PLoadBenchmarks {
     static func startGateway(_ name: String, root: URL, options: Options, extra: [String]) throws -> ServerProcess {
         try ServerProcess.start(
             options.pearircd,
-            arguments: ["run", "--port", "0", "--no-tls", "--history-on-join", "0", "--no-dht", "--data-dir", root.appendingPathComponent(name).path] + extra)
+            arguments: ["run", "--port", "0", "--no-tls", "--history-on-join", "0", "--data-dir", root.appendingPathComponent(name).path]
+                + ServerProcess.offTheDHT(options.pearircd) + extra)
     }
 
     /// Talkers and listeners registered and in the channel.

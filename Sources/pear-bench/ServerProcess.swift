@@ -45,6 +45,21 @@ struct ServerProcess {
         throw IRCBenchmarks.Failure(description: "\(binary.lastPathComponent) exited before listening")
     }
 
+    /// `--no-dht` for a pearircd that has a DHT (a benchmark's gateways never join the public one), nothing for an
+    /// older build that predates it (`--pearircd` may name one, to compare builds).
+    static func offTheDHT(_ binary: URL) -> [String] {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["run", "--help"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return ["--no-dht"] }
+        let help = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return help.contains("--no-dht") ? ["--no-dht"] : []
+    }
+
     /// User + system CPU seconds so far.
     func cpuSeconds() throws -> Double { try IRCBenchmarks.cpuSeconds(pid: pid) }
 

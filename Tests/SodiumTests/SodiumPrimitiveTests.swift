@@ -171,3 +171,26 @@ import Testing
         #expect(digest.count == 64)
     }
 }
+
+/// XChaCha20-Poly1305 through the shared AEAD shape: a round trip, a wrong key, nonce or associated data, altered
+/// bytes and wrong lengths all refused; and the IETF cipher through the same shape still matches its own output.
+@Suite struct XChaCha20Poly1305Tests {
+    @Test func sealsAndRefusesWhatWasNotSealedSo() throws {
+        let key = RandomBytes.generate(count: 32), nonce = RandomBytes.generate(count: 24), ad = Array("ad".utf8)
+        let sealed = try XChaCha20Poly1305.seal(Array("hello".utf8), key: key, nonce: nonce, associatedData: ad)
+        #expect(sealed.count == 5 + XChaCha20Poly1305.tagLength)
+        #expect(try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: ad) == Array("hello".utf8))
+        #expect(throws: SodiumError.self) { try XChaCha20Poly1305.open(sealed, key: RandomBytes.generate(count: 32), nonce: nonce, associatedData: ad) }
+        #expect(throws: SodiumError.self) { try XChaCha20Poly1305.open(sealed, key: key, nonce: RandomBytes.generate(count: 24), associatedData: ad) }
+        #expect(throws: SodiumError.self) { try XChaCha20Poly1305.open(sealed, key: key, nonce: nonce, associatedData: []) }
+        var altered = sealed
+        altered[0] ^= 1
+        #expect(throws: SodiumError.self) { try XChaCha20Poly1305.open(altered, key: key, nonce: nonce, associatedData: ad) }
+        #expect(throws: SodiumError.self) { try XChaCha20Poly1305.seal([], key: key, nonce: Array(nonce.prefix(12)), associatedData: ad) }
+        #expect(throws: SodiumError.self) { try XChaCha20Poly1305.open(Array(sealed.prefix(15)), key: key, nonce: nonce, associatedData: ad) }
+        // The two ciphers differ: the same key and the first 12 bytes of the nonce give another output.
+        let ietf = try ChaCha20Poly1305.seal(Array("hello".utf8), key: key, nonce: Array(nonce.prefix(12)), associatedData: ad)
+        #expect(ietf != sealed)
+        #expect(try ChaCha20Poly1305.open(ietf, key: key, nonce: Array(nonce.prefix(12)), associatedData: ad) == Array("hello".utf8))
+    }
+}
