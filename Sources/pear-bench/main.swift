@@ -9,6 +9,7 @@
 //   dht: announce and lookup on 5- and 50-node test nets, beside hyperdht in Node [--rounds N --interop DIR]
 //   swarm-rooms: swarm join/connect beside hyperswarm in Node (--interop DIR), JOIN-to-line between two gateways found
 //        on a loopback test net, 1,000 lines/s between them [--rounds N]
+//   private-rooms: the Argon2id derivation one private-room join costs [--rounds N]
 //   nat-matrix: connect by key across the 25 pairs of NAT kinds built in network namespaces (root) [--runs N]
 //   udx-lossy: secret-stream over UDX and over TCP (CUBIC) in a namespace dropping 1 % / 5 % of packets (root)
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
@@ -58,6 +59,8 @@ for suite in selected {
                 .deletingLastPathComponent().appendingPathComponent("interop").path,
             pearircd: textOption("--pearircd").map { URL(fileURLWithPath: $0) } ?? ServerProcess.besideThisBinary("pearircd"),
             report: report)
+    case "private-rooms":
+        try PrivateRoomBenchmarks.run(rounds: option("--rounds", default: 10), report: report)
     case "nat-matrix":
         try await NATMatrixBenchmarks.run(runs: option("--runs", default: 3), report: report)
     case "udx-lossy":
