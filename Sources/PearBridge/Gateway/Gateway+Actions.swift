@@ -54,6 +54,8 @@ extension Gateway {
             case .saveCatalogue:
                 catalogueChanged = true
             case .publish(let event):
+                // An ignored person's lines go to no front end.
+                if case .line(_, let line) = event, ignores.contains(line.author.id) { continue }
                 roomEvents.publish(event)
             }
         }

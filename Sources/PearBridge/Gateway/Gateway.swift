@@ -37,6 +37,8 @@ public actor Gateway: Service {
     let roomIndex: RoomIndex
     let logger: Logger
     let catalogue: RoomCatalogue
+    /// People whose lines this gateway's user does not see.
+    public nonisolated let ignores: IgnoreList
     var state: GatewayState
     /// Every open writer log (ours and replicas) by key.
     var logs: [[UInt8]: SignedLog] = [:]
@@ -117,6 +119,7 @@ public actor Gateway: Service {
         self.onMisbehaviour = onMisbehaviour
         self.discovery = discovery
         catalogue = RoomCatalogue(file: directory.file("rooms.json"))
+        ignores = try IgnoreList(file: directory.file("ignores.json"))
         state = GatewayState(identity: identity.keyPair, fold: Self.fold)
         if store.storage.fullyCheckedAtOpen {
             logger.info("the store was not closed cleanly last time (a crash, or a kill): every page was checked at open")
@@ -241,13 +244,30 @@ public actor Gateway: Service {
     /// never creates one).
     public func history(room channel: String) async -> [RoomLine] {
         await ready()
-        return state.history(state.topic(of: channel))
+        return state.history(state.topic(of: channel)).filter { !ignores.contains($0.author.id) }
+    }
+
+    /// Every chat line held, ignored people's too (tests and diagnostics).
+    func allLines(room channel: String) -> [RoomLine] {
+        state.history(state.topic(of: channel))
     }
 
     /// A window of a room's chat lines, oldest first (indexed look-ups: the cost does not grow with the history).
+    /// Ignored people's lines are left out (so a window may hold fewer lines than it asked for).
     public func history(room channel: String, window: RoomHistoryWindow) async -> [RoomLine] {
         await ready()
-        return state.history(state.topic(of: channel), window)
+        return state.history(state.topic(of: channel), window).filter { !ignores.contains($0.author.id) }
+    }
+
+    /// The member ids (see `IgnoreList`) of the people shown under `nick` (case-folded) in any room, other than our
+    /// user: one for a nick that names one person, several when it is ambiguous.
+    public func people(nicknamed nick: String) -> [String] {
+        state.memberIDs(nicknamed: Self.fold(nick))
+    }
+
+    /// The nick a member id shows in some room, if any.
+    public func nick(ofMember id: String) -> String? {
+        state.nick(ofMember: id)
     }
 
     /// When the room last had a chat line (the newest author timestamp), for CHATHISTORY TARGETS.

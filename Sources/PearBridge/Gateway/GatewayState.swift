@@ -335,6 +335,27 @@ struct GatewayState: Sendable {
         return nil
     }
 
+    /// The member ids of the writers (not ours) whose display nick folds to `foldedNick` in any room.
+    func memberIDs(nicknamed foldedNick: String) -> [String] {
+        var ids = Set<String>()
+        for room in rooms.values {
+            for writer in room.writers.sorted where writer != room.ownWriter && fold(room.state.displayNick(for: writer)) == foldedNick {
+                ids.insert(room.memberID(writer))
+            }
+        }
+        return ids.sorted()
+    }
+
+    /// The display nick of a member id in the first room, by name, that holds its writer.
+    func nick(ofMember id: String) -> String? {
+        for room in rooms.values.sorted(by: { $0.channel < $1.channel }) {
+            if let writer = room.writers.sorted.first(where: { room.memberID($0) == id }) {
+                return room.state.displayNick(for: writer)
+            }
+        }
+        return nil
+    }
+
     /// The chat lines of a room in the order every gateway agrees on (all of them: for tests and small rooms).
     func history(_ topic: RoomTopic) -> [RoomLine] {
         history(topic, .latest(limit: Int.max))

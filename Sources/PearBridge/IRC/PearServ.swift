@@ -44,6 +44,16 @@ public struct PearServ: Sendable {
             }
         case "identity":
             return ["Your public key: \(gateway.identity.publicKeyText)"]
+        case "ignore", "unignore":
+            let command = words[0].lowercased()
+            guard words.count == 2 else { return ["Usage: \(command) NICK|KEY"] }
+            return await ignore(words[1], command == "ignore")
+        case "ignores":
+            let ignored = gateway.ignores.all
+            guard !ignored.isEmpty else { return ["You ignore nobody."] }
+            var lines = ["You ignore \(ignored.count) person(s):"]
+            for id in ignored { lines.append("  \(await gateway.nick(ofMember: id) ?? "(no nick seen)")  \(id)") }
+            return lines
         case "help", nil:
             return Self.help
         case .some:
@@ -63,12 +73,40 @@ public struct PearServ: Sendable {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
+    /// `ignore` / `unignore`: a nick shown in one of our rooms, or a key (an identity, or a writer key for someone whose
+    /// log proved none).
+    func ignore(_ target: String, _ ignoring: Bool) async -> [String] {
+        let ids: [String]
+        if let key = ZBase32.decode(target.lowercased()), key.count == 32 {
+            ids = [ZBase32.encode(key)]
+        } else {
+            ids = await gateway.people(nicknamed: target)
+        }
+        guard let id = ids.first else { return ["No one called \(target) is in your rooms; give their key instead (/whois shows it)."] }
+        guard ids.count == 1 else {
+            return ["\(target) names \(ids.count) people here; say which by key:"] + ids.map { "  \($0)" }
+        }
+        let name = ids == [target.lowercased()] ? (await gateway.nick(ofMember: id) ?? id) : target
+        do {
+            let changed = try gateway.ignores.set(id, ignored: ignoring)
+            switch (ignoring, changed) {
+            case (true, true): return ["You now ignore \(name): their lines are hidden here (\(id))."]
+            case (true, false): return ["You already ignore \(name)."]
+            case (false, true): return ["You no longer ignore \(name): their lines show again, history included."]
+            case (false, false): return ["You were not ignoring \(name)."]
+            }
+        } catch {
+            return ["Could not save the ignore list: \(error) (nothing changed)."]
+        }
+    }
+
     static let help = [
         "PearServ commands:",
         "  peers              list connected gateways: identity, nick, rooms shared, how connected, round-trip time",
         "  rooms              list your rooms with how many peers share each",
         "  connect HOST:PORT  connect to another gateway",
         "  identity           show this gateway's public key",
+        "  ignore NICK|KEY    hide a person's lines here (local only); unignore undoes it; ignores lists them",
         "  help               this text",
     ]
 
