@@ -11,8 +11,8 @@ import Synchronization
 /// connection per key, whichever side dialled (Hyperswarm's rule).
 ///
 /// Lifecycle: `bind()` (the socket, so its port can be printed), `start(onConnection:)` (bootstrap and listen, in
-/// the background, retried while nobody answers), `close()`. Topics joined before the node has bootstrapped are
-/// announced once it has.
+/// the background, retried while nobody answers), `close()`. Topics joined before the node has bootstrapped and announced our
+/// key are joined once it has (a peer that found us earlier could not have connected).
 public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable {
     public struct Configuration: Sendable {
         public var host: String
@@ -64,15 +64,16 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
     }
 
     public func setHooks(_ body: (inout Hooks) -> Void) { hooks.withLock { body(&$0) } }
-    /// Succeeds once the node has bootstrapped (or the swarm closed).
+    /// Succeeds once the node has bootstrapped and announced our key (or the swarm closed).
     private let ready: EventLoopPromise<Void>
 
     // On the node's event loop:
     private var server: HyperDHTServer?
     private var relayServer: BlindRelayServer?
+    /// Bootstrapped and our key announced (or being announced again): topics are joined at once.
     private var bootstrapped = false
     private var closed = false
-    /// Topics joined before the node bootstrapped.
+    /// Topics joined before the node was ready.
     private var waiting: [[UInt8]] = []
     private var retryTimer: Scheduled<Void>?
 
@@ -95,7 +96,7 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         try await loop.flatSubmit { [node] in node.start().flatMapThrowing { try node.address.orThrow(DHTNode.Failure.notStarted) } }.get()
     }
 
-    /// Bootstraps, then listens for connections by our key (each goes to `onConnection`) and joins the topics joined
+    /// Bootstraps, then listens for connections by our key (each goes to `onConnection`), then joins the topics joined
     /// so far. Returns at once; what fails (nobody answers) is logged and tried again with back-off.
     public func start(onConnection: @escaping @Sendable (any PeerConnection) -> Void) {
         let found = discovery.found, input = candidateInput
@@ -122,12 +123,18 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
                 return
             }
             logger.info("DHT bootstrapped", metadata: ["nodes": "\(node.table.count)", "firewalled": "\(node.isFirewalled)"])
-            bootstrapped = true
-            ready.succeed()
-            for topic in waiting { _ = discovery.join(topic) }
-            waiting.removeAll()
             listen(attempt: 0, onConnection: onConnection)
         }
+    }
+
+    /// Our key's server has been announced (or its first announce failed and is being retried): announcing topics
+    /// now sends peers to a key they can connect to.
+    private func becomeReady() {
+        guard !bootstrapped, !closed else { return }
+        bootstrapped = true
+        ready.succeed()
+        for topic in waiting { _ = discovery.join(topic) }
+        waiting.removeAll()
     }
 
     private func listen(attempt: Int, onConnection: @escaping @Sendable (any PeerConnection) -> Void) {
@@ -143,10 +150,12 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
                 }
                 server = listening
                 discovery.relayAddresses = { [weak listening] in listening?.relays.map(\.relayAddress) ?? [] }
+                becomeReady()
                 serveRelay()
             case .failure(let error):
                 guard !closed else { return }
                 logger.warning("DHT: could not announce our key; trying again", metadata: ["error": "\(error)"])
+                becomeReady()
                 retryTimer = loop.scheduleTask(in: delay(attempt)) { [self] in listen(attempt: attempt + 1, onConnection: onConnection) }
             }
         }
