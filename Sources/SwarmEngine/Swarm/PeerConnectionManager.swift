@@ -187,10 +187,13 @@ public actor PeerConnectionManager: Service {
         switch job {
         case .candidate(let candidate):
             if candidate.address == nil {
-                // Found by key: only with a way to dial keys, never ourselves, and not beyond the cap (a lookup finds
-                // it again later).
+                // Found by key: only with a way to dial keys, never ourselves, and not beyond the caps (a lookup finds
+                // it again later). The diallers' own cap bounds what a flood of announced keys that lead nowhere
+                // can cost: each would be a loop dialling through the DHT.
                 guard keyDialler != nil, let key = candidate.publicKey, key != table.localKey,
-                    table.isConnected(key) || table.hasRoom
+                    table.isConnected(key) || table.hasRoom,
+                    dialling.count(where: { if case .publicKey = $0 { true } else { false } }) < table.maximumPeers
+                        || dialling.contains(candidate.target)
                 else { return }
             }
             guard dialling.insert(candidate.target).inserted else { return }

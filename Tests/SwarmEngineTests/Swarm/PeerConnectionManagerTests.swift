@@ -180,6 +180,36 @@ import Testing
         #expect(bSide.closeError == nil)
         await b.stop()
     }
+
+    /// Keys found on the DHT that lead nowhere (a flood of announces) cost at most as many diallers as the peer cap:
+    /// the rest are dropped until found again. Static peers are not counted.
+    @Test func keyDiallersAreCappedAtThePeerCap() async throws {
+        /// A dial by key that never completes (until cancelled at shutdown).
+        struct Hanging: PeerKeyDialler {
+            func connect(toPublicKey key: [UInt8]) async throws -> any PeerConnection {
+                try await Task.sleep(for: .seconds(3600))
+                throw CancellationError()
+            }
+        }
+        var logger = Logger(label: "test.cap")
+        logger.logLevel = .critical
+        let keyPair = Ed25519.randomKeyPair()
+        let discovery = Node.ManualDiscovery()
+        let transport = SwarmTransport(keyPair: keyPair, logger: logger)
+        let manager = PeerConnectionManager(
+            localKey: keyPair.publicKey, transport: transport, keyDialler: Hanging(), discovery: discovery, maximumPeers: 3,
+            logger: logger
+        ) { _ in }
+        let runner = Task { try? await manager.run() }
+        for _ in 0..<10 { discovery.input.yield(PeerCandidate(publicKey: Ed25519.randomKeyPair().publicKey)) }
+        // Handled in order: once the static peer's dialler exists, every key candidate before it was decided.
+        discovery.input.yield(PeerCandidate(address: PeerAddress(host: "127.0.0.1", port: 1)))
+        try await Self.waitUntil("the static peer's dialler") { await manager.diallerCount >= 4 }
+        #expect(await manager.diallerCount == 4)
+        manager.shutdown()
+        await runner.value
+        try await transport.shutdown()
+    }
 }
 
 extension PeerConnection {
