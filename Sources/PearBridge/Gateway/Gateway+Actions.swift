@@ -55,7 +55,7 @@ extension Gateway {
                 catalogueChanged = true
             case .publish(let event):
                 // An ignored person's lines go to no front end.
-                if case .line(_, let line) = event, ignores.contains(line.author.id) { continue }
+                if case .line(_, let line) = event, ignores.hides(line.author) { continue }
                 roomEvents.publish(event)
             }
         }

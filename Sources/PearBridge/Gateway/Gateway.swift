@@ -244,7 +244,7 @@ public actor Gateway: Service {
     /// never creates one).
     public func history(room channel: String) async -> [RoomLine] {
         await ready()
-        return state.history(state.topic(of: channel)).filter { !ignores.contains($0.author.id) }
+        return state.history(state.topic(of: channel)).filter { !ignores.hides($0.author) }
     }
 
     /// Every chat line held, ignored people's too (tests and diagnostics).
@@ -256,7 +256,7 @@ public actor Gateway: Service {
     /// Ignored people's lines are left out (so a window may hold fewer lines than it asked for).
     public func history(room channel: String, window: RoomHistoryWindow) async -> [RoomLine] {
         await ready()
-        return state.history(state.topic(of: channel), window).filter { !ignores.contains($0.author.id) }
+        return state.history(state.topic(of: channel), window).filter { !ignores.hides($0.author) }
     }
 
     /// The member ids (see `IgnoreList`) of the people shown under `nick` (case-folded) in any room, other than our

@@ -129,13 +129,14 @@ extension GatewayState {
             guard let writer = writerByDiscoveryKey[discoveryKey], peers[id]?.replicating.remove(writer) != nil else { return [] }
             return [.stopReplication(id, discoveryKey: discoveryKey)]
         case .opened(RelayOffer.protocolName, let channelID, let handshake):
-            // A relay key, once per connection; anything else is refused (the peer sees its channel closed).
+            // A relay key, one at a time per connection (a peer may close its offer and make another); anything else
+            // is refused (the peer sees its channel closed).
             guard channelID.isEmpty, handshake.count == 32, peers[id]?.relayOffer == nil else {
                 return [.rejectChannel(id, protocol: RelayOffer.protocolName, id: channelID)]
             }
             peers[id]?.relayOffer = handshake
             return []
-        case .closed(RelayOffer.protocolName, _):
+        case .closed(RelayOffer.protocolName, let channelID) where channelID.isEmpty:
             peers[id]?.relayOffer = nil
             return []
         case .opened(let name, let channelID, _):

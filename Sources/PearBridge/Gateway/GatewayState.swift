@@ -228,6 +228,9 @@ struct GatewayState: Sendable {
         guard rooms[topic] != nil else { return [] }
         var actions = [GatewayAction.append(topic, compose([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))], in: topic))]
         rooms[topic]?.joined = false
+        // A pending alone check is void; the next join starts afresh.
+        rooms[topic]?.waitingForPeers = false
+        rooms[topic]?.toldAlone = false
         actions += [.saveCatalogue, .discover(topic, false)]
         for id in peers.keys.sorted() {
             guard let channel = peers[id]?.rooms[topic] else { continue }

@@ -24,22 +24,24 @@ public final class IgnoreList: Sendable {
 
     public var all: [String] { ids.withLock { $0.sorted() } }
 
-    /// Adds or removes `id` and saves the list (atomically, mode 0600); returns whether it changed. Throws what
-    /// saving threw (the change is undone then).
+    /// Adds or removes `id` and saves the list (atomically, mode 0600, under the lock so concurrent changes are
+    /// written in order); returns whether it changed. Throws what saving threw (the change is undone then).
     @discardableResult
     func set(_ id: String, ignored: Bool) throws -> Bool {
-        let (changed, snapshot) = ids.withLock { ids -> (Bool, [String]) in
-            let changed = ignored ? ids.insert(id).inserted : ids.remove(id) != nil
-            return (changed, ids.sorted())
-        }
-        guard changed else { return false }
-        do {
-            try JSONEncoder().encode(snapshot).write(to: file, options: .atomic)
+        try ids.withLock { ids -> Bool in
+            var changed = ids
+            let differs = ignored ? changed.insert(id).inserted : changed.remove(id) != nil
+            guard differs else { return false }
+            try JSONEncoder().encode(changed.sorted()).write(to: file, options: .atomic)
             chmod(file.path, 0o600)
-        } catch {
-            ids.withLock { ids in if ignored { ids.remove(id) } else { ids.insert(id) } }
-            throw error
+            ids = changed
+            return true
         }
-        return true
+    }
+
+    /// Whether a line's author is ignored: by the id they show now, or by the writer key they showed before their
+    /// log proved who they are (an ignore given then still holds).
+    public func hides(_ author: RoomMember) -> Bool {
+        ids.withLock { $0.contains(author.id) || $0.contains(ZBase32.encode(author.writer)) }
     }
 }

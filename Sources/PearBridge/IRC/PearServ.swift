@@ -83,6 +83,7 @@ public struct PearServ: Sendable {
             ids = await gateway.people(nicknamed: target)
         }
         guard let id = ids.first else { return ["No one called \(target) is in your rooms; give their key instead (/whois shows it)."] }
+        guard id != gateway.identity.publicKeyText else { return ["That is you."] }
         guard ids.count == 1 else {
             return ["\(target) names \(ids.count) people here; say which by key:"] + ids.map { "  \($0)" }
         }

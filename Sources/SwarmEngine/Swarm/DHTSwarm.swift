@@ -75,6 +75,9 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
     private var closed = false
     /// Topics joined before the node was ready.
     private var waiting: [[UInt8]] = []
+    /// The joined topics each key found was found under (at most `maximumTrackedKeys` keys; the newest are kept).
+    private var topicsOfKey: [[UInt8]: Set<[UInt8]>] = [:]
+    private static let maximumTrackedKeys = 4096
     private var retryTimer: Scheduled<Void>?
 
     public init(keyPair: Ed25519.KeyPair, configuration: Configuration, eventLoop: any EventLoop, logger: Logger) {
@@ -100,13 +103,25 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
     /// so far. Returns at once; what fails (nobody answers) is logged and tried again with back-off.
     public func start(onConnection: @escaping @Sendable (any PeerConnection) -> Void) {
         let found = discovery.found, input = candidateInput
+        let loop = self.loop
         pump.withLock {
-            $0 = Task {
-                for await peer in found { input.yield(PeerCandidate(publicKey: peer.publicKey)) }
+            $0 = Task { [weak self] in
+                for await peer in found {
+                    loop.execute { self?.remember(peer.publicKey, under: peer.topic) }
+                    input.yield(PeerCandidate(publicKey: peer.publicKey))
+                }
                 input.finish()
             }
         }
         loop.execute { [self] in bootstrap(attempt: 0, onConnection: onConnection) }
+    }
+
+    private func remember(_ key: [UInt8], under topic: [UInt8]) {
+        guard discovery.isJoined(topic) else { return }
+        if topicsOfKey[key] == nil, topicsOfKey.count >= Self.maximumTrackedKeys, let any = topicsOfKey.keys.first {
+            topicsOfKey[any] = nil
+        }
+        topicsOfKey[key, default: []].insert(topic)
     }
 
     private func delay(_ attempt: Int) -> TimeAmount {
@@ -206,6 +221,10 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         loop.execute { [self] in
             waiting.removeAll { $0 == topic }
             _ = discovery.leave(topic)
+            for key in Array(topicsOfKey.keys) {
+                topicsOfKey[key]?.remove(topic)
+                if topicsOfKey[key]?.isEmpty == true { topicsOfKey[key] = nil }
+            }
         }
     }
 
@@ -218,14 +237,39 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
     // MARK: - PeerKeyDialler
 
     public func connect(toPublicKey key: [UInt8]) async throws -> any PeerConnection {
-        // The configured relays and those our peers offer (never our own: we would be relaying ourselves).
-        let offered = await hooks.withLock { $0.offeredRelays }?() ?? []
+        // The relays the user gave (`--relay`), else those our peers offer (never our own: we would be relaying
+        // ourselves); the connect picks one of them at random when punching fails.
         let own = configuration.relayService?.keyPair.publicKey
-        let relays = (configuration.relays + offered.filter { !configuration.relays.contains($0) }).filter { $0 != own }
-        let connection = try await loop.flatSubmit { [self] in
-            node.connect(to: key, keyPair: keyPair, relayThrough: relays, logger: logger)
-        }.get()
+        let offered = configuration.relays.isEmpty ? await hooks.withLock { $0.offeredRelays }?() ?? [] : []
+        let relays = (configuration.relays.isEmpty ? offered : configuration.relays).filter { $0 != own }
+        // A connect can take tens of seconds (punching, then a relay): a cancelled dial (shutdown) returns at once,
+        // and a connection that still completes afterwards is closed.
+        let outcome = loop.makePromise(of: HyperDHTConnection.self)
+        // Which of the connect and the cancellation came first (both run on the loop; the flag is read from there).
+        let settled = Settled()
+        loop.execute { [self] in
+            node.connect(to: key, keyPair: keyPair, relayThrough: relays, logger: logger).whenComplete { result in
+                guard settled.claim() else {
+                    if case .success(let late) = result { late.connection.disconnect() }
+                    return
+                }
+                outcome.completeWith(result)
+            }
+        }
+        let connection = try await withTaskCancellationHandler {
+            try await outcome.futureResult.get()
+        } onCancel: { [loop] in
+            loop.execute {
+                if settled.claim() { outcome.fail(CancellationError()) }
+            }
+        }
         return DHTPeerConnection(connection)
+    }
+
+    /// Whether `key` was found under a topic we are still in (a key found only under topics we left is not redialled
+    /// when its connection ends, as Hyperswarm requeues only peers of joined topics).
+    public func isWanted(_ key: [UInt8]) async -> Bool {
+        (try? await loop.submit { [self] in !(topicsOfKey[key] ?? []).isEmpty }.get()) ?? false
     }
 
     // MARK: - Inspection
@@ -254,6 +298,18 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         }.get()
         pump.withLock { $0?.cancel() }
         candidateInput.finish()
+    }
+}
+
+/// Set once, by whichever comes first.
+private final class Settled: Sendable {
+    private let done = Mutex(false)
+    /// True for the first caller only.
+    func claim() -> Bool {
+        done.withLock { done in
+            defer { done = true }
+            return !done
+        }
     }
 }
 

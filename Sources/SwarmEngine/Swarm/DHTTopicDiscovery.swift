@@ -106,6 +106,8 @@ public final class DHTTopicDiscovery: @unchecked Sendable {
 
     public var joinedTopics: Int { topics.count }
 
+    public func isJoined(_ topic: [UInt8]) -> Bool { topics[topic] != nil }
+
     // MARK: - Refreshing
 
     private func refresh(_ topic: [UInt8], _ state: Topic) -> EventLoopFuture<Void> {

@@ -252,6 +252,10 @@ public actor PeerConnectionManager: Service {
                 logger.debug("peer unreachable; waiting until it is found again", metadata: ["peer": "\(candidate)"])
                 return
             }
+            if byKey, let key = candidate.publicKey, let keyDialler, !(await keyDialler.isWanted(key)) {
+                // Found only under topics we have left: not redialled (a lookup of a topic we join finds it again).
+                return
+            }
             if let key = knownKey, let wait = await holdOff(key) {
                 // Connected through another connection, or banned: look again later.
                 try? await Task.sleep(for: wait)

@@ -53,6 +53,12 @@ public protocol PeerDiscovery: Sendable {
 /// punch through their NATs or meet through a relay).
 public protocol PeerKeyDialler: Sendable {
     func connect(toPublicKey key: [UInt8]) async throws -> any PeerConnection
+    /// Whether `key` is still worth dialling (found under a topic we are still in).
+    func isWanted(_ key: [UInt8]) async -> Bool
+}
+
+extension PeerKeyDialler {
+    public func isWanted(_ key: [UInt8]) async -> Bool { true }
 }
 
 /// The peers given on the command line (`--peer HOST:PORT`) or in the configuration file: candidates for every topic,

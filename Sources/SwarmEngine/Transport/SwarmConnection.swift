@@ -153,7 +153,6 @@ public final class SwarmConnection: PeerConnection {
         onLoop { $0.end() }
     }
 
-    /// Returns once the connection is closed (by either side).
     /// "TCP" or "UDX", with the smoothed round-trip time (the kernel's `tcpi_rtt`, or the UDX stream's).
     public func pathInfo() async -> PeerPathInfo {
         guard let udx = channel as? UDXStreamChannel else {
@@ -170,6 +169,7 @@ public final class SwarmConnection: PeerConnection {
         return PeerPathInfo(kind: "UDX", roundTripTime: rtt.flatMap { $0 > 0 ? .milliseconds(Int64($0)) : nil })
     }
 
+    /// Returns once the connection is closed (by either side).
     public func waitUntilClosed() async {
         try? await channel.closeFuture.get()
     }

@@ -116,29 +116,35 @@ import Testing
         }
     }
 
-    @Test func aPeerGoneForGoodIsGivenUp() async throws {
+    /// A key is dialled while it was found under a topic we are in: after leaving, the one we left does not keep its
+    /// peers wanted (their connections are not redialled when they end); a key never found is not dialled at all.
+    @Test func keysAreWantedOnlyWhileTheirTopicIsJoined() async throws {
         try await DHTTestNet.run(size: 6) { net, _, loop in
             let a = try await Peer(bootstrap: net.bootstrap, loop: loop)
-            await a.swarm.flush()
-            // A key nobody serves: dialled twice (keyAttempts), then the dialler returns (until a lookup finds the key
-            // again); a dialler that kept trying would be cut off by the timeout.
-            let stranger = Ed25519.randomKeyPair().publicKey
-            let gaveUp = await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    await a.manager.dial(PeerCandidate(publicKey: stranger))
-                    return true
-                }
-                group.addTask {
-                    try? await Task.sleep(for: .seconds(60))
-                    return false
-                }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
+            let b = try await Peer(bootstrap: net.bootstrap, loop: loop)
+            let topic = RandomBytes.generate(count: 32)
+            await a.swarm.join(topic: topic)
+            await b.swarm.join(topic: topic)
+            #expect(await Self.agreedConnections(a, b) != nil)
+            // Each is wanted by the other once the other's lookup found it (the follow-up lookups come within
+            // seconds; the connection may have come from one side's find alone).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let both = (await a.swarm.isWanted(b.keyPair.publicKey), await b.swarm.isWanted(a.keyPair.publicKey))
+                if both == (true, true) { break }
+                try await Task.sleep(for: .milliseconds(100))
             }
-            #expect(gaveUp)
-            #expect(await a.manager.connectionCount == 0)
+            #expect(await a.swarm.isWanted(b.keyPair.publicKey))
+            #expect(await b.swarm.isWanted(a.keyPair.publicKey))
+            await b.swarm.leave(topic: topic)
+            #expect(await b.swarm.isWanted(a.keyPair.publicKey) == false)
+            #expect(await a.swarm.isWanted(b.keyPair.publicKey))
+            let stranger = Ed25519.randomKeyPair().publicKey
+            #expect(await a.swarm.isWanted(stranger) == false)
+            // Returns at once: nothing to dial.
+            await a.manager.dial(PeerCandidate(publicKey: stranger))
             await a.close()
+            await b.close()
         }
     }
 }

@@ -210,6 +210,29 @@ import Testing
         await runner.value
         try await transport.shutdown()
     }
+
+    /// A key that cannot be reached is dialled `keyAttempts` times, then given up (until found again).
+    @Test func anUnreachableKeyIsGivenUpAfterItsAttempts() async throws {
+        final class Failing: PeerKeyDialler {
+            let attempts = Mutex(0)
+            func connect(toPublicKey key: [UInt8]) async throws -> any PeerConnection {
+                attempts.withLock { $0 += 1 }
+                throw CancellationError()
+            }
+        }
+        var logger = Logger(label: "test.giveup")
+        logger.logLevel = .critical
+        let keyPair = Ed25519.randomKeyPair()
+        let dialler = Failing()
+        let transport = SwarmTransport(keyPair: keyPair, logger: logger)
+        let manager = PeerConnectionManager(
+            localKey: keyPair.publicKey, transport: transport, keyDialler: dialler, discovery: Node.ManualDiscovery(),
+            retry: RetrySchedule(initial: .milliseconds(10), maximum: .milliseconds(20)), keyAttempts: 3, logger: logger
+        ) { _ in }
+        await manager.dial(PeerCandidate(publicKey: Ed25519.randomKeyPair().publicKey))
+        #expect(dialler.attempts.withLock { $0 } == 3)
+        try await transport.shutdown()
+    }
 }
 
 extension PeerConnection {
