@@ -19,8 +19,9 @@
 //                                   "pear/echo" (id 07, handshake "node says hi") and echo each message), and
 //                                   {"served": "<client key hex>"} for each connection
 //   {"connectMux": "<key hex>", "say": "text"} -> {"echo": "text", "handshake": "<server's channel handshake>"}
-//   {"join": "<topic hex>", "say": "text"}  -> {"heard": "<what the first Hyperswarm peer said>"}  (a Hyperswarm of
-//                                   this node's DHT joins the topic as client and server and says `text` to peers)
+//   {"join": "<topic hex>", "say": "text"}  -> {"joined": true} once its announce and lookup are flushed, then
+//                                   {"heard": "<what the first Hyperswarm peer said>"}  (a Hyperswarm of this node's
+//                                   DHT joins the topic as client and server and says `text` to peers)
 //   {"relayServer": true}        -> {"relay": "<key hex>"}  (a blind-relay 1.6 server on a DHT node of its own)
 // listenMux and connectMux also take "firewalled": true (on a DHT node of their own that never runs the quick
 // firewall check, as hyperdht's "force holepunch" test: both sides then punch; the client also turns off
@@ -192,7 +193,8 @@ async function main () {
             socket.once('data', (data) => resolve(data.toString()))
           })
         })
-        swarm.join(Buffer.from(command.join, 'hex'), { client: true, server: true })
+        await swarm.join(Buffer.from(command.join, 'hex'), { client: true, server: true }).flushed()
+        out({ joined: true })
         out({ heard: await heard })
       } else if (command.lookup) {
         const found = new Set()

@@ -100,8 +100,13 @@ import Testing
             let topic = BLAKE2b.hash256(Array("pearirc/interop/swarm".utf8))
             let first = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
             let second = try UDXInteropTests.NodePeer(modules: modules, arguments: [Self.script, "client", port])
+            // The second joins once the first's announce is stored: two Hyperswarm peers that join at the same instant
+            // can both look up before either announce lands and then miss each other for ten minutes (the
+            // reference's refresh; ../shared/interop/README.md).
             try first.command(["join": Self.hex(topic), "say": "from the first"])
+            #expect(try await first.nextObject()["joined"] as? Bool == true)
             try second.command(["join": Self.hex(topic), "say": "from the second"])
+            #expect(try await second.nextObject()["joined"] as? Bool == true)
             let heardByFirst = try await first.nextObject()
             let heardBySecond = try await second.nextObject()
             #expect(heardByFirst["heard"] as? String == "from the second", "\(heardByFirst)")
