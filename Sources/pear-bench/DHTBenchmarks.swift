@@ -168,23 +168,11 @@ enum DHTBenchmarks {
     }
 
     static func reference(modules: String, rounds: Int) throws -> ReferenceResult {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Tests/interop/dht-peer.js").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
-        process.arguments = [script, "testnet", "5"]
-        process.environment = ["NODE_PATH": modules, "PATH": "/usr/bin:/bin"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        try input.fileHandleForWriting.write(
-            contentsOf: Data(
-                "{\"bench\": \(rounds)}\n{\"benchConnect\": \(rounds)}\n{\"benchConnect\": \(rounds), \"firewalled\": true}\n".utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let data = try NodeScript.run(
+            "dht-peer.js", arguments: ["testnet", "5"], modules: modules,
+            input: "{\"bench\": \(rounds)}\n{\"benchConnect\": \(rounds)}\n{\"benchConnect\": \(rounds), \"firewalled\": true}\n",
+            quiet: true
+        ).output
         var result: ReferenceResult?
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             if line.contains("announceMs") {

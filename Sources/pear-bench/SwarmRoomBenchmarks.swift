@@ -157,18 +157,7 @@ enum SwarmRoomBenchmarks {
     }
 
     static func reference(modules: String, rounds: Int, bootstrap: IPv4Endpoint, report: BenchmarkReport) throws {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Tests/interop/swarm-bench.js").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
-        process.arguments = [script, "\(bootstrap.port)", "\(rounds)"]
-        process.environment = ["NODE_PATH": modules, "PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.standardError
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        let data = try NodeScript.run("swarm-bench.js", arguments: ["\(bootstrap.port)", "\(rounds)"], modules: modules).output
         guard let line = String(decoding: data, as: UTF8.self).split(separator: "\n").last(where: { $0.contains("joinedMs") }) else {
             throw IRCBenchmarks.Failure(description: "swarm-bench.js printed no result")
         }
@@ -220,32 +209,39 @@ enum SwarmRoomBenchmarks {
         }
         summary("swarm.join_to_line", joinToLine, parameters: ["nodes": "6", "rounds": "\(rounds)"], report: report)
 
-        // The load: talkers on A, listeners on a B that met A through the swarm.
+        // The load: talkers on A, listeners on a B that met A through the swarm; then the same between two gateways
+        // joined over TCP by address.
         var options = P2PLoadBenchmarks.Options()
         options.rate = 1000
         options.seconds = 10
-        let lines = options.rate * options.seconds
-        let parameters = ["talkers": "\(options.talkers)", "listeners": "\(options.listeners)", "rate": "1000/s", "lines": "\(lines)"]
         do {
             let b = try startGateway("b", root: root, pearircd: pearircd, bootstrap: bootstrap)
             defer { b.stop() }
-            let clients = try await P2PLoadBenchmarks.join(options, talkersOn: a.ports["plain"] ?? 0, listenersOn: b.ports["plain"] ?? 0, group: group)
-            defer { clients.close() }
-            try await P2PLoadBenchmarks.warmUp(clients)
-            let phase = try await P2PLoadBenchmarks.paced(clients, rate: options.rate, lines: lines, servers: [a, b])
-            P2PLoadBenchmarks.summarise(phase, as: "swarm.fast", servers: ["a", "b"], parameters: parameters, report: report)
+            try await load(options, from: a, to: b, as: "swarm.fast", group: group, report: report)
         }
-
-        // The same between two gateways joined over TCP by address.
         let c = try P2PLoadBenchmarks.startGateway("c", root: root, options: options, extra: ["--peer-host", "127.0.0.1", "--peer-port", "0"])
         defer { c.stop() }
         let d = try P2PLoadBenchmarks.startGateway(
             "d", root: root, options: options, extra: ["--no-peer-listener", "--peer", "127.0.0.1:\(c.ports["peers"] ?? 0)"])
         defer { d.stop() }
-        let tcpClients = try await P2PLoadBenchmarks.join(options, talkersOn: c.ports["plain"] ?? 0, listenersOn: d.ports["plain"] ?? 0, group: group)
-        defer { tcpClients.close() }
-        try await P2PLoadBenchmarks.warmUp(tcpClients)
-        let tcp = try await P2PLoadBenchmarks.paced(tcpClients, rate: options.rate, lines: lines, servers: [c, d])
-        P2PLoadBenchmarks.summarise(tcp, as: "swarm.tcp", servers: ["a", "b"], parameters: parameters, report: report)
+        try await load(options, from: c, to: d, as: "swarm.tcp", group: group, report: report)
+    }
+
+    /// `options.rate` lines/s for `options.seconds` from talkers on `talkers` to listeners on `listeners`, reported as
+    /// `name` (the gateways as "a" and "b").
+    static func load(
+        _ options: P2PLoadBenchmarks.Options, from talkers: ServerProcess, to listeners: ServerProcess, as name: String,
+        group: any EventLoopGroup, report: BenchmarkReport
+    ) async throws {
+        let lines = options.rate * options.seconds
+        let clients = try await P2PLoadBenchmarks.join(
+            options, talkersOn: talkers.ports["plain"] ?? 0, listenersOn: listeners.ports["plain"] ?? 0, group: group)
+        defer { clients.close() }
+        try await P2PLoadBenchmarks.warmUp(clients)
+        let phase = try await P2PLoadBenchmarks.paced(clients, rate: options.rate, lines: lines, servers: [talkers, listeners])
+        P2PLoadBenchmarks.summarise(
+            phase, as: name, servers: ["a", "b"],
+            parameters: ["talkers": "\(options.talkers)", "listeners": "\(options.listeners)", "rate": "\(options.rate)/s", "lines": "\(lines)"],
+            report: report)
     }
 }

@@ -211,20 +211,9 @@ enum UDXBenchmarks {
     }
 
     static func referenceTransfer(modules: String, bytes: Int, secret: Bool) throws -> ReferenceResult {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Tests/interop/udx-bench.js").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/node")
-        process.arguments = [script, "--bytes", "\(bytes)"] + (secret ? ["--secret"] : [])
-        process.environment = ["NODE_PATH": modules, "PATH": "/usr/bin:/bin"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw IRCBenchmarks.Failure(description: "udx-bench.js exited with \(process.terminationStatus)")
-        }
+        let (data, status) = try NodeScript.run(
+            "udx-bench.js", arguments: ["--bytes", "\(bytes)"] + (secret ? ["--secret"] : []), modules: modules)
+        guard status == 0 else { throw IRCBenchmarks.Failure(description: "udx-bench.js exited with \(status)") }
         return try JSONDecoder().decode(ReferenceResult.self, from: data)
     }
 

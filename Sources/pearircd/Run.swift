@@ -189,11 +189,12 @@ struct Run: AsyncParsableCommand {
                 guard let address = PeerAddress(parsing: peer) else { throw ValidationError("--peer takes HOST:PORT, got \(peer)") }
                 nodeConfiguration.staticPeers.append(address)
             }
-            nodeConfiguration.relays = try relays.map(Self.relayKey)
+            let relayKeys = try relays.map(Self.relayKey)
             if !noDHT {
                 let given = bootstrap.compactMap(DHTNodeCommand.endpoint)
                 let nodes = try DHTBootstrapNodes.resolve(given: given, persistent: false, environment: ProcessInfo.processInfo.environment)
                 var dht = DHTSwarm.Configuration(host: dhtHost, port: dhtPort, bootstrap: nodes)
+                dht.relays = relayKeys
                 if !noRelaying {
                     // Bounded: a gateway relays for a few pairs of its peers at a modest rate (chat, not bulk).
                     var limits = BlindRelayServer.Limits()

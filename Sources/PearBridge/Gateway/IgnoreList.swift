@@ -3,8 +3,8 @@ import HyperLog
 import Synchronization
 
 /// The people this gateway's user ignores (`/msg PearServ ignore`), by member id (the z-base-32 identity key once a
-/// person's log proved it, else their writer key): their lines are not shown, live or in history, and nothing of
-/// theirs leaves this gateway's view of the room. Local only: no peer learns of it. Kept in `ignores.json` in the
+/// person's log proved it, else their writer key): their lines are not shown, live or in history (they still show as
+/// members of the room). Local only: no peer learns of it. Kept in `ignores.json` in the
 /// data directory.
 public final class IgnoreList: Sendable {
     let file: URL
@@ -42,6 +42,7 @@ public final class IgnoreList: Sendable {
     /// Whether a line's author is ignored: by the id they show now, or by the writer key they showed before their
     /// log proved who they are (an ignore given then still holds).
     public func hides(_ author: RoomMember) -> Bool {
-        ids.withLock { $0.contains(author.id) || $0.contains(ZBase32.encode(author.writer)) }
+        // Asked for every line shown: nothing to encode while the list is empty, as it mostly is.
+        ids.withLock { !$0.isEmpty && ($0.contains(author.id) || $0.contains(ZBase32.encode(author.writer))) }
     }
 }

@@ -18,8 +18,6 @@ public final class GatewayNode: Sendable {
         public var peerListener: (host: String, port: Int)?
         /// Gateways to keep connected to.
         public var staticPeers: [PeerAddress] = []
-        /// Blind relays (their public keys, `--relay`) for connections by public key that cannot punch through.
-        public var relays: [[UInt8]] = []
         /// The DHT swarm's node (where it binds, where it bootstraps); nil runs without the DHT (`--no-dht`): rooms
         /// are then shared with static peers only.
         public var dht: DHTSwarm.Configuration?
@@ -50,10 +48,8 @@ public final class GatewayNode: Sendable {
         let transport = transport ?? SwarmTransport(keyPair: identity.keyPair, logger: Logger(label: "pearircd.swarm"), group: group)
         // The gateway reports misbehaving peers to the manager, which it has not met yet: the box closes the loop.
         let manager = ManagerBox()
-        let swarm = configuration.dht.map { dht -> DHTSwarm in
-            var dht = dht
-            dht.relays = configuration.relays
-            return DHTSwarm(
+        let swarm = configuration.dht.map { dht in
+            DHTSwarm(
                 keyPair: identity.keyPair, configuration: dht, eventLoop: group?.next() ?? MultiThreadedEventLoopGroup.singleton.next(),
                 logger: logger)
         }

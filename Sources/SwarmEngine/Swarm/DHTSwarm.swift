@@ -272,11 +272,7 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         (try? await loop.submit { [self] in !(topicsOfKey[key] ?? []).isEmpty }.get()) ?? false
     }
 
-    // MARK: - Inspection
-
-    public var joinedTopics: Int {
-        get async { (try? await loop.submit { [self] in discovery.joinedTopics + waiting.count }.get()) ?? 0 }
-    }
+    // MARK: - Closing
 
     /// Closes the server and the node (announces withdrawn as far as the network lets in a moment), and ends
     /// `candidates`.

@@ -80,7 +80,7 @@ public final class StaticPeerDiscovery: PeerDiscovery {
 /// Several discoveries as one: joins and leaves go to each, candidates come from all (the stream ends when every
 /// part's has ended).
 public final class CombinedPeerDiscovery: PeerDiscovery {
-    public let parts: [any PeerDiscovery]
+    private let parts: [any PeerDiscovery]
     public let candidates: AsyncStream<PeerCandidate>
 
     public init(_ parts: [any PeerDiscovery]) {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TestVectors
 
 /// A real `pearircd run` child process with its own data directory, for multi-gateway tests.
 final class GatewayProcess: Sendable {
@@ -176,20 +177,7 @@ final class GatewayProcess: Sendable {
     }
 
     private func exitStatusAlone(timeout: Duration) async -> Int32? {
-        let exit = self.exit
-        return await withTaskGroup(of: Int32?.self) { group in
-            group.addTask {
-                for await status in exit { return status }
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
+        await firstElement(of: exit, timeout: timeout)
     }
 
     /// Everything the process printed so far.

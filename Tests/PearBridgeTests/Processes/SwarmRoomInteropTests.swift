@@ -13,20 +13,8 @@ import Testing
 /// the room's log with hypercore 11: it reads the line an IRC client wrote. Skipped, with the reason, where Node or
 /// the reference tree (`../interop` beside the repository, or where `PEARIRC_INTEROP` points) is absent.
 @Suite(.serialized) struct SwarmRoomInteropTests {
-    /// The reference tree's `node_modules`, as `UDXInteropTests.nodeModules` finds it (that target is not importable
-    /// here), with the modules this test needs.
-    static let nodeModules: String? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let interop = ProcessInfo.processInfo.environment["PEARIRC_INTEROP"]
-            ?? root.deletingLastPathComponent().appendingPathComponent("interop").path
-        let modules = URL(fileURLWithPath: interop).appendingPathComponent("ref/node_modules")
-        let needed = ["hyperswarm", "hypercore", "protomux", "compact-encoding", "b4a"]
-        guard needed.allSatisfy({ FileManager.default.fileExists(atPath: modules.appendingPathComponent($0).path) }),
-            FileManager.default.isExecutableFile(atPath: "/usr/bin/node")
-        else { return nil }
-        return modules.path
-    }()
+    /// The reference tree's `node_modules`, with the modules this test needs.
+    static let nodeModules = InteropTree.nodeModules(requiring: ["hyperswarm", "hypercore", "protomux", "compact-encoding", "b4a"])
 
     static var script: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

@@ -91,13 +91,28 @@ import Testing
         }
     }
 
-    @Test func twoPeersJoiningATopicAtOnceKeepOneConnection() async throws {
+    /// Two peers on a six-node test net that join one fresh topic at the same moment; closed after `body`.
+    static func twoPeersOnATopic(_ body: (Peer, Peer, [UInt8]) async throws -> Void) async throws {
         try await DHTTestNet.run(size: 6) { net, _, loop in
             let a = try await Peer(bootstrap: net.bootstrap, loop: loop)
             let b = try await Peer(bootstrap: net.bootstrap, loop: loop)
             let topic = RandomBytes.generate(count: 32)
             await a.swarm.join(topic: topic)
             await b.swarm.join(topic: topic)
+            do {
+                try await body(a, b, topic)
+            } catch {
+                await a.close()
+                await b.close()
+                throw error
+            }
+            await a.close()
+            await b.close()
+        }
+    }
+
+    @Test func twoPeersJoiningATopicAtOnceKeepOneConnection() async throws {
+        try await Self.twoPeersOnATopic { a, b, _ in
             let agreed = await Self.agreedConnections(a, b)
             #expect(agreed != nil, "both sides keep one and the same connection")
             if let (onA, onB) = agreed {
@@ -111,20 +126,13 @@ import Testing
             }
             let counts = (await a.manager.connectionCount, await b.manager.connectionCount)
             #expect(counts == (1, 1))
-            await a.close()
-            await b.close()
         }
     }
 
     /// A key is dialled while it was found under a topic we are in: after leaving, the one we left does not keep its
     /// peers wanted (their connections are not redialled when they end); a key never found is not dialled at all.
     @Test func keysAreWantedOnlyWhileTheirTopicIsJoined() async throws {
-        try await DHTTestNet.run(size: 6) { net, _, loop in
-            let a = try await Peer(bootstrap: net.bootstrap, loop: loop)
-            let b = try await Peer(bootstrap: net.bootstrap, loop: loop)
-            let topic = RandomBytes.generate(count: 32)
-            await a.swarm.join(topic: topic)
-            await b.swarm.join(topic: topic)
+        try await Self.twoPeersOnATopic { a, b, topic in
             #expect(await Self.agreedConnections(a, b) != nil)
             // Each is wanted by the other once the other's lookup found it (the follow-up lookups come within
             // seconds; the connection may have come from one side's find alone).
@@ -143,8 +151,6 @@ import Testing
             #expect(await a.swarm.isWanted(stranger) == false)
             // Returns at once: nothing to dial.
             await a.manager.dial(PeerCandidate(publicKey: stranger))
-            await a.close()
-            await b.close()
         }
     }
 }

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NetworkLab
 import Sodium
+import TestVectors
 import Testing
 
 @testable import SwarmEngine
@@ -13,19 +14,7 @@ import Testing
 @Suite(.serialized) struct DHTTopicDiscoveryTests {
     /// The first key `found` yields, or nil after `timeout`.
     static func firstFound(_ discovery: DHTTopicDiscovery, timeout: Duration = .seconds(15)) async -> DHTTopicDiscovery.Found? {
-        await withTaskGroup(of: DHTTopicDiscovery.Found?.self) { group in
-            group.addTask {
-                for await found in discovery.found { return found }
-                return nil
-            }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
+        await firstElement(of: discovery.found, timeout: timeout)
     }
 
     @Test func twoPeersJoiningAtOnceMeetWithinSeconds() async throws {

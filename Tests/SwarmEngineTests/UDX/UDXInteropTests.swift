@@ -12,17 +12,7 @@ import Testing
 /// repository as `../interop`, or where `PEARIRC_INTEROP` points). Skipped, with the reason, where Node or the tree is
 /// absent (CI has neither). `make interop` runs them.
 @Suite(.serialized) struct UDXInteropTests {
-    static let nodeModules: String? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        let interop = ProcessInfo.processInfo.environment["PEARIRC_INTEROP"]
-            ?? root.deletingLastPathComponent().appendingPathComponent("interop").path
-        let modules = URL(fileURLWithPath: interop).appendingPathComponent("ref/node_modules")
-        let addon = modules.appendingPathComponent("udx-native")
-        guard FileManager.default.fileExists(atPath: addon.path), FileManager.default.isExecutableFile(atPath: "/usr/bin/node")
-        else { return nil }
-        return modules.path
-    }()
+    static let nodeModules = InteropTree.nodeModules(requiring: ["udx-native"])
 
     static var script: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
