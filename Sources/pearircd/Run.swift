@@ -217,8 +217,8 @@ struct Run: AsyncParsableCommand {
             configuration.channelModes = ChannelModePolicy(
                 defaults: ["n"], refused: ["t", "m", "i", "k", "l", "b"],
                 refusalReason: "cannot be enforced across gateways in a peer-to-peer room yet")
-            configuration.remotePrivateMessageRefusal =
-                "is on another gateway: private messages across gateways are not carried yet (nothing was sent)"
+            // Private messages to people on other gateways are direct conversations (end-to-end encrypted logs).
+            configuration.carriesRemotePrivateMessages = true
             // A line is echoed (and shown to the room) once it is committed to our log: no echoed line is lost.
             configuration.channelLinesAwaitStorage = true
             // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.

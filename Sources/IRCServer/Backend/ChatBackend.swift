@@ -83,6 +83,10 @@ public enum BackendRequest: Sendable, Hashable {
     case directMessage(
         conversation: String, sender: String, recipient: String, nick: String, target: String, kind: ChatLineKind,
         text: String, id: String, time: Date)
+    /// A private message (PRIVMSG or NOTICE) from a local user to someone not connected here, for the backend to
+    /// carry (`ChatBackend.carry`): `userID` is the remote user's id when the server knows them; else `target` is as
+    /// the client wrote it (a nick the backend may know from elsewhere, or a key), for the backend to resolve.
+    case remoteDirectMessage(userID: String?, target: String, nick: String, kind: ChatLineKind, text: String, id: String, time: Date)
     case topic(channel: String, nick: String, topic: String)
     case nickChanged(old: String, new: String)
     case quit(nick: String, reason: String)
@@ -101,6 +105,21 @@ public enum BackendEvent: Sendable, Hashable {
     case channelCreated(channel: String, time: Date)
     /// A notice from the backend itself to every local client in `channel` (or to all, when nil).
     case serviceNotice(channel: String?, text: String)
+    /// A private message from a remote user to this server's user (every local client): shown from the remote user
+    /// as the server knows them, else from `user` as given (they may share no channel with us).
+    case remotePrivateMessage(user: RemoteUser, kind: ChatLineKind, text: String, id: String, time: Date)
+}
+
+/// What became of a private message to a remote user (`ChatBackend.carry`).
+public enum PrivateDelivery: Sendable, Hashable {
+    /// Stored, and the recipient can get it now.
+    case sent
+    /// Stored, but nobody can take it now: `away` says so (shown as RPL_AWAY, as for an away user).
+    case held(away: String)
+    /// No such person: the text of the ERR_NOSUCHNICK, saying what would work.
+    case unknownTarget(String)
+    /// Not stored, so nobody gets it (a full disk, a refused recipient): why, in words for the user.
+    case failed(String)
 }
 
 /// The seam between the IRC front end and whatever carries the chat: an in-memory server (`--standalone`) or the
@@ -123,6 +142,10 @@ public protocol ChatBackend: Sendable {
     /// `stored` is called once, when the line is durable (nil) or could not be stored (why, in words for the user).
     /// Used when `IRCServerConfiguration.channelLinesAwaitStorage` is set.
     func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async
+    /// A private message to a remote user (a `.remoteDirectMessage` request), in order with `handle`: returns once it
+    /// is queued; `done` is called once with what became of it (it is shown to its sender only if stored). Used
+    /// when `IRCServerConfiguration.carriesRemotePrivateMessages` is set.
+    func carry(_ request: BackendRequest, done: @escaping @Sendable (PrivateDelivery) -> Void) async
 }
 
 extension ChatBackend {
@@ -130,5 +153,10 @@ extension ChatBackend {
     public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
         await handle(request)
         stored(nil)
+    }
+
+    /// A backend that carries no private messages between servers.
+    public func carry(_ request: BackendRequest, done: @escaping @Sendable (PrivateDelivery) -> Void) async {
+        done(.failed("private messages to remote users are not carried by this server"))
     }
 }

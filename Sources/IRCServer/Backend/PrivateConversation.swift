@@ -16,6 +16,20 @@ public enum PrivateConversation {
         "=" + [a, b].sorted().joined(separator: " ")
     }
 
+    /// The history key of a conversation with a remote person (`IRCServerConfiguration.carriesRemotePrivateMessages`):
+    /// `=@id:<user id>` when the server knows them, else `=@target:<target as written>`.
+    public static func remoteKey(userID: String?, target: String) -> String {
+        if let userID { return "=@id:" + userID }
+        return "=@target:" + target
+    }
+
+    /// The remote user id or target a `remoteKey` names; nil for other keys.
+    public static func remoteTarget(of key: String) -> (userID: String?, target: String?)? {
+        if key.hasPrefix("=@id:") { return (String(key.dropFirst(5)), nil) }
+        if key.hasPrefix("=@target:") { return (nil, String(key.dropFirst(9))) }
+        return nil
+    }
+
     /// Whether a history key names a private conversation rather than a channel.
     public static func isConversation(_ key: String) -> Bool {
         key.hasPrefix("=")

@@ -24,6 +24,9 @@ public enum IRCServerAction: Sendable, Hashable {
     /// then nobody sees it: not the channel, not the sender's echo. `answersLate`: the line was labeled, so its
     /// echo (or ACK) is the command's late answer.
     case storeLine(ClientID, token: UInt64, BackendRequest, answersLate: Bool)
+    /// Hand a private message to a remote user to the backend to carry (in order with `backend` requests); answer
+    /// with `privateMessageCarried`. Until then the sender sees no echo.
+    case carryPrivate(ClientID, token: UInt64, BackendRequest, answersLate: Bool)
     /// Check SASL credentials with the backend; answer with `authenticationFinished`.
     case authenticate(ClientID, SASLCredentials)
     /// Ask the backend for history; answer with `historyReady`.
@@ -46,7 +49,7 @@ extension IRCServerAction {
         case .authenticate(let target, _), .fetchHistory(let target, _, _, _, _), .fetchTargets(let target, _),
             .service(let target, _, _), .verifyOperator(let target, _, _, _):
             target
-        case .storeLine(let target, _, _, let answersLate):
+        case .storeLine(let target, _, _, let answersLate), .carryPrivate(let target, _, _, let answersLate):
             answersLate ? target : nil
         case .send, .sendToEach, .close, .backend:
             nil
@@ -94,6 +97,8 @@ public struct IRCServerState: Sendable {
     /// Channel lines handed to the backend and not yet reported stored, by token (`storeLine`).
     var unstoredLines: [UInt64: UnstoredLine] = [:]
     var nextLineToken: UInt64 = 1
+    /// Private messages from remote users that arrived while no client was connected, for the next one to register.
+    var privateMessagesWhileAway: [IRCMessage] = []
     /// Whether the command being processed carries a label (its late answers are labeled together).
     var processingLabeledCommand = false
     /// Capabilities taken out of the offer while running (`changeCapabilities`).

@@ -69,7 +69,25 @@ extension IRCServerState {
                 if !isTagMessage { actions.append(.service(id, service: service, text: text)) }
                 continue
             }
-            guard let recipientID = nicks[fold(target)], let recipient = clients[recipientID] else {
+            let recipientID = nicks[fold(target)]
+            let recipient = recipientID.flatMap { clients[$0] }
+            if configuration.carriesRemotePrivateMessages, recipient?.isRemote ?? true {
+                // Someone not connected here, or not known here at all (the backend may know them from elsewhere,
+                // or by key): the backend carries it, and the sender sees it once it is stored.
+                guard !isTagMessage else { continue }
+                let shownTarget = recipient?.nick ?? target
+                outgoing.params[0] = shownTarget
+                let request = BackendRequest.remoteDirectMessage(
+                    userID: recipient?.remoteID, target: shownTarget, nick: client.nick ?? "",
+                    kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now)
+                let token = nextLineToken
+                nextLineToken += 1
+                unstoredLines[token] = UnstoredLine(
+                    sender: id, channel: nil, message: outgoing, command: command, answersLate: processingLabeledCommand)
+                actions.append(.carryPrivate(id, token: token, request, answersLate: processingLabeledCommand))
+                continue
+            }
+            guard let recipientID, let recipient else {
                 if command != "NOTICE" { reply(client, .errNoSuchNick, [target, "No such nick/channel"]) }
                 continue
             }

@@ -151,6 +151,12 @@ extension IRCServerState {
             }
             historyKey = channel.name
             shownTarget = channel.name
+        } else if configuration.carriesRemotePrivateMessages {
+            // The backend keeps private conversations with remote people: named by the remote user's id when they
+            // are known here, else as the client wrote the target (a nick the backend knows, or a key).
+            let remote = nicks[fold(target)].flatMap { clients[$0] }.flatMap { $0.isRemote ? $0.remoteID : nil }
+            historyKey = PrivateConversation.remoteKey(userID: remote, target: target)
+            shownTarget = target
         } else {
             // Private history is kept for accounts only: a nick can pass to someone else, an account cannot.
             guard let own = historyParticipant(client) else {

@@ -201,6 +201,7 @@ extension IRCServerState {
         sendISupport(to: id)
         sendLUsers(to: id)
         sendMOTD(to: id)
+        deliverPrivateMessagesWhileAway(to: id)
     }
 
     var isupport: ISupport {

@@ -52,8 +52,40 @@ extension IRCServerState {
             for target in targets {
                 emit(target, IRCMessage(source: serverSource, command: .verb("NOTICE"), params: [clients[target]?.nick ?? "*", text]))
             }
+        case .remotePrivateMessage(let user, let kind, let text, let messageID, let time):
+            // From the remote user as shown here; someone sharing no channel with us (a stranger, or a person not
+            // present right now) under the name and host the backend gives, without taking a nick from anyone.
+            let source = remoteUsers[user.id].flatMap { clients[$0]?.source }
+                ?? IRCSource(nick: user.nick, user: user.user, host: user.host)
+            var tags = IRCTags()
+            tags.set("msgid", messageID)
+            tags.set("time", Self.serverTime(time))
+            let message = IRCMessage(tags: tags, source: source, command: .verb(kind.rawValue), params: ["*", text])
+            let local = clients.values.filter { $0.isRegistered && !$0.isRemote }.map(\.id).sorted()
+            if local.isEmpty {
+                // Nobody to show it to: kept for the next client (bounded; the history has it all).
+                privateMessagesWhileAway.append(message)
+                if privateMessagesWhileAway.count > configuration.privateMessagesKeptWhileAway {
+                    privateMessagesWhileAway.removeFirst(privateMessagesWhileAway.count - configuration.privateMessagesKeptWhileAway)
+                }
+            }
+            for id in local {
+                var addressed = message
+                addressed.params[0] = clients[id]?.nick ?? "*"
+                emit(id, addressed)
+            }
         }
         return drain()
+    }
+
+    /// Private messages that arrived while no client was connected, to a client that just registered.
+    mutating func deliverPrivateMessagesWhileAway(to id: ClientID) {
+        guard !privateMessagesWhileAway.isEmpty, let nick = clients[id]?.nick else { return }
+        for var message in privateMessagesWhileAway {
+            message.params[0] = nick
+            emit(id, message)
+        }
+        privateMessagesWhileAway = []
     }
 
     /// The client standing for a remote user, created on first sight.

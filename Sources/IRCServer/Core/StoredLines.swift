@@ -3,8 +3,8 @@ import Foundation
 /// A channel line that waits for the backend to store it (`IRCServerConfiguration.channelLinesAwaitStorage`).
 struct UnstoredLine: Sendable, Hashable {
     let sender: ClientID
-    /// The folded channel name.
-    let channel: String
+    /// The folded channel name; nil for a private message to a remote user (`carryPrivate`).
+    let channel: String?
     /// The line as the channel will see it.
     let message: IRCMessage
     let command: String
@@ -41,11 +41,40 @@ extension IRCServerState {
             }
             return
         }
-        if let channel = channels[line.channel] {
+        if let name = line.channel, let channel = channels[name] {
             showChannelLine(line.message, in: channel, from: line.sender, statusPrefix: nil)
         } else if clients[line.sender]?.has("echo-message") == true {
-            // Everyone left the channel meanwhile: the sender still sees the line it sent was stored.
+            // A private message, or everyone left the channel meanwhile: the sender still sees the line it sent was
+            // stored.
             emit(line.sender, line.message)
         }
+    }
+
+    /// What became of a private message to a remote user (`carryPrivate`): shown to its sender once stored, with
+    /// RPL_AWAY when nobody can take it now; a target nobody knows is ERR_NOSUCHNICK; a failure is said, as for a
+    /// channel line. NOTICE gets no automatic replies.
+    public mutating func privateMessageCarried(_ token: UInt64, _ delivery: PrivateDelivery, now: Date) -> [IRCServerAction] {
+        guard let line = unstoredLines.removeValue(forKey: token) else { return [] }
+        let answer = { (state: inout IRCServerState) in
+            let target = line.message.params.first ?? "*"
+            let isPrivmsg = line.command == "PRIVMSG"
+            switch delivery {
+            case .sent:
+                state.deliver(line, failure: nil)
+            case .held(let away):
+                state.deliver(line, failure: nil)
+                if isPrivmsg, let sender = state.clients[line.sender] { state.reply(sender, .rplAway, [target, away]) }
+            case .unknownTarget(let text):
+                if isPrivmsg, let sender = state.clients[line.sender] { state.reply(sender, .errNoSuchNick, [target, text]) }
+            case .failed(let reason):
+                state.deliver(line, failure: reason)
+            }
+        }
+        if line.answersLate {
+            answeringDeferred(line.sender, answer)
+        } else {
+            answer(&self)
+        }
+        return drain()
     }
 }

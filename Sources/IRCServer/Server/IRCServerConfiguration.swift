@@ -78,6 +78,12 @@ public struct IRCServerConfiguration: Sendable {
     /// The text of the 401 a private message to a remote user gets while the backend cannot carry it (no false echo:
     /// the sender must know it was not delivered). The peer-to-peer gateway says why in its own words.
     public var remotePrivateMessageRefusal = "Private messages to remote users are not carried by this server"
+    /// Whether private messages to remote users, and to targets not known here, go to the backend to carry
+    /// (`ChatBackend.carry`; the peer-to-peer gateway's direct messages). Shown to the sender once stored.
+    public var carriesRemotePrivateMessages = false
+    /// Most private messages from remote users kept for the next client to connect while no client is connected (so a
+    /// message that arrived meanwhile is not missed), the oldest dropped first.
+    public var privateMessagesKeptWhileAway = 500
     /// `OPER` credentials: name → Argon2id hash string (`PasswordHash` format), checked by the backend.
     public var operators: [String: String] = [:]
     /// Checks an OPER password against its hash from `operators` (e.g. libsodium's Argon2id `crypto_pwhash_str_verify`,

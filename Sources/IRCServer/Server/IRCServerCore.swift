@@ -84,6 +84,7 @@ public actor IRCServerCore {
         case handle(BackendRequest)
         /// A channel line to store; its token goes back to the state with the outcome.
         case keep(BackendRequest, token: UInt64)
+        case carry(BackendRequest, token: UInt64)
     }
 
     /// Whether new connections are taken.
@@ -125,6 +126,10 @@ public actor IRCServerCore {
             guard let core = self else { return }
             workQueue.yield(WorkJob(blocking: false) { await core.lineStored(token, failure: failure) })
         }
+        let carriedPrivate: @Sendable (UInt64, PrivateDelivery) -> Void = { [weak self] token, delivery in
+            guard let core = self else { return }
+            workQueue.yield(WorkJob(blocking: false) { await core.privateMessageCarried(token, delivery) })
+        }
         let executor = self.executor
         backgroundTasks.append(Task(executorPreference: executor) {
             // One request at a time, in order: a message must reach the backend after the JOIN before it.
@@ -134,6 +139,8 @@ public actor IRCServerCore {
                     await backend.handle(request)
                 case .keep(let request, let token):
                     await backend.keep(request) { failure in storedLine(token, failure) }
+                case .carry(let request, let token):
+                    await backend.carry(request) { delivery in carriedPrivate(token, delivery) }
                 }
             }
         })
@@ -330,6 +337,8 @@ public actor IRCServerCore {
                 backendQueue.yield(.handle(request))
             case .storeLine(_, let token, let request, _):
                 backendQueue.yield(.keep(request, token: token))
+            case .carryPrivate(_, let token, let request, _):
+                backendQueue.yield(.carry(request, token: token))
             case .authenticate(let id, let credentials):
                 let backend = self.backend
                 // Checking a password may take a hash's deliberate time: off the loop.
@@ -367,6 +376,11 @@ public actor IRCServerCore {
         }
         flush()
         if !pausedInputs.isEmpty { resumePausedInputs() }
+    }
+
+    private func privateMessageCarried(_ token: UInt64, _ delivery: PrivateDelivery) {
+        if case .failed(let reason) = delivery { logger.error("a private message was not stored", metadata: ["error": "\(reason)"]) }
+        perform(state.privateMessageCarried(token, delivery, now: Date()))
     }
 
     private func lineStored(_ token: UInt64, failure: String?) {

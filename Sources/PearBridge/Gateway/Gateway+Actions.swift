@@ -56,7 +56,17 @@ extension Gateway {
             case .publish(let event):
                 // An ignored person's lines go to no front end.
                 if case .line(_, let line) = event, ignores.hides(line.author) { continue }
+                if case .directLine(let line) = event, ignores.hides(line.author) { continue }
                 roomEvents.publish(event)
+            case .openConversation(let identity):
+                _ = await openConversation(with: identity, group: &group)
+            case .skippedBlock(let topic, let writer, let index):
+                logger.warning(
+                    "skipped a block that is not a valid entry (malformed, or sealed with another key)",
+                    metadata: [
+                        "room": "\(state.rooms[topic]?.channel ?? topic.description)", "writer": "\(ZBase32.encode(writer))",
+                        "index": "\(index)",
+                    ])
             }
         }
     }
@@ -80,8 +90,12 @@ extension Gateway {
             let outcome: PendingAppends.Outcome
             if let own = state.rooms[topic]?.ownWriter, let log = logs[own] {
                 do {
-                    let length = try await log.append(commit.blocks)
-                    outcome = .appended(first: length - UInt64(commit.blocks.count), blocks: commit.blocks)
+                    // A direct conversation's entries are sealed for its two people (`SealedEntry`).
+                    let blocks = try state.rooms[topic]?.kind.contentKey.map { key in
+                        try commit.blocks.map { try SealedEntry.seal($0, key: key, writer: own) }
+                    } ?? commit.blocks
+                    let length = try await log.append(blocks)
+                    outcome = .appended(first: length - UInt64(blocks.count), blocks: blocks)
                 } catch {
                     outcome = .failed("\(error)")
                 }

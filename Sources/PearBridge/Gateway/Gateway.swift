@@ -121,6 +121,8 @@ public actor Gateway: Service {
         catalogue = RoomCatalogue(file: directory.file("rooms.json"))
         ignores = try IgnoreList(file: directory.file("ignores.json"))
         state = GatewayState(identity: identity.keyPair, fold: Self.fold)
+        let ignores = self.ignores
+        state.refusesDirectMessages = { ignores.contains(ZBase32.encode($0)) }
         if store.storage.fullyCheckedAtOpen {
             logger.info("the store was not closed cleanly last time (a crash, or a kill): every page was checked at open")
         }
@@ -276,6 +278,44 @@ public actor Gateway: Service {
         return state.rooms[state.topic(of: channel)]?.state.latestLineTimestamp.map { Date(timeIntervalSince1970: Double($0) / 1000) }
     }
 
+    // MARK: - Direct messages
+
+    /// Whether a key is a person's identity proven in a room held here (a member id may be a writer key instead: the
+    /// log of a peer that proved no identity, whom no direct message can reach).
+    public func isKnownPerson(_ identity: [UInt8]) -> Bool {
+        state.nick(ofIdentity: identity) != nil
+    }
+
+    /// Whether a line to the person can reach them now (their gateway is connected and the conversation's channel is
+    /// open), or only once they are back.
+    public func canReach(_ identity: [UInt8]) -> Bool {
+        state.canReach(identity) || state.isConnected(identity)
+    }
+
+    /// The nick our user goes by (the most recently registered or renamed local client).
+    public var localNick: String? { state.localNick }
+
+    /// A window of the direct conversation with a person, oldest first (both sides' lines; an ignored person's
+    /// none); empty when there is none.
+    public func directHistory(with identity: [UInt8], window: RoomHistoryWindow) async -> [RoomLine] {
+        await ready()
+        guard let topic = state.conversation(with: identity) else { return [] }
+        return state.history(topic, window).filter { !ignores.hides($0.author) }
+    }
+
+    /// Every direct conversation: the other person, the nick they show (in a shared room, else in the conversation),
+    /// and when its latest line was written.
+    public func conversations() async -> [(identity: [UInt8], nick: String, latest: Date?)] {
+        await ready()
+        return state.conversations.compactMap { identity, topic in
+            guard let room = state.rooms[topic] else { return nil }
+            let theirs = room.writers.sorted.first { room.state.identities[$0] == identity }
+            let nick = state.nick(ofIdentity: identity) ?? theirs.map { room.state.displayNick(for: $0) }
+                ?? String(ZBase32.encode(identity).prefix(12))
+            return (identity, nick, room.state.latestLineTimestamp.map { Date(timeIntervalSince1970: Double($0) / 1000) })
+        }
+    }
+
     /// This gateway's own writer key for a room it holds (tests, diagnostics).
     public func ownWriter(channel: String) -> [UInt8]? {
         state.rooms[state.topic(of: channel)]?.ownWriter
@@ -336,7 +376,7 @@ public actor Gateway: Service {
 
     public var rooms: [RoomSummary] {
         state.joinedRooms.compactMap { topic in
-            guard let room = state.rooms[topic] else { return nil }
+            guard let room = state.rooms[topic], !room.kind.isDirect else { return nil }
             return RoomSummary(channel: room.channel, peers: state.sharingPeers(of: topic), members: room.presence.sorted.count)
         }.sorted { $0.channel < $1.channel }
     }
@@ -405,6 +445,13 @@ public actor Gateway: Service {
                 return
             }
             await perform(actions, group: &group)
+        case .sayDirect(let identity, let kind, let text, let id, let time):
+            guard await openConversation(with: identity, group: &group) != nil else {
+                currentRequest?.add()
+                currentRequest?.finish(failure: "the conversation's log could not be opened (see the gateway's log)")
+                return
+            }
+            await perform(state.saidDirect(to: identity, kind: kind, text: text, messageID: id, at: time), group: &group)
         case .setTopic(let channel, let text):
             await perform(state.setTopic(channel: channel, text: text, at: now), group: &group)
         case .rename(let nick):
@@ -434,6 +481,29 @@ public actor Gateway: Service {
         }
     }
 
+    /// Opens our log of the direct conversation with a person (creating it on first use), ingests what it holds and
+    /// announces it on their connections. Returns its topic; nil when the key is not a person's or the log could not
+    /// be opened. `writers`: those saved in the catalogue (restored before it is announced, so what they hold is
+    /// history, not news).
+    func openConversation(with identity: [UInt8], writers: [[UInt8]] = [], group: inout DiscardingTaskGroup) async -> RoomTopic? {
+        if let topic = state.conversation(with: identity) { return topic }
+        guard let keys = try? DirectConversationKeys(ourKeyPair: self.identity.keyPair, counterpart: identity),
+            let topic = RoomTopic(bytes: keys.topic)
+        else { return nil }
+        do {
+            let log = try await store.writableLog(name: keys.logName)
+            logs[log.key] = log
+            await perform(state.conversationOpened(keys, ownWriter: log.key, ledger: try await ledger(for: topic)), group: &group)
+            await ingestAvailable(topic, writer: log.key, group: &group)
+            await perform(state.writersRestored(topic, writers: writers), group: &group)
+            await perform(state.conversationReady(topic), group: &group)
+            return topic
+        } catch {
+            logger.error("could not open a direct conversation's log", metadata: ["with": "\(ZBase32.encode(identity))", "error": "\(error)"])
+            return nil
+        }
+    }
+
     private func restoreRooms(group: inout DiscardingTaskGroup) async {
         let saved: [RoomCatalogue.Room]
         do {
@@ -443,6 +513,12 @@ public actor Gateway: Service {
             return
         }
         for entry in saved {
+            if let counterpart = entry.counterpart {
+                guard let key = ZBase32.decode(counterpart), key.count == 32 else { continue }
+                let writers = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
+                _ = await openConversation(with: key, writers: writers, group: &group)
+                continue
+            }
             let topic = state.topic(of: entry.channel)
             guard await openRoom(entry.channel, group: &group) else { continue }
             if let nicks = entry.nicks {

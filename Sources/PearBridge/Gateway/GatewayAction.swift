@@ -27,9 +27,15 @@ enum GatewayAction: Sendable {
     /// Our user joined a room nobody shares yet: after a moment (peers found at once need not be announced as
     /// missing), report `aloneCheck`.
     case checkAlone(RoomTopic)
+    /// A person opened a direct conversation with us that we do not hold yet: open our log of it
+    /// (`conversationOpened`, then `conversationReady`).
+    case openConversation([UInt8])
     /// The room catalogue (rooms, whether joined, writer keys) changed: save it.
     case saveCatalogue
     case publish(RoomEvent)
+    /// A block of a writer's log was read and is not a valid entry (malformed, or sealed with another key): it is
+    /// skipped; the shell says so in its log.
+    case skippedBlock(RoomTopic, writer: [UInt8], index: UInt64)
 }
 
 /// How a peer broke the rules. A peer that misbehaves is disconnected; nothing it sent unverified was stored.

@@ -7,6 +7,8 @@ public enum GatewayRequest: Sendable, Hashable {
     case part(room: String, reason: String)
     /// A chat line; `id` is the front end's msgid for it (kept in the entry, so echo and history agree).
     case say(room: String, kind: RoomLineKind, text: String, id: String?, time: Date)
+    /// A direct message to a person, by their identity key; `id` as for `say`.
+    case sayDirect(to: [UInt8], kind: RoomLineKind, text: String, id: String?, time: Date)
     case setTopic(room: String, text: String)
     /// Our user's nick changed (the nick of the most recently registered or renamed local client).
     case rename(nick: String)

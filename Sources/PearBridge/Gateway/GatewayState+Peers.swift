@@ -41,6 +41,7 @@ extension GatewayState {
         return keys
     }
 
+    /// Rooms our user is in, and open direct conversations (announced only to their person: `announce`).
     var joinedRooms: [RoomTopic] {
         rooms.filter { $0.value.joined }.map(\.key).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
@@ -75,7 +76,10 @@ extension GatewayState {
         guard peers[id] != nil else { return [] }
         switch event {
         case .opened(RoomWire.protocolName, let bytes, let handshake):
-            guard let topic = RoomTopic(bytes: bytes) else { return [.rejectChannel(id, protocol: RoomWire.protocolName, id: bytes)] }
+            // A direct conversation's topic is never a room's: whoever learned it gets nothing on this channel either.
+            guard let topic = RoomTopic(bytes: bytes), rooms[topic]?.kind.isDirect != true else {
+                return [.rejectChannel(id, protocol: RoomWire.protocolName, id: bytes)]
+            }
             let joined = rooms[topic]?.joined == true
             if !joined, peers[id]?.rooms[topic] == nil, (peers[id]?.pendingRoomOpens ?? 0) >= limits.pendingRoomOpens {
                 // Not our room, and too many such opens kept: refused, so the peer does not wait on it forever.
@@ -98,10 +102,12 @@ extension GatewayState {
                 actions.append(.disconnect(id, .staleWriterListFlood))
             }
             return actions
-        case .closed(RoomWire.protocolName, let bytes):
+        case .closed(RoomWire.protocolName, let bytes), .closed(DirectWire.protocolName, let bytes):
             // Closed by the peer, or our open refused: closed on both sides, so announcing starts over.
             if let topic = RoomTopic(bytes: bytes) { peers[id]?.rooms[topic] = nil }
             return []
+        case .opened(DirectWire.protocolName, let bytes, let handshake):
+            return directChannelOpened(bytes, handshake: handshake, on: id)
         case .opened(ReplicationMessage.protocolName, let discoveryKey, let handshake):
             guard let remote = try? ReplicationHandshake(compactEncoded: handshake) else {
                 return [.disconnect(id, .malformedReplicationHandshake)]
@@ -147,9 +153,30 @@ extension GatewayState {
         }
     }
 
-    /// Opens our side of a joined room's channel on a connection (once), answering the peer's open if it waits.
+    /// The peer opened a direct conversation's channel: only the conversation between the connection's identity and
+    /// ours (its topic is what we compute for that pair, so a third gateway that learned a topic gets nothing), and
+    /// not from a person whose direct messages are refused. A conversation we do not hold yet is opened by the shell
+    /// (`openConversation`); the peer's open waits for it.
+    mutating func directChannelOpened(_ bytes: [UInt8], handshake: [UInt8], on id: ConnectionID) -> [GatewayAction] {
+        let reject = [GatewayAction.rejectChannel(id, protocol: DirectWire.protocolName, id: bytes)]
+        guard let remote = peers[id]?.remoteKey, let topic = RoomTopic(bytes: bytes), !refusesDirectMessages(remote) else { return reject }
+        if let held = conversations[remote] {
+            guard held == topic else { return reject }
+            let (channel, steps) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: rooms[topic]?.joined == true)
+            peers[id]?.rooms[topic] = channel
+            return perform(steps, room: topic, on: id)
+        }
+        guard let keys = try? DirectConversationKeys(ourKeyPair: identity, counterpart: remote), keys.topic == bytes else { return reject }
+        let (channel, _) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: false)
+        peers[id]?.rooms[topic] = channel
+        return [.openConversation(remote)]
+    }
+
+    /// Opens our side of a joined room's channel on a connection (once), answering the peer's open if it waits. A
+    /// direct conversation's channel is opened only on its person's connections.
     mutating func announce(_ topic: RoomTopic, on id: ConnectionID) -> [GatewayAction] {
-        guard peers[id] != nil, rooms[topic]?.joined == true else { return [] }
+        guard let peer = peers[id], let room = rooms[topic], room.joined else { return [] }
+        if let counterpart = room.kind.counterpart, peer.remoteKey != counterpart || refusesDirectMessages(counterpart) { return [] }
         let (channel, steps) = RoomChannel.announce(peers[id]?.rooms[topic])
         peers[id]?.rooms[topic] = channel
         return perform(steps, room: topic, on: id)
@@ -160,9 +187,10 @@ extension GatewayState {
         for step in steps {
             switch step {
             case .sendOpen:
-                guard let own = rooms[topic]?.ownWriter else { continue }
+                guard let room = rooms[topic] else { continue }
+                let own = room.ownWriter
                 actions.append(
-                    .openChannel(id, protocol: RoomWire.protocolName, id: topic.bytes,
+                    .openChannel(id, protocol: room.kind.channelProtocol, id: topic.bytes,
                                  handshake: RoomWire.Hello(ownWriter: own).compactEncoded()))
             case .pair(let handshake):
                 actions += paired(topic, handshake: handshake, on: id)
@@ -176,6 +204,12 @@ extension GatewayState {
         guard let room = rooms[topic], room.joined else { return [] }
         guard let hello = try? RoomWire.Hello(compactEncoded: handshake) else { return [.disconnect(id, .malformedRoomHandshake)] }
         peers[id]?.rooms[topic]?.paired(peerWriter: hello.ownWriter)
+        if room.kind.isDirect {
+            // Each side names its own log in its hello; both logs replicate.
+            var actions: [GatewayAction] = []
+            for key in room.writers.sorted { actions += startReplication(of: key, on: id) }
+            return actions + admit([hello.ownWriter], to: topic, from: id)
+        }
         rooms[topic]?.presence.connection(id, owns: hello.ownWriter)
         var actions = [send(RoomWire.Writers(keys: room.writers.sorted), room: topic, on: id)]
         for key in room.writers.sorted { actions += startReplication(of: key, on: id) }

@@ -56,6 +56,10 @@ struct GatewayState: Sendable {
     var ownRelayOffer: [UInt8]?
     /// Every known writer by its discovery key (what `hypercore/alpha` channels are named by).
     var writerByDiscoveryKey: [[UInt8]: [UInt8]] = [:]
+    /// Direct conversations by the other person's identity key (their room records are in `rooms`, by topic).
+    var conversations: [[UInt8]: RoomTopic] = [:]
+    /// Whether a person's direct messages are refused (they are ignored here): their conversation channel is not opened.
+    var refusesDirectMessages: @Sendable ([UInt8]) -> Bool = { _ in false }
 
     init(
         identity: Ed25519.KeyPair, limits: Limits = Limits(), admission: (any WriterAdmissionRule)? = nil,
@@ -86,6 +90,69 @@ struct GatewayState: Sendable {
         if let key = try? DiscoveryKey.of(ownWriter) { writerByDiscoveryKey[key] = ownWriter }
     }
 
+    /// The shell opened our log of a direct conversation (first message either way, or at start from the catalogue):
+    /// it is open at once (there is nothing to join), looked for on the DHT, and announced on the other person's
+    /// connections, answering an open that waits. Its blocks follow as `blocksRead`.
+    mutating func conversationOpened(_ keys: DirectConversationKeys, ownWriter: [UInt8], ledger: (any RoomLedger)? = nil) -> [GatewayAction] {
+        guard let topic = RoomTopic(bytes: keys.topic), rooms[topic] == nil else { return [] }
+        var room = RoomRecord(
+            channel: Self.conversationName(keys.counterpart), topic: topic, kind: .direct(keys), ownWriter: ownWriter,
+            rule: CappedWriterAdmission(maximum: RoomKind.directWriters), fold: fold, ledger: ledger ?? MemoryRoomLedger())
+        if let localNick { room.state.setLocalNick(localNick) }
+        rooms[topic] = room
+        conversations[keys.counterpart] = topic
+        if let key = try? DiscoveryKey.of(ownWriter) { writerByDiscoveryKey[key] = ownWriter }
+        return [.saveCatalogue]
+    }
+
+    /// A direct conversation is open for lines: announced (on the other person's connections) and looked for. Called
+    /// after its stored writers are restored, so what was stored is history, not news.
+    mutating func conversationReady(_ topic: RoomTopic) -> [GatewayAction] {
+        guard rooms[topic]?.kind.isDirect == true, rooms[topic]?.joined == false else { return [] }
+        rooms[topic]?.joined = true
+        var actions: [GatewayAction] = [.discover(topic, true)]
+        for id in peers.keys.sorted() { actions += announce(topic, on: id) }
+        return actions
+    }
+
+    /// How a direct conversation is named where rooms are named by channel (the catalogue, logs): `=` and the other
+    /// person's z-base-32 key (`=` starts no channel name).
+    static func conversationName(_ counterpart: [UInt8]) -> String { "=" + ZBase32.encode(counterpart) }
+
+    /// The direct conversation with a person, if one is open.
+    func conversation(with identity: [UInt8]) -> RoomTopic? { conversations[identity] }
+
+    /// A chat line from our user to another person: our log of the conversation says whose it is (once), our nick when
+    /// it changed, then the line.
+    mutating func saidDirect(to identity: [UInt8], kind: RoomLineKind, text: String, messageID: String?, at time: Date) -> [GatewayAction] {
+        guard let topic = conversations[identity], let room = rooms[topic] else { return [] }
+        let now = Self.milliseconds(time)
+        var lines: [RoomState.LocalLine] = []
+        if room.state.identities[room.ownWriter] == nil, !room.identityComposed {
+            let proof = WriterIdentity.entryText(identity: self.identity, topic: topic, writer: room.ownWriter)
+            lines.append(.init(kind: .identity, text: proof, timestamp: now))
+        }
+        if let localNick, room.ownNick != localNick { lines.append(.init(kind: .nick, text: localNick, timestamp: now)) }
+        let entryKind: RoomEntry.Kind = switch kind {
+        case .message: .message
+        case .action: .action
+        case .notice: .notice
+        }
+        lines.append(.init(kind: entryKind, text: text, timestamp: now, messageID: messageID))
+        return [.append(topic, compose(lines, in: topic))]
+    }
+
+    /// Whether a connection to the person is up with their conversation's channel shared (a line can reach them now).
+    func canReach(_ identity: [UInt8]) -> Bool {
+        guard let topic = conversations[identity] else { return false }
+        return peers.values.contains { $0.remoteKey == identity && $0.rooms[topic]?.isShared == true }
+    }
+
+    /// Whether any connection to the person is up.
+    func isConnected(_ identity: [UInt8]) -> Bool {
+        peers.values.contains { $0.remoteKey == identity }
+    }
+
     /// The writers the room had when it was saved. Call before `restoredJoin`, and perform the actions (their logs are
     /// read) first: what was already stored is history, not news, and is published to nobody.
     mutating func writersRestored(_ topic: RoomTopic, writers: [[UInt8]]) -> [GatewayAction] {
@@ -105,6 +172,7 @@ struct GatewayState: Sendable {
         guard var room = rooms[topic] else { return [] }
         var actions: [GatewayAction] = []
         for events in room.state.ingest(author: writer, from: first, blocks: blocks) where writer != room.ownWriter {
+            for case .skipped(let author, let index) in events { actions.append(.skippedBlock(topic, writer: author, index: index)) }
             actions += room.roomEvents(for: events, author: writer).map(GatewayAction.publish)
         }
         if room.holdersChanged {
@@ -119,7 +187,8 @@ struct GatewayState: Sendable {
     /// ledger, keeping what this gateway decided outside it (our nick, whom it showed under which nick).
     mutating func roomReloaded(_ topic: RoomTopic) {
         guard let room = rooms[topic] else { return }
-        var state = RoomState(topic: topic, localWriter: room.ownWriter, fold: fold, restoringFrom: room.state.ledger)
+        var state = RoomState(
+            topic: topic, localWriter: room.ownWriter, fold: fold, contentKey: room.kind.contentKey, restoringFrom: room.state.ledger)
         state.restoreNickHolders(room.state.nickHolders)
         if let localNick { state.setLocalNick(localNick) }
         rooms[topic]?.state = state
@@ -262,7 +331,7 @@ struct GatewayState: Sendable {
         setLocalNick(nick)
         var actions: [GatewayAction] = []
         for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) })
-        where topic != skipped && rooms[topic]?.joined == true && rooms[topic]?.ownNick != nick {
+        where topic != skipped && rooms[topic]?.joined == true && rooms[topic]?.kind.isDirect == false && rooms[topic]?.ownNick != nick {
             actions.append(.append(topic, compose([.init(kind: .nick, text: nick, timestamp: Self.milliseconds(time))], in: topic)))
         }
         return actions
@@ -313,9 +382,11 @@ struct GatewayState: Sendable {
         }
         guard !fresh.isEmpty else { return actions }
         actions.append(.saveCatalogue)
+        let gossips = rooms[topic]?.kind.isDirect == false
         for id in peers.keys.sorted() where peers[id]?.rooms[topic]?.isShared == true {
             for key in fresh { actions += startReplication(of: key, on: id) }
-            if id != origin { actions.append(send(RoomWire.Writers(keys: fresh), room: topic, on: id)) }
+            // A direct conversation's channel carries only its hellos: each side names its own log.
+            if gossips, id != origin { actions.append(send(RoomWire.Writers(keys: fresh), room: topic, on: id)) }
         }
         return actions
     }

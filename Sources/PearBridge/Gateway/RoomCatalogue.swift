@@ -11,6 +11,9 @@ struct RoomCatalogue {
         var writers: [String]
         /// Who this gateway has shown under which nick (folded nick → writer key, z-base-32); absent in older files.
         var nicks: [String: String]? = nil
+        /// A direct conversation: the other person's identity key, z-base-32 (`channel` is then its name,
+        /// `GatewayState.conversationName`); absent for rooms.
+        var counterpart: String? = nil
     }
 
     let file: URL
@@ -33,7 +36,8 @@ struct RoomCatalogue {
         state.rooms.values.map { room in
             Room(
                 channel: room.channel, joined: room.joined, writers: room.writers.sorted.map(ZBase32.encode),
-                nicks: room.state.nickHolders.isEmpty ? nil : room.state.nickHolders.mapValues(ZBase32.encode))
+                nicks: room.state.nickHolders.isEmpty ? nil : room.state.nickHolders.mapValues(ZBase32.encode),
+                counterpart: room.kind.counterpart.map(ZBase32.encode))
         }
     }
 }

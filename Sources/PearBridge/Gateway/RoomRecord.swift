@@ -7,6 +7,7 @@ struct RoomRecord: Sendable {
     /// The channel name as our user last joined it (rooms are named by it towards front ends).
     var channel: String
     let topic: RoomTopic
+    let kind: RoomKind
     var state: RoomState
     /// Our own writer log's key in this room.
     let ownWriter: [UInt8]
@@ -36,13 +37,14 @@ struct RoomRecord: Sendable {
 
     /// A room over `ledger`: what it holds of an earlier run (if anything) is read back (`RoomState(restoringFrom:)`).
     init(
-        channel: String, topic: RoomTopic, ownWriter: [UInt8], rule: any WriterAdmissionRule,
+        channel: String, topic: RoomTopic, kind: RoomKind = .publicRoom, ownWriter: [UInt8], rule: any WriterAdmissionRule,
         fold: @escaping @Sendable (String) -> String, ledger: any RoomLedger = MemoryRoomLedger()
     ) {
         self.channel = channel
         self.topic = topic
+        self.kind = kind
         self.ownWriter = ownWriter
-        state = RoomState(topic: topic, localWriter: ownWriter, fold: fold, restoringFrom: ledger)
+        state = RoomState(topic: topic, localWriter: ownWriter, fold: fold, contentKey: kind.contentKey, restoringFrom: ledger)
         writers = RoomWriters(own: ownWriter, rule: rule)
     }
 
@@ -78,8 +80,14 @@ struct RoomRecord: Sendable {
         return nil
     }
 
-    /// The chat line of a history line, or nil for entries that are not chat lines (nicks, joins, topics).
+    /// The chat line of a history line, or nil for entries that are not chat lines (nicks, joins, topics), and, in a
+    /// direct conversation, for lines of any log but ours and the other person's proven ones.
     func chatLine(_ line: RoomHistory.Line) -> RoomLine? {
+        if let counterpart = kind.counterpart, line.position.author != ownWriter,
+            state.identities[line.position.author] != counterpart
+        {
+            return nil
+        }
         let kind: RoomLineKind
         switch line.entry.kind {
         case .message: kind = .message
@@ -99,6 +107,15 @@ struct RoomRecord: Sendable {
     /// author as present on their first sign of life.
     mutating func roomEvents(for events: [RoomState.Event], author: [UInt8]) -> [RoomEvent] {
         guard joined else { return [] }
+        if let counterpart = kind.counterpart {
+            // A direct conversation shows only the other person's chat lines, and only from a log that proved it is
+            // theirs (a log claiming another identity, or none, is read and never shown).
+            guard state.identities[author] == counterpart else { return [] }
+            return events.compactMap { event in
+                guard case .line(let line) = event, let chat = chatLine(line) else { return nil }
+                return .directLine(line: chat)
+            }
+        }
         var out: [RoomEvent] = []
         func ensurePresent() {
             if presence.show(author) {

@@ -40,6 +40,39 @@ public final class GatewayBackend: ChatBackend {
         gateway.submit(request, stored: stored)
     }
 
+    /// A private message to a remote person: the target resolved to an identity (`DirectTarget`), the line stored in
+    /// our log of the conversation, then reported sent, or held while their gateway is not connected.
+    public func carry(_ request: BackendRequest, done: @escaping @Sendable (PrivateDelivery) -> Void) async {
+        guard case .remoteDirectMessage(let userID, let target, _, let kind, let text, let id, let time) = request else {
+            return done(.failed("not a private message"))
+        }
+        let identity: [UInt8]
+        switch await DirectTarget.resolve(userID: userID, target: target, gateway: gateway) {
+        case .person(let key): identity = key
+        case .unknown(let why): return done(.unknownTarget(why))
+        case .refused(let why): return done(.failed(why))
+        }
+        let lineKind: RoomLineKind
+        var body = text
+        if let action = IRCRoomText.action(text) {
+            lineKind = .action
+            body = action
+        } else {
+            lineKind = kind == .notice ? .notice : .message
+        }
+        let gateway = self.gateway
+        gateway.submit(.sayDirect(to: identity, kind: lineKind, text: body, id: id, time: time)) { failure in
+            if let failure { return done(.failed(failure)) }
+            Task {
+                if await gateway.canReach(identity) {
+                    done(.sent)
+                } else {
+                    done(.held(away: "is not online: your message is kept and reaches them when both of you are online"))
+                }
+            }
+        }
+    }
+
     /// What an IRC command means for the rooms; nil when it means nothing to them.
     static func gatewayRequest(for request: BackendRequest) -> GatewayRequest? {
         switch request {
@@ -55,8 +88,9 @@ public final class GatewayBackend: ChatBackend {
         case .nickChanged(_, let new), .registered(let new):
             // The nick other gateways see is that of the client most recently registered or renamed here.
             return .rename(nick: new)
-        case .quit, .directMessage:
-            // Private messages are not carried between gateways yet, so there is nothing to file.
+        case .quit, .directMessage, .remoteDirectMessage:
+            // Private messages between local clients are not kept (a gateway serves one person); those to remote
+            // people come through `carry`.
             return nil
         }
     }
@@ -89,19 +123,38 @@ public final class GatewayBackend: ChatBackend {
             return [.channelCreated(channel: room, time: time)]
         case .gatewayNotice(let room, let text):
             return [.serviceNotice(channel: room, text: IRCRoomText.oneLine(text))]
+        case .directLine(let line):
+            let kind: ChatLineKind = line.kind == .notice ? .notice : .privmsg
+            let user = IRCRoomMember.remoteUser(line.author, room: "a private conversation")
+            return IRCRoomText.lines(IRCRoomText.cleaned(line.text)).enumerated().map { part, piece in
+                .remotePrivateMessage(
+                    user: user, kind: kind, text: line.kind == .action ? IRCRoomText.wrapAction(piece) : piece,
+                    id: part == 0 ? line.id : "\(line.id).\(part)", time: line.time)
+            }
         }
     }
 
     public func history(_ query: HistoryQuery) async -> [ChatLine] {
-        // Only channels are rooms; a private conversation key never names one.
+        if let remote = PrivateConversation.remoteTarget(of: query.channel) {
+            // A direct conversation: our lines went to them, theirs came to us.
+            guard case .person(let identity) = await DirectTarget.resolve(userID: remote.userID, target: remote.target ?? "", gateway: gateway)
+            else { return [] }
+            let lines = await gateway.directHistory(with: identity, window: Self.window(of: query))
+            let ownNick = await gateway.localNick ?? "*"
+            let theirNick = remote.target ?? lines.first(where: { !$0.isLocal })?.author.nick ?? ZBase32.encode(identity)
+            return lines.map { Self.chatLine($0, to: $0.isLocal ? theirNick : ownNick) }
+        }
+        // Only channels are rooms; another private conversation key never names one.
         guard !PrivateConversation.isConversation(query.channel) else { return [] }
         let lines = await gateway.history(room: query.channel, window: Self.window(of: query))
-        return lines.map { line in
-            let text = IRCRoomText.oneLine(line.text)
-            return ChatLine(
-                id: line.id, time: line.time, channel: query.channel, source: IRCRoomMember.mask(line.author, isLocal: line.isLocal),
-                kind: line.kind == .notice ? .notice : .privmsg, text: line.kind == .action ? IRCRoomText.wrapAction(text) : text)
-        }
+        return lines.map { Self.chatLine($0, to: query.channel) }
+    }
+
+    static func chatLine(_ line: RoomLine, to target: String) -> ChatLine {
+        let text = IRCRoomText.oneLine(line.text)
+        return ChatLine(
+            id: line.id, time: line.time, channel: target, source: IRCRoomMember.mask(line.author, isLocal: line.isLocal),
+            kind: line.kind == .notice ? .notice : .privmsg, text: line.kind == .action ? IRCRoomText.wrapAction(text) : text)
     }
 
     /// A CHATHISTORY request as a window of the room's history (one IRC line per room line, so limits carry over).
@@ -122,13 +175,16 @@ public final class GatewayBackend: ChatBackend {
         }
     }
 
-    /// Rooms only (private messages have no history here yet): each channel with its latest line in the window.
+    /// Rooms and direct conversations (named by the other person's nick), each with its latest line in the window.
     public func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget] {
         var found: [HistoryTarget] = []
         for channel in query.channels where !PrivateConversation.isConversation(channel) {
             if let latest = await gateway.latestLineTime(room: channel) {
                 found.append(HistoryTarget(name: channel, latest: latest))
             }
+        }
+        for conversation in await gateway.conversations() {
+            if let latest = conversation.latest { found.append(HistoryTarget(name: conversation.nick, latest: latest)) }
         }
         return query.select(found)
     }

@@ -47,11 +47,12 @@ public struct RoomState: Sendable {
     /// A room with an empty ledger.
     public init(
         topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String,
-        ledger: any RoomLedger = MemoryRoomLedger()
+        contentKey: [UInt8]? = nil, ledger: any RoomLedger = MemoryRoomLedger()
     ) {
         self.topic = topic
         self.localWriter = localWriter
         self.fold = fold
+        self.contentKey = contentKey
         self.ledger = ledger
         nicks = NickDirectory(fold: fold)
     }
@@ -60,9 +61,9 @@ public struct RoomState: Sendable {
     /// progress, nicks, identities, topic, the time range) are read back from it; the history itself stays there.
     public init(
         topic: RoomTopic, localWriter: [UInt8], fold: @escaping @Sendable (String) -> String,
-        restoringFrom ledger: any RoomLedger
+        contentKey: [UInt8]? = nil, restoringFrom ledger: any RoomLedger
     ) {
-        self.init(topic: topic, localWriter: localWriter, fold: fold, ledger: ledger)
+        self.init(topic: topic, localWriter: localWriter, fold: fold, contentKey: contentKey, ledger: ledger)
         for (writer, progress) in ledger.progress() {
             writerLengths[writer] = progress.length
             if !progress.pending.isEmpty { pendingByWriter[writer] = progress.pending }
@@ -83,6 +84,9 @@ public struct RoomState: Sendable {
     }
 
     private let fold: @Sendable (String) -> String
+    /// The key every block is sealed with (`SealedEntry`: direct conversations), nil for entries in the clear. A block
+    /// that does not open with it is skipped, as a malformed entry is.
+    public let contentKey: [UInt8]?
 
     /// The local user's IRC nick (reserved against remote authors).
     public mutating func setLocalNick(_ nick: String) {
@@ -143,8 +147,14 @@ public struct RoomState: Sendable {
         pendingByWriter[author] = ingested.isEmpty ? nil : ingested
         writerLengths[author] = length
 
+        var plain = block
+        if let contentKey {
+            do { plain = try SealedEntry.open(block, key: contentKey, writer: author) } catch {
+                return [.skipped(author: author, index: index)]
+            }
+        }
         let decoded: RoomEntry.Decoded
-        do { decoded = try RoomEntry.decode(block) } catch { return [.skipped(author: author, index: index)] }
+        do { decoded = try RoomEntry.decode(plain) } catch { return [.skipped(author: author, index: index)] }
         guard case .entry(var entry) = decoded else { return [.skipped(author: author, index: index)] }
         // The clock an author chooses must follow causality, or an attacker could place lines early in history: above
         // the author's own previous entry, and above every entry its heads say it had seen, where we hold those.

@@ -52,6 +52,8 @@ import Testing
             case .checkAlone: "checkAlone"
             case .saveCatalogue: "save"
             case .publish(let event): "publish \(Self.describe(event))"
+            case .openConversation(let identity): "openConversation \(identity[0])"
+            case .skippedBlock(_, let writer, let index): "skipped \(writer[0])#\(index)"
             }
         }
     }
@@ -66,6 +68,7 @@ import Testing
         case .topicChanged(let room, _, let topic): "topic \(room) \(topic)"
         case .gatewayNotice(_, let text): "notice \(text)"
         case .roomBegan(let room, let time): "began \(room) \(Int(time.timeIntervalSince1970))"
+        case .directLine(let line): "direct <\(line.author.nick)> \(line.text)"
         }
     }
 

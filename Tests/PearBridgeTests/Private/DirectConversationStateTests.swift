@@ -1,0 +1,130 @@
+import CompactEncoding
+import Foundation
+import HyperLog
+import Sodium
+import SwarmEngine
+import Testing
+
+@testable import PearBridge
+
+/// A direct conversation in `GatewayState`, fed inputs directly: its channel only with its person, its blocks sealed,
+/// and only its person's proven log shown.
+@Suite struct DirectConversationStateTests {
+    typealias Describe = GatewayStateTests
+
+    let alice = Ed25519.randomKeyPair()
+    let bob = Ed25519.randomKeyPair()
+    let carol = Ed25519.randomKeyPair()
+    static let aliceWriter = GatewayStateTests.key(1)
+    static let bobWriter = GatewayStateTests.key(2)
+
+    /// Alice's state with her conversation with bob open and ready.
+    func aliceState() throws -> (GatewayState, DirectConversationKeys, RoomTopic) {
+        var state = GatewayState(identity: alice, fold: GatewayStateTests.fold)
+        state.setLocalNick("alice")
+        let keys = try DirectConversationKeys(ourKeyPair: alice, counterpart: bob.publicKey)
+        _ = state.conversationOpened(keys, ownWriter: Self.aliceWriter)
+        _ = state.conversationReady(RoomTopic(bytes: keys.topic)!)
+        return (state, keys, RoomTopic(bytes: keys.topic)!)
+    }
+
+    /// Blocks of a log as its owner's gateway writes them: the identity proof, a nick, then `texts`, sealed with `key`.
+    static func sealedLog(
+        by person: Ed25519.KeyPair, writer: [UInt8], topic: RoomTopic, key: [UInt8], nick: String, texts: [String]
+    ) throws -> [[UInt8]] {
+        var entries = [
+            RoomEntry(kind: .identity, timestamp: 1, lamport: 1, text: WriterIdentity.entryText(identity: person, topic: topic, writer: writer)),
+            RoomEntry(kind: .nick, timestamp: 1, lamport: 2, text: nick),
+        ]
+        for (offset, text) in texts.enumerated() {
+            entries.append(RoomEntry(kind: .message, timestamp: 2, lamport: UInt64(3 + offset), text: text))
+        }
+        return try entries.map { try SealedEntry.seal($0.encoded(), key: key, writer: writer) }
+    }
+
+    @Test func theChannelOpensOnlyWithItsPersonAndAnswersTheirOpen() throws {
+        var (state, keys, topic) = try aliceState()
+        _ = state.peerConnected(1, remoteKey: carol.publicKey)
+        let hello = GatewayStateTests.hello(Self.bobWriter)
+        // Carol learned the topic somehow: refused on both protocols, and nothing opened for her.
+        #expect(Describe.describe(state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: hello), on: 1))
+            == ["reject 1 \(DirectWire.protocolName)"])
+        #expect(Describe.describe(state.peerEvent(.opened(protocol: RoomWire.protocolName, id: keys.topic, handshake: hello), on: 1))
+            == ["reject 1 \(RoomWire.protocolName)"])
+        // Bob's connection gets our open at once, and pairing replicates both logs (no writer lists on this channel).
+        #expect(Describe.describe(state.peerConnected(2, remoteKey: bob.publicKey)) == ["open 2 \(DirectWire.protocolName)"])
+        #expect(Describe.describe(state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: hello), on: 2))
+            == ["replicate 2 1", "openReplica 2", "save", "replicate 2 2"])
+        #expect(state.canReach(bob.publicKey))
+        #expect(state.rooms[topic]?.writers.sorted == [Self.aliceWriter, Self.bobWriter].sorted { $0.lexicographicallyPrecedes($1) })
+    }
+
+    @Test func anOpenForAConversationNotHeldYetAsksTheShellToOpenItAndAnOtherTopicIsRefused() throws {
+        var state = GatewayState(identity: alice, fold: GatewayStateTests.fold)
+        _ = state.peerConnected(2, remoteKey: bob.publicKey)
+        let keys = try DirectConversationKeys(ourKeyPair: alice, counterpart: bob.publicKey)
+        let hello = GatewayStateTests.hello(Self.bobWriter)
+        // The topic of bob's conversation with carol is not ours with bob.
+        let other = try DirectConversationKeys(ourKeyPair: carol, counterpart: bob.publicKey)
+        #expect(Describe.describe(state.peerEvent(.opened(protocol: DirectWire.protocolName, id: other.topic, handshake: hello), on: 2))
+            == ["reject 2 \(DirectWire.protocolName)"])
+        #expect(Describe.describe(state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: hello), on: 2))
+            == ["openConversation \(bob.publicKey[0])"])
+        _ = state.conversationOpened(keys, ownWriter: Self.aliceWriter)
+        // Ready: announced, and the waiting open is answered.
+        #expect(Describe.describe(state.conversationReady(RoomTopic(bytes: keys.topic)!))
+            == ["discover", "open 2 \(DirectWire.protocolName)", "replicate 2 1", "openReplica 2", "save", "replicate 2 2"])
+    }
+
+    @Test func anIgnoredPersonsConversationIsRefused() throws {
+        var (state, keys, _) = try aliceState()
+        let refused = bob.publicKey
+        state.refusesDirectMessages = { $0 == refused }
+        #expect(state.peerConnected(2, remoteKey: bob.publicKey).isEmpty)
+        #expect(Describe.describe(state.peerEvent(
+            .opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: GatewayStateTests.hello(Self.bobWriter)), on: 2))
+            == ["reject 2 \(DirectWire.protocolName)"])
+    }
+
+    @Test func onlyTheProvenPersonsLinesShowAndBadBlocksAreSkipped() throws {
+        var (state, keys, topic) = try aliceState()
+        _ = state.peerConnected(2, remoteKey: bob.publicKey)
+        _ = state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: GatewayStateTests.hello(Self.bobWriter)), on: 2)
+        let blocks = try Self.sealedLog(by: bob, writer: Self.bobWriter, topic: topic, key: keys.contentKey, nick: "bob", texts: ["hi alice"])
+        #expect(Describe.describe(state.blocksRead(topic, writer: Self.bobWriter, from: 0, blocks: blocks)) == ["publish direct <bob> hi alice"])
+
+        // A log claiming carol's identity (a counterpart could name another writer): read, never shown.
+        let forged = GatewayStateTests.key(3)
+        _ = state.admit([forged], to: topic, from: 2)
+        let carolBlocks = try Self.sealedLog(by: carol, writer: forged, topic: topic, key: keys.contentKey, nick: "carol", texts: ["not me"])
+        #expect(state.blocksRead(topic, writer: forged, from: 0, blocks: carolBlocks).isEmpty)
+
+        // Truncated, wrong key, not sealed at all, sealed for another writer: skipped, each said.
+        let stranger = try DirectConversationKeys(ourKeyPair: carol, counterpart: bob.publicKey)
+        let entry = RoomEntry(kind: .message, timestamp: 3, lamport: 9, text: "bad").encoded()
+        let bad: [[UInt8]] = [
+            [1, 2, 3],
+            try SealedEntry.seal(entry, key: stranger.contentKey, writer: Self.bobWriter),
+            entry,
+            try SealedEntry.seal(entry, key: keys.contentKey, writer: forged),
+        ]
+        #expect(Describe.describe(state.blocksRead(topic, writer: Self.bobWriter, from: 3, blocks: bad))
+            == ["skipped 2#3", "skipped 2#4", "skipped 2#5", "skipped 2#6"])
+        #expect(state.history(topic).map(\.text) == ["hi alice"])
+    }
+
+    @Test func ourLinesProveTheIdentityOnceAndCarryTheNick() throws {
+        var (state, _, topic) = try aliceState()
+        let first = state.saidDirect(to: bob.publicKey, kind: .message, text: "hello", messageID: nil, at: Date(timeIntervalSince1970: 5))
+        #expect(Describe.describe(first) == ["append identity@1,nick@2,message@3"])
+        let second = state.saidDirect(to: bob.publicKey, kind: .action, text: "waves", messageID: nil, at: Date(timeIntervalSince1970: 6))
+        #expect(Describe.describe(second) == ["append action@4"])
+        // Nobody else: a conversation that is not open takes nothing.
+        #expect(state.saidDirect(to: carol.publicKey, kind: .message, text: "x", messageID: nil, at: Date()).isEmpty)
+        // A rename is not written into conversations (the next line carries it).
+        _ = state.renamed(to: "alicia", at: Date(timeIntervalSince1970: 7))
+        #expect(Describe.describe(state.saidDirect(to: bob.publicKey, kind: .message, text: "again", messageID: nil, at: Date(timeIntervalSince1970: 8)))
+            == ["append nick@5,message@6"])
+        _ = topic
+    }
+}
