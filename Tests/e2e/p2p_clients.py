@@ -165,6 +165,16 @@ def run(options, swarm):
         alice.type(f"/me waves {token}")
         bob.wait_for(f"waves {token}")
 
+        check("a private message from irssi on A reaches WeeChat on B, and the answer comes back")
+        bob.type("/query alice")
+        alice.type(f"/msg bob psst from irssi {token}")
+        bob.wait_for(f"psst from irssi {token}", what="alice's private message on B")
+        alice.type("/query bob")
+        bob.type(f"/msg alice psst back from weechat {token}")
+        alice.wait_for(f"psst back from weechat {token}", what="bob's private message on A")
+        alice.watch_channel()
+        bob.watch_channel()
+
         check("a nick change on A shows up on B")
         bob.watch_channel()
         alice.type(f"/nick alicia")
