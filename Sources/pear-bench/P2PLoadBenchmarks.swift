@@ -139,6 +139,62 @@ enum P2PLoadBenchmarks {
         report.figure("p2p.catchup.cpu_per_line", (try c.cpuSeconds() - cpuBefore) / Double(lines) * 1e6, "µs", parameters)
     }
 
+    /// Issue 19: direct messages between two gateways, beside room lines on the same path and private messages on one
+    /// standalone server, in one run: one talker sends `rate` lines/s for `lines` lines to one listener (`p2p.direct.*`:
+    /// a private message to the listener's nick on the other gateway; `p2p.direct_room.*`: the same talker's lines in
+    /// the room, counted at the same listener; `p2p.direct_reference.*`: a private message between two clients of one
+    /// standalone server). Latency p50/p99, losses, CPU per line.
+    static func direct(_ options: Options, rate: Int, lines: Int, report: BenchmarkReport) async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("pear-bench-dm-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        do {
+            try await direct(options, rate: rate, lines: lines, root: root, group: group, report: report)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try await group.shutdownGracefully()
+    }
+
+    static func direct(
+        _ options: Options, rate: Int, lines: Int, root: URL, group: any EventLoopGroup, report: BenchmarkReport
+    ) async throws {
+        var shape = options
+        shape.talkers = 1
+        shape.listeners = 1
+        let parameters = ["rate": "\(rate)/s", "lines": "\(lines)"]
+
+        let server = try ServerProcess.start(
+            options.pearircd,
+            arguments: ["run", "--standalone", "--port", "0", "--no-tls", "--history-on-join", "0", "--data-dir", root.appendingPathComponent("standalone").path])
+        defer { server.stop() }
+        let port = server.ports["plain"] ?? 0
+        let local = try await join(shape, talkersOn: port, listenersOn: port, group: group)
+        defer { local.close() }
+        try await warmUp(local)
+        let reference = try await paced(local, rate: rate, lines: lines, to: "listener0", servers: [server])
+        summarise(reference, as: "p2p.direct_reference", servers: ["server"], parameters: parameters, report: report)
+
+        let a = try startGateway("a", root: root, options: options, extra: ["--peer-host", "127.0.0.1", "--peer-port", "0"])
+        defer { a.stop() }
+        guard let aPeers = a.ports["peers"] else { throw IRCBenchmarks.Failure(description: "gateway a printed no peer port") }
+        let b = try startGateway("b", root: root, options: options, extra: ["--no-peer-listener", "--peer", "127.0.0.1:\(aPeers)"])
+        defer { b.stop() }
+        let clients = try await join(shape, talkersOn: a.ports["plain"] ?? 0, listenersOn: b.ports["plain"] ?? 0, group: group)
+        defer { clients.close() }
+        try await warmUp(clients)
+        // The conversation is opened (logs created, channel paired) by a first message, awaited.
+        clients.listeners[0].resetDeliveries()
+        clients.talkers[0].write("PRIVMSG listener0 :t=\(DispatchTime.now().uptimeNanoseconds) opening the conversation\r\n")
+        try await waitForDeliveries(clients.listeners, total: 1, timeout: .seconds(60))
+
+        let room = try await paced(clients, rate: rate, lines: lines, servers: [a, b])
+        summarise(room, as: "p2p.direct_room", servers: ["a", "b"], parameters: parameters, report: report)
+        let direct = try await paced(clients, rate: rate, lines: lines, to: "listener0", servers: [a, b])
+        summarise(direct, as: "p2p.direct", servers: ["a", "b"], parameters: parameters, report: report)
+    }
+
     static func startGateway(_ name: String, root: URL, options: Options, extra: [String]) throws -> ServerProcess {
         try ServerProcess.start(
             options.pearircd,
@@ -174,7 +230,7 @@ enum P2PLoadBenchmarks {
     /// Sends `lines` lines at `rate` per second, round robin over the first `talkers` talkers (all by default), then
     /// waits until every listener has them (or a timeout, which counts the rest as lost).
     static func paced(
-        _ clients: Clients, rate: Int, lines: Int, talkers: Int? = nil, servers: [ServerProcess]
+        _ clients: Clients, rate: Int, lines: Int, talkers: Int? = nil, to target: String = channel, servers: [ServerProcess]
     ) async throws -> Phase {
         for client in clients.everyone { client.resetDeliveries() }
         let senders = Array(clients.talkers.prefix(talkers ?? clients.talkers.count))
@@ -189,7 +245,7 @@ enum P2PLoadBenchmarks {
             var used = Set<Int>()
             while sent < due {
                 let talker = sent % senders.count
-                senders[talker].enqueue("PRIVMSG \(channel) :t=\(DispatchTime.now().uptimeNanoseconds) line \(sent) of the benchmark\r\n")
+                senders[talker].enqueue("PRIVMSG \(target) :t=\(DispatchTime.now().uptimeNanoseconds) line \(sent) of the benchmark\r\n")
                 used.insert(talker)
                 sent += 1
             }

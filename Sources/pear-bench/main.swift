@@ -10,6 +10,8 @@
 //   swarm-rooms: swarm join/connect beside hyperswarm in Node (--interop DIR), JOIN-to-line between two gateways found
 //        on a loopback test net, 1,000 lines/s between them [--rounds N]
 //   private-rooms: the Argon2id derivation one private-room join costs [--rounds N]
+//   p2p-direct: direct messages between two gateways at 100 lines/s, beside room lines on the same path and private
+//        messages on one standalone server [--rate N --lines N]
 //   nat-matrix: connect by key across the 25 pairs of NAT kinds built in network namespaces (root) [--runs N]
 //   udx-lossy: secret-stream over UDX and over TCP (CUBIC) in a namespace dropping 1 % / 5 % of packets (root)
 //   floor: idle memory of nio-floor (the least IRC server SwiftNIO allows) next to this binary [--idle N]
@@ -82,6 +84,11 @@ for suite in selected {
         options.reference = !arguments.contains("--no-reference")
         try await P2PLoadBenchmarks.run(options, report: report)
         try await P2PBenchmarks.throughput(writers: 10, perWriter: option("--per-writer", default: 500), report: report)
+    case "p2p-direct":
+        var options = P2PLoadBenchmarks.Options()
+        if let path = textOption("--pearircd") { options.pearircd = URL(fileURLWithPath: path) }
+        try await P2PLoadBenchmarks.direct(
+            options, rate: option("--rate", default: 100), lines: option("--lines", default: 3000), report: report)
     case "replication":
         try await HyperLogBenchmarks.replication(entries: option("--entries", default: 100_000), report: report)
     case "irc":

@@ -58,6 +58,8 @@ extension Gateway {
                 if case .line(_, let line) = event, ignores.hides(line.author) { continue }
                 if case .directLine(let line) = event, ignores.hides(line.author) { continue }
                 roomEvents.publish(event)
+            case .seek(let identity, let seeking):
+                await discovery?.seek(publicKey: identity, seeking)
             case .openConversation(let identity):
                 _ = await openConversation(with: identity, group: &group)
             case .skippedBlock(let topic, let writer, let index):

@@ -24,6 +24,8 @@ enum GatewayAction: Sendable {
     case disconnect(GatewayState.ConnectionID, PeerMisbehaviour)
     /// Start (or stop) looking for the room's people: discovery joins (or leaves) the room topic.
     case discover(RoomTopic, Bool)
+    /// Keep dialling (or stop dialling) a person by their identity key: someone a direct message waits for.
+    case seek([UInt8], Bool)
     /// Our user joined a room nobody shares yet: after a moment (peers found at once need not be announced as
     /// missing), report `aloneCheck`.
     case checkAlone(RoomTopic)

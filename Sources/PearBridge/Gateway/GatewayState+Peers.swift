@@ -204,9 +204,9 @@ extension GatewayState {
         guard let room = rooms[topic], room.joined else { return [] }
         guard let hello = try? RoomWire.Hello(compactEncoded: handshake) else { return [.disconnect(id, .malformedRoomHandshake)] }
         peers[id]?.rooms[topic]?.paired(peerWriter: hello.ownWriter)
-        if room.kind.isDirect {
-            // Each side names its own log in its hello; both logs replicate.
-            var actions: [GatewayAction] = []
+        if let counterpart = room.kind.counterpart {
+            // Each side names its own log in its hello; both logs replicate. Found: no need to look further.
+            var actions: [GatewayAction] = [.seek(counterpart, false)]
             for key in room.writers.sorted { actions += startReplication(of: key, on: id) }
             return actions + admit([hello.ownWriter], to: topic, from: id)
         }

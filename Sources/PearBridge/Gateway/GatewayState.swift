@@ -112,6 +112,12 @@ struct GatewayState: Sendable {
         rooms[topic]?.joined = true
         var actions: [GatewayAction] = [.discover(topic, true)]
         for id in peers.keys.sorted() { actions += announce(topic, on: id) }
+        // Our line was the last one written: they may not have it yet, so they are looked for until the channel opens.
+        if let room = rooms[topic], let counterpart = room.kind.counterpart, !canReach(counterpart),
+            history(topic, .latest(limit: 1)).last?.isLocal == true
+        {
+            actions.append(.seek(counterpart, true))
+        }
         return actions
     }
 
@@ -139,7 +145,10 @@ struct GatewayState: Sendable {
         case .notice: .notice
         }
         lines.append(.init(kind: entryKind, text: text, timestamp: now, messageID: messageID))
-        return [.append(topic, compose(lines, in: topic))]
+        // Not reachable now: their gateway is dialled by key until the conversation's channel opens (they may share
+        // no room with us, or not know the conversation yet, so nothing else would bring them).
+        let seek: [GatewayAction] = canReach(identity) ? [] : [.seek(identity, true)]
+        return [.append(topic, compose(lines, in: topic))] + seek
     }
 
     /// Whether a connection to the person is up with their conversation's channel shared (a line can reach them now).

@@ -24,6 +24,9 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         public var timing = DHTTopicDiscovery.Timing()
         /// The first wait before bootstrapping or listening again after nobody answered (doubling up to a minute).
         public var retry: TimeAmount = .seconds(2)
+        /// How often a sought key (`seek(publicKey:)`) is handed out again to be dialled while it is still sought (the
+        /// connection manager gives a key up after a few failed dials in a row).
+        public var seekInterval: TimeAmount = .seconds(60)
         /// A blind relay to serve for our peers (under its own key pair) once the node finds it is reachable; nil
         /// serves none (`--no-relaying`, or a node behind a NAT: a relay must be reachable by both sides).
         public var relayService: RelayService?
@@ -79,6 +82,9 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
     private var topicsOfKey: [[UInt8]: Set<[UInt8]>] = [:]
     private static let maximumTrackedKeys = 4096
     private var retryTimer: Scheduled<Void>?
+    /// Keys dialled though found under no topic (`seek`), and the timer that hands them out again.
+    private var sought = Set<[UInt8]>()
+    private var seekTimer: RepeatedTask?
 
     public init(keyPair: Ed25519.KeyPair, configuration: Configuration, eventLoop: any EventLoop, logger: Logger) {
         self.keyPair = keyPair
@@ -150,6 +156,15 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         ready.succeed()
         for topic in waiting { _ = discovery.join(topic) }
         waiting.removeAll()
+        offerSought()
+    }
+
+    /// Hands every sought key to the connection manager (which keeps one dialler per key, so a key being dialled or
+    /// connected is not dialled twice).
+    private func offerSought() {
+        guard bootstrapped, !closed else { return }
+        for key in sought { candidateInput.yield(PeerCandidate(publicKey: key)) }
+        armSeekTimer()
     }
 
     private func listen(attempt: Int, onConnection: @escaping @Sendable (any PeerConnection) -> Void) {
@@ -266,10 +281,35 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         return DHTPeerConnection(connection)
     }
 
-    /// Whether `key` was found under a topic we are still in (a key found only under topics we left is not redialled
-    /// when its connection ends, as Hyperswarm requeues only peers of joined topics).
+    /// Whether `key` was found under a topic we are still in, or is sought (a key found only under topics we left is
+    /// not redialled when its connection ends, as Hyperswarm requeues only peers of joined topics).
     public func isWanted(_ key: [UInt8]) async -> Bool {
-        (try? await loop.submit { [self] in !(topicsOfKey[key] ?? []).isEmpty }.get()) ?? false
+        (try? await loop.submit { [self] in sought.contains(key) || !(topicsOfKey[key] ?? []).isEmpty }.get()) ?? false
+    }
+
+    /// Dials `key` (now, once bootstrapped, and again every `seekInterval`) until told to stop: a peer we must reach
+    /// that announces no topic we know (the other side of a direct conversation who has not seen it yet).
+    public func seek(publicKey key: [UInt8], _ seeking: Bool) async {
+        loop.execute { [self] in
+            guard key.count == 32, key != keyPair.publicKey, !closed else { return }
+            if seeking {
+                guard sought.insert(key).inserted else { return }
+                if bootstrapped { candidateInput.yield(PeerCandidate(publicKey: key)) }
+            } else {
+                sought.remove(key)
+            }
+            if bootstrapped { armSeekTimer() }
+        }
+    }
+
+    private func armSeekTimer() {
+        if sought.isEmpty {
+            seekTimer?.cancel()
+            seekTimer = nil
+        } else if seekTimer == nil {
+            let interval = configuration.seekInterval
+            seekTimer = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in self?.offerSought() }
+        }
     }
 
     // MARK: - Closing
@@ -281,6 +321,7 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
             closed = true
             ready.succeed()
             retryTimer?.cancel()
+            seekTimer?.cancel()
             let leaving = discovery.close()
             _ = relayServer?.close()
             let stopping = server?.close() ?? loop.makeSucceededVoidFuture()

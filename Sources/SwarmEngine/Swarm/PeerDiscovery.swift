@@ -47,6 +47,14 @@ public protocol PeerDiscovery: Sendable {
     /// Candidates as they are found, for as long as the discovery runs. A candidate may come again (each lookup finds
     /// the same peers): the consumer keeps one dialler per target.
     var candidates: AsyncStream<PeerCandidate> { get }
+    /// Keep looking for (dialling) the peer with this public key, found under no topic: someone we have something
+    /// for (a direct message kept while they were away). `false` stops.
+    func seek(publicKey: [UInt8], _ seeking: Bool) async
+}
+
+extension PeerDiscovery {
+    /// Discoveries that cannot dial keys (static peers) find no one this way.
+    public func seek(publicKey: [UInt8], _ seeking: Bool) async {}
 }
 
 /// Dials peers by public key alone (HyperDHT's connect: the DHT finds where the key's server is and the two sides
@@ -106,5 +114,9 @@ public final class CombinedPeerDiscovery: PeerDiscovery {
 
     public func leave(topic: [UInt8]) async {
         for part in parts { await part.leave(topic: topic) }
+    }
+
+    public func seek(publicKey: [UInt8], _ seeking: Bool) async {
+        for part in parts { await part.seek(publicKey: publicKey, seeking) }
     }
 }

@@ -53,6 +53,7 @@ import Testing
             case .saveCatalogue: "save"
             case .publish(let event): "publish \(Self.describe(event))"
             case .openConversation(let identity): "openConversation \(identity[0])"
+            case .seek(let identity, let seeking): "\(seeking ? "seek" : "unseek") \(identity[0])"
             case .skippedBlock(_, let writer, let index): "skipped \(writer[0])#\(index)"
             }
         }

@@ -53,8 +53,9 @@ import Testing
             == ["reject 1 \(RoomWire.protocolName)"])
         // Bob's connection gets our open at once, and pairing replicates both logs (no writer lists on this channel).
         #expect(Describe.describe(state.peerConnected(2, remoteKey: bob.publicKey)) == ["open 2 \(DirectWire.protocolName)"])
+        // Found: no longer sought by key.
         #expect(Describe.describe(state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: hello), on: 2))
-            == ["replicate 2 1", "openReplica 2", "save", "replicate 2 2"])
+            == ["unseek \(bob.publicKey[0])", "replicate 2 1", "openReplica 2", "save", "replicate 2 2"])
         #expect(state.canReach(bob.publicKey))
         #expect(state.rooms[topic]?.writers.sorted == [Self.aliceWriter, Self.bobWriter].sorted { $0.lexicographicallyPrecedes($1) })
     }
@@ -73,7 +74,8 @@ import Testing
         _ = state.conversationOpened(keys, ownWriter: Self.aliceWriter)
         // Ready: announced, and the waiting open is answered.
         #expect(Describe.describe(state.conversationReady(RoomTopic(bytes: keys.topic)!))
-            == ["discover", "open 2 \(DirectWire.protocolName)", "replicate 2 1", "openReplica 2", "save", "replicate 2 2"])
+            == ["discover", "open 2 \(DirectWire.protocolName)", "unseek \(bob.publicKey[0])", "replicate 2 1", "openReplica 2", "save",
+                "replicate 2 2"])
     }
 
     @Test func anIgnoredPersonsConversationIsRefused() throws {
@@ -113,18 +115,41 @@ import Testing
         #expect(state.history(topic).map(\.text) == ["hi alice"])
     }
 
-    @Test func ourLinesProveTheIdentityOnceAndCarryTheNick() throws {
-        var (state, _, topic) = try aliceState()
+    @Test func ourLinesProveTheIdentityOnceAndCarryTheNickAndSeekThePersonWhileUnreachable() throws {
+        var (state, keys, _) = try aliceState()
+        let seek = "seek \(bob.publicKey[0])"
         let first = state.saidDirect(to: bob.publicKey, kind: .message, text: "hello", messageID: nil, at: Date(timeIntervalSince1970: 5))
-        #expect(Describe.describe(first) == ["append identity@1,nick@2,message@3"])
+        #expect(Describe.describe(first) == ["append identity@1,nick@2,message@3", seek])
         let second = state.saidDirect(to: bob.publicKey, kind: .action, text: "waves", messageID: nil, at: Date(timeIntervalSince1970: 6))
-        #expect(Describe.describe(second) == ["append action@4"])
+        #expect(Describe.describe(second) == ["append action@4", seek])
         // Nobody else: a conversation that is not open takes nothing.
         #expect(state.saidDirect(to: carol.publicKey, kind: .message, text: "x", messageID: nil, at: Date()).isEmpty)
-        // A rename is not written into conversations (the next line carries it).
+        // A rename is not written into conversations (the next line carries it); bob reachable now: not sought.
         _ = state.renamed(to: "alicia", at: Date(timeIntervalSince1970: 7))
+        _ = state.peerConnected(2, remoteKey: bob.publicKey)
+        _ = state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: GatewayStateTests.hello(Self.bobWriter)), on: 2)
         #expect(Describe.describe(state.saidDirect(to: bob.publicKey, kind: .message, text: "again", messageID: nil, at: Date(timeIntervalSince1970: 8)))
             == ["append nick@5,message@6"])
-        _ = topic
+    }
+
+    @Test func aRestoredConversationWhoseLastLineIsOursSeeksThePerson() throws {
+        let keys = try DirectConversationKeys(ourKeyPair: alice, counterpart: bob.publicKey)
+        let topic = try #require(RoomTopic(bytes: keys.topic))
+        var state = GatewayState(identity: alice, fold: GatewayStateTests.fold)
+        state.setLocalNick("alice")
+        _ = state.conversationOpened(keys, ownWriter: Self.aliceWriter)
+        let ours = try Self.sealedLog(by: alice, writer: Self.aliceWriter, topic: topic, key: keys.contentKey, nick: "alice", texts: ["unanswered"])
+        _ = state.blocksRead(topic, writer: Self.aliceWriter, from: 0, blocks: ours)
+        #expect(Describe.describe(state.conversationReady(topic)) == ["discover", "seek \(bob.publicKey[0])"])
+
+        // Their answer was the last line: nothing to chase.
+        var answered = GatewayState(identity: alice, fold: GatewayStateTests.fold)
+        _ = answered.conversationOpened(keys, ownWriter: Self.aliceWriter)
+        _ = answered.blocksRead(topic, writer: Self.aliceWriter, from: 0, blocks: ours)
+        _ = answered.admit([Self.bobWriter], to: topic, from: nil)
+        let theirs = try Self.sealedLog(by: bob, writer: Self.bobWriter, topic: topic, key: keys.contentKey, nick: "bob", texts: ["", "", "answer"])
+        _ = answered.blocksRead(topic, writer: Self.bobWriter, from: 0, blocks: theirs)
+        #expect(answered.history(topic).last?.text == "answer")
+        #expect(Describe.describe(answered.conversationReady(topic)) == ["discover"])
     }
 }
