@@ -75,7 +75,8 @@ public enum BackendRequest: Sendable, Hashable {
     /// A local client finished registering under `nick` (a backend with one user, the gateway, takes it as that
     /// user's current nick).
     case registered(nick: String)
-    case joined(channel: String, nick: String)
+    /// `key`: the channel key the JOIN gave, if any (the peer-to-peer gateway makes a keyed channel a private room).
+    case joined(channel: String, nick: String, key: String? = nil)
     case parted(channel: String, nick: String, reason: String)
     case message(channel: String, nick: String, kind: ChatLineKind, text: String, id: String, time: Date)
     /// A private message between local users, for history: filed under `conversation` (`PrivateConversation`);

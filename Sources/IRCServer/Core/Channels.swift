@@ -71,7 +71,8 @@ extension IRCServerState {
         guard !client.isRemote else { return }
         if channel.topic != nil { sendTopic(channel, to: id) }
         sendNames(channel, to: id)
-        actions.append(.backend(.joined(channel: channel.name, nick: client.nick ?? "")))
+        // The key reaches the backend only from the JOIN that created the channel here (later joins enter it as it is).
+        actions.append(.backend(.joined(channel: channel.name, nick: client.nick ?? "", key: isNew ? key : nil)))
         // History on join: a chathistory-capable client asks for it itself.
         if configuration.historyOnJoin > 0, !client.has("draft/chathistory") {
             actions.append(

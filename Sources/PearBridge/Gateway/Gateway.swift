@@ -278,6 +278,19 @@ public actor Gateway: Service {
         return state.rooms[state.topic(of: channel)]?.state.latestLineTimestamp.map { Date(timeIntervalSince1970: Double($0) / 1000) }
     }
 
+    // MARK: - Private rooms
+
+    /// The invite to the private room a channel name means here (`RoomInvite`); nil when it means a public room or none.
+    public func invite(to channel: String) -> RoomInvite? {
+        guard let room = state.rooms[state.topic(of: channel)], let keys = room.kind.privateKeys else { return nil }
+        return RoomInvite(channel: room.channel, root: keys.root)
+    }
+
+    /// Whether a channel name means this private room here now (an accepted invite is entered by joining its name).
+    public func names(_ channel: String, _ keys: PrivateRoomKeys) -> Bool {
+        state.topic(of: channel) == keys.topic
+    }
+
     // MARK: - Direct messages
 
     /// Whether a key is a person's identity proven in a room held here (a member id may be a writer key instead: the
@@ -431,9 +444,26 @@ public actor Gateway: Service {
         let now = Date()
         switch request {
         case .join(let channel, let nick):
-            guard await openRoom(channel, group: &group) else { return }
+            let topic = state.nameRoom(channel, private: nil)
+            if state.rooms[topic] == nil { guard await openRoom(channel, kind: .publicRoom, group: &group) else { return } }
             await perform(state.joined(channel: channel, nick: nick, at: now), group: &group)
-            await perform(state.recoveryNoticeOnJoin(state.topic(of: channel)), group: &group)
+            await perform(state.recoveryNoticeOnJoin(topic), group: &group)
+        case .joinPrivate(let channel, let nick, let keys):
+            let topic = state.nameRoom(channel, private: keys)
+            if topic != keys.topic, let other = state.rooms[topic] {
+                // A channel means one room here: the one already joined under its name stays.
+                let what = other.kind.privateKeys == nil ? "the public room" : "another private room (another key)"
+                await perform(
+                    [.publish(.gatewayNotice(room: channel, text: "\(channel) is \(what) here: part it first to enter the room of this key."))],
+                    group: &group)
+            }
+            if state.rooms[topic] == nil { guard await openRoom(channel, kind: .privateRoom(keys), group: &group) else { return } }
+            await perform(state.joined(channel: channel, nick: nick, at: now), group: &group)
+            await perform(state.recoveryNoticeOnJoin(topic), group: &group)
+        case .acceptInvite(let channel, let keys):
+            _ = state.nameRoom(channel, private: keys)
+            if state.rooms[keys.topic] == nil { _ = await openRoom(channel, kind: .privateRoom(keys), group: &group) }
+            await perform([.saveCatalogue], group: &group)
         case .part(let channel, let reason):
             await perform(state.parted(channel: channel, reason: reason, at: now), group: &group)
         case .say(let channel, let kind, let text, let id, let time):
@@ -460,8 +490,8 @@ public actor Gateway: Service {
     }
 
     /// Opens our log of a room (creating it on first use) and ingests what it holds. Returns whether the room is open.
-    private func openRoom(_ channel: String, group: inout DiscardingTaskGroup) async -> Bool {
-        let topic = state.topic(of: channel)
+    private func openRoom(_ channel: String, kind: RoomKind, group: inout DiscardingTaskGroup) async -> Bool {
+        let topic = kind.privateKeys?.topic ?? state.publicTopic(of: channel)
         if state.rooms[topic] != nil { return true }
         do {
             let log = try await store.writableLog(name: topic.logName)
@@ -471,7 +501,7 @@ public actor Gateway: Service {
                     metadata: ["room": "\(channel)", "file": "\(file)"])
             }
             logs[log.key] = log
-            state.roomOpened(channel: channel, ownWriter: log.key, ledger: try await ledger(for: topic))
+            state.roomOpened(channel: channel, ownWriter: log.key, ledger: try await ledger(for: topic), kind: kind)
             await ingestAvailable(topic, writer: log.key, group: &group)
             await checkRecovery(of: log, in: topic, group: &group)
             return true
@@ -519,8 +549,13 @@ public actor Gateway: Service {
                 _ = await openConversation(with: key, writers: writers, group: &group)
                 continue
             }
-            let topic = state.topic(of: entry.channel)
-            guard await openRoom(entry.channel, group: &group) else { continue }
+            let kind = entry.privateRoot.flatMap(ZBase32.decode).flatMap { $0.count == 32 ? RoomKind.privateRoom(PrivateRoomKeys(root: $0)) : nil }
+                ?? .publicRoom
+            if entry.privateRoot != nil, kind == .publicRoom { continue }
+            let topic = kind.privateKeys?.topic ?? state.publicTopic(of: entry.channel)
+            guard await openRoom(entry.channel, kind: kind, group: &group) else { continue }
+            // A private room our user was in holds its name again.
+            if entry.joined, kind.privateKeys != nil { state.privateNames[Self.fold(entry.channel)] = topic }
             if let nicks = entry.nicks {
                 state.nickHoldersRestored(topic, holders: nicks.compactMapValues { ZBase32.decode($0) }.filter { $0.value.count == 32 })
             }

@@ -4,6 +4,11 @@ import Foundation
 /// will too). Rooms are named by channel name; the gateway folds the case.
 public enum GatewayRequest: Sendable, Hashable {
     case join(room: String, nick: String)
+    /// A join with a channel key: the private room its name and key derive (`PrivateRoomKeys`, derived by the front
+    /// end off the gateway's thread: it is slow on purpose), unless the channel is already joined here.
+    case joinPrivate(room: String, nick: String, keys: PrivateRoomKeys)
+    /// An invite accepted (`RoomInvite`): the private room is held, and a join of its channel name enters it.
+    case acceptInvite(room: String, keys: PrivateRoomKeys)
     case part(room: String, reason: String)
     /// A chat line; `id` is the front end's msgid for it (kept in the entry, so echo and history agree).
     case say(room: String, kind: RoomLineKind, text: String, id: String?, time: Date)

@@ -71,7 +71,26 @@ struct GatewayState: Sendable {
         self.fold = fold
     }
 
-    func topic(of channel: String) -> RoomTopic { RoomTopic(foldedChannelName: fold(channel)) }
+    /// Private rooms by the folded channel name they are shown under: joined with a key (or an invite), or accepted
+    /// and not yet entered. A channel name means one room at a time on a gateway (`nameRoom`).
+    var privateNames: [String: RoomTopic] = [:]
+
+    /// The room a channel name means here: its private room while one is named, else the public room of that name.
+    func topic(of channel: String) -> RoomTopic { privateNames[fold(channel)] ?? publicTopic(of: channel) }
+
+    func publicTopic(of channel: String) -> RoomTopic { RoomTopic(foldedChannelName: fold(channel)) }
+
+    /// Which room a channel name is to mean from now on, as our user joins it: the room joined under that name now, if
+    /// any (a second client joining the channel enters it as it is: the key only counts when the channel starts
+    /// here); else the private room of `keys`; else (a join without a key) the private room named for it (an accepted
+    /// invite) or the public room.
+    mutating func nameRoom(_ channel: String, private keys: PrivateRoomKeys?) -> RoomTopic {
+        let current = topic(of: channel)
+        if rooms[current]?.joined == true { return current }
+        guard let keys else { return current }
+        privateNames[fold(channel)] = keys.topic
+        return keys.topic
+    }
 
     // MARK: - Rooms
 
@@ -79,11 +98,11 @@ struct GatewayState: Sendable {
     /// `blocksRead`.
     /// `ledger` keeps the room's history (in memory when nil); what it holds of an earlier run is read back, and the
     /// logs are read on from where it stopped.
-    mutating func roomOpened(channel: String, ownWriter: [UInt8], ledger: (any RoomLedger)? = nil) {
-        let topic = topic(of: channel)
+    mutating func roomOpened(channel: String, ownWriter: [UInt8], ledger: (any RoomLedger)? = nil, kind: RoomKind = .publicRoom) {
+        let topic = kind.privateKeys?.topic ?? publicTopic(of: channel)
         guard rooms[topic] == nil else { return }
         var room = RoomRecord(
-            channel: channel, topic: topic, ownWriter: ownWriter, rule: admission, fold: fold,
+            channel: channel, topic: topic, kind: kind, ownWriter: ownWriter, rule: admission, fold: fold,
             ledger: ledger ?? MemoryRoomLedger())
         if let localNick { room.state.setLocalNick(localNick) }
         rooms[topic] = room
@@ -306,6 +325,8 @@ struct GatewayState: Sendable {
         guard rooms[topic] != nil else { return [] }
         var actions = [GatewayAction.append(topic, compose([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))], in: topic))]
         rooms[topic]?.joined = false
+        // Left, a private room no longer holds its name: a later join without a key is the public room's.
+        if rooms[topic]?.kind.privateKeys != nil { privateNames[fold(channel)] = nil }
         // A pending alone check is void; the next join starts afresh.
         rooms[topic]?.waitingForPeers = false
         rooms[topic]?.toldAlone = false

@@ -14,6 +14,8 @@ struct RoomCatalogue {
         /// A direct conversation: the other person's identity key, z-base-32 (`channel` is then its name,
         /// `GatewayState.conversationName`); absent for rooms.
         var counterpart: String? = nil
+        /// A private room: its root (z-base-32; the secret itself is never kept); absent for public rooms.
+        var privateRoot: String? = nil
     }
 
     let file: URL
@@ -26,7 +28,7 @@ struct RoomCatalogue {
 
     /// Replaces the file atomically (written aside, then renamed), mode 0600 like the rest of the data directory.
     func save(_ rooms: [Room]) throws {
-        let data = try JSONEncoder().encode(rooms.sorted { $0.channel < $1.channel })
+        let data = try JSONEncoder().encode(rooms.sorted { ($0.channel, $0.privateRoot ?? "") < ($1.channel, $1.privateRoot ?? "") })
         try data.write(to: file, options: .atomic)
         chmod(file.path, 0o600)
     }
@@ -37,7 +39,8 @@ struct RoomCatalogue {
             Room(
                 channel: room.channel, joined: room.joined, writers: room.writers.sorted.map(ZBase32.encode),
                 nicks: room.state.nickHolders.isEmpty ? nil : room.state.nickHolders.mapValues(ZBase32.encode),
-                counterpart: room.kind.counterpart.map(ZBase32.encode))
+                counterpart: room.kind.counterpart.map(ZBase32.encode),
+                privateRoot: room.kind.privateKeys.map { ZBase32.encode($0.root) })
         }
     }
 }

@@ -1,18 +1,28 @@
 import HyperLog
 
-/// What kind of conversation a `RoomRecord` holds: a public room (entries in the clear, found by its name), or a direct
-/// conversation between our identity and one other (entries sealed with the pair's content key, its channel opened
-/// only with that identity; docs/protocol.md, "Direct messages").
+/// What kind of conversation a `RoomRecord` holds: a public room (entries in the clear, found by its name), a private
+/// room (found and sealed by keys derived from its name and secret), or a direct conversation between our identity and
+/// one other (entries sealed with the pair's content key, its channel opened only with that identity; docs/protocol.md,
+/// "Direct messages and private rooms").
 enum RoomKind: Sendable, Equatable {
     case publicRoom
+    /// A channel joined with a key (docs/protocol.md, "Private rooms"): found and read only with the keys its name and
+    /// secret derive.
+    case privateRoom(PrivateRoomKeys)
     case direct(DirectConversationKeys)
 
     /// The key every block of the room's logs is sealed with (`SealedEntry`); nil for entries in the clear.
     var contentKey: [UInt8]? {
         switch self {
         case .publicRoom: nil
+        case .privateRoom(let keys): keys.contentKey
         case .direct(let keys): keys.contentKey
         }
+    }
+
+    /// A private room's keys.
+    var privateKeys: PrivateRoomKeys? {
+        if case .privateRoom(let keys) = self { keys } else { nil }
     }
 
     /// The identity on the other side of a direct conversation.

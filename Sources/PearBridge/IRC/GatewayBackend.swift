@@ -1,6 +1,7 @@
 import Foundation
 import HyperLog
 import IRCServer
+import Synchronization
 
 /// The IRC front end's view of the gateway (the `ChatBackend` `IRCServerCore` talks to in peer-to-peer mode): IRC
 /// commands become `GatewayRequest`s, room events become IRC events, room lines become IRC lines (CTCP ACTION,
@@ -22,6 +23,9 @@ public final class GatewayBackend: ChatBackend {
     }
 
     public func handle(_ request: BackendRequest) async {
+        if case .joined(let channel, let nick, let key?) = request {
+            return await joinPrivate(channel, nick: nick, key: key)
+        }
         guard let request = Self.gatewayRequest(for: request) else { return }
         // Chat lines are queued, not waited on one by one (the IRC core hands requests over one at a time, so waiting
         // would allow one commit per line; queued, a burst shares one). Everything else is waited on, so what comes
@@ -38,6 +42,34 @@ public final class GatewayBackend: ChatBackend {
     public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
         guard let request = Self.gatewayRequest(for: request) else { return stored(nil) }
         gateway.submit(request, stored: stored)
+    }
+
+    /// Private rooms being joined (their keys derived), by folded channel name: history for the channel waits for the
+    /// join, so a replay never shows the public room of the same name.
+    private let pendingJoins = Mutex<[String: Task<Void, Never>]>([:])
+
+    /// `JOIN #team secret`: the private room of that name and secret (Argon2id, tens of milliseconds: on Swift's
+    /// shared pool, not the gateway's or the IRC loop's thread), or of an invite given as the key. Returns once joined.
+    func joinPrivate(_ channel: String, nick: String, key: String) async {
+        let gateway = self.gateway
+        let folded = Gateway.fold(channel)
+        let task = Task.detached {
+            let keys: PrivateRoomKeys
+            if let invite = try? RoomInvite(parsing: key) {
+                keys = PrivateRoomKeys(root: invite.root)
+            } else {
+                do {
+                    keys = try PrivateRoomKeys(foldedChannelName: folded, secret: key)
+                } catch {
+                    gateway.roomEvents.publish(.gatewayNotice(room: channel, text: "Could not derive the room's keys (\(error)): not joined."))
+                    return
+                }
+            }
+            await gateway.handle(.joinPrivate(room: channel, nick: nick, keys: keys))
+        }
+        pendingJoins.withLock { $0[folded] = task }
+        await task.value
+        pendingJoins.withLock { if $0[folded] == task { $0[folded] = nil } }
     }
 
     /// A private message to a remote person: the target resolved to an identity (`DirectTarget`), the line stored in
@@ -76,8 +108,11 @@ public final class GatewayBackend: ChatBackend {
     /// What an IRC command means for the rooms; nil when it means nothing to them.
     static func gatewayRequest(for request: BackendRequest) -> GatewayRequest? {
         switch request {
-        case .joined(let channel, let nick):
+        case .joined(let channel, let nick, nil):
             return .join(room: channel, nick: nick)
+        case .joined(_, _, .some):
+            // A private room: its keys are derived first (`joinPrivate`).
+            return nil
         case .parted(let channel, _, let reason):
             return .part(room: channel, reason: reason)
         case .message(let channel, _, let kind, let text, let id, let time):
@@ -146,6 +181,7 @@ public final class GatewayBackend: ChatBackend {
         }
         // Only channels are rooms; another private conversation key never names one.
         guard !PrivateConversation.isConversation(query.channel) else { return [] }
+        if let joining = pendingJoins.withLock({ $0[Gateway.fold(query.channel)] }) { await joining.value }
         let lines = await gateway.history(room: query.channel, window: Self.window(of: query))
         return lines.map { Self.chatLine($0, to: query.channel) }
     }

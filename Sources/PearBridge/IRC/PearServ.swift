@@ -54,6 +54,27 @@ public struct PearServ: Sendable {
             var lines = ["You ignore \(ignored.count) person(s):"]
             for id in ignored { lines.append("  \(await gateway.nick(ofMember: id) ?? "(no nick seen)")  \(id)") }
             return lines
+        case "invite":
+            guard words.count == 2 else { return ["Usage: invite #CHANNEL"] }
+            guard let invite = await gateway.invite(to: words[1]) else {
+                return ["\(words[1]) is not a private room here: a public room needs no invite (its name is enough); "
+                    + "join a channel with a key (/join #team secret) to make a private one."]
+            }
+            return [
+                "Invite to \(invite.channel) (whoever has it can read and write in the room; give it only to its members):",
+                invite.description,
+                "They join with /msg PearServ accept <invite>, then /join \(invite.channel); or /join \(invite.channel) <invite>.",
+            ]
+        case "accept":
+            guard words.count == 2 else { return ["Usage: accept INVITE"] }
+            let invite: RoomInvite
+            do { invite = try RoomInvite(parsing: words[1]) } catch { return ["Not accepted: \(error)."] }
+            let keys = PrivateRoomKeys(root: invite.root)
+            await gateway.handle(.acceptInvite(room: invite.channel, keys: keys))
+            guard await gateway.names(invite.channel, keys) else {
+                return ["Accepted, but \(invite.channel) is another room here now: part it, then /join \(invite.channel) \(invite)."]
+            }
+            return ["Accepted: /join \(invite.channel) to enter the private room."]
         case "help", nil:
             return Self.help
         case .some:
@@ -107,7 +128,9 @@ public struct PearServ: Sendable {
         "  rooms              list your rooms with how many peers share each",
         "  connect HOST:PORT  connect to another gateway",
         "  identity           show this gateway's public key",
-        "  ignore NICK|KEY    hide a person's lines here (local only); unignore undoes it; ignores lists them",
+        "  ignore NICK|KEY    hide a person's lines and refuse their private messages here (local only); unignore undoes it; ignores lists them",
+        "  invite #CHANNEL    print an invite to a private room (one joined with a key: /join #team secret)",
+        "  accept INVITE      accept an invite; then /join its channel",
         "  help               this text",
     ]
 

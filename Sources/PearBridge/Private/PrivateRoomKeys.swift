@@ -5,7 +5,7 @@ import Sodium
 /// `root = Argon2id(UTF-8(folded name) ‖ 0x00 ‖ UTF-8(secret))`, slow on purpose, so neither a guessed name alone
 /// nor a topic seen on the DHT leads to the room, and the secret cannot be brute-forced cheaply from a topic. An
 /// invite carries the root itself (`RoomInvite`), so accepting one costs no derivation.
-public struct PrivateRoomKeys: Sendable, Equatable {
+public struct PrivateRoomKeys: Sendable, Hashable {
     public static let namespace = HolepunchNamespace.derive("pearirc/private-room", count: 2)
     /// Fixed for every private room: the name is in the password, so the salt need not vary to keep rooms apart.
     public static let salt = Array(BLAKE2b.hash256(Array("pearirc/private-room".utf8)).prefix(Argon2idKey.saltLength))

@@ -37,14 +37,11 @@ import Testing
         try await alice.waitFor(containing: " 301 alice bob :", timeout: .seconds(30))
         (b, bIRC, bPeer) = try await GatewayProcess.start(directory: root.appendingPathComponent("b"), peers: [aPeer])
         bob = try await LineClient.connect(port: bIRC, group: group)
-        try await ThreeGatewayProcessTests.register(bob, "bob", channel: "#dm")
-        do {
-            try await bob.waitFor(containing: "PRIVMSG bob :while you were away", timeout: .seconds(30))
-        } catch {
-            // Seen once under load and not since: what both gateways logged, to tell why if it comes back.
-            Issue.record("gateway a's log:\n\(a.printed.suffix(6000))\ngateway b's log:\n\(b.printed.suffix(6000))")
-            throw error
-        }
+        // Registered, not joined yet: the line may arrive right after the welcome (kept for the first client), and a
+        // wait for the JOIN's end would skip past it.
+        try await SwarmRoomProcessTests.register(bob, "bob")
+        try await bob.waitFor(containing: "PRIVMSG bob :while you were away", timeout: .seconds(30))
+        try await SwarmRoomProcessTests.join(bob, "bob", "#dm")
 
         // Alice's gateway stops and restarts (dialling bob's): the history is all there, and the talk goes on.
         await alice.close()
