@@ -52,6 +52,14 @@ def string(text):
     return uint(len(data)) + data
 
 
+def zbase32(data):
+    """z-base-32, as HyperLog's ZBase32 writes it (5 bits at a time, most significant first, no padding)."""
+    alphabet = "ybndrfg8ejkmcpqxot1uwisza345h769"
+    bits = "".join(f"{byte:08b}" for byte in data)
+    bits += "0" * (-len(bits) % 5)
+    return "".join(alphabet[int(bits[i:i + 5], 2)] for i in range(0, len(bits), 5)).encode()
+
+
 def room_entry(kind, lamport, text, heads=()):
     """Version 1 room entry (docs/protocol.md): version, kind, timestamp, lamport, heads, text, msgid."""
     body = bytes([1, kind]) + uint(1_700_000_000_000) + uint(lamport) + uint(len(heads))
@@ -105,6 +113,11 @@ def seeds():
            for m in load("hyperdht")["messages"] if m["message"].split(" ")[0] in HYPERDHT_KINDS]
         # blind-relay 1.6: pair {bitfield isInitiator, token, id, seq} and unpair {bitfield, token}.
         + [bytes([0x4a, 1]) + bytes([0xab]) * 32 + bytes([5, 0]), bytes([0x4b, 0]) + bytes([0xcd]) * 32],
+        # Random-nonce seals cannot be made here without libsodium: a version byte, a nonce and some bytes (the target
+        # seals every input itself and checks the round trip).
+        "sealed-entry": [bytes([1]) + bytes(24) + bytes(range(40)), room_entry(0, 5, "hello")],
+        # RoomInvite("#team", 0..31) as RoomInvite prints it.
+        "room-invite": [b"pearirc:" + zbase32(bytes([1]) + string("#team") + bytes(range(32))), b"pearirc:", b"pearirc:yy"],
         # Records for a stream: datagrams (type, data offset, then rwnd, seq, ack, body), time, writes, reads.
         "udx-stream": [
             bytes([0, 16, 1, 0]) + (1 << 20).to_bytes(4, "little") + (0).to_bytes(4, "little")

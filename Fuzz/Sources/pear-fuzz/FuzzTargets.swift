@@ -20,6 +20,12 @@ enum FuzzTarget: String, CaseIterable {
     case udxPacket = "udx-packet"
     case udxStream = "udx-stream"
     case dhtMessage = "dht-message"
+    case sealedEntry = "sealed-entry"
+    case roomInvite = "room-invite"
+
+    /// The fixed key and writer the sealed-entry target opens with (its seeds are sealed with them).
+    static let sealKey = Array(UInt8(0)..<32)
+    static let sealWriter = Array(UInt8(32)..<64)
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -96,6 +102,21 @@ enum FuzzTarget: String, CaseIterable {
                 precondition(stream.bufferedReceiveBytes <= stream.receiveBufferLimit, "receive buffer past its bound")
                 precondition(stream.bufferedSendBytes <= configuration.sendBufferLimit, "send buffer past its bound")
             }
+        case .sealedEntry:
+            // A block of a direct conversation or private room: opening never traps; what opens is a room entry or
+            // skipped; and whatever is sealed opens back to itself (with the writer bound in: not for another).
+            if let plain = try? SealedEntry.open(bytes, key: Self.sealKey, writer: Self.sealWriter) {
+                _ = try? RoomEntry.decode(plain)
+            }
+            guard let sealed = try? SealedEntry.seal(bytes, key: Self.sealKey, writer: Self.sealWriter) else {
+                preconditionFailure("sealing with a 32-byte key failed")
+            }
+            precondition((try? SealedEntry.open(sealed, key: Self.sealKey, writer: Self.sealWriter)) == bytes, "seal/open round trip")
+            precondition((try? SealedEntry.open(sealed, key: Self.sealKey, writer: Self.sealKey)) == nil, "opened for another writer")
+        case .roomInvite:
+            // A pasted invite: parsing never traps, and a parsed invite prints to one that parses to the same.
+            guard let invite = try? RoomInvite(parsing: String(decoding: bytes, as: UTF8.self)) else { return }
+            precondition((try? RoomInvite(parsing: invite.description)) == invite, "invite round trip changed \(invite)")
         case .dhtMessage:
             // A dht-rpc datagram, or (first byte 0x40 + n) a HyperDHT record of kind n (10, 11: blind-relay's pair and
             // unpair): decoding never traps, and
