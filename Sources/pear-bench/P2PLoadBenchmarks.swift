@@ -72,9 +72,7 @@ enum P2PLoadBenchmarks {
 
         // The reference: the same clients on one standalone server.
         if options.reference {
-            let server = try ServerProcess.start(
-                options.pearircd,
-                arguments: ["run", "--standalone", "--port", "0", "--no-tls", "--history-on-join", "0", "--data-dir", root.appendingPathComponent("standalone").path])
+            let server = try startStandalone(root: root, options: options)
             defer { server.stop() }
             let port = server.ports["plain"] ?? 0
             let clients = try await join(options, talkersOn: port, listenersOn: port, group: group)
@@ -84,11 +82,8 @@ enum P2PLoadBenchmarks {
             summarise(phase, as: "p2p.reference", servers: ["server"], parameters: fastParameters, report: report)
         }
 
-        let a = try startGateway("a", root: root, options: options, extra: ["--peer-host", "127.0.0.1", "--peer-port", "0"])
-        defer { a.stop() }
-        guard let aPeers = a.ports["peers"] else { throw IRCBenchmarks.Failure(description: "gateway a printed no peer port") }
-        let b = try startGateway("b", root: root, options: options, extra: ["--no-peer-listener", "--peer", "127.0.0.1:\(aPeers)"])
-        defer { b.stop() }
+        let (a, b, aPeers) = try startPair(root: root, options: options)
+        defer { a.stop(); b.stop() }
         let clients = try await join(options, talkersOn: a.ports["plain"] ?? 0, listenersOn: b.ports["plain"] ?? 0, group: group)
         defer { clients.close() }
         try await warmUp(clients)
@@ -165,9 +160,7 @@ enum P2PLoadBenchmarks {
         shape.listeners = 1
         let parameters = ["rate": "\(rate)/s", "lines": "\(lines)"]
 
-        let server = try ServerProcess.start(
-            options.pearircd,
-            arguments: ["run", "--standalone", "--port", "0", "--no-tls", "--history-on-join", "0", "--data-dir", root.appendingPathComponent("standalone").path])
+        let server = try startStandalone(root: root, options: options)
         defer { server.stop() }
         let port = server.ports["plain"] ?? 0
         let local = try await join(shape, talkersOn: port, listenersOn: port, group: group)
@@ -176,11 +169,8 @@ enum P2PLoadBenchmarks {
         let reference = try await paced(local, rate: rate, lines: lines, to: "listener0", servers: [server])
         summarise(reference, as: "p2p.direct_reference", servers: ["server"], parameters: parameters, report: report)
 
-        let a = try startGateway("a", root: root, options: options, extra: ["--peer-host", "127.0.0.1", "--peer-port", "0"])
-        defer { a.stop() }
-        guard let aPeers = a.ports["peers"] else { throw IRCBenchmarks.Failure(description: "gateway a printed no peer port") }
-        let b = try startGateway("b", root: root, options: options, extra: ["--no-peer-listener", "--peer", "127.0.0.1:\(aPeers)"])
-        defer { b.stop() }
+        let (a, b, _) = try startPair(root: root, options: options)
+        defer { a.stop(); b.stop() }
         let clients = try await join(shape, talkersOn: a.ports["plain"] ?? 0, listenersOn: b.ports["plain"] ?? 0, group: group)
         defer { clients.close() }
         try await warmUp(clients)
@@ -193,6 +183,29 @@ enum P2PLoadBenchmarks {
         summarise(room, as: "p2p.direct_room", servers: ["a", "b"], parameters: parameters, report: report)
         let direct = try await paced(clients, rate: rate, lines: lines, to: "listener0", servers: [a, b])
         summarise(direct, as: "p2p.direct", servers: ["a", "b"], parameters: parameters, report: report)
+    }
+
+    /// The reference: a standalone server (the IRC path alone).
+    static func startStandalone(root: URL, options: Options) throws -> ServerProcess {
+        try ServerProcess.start(
+            options.pearircd,
+            arguments: ["run", "--standalone", "--port", "0", "--no-tls", "--history-on-join", "0", "--data-dir", root.appendingPathComponent("standalone").path])
+    }
+
+    /// Gateways A and B, B dialling A over loopback TCP; with A's peer port.
+    static func startPair(root: URL, options: Options) throws -> (a: ServerProcess, b: ServerProcess, aPeers: Int) {
+        let a = try startGateway("a", root: root, options: options, extra: ["--peer-host", "127.0.0.1", "--peer-port", "0"])
+        guard let aPeers = a.ports["peers"] else {
+            a.stop()
+            throw IRCBenchmarks.Failure(description: "gateway a printed no peer port")
+        }
+        do {
+            let b = try startGateway("b", root: root, options: options, extra: ["--no-peer-listener", "--peer", "127.0.0.1:\(aPeers)"])
+            return (a, b, aPeers)
+        } catch {
+            a.stop()
+            throw error
+        }
     }
 
     static func startGateway(_ name: String, root: URL, options: Options, extra: [String]) throws -> ServerProcess {

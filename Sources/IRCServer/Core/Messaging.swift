@@ -53,10 +53,7 @@ extension IRCServerState {
                     text: text, id: messageID, time: now)
                 if configuration.channelLinesAwaitStorage, !isTagMessage, statusPrefix == nil {
                     // Seen by nobody until it is stored: a line shown as sent is never lost.
-                    let token = nextLineToken
-                    nextLineToken += 1
-                    unstoredLines[token] = UnstoredLine(
-                        sender: id, channel: folded, message: outgoing, command: command, answersLate: processingLabeledCommand)
+                    let token = holdUntilStored(outgoing, in: folded, from: id, command: command)
                     actions.append(.storeLine(id, token: token, request, answersLate: processingLabeledCommand))
                     continue
                 }
@@ -80,10 +77,7 @@ extension IRCServerState {
                 let request = BackendRequest.remoteDirectMessage(
                     userID: recipient?.remoteID, target: shownTarget, nick: client.nick ?? "",
                     kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now)
-                let token = nextLineToken
-                nextLineToken += 1
-                unstoredLines[token] = UnstoredLine(
-                    sender: id, channel: nil, message: outgoing, command: command, answersLate: processingLabeledCommand)
+                let token = holdUntilStored(outgoing, in: nil, from: id, command: command)
                 actions.append(.carryPrivate(id, token: token, request, answersLate: processingLabeledCommand))
                 continue
             }

@@ -17,6 +17,16 @@ struct UnstoredLine: Sendable, Hashable {
 /// is told and nobody else sees it. Lines are handed over without waiting for one another, so a burst is stored
 /// together (the backend's group commit) and a client's other commands are not held up.
 extension IRCServerState {
+    /// Keeps a line (to a channel, folded; nil for a private message) shown to nobody until the backend reports it
+    /// stored; returns the token the report names it by.
+    mutating func holdUntilStored(_ message: IRCMessage, in channel: String?, from sender: ClientID, command: String) -> UInt64 {
+        let token = nextLineToken
+        nextLineToken += 1
+        unstoredLines[token] = UnstoredLine(
+            sender: sender, channel: channel, message: message, command: command, answersLate: processingLabeledCommand)
+        return token
+    }
+
     /// The backend stored the line (`failure` nil), or could not (`failure` says why).
     public mutating func lineStored(_ token: UInt64, failure: String?, now: Date) -> [IRCServerAction] {
         guard let line = unstoredLines.removeValue(forKey: token) else { return [] }

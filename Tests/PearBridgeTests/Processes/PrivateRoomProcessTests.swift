@@ -6,12 +6,6 @@ import Testing
 /// Private rooms between three `pearircd` processes, as IRC clients use them: `JOIN #team secret` on two gateways
 /// meets; the third gateway, in the public #team, sees none of it; an invite printed by PearServ brings it in.
 @Suite(.serialized) struct PrivateRoomProcessTests {
-    static func register(_ client: LineClient, _ nick: String) async throws {
-        try await client.send("NICK \(nick)")
-        try await client.send("USER \(nick) 0 * :\(nick)")
-        try await client.waitFor(containing: " 001 \(nick) ", timeout: .seconds(20))
-    }
-
     @Test func aKeyedChannelIsAPrivateRoomAndAnInviteOpensIt() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-private-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -22,9 +16,9 @@ import Testing
         let alice = try await LineClient.connect(port: aIRC, group: group)
         let bob = try await LineClient.connect(port: bIRC, group: group)
         let carol = try await LineClient.connect(port: cIRC, group: group)
-        try await Self.register(alice, "alice")
-        try await Self.register(bob, "bob")
-        try await Self.register(carol, "carol")
+        try await SwarmRoomProcessTests.register(alice, "alice")
+        try await SwarmRoomProcessTests.register(bob, "bob")
+        try await SwarmRoomProcessTests.register(carol, "carol")
         try await alice.send("JOIN #team s3cret")
         try await bob.send("JOIN #team s3cret")
         try await carol.send("JOIN #team")
