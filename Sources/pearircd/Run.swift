@@ -219,6 +219,8 @@ struct Run: AsyncParsableCommand {
                 refusalReason: "cannot be enforced across gateways in a peer-to-peer room yet")
             // Private messages to people on other gateways are direct conversations (end-to-end encrypted logs).
             configuration.carriesRemotePrivateMessages = true
+            // A JOIN's key makes the channel a private room; a channel is one room at a time.
+            configuration.keyedJoinsChooseRooms = true
             // A line is echoed (and shown to the room) once it is committed to our log: no echoed line is lost.
             configuration.channelLinesAwaitStorage = true
             // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.

@@ -17,15 +17,20 @@ public enum PrivateConversation {
     }
 
     /// The history key of a conversation with a remote person (`IRCServerConfiguration.carriesRemotePrivateMessages`):
-    /// `=@id:<user id>` when the server knows them, else `=@target:<target as written>`.
+    /// `=@id:<user id>/<target as written>` when the server knows them (ids hold no `/`), else `=@target:<target>`.
     public static func remoteKey(userID: String?, target: String) -> String {
-        if let userID { return "=@id:" + userID }
+        if let userID { return "=@id:" + userID + "/" + target }
         return "=@target:" + target
     }
 
-    /// The remote user id or target a `remoteKey` names; nil for other keys.
-    public static func remoteTarget(of key: String) -> (userID: String?, target: String?)? {
-        if key.hasPrefix("=@id:") { return (String(key.dropFirst(5)), nil) }
+    /// The remote user id (if known) and the target as the client wrote it that a `remoteKey` names; nil for other
+    /// keys.
+    public static func remoteTarget(of key: String) -> (userID: String?, target: String)? {
+        if key.hasPrefix("=@id:") {
+            let rest = key.dropFirst(5)
+            guard let slash = rest.firstIndex(of: "/") else { return (String(rest), "") }
+            return (String(rest[..<slash]), String(rest[rest.index(after: slash)...]))
+        }
         if key.hasPrefix("=@target:") { return (nil, String(key.dropFirst(9))) }
         return nil
     }

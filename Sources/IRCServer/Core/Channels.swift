@@ -34,6 +34,13 @@ extension IRCServerState {
         }
         var channel = channels[folded] ?? newChannel(name: name, created: now)
         let isNew = channel.members.isEmpty
+        let localBefore = channel.members.keys.contains { clients[$0]?.isRemote == false }
+        if configuration.keyedJoinsChooseRooms, !client.isRemote, localBefore, let key, key != channel.localJoinKey {
+            // The channel is another room here (of no key, or another key): entering it would write there.
+            reply(client, .errBadChannelKey, [channel.name, "Cannot join channel (+k): it is another room here (part it everywhere first)"])
+            return
+        }
+        if !client.isRemote, !localBefore { channel.localJoinKey = key }
         if !isNew, !client.isRemote {
             if let required = channel.key, required != key {
                 reply(client, .errBadChannelKey, [channel.name, "Cannot join channel (+k)"])
@@ -71,8 +78,8 @@ extension IRCServerState {
         guard !client.isRemote else { return }
         if channel.topic != nil { sendTopic(channel, to: id) }
         sendNames(channel, to: id)
-        // The key reaches the backend only from the JOIN that created the channel here (later joins enter it as it is).
-        actions.append(.backend(.joined(channel: channel.name, nick: client.nick ?? "", key: isNew ? key : nil)))
+        // The key reaches the backend only from the first local member's JOIN (later ones enter the room it chose).
+        actions.append(.backend(.joined(channel: channel.name, nick: client.nick ?? "", key: localBefore ? nil : key)))
         // History on join: a chathistory-capable client asks for it itself.
         if configuration.historyOnJoin > 0, !client.has("draft/chathistory") {
             actions.append(
@@ -107,7 +114,8 @@ extension IRCServerState {
             source: client.source, command: .verb("PART"), params: [channel.name] + (reason.map { [$0] } ?? []))
         broadcast(message, to: channel)
         removeMember(id, from: folded)
-        if !client.isRemote {
+        // Our user leaves the room when their last client here does (another client may still be in it).
+        if !client.isRemote, channels[folded]?.members.keys.contains(where: { clients[$0]?.isRemote == false }) != true {
             actions.append(.backend(.parted(channel: channel.name, nick: client.nick ?? "", reason: reason ?? "")))
         }
     }

@@ -165,6 +165,8 @@ struct ChannelRecord: Sendable {
     var topicSetBy: String?
     var topicSetAt: Date?
     var key: String?
+    /// The key the channel's first local member joined with (`IRCServerConfiguration.keyedJoinsChooseRooms`).
+    var localJoinKey: String?
     var limit: Int?
     var inviteOnly = false
     var moderated = false

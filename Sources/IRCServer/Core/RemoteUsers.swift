@@ -54,9 +54,9 @@ extension IRCServerState {
             }
         case .remotePrivateMessage(let user, let kind, let text, let messageID, let time):
             // From the remote user as shown here; someone sharing no channel with us (a stranger, or a person not
-            // present right now) under the name and host the backend gives, without taking a nick from anyone.
-            let source = remoteUsers[user.id].flatMap { clients[$0]?.source }
-                ?? IRCSource(nick: user.nick, user: user.user, host: user.host)
+            // present right now) becomes a remote user first, so they never show under a nick someone else holds
+            // here (or an invalid one), and an answer to their nick reaches them.
+            guard let source = clients[remoteClient(for: user, now: now)]?.source else { break }
             var tags = IRCTags()
             tags.set("msgid", messageID)
             tags.set("time", Self.serverTime(time))

@@ -81,6 +81,10 @@ public struct IRCServerConfiguration: Sendable {
     /// Whether private messages to remote users, and to targets not known here, go to the backend to carry
     /// (`ChatBackend.carry`; the peer-to-peer gateway's direct messages). Shown to the sender once stored.
     public var carriesRemotePrivateMessages = false
+    /// Whether a JOIN's key chooses which room the channel is (the peer-to-peer gateway's private rooms): the key of
+    /// the first local member's JOIN reaches the backend (remote members do not count: the channel may outlive our
+    /// user's part through them), and while local members are in it, a local JOIN with another key is refused (475).
+    public var keyedJoinsChooseRooms = false
     /// Most private messages from remote users kept for the next client to connect while no client is connected (so a
     /// message that arrived meanwhile is not missed), the oldest dropped first.
     public var privateMessagesKeptWhileAway = 500

@@ -85,6 +85,9 @@ public actor IRCServerCore {
         /// A channel line to store; its token goes back to the state with the outcome.
         case keep(BackendRequest, token: UInt64)
         case carry(BackendRequest, token: UInt64)
+        /// History (CHATHISTORY, the replay after a JOIN): asked in order, after the requests before it, so it is the
+        /// history of the room a JOIN chose (a keyed JOIN may choose a private room, once its key is derived).
+        case history(ClientID, HistoryQuery, batchType: String, target: String, onJoin: Bool)
     }
 
     /// Whether new connections are taken.
@@ -126,6 +129,12 @@ public actor IRCServerCore {
             guard let core = self else { return }
             workQueue.yield(WorkJob(blocking: false) { await core.lineStored(token, failure: failure) })
         }
+        let historyFetched: @Sendable (ClientID, [ChatLine], String, String, Bool) -> Void = { [weak self] id, lines, batchType, target, onJoin in
+            guard let core = self else { return }
+            workQueue.yield(WorkJob(blocking: false) {
+                await core.historyReady(id, lines: lines, batchType: batchType, target: target, onJoin: onJoin)
+            })
+        }
         let carriedPrivate: @Sendable (UInt64, PrivateDelivery) -> Void = { [weak self] token, delivery in
             guard let core = self else { return }
             workQueue.yield(WorkJob(blocking: false) { await core.privateMessageCarried(token, delivery) })
@@ -141,6 +150,8 @@ public actor IRCServerCore {
                     await backend.keep(request) { failure in storedLine(token, failure) }
                 case .carry(let request, let token):
                     await backend.carry(request) { delivery in carriedPrivate(token, delivery) }
+                case .history(let id, let query, let batchType, let target, let onJoin):
+                    historyFetched(id, await backend.history(query), batchType, target, onJoin)
                 }
             }
         })
@@ -347,11 +358,7 @@ public actor IRCServerCore {
                     await self?.authenticationFinished(id, account: account)
                 }
             case .fetchHistory(let id, let query, let batchType, let target, let onJoin):
-                let backend = self.backend
-                spawn { [weak self] in
-                    let lines = await backend.history(query)
-                    await self?.historyReady(id, lines: lines, batchType: batchType, target: target, onJoin: onJoin)
-                }
+                backendQueue.yield(.history(id, query, batchType: batchType, target: target, onJoin: onJoin))
             case .fetchTargets(let id, let query):
                 let backend = self.backend
                 spawn { [weak self] in

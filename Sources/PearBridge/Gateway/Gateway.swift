@@ -86,6 +86,8 @@ public actor Gateway: Service {
         case offerRelay([UInt8])
         /// The moment after a lonely join is over (`GatewayAction.checkAlone`).
         case aloneCheck(RoomTopic)
+        /// A person was ignored or unignored.
+        case ignoreChanged([UInt8])
 
         func cancelled() {
             switch self {
@@ -299,10 +301,18 @@ public actor Gateway: Service {
         state.nick(ofIdentity: identity) != nil
     }
 
-    /// Whether a line to the person can reach them now (their gateway is connected and the conversation's channel is
-    /// open), or only once they are back.
-    public func canReach(_ identity: [UInt8]) -> Bool {
-        state.canReach(identity) || state.isConnected(identity)
+    /// Whether the person's gateway is connected now (a line to them goes at once), read from any thread.
+    public nonisolated func isConnected(_ identity: [UInt8]) -> Bool {
+        connectedKeys.withLock { $0[identity, default: 0] > 0 }
+    }
+
+    /// The remote keys of the connections attached now, with how many each (kept by the mailbox loop).
+    nonisolated let connectedKeys = Mutex<[[UInt8]: Int]>([:])
+
+    /// A person was ignored or unignored (`IgnoreList`): their conversation's channel closes, or opens again.
+    public nonisolated func ignoreChanged(_ id: String) {
+        guard let key = ZBase32.decode(id), key.count == 32 else { return }
+        post(.ignoreChanged(key))
     }
 
     /// The nick our user goes by (the most recently registered or renamed local client).
@@ -406,12 +416,19 @@ public actor Gateway: Service {
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
-            await perform(state.peerConnected(id, remoteKey: link.mux.remotePublicKey), group: &group)
+            connectedKeys.withLock { $0[link.mux.remotePublicKey, default: 0] += 1 }
+            await perform(
+                state.peerConnected(id, remoteKey: link.mux.remotePublicKey, handshakeHash: link.mux.handshakeHash, isInitiator: link.mux.isInitiator),
+                group: &group)
         case .peerEvents(let id, let events, let done):
             for event in events { await perform(state.peerEvent(event, on: id), group: &group) }
             done.resume()
         case .peerGone(let id):
             guard let link = links.removeValue(forKey: id) else { return }
+            connectedKeys.withLock { keys in
+                keys[link.mux.remotePublicKey, default: 1] -= 1
+                if keys[link.mux.remotePublicKey] == 0 { keys[link.mux.remotePublicKey] = nil }
+            }
             for driver in link.allDrivers { await driver.stop() }
             logger.info("peer disconnected", metadata: ["peer": "\(link.mux.label)"])
             await perform(state.peerDisconnected(id), group: &group)
@@ -430,6 +447,13 @@ public actor Gateway: Service {
             await perform(state.offerRelay(key), group: &group)
         case .aloneCheck(let topic):
             await perform(state.aloneCheck(topic), group: &group)
+        case .ignoreChanged(let identity):
+            // Unignored while connected: the conversation they may have tried to open (refused then) is opened from
+            // here, so what they wrote meanwhile arrives without waiting for a reconnection.
+            if !state.refusesDirectMessages(identity), state.conversation(with: identity) == nil, state.isConnected(identity) {
+                _ = await openConversation(with: identity, group: &group)
+            }
+            await perform(state.directRefusalChanged(identity), group: &group)
         case .logChanged(let writer):
             _ = changedLogs.withLock { $0.remove(writer) }
             for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }
@@ -449,14 +473,10 @@ public actor Gateway: Service {
             await perform(state.joined(channel: channel, nick: nick, at: now), group: &group)
             await perform(state.recoveryNoticeOnJoin(topic), group: &group)
         case .joinPrivate(let channel, let nick, let keys):
+            // The IRC core passes a key only when no client of ours is in the channel: the user asks for this room, so
+            // a room still joined under the name (clients gone, or a restart) is left for it.
+            if state.topic(of: channel) != keys.topic { await perform(state.leftForAnotherRoom(channel: channel, at: now), group: &group) }
             let topic = state.nameRoom(channel, private: keys)
-            if topic != keys.topic, let other = state.rooms[topic] {
-                // A channel means one room here: the one already joined under its name stays.
-                let what = other.kind.privateKeys == nil ? "the public room" : "another private room (another key)"
-                await perform(
-                    [.publish(.gatewayNotice(room: channel, text: "\(channel) is \(what) here: part it first to enter the room of this key."))],
-                    group: &group)
-            }
             if state.rooms[topic] == nil { guard await openRoom(channel, kind: .privateRoom(keys), group: &group) else { return } }
             await perform(state.joined(channel: channel, nick: nick, at: now), group: &group)
             await perform(state.recoveryNoticeOnJoin(topic), group: &group)
@@ -554,8 +574,8 @@ public actor Gateway: Service {
             if entry.privateRoot != nil, kind == .publicRoom { continue }
             let topic = kind.privateKeys?.topic ?? state.publicTopic(of: entry.channel)
             guard await openRoom(entry.channel, kind: kind, group: &group) else { continue }
-            // A private room our user was in holds its name again.
-            if entry.joined, kind.privateKeys != nil { state.privateNames[Self.fold(entry.channel)] = topic }
+            // A private room our user was in (or had accepted an invite to) holds its name again.
+            if entry.joined || entry.named == true, kind.privateKeys != nil { state.privateNames[Self.fold(entry.channel)] = topic }
             if let nicks = entry.nicks {
                 state.nickHoldersRestored(topic, holders: nicks.compactMapValues { ZBase32.decode($0) }.filter { $0.value.count == 32 })
             }

@@ -7,8 +7,8 @@ import SwarmEngine
 extension GatewayState {
     // MARK: - Peers
 
-    mutating func peerConnected(_ id: ConnectionID, remoteKey: [UInt8]) -> [GatewayAction] {
-        peers[id] = PeerRecord(remoteKey: remoteKey)
+    mutating func peerConnected(_ id: ConnectionID, remoteKey: [UInt8], handshakeHash: [UInt8] = [], isInitiator: Bool = false) -> [GatewayAction] {
+        peers[id] = PeerRecord(remoteKey: remoteKey, handshakeHash: handshakeHash, isInitiator: isInitiator)
         return joinedRooms.flatMap { announce($0, on: id) } + offerRelay(on: id)
     }
 
@@ -76,8 +76,9 @@ extension GatewayState {
         guard peers[id] != nil else { return [] }
         switch event {
         case .opened(RoomWire.protocolName, let bytes, let handshake):
-            // A direct conversation's topic is never a room's: whoever learned it gets nothing on this channel either.
-            guard let topic = RoomTopic(bytes: bytes), rooms[topic]?.kind.isDirect != true else {
+            // A direct conversation's topic, or a private room's, is never a channel id: whoever learned one gets
+            // nothing on this channel.
+            guard let topic = topic(forWire: bytes, on: id) else {
                 return [.rejectChannel(id, protocol: RoomWire.protocolName, id: bytes)]
             }
             let joined = rooms[topic]?.joined == true
@@ -90,7 +91,7 @@ extension GatewayState {
             peers[id]?.rooms[topic] = channel
             return perform(steps, room: topic, on: id)
         case .message(RoomWire.protocolName, let bytes, RoomWire.Writers.type, let message):
-            guard let topic = RoomTopic(bytes: bytes), peers[id]?.rooms[topic]?.isShared == true else { return [] }
+            guard let topic = topic(forWire: bytes, on: id), peers[id]?.rooms[topic]?.isShared == true else { return [] }
             guard let writers = try? RoomWire.Writers(compactEncoded: message) else {
                 return [.disconnect(id, .malformedRoomMessage)]
             }
@@ -102,8 +103,11 @@ extension GatewayState {
                 actions.append(.disconnect(id, .staleWriterListFlood))
             }
             return actions
-        case .closed(RoomWire.protocolName, let bytes), .closed(DirectWire.protocolName, let bytes):
+        case .closed(RoomWire.protocolName, let bytes):
             // Closed by the peer, or our open refused: closed on both sides, so announcing starts over.
+            if let topic = topic(forWire: bytes, on: id) { peers[id]?.rooms[topic] = nil }
+            return []
+        case .closed(DirectWire.protocolName, let bytes):
             if let topic = RoomTopic(bytes: bytes) { peers[id]?.rooms[topic] = nil }
             return []
         case .opened(DirectWire.protocolName, let bytes, let handshake):
@@ -167,9 +171,52 @@ extension GatewayState {
             return perform(steps, room: topic, on: id)
         }
         guard let keys = try? DirectConversationKeys(ourKeyPair: identity, counterpart: remote), keys.topic == bytes else { return reject }
+        // Anyone may dial us and open one: conversations with no line yet are capped, so throwaway identities cannot
+        // make us keep logs without end.
+        guard conversations.values.count(where: { rooms[$0]?.state.latestLineTimestamp == nil }) < Self.silentConversationLimit else {
+            return reject
+        }
         let (channel, _) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: false)
         peers[id]?.rooms[topic] = channel
         return [.openConversation(remote)]
+    }
+
+    /// A person was ignored (their conversation's channel closes on their connections) or unignored (it opens again).
+    mutating func directRefusalChanged(_ identity: [UInt8]) -> [GatewayAction] {
+        guard let topic = conversations[identity] else { return [] }
+        var actions: [GatewayAction] = []
+        for id in peers.keys.sorted() where peers[id]?.remoteKey == identity {
+            if refusesDirectMessages(identity) {
+                if peers[id]?.rooms[topic]?.isOpenHere == true {
+                    actions.append(.closeChannel(id, protocol: DirectWire.protocolName, id: topic.bytes))
+                }
+                peers[id]?.rooms[topic] = nil
+            } else {
+                actions += announce(topic, on: id)
+            }
+        }
+        return actions
+    }
+
+    /// The id of a room's `pearirc/room/v1` channel on a connection: a public room's topic; for a private room, one
+    /// bound to the root and the connection (`PrivateRoomKeys.channelID`), so its topic is never sent.
+    func wireID(_ topic: RoomTopic, on id: ConnectionID) -> [UInt8] {
+        guard let keys = rooms[topic]?.kind.privateKeys, let peer = peers[id] else { return topic.bytes }
+        return keys.channelID(handshakeHash: peer.handshakeHash)
+    }
+
+    /// The room a `pearirc/room/v1` channel id names on a connection: a private room we hold whose id it is here, else
+    /// the public room of that topic (held or not: an open for a room not held waits unanswered). Nil for an id that
+    /// must be refused: a direct conversation's or a private room's topic itself.
+    func topic(forWire bytes: [UInt8], on id: ConnectionID) -> RoomTopic? {
+        guard let topic = RoomTopic(bytes: bytes) else { return nil }
+        if let peer = peers[id] {
+            for (held, room) in rooms {
+                if let keys = room.kind.privateKeys, keys.channelID(handshakeHash: peer.handshakeHash) == bytes { return held }
+            }
+        }
+        if let room = rooms[topic], room.kind != .publicRoom { return nil }
+        return topic
     }
 
     /// Opens our side of a joined room's channel on a connection (once), answering the peer's open if it waits. A
@@ -177,6 +224,11 @@ extension GatewayState {
     mutating func announce(_ topic: RoomTopic, on id: ConnectionID) -> [GatewayAction] {
         guard let peer = peers[id], let room = rooms[topic], room.joined else { return [] }
         if let counterpart = room.kind.counterpart, peer.remoteKey != counterpart || refusesDirectMessages(counterpart) { return [] }
+        if room.kind.privateKeys != nil, let wire = RoomTopic(bytes: wireID(topic, on: id)), let waiting = peers[id]?.rooms[wire] {
+            // The peer opened this private room's channel before we held the room: kept under its id until now.
+            peers[id]?.rooms[wire] = nil
+            peers[id]?.rooms[topic] = waiting
+        }
         let (channel, steps) = RoomChannel.announce(peers[id]?.rooms[topic])
         peers[id]?.rooms[topic] = channel
         return perform(steps, room: topic, on: id)
@@ -187,11 +239,11 @@ extension GatewayState {
         for step in steps {
             switch step {
             case .sendOpen:
-                guard let room = rooms[topic] else { continue }
-                let own = room.ownWriter
+                guard let room = rooms[topic], let peer = peers[id] else { continue }
+                let proof = room.kind.privateKeys?.proof(handshakeHash: peer.handshakeHash, initiator: peer.isInitiator)
                 actions.append(
-                    .openChannel(id, protocol: room.kind.channelProtocol, id: topic.bytes,
-                                 handshake: RoomWire.Hello(ownWriter: own).compactEncoded()))
+                    .openChannel(id, protocol: room.kind.channelProtocol, id: room.kind.isDirect ? topic.bytes : wireID(topic, on: id),
+                                 handshake: RoomWire.Hello(ownWriter: room.ownWriter, proof: proof).compactEncoded()))
             case .pair(let handshake):
                 actions += paired(topic, handshake: handshake, on: id)
             }
@@ -203,6 +255,14 @@ extension GatewayState {
     mutating func paired(_ topic: RoomTopic, handshake: [UInt8], on id: ConnectionID) -> [GatewayAction] {
         guard let room = rooms[topic], room.joined else { return [] }
         guard let hello = try? RoomWire.Hello(compactEncoded: handshake) else { return [.disconnect(id, .malformedRoomHandshake)] }
+        if let keys = room.kind.privateKeys, let peer = peers[id],
+            hello.proof != keys.proof(handshakeHash: peer.handshakeHash, initiator: !peer.isInitiator)
+        {
+            // Not a holder of the room's root (an echo of our own open, or a guess): nothing is shared; closed.
+            let wire = wireID(topic, on: id)
+            peers[id]?.rooms[topic] = nil
+            return [.closeChannel(id, protocol: RoomWire.protocolName, id: wire)]
+        }
         peers[id]?.rooms[topic]?.paired(peerWriter: hello.ownWriter)
         if let counterpart = room.kind.counterpart {
             // Each side names its own log in its hello; both logs replicate. Found: no need to look further.
@@ -233,6 +293,6 @@ extension GatewayState {
     }
 
     func send(_ writers: RoomWire.Writers, room topic: RoomTopic, on id: ConnectionID) -> GatewayAction {
-        .send(id, protocol: RoomWire.protocolName, id: topic.bytes, type: RoomWire.Writers.type, message: writers.compactEncoded())
+        .send(id, protocol: RoomWire.protocolName, id: wireID(topic, on: id), type: RoomWire.Writers.type, message: writers.compactEncoded())
     }
 }

@@ -29,6 +29,10 @@ struct GatewayState: Sendable {
     /// One connected peer, as the room protocol sees it.
     struct PeerRecord: Sendable {
         let remoteKey: [UInt8]
+        /// The connection's Noise handshake hash (both ends share it) and whether we dialled: what private rooms'
+        /// channel ids and proofs are bound to.
+        var handshakeHash: [UInt8] = []
+        var isInitiator = false
         var rooms: [RoomTopic: RoomChannel] = [:]
         /// Writers whose replication was started on this connection.
         var replicating = Set<[UInt8]>()
@@ -58,6 +62,8 @@ struct GatewayState: Sendable {
     var writerByDiscoveryKey: [[UInt8]: [UInt8]] = [:]
     /// Direct conversations by the other person's identity key (their room records are in `rooms`, by topic).
     var conversations: [[UInt8]: RoomTopic] = [:]
+    /// Most conversations held with no line in them yet; a peer's open for another is refused.
+    static let silentConversationLimit = 64
     /// Whether a person's direct messages are refused (they are ignored here): their conversation channel is not opened.
     var refusesDirectMessages: @Sendable ([UInt8]) -> Bool = { _ in false }
 
@@ -298,6 +304,18 @@ struct GatewayState: Sendable {
         return actions
     }
 
+    /// Our user enters another room under a channel name that meant a joined one (a `JOIN #team secret` while the public
+    /// #team was joined with no client in it, as after a restart): the old room is left (recorded as a part) and its
+    /// members shown leaving, so the channel shows only the new room's people.
+    mutating func leftForAnotherRoom(channel: String, at time: Date) -> [GatewayAction] {
+        let topic = topic(of: channel)
+        guard let room = rooms[topic], room.joined else { return [] }
+        let leaving = room.presence.sorted.map {
+            GatewayAction.publish(.memberLeft(room: room.channel, memberID: room.memberID($0), reason: "Another room is \(channel) now"))
+        }
+        return leaving + parted(channel: channel, reason: "entered another room of this name", at: time)
+    }
+
     /// A moment after our user joined a room nobody shared: if still nobody does, they are told so (once).
     mutating func aloneCheck(_ topic: RoomTopic) -> [GatewayAction] {
         guard let room = rooms[topic], room.joined, room.waitingForPeers, !room.toldAlone, sharingPeers(of: topic) == 0
@@ -334,7 +352,7 @@ struct GatewayState: Sendable {
         for id in peers.keys.sorted() {
             guard let channel = peers[id]?.rooms[topic] else { continue }
             if channel.isOpenHere {
-                actions.append(.closeChannel(id, protocol: RoomWire.protocolName, id: topic.bytes))
+                actions.append(.closeChannel(id, protocol: RoomWire.protocolName, id: wireID(topic, on: id)))
                 peers[id]?.rooms[topic] = nil
             }
         }
@@ -369,7 +387,8 @@ struct GatewayState: Sendable {
 
     private mutating func appendLocal(_ channel: String, _ line: RoomState.LocalLine) -> [GatewayAction] {
         let topic = topic(of: channel)
-        guard rooms[topic] != nil else { return [] }
+        // Only into a room our user is in: a line for a channel left meanwhile is refused, never written elsewhere.
+        guard rooms[topic]?.joined == true else { return [] }
         return [.append(topic, compose([line], in: topic))]
     }
 
@@ -397,7 +416,11 @@ struct GatewayState: Sendable {
         guard rooms[topic] != nil else { return [] }
         var actions: [GatewayAction] = []
         var fresh: [[UInt8]] = []
+        let isDirect = rooms[topic]?.kind.isDirect == true
         for key in keys {
+            // A conversation's logs are its own: a key named for it that writes in another room (ours, say) is not read
+            // into it.
+            if isDirect, rooms(withWriter: key).contains(where: { $0 != topic }) { continue }
             switch rooms[topic]?.writers.admit(key) {
             case .admitted?:
                 fresh.append(key)

@@ -16,6 +16,8 @@ struct RoomCatalogue {
         var counterpart: String? = nil
         /// A private room: its root (z-base-32; the secret itself is never kept); absent for public rooms.
         var privateRoot: String? = nil
+        /// A private room its channel name means here (joined, or an accepted invite not yet entered).
+        var named: Bool? = nil
     }
 
     let file: URL
@@ -40,7 +42,8 @@ struct RoomCatalogue {
                 channel: room.channel, joined: room.joined, writers: room.writers.sorted.map(ZBase32.encode),
                 nicks: room.state.nickHolders.isEmpty ? nil : room.state.nickHolders.mapValues(ZBase32.encode),
                 counterpart: room.kind.counterpart.map(ZBase32.encode),
-                privateRoot: room.kind.privateKeys.map { ZBase32.encode($0.root) })
+                privateRoot: room.kind.privateKeys.map { ZBase32.encode($0.root) },
+                named: room.kind.privateKeys != nil && state.privateNames[state.fold(room.channel)] == room.topic ? true : nil)
         }
     }
 }

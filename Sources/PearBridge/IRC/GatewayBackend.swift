@@ -1,7 +1,6 @@
 import Foundation
 import HyperLog
 import IRCServer
-import Synchronization
 
 /// The IRC front end's view of the gateway (the `ChatBackend` `IRCServerCore` talks to in peer-to-peer mode): IRC
 /// commands become `GatewayRequest`s, room events become IRC events, room lines become IRC lines (CTCP ACTION,
@@ -44,16 +43,13 @@ public final class GatewayBackend: ChatBackend {
         gateway.submit(request, stored: stored)
     }
 
-    /// Private rooms being joined (their keys derived), by folded channel name: history for the channel waits for the
-    /// join, so a replay never shows the public room of the same name.
-    private let pendingJoins = Mutex<[String: Task<Void, Never>]>([:])
-
     /// `JOIN #team secret`: the private room of that name and secret (Argon2id, tens of milliseconds: on Swift's
-    /// shared pool, not the gateway's or the IRC loop's thread), or of an invite given as the key. Returns once joined.
+    /// shared pool, not the gateway's or the IRC loop's thread), or of an invite given as the key. Returns once joined
+    /// (the IRC core asks for history in order after it, so a replay is never the public room's).
     func joinPrivate(_ channel: String, nick: String, key: String) async {
         let gateway = self.gateway
         let folded = Gateway.fold(channel)
-        let task = Task.detached {
+        await Task.detached {
             let keys: PrivateRoomKeys
             if let invite = try? RoomInvite(parsing: key) {
                 keys = PrivateRoomKeys(root: invite.root)
@@ -66,10 +62,7 @@ public final class GatewayBackend: ChatBackend {
                 }
             }
             await gateway.handle(.joinPrivate(room: channel, nick: nick, keys: keys))
-        }
-        pendingJoins.withLock { $0[folded] = task }
-        await task.value
-        pendingJoins.withLock { if $0[folded] == task { $0[folded] = nil } }
+        }.value
     }
 
     /// A private message to a remote person: the target resolved to an identity (`DirectTarget`), the line stored in
@@ -84,6 +77,10 @@ public final class GatewayBackend: ChatBackend {
         case .unknown(let why): return done(.unknownTarget(why))
         case .refused(let why): return done(.failed(why))
         }
+        // Their messages are refused here, so no conversation with them runs: say so rather than keep it unsent.
+        guard !gateway.ignores.contains(ZBase32.encode(identity)) else {
+            return done(.failed("you ignore \(target), so no conversation with them runs; /msg PearServ unignore \(target) first"))
+        }
         let lineKind: RoomLineKind
         var body = text
         if let action = IRCRoomText.action(text) {
@@ -93,15 +90,10 @@ public final class GatewayBackend: ChatBackend {
             lineKind = kind == .notice ? .notice : .message
         }
         let gateway = self.gateway
+        // Told when stored, in the order stored (whether their gateway is connected is read there and then).
         gateway.submit(.sayDirect(to: identity, kind: lineKind, text: body, id: id, time: time)) { failure in
             if let failure { return done(.failed(failure)) }
-            Task {
-                if await gateway.canReach(identity) {
-                    done(.sent)
-                } else {
-                    done(.held(away: "is not online: your message is kept and reaches them when both of you are online"))
-                }
-            }
+            done(gateway.isConnected(identity) ? .sent : .held(away: "is not online: your message is kept and reaches them when both of you are online"))
         }
     }
 
@@ -172,16 +164,16 @@ public final class GatewayBackend: ChatBackend {
     public func history(_ query: HistoryQuery) async -> [ChatLine] {
         if let remote = PrivateConversation.remoteTarget(of: query.channel) {
             // A direct conversation: our lines went to them, theirs came to us.
-            guard case .person(let identity) = await DirectTarget.resolve(userID: remote.userID, target: remote.target ?? "", gateway: gateway)
+            guard case .person(let identity) = await DirectTarget.resolve(userID: remote.userID, target: remote.target, gateway: gateway)
             else { return [] }
             let lines = await gateway.directHistory(with: identity, window: Self.window(of: query))
             let ownNick = await gateway.localNick ?? "*"
-            let theirNick = remote.target ?? lines.first(where: { !$0.isLocal })?.author.nick ?? ZBase32.encode(identity)
+            // Our lines went to them as the client names them now (the query's target), so they file with theirs.
+            let theirNick = remote.target.isEmpty ? lines.first(where: { !$0.isLocal })?.author.nick ?? ZBase32.encode(identity) : remote.target
             return lines.map { Self.chatLine($0, to: $0.isLocal ? theirNick : ownNick) }
         }
         // Only channels are rooms; another private conversation key never names one.
         guard !PrivateConversation.isConversation(query.channel) else { return [] }
-        if let joining = pendingJoins.withLock({ $0[Gateway.fold(query.channel)] }) { await joining.value }
         let lines = await gateway.history(room: query.channel, window: Self.window(of: query))
         return lines.map { Self.chatLine($0, to: query.channel) }
     }

@@ -111,6 +111,7 @@ public struct PearServ: Sendable {
         let name = ids == [target.lowercased()] ? (await gateway.nick(ofMember: id) ?? id) : target
         do {
             let changed = try gateway.ignores.set(id, ignored: ignoring)
+            if changed { gateway.ignoreChanged(id) }
             switch (ignoring, changed) {
             case (true, true): return ["You now ignore \(name): their lines are hidden here (\(id))."]
             case (true, false): return ["You already ignore \(name)."]

@@ -25,6 +25,22 @@ public struct PrivateRoomKeys: Sendable, Hashable {
         try self.init(root: Argon2idKey.derive(password: password, salt: Self.salt, cost: cost))
     }
 
+    /// Where a connection's room channel and its members' proofs come from (docs/protocol.md, "Private rooms").
+    public static let channelNamespace = HolepunchNamespace.derive("pearirc/private-room-channel", count: 2)
+
+    /// The room's `pearirc/room/v1` channel id on one connection: `BLAKE2b-256(key: root, NS[0] ‖ handshake hash)`.
+    /// Both ends compute it (they share the Noise handshake hash); it names the room on this connection only, so a
+    /// gateway that sees it learns nothing it could use elsewhere, and the room's topic is never sent.
+    public func channelID(handshakeHash: [UInt8]) -> [UInt8] {
+        (try? BLAKE2b.hash(Self.channelNamespace[0] + handshakeHash, key: root)) ?? []
+    }
+
+    /// What a member's hello carries to show it holds the root: `BLAKE2b-256(key: root, NS[1] ‖ handshake hash ‖
+    /// role)`, role 1 for the connection's initiator, 0 for its responder, so the other side's proof cannot be echoed.
+    public func proof(handshakeHash: [UInt8], initiator: Bool) -> [UInt8] {
+        (try? BLAKE2b.hash(Self.channelNamespace[1] + handshakeHash + [initiator ? 1 : 0], key: root)) ?? []
+    }
+
     /// From a root an invite carried.
     public init(root: [UInt8]) {
         self.root = root

@@ -7,22 +7,29 @@ public enum RoomWire {
 
     /// The channel's open handshake: `uint version (1)`, `fixed32 own writer key` (the sender's log for this
     /// room, so the receiver can tell a departed peer's lines from others').
+    /// A private room's hello appends `fixed32 proof` (`PrivateRoomKeys.proof`): that its sender holds the room's root.
     public struct Hello: Hashable, Sendable, CompactCodable {
         public var ownWriter: [UInt8]
+        public var proof: [UInt8]?
 
-        public init(ownWriter: [UInt8]) { self.ownWriter = ownWriter }
+        public init(ownWriter: [UInt8], proof: [UInt8]? = nil) {
+            self.ownWriter = ownWriter
+            self.proof = proof
+        }
 
         public func encode<W: CompactWriter>(to writer: inout W) {
             writer.writeUInt(1)
             writer.writeFixed(ownWriter, length: 32)
+            if let proof { writer.writeFixed(proof, length: 32) }
         }
 
         public init(from reader: inout CompactReader) throws(CompactEncodingError) {
             let version = try reader.readUInt()
             guard version >= 1 else { throw .invalidValue("room hello version \(version)") }
             ownWriter = try reader.readFixed(length: 32)
-            // Later versions may append fields; version 1 readers ignore them.
-            _ = reader.readRemaining()
+            let rest = reader.readRemaining()
+            // Later versions may append more fields; version 1 readers ignore them.
+            proof = rest.count >= 32 ? Array(rest.prefix(32)) : nil
         }
     }
 

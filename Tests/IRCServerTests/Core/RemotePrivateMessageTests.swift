@@ -85,6 +85,12 @@ import Testing
         let second = server.register("alice2")
         server.inbox(alice)
         #expect(!server.inbox(second).contains { $0.contains("while you slept") }, "delivered once")
+        // A stranger whose chosen nick is taken here (by a local client, or someone else) is shown under another.
+        let impostor = RemoteUser(id: "impostorkey", nick: "alice2", user: "pear", host: "x.pear", realName: "x")
+        server.record(server.state.backendEvent(
+            .remotePrivateMessage(user: impostor, kind: .privmsg, text: "trust me", id: "m3", time: server.now), now: server.now))
+        #expect(server.inbox(alice).map { $0.hasSuffix(":alice2_!pear@x.pear PRIVMSG alice :trust me") } == [true])
+        #expect(server.inbox(second).map { $0.hasSuffix(":alice2_!pear@x.pear PRIVMSG alice2 :trust me") } == [true])
         // Both clients see a new one, from the remote user as the server shows them when known.
         server.send(alice, "JOIN #room")
         server.record(server.state.backendEvent(.remoteJoined(channel: "#room", user: Self.bob), now: server.now))
@@ -107,8 +113,8 @@ import Testing
         let keys = server.otherActions.compactMap { action -> String? in
             if case .fetchHistory(_, let query, _, _, _) = action { query.channel } else { nil }
         }
-        #expect(keys == [PrivateConversation.remoteKey(userID: "bobkey", target: "bob"), "=@target:gone"])
-        #expect(PrivateConversation.remoteTarget(of: keys[0])?.userID == "bobkey")
+        #expect(keys == ["=@id:bobkey/bob", "=@target:gone"])
+        #expect(PrivateConversation.remoteTarget(of: keys[0])?.userID == "bobkey" && PrivateConversation.remoteTarget(of: keys[0])?.target == "bob")
         #expect(PrivateConversation.remoteTarget(of: keys[1])?.target == "gone")
         #expect(PrivateConversation.remoteTarget(of: "#room") == nil)
     }

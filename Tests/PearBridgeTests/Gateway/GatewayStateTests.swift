@@ -118,11 +118,15 @@ import Testing
     @Test func linesTopicsAndNicksAreAppendedOnlyToRoomsWeHold() {
         var state = Self.makeState()
         #expect(state.said(channel: "#other", kind: .message, text: "x", messageID: nil, at: Date()).isEmpty)
+        // Held but not joined (our user left it): a line is refused, not written.
+        #expect(state.said(channel: "#room", kind: .message, text: "x", messageID: nil, at: Date()).isEmpty)
+        // A rename is recorded in joined rooms only.
+        #expect(state.renamed(to: "bob", at: Date()).isEmpty)
+        state.rooms[Self.room]?.joined = true
         #expect(Self.describe(state.said(channel: "#ROOM", kind: .action, text: "waves", messageID: "a.1", at: Date())) == ["append action@1"])
         // The action's append has not come back yet; the topic still sorts after it.
         #expect(Self.describe(state.setTopic(channel: "#room", text: "t", at: Date())) == ["append topic@2"])
-        // A rename is recorded in joined rooms only.
-        #expect(state.renamed(to: "bob", at: Date()).isEmpty)
+        state.rooms[Self.room]?.joined = false
         _ = state.joined(channel: "#room", nick: "alice", at: Date())
         #expect(Self.describe(state.renamed(to: "bob", at: Date())).count == 1)
         #expect(state.history(RoomTopic(foldedChannelName: "#never")).isEmpty)

@@ -105,7 +105,7 @@ import Testing
         defer { a.cleanUp(); b.cleanUp() }
         try await Self.meet(a, b, room: "#away")
         await b.stop()
-        try await waitUntil("a sees b gone") { await !a.gateway.canReach(b.gateway.identity.keyPair.publicKey) }
+        try await waitUntil("a sees b gone") { !a.gateway.isConnected(b.gateway.identity.keyPair.publicKey) }
 
         let held = await Self.send(a, to: "bob", userID: Self.id(b), "while you were out", nick: "alice")
         guard case .held(let away) = held else {
@@ -171,6 +171,15 @@ import Testing
         try await waitUntil("b holds alice's room line") { await b.gateway.allLines(room: "#ign").contains { $0.text == "a room line after it" } }
         #expect(await b.gateway.state.conversations.isEmpty)
         #expect(!Self.sawPrivate(b.recorder, "you cannot hide"))
+        // Bob cannot write to someone he ignores (nothing would carry it): told so.
+        guard case .failed(let why) = await Self.send(b, to: "alice", userID: Self.id(a), "hello?", nick: "bob") else {
+            Issue.record("a message to an ignored person must fail")
+            return
+        }
+        #expect(why.contains("you ignore alice"))
+        // Unignored: the conversation opens from bob's side, and what alice wrote meanwhile arrives.
+        #expect(await service.handle("unignore alice").first?.hasPrefix("You no longer ignore alice") == true)
+        try await Self.privateMessage(b.recorder, "you cannot hide")
     }
 
     @Test func targetsThatNameNobodyOrSomeoneWithoutAnIdentityAreExplained() async throws {
