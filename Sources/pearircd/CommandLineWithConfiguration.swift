@@ -13,7 +13,7 @@ enum CommandLineWithConfiguration {
     /// `given` (the arguments after the program name) with the configuration file's options inserted where `run`'s
     /// options start. Other subcommands, and help and version requests, are left alone.
     static func arguments(_ given: [String]) throws -> [String] {
-        let otherCommands: Set<String> = ["identity", "dht-node", "version", "help", "--help", "-h", "--version", "--generate-completion-script"]
+        let otherCommands: Set<String> = ["identity", "account", "dht-node", "version", "help", "--help", "-h", "--version", "--generate-completion-script"]
         if let first = given.first, otherCommands.contains(first) { return given }
         if given.contains("--help") || given.contains("-h") { return given }
         let runStart = given.first == "run" ? 1 : 0

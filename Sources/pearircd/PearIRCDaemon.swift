@@ -13,7 +13,7 @@ struct PearIRCDaemon: AsyncParsableCommand {
             serverless room whose history is a set of signed, replicated logs.
             """,
         version: PearIRCVersion.string,
-        subcommands: [Run.self, IdentityCommand.self, DHTNodeCommand.self, VersionCommand.self],
+        subcommands: [Run.self, IdentityCommand.self, AccountCommand.self, DHTNodeCommand.self, VersionCommand.self],
         defaultSubcommand: Run.self
     )
 
