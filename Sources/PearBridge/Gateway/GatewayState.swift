@@ -427,7 +427,8 @@ struct GatewayState: Sendable {
                 if let discoveryKey = try? DiscoveryKey.of(key) { writerByDiscoveryKey[discoveryKey] = key }
                 actions.append(.openReplica(topic, writer: key))
             case .refused?:
-                if let origin { actions.append(.disconnect(origin, .tooManyWriters(limit: limits.writersPerRoom))) }
+                let limit = isDirect ? RoomKind.directWriters : limits.writersPerRoom
+                if let origin { actions.append(.disconnect(origin, .tooManyWriters(limit: limit))) }
             case .known?, .invalid?, nil:
                 continue
             }

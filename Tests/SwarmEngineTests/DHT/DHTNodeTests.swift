@@ -147,8 +147,14 @@ import Testing
         #expect(stored >= 15)
         let found = try await loop.flatSubmit { clients[1].lookup(topic) }.get()
         #expect(found.map(\.publicKey) == [keys.publicKey])
-        _ = try await loop.flatSubmit { clients[0].unannounce(topic, keyPair: keys) }.get()
-        let withdrawn = try await loop.flatSubmit { clients[1].lookup(topic) }.get()
+        // Withdrawn. On a loaded machine a request of the unannounce can time out and leave one node holding the
+        // record: it is repeated (at most three rounds, as a node refreshing its announces would), never waited out.
+        var withdrawn: [HyperDHTPeer] = []
+        for _ in 0..<3 {
+            _ = try await loop.flatSubmit { clients[0].unannounce(topic, keyPair: keys) }.get()
+            withdrawn = try await loop.flatSubmit { clients[1].lookup(topic) }.get()
+            if withdrawn.isEmpty { break }
+        }
         #expect(withdrawn.isEmpty)
         let writer = Ed25519.randomKeyPair()
         _ = try await loop.flatSubmit { clients[0].mutablePut(Array("one".utf8), seq: 1, keyPair: writer) }.get()
