@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import IRCServer
 import HyperLog
 import Sodium
 
@@ -64,7 +65,7 @@ public final class AccountDatabase: Sendable {
 
     /// Opens (creating and migrating as needed) the database at `file`. `cost` and `scramIterations` are for tests
     /// (the defaults are the real ones).
-    public init(file: URL, cost: PasswordHash.Cost = .interactive, scramIterations: Int = ScramCredentials.defaultIterations) throws {
+    public init(file: URL, cost: PasswordHash.Cost = .interactive, scramIterations: Int = SCRAMCredentials.defaultIterations) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         queue = try DatabaseQueue(path: file.path, configuration: configuration)
@@ -135,10 +136,10 @@ public final class AccountDatabase: Sendable {
     /// A hash of no password anyone has, checked when the name does not exist.
     private static let decoyHash: String = (try? PasswordHash.hash(password: RandomBytes.generate(count: 16), cost: .interactive)) ?? ""
 
-    public func scramCredentials(of name: AccountName) throws -> ScramCredentials? {
+    public func scramCredentials(of name: AccountName) throws -> SCRAMCredentials? {
         try queue.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM account WHERE folded = ?", arguments: [name.folded]).map { row in
-                ScramCredentials(
+                SCRAMCredentials(
                     salt: Self.bytes(row, "scram_salt"), iterations: row["scram_iterations"],
                     storedKey: Self.bytes(row, "scram_stored_key"), serverKey: Self.bytes(row, "scram_server_key"))
             }
@@ -241,13 +242,13 @@ public final class AccountDatabase: Sendable {
     }
 
     private static func secrets(for password: [UInt8], cost: PasswordHash.Cost, scramIterations: Int) throws
-        -> (hash: String, scram: ScramCredentials)
+        -> (hash: String, scram: SCRAMCredentials)
     {
         guard !password.isEmpty else { throw Failure.emptyPassword }
         guard password.count <= maximumPasswordLength else { throw Failure.passwordTooLong }
         guard !password.contains(0) else { throw Failure.passwordHasNUL }
         let hash = try PasswordHash.hash(password: password, cost: cost)
-        let scram = try ScramCredentials(password: password, salt: RandomBytes.generate(count: ScramCredentials.saltLength), iterations: scramIterations)
+        let scram = try SCRAMCredentials.derive(password: password, salt: RandomBytes.generate(count: SCRAMCredentials.saltLength), iterations: scramIterations)
         return (hash, scram)
     }
 

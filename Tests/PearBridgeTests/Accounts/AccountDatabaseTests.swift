@@ -1,5 +1,6 @@
 import Foundation
 import HyperLog
+import IRCServer
 import Sodium
 import Testing
 
@@ -99,7 +100,7 @@ import Testing
 }
 
 /// SCRAM-SHA-256 credentials against RFC 7677's example exchange (user "user", password "pencil").
-@Suite struct ScramCredentialsTests {
+@Suite struct SCRAMCredentialsTests {
     static let authMessage = Array((
         "n=user,r=rOprNGfwEbeRWgbNEkqO,"
             + "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096,"
@@ -107,7 +108,7 @@ import Testing
 
     @Test func rfc7677sExampleVerifiesAndSigns() throws {
         let salt = try #require(Data(base64Encoded: "W22ZaJ0SNY7soEsUEjb6gQ==")).map { $0 }
-        let credentials = try ScramCredentials(password: Array("pencil".utf8), salt: salt, iterations: 4096)
+        let credentials = try SCRAMCredentials.derive(password: Array("pencil".utf8), salt: salt, iterations: 4096)
         let proof = try #require(Data(base64Encoded: "dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")).map { $0 }
         #expect(credentials.verify(clientProof: proof, authMessage: Self.authMessage))
         #expect(Data(credentials.serverSignature(authMessage: Self.authMessage)).base64EncodedString()
@@ -116,7 +117,7 @@ import Testing
         wrong[0] ^= 1
         #expect(!credentials.verify(clientProof: wrong, authMessage: Self.authMessage))
         #expect(!credentials.verify(clientProof: Array(proof.prefix(31)), authMessage: Self.authMessage))
-        let otherPassword = try ScramCredentials(password: Array("pencil2".utf8), salt: salt, iterations: 4096)
+        let otherPassword = try SCRAMCredentials.derive(password: Array("pencil2".utf8), salt: salt, iterations: 4096)
         #expect(!otherPassword.verify(clientProof: proof, authMessage: Self.authMessage))
     }
 }

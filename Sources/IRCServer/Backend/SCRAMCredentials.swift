@@ -1,12 +1,12 @@
 import Crypto
-import CryptoExtras
 import Foundation
 
 /// What a server keeps for SASL SCRAM-SHA-256 (RFC 5802 with RFC 7677's hash) instead of the password:
 /// `SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, iterations)`, `StoredKey = SHA-256(HMAC(SaltedPassword,
 /// "Client Key"))`, `ServerKey = HMAC(SaltedPassword, "Server Key")`. Enough to check a client's proof and to prove
-/// the server knows the password too; not enough to log in elsewhere.
-public struct ScramCredentials: Hashable, Sendable {
+/// the server knows the password too; not enough to log in elsewhere. (Deriving them from a password is the account
+/// store's business: `PearBridge`'s `AccountDatabase`.)
+public struct SCRAMCredentials: Hashable, Sendable {
     /// RFC 7677 asks for at least 4096; more costs each login (and an attacker with a stolen database) more.
     public static let defaultIterations = 15_000
     public static let saltLength = 16
@@ -23,14 +23,13 @@ public struct ScramCredentials: Hashable, Sendable {
         self.serverKey = serverKey
     }
 
-    /// Derives the credentials of `password` (already SASLprep'd by the caller, or plain UTF-8).
-    public init(password: [UInt8], salt: [UInt8], iterations: Int = Self.defaultIterations) throws {
-        let salted = try KDF.Insecure.PBKDF2.deriveKey(
-            from: password, salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: iterations)
-        let clientKey = Array(HMAC<SHA256>.authenticationCode(for: Array("Client Key".utf8), using: salted))
+    /// The credentials from a salted password (`PBKDF2-HMAC-SHA-256(password, salt, iterations)`).
+    public init(saltedPassword: [UInt8], salt: [UInt8], iterations: Int) {
+        let key = SymmetricKey(data: saltedPassword)
+        let clientKey = Array(HMAC<SHA256>.authenticationCode(for: Array("Client Key".utf8), using: key))
         self.init(
             salt: salt, iterations: iterations, storedKey: Array(SHA256.hash(data: clientKey)),
-            serverKey: Array(HMAC<SHA256>.authenticationCode(for: Array("Server Key".utf8), using: salted)))
+            serverKey: Array(HMAC<SHA256>.authenticationCode(for: Array("Server Key".utf8), using: key)))
     }
 
     /// Whether a client's proof for `authMessage` shows it knows the password: `SHA-256(ClientProof XOR
