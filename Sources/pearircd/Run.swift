@@ -180,6 +180,8 @@ struct Run: AsyncParsableCommand {
         var services: [any Service] = []
         if standalone {
             backend = try standaloneBackend()
+            // Its PLAIN accounts can log in with SCRAM-SHA-256 too.
+            configuration.offersSCRAM = true
             logger.info("standalone mode: a plain local IRC server")
         } else {
             let identity = try Identity.loadOrCreate(in: directory)

@@ -147,6 +147,9 @@ public protocol ChatBackend: Sendable {
     /// is queued; `done` is called once with what became of it (it is shown to its sender only if stored). Used
     /// when `IRCServerConfiguration.carriesRemotePrivateMessages` is set.
     func carry(_ request: BackendRequest, done: @escaping @Sendable (PrivateDelivery) -> Void) async
+    /// SASL SCRAM-SHA-256: an account's stored credentials; nil for no such account (or one that may not log in).
+    /// Used when `IRCServerConfiguration.offersSCRAM` is set.
+    func scramCredentials(for account: String) async -> SCRAMCredentials?
 }
 
 extension ChatBackend {
@@ -155,6 +158,9 @@ extension ChatBackend {
         await handle(request)
         stored(nil)
     }
+
+    /// A backend that keeps no SCRAM credentials.
+    public func scramCredentials(for account: String) async -> SCRAMCredentials? { nil }
 
     /// A backend that carries no private messages between servers.
     public func carry(_ request: BackendRequest, done: @escaping @Sendable (PrivateDelivery) -> Void) async {

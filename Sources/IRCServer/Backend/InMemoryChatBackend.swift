@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Synchronization
 
@@ -93,6 +94,14 @@ public final class InMemoryChatBackend: ChatBackend {
     public func history(_ query: HistoryQuery) async -> [ChatLine] {
         let lines = state.withLock { $0[query.channel] ?? [] }
         return HistoryWindow.select(query, from: lines)
+    }
+
+    /// SCRAM-SHA-256 for the PLAIN accounts: derived from the password at each attempt, with a salt fixed per account
+    /// name (a standalone server keeps passwords in the clear anyway: `--sasl-account`).
+    public func scramCredentials(for account: String) async -> SCRAMCredentials? {
+        guard let password = accounts[account] ?? fileAccounts()[account] else { return nil }
+        let salt = Array(SHA256.hash(data: Array("pearircd standalone SCRAM salt \(account)".utf8)).prefix(SCRAMCredentials.saltLength))
+        return try? SCRAMCredentials.derive(password: Array(password.utf8), salt: salt, iterations: 4096)
     }
 
     public func authenticate(_ credentials: SASLCredentials) async -> String? {

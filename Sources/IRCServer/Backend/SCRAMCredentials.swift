@@ -1,11 +1,11 @@
 import Crypto
+import CryptoExtras
 import Foundation
 
 /// What a server keeps for SASL SCRAM-SHA-256 (RFC 5802 with RFC 7677's hash) instead of the password:
 /// `SaltedPassword = PBKDF2-HMAC-SHA-256(password, salt, iterations)`, `StoredKey = SHA-256(HMAC(SaltedPassword,
 /// "Client Key"))`, `ServerKey = HMAC(SaltedPassword, "Server Key")`. Enough to check a client's proof and to prove
-/// the server knows the password too; not enough to log in elsewhere. (Deriving them from a password is the account
-/// store's business: `PearBridge`'s `AccountDatabase`.)
+/// the server knows the password too; not enough to log in elsewhere.
 public struct SCRAMCredentials: Hashable, Sendable {
     /// RFC 7677 asks for at least 4096; more costs each login (and an attacker with a stolen database) more.
     public static let defaultIterations = 15_000
@@ -30,6 +30,13 @@ public struct SCRAMCredentials: Hashable, Sendable {
         self.init(
             salt: salt, iterations: iterations, storedKey: Array(SHA256.hash(data: clientKey)),
             serverKey: Array(HMAC<SHA256>.authenticationCode(for: Array("Server Key".utf8), using: key)))
+    }
+
+    /// Derives the credentials of `password` (UTF-8 as typed): PBKDF2-HMAC-SHA-256 from swift-crypto.
+    public static func derive(password: [UInt8], salt: [UInt8], iterations: Int = SCRAMCredentials.defaultIterations) throws -> SCRAMCredentials {
+        let salted = try KDF.Insecure.PBKDF2.deriveKey(
+            from: password, salt: salt, using: .sha256, outputByteCount: 32, unsafeUncheckedRounds: iterations)
+        return SCRAMCredentials(saltedPassword: salted.withUnsafeBytes { Array($0) }, salt: salt, iterations: iterations)
     }
 
     /// Whether a client's proof for `authMessage` shows it knows the password: `SHA-256(ClientProof XOR

@@ -29,6 +29,8 @@ public enum IRCServerAction: Sendable, Hashable {
     case carryPrivate(ClientID, token: UInt64, BackendRequest, answersLate: Bool)
     /// Check SASL credentials with the backend; answer with `authenticationFinished`.
     case authenticate(ClientID, SASLCredentials)
+    /// Look up an account's SCRAM credentials with the backend; answer with `scramCredentialsFound`.
+    case lookUpSCRAM(ClientID, account: String)
     /// Ask the backend for history; answer with `historyReady`.
     /// `onJoin`: the replay after a JOIN, sent only when there is history (a CHATHISTORY answer is always a batch).
     case fetchHistory(ClientID, HistoryQuery, batchType: String, target: String, onJoin: Bool)
@@ -46,7 +48,7 @@ extension IRCServerAction {
     /// those: SASL, history, TARGETS, services, OPER checks.
     var lateAnswerTarget: ClientID? {
         switch self {
-        case .authenticate(let target, _), .fetchHistory(let target, _, _, _, _), .fetchTargets(let target, _),
+        case .authenticate(let target, _), .lookUpSCRAM(let target, _), .fetchHistory(let target, _, _, _, _), .fetchTargets(let target, _),
             .service(let target, _, _), .verifyOperator(let target, _, _, _):
             target
         case .storeLine(let target, _, _, let answersLate), .carryPrivate(let target, _, _, let answersLate):

@@ -22,7 +22,7 @@ extension IRCServerState {
             ("account-notify", nil), ("account-tag", nil), ("away-notify", nil), ("batch", nil),
             ("cap-notify", nil), ("chghost", nil), ("draft/chathistory", nil), ("echo-message", nil),
             ("extended-join", nil), ("invite-notify", nil), ("labeled-response", nil), ("message-tags", nil), ("msgid", nil),
-            ("multi-prefix", nil), ("sasl", SASLCredentials.mechanisms.joined(separator: ",")), ("server-time", nil), ("setname", nil),
+            ("multi-prefix", nil), ("sasl", saslMechanisms.joined(separator: ",")), ("server-time", nil), ("setname", nil),
             ("standard-replies", nil), ("userhost-in-names", nil),
         ]
     }
@@ -156,12 +156,13 @@ extension IRCServerState {
         }
         // In place: the record is not copied for the exchange's sake.
         let fingerprint = client.certificateFingerprint
-        guard let step = clients[id]?.sasl.receive(argument, certificateFingerprint: fingerprint) else { return }
+        guard let step = clients[id]?.sasl.receive(argument, certificateFingerprint: fingerprint, offersSCRAM: configuration.offersSCRAM)
+        else { return }
         switch step {
         case .aborted:
             reply(client, .errSASLAborted, ["SASL authentication aborted"])
         case .unknownMechanism:
-            reply(client, .rplSASLMechs, [SASLCredentials.mechanisms.joined(separator: ","), "are available SASL mechanisms"])
+            reply(client, .rplSASLMechs, [saslMechanisms.joined(separator: ","), "are available SASL mechanisms"])
             reply(client, .errSASLFail, ["SASL authentication failed"])
         case .noCertificate:
             reply(client, .errSASLFail, ["SASL authentication failed: no TLS client certificate was presented"])
@@ -171,6 +172,12 @@ extension IRCServerState {
             break
         case .verify(let credentials):
             actions.append(.authenticate(id, credentials))
+        case .lookUpSCRAM(let account):
+            actions.append(.lookUpSCRAM(id, account: account))
+        case .sendSCRAM(let message):
+            emitAuthenticate(id, message)
+        case .loggedIn(let account):
+            finishAuthentication(id, account: account)
         case .failed(.tooLong):
             reply(client, .errSASLFail, ["SASL authentication failed: message too long"])
         case .failed(.invalidBase64):
@@ -178,6 +185,34 @@ extension IRCServerState {
         case .failed(.malformed):
             reply(client, .errSASLFail, ["SASL authentication failed"])
         }
+    }
+
+    /// The mechanisms offered (`sasl=…`, RPL_SASLMECHS).
+    var saslMechanisms: [String] {
+        SASLCredentials.mechanisms + (configuration.offersSCRAM ? [SASLMechanism.scramSHA256.rawValue] : [])
+    }
+
+    /// A server SASL message, base64 in 400-byte chunks (and a `+` after a chunk of exactly 400).
+    mutating func emitAuthenticate(_ id: ClientID, _ message: [UInt8]) {
+        let encoded = Data(message).base64EncodedString()
+        var rest = Substring(encoded)
+        while rest.count >= SASLExchange.chunkLength {
+            emit(id, IRCMessage(command: .verb("AUTHENTICATE"), params: [String(rest.prefix(SASLExchange.chunkLength))]))
+            rest = rest.dropFirst(SASLExchange.chunkLength)
+        }
+        emit(id, IRCMessage(command: .verb("AUTHENTICATE"), params: [rest.isEmpty ? "+" : String(rest)]))
+    }
+
+    /// The backend looked up a SCRAM account (`lookUpSCRAM`): the server-first message goes out. The shell draws the
+    /// nonce and the decoy (random) for it.
+    public mutating func scramCredentialsFound(
+        _ id: ClientID, credentials: SCRAMCredentials?, decoy: SCRAMCredentials, serverNonce: String
+    ) -> [IRCServerAction] {
+        answeringDeferred(id) { state in
+            guard let message = state.clients[id]?.sasl.scramCredentialsFound(credentials, decoy: decoy, serverNonce: serverNonce) else { return }
+            state.emitAuthenticate(id, message)
+        }
+        return drain()
     }
 
     mutating func tryCompleteRegistration(_ id: ClientID) {

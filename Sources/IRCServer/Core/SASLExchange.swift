@@ -4,6 +4,8 @@ import Foundation
 enum SASLMechanism: String, Sendable, CaseIterable {
     case plain = "PLAIN"
     case external = "EXTERNAL"
+    /// Offered when the backend keeps SCRAM credentials (`IRCServerConfiguration.offersSCRAM`).
+    case scramSHA256 = "SCRAM-SHA-256"
 }
 
 /// Where one client's SASL exchange stands (IRCv3 SASL 3.1, `AUTHENTICATE`). A value: `IRCServerState` feeds it each
@@ -17,6 +19,13 @@ enum SASLExchange: Sendable, Hashable {
     case awaitingPayload(mechanism: SASLMechanism, received: String)
     /// The whole payload went to the backend; its verdict (`authenticationFinished`) is awaited.
     case verifying(mechanism: SASLMechanism)
+    /// SCRAM: the client's first message named an account whose credentials the backend is looking up
+    /// (`scramCredentialsFound`).
+    case scramLookingUp(SCRAMServerExchange.ClientFirst)
+    /// SCRAM: the server-first message went out; the client's final message arrives (in chunks), `received` so far.
+    case scramAwaitingFinal(SCRAMServerExchange, received: String)
+    /// SCRAM: the proof was right and the server's signature went out; the client's `+` completes the login.
+    case scramAwaitingAck(account: String)
 
     /// What one AUTHENTICATE argument leads to.
     enum Step: Sendable, Hashable {
@@ -32,6 +41,12 @@ enum SASLExchange: Sendable, Hashable {
         case awaitingMore
         /// The payload is complete: the backend checks these credentials.
         case verify(SASLCredentials)
+        /// SCRAM: the backend looks up the account's credentials.
+        case lookUpSCRAM(account: String)
+        /// SCRAM: send the server's final message (base64, `AUTHENTICATE`).
+        case sendSCRAM([UInt8])
+        /// SCRAM: the client acknowledged the server's signature: logged in.
+        case loggedIn(account: String)
         /// The exchange failed (904) and is over.
         case failed(Failure)
     }
@@ -46,21 +61,57 @@ enum SASLExchange: Sendable, Hashable {
 
     /// A chunk this long says more follows (SASL 3.1); a shorter one, or `+`, ends the payload.
     static let chunkLength = 400
+    /// The account's credentials (or, for a name without any, `decoy`'s, so the client learns nothing until its proof
+    /// fails) arrived: the exchange goes on with the server-first message, returned for sending.
+    mutating func scramCredentialsFound(_ credentials: SCRAMCredentials?, decoy: SCRAMCredentials, serverNonce: String) -> [UInt8]? {
+        guard case .scramLookingUp(let first) = self else { return nil }
+        let exchange = SCRAMServerExchange(clientFirst: first, credentials: credentials ?? decoy, serverNonce: serverNonce)
+        self = .scramAwaitingFinal(exchange, received: "")
+        return exchange.serverFirstMessage
+    }
+
     /// Bound on a whole payload, in base64 characters: PLAIN and EXTERNAL need far less.
     static let maximumPayloadLength = 4096
 
     var isUnderWay: Bool { self != .idle }
 
     /// One AUTHENTICATE argument from the client. `certificateFingerprint`: the TLS client certificate the
-    /// connection presented, if any (what EXTERNAL proves).
-    mutating func receive(_ argument: String, certificateFingerprint: String?) -> Step {
+    /// connection presented, if any (what EXTERNAL proves); `offersSCRAM`: whether SCRAM-SHA-256 is offered.
+    mutating func receive(_ argument: String, certificateFingerprint: String?, offersSCRAM: Bool = false) -> Step {
         if argument == "*" {
             self = .idle
             return .aborted
         }
         switch self {
         case .idle:
-            return start(argument.uppercased(), certificateFingerprint: certificateFingerprint)
+            return start(argument.uppercased(), certificateFingerprint: certificateFingerprint, offersSCRAM: offersSCRAM)
+        case .scramLookingUp:
+            // The client's lines are held while the look-up runs; anything arriving anyway ends the exchange.
+            self = .idle
+            return .failed(.malformed)
+        case .scramAwaitingFinal(let exchange, let received):
+            var encoded = received
+            if argument != "+" { encoded += argument }
+            guard encoded.count <= Self.maximumPayloadLength else {
+                self = .idle
+                return .failed(.tooLong)
+            }
+            if argument.count == Self.chunkLength {
+                self = .scramAwaitingFinal(exchange, received: encoded)
+                return .awaitingMore
+            }
+            self = .idle
+            guard let payload = Data(base64Encoded: encoded) else { return .failed(.invalidBase64) }
+            do {
+                let serverFinal = try exchange.finish(Array(payload))
+                self = .scramAwaitingAck(account: exchange.clientFirst.username)
+                return .sendSCRAM(serverFinal)
+            } catch {
+                return .failed(.malformed)
+            }
+        case .scramAwaitingAck(let account):
+            self = .idle
+            return argument == "+" ? .loggedIn(account: account) : .failed(.malformed)
         case .awaitingPayload(let mechanism, let received):
             return collect(argument, into: received, for: mechanism, certificateFingerprint: certificateFingerprint)
         case .verifying(let mechanism):
@@ -70,8 +121,8 @@ enum SASLExchange: Sendable, Hashable {
         }
     }
 
-    private mutating func start(_ name: String, certificateFingerprint: String?) -> Step {
-        guard let mechanism = SASLMechanism(rawValue: name) else { return .unknownMechanism }
+    private mutating func start(_ name: String, certificateFingerprint: String?, offersSCRAM: Bool) -> Step {
+        guard let mechanism = SASLMechanism(rawValue: name), mechanism != .scramSHA256 || offersSCRAM else { return .unknownMechanism }
         if mechanism == .external, certificateFingerprint == nil { return .noCertificate }
         self = .awaitingPayload(mechanism: mechanism, received: "")
         return .askForPayload
@@ -95,6 +146,13 @@ enum SASLExchange: Sendable, Hashable {
             return .failed(.invalidBase64)
         }
         switch mechanism {
+        case .scramSHA256:
+            guard let first = try? SCRAMServerExchange.parseClientFirst(payload) else {
+                self = .idle
+                return .failed(.malformed)
+            }
+            self = .scramLookingUp(first)
+            return .lookUpSCRAM(account: first.username)
         case .external:
             // Checked when the exchange started, and a connection's certificate never goes away; but should it be
             // missing, there is nothing to prove.

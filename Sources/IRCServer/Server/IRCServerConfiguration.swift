@@ -85,6 +85,8 @@ public struct IRCServerConfiguration: Sendable {
     /// the first local member's JOIN reaches the backend (remote members do not count: the channel may outlive our
     /// user's part through them), and while local members are in it, a local JOIN with another key is refused (475).
     public var keyedJoinsChooseRooms = false
+    /// Whether SASL SCRAM-SHA-256 is offered: the backend keeps SCRAM credentials (`ChatBackend.scramCredentials`).
+    public var offersSCRAM = false
     /// Most private messages from remote users kept for the next client to connect while no client is connected (so a
     /// message that arrived meanwhile is not missed), the oldest dropped first.
     public var privateMessagesKeptWhileAway = 500

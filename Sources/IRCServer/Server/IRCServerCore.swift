@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import LoopExecutors
@@ -357,6 +358,12 @@ public actor IRCServerCore {
                     let account = await backend.authenticate(credentials)
                     await self?.authenticationFinished(id, account: account)
                 }
+            case .lookUpSCRAM(let id, let account):
+                let backend = self.backend
+                spawn(blocking: true) { [weak self] in
+                    let credentials = await backend.scramCredentials(for: account)
+                    await self?.scramCredentialsFound(id, account: account, credentials: credentials)
+                }
             case .fetchHistory(let id, let query, let batchType, let target, let onJoin):
                 backendQueue.yield(.history(id, query, batchType: batchType, target: target, onJoin: onJoin))
             case .fetchTargets(let id, let query):
@@ -384,6 +391,25 @@ public actor IRCServerCore {
         flush()
         if !pausedInputs.isEmpty { resumePausedInputs() }
     }
+
+    /// The credentials came back: the server nonce and a decoy (for a name without credentials) are drawn here, the
+    /// state having no randomness of its own. A decoy's salt is the same for a name every time (derived from a secret
+    /// of this process), as a real account's is, so asking twice does not tell which names exist.
+    private func scramCredentialsFound(_ id: ClientID, account: String, credentials: SCRAMCredentials?) {
+        var generator = SystemRandomNumberGenerator()
+        let random = { (count: Int) in (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+        let nonce = Data(random(18)).base64EncodedString()
+        let decoy = SCRAMCredentials(
+            salt: Array(SHA256.hash(data: decoySecret + Array(account.utf8)).prefix(SCRAMCredentials.saltLength)),
+            iterations: SCRAMCredentials.defaultIterations, storedKey: random(32), serverKey: random(32))
+        perform(state.scramCredentialsFound(id, credentials: credentials, decoy: decoy, serverNonce: nonce))
+    }
+
+    /// What decoy SCRAM salts are derived from (`scramCredentialsFound`).
+    private let decoySecret: [UInt8] = {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+    }()
 
     private func privateMessageCarried(_ token: UInt64, _ delivery: PrivateDelivery) {
         if case .failed(let reason) = delivery { logger.error("a private message was not stored", metadata: ["error": "\(reason)"]) }

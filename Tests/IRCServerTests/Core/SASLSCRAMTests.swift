@@ -1,0 +1,70 @@
+import Foundation
+import IRCServer
+import Testing
+
+/// SASL SCRAM-SHA-256 over AUTHENTICATE (`offersSCRAM`), with RFC 7677's example: the client's first message is
+/// looked up, the server-first goes out, the client's proof is checked, the server's signature goes out, and the
+/// client's `+` logs it in; a wrong proof, or a name without credentials (a decoy), fails with 904.
+@Suite struct SASLSCRAMTests {
+    static func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
+    static let credentials = SCRAMCredentials(
+        saltedPassword: SCRAMServerExchangeTests.saltedPassword, salt: SCRAMServerExchangeTests.salt, iterations: 4096)
+    static let decoy = SCRAMCredentials(salt: Array(repeating: 1, count: 16), iterations: 4096, storedKey: Array(repeating: 2, count: 32), serverKey: Array(repeating: 3, count: 32))
+
+    static func client(_ server: inout ServerHarness) -> ClientID {
+        let id = server.connect()
+        server.send(id, "CAP LS 302")
+        server.send(id, "CAP REQ :sasl")
+        return id
+    }
+
+    static func lookUps(_ server: inout ServerHarness) -> [String] {
+        defer { server.otherActions.removeAll { if case .lookUpSCRAM = $0 { true } else { false } } }
+        return server.otherActions.compactMap { if case .lookUpSCRAM(_, let account) = $0 { account } else { nil } }
+    }
+
+    @Test func rfc7677sExampleLogsIn() {
+        var server = ServerHarness { $0.offersSCRAM = true }
+        let ls = server.send(server.connect(), "CAP LS 302")
+        #expect(ls.contains { $0.contains("sasl=PLAIN,EXTERNAL,SCRAM-SHA-256") })
+        let id = Self.client(&server)
+        #expect(server.send(id, "AUTHENTICATE SCRAM-SHA-256") == ["AUTHENTICATE +"])
+        #expect(server.send(id, "AUTHENTICATE " + Self.base64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO")).isEmpty)
+        #expect(Self.lookUps(&server) == ["user"])
+        server.record(server.state.scramCredentialsFound(
+            id, credentials: Self.credentials, decoy: Self.decoy, serverNonce: SCRAMServerExchangeTests.serverNonce))
+        #expect(server.inbox(id) == [
+            "AUTHENTICATE " + Self.base64("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+        ])
+        let final = String(decoding: SCRAMServerExchangeTests.clientFinal, as: UTF8.self)
+        #expect(server.send(id, "AUTHENTICATE " + Self.base64(final)) == ["AUTHENTICATE " + Self.base64("v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")])
+        let done = server.send(id, "AUTHENTICATE +")
+        #expect(done.count == 2 && done[0].contains(" 900 ") && done[0].contains(" user ") && done[1].contains(" 903 "), "\(done)")
+    }
+
+    @Test func aWrongProofOrAnUnknownNameFails() {
+        var server = ServerHarness { $0.offersSCRAM = true }
+        let id = Self.client(&server)
+        server.send(id, "AUTHENTICATE SCRAM-SHA-256")
+        server.send(id, "AUTHENTICATE " + Self.base64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO"))
+        // No such account: a decoy carries the exchange on to the proof, which fails as a wrong password does.
+        server.record(server.state.scramCredentialsFound(id, credentials: nil, decoy: Self.decoy, serverNonce: SCRAMServerExchangeTests.serverNonce))
+        #expect(server.inbox(id).first?.hasPrefix("AUTHENTICATE ") == true)
+        let final = String(decoding: SCRAMServerExchangeTests.clientFinal, as: UTF8.self)
+        #expect(server.send(id, "AUTHENTICATE " + Self.base64(final)) == [":irc.test 904 * :SASL authentication failed"])
+
+        // A malformed first message: 904 at once, nothing looked up.
+        server.send(id, "AUTHENTICATE SCRAM-SHA-256")
+        #expect(server.send(id, "AUTHENTICATE " + Self.base64("p=tls-unique,,n=user,r=x")) == [":irc.test 904 * :SASL authentication failed"])
+        #expect(Self.lookUps(&server) == ["user"])
+    }
+
+    /// Without the setting the mechanism is not offered, and asking for it fails as for any unknown one.
+    @Test func notOfferedWithoutTheSetting() {
+        var server = ServerHarness()
+        let id = Self.client(&server)
+        #expect(server.send(id, "AUTHENTICATE SCRAM-SHA-256") == [
+            ":irc.test 908 * PLAIN,EXTERNAL :are available SASL mechanisms", ":irc.test 904 * :SASL authentication failed",
+        ])
+    }
+}
