@@ -90,15 +90,16 @@ enum SASLExchange: Sendable, Hashable {
             self = .idle
             return .failed(.malformed)
         case .scramAwaitingFinal(let exchange, let received):
-            var encoded = received
-            if argument != "+" { encoded += argument }
-            guard encoded.count <= Self.maximumPayloadLength else {
+            let encoded: String
+            switch Self.chunk(argument, after: received) {
+            case .tooLong:
                 self = .idle
                 return .failed(.tooLong)
-            }
-            if argument.count == Self.chunkLength {
-                self = .scramAwaitingFinal(exchange, received: encoded)
+            case .more(let sofar):
+                self = .scramAwaitingFinal(exchange, received: sofar)
                 return .awaitingMore
+            case .complete(let whole):
+                encoded = whole
             }
             self = .idle
             guard let payload = Data(base64Encoded: encoded) else { return .failed(.invalidBase64) }
@@ -128,18 +129,33 @@ enum SASLExchange: Sendable, Hashable {
         return .askForPayload
     }
 
+    /// One AUTHENTICATE chunk added to what came before it (SASL 3.1: a 400-byte chunk says more follows; a shorter
+    /// one, or `+`, ends the payload).
+    enum Chunking {
+        case tooLong
+        case more(String)
+        case complete(String)
+    }
+
+    static func chunk(_ argument: String, after received: String) -> Chunking {
+        let encoded = argument == "+" ? received : received + argument
+        guard encoded.count <= maximumPayloadLength else { return .tooLong }
+        return argument.count == chunkLength ? .more(encoded) : .complete(encoded)
+    }
+
     private mutating func collect(
         _ argument: String, into received: String, for mechanism: SASLMechanism, certificateFingerprint: String?
     ) -> Step {
-        var encoded = received
-        if argument != "+" { encoded += argument }
-        guard encoded.count <= Self.maximumPayloadLength else {
+        let encoded: String
+        switch Self.chunk(argument, after: received) {
+        case .tooLong:
             self = .idle
             return .failed(.tooLong)
-        }
-        if argument.count == Self.chunkLength {
-            self = .awaitingPayload(mechanism: mechanism, received: encoded)
+        case .more(let sofar):
+            self = .awaitingPayload(mechanism: mechanism, received: sofar)
             return .awaitingMore
+        case .complete(let whole):
+            encoded = whole
         }
         guard let payload = encoded.isEmpty ? [] : Data(base64Encoded: encoded).map({ [UInt8]($0) }) else {
             self = .idle
