@@ -58,6 +58,8 @@ extension ClientRecord {
         private(set) var tagCapabilities = TagCapabilities([])
         var account: String?
         var sasl = SASLExchange.idle
+        /// The account the SASL exchange under way tries (for `LoginThrottle`), and when it began.
+        var saslAttempt: (account: String, at: Date)?
         /// Late answers (SASL, history, OPER, services) a command of this client still waits for; its further lines
         /// are held meanwhile (`DeferredAnswers.swift`).
         var awaitingAnswers = 0

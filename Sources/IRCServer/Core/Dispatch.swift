@@ -17,7 +17,7 @@ extension IRCServerState {
         case "NICK": handleNick(params, from: id, now: now)
         case "USER": handleUser(params, from: id, now: now)
         case "PASS": if client.isRegistered { reply(client, .errAlreadyRegistered, ["You may not reregister"]) }
-        case "AUTHENTICATE": handleAuthenticate(params, from: id)
+        case "AUTHENTICATE": handleAuthenticate(params, from: id, now: now)
         case "PING":
             guard let token = params.first else {
                 reply(client, .errNeedMoreParams, ["PING", "Not enough parameters"])

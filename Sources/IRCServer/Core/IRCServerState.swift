@@ -99,6 +99,8 @@ public struct IRCServerState: Sendable {
     /// Channel lines handed to the backend and not yet reported stored, by token (`storeLine`).
     var unstoredLines: [UInt64: UnstoredLine] = [:]
     var nextLineToken: UInt64 = 1
+    /// Failed SASL logins, per source address and account: further attempts wait (`LoginThrottle`).
+    var loginThrottle = LoginThrottle()
     /// Private messages from remote users that arrived while no client was connected, for the next one to register.
     var privateMessagesWhileAway: [IRCMessage] = []
     /// Whether the command being processed carries a label (its late answers are labeled together).
@@ -224,6 +226,14 @@ public struct IRCServerState: Sendable {
     mutating func finishAuthentication(_ id: ClientID, account: String?) {
         guard var client = clients[id] else { return }
         client.sasl = .idle
+        if let attempt = client.saslAttempt {
+            client.saslAttempt = nil
+            if account == nil {
+                loginThrottle.failed([LoginThrottle.addressKey(client.host), LoginThrottle.accountKey(attempt.account)], at: attempt.at)
+            } else {
+                loginThrottle.succeeded(account: LoginThrottle.accountKey(attempt.account))
+            }
+        }
         if let account {
             client.account = account
             clients[id] = client

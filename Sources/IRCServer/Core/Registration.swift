@@ -148,7 +148,7 @@ extension IRCServerState {
         tryCompleteRegistration(id)
     }
 
-    mutating func handleAuthenticate(_ params: [String], from id: ClientID) {
+    mutating func handleAuthenticate(_ params: [String], from id: ClientID, now: Date) {
         guard let client = clients[id], let argument = params.first else { return }
         if client.account != nil {
             reply(client, .errSASLAlready, ["You have already authenticated using SASL"])
@@ -171,8 +171,14 @@ extension IRCServerState {
         case .awaitingMore:
             break
         case .verify(let credentials):
+            let account = switch credentials {
+            case .plain(let user, _): user
+            case .external(let fingerprint, let identity): identity ?? fingerprint
+            }
+            guard admitLogin(id, account: account, now: now) else { return }
             actions.append(.authenticate(id, credentials))
         case .lookUpSCRAM(let account):
+            guard admitLogin(id, account: account, now: now) else { return }
             actions.append(.lookUpSCRAM(id, account: account))
         case .sendSCRAM(let message):
             emitAuthenticate(id, message)
@@ -183,8 +189,25 @@ extension IRCServerState {
         case .failed(.invalidBase64):
             reply(client, .errSASLFail, ["SASL authentication failed: the payload is not valid base64"])
         case .failed(.malformed):
-            reply(client, .errSASLFail, ["SASL authentication failed"])
+            // A SCRAM proof that did not match counts as a failed login (the exchange had begun one).
+            if clients[id]?.saslAttempt != nil { finishAuthentication(id, account: nil) } else {
+                reply(client, .errSASLFail, ["SASL authentication failed"])
+            }
         }
+    }
+
+    /// Whether a login for `account` from this client's address may be tried now (`LoginThrottle`); if not, the
+    /// exchange ends with 904 saying how long to wait, and the backend is not asked.
+    mutating func admitLogin(_ id: ClientID, account: String, now: Date) -> Bool {
+        guard let client = clients[id] else { return false }
+        let keys = [LoginThrottle.addressKey(client.host), LoginThrottle.accountKey(account)]
+        if let wait = loginThrottle.wait(for: keys, now: now) {
+            clients[id]?.sasl = .idle
+            reply(client, .errSASLFail, ["SASL authentication failed: too many failed attempts; try again in \(Int(wait.rounded(.up))) s"])
+            return false
+        }
+        clients[id]?.saslAttempt = (account, now)
+        return true
     }
 
     /// The mechanisms offered (`sasl=…`, RPL_SASLMECHS).
