@@ -36,7 +36,7 @@ def _stop_leftovers() -> None:
 class PearircdController(BaseServerController, DirectoryBasedController):
     software_name = "PearIRC"
     _port_wait_interval = 0.01
-    supported_sasl_mechanisms: Set[str] = {"PLAIN"}
+    supported_sasl_mechanisms: Set[str] = {"PLAIN", "SCRAM-SHA-256"}
     supports_sts = False
     nickserv = "NickServ"
 
