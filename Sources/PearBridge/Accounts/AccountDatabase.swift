@@ -156,6 +156,11 @@ public final class AccountDatabase: Sendable {
         return try seed.map { seed in try Ed25519.keyPair(seed: seed) }
     }
 
+    /// SQLite's own check of the file (`["ok"]` when sound).
+    public func integrityCheck() throws -> [String] {
+        try queue.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
     // MARK: - Changing
 
     /// Adds an account. `identity`: its key pair (the gateway's existing identity for the first account, so the people
