@@ -8,8 +8,8 @@ import PearBridge
 struct AccountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "account",
-        abstract: "Manage the gateway's accounts (add, passwd, remove, list, role, disable, enable).",
-        subcommands: [Add.self, Passwd.self, Remove.self, List.self, Role.self, Disable.self, Enable.self])
+        abstract: "Manage the gateway's accounts (add, passwd, remove, list, role, disable, enable, certfp).",
+        subcommands: [Add.self, Passwd.self, Remove.self, List.self, Role.self, Disable.self, Enable.self, Certfp.self])
 
     static func database(_ common: CommonOptions) throws -> (AccountDatabase, DataDirectory) {
         let directory = common.resolvedDataDirectory
@@ -65,7 +65,10 @@ struct AccountCommand: ParsableCommand {
             let password = try AccountCommand.readPassword(for: name.text)
             let account = try database.add(name, password: password, role: first || admin ? .admin : .user, identity: identity)
             print("added \(account.name) (\(account.role.rawValue)), identity \(ZBase32.encode(account.identity))"
-                + (first ? " (the gateway's identity until now)" : ""))
+                + (first ? " (the gateway's identity until now); from now on every IRC connection logs in" : ""))
+            if !first {
+                print("note: a gateway speaks for one person so far (its first account); \(account.name) cannot log in until several people per gateway are built")
+            }
         }
     }
 
@@ -148,6 +151,52 @@ struct AccountCommand: ParsableCommand {
             let (database, _) = try AccountCommand.database(common)
             try database.setDisabled(try AccountCommand.name(name), false)
             print("\(name) enabled")
+        }
+    }
+
+    struct Certfp: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Let a TLS client certificate log in to an account (SASL EXTERNAL), or stop it.",
+            subcommands: [AddCertificate.self, RemoveCertificate.self, ListCertificates.self])
+    }
+
+    struct AddCertificate: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "add", abstract: "Register a certificate's fingerprint to an account.")
+        @OptionGroup var common: CommonOptions
+        @Argument var name: String
+        @Argument(help: "The certificate's SHA-256 fingerprint (openssl x509 -noout -fingerprint -sha256 prints it; colons allowed).")
+        var fingerprint: String
+
+        func run() throws {
+            let (database, _) = try AccountCommand.database(common)
+            try database.addCertificate(fingerprint, to: try AccountCommand.name(name))
+            print("\(name) can log in with that certificate (SASL EXTERNAL)")
+        }
+    }
+
+    struct RemoveCertificate: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "remove", abstract: "Unregister a certificate from an account.")
+        @OptionGroup var common: CommonOptions
+        @Argument var name: String
+        @Argument var fingerprint: String
+
+        func run() throws {
+            let (database, _) = try AccountCommand.database(common)
+            try database.removeCertificate(fingerprint, from: try AccountCommand.name(name))
+            print("that certificate no longer logs in to \(name)")
+        }
+    }
+
+    struct ListCertificates: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "The certificates that log in to an account.")
+        @OptionGroup var common: CommonOptions
+        @Argument var name: String
+
+        func run() throws {
+            let (database, _) = try AccountCommand.database(common)
+            let found = try database.certificates(of: try AccountCommand.name(name))
+            if found.isEmpty { print("no certificates log in to \(name)") }
+            for fingerprint in found { print(fingerprint) }
         }
     }
 }

@@ -60,6 +60,11 @@ struct Run: AsyncParsableCommand {
         help: "NAME:SHA256 — a TLS client certificate fingerprint accepted by SASL EXTERNAL for account NAME (standalone mode; repeatable).")
     var saslCertificates: [String] = []
 
+    @Flag(
+        name: .customLong("allow-registration"),
+        help: "Let clients make accounts with IRCv3 REGISTER (standalone mode; they last until it stops).")
+    var allowRegistration = false
+
     @Option(name: .customLong("oper"), help: "NAME:PASSWORD of a local IRC operator for OPER (repeatable; kept as an Argon2id hash).")
     var operators: [String] = []
 
@@ -182,10 +187,22 @@ struct Run: AsyncParsableCommand {
             backend = try standaloneBackend()
             // Its PLAIN accounts can log in with SCRAM-SHA-256 too.
             configuration.offersSCRAM = true
+            if allowRegistration { configuration.accountRegistration = AccountRegistrationPolicy() }
             logger.info("standalone mode: a plain local IRC server")
         } else {
+            if allowRegistration { throw ValidationError("--allow-registration is for --standalone: a gateway's accounts are added by its admins") }
             let identity = try Identity.loadOrCreate(in: directory)
             logger.info("identity", metadata: ["publicKey": "\(identity.publicKeyText)", "dataDirectory": "\(directory.url.path)"])
+            let logins = AccountLogins(
+                database: try AccountDatabase(in: directory), servedIdentity: identity.keyPair.publicKey,
+                logger: Logger(label: "pearircd.accounts"))
+            // Anyone who can reach a listener beyond loopback could speak as the gateway's user: not without accounts.
+            guard logins.hasAccounts || Self.isLoopback(host) else {
+                throw ValidationError(
+                    "--host \(host) lets other machines connect, and this gateway has no accounts: anyone could use it as you. "
+                        + "Add one first (pearircd account add NAME), then every connection logs in; or keep --host 127.0.0.1.")
+            }
+            configureLogins(&configuration, logins)
             var nodeConfiguration = GatewayNode.Configuration(peerListener: noPeerListener ? nil : (peerHost, peerPort))
             for peer in peers {
                 guard let address = PeerAddress(parsing: peer) else { throw ValidationError("--peer takes HOST:PORT, got \(peer)") }
@@ -212,7 +229,7 @@ struct Run: AsyncParsableCommand {
             let node = try GatewayNode(
                 directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup.next(),
                 logger: logger)
-            backend = GatewayBackend(gateway: node.gateway, connector: node.connector)
+            backend = GatewayBackend(gateway: node.gateway, connector: node.connector, logins: logins)
             configuration.serviceNames = [PearServ.name]
             // Other gateways do not obey this one: modes it cannot enforce on them are refused, not half applied, and
             // no channel starts topic-locked (nobody could ever set the topic of a room nobody moderates).
@@ -243,6 +260,20 @@ struct Run: AsyncParsableCommand {
         services.append(IRCListenerService(listener: listener))
         try await ShutdownSequence.run(services: services, logger: logger)
         try await eventLoopGroup.shutdownGracefully()
+    }
+
+    /// Logins on a gateway: none while it has no accounts (one user, loopback only); from the first account on (even one
+    /// added while running), every connection logs in: SASL SCRAM-SHA-256, PLAIN or EXTERNAL, or PASS account:password;
+    /// passwords in the clear only over TLS or loopback; a connection stays with the account it logged in to.
+    private func configureLogins(_ configuration: inout IRCServerConfiguration, _ logins: AccountLogins) {
+        configuration.loginRequirement = { logins.hasAccounts }
+        configuration.offersSCRAM = true
+        configuration.passwordsNeedSecureConnection = true
+        configuration.accountSwitching = false
+    }
+
+    static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
     /// The in-memory backend of `--standalone`, with its SASL accounts.

@@ -133,12 +133,16 @@ public protocol ChatBackend: Sendable {
     /// CHATHISTORY TARGETS: the query's channels and conversations with their latest message inside the window,
     /// earliest first, at most `limit`.
     func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget]
-    /// The pluggable authenticator: checks SASL PLAIN or EXTERNAL credentials; returns the account name on success.
-    func authenticate(_ credentials: SASLCredentials) async -> String?
+    /// The pluggable authenticator: checks SASL PLAIN or EXTERNAL credentials (and `PASS account:password`, as PLAIN),
+    /// confirms a SCRAM login; returns the login granted, nil for none.
+    func authenticate(_ credentials: SASLCredentials) async -> AccountLogin?
+    /// IRCv3 `REGISTER`: makes an account (when `IRCServerConfiguration.accountRegistration` offers it).
+    func register(account: String, email: String?, password: String) async -> AccountRegistrationOutcome
     /// Remote happenings, for as long as the backend runs.
     var events: AsyncStream<BackendEvent> { get }
     /// A private message to a service user (e.g. `PearServ`); returns the lines to answer with.
-    func service(_ name: String, from nick: String, text: String) async -> [String]?
+    /// `account`: the sender's login, if any (a backend with roles checks them here).
+    func service(_ name: String, from nick: String, account: String?, text: String) async -> [String]?
     /// A chat line to store durably (a `.message` request), in order with `handle`: returns once it is queued;
     /// `stored` is called once, when the line is durable (nil) or could not be stored (why, in words for the user).
     /// Used when `IRCServerConfiguration.channelLinesAwaitStorage` is set.
@@ -157,6 +161,11 @@ extension ChatBackend {
     public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
         await handle(request)
         stored(nil)
+    }
+
+    /// A backend that makes no accounts.
+    public func register(account: String, email: String?, password: String) async -> AccountRegistrationOutcome {
+        .unavailable("this server does not make accounts")
     }
 
     /// A backend that keeps no SCRAM credentials.

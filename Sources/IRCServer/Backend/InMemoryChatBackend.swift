@@ -16,6 +16,8 @@ public final class InMemoryChatBackend: ChatBackend {
 
     private let conversations = Mutex(Conversations())
     private let accounts: [String: String]
+    /// Accounts made with REGISTER while running (name → password; kept in memory only, as the history is).
+    private let registered = Mutex<[String: String]>([:])
     /// A file of `NAME:PASSWORD` lines read at every SASL PLAIN attempt, so accounts can be added while running.
     private let accountsFile: String?
     /// Normalised certificate fingerprint → account, for SASL EXTERNAL.
@@ -99,24 +101,42 @@ public final class InMemoryChatBackend: ChatBackend {
     /// SCRAM-SHA-256 for the PLAIN accounts: derived from the password at each attempt, with a salt fixed per account
     /// name (a standalone server keeps passwords in the clear anyway: `--sasl-account`).
     public func scramCredentials(for account: String) async -> SCRAMCredentials? {
-        guard let password = accounts[account] ?? fileAccounts()[account] else { return nil }
+        guard let password = password(of: account) else { return nil }
         let salt = Array(SHA256.hash(data: Array("pearircd standalone SCRAM salt \(account)".utf8)).prefix(SCRAMCredentials.saltLength))
         return try? SCRAMCredentials.derive(password: Array(password.utf8), salt: salt, iterations: 4096)
     }
 
-    public func authenticate(_ credentials: SASLCredentials) async -> String? {
+    public func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? {
         switch credentials {
         case .plain(let user, let password):
-            guard let expected = accounts[user] ?? fileAccounts()[user],
-                Self.equalInConstantTime(Array(expected.utf8), Array(password.utf8))
+            guard let expected = self.password(of: user), Self.equalInConstantTime(Array(expected.utf8), Array(password.utf8))
             else { return nil }
-            return user
+            return AccountLogin(account: user)
         case .external(let fingerprint, let identity):
             guard let account = certificates[Self.normalisedFingerprint(fingerprint)] else { return nil }
             // A client may name the account it wants; the certificate must belong to that very account.
             if let identity, identity != account { return nil }
-            return account
+            return AccountLogin(account: account)
+        case .scram(let account):
+            return password(of: account) == nil ? nil : AccountLogin(account: account)
         }
+    }
+
+    /// REGISTER (offered with `--allow-registration`): an account kept in memory until the server stops.
+    public func register(account: String, email: String?, password: String) async -> AccountRegistrationOutcome {
+        guard !account.isEmpty, !account.contains(":") else { return .badAccountName("an account name cannot be empty or hold a colon") }
+        guard !password.isEmpty else { return .unacceptablePassword("a password cannot be empty") }
+        let exists = accounts[account] != nil || fileAccounts()[account] != nil
+        let made = registered.withLock { registered in
+            guard !exists, registered[account] == nil else { return false }
+            registered[account] = password
+            return true
+        }
+        return made ? .registered(AccountLogin(account: account)) : .accountExists
+    }
+
+    private func password(of account: String) -> String? {
+        accounts[account] ?? registered.withLock { $0[account] } ?? fileAccounts()[account]
     }
 
     /// The accounts file's `NAME:PASSWORD` lines (a missing or unreadable file has none; malformed lines are skipped).
@@ -141,7 +161,7 @@ public final class InMemoryChatBackend: ChatBackend {
         return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 
-    public func service(_ name: String, from nick: String, text: String) async -> [String]? {
+    public func service(_ name: String, from nick: String, account: String?, text: String) async -> [String]? {
         nil
     }
 

@@ -60,6 +60,15 @@ extension ClientRecord {
         var sasl = SASLExchange.idle
         /// The account the SASL exchange under way tries (for `LoginThrottle`), and when it began.
         var saslAttempt: (account: String, at: Date)?
+        /// What PASS gave (`account:password`, or a password for the USER name), kept until registration completes
+        /// (`PasswordLogin.swift`).
+        var password: String?
+        /// This connection must log in before it registers (`IRCServerConfiguration.requiresLogin`, `loginRequirement`).
+        var loginRequired = false
+        /// Registration waits for the backend's verdict on the PASS login.
+        var passwordLoginUnderWay = false
+        /// Operator status came with the account's login (the gateway's admins), not from OPER.
+        var operatorFromLogin = false
         /// Late answers (SASL, history, OPER, services) a command of this client still waits for; its further lines
         /// are held meanwhile (`DeferredAnswers.swift`).
         var awaitingAnswers = 0

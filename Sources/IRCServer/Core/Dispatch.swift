@@ -2,7 +2,7 @@ import Foundation
 
 extension IRCServerState {
     /// Commands allowed before registration completes.
-    static let preRegistration: Set<String> = ["CAP", "NICK", "USER", "PASS", "AUTHENTICATE", "PING", "PONG", "QUIT"]
+    static let preRegistration: Set<String> = ["CAP", "NICK", "USER", "PASS", "AUTHENTICATE", "REGISTER", "PING", "PONG", "QUIT"]
 
     mutating func dispatch(_ message: IRCMessage, from id: ClientID, now: Date) {
         guard let client = clients[id], case .verb(let verb) = message.command else { return }
@@ -13,10 +13,11 @@ extension IRCServerState {
         }
         let params = message.params
         switch command {
-        case "CAP": handleCap(params, from: id)
+        case "CAP": handleCap(params, from: id, now: now)
         case "NICK": handleNick(params, from: id, now: now)
         case "USER": handleUser(params, from: id, now: now)
-        case "PASS": if client.isRegistered { reply(client, .errAlreadyRegistered, ["You may not reregister"]) }
+        case "PASS": handlePass(params, from: id)
+        case "REGISTER": handleRegister(params, from: id, now: now)
         case "AUTHENTICATE": handleAuthenticate(params, from: id, now: now)
         case "PING":
             guard let token = params.first else {

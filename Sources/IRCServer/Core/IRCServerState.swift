@@ -41,6 +41,8 @@ public enum IRCServerAction: Sendable, Hashable {
     /// Check an OPER password against the configured hash (slow: off the state's thread); answer with
     /// `operatorVerified`.
     case verifyOperator(ClientID, name: String, password: String, hash: String)
+    /// IRCv3 REGISTER: ask the backend to make an account; answer with `registrationFinished`.
+    case register(ClientID, account: String, email: String?, password: String)
 }
 
 extension IRCServerAction {
@@ -49,7 +51,7 @@ extension IRCServerAction {
     var lateAnswerTarget: ClientID? {
         switch self {
         case .authenticate(let target, _), .lookUpSCRAM(let target, _), .fetchHistory(let target, _, _, _, _), .fetchTargets(let target, _),
-            .service(let target, _, _), .verifyOperator(let target, _, _, _):
+            .service(let target, _, _), .verifyOperator(let target, _, _, _), .register(let target, _, _, _):
             target
         case .storeLine(let target, _, _, let answersLate), .carryPrivate(let target, _, _, let answersLate):
             answersLate ? target : nil
@@ -121,11 +123,13 @@ public struct IRCServerState: Sendable {
     // MARK: - Inputs
 
     /// A connection was accepted.
-    public mutating func connected(_ id: ClientID, host: String, secure: Bool, certificateFingerprint: String?, now: Date)
-        -> [IRCServerAction]
-    {
+    /// `loginRequired`: this connection must log in before it registers (also when `configuration.requiresLogin` says so).
+    public mutating func connected(
+        _ id: ClientID, host: String, secure: Bool, certificateFingerprint: String?, loginRequired: Bool = false, now: Date
+    ) -> [IRCServerAction] {
         var client = ClientRecord(
             id: id, host: host, secure: secure, certificateFingerprint: certificateFingerprint, connectedAt: now)
+        client.loginRequired = loginRequired || configuration.requiresLogin
         client.flood = floodBucket(host: host, now: now)
         clients[id] = client
         return drain()
@@ -217,38 +221,72 @@ public struct IRCServerState: Sendable {
         return drain()
     }
 
-    /// The backend's verdict on SASL credentials.
-    public mutating func authenticationFinished(_ id: ClientID, account: String?) -> [IRCServerAction] {
-        answeringDeferred(id) { state in state.finishAuthentication(id, account: account) }
+    /// The backend's verdict on SASL credentials (or on `PASS account:password`).
+    public mutating func authenticationFinished(_ id: ClientID, login: AccountLogin?, now: Date) -> [IRCServerAction] {
+        answeringDeferred(id) { state in state.finishAuthentication(id, login: login, now: now) }
         return drain()
     }
 
-    mutating func finishAuthentication(_ id: ClientID, account: String?) {
+    mutating func finishAuthentication(_ id: ClientID, login: AccountLogin?, now: Date) {
         guard var client = clients[id] else { return }
         client.sasl = .idle
         if let attempt = client.saslAttempt {
             client.saslAttempt = nil
-            if account == nil {
+            if login == nil {
                 loginThrottle.failed([LoginThrottle.addressKey(client.host), LoginThrottle.accountKey(attempt.account)], at: attempt.at)
             } else {
                 loginThrottle.succeeded(account: LoginThrottle.accountKey(attempt.account))
             }
         }
-        if let account {
-            client.account = account
-            clients[id] = client
-            reply(client, .rplLoggedIn, [client.mask, account, "You are now logged in as \(account)"])
-            reply(client, .rplSASLSuccess, ["SASL authentication successful"])
-            if client.isRegistered {
-                // SASL after registration: account-notify tells those who share a channel.
-                let notice = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("ACCOUNT"), params: [account])
-                for other in neighbours(of: id) where clients[other]?.has("account-notify") == true {
-                    emit(other, notice)
-                }
-            }
-        } else {
-            clients[id] = client
+        let byPassword = client.passwordLoginUnderWay
+        client.passwordLoginUnderWay = false
+        clients[id] = client
+        if byPassword { return finishPasswordLogin(id, login: login, now: now) }
+        guard let login else {
             reply(client, .errSASLFail, ["SASL authentication failed"])
+            return
+        }
+        if let current = client.account, !configuration.accountSwitching, fold(current) != fold(login.account) {
+            // The account is the person here (the gateway): a connection does not become someone else midway.
+            reply(client, .errSASLFail, ["SASL authentication failed: this connection is logged in as \(current); reconnect to log in as \(login.account)"])
+            return
+        }
+        logIn(id, login)
+        reply(client, .rplSASLSuccess, ["SASL authentication successful"])
+    }
+
+    /// Records a granted login on the client: RPL_LOGGEDIN, operator status when the account grants it (or its end
+    /// when a re-authentication moves to an account that does not), and ACCOUNT to the neighbours that follow
+    /// accounts (after registration).
+    mutating func logIn(_ id: ClientID, _ login: AccountLogin) {
+        guard var client = clients[id] else { return }
+        let changed = client.account != login.account
+        client.account = login.account
+        var modeChange: String?
+        if login.isOperator, !client.isOperator {
+            client.isOperator = true
+            client.wallops = true
+            client.operatorFromLogin = true
+            modeChange = "+ow"
+        } else if !login.isOperator, client.operatorFromLogin {
+            client.isOperator = false
+            client.wallops = false
+            client.operatorFromLogin = false
+            modeChange = "-ow"
+        }
+        clients[id] = client
+        reply(client, .rplLoggedIn, [client.mask, login.account, "You are now logged in as \(login.account)"])
+        guard client.isRegistered else { return }
+        if let modeChange {
+            if modeChange.hasPrefix("+") { reply(client, .rplYoureOper, ["You are now an IRC operator (as an admin of this gateway)"]) }
+            emit(id, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "*", modeChange]))
+        }
+        if changed {
+            // SASL after registration: account-notify tells those who share a channel.
+            let notice = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("ACCOUNT"), params: [login.account])
+            for other in neighbours(of: id) where clients[other]?.has("account-notify") == true {
+                emit(other, notice)
+            }
         }
     }
 

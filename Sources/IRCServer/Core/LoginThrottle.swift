@@ -22,6 +22,8 @@ struct LoginThrottle: Sendable {
 
     static func addressKey(_ host: String) -> String { "address:" + host }
     static func accountKey(_ account: String) -> String { "account:" + account.lowercased() }
+    /// Account registrations from an address (each counts as a failure would: `AccountRegistration.swift`).
+    static func registrationKey(_ host: String) -> String { "register:" + host }
 
     /// How long until an attempt under these keys is let through (nil: now).
     func wait(for keys: [String], now: Date) -> TimeInterval? {

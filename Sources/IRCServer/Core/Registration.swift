@@ -24,10 +24,10 @@ extension IRCServerState {
             ("extended-join", nil), ("invite-notify", nil), ("labeled-response", nil), ("message-tags", nil), ("msgid", nil),
             ("multi-prefix", nil), ("sasl", saslMechanisms.joined(separator: ",")), ("server-time", nil), ("setname", nil),
             ("standard-replies", nil), ("userhost-in-names", nil),
-        ]
+        ] + (configuration.accountRegistration.map { [(Self.accountRegistrationCapability, $0.capabilityValue)] } ?? [])
     }
 
-    mutating func handleCap(_ params: [String], from id: ClientID) {
+    mutating func handleCap(_ params: [String], from id: ClientID, now: Date) {
         guard var client = clients[id] else { return }
         guard let subcommand = params.first?.uppercased() else {
             reply(client, .errNeedMoreParams, ["CAP", "Not enough parameters"])
@@ -85,7 +85,7 @@ extension IRCServerState {
         case "END":
             client.registration.capabilityNegotiationEnded()
             clients[id] = client
-            tryCompleteRegistration(id)
+            tryCompleteRegistration(id, now: now)
         default:
             reply(client, .errInvalidCapCmd, [params[0], "Invalid CAP command"])
         }
@@ -126,7 +126,7 @@ extension IRCServerState {
                 notifyMonitors(nick: wanted, mask: client.mask)
             }
         } else {
-            tryCompleteRegistration(id)
+            tryCompleteRegistration(id, now: now)
         }
     }
 
@@ -145,13 +145,14 @@ extension IRCServerState {
         client.user = "~" + String(cleaned.prefix(10))
         client.realName = params[3]
         clients[id] = client
-        tryCompleteRegistration(id)
+        tryCompleteRegistration(id, now: now)
     }
 
     mutating func handleAuthenticate(_ params: [String], from id: ClientID, now: Date) {
         guard let client = clients[id], let argument = params.first else { return }
-        if client.account != nil {
-            reply(client, .errSASLAlready, ["You have already authenticated using SASL"])
+        // SASL 3.2: a client logged in may authenticate again (`accountSwitching` decides whether as another account).
+        if !client.sasl.isUnderWay, argument.uppercased() == SASLMechanism.plain.rawValue, !mayReceivePassword(client) {
+            reply(client, .errSASLFail, ["SASL authentication failed: PLAIN sends your password in the clear; use TLS, or SCRAM-SHA-256"])
             return
         }
         // In place: the record is not copied for the exchange's sake.
@@ -174,6 +175,7 @@ extension IRCServerState {
             let account = switch credentials {
             case .plain(let user, _): user
             case .external(let fingerprint, let identity): identity ?? fingerprint
+            case .scram(let account): account
             }
             guard admitLogin(id, account: account, now: now) else { return }
             actions.append(.authenticate(id, credentials))
@@ -183,14 +185,15 @@ extension IRCServerState {
         case .sendSCRAM(let message):
             emitAuthenticate(id, message)
         case .loggedIn(let account):
-            finishAuthentication(id, account: account)
+            // The proof was right; the backend confirms the login (and says what it grants).
+            actions.append(.authenticate(id, .scram(account: account)))
         case .failed(.tooLong):
             reply(client, .errSASLFail, ["SASL authentication failed: message too long"])
         case .failed(.invalidBase64):
             reply(client, .errSASLFail, ["SASL authentication failed: the payload is not valid base64"])
         case .failed(.malformed):
             // A SCRAM proof that did not match counts as a failed login (the exchange had begun one).
-            if clients[id]?.saslAttempt != nil { finishAuthentication(id, account: nil) } else {
+            if clients[id]?.saslAttempt != nil { finishAuthentication(id, login: nil, now: now) } else {
                 reply(client, .errSASLFail, ["SASL authentication failed"])
             }
         }
@@ -238,15 +241,16 @@ extension IRCServerState {
         return drain()
     }
 
-    mutating func tryCompleteRegistration(_ id: ClientID) {
+    mutating func tryCompleteRegistration(_ id: ClientID, now: Date) {
         guard let client = clients[id], client.registration.completesWithNickAndUser, client.nick != nil,
-            client.user != nil
+            client.user != nil, !client.isRegistered
         else { return }
         if client.sasl.isUnderWay {
             // SASL 3.1: registration completed mid-exchange aborts it; the client registers unauthenticated.
             clients[id]?.sasl = .idle
             reply(client, .errSASLAborted, ["SASL authentication aborted"])
         }
+        guard loginAllowsRegistration(id, now: now) else { return }
         clients[id]?.registration = .registered
         guard let registered = clients[id], let nick = registered.nick else { return }
         notePeakUsers()
@@ -259,6 +263,10 @@ extension IRCServerState {
         sendISupport(to: id)
         sendLUsers(to: id)
         sendMOTD(to: id)
+        if registered.operatorFromLogin {
+            reply(registered, .rplYoureOper, ["You are now an IRC operator (as an admin of this gateway)"])
+            emit(id, IRCMessage(tags: registered.accountTags, source: registered.source, command: .verb("MODE"), params: [nick, "+ow"]))
+        }
         deliverPrivateMessagesWhileAway(to: id)
     }
 

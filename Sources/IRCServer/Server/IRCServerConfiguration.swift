@@ -87,6 +87,21 @@ public struct IRCServerConfiguration: Sendable {
     public var keyedJoinsChooseRooms = false
     /// Whether SASL SCRAM-SHA-256 is offered: the backend keeps SCRAM credentials (`ChatBackend.scramCredentials`).
     public var offersSCRAM = false
+    /// Whether every connection must log in (SASL, or PASS) before it registers: the gateway once it has accounts.
+    public var requiresLogin = false
+    /// Asked at each new connection whether it must log in (with `requiresLogin` true, it must anyway): the gateway's
+    /// accounts may be added while it runs (`pearircd account add`), and from the first one on, logins are required.
+    public var loginRequirement: (@Sendable () -> Bool)?
+    /// Whether `PASS account:password` (or PASS with the USER name as account) logs in, checked as SASL PLAIN. A
+    /// connection that must log in takes PASS regardless.
+    public var passwordLogin = false
+    /// Whether passwords in the clear (SASL PLAIN, PASS, REGISTER) are taken only over TLS or from loopback.
+    public var passwordsNeedSecureConnection = false
+    /// Whether a client logged in may authenticate again as another account (SASL 3.2 re-authentication). Where the
+    /// account is the person (the gateway), a connection stays with its account: re-authenticating as it is fine.
+    public var accountSwitching = true
+    /// IRCv3 account registration (`REGISTER`), when offered.
+    public var accountRegistration: AccountRegistrationPolicy?
     /// Most private messages from remote users kept for the next client to connect while no client is connected (so a
     /// message that arrived meanwhile is not missed), the oldest dropped first.
     public var privateMessagesKeptWhileAway = 500

@@ -215,7 +215,10 @@ public actor IRCServerCore {
         let id = ClientID(nextClientID)
         nextClientID += 1
         outputs[id] = output
-        perform(state.connected(id, host: host, secure: secure, certificateFingerprint: certificateFingerprint, now: Date()))
+        // Asked per connection: accounts may appear while the server runs (the gateway's first `account add`).
+        let loginRequired = state.configuration.loginRequirement?() ?? false
+        perform(state.connected(
+            id, host: host, secure: secure, certificateFingerprint: certificateFingerprint, loginRequired: loginRequired, now: Date()))
         return id
     }
 
@@ -355,8 +358,15 @@ public actor IRCServerCore {
                 let backend = self.backend
                 // Checking a password may take a hash's deliberate time: off the loop.
                 spawn(blocking: true) { [weak self] in
-                    let account = await backend.authenticate(credentials)
-                    await self?.authenticationFinished(id, account: account)
+                    let login = await backend.authenticate(credentials)
+                    await self?.authenticationFinished(id, login: login)
+                }
+            case .register(let id, let account, let email, let password):
+                let backend = self.backend
+                // Making an account hashes its password: off the loop, as a check is.
+                spawn(blocking: true) { [weak self] in
+                    let outcome = await backend.register(account: account, email: email, password: password)
+                    await self?.registrationFinished(id, account: account, outcome: outcome)
                 }
             case .lookUpSCRAM(let id, let account):
                 let backend = self.backend
@@ -382,8 +392,9 @@ public actor IRCServerCore {
             case .service(let id, let service, let text):
                 let backend = self.backend
                 let nick = state.nick(of: id) ?? "*"
+                let account = state.account(of: id)
                 spawn { [weak self] in
-                    let lines = await backend.service(service, from: nick, text: text) ?? ["\(service) is not available."]
+                    let lines = await backend.service(service, from: nick, account: account, text: text) ?? ["\(service) is not available."]
                     await self?.serviceReplied(id, service: service, lines: lines)
                 }
             }
@@ -421,8 +432,12 @@ public actor IRCServerCore {
         perform(state.lineStored(token, failure: failure, now: Date()))
     }
 
-    private func authenticationFinished(_ id: ClientID, account: String?) {
-        perform(state.authenticationFinished(id, account: account))
+    private func authenticationFinished(_ id: ClientID, login: AccountLogin?) {
+        perform(state.authenticationFinished(id, login: login, now: Date()))
+    }
+
+    private func registrationFinished(_ id: ClientID, account: String, outcome: AccountRegistrationOutcome) {
+        perform(state.registrationFinished(id, account: account, outcome: outcome))
     }
 
     private func targetsReady(_ id: ClientID, targets: [HistoryTarget]) {
@@ -444,4 +459,5 @@ public actor IRCServerCore {
 
 extension IRCServerState {
     func nick(of id: ClientID) -> String? { clients[id]?.nick }
+    func account(of id: ClientID) -> String? { clients[id]?.account }
 }

@@ -46,6 +46,11 @@ public final class AccountDatabase: Sendable {
         case passwordHasNUL
         /// The last enabled admin cannot be removed, demoted or disabled: nobody could manage the gateway after.
         case lastAdmin(String)
+        /// Not a SHA-256 fingerprint (64 hex digits, colons allowed).
+        case malformedFingerprint
+        /// The certificate belongs to another account already.
+        case certificateTaken(String)
+        case noSuchCertificate
 
         public var description: String {
             switch self {
@@ -55,6 +60,9 @@ public final class AccountDatabase: Sendable {
             case .passwordTooLong: "a password has at most \(AccountDatabase.maximumPasswordLength) bytes"
             case .passwordHasNUL: "a password cannot hold a NUL byte"
             case .lastAdmin(let name): "\(name) is the last admin: make another admin first"
+            case .malformedFingerprint: "a certificate fingerprint is the SHA-256 of its DER form: 64 hex digits (colons allowed)"
+            case .certificateTaken(let name): "that certificate logs in to \(name) already"
+            case .noSuchCertificate: "that account has no such certificate"
             }
         }
     }
@@ -100,6 +108,16 @@ public final class AccountDatabase: Sendable {
                     ) STRICT
                     """)
         }
+        // SASL EXTERNAL: TLS client certificates (their SHA-256 fingerprint, lowercase hex) that log in to an account.
+        migrator.registerMigration("certificates-v2") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE certificate (
+                        fingerprint TEXT PRIMARY KEY NOT NULL,
+                        account TEXT NOT NULL REFERENCES account(folded) ON DELETE CASCADE
+                    ) STRICT
+                    """)
+        }
         return migrator
     }
 
@@ -131,6 +149,24 @@ public final class AccountDatabase: Sendable {
         let matches = PasswordHash.verify(password: password, hash: row["password_hash"])
         let account = Self.account(row)
         return matches && !account.disabled ? account : nil
+    }
+
+    /// The enabled account a TLS client certificate logs in to (SASL EXTERNAL); nil for none.
+    public func account(forCertificate fingerprint: String) throws -> Account? {
+        guard let normalised = Self.normalisedFingerprint(fingerprint) else { return nil }
+        return try queue.read { db in
+            try Row.fetchOne(
+                db, sql: "SELECT account.* FROM certificate JOIN account ON account.folded = certificate.account WHERE fingerprint = ?",
+                arguments: [normalised]
+            ).map(Self.account)
+        }.flatMap { $0.disabled ? nil : $0 }
+    }
+
+    /// The fingerprints of the certificates that log in to an account.
+    public func certificates(of name: AccountName) throws -> [String] {
+        try queue.read { db in
+            try String.fetchAll(db, sql: "SELECT fingerprint FROM certificate WHERE account = ? ORDER BY fingerprint", arguments: [name.folded])
+        }
     }
 
     /// A hash of no password anyone has, checked when the name does not exist.
@@ -226,6 +262,40 @@ public final class AccountDatabase: Sendable {
             try db.execute(sql: "DELETE FROM account WHERE folded = ?", arguments: [name.folded])
             guard db.changesCount == 1 else { throw Failure.noSuchAccount(name.text) }
         }
+    }
+
+    /// Lets a TLS client certificate log in to an account (SASL EXTERNAL). `fingerprint`: SHA-256 of its DER form,
+    /// hex, any case, colons allowed (as `openssl x509 -fingerprint -sha256` prints it).
+    public func addCertificate(_ fingerprint: String, to name: AccountName) throws {
+        guard let normalised = Self.normalisedFingerprint(fingerprint) else { throw Failure.malformedFingerprint }
+        try queue.write { db in
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM account WHERE folded = ?", arguments: [name.folded]) != nil else {
+                throw Failure.noSuchAccount(name.text)
+            }
+            if let holder = try String.fetchOne(
+                db, sql: "SELECT account.name FROM certificate JOIN account ON account.folded = certificate.account WHERE fingerprint = ?",
+                arguments: [normalised])
+            {
+                if AccountName.fold(holder) == name.folded { return }
+                throw Failure.certificateTaken(holder)
+            }
+            try db.execute(sql: "INSERT INTO certificate (fingerprint, account) VALUES (?, ?)", arguments: [normalised, name.folded])
+        }
+    }
+
+    public func removeCertificate(_ fingerprint: String, from name: AccountName) throws {
+        guard let normalised = Self.normalisedFingerprint(fingerprint) else { throw Failure.malformedFingerprint }
+        try queue.write { db in
+            try db.execute(sql: "DELETE FROM certificate WHERE fingerprint = ? AND account = ?", arguments: [normalised, name.folded])
+            guard db.changesCount == 1 else { throw Failure.noSuchCertificate }
+        }
+    }
+
+    /// Lowercase hex without separators; nil unless it is 32 bytes' worth.
+    static func normalisedFingerprint(_ text: String) -> String? {
+        let hex = text.lowercased().filter { $0 != ":" }
+        guard hex.count == 64, hex.allSatisfy({ $0.isHexDigit && $0.isASCII }) else { return nil }
+        return hex
     }
 
     public func recordLogin(_ name: AccountName, at time: Date = Date()) throws {

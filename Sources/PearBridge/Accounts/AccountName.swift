@@ -37,6 +37,11 @@ public struct AccountName: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { text }
 
+    /// The folded form of a name already known to be valid (one read back from the database).
+    static func fold(_ text: String) -> String {
+        String(decoding: text.utf8.map { isUpper($0) ? $0 + 32 : $0 }, as: UTF8.self)
+    }
+
     private static func isUpper(_ byte: UInt8) -> Bool { byte >= 0x41 && byte <= 0x5A }
     private static func isLetter(_ byte: UInt8) -> Bool { isUpper(byte) || (byte >= 0x61 && byte <= 0x7A) }
     private static func isAllowed(_ byte: UInt8) -> Bool {

@@ -8,12 +8,15 @@ import IRCServer
 public final class GatewayBackend: ChatBackend {
     public let gateway: Gateway
     let service: PearServ
+    /// The gateway's accounts; nil runs without any (one user, as before accounts existed).
+    public let logins: AccountLogins?
     public let events: AsyncStream<BackendEvent>
     private let subscription: RoomEventHub.Subscription
 
-    public init(gateway: Gateway, connector: PearServ.Connector?) {
+    public init(gateway: Gateway, connector: PearServ.Connector?, logins: AccountLogins? = nil) {
         self.gateway = gateway
-        service = PearServ(gateway: gateway, connector: connector)
+        self.logins = logins
+        service = PearServ(gateway: gateway, connector: connector, logins: logins)
         let (events, continuation) = AsyncStream<BackendEvent>.makeStream()
         self.events = events
         subscription = gateway.roomEvents.subscribe { event in
@@ -217,14 +220,19 @@ public final class GatewayBackend: ChatBackend {
         return query.select(found)
     }
 
-    /// A gateway has no accounts: it serves its owner, and SASL answers "failed" (clients then register without).
-    public func authenticate(_ credentials: SASLCredentials) async -> String? {
-        nil
+    /// Logins to the gateway's accounts (`AccountLogins`); without accounts, SASL answers "failed" (clients then
+    /// register without: the gateway serves its owner on loopback).
+    public func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? {
+        await logins?.authenticate(credentials)
     }
 
-    public func service(_ name: String, from nick: String, text: String) async -> [String]? {
+    public func scramCredentials(for account: String) async -> SCRAMCredentials? {
+        logins?.scramCredentials(for: account)
+    }
+
+    public func service(_ name: String, from nick: String, account: String?, text: String) async -> [String]? {
         guard name.lowercased() == PearServ.name.lowercased() else { return nil }
-        return await service.handle(text)
+        return await service.handle(text, account: account)
     }
 }
 

@@ -13,12 +13,48 @@ public struct PearServ: Sendable {
 
     let gateway: Gateway
     let connector: Connector?
+    /// The gateway's accounts, whose roles decide who may use which command; nil: no accounts (the one user may use
+    /// them all).
+    let logins: AccountLogins?
 
-    public func handle(_ text: String) async -> [String] {
+    public init(gateway: Gateway, connector: Connector?, logins: AccountLogins? = nil) {
+        self.gateway = gateway
+        self.connector = connector
+        self.logins = logins
+    }
+
+    /// The role each command needs (docs/user-guide.md has the same table). Checked here, at every command, against
+    /// the role the account has now (a role changed while someone is connected counts at once).
+    static let requiredRole: [String: AccountRole] = [
+        "peers": .user, "rooms": .user, "identity": .user, "ignore": .user, "unignore": .user, "ignores": .user,
+        "invite": .user, "accept": .user, "passwd": .user, "help": .user,
+        "connect": .admin, "account": .admin,
+    ]
+
+    /// A command from a client logged in to `account` (nil: not logged in).
+    public func handle(_ text: String, account: String? = nil) async -> [String] {
         let words = text.split(separator: " ").map(String.init)
-        switch words.first?.lowercased() {
+        let command = words.first?.lowercased() ?? "help"
+        let role: AccountRole
+        if let logins {
+            guard let current = logins.role(of: account) else {
+                return ["You are not logged in to an account of this gateway (was yours removed or disabled?): reconnect and log in."]
+            }
+            role = current
+        } else {
+            role = .admin
+        }
+        if let needed = Self.requiredRole[command], needed == .admin, role != .admin {
+            return ["\(command) needs the admin role; your account \(account ?? "") is a user here. Ask an admin of this gateway."]
+        }
+        return await run(words, command: command, role: role, account: account)
+    }
+
+    private func run(_ words: [String], command: String, role: AccountRole, account: String?) async -> [String] {
+        switch command {
         case "peers":
-            let peers = await gateway.peers
+            // Admins see every connection; users the peers of the rooms they are in.
+            let peers = await gateway.peers.filter { role == .admin || !$0.rooms.isEmpty }
             return peers.isEmpty
                 ? ["No peers connected."]
                 : ["\(peers.count) peer(s):"] + peers.map(Self.describe)
@@ -75,10 +111,14 @@ public struct PearServ: Sendable {
                 return ["Accepted, but \(invite.channel) is another room here now: part it, then /join \(invite.channel) \(invite)."]
             }
             return ["Accepted: /join \(invite.channel) to enter the private room."]
-        case "help", nil:
-            return Self.help
-        case .some:
-            return ["Unknown command \"\(words[0])\"."] + Self.help
+        case "passwd":
+            return await changePassword(words, account: account)
+        case "account":
+            return await manageAccounts(Array(words.dropFirst()))
+        case "help":
+            return Self.help(for: role)
+        default:
+            return ["Unknown command \"\(words[0])\"."] + Self.help(for: role)
         }
     }
 
@@ -123,17 +163,33 @@ public struct PearServ: Sendable {
         }
     }
 
-    static let help = [
+    static let userHelp = [
         "PearServ commands:",
-        "  peers              list connected gateways: identity, nick, rooms shared, how connected, round-trip time",
+        "  peers              list connected gateways (of the rooms you are in): identity, nick, rooms shared, how connected, round-trip time",
         "  rooms              list your rooms with how many peers share each",
-        "  connect HOST:PORT  connect to another gateway",
         "  identity           show this gateway's public key",
         "  ignore NICK|KEY    hide a person's lines and refuse their private messages here (local only); unignore undoes it; ignores lists them",
         "  invite #CHANNEL    print an invite to a private room (one joined with a key: /join #team secret)",
         "  accept INVITE      accept an invite; then /join its channel",
+        "  passwd OLD NEW     change your account's password",
         "  help               this text",
     ]
+
+    static let adminHelp = [
+        "Admin commands:",
+        "  connect HOST:PORT  connect to another gateway",
+        "  account list                      the gateway's accounts",
+        "  account add NAME PASSWORD [admin] add an account (a user unless admin is given)",
+        "  account remove NAME               remove an account",
+        "  account role NAME admin|user      change an account's role",
+        "  account disable|enable NAME       stop or allow an account's logins",
+    ]
+
+    static let help = userHelp + adminHelp
+
+    static func help(for role: AccountRole) -> [String] {
+        role == .admin ? help : userHelp
+    }
 
     /// A failed dial in words a person reads (not the I/O library's description).
     static func explain(_ error: any Error) -> String {

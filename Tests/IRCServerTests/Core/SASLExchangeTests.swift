@@ -86,7 +86,7 @@ import Testing
         ], "the failed exchange is over: the next line names a mechanism")
     }
 
-    /// A rejected verdict ends the exchange; the client may try again and, once logged in, may not again.
+    /// A rejected verdict ends the exchange; the client may try again, and once logged in, start over (SASL 3.2).
     @Test func aVerdictEndsTheExchange() {
         var server = ServerHarness()
         let id = Self.saslClient(&server)
@@ -98,7 +98,7 @@ import Testing
         server.send(id, "AUTHENTICATE \(Self.base64("\0alice\0secret"))")
         server.record(server.state.authenticationFinished(id, account: "alice"))
         #expect(server.inbox(id).with("903").count == 1)
-        #expect(server.send(id, "AUTHENTICATE *") == [":irc.test 907 * :You have already authenticated using SASL"])
+        #expect(server.send(id, "AUTHENTICATE *") == [":irc.test 906 * :SASL authentication aborted"])
         // Registering afterwards keeps the account (no abort: nothing is under way).
         server.send(id, "NICK alice")
         server.send(id, "USER alice 0 * :Alice")

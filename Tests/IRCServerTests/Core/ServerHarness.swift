@@ -43,11 +43,17 @@ struct ServerHarness {
         return connect(host: host)
     }
 
-    mutating func connect(host: String = "127.0.0.1") -> ClientID {
+    mutating func connect(host: String = "127.0.0.1", secure: Bool = false, loginRequired: Bool = false) -> ClientID {
         let id = ClientID(nextID)
         nextID += 1
-        record(state.connected(id, host: host, secure: false, certificateFingerprint: nil, now: now))
+        record(state.connected(id, host: host, secure: secure, certificateFingerprint: nil, loginRequired: loginRequired, now: now))
         return id
+    }
+
+    /// The actions the backend is to answer, taken out of `otherActions`.
+    mutating func takeBackendCalls() -> [IRCServerAction] {
+        defer { otherActions = [] }
+        return otherActions
     }
 
     /// Sends one line from a client; returns what that client received in answer (and clears its inbox).
@@ -130,5 +136,12 @@ extension Array where Element == String {
             if index < words.count, words[index].hasPrefix(":") { index += 1 }
             return index < words.count && words[index] == command
         }
+    }
+}
+
+extension IRCServerState {
+    /// The backend's verdict by account name (a plain login, granting no operator status).
+    mutating func authenticationFinished(_ id: ClientID, account: String?, now: Date = Date()) -> [IRCServerAction] {
+        authenticationFinished(id, login: account.map { AccountLogin(account: $0) }, now: now)
     }
 }

@@ -364,8 +364,8 @@ import Testing
             return await inner.history(query)
         }
         func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget] { await inner.historyTargets(query) }
-        func authenticate(_ credentials: SASLCredentials) async -> String? { nil }
-        func service(_ name: String, from nick: String, text: String) async -> [String]? { nil }
+        func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? { nil }
+        func service(_ name: String, from nick: String, account: String?, text: String) async -> [String]? { nil }
 
         func open() {
             let waiters = gate.withLock { gate in

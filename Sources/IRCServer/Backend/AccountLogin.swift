@@ -1,0 +1,45 @@
+/// A login the backend granted (`ChatBackend.authenticate`): the account, as the backend spells it, and whether it
+/// makes the client an IRC operator (the gateway's admins are).
+public struct AccountLogin: Sendable, Hashable {
+    public var account: String
+    public var isOperator: Bool
+
+    public init(account: String, isOperator: Bool = false) {
+        self.account = account
+        self.isOperator = isOperator
+    }
+}
+
+/// IRCv3 account registration (`draft/account-registration`, `REGISTER`) as this server offers it; nil in
+/// `IRCServerConfiguration.accountRegistration` offers none.
+public struct AccountRegistrationPolicy: Sendable, Hashable {
+    /// Whether REGISTER works before the connection is registered (`before-connect`).
+    public var beforeConnect: Bool
+    /// Whether the account may be named other than the client's nick (`custom-account-name`).
+    public var customAccountName: Bool
+
+    public init(beforeConnect: Bool = true, customAccountName: Bool = true) {
+        self.beforeConnect = beforeConnect
+        self.customAccountName = customAccountName
+    }
+
+    /// The capability's value (`draft/account-registration=before-connect,custom-account-name`).
+    var capabilityValue: String? {
+        let flags = (beforeConnect ? ["before-connect"] : []) + (customAccountName ? ["custom-account-name"] : [])
+        return flags.isEmpty ? nil : flags.joined(separator: ",")
+    }
+}
+
+/// What became of a REGISTER (`ChatBackend.register`).
+public enum AccountRegistrationOutcome: Sendable, Hashable {
+    /// Made, and the client is logged in to it.
+    case registered(AccountLogin)
+    /// `ACCOUNT_EXISTS`.
+    case accountExists
+    /// `BAD_ACCOUNT_NAME`, with why in words.
+    case badAccountName(String)
+    /// `UNACCEPTABLE_PASSWORD`, with why in words.
+    case unacceptablePassword(String)
+    /// `TEMPORARILY_UNAVAILABLE` (registration closed, the database failing), with why in words.
+    case unavailable(String)
+}

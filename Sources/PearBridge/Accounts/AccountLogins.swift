@@ -1,0 +1,79 @@
+import Foundation
+import HyperLog
+import IRCServer
+import Logging
+
+/// Logins to a gateway's accounts (issue 20), for the IRC front end (and the web one next): SASL PLAIN and
+/// `PASS account:password` against the Argon2id hash, SASL SCRAM-SHA-256 against the stored credentials, SASL
+/// EXTERNAL by a registered TLS client certificate, and which role a logged-in account has now. The database is read
+/// at every call, so what `pearircd account …` changes while the daemon runs counts at the next login or command.
+///
+/// Until a gateway speaks for several people (each account its own identity in the rooms), it speaks for the account
+/// whose identity is the gateway's (`identity.key`, the first account's): other accounts are refused at login, with
+/// the reason in the gateway's log, rather than write under someone else's key.
+public final class AccountLogins: Sendable {
+    public let database: AccountDatabase
+    /// Whose identity the gateway's rooms are written under.
+    let servedIdentity: [UInt8]
+    let hashing: HashingGate
+    let logger: Logger
+
+    public init(database: AccountDatabase, servedIdentity: [UInt8], hashing: HashingGate = HashingGate(), logger: Logger) {
+        self.database = database
+        self.servedIdentity = servedIdentity
+        self.hashing = hashing
+        self.logger = logger
+    }
+
+    /// Whether the gateway has any account (then every connection must log in).
+    public var hasAccounts: Bool { (try? !database.isEmpty) ?? true }
+
+    public func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? {
+        let account: Account?
+        switch credentials {
+        case .plain(let user, let password):
+            guard let name = try? AccountName(user), password.utf8.count <= AccountDatabase.maximumPasswordLength else { return nil }
+            let database = self.database
+            do {
+                account = try await hashing.run { try database.verify(name, password: Array(password.utf8)) }
+            } catch let busy as HashingGate.Busy {
+                logger.warning("login refused: \(busy)", metadata: ["account": "\(user)"])
+                return nil
+            } catch {
+                logger.error("could not check a login", metadata: ["account": "\(user)", "error": "\(error)"])
+                return nil
+            }
+        case .external(let fingerprint, let wanted):
+            account = try? database.account(forCertificate: fingerprint)
+            // A client may name the account it wants; the certificate must belong to that very account.
+            if let wanted, let found = account, AccountName.fold(wanted) != AccountName.fold(found.name) { return nil }
+        case .scram(let name):
+            // The proof was checked against credentials read a moment ago: the account must still be there, enabled.
+            account = (try? AccountName(name)).flatMap { try? database.account(named: $0) }.flatMap { $0.disabled ? nil : $0 }
+        }
+        guard let account else { return nil }
+        guard account.identity == servedIdentity else {
+            logger.warning(
+                "login refused: this gateway speaks for one person so far (the account holding its identity); several people per gateway are not built yet",
+                metadata: ["account": "\(account.name)"])
+            return nil
+        }
+        if let name = try? AccountName(account.name) { try? database.recordLogin(name) }
+        return AccountLogin(account: account.name, isOperator: account.role == .admin)
+    }
+
+    /// SCRAM credentials of an enabled account; nil otherwise (the IRC core then goes on with a decoy).
+    public func scramCredentials(for account: String) -> SCRAMCredentials? {
+        guard let name = try? AccountName(account), let found = try? database.account(named: name), !found.disabled else { return nil }
+        return try? database.scramCredentials(of: name)
+    }
+
+    /// The role an account has now: nil for no account (not logged in, or removed meanwhile), and admin for everyone
+    /// while the gateway has no accounts (one user, loopback only: they own it).
+    public func role(of account: String?) -> AccountRole? {
+        guard hasAccounts else { return .admin }
+        guard let account, let name = try? AccountName(account), let found = try? database.account(named: name), !found.disabled
+        else { return nil }
+        return found.role
+    }
+}
