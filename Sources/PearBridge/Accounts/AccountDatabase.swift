@@ -71,16 +71,19 @@ public final class AccountDatabase: Sendable {
     let cost: PasswordHash.Cost
     let scramIterations: Int
 
-    /// Opens (creating and migrating as needed) the database at `file`. `cost` and `scramIterations` are for tests
-    /// (the defaults are the real ones).
-    public init(file: URL, cost: PasswordHash.Cost = .interactive, scramIterations: Int = SCRAMCredentials.defaultIterations) throws {
+    /// Opens (creating and migrating as needed) the database at `file`. `cost`, `scramIterations` and `upTo` (the last
+    /// migration to apply, as an earlier release would have) are for tests; the defaults are the real ones.
+    public init(
+        file: URL, cost: PasswordHash.Cost = .interactive, scramIterations: Int = SCRAMCredentials.defaultIterations,
+        upTo lastMigration: String? = nil
+    ) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         queue = try DatabaseQueue(path: file.path, configuration: configuration)
         chmod(file.path, 0o600)
         self.cost = cost
         self.scramIterations = scramIterations
-        try Self.migrator.migrate(queue)
+        if let lastMigration { try Self.migrator.migrate(queue, upTo: lastMigration) } else { try Self.migrator.migrate(queue) }
     }
 
     public convenience init(in directory: DataDirectory) throws {

@@ -20,6 +20,11 @@ import Testing
 
     static func name(_ text: String) throws -> AccountName { try AccountName(text) }
 
+    /// A database at `file` migrated only up to `migration` (as an earlier release left it).
+    static func databaseAt(_ file: URL, upTo migration: String) throws -> AccountDatabase {
+        try AccountDatabase(file: file, cost: .minimum, scramIterations: 4096, upTo: migration)
+    }
+
     @Test func anEmptyDatabaseIsCreatedPrivateAndKeepsWhatIsAdded() throws {
         let (database, file) = try Self.database()
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
