@@ -65,6 +65,16 @@ struct Run: AsyncParsableCommand {
         help: "Let clients make accounts with IRCv3 REGISTER (standalone mode; they last until it stops).")
     var allowRegistration = false
 
+    @Flag(
+        name: .customLong("registration-after-connect"),
+        help: "With --allow-registration: REGISTER only once connected (not before NICK/USER complete).")
+    var registrationAfterConnect = false
+
+    @Flag(
+        name: .customLong("registration-requires-email"),
+        help: "With --allow-registration: REGISTER must give an email address (its form is checked; no mail is sent).")
+    var registrationRequiresEmail = false
+
     @Option(name: .customLong("oper"), help: "NAME:PASSWORD of a local IRC operator for OPER (repeatable; kept as an Argon2id hash).")
     var operators: [String] = []
 
@@ -187,7 +197,10 @@ struct Run: AsyncParsableCommand {
             backend = try standaloneBackend()
             // Its PLAIN accounts can log in with SCRAM-SHA-256 too.
             configuration.offersSCRAM = true
-            if allowRegistration { configuration.accountRegistration = AccountRegistrationPolicy() }
+            if allowRegistration {
+                configuration.accountRegistration = AccountRegistrationPolicy(
+                    beforeConnect: !registrationAfterConnect, requiresEmail: registrationRequiresEmail)
+            }
             logger.info("standalone mode: a plain local IRC server")
         } else {
             if allowRegistration { throw ValidationError("--allow-registration is for --standalone: a gateway's accounts are added by its admins") }

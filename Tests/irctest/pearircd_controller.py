@@ -62,6 +62,7 @@ class PearircdController(BaseServerController, DirectoryBasedController):
             OptionalBehaviors.MULTI_JOIN,
             OptionalBehaviors.MULTI_PRIVMSG,
             OptionalBehaviors.SASL_AFTER_REGISTRATION,
+            OptionalBehaviors.SASL_REAUTHENTICATION,
         )
     )
 
@@ -115,6 +116,13 @@ class PearircdController(BaseServerController, DirectoryBasedController):
         self.accounts_file.write_text("")
         if self._supports_option("--sasl-accounts-file"):
             arguments += ["--sasl-accounts-file", str(self.accounts_file)]
+        if self._supports_option("--allow-registration"):
+            # IRCv3 account registration, as the test asks for it.
+            arguments += ["--allow-registration"]
+            if not self.test_config.account_registration_before_connect:
+                arguments += ["--registration-after-connect"]
+            if self.test_config.account_registration_requires_email:
+                arguments += ["--registration-requires-email"]
         self.arguments = arguments
         self._start()
 

@@ -17,16 +17,26 @@ public struct AccountRegistrationPolicy: Sendable, Hashable {
     public var beforeConnect: Bool
     /// Whether the account may be named other than the client's nick (`custom-account-name`).
     public var customAccountName: Bool
+    /// Whether REGISTER must give an email address (`email-required`). Its form is checked; this server sends no mail.
+    public var requiresEmail: Bool
 
-    public init(beforeConnect: Bool = true, customAccountName: Bool = true) {
+    public init(beforeConnect: Bool = true, customAccountName: Bool = true, requiresEmail: Bool = false) {
         self.beforeConnect = beforeConnect
         self.customAccountName = customAccountName
+        self.requiresEmail = requiresEmail
     }
 
     /// The capability's value (`draft/account-registration=before-connect,custom-account-name`).
     var capabilityValue: String? {
         let flags = (beforeConnect ? ["before-connect"] : []) + (customAccountName ? ["custom-account-name"] : [])
+            + (requiresEmail ? ["email-required"] : [])
         return flags.isEmpty ? nil : flags.joined(separator: ",")
+    }
+
+    /// Whether `text` has the form of an email address (one `@` with something on each side, a dot in the domain).
+    static func looksLikeEmail(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !parts[1].hasPrefix(".") && !parts[1].hasSuffix(".")
     }
 }
 

@@ -36,6 +36,9 @@ extension IRCServerState {
         if !policy.customAccountName, fold(account) != fold(client.nick ?? "") {
             return fail("ACCOUNT_NAME_MUST_BE_NICK", account, "The account must be named after your nick")
         }
+        if policy.requiresEmail, !AccountRegistrationPolicy.looksLikeEmail(params[1]) {
+            return fail("INVALID_EMAIL", account, "Give an email address to register")
+        }
         guard mayReceivePassword(client) else {
             return fail("UNACCEPTABLE_PASSWORD", account, "REGISTER sends your password in the clear: connect with TLS")
         }

@@ -204,6 +204,18 @@ import Testing
         #expect(server.inbox(id) == [":irc.test FAIL REGISTER UNACCEPTABLE_PASSWORD bar :too short"])
     }
 
+    @Test func anEmailIsRequiredWhereThePolicySays() {
+        var server = Self.registering(AccountRegistrationPolicy(requiresEmail: true))
+        let id = server.connect()
+        #expect(server.send(id, "CAP LS 302").joined().contains("email-required"))
+        server.send(id, "NICK bar")
+        for email in ["*", "nobody", "a@", "@b.c", "a@b", "a@.b"] {
+            #expect(server.send(id, "REGISTER * \(email) pw").first?.contains("FAIL REGISTER INVALID_EMAIL bar") == true, "\(email)")
+        }
+        #expect(server.send(id, "REGISTER * bar@example.org pw").isEmpty)
+        #expect(server.takeBackendCalls() == [.register(id, account: "bar", email: "bar@example.org", password: "pw")])
+    }
+
     @Test func aRegistrationFloodWaits() {
         var server = Self.registering(AccountRegistrationPolicy())
         var refused = 0
