@@ -10,6 +10,8 @@
 //   swarm-rooms: swarm join/connect beside hyperswarm in Node (--interop DIR), JOIN-to-line between two gateways found
 //        on a loopback test net, 1,000 lines/s between them [--rounds N]
 //   private-rooms: the Argon2id derivation one private-room join costs [--rounds N]
+//   login: a password login at the accounts' Argon2id cost, a flood of logins through the hashing gate beside the same
+//        flood hashing at once (rate and peak memory), SCRAM's server-side look-up [--rounds N --logins N]
 //   p2p-direct: direct messages between two gateways at 100 lines/s, beside room lines on the same path and private
 //        messages on one standalone server [--rate N --lines N]
 //   nat-matrix: connect by key across the 25 pairs of NAT kinds built in network namespaces (root) [--runs N]
@@ -63,6 +65,8 @@ for suite in selected {
             report: report)
     case "private-rooms":
         try PrivateRoomBenchmarks.run(rounds: option("--rounds", default: 10), report: report)
+    case "login":
+        try await LoginBenchmarks.run(rounds: option("--rounds", default: 10), flood: option("--logins", default: 16), report: report)
     case "nat-matrix":
         try await NATMatrixBenchmarks.run(runs: option("--runs", default: 3), report: report)
     case "udx-lossy":

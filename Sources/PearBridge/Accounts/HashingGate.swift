@@ -13,7 +13,7 @@ public final class HashingGate: Sendable {
 
     private struct State {
         var running = 0
-        var waiters = Deque<CheckedContinuation<Void, Never>>()
+        var waiters = Deque<CheckedContinuation<Bool, Never>>()
     }
 
     public let concurrent: Int
@@ -38,10 +38,8 @@ public final class HashingGate: Sendable {
         state.withLock { ($0.running, $0.waiters.count) }
     }
 
-    private enum Admission { case now, queued, refused }
-
     private func acquire() async throws {
-        let admitted: Bool = state.withLock { state in
+        let admitted = state.withLock { state in
             guard state.running >= concurrent else {
                 state.running += 1
                 return true
@@ -49,36 +47,30 @@ public final class HashingGate: Sendable {
             return false
         }
         if admitted { return }
-        var refused = false
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let admission: Admission = state.withLock { state in
-                // A slot may have come free since the first look.
+        // Resumed with true once a slot is ours (now, if one came free since the first look, or when handed over by
+        // `release`), with false when the queue is full.
+        let granted = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let verdict: Bool? = state.withLock { state in
                 if state.running < concurrent {
                     state.running += 1
-                    return .now
+                    return true
                 }
-                guard state.waiters.count < waiting else { return .refused }
+                guard state.waiters.count < waiting else { return false }
                 state.waiters.append(continuation)
-                return .queued
+                return nil
             }
-            switch admission {
-            case .now: continuation.resume()
-            case .refused:
-                refused = true
-                continuation.resume()
-            case .queued: break
-            }
+            if let verdict { continuation.resume(returning: verdict) }
         }
-        if refused { throw Busy() }
+        if !granted { throw Busy() }
     }
 
     private func release() {
         // The slot passes straight to the next waiter (`running` unchanged), or is freed.
-        let next: CheckedContinuation<Void, Never>? = state.withLock { state in
+        let next: CheckedContinuation<Bool, Never>? = state.withLock { state in
             if let next = state.waiters.popFirst() { return next }
             state.running -= 1
             return nil
         }
-        next?.resume()
+        next?.resume(returning: true)
     }
 }
