@@ -205,7 +205,13 @@ struct Run: AsyncParsableCommand {
         } else {
             if allowRegistration { throw ValidationError("--allow-registration is for --standalone: a gateway's accounts are added by its admins") }
             let identity = try Identity.loadOrCreate(in: directory)
-            logger.info("identity", metadata: ["publicKey": "\(identity.publicKeyText)", "dataDirectory": "\(directory.url.path)"])
+            let transportKey = try Identity.loadOrCreate(in: directory, fileName: GatewayNode.transportKeyFileName)
+            logger.info(
+                "identity",
+                metadata: [
+                    "publicKey": "\(identity.publicKeyText)", "transportKey": "\(transportKey.publicKeyText)",
+                    "dataDirectory": "\(directory.url.path)",
+                ])
             let logins = AccountLogins(
                 database: try AccountDatabase(in: directory), servedIdentity: identity.keyPair.publicKey,
                 logger: Logger(label: "pearircd.accounts"))
@@ -240,9 +246,9 @@ struct Run: AsyncParsableCommand {
             }
             if !relays.isEmpty { logger.info("relays", metadata: ["keys": "\(relays.joined(separator: ", "))"]) }
             let node = try GatewayNode(
-                directory: directory, identity: identity, configuration: nodeConfiguration, group: eventLoopGroup.next(),
+                directory: directory, identity: identity, transportKey: transportKey, configuration: nodeConfiguration, group: eventLoopGroup.next(),
                 logger: logger)
-            backend = GatewayBackend(gateway: node.gateway, connector: node.connector, logins: logins)
+            backend = GatewayBackend(gateway: node.gateway, connector: node.connector, logins: logins, transportKey: node.transportKey)
             configuration.serviceNames = [PearServ.name]
             // Other gateways do not obey this one: modes it cannot enforce on them are refused, not half applied, and
             // no channel starts topic-locked (nobody could ever set the topic of a room nobody moderates).

@@ -59,7 +59,12 @@ extension Gateway {
                 if case .directLine(let line) = event, ignores.hides(line.author) { continue }
                 roomEvents.publish(event)
             case .seek(let identity, let seeking):
-                await discovery?.seek(publicKey: identity, seeking)
+                // Their gateway announces the person's topic; we only look it up.
+                await discovery?.lookUp(topic: PeopleWire.discoveryTopic(of: identity), seeking)
+            case .peopleProven(let id, let people):
+                guard links[id] != nil else { continue }
+                provenPeople[id] = people
+                connectedKeys.withLock { keys in for person in people { keys[person, default: 0] += 1 } }
             case .openConversation(let identity):
                 _ = await openConversation(with: identity, group: &group)
             case .skippedBlock(let topic, let writer, let index):

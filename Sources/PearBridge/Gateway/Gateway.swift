@@ -149,6 +149,9 @@ public actor Gateway: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 await restoreRooms(group: &group)
+                // Each person here is found under their own topic (by whoever has a direct message for them): the
+                // connections' key is the gateway's, which says nothing of who is behind it.
+                for person in state.localPeople { await discovery?.join(topic: PeopleWire.discoveryTopic(of: person.publicKey)) }
                 markReady()
                 while let job = await mailbox.next() {
                     await process(job, group: &group)
@@ -306,8 +309,11 @@ public actor Gateway: Service {
         connectedKeys.withLock { $0[identity, default: 0] > 0 }
     }
 
-    /// The remote keys of the connections attached now, with how many each (kept by the mailbox loop).
+    /// The people proven on the connections attached now (`PeopleWire`), with on how many each (kept by the mailbox
+    /// loop).
     nonisolated let connectedKeys = Mutex<[[UInt8]: Int]>([:])
+    /// The people each connection proved, to take them off `connectedKeys` when it ends.
+    var provenPeople: [ConnectionID: [[UInt8]]] = [:]
 
     /// A person was ignored or unignored (`IgnoreList`): their conversation's channel closes, or opens again.
     public nonisolated func ignoreChanged(_ id: String) {
@@ -352,7 +358,10 @@ public actor Gateway: Service {
     /// One connected peer, for `/msg PearServ peers` and diagnostics.
     public struct PeerSummary: Sendable, Hashable {
         public var label: String
+        /// The connection's key: the other gateway's transport key.
         public var remoteKey: [UInt8]
+        /// The people it proved it speaks for on this connection (`PeopleWire`), sorted.
+        public var people: [[UInt8]]
         /// The nick its person shows in a room we share, once their log proved their identity.
         public var nick: String?
         /// The rooms shared with it (channel names as our user joined them), sorted.
@@ -368,9 +377,10 @@ public actor Gateway: Service {
             for id in links.keys.sorted() {
                 guard let link = links[id] else { continue }
                 let shared = (state.peers[id]?.rooms ?? [:]).filter(\.value.isShared).compactMap { state.rooms[$0.key]?.channel }
+                let people = (state.peers[id]?.people ?? []).sorted { $0.lexicographicallyPrecedes($1) }
                 summaries.append(PeerSummary(
-                    label: link.mux.label, remoteKey: link.mux.remotePublicKey,
-                    nick: state.nick(ofIdentity: link.mux.remotePublicKey), rooms: shared.sorted(),
+                    label: link.mux.label, remoteKey: link.mux.remotePublicKey, people: people,
+                    nick: people.lazy.compactMap { self.state.nick(ofIdentity: $0) }.first, rooms: shared.sorted(),
                     path: await link.mux.pathInfo()))
             }
             return summaries
@@ -416,7 +426,6 @@ public actor Gateway: Service {
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
-            connectedKeys.withLock { $0[link.mux.remotePublicKey, default: 0] += 1 }
             await perform(
                 state.peerConnected(id, remoteKey: link.mux.remotePublicKey, handshakeHash: link.mux.handshakeHash, isInitiator: link.mux.isInitiator),
                 group: &group)
@@ -425,9 +434,12 @@ public actor Gateway: Service {
             done.resume()
         case .peerGone(let id):
             guard let link = links.removeValue(forKey: id) else { return }
+            let people = provenPeople.removeValue(forKey: id) ?? []
             connectedKeys.withLock { keys in
-                keys[link.mux.remotePublicKey, default: 1] -= 1
-                if keys[link.mux.remotePublicKey] == 0 { keys[link.mux.remotePublicKey] = nil }
+                for person in people {
+                    keys[person, default: 1] -= 1
+                    if keys[person] == 0 { keys[person] = nil }
+                }
             }
             for driver in link.allDrivers { await driver.stop() }
             logger.info("peer disconnected", metadata: ["peer": "\(link.mux.label)"])

@@ -24,8 +24,11 @@ enum GatewayAction: Sendable {
     case disconnect(GatewayState.ConnectionID, PeerMisbehaviour)
     /// Start (or stop) looking for the room's people: discovery joins (or leaves) the room topic.
     case discover(RoomTopic, Bool)
-    /// Keep dialling (or stop dialling) a person by their identity key: someone a direct message waits for.
+    /// Keep looking for (or stop looking for) a person by their identity key: someone a direct message waits for
+    /// (discovery looks up their person topic, `PersonTopic`).
     case seek([UInt8], Bool)
+    /// The peer proved these people on the connection (`PeopleWire`): they count as connected while it lasts.
+    case peopleProven(GatewayState.ConnectionID, [[UInt8]])
     /// Our user joined a room nobody shares yet: after a moment (peers found at once need not be announced as
     /// missing), report `aloneCheck`.
     case checkAlone(RoomTopic)
@@ -52,6 +55,10 @@ public enum PeerMisbehaviour: Error, Hashable, Sendable, CustomStringConvertible
     case malformedReplicationMessage
     /// Broke the Hypercore replication protocol, or sent data that failed verification.
     case replication(String)
+    /// A `pearirc/people/v1` hello that does not decode.
+    case malformedPeopleProof
+    /// A `pearirc/people/v1` hello with a signature that does not verify: it claims someone it cannot prove.
+    case falsePeopleProof
 
     public var description: String {
         switch self {
@@ -62,6 +69,8 @@ public enum PeerMisbehaviour: Error, Hashable, Sendable, CustomStringConvertible
         case .malformedReplicationHandshake: "malformed replication handshake"
         case .malformedReplicationMessage: "malformed replication message"
         case .replication(let reason): "replication: \(reason)"
+        case .malformedPeopleProof: "malformed people proof"
+        case .falsePeopleProof: "false people proof (claims someone it cannot prove)"
         }
     }
 }

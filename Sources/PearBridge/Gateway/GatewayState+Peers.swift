@@ -9,7 +9,29 @@ extension GatewayState {
 
     mutating func peerConnected(_ id: ConnectionID, remoteKey: [UInt8], handshakeHash: [UInt8] = [], isInitiator: Bool = false) -> [GatewayAction] {
         peers[id] = PeerRecord(remoteKey: remoteKey, handshakeHash: handshakeHash, isInitiator: isInitiator)
-        return joinedRooms.flatMap { announce($0, on: id) } + offerRelay(on: id)
+        // Who we speak for goes first: the peer's answers that need it (a direct conversation's channel) come after.
+        let people = PeopleWire.hello(people: localPeople, handshakeHash: handshakeHash, weAreInitiator: isInitiator)
+        return [.openChannel(id, protocol: PeopleWire.protocolName, id: [], handshake: people.compactEncoded())]
+            + joinedRooms.flatMap { announce($0, on: id) } + offerRelay(on: id)
+    }
+
+    /// The peer's `pearirc/people/v1` hello: the people it proves are on this connection now (once per connection). A
+    /// conversation with one of them opens its channel here.
+    mutating func peopleHello(_ handshake: [UInt8], channelID: [UInt8], on id: ConnectionID) -> [GatewayAction] {
+        guard let peer = peers[id], channelID.isEmpty, !peer.peopleProven else {
+            return [.rejectChannel(id, protocol: PeopleWire.protocolName, id: channelID)]
+        }
+        guard let hello = try? PeopleWire.Hello(compactEncoded: handshake) else { return [.disconnect(id, .malformedPeopleProof)] }
+        guard let people = PeopleWire.verify(hello, handshakeHash: peer.handshakeHash, weAreInitiator: peer.isInitiator) else {
+            return [.disconnect(id, .falsePeopleProof)]
+        }
+        peers[id]?.peopleProven = true
+        peers[id]?.people = Set(people)
+        var actions: [GatewayAction] = [.peopleProven(id, people)]
+        for person in people.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            if let topic = conversations[person], !refusesDirectMessages(person) { actions += announce(topic, on: id) }
+        }
+        return actions
     }
 
     // MARK: - Relay offers
@@ -58,7 +80,7 @@ extension GatewayState {
             guard var room = rooms[topic], let owner = room.presence.connectionEnded(id) else { continue }
             let gone = switch room.state.identities[owner] {
             case let proven?:
-                proven == peer.remoteKey && !room.presence.claimants(of: owner).contains { peers[$0]?.remoteKey == proven }
+                peer.hosts(proven) && !room.presence.claimants(of: owner).contains { peers[$0]?.hosts(proven) == true }
             case nil:
                 !room.presence.isClaimed(owner)
             }
@@ -112,6 +134,8 @@ extension GatewayState {
             return []
         case .opened(DirectWire.protocolName, let bytes, let handshake):
             return directChannelOpened(bytes, handshake: handshake, on: id)
+        case .opened(PeopleWire.protocolName, let channelID, let handshake):
+            return peopleHello(handshake, channelID: channelID, on: id)
         case .opened(ReplicationMessage.protocolName, let discoveryKey, let handshake):
             guard let remote = try? ReplicationHandshake(compactEncoded: handshake) else {
                 return [.disconnect(id, .malformedReplicationHandshake)]
@@ -157,13 +181,17 @@ extension GatewayState {
         }
     }
 
-    /// The peer opened a direct conversation's channel: only the conversation between the connection's identity and
-    /// ours (its topic is what we compute for that pair, so a third gateway that learned a topic gets nothing), and
-    /// not from a person whose direct messages are refused. A conversation we do not hold yet is opened by the shell
-    /// (`openConversation`); the peer's open waits for it.
+    /// The peer opened a direct conversation's channel: only the conversation between a person proven on this
+    /// connection (`PeopleWire`) and ours (its topic is what we compute for that pair, so a third gateway that learned
+    /// a topic gets nothing), and not from a person whose direct messages are refused. A conversation we do not hold
+    /// yet is opened by the shell (`openConversation`); the peer's open waits for it.
     mutating func directChannelOpened(_ bytes: [UInt8], handshake: [UInt8], on id: ConnectionID) -> [GatewayAction] {
         let reject = [GatewayAction.rejectChannel(id, protocol: DirectWire.protocolName, id: bytes)]
-        guard let remote = peers[id]?.remoteKey, let topic = RoomTopic(bytes: bytes), !refusesDirectMessages(remote) else { return reject }
+        guard let peer = peers[id], let topic = RoomTopic(bytes: bytes) else { return reject }
+        // The proven person whose conversation with us this topic is (a held one first: no key exchange needed).
+        let remote = peer.people.first { conversations[$0] == topic }
+            ?? peer.people.first { (try? DirectConversationKeys(ourKeyPair: identity, counterpart: $0))?.topic == bytes }
+        guard let remote, !refusesDirectMessages(remote) else { return reject }
         if let held = conversations[remote] {
             guard held == topic else { return reject }
             let (channel, steps) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: rooms[topic]?.joined == true)
@@ -185,7 +213,7 @@ extension GatewayState {
     mutating func directRefusalChanged(_ identity: [UInt8]) -> [GatewayAction] {
         guard let topic = conversations[identity] else { return [] }
         var actions: [GatewayAction] = []
-        for id in peers.keys.sorted() where peers[id]?.remoteKey == identity {
+        for id in peers.keys.sorted() where peers[id]?.hosts(identity) == true {
             if refusesDirectMessages(identity) {
                 if peers[id]?.rooms[topic]?.isOpenHere == true {
                     actions.append(.closeChannel(id, protocol: DirectWire.protocolName, id: topic.bytes))
@@ -223,7 +251,7 @@ extension GatewayState {
     /// direct conversation's channel is opened only on its person's connections.
     mutating func announce(_ topic: RoomTopic, on id: ConnectionID) -> [GatewayAction] {
         guard let peer = peers[id], let room = rooms[topic], room.joined else { return [] }
-        if let counterpart = room.kind.counterpart, peer.remoteKey != counterpart || refusesDirectMessages(counterpart) { return [] }
+        if let counterpart = room.kind.counterpart, !peer.hosts(counterpart) || refusesDirectMessages(counterpart) { return [] }
         if room.kind.privateKeys != nil, let wire = RoomTopic(bytes: wireID(topic, on: id)), let waiting = peers[id]?.rooms[wire] {
             // The peer opened this private room's channel before we held the room: kept under its id until now.
             peers[id]?.rooms[wire] = nil

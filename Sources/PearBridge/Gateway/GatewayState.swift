@@ -40,6 +40,13 @@ struct GatewayState: Sendable {
         var pendingReplicationOpens: [[UInt8]: ReplicationHandshake] = [:]
         /// The blind relay the peer offers (`pearirc/relay/v1`), if it does.
         var relayOffer: [UInt8]?
+        /// The people the peer proved it speaks for on this connection (`PeopleWire`); empty until its hello came, and
+        /// for peers that do not speak it.
+        var people = Set<[UInt8]>()
+        var peopleProven = false
+
+        /// Whether this connection reaches `identity` (a person proven on it, never merely the transport key).
+        func hosts(_ identity: [UInt8]) -> Bool { people.contains(identity) }
 
         var pendingRoomOpens: Int {
             rooms.values.count { if case .requested = $0.state { true } else { false } }
@@ -179,13 +186,16 @@ struct GatewayState: Sendable {
     /// Whether a connection to the person is up with their conversation's channel shared (a line can reach them now).
     func canReach(_ identity: [UInt8]) -> Bool {
         guard let topic = conversations[identity] else { return false }
-        return peers.values.contains { $0.remoteKey == identity && $0.rooms[topic]?.isShared == true }
+        return peers.values.contains { $0.hosts(identity) && $0.rooms[topic]?.isShared == true }
     }
 
     /// Whether any connection to the person is up.
     func isConnected(_ identity: [UInt8]) -> Bool {
-        peers.values.contains { $0.remoteKey == identity }
+        peers.values.contains { $0.hosts(identity) }
     }
+
+    /// The people this gateway speaks for (one so far: the gateway's identity), proven on every connection.
+    var localPeople: [Ed25519.KeyPair] { [identity] }
 
     /// The writers the room had when it was saved. Call before `restoredJoin`, and perform the actions (their logs are
     /// read) first: what was already stored is history, not news, and is published to nobody.

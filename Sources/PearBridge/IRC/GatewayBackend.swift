@@ -13,10 +13,11 @@ public final class GatewayBackend: ChatBackend {
     public let events: AsyncStream<BackendEvent>
     private let subscription: RoomEventHub.Subscription
 
-    public init(gateway: Gateway, connector: PearServ.Connector?, logins: AccountLogins? = nil) {
+    /// `transportKey`: the key the gateway's connections run under (`GatewayNode.transportKey`), shown by PearServ.
+    public init(gateway: Gateway, connector: PearServ.Connector?, logins: AccountLogins? = nil, transportKey: [UInt8]? = nil) {
         self.gateway = gateway
         self.logins = logins
-        service = PearServ(gateway: gateway, connector: connector, logins: logins)
+        service = PearServ(gateway: gateway, connector: connector, logins: logins, transportKey: transportKey)
         let (events, continuation) = AsyncStream<BackendEvent>.makeStream()
         self.events = events
         subscription = gateway.roomEvents.subscribe { event in

@@ -16,11 +16,14 @@ public struct PearServ: Sendable {
     /// The gateway's accounts, whose roles decide who may use which command; nil: no accounts (the one user may use
     /// them all).
     let logins: AccountLogins?
+    /// The key the gateway's connections run under, when known.
+    let transportKey: [UInt8]?
 
-    public init(gateway: Gateway, connector: Connector?, logins: AccountLogins? = nil) {
+    public init(gateway: Gateway, connector: Connector?, logins: AccountLogins? = nil, transportKey: [UInt8]? = nil) {
         self.gateway = gateway
         self.connector = connector
         self.logins = logins
+        self.transportKey = transportKey
     }
 
     /// The role each command needs (docs/user-guide.md has the same table). Checked here, at every command, against
@@ -79,7 +82,10 @@ public struct PearServ: Sendable {
                 return ["Could not connect to \(address): \(Self.explain(error))."]
             }
         case "identity":
+            // The identity is the person's (what others /msg by key); the transport key is what peers see a connection
+            // come from (`pearircd identity` prints both).
             return ["Your public key: \(gateway.identity.publicKeyText)"]
+                + (transportKey.map { ["This gateway's transport key (its connections): \(ZBase32.encode($0))"] } ?? [])
         case "ignore", "unignore":
             let command = words[0].lowercased()
             guard words.count == 2 else { return ["Usage: \(command) NICK|KEY"] }
@@ -126,7 +132,9 @@ public struct PearServ: Sendable {
     static func describe(_ peer: Gateway.PeerSummary) -> String {
         let rtt = peer.path.roundTripTime.map { "rtt \(Self.milliseconds($0)) ms" } ?? "rtt unknown"
         let rooms = peer.rooms.isEmpty ? "no rooms shared" : "rooms shared: \(peer.rooms.joined(separator: " "))"
-        return "identity \(ZBase32.encode(peer.remoteKey).prefix(12))…  \(peer.nick ?? "(not seen in a room yet)")  \(rooms)  "
+        // The person it proved it speaks for; a peer that proves none (another implementation's) by its connection key.
+        let who = peer.people.first.map { "identity \(ZBase32.encode($0).prefix(12))…" } ?? "key \(ZBase32.encode(peer.remoteKey).prefix(12))…"
+        return "\(who)  \(peer.nick ?? "(not seen in a room yet)")  \(rooms)  "
             + "\(peer.path.kind) (\(peer.label))  \(rtt)"
     }
 
@@ -167,7 +175,7 @@ public struct PearServ: Sendable {
         "PearServ commands:",
         "  peers              list connected gateways (of the rooms you are in): identity, nick, rooms shared, how connected, round-trip time",
         "  rooms              list your rooms with how many peers share each",
-        "  identity           show this gateway's public key",
+        "  identity           show your public key (and the gateway's transport key)",
         "  ignore NICK|KEY    hide a person's lines and refuse their private messages here (local only); unignore undoes it; ignores lists them",
         "  invite #CHANNEL    print an invite to a private room (one joined with a key: /join #team secret)",
         "  accept INVITE      accept an invite; then /join its channel",

@@ -33,7 +33,12 @@ public final class GatewayNode: Sendable {
         }
     }
 
+    /// The gateway's own key file: connections run under it, not under the identity of the person it speaks for.
+    public static let transportKeyFileName = "transport.key"
+
     public let gateway: Gateway
+    /// The public key the gateway's connections and DHT server run under.
+    public let transportKey: [UInt8]
     public let connections: PeerConnectionManager
     public let transport: any PeerTransport
     /// The DHT swarm, unless running without the DHT.
@@ -41,16 +46,23 @@ public final class GatewayNode: Sendable {
     private let configuration: Configuration
     private let logger: Logger
 
+    /// - Parameters:
+    ///   - identity: the person the gateway speaks for (their logs are signed with it; proven to peers on each
+    ///     connection, `PeopleWire`).
+    ///   - transportKey: the gateway's own key, which its connections (Noise) and its DHT server run under; nil loads
+    ///     (or creates) `transport.key` in the data directory.
     public init(
-        directory: DataDirectory, identity: Identity, configuration: Configuration, group: (any EventLoopGroup)? = nil,
-        transport: (any PeerTransport)? = nil, discovery: (any PeerDiscovery)? = nil, logger: Logger
+        directory: DataDirectory, identity: Identity, transportKey: Identity? = nil, configuration: Configuration,
+        group: (any EventLoopGroup)? = nil, transport: (any PeerTransport)? = nil, discovery: (any PeerDiscovery)? = nil,
+        logger: Logger
     ) throws {
-        let transport = transport ?? SwarmTransport(keyPair: identity.keyPair, logger: Logger(label: "pearircd.swarm"), group: group)
+        let transportKey = try transportKey ?? Identity.loadOrCreate(in: directory, fileName: Self.transportKeyFileName)
+        let transport = transport ?? SwarmTransport(keyPair: transportKey.keyPair, logger: Logger(label: "pearircd.swarm"), group: group)
         // The gateway reports misbehaving peers to the manager, which it has not met yet: the box closes the loop.
         let manager = ManagerBox()
         let swarm = configuration.dht.map { dht in
             DHTSwarm(
-                keyPair: identity.keyPair, configuration: dht, eventLoop: group?.next() ?? MultiThreadedEventLoopGroup.singleton.next(),
+                keyPair: transportKey.keyPair, configuration: dht, eventLoop: group?.next() ?? MultiThreadedEventLoopGroup.singleton.next(),
                 logger: logger)
         }
         let staticPeers = discovery ?? StaticPeerDiscovery(configuration.staticPeers)
@@ -61,7 +73,7 @@ public final class GatewayNode: Sendable {
             manager.ban(key, reason: "\(reason)")
         }
         let connections = PeerConnectionManager(
-            localKey: identity.keyPair.publicKey, transport: transport, keyDialler: swarm,
+            localKey: transportKey.keyPair.publicKey, transport: transport, keyDialler: swarm,
             discovery: discovery, retry: configuration.retry, maximumPeers: configuration.maximumPeers,
             banDuration: configuration.banDuration, logger: logger
         ) { connection in
@@ -73,6 +85,7 @@ public final class GatewayNode: Sendable {
             hooks.offeredRelays = { await gateway.offeredRelays }
         }
         self.gateway = gateway
+        self.transportKey = transportKey.keyPair.publicKey
         self.connections = connections
         self.transport = transport
         self.swarm = swarm

@@ -78,6 +78,8 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
     private var closed = false
     /// Topics joined before the node was ready.
     private var waiting: [[UInt8]] = []
+    /// Topics to look up (not announce) once bootstrapped (`lookUp`).
+    private var waitingLookUps: [[UInt8]] = []
     /// The joined topics each key found was found under (at most `maximumTrackedKeys` keys; the newest are kept).
     private var topicsOfKey: [[UInt8]: Set<[UInt8]>] = [:]
     private static let maximumTrackedKeys = 4096
@@ -156,6 +158,8 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         ready.succeed()
         for topic in waiting { _ = discovery.join(topic) }
         waiting.removeAll()
+        for topic in waitingLookUps { _ = discovery.join(topic, server: false, client: true) }
+        waitingLookUps.removeAll()
         offerSought()
     }
 
@@ -232,9 +236,24 @@ public final class DHTSwarm: PeerDiscovery, PeerKeyDialler, @unchecked Sendable 
         }
     }
 
+    /// Looks `topic` up (now, and again as joined topics are refreshed) without announcing ourselves under it, until
+    /// told to stop: a person we must reach, found under their own topic.
+    public func lookUp(topic: [UInt8], _ looking: Bool) async {
+        if !looking { return await leave(topic: topic) }
+        loop.execute { [self] in
+            guard !closed else { return }
+            if bootstrapped {
+                _ = discovery.join(topic, server: false, client: true)
+            } else if !waitingLookUps.contains(topic) {
+                waitingLookUps.append(topic)
+            }
+        }
+    }
+
     public func leave(topic: [UInt8]) async {
         loop.execute { [self] in
             waiting.removeAll { $0 == topic }
+            waitingLookUps.removeAll { $0 == topic }
             _ = discovery.leave(topic)
             for key in Array(topicsOfKey.keys) {
                 topicsOfKey[key]?.remove(topic)

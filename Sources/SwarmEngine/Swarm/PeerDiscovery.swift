@@ -50,11 +50,16 @@ public protocol PeerDiscovery: Sendable {
     /// Keep looking for (dialling) the peer with this public key, found under no topic: someone we have something
     /// for (a direct message kept while they were away). `false` stops.
     func seek(publicKey: [UInt8], _ seeking: Bool) async
+    /// Keep looking up `topic` without announcing ourselves under it (someone else's topic: a person we must reach,
+    /// announced under their own); `false` stops.
+    func lookUp(topic: [UInt8], _ looking: Bool) async
 }
 
 extension PeerDiscovery {
     /// Discoveries that cannot dial keys (static peers) find no one this way.
     public func seek(publicKey: [UInt8], _ seeking: Bool) async {}
+    /// Discoveries without topics (static peers) find no one this way.
+    public func lookUp(topic: [UInt8], _ looking: Bool) async {}
 }
 
 /// Dials peers by public key alone (HyperDHT's connect: the DHT finds where the key's server is and the two sides
@@ -118,5 +123,9 @@ public final class CombinedPeerDiscovery: PeerDiscovery {
 
     public func seek(publicKey: [UInt8], _ seeking: Bool) async {
         for part in parts { await part.seek(publicKey: publicKey, seeking) }
+    }
+
+    public func lookUp(topic: [UInt8], _ looking: Bool) async {
+        for part in parts { await part.lookUp(topic: topic, looking) }
     }
 }

@@ -55,6 +55,7 @@ import Testing
             case .openConversation(let identity): "openConversation \(identity[0])"
             case .seek(let identity, let seeking): "\(seeking ? "seek" : "unseek") \(identity[0])"
             case .skippedBlock(_, let writer, let index): "skipped \(writer[0])#\(index)"
+            case .peopleProven(let id, let people): "people \(id) \(people.map { "\($0[0])" }.joined(separator: ","))"
             }
         }
     }
@@ -256,7 +257,7 @@ import Testing
         var state = Self.makeState()
         if row.joinFirst { _ = state.joined(channel: "#room", nick: "alice", at: Date()) }
         let connected = Self.describe(state.peerConnected(1, remoteKey: Self.peerKey))
-        #expect(connected == (row.joinFirst ? ["open 1 pearirc/room/v1"] : []))
+        #expect(connected == ["open 1 pearirc/people/v1"] + (row.joinFirst ? ["open 1 pearirc/room/v1"] : []))
         let actions = row.events.flatMap { state.peerEvent($0, on: 1) }
         // The first peer's notice to our user is `aJoinAloneIsToldAndTheFirstPeerIsAnnouncedOnce`'s subject.
         #expect(Self.describe(actions).filter { !$0.hasPrefix("publish notice") } == row.expected, "\(row.description)")
@@ -355,8 +356,9 @@ import Testing
             blocks: [Self.entry(.identity, proof, lamport: 1), Self.entry(.nick, "bob", lamport: 2), Self.entry(.message, "hi", lamport: 3)])
         // bob is now shown under "bob": the nick is his here for good, and the catalogue saves it.
         #expect(Self.describe(read) == ["publish joined #room bob", "publish line #room <bob> hi", "save"])
-        // Bob's connection claimed his writer; when it ends, he leaves (his log proved that connection's identity).
-        _ = state.peerConnected(1, remoteKey: bob.publicKey)
+        // Bob's connection claimed his writer; when it ends, he leaves (his log proved an identity that connection
+        // proved too).
+        _ = state.connect(1, remoteKey: Self.key(0xB0), proving: [bob])
         _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: 1)
         #expect(Self.describe(state.peerDisconnected(1)) == ["publish left #room Connection gone"])
     }
@@ -380,7 +382,7 @@ import Testing
     @Test func aReplacedConnectionDoesNotMakeItsPersonLeave() {
         var (state, bob, bobWriter) = Self.roomWithProvenBob()
         for id: GatewayState.ConnectionID in [1, 2] {
-            _ = state.peerConnected(id, remoteKey: bob.publicKey)
+            _ = state.connect(id, remoteKey: Self.key(0xB0), proving: [bob])
             _ = state.peerEvent(.opened(protocol: RoomWire.protocolName, id: Self.room.bytes, handshake: Self.hello(bobWriter)), on: id)
         }
         #expect(state.peerDisconnected(1).isEmpty, "bob is still connected through connection 2")
@@ -490,5 +492,15 @@ import Testing
         #expect(state.blocksRead(Self.room, writer: Self.key(7), from: 0, blocks: [Self.entry(.message, "hi", lamport: 1)]).isEmpty)
         // ...but the line is in the room's history.
         #expect(state.history(Self.room).map(\.text) == ["hi"])
+    }
+}
+
+extension GatewayState {
+    /// A peer connects and proves `people` (its `pearirc/people/v1` hello, as its gateway sends it: it dialled us, our
+    /// handshake hash is empty in these tests); the actions both made.
+    mutating func connect(_ id: ConnectionID, remoteKey: [UInt8], proving people: [Ed25519.KeyPair]) -> [GatewayAction] {
+        let connected = peerConnected(id, remoteKey: remoteKey)
+        let hello = PeopleWire.hello(people: people, handshakeHash: [], weAreInitiator: true)
+        return connected + peerEvent(.opened(protocol: PeopleWire.protocolName, id: [], handshake: hello.compactEncoded()), on: id)
     }
 }

@@ -61,7 +61,7 @@ import Testing
 
         /// How this gateway's connection to `peer` runs, once there is one.
         func path(to peer: LabGateway) async -> String? {
-            await node.gateway.peers.first { $0.remoteKey == peer.key }?.path.kind
+            await node.gateway.peers.first { $0.people.contains(peer.key) }?.path.kind
         }
 
         func close() async {

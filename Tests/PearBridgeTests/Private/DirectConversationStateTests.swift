@@ -42,17 +42,26 @@ import Testing
         return try entries.map { try SealedEntry.seal($0.encoded(), key: key, writer: writer) }
     }
 
+    /// A gateway's transport key: connections run under it, never under its people's identities.
+    static let bobsGateway = GatewayStateTests.key(0xB0)
+
     @Test func theChannelOpensOnlyWithItsPersonAndAnswersTheirOpen() throws {
         var (state, keys, topic) = try aliceState()
-        _ = state.peerConnected(1, remoteKey: carol.publicKey)
+        _ = state.connect(1, remoteKey: carol.publicKey, proving: [carol])
         let hello = GatewayStateTests.hello(Self.bobWriter)
         // Carol learned the topic somehow: refused on both protocols, and nothing opened for her.
         #expect(Describe.describe(state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: hello), on: 1))
             == ["reject 1 \(DirectWire.protocolName)"])
         #expect(Describe.describe(state.peerEvent(.opened(protocol: RoomWire.protocolName, id: keys.topic, handshake: hello), on: 1))
             == ["reject 1 \(RoomWire.protocolName)"])
-        // Bob's connection gets our open at once, and pairing replicates both logs (no writer lists on this channel).
-        #expect(Describe.describe(state.peerConnected(2, remoteKey: bob.publicKey)) == ["open 2 \(DirectWire.protocolName)"])
+        // A connection under bob's key that proves no one is not bob's: the key is a gateway's, not a person's.
+        #expect(Describe.describe(state.peerConnected(3, remoteKey: bob.publicKey)) == ["open 3 \(PeopleWire.protocolName)"])
+        #expect(Describe.describe(state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: hello), on: 3))
+            == ["reject 3 \(DirectWire.protocolName)"])
+        // Bob's gateway proves him: our open goes at once, and pairing replicates both logs (no writer lists on this
+        // channel).
+        #expect(Describe.describe(state.connect(2, remoteKey: Self.bobsGateway, proving: [bob]))
+            == ["open 2 \(PeopleWire.protocolName)", "people 2 \(bob.publicKey[0])", "open 2 \(DirectWire.protocolName)"])
         // Found: no longer sought by key.
         #expect(Describe.describe(state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: hello), on: 2))
             == ["unseek \(bob.publicKey[0])", "replicate 2 1", "openReplica 2", "save", "replicate 2 2"])
@@ -62,7 +71,7 @@ import Testing
 
     @Test func anOpenForAConversationNotHeldYetAsksTheShellToOpenItAndAnOtherTopicIsRefused() throws {
         var state = GatewayState(identity: alice, fold: GatewayStateTests.fold)
-        _ = state.peerConnected(2, remoteKey: bob.publicKey)
+        _ = state.connect(2, remoteKey: Self.bobsGateway, proving: [bob])
         let keys = try DirectConversationKeys(ourKeyPair: alice, counterpart: bob.publicKey)
         let hello = GatewayStateTests.hello(Self.bobWriter)
         // The topic of bob's conversation with carol is not ours with bob.
@@ -82,7 +91,8 @@ import Testing
         var (state, keys, _) = try aliceState()
         let refused = bob.publicKey
         state.refusesDirectMessages = { $0 == refused }
-        #expect(state.peerConnected(2, remoteKey: bob.publicKey).isEmpty)
+        #expect(Describe.describe(state.connect(2, remoteKey: Self.bobsGateway, proving: [bob]))
+            == ["open 2 \(PeopleWire.protocolName)", "people 2 \(bob.publicKey[0])"])
         #expect(Describe.describe(state.peerEvent(
             .opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: GatewayStateTests.hello(Self.bobWriter)), on: 2))
             == ["reject 2 \(DirectWire.protocolName)"])
@@ -90,7 +100,7 @@ import Testing
 
     @Test func onlyTheProvenPersonsLinesShowAndBadBlocksAreSkipped() throws {
         var (state, keys, topic) = try aliceState()
-        _ = state.peerConnected(2, remoteKey: bob.publicKey)
+        _ = state.connect(2, remoteKey: Self.bobsGateway, proving: [bob])
         _ = state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: GatewayStateTests.hello(Self.bobWriter)), on: 2)
         let blocks = try Self.sealedLog(by: bob, writer: Self.bobWriter, topic: topic, key: keys.contentKey, nick: "bob", texts: ["hi alice"])
         #expect(Describe.describe(state.blocksRead(topic, writer: Self.bobWriter, from: 0, blocks: blocks)) == ["publish direct <bob> hi alice"])
@@ -126,7 +136,7 @@ import Testing
         #expect(state.saidDirect(to: carol.publicKey, kind: .message, text: "x", messageID: nil, at: Date()).isEmpty)
         // A rename is not written into conversations (the next line carries it); bob reachable now: not sought.
         _ = state.renamed(to: "alicia", at: Date(timeIntervalSince1970: 7))
-        _ = state.peerConnected(2, remoteKey: bob.publicKey)
+        _ = state.connect(2, remoteKey: Self.bobsGateway, proving: [bob])
         _ = state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: GatewayStateTests.hello(Self.bobWriter)), on: 2)
         #expect(Describe.describe(state.saidDirect(to: bob.publicKey, kind: .message, text: "again", messageID: nil, at: Date(timeIntervalSince1970: 8)))
             == ["append nick@5,message@6"])

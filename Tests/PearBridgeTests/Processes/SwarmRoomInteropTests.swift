@@ -56,8 +56,8 @@ import Testing
                 try await SwarmRoomProcessTests.register(alice, "alice")
                 try await SwarmRoomProcessTests.join(alice, "alice", "#room")
                 try await alice.send("PRIVMSG #room :\(text)")
-                // The gateway's identity (the first 12 z-base-32 characters): the key the Node peer should meet.
-                let identity = try await SwarmRoomProcessTests.identity(of: alice)
+                // The gateway's transport key (the first 12 z-base-32 characters): the key the Node peer should meet.
+                let identity = try await SwarmRoomProcessTests.transportKey(of: alice)
 
                 let peer = try NodeProcess(
                     modules: modules,

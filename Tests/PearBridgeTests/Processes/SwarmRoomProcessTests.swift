@@ -149,6 +149,14 @@ import Testing
         return String(line.components(separatedBy: "Your public key: ").last?.prefix(12) ?? "")
     }
 
+    /// The first 12 characters of the key the client's gateway connects under (its transport key).
+    static func transportKey(of client: LineClient) async throws -> String {
+        try await client.send("PRIVMSG PearServ :identity")
+        let marker = "This gateway's transport key (its connections): "
+        let line = try await client.waitFor(containing: marker, timeout: .seconds(10))
+        return String(line.components(separatedBy: marker).last?.prefix(12) ?? "")
+    }
+
     /// Asks `/msg PearServ peers` until the line of the peer with identity `key` satisfies `predicate` (or, with
     /// `present: false`, until no line names it): what it reports changes as peers come and go. Each answer is
     /// fenced by a PING, so the lines of one answer are read together.
