@@ -117,6 +117,7 @@ def seeds():
         # seals every input itself and checks the round trip).
         "sealed-entry": [bytes([1]) + bytes(24) + bytes(range(40)), room_entry(0, 5, "hello")],
         # RoomInvite("#team", 0..31) as RoomInvite prints it.
+        "people-hello": [uint(0), uint(1) + bytes(range(32)) + bytes(64), uint(2) + bytes(192), uint(300)],
         "room-invite": [b"pearirc:" + zbase32(bytes([1]) + string("#team") + bytes(range(32))), b"pearirc:", b"pearirc:yy"],
         # Records for a stream: datagrams (type, data offset, then rwnd, seq, ack, body), time, writes, reads.
         "udx-stream": [

@@ -8,7 +8,7 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(irc-line room-entry room-wire replication-message proof protomux secret-stream-handshake secret-stream-frames udx-packet udx-stream dht-message sealed-entry room-invite)
+  targets=(irc-line room-entry room-wire replication-message proof protomux secret-stream-handshake secret-stream-frames udx-packet udx-stream dht-message sealed-entry room-invite people-hello)
 fi
 cd "$here"
 mkdir -p "$here/.build"

@@ -22,6 +22,7 @@ enum FuzzTarget: String, CaseIterable {
     case dhtMessage = "dht-message"
     case sealedEntry = "sealed-entry"
     case roomInvite = "room-invite"
+    case peopleHello = "people-hello"
 
     /// The fixed key and writer the sealed-entry target opens with (its seeds are sealed with them).
     static let sealKey = Array(UInt8(0)..<32)
@@ -113,6 +114,12 @@ enum FuzzTarget: String, CaseIterable {
             }
             precondition((try? SealedEntry.open(sealed, key: Self.sealKey, writer: Self.sealWriter)) == bytes, "seal/open round trip")
             precondition((try? SealedEntry.open(sealed, key: Self.sealKey, writer: Self.sealKey)) == nil, "opened for another writer")
+        case .peopleHello:
+            // A peer's `pearirc/people/v1` hello: decoding and checking its proofs never trap; what decodes encodes back
+            // to a hello that decodes the same.
+            guard let hello = try? PeopleWire.Hello(compactEncoded: bytes) else { return }
+            precondition((try? PeopleWire.Hello(compactEncoded: hello.compactEncoded())) == hello, "people hello round trip changed")
+            _ = PeopleWire.verify(hello, handshakeHash: Self.sealKey, weAreInitiator: bytes.count % 2 == 0)
         case .roomInvite:
             // A pasted invite: parsing never traps, and a parsed invite prints to one that parses to the same.
             guard let invite = try? RoomInvite(parsing: String(decoding: bytes, as: UTF8.self)) else { return }
