@@ -42,6 +42,7 @@ e2e: deps
 	$(SWIFT) build -c $(CONFIG) --product pearircd
 	python3 Tests/e2e/clients.py --pearircd "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd"
 	python3 Tests/e2e/p2p_clients.py --pearircd "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd"
+	python3 Tests/e2e/login_clients.py --pearircd "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd"
 
 # irctest conformance (docs/conformance.md): clones irctest into .build/irctest at a pinned commit if missing.
 # Needs python3 with pytest, pytest-xdist, filelock, ecdsa.
