@@ -183,6 +183,16 @@ def start_clients(tmux, home, alice, bob, timeout):
             Client(tmux, "bob", timeout, "/buffer clear", f"/buffer {CHANNEL}", "/print"))
 
 
+def report_failure(label, step, failure, logs, lines=30):
+    """Prints which check failed and why, then the tail of each log (name, path) that exists."""
+    print(f"{label}: FAILED at '{step}': {failure}", file=sys.stderr)
+    for name, path in logs:
+        if os.path.exists(path):
+            print(f"--- {name} log (tail) ---", file=sys.stderr)
+            with open(path) as handle:
+                print("".join(handle.readlines()[-lines:]), file=sys.stderr)
+
+
 def parse_options(description, default_timeout=20.0):
     """The options every e2e script takes: --pearircd, --timeout, --keep."""
     parser = argparse.ArgumentParser(description=description)
@@ -286,12 +296,7 @@ def main():
         print(f"e2e: passed in {time.monotonic() - started:.1f} s")
         return 0
     except CheckFailed as failure:
-        print(f"e2e: FAILED at '{step}': {failure}", file=sys.stderr)
-        log = os.path.join(directory, "pearircd.log")
-        if os.path.exists(log):
-            print("--- pearircd log (tail) ---", file=sys.stderr)
-            with open(log) as handle:
-                print("".join(handle.readlines()[-30:]), file=sys.stderr)
+        report_failure("e2e", step, failure, [("pearircd", os.path.join(directory, "pearircd.log"))])
         return 1
     finally:
         tmux.kill()

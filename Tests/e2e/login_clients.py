@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from clients import CHANNEL, CheckFailed, Client, Tmux, missing_requirement, parse_options
+from clients import CHANNEL, CheckFailed, Client, Tmux, missing_requirement, parse_options, report_failure
 from p2p_clients import ENVIRONMENT, start_gateway, stop
 
 ACCOUNT = "root"
@@ -147,12 +147,7 @@ def main():
         print(f"e2e-login: passed in {time.monotonic() - started:.1f} s")
         return 0
     except CheckFailed as failure:
-        print(f"e2e-login: FAILED at '{step}': {failure}", file=sys.stderr)
-        log = os.path.join(directory, "pearircd-a.log")
-        if os.path.exists(log):
-            print("--- pearircd log (tail) ---", file=sys.stderr)
-            with open(log) as handle:
-                print("".join(handle.readlines()[-30:]), file=sys.stderr)
+        report_failure("e2e-login", step, failure, [("gateway", os.path.join(directory, "pearircd-a.log"))])
         return 1
     finally:
         tmux.kill()

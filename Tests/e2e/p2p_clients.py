@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from clients import CHANNEL, CheckFailed, Tmux, missing_requirement, parse_options, start_clients
+from clients import CHANNEL, CheckFailed, Tmux, missing_requirement, parse_options, report_failure, start_clients
 
 
 # Never the public DHT: a gateway or node without a local --bootstrap refuses to start.
@@ -210,13 +210,7 @@ def run(options, swarm):
         print(f"{label}: passed in {time.monotonic() - started:.1f} s")
         return 0
     except CheckFailed as failure:
-        print(f"{label}: FAILED at '{step}': {failure}", file=sys.stderr)
-        for name in ("a", "b"):
-            log = os.path.join(directory, f"pearircd-{name}.log")
-            if os.path.exists(log):
-                print(f"--- gateway {name} log (tail) ---", file=sys.stderr)
-                with open(log) as handle:
-                    print("".join(handle.readlines()[-20:]), file=sys.stderr)
+        report_failure(label, step, failure, [(f"gateway {name}", os.path.join(directory, f"pearircd-{name}.log")) for name in ("a", "b")], lines=20)
         return 1
     finally:
         tmux.kill()
