@@ -44,7 +44,11 @@ extension IRCServerState {
     mutating func loginAllowsRegistration(_ id: ClientID, now: Date) -> Bool {
         guard let client = clients[id] else { return false }
         if client.passwordLoginUnderWay { return false }
-        guard client.account == nil else { return true }
+        guard client.account == nil else {
+            // Logged in by SASL: a PASS given as well is not needed (nor kept).
+            clients[id]?.password = nil
+            return true
+        }
         if let pass = client.password {
             clients[id]?.password = nil
             guard mayReceivePassword(client) else {

@@ -27,6 +27,11 @@ extension GatewayState {
         }
         peers[id]?.peopleProven = true
         peers[id]?.people = Set(people)
+        for person in people {
+            if let keys = try? DirectConversationKeys(ourKeyPair: identity, counterpart: person) {
+                peers[id]?.conversationTopics[keys.topic] = person
+            }
+        }
         var actions: [GatewayAction] = [.peopleProven(id, people)]
         for person in people.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             if let topic = conversations[person], !refusesDirectMessages(person) { actions += announce(topic, on: id) }
@@ -188,17 +193,14 @@ extension GatewayState {
     mutating func directChannelOpened(_ bytes: [UInt8], handshake: [UInt8], on id: ConnectionID) -> [GatewayAction] {
         let reject = [GatewayAction.rejectChannel(id, protocol: DirectWire.protocolName, id: bytes)]
         guard let peer = peers[id], let topic = RoomTopic(bytes: bytes) else { return reject }
-        // The proven person whose conversation with us this topic is (a held one first: no key exchange needed).
-        let remote = peer.people.first { conversations[$0] == topic }
-            ?? peer.people.first { (try? DirectConversationKeys(ourKeyPair: identity, counterpart: $0))?.topic == bytes }
-        guard let remote, !refusesDirectMessages(remote) else { return reject }
+        // The proven person whose conversation with us this topic is.
+        guard let remote = peer.conversationTopics[bytes], !refusesDirectMessages(remote) else { return reject }
         if let held = conversations[remote] {
             guard held == topic else { return reject }
             let (channel, steps) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: rooms[topic]?.joined == true)
             peers[id]?.rooms[topic] = channel
             return perform(steps, room: topic, on: id)
         }
-        guard let keys = try? DirectConversationKeys(ourKeyPair: identity, counterpart: remote), keys.topic == bytes else { return reject }
         // Anyone may dial us and open one: conversations with no line yet are capped, so throwaway identities cannot
         // make us keep logs without end.
         guard conversations.values.count(where: { rooms[$0]?.state.latestLineTimestamp == nil }) < Self.silentConversationLimit else {

@@ -44,6 +44,9 @@ struct GatewayState: Sendable {
         /// for peers that do not speak it.
         var people = Set<[UInt8]>()
         var peopleProven = false
+        /// The topic of our direct conversation with each proven person, worked out once when they were proven (a key
+        /// exchange each), so a peer's conversation opens cost a look-up, however many it sends.
+        var conversationTopics: [[UInt8]: [UInt8]] = [:]
 
         /// Whether this connection reaches `identity` (a person proven on it, never merely the transport key).
         func hosts(_ identity: [UInt8]) -> Bool { people.contains(identity) }

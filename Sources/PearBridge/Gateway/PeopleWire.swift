@@ -12,8 +12,9 @@ import Sodium
 /// transport key. No messages. A peer that does not speak it (a Node hypercore peer) rejects the open; it proves no one.
 public enum PeopleWire {
     public static let protocolName = "pearirc/people/v1"
-    /// Most people one gateway proves on a connection (one per account it hosts).
-    public static let maximumPeople = 256
+    /// Most people one gateway proves on a connection (one per account it hosts): a household's or a team's, with room
+    /// to spare; each costs the receiver a signature check and a key exchange.
+    public static let maximumPeople = 64
 
     public struct Proof: Hashable, Sendable {
         public var identity: [UInt8]
