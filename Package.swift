@@ -52,6 +52,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // Already in the graph through swift-nio; named for its Deque.
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        // The web front end's HTTPS and IRC-over-WebSocket listener (issue 21).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.0.0"),
     ],
     targets: [
         .systemLibrary(
@@ -122,10 +125,26 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // The web front end: HTTPS (Hummingbird) with IRC over WebSocket into the IRC core, kept out of IRCServer so the
+        // IRC front end stays plain SwiftNIO.
+        .target(
+            name: "WebFrontEnd",
+            dependencies: [
+                "IRCServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "pearircd",
             dependencies: [
-                "PearBridge", "IRCServer", "SwarmEngine", "Sodium", "CompactEncoding",
+                "PearBridge", "IRCServer", "WebFrontEnd", "SwarmEngine", "Sodium", "CompactEncoding",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -185,6 +204,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 // SHA-256, to check what the Node reference peer reports receiving.
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "WebFrontEndTests",
+            dependencies: [
+                "WebFrontEnd", "IRCServer",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .testTarget(

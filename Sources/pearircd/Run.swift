@@ -4,11 +4,13 @@ import Foundation
 import HyperLog
 import IRCServer
 import Logging
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import PearBridge
 import Sodium
 import SwarmEngine
+import WebFrontEnd
 
 /// `pearircd run`: starts the gateway.
 struct Run: AsyncParsableCommand {
@@ -43,6 +45,20 @@ struct Run: AsyncParsableCommand {
 
     @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
     var tlsKey: String?
+
+    @Option(name: .customLong("web-host"), help: "Address the web listener (HTTPS, IRC over WebSocket at /irc) binds to.")
+    var webHost = "127.0.0.1"
+
+    @Option(
+        name: .customLong("web-port"),
+        help: "The web listener's port (default 6443; 0 picks a free port). Given with --no-tls or --standalone, it serves plain HTTP on loopback.")
+    var webPort: Int?
+
+    @Flag(name: .customLong("no-web"), help: "Do not open the web listener.")
+    var noWeb = false
+
+    @Option(name: .customLong("web-origin"), help: "Another web origin allowed to open the IRC WebSocket, e.g. https://chat.example.org (repeatable).")
+    var webOrigins: [String] = []
 
     @Option(name: .customLong("server-name"), help: "Server name shown to IRC clients.")
     var serverName = "pearircd.local"
@@ -193,6 +209,8 @@ struct Run: AsyncParsableCommand {
 
         let backend: any ChatBackend
         var services: [any Service] = []
+        // Whether the gateway has accounts (nil: standalone, whose web listener is for tests on loopback).
+        var gatewayHasAccounts: Bool?
         if standalone {
             backend = try standaloneBackend()
             // Its PLAIN accounts can log in with SCRAM-SHA-256 too.
@@ -222,6 +240,7 @@ struct Run: AsyncParsableCommand {
                         + "Add one first (pearircd account add NAME), then every connection logs in; or keep --host 127.0.0.1.")
             }
             configureLogins(&configuration, logins)
+            gatewayHasAccounts = logins.hasAccounts
             var nodeConfiguration = GatewayNode.Configuration(peerListener: noPeerListener ? nil : (peerHost, peerPort))
             for peer in peers {
                 guard let address = PeerAddress(parsing: peer) else { throw ValidationError("--peer takes HOST:PORT, got \(peer)") }
@@ -277,6 +296,9 @@ struct Run: AsyncParsableCommand {
         }
         fflushStandardOutput()
         services.append(IRCListenerService(listener: listener))
+        if let web = try webListener(tls: tls, core: listener.core, group: ircLoop, hasAccounts: gatewayHasAccounts ?? true, logger: logger) {
+            services.append(web)
+        }
         try await ShutdownSequence.run(services: services, logger: logger)
         try await eventLoopGroup.shutdownGracefully()
     }
@@ -289,6 +311,36 @@ struct Run: AsyncParsableCommand {
         configuration.offersSCRAM = true
         configuration.passwordsNeedSecureConnection = true
         configuration.accountSwitching = false
+    }
+
+    /// The web front end (HTTPS, IRC over WebSocket at /irc), when it is to run: in a gateway by default (over TLS,
+    /// with the IRC TLS certificate); with `--no-tls` or in `--standalone` only when `--web-port` is given, then as
+    /// plain HTTP (a gateway's on loopback only). Beyond loopback a gateway's needs accounts, as its IRC listeners do.
+    private func webListener(
+        tls: TLSCertificates.Loaded?, core: IRCServerCore, group: any EventLoopGroup, hasAccounts: Bool, logger: Logger
+    ) throws -> WebListener? {
+        guard !noWeb else { return nil }
+        guard tls != nil || webPort != nil else { return nil }
+        if standalone, webPort == nil { return nil }
+        let https = standalone ? nil : tls?.httpsConfiguration
+        // A gateway's logins must not cross a network in the clear (a standalone server, for tests, is as plain as its
+        // IRC ports).
+        guard https != nil || standalone || Self.isLoopback(webHost) else {
+            throw ValidationError("--web-host \(webHost) without TLS would send passwords in the clear: keep it on loopback, or drop --no-tls")
+        }
+        guard hasAccounts || Self.isLoopback(webHost) else {
+            throw ValidationError(
+                "--web-host \(webHost) lets other machines connect, and this gateway has no accounts: anyone could use it as you. "
+                    + "Add one first (pearircd account add NAME), or keep --web-host 127.0.0.1.")
+        }
+        let configuration = WebListener.Configuration(
+            host: webHost, port: webPort ?? 6443, tls: https, extraOrigins: webOrigins, sendQueueLimit: sendQueue.bytes)
+        let scheme = https == nil ? "http" : "https"
+        return try WebListener(configuration: configuration, core: core, group: group, logger: Logger(label: "pearircd.web")) { host, port in
+            print("listening web \(host) \(port)")
+            fflushStandardOutput()
+            logger.info("web front end", metadata: ["url": "\(scheme)://\(host):\(port)/", "websocket": "\(scheme == "https" ? "wss" : "ws")://\(host):\(port)\(WebListener.ircPath)"])
+        }
     }
 
     static func isLoopback(_ host: String) -> Bool {

@@ -35,7 +35,7 @@ def start_gateway(binary, directory, name, peer_port, timeout, history_on_join=0
     """Starts `pearircd run` with its own data directory, dialling `peer_port` or joining the DHT through the node
     at `bootstrap` (else off the DHT); returns (process, ports by kind)."""
     data = os.path.join(directory, f"data-{name}")
-    arguments = [binary, "run", "--port", "0", "--tls-port", "0", "--data-dir", data, "--peer-host", "127.0.0.1",
+    arguments = [binary, "run", "--port", "0", "--tls-port", "0", "--no-web", "--data-dir", data, "--peer-host", "127.0.0.1",
                  "--peer-port", "0", "--history-on-join", str(history_on_join)]
     if bootstrap is not None:
         arguments += ["--dht-host", "127.0.0.1", "--bootstrap", f"127.0.0.1:{bootstrap}"]

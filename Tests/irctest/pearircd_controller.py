@@ -86,7 +86,7 @@ class PearircdController(BaseServerController, DirectoryBasedController):
         websocket_hostname: Optional[str],
         websocket_port: Optional[int],
     ) -> None:
-        if websocket_hostname is not None or websocket_port is not None:
+        if (websocket_hostname is not None or websocket_port is not None) and not self._supports_option("--web-port"):
             raise NotImplementedByController("Websocket")
         if password is not None:
             raise NotImplementedByController("PASS command")
@@ -108,6 +108,9 @@ class PearircdController(BaseServerController, DirectoryBasedController):
             ]
         else:
             arguments += ["--port", str(port), "--no-tls"]
+        if websocket_port is not None:
+            # IRC over WebSocket (plain HTTP: the test connects with ws://).
+            arguments += ["--web-host", websocket_hostname or hostname, "--web-port", str(websocket_port)]
         if self._supports_option("--oper"):
             # irctest's operator credentials (see the other controllers).
             arguments += ["--oper", "operuser:operpassword"]

@@ -8,6 +8,8 @@ import X509
 public enum TLSCertificates {
     public struct Loaded: Sendable {
         public let context: NIOSSLContext
+        /// The same certificate for an HTTPS listener (the web front end): asks for no client certificate.
+        public let httpsConfiguration: TLSConfiguration
         /// SHA-256 of the leaf certificate's DER, as colon-separated hex (what clients pin).
         public let fingerprint: String
         /// True when this start generated the certificate.
@@ -41,6 +43,8 @@ public enum TLSCertificates {
             certificateChain: certificates.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         configuration.minimumTLSVersion = .tlsv12
         configuration.cipherSuiteValues = Self.intermediateCipherSuites
+        var https = configuration
+        https.applicationProtocols = ["http/1.1"]
         // Ask for a client certificate without requiring one, for SASL EXTERNAL. Nothing is trusted: the listener's
         // verification callback accepts any certificate, and only its fingerprint is used (as IRC's CertFP is).
         // Hence this context is for `IRCListener` (or handlers given such a callback): with NIOSSL's own
@@ -50,7 +54,7 @@ public enum TLSCertificates {
         let context = try NIOSSLContext(configuration: configuration)
         let digest = SHA256.hash(data: try leaf.toDERBytes())
         let fingerprint = digest.map { String(format: "%02X", $0) }.joined(separator: ":")
-        return Loaded(context: context, fingerprint: fingerprint, generated: generated)
+        return Loaded(context: context, httpsConfiguration: https, fingerprint: fingerprint, generated: generated)
     }
 
     /// Mozilla's "intermediate" profile for TLS 1.2: ECDHE with AES-GCM or ChaCha20-Poly1305 only (no CBC-SHA1

@@ -1,0 +1,175 @@
+import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import IRCServer
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+import Testing
+
+@testable import WebFrontEnd
+
+/// The web front end's pure parts: which pages may open the IRC WebSocket, which subprotocol is answered, and how the
+/// core's output becomes frames.
+@Suite struct WebFrontEndPartsTests {
+    @Test(arguments: [
+        ([], true),
+        (["https://localhost:6443"], true),
+        (["https://LOCALHOST:6443/"], true),
+        (["https://127.0.0.1:6443"], true),
+        (["https://[::1]:6443"], true),
+        (["https://chat.example.org"], true),
+        (["http://localhost:6443"], false),
+        (["https://0.0.0.0:6443"], false),
+        (["https://localhost:6444"], false),
+        (["https://evil.example"], false),
+        (["null"], false),
+        (["ws://127.0.0.1"], true),
+        (["chrome-extension://abcdef"], false),
+        (["https://localhost:6443", "https://evil.example"], false),
+        (["https://localhost:6443/path"], false),
+        (["https://user@localhost:6443"], false),
+    ] as [([String], Bool)])
+    func originsArePagesOfThisGatewayOnly(_ origins: [String], _ admitted: Bool) {
+        let policy = OriginPolicy(ownPort: 6443, extra: ["https://Chat.Example.org:443"])
+        #expect(policy.admits(origins) == admitted, "\(origins)")
+    }
+
+    @Test func aPlainListenersOwnPagesAreHTTP() {
+        let policy = OriginPolicy(ownPort: 8080, secure: false)
+        #expect(policy.admits(["http://127.0.0.1:8080"]))
+        #expect(!policy.admits(["https://127.0.0.1:8080"]))
+    }
+
+    @Test func theFirstSubprotocolWeSpeakIsChosen() {
+        #expect(WebSocketSubprotocol.choose(offered: ["binary.ircv3.net, text.ircv3.net"]) == .binary)
+        #expect(WebSocketSubprotocol.choose(offered: ["text.ircv3.net", "binary.ircv3.net"]) == .text)
+        #expect(WebSocketSubprotocol.choose(offered: ["chat, text.ircv3.net"]) == .text)
+        #expect(WebSocketSubprotocol.choose(offered: ["chat"]) == nil)
+        #expect(WebSocketSubprotocol.choose(offered: []) == nil)
+    }
+
+    @Test func batchedLinesBecomeOneFrameEachAndASendQueueOverflowCloses() async {
+        let output = WebSocketLineOutput(limit: 64)
+        output.send(Array(":s 001 a :hi\r\n:s 002 a :there\r\n".utf8))
+        output.send(Array(String(repeating: "x", count: 60).utf8) + [13, 10])
+        var frames: [String] = []
+        var closed = false
+        for await item in output.items {
+            switch item {
+            case .line(let bytes): frames.append(String(decoding: bytes, as: UTF8.self))
+            case .close: closed = true
+            }
+            if closed { break }
+        }
+        #expect(frames == [":s 001 a :hi", ":s 002 a :there"])
+        #expect(closed && output.closeReason == "SendQ exceeded")
+    }
+}
+
+/// IRC over a WebSocket end to end: a client registers and talks through the web listener into the IRC core (a
+/// standalone one here), each line one text frame; pages of other origins are refused the upgrade.
+@Suite(.serialized) struct WebListenerTests {
+    /// A standalone IRC core with no TCP listener, and the web listener on a free loopback port (plain HTTP).
+    static func start() async throws -> (IRCListener, Task<Void, any Error>, port: Int, group: MultiThreadedEventLoopGroup) {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var configuration = IRCServerConfiguration()
+        configuration.listeners = []
+        configuration.serverName = "web.test"
+        let listener = try await IRCListener.start(configuration: configuration, backend: InMemoryChatBackend(), tls: nil, group: group)
+        let (ports, reported) = AsyncStream<Int>.makeStream()
+        let web = try WebListener(
+            configuration: .init(host: "127.0.0.1", port: 0, tls: nil, sendQueueLimit: configuration.sendQueueLimit),
+            core: listener.core, group: group, logger: Logger(label: "test.web")
+        ) { _, port in reported.yield(port) }
+        let runner = Task { try await web.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        return (listener, runner, port, group)
+    }
+
+    @Test func aClientRegistersAndTalksOverTheWebSocket() async throws {
+        let (listener, runner, port, group) = try await Self.start()
+        let seen = Mutex<[String]>([])
+        var headers = HTTPFields()
+        headers[.secWebSocketProtocol] = "text.ircv3.net"
+        try await WebSocketClient.connect(
+            url: "ws://127.0.0.1:\(port)/irc", configuration: .init(maxFrameSize: 1 << 14, additionalHeaders: headers),
+            eventLoopGroup: group, logger: Logger(label: "test.ws")
+        ) { inbound, outbound, _ in
+            try await outbound.write(.text("NICK webby"))
+            try await outbound.write(.text("USER webby 0 * :Web"))
+            try await outbound.write(.text("PING done"))
+            for try await message in inbound.messages(maxSize: 1 << 14) {
+                guard case .text(let text) = message else { continue }
+                seen.withLock { $0.append(text) }
+                if text.hasSuffix("PONG web.test done") { break }
+            }
+            try await outbound.close(.normalClosure, reason: nil)
+        }
+        let lines = seen.withLock { $0 }
+        #expect(lines.contains { $0.hasPrefix(":web.test 001 webby ") })
+        #expect(lines.allSatisfy { !$0.hasSuffix("\r\n") && !$0.contains("\n") }, "one line per frame, no CR LF")
+        runner.cancel()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    /// The HTTP status line a raw upgrade request with these extra header lines gets.
+    static func upgradeStatus(port: Int, headers: [String]) throws -> String {
+        let socket = try FileHandleSocket(port: port)
+        defer { socket.close() }
+        let request = (["GET /irc HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"] + headers + ["", ""])
+            .joined(separator: "\r\n")
+        socket.write(request)
+        return socket.readLine()
+    }
+
+    @Test func anotherOriginsPageIsRefusedTheUpgrade() async throws {
+        let (listener, runner, port, group) = try await Self.start()
+        #expect(try Self.upgradeStatus(port: port, headers: ["Origin: https://evil.example"]).hasPrefix("HTTP/1.1 4"))
+        #expect(try Self.upgradeStatus(port: port, headers: ["Origin: null"]).hasPrefix("HTTP/1.1 4"))
+        // The listener's own pages, and clients that are no page at all, are let in.
+        #expect(try Self.upgradeStatus(port: port, headers: ["Origin: http://localhost:\(port)"]).hasPrefix("HTTP/1.1 101"))
+        #expect(try Self.upgradeStatus(port: port, headers: []).hasPrefix("HTTP/1.1 101"))
+        runner.cancel()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
+
+/// A blocking TCP socket to 127.0.0.1, enough to send one HTTP request and read its status line.
+final class FileHandleSocket {
+    private let descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+    }
+
+    func write(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+    }
+
+    /// The first line of the answer (empty when the server said nothing in time).
+    func readLine() -> String {
+        var received: [UInt8] = []
+        var byte: UInt8 = 0
+        while recv(descriptor, &byte, 1, 0) == 1, byte != UInt8(ascii: "\n") { received.append(byte) }
+        return String(decoding: received, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func close() { Glibc.close(descriptor) }
+}
