@@ -13,9 +13,9 @@ enum IRCWebSocketSession {
 
     static func run(
         core: IRCServerCore, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, host: String, secure: Bool,
-        subprotocol: WebSocketSubprotocol?, sendQueueLimit: Int, logger: Logger
+        subprotocol: WebSocketSubprotocol?, sendQueueLimit: Int, channel: (any Channel)?, logger: Logger
     ) async throws {
-        let output = WebSocketLineOutput(limit: sendQueueLimit)
+        let output = WebSocketLineOutput(limit: sendQueueLimit, channel: channel)
         guard let id = await core.connect(output: output, host: host, secure: secure, certificateFingerprint: nil) else {
             // Refused (the server is full); the core wrote its ERROR line into the output.
             try await writeAll(output, to: outbound, binary: subprotocol == .binary)

@@ -71,7 +71,7 @@ public struct WebListener: Service {
             return .upgrade(headers) { inbound, outbound, context in
                 try await IRCWebSocketSession.run(
                     core: core, inbound: inbound, outbound: outbound, host: host, secure: secure, subprotocol: subprotocol,
-                    sendQueueLimit: sendQueueLimit, logger: context.logger)
+                    sendQueueLimit: sendQueueLimit, channel: channel, logger: context.logger)
             }
         }
         let server: HTTPServerBuilder = if let tls = configuration.tls { try .tls(upgrade, tlsConfiguration: tls) } else { upgrade }

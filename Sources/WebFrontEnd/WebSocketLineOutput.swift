@@ -1,10 +1,13 @@
 import IRCServer
+import NIOCore
 import Synchronization
 
 /// The IRC core's handle on one WebSocket client: the core queues encoded lines (each ending in CR LF, several at
 /// once when it batches); they go out one line per frame, without the CR LF (IRCv3 WebSocket). As with TCP clients,
-/// bytes queued and not yet written are counted, and a client that lets them pass the send queue limit is closed
-/// ("SendQ exceeded") rather than grow memory without bound.
+/// bytes queued and not yet written are counted, and a client that lets them pass the send queue limit is closed at
+/// once ("SendQ exceeded") rather than grow memory without bound. A client the core closes gets a close frame after
+/// what was queued, and its socket is shut `closeGrace` later whatever it does (a client that never answers the close,
+/// or never reads, would otherwise keep it open past the core's limits).
 final class WebSocketLineOutput: IRCClientOutput {
     enum Item: Sendable {
         case line([UInt8])
@@ -19,14 +22,18 @@ final class WebSocketLineOutput: IRCClientOutput {
 
     private let limit: Int
     private let counters = Mutex(Counters())
+    /// The socket, shut when the client must go now (nil in tests without one).
+    private let channel: (any Channel)?
+    static let closeGrace: TimeAmount = .seconds(2)
     private let continuation: AsyncStream<Item>.Continuation
     /// What the session's writer sends, in order.
     let items: AsyncStream<Item>
     private let closedSignal: AsyncStream<Void>.Continuation
     private let closedEvents: AsyncStream<Void>
 
-    init(limit: Int) {
+    init(limit: Int, channel: (any Channel)? = nil) {
         self.limit = limit
+        self.channel = channel
         (items, continuation) = AsyncStream.makeStream()
         (closedEvents, closedSignal) = AsyncStream.makeStream()
     }
@@ -45,7 +52,12 @@ final class WebSocketLineOutput: IRCClientOutput {
             return true
         }
         guard accepted else {
-            if closeReason == "SendQ exceeded" { continuation.yield(.close) }
+            if closeReason == "SendQ exceeded" {
+                continuation.yield(.close)
+                continuation.finish()
+                // The writer may be stuck behind a client that does not read: the socket goes now.
+                channel?.close(promise: nil)
+            }
             return
         }
         var start = bytes.startIndex
@@ -70,6 +82,9 @@ final class WebSocketLineOutput: IRCClientOutput {
         }
         if first { continuation.yield(.close) }
         continuation.finish()
+        if let channel {
+            channel.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+        }
     }
 
     /// The session ended (its socket closed).
@@ -88,5 +103,7 @@ final class WebSocketLineOutput: IRCClientOutput {
             await group.next()
             group.cancelAll()
         }
+        // Still open at the deadline (a client that does not read): shut at once.
+        if let channel, channel.isActive { try? await channel.close() }
     }
 }

@@ -343,8 +343,19 @@ struct Run: AsyncParsableCommand {
         }
     }
 
+    /// Whether a listener address is loopback: `localhost`, or an IPv4 address in 127.0.0.0/8, or `::1` (parsed as
+    /// addresses, so a host name that merely starts with "127." is not taken for one).
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 { return Self.isIPv6Loopback(v6) }
+        return false
+    }
+
+    private static func isIPv6Loopback(_ address: in6_addr) -> Bool {
+        withUnsafeBytes(of: address) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
     }
 
     /// The in-memory backend of `--standalone`, with its SASL accounts.

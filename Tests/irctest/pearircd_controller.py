@@ -108,8 +108,13 @@ class PearircdController(BaseServerController, DirectoryBasedController):
             ]
         else:
             arguments += ["--port", str(port), "--no-tls"]
+        self.sync_sleep_time = 0.0
         if websocket_port is not None:
-            # IRC over WebSocket (plain HTTP: the test connects with ws://).
+            # IRC over WebSocket (plain HTTP: the test connects with ws://). A frame reaches the IRC core through
+            # Hummingbird's async inbound stream, a hop behind a TCP line sent at the same moment; the WebSocket
+            # tests check one client's line against another client's synchronising PING, so they get the short
+            # settling pause other controllers use throughout (Sable 0.1 s).
+            self.sync_sleep_time = 0.05
             arguments += ["--web-host", websocket_hostname or hostname, "--web-port", str(websocket_port)]
         if self._supports_option("--oper"):
             # irctest's operator credentials (see the other controllers).

@@ -230,12 +230,16 @@ extension IRCServerState {
     }
 
     /// The backend looked up a SCRAM account (`lookUpSCRAM`): the server-first message goes out. The shell draws the
-    /// nonce and the decoy (random) for it.
+    /// nonce and the decoy (random) for it. `account`: whose credentials these are; an answer for another account than
+    /// the exchange under way names (a late one, for an exchange the client abandoned after the deferred-answer
+    /// timeout) is dropped, so no proof made with one account's password can log in to another.
     public mutating func scramCredentialsFound(
-        _ id: ClientID, credentials: SCRAMCredentials?, decoy: SCRAMCredentials, serverNonce: String
+        _ id: ClientID, account: String, credentials: SCRAMCredentials?, decoy: SCRAMCredentials, serverNonce: String
     ) -> [IRCServerAction] {
         answeringDeferred(id) { state in
-            guard let message = state.clients[id]?.sasl.scramCredentialsFound(credentials, decoy: decoy, serverNonce: serverNonce) else { return }
+            guard let message = state.clients[id]?.sasl.scramCredentialsFound(
+                for: account, credentials, decoy: decoy, serverNonce: serverNonce)
+            else { return }
             state.emitAuthenticate(id, message)
         }
         return drain()

@@ -63,8 +63,10 @@ enum SASLExchange: Sendable, Hashable {
     static let chunkLength = 400
     /// The account's credentials (or, for a name without any, `decoy`'s, so the client learns nothing until its proof
     /// fails) arrived: the exchange goes on with the server-first message, returned for sending.
-    mutating func scramCredentialsFound(_ credentials: SCRAMCredentials?, decoy: SCRAMCredentials, serverNonce: String) -> [UInt8]? {
-        guard case .scramLookingUp(let first) = self else { return nil }
+    mutating func scramCredentialsFound(
+        for account: String, _ credentials: SCRAMCredentials?, decoy: SCRAMCredentials, serverNonce: String
+    ) -> [UInt8]? {
+        guard case .scramLookingUp(let first) = self, first.username == account else { return nil }
         let exchange = SCRAMServerExchange(clientFirst: first, credentials: credentials ?? decoy, serverNonce: serverNonce)
         self = .scramAwaitingFinal(exchange, received: "")
         return exchange.serverFirstMessage

@@ -413,7 +413,7 @@ public actor IRCServerCore {
         let decoy = SCRAMCredentials(
             salt: Array(SHA256.hash(data: decoySecret + Array(account.utf8)).prefix(SCRAMCredentials.saltLength)),
             iterations: SCRAMCredentials.defaultIterations, storedKey: random(32), serverKey: random(32))
-        perform(state.scramCredentialsFound(id, credentials: credentials, decoy: decoy, serverNonce: nonce))
+        perform(state.scramCredentialsFound(id, account: account, credentials: credentials, decoy: decoy, serverNonce: nonce))
     }
 
     /// What decoy SCRAM salts are derived from (`scramCredentialsFound`).

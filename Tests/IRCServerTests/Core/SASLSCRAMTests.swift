@@ -32,7 +32,7 @@ import Testing
         #expect(server.send(id, "AUTHENTICATE " + Self.base64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO")).isEmpty)
         #expect(Self.lookUps(&server) == ["user"])
         server.record(server.state.scramCredentialsFound(
-            id, credentials: Self.credentials, decoy: Self.decoy, serverNonce: SCRAMServerExchangeTests.serverNonce))
+            id, account: "user", credentials: Self.credentials, decoy: Self.decoy, serverNonce: SCRAMServerExchangeTests.serverNonce))
         #expect(server.inbox(id) == [
             "AUTHENTICATE " + Self.base64("r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
         ])
@@ -46,13 +46,40 @@ import Testing
         #expect(done.count == 2 && done[0].contains(" 900 ") && done[0].contains(" user ") && done[1].contains(" 903 "), "\(done)")
     }
 
+    /// A look-up answer that comes late, after the client gave up on that exchange (the deferred-answer timeout let its
+    /// next lines run) and started another for a victim's account, is not used for the new exchange: a proof made with
+    /// the first account's password must never log in to the second.
+    @Test func aLateLookUpForAnotherAccountIsDropped() {
+        var server = ServerHarness { $0.offersSCRAM = true }
+        let id = Self.client(&server)
+        server.send(id, "AUTHENTICATE SCRAM-SHA-256")
+        server.send(id, "AUTHENTICATE " + Self.base64("n,,n=mallory,r=rOprNGfwEbeRWgbNEkqO"))
+        // Held while the look-up runs; the deferred-answer timeout lets them run.
+        server.send(id, "AUTHENTICATE *")
+        server.send(id, "AUTHENTICATE SCRAM-SHA-256")
+        server.send(id, "AUTHENTICATE " + Self.base64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO"))
+        server.advance(31)
+        server.record(server.state.tick(now: server.now))
+        #expect(Self.lookUps(&server) == ["mallory", "user"])
+        _ = server.inbox(id)
+        // Mallory's credentials (here RFC 7677's, which she can prove) arrive while the exchange is for "user".
+        server.record(server.state.scramCredentialsFound(
+            id, account: "mallory", credentials: Self.credentials, decoy: Self.decoy, serverNonce: SCRAMServerExchangeTests.serverNonce))
+        #expect(server.inbox(id).isEmpty, "nothing is sent for an answer that is not this exchange's")
+        let final = String(decoding: SCRAMServerExchangeTests.clientFinal, as: UTF8.self)
+        // Her proof now ends the exchange (a line during a look-up), and nothing logs in.
+        #expect(!server.send(id, "AUTHENTICATE " + Self.base64(final)).contains { $0.contains(" 900 ") })
+        #expect(!server.otherActions.contains { if case .authenticate(_, .scram) = $0 { true } else { false } })
+    }
+
     @Test func aWrongProofOrAnUnknownNameFails() {
         var server = ServerHarness { $0.offersSCRAM = true }
         let id = Self.client(&server)
         server.send(id, "AUTHENTICATE SCRAM-SHA-256")
         server.send(id, "AUTHENTICATE " + Self.base64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO"))
         // No such account: a decoy carries the exchange on to the proof, which fails as a wrong password does.
-        server.record(server.state.scramCredentialsFound(id, credentials: nil, decoy: Self.decoy, serverNonce: SCRAMServerExchangeTests.serverNonce))
+        server.record(server.state.scramCredentialsFound(
+            id, account: "user", credentials: nil, decoy: Self.decoy, serverNonce: SCRAMServerExchangeTests.serverNonce))
         #expect(server.inbox(id).first?.hasPrefix("AUTHENTICATE ") == true)
         let final = String(decoding: SCRAMServerExchangeTests.clientFinal, as: UTF8.self)
         #expect(server.send(id, "AUTHENTICATE " + Self.base64(final)) == [":irc.test 904 * :SASL authentication failed"])
