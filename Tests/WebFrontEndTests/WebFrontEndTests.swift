@@ -6,6 +6,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+import TestVectors
 import Testing
 
 @testable import WebFrontEnd
@@ -117,59 +118,26 @@ import Testing
     }
 
     /// The HTTP status line a raw upgrade request with these extra header lines gets.
-    static func upgradeStatus(port: Int, headers: [String]) throws -> String {
-        let socket = try FileHandleSocket(port: port)
-        defer { socket.close() }
-        let request = (["GET /irc HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"] + headers + ["", ""])
-            .joined(separator: "\r\n")
-        socket.write(request)
-        return socket.readLine()
+    static func upgradeStatus(port: Int, headers: [String], group: any EventLoopGroup) async throws -> String {
+        let client = try await LineClient.connect(port: port, group: group)
+        for line in ["GET /irc HTTP/1.1", "Host: 127.0.0.1:\(port)", "Upgrade: websocket", "Connection: Upgrade",
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"] + headers + [""] {
+            try await client.send(line)
+        }
+        let status = try await client.waitFor("the status line") { $0.hasPrefix("HTTP/") }
+        await client.close()
+        return status
     }
 
     @Test func anotherOriginsPageIsRefusedTheUpgrade() async throws {
         let (listener, runner, port, group) = try await Self.start()
-        #expect(try Self.upgradeStatus(port: port, headers: ["Origin: https://evil.example"]).hasPrefix("HTTP/1.1 4"))
-        #expect(try Self.upgradeStatus(port: port, headers: ["Origin: null"]).hasPrefix("HTTP/1.1 4"))
+        #expect(try await Self.upgradeStatus(port: port, headers: ["Origin: https://evil.example"], group: group).hasPrefix("HTTP/1.1 4"))
+        #expect(try await Self.upgradeStatus(port: port, headers: ["Origin: null"], group: group).hasPrefix("HTTP/1.1 4"))
         // The listener's own pages, and clients that are no page at all, are let in.
-        #expect(try Self.upgradeStatus(port: port, headers: ["Origin: http://localhost:\(port)"]).hasPrefix("HTTP/1.1 101"))
-        #expect(try Self.upgradeStatus(port: port, headers: []).hasPrefix("HTTP/1.1 101"))
+        #expect(try await Self.upgradeStatus(port: port, headers: ["Origin: http://localhost:\(port)"], group: group).hasPrefix("HTTP/1.1 101"))
+        #expect(try await Self.upgradeStatus(port: port, headers: [], group: group).hasPrefix("HTTP/1.1 101"))
         runner.cancel()
         try await listener.shutdown()
         try await group.shutdownGracefully()
     }
-}
-
-/// A blocking TCP socket to 127.0.0.1, enough to send one HTTP request and read its status line.
-final class FileHandleSocket {
-    private let descriptor: Int32
-
-    init(port: Int) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-    }
-
-    func write(_ text: String) {
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
-    }
-
-    /// The first line of the answer (empty when the server said nothing in time).
-    func readLine() -> String {
-        var received: [UInt8] = []
-        var byte: UInt8 = 0
-        while recv(descriptor, &byte, 1, 0) == 1, byte != UInt8(ascii: "\n") { received.append(byte) }
-        return String(decoding: received, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    func close() { Glibc.close(descriptor) }
 }
