@@ -46,19 +46,13 @@ enum IRCWebSocketSession {
         }
     }
 
-    /// One frame: a line (a trailing CR LF tolerated), parsed as the TCP path parses it.
+    /// One frame: a line (a trailing CR LF tolerated), handled as a TCP client's line is.
     static func deliver(_ frame: [UInt8], from id: ClientID, to core: IRCServerCore) async {
         var line = frame[...]
         while let last = line.last, last == UInt8(ascii: "\n") || last == UInt8(ascii: "\r") { line = line.dropLast() }
         guard !line.isEmpty else { return }
         // One frame is one line: a frame holding several is refused by the parser (a line break inside a line).
-        switch Result(catching: { () throws(IRCParseError) in try IRCMessageParser.parse(line) }) {
-        case .success(let message):
-            let replaced = line.contains { $0 >= 0x80 } && !IRCMessageParser.isValidUTF8(line)
-            await core.received(message, from: id, replacedInvalidUTF8: replaced)
-        case .failure(let error):
-            await core.malformed(error, label: IRCTag.value(of: "label", inRawLine: Array(line)), from: id)
-        }
+        await core.received(line: Array(line), from: id)
     }
 
     /// Sends what the core queued, one frame per line, until the output closes.

@@ -234,7 +234,7 @@ struct Run: AsyncParsableCommand {
                 database: try AccountDatabase(in: directory), servedIdentity: identity.keyPair.publicKey,
                 logger: Logger(label: "pearircd.accounts"))
             // Anyone who can reach a listener beyond loopback could speak as the gateway's user: not without accounts.
-            guard logins.hasAccounts || Self.isLoopback(host) else {
+            guard logins.hasAccounts || LoopbackAddress.contains(host) else {
                 throw ValidationError(
                     "--host \(host) lets other machines connect, and this gateway has no accounts: anyone could use it as you. "
                         + "Add one first (pearircd account add NAME), then every connection logs in; or keep --host 127.0.0.1.")
@@ -325,10 +325,10 @@ struct Run: AsyncParsableCommand {
         let https = standalone ? nil : tls?.httpsConfiguration
         // A gateway's logins must not cross a network in the clear (a standalone server, for tests, is as plain as its
         // IRC ports).
-        guard https != nil || standalone || Self.isLoopback(webHost) else {
+        guard https != nil || standalone || LoopbackAddress.contains(webHost) else {
             throw ValidationError("--web-host \(webHost) without TLS would send passwords in the clear: keep it on loopback, or drop --no-tls")
         }
-        guard hasAccounts || Self.isLoopback(webHost) else {
+        guard hasAccounts || LoopbackAddress.contains(webHost) else {
             throw ValidationError(
                 "--web-host \(webHost) lets other machines connect, and this gateway has no accounts: anyone could use it as you. "
                     + "Add one first (pearircd account add NAME), or keep --web-host 127.0.0.1.")
@@ -341,21 +341,6 @@ struct Run: AsyncParsableCommand {
             fflushStandardOutput()
             logger.info("web front end", metadata: ["url": "\(scheme)://\(host):\(port)/", "websocket": "\(scheme == "https" ? "wss" : "ws")://\(host):\(port)\(WebListener.ircPath)"])
         }
-    }
-
-    /// Whether a listener address is loopback: `localhost`, or an IPv4 address in 127.0.0.0/8, or `::1` (parsed as
-    /// addresses, so a host name that merely starts with "127." is not taken for one).
-    static func isLoopback(_ host: String) -> Bool {
-        if host == "localhost" { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 { return UInt32(bigEndian: v4.s_addr) >> 24 == 127 }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, host, &v6) == 1 { return Self.isIPv6Loopback(v6) }
-        return false
-    }
-
-    private static func isIPv6Loopback(_ address: in6_addr) -> Bool {
-        withUnsafeBytes(of: address) { bytes in bytes.prefix(15).allSatisfy { $0 == 0 } && bytes[15] == 1 }
     }
 
     /// The in-memory backend of `--standalone`, with its SASL accounts.

@@ -15,7 +15,7 @@ extension IRCServerState {
 
     public mutating func admission(forHost host: String, now: Date) -> (Admission, [IRCServerAction]) {
         let local = clients.values.filter { !$0.isRemote }
-        if !Self.isLoopback(host), local.count(where: { $0.host == host }) >= configuration.maximumConnectionsPerAddress {
+        if !LoopbackAddress.contains(host), local.count(where: { $0.host == host }) >= configuration.maximumConnectionsPerAddress {
             return (.refuse("Too many connections from your address"), [])
         }
         var unregistered = local.filter { !$0.isRegistered }.sorted { ($0.connectedAt, $0.id) < ($1.connectedAt, $1.id) }

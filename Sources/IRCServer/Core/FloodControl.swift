@@ -19,14 +19,10 @@ struct FloodBucket: Sendable {
 }
 
 extension IRCServerState {
-    static func isLoopback(_ host: String) -> Bool {
-        host == "::1" || host.hasPrefix("127.") || host == "localhost" || host == "::ffff:127.0.0.1"
-    }
-
     /// A bucket for a new connection, or nil when it is exempt.
     func floodBucket(host: String, now: Date) -> FloodBucket? {
         guard configuration.floodBurst > 0, configuration.floodRate > 0 else { return nil }
-        if configuration.floodExemptLoopback, Self.isLoopback(host) { return nil }
+        if configuration.floodExemptLoopback, LoopbackAddress.contains(host) { return nil }
         return FloodBucket(tokens: Double(configuration.floodBurst), updated: now)
     }
 

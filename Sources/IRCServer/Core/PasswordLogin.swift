@@ -36,7 +36,7 @@ extension IRCServerState {
     /// Whether a password may be sent on this client's connection: in the clear only over TLS or loopback, where the
     /// server asks for that (`passwordsNeedSecureConnection`).
     func mayReceivePassword(_ client: ClientRecord) -> Bool {
-        !configuration.passwordsNeedSecureConnection || client.secure || Self.isLoopback(client.host)
+        !configuration.passwordsNeedSecureConnection || client.secure || LoopbackAddress.contains(client.host)
     }
 
     /// Called where registration would complete: true when it may (logged in, or no login needed); false when it waits

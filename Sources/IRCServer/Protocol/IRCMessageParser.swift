@@ -153,7 +153,7 @@ public struct IRCMessageParser: Sendable {
 
     /// Strict UTF-8 validation (no overlong forms, surrogates or code points above U+10FFFF), written out because
     /// `String(validating:as:)` needs macOS 15 and the package supports macOS 14.
-    public static func isValidUTF8(_ bytes: ArraySlice<UInt8>) -> Bool {
+    static func isValidUTF8(_ bytes: ArraySlice<UInt8>) -> Bool {
         var iterator = bytes.makeIterator()
         var decoder = Unicode.UTF8()
         while true {

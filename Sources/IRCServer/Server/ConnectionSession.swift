@@ -17,10 +17,6 @@ final class ConnectionSession: Sendable {
         case disconnect
     }
 
-    /// IRCv3 message-tags: a client's tag section (with `@` and the space) is at most 4096 bytes; the larger
-    /// 8191-byte budget is the server's, for the tags it adds.
-    static let parser = IRCMessageParser(limits: IRCMessageLimits(maxTagSectionBytes: 4096))
-
     /// Lines posted and not yet processed; read on the event loop, decremented by the drain task.
     let waiting = Atomic<Int>(0)
     private let output: ConnectionOutput
@@ -54,14 +50,7 @@ final class ConnectionSession: Sendable {
         case .connect:
             break
         case .line(let bytes):
-            switch Result(catching: { () throws(IRCParseError) in try Self.parser.parse(bytes) }) {
-            case .success(let message):
-                // Invalid UTF-8 was replaced with U+FFFD by the parser (legacy-charset clients keep working); UTF8ONLY
-                // says the sender must be told.
-                let replaced = bytes.contains { $0 >= 0x80 } && !IRCMessageParser.isValidUTF8(bytes[...])
-                await core.received(message, from: id, replacedInvalidUTF8: replaced)
-            case .failure(let error): await core.malformed(error, label: IRCTag.value(of: "label", inRawLine: bytes), from: id)
-            }
+            await core.received(line: bytes, from: id)
         case .oversized:
             await core.oversizedLine(from: id)
         case .certificate(let fingerprint):

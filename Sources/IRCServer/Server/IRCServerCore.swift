@@ -282,6 +282,25 @@ public actor IRCServerCore {
         }
     }
 
+    /// The parser every client line goes through, whatever carries it (TCP, WebSocket). IRCv3 message-tags: a
+    /// client's tag section (with `@` and the space) is at most 4096 bytes; the larger 8191-byte budget is the
+    /// server's, for the tags it adds. Invalid UTF-8 is replaced with U+FFFD.
+    static let clientLineParser = IRCMessageParser(limits: IRCMessageLimits(maxTagSectionBytes: 4096))
+
+    /// One line from a client, CR LF removed, as its transport framed it: parsed, then handled (`received`), or
+    /// answered as malformed.
+    public func received(line bytes: [UInt8], from id: ClientID) async {
+        switch Result(catching: { () throws(IRCParseError) in try Self.clientLineParser.parse(bytes) }) {
+        case .success(let message):
+            // Invalid UTF-8 was replaced with U+FFFD by the parser (legacy-charset clients keep working); UTF8ONLY
+            // says the sender must be told.
+            let replaced = bytes.contains { $0 >= 0x80 } && !IRCMessageParser.isValidUTF8(bytes[...])
+            await received(message, from: id, replacedInvalidUTF8: replaced)
+        case .failure(let error):
+            malformed(error, label: IRCTag.value(of: "label", inRawLine: bytes), from: id)
+        }
+    }
+
     public func malformed(_ error: IRCParseError, label: String? = nil, from id: ClientID) {
         perform(state.malformed(id, error: error, label: label))
     }

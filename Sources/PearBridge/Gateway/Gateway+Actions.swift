@@ -63,7 +63,6 @@ extension Gateway {
                 await discovery?.lookUp(topic: PeopleWire.discoveryTopic(of: identity), seeking)
             case .peopleProven(let id, let people):
                 guard links[id] != nil else { continue }
-                provenPeople[id] = people
                 connectedKeys.withLock { keys in for person in people { keys[person, default: 0] += 1 } }
             case .openConversation(let identity):
                 _ = await openConversation(with: identity, group: &group)

@@ -213,8 +213,6 @@ public actor Gateway: Service {
     /// The people proven on the connections attached now (`PeopleWire`), with on how many each (kept by the mailbox
     /// loop).
     nonisolated let connectedKeys = Mutex<[[UInt8]: Int]>([:])
-    /// The people each connection proved, to take them off `connectedKeys` when it ends.
-    var provenPeople: [ConnectionID: [[UInt8]]] = [:]
     /// How long after joining a room nobody shares the user is told so (peers found within it are simply there).
     public var aloneNoticeDelay: Duration = .seconds(3)
 
@@ -238,7 +236,8 @@ public actor Gateway: Service {
             done.resume()
         case .peerGone(let id):
             guard let link = links.removeValue(forKey: id) else { return }
-            let people = provenPeople.removeValue(forKey: id) ?? []
+            // The people it proved, read before the state forgets the connection.
+            let people = state.peers[id]?.people ?? []
             connectedKeys.withLock { keys in
                 for person in people {
                     keys[person, default: 1] -= 1
