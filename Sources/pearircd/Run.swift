@@ -305,12 +305,14 @@ struct Run: AsyncParsableCommand {
 
     /// Logins on a gateway: none while it has no accounts (one user, loopback only); from the first account on (even one
     /// added while running), every connection logs in: SASL SCRAM-SHA-256, PLAIN or EXTERNAL, or PASS account:password;
-    /// passwords in the clear only over TLS or loopback; a connection stays with the account it logged in to.
+    /// passwords in the clear only over TLS or loopback; a connection stays with the account it logged in to, and the
+    /// connections of one account are one person (a laptop and a phone at once: one nick, the same channels).
     private func configureLogins(_ configuration: inout IRCServerConfiguration, _ logins: AccountLogins) {
         configuration.loginRequirement = { logins.hasAccounts }
         configuration.offersSCRAM = true
         configuration.passwordsNeedSecureConnection = true
         configuration.accountSwitching = false
+        configuration.sharedAccountSessions = true
     }
 
     /// The web front end (HTTPS, IRC over WebSocket at /irc), when it is to run: in a gateway by default (over TLS,

@@ -3,9 +3,10 @@
 `pearircd account add` before it starts), irssi logging in with SASL PLAIN over TLS and WeeChat with SASL
 SCRAM-SHA-256 over plain text, both driven inside tmux as in clients.py; and a client that does not log in.
 
-Checks: both clients are welcomed logged in to the account, and made IRC operators (the account is an admin); they
-see each other's lines in a room; a connection that does not log in is told 464 and closed; one that sends a wrong
-PASS is refused the same way.
+Checks: both clients are welcomed logged in to the account, and made IRC operators (the account is an admin); being
+connections of one account, they are one person (what a bouncer gives): WeeChat, which asked for another nick, is
+welcomed under irssi's, a room joined from one is joined in the other, and each shows the lines sent from the other;
+a connection that does not log in is told 464 and closed; one that sends a wrong PASS is refused the same way.
 
 Usage: login_clients.py [--pearircd PATH] [--timeout SECONDS] [--keep]
 Exits 0 on success, 1 on a failed check, 2 when a required program is missing.
@@ -79,6 +80,41 @@ def refused(port, lines, timeout):
     raise CheckFailed(f"the server kept a connection that did not log in open; it said:\n{received!r}")
 
 
+def read_until(port, lines, needle, timeout, then=("QUIT",)):
+    """Sends `lines` on a raw connection; returns what came back up to and including `needle`; then sends `then` and
+    waits for the server to close the connection (so the server has handled them)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as connection:
+        connection.sendall("".join(line + "\r\n" for line in lines).encode())
+        received = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and needle.encode() not in received:
+            try:
+                chunk = connection.recv(4096)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            received += chunk
+        if needle.encode() not in received:
+            raise CheckFailed(f"expected {needle!r}, got:\n{received.decode(errors='replace')}")
+        connection.sendall("".join(line + "\r\n" for line in then).encode())
+        while time.monotonic() < deadline and connection.recv(4096):
+            pass
+        return received.decode(errors="replace")
+
+
+def shown_in_channel(client, needle, what):
+    """Waits until the channel's window exists and shows `needle` (a JOIN made from another client opens the window
+    without switching to it, so the client is asked to show it until it can)."""
+    deadline = time.monotonic() + client.timeout
+    while time.monotonic() < deadline:
+        client.type(client.focus_command)
+        if needle in client.screen():
+            return
+        time.sleep(0.2)
+    raise CheckFailed(f"timed out waiting for {what}; the screen shows:\n{client.screen()}")
+
+
 def main():
     options = parse_options(__doc__.split("\n")[0], default_timeout=30.0)
     if missing_requirement(options, "e2e-login"):
@@ -96,7 +132,7 @@ def main():
         if added.returncode != 0:
             raise CheckFailed(f"pearircd account add failed: {added.stdout}{added.stderr}")
         step = "start the gateway"
-        gateway, ports = start_gateway(options.pearircd, directory, "a", None, 60)
+        gateway, ports = start_gateway(options.pearircd, directory, "a", None, 60, history_on_join=50)
         print(f"e2e-login: gateway irc plain {ports['plain']}, tls {ports['tls']}")
 
         def check(name):
@@ -118,27 +154,48 @@ def main():
         os.makedirs(os.path.join(directory, "a"))
         os.makedirs(os.path.join(directory, "b"))
         tmux.start("alice", irssi_config(os.path.join(directory, "a"), "alice", ports["tls"], password), env)
-        tmux.start("bob", weechat_command(os.path.join(directory, "b"), "bob", ports["plain"], password), env)
         alice = Client(tmux, "alice", options.timeout, "/clear", f"/window goto {CHANNEL}", "/echo")
-        bob = Client(tmux, "bob", options.timeout, "/buffer clear", f"/buffer {CHANNEL}", "/print")
         alice.wait_for(f"You are now logged in as {ACCOUNT}", "Welcome to the PearIRC Network, alice",
                        what="irssi logged in and welcomed")
-        bob.wait_for(f"You are now logged in as {ACCOUNT}", "Welcome to the PearIRC Network, bob",
-                     what="WeeChat logged in and welcomed")
+        # Started after irssi is in: WeeChat's connection joins the account's person, under irssi's nick.
+        tmux.start("bob", weechat_command(os.path.join(directory, "b"), "bob", ports["plain"], password), env)
+        bob = Client(tmux, "bob", options.timeout, "/buffer clear", f"/buffer {CHANNEL}", "/print")
+        bob.wait_for(f"You are now logged in as {ACCOUNT}", "Welcome to the PearIRC Network, alice",
+                     what="WeeChat logged in and welcomed as the account's person (alice)")
 
         check("both are IRC operators (the account is the gateway's admin)")
         alice.wait_for("You are now an IRC operator", what="irssi's RPL_YOUREOPER")
         bob.wait_for("You are now an IRC operator", what="WeeChat's RPL_YOUREOPER")
 
-        check("they talk in a room")
+        check("a room joined from irssi is joined in WeeChat too")
         alice.type(f"/join {CHANNEL}")
         alice.wait_for(f"has joined {CHANNEL}")
-        bob.type(f"/join {CHANNEL}")
-        bob.wait_for(f"has joined {CHANNEL}", "alice")
+        shown_in_channel(bob, f"has joined {CHANNEL}", "WeeChat shown the JOIN its person made from irssi")
+
+        check("each shows the lines sent from the other")
         token = secrets.token_hex(4)
         bob.watch_channel()
-        alice.type(f"/msg {CHANNEL} logged in {token}")
-        bob.wait_for(f"logged in {token}")
+        alice.type(f"/msg {CHANNEL} from irssi {token}")
+        bob.wait_for(f"from irssi {token}")
+        alice.watch_channel()
+        bob.type(f"/msg {CHANNEL} from weechat {token}")
+        alice.wait_for(f"from weechat {token}")
+
+        check("a client connecting later gets the lines said since a client of the account left")
+        # A client of the account that comes and goes: once the gateway has closed it, its departure is noted.
+        gone = read_until(ports["plain"], [f"PASS {ACCOUNT}:{password}", "NICK brief", "USER brief 0 * :brief"],
+                          " 376 ", options.timeout, then=["QUIT :gone"])
+        if " 001 alice " not in gone:
+            raise CheckFailed(f"expected the connection welcomed as alice, got:\n{gone}")
+        alice.watch_channel()
+        alice.type(f"/msg {CHANNEL} while you were out {token}")
+        alice.wait_for(f"while you were out {token}")
+        answer = read_until(ports["plain"], [f"PASS {ACCOUNT}:{password}", "NICK later", "USER later 0 * :later"],
+                            f"while you were out {token}", options.timeout)
+        if f"JOIN {CHANNEL}" not in answer or " 001 alice " not in answer:
+            raise CheckFailed(f"expected the connection welcomed as alice and joined to {CHANNEL}, got:\n{answer}")
+        if f"from irssi {token}" in answer:
+            raise CheckFailed(f"the replay went back past the departure:\n{answer}")
 
         if os.environ.get("E2E_SHOW_SCREENS"):
             print(alice.screen(), bob.screen(), sep="\n--- bob ---\n")

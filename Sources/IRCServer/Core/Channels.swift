@@ -46,24 +46,28 @@ extension IRCServerState {
                 reply(client, .errBadChannelKey, [channel.name, "Cannot join channel (+k)"])
                 return
             }
-            if let limit = channel.limit, channel.members.count >= limit {
+            if let limit = channel.limit, visibleMembers(of: channel).count >= limit {
                 reply(client, .errChannelIsFull, [channel.name, "Cannot join channel (+l)"])
                 return
             }
-            if channel.inviteOnly, !channel.invited.contains(id) {
+            if channel.inviteOnly, !channel.invited.contains(person(of: id)) {
                 reply(client, .errInviteOnlyChan, [channel.name, "Cannot join channel (+i)"])
                 return
             }
-            if channel.bans.contains(where: { Self.maskMatches($0, client.mask) }), !channel.invited.contains(id) {
+            if channel.bans.contains(where: { Self.maskMatches($0, client.mask) }), !channel.invited.contains(person(of: id)) {
                 reply(client, .errBannedFromChan, [channel.name, "Cannot join channel (+b)"])
                 return
             }
         }
-        channel.invited.remove(id)
-        // The first local user to create a channel operates it; remote users never get local ops.
-        channel.members[id] = isNew && !client.isRemote ? ["o"] : []
+        channel.invited.remove(person(of: id))
+        // Every connection of the person joins (`Sessions.swift`); the first local user to create a channel
+        // operates it; remote users never get local ops.
+        let joining = sessions(of: id)
+        for session in joining {
+            channel.members[session] = isNew && !client.isRemote ? ["o"] : []
+            clients[session]?.joinedChannels.insert(folded)
+        }
         channels[folded] = channel
-        clients[id]?.joinedChannels.insert(folded)
 
         for member in channel.members.keys.sorted() {
             guard let recipient = clients[member] else { continue }
@@ -71,21 +75,20 @@ extension IRCServerState {
                 ? [channel.name, client.account ?? "*", client.realName ?? ""] : [channel.name]
             emit(member, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("JOIN"), params: params))
             // away-notify: members learn at once that the newcomer is away.
-            if member != id, let away = client.away, recipient.has("away-notify") {
+            if !joining.contains(member), let away = client.away, recipient.has("away-notify") {
                 emit(member, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("AWAY"), params: [away]))
             }
         }
         guard !client.isRemote else { return }
-        if channel.topic != nil { sendTopic(channel, to: id) }
-        sendNames(channel, to: id)
+        for session in joining {
+            if channel.topic != nil { sendTopic(channel, to: session) }
+            sendNames(channel, to: session)
+        }
         // The key reaches the backend only from the first local member's JOIN (later ones enter the room it chose).
         actions.append(.backend(.joined(channel: channel.name, nick: client.nick ?? "", key: localBefore ? nil : key)))
-        // History on join: a chathistory-capable client asks for it itself.
-        if configuration.historyOnJoin > 0, !client.has("draft/chathistory") {
-            actions.append(
-                .fetchHistory(id, .latest(channel: channel.name, limit: configuration.historyOnJoin),
-                    batchType: "chathistory", target: channel.name, onJoin: true))
-        }
+        // History on join: a chathistory-capable client asks for it itself (the person's other connections were
+        // here all along).
+        replayMissedLines(in: channel, to: id, now: now)
     }
 
     mutating func handlePart(_ params: [String], from id: ClientID, now: Date) {
@@ -113,7 +116,7 @@ extension IRCServerState {
         let message = IRCMessage(
             source: client.source, command: .verb("PART"), params: [channel.name] + (reason.map { [$0] } ?? []))
         broadcast(message, to: channel)
-        removeMember(id, from: folded)
+        for session in sessions(of: id) { removeMember(session, from: folded) }
         // Our user leaves the room when their last client here does (another client may still be in it).
         if !client.isRemote, channels[folded]?.members.keys.contains(where: { clients[$0]?.isRemote == false }) != true {
             actions.append(.backend(.parted(channel: channel.name, nick: client.nick ?? "", reason: reason ?? "")))
@@ -193,7 +196,7 @@ extension IRCServerState {
     mutating func sendNames(_ channel: ChannelRecord, to id: ClientID) {
         guard let client = clients[id] else { return }
         let multiPrefix = client.has("multi-prefix"), userhost = client.has("userhost-in-names")
-        let entries = channel.members.keys.sorted().compactMap { member -> String? in
+        let entries = visibleMembers(of: channel).compactMap { member -> String? in
             guard let target = clients[member] else { return nil }
             let name = userhost ? target.mask : (target.nick ?? "*")
             return channel.prefix(of: member, multiPrefix: multiPrefix) + name
@@ -221,7 +224,7 @@ extension IRCServerState {
         for (folded, channel) in channels.sorted(by: { $0.key < $1.key }) {
             if let wanted, !wanted.contains(folded) { continue }
             if channel.secret, channel.members[id] == nil { continue }
-            reply(client, .rplList, [channel.name, String(channel.members.count), channel.topic ?? ""])
+            reply(client, .rplList, [channel.name, String(visibleMembers(of: channel).count), channel.topic ?? ""])
         }
         reply(client, .rplListEnd, ["End of /LIST"])
     }
@@ -258,7 +261,7 @@ extension IRCServerState {
                     IRCMessage(tags: client.accountTags, source: client.source, command: .verb("KICK"),
                         params: [current.name, targetClient.nick ?? targetNick, reason]), to: current)
             }
-            removeMember(target, from: folded)
+            for session in sessions(of: target) { removeMember(session, from: folded) }
         }
     }
 
@@ -287,12 +290,15 @@ extension IRCServerState {
                 return
             }
             channels[folded]?.invited.insert(target)
-            for member in channel.members.keys where member != id && clients[member]?.has("invite-notify") == true {
+            for member in channel.members.keys.sorted() where !samePerson(member, id) && !samePerson(member, target)
+                && clients[member]?.has("invite-notify") == true
+            {
                 emit(member, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? "", channel.name]))
             }
         }
         reply(client, .rplInviting, [targetClient.nick ?? params[0], params[1]])
-        emit(target, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? params[0], params[1]]))
+        let invitation = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("INVITE"), params: [targetClient.nick ?? params[0], params[1]])
+        for session in sessions(of: target) { emit(session, invitation) }
         if let away = targetClient.away { reply(client, .rplAway, [targetClient.nick ?? "", away]) }
     }
 

@@ -88,6 +88,12 @@ extension ClientRecord {
         var monitoring: [String] = []
         var joinedChannels = Set<String>()
 
+        /// Another connection of a person already here (`IRCServerConfiguration.sharedAccountSessions`): the
+        /// connection that stands for the person in nicks and visible member lists (`Sessions.swift`).
+        var attachedTo: ClientID?
+        /// The host others see for this connection's person, when it is not its own (an attached connection shows
+        /// its person's, so the person keeps one hostmask whichever connection speaks).
+        var displayHost: String?
         /// A remote user (no connection): messages are never sent to them.
         var isRemote = false
         var remoteID: String?
@@ -95,6 +101,9 @@ extension ClientRecord {
 
         /// Welcomed: past registration, or a remote user.
         var isRegistered: Bool { registration == .registered }
+
+        /// The host in this client's hostmask: its person's (`displayHost`), else its own.
+        var visibleHost: String { displayHost ?? host }
 
         init(id: ClientID, host: String, secure: Bool, certificateFingerprint: String?, connectedAt: Date) {
             self.id = id
@@ -150,9 +159,9 @@ extension ClientRecord {
 }
 
 extension ClientRecord {
-    var mask: String { "\(self.nick ?? "*")!\(self.user ?? "*")@\(self.host)" }
+    var mask: String { "\(self.nick ?? "*")!\(self.user ?? "*")@\(self.visibleHost)" }
 
-    var source: IRCSource { IRCSource(nick: self.nick ?? "*", user: self.user ?? "*", host: self.host) }
+    var source: IRCSource { IRCSource(nick: self.nick ?? "*", user: self.user ?? "*", host: self.visibleHost) }
 
     /// account-tag: what this client's own messages carry (`TagCapabilities.adapt` keeps it only for recipients
     /// that asked). Set

@@ -34,6 +34,7 @@ extension IRCServerState {
         processingLabeledCommand = label != nil
         dispatch(message, from: id, now: now)
         processingLabeledCommand = false
+        if !attachedSessions.isEmpty { sharePersonChanges(from: id) }
         let deferred = deferredReplies(for: id, from: start)
         if deferred > 0, clients[id] != nil {
             clients[id]?.awaitingAnswers += deferred

@@ -57,7 +57,7 @@ extension IRCServerState {
         case "USERHOST":
             let entries = params.prefix(5).compactMap { nick -> String? in
                 guard let target = nicks[fold(nick)].flatMap({ clients[$0] }) else { return nil }
-                return "\(target.nick ?? nick)\(target.isOperator ? "*" : "")=\(target.away == nil ? "+" : "-")\(target.user ?? "")@\(target.host)"
+                return "\(target.nick ?? nick)\(target.isOperator ? "*" : "")=\(target.away == nil ? "+" : "-")\(target.user ?? "")@\(target.visibleHost)"
             }
             reply(client, .rplUserHost, [entries.joined(separator: " ")])
         case "CHATHISTORY": handleChatHistory(params, from: id, now: now)

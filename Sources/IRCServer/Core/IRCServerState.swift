@@ -76,6 +76,15 @@ public struct IRCServerState: Sendable {
     var nicks: [String: ClientID] = [:]
     /// Folded channel name → channel.
     var channels: [String: ChannelRecord] = [:]
+    /// A person's connection that stands for them → the other connections of the same account, in the order they
+    /// came (`sharedAccountSessions`).
+    var attachedSessions: [ClientID: [ClientID]] = [:]
+    /// Folded account → the connection that stands for its person here (`sharedAccountSessions`).
+    var personByAccount: [String: ClientID] = [:]
+    /// Folded account → when a connection of it last went away: a client without CHATHISTORY gets the lines since
+    /// then when it joins (bounded by `maximumRememberedDepartures`).
+    var accountLastSeen: [String: Date] = [:]
+    static let maximumRememberedDepartures = 4096
     /// Remote user id → the client id standing for them.
     var remoteUsers: [String: ClientID] = [:]
     var nextRemoteID: UInt64 = 1 << 62
@@ -246,12 +255,15 @@ public struct IRCServerState: Sendable {
             reply(client, .errSASLFail, ["SASL authentication failed"])
             return
         }
-        if let current = client.account, !configuration.accountSwitching, fold(current) != fold(login.account) {
+        if let current = client.account, !configuration.accountSwitching || configuration.sharedAccountSessions,
+            fold(current) != fold(login.account)
+        {
             // The account is the person here (the gateway): a connection does not become someone else midway.
             reply(client, .errSASLFail, ["SASL authentication failed: this connection is logged in as \(current); reconnect to log in as \(login.account)"])
             return
         }
         logIn(id, login)
+        sharePersonChanges(from: id)
         reply(client, .rplSASLSuccess, ["SASL authentication successful"])
     }
 
@@ -284,7 +296,7 @@ public struct IRCServerState: Sendable {
         if changed {
             // SASL after registration: account-notify tells those who share a channel.
             let notice = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("ACCOUNT"), params: [login.account])
-            for other in neighbours(of: id) where clients[other]?.has("account-notify") == true {
+            for other in othersToTell(about: id) where clients[other]?.has("account-notify") == true {
                 emit(other, notice)
             }
         }

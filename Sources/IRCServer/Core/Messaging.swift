@@ -63,6 +63,7 @@ extension IRCServerState {
             }
             if let service = configuration.serviceNames.first(where: { fold($0) == fold(target) }) {
                 if client.has("echo-message") { emit(id, outgoing) }
+                for session in sessions(of: id) where session != id { emit(session, outgoing) }
                 if !isTagMessage { actions.append(.service(id, service: service, text: text)) }
                 continue
             }
@@ -92,11 +93,19 @@ extension IRCServerState {
                 continue
             }
             outgoing.params[0] = recipient.nick ?? target
-            if recipientID == id, client.has("echo-message") {
-                // To oneself with echo-message: the echo is the labeled answer, the delivered copy is not.
-                emitOutsideLabel(recipientID, outgoing)
-            } else {
-                emit(recipientID, outgoing)
+            // Every connection of the recipient gets it, and the sender's other connections see what it sent
+            // (`Sessions.swift`).
+            let recipientSessions = sessions(of: recipientID)
+            for session in recipientSessions {
+                if session == id, client.has("echo-message") {
+                    // To oneself with echo-message: the echo is the labeled answer, the delivered copy is not.
+                    emitOutsideLabel(session, outgoing)
+                } else {
+                    emit(session, outgoing)
+                }
+            }
+            for session in sessions(of: id) where session != id && !recipientSessions.contains(session) {
+                emit(session, outgoing)
             }
             if client.has("echo-message") { emit(id, outgoing) }
             if command == "PRIVMSG", let away = recipient.away {
@@ -163,7 +172,7 @@ extension IRCServerState {
             reply(client, .rplNowAway, ["You have been marked as being away"])
         }
         let notification = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("AWAY"), params: message.map { [$0] } ?? [])
-        for other in neighbours(of: id) where clients[other]?.has("away-notify") == true {
+        for other in othersToTell(about: id) where clients[other]?.has("away-notify") == true {
             emit(other, notification)
         }
     }
@@ -178,6 +187,6 @@ extension IRCServerState {
         clients[id] = client
         let message = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("SETNAME"), params: [name])
         if client.has("setname") { emit(id, message) }
-        for other in neighbours(of: id) where clients[other]?.has("setname") == true { emit(other, message) }
+        for other in othersToTell(about: id) where clients[other]?.has("setname") == true { emit(other, message) }
     }
 }

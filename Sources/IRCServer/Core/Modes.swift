@@ -120,7 +120,10 @@ extension IRCServerState {
                     reply(client, .errUserNotInChannel, [nick, channel.name, "They aren't on that channel"])
                     continue
                 }
-                if adding { channel.members[target]?.insert(flag) } else { channel.members[target]?.remove(flag) }
+                // The person's every connection holds the same modes (`Sessions.swift`).
+                for session in sessions(of: target) {
+                    if adding { channel.members[session]?.insert(flag) } else { channel.members[session]?.remove(flag) }
+                }
                 record(flag, clients[target]?.nick ?? nick)
             case "k":
                 if adding {

@@ -37,6 +37,7 @@ extension IRCServerState {
         clients[id] = client
         reply(client, .rplYoureOper, ["You are now an IRC operator"])
         emit(id, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "*", "+ow"]))
+        sharePersonChanges(from: id)
     }
 
     mutating func handleKill(_ params: [String], from id: ClientID, now: Date) {
@@ -59,11 +60,14 @@ extension IRCServerState {
         }
         let reason = params.count > 1 && !params[1].isEmpty ? params[1] : "No reason given"
         let quitReason = "Killed (\(client.nick ?? "*") (\(reason)))"
-        if !target.isRemote {
-            emit(targetID, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("KILL"), params: [target.nick ?? nick, reason]))
-            error(targetID, "Closing Link: \(configuration.serverName) (\(quitReason))")
+        // Every connection of the person goes; the last one's quit is the one others see.
+        for session in sessions(of: targetID).reversed() {
+            if !target.isRemote {
+                emit(session, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("KILL"), params: [target.nick ?? nick, reason]))
+                error(session, "Closing Link: \(configuration.serverName) (\(quitReason))")
+            }
+            quit(session, reason: quitReason, now: now, notifySelf: false)
         }
-        quit(targetID, reason: quitReason, now: now, notifySelf: false)
     }
 
     mutating func handleWallops(_ params: [String], from id: ClientID) {

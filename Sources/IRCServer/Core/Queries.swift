@@ -10,16 +10,16 @@ extension IRCServerState {
         var matches: [(ClientRecord, ChannelRecord?)] = []
         if let channel = channels[fold(mask)] {
             if !channel.secret || channel.members[id] != nil {
-                matches = channel.members.keys.sorted().compactMap { member in clients[member].map { ($0, channel) } }
+                matches = visibleMembers(of: channel).compactMap { member in clients[member].map { ($0, channel) } }
             }
         } else {
             let shared = neighbours(of: id)
             let wantsOperators = params.count > 1 && params[1].contains("o") && whox == nil
-            matches = clients.values.filter { ($0.isRegistered || $0.isRemote) && $0.nick != nil }
+            matches = clients.values.filter { ($0.isRegistered || $0.isRemote) && $0.nick != nil && $0.attachedTo == nil }
                 .filter { mask == "*" || mask == "0" || Self.maskMatches(mask, $0.nick ?? "") || Self.maskMatches(mask, $0.mask) }
                 .filter { !wantsOperators || $0.isOperator }
                 // Invisible users show only to those sharing a channel, or when asked for by exact nick.
-                .filter { !$0.invisible || $0.id == id || shared.contains($0.id) || fold($0.nick ?? "") == fold(mask) }
+                .filter { !$0.invisible || samePerson($0.id, id) || shared.contains($0.id) || fold($0.nick ?? "") == fold(mask) }
                 .sorted { $0.id < $1.id }
                 .map { target in (target, firstSharedChannel(id, target.id)) }
         }
@@ -35,7 +35,7 @@ extension IRCServerState {
                     case "c": fields.append(channelName)
                     case "u": fields.append(target.user ?? "*")
                     case "i": fields.append("255.255.255.255")
-                    case "h": fields.append(target.host)
+                    case "h": fields.append(target.visibleHost)
                     case "s": fields.append(configuration.serverName)
                     case "n": fields.append(target.nick ?? "*")
                     case "f": fields.append(flags)
@@ -50,7 +50,7 @@ extension IRCServerState {
                 reply(client, .rplWhoSpcRpl, fields)
             } else {
                 reply(client, .rplWhoReply, [
-                    channelName, target.user ?? "*", target.host, configuration.serverName, target.nick ?? "*", flags,
+                    channelName, target.user ?? "*", target.visibleHost, configuration.serverName, target.nick ?? "*", flags,
                     "0 \(target.realName ?? "")",
                 ])
             }
@@ -82,7 +82,7 @@ extension IRCServerState {
                 reply(client, .rplEndOfWhois, [nick, "End of /WHOIS list"])
                 continue
             }
-            reply(client, .rplWhoisUser, [targetNick, target.user ?? "*", target.host, "*", target.realName ?? ""])
+            reply(client, .rplWhoisUser, [targetNick, target.user ?? "*", target.visibleHost, "*", target.realName ?? ""])
             let visible = target.joinedChannels.sorted().compactMap { folded -> String? in
                 guard let channel = channels[folded], !channel.secret || channel.members[id] != nil else { return nil }
                 // A remote user's rooms are known here only through this server's users: show those the asker shares.
@@ -95,7 +95,7 @@ extension IRCServerState {
             if let account = target.account { reply(client, .rplWhoisAccount, [targetNick, account, "is logged in as"]) }
             if target.secure { reply(client, .rplWhoisSecure, [targetNick, "is using a secure connection"]) }
             // The certificate fingerprint identifies a person across networks: only they and operators see it.
-            if let fingerprint = target.certificateFingerprint, targetID == id || client.isOperator {
+            if let fingerprint = target.certificateFingerprint, samePerson(targetID, id) || client.isOperator {
                 reply(client, .rplWhoisCertFP, [targetNick, "has client certificate fingerprint \(fingerprint)"])
             }
             for line in target.whoisInfo { reply(client, .rplWhoisSpecial, [targetNick, line]) }

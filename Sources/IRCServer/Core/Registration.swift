@@ -102,21 +102,27 @@ extension IRCServerState {
             return
         }
         let folded = fold(wanted)
-        if let holder = nicks[folded], holder != id {
-            reply(client, .errNicknameInUse, [wanted, "Nickname is already in use"])
-            return
+        var reserve = true
+        if let holder = nicks[folded], !samePerson(holder, id) {
+            guard mayWaitForNick(id, heldBy: holder) else {
+                reply(client, .errNicknameInUse, [wanted, "Nickname is already in use"])
+                return
+            }
+            // Held by a person this connection may turn out to be (its login is not known yet): decided at the end
+            // of registration.
+            reserve = false
         }
         if client.nick == wanted { return }
         let old = client.nick
-        if let old { nicks.removeValue(forKey: fold(old)) }
-        nicks[folded] = id
+        if let old, nicks[fold(old)] == person(of: id) { nicks.removeValue(forKey: fold(old)) }
+        if reserve { nicks[folded] = person(of: id) }
         let oldSource = client.source
         client.nick = wanted
         clients[id] = client
         if client.isRegistered, let old {
             let message = IRCMessage(tags: client.accountTags, source: oldSource, command: .verb("NICK"), params: [wanted])
             emit(id, message)
-            for other in neighbours(of: id) { emit(other, message) }
+            for other in othersToTell(about: id) { emit(other, message) }
             actions.append(.backend(.nickChanged(old: old, new: wanted)))
             var previous = client
             previous.nick = old
@@ -255,15 +261,34 @@ extension IRCServerState {
             reply(client, .errSASLAborted, ["SASL authentication aborted"])
         }
         guard loginAllowsRegistration(id, now: now) else { return }
+        if let person = personToJoin(id, account: clients[id]?.account) {
+            attach(id, to: person, now: now)
+            return
+        }
+        if let wanted = clients[id]?.nick, let holder = nicks[fold(wanted)], holder != id {
+            // The nick was left to be decided now (`mayWaitForNick`), and this connection is not its holder's.
+            clients[id]?.nick = nil
+            if let waiting = clients[id] { reply(waiting, .errNicknameInUse, [wanted, "Nickname is already in use"]) }
+            return
+        }
+        if let wanted = clients[id]?.nick { nicks[fold(wanted)] = id }
         clients[id]?.registration = .registered
         guard let registered = clients[id], let nick = registered.nick else { return }
+        if configuration.sharedAccountSessions, let account = registered.account { personByAccount[fold(account)] = id }
         notePeakUsers()
         notifyMonitors(nick: nick, mask: registered.mask)
+        welcome(id)
+        actions.append(.backend(.registered(nick: nick)))
+        deliverPrivateMessagesWhileAway(to: id)
+    }
+
+    /// RPL_WELCOME to the end of the MOTD, and operator status that came with the login.
+    mutating func welcome(_ id: ClientID) {
+        guard let registered = clients[id], let nick = registered.nick else { return }
         reply(registered, .rplWelcome, ["Welcome to the \(configuration.networkName) Network, \(registered.mask)"])
         reply(registered, .rplYourHost, ["Your host is \(configuration.serverName), running version \(configuration.version)"])
         reply(registered, .rplCreated, ["This server was created \(createdText)"])
         reply(registered, .rplMyInfo, [configuration.serverName, configuration.version, "iow", "beiklmnostv", "beklov"])
-        actions.append(.backend(.registered(nick: nick)))
         sendISupport(to: id)
         sendLUsers(to: id)
         sendMOTD(to: id)
@@ -271,7 +296,6 @@ extension IRCServerState {
             reply(registered, .rplYoureOper, ["You are now an IRC operator (as an admin of this gateway)"])
             emit(id, IRCMessage(tags: registered.accountTags, source: registered.source, command: .verb("MODE"), params: [nick, "+ow"]))
         }
-        deliverPrivateMessagesWhileAway(to: id)
     }
 
     var isupport: ISupport {
@@ -336,7 +360,7 @@ extension IRCServerState {
     func userCounts() -> (global: Int, local: Int, invisible: Int, operators: Int, unregistered: Int) {
         var counts = (global: 0, local: 0, invisible: 0, operators: 0, unregistered: 0)
         for client in clients.values {
-            if client.isRegistered || client.isRemote {
+            if client.isRegistered || client.isRemote, client.attachedTo == nil {
                 counts.global += 1
                 if client.invisible { counts.invisible += 1 }
                 if client.isOperator { counts.operators += 1 }
@@ -361,6 +385,10 @@ extension IRCServerState {
     /// Removes a client: parts every channel with a QUIT to its neighbours, frees the nick.
     mutating func quit(_ id: ClientID, reason: String, now: Date, notifySelf: Bool) {
         guard let client = clients[id] else { return }
+        // Another connection of the same person stays: nobody sees a QUIT.
+        if detachSession(id, now: now) { return }
+        noteDeparture(of: client, now: now)
+        if let account = client.account, personByAccount[fold(account)] == id { personByAccount.removeValue(forKey: fold(account)) }
         rememberWhowas(client, now: now)
         forgetMonitoring(of: id)
         if client.isRegistered || client.isRemote {

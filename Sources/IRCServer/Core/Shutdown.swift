@@ -14,6 +14,8 @@ extension IRCServerState {
             error(id, "Closing Link: \(client.host) (\(reason))")
         }
         for id in local { forgetSilently(id) }
+        attachedSessions = [:]
+        personByAccount = [:]
         return drain()
     }
 

@@ -53,10 +53,13 @@ extension IRCServerState {
         }
         if let name = line.channel, let channel = channels[name] {
             showChannelLine(line.message, in: channel, from: line.sender, statusPrefix: nil)
-        } else if clients[line.sender]?.has("echo-message") == true {
+        } else {
             // A private message, or everyone left the channel meanwhile: the sender still sees the line it sent was
-            // stored.
-            emit(line.sender, line.message)
+            // stored, and its other connections see it sent.
+            if clients[line.sender]?.has("echo-message") == true { emit(line.sender, line.message) }
+            if line.channel == nil, clients[line.sender] != nil {
+                for session in sessions(of: line.sender) where session != line.sender { emit(session, line.message) }
+            }
         }
     }
 

@@ -16,7 +16,7 @@ extension IRCServerState {
     mutating func rememberWhowas(_ client: ClientRecord, now: Date) {
         guard configuration.whowasLength > 0, let nick = client.nick, client.isRegistered || client.isRemote else { return }
         whowas.append(WhowasEntry(
-            nick: nick, user: client.user ?? "*", host: client.host, realName: client.realName ?? "",
+            nick: nick, user: client.user ?? "*", host: client.visibleHost, realName: client.realName ?? "",
             account: client.account, time: now))
         if whowas.count > configuration.whowasLength { whowas.removeFirst(whowas.count - configuration.whowasLength) }
     }

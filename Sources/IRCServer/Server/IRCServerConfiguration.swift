@@ -100,6 +100,11 @@ public struct IRCServerConfiguration: Sendable {
     /// Whether a client logged in may authenticate again as another account (SASL 3.2 re-authentication). Where the
     /// account is the person (the gateway), a connection stays with its account: re-authenticating as it is fine.
     public var accountSwitching = true
+    /// Whether connections logged in to one account are one person (what a bouncer gives: a laptop and a phone at
+    /// once): a connection that logs in to an account already here joins that person's nick and channels, sees
+    /// its lines from the other connections, and leaves nothing behind when it goes while another stays
+    /// (`Sessions.swift`). Such a connection does not switch accounts (as with `accountSwitching` off).
+    public var sharedAccountSessions = false
     /// IRCv3 account registration (`REGISTER`), when offered.
     public var accountRegistration: AccountRegistrationPolicy?
     /// Most private messages from remote users kept for the next client to connect while no client is connected (so a

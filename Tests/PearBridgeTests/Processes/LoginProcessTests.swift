@@ -5,7 +5,8 @@ import Testing
 
 /// Logging in to a gateway, as IRC clients do it (issue 20): without accounts, the gateway serves one user on loopback
 /// with no login, and refuses to listen beyond loopback; from the first account on (added with the CLI while it runs),
-/// every connection logs in, by PASS or SASL PLAIN, and the admin is an IRC operator.
+/// every connection logs in, by PASS or SASL PLAIN, and the admin is an IRC operator; two clients of the account are
+/// one person.
 @Suite(.serialized) struct LoginProcessTests {
     @Test func fromTheFirstAccountOnEveryConnectionLogsIn() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-login-\(UUID().uuidString)")
@@ -45,6 +46,8 @@ import Testing
         try await byPass.waitFor(containing: " 381 root ")
         try await byPass.send("PRIVMSG PearServ :account list")
         try await byPass.waitFor(containing: "1 account(s):")
+        try await byPass.send("JOIN #home")
+        try await byPass.waitFor(containing: " 366 root #home ")
 
         let bySASL = try await LineClient.connect(port: irc, group: group)
         try await bySASL.send("CAP LS 302")
@@ -56,9 +59,27 @@ import Testing
         try await bySASL.send("CAP END")
         try await bySASL.send("NICK phone")
         try await bySASL.send("USER phone 0 * :phone")
-        try await bySASL.waitFor(containing: " 001 phone ")
+        // A second client of the account is the same person: welcomed under its nick, in its rooms, shown its lines.
+        try await bySASL.waitFor(containing: " 001 root ")
+        try await bySASL.waitFor(containing: ":root!~root@127.0.0.1 JOIN #home")
+        try await byPass.send("PRIVMSG #home :from the laptop")
+        try await bySASL.waitFor(containing: ":root!~root@127.0.0.1 PRIVMSG #home :from the laptop")
+        try await bySASL.send("PRIVMSG #home :from the phone")
+        try await byPass.waitFor(containing: ":root!~root@127.0.0.1 PRIVMSG #home :from the phone")
+        // The phone goes; a line is said; a client connecting later is given the lines since then.
+        try await bySASL.send("QUIT")
+        try await bySASL.waitUntilClosed()
+        try await byPass.send("PRIVMSG #home :while you were out")
+        try await byPass.send("PING stored")
+        try await byPass.waitFor(containing: "PONG")
+        let later = try await LineClient.connect(port: irc, group: group)
+        try await later.send("PASS root:root-pw")
+        try await later.send("NICK later")
+        try await later.send("USER later 0 * :later")
+        try await later.waitFor(containing: ":root!~root@127.0.0.1 JOIN #home")
+        try await later.waitFor(containing: "PRIVMSG #home :while you were out")
 
-        for client in [before, byPass, bySASL] { await client.close() }
+        for client in [before, byPass, later] { await client.close() }
         await gateway.stop()
         try await group.shutdownGracefully()
     }
