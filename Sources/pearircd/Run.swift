@@ -267,7 +267,8 @@ struct Run: AsyncParsableCommand {
             let node = try GatewayNode(
                 directory: directory, identity: identity, transportKey: transportKey, configuration: nodeConfiguration, group: eventLoopGroup.next(),
                 logger: logger)
-            backend = GatewayBackend(gateway: node.gateway, connector: node.connector, logins: logins, transportKey: node.transportKey)
+            let gatewayBackend = GatewayBackend(gateway: node.gateway, connector: node.connector, logins: logins, transportKey: node.transportKey)
+            backend = gatewayBackend
             configuration.serviceNames = [PearServ.name]
             // Other gateways do not obey this one: modes it cannot enforce on them are refused, not half applied, and
             // no channel starts topic-locked (nobody could ever set the topic of a room nobody moderates).
@@ -284,7 +285,8 @@ struct Run: AsyncParsableCommand {
             configuration.messageIDNamespace = RoomState.messageIDNamespace(for: identity.keyPair.publicKey)
             if let boundPort = try await node.startPeerListener() { print("listening peers \(peerHost) \(boundPort)") }
             if let dht = try await node.startSwarm() { print("listening dht \(dht.host) \(dht.port)") }
-            services = node.services
+            // Role changes, disabled and removed accounts from `pearircd account …` reach connected clients.
+            services = node.services + [AccountStandingService(backend: gatewayBackend)]
         }
 
         let listener = try await IRCListener.start(

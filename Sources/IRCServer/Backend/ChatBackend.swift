@@ -109,6 +109,9 @@ public enum BackendEvent: Sendable, Hashable {
     /// A private message from a remote user to this server's user (every local client): shown from the remote user
     /// as the server knows them, else from `user` as given (they may share no channel with us).
     case remotePrivateMessage(user: RemoteUser, kind: ChatLineKind, text: String, id: String, time: Date)
+    /// What an account's login grants changed while its clients are connected (an admin demoted, an account
+    /// disabled or removed): `login` is what it grants now, nil for nothing (its connections are closed).
+    case accountChanged(account: String, login: AccountLogin?)
 }
 
 /// What became of a private message to a remote user (`ChatBackend.carry`).

@@ -274,6 +274,23 @@ public struct IRCServerState: Sendable {
         guard var client = clients[id] else { return }
         let changed = client.account != login.account
         client.account = login.account
+        clients[id] = client
+        reply(client, .rplLoggedIn, [client.mask, login.account, "You are now logged in as \(login.account)"])
+        applyOperatorStatus(id, login)
+        guard client.isRegistered else { return }
+        if changed {
+            // SASL after registration: account-notify tells those who share a channel.
+            let notice = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("ACCOUNT"), params: [login.account])
+            for other in othersToTell(about: id) where clients[other]?.has("account-notify") == true {
+                emit(other, notice)
+            }
+        }
+    }
+
+    /// Operator status as the account's login grants it: given (381, MODE +ow) when it grants it, withdrawn (MODE -ow)
+    /// when it no longer does and came from a login (status from OPER stays). The MODE is shown after registration.
+    mutating func applyOperatorStatus(_ id: ClientID, _ login: AccountLogin) {
+        guard var client = clients[id] else { return }
         var modeChange: String?
         if login.isOperator, !client.isOperator {
             client.isOperator = true
@@ -287,18 +304,27 @@ public struct IRCServerState: Sendable {
             modeChange = "-ow"
         }
         clients[id] = client
-        reply(client, .rplLoggedIn, [client.mask, login.account, "You are now logged in as \(login.account)"])
-        guard client.isRegistered else { return }
-        if let modeChange {
-            if modeChange.hasPrefix("+") { reply(client, .rplYoureOper, ["You are now an IRC operator (as an admin of this gateway)"]) }
-            emit(id, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "*", modeChange]))
-        }
-        if changed {
-            // SASL after registration: account-notify tells those who share a channel.
-            let notice = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("ACCOUNT"), params: [login.account])
-            for other in othersToTell(about: id) where clients[other]?.has("account-notify") == true {
-                emit(other, notice)
+        guard client.isRegistered, let modeChange else { return }
+        if modeChange.hasPrefix("+") { reply(client, .rplYoureOper, ["You are now an IRC operator (as an admin of this gateway)"]) }
+        emit(id, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "*", modeChange]))
+    }
+
+    /// What `account`'s login grants changed (`BackendEvent.accountChanged`): each of its connections gets the operator
+    /// status it grants now, or, when it grants nothing (disabled, removed), is closed with the reason.
+    mutating func accountChanged(_ account: String, login: AccountLogin?, now: Date) {
+        let folded = fold(account)
+        let affected = clients.values.filter { !$0.isRemote && $0.account.map(fold) == folded }.map(\.id).sorted()
+        for id in affected {
+            guard let client = clients[id] else { continue }
+            guard let login else {
+                emit(id, IRCMessage(
+                    source: serverSource, command: .verb("NOTICE"),
+                    params: [client.nick ?? "*", "Your account \(account) was disabled or removed on this gateway"]))
+                error(id, "Closing Link: \(client.host) (Account disabled)")
+                quit(id, reason: "Account disabled", now: now, notifySelf: false)
+                continue
             }
+            applyOperatorStatus(id, login)
         }
     }
 

@@ -40,6 +40,8 @@ extension IRCServerState {
             guard let id = remoteUsers[userID], let client = clients[id], var room = channels[fold(channel)] else { break }
             setTopic(&room, topic, by: client, now: now)
             channels[fold(channel)] = room
+        case .accountChanged(let account, let login):
+            accountChanged(account, login: login, now: now)
         case .channelCreated(let channel, let time):
             channels[fold(channel)]?.created = time
         case .serviceNotice(let channel, let text):

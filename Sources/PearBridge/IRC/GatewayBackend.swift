@@ -12,17 +12,36 @@ public final class GatewayBackend: ChatBackend {
     public let logins: AccountLogins?
     public let events: AsyncStream<BackendEvent>
     private let subscription: RoomEventHub.Subscription
+    /// What accounts' logins grant, as last told to the IRC core (nil without accounts).
+    private let standings: AccountStandings?
+    private let continuation: AsyncStream<BackendEvent>.Continuation
 
     /// `transportKey`: the key the gateway's connections run under (`GatewayNode.transportKey`), shown by PearServ.
     public init(gateway: Gateway, connector: PearServ.Connector?, logins: AccountLogins? = nil, transportKey: [UInt8]? = nil) {
         self.gateway = gateway
         self.logins = logins
-        service = PearServ(gateway: gateway, connector: connector, logins: logins, transportKey: transportKey)
         let (events, continuation) = AsyncStream<BackendEvent>.makeStream()
+        let standings = logins.map { AccountStandings(database: $0.database) }
         self.events = events
+        self.continuation = continuation
+        self.standings = standings
+        service = PearServ(
+            gateway: gateway, connector: connector, logins: logins, transportKey: transportKey,
+            accountsChanged: { Self.tell(standings, continuation) })
         subscription = gateway.roomEvents.subscribe { event in
             for backendEvent in Self.backendEvents(for: event) { continuation.yield(backendEvent) }
         }
+    }
+
+    /// Tells the IRC core what accounts' logins grant now, where that changed since it was last told (a demoted admin
+    /// stops being an operator, a disabled or removed account's clients are closed). PearServ's account commands
+    /// call it at once; `AccountStandingService` calls it every few seconds for changes made from the command line.
+    public func checkAccounts() {
+        Self.tell(standings, continuation)
+    }
+
+    private static func tell(_ standings: AccountStandings?, _ continuation: AsyncStream<BackendEvent>.Continuation) {
+        for event in standings?.changes() ?? [] { continuation.yield(event) }
     }
 
     public func handle(_ request: BackendRequest) async {

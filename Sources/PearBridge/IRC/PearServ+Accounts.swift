@@ -54,15 +54,18 @@ extension PearServ {
             case "remove":
                 let name = try named(1)
                 try database.remove(name)
+                accountsChanged?()
                 return ["Removed \(name.text) (their identity's logs stay in the store)."]
             case "role":
                 guard words.count == 3, let role = AccountRole(rawValue: words[2].lowercased()) else { return usage }
                 let name = try named(1)
                 try database.setRole(name, to: role)
+                accountsChanged?()
                 return ["\(name.text) is now \(role == .admin ? "an admin" : "a user")."]
             case "disable", "enable":
                 let name = try named(1)
                 try database.setDisabled(name, subcommand == "disable")
+                accountsChanged?()
                 return ["\(name.text) is \(subcommand)d."]
             default:
                 return usage

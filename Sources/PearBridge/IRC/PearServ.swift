@@ -18,12 +18,19 @@ public struct PearServ: Sendable {
     let logins: AccountLogins?
     /// The key the gateway's connections run under, when known.
     let transportKey: [UInt8]?
+    /// Called after an `account` command changed what an account's login grants (its role, disabled, removed), so
+    /// its connected clients hear at once (`AccountStandings`).
+    let accountsChanged: (@Sendable () -> Void)?
 
-    public init(gateway: Gateway, connector: Connector?, logins: AccountLogins? = nil, transportKey: [UInt8]? = nil) {
+    public init(
+        gateway: Gateway, connector: Connector?, logins: AccountLogins? = nil, transportKey: [UInt8]? = nil,
+        accountsChanged: (@Sendable () -> Void)? = nil
+    ) {
         self.gateway = gateway
         self.connector = connector
         self.logins = logins
         self.transportKey = transportKey
+        self.accountsChanged = accountsChanged
     }
 
     /// The role each command needs (docs/user-guide.md has the same table). Checked here, at every command, against

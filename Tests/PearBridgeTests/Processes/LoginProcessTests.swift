@@ -79,6 +79,20 @@ import Testing
         try await later.waitFor(containing: ":root!~root@127.0.0.1 JOIN #home")
         try await later.waitFor(containing: "PRIVMSG #home :while you were out")
 
+        // Account changes from the command line reach the clients already logged in: demoted, root stops being an
+        // operator on both; disabled, both are closed.
+        let second = try AccountCommandTests.run(["account", "add", "second", "--admin"] + data, input: "second-pw\n")
+        #expect(second.status == 0, "\(second.output)")
+        let demoted = try AccountCommandTests.run(["account", "role", "root", "user"] + data)
+        #expect(demoted.status == 0, "\(demoted.output)")
+        try await byPass.waitFor(containing: "MODE root -ow")
+        try await later.waitFor(containing: "MODE root -ow")
+        let disabled = try AccountCommandTests.run(["account", "disable", "root"] + data)
+        #expect(disabled.status == 0, "\(disabled.output)")
+        try await byPass.waitFor(containing: "disabled or removed")
+        try await byPass.waitUntilClosed()
+        try await later.waitUntilClosed()
+
         for client in [before, byPass, later] { await client.close() }
         await gateway.stop()
         try await group.shutdownGracefully()
