@@ -1,5 +1,16 @@
 /// A login the backend granted (`ChatBackend.authenticate`): the account, as the backend spells it, and whether it
 /// makes the client an IRC operator (the gateway's admins are).
+/// What became of a login attempt (`ChatBackend.verdict`).
+public enum AuthenticationVerdict: Sendable, Hashable {
+    case granted(AccountLogin)
+    /// Wrong credentials (or no such account, or one that may not log in): counts as a failed login.
+    case refused
+    /// The credentials could not be checked now (too many logins at once, a database that cannot be read): the
+    /// client is told why and may try again; it does not count as a failed login, so a flood of others' attempts
+    /// cannot lock anyone out.
+    case unavailable(String)
+}
+
 public struct AccountLogin: Sendable, Hashable {
     public var account: String
     public var isOperator: Bool

@@ -139,6 +139,8 @@ public protocol ChatBackend: Sendable {
     /// The pluggable authenticator: checks SASL PLAIN or EXTERNAL credentials (and `PASS account:password`, as PLAIN),
     /// confirms a SCRAM login; returns the login granted, nil for none.
     func authenticate(_ credentials: SASLCredentials) async -> AccountLogin?
+    /// `authenticate`, telling a refusal apart from credentials that could not be checked now. The IRC core asks this.
+    func verdict(_ credentials: SASLCredentials) async -> AuthenticationVerdict
     /// IRCv3 `REGISTER`: makes an account (when `IRCServerConfiguration.accountRegistration` offers it).
     func register(account: String, email: String?, password: String) async -> AccountRegistrationOutcome
     /// Remote happenings, for as long as the backend runs.
@@ -164,6 +166,11 @@ extension ChatBackend {
     public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
         await handle(request)
         stored(nil)
+    }
+
+    /// A backend whose every check reaches a verdict.
+    public func verdict(_ credentials: SASLCredentials) async -> AuthenticationVerdict {
+        await authenticate(credentials).map(AuthenticationVerdict.granted) ?? .refused
     }
 
     /// A backend that makes no accounts.

@@ -86,9 +86,8 @@ extension IRCServerState {
         }
         // The key reaches the backend only from the first local member's JOIN (later ones enter the room it chose).
         actions.append(.backend(.joined(channel: channel.name, nick: client.nick ?? "", key: localBefore ? nil : key)))
-        // History on join: a chathistory-capable client asks for it itself (the person's other connections were
-        // here all along).
-        replayMissedLines(in: channel, to: id, now: now)
+        // History on join, for each of the person's connections that cannot ask for it itself.
+        for session in joining { replayHistory(of: channel, to: session, since: nil) }
     }
 
     mutating func handlePart(_ params: [String], from id: ClientID, now: Date) {

@@ -35,6 +35,7 @@ extension IRCServerState {
         dispatch(message, from: id, now: now)
         processingLabeledCommand = false
         if !attachedSessions.isEmpty { sharePersonChanges(from: id) }
+        noteLateAnswers(from: start, forOthersThan: id, now: now)
         let deferred = deferredReplies(for: id, from: start)
         if deferred > 0, clients[id] != nil {
             clients[id]?.awaitingAnswers += deferred
@@ -48,6 +49,17 @@ extension IRCServerState {
         }
         actions.append(contentsOf: outsideLabel)
         outsideLabel = []
+    }
+
+    /// Late answers that the actions from `start` on make clients other than `id` wait for (a JOIN's replay to the
+    /// person's other connections, `Sessions.swift`): counted as their own commands' would be, so their lines wait for
+    /// them and the answer is not taken for another.
+    mutating func noteLateAnswers(from start: Int, forOthersThan id: ClientID, now: Date?) {
+        for action in actions[start...] {
+            guard let target = action.lateAnswerTarget, target != id, let client = clients[target] else { continue }
+            clients[target]?.awaitingAnswers += 1
+            if client.awaitingSince == nil { clients[target]?.awaitingSince = now ?? client.lastActivity }
+        }
     }
 
     /// How many of the actions from `start` on answer `id` later.
@@ -74,8 +86,13 @@ extension IRCServerState {
     mutating func answeringDeferred(_ id: ClientID, _ body: (inout IRCServerState) -> Void) {
         let start = actions.count
         body(&self)
+        noteLateAnswers(from: start, forOthersThan: id, now: nil)
         guard let client = clients[id] else { return }
-        let remaining = max(0, client.awaitingAnswers - 1)
+        // An answer may lead to more (a login that completes registration and attaches to a person asks for the
+        // history of each of its channels): those are waited for too.
+        let added = deferredReplies(for: id, from: start)
+        if added > 0, client.awaitingSince == nil { clients[id]?.awaitingSince = client.lastActivity }
+        let remaining = max(0, client.awaitingAnswers - 1) + added
         clients[id]?.awaitingAnswers = remaining
         if client.pendingLabel != nil { stashReplies(to: id, from: start) }
         guard remaining == 0 else { return }

@@ -236,6 +236,25 @@ public struct IRCServerState: Sendable {
         return drain()
     }
 
+    /// The backend could not check the credentials now (`AuthenticationVerdict.unavailable`): the client is told why,
+    /// and the attempt does not count as a failed login.
+    public mutating func authenticationUnavailable(_ id: ClientID, reason: String, now: Date) -> [IRCServerAction] {
+        answeringDeferred(id) { state in
+            guard var client = state.clients[id] else { return }
+            client.sasl = .idle
+            client.saslAttempt = nil
+            let byPassword = client.passwordLoginUnderWay
+            client.passwordLoginUnderWay = false
+            state.clients[id] = client
+            if byPassword {
+                state.refuseLogin(id, "Your password could not be checked now: \(reason)", now: now)
+            } else {
+                state.reply(client, .errSASLFail, ["SASL authentication failed: \(reason)"])
+            }
+        }
+        return drain()
+    }
+
     mutating func finishAuthentication(_ id: ClientID, login: AccountLogin?, now: Date) {
         guard var client = clients[id] else { return }
         client.sasl = .idle
@@ -244,7 +263,7 @@ public struct IRCServerState: Sendable {
             if login == nil {
                 loginThrottle.failed([LoginThrottle.addressKey(client.host), LoginThrottle.accountKey(attempt.account)], at: attempt.at)
             } else {
-                loginThrottle.succeeded(account: LoginThrottle.accountKey(attempt.account))
+                loginThrottle.succeeded(account: attempt.account, address: client.host)
             }
         }
         let byPassword = client.passwordLoginUnderWay
@@ -263,6 +282,7 @@ public struct IRCServerState: Sendable {
             return
         }
         logIn(id, login)
+        for session in sessions(of: id) where session != id { applyOperatorStatus(session, login) }
         sharePersonChanges(from: id)
         reply(client, .rplSASLSuccess, ["SASL authentication successful"])
     }
@@ -278,6 +298,11 @@ public struct IRCServerState: Sendable {
         reply(client, .rplLoggedIn, [client.mask, login.account, "You are now logged in as \(login.account)"])
         applyOperatorStatus(id, login)
         guard client.isRegistered else { return }
+        // Logged in after registration: this connection's person is the account's person here, if it has none yet
+        // (a later connection of the account joins it).
+        if configuration.sharedAccountSessions, personByAccount[fold(login.account)] == nil {
+            personByAccount[fold(login.account)] = person(of: id)
+        }
         if changed {
             // SASL after registration: account-notify tells those who share a channel.
             let notice = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("ACCOUNT"), params: [login.account])

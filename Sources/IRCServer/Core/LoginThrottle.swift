@@ -5,6 +5,10 @@ import Foundation
 /// waits `2^(n - freeFailures)` seconds after the last failure, up to `maximumDelay`. A success clears the account's
 /// count (not the address's: one right password does not excuse a scan). Bounded: past `maximumEntries` keys the
 /// oldest are forgotten. A pure value; times come with the calls.
+///
+/// The account's back-off does not hold back the addresses the account logged in from lately (`trustedAddresses`):
+/// anyone can fail logins to an account from anywhere, and so, without this, lock its owner out; the owner's own
+/// addresses still back off on their own failures (the address's count).
 struct LoginThrottle: Sendable {
     static let freeFailures = 3
     static let maximumDelay: TimeInterval = 300
@@ -16,6 +20,9 @@ struct LoginThrottle: Sendable {
     }
 
     private var records: [String: Record] = [:]
+    /// Account key → the addresses it last logged in from, most recent last.
+    private var trusted: [String: [String]] = [:]
+    static let trustedAddressesPerAccount = 8
 
     /// How many addresses and accounts are remembered.
     var entryCount: Int { records.count }
@@ -53,7 +60,27 @@ struct LoginThrottle: Sendable {
         }
     }
 
+    /// How long until a login to `account` from `address` is let through (nil: now): the address's back-off, and the
+    /// account's unless the account logged in from this address lately.
+    func wait(address: String, account: String, now: Date) -> TimeInterval? {
+        let accountKey = Self.accountKey(account), addressKey = Self.addressKey(address)
+        let isTrusted = trusted[accountKey]?.contains(addressKey) == true
+        return wait(for: isTrusted ? [addressKey] : [addressKey, accountKey], now: now)
+    }
+
     mutating func succeeded(account key: String) {
         records[key] = nil
+    }
+
+    /// A login to `account` from `address` succeeded: the account's count is cleared and the address trusted for it.
+    mutating func succeeded(account: String, address: String) {
+        let accountKey = Self.accountKey(account), addressKey = Self.addressKey(address)
+        records[accountKey] = nil
+        var addresses = trusted[accountKey, default: []].filter { $0 != addressKey }
+        addresses.append(addressKey)
+        trusted[accountKey] = Array(addresses.suffix(Self.trustedAddressesPerAccount))
+        if trusted.count > Self.maximumEntries, let any = trusted.keys.first(where: { $0 != accountKey }) {
+            trusted[any] = nil
+        }
     }
 }

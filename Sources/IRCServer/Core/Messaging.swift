@@ -166,10 +166,14 @@ extension IRCServerState {
         let message = params.first.flatMap { $0.isEmpty ? nil : String($0.prefix(configuration.awayLength)) }
         client.away = message
         clients[id] = client
-        if message == nil {
-            reply(client, .rplUnaway, ["You are no longer marked as being away"])
-        } else {
-            reply(client, .rplNowAway, ["You have been marked as being away"])
+        // Away is the person's: every connection of theirs hears it.
+        for session in sessions(of: id) {
+            guard let told = clients[session] else { continue }
+            if message == nil {
+                reply(told, .rplUnaway, ["You are no longer marked as being away"])
+            } else {
+                reply(told, .rplNowAway, ["You have been marked as being away"])
+            }
         }
         let notification = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("AWAY"), params: message.map { [$0] } ?? [])
         for other in othersToTell(about: id) where clients[other]?.has("away-notify") == true {

@@ -59,7 +59,9 @@ extension IRCServerState {
         clients[id] = client
         if unknown { reply(client, .errUModeUnknownFlag, ["Unknown MODE flag"]) }
         if !applied.isEmpty {
-            emit(id, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "", applied]))
+            // The person's modes: every connection of theirs is told (`Sessions.swift`).
+            let message = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "", applied])
+            for session in sessions(of: id) { emit(session, message) }
         }
     }
 

@@ -36,7 +36,8 @@ extension IRCServerState {
         client.wallops = true
         clients[id] = client
         reply(client, .rplYoureOper, ["You are now an IRC operator"])
-        emit(id, IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "*", "+ow"]))
+        let mode = IRCMessage(tags: client.accountTags, source: client.source, command: .verb("MODE"), params: [client.nick ?? "*", "+ow"])
+        for session in sessions(of: id) { emit(session, mode) }
         sharePersonChanges(from: id)
     }
 

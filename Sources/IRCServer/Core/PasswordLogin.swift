@@ -59,8 +59,7 @@ extension IRCServerState {
                 refuseLogin(id, "PASS takes account:password", now: now)
                 return false
             }
-            let keys = [LoginThrottle.addressKey(client.host), LoginThrottle.accountKey(login.account)]
-            if let wait = loginThrottle.wait(for: keys, now: now) {
+            if let wait = loginThrottle.wait(address: client.host, account: login.account, now: now) {
                 refuseLogin(id, "Too many failed logins; try again in \(Int(wait.rounded(.up))) s", now: now)
                 return false
             }

@@ -209,8 +209,7 @@ extension IRCServerState {
     /// exchange ends with 904 saying how long to wait, and the backend is not asked.
     mutating func admitLogin(_ id: ClientID, account: String, now: Date) -> Bool {
         guard let client = clients[id] else { return false }
-        let keys = [LoginThrottle.addressKey(client.host), LoginThrottle.accountKey(account)]
-        if let wait = loginThrottle.wait(for: keys, now: now) {
+        if let wait = loginThrottle.wait(address: client.host, account: account, now: now) {
             clients[id]?.sasl = .idle
             reply(client, .errSASLFail, ["SASL authentication failed: too many failed attempts; try again in \(Int(wait.rounded(.up))) s"])
             return false
@@ -365,7 +364,7 @@ extension IRCServerState {
                 if client.invisible { counts.invisible += 1 }
                 if client.isOperator { counts.operators += 1 }
             }
-            if client.isRegistered, !client.isRemote { counts.local += 1 }
+            if client.isRegistered, !client.isRemote, client.attachedTo == nil { counts.local += 1 }
             if !client.isRegistered, !client.isRemote { counts.unregistered += 1 }
         }
         return counts

@@ -67,11 +67,17 @@ extension IRCServerState {
     mutating func attach(_ id: ClientID, to personID: ClientID, now: Date) {
         guard var session = clients[id], let person = clients[personID], person.nick != nil else { return }
         if let tentative = session.nick, nicks[fold(tentative)] == id { nicks.removeValue(forKey: fold(tentative)) }
+        // What this connection's login grants now is what the account grants: the person's earlier connections
+        // follow it (an admin demoted since they logged in stops being an operator, one promoted becomes one).
+        let grant = session.account.map { AccountLogin(account: $0, isOperator: session.operatorFromLogin) }
         session.attachedTo = personID
         session.registration = .registered
         session.displayHost = person.visibleHost
         clients[id] = session
         attachedSessions[personID, default: []].append(id)
+        if let grant {
+            for other in sessions(of: personID) where other != id { applyOperatorStatus(other, grant) }
+        }
         copyPerson(from: personID, to: id)
         notePeakUsers()
         welcome(id)
@@ -88,7 +94,7 @@ extension IRCServerState {
             emit(id, IRCMessage(tags: joined.accountTags, source: joined.source, command: .verb("JOIN"), params: params))
             if channel.topic != nil { sendTopic(channel, to: id) }
             sendNames(channel, to: id)
-            replayMissedLines(in: channel, to: id, now: now)
+            replayHistory(of: channel, to: id, since: joined.account.flatMap { accountLastSeen[fold($0)] })
         }
     }
 
@@ -152,7 +158,7 @@ extension IRCServerState {
 
     /// Remembers when a connection of an account went (`accountLastSeen`), for the replay of lines it missed.
     mutating func noteDeparture(of client: ClientRecord, now: Date) {
-        guard client.isRegistered, !client.isRemote, let account = client.account else { return }
+        guard configuration.sharedAccountSessions, client.isRegistered, !client.isRemote, let account = client.account else { return }
         if accountLastSeen.count >= Self.maximumRememberedDepartures, accountLastSeen[fold(account)] == nil,
             let oldest = accountLastSeen.min(by: { $0.value < $1.value })?.key
         {
@@ -161,14 +167,17 @@ extension IRCServerState {
         accountLastSeen[fold(account)] = now
     }
 
-    /// A channel's lines for a client that cannot ask for history itself (no `draft/chathistory`): those since its
-    /// account last had a connection go (the newest `historyOnJoin` of them), else the newest `historyOnJoin`.
-    mutating func replayMissedLines(in channel: ChannelRecord, to id: ClientID, now: Date) {
-        guard configuration.historyOnJoin > 0, let client = clients[id], !client.has("draft/chathistory") else { return }
+    /// A channel's lines for a client that cannot ask for history itself (no `draft/chathistory`): the newest
+    /// `historyOnJoin` of them, or of those since `since` (a connection attaching gets what was said since a
+    /// connection of its account last went).
+    mutating func replayHistory(of channel: ChannelRecord, to id: ClientID, since: Date?) {
+        guard configuration.historyOnJoin > 0, let client = clients[id], !client.isRemote, !client.has("draft/chathistory")
+        else { return }
         let query: HistoryQuery
-        if let account = client.account, let lastSeen = accountLastSeen[fold(account)] {
-            // From now back to the departure: the newest lines of the window, oldest first.
-            query = .between(channel: channel.name, from: .timestamp(now), to: .timestamp(lastSeen), limit: configuration.historyOnJoin)
+        if let since {
+            // From the end back to the departure: the newest lines of the window, oldest first.
+            query = .between(
+                channel: channel.name, from: .timestamp(.distantFuture), to: .timestamp(since), limit: configuration.historyOnJoin)
         } else {
             query = .latest(channel: channel.name, limit: configuration.historyOnJoin)
         }

@@ -10,6 +10,9 @@ struct UnstoredLine: Sendable, Hashable {
     let command: String
     /// The line was labeled: its echo (or ACK, or failure) is its command's late answer.
     let answersLate: Bool
+    /// The sender's account: its person's other connections see a private message sent (or its failure), even when
+    /// the sender has gone meanwhile (`Sessions.swift`).
+    let account: String?
 }
 
 /// Durable acknowledgement: where the backend keeps channel lines (the peer-to-peer rooms), a line is shown only once
@@ -23,7 +26,8 @@ extension IRCServerState {
         let token = nextLineToken
         nextLineToken += 1
         unstoredLines[token] = UnstoredLine(
-            sender: sender, channel: channel, message: message, command: command, answersLate: processingLabeledCommand)
+            sender: sender, channel: channel, message: message, command: command, answersLate: processingLabeledCommand,
+            account: clients[sender]?.account)
         return token
     }
 
@@ -38,16 +42,26 @@ extension IRCServerState {
         return drain()
     }
 
+    /// The connections of the sender's person other than the sender (none unless connections share accounts).
+    private func otherSessions(of line: UnstoredLine) -> [ClientID] {
+        guard let account = line.account, let person = personByAccount[fold(account)] else { return [] }
+        return sessions(of: person).filter { $0 != line.sender }
+    }
+
     private mutating func deliver(_ line: UnstoredLine, failure: String?) {
         let target = line.message.params.first ?? "*"
         if let failure {
-            guard let sender = clients[line.sender] else { return }
             let text = "Your message to \(target) was not stored, so nobody got it: \(failure)"
-            if sender.has("standard-replies") {
-                emit(line.sender, IRCMessage(
-                    source: serverSource, command: .verb("FAIL"), params: [line.command, "MESSAGE_NOT_STORED", target, text]))
-            } else {
-                emit(line.sender, IRCMessage(source: serverSource, command: .verb("NOTICE"), params: [sender.nick ?? "*", text]))
+            // The sender, or when it has gone, its person's other connections, hear it failed.
+            let told = clients[line.sender] != nil ? [line.sender] : otherSessions(of: line)
+            for id in told {
+                guard let recipient = clients[id] else { continue }
+                if recipient.has("standard-replies") {
+                    emit(id, IRCMessage(
+                        source: serverSource, command: .verb("FAIL"), params: [line.command, "MESSAGE_NOT_STORED", target, text]))
+                } else {
+                    emit(id, IRCMessage(source: serverSource, command: .verb("NOTICE"), params: [recipient.nick ?? "*", text]))
+                }
             }
             return
         }
@@ -57,8 +71,8 @@ extension IRCServerState {
             // A private message, or everyone left the channel meanwhile: the sender still sees the line it sent was
             // stored, and its other connections see it sent.
             if clients[line.sender]?.has("echo-message") == true { emit(line.sender, line.message) }
-            if line.channel == nil, clients[line.sender] != nil {
-                for session in sessions(of: line.sender) where session != line.sender { emit(session, line.message) }
+            if line.channel == nil {
+                for session in otherSessions(of: line) { emit(session, line.message) }
             }
         }
     }

@@ -377,8 +377,8 @@ public actor IRCServerCore {
                 let backend = self.backend
                 // Checking a password may take a hash's deliberate time: off the loop.
                 spawn(blocking: true) { [weak self] in
-                    let login = await backend.authenticate(credentials)
-                    await self?.authenticationFinished(id, login: login)
+                    let verdict = await backend.verdict(credentials)
+                    await self?.authenticationFinished(id, verdict: verdict)
                 }
             case .register(let id, let account, let email, let password):
                 let backend = self.backend
@@ -451,8 +451,12 @@ public actor IRCServerCore {
         perform(state.lineStored(token, failure: failure, now: Date()))
     }
 
-    private func authenticationFinished(_ id: ClientID, login: AccountLogin?) {
-        perform(state.authenticationFinished(id, login: login, now: Date()))
+    private func authenticationFinished(_ id: ClientID, verdict: AuthenticationVerdict) {
+        switch verdict {
+        case .granted(let login): perform(state.authenticationFinished(id, login: login, now: Date()))
+        case .refused: perform(state.authenticationFinished(id, login: nil, now: Date()))
+        case .unavailable(let reason): perform(state.authenticationUnavailable(id, reason: reason, now: Date()))
+        }
     }
 
     private func registrationFinished(_ id: ClientID, account: String, outcome: AccountRegistrationOutcome) {

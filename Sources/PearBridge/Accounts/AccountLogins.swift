@@ -29,37 +29,44 @@ public final class AccountLogins: Sendable {
     public var hasAccounts: Bool { (try? !database.isEmpty) ?? true }
 
     public func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? {
+        if case .granted(let login) = await verdict(credentials) { return login }
+        return nil
+    }
+
+    /// The verdict on `credentials`: granted, refused, or (too many hashes waiting, a database that cannot be read)
+    /// not checkable now, which the IRC core does not count as a failed login.
+    public func verdict(_ credentials: SASLCredentials) async -> AuthenticationVerdict {
         let account: Account?
         switch credentials {
         case .plain(let user, let password):
-            guard let name = try? AccountName(user), password.utf8.count <= AccountDatabase.maximumPasswordLength else { return nil }
+            guard let name = try? AccountName(user), password.utf8.count <= AccountDatabase.maximumPasswordLength else { return .refused }
             let database = self.database
             do {
                 account = try await hashing.run { try database.verify(name, password: Array(password.utf8)) }
             } catch let busy as HashingGate.Busy {
-                logger.warning("login refused: \(busy)", metadata: ["account": "\(user)"])
-                return nil
+                logger.warning("login not checked: \(busy)", metadata: ["account": "\(user)"])
+                return .unavailable("the gateway is checking too many logins at once; try again in a moment")
             } catch {
                 logger.error("could not check a login", metadata: ["account": "\(user)", "error": "\(error)"])
-                return nil
+                return .unavailable("the gateway could not read its accounts; try again later")
             }
         case .external(let fingerprint, let wanted):
             account = try? database.account(forCertificate: fingerprint)
             // A client may name the account it wants; the certificate must belong to that very account.
-            if let wanted, let found = account, AccountName.fold(wanted) != AccountName.fold(found.name) { return nil }
+            if let wanted, let found = account, AccountName.fold(wanted) != AccountName.fold(found.name) { return .refused }
         case .scram(let name):
             // The proof was checked against credentials read a moment ago: the account must still be there, enabled.
             account = (try? AccountName(name)).flatMap { try? database.account(named: $0) }.flatMap { $0.disabled ? nil : $0 }
         }
-        guard let account else { return nil }
+        guard let account else { return .refused }
         guard account.identity == servedIdentity else {
             logger.warning(
                 "login refused: this gateway speaks for one person so far (the account holding its identity); several people per gateway are not built yet",
                 metadata: ["account": "\(account.name)"])
-            return nil
+            return .refused
         }
         if let name = try? AccountName(account.name) { try? database.recordLogin(name) }
-        return AccountLogin(account: account.name, isOperator: account.role == .admin)
+        return .granted(AccountLogin(account: account.name, isOperator: account.role == .admin))
     }
 
     /// SCRAM credentials of an enabled account; nil otherwise (the IRC core then goes on with a decoy).

@@ -242,6 +242,10 @@ public final class GatewayBackend: ChatBackend {
 
     /// Logins to the gateway's accounts (`AccountLogins`); without accounts, SASL answers "failed" (clients then
     /// register without: the gateway serves its owner on loopback).
+    public func verdict(_ credentials: SASLCredentials) async -> AuthenticationVerdict {
+        await logins?.verdict(credentials) ?? .refused
+    }
+
     public func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? {
         await logins?.authenticate(credentials)
     }

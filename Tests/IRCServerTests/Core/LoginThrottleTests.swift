@@ -62,6 +62,29 @@ import Testing
         #expect(throttle.wait(for: [alice], now: start) == LoginThrottle.maximumDelay)
     }
 
+    @Test func failuresFromElsewhereDoNotLockTheOwnerOutOfTheirOwnAddresses() {
+        var throttle = LoginThrottle()
+        let start = Date(timeIntervalSince1970: 1_000)
+        throttle.succeeded(account: "alice", address: "192.0.2.1")
+        // Someone fails twenty logins to alice from addresses of their own.
+        for offset in 0..<20 {
+            throttle.failed([LoginThrottle.addressKey("203.0.113.\(offset)"), LoginThrottle.accountKey("alice")], at: start)
+        }
+        #expect(throttle.wait(address: "198.51.100.7", account: "alice", now: start) != nil)
+        // Alice's own address is let through; it still backs off on its own failures.
+        #expect(throttle.wait(address: "192.0.2.1", account: "Alice", now: start) == nil)
+        for _ in 0..<3 { throttle.failed([LoginThrottle.addressKey("192.0.2.1"), LoginThrottle.accountKey("alice")], at: start) }
+        #expect(throttle.wait(address: "192.0.2.1", account: "alice", now: start) == 1)
+        // Only the most recent addresses are trusted.
+        for offset in 0..<LoginThrottle.trustedAddressesPerAccount {
+            throttle.succeeded(account: "bob", address: "10.0.0.\(offset)")
+        }
+        throttle.succeeded(account: "bob", address: "10.0.1.1")
+        for _ in 0..<3 { throttle.failed([LoginThrottle.accountKey("bob")], at: start) }
+        #expect(throttle.wait(address: "10.0.0.0", account: "bob", now: start) == 1)
+        #expect(throttle.wait(address: "10.0.1.1", account: "bob", now: start) == nil)
+    }
+
     @Test func memoryIsBounded() {
         var throttle = LoginThrottle()
         let start = Date(timeIntervalSince1970: 1_000)

@@ -203,7 +203,32 @@ import Testing
         #expect(scene.server.send(scene.bob, "PRIVMSG alice :now?").with("301").isEmpty)
     }
 
-    @Test func aClientThatCannotAskForHistoryGetsTheLinesSinceItsAccountLeft() {
+    @Test func anAttachingClientThatCannotAskForHistoryGetsTheLinesSinceAConnectionOfItsAccountLeft() {
+        var server = ServerHarness { configuration in
+            SessionTests.sharing(&configuration)
+            configuration.historyOnJoin = 20
+        }
+        let laptop = server.registerSession("alice", account: "alice")
+        server.send(laptop, "JOIN #room")
+        let brief = server.registerSession("alice", account: "alice")
+        _ = server.takeBackendCalls()
+        let left = server.now
+        server.record(server.state.disconnected(brief, reason: "gone", now: left))
+        server.advance(3600)
+        let phone = server.registerSession("alice", account: "alice")
+        #expect(server.takeBackendCalls().filter(\.isHistoryFetch) == [
+            .fetchHistory(phone, .between(channel: "#room", from: .timestamp(.distantFuture), to: .timestamp(left), limit: 20),
+                batchType: "chathistory", target: "#room", onJoin: true),
+        ])
+        // A JOIN is the newest lines, as always: for the joining connection and its person's others.
+        server.record(server.state.historyReady(phone, lines: [], batchType: "chathistory", target: "#room", onJoin: true, now: server.now))
+        server.send(phone, "JOIN #new")
+        #expect(server.takeBackendCalls().filter(\.isHistoryFetch) == [laptop, phone].map { id in
+            .fetchHistory(id, .latest(channel: "#new", limit: 20), batchType: "chathistory", target: "#new", onJoin: true)
+        })
+    }
+
+    @Test func theReplayOfAnAttachByPassIsWaitedForBeforeTheClientsNextLines() {
         var server = ServerHarness { configuration in
             SessionTests.sharing(&configuration)
             configuration.historyOnJoin = 20
@@ -211,32 +236,119 @@ import Testing
         let laptop = server.registerSession("alice", account: "alice")
         server.send(laptop, "JOIN #room")
         _ = server.takeBackendCalls()
-        let left = server.now
-        server.record(server.state.disconnected(laptop, reason: "gone", now: left))
-        server.advance(3600)
-        let again = server.registerSession("alice", account: "alice")
-        server.send(again, "JOIN #room")
-        #expect(server.takeBackendCalls().filter(\.isHistoryFetch) == [
-            .fetchHistory(again, .between(channel: "#room", from: .timestamp(server.now), to: .timestamp(left), limit: 20),
-                batchType: "chathistory", target: "#room", onJoin: true),
-        ])
-        // A second connection attaching gets the same replay for its channels.
-        server.advance(60)
+        let later = server.connect(loginRequired: true)
+        server.send(later, "PASS alice:pw")
+        server.send(later, "NICK later")
+        server.send(later, "USER later 0 * :later")
+        _ = server.takeBackendCalls()
+        server.record(server.state.authenticationFinished(later, account: "alice", now: server.now))
+        #expect(server.takeBackendCalls().filter(\.isHistoryFetch).count == 1)
+        server.inbox(later)
+        // Its next line waits for the replay, and comes after it.
+        #expect(server.send(later, "PING after-replay").isEmpty)
+        let line = ChatLine(id: "x1", time: server.now, channel: "#room", source: "bob!~bob@h", kind: .privmsg, text: "missed")
+        server.record(server.state.historyReady(later, lines: [line], batchType: "chathistory", target: "#room", onJoin: true, now: server.now))
+        let answer = server.inbox(later)
+        let replayed = answer.firstIndex { $0.hasSuffix("PRIVMSG #room missed") }
+        let pong = answer.firstIndex { $0.contains("PONG") }
+        #expect(replayed != nil && pong != nil && replayed! < pong!)
+    }
+
+    @Test func joiningFromOneConnectionWaitsForTheReplayOfTheOthers() {
+        var server = ServerHarness { configuration in
+            SessionTests.sharing(&configuration)
+            configuration.historyOnJoin = 20
+        }
+        let laptop = server.registerSession("alice", account: "alice")
         let phone = server.registerSession("alice", account: "alice")
-        #expect(server.takeBackendCalls().filter(\.isHistoryFetch) == [
-            .fetchHistory(phone, .between(channel: "#room", from: .timestamp(server.now), to: .timestamp(left), limit: 20),
-                batchType: "chathistory", target: "#room", onJoin: true),
-        ])
+        server.send(phone, "JOIN #room")
+        _ = server.takeBackendCalls()
+        // The laptop, made a member, waits for its own replay before its next line runs.
+        #expect(server.send(laptop, "PING x").isEmpty)
+        server.record(server.state.historyReady(laptop, lines: [], batchType: "chathistory", target: "#room", onJoin: true, now: server.now))
+        #expect(server.inbox(laptop).contains { $0.contains("PONG") })
+    }
+
+    @Test func aNewConnectionsLoginDecidesOperatorStatusForThePerson() {
+        var server = ServerHarness(configure: SessionTests.sharing)
+        let laptop = AccountChangeTests.admin(&server, account: "root")
+        // Demoted since the laptop logged in: the phone's login grants no operator status, and the laptop loses it.
+        let phone = server.connect(loginRequired: true)
+        server.send(phone, "CAP LS 302")
+        server.send(phone, "CAP REQ sasl")
+        _ = AccountLoginTests.logIn(&server, phone, as: "root", granted: AccountLogin(account: "root"))
+        server.send(phone, "NICK root")
+        server.send(phone, "USER root 0 * :root")
+        let welcome = server.send(phone, "CAP END")
+        #expect(welcome.with("001").count == 1 && welcome.with("381").isEmpty)
+        #expect(server.inbox(laptop).with("MODE") == [":root!~root@127.0.0.1 MODE root -ow"])
+        #expect(server.send(laptop, "WALLOPS :x").with("481").count == 1)
+        #expect(server.send(phone, "WALLOPS :x").with("481").count == 1)
+    }
+
+    @Test func aLoginAfterRegistrationMakesThePersonOthersAttachTo() {
+        var server = ServerHarness(configure: SessionTests.sharing)
+        let laptop = server.register("alice")
+        server.send(laptop, "JOIN #room")
+        server.send(laptop, "CAP REQ sasl")
+        _ = AccountLoginTests.logIn(&server, laptop, as: "alice", granted: AccountLogin(account: "alice"))
+        let phone = server.registerSession("alice", account: "alice", keepInbox: true)
+        let welcome = server.inbox(phone)
+        #expect(welcome.with("001").first?.hasPrefix(":irc.test 001 alice ") == true)
+        #expect(welcome.with("JOIN").count == 1)
+    }
+
+    @Test func personLevelChangesAreToldToEveryConnection() {
+        var scene = Scene()
+        let phone = scene.server.registerSession("alice", account: "alice")
+        scene.server.send(phone, "MODE alice +w")
+        #expect(scene.server.inbox(scene.laptop) == [":alice!~alice@127.0.0.1 MODE alice +w"])
+        scene.server.send(phone, "AWAY :out")
+        #expect(scene.server.inbox(scene.laptop).with("306").count == 1)
+        #expect(scene.server.send(scene.laptop, "MODE alice").with("221").first?.contains("w") == true)
+        #expect(scene.server.send(scene.bob, "LUSERS").with("265").first?.contains(" 2 2 ") == true)
+    }
+
+    @Test func aPrivateMessageCarriedAfterItsSenderLeftShowsOnTheOtherConnections() {
+        var server = ServerHarness { configuration in
+            SessionTests.sharing(&configuration)
+            configuration.carriesRemotePrivateMessages = true
+        }
+        let laptop = server.registerSession("alice", account: "alice")
+        let phone = server.registerSession("alice", account: "alice")
+        server.send(phone, "PRIVMSG faraway :hello there")
+        guard case .carryPrivate(_, let token, _, _) = server.takeBackendCalls().first(where: {
+            if case .carryPrivate = $0 { true } else { false }
+        }) else {
+            Issue.record("no private message to carry")
+            return
+        }
+        server.record(server.state.disconnected(phone, reason: "gone", now: server.now))
+        server.record(server.state.privateMessageCarried(token, .sent, now: server.now))
+        #expect(server.inbox(laptop).contains { $0.hasSuffix("PRIVMSG faraway :hello there") })
     }
 
     @Test func withoutSharingAnAccountsConnectionsAreSeparate() {
-        var server = ServerHarness { $0.accountSwitching = false }
+        var server = ServerHarness { configuration in
+            configuration.accountSwitching = false
+            configuration.historyOnJoin = 20
+        }
         let laptop = server.registerSession("alice", account: "alice")
         let phone = server.connect(loginRequired: true)
         server.send(phone, "CAP LS 302")
         #expect(server.send(phone, "NICK alice").with("433").count == 1)
         server.send(laptop, "JOIN #room")
+        server.record(server.state.historyReady(laptop, lines: [], batchType: "chathistory", target: "#room", onJoin: true, now: server.now))
         #expect(server.inbox(phone).isEmpty)
+        // Two logged-in connections of the account are two users; a departure changes no replay.
+        let other = server.registerSession("alice2", account: "alice", keepInbox: true)
+        #expect(server.inbox(other).with("001").first?.hasPrefix(":irc.test 001 alice2 ") == true)
+        server.record(server.state.disconnected(other, reason: "gone", now: server.now))
+        _ = server.takeBackendCalls()
+        server.send(laptop, "JOIN #next")
+        #expect(server.takeBackendCalls().filter(\.isHistoryFetch) == [
+            .fetchHistory(laptop, .latest(channel: "#next", limit: 20), batchType: "chathistory", target: "#next", onJoin: true),
+        ])
     }
 }
 

@@ -11,7 +11,9 @@ import Testing
 /// Logins against the accounts database (issue 20): PLAIN (and PASS) by password, EXTERNAL by a registered
 /// certificate, SCRAM confirmed; disabled and removed accounts refused; admins are operators; the gateway speaks for
 /// the account holding its identity only (until several people per gateway exist); roles read afresh.
-@Suite struct AccountLoginsTests {
+// Serialized: two tests hold a hashing slot with a blocking wait (as a hash does), each taking a thread of the small
+// cooperative pool; run together they could take both.
+@Suite(.serialized) struct AccountLoginsTests {
     struct Fixture {
         let database: AccountDatabase
         let logins: AccountLogins
@@ -151,5 +153,30 @@ import Testing
         #expect(outcomes.count(where: { !$0 }) == 2)
         #expect(shared.peak.withLock { $0.most } == 1)
         #expect(gate.load == (0, 0))
+    }
+}
+
+extension AccountLoginsTests {
+    /// A login the hashing gate cannot take now is not a refusal: the IRC core does not count it as a failed login.
+    @Test func aLoginThatCannotBeCheckedNowIsUnavailableNotRefused() async throws {
+        let gate = HashingGate(concurrent: 1, waiting: 0)
+        let f = try Self.fixture(hashing: gate)
+        defer { f.cleanUp() }
+        try f.database.add(AccountName("alice"), password: Array("pw".utf8), role: .admin, identity: f.identity)
+        final class Latch: Sendable { let open = Mutex(false) }
+        let latch = Latch()
+        let holder = Task { try await gate.run { while !latch.open.withLock({ $0 }) { usleep(1000) } } }
+        try await waitUntil("the only slot taken") { gate.load == (1, 0) }
+        let verdict = await f.logins.verdict(.plain(user: "alice", password: "pw"))
+        guard case .unavailable(let reason) = verdict else {
+            Issue.record("expected unavailable, got \(verdict)")
+            latch.open.withLock { $0 = true }
+            return
+        }
+        #expect(reason.contains("try again"))
+        latch.open.withLock { $0 = true }
+        try await holder.value
+        #expect(await f.logins.verdict(.plain(user: "alice", password: "pw")) == .granted(AccountLogin(account: "alice", isOperator: true)))
+        #expect(await f.logins.verdict(.plain(user: "alice", password: "wrong")) == .refused)
     }
 }
