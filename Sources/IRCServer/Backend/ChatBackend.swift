@@ -131,6 +131,9 @@ public enum PrivateDelivery: Sendable, Hashable {
 public protocol ChatBackend: Sendable {
     /// A local user did something others should see. Called in order; must not block for long.
     func handle(_ request: BackendRequest) async
+    /// `handle`, naming the account of the local user who acted (nil: not logged in). A backend serving several
+    /// people acts for that account's person; the IRC core calls this one.
+    func handle(_ request: BackendRequest, account: String?) async
     /// Lines of a channel's (or a private conversation's) history, oldest first.
     func history(_ query: HistoryQuery) async -> [ChatLine]
     /// CHATHISTORY TARGETS: the query's channels and conversations with their latest message inside the window,
@@ -152,16 +155,33 @@ public protocol ChatBackend: Sendable {
     /// `stored` is called once, when the line is durable (nil) or could not be stored (why, in words for the user).
     /// Used when `IRCServerConfiguration.channelLinesAwaitStorage` is set.
     func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async
+    /// `keep`, naming the sender's account (as `handle(_:account:)`); the IRC core calls this one.
+    func keep(_ request: BackendRequest, account: String?, stored: @escaping @Sendable (String?) -> Void) async
     /// A private message to a remote user (a `.remoteDirectMessage` request), in order with `handle`: returns once it
     /// is queued; `done` is called once with what became of it (it is shown to its sender only if stored). Used
     /// when `IRCServerConfiguration.carriesRemotePrivateMessages` is set.
     func carry(_ request: BackendRequest, done: @escaping @Sendable (PrivateDelivery) -> Void) async
+    /// `carry`, naming the sender's account (as `handle(_:account:)`); the IRC core calls this one.
+    func carry(_ request: BackendRequest, account: String?, done: @escaping @Sendable (PrivateDelivery) -> Void) async
     /// SASL SCRAM-SHA-256: an account's stored credentials; nil for no such account (or one that may not log in).
     /// Used when `IRCServerConfiguration.offersSCRAM` is set.
     func scramCredentials(for account: String) async -> SCRAMCredentials?
 }
 
 extension ChatBackend {
+    /// A backend that serves one person: who acted does not matter.
+    public func handle(_ request: BackendRequest, account: String?) async {
+        await handle(request)
+    }
+
+    public func keep(_ request: BackendRequest, account: String?, stored: @escaping @Sendable (String?) -> Void) async {
+        await keep(request, stored: stored)
+    }
+
+    public func carry(_ request: BackendRequest, account: String?, done: @escaping @Sendable (PrivateDelivery) -> Void) async {
+        await carry(request, done: done)
+    }
+
     /// A backend that stores a line by handling it.
     public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
         await handle(request)

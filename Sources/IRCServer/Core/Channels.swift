@@ -85,7 +85,7 @@ extension IRCServerState {
             sendNames(channel, to: session)
         }
         // The key reaches the backend only from the first local member's JOIN (later ones enter the room it chose).
-        actions.append(.backend(.joined(channel: channel.name, nick: client.nick ?? "", key: localBefore ? nil : key)))
+        tellBackend(.joined(channel: channel.name, nick: client.nick ?? "", key: localBefore ? nil : key), by: client)
         // History on join, for each of the person's connections that cannot ask for it itself.
         for session in joining { replayHistory(of: channel, to: session, since: nil) }
     }
@@ -118,7 +118,7 @@ extension IRCServerState {
         for session in sessions(of: id) { removeMember(session, from: folded) }
         // Our user leaves the room when their last client here does (another client may still be in it).
         if !client.isRemote, channels[folded]?.members.keys.contains(where: { clients[$0]?.isRemote == false }) != true {
-            actions.append(.backend(.parted(channel: channel.name, nick: client.nick ?? "", reason: reason ?? "")))
+            tellBackend(.parted(channel: channel.name, nick: client.nick ?? "", reason: reason ?? ""), by: client)
         }
     }
 
@@ -159,7 +159,7 @@ extension IRCServerState {
         }
         setTopic(&channel, String(params[1].prefix(configuration.topicLength)), by: client, now: now)
         channels[folded] = channel
-        actions.append(.backend(.topic(channel: channel.name, nick: client.nick ?? "", topic: channel.topic ?? "")))
+        tellBackend(.topic(channel: channel.name, nick: client.nick ?? "", topic: channel.topic ?? ""), by: client)
     }
 
     mutating func setTopic(_ channel: inout ChannelRecord, _ topic: String, by client: ClientRecord, now: Date) {

@@ -18,15 +18,16 @@ public enum IRCServerAction: Sendable, Hashable {
     case sendToEach([ClientID], IRCMessage)
     /// Close a client's connection (after what was queued for it).
     case close(ClientID)
-    /// Tell the backend what a local user did.
-    case backend(BackendRequest)
+    /// Tell the backend what a local user did; `account`: theirs, if logged in (a backend serving several people
+    /// acts for that person).
+    case backend(BackendRequest, account: String?)
     /// Hand a channel line to the backend to store (in order with `backend` requests); answer with `lineStored`. Until
     /// then nobody sees it: not the channel, not the sender's echo. `answersLate`: the line was labeled, so its
     /// echo (or ACK) is the command's late answer.
-    case storeLine(ClientID, token: UInt64, BackendRequest, answersLate: Bool)
+    case storeLine(ClientID, token: UInt64, BackendRequest, answersLate: Bool, account: String?)
     /// Hand a private message to a remote user to the backend to carry (in order with `backend` requests); answer
     /// with `privateMessageCarried`. Until then the sender sees no echo.
-    case carryPrivate(ClientID, token: UInt64, BackendRequest, answersLate: Bool)
+    case carryPrivate(ClientID, token: UInt64, BackendRequest, answersLate: Bool, account: String?)
     /// Check SASL credentials with the backend; answer with `authenticationFinished`.
     case authenticate(ClientID, SASLCredentials)
     /// Look up an account's SCRAM credentials with the backend; answer with `scramCredentialsFound`.
@@ -53,7 +54,7 @@ extension IRCServerAction {
         case .authenticate(let target, _), .lookUpSCRAM(let target, _), .fetchHistory(let target, _, _, _, _), .fetchTargets(let target, _),
             .service(let target, _, _), .verifyOperator(let target, _, _, _), .register(let target, _, _, _):
             target
-        case .storeLine(let target, _, _, let answersLate), .carryPrivate(let target, _, _, let answersLate):
+        case .storeLine(let target, _, _, let answersLate, _), .carryPrivate(let target, _, _, let answersLate, _):
             answersLate ? target : nil
         case .send, .sendToEach, .close, .backend:
             nil
@@ -470,6 +471,11 @@ public struct IRCServerState: Sendable {
     mutating func error(_ id: ClientID, _ text: String) {
         emit(id, IRCMessage(command: .verb("ERROR"), params: [text]))
         actions.append(.close(id))
+    }
+
+    /// A request for the backend, naming the account of the client who acted.
+    mutating func tellBackend(_ request: BackendRequest, by client: ClientRecord) {
+        actions.append(.backend(request, account: client.account))
     }
 
     mutating func nextMessageID() -> String {

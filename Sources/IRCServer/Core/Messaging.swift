@@ -54,11 +54,11 @@ extension IRCServerState {
                 if configuration.channelLinesAwaitStorage, !isTagMessage, statusPrefix == nil {
                     // Seen by nobody until it is stored: a line shown as sent is never lost.
                     let token = holdUntilStored(outgoing, in: folded, from: id, command: command)
-                    actions.append(.storeLine(id, token: token, request, answersLate: processingLabeledCommand))
+                    actions.append(.storeLine(id, token: token, request, answersLate: processingLabeledCommand, account: client.account))
                     continue
                 }
                 showChannelLine(outgoing, in: channel, from: id, statusPrefix: statusPrefix)
-                if !isTagMessage, statusPrefix == nil { actions.append(.backend(request)) }
+                if !isTagMessage, statusPrefix == nil { tellBackend(request, by: client) }
                 continue
             }
             if let service = configuration.serviceNames.first(where: { fold($0) == fold(target) }) {
@@ -79,7 +79,7 @@ extension IRCServerState {
                     userID: recipient?.remoteID, target: shownTarget, nick: client.nick ?? "",
                     kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now)
                 let token = holdUntilStored(outgoing, in: nil, from: id, command: command)
-                actions.append(.carryPrivate(id, token: token, request, answersLate: processingLabeledCommand))
+                actions.append(.carryPrivate(id, token: token, request, answersLate: processingLabeledCommand, account: client.account))
                 continue
             }
             guard let recipientID, let recipient else {
@@ -117,11 +117,12 @@ extension IRCServerState {
                 let sender = participant(client), receiver = participant(recipient)
                 notePartner(receiver, nick: recipient.nick ?? target, for: sender)
                 notePartner(sender, nick: client.nick ?? "", for: receiver)
-                actions.append(
-                    .backend(.directMessage(
+                tellBackend(
+                    .directMessage(
                         conversation: PrivateConversation.key(sender, receiver), sender: sender, recipient: receiver,
                         nick: client.nick ?? "", target: recipient.nick ?? target,
-                        kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now)))
+                        kind: command == "NOTICE" ? .notice : .privmsg, text: text, id: messageID, time: now),
+                    by: client)
             }
         }
     }

@@ -123,7 +123,7 @@ extension IRCServerState {
             let message = IRCMessage(tags: client.accountTags, source: oldSource, command: .verb("NICK"), params: [wanted])
             emit(id, message)
             for other in othersToTell(about: id) { emit(other, message) }
-            actions.append(.backend(.nickChanged(old: old, new: wanted)))
+            tellBackend(.nickChanged(old: old, new: wanted), by: client)
             var previous = client
             previous.nick = old
             rememberWhowas(previous, now: now)
@@ -277,7 +277,7 @@ extension IRCServerState {
         notePeakUsers()
         notifyMonitors(nick: nick, mask: registered.mask)
         welcome(id)
-        actions.append(.backend(.registered(nick: nick)))
+        tellBackend(.registered(nick: nick), by: registered)
         deliverPrivateMessagesWhileAway(to: id)
     }
 
@@ -400,7 +400,7 @@ extension IRCServerState {
         }
         if let nick = client.nick, nicks[fold(nick)] == id {
             nicks.removeValue(forKey: fold(nick))
-            if client.isRegistered, !client.isRemote { actions.append(.backend(.quit(nick: nick, reason: reason))) }
+            if client.isRegistered, !client.isRemote { tellBackend(.quit(nick: nick, reason: reason), by: client) }
         }
         if let remoteID = client.remoteID { remoteUsers.removeValue(forKey: remoteID) }
         clients.removeValue(forKey: id)

@@ -82,10 +82,10 @@ public actor IRCServerCore {
 
     /// What goes to the backend, one at a time and in order.
     private enum BackendJob: Sendable {
-        case handle(BackendRequest)
+        case handle(BackendRequest, account: String?)
         /// A channel line to store; its token goes back to the state with the outcome.
-        case keep(BackendRequest, token: UInt64)
-        case carry(BackendRequest, token: UInt64)
+        case keep(BackendRequest, token: UInt64, account: String?)
+        case carry(BackendRequest, token: UInt64, account: String?)
         /// History (CHATHISTORY, the replay after a JOIN): asked in order, after the requests before it, so it is the
         /// history of the room a JOIN chose (a keyed JOIN may choose a private room, once its key is derived).
         case history(ClientID, HistoryQuery, batchType: String, target: String, onJoin: Bool)
@@ -145,12 +145,12 @@ public actor IRCServerCore {
             // One request at a time, in order: a message must reach the backend after the JOIN before it.
             for await job in requests {
                 switch job {
-                case .handle(let request):
-                    await backend.handle(request)
-                case .keep(let request, let token):
-                    await backend.keep(request) { failure in storedLine(token, failure) }
-                case .carry(let request, let token):
-                    await backend.carry(request) { delivery in carriedPrivate(token, delivery) }
+                case .handle(let request, let account):
+                    await backend.handle(request, account: account)
+                case .keep(let request, let token, let account):
+                    await backend.keep(request, account: account) { failure in storedLine(token, failure) }
+                case .carry(let request, let token, let account):
+                    await backend.carry(request, account: account) { delivery in carriedPrivate(token, delivery) }
                 case .history(let id, let query, let batchType, let target, let onJoin):
                     historyFetched(id, await backend.history(query), batchType, target, onJoin)
                 }
@@ -367,12 +367,12 @@ public actor IRCServerCore {
             case .close(let id):
                 flush()
                 outputs[id]?.close()
-            case .backend(let request):
-                backendQueue.yield(.handle(request))
-            case .storeLine(_, let token, let request, _):
-                backendQueue.yield(.keep(request, token: token))
-            case .carryPrivate(_, let token, let request, _):
-                backendQueue.yield(.carry(request, token: token))
+            case .backend(let request, let account):
+                backendQueue.yield(.handle(request, account: account))
+            case .storeLine(_, let token, let request, _, let account):
+                backendQueue.yield(.keep(request, token: token, account: account))
+            case .carryPrivate(_, let token, let request, _, let account):
+                backendQueue.yield(.carry(request, token: token, account: account))
             case .authenticate(let id, let credentials):
                 let backend = self.backend
                 // Checking a password may take a hash's deliberate time: off the loop.

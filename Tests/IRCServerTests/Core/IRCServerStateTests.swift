@@ -355,7 +355,7 @@ extension RemoteUserTests {
             == [":irc.test 401 alice carol :Private messages to remote users are not carried by this server"])
         #expect(server.send(alice, "NOTICE carol :psst").isEmpty)
         #expect(server.send(alice, "@+typing=active TAGMSG carol").isEmpty)
-        #expect(!server.otherActions.contains { if case .backend(.directMessage) = $0 { true } else { false } })
+        #expect(!server.otherActions.contains { if case .backend(.directMessage, _) = $0 { true } else { false } })
     }
 }
 

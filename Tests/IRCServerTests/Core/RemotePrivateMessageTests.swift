@@ -17,7 +17,7 @@ import Testing
     static func carried(_ server: inout ServerHarness) -> [(token: UInt64, userID: String?, target: String, text: String, kind: ChatLineKind)] {
         defer { server.otherActions.removeAll { if case .carryPrivate = $0 { true } else { false } } }
         return server.otherActions.compactMap { action in
-            guard case .carryPrivate(_, let token, .remoteDirectMessage(let userID, let target, _, let kind, let text, _, _), _) = action
+            guard case .carryPrivate(_, let token, .remoteDirectMessage(let userID, let target, _, let kind, let text, _, _), _, _) = action
             else { return nil }
             return (token, userID, target, text, kind)
         }

@@ -8,6 +8,8 @@ struct ServerHarness {
     var received: [ClientID: [String]] = [:]
     var closed = Set<ClientID>()
     var backendRequests: [BackendRequest] = []
+    /// The account each of `backendRequests` was made by (nil: not logged in).
+    var backendAccounts: [String?] = []
     var otherActions: [IRCServerAction] = []
     private var nextID: UInt64 = 1
 
@@ -29,7 +31,9 @@ struct ServerHarness {
                 let bytes = (try? IRCMessageEncoder.encode(message)) ?? Array("<unencodable>\r\n".utf8)
                 for id in ids { received[id, default: []].append(String(decoding: bytes.dropLast(2), as: UTF8.self)) }
             case .close(let id): closed.insert(id)
-            case .backend(let request): backendRequests.append(request)
+            case .backend(let request, let account):
+                backendRequests.append(request)
+                backendAccounts.append(account)
             default: otherActions.append(action)
             }
         }

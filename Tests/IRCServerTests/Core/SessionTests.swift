@@ -317,7 +317,7 @@ import Testing
         let laptop = server.registerSession("alice", account: "alice")
         let phone = server.registerSession("alice", account: "alice")
         server.send(phone, "PRIVMSG faraway :hello there")
-        guard case .carryPrivate(_, let token, _, _) = server.takeBackendCalls().first(where: {
+        guard case .carryPrivate(_, let token, _, _, _) = server.takeBackendCalls().first(where: {
             if case .carryPrivate = $0 { true } else { false }
         }) else {
             Issue.record("no private message to carry")

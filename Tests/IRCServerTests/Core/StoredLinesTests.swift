@@ -13,7 +13,7 @@ import Testing
     static func storeRequests(_ server: inout ServerHarness) -> [(token: UInt64, text: String, answersLate: Bool)] {
         defer { server.otherActions.removeAll { if case .storeLine = $0 { true } else { false } } }
         return server.otherActions.compactMap { action in
-            guard case .storeLine(_, let token, .message(_, _, _, let text, _, _), let answersLate) = action else { return nil }
+            guard case .storeLine(_, let token, .message(_, _, _, let text, _, _), let answersLate, _) = action else { return nil }
             return (token, text, answersLate)
         }
     }
