@@ -46,7 +46,7 @@ extension IRCServerState {
                 reply(client, .errBadChannelKey, [channel.name, "Cannot join channel (+k)"])
                 return
             }
-            if let limit = channel.limit, visibleMembers(of: channel).count >= limit {
+            if let limit = channel.limit, visibleMemberCount(of: channel) >= limit {
                 reply(client, .errChannelIsFull, [channel.name, "Cannot join channel (+l)"])
                 return
             }
@@ -223,7 +223,7 @@ extension IRCServerState {
         for (folded, channel) in channels.sorted(by: { $0.key < $1.key }) {
             if let wanted, !wanted.contains(folded) { continue }
             if channel.secret, channel.members[id] == nil { continue }
-            reply(client, .rplList, [channel.name, String(visibleMembers(of: channel).count), channel.topic ?? ""])
+            reply(client, .rplList, [channel.name, String(visibleMemberCount(of: channel)), channel.topic ?? ""])
         }
         reply(client, .rplListEnd, ["End of /LIST"])
     }

@@ -32,7 +32,14 @@ extension IRCServerState {
 
     /// The members of `channel` that show in its lists (NAMES, WHO, LIST's count, `+l`): one per person.
     func visibleMembers(of channel: ChannelRecord) -> [ClientID] {
-        channel.members.keys.filter { !isAttached($0) }.sorted()
+        guard !attachedSessions.isEmpty else { return channel.members.keys.sorted() }
+        return channel.members.keys.filter { !isAttached($0) }.sorted()
+    }
+
+    /// How many members `channel` shows (LIST, `+l`): one per person, counted without sorting anyone.
+    func visibleMemberCount(of channel: ChannelRecord) -> Int {
+        guard !attachedSessions.isEmpty else { return channel.members.count }
+        return channel.members.keys.count { !isAttached($0) }
     }
 
     /// Those who hear about something `id`'s person did to themselves (NICK, AWAY, SETNAME, ACCOUNT): everyone
