@@ -64,7 +64,12 @@ public struct NickDirectory: Sendable {
     /// The author was shown to a front end: if under their wished nick itself, that nick is theirs here for good.
     /// Returns whether a new holder was recorded (the caller saves it).
     public mutating func markShown(_ author: [UInt8], localNick: String?) -> Bool {
-        guard let wish = claims[author]?.nick, displayNick(for: author, localNick: localNick) == wish else { return false }
+        markShown(author, reserved: localNick.map { [fold($0)] } ?? [])
+    }
+
+    /// `markShown(_:localNick:)` with the local people's nicks, folded.
+    public mutating func markShown(_ author: [UInt8], reserved: Set<String>) -> Bool {
+        guard let wish = claims[author]?.nick, displayNick(for: author, reserved: reserved) == wish else { return false }
         let folded = fold(wish)
         guard holders[folded] == nil else { return false }
         holders[folded] = author
@@ -79,9 +84,15 @@ public struct NickDirectory: Sendable {
     /// The nick to show for `author`, given the local user's nick. A nick this gateway has shown for someone stays
     /// theirs; otherwise the oldest claim in history order wins.
     public func displayNick(for author: [UInt8], localNick: String?) -> String {
+        displayNick(for: author, reserved: localNick.map { [fold($0)] } ?? [])
+    }
+
+    /// `displayNick(for:localNick:)` with the nicks of every local person, folded (none of them is shown for a remote
+    /// author).
+    public func displayNick(for author: [UInt8], reserved: Set<String>) -> String {
         let wish = claims[author]?.nick ?? Self.fallbackNick(for: author)
         let folded = claims[author]?.folded ?? fold(wish)
-        let reservedLocally = localNick.map { fold($0) == folded } ?? false
+        let reservedLocally = reserved.contains(folded)
         if !reservedLocally, let holder = holders[folded] {
             return holder == author ? wish : Self.suffixed(wish, author: author)
         }

@@ -28,7 +28,12 @@ public struct RoomState: Sendable {
     }
 
     public let topic: RoomTopic
+    /// The writer of the gateway's first person in this room (what a one-person gateway writes with).
     public let localWriter: [UInt8]
+    /// Every writer of a person this gateway speaks for (`localWriter` and those added with `addLocalWriter`): their
+    /// entries are composed here, their nicks are reserved against remote look-alikes, and they are shown under the
+    /// nick their person has now (issue 20: several people on one gateway).
+    public private(set) var localWriters: Set<[UInt8]>
     public private(set) var ledger: any RoomLedger
     public private(set) var nicks: NickDirectory
     /// Per writer: entries ingested from index 0 without a gap (what our heads report).
@@ -40,7 +45,10 @@ public struct RoomState: Sendable {
     /// The newest author timestamp of a message, action or notice line (CHATHISTORY TARGETS), in milliseconds.
     public private(set) var latestLineTimestamp: UInt64?
     private var pendingByWriter: [[UInt8]: Set<UInt64>] = [:]
-    private var localNick: String?
+    /// Local writer → its person's nick now.
+    private var localNicks: [[UInt8]: String] = [:]
+    /// The local people's nicks, folded: no remote author is shown under one of them.
+    private var reservedNicks = Set<String>()
     /// Writer → the identity its `identity` entry proved. The first valid proof counts.
     public private(set) var identities: [[UInt8]: [UInt8]] = [:]
 
@@ -51,6 +59,7 @@ public struct RoomState: Sendable {
     ) {
         self.topic = topic
         self.localWriter = localWriter
+        localWriters = [localWriter]
         self.fold = fold
         self.contentKey = contentKey
         self.ledger = ledger
@@ -88,17 +97,24 @@ public struct RoomState: Sendable {
     /// that does not open with it is skipped, as a malformed entry is.
     public let contentKey: [UInt8]?
 
-    /// The local user's IRC nick (reserved against remote authors).
-    public mutating func setLocalNick(_ nick: String) {
-        localNick = nick
+    /// Another person this gateway speaks for writes in this room with `writer`.
+    public mutating func addLocalWriter(_ writer: [UInt8]) {
+        localWriters.insert(writer)
+    }
+
+    /// A local person's IRC nick (reserved against remote authors): the person writing with `writer`, the first one by
+    /// default.
+    public mutating func setLocalNick(_ nick: String, for writer: [UInt8]? = nil) {
+        localNicks[writer ?? localWriter] = nick
+        reservedNicks = Set(localNicks.values.map(fold))
     }
 
     /// The nick a line at `position` by `author` is shown under: the one they had when writing it (their nick entries
     /// are in the log), not today's.
     public func nick(of author: [UInt8], at position: RoomHistory.Position) -> String {
         let nick = nicks.nick(of: author, at: position) ?? NickDirectory.fallbackNick(for: author)
-        // As live: a remote author never appears under our user's nick.
-        if author != localWriter, let localNick, fold(localNick) == fold(nick) { return NickDirectory.suffixed(nick, author: author) }
+        // As live: a remote author never appears under a local person's nick.
+        if !localWriters.contains(author), reservedNicks.contains(fold(nick)) { return NickDirectory.suffixed(nick, author: author) }
         return nick
     }
 
@@ -112,13 +128,13 @@ public struct RoomState: Sendable {
     /// `author` was shown to a front end under their current display nick (see `NickDirectory.markShown`). Returns
     /// whether the room's nick holders changed.
     public mutating func showed(_ author: [UInt8]) -> Bool {
-        guard author != localWriter else { return false }
-        return nicks.markShown(author, localNick: localNick)
+        guard !localWriters.contains(author) else { return false }
+        return nicks.markShown(author, reserved: reservedNicks)
     }
 
     public func displayNick(for author: [UInt8]) -> String {
-        if author == localWriter, let localNick { return localNick }
-        return nicks.displayNick(for: author, localNick: localNick)
+        if localWriters.contains(author), let nick = localNicks[author] { return nick }
+        return nicks.displayNick(for: author, reserved: reservedNicks)
     }
 
     /// Ingests block `index` of `author`'s log. Entries already ingested are ignored (returns no events).
@@ -257,9 +273,13 @@ public struct RoomState: Sendable {
     }
 
     /// A new local entry: its Lamport clock exceeds everything seen, and its heads record every other writer's
-    /// ingested length. The caller appends `entry.encoded()` to the local log and then ingests it back.
-    public func composeLocal(kind: RoomEntry.Kind, text: String, timestamp: UInt64, messageID: String? = nil) -> RoomEntry {
-        let heads = writerLengths.filter { $0.key != localWriter && $0.value > 0 }
+    /// ingested length (the other local people's too). The caller appends `entry.encoded()` to the log of `writer` (a
+    /// local writer; the first person's by default) and then ingests it back.
+    public func composeLocal(
+        kind: RoomEntry.Kind, text: String, timestamp: UInt64, messageID: String? = nil, by writer: [UInt8]? = nil
+    ) -> RoomEntry {
+        let author = writer ?? localWriter
+        let heads = writerLengths.filter { $0.key != author && $0.value > 0 }
             .map { RoomEntry.Head(writer: $0.key, length: $0.value) }
             .sorted { $0.writer.lexicographicallyPrecedes($1.writer) }
         return RoomEntry(
@@ -285,10 +305,11 @@ public struct RoomState: Sendable {
     /// Several new local entries to append as one batch: each one's Lamport clock is one above the previous, the
     /// first one above everything seen and above `floor` (local entries composed earlier whose append is still under
     /// way), so they keep their order in history once ingested.
-    public func composeLocal(_ lines: [LocalLine], above floor: UInt64 = 0) -> [RoomEntry] {
+    public func composeLocal(_ lines: [LocalLine], above floor: UInt64 = 0, by writer: [UInt8]? = nil) -> [RoomEntry] {
         let base = max(ledger.maximumLamport, floor) + 1
         return lines.enumerated().map { offset, line in
-            var entry = composeLocal(kind: line.kind, text: line.text, timestamp: line.timestamp, messageID: line.messageID)
+            var entry = composeLocal(
+                kind: line.kind, text: line.text, timestamp: line.timestamp, messageID: line.messageID, by: writer)
             entry.lamport = base + UInt64(offset)
             return entry
         }
