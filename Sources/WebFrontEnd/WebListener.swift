@@ -6,6 +6,7 @@ import HummingbirdWebSocket
 import IRCServer
 import Logging
 import NIOCore
+import Prometheus
 import NIOSSL
 import ServiceLifecycle
 import Synchronization
@@ -37,15 +38,20 @@ public struct WebListener: Service {
     /// The path of the IRC WebSocket.
     public static let ircPath = "/irc"
 
-    private let application: Application<RouterResponder<BasicRequestContext>>
+    private let application: Application<RouterResponder<WebRequestContext>>
 
-    /// `onListening` is told the bound address once the listener is up (port 0 picks a free one).
+    /// `onListening` is told the bound address once the listener is up (port 0 picks a free one). `metrics`: the
+    /// figures shown at `/metrics` (to loopback clients only); none, no such page.
     public init(
         configuration: Configuration, core: IRCServerCore, group: any EventLoopGroup, logger: Logger,
+        metrics: PrometheusCollectorRegistry? = nil,
         onListening: @escaping @Sendable (_ host: String, _ port: Int) -> Void
     ) throws {
-        let router = Router()
+        let router = Router(context: WebRequestContext.self)
         router.get("/") { _, _ in WebPages.response(WebPages.index) }
+        if let metrics {
+            router.get(RouterPath(MetricsEndpoint.path)) { _, context in MetricsEndpoint.response(metrics, for: context) }
+        }
         let sendQueueLimit = configuration.sendQueueLimit
         let secure = configuration.tls != nil
         let boundPort = PortBox()

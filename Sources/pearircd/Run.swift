@@ -4,10 +4,12 @@ import Foundation
 import HyperLog
 import IRCServer
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import PearBridge
+import Prometheus
 import Sodium
 import SwarmEngine
 import WebFrontEnd
@@ -161,6 +163,10 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "pearircd")
+        // Before anything that counts is made: the IRC core, the gateway and its connections record into this, shown at
+        // the web listener's /metrics (to loopback clients).
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics))
         let directory = common.resolvedDataDirectory
         try directory.prepare()
         // One event-loop group for the daemon: a loop for the IRC side and, in peer-to-peer mode, one for the peers,
@@ -298,7 +304,8 @@ struct Run: AsyncParsableCommand {
         }
         fflushStandardOutput()
         services.append(IRCListenerService(listener: listener))
-        if let web = try webListener(tls: tls, core: listener.core, group: ircLoop, hasAccounts: gatewayHasAccounts ?? true, logger: logger) {
+        if let web = try webListener(
+            tls: tls, core: listener.core, group: ircLoop, hasAccounts: gatewayHasAccounts ?? true, metrics: metrics, logger: logger) {
             services.append(web)
         }
         try await ShutdownSequence.run(services: services, logger: logger)
@@ -321,7 +328,8 @@ struct Run: AsyncParsableCommand {
     /// with the IRC TLS certificate); with `--no-tls` or in `--standalone` only when `--web-port` is given, then as
     /// plain HTTP (a gateway's on loopback only). Beyond loopback a gateway's needs accounts, as its IRC listeners do.
     private func webListener(
-        tls: TLSCertificates.Loaded?, core: IRCServerCore, group: any EventLoopGroup, hasAccounts: Bool, logger: Logger
+        tls: TLSCertificates.Loaded?, core: IRCServerCore, group: any EventLoopGroup, hasAccounts: Bool,
+        metrics: PrometheusCollectorRegistry, logger: Logger
     ) throws -> WebListener? {
         guard !noWeb else { return nil }
         guard tls != nil || webPort != nil else { return nil }
@@ -340,7 +348,7 @@ struct Run: AsyncParsableCommand {
         let configuration = WebListener.Configuration(
             host: webHost, port: webPort ?? 6443, tls: https, extraOrigins: webOrigins, sendQueueLimit: sendQueue.bytes)
         let scheme = https == nil ? "http" : "https"
-        return try WebListener(configuration: configuration, core: core, group: group, logger: Logger(label: "pearircd.web")) { host, port in
+        return try WebListener(configuration: configuration, core: core, group: group, logger: Logger(label: "pearircd.web"), metrics: metrics) { host, port in
             print("listening web \(host) \(port)")
             fflushStandardOutput()
             logger.info("web front end", metadata: ["url": "\(scheme)://\(host):\(port)/", "websocket": "\(scheme == "https" ? "wss" : "ws")://\(host):\(port)\(WebListener.ircPath)"])

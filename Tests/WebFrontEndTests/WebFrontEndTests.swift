@@ -43,6 +43,15 @@ import Testing
         #expect(!policy.admits(["https://127.0.0.1:8080"]))
     }
 
+    /// `/metrics` is for the gateway's own machine, whatever address the listener is bound to.
+    @Test func metricsAreShownToLoopbackClientsOnly() throws {
+        for (address, admitted) in [("127.0.0.1", true), ("127.0.0.9", true), ("::1", true), ("192.0.2.7", false), ("::ffff:192.0.2.7", false)] {
+            let socket = try SocketAddress(ipAddress: address, port: 40000)
+            #expect(MetricsEndpoint.admits(socket) == admitted, "\(address)")
+        }
+        #expect(!MetricsEndpoint.admits(nil))
+    }
+
     @Test func theFirstSubprotocolWeSpeakIsChosen() {
         #expect(WebSocketSubprotocol.choose(offered: ["binary.ircv3.net, text.ircv3.net"]) == .binary)
         #expect(WebSocketSubprotocol.choose(offered: ["text.ircv3.net", "binary.ircv3.net"]) == .text)

@@ -215,6 +215,7 @@ public actor IRCServerCore {
         let id = ClientID(nextClientID)
         nextClientID += 1
         outputs[id] = output
+        metrics.connections.increment()
         // Asked per connection: accounts may appear while the server runs (the gateway's first `account add`).
         let loginRequired = state.configuration.loginRequirement?() ?? false
         perform(state.connected(
@@ -259,6 +260,7 @@ public actor IRCServerCore {
     static let pauseReadingAtHeldLines = 32
     /// Input tasks suspended by `pauseReadingAtHeldLines`, resumed once their client's held lines ran.
     private var pausedInputs: [ClientID: CheckedContinuation<Void, Never>] = [:]
+    private let metrics = IRCServerMetrics()
 
     public func received(_ message: IRCMessage, from id: ClientID, replacedInvalidUTF8: Bool = false) async {
         perform(state.received(message, from: id, replacedInvalidUTF8: replacedInvalidUTF8, now: Date()))
@@ -290,6 +292,7 @@ public actor IRCServerCore {
     /// One line from a client, CR LF removed, as its transport framed it: parsed, then handled (`received`), or
     /// answered as malformed.
     public func received(line bytes: [UInt8], from id: ClientID) async {
+        metrics.linesReceived.increment()
         switch Result(catching: { () throws(IRCParseError) in try Self.clientLineParser.parse(bytes) }) {
         case .success(let message):
             // Invalid UTF-8 was replaced with U+FFFD by the parser (legacy-charset clients keep working); UTF8ONLY
@@ -311,7 +314,7 @@ public actor IRCServerCore {
 
     public func disconnected(_ id: ClientID, reason: String) {
         perform(state.disconnected(id, reason: reason, now: Date()))
-        outputs.removeValue(forKey: id)
+        if outputs.removeValue(forKey: id) != nil { metrics.connections.decrement() }
         pausedInputs.removeValue(forKey: id)?.resume()
     }
 
@@ -358,12 +361,16 @@ public actor IRCServerCore {
                 if batchTarget != id { flush() }
                 batchTarget = id
                 let bytes = encoding(of: message)
-                if !bytes.isEmpty { batch.append(bytes) }
+                if !bytes.isEmpty {
+                    batch.append(bytes)
+                    metrics.messagesSent.increment()
+                }
             case .sendToEach(let ids, let message):
                 flush()
                 let bytes = encoding(of: message)
                 guard !bytes.isEmpty else { continue }
                 for id in ids { outputs[id]?.send(bytes) }
+                metrics.messagesSent.increment(by: ids.count)
             case .close(let id):
                 flush()
                 outputs[id]?.close()

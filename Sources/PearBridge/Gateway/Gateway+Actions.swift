@@ -12,6 +12,7 @@ extension Gateway {
         for action in actions {
             switch action {
             case .append(let topic, let entries):
+                metrics.localLines.increment(by: entries.count { [.message, .action, .notice].contains($0.kind) })
                 append(entries, to: topic)
             case .openReplica(let topic, let writer):
                 do {
@@ -57,6 +58,7 @@ extension Gateway {
                 // An ignored person's lines go to no front end.
                 if case .line(_, let line) = event, ignores.hides(line.author) { continue }
                 if case .directLine(let line) = event, ignores.hides(line.author) { continue }
+                if case .line = event { metrics.remoteLines.increment() }
                 roomEvents.publish(event)
             case .seek(let identity, let seeking):
                 // Their gateway announces the person's topic; we only look it up.

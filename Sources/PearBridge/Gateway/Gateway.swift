@@ -36,6 +36,7 @@ public actor Gateway: Service {
     /// The rooms' history index (in the store's database, written in the store's transactions).
     let roomIndex: RoomIndex
     let logger: Logger
+    let metrics = GatewayMetrics()
     let catalogue: RoomCatalogue
     /// People whose lines this gateway's user does not see.
     public nonisolated let ignores: IgnoreList
@@ -225,16 +226,19 @@ public actor Gateway: Service {
             await handleRequest(request, group: &group)
             currentRequest = nil
             completion.finish()
+            metrics.record(state)
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
             await perform(
                 state.peerConnected(id, remoteKey: link.mux.remotePublicKey, handshakeHash: link.mux.handshakeHash, isInitiator: link.mux.isInitiator),
                 group: &group)
+            metrics.record(state)
         case .peerEvents(let id, let events, let done):
             for event in events { await perform(state.peerEvent(event, on: id), group: &group) }
             done.resume()
         case .peerGone(let id):
+            defer { metrics.record(state) }
             guard let link = links.removeValue(forKey: id) else { return }
             // The people it proved, read before the state forgets the connection.
             let people = state.peers[id]?.people ?? []

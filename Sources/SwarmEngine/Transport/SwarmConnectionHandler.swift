@@ -346,6 +346,7 @@ final class SwarmConnectionHandler: ChannelDuplexHandler {
         // A failed handshake is a stranger's doing, common and cheap to cause: counted by the listener and logged at a
         // rate there (`InboundPeerAdmission`), not one warning each.
         if lifecycle.state == .handshaking {
+            SwarmMetrics.handshakeFailures.increment()
             logger.debug("peer handshake failed", metadata: ["peer": "\(label)", "error": "\(error)"])
         } else {
             logger.warning("closing peer connection", metadata: ["peer": "\(label)", "error": "\(error)"])

@@ -66,8 +66,12 @@ final class UDXSecretDatagrams: Sendable {
     private func receive(_ envelope: [UInt8], sealing: SecretStreamDatagrams) {
         guard let message = try? sealing.open(envelope) else {
             droppedCount.add(1, ordering: .relaxed)
+            SwarmMetrics.droppedDatagrams.increment()
             return
         }
-        if case .dropped = continuation.yield(message) { droppedCount.add(1, ordering: .relaxed) }
+        if case .dropped = continuation.yield(message) {
+            droppedCount.add(1, ordering: .relaxed)
+            SwarmMetrics.droppedDatagrams.increment()
+        }
     }
 }

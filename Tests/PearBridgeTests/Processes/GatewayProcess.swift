@@ -37,20 +37,22 @@ final class GatewayProcess: Sendable {
     /// directory is a tmpfs of that size that only the gateway sees (its own mount namespace); `fileInDataDirectory`
     /// reaches it from outside. With `bootstrap` (the UDP ports of a local test net's nodes on 127.0.0.1) the gateway
     /// joins that DHT; without, it runs with `--no-dht` (never the public network: the helper forbids it).
+    /// `extraArguments`: more `pearircd run` options (such as `--web-port 0`).
     static func start(
-        directory: URL, peers: [Int] = [], bootstrap: [Int]? = nil, diskSize: String? = nil
+        directory: URL, peers: [Int] = [], bootstrap: [Int]? = nil, diskSize: String? = nil, extraArguments: [String] = []
     ) async throws -> (GatewayProcess, irc: Int, peer: Int) {
-        let gateway = try GatewayProcess(directory: directory, peers: peers, bootstrap: bootstrap, diskSize: diskSize)
+        let gateway = try GatewayProcess(
+            directory: directory, peers: peers, bootstrap: bootstrap, diskSize: diskSize, extraArguments: extraArguments)
         let irc = try await gateway.port("plain"), peer = try await gateway.port("peers")
         return (gateway, irc, peer)
     }
 
-    private convenience init(directory: URL, peers: [Int], bootstrap: [Int]?, diskSize: String?) throws {
+    private convenience init(directory: URL, peers: [Int], bootstrap: [Int]?, diskSize: String?, extraArguments: [String]) throws {
         let dht = bootstrap.map { ports in ["--dht-host", "127.0.0.1"] + ports.flatMap { ["--bootstrap", "127.0.0.1:\($0)"] } }
         let arguments = [
             "run", "--data-dir", directory.path, "--port", "0", "--no-tls", "--peer-host", "127.0.0.1",
             "--peer-port", "0", "--history-on-join", "50",
-        ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] } + (dht ?? ["--no-dht"])
+        ] + peers.flatMap { ["--peer", "127.0.0.1:\($0)"] } + (dht ?? ["--no-dht"]) + extraArguments
         if let diskSize {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }

@@ -1,0 +1,59 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import TestVectors
+import Testing
+
+/// A running gateway's `/metrics` (issue 21): Prometheus's text format, to loopback clients, with what operators
+/// watch: IRC connections and lines, rooms joined, chat lines written, peer connections and handshake failures.
+@Suite(.serialized) struct MetricsProcessTests {
+    /// The figures as `/metrics` shows them now: sample name (with labels) → value.
+    static func scrape(port: Int, group: any EventLoopGroup) async throws -> [String: Double] {
+        let http = try await LineClient.connect(port: port, group: group)
+        try await http.send("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n")
+        try await http.waitUntilClosed()
+        let lines = http.takeLines()
+        #expect(lines.first?.hasPrefix("HTTP/1.1 200") == true, "\(lines.prefix(3))")
+        #expect(lines.contains { $0.lowercased().hasPrefix("content-type: text/plain; version=0.0.4") })
+        var samples: [String: Double] = [:]
+        for line in lines where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let value = Double(parts[1]) else { continue }
+            samples[String(parts[0])] = value
+        }
+        return samples
+    }
+
+    @Test func theGatewayShowsItsFiguresToLoopbackClients() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-metrics-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (gateway, irc, _) = try await GatewayProcess.start(directory: directory, extraArguments: ["--web-port", "0"])
+        let web = try await gateway.port("web")
+
+        let before = try await Self.scrape(port: web, group: group)
+        #expect(before["pearirc_irc_connections"] == 0)
+        #expect(before["pearirc_rooms_joined"] == 0)
+
+        let client = try await LineClient.connect(port: irc, group: group)
+        try await SwarmRoomProcessTests.register(client, "watcher")
+        try await client.send("JOIN #figures")
+        try await client.waitFor(containing: " 366 watcher #figures ")
+        try await client.send("PRIVMSG #figures :one")
+        try await client.send("PRIVMSG #figures :two")
+        try await client.send("PING done")
+        try await client.waitFor(containing: "PONG")
+
+        let after = try await Self.scrape(port: web, group: group)
+        #expect(after["pearirc_irc_connections"] == 1)
+        #expect(after["pearirc_rooms_joined"] == 1)
+        #expect(after["pearirc_peer_connections"] == 0)
+        #expect(after["pearirc_room_lines_total{origin=\"local\"}"] == 2)
+        #expect((after["pearirc_irc_lines_received_total"] ?? 0) >= 6)
+        #expect((after["pearirc_irc_messages_sent_total"] ?? 0) > (before["pearirc_irc_messages_sent_total"] ?? 0))
+
+        await client.close()
+        await gateway.stop()
+        try await group.shutdownGracefully()
+    }
+}
