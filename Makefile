@@ -27,8 +27,11 @@ release: deps
 run: deps
 	$(SWIFT) run -c release pearircd $(ARGS)
 
+# Hole punching races the clock: the NAT matrix runs on its own after the rest (in parallel with the whole suite, a
+# punch on this 2-core machine was once slow enough for the relay to take the pair).
 test: deps
-	$(SWIFT) test
+	$(SWIFT) test --skip NATMatrixTests
+	$(SWIFT) test --filter NATMatrixTests
 
 clean:
 	rm -rf .build

@@ -75,6 +75,7 @@ let package = Package(
                 "Sodium", "CompactEncoding",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         // A child process for the crash-safety test: appends until killed, printing every acknowledged length.

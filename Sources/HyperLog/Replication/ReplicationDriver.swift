@@ -25,6 +25,10 @@ public actor ReplicationDriver {
     public static let maximumHeldBytes = 8 * 1024 * 1024
     private var heldBytes = 0
 
+    /// The blocks this replica lacks that the peer has, as last added to `ReplicationMetrics.blocksBehind`.
+    private var reportedLag = 0
+    private var stopped = false
+
     private let onStorageFault: @Sendable (HyperLogError) -> Void
     /// Blocks whose damage was reported already (a peer asking again is not news).
     private var reportedFaults = Set<UInt64>()
@@ -98,7 +102,18 @@ public actor ReplicationDriver {
         var actions: [ReplicationSession.Action] = []
         for message in messages { actions += session.received(message) }
         await perform(actions)
+        reportLag()
         return closeReason
+    }
+
+    /// Replication lag for operators: how many blocks the peer holds (contiguously) beyond ours, summed over every
+    /// driver (`ReplicationMetrics`). A log's own writer is never behind.
+    private func reportLag() {
+        let theirs = session.remoteContiguousLength, ours = session.local.contiguousLength
+        let lag = stopped || closeReason != nil || session.local.isWriter || theirs <= ours ? 0 : Int(clamping: theirs - ours)
+        guard lag != reportedLag else { return }
+        ReplicationMetrics.add(lag - reportedLag)
+        reportedLag = lag
     }
 
     /// Re-reads the log's state and tells the session (appends, data from other peers).
@@ -108,6 +123,7 @@ public actor ReplicationDriver {
         // Our own verified data already updated the session; only changes from elsewhere need work.
         guard state != session.local else { return }
         await perform(session.localChanged(state))
+        reportLag()
     }
 
     private func follow(_ changes: LogChangeSignal) async {
@@ -122,6 +138,9 @@ public actor ReplicationDriver {
     public func stop() {
         following?.cancel()
         following = nil
+        stopped = true
+        ReplicationMetrics.add(-reportedLag)
+        reportedLag = 0
     }
 
     private func perform(_ initial: [ReplicationSession.Action]) async {

@@ -56,4 +56,42 @@ import Testing
         await gateway.stop()
         try await group.shutdownGracefully()
     }
+
+    /// Two gateways in a room: the one that receives counts the other's lines as remote, its peer connection, and a
+    /// replication lag that falls back to zero once it has caught up.
+    @Test func linesFromAnotherGatewayAndReplicationAreCounted() async throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-metrics2-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: base) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (a, ircA, peerA) = try await GatewayProcess.start(directory: base.appendingPathComponent("a"), extraArguments: ["--web-port", "0"])
+        let (b, ircB, _) = try await GatewayProcess.start(directory: base.appendingPathComponent("b"), peers: [peerA])
+        let web = try await a.port("web")
+        let alice = try await LineClient.connect(port: ircA, group: group)
+        try await SwarmRoomProcessTests.register(alice, "alice")
+        try await alice.send("JOIN #figures")
+        let bob = try await LineClient.connect(port: ircB, group: group)
+        try await SwarmRoomProcessTests.register(bob, "bob")
+        try await bob.send("JOIN #figures")
+        try await bob.waitFor(containing: " 366 bob #figures ")
+        try await alice.waitFor(containing: "JOIN #figures")
+        try await bob.send("PRIVMSG #figures :from b one")
+        try await bob.send("PRIVMSG #figures :from b two")
+        try await alice.waitFor(containing: "from b two")
+
+        var figures: [String: Double] = [:]
+        let deadline = ContinuousClock.now + .seconds(20)
+        repeat {
+            figures = try await Self.scrape(port: web, group: group)
+            if figures["pearirc_room_lines_total{origin=\"remote\"}"] == 2, figures["pearirc_replication_blocks_behind"] == 0 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        } while ContinuousClock.now < deadline
+        #expect(figures["pearirc_room_lines_total{origin=\"remote\"}"] == 2)
+        #expect(figures["pearirc_peer_connections"] == 1)
+        #expect(figures["pearirc_replication_blocks_behind"] == 0, "the gauge is shown once replication ran, at zero once caught up")
+
+        for client in [alice, bob] { await client.close() }
+        await a.stop()
+        await b.stop()
+        try await group.shutdownGracefully()
+    }
 }
