@@ -126,6 +126,41 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    /// A frame over the limit (the longest IRC line with tags, 8,703 bytes) closes that connection with 1009, as an
+    /// overlong line would; the listener and other clients go on.
+    @Test func anOversizedFrameClosesItsConnectionOnly() async throws {
+        let (listener, runner, port, group) = try await Self.start()
+        var headers = HTTPFields()
+        headers[.secWebSocketProtocol] = "text.ircv3.net"
+        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 16, additionalHeaders: headers)
+        let closing = try await WebSocketClient.connect(
+            url: "ws://127.0.0.1:\(port)/irc", configuration: configuration, eventLoopGroup: group, logger: Logger(label: "test.ws")
+        ) { inbound, outbound, _ in
+            try await outbound.write(.text("NICK big"))
+            try await outbound.write(.text("USER big 0 * :Big"))
+            try await outbound.write(.text("PRIVMSG big :" + String(repeating: "x", count: IRCWebSocketSession.maximumFrame + 100)))
+            for try await _ in inbound.messages(maxSize: 1 << 16) {}
+        }
+        #expect(closing?.closeCode == .messageTooLarge)
+        let answered = Mutex(false)
+        try await WebSocketClient.connect(
+            url: "ws://127.0.0.1:\(port)/irc", configuration: configuration, eventLoopGroup: group, logger: Logger(label: "test.ws")
+        ) { inbound, outbound, _ in
+            try await outbound.write(.text("PING still-here"))
+            for try await message in inbound.messages(maxSize: 1 << 16) {
+                if case .text(let text) = message, text.hasSuffix("still-here") {
+                    answered.withLock { $0 = true }
+                    break
+                }
+            }
+            try await outbound.close(.normalClosure, reason: nil)
+        }
+        #expect(answered.withLock { $0 })
+        runner.cancel()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
     /// The HTTP status line a raw upgrade request with these extra header lines gets.
     static func upgradeStatus(port: Int, headers: [String], group: any EventLoopGroup) async throws -> String {
         let client = try await LineClient.connect(port: port, group: group)
