@@ -41,14 +41,19 @@ public struct WebListener: Service {
     private let application: Application<RouterResponder<WebRequestContext>>
 
     /// `onListening` is told the bound address once the listener is up (port 0 picks a free one). `metrics`: the
-    /// figures shown at `/metrics` (to loopback clients only); none, no such page.
+    /// figures shown at `/metrics` (to loopback clients only); none, no such page. `help`: the gateway's help page
+    /// (`/help`), if it has one.
     public init(
         configuration: Configuration, core: IRCServerCore, group: any EventLoopGroup, logger: Logger,
-        metrics: PrometheusCollectorRegistry? = nil,
+        metrics: PrometheusCollectorRegistry? = nil, help: HelpPage? = nil,
         onListening: @escaping @Sendable (_ host: String, _ port: Int) -> Void
     ) throws {
         let router = Router(context: WebRequestContext.self)
         router.get("/") { _, _ in WebPages.response(WebPages.index) }
+        if let help {
+            let page = help.html
+            router.get(RouterPath(HelpPage.path)) { _, _ in WebPages.response(page) }
+        }
         if let metrics {
             router.get(RouterPath(MetricsEndpoint.path)) { _, context in MetricsEndpoint.response(metrics, for: context) }
         }

@@ -24,6 +24,7 @@ enum WebPages {
         <p>This gateway speaks IRC over a WebSocket at <code>/irc</code> (IRCv3 <code>text.ircv3.net</code> and
         <code>binary.ircv3.net</code>): web IRC clients such as gamja or Kiwi IRC can connect to it.</p>
         <p>Any IRC client can connect on the gateway's IRC ports too (6667, or TLS on 6697).</p>
+        <p><a href="/help">The gateway's commands</a> (a standalone server has none).</p>
         </html>
         """
 

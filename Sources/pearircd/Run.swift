@@ -348,7 +348,13 @@ struct Run: AsyncParsableCommand {
         let configuration = WebListener.Configuration(
             host: webHost, port: webPort ?? 6443, tls: https, extraOrigins: webOrigins, sendQueueLimit: sendQueue.bytes)
         let scheme = https == nil ? "http" : "https"
-        return try WebListener(configuration: configuration, core: core, group: group, logger: Logger(label: "pearircd.web"), metrics: metrics) { host, port in
+        // A gateway's help page lists its service's commands (a standalone server has none).
+        let help = standalone ? nil : HelpPage(
+            service: PearServ.name,
+            commands: PearServ.commands.map { .init(syntax: $0.syntax, summary: $0.summary, adminOnly: $0.role == .admin) })
+        return try WebListener(
+            configuration: configuration, core: core, group: group, logger: Logger(label: "pearircd.web"), metrics: metrics, help: help
+        ) { host, port in
             print("listening web \(host) \(port)")
             fflushStandardOutput()
             logger.info("web front end", metadata: ["url": "\(scheme)://\(host):\(port)/", "websocket": "\(scheme == "https" ? "wss" : "ws")://\(host):\(port)\(WebListener.ircPath)"])

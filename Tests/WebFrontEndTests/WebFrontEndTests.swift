@@ -43,6 +43,21 @@ import Testing
         #expect(!policy.admits(["https://127.0.0.1:8080"]))
     }
 
+    /// The help page lists the gateway's commands by role, every text escaped.
+    @Test func theHelpPageListsCommandsByRoleAndEscapesThem() throws {
+        let page = HelpPage(service: "PearServ", commands: [
+            .init(syntax: "rooms", summary: "list <your> rooms & more", adminOnly: false),
+            .init(syntax: "account add NAME", summary: "add \"an\" account", adminOnly: true),
+        ]).html
+        #expect(page.contains("<code>rooms</code></th><td>list &lt;your&gt; rooms &amp; more</td>"))
+        #expect(!page.contains("<your>"))
+        let admins = try #require(page.range(of: "Commands for admins"))
+        #expect(page.range(of: "account add NAME")!.lowerBound > admins.lowerBound)
+        #expect(page.range(of: "<code>rooms</code>")!.lowerBound < admins.lowerBound)
+        #expect(page.contains("add &quot;an&quot; account"))
+        #expect(!page.contains("<script"))
+    }
+
     /// `/metrics` is for the gateway's own machine, whatever address the listener is bound to.
     @Test func metricsAreShownToLoopbackClientsOnly() throws {
         for (address, admitted) in [("127.0.0.1", true), ("127.0.0.9", true), ("::1", true), ("192.0.2.7", false), ("::ffff:192.0.2.7", false)] {

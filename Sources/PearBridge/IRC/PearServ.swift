@@ -178,27 +178,40 @@ public struct PearServ: Sendable {
         }
     }
 
-    static let userHelp = [
-        "PearServ commands:",
-        "  peers              list connected gateways (of the rooms you are in): identity, nick, rooms shared, how connected, round-trip time",
-        "  rooms              list your rooms with how many peers share each",
-        "  identity           show your public key (and the gateway's transport key)",
-        "  ignore NICK|KEY    hide a person's lines and refuse their private messages here (local only); unignore undoes it; ignores lists them",
-        "  invite #CHANNEL    print an invite to a private room (one joined with a key: /join #team secret)",
-        "  accept INVITE      accept an invite; then /join its channel",
-        "  passwd OLD NEW     change your account's password",
-        "  help               this text",
+    /// One command as its help shows it: how it is typed, what it does, and the role it needs.
+    public struct Command: Sendable, Hashable {
+        public let syntax: String
+        public let summary: String
+        public let role: AccountRole
+    }
+
+    /// Every command, in the order the help lists them (the IRC help and the web client's help page).
+    public static let commands: [Command] = [
+        .init(syntax: "peers", summary: "list connected gateways (of the rooms you are in): identity, nick, rooms shared, how connected, round-trip time", role: .user),
+        .init(syntax: "rooms", summary: "list your rooms with how many peers share each", role: .user),
+        .init(syntax: "identity", summary: "show your public key (and the gateway's transport key)", role: .user),
+        .init(syntax: "ignore NICK|KEY", summary: "hide a person's lines and refuse their private messages here (local only); unignore undoes it; ignores lists them", role: .user),
+        .init(syntax: "invite #CHANNEL", summary: "print an invite to a private room (one joined with a key: /join #team secret)", role: .user),
+        .init(syntax: "accept INVITE", summary: "accept an invite; then /join its channel", role: .user),
+        .init(syntax: "passwd OLD NEW", summary: "change your account's password", role: .user),
+        .init(syntax: "help", summary: "this text", role: .user),
+        .init(syntax: "connect HOST:PORT", summary: "connect to another gateway", role: .admin),
+        .init(syntax: "account list", summary: "the gateway's accounts", role: .admin),
+        .init(syntax: "account add NAME PASSWORD [admin]", summary: "add an account (a user unless admin is given)", role: .admin),
+        .init(syntax: "account remove NAME", summary: "remove an account", role: .admin),
+        .init(syntax: "account role NAME admin|user", summary: "change an account's role", role: .admin),
+        .init(syntax: "account disable|enable NAME", summary: "stop or allow an account's logins", role: .admin),
     ]
 
-    static let adminHelp = [
-        "Admin commands:",
-        "  connect HOST:PORT  connect to another gateway",
-        "  account list                      the gateway's accounts",
-        "  account add NAME PASSWORD [admin] add an account (a user unless admin is given)",
-        "  account remove NAME               remove an account",
-        "  account role NAME admin|user      change an account's role",
-        "  account disable|enable NAME       stop or allow an account's logins",
-    ]
+    static func helpLines(_ role: AccountRole) -> [String] {
+        let listed = commands.filter { $0.role == role }
+        let width = listed.map(\.syntax.count).max() ?? 0
+        return listed.map { "  " + $0.syntax.padding(toLength: width + 1, withPad: " ", startingAt: 0) + $0.summary }
+    }
+
+    static let userHelp = ["PearServ commands:"] + helpLines(.user)
+
+    static let adminHelp = ["Admin commands:"] + helpLines(.admin)
 
     static let help = userHelp + adminHelp
 

@@ -31,6 +31,16 @@ import Testing
         let (gateway, irc, _) = try await GatewayProcess.start(directory: directory, extraArguments: ["--web-port", "0"])
         let web = try await gateway.port("web")
 
+        // The gateway's help page, with its commands (admin ones included) and the security headers.
+        let help = try await LineClient.connect(port: web, group: group)
+        try await help.send("GET /help HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n")
+        try await help.waitUntilClosed()
+        let page = help.takeLines()
+        #expect(page.first?.hasPrefix("HTTP/1.1 200") == true)
+        #expect(page.contains { $0.lowercased().hasPrefix("content-security-policy: default-src 'self'") })
+        #expect(page.contains { $0.contains("<code>account add NAME PASSWORD [admin]</code>") })
+        #expect(page.contains { $0.contains("/msg PearServ COMMAND") })
+
         let before = try await Self.scrape(port: web, group: group)
         #expect(before["pearirc_irc_connections"] == 0)
         #expect(before["pearirc_rooms_joined"] == 0)
