@@ -6,7 +6,7 @@ SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 APT_PACKAGES := libsodium-dev libsqlite3-dev pkg-config
 
-.PHONY: run test deps build release clean
+.PHONY: run test test-deps deps build release clean
 
 deps:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -29,9 +29,16 @@ run: deps
 
 # Hole punching races the clock: the NAT matrix runs on its own after the rest (in parallel with the whole suite, a
 # punch on this 2-core machine was once slow enough for the relay to take the pair).
-test: deps
+test: deps test-deps
 	$(SWIFT) test --skip NATMatrixTests
 	$(SWIFT) test --filter NATMatrixTests
+	PEARIRCD="$$($(SWIFT) build --show-bin-path)/pearircd" node $$(node --experimental-websocket -e 0 2>/dev/null && echo --experimental-websocket) \
+	  --test Tests/web/client.test.mjs Tests/web/live.test.mjs
+
+# The browser client's modules are tested with node (its own test runner; nothing from npm); the live test, against
+# pearircd over a WebSocket, needs a node with WebSocket (20 with the flag, or 22+) and skips on older ones.
+test-deps:
+	@command -v node >/dev/null || { echo "installing: nodejs"; $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs; }
 
 clean:
 	rm -rf .build

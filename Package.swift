@@ -147,7 +147,10 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // The browser client, compiled into the binary (a self-contained `pearircd` needs no files beside it).
+            resources: ["index.html", "style.css", "app.js", "connection.js", "commands.js", "irc.js", "state.js", "view.js"]
+                .map { .embedInCode("Client/\($0)") }
         ),
         .executableTarget(
             name: "pearircd",

@@ -49,7 +49,10 @@ public struct WebListener: Service {
         onListening: @escaping @Sendable (_ host: String, _ port: Int) -> Void
     ) throws {
         let router = Router(context: WebRequestContext.self)
-        router.get("/") { _, _ in WebPages.response(WebPages.index) }
+        router.get("/") { _, _ in ClientFiles.response(named: "index.html") }
+        router.get(RouterPath(ClientFiles.prefix + ":file")) { _, context in
+            ClientFiles.response(named: context.parameters.get("file") ?? "")
+        }
         if let help {
             let page = help.html
             router.get(RouterPath(HelpPage.path)) { _, _ in WebPages.response(page) }

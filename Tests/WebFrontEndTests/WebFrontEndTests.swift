@@ -58,6 +58,26 @@ import Testing
         #expect(!page.contains("<script"))
     }
 
+    /// The browser client as served: every module an import names is served, and nothing would need the
+    /// Content-Security-Policy loosened (no inline script or style, no event-handler attributes, no markup built from
+    /// strings, no eval).
+    @Test func theBrowserClientFitsItsContentSecurityPolicy() throws {
+        let index = String(decoding: try #require(ClientFiles.files["index.html"]).bytes, as: UTF8.self)
+        #expect(index.contains("<script type=\"module\" src=\"/app/app.js\"></script>"))
+        #expect(!index.contains("<style") && !index.contains("style="))
+        #expect(index.firstMatch(of: /\son[a-z]+=/) == nil, "no event-handler attributes")
+        for (name, file) in ClientFiles.files where name.hasSuffix(".js") {
+            let source = String(decoding: file.bytes, as: UTF8.self)
+            for forbidden in ["innerHTML", "outerHTML", "insertAdjacentHTML", "eval(", "new Function", "document.write"] {
+                #expect(!source.contains(forbidden), "\(name) uses \(forbidden)")
+            }
+            let imports = source.matches(of: /from '\.\/([a-z]+\.js)'/).map { String($0.1) }
+            for imported in imports { #expect(ClientFiles.files[imported] != nil, "\(name) imports \(imported), which is not served") }
+        }
+        #expect(ClientFiles.files["style.css"] != nil)
+        #expect(ClientFiles.response(named: "../Package.swift").status == .notFound)
+    }
+
     /// `/metrics` is for the gateway's own machine, whatever address the listener is bound to.
     @Test func metricsAreShownToLoopbackClientsOnly() throws {
         for (address, admitted) in [("127.0.0.1", true), ("127.0.0.9", true), ("::1", true), ("192.0.2.7", false), ("::ffff:192.0.2.7", false)] {

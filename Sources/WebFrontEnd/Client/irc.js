@@ -1,0 +1,135 @@
+// IRC messages as text and back (RFC 1459 framing with IRCv3 message tags), and the small rules every part of the
+// client shares: case folding, nick colours, safe links. Pure functions: no DOM, no network (tested with node).
+
+const TAG_ESCAPES = { ':': ';', s: ' ', '\\': '\\', r: '\r', n: '\n' };
+
+function unescapeTagValue(value) {
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '\\' && i + 1 < value.length) {
+      const next = value[++i];
+      out += TAG_ESCAPES[next] ?? next;
+    } else if (c !== '\\') {
+      out += c;
+    }
+  }
+  return out;
+}
+
+function escapeTagValue(value) {
+  return value.replace(/\\/g, '\\\\').replace(/;/g, '\\:').replace(/ /g, '\\s').replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+}
+
+/** Parses one line (without CR LF) into { tags, source, command, params }; null for an empty line. */
+export function parse(line) {
+  let rest = line.replace(/[\r\n]+$/, '');
+  const message = { tags: {}, source: null, command: '', params: [] };
+  if (rest.startsWith('@')) {
+    const end = rest.indexOf(' ');
+    if (end < 0) return null;
+    for (const part of rest.slice(1, end).split(';')) {
+      if (!part) continue;
+      const eq = part.indexOf('=');
+      if (eq < 0) message.tags[part] = '';
+      else message.tags[part.slice(0, eq)] = unescapeTagValue(part.slice(eq + 1));
+    }
+    rest = rest.slice(end + 1).replace(/^ +/, '');
+  }
+  if (rest.startsWith(':')) {
+    const end = rest.indexOf(' ');
+    if (end < 0) return null;
+    message.source = parseSource(rest.slice(1, end));
+    rest = rest.slice(end + 1).replace(/^ +/, '');
+  }
+  const space = rest.indexOf(' ');
+  message.command = (space < 0 ? rest : rest.slice(0, space)).toUpperCase();
+  if (!message.command) return null;
+  rest = space < 0 ? '' : rest.slice(space + 1);
+  while (rest.length > 0) {
+    if (rest.startsWith(':')) {
+      message.params.push(rest.slice(1));
+      break;
+    }
+    const next = rest.indexOf(' ');
+    if (next < 0) {
+      message.params.push(rest);
+      break;
+    }
+    if (next > 0) message.params.push(rest.slice(0, next));
+    rest = rest.slice(next + 1);
+  }
+  return message;
+}
+
+/** `nick!user@host` (or a server name) as { nick, user, host }. */
+export function parseSource(text) {
+  const bang = text.indexOf('!');
+  const at = text.indexOf('@');
+  if (bang < 0 && at < 0) return { nick: text, user: null, host: null };
+  const nickEnd = bang >= 0 ? bang : at;
+  return {
+    nick: text.slice(0, nickEnd),
+    user: bang >= 0 ? text.slice(bang + 1, at >= 0 ? at : undefined) : null,
+    host: at >= 0 ? text.slice(at + 1) : null,
+  };
+}
+
+/** One line to send: the last parameter gets a colon when it needs one. Throws on CR, LF or NUL anywhere. */
+export function serialize({ tags = {}, command, params = [] }) {
+  const parts = [];
+  const tagText = Object.entries(tags)
+    .map(([key, value]) => (value === '' || value === true ? key : `${key}=${escapeTagValue(String(value))}`))
+    .join(';');
+  if (tagText) parts.push('@' + tagText);
+  parts.push(command);
+  params.forEach((param, index) => {
+    if (/[\r\n\0]/.test(param)) throw new Error('a parameter cannot hold CR, LF or NUL');
+    const last = index === params.length - 1;
+    if (last && (param === '' || param.includes(' ') || param.startsWith(':'))) parts.push(':' + param);
+    else parts.push(param);
+  });
+  return parts.join(' ');
+}
+
+/** RFC 1459 case folding, as the gateway announces (CASEMAPPING=rfc1459). */
+export function fold(text) {
+  return text.toLowerCase().replace(/\[/g, '{').replace(/\]/g, '}').replace(/\\/g, '|').replace(/~/g, '^');
+}
+
+/** A stable hue (0-359) for a nick, so a person keeps one colour everywhere. */
+export function nickHue(nick) {
+  let hash = 0;
+  for (const character of fold(nick)) hash = (hash * 31 + character.codePointAt(0)) >>> 0;
+  return hash % 360;
+}
+
+/**
+ * Splits text into plain parts and links. Only http and https links are links (never javascript: or data:), and
+ * punctuation that usually ends a sentence is left out of them.
+ */
+export function linkify(text) {
+  const parts = [];
+  const pattern = /\bhttps?:\/\/[^\s<>"']+/gi;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    let url = match[0].replace(/[.,;:!?)\]]+$/, '');
+    if (url.length <= 'https://'.length) continue;
+    if (match.index > last) parts.push({ text: text.slice(last, match.index) });
+    parts.push({ url });
+    last = match.index + url.length;
+  }
+  if (last < text.length) parts.push({ text: text.slice(last) });
+  return parts;
+}
+
+/** CTCP ACTION (`/me`): the action's text, or null for any other line. */
+export function actionText(text) {
+  const match = /^\x01ACTION (.*)\x01?$/.exec(text);
+  return match ? match[1].replace(/\x01$/, '') : null;
+}
+
+/** IRC formatting codes (bold, colours, …) removed: the client shows plain text. */
+export function stripFormatting(text) {
+  return text.replace(/\x03(\d{1,2}(,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g, '');
+}

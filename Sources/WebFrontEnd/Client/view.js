@@ -1,0 +1,133 @@
+// Drawing the state into the page: the buffer list, the lines of the open buffer, its topic and members. Text is
+// always set as text (never as markup); links are made only for http(s) addresses.
+
+import { linkify, nickHue } from './irc.js';
+import { SERVER } from './state.js';
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function nickElement(nick) {
+  const node = element('span', 'nick', nick);
+  node.style.setProperty('--hue', String(nickHue(nick)));
+  return node;
+}
+
+function textWithLinks(text) {
+  const fragment = document.createDocumentFragment();
+  for (const part of linkify(text)) {
+    if (part.url) {
+      const link = element('a', null, part.url);
+      link.href = part.url;
+      link.rel = 'noopener noreferrer nofollow';
+      link.target = '_blank';
+      fragment.append(link);
+    } else {
+      fragment.append(part.text);
+    }
+  }
+  return fragment;
+}
+
+export class View {
+  constructor(root, state, handlers) {
+    this.state = state;
+    this.handlers = handlers;
+    this.list = root.querySelector('#buffers');
+    this.lines = root.querySelector('#lines');
+    this.topic = root.querySelector('#topic');
+    this.title = root.querySelector('#title');
+    this.members = root.querySelector('#members');
+    this.status = root.querySelector('#status');
+    this.lines.addEventListener('scroll', () => {
+      if (this.lines.scrollTop === 0) this.handlers.scrolledToTop?.();
+    });
+  }
+
+  setStatus(text) {
+    this.status.textContent = text;
+  }
+
+  renderBuffers() {
+    this.list.replaceChildren();
+    const buffers = [...this.state.buffers.entries()].sort(([a, x], [b, y]) =>
+      a === SERVER ? -1 : b === SERVER ? 1 : x.kind === y.kind ? a.localeCompare(b) : x.kind === 'channel' ? -1 : 1);
+    for (const [key, buffer] of buffers) {
+      const item = element('li');
+      const button = element('button', 'buffer');
+      button.type = 'button';
+      button.append(element('span', 'name', buffer.kind === 'server' ? 'Gateway' : buffer.name));
+      if (buffer.unread > 0) {
+        const badge = element('span', buffer.mentions > 0 ? 'badge mention' : 'badge', String(buffer.unread));
+        badge.setAttribute('aria-label', `${buffer.unread} unread${buffer.mentions ? `, ${buffer.mentions} mentioning you` : ''}`);
+        button.append(badge);
+      }
+      if (key === this.state.active) button.setAttribute('aria-current', 'page');
+      if (buffer.kind === 'channel' && !buffer.joined) button.classList.add('parted');
+      button.addEventListener('click', () => this.handlers.select(buffer.kind === 'server' ? SERVER : buffer.name));
+      item.append(button);
+      this.list.append(item);
+    }
+  }
+
+  renderBuffer({ keepScroll = false } = {}) {
+    const buffer = this.state.buffers.get(this.state.active);
+    if (!buffer) return;
+    this.title.textContent = buffer.kind === 'server' ? 'Gateway' : buffer.name;
+    this.topic.textContent = buffer.topic;
+    const atBottom = this.lines.scrollHeight - this.lines.scrollTop - this.lines.clientHeight < 40;
+    const previousHeight = this.lines.scrollHeight;
+    this.lines.replaceChildren();
+    let day = '';
+    for (const line of buffer.lines) {
+      const lineDay = dayFormat.format(line.time);
+      if (lineDay !== day) {
+        day = lineDay;
+        const separator = element('li', 'day', lineDay);
+        separator.setAttribute('role', 'separator');
+        this.lines.append(separator);
+      }
+      this.lines.append(this.lineElement(line));
+    }
+    if (keepScroll) this.lines.scrollTop = this.lines.scrollHeight - previousHeight;
+    else if (atBottom || this.shown !== buffer) this.lines.scrollTop = this.lines.scrollHeight;
+    this.shown = buffer;
+    this.renderMembers(buffer);
+  }
+
+  lineElement(line) {
+    const item = element('li', `line ${line.kind}${line.mention ? ' mention' : ''}${line.own ? ' own' : ''}`);
+    const time = element('time', 'time', timeFormat.format(line.time));
+    time.dateTime = line.time.toISOString();
+    item.append(time, ' ');
+    if (line.kind === 'action') {
+      item.append('* ', nickElement(line.nick), ' ', textWithLinks(line.text));
+    } else if (line.kind === 'event' || line.kind === 'error') {
+      item.append(textWithLinks(line.text));
+    } else {
+      const nick = nickElement(line.nick);
+      item.append(line.kind === 'notice' ? '-' : '<', nick, line.kind === 'notice' ? '- ' : '> ', textWithLinks(line.text));
+    }
+    return item;
+  }
+
+  renderMembers(buffer) {
+    this.members.replaceChildren();
+    if (buffer.kind !== 'channel') return;
+    const sorted = [...buffer.members.values()].sort((a, b) =>
+      (b.prefix ? 1 : 0) - (a.prefix ? 1 : 0) || a.nick.localeCompare(b.nick, undefined, { sensitivity: 'base' }));
+    for (const member of sorted) {
+      const item = element('li', member.away ? 'member away' : 'member');
+      item.append(element('span', 'prefix', member.prefix), nickElement(member.nick));
+      if (member.away) item.setAttribute('aria-label', `${member.nick} (away)`);
+      this.members.append(item);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+// The browser client's pure modules (Sources/WebFrontEnd/Client): IRC parsing and framing, the chat state, and typed
+// commands. Run with `node --test Tests/web` (make test does, where node is installed).
+
+import assert from 'node:assert/strict';
+import test from 'node:test';
+
+import { interpret } from '../../Sources/WebFrontEnd/Client/commands.js';
+import { actionText, fold, linkify, nickHue, parse, serialize, stripFormatting } from '../../Sources/WebFrontEnd/Client/irc.js';
+import { ChatState, MAXIMUM_LINES, SERVER, mentions } from '../../Sources/WebFrontEnd/Client/state.js';
+
+test('lines parse with tags, source, and a trailing parameter', () => {
+  const message = parse('@time=2026-12-07T10:00:00.000Z;msgid=a\\sb;+typing :alice!~a@host PRIVMSG #pear :hello there');
+  assert.deepEqual(message.tags, { time: '2026-12-07T10:00:00.000Z', msgid: 'a b', '+typing': '' });
+  assert.deepEqual(message.source, { nick: 'alice', user: '~a', host: 'host' });
+  assert.equal(message.command, 'PRIVMSG');
+  assert.deepEqual(message.params, ['#pear', 'hello there']);
+  assert.deepEqual(parse(':server 001 me :Welcome').params, ['me', 'Welcome']);
+  assert.deepEqual(parse('PING token').params, ['token']);
+  assert.equal(parse(''), null);
+  assert.equal(parse('@only-tags'), null);
+});
+
+test('lines serialize with a colon only where needed, and refuse line breaks', () => {
+  assert.equal(serialize({ command: 'PRIVMSG', params: ['#pear', 'hi'] }), 'PRIVMSG #pear hi');
+  assert.equal(serialize({ command: 'PRIVMSG', params: ['#pear', 'hi there'] }), 'PRIVMSG #pear :hi there');
+  assert.equal(serialize({ command: 'PRIVMSG', params: ['#pear', ':)'] }), 'PRIVMSG #pear ::)');
+  assert.equal(serialize({ tags: { '+reply': 'a;b c' }, command: 'TAGMSG', params: ['#pear'] }), '@+reply=a\\:b\\sc TAGMSG #pear');
+  assert.throws(() => serialize({ command: 'PRIVMSG', params: ['#pear', 'two\r\nQUIT'] }));
+});
+
+test('links are http(s) only, without trailing punctuation', () => {
+  assert.deepEqual(linkify('see https://example.org/a?b=1. ok'), [
+    { text: 'see ' }, { url: 'https://example.org/a?b=1' }, { text: '. ok' },
+  ]);
+  assert.deepEqual(linkify('javascript:alert(1) data:text/html,x'), [{ text: 'javascript:alert(1) data:text/html,x' }]);
+  assert.deepEqual(linkify('(http://x.test/y)'), [{ text: '(' }, { url: 'http://x.test/y' }, { text: ')' }]);
+});
+
+test('folding, nick colours, actions and formatting', () => {
+  assert.equal(fold('Alice[]\\~'), 'alice{}|^');
+  assert.equal(nickHue('Alice'), nickHue('alice'));
+  assert.ok(nickHue('bob') >= 0 && nickHue('bob') < 360);
+  assert.equal(actionText('\x01ACTION waves\x01'), 'waves');
+  assert.equal(actionText('plain'), null);
+  assert.equal(stripFormatting('\x02bold\x02 \x0304,01red\x0f'), 'bold red');
+});
+
+function line(text) {
+  return parse(text);
+}
+
+test('the state follows joins, names, messages, unread counts and mentions', () => {
+  const state = new ChatState();
+  state.apply(line(':gw 001 me :Welcome'));
+  state.apply(line(':gw 005 me PREFIX=(ov)@+ :are supported'));
+  assert.equal(state.nick, 'me');
+  const joined = state.apply(line(':me!~me@h JOIN #pear'));
+  assert.equal(joined.joined, true);
+  state.apply(line(':gw 353 me = #pear :@alice +bob me'));
+  state.apply(line(':gw 332 me #pear :the topic'));
+  const room = state.find('#PEAR');
+  assert.deepEqual([...room.members.values()].map((m) => m.prefix + m.nick).sort(), ['+bob', '@alice', 'me']);
+  assert.equal(room.topic, 'the topic');
+  state.select(SERVER);
+  state.apply(line('@msgid=1 :alice!~a@h PRIVMSG #pear :hi all'));
+  state.apply(line('@msgid=2 :bob!~b@h PRIVMSG #pear :hey me, look'));
+  state.apply(line('@msgid=2 :bob!~b@h PRIVMSG #pear :hey me, look'));
+  assert.equal(room.unread, 2, 'a line seen twice (replay, echo) counts once');
+  assert.equal(room.mentions, 1);
+  state.select('#pear');
+  assert.equal(room.unread, 0);
+  state.apply(line(':alice!~a@h PRIVMSG me :\x01ACTION waves\x01'));
+  const query = state.find('alice');
+  assert.equal(query.kind, 'query');
+  assert.equal(query.lines.at(-1).kind, 'action');
+  assert.equal(query.mentions, 1, 'a private message always mentions you');
+  state.apply(line(':me!~me@h PRIVMSG alice :and back'));
+  assert.equal(query.lines.at(-1).own, true, 'our own line files under the other person');
+  state.apply(line(':gw MODE #pear +o bob'));
+  assert.equal(room.members.get('bob').prefix, '@+');
+  state.apply(line(':bob!~b@h NICK robert'));
+  assert.ok(room.members.has('robert') && !room.members.has('bob'));
+  state.apply(line(':alice!~a@h QUIT :bye'));
+  assert.ok(!room.members.has('alice'));
+  state.apply(line(':me!~me@h PART #pear'));
+  assert.equal(room.joined, false);
+});
+
+test('history goes before newer lines and stays bounded', () => {
+  const state = new ChatState();
+  state.apply(line(':gw 001 me :Welcome'));
+  state.apply(line('@time=2026-12-07T10:00:05.000Z;msgid=new :a!~a@h PRIVMSG #r :new'));
+  state.apply(line('@time=2026-12-07T10:00:01.000Z;msgid=old :a!~a@h PRIVMSG #r :old'), { inBatch: true });
+  const room = state.find('#r');
+  assert.deepEqual(room.lines.map((l) => l.text), ['old', 'new']);
+  assert.equal(state.oldestID(room), 'old');
+  for (let i = 0; i < MAXIMUM_LINES + 10; i++) state.addLine(room, { kind: 'message', time: new Date(), nick: 'a', text: String(i) });
+  assert.equal(room.lines.length, MAXIMUM_LINES);
+  assert.ok(mentions('ping me now', 'me') && !mentions('meme', 'me'));
+});
+
+test('typed lines become messages or commands', () => {
+  const room = { name: '#pear', kind: 'channel' };
+  const server = { name: 'server', kind: 'server' };
+  assert.deepEqual(interpret('hello', room).send, [{ command: 'PRIVMSG', params: ['#pear', 'hello'] }]);
+  assert.deepEqual(interpret('//not a command', room).send, [{ command: 'PRIVMSG', params: ['#pear', '/not a command'] }]);
+  assert.deepEqual(interpret('/me waves', room).send, [{ command: 'PRIVMSG', params: ['#pear', '\x01ACTION waves\x01'] }]);
+  assert.deepEqual(interpret('/join #rust key', server), { send: [{ command: 'JOIN', params: ['#rust', 'key'] }], select: '#rust' });
+  assert.deepEqual(interpret('/part gone home', room).send, [{ command: 'PART', params: ['#pear', 'gone home'] }]);
+  assert.deepEqual(interpret('/msg bob hi there', room).send, [{ command: 'PRIVMSG', params: ['bob', 'hi there'] }]);
+  assert.equal(interpret('hello', server).send.length, 0);
+  assert.match(interpret('/frobnicate', room).local, /Unknown command/);
+  assert.deepEqual(interpret('two\nlines', room).send, [{ command: 'PRIVMSG', params: ['#pear', 'two lines'] }]);
+});
