@@ -28,12 +28,19 @@ test('lines serialize with a colon only where needed, and refuse line breaks', (
   assert.throws(() => serialize({ command: 'PRIVMSG', params: ['#pear', 'two\r\nQUIT'] }));
 });
 
+test('middle parameters that would not stay one are refused', () => {
+  assert.throws(() => serialize({ command: 'PRIVMSG', params: [':x', 'hello'] }));
+  assert.throws(() => serialize({ command: 'USER', params: ['a b', '0', '*', 'real'] }));
+  assert.throws(() => serialize({ command: 'JOIN', params: ['', 'key'] }));
+});
+
 test('links are http(s) only, without trailing punctuation', () => {
   assert.deepEqual(linkify('see https://example.org/a?b=1. ok'), [
     { text: 'see ' }, { url: 'https://example.org/a?b=1' }, { text: '. ok' },
   ]);
   assert.deepEqual(linkify('javascript:alert(1) data:text/html,x'), [{ text: 'javascript:alert(1) data:text/html,x' }]);
   assert.deepEqual(linkify('(http://x.test/y)'), [{ text: '(' }, { url: 'http://x.test/y' }, { text: ')' }]);
+  assert.deepEqual(linkify('https://en.wikipedia.org/wiki/Foo_(bar).'), [{ url: 'https://en.wikipedia.org/wiki/Foo_(bar)' }, { text: '.' }]);
 });
 
 test('folding, nick colours, actions and formatting', () => {
@@ -42,6 +49,8 @@ test('folding, nick colours, actions and formatting', () => {
   assert.ok(nickHue('bob') >= 0 && nickHue('bob') < 360);
   assert.equal(actionText('\x01ACTION waves\x01'), 'waves');
   assert.equal(actionText('plain'), null);
+  assert.equal(actionText('\x01ACTION\x01'), '', 'an empty action is still an action');
+  assert.equal(fold('Café[]'), 'café{}', 'only ASCII letters fold, as the server folds');
   assert.equal(stripFormatting('\x02bold\x02 \x0304,01red\x0f'), 'bold red');
 });
 
@@ -86,6 +95,36 @@ test('the state follows joins, names, messages, unread counts and mentions', () 
   assert.equal(room.joined, false);
 });
 
+test('review fixes: CTCP, history filing, modes with parameters, parting, renamed conversations, errors', () => {
+  const state = new ChatState();
+  state.apply(line(':gw 001 me :Welcome'));
+  state.apply(line(':gw 005 me PREFIX=(ov)@+ CHANMODES=b,k,l,imnst :are supported'));
+  state.apply(line(':a!~a@h PRIVMSG me :\x01VERSION\x01'));
+  assert.equal(state.find('a'), undefined, 'a CTCP makes no conversation');
+  // History asked for the conversation with bob files there, whatever nick a line was sent under.
+  state.apply(line('@msgid=h1;time=2026-12-07T09:00:00.000Z :al!~me@h PRIVMSG bob :earlier me'), { inBatch: true, batchTarget: 'bob' });
+  assert.equal(state.find('bob').lines.length, 1);
+  assert.equal(state.find('al'), undefined);
+  state.apply(line(':me!~me@h JOIN #c'));
+  state.apply(line(':gw 353 me = #c :me bob'));
+  state.apply(line(':gw MODE #c +bo *!*@spam bob'));
+  assert.equal(state.find('#c').members.get('bob').prefix, '@', 'the ban mask is the b mode\'s parameter');
+  state.apply(line(':bob!~b@h NICK robert'));
+  assert.equal(state.find('bob'), undefined);
+  assert.equal(state.find('robert').lines.length, 1, 'the conversation follows the new nick');
+  state.apply(line(':me!~me@h PART #c'));
+  assert.equal(state.find('#c').members.size, 0, 'a room we left lists nobody');
+  state.select('#c');
+  state.apply(line(':gw 404 me #c :Cannot send to channel'));
+  assert.equal(state.find('#c').lines.at(-1).kind, 'error', 'errors show where the reader is');
+  state.apply(line('FAIL CHATHISTORY INVALID_TARGET #c :Messages could not be retrieved'));
+  assert.match(state.find('#c').lines.at(-1).text, /FAIL CHATHISTORY/);
+  state.note('a local note');
+  assert.equal(state.newestTime(state.find('robert')).toISOString(), '2026-12-07T09:00:00.000Z');
+  state.apply(line('@time=not-a-time :x!~x@h PRIVMSG #c :bad time'));
+  assert.ok(!Number.isNaN(state.find('#c').lines.at(-1).time.getTime()), 'a bad time tag falls back to now');
+});
+
 test('history goes before newer lines and stays bounded', () => {
   const state = new ChatState();
   state.apply(line(':gw 001 me :Welcome'));
@@ -94,8 +133,11 @@ test('history goes before newer lines and stays bounded', () => {
   const room = state.find('#r');
   assert.deepEqual(room.lines.map((l) => l.text), ['old', 'new']);
   assert.equal(state.oldestID(room), 'old');
-  for (let i = 0; i < MAXIMUM_LINES + 10; i++) state.addLine(room, { kind: 'message', time: new Date(), nick: 'a', text: String(i) });
+  for (let i = 0; i < MAXIMUM_LINES + 10; i++) state.addLine(room, { kind: 'message', time: new Date(), id: `m${i}`, nick: 'a', text: String(i) });
   assert.equal(room.lines.length, MAXIMUM_LINES);
+  // Lines that fell out can be loaded again when scrolled back to.
+  assert.ok(state.addLine(room, { kind: 'message', time: new Date(0), id: 'm0', nick: 'a', text: '0' }, { history: true }));
+  assert.equal(room.lines[0].id, 'm0');
   assert.ok(mentions('ping me now', 'me') && !mentions('meme', 'me'));
 });
 
@@ -109,6 +151,8 @@ test('typed lines become messages or commands', () => {
   assert.deepEqual(interpret('/part gone home', room).send, [{ command: 'PART', params: ['#pear', 'gone home'] }]);
   assert.deepEqual(interpret('/msg bob hi there', room).send, [{ command: 'PRIVMSG', params: ['bob', 'hi there'] }]);
   assert.equal(interpret('hello', server).send.length, 0);
-  assert.match(interpret('/frobnicate', room).local, /Unknown command/);
+  assert.equal(interpret('/whois  bob', room).raw, 'WHOIS bob', 'other commands go to the server as typed');
+  assert.deepEqual(interpret('/join  #a  k', server).send, [{ command: 'JOIN', params: ['#a', 'k'] }]);
+  assert.match(interpret('/msg :x hello', room).local, /Usage/);
   assert.deepEqual(interpret('two\nlines', room).send, [{ command: 'PRIVMSG', params: ['#pear', 'two lines'] }]);
 });

@@ -4,6 +4,7 @@
 
 import { Connection } from './connection.js';
 import { interpret } from './commands.js';
+import { fold } from './irc.js';
 import { ChatState, SERVER } from './state.js';
 import { View } from './view.js';
 
@@ -26,7 +27,9 @@ class App {
       scrolledToTop: () => this.loadOlder(),
     });
     this.connection = null;
-    this.loading = new Set();
+    this.loading = new Map(); // folded target -> { buffer, count, older, catchingUp }
+    this.keys = new Map(); // folded channel -> the key it was joined with
+    this.catchingUp = new Map(); // folded channel -> the time to catch up from, after a reconnect
     this.wasConnected = false;
     document.querySelector('#login').addEventListener('submit', (event) => {
       event.preventDefault();
@@ -47,6 +50,7 @@ class App {
       password: String(form.get('password') || ''),
     };
     if (!login.account) login.account = login.nick;
+    document.querySelector('#password').value = '';
     document.querySelector('#welcome').hidden = true;
     document.querySelector('#chat').hidden = false;
     this.connection = new Connection(socketURL(), login);
@@ -54,7 +58,7 @@ class App {
     this.connection.addEventListener('loginfailed', (event) => this.note(`Login failed: ${event.detail.text}`));
     this.connection.addEventListener('message', (event) => this.received(event.detail));
     this.connection.addEventListener('batch', (event) => {
-      if (!event.detail.open) this.historyDone(event.detail.reference);
+      if (!event.detail.open && event.detail.type === 'chathistory') this.historyDone(event.detail.target);
     });
     this.connection.start();
     this.render();
@@ -75,50 +79,63 @@ class App {
     }
   }
 
-  received({ message, inHistory }) {
-    const change = this.state.apply(message, { inBatch: inHistory });
-    if (change.joined) this.requestHistory(change.buffer, 'LATEST', '*');
-    if (change.joined && this.pendingSelect && change.buffer.toLowerCase() === this.pendingSelect.toLowerCase()) {
+  received({ message, inHistory, batchTarget }) {
+    const request = batchTarget ? this.loading.get(fold(batchTarget)) : null;
+    const change = this.state.apply(message, { inBatch: inHistory, batchTarget, catchingUp: Boolean(request?.catchingUp) });
+    if (change.joined) {
+      // Back after a reconnect: what was said since the newest line shown; a first join: the latest lines.
+      const since = this.catchingUp.get(fold(change.buffer));
+      this.catchingUp.delete(fold(change.buffer));
+      if (since) this.requestHistory(change.buffer, 'AFTER', timestamp(since), { catchingUp: true });
+      else this.requestHistory(change.buffer, 'LATEST', '*');
+    }
+    if (change.joined && this.pendingSelect && fold(change.buffer) === fold(this.pendingSelect)) {
       this.select(change.buffer);
       this.pendingSelect = null;
     }
+    // A history request the server refused (FAIL CHATHISTORY …) is over.
+    if (change.failed === 'CHATHISTORY' && change.target) this.loading.delete(fold(change.target));
     if (inHistory) return;
     this.render();
   }
 
-  /** After a reconnect: every joined room's lines since its newest one shown (the client rejoins rooms itself). */
+  /** After a reconnect: rooms are joined again (with their keys) and each asks for what was said since its newest
+   * line; conversations ask for theirs too. */
   catchUp() {
     for (const buffer of this.state.buffers.values()) {
+      const since = this.state.newestTime(buffer);
       if (buffer.kind === 'channel' && buffer.joined) {
         buffer.joined = false;
-        this.connection.send('JOIN', buffer.name);
-      } else if (buffer.kind === 'query') {
-        const since = this.state.newestTime(buffer);
-        if (since) this.requestHistory(buffer.name, 'AFTER', timestamp(since));
+        if (since) this.catchingUp.set(fold(buffer.name), since);
+        const key = this.keys.get(fold(buffer.name));
+        this.connection.send('JOIN', ...(key ? [buffer.name, key] : [buffer.name]));
+      } else if (buffer.kind === 'query' && since) {
+        this.requestHistory(buffer.name, 'AFTER', timestamp(since), { catchingUp: true });
       }
     }
   }
 
-  requestHistory(target, subcommand, reference) {
+  requestHistory(target, subcommand, reference, { older = false, catchingUp = false } = {}) {
     if (!this.connection.caps.has('draft/chathistory')) return;
-    const key = `${target.toLowerCase()}`;
+    const key = fold(target);
     if (this.loading.has(key)) return;
-    this.loading.add(key);
+    const buffer = this.state.buffer(target);
+    this.loading.set(key, { buffer, count: buffer.lines.length, older, catchingUp, subcommand });
     this.connection.send('CHATHISTORY', subcommand, target, reference, String(HISTORY_PAGE));
   }
 
-  historyDone() {
-    // A batch ended: its lines are in; draw once for the lot. Scrolling back that brought nothing older means the
-    // buffer's history is all here.
-    this.loading.clear();
-    const olderLoaded = Boolean(this.olderRequest);
-    if (this.olderRequest) {
-      const buffer = this.olderRequest.buffer;
-      if (buffer.lines.length === this.olderRequest.count) buffer.complete = true;
-      this.olderRequest = null;
+  historyDone(target) {
+    // A batch ended: its lines are in; draw once for the lot.
+    const request = target ? this.loading.get(fold(target)) : null;
+    if (target) this.loading.delete(fold(target));
+    if (request?.older && request.buffer.lines.length === request.count) request.buffer.complete = true;
+    // Missed lines come in pages: a full page may not be all of them.
+    if (request?.catchingUp && request.buffer.lines.length - request.count >= HISTORY_PAGE) {
+      const since = this.state.newestTime(request.buffer);
+      if (since) this.requestHistory(request.buffer.name, 'AFTER', timestamp(since), { catchingUp: true });
     }
     // Older lines keep the reader where they were; a room's latest lines show its end.
-    this.render({ keepScroll: olderLoaded });
+    this.render({ keepScroll: Boolean(request?.older) });
   }
 
   loadOlder() {
@@ -126,8 +143,7 @@ class App {
     if (!buffer || buffer.kind === 'server' || buffer.complete) return;
     const oldest = this.state.oldestID(buffer);
     if (!oldest) return;
-    this.olderRequest = { buffer, count: buffer.lines.length };
-    this.requestHistory(buffer.name, 'BEFORE', `msgid=${oldest}`);
+    this.requestHistory(buffer.name, 'BEFORE', `msgid=${oldest}`, { older: true });
   }
 
   select(name) {
@@ -141,9 +157,19 @@ class App {
     const buffer = this.state.buffers.get(this.state.active);
     const result = interpret(input, buffer);
     if (result.local) this.note(result.local);
-    if (result.raw) this.connection.socket?.send(result.raw);
+    if (result.raw && !this.connection.sendRaw(result.raw)) this.note('Not connected, or not one line: nothing was sent.');
     for (const message of result.send) {
-      if (!this.connection.sendMessage(message)) this.note('Not connected: the line was not sent.');
+      if (message.command === 'JOIN' && message.params[1]) this.keys.set(fold(message.params[0]), message.params[1]);
+    }
+    for (const message of result.send) {
+      let sent;
+      try {
+        sent = this.connection.sendMessage(message);
+      } catch (error) {
+        this.note(`Not sent: ${error.message}`);
+        continue;
+      }
+      if (!sent) this.note('Not connected: the line was not sent.');
       // Without echo-message the server does not send our own line back: it is shown as sent.
       else if (message.command === 'PRIVMSG' && !this.connection.caps.has('echo-message')) {
         this.state.apply({ tags: {}, source: { nick: this.state.nick, user: 'me', host: 'me' }, command: 'PRIVMSG', params: message.params });
@@ -156,7 +182,7 @@ class App {
   }
 
   note(text) {
-    this.state.addLine(this.state.buffers.get(this.state.active), { kind: 'error', time: new Date(), text });
+    this.state.note(text);
     this.render();
   }
 
@@ -175,6 +201,7 @@ document.querySelector('#theme').addEventListener('click', () => {
     : matchMedia('(prefers-color-scheme: dark)').matches;
   document.documentElement.dataset.theme = dark ? 'light' : 'dark';
   localStorage.setItem('theme', document.documentElement.dataset.theme);
+  document.querySelector('#theme').setAttribute('aria-pressed', String(!dark));
 });
 
 new App();

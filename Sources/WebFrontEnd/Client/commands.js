@@ -16,8 +16,8 @@ export function interpret(input, buffer) {
     if (!target) return { send: [], local: 'Pick a room or a conversation first (or type /join #room).' };
     return { send: [{ command: 'PRIVMSG', params: [target, text.startsWith('//') ? text.slice(1) : text] }] };
   }
-  const [word, ...words] = text.slice(1).split(' ');
-  const rest = words.join(' ');
+  const [word, ...words] = text.slice(1).split(/ +/);
+  const rest = text.slice(1).replace(/^\S+ */, '');
   switch (word.toLowerCase()) {
     case 'join':
     case 'j':
@@ -31,8 +31,8 @@ export function interpret(input, buffer) {
       if (!target) return { send: [], local: '/me needs a room or a conversation.' };
       return { send: [{ command: 'PRIVMSG', params: [target, `\x01ACTION ${rest}\x01`] }] };
     case 'msg':
-      if (!words[0] || words.length < 2) return { send: [], local: 'Usage: /msg nick text' };
-      return { send: [{ command: 'PRIVMSG', params: [words[0], words.slice(1).join(' ')] }], select: words[0] };
+      if (!words[0] || words.length < 2 || words[0].startsWith(':')) return { send: [], local: 'Usage: /msg nick text' };
+      return { send: [{ command: 'PRIVMSG', params: [words[0], rest.replace(/^\S+ +/, '')] }], select: words[0] };
     case 'query':
       if (!words[0]) return { send: [], local: 'Usage: /query nick' };
       return { send: [], select: words[0], open: words[0] };
@@ -51,6 +51,7 @@ export function interpret(input, buffer) {
     case 'help':
       return { send: [], local: HELP };
     default:
-      return { send: [], local: `Unknown command /${word}. ${HELP}` };
+      // Any other command goes to the server as typed (its replies show in the buffer you are in).
+      return { send: [], raw: `${word.toUpperCase()}${rest ? ' ' + rest : ''}` };
   }
 }

@@ -75,7 +75,10 @@ export function parseSource(text) {
   };
 }
 
-/** One line to send: the last parameter gets a colon when it needs one. Throws on CR, LF or NUL anywhere. */
+/**
+ * One line to send: the last parameter gets a colon when it needs one. Throws on CR, LF or NUL anywhere, and on a
+ * middle parameter that would not stay one (empty, with a space, or starting with a colon).
+ */
 export function serialize({ tags = {}, command, params = [] }) {
   const parts = [];
   const tagText = Object.entries(tags)
@@ -86,15 +89,16 @@ export function serialize({ tags = {}, command, params = [] }) {
   params.forEach((param, index) => {
     if (/[\r\n\0]/.test(param)) throw new Error('a parameter cannot hold CR, LF or NUL');
     const last = index === params.length - 1;
-    if (last && (param === '' || param.includes(' ') || param.startsWith(':'))) parts.push(':' + param);
-    else parts.push(param);
+    const needsColon = param === '' || param.includes(' ') || param.startsWith(':');
+    if (needsColon && !last) throw new Error(`"${param}" cannot be a middle parameter`);
+    parts.push(needsColon ? ':' + param : param);
   });
   return parts.join(' ');
 }
 
-/** RFC 1459 case folding, as the gateway announces (CASEMAPPING=rfc1459). */
+/** RFC 1459 case folding, as the gateway announces (CASEMAPPING=rfc1459): ASCII letters and []\\~ only. */
 export function fold(text) {
-  return text.toLowerCase().replace(/\[/g, '{').replace(/\]/g, '}').replace(/\\/g, '|').replace(/~/g, '^');
+  return text.replace(/[A-Z\[\]\\~]/g, (c) => ({ '[': '{', ']': '}', '\\': '|', '~': '^' })[c] ?? c.toLowerCase());
 }
 
 /** A stable hue (0-359) for a nick, so a person keeps one colour everywhere. */
@@ -113,7 +117,15 @@ export function linkify(text) {
   const pattern = /\bhttps?:\/\/[^\s<>"']+/gi;
   let last = 0;
   for (const match of text.matchAll(pattern)) {
-    let url = match[0].replace(/[.,;:!?)\]]+$/, '');
+    let url = match[0];
+    // Sentence punctuation after a link is not part of it; a closing bracket is, when the link opened one.
+    for (;;) {
+      const trimmed = url.replace(/[.,;:!?]+$/, '');
+      const open = (trimmed.match(/\(/g) ?? []).length, close = (trimmed.match(/\)/g) ?? []).length;
+      const next = /[)\]]$/.test(trimmed) && close > open ? trimmed.slice(0, -1) : trimmed;
+      if (next === url) break;
+      url = next;
+    }
     if (url.length <= 'https://'.length) continue;
     if (match.index > last) parts.push({ text: text.slice(last, match.index) });
     parts.push({ url });
@@ -125,11 +137,11 @@ export function linkify(text) {
 
 /** CTCP ACTION (`/me`): the action's text, or null for any other line. */
 export function actionText(text) {
-  const match = /^\x01ACTION (.*)\x01?$/.exec(text);
-  return match ? match[1].replace(/\x01$/, '') : null;
+  const match = /^\x01ACTION(?: ([^\x01]*))?\x01?$/.exec(text);
+  return match ? match[1] ?? '' : null;
 }
 
 /** IRC formatting codes (bold, colours, …) removed: the client shows plain text. */
 export function stripFormatting(text) {
-  return text.replace(/\x03(\d{1,2}(,\d{1,2})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/g, '');
+  return text.replace(/\x03(\d{1,2}(,\d{1,2})?)?|\x04([0-9a-f]{6}(,[0-9a-f]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/gi, '');
 }

@@ -30,6 +30,9 @@ export class ChatState {
     this.active = SERVER;
     this.seen = new Set(); // msgids shown, so a replay or an echo never shows a line twice
     this.prefixes = { o: '@', v: '+' };
+    // Channel modes that take a parameter when set, and those that take one either way (005 CHANMODES).
+    this.modesWithParameterWhenSet = new Set(['l']);
+    this.modesWithParameter = new Set(['b', 'k', 'e', 'I']);
   }
 
   buffer(name, kind = name.startsWith('#') || name.startsWith('&') ? 'channel' : 'query') {
@@ -74,14 +77,15 @@ export class ChatState {
       else buffer.lines.splice(at, 0, line);
     } else {
       buffer.lines.push(line);
-      if (!this.isActive(buffer) && line.kind !== 'event') {
-        buffer.unread += 1;
-        if (line.mention) buffer.mentions += 1;
+      // Only what is read now is memory's to bound: older lines asked for are kept (the reader scrolled to them).
+      if (buffer.lines.length > MAXIMUM_LINES) {
+        for (const dropped of buffer.lines.splice(0, buffer.lines.length - MAXIMUM_LINES)) if (dropped.id) this.seen.delete(dropped.id);
+        buffer.complete = false;
       }
     }
-    if (buffer.lines.length > MAXIMUM_LINES) {
-      buffer.lines.splice(0, buffer.lines.length - MAXIMUM_LINES);
-      buffer.complete = false;
+    if ((!history || line.unread) && !this.isActive(buffer) && line.kind !== 'event') {
+      buffer.unread += 1;
+      if (line.mention) buffer.mentions += 1;
     }
     return true;
   }
@@ -91,16 +95,28 @@ export class ChatState {
     return buffer.lines.find((line) => line.id)?.id ?? null;
   }
 
-  /** The time of a buffer's newest line, for catching up after a reconnect (CHATHISTORY AFTER). */
+  /** The server time of a buffer's newest line from the server, for catching up after a reconnect (CHATHISTORY
+   * AFTER); never a local note's, which carries this browser's clock. */
   newestTime(buffer) {
-    for (let i = buffer.lines.length - 1; i >= 0; i--) if (buffer.lines[i].kind !== 'event') return buffer.lines[i].time;
+    for (let i = buffer.lines.length - 1; i >= 0; i--) if (buffer.lines[i].serverTime) return buffer.lines[i].time;
     return null;
   }
 
-  /** Applies one message from the server; `inBatch`: it is history (a chathistory batch). Returns what changed. */
-  apply(message, { inBatch = false, now = new Date() } = {}) {
+  /** A note for the reader (an error, a command's answer) in the buffer they are reading. */
+  note(text, kind = 'error') {
+    this.addLine(this.buffers.get(this.active) ?? this.buffer(SERVER), { kind, time: new Date(), text });
+  }
+
+  /**
+   * Applies one message from the server. `inBatch`: it is history (a chathistory batch); `batchTarget`: the buffer the
+   * history was asked for (a private line in it files there, whatever nicks it was sent under); `catchingUp`: history
+   * of what was missed (it counts as unread). Returns what changed.
+   */
+  apply(message, { inBatch = false, batchTarget = null, catchingUp = false, now = new Date() } = {}) {
     const nick = message.source?.nick ?? '';
-    const time = message.tags.time ? new Date(message.tags.time) : now;
+    const stamped = message.tags.time ? new Date(message.tags.time) : null;
+    const serverTime = stamped !== null && !Number.isNaN(stamped.getTime());
+    const time = serverTime ? stamped : now;
     const id = message.tags.msgid ?? null;
     const p = message.params;
     switch (message.command) {
@@ -111,11 +127,29 @@ export class ChatState {
         for (const token of p.slice(1, -1)) {
           const match = /^PREFIX=\((\w+)\)(\S+)$/.exec(token);
           if (match) this.prefixes = Object.fromEntries([...match[1]].map((mode, i) => [mode, match[2][i]]));
+          const modes = /^CHANMODES=([^,]*),([^,]*),([^,]*)/.exec(token);
+          if (modes) {
+            this.modesWithParameter = new Set([...modes[1], ...modes[2]]);
+            this.modesWithParameterWhenSet = new Set([...modes[3]]);
+          }
         }
         return {};
       case 'NICK': {
         const to = p[0];
-        if (this.isMe(nick)) this.nick = to;
+        const mine = this.isMe(nick);
+        if (mine) {
+          this.nick = to;
+          this.addLine(this.buffer(SERVER), { kind: 'event', time, text: `You are now known as ${to}` });
+        }
+        // A conversation follows the person to their new nick (merged if one was open under it already).
+        const query = this.buffers.get(fold(nick));
+        if (!mine && query?.kind === 'query' && fold(nick) !== fold(to)) {
+          const existing = this.buffers.get(fold(to));
+          this.buffers.delete(fold(nick));
+          if (existing) existing.lines = [...query.lines, ...existing.lines].sort((a, b) => a.time - b.time);
+          else this.buffers.set(fold(to), { ...query, name: to });
+          if (this.active === fold(nick)) this.active = fold(to);
+        }
         for (const buffer of this.buffers.values()) {
           const member = buffer.members.get(fold(nick));
           if (!member) continue;
@@ -141,7 +175,10 @@ export class ChatState {
         const buffer = this.buffer(p[0], 'channel');
         const who = message.command === 'KICK' ? p[1] : nick;
         buffer.members.delete(fold(who));
-        if (this.isMe(who)) buffer.joined = false;
+        if (this.isMe(who)) {
+          buffer.joined = false;
+          buffer.members.clear();
+        }
         const reason = message.command === 'KICK' ? p[2] : p[1];
         const verb = message.command === 'KICK' ? `was removed by ${nick}` : 'left';
         this.addLine(buffer, { kind: 'event', time, text: `${who} ${verb}${reason ? ` (${reason})` : ''}` });
@@ -190,7 +227,11 @@ export class ChatState {
             continue;
           }
           const symbol = this.prefixes[flag];
-          if (!symbol) continue;
+          if (!symbol) {
+            // Not a member's prefix: skip its parameter, if it has one.
+            if (this.modesWithParameter.has(flag) || (adding && this.modesWithParameterWhenSet.has(flag))) argument++;
+            continue;
+          }
           const target = buffer.members.get(fold(p[argument++] ?? ''));
           if (!target) continue;
           const held = new Set(target.prefix);
@@ -211,21 +252,36 @@ export class ChatState {
           this.addLine(this.buffer(SERVER), { kind: 'notice', time, id, nick: nick || 'server', text: stripFormatting(raw) });
           return { buffer: SERVER };
         }
-        // A private message is filed under the other person (our own, echoed or from another client, under its target).
-        const name = isChannel ? target : this.isMe(nick) ? target : nick;
-        const buffer = this.buffer(name, isChannel ? 'channel' : 'query');
         const action = actionText(raw);
-        if (raw.startsWith('\x01') && action === null) return {}; // other CTCP: not shown
+        if (raw.startsWith('\x01') && action === null) return {}; // other CTCP: not shown, no buffer made for it
+        // A private message is filed under the other person (our own, echoed or from another client, under its
+        // target); history asked for a conversation stays in it, whatever nicks its lines were sent under.
+        const name = isChannel ? target : inBatch && batchTarget ? batchTarget : this.isMe(nick) ? target : nick;
+        const buffer = this.buffer(name, isChannel ? 'channel' : 'query');
         const text = stripFormatting(action ?? raw);
         const mention = !this.isMe(nick) && this.nick !== '' && (!isChannel || mentions(text, this.nick));
         const kind = action !== null ? 'action' : message.command === 'NOTICE' ? 'notice' : 'message';
-        const added = this.addLine(buffer, { kind, time, id, nick, text, mention, own: this.isMe(nick) }, { history: inBatch });
+        const line = { kind, time, serverTime, id, nick, text, mention, own: this.isMe(nick), unread: catchingUp };
+        const added = this.addLine(buffer, line, { history: inBatch });
         return added ? { buffer: buffer.name, line: true, mention } : {};
       }
+      case 'FAIL':
+      case 'WARN':
+        // Standard replies: shown where the reader is (FAIL CHATHISTORY also ends a history request: `app.js`).
+        this.note(`${message.command} ${p.slice(0, -1).join(' ')}: ${p.at(-1) ?? ''}`);
+        return { failed: message.command === 'FAIL' ? p[0] : null, target: p[2] ?? null };
+      case 'ERROR':
+        this.addLine(this.buffer(SERVER), { kind: 'error', time, text: p[0] ?? 'ERROR' });
+        return { buffer: SERVER };
       default:
-        if (/^\d{3}$/.test(message.command) && message.command >= '400') {
-          this.addLine(this.buffer(SERVER), { kind: 'error', time, text: p.slice(1).join(' ') });
-          return { buffer: SERVER, error: p.slice(1).join(' ') };
+        if (!/^\d{3}$/.test(message.command)) return {};
+        // Errors show where the reader is; other replies (WHOIS, MOTD, away, …) in the gateway's buffer.
+        if (message.command >= '400') {
+          this.note(p.slice(1).join(' '));
+          return { error: p.slice(1).join(' ') };
+        }
+        if (!['002', '003', '004', '005', '251', '252', '253', '254', '255', '265', '266', '366', '333'].includes(message.command)) {
+          this.addLine(this.buffer(SERVER), { kind: 'notice', time, nick: 'gateway', text: p.slice(1).join(' ') });
         }
         return {};
     }

@@ -56,6 +56,8 @@ export class View {
   }
 
   renderBuffers() {
+    // The list is drawn again; the button the reader is on keeps the focus.
+    const focused = document.activeElement?.closest?.('#buffers') ? document.activeElement.dataset.key : null;
     this.list.replaceChildren();
     const buffers = [...this.state.buffers.entries()].sort(([a, x], [b, y]) =>
       a === SERVER ? -1 : b === SERVER ? 1 : x.kind === y.kind ? a.localeCompare(b) : x.kind === 'channel' ? -1 : 1);
@@ -63,7 +65,9 @@ export class View {
       const item = element('li');
       const button = element('button', 'buffer');
       button.type = 'button';
+      button.dataset.key = key;
       button.append(element('span', 'name', buffer.kind === 'server' ? 'Gateway' : buffer.name));
+      if (buffer.kind === 'channel' && !buffer.joined) button.append(element('span', 'visually-hidden', ' (left)'));
       if (buffer.unread > 0) {
         const badge = element('span', buffer.mentions > 0 ? 'badge mention' : 'badge', String(buffer.unread));
         badge.setAttribute('aria-label', `${buffer.unread} unread${buffer.mentions ? `, ${buffer.mentions} mentioning you` : ''}`);
@@ -74,6 +78,7 @@ export class View {
       button.addEventListener('click', () => this.handlers.select(buffer.kind === 'server' ? SERVER : buffer.name));
       item.append(button);
       this.list.append(item);
+      if (key === focused) button.focus();
     }
   }
 
@@ -84,18 +89,26 @@ export class View {
     this.topic.textContent = buffer.topic;
     const atBottom = this.lines.scrollHeight - this.lines.scrollTop - this.lines.clientHeight < 40;
     const previousHeight = this.lines.scrollHeight;
-    this.lines.replaceChildren();
-    let day = '';
-    for (const line of buffer.lines) {
+    // New lines at the end of the buffer shown are added (a screen reader hears only them, a selection stays);
+    // anything else (another buffer, older lines, lines dropped) draws the buffer again.
+    const appending = this.shown === buffer && buffer.lines[0] === this.firstShown && buffer.lines.length >= this.countShown
+      && buffer.lines[this.countShown - 1] === this.lastShown;
+    const from = appending ? this.countShown : 0;
+    if (!appending) {
+      this.lines.replaceChildren();
+      this.day = '';
+    }
+    for (const line of buffer.lines.slice(from)) {
       const lineDay = dayFormat.format(line.time);
-      if (lineDay !== day) {
-        day = lineDay;
-        const separator = element('li', 'day', lineDay);
-        separator.setAttribute('role', 'separator');
-        this.lines.append(separator);
+      if (lineDay !== this.day) {
+        this.day = lineDay;
+        this.lines.append(element('li', 'day', lineDay));
       }
       this.lines.append(this.lineElement(line));
     }
+    this.firstShown = buffer.lines[0];
+    this.lastShown = buffer.lines.at(-1);
+    this.countShown = buffer.lines.length;
     if (keepScroll) this.lines.scrollTop = this.lines.scrollHeight - previousHeight;
     else if (atBottom || this.shown !== buffer) this.lines.scrollTop = this.lines.scrollHeight;
     this.shown = buffer;
@@ -113,7 +126,9 @@ export class View {
       item.append(textWithLinks(line.text));
     } else {
       const nick = nickElement(line.nick);
-      item.append(line.kind === 'notice' ? '-' : '<', nick, line.kind === 'notice' ? '- ' : '> ', textWithLinks(line.text));
+      const text = element('span', 'text');
+      text.append(textWithLinks(line.text));
+      item.append(line.kind === 'notice' ? '-' : '<', nick, line.kind === 'notice' ? '- ' : '> ', text);
     }
     return item;
   }

@@ -377,29 +377,3 @@ extension ServerHarness {
         return id
     }
 }
-
-extension SessionTests {
-    @Test func aConnectionLoggingInByPassIsGivenTheLinesItMissed() {
-        var server = ServerHarness { configuration in
-            SessionTests.sharing(&configuration)
-            configuration.historyOnJoin = 20
-        }
-        let laptop = server.registerSession("alice", account: "alice")
-        server.send(laptop, "JOIN #room")
-        let brief = server.registerSession("alice", account: "alice")
-        server.send(brief, "QUIT")
-        _ = server.takeBackendCalls()
-        server.advance(5)
-        let later = server.connect(loginRequired: true)
-        server.send(later, "PASS alice:pw")
-        server.send(later, "NICK later")
-        server.send(later, "USER later 0 * :later")
-        #expect(server.takeBackendCalls() == [.authenticate(later, .plain(user: "alice", password: "pw"))])
-        server.record(server.state.authenticationFinished(later, account: "alice", now: server.now))
-        let fetches = server.takeBackendCalls().filter(\.isHistoryFetch)
-        #expect(fetches.count == 1)
-        let line = ChatLine(id: "x1", time: server.now, channel: "#room", source: "alice!~alice@127.0.0.1", kind: .privmsg, text: "while you were out")
-        server.record(server.state.historyReady(later, lines: [line], batchType: "chathistory", target: "#room", onJoin: true, now: server.now))
-        #expect(server.inbox(later).contains { $0.hasSuffix("PRIVMSG #room :while you were out") })
-    }
-}
