@@ -68,10 +68,6 @@ struct LoginThrottle: Sendable {
         return wait(for: isTrusted ? [addressKey] : [addressKey, accountKey], now: now)
     }
 
-    mutating func succeeded(account key: String) {
-        records[key] = nil
-    }
-
     /// A login to `account` from `address` succeeded: the account's count is cleared and the address trusted for it.
     mutating func succeeded(account: String, address: String) {
         let accountKey = Self.accountKey(account), addressKey = Self.addressKey(address)

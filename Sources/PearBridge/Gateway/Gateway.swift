@@ -226,7 +226,11 @@ public actor Gateway: Service {
             await handleRequest(request, group: &group)
             currentRequest = nil
             completion.finish()
-            metrics.record(state)
+            // Chat lines (the hot path) change neither the rooms joined nor the peers: the gauges are not counted again.
+            switch request {
+            case .say, .sayDirect: break
+            default: metrics.record(state)
+            }
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }

@@ -55,7 +55,7 @@ import Testing
         // A fresh address still waits for the account.
         #expect(throttle.wait(for: [LoginThrottle.addressKey("10.0.0.9"), LoginThrottle.accountKey("alice")], now: start) == 1)
         #expect(throttle.wait(for: [LoginThrottle.addressKey("10.0.0.9"), LoginThrottle.accountKey("bob")], now: start) == nil)
-        throttle.succeeded(account: alice)
+        throttle.succeeded(account: "Alice", address: "10.0.0.9")
         #expect(throttle.wait(for: [alice], now: start) == nil)
         // The cap on the back-off.
         for _ in 0..<30 { throttle.failed([alice], at: start) }

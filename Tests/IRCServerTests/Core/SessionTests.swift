@@ -10,6 +10,14 @@ import Testing
         configuration.sharedAccountSessions = true
     }
 
+    /// A server whose connections share accounts and replay 20 lines to clients without CHATHISTORY.
+    static func sharingWithReplay() -> ServerHarness {
+        ServerHarness { configuration in
+            sharing(&configuration)
+            configuration.historyOnJoin = 20
+        }
+    }
+
     /// The names of RPL_NAMREPLY lines, sorted.
     static func names(_ lines: [String]) -> [String] {
         lines.with("353").flatMap { line in
@@ -204,10 +212,7 @@ import Testing
     }
 
     @Test func anAttachingClientThatCannotAskForHistoryGetsTheLinesSinceAConnectionOfItsAccountLeft() {
-        var server = ServerHarness { configuration in
-            SessionTests.sharing(&configuration)
-            configuration.historyOnJoin = 20
-        }
+        var server = Self.sharingWithReplay()
         let laptop = server.registerSession("alice", account: "alice")
         server.send(laptop, "JOIN #room")
         let brief = server.registerSession("alice", account: "alice")
@@ -229,10 +234,7 @@ import Testing
     }
 
     @Test func theReplayOfAnAttachByPassIsWaitedForBeforeTheClientsNextLines() {
-        var server = ServerHarness { configuration in
-            SessionTests.sharing(&configuration)
-            configuration.historyOnJoin = 20
-        }
+        var server = Self.sharingWithReplay()
         let laptop = server.registerSession("alice", account: "alice")
         server.send(laptop, "JOIN #room")
         _ = server.takeBackendCalls()
@@ -255,10 +257,7 @@ import Testing
     }
 
     @Test func joiningFromOneConnectionWaitsForTheReplayOfTheOthers() {
-        var server = ServerHarness { configuration in
-            SessionTests.sharing(&configuration)
-            configuration.historyOnJoin = 20
-        }
+        var server = Self.sharingWithReplay()
         let laptop = server.registerSession("alice", account: "alice")
         let phone = server.registerSession("alice", account: "alice")
         server.send(phone, "JOIN #room")
