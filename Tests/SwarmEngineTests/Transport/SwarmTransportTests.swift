@@ -12,10 +12,10 @@ import Testing
         let connections = Mutex<[SwarmConnection]>([])
     }
 
-    func waitFor<T: Sendable>(_ what: String, timeout: Duration = .seconds(10), _ probe: () -> T?) async throws -> T {
+    func waitFor<T: Sendable>(_ what: String, timeout: Duration = .seconds(10), _ probe: () throws -> T?) async throws -> T {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let value = probe() { return value }
+            if let value = try probe() { return value }
             try await Task.sleep(for: .milliseconds(5))
         }
         throw TimedOut(what: what)
@@ -279,15 +279,21 @@ import Testing
     /// While reads are held back for a slow consumer, the peer's silence is ours: the idle timeout must not fire.
     @Test func holdingBackReadsDoesNotCountAsAnIdlePeer() async throws {
         let pair = try await connectedPair(
-            server: SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: .milliseconds(300)),
-            client: SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: nil))
+            // The client's keep-alives keep the connection alive until reads are held back (a loaded machine can
+            // take longer than one idle period to get there); once held back, they are not read either, so only the
+            // hold-back itself can keep the connection open.
+            server: SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: nil, idleTimeout: .milliseconds(600)),
+            client: SwarmTransport(keyPair: Ed25519.randomKeyPair(), keepAlive: .milliseconds(100), idleTimeout: nil))
         let (outgoing, incoming) = (pair.outgoing, pair.incoming)
         Bulk.open(pair)
         let count = 160, size = 64 * 1024
         Bulk.send(count: count, size: size, on: outgoing)
-        _ = try await waitFor("reads held back") { incoming.isHoldingBackReads ? true : nil }
+        _ = try await waitFor("reads held back") {
+            if let error = incoming.closeError { throw error }
+            return incoming.isHoldingBackReads ? true : nil
+        }
         // Three idle timeouts without consuming: what is being tested is that nothing happens meanwhile.
-        try await Task.sleep(for: .milliseconds(900))
+        try await Task.sleep(for: .milliseconds(1800))
         #expect(incoming.closeError == nil)
         let received = await Bulk.receive(count: count, size: size, from: incoming)
         #expect(received == count && incoming.closeError == nil)
