@@ -20,7 +20,7 @@ enum LoginBenchmarks {
         let identity = Ed25519.randomKeyPair()
         try database.add(AccountName("bench"), password: Array("a long enough password".utf8), role: .admin, identity: identity)
         let gate = HashingGate()
-        let logins = AccountLogins(database: database, servedIdentity: identity.publicKey, hashing: gate, logger: Logger(label: "bench"))
+        let logins = AccountLogins(database: database, hashing: gate, logger: Logger(label: "bench"))
         let cost = PasswordHash.Cost.interactive
         let parameters = ["ops": "\(cost.operations)", "memory": "\(cost.memoryBytes >> 20) MiB"]
 

@@ -67,7 +67,7 @@ struct AccountCommand: ParsableCommand {
             print("added \(account.name) (\(account.role.rawValue)), identity \(ZBase32.encode(account.identity))"
                 + (first ? " (the gateway's identity until now); from now on every IRC connection logs in" : ""))
             if !first {
-                print("note: a gateway speaks for one person so far (its first account); \(account.name) cannot log in until several people per gateway are built")
+                print("\(account.name) is a person of their own in the rooms: their lines are signed with this identity")
             }
         }
     }

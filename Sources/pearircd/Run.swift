@@ -236,9 +236,7 @@ struct Run: AsyncParsableCommand {
                     "publicKey": "\(identity.publicKeyText)", "transportKey": "\(transportKey.publicKeyText)",
                     "dataDirectory": "\(directory.url.path)",
                 ])
-            let logins = AccountLogins(
-                database: try AccountDatabase(in: directory), servedIdentity: identity.keyPair.publicKey,
-                logger: Logger(label: "pearircd.accounts"))
+            let logins = AccountLogins(database: try AccountDatabase(in: directory), logger: Logger(label: "pearircd.accounts"))
             // Anyone who can reach a listener beyond loopback could speak as the gateway's user: not without accounts.
             guard logins.hasAccounts || LoopbackAddress.contains(host) else {
                 throw ValidationError(
@@ -270,9 +268,11 @@ struct Run: AsyncParsableCommand {
                 nodeConfiguration.dht = dht
             }
             if !relays.isEmpty { logger.info("relays", metadata: ["keys": "\(relays.joined(separator: ", "))"]) }
+            // Every account is a person the gateway speaks for from the start (what arrives for any of them is taken).
+            let people = logins.people.everyone().map(\.keyPair).filter { $0.publicKey != identity.keyPair.publicKey }
             let node = try GatewayNode(
-                directory: directory, identity: identity, transportKey: transportKey, configuration: nodeConfiguration, group: eventLoopGroup.next(),
-                logger: logger)
+                directory: directory, identity: identity, people: people, transportKey: transportKey, configuration: nodeConfiguration,
+                group: eventLoopGroup.next(), logger: logger)
             let gatewayBackend = GatewayBackend(gateway: node.gateway, connector: node.connector, logins: logins, transportKey: node.transportKey)
             backend = gatewayBackend
             configuration.serviceNames = [PearServ.name]
@@ -289,6 +289,11 @@ struct Run: AsyncParsableCommand {
             configuration.channelLinesAwaitStorage = true
             // Our msgids carry our identity's namespace: peers accept a line's msgid only from its owner.
             configuration.messageIDNamespace = RoomState.messageIDNamespace(for: identity.keyPair.publicKey)
+            // Each account's lines carry its own person's namespace (looked up at login, so no query per message).
+            let accountPeople = logins.people
+            configuration.messageIDNamespaceOfAccount = { account in
+                accountPeople.known(account).map { RoomState.messageIDNamespace(for: $0.keyPair.publicKey) }
+            }
             if let boundPort = try await node.startPeerListener() { print("listening peers \(peerHost) \(boundPort)") }
             if let dht = try await node.startSwarm() { print("listening dht \(dht.host) \(dht.port)") }
             // Role changes, disabled and removed accounts from `pearircd account …` reach connected clients.

@@ -106,9 +106,10 @@ public enum BackendEvent: Sendable, Hashable {
     case channelCreated(channel: String, time: Date)
     /// A notice from the backend itself to every local client in `channel` (or to all, when nil).
     case serviceNotice(channel: String?, text: String)
-    /// A private message from a remote user to this server's user (every local client): shown from the remote user
-    /// as the server knows them, else from `user` as given (they may share no channel with us).
-    case remotePrivateMessage(user: RemoteUser, kind: ChatLineKind, text: String, id: String, time: Date)
+    /// A private message from a remote user to one of this server's people: the clients logged in to `account`, or
+    /// every local client when nil (a server for one person). Shown from the remote user as the server knows them,
+    /// else from `user` as given (they may share no channel with us).
+    case remotePrivateMessage(user: RemoteUser, kind: ChatLineKind, text: String, id: String, time: Date, account: String? = nil)
     /// What an account's login grants changed while its clients are connected (an admin demoted, an account
     /// disabled or removed): `login` is what it grants now, nil for nothing (its connections are closed).
     case accountChanged(account: String, login: AccountLogin?)
@@ -136,9 +137,15 @@ public protocol ChatBackend: Sendable {
     func handle(_ request: BackendRequest, account: String?) async
     /// Lines of a channel's (or a private conversation's) history, oldest first.
     func history(_ query: HistoryQuery) async -> [ChatLine]
+    /// `history`, naming the account of the client asking (a backend serving several people answers a private
+    /// conversation's history from that account's person); the IRC core calls this one.
+    func history(_ query: HistoryQuery, account: String?) async -> [ChatLine]
     /// CHATHISTORY TARGETS: the query's channels and conversations with their latest message inside the window,
     /// earliest first, at most `limit`.
     func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget]
+    /// `historyTargets`, naming the account of the client asking (as `history(_:account:)`); the IRC core calls this
+    /// one.
+    func historyTargets(_ query: HistoryTargetsQuery, account: String?) async -> [HistoryTarget]
     /// The pluggable authenticator: checks SASL PLAIN or EXTERNAL credentials (and `PASS account:password`, as PLAIN),
     /// confirms a SCRAM login; returns the login granted, nil for none.
     func authenticate(_ credentials: SASLCredentials) async -> AccountLogin?
@@ -172,6 +179,14 @@ extension ChatBackend {
     /// A backend that serves one person: who acted does not matter.
     public func handle(_ request: BackendRequest, account: String?) async {
         await handle(request)
+    }
+
+    public func history(_ query: HistoryQuery, account: String?) async -> [ChatLine] {
+        await history(query)
+    }
+
+    public func historyTargets(_ query: HistoryTargetsQuery, account: String?) async -> [HistoryTarget] {
+        await historyTargets(query)
     }
 
     public func keep(_ request: BackendRequest, account: String?, stored: @escaping @Sendable (String?) -> Void) async {

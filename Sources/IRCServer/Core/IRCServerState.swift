@@ -114,7 +114,7 @@ public struct IRCServerState: Sendable {
     /// Failed SASL logins, per source address and account: further attempts wait (`LoginThrottle`).
     var loginThrottle = LoginThrottle()
     /// Private messages from remote users that arrived while no client was connected, for the next one to register.
-    var privateMessagesWhileAway: [IRCMessage] = []
+    var privateMessagesWhileAway: [PrivateMessageWhileAway] = []
     /// Whether the command being processed carries a label (its late answers are labeled together).
     var processingLabeledCommand = false
     /// Capabilities taken out of the offer while running (`changeCapabilities`).
@@ -478,8 +478,12 @@ public struct IRCServerState: Sendable {
         actions.append(.backend(request, account: client.account))
     }
 
-    mutating func nextMessageID() -> String {
+    /// A new `msgid` for a message of `account`'s (in its own namespace where the configuration gives one).
+    mutating func nextMessageID(for account: String? = nil) -> String {
         messageCounter += 1
+        if let account, let namespace = configuration.messageIDNamespaceOfAccount?(account) {
+            return "\(namespace)\(messageIDPrefix.dropFirst(configuration.messageIDNamespace.count))-\(messageCounter)"
+        }
         return "\(messageIDPrefix)-\(messageCounter)"
     }
 

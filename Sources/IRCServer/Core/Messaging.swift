@@ -22,7 +22,7 @@ extension IRCServerState {
         // Client-only tags (`+…`) travel with the message; everything else is the server's to set.
         var tags = IRCTags(message.tags.filter { $0.isClientOnly })
         if isTagMessage, tags.isEmpty { return }
-        let messageID = nextMessageID()
+        let messageID = nextMessageID(for: client.account)
         tags.set("msgid", messageID)
         tags.set("time", Self.serverTime(now))
         if let account = client.account { tags.set("account", account) }

@@ -54,7 +54,7 @@ extension IRCServerState {
             for target in targets {
                 emit(target, IRCMessage(source: serverSource, command: .verb("NOTICE"), params: [clients[target]?.nick ?? "*", text]))
             }
-        case .remotePrivateMessage(let user, let kind, let text, let messageID, let time):
+        case .remotePrivateMessage(let user, let kind, let text, let messageID, let time, let account):
             // From the remote user as shown here; someone sharing no channel with us (a stranger, or a person not
             // present right now) becomes a remote user first, so they never show under a nick someone else holds
             // here (or an invalid one), and an answer to their nick reaches them.
@@ -63,10 +63,13 @@ extension IRCServerState {
             tags.set("msgid", messageID)
             tags.set("time", Self.serverTime(time))
             let message = IRCMessage(tags: tags, source: source, command: .verb(kind.rawValue), params: ["*", text])
-            let local = clients.values.filter { $0.isRegistered && !$0.isRemote }.map(\.id).sorted()
+            let recipient = account.map(fold)
+            let local = clients.values.filter { client in
+                client.isRegistered && !client.isRemote && (recipient == nil || client.account.map(fold) == recipient)
+            }.map(\.id).sorted()
             if local.isEmpty {
-                // Nobody to show it to: kept for the next client (bounded; the history has it all).
-                privateMessagesWhileAway.append(message)
+                // Nobody to show it to: kept for the recipient's next client (bounded; the history has it all).
+                privateMessagesWhileAway.append(.init(message: message, account: recipient))
                 if privateMessagesWhileAway.count > configuration.privateMessagesKeptWhileAway {
                     privateMessagesWhileAway.removeFirst(privateMessagesWhileAway.count - configuration.privateMessagesKeptWhileAway)
                 }
@@ -80,14 +83,28 @@ extension IRCServerState {
         return drain()
     }
 
-    /// Private messages that arrived while no client was connected, to a client that just registered.
+    /// A private message that arrived while none of its recipient's clients was connected.
+    struct PrivateMessageWhileAway: Sendable {
+        let message: IRCMessage
+        /// Whose it is (a folded account name), or nil for whichever local client comes first.
+        let account: String?
+    }
+
+    /// Private messages that arrived while no client of theirs was connected, to a client that just registered.
     mutating func deliverPrivateMessagesWhileAway(to id: ClientID) {
         guard !privateMessagesWhileAway.isEmpty, let nick = clients[id]?.nick else { return }
-        for var message in privateMessagesWhileAway {
+        let account = clients[id]?.account.map(fold)
+        var kept: [PrivateMessageWhileAway] = []
+        for waiting in privateMessagesWhileAway {
+            guard waiting.account == nil || waiting.account == account else {
+                kept.append(waiting)
+                continue
+            }
+            var message = waiting.message
             message.params[0] = nick
             emit(id, message)
         }
-        privateMessagesWhileAway = []
+        privateMessagesWhileAway = kept
     }
 
     /// The client standing for a remote user, created on first sight.

@@ -34,6 +34,10 @@ public struct IRCServerConfiguration: Sendable {
     /// Text every `msgid` this server makes starts with (a random part and a counter follow), e.g. the
     /// peer-to-peer gateway's identity namespace, which lets other gateways tell whose ids a line may carry.
     public var messageIDNamespace = ""
+    /// The namespace of the `msgid`s of a logged-in account's messages, where it is not `messageIDNamespace` (a gateway
+    /// speaking for several people: each person's own); nil answers fall back to `messageIDNamespace`. Called on the
+    /// IRC loop for every message: it must be a look-up, not a query.
+    public var messageIDNamespaceOfAccount: (@Sendable (String) -> String?)?
 
     // Limits.
     public var maximumConnections = 1024

@@ -88,7 +88,7 @@ public actor IRCServerCore {
         case carry(BackendRequest, token: UInt64, account: String?)
         /// History (CHATHISTORY, the replay after a JOIN): asked in order, after the requests before it, so it is the
         /// history of the room a JOIN chose (a keyed JOIN may choose a private room, once its key is derived).
-        case history(ClientID, HistoryQuery, batchType: String, target: String, onJoin: Bool)
+        case history(ClientID, HistoryQuery, batchType: String, target: String, onJoin: Bool, account: String?)
     }
 
     /// Whether new connections are taken.
@@ -151,8 +151,8 @@ public actor IRCServerCore {
                     await backend.keep(request, account: account) { failure in storedLine(token, failure) }
                 case .carry(let request, let token, let account):
                     await backend.carry(request, account: account) { delivery in carriedPrivate(token, delivery) }
-                case .history(let id, let query, let batchType, let target, let onJoin):
-                    historyFetched(id, await backend.history(query), batchType, target, onJoin)
+                case .history(let id, let query, let batchType, let target, let onJoin, let account):
+                    historyFetched(id, await backend.history(query, account: account), batchType, target, onJoin)
                 }
             }
         })
@@ -401,11 +401,13 @@ public actor IRCServerCore {
                     await self?.scramCredentialsFound(id, account: account, credentials: credentials)
                 }
             case .fetchHistory(let id, let query, let batchType, let target, let onJoin):
-                backendQueue.yield(.history(id, query, batchType: batchType, target: target, onJoin: onJoin))
+                backendQueue.yield(.history(
+                    id, query, batchType: batchType, target: target, onJoin: onJoin, account: state.clients[id]?.account))
             case .fetchTargets(let id, let query):
                 let backend = self.backend
+                let account = state.clients[id]?.account
                 spawn { [weak self] in
-                    let targets = await backend.historyTargets(query)
+                    let targets = await backend.historyTargets(query, account: account)
                     await self?.targetsReady(id, targets: targets)
                 }
             case .verifyOperator(let id, let name, let password, let hash):

@@ -7,20 +7,17 @@ import Logging
 /// `PASS account:password` against the Argon2id hash, SASL SCRAM-SHA-256 against the stored credentials, SASL
 /// EXTERNAL by a registered TLS client certificate, and which role a logged-in account has now. The database is read
 /// at every call, so what `pearircd account …` changes while the daemon runs counts at the next login or command.
-///
-/// Until a gateway speaks for several people (each account its own identity in the rooms), it speaks for the account
-/// whose identity is the gateway's (`identity.key`, the first account's): other accounts are refused at login, with
-/// the reason in the gateway's log, rather than write under someone else's key.
+/// Each account is its own person in the rooms (`AccountPeople`).
 public final class AccountLogins: Sendable {
     public let database: AccountDatabase
-    /// Whose identity the gateway's rooms are written under.
-    let servedIdentity: [UInt8]
+    /// Which person each account is.
+    public let people: AccountPeople
     let hashing: HashingGate
     let logger: Logger
 
-    public init(database: AccountDatabase, servedIdentity: [UInt8], hashing: HashingGate = HashingGate(), logger: Logger) {
+    public init(database: AccountDatabase, hashing: HashingGate = HashingGate(), logger: Logger) {
         self.database = database
-        self.servedIdentity = servedIdentity
+        people = AccountPeople(database: database)
         self.hashing = hashing
         self.logger = logger
     }
@@ -59,12 +56,6 @@ public final class AccountLogins: Sendable {
             account = (try? AccountName(name)).flatMap { try? database.account(named: $0) }.flatMap { $0.disabled ? nil : $0 }
         }
         guard let account else { return .refused }
-        guard account.identity == servedIdentity else {
-            logger.warning(
-                "login refused: this gateway speaks for one person so far (the account holding its identity); several people per gateway are not built yet",
-                metadata: ["account": "\(account.name)"])
-            return .refused
-        }
         if let name = try? AccountName(account.name) { try? database.recordLogin(name) }
         return .granted(AccountLogin(account: account.name, isOperator: account.role == .admin))
     }

@@ -70,6 +70,7 @@ public enum RoomEvent: Hashable, Sendable {
     case roomBegan(room: String, time: Date)
     /// A notice from the gateway itself (to one room, or to everyone when nil).
     case gatewayNotice(room: String?, text: String)
-    /// A direct message to our user from the line's author (a person, by their proven identity).
-    case directLine(line: RoomLine)
+    /// A direct message to one of our people (`to`, their identity key) from the line's author (a person, by their
+    /// proven identity).
+    case directLine(to: [UInt8], line: RoomLine)
 }

@@ -11,9 +11,9 @@ extension Gateway {
     func perform(_ actions: [GatewayAction], group: inout DiscardingTaskGroup) async {
         for action in actions {
             switch action {
-            case .append(let topic, let entries):
+            case .append(let topic, let writer, let entries):
                 metrics.localLines.increment(by: entries.count { [.message, .action, .notice].contains($0.kind) })
-                append(entries, to: topic)
+                append(entries, to: topic, writer: writer)
             case .openReplica(let topic, let writer):
                 do {
                     let log = if let known = logs[writer] { known } else { try await store.replica(key: writer) }
@@ -57,7 +57,7 @@ extension Gateway {
             case .publish(let event):
                 // An ignored person's lines go to no front end.
                 if case .line(_, let line) = event, ignores.hides(line.author) { continue }
-                if case .directLine(let line) = event, ignores.hides(line.author) { continue }
+                if case .directLine(_, let line) = event, ignores.hides(line.author) { continue }
                 if case .line = event { metrics.remoteLines.increment() }
                 roomEvents.publish(event)
             case .seek(let identity, let seeking):
@@ -66,8 +66,10 @@ extension Gateway {
             case .peopleProven(let id, let people):
                 guard links[id] != nil else { continue }
                 connectedKeys.withLock { keys in for person in people { keys[person, default: 0] += 1 } }
-            case .openConversation(let identity):
-                _ = await openConversation(with: identity, group: &group)
+            case .openConversation(let conversation):
+                _ = await openConversation(with: conversation.theirs, for: conversation.ours, group: &group)
+            case .announcePerson(let person):
+                await discovery?.join(topic: PeopleWire.discoveryTopic(of: person))
             case .skippedBlock(let topic, let writer, let index):
                 logger.warning(
                     "skipped a block that is not a valid entry (malformed, or sealed with another key)",
@@ -81,22 +83,23 @@ extension Gateway {
 
     /// Queues entries for the room's next commit; the request being handled completes once they are committed and
     /// ingested.
-    func append(_ entries: [RoomEntry], to topic: RoomTopic) {
+    func append(_ entries: [RoomEntry], to topic: RoomTopic, writer: [UInt8]) {
         guard !entries.isEmpty else { return }
         let completion = currentRequest
         completion?.add()
-        pendingAppends.add(PendingAppends.Batch(entries: entries, completion: completion), to: topic)
+        pendingAppends.add(PendingAppends.Batch(entries: entries, completion: completion), to: topic, writer: writer)
     }
 
-    /// Commits every room's waiting entries (one append per room), ingests them and completes the requests waiting on
-    /// them. The store's thread is the gateway's own, so the commit is a call, not a hop; the fsync it waits for is the
+    /// Commits every room's waiting entries (one append per local log of a room), ingests them and completes the
+    /// requests waiting on them. The store's thread is the gateway's own, so the commit is a call, not a hop; the fsync it waits for is the
     /// one pause in handling jobs, and what queues up during it goes into the next commit. The entries are indexed in
     /// the append's own transaction (the gateway is the store's `LogCommitCompanion`).
     func commitPendingAppends(group: inout DiscardingTaskGroup) async {
         for commit in pendingAppends.takeAll() {
             let topic = commit.topic
             let outcome: PendingAppends.Outcome
-            if let own = state.rooms[topic]?.ownWriter, let log = logs[own] {
+            let own = commit.writer
+            if state.rooms[topic]?.isLocal(own) == true, let log = logs[own] {
                 do {
                     // A direct conversation's entries are sealed for its two people (`SealedEntry`).
                     let blocks = try state.rooms[topic]?.kind.contentKey.map { key in
@@ -118,7 +121,7 @@ extension Gateway {
                 logger.error(
                     "could not append to room log",
                     metadata: ["room": "\(state.rooms[topic]?.channel ?? topic.description)", "error": "\(reason)"])
-                state.appendFailed(topic)
+                state.appendFailed(topic, writer: own)
                 // Refused because a peer proved our log longer than our store has it: recovery starts now.
                 if let own = state.rooms[topic]?.ownWriter, let log = logs[own] { await checkRecovery(of: log, in: topic, group: &group) }
             }

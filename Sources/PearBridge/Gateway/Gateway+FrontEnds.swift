@@ -1,3 +1,4 @@
+import Sodium
 import Foundation
 import HyperLog
 import IRCServer
@@ -27,22 +28,29 @@ extension Gateway {
         }
     }
 
-    /// Handles what a local user did; returns once it is recorded: its entries committed and ingested (or the gateway
-    /// has stopped).
-    public func handle(_ request: GatewayRequest) async {
-        await withCheckedContinuation { done in post(.request(request, RequestCompletion { _ in done.resume() })) }
+    /// Handles what one of our people did (`person`, an identity key; nil: the gateway's first person); returns once
+    /// it is recorded: its entries committed and ingested (or the gateway has stopped).
+    public func handle(_ request: GatewayRequest, as person: [UInt8]? = nil) async {
+        let person = person ?? identity.keyPair.publicKey
+        await withCheckedContinuation { done in post(.request(request, person: person, RequestCompletion { _ in done.resume() })) }
     }
 
-    /// Queues what a local user did without waiting for it: requests are still handled in the order submitted, and a
-    /// burst of lines is committed together. For front ends that do not wait on each line (the IRC adapter's lines).
-    public nonisolated func submit(_ request: GatewayRequest) {
-        post(.request(request, RequestCompletion(nil)))
+    /// Queues what one of our people did without waiting for it: requests are still handled in the order submitted,
+    /// and a burst of lines is committed together. For front ends that do not wait on each line (the IRC adapter's).
+    public nonisolated func submit(_ request: GatewayRequest, as person: [UInt8]? = nil) {
+        post(.request(request, person: person ?? identity.keyPair.publicKey, RequestCompletion(nil)))
     }
 
     /// Queues a chat line without waiting for it (as `submit`); `stored` is called once it is committed (nil) or could
     /// not be (why, in words for the user: a full disk, a room this gateway does not hold, the gateway stopping).
-    public nonisolated func submit(_ request: GatewayRequest, stored: @escaping @Sendable (String?) -> Void) {
-        post(.request(request, RequestCompletion(stored)))
+    public nonisolated func submit(_ request: GatewayRequest, as person: [UInt8]? = nil, stored: @escaping @Sendable (String?) -> Void) {
+        post(.request(request, person: person ?? identity.keyPair.publicKey, RequestCompletion(stored)))
+    }
+
+    /// A person this gateway speaks for from now on (an account's key pair, at its first login after start); requests
+    /// posted after this are theirs to make. Already known: nothing changes.
+    public nonisolated func addPerson(_ keyPair: Ed25519.KeyPair) {
+        post(.addPerson(keyPair))
     }
 
     static let stoppingFailure = "the gateway is stopping"
@@ -116,23 +124,25 @@ extension Gateway {
         post(.ignoreChanged(key))
     }
 
-    /// The nick our user goes by (the most recently registered or renamed local client).
-    public var localNick: String? { state.localNick }
+    /// The nick one of our people goes by (nil: the first person; their most recently registered or renamed client).
+    public func localNick(of person: [UInt8]? = nil) -> String? { state.nick(ofPerson: person) }
 
-    /// A window of the direct conversation with a person, oldest first (both sides' lines; an ignored person's
-    /// none); empty when there is none.
-    public func directHistory(with identity: [UInt8], window: RoomHistoryWindow) async -> [RoomLine] {
+    /// A window of the direct conversation of one of our people (nil: the first) with a person, oldest first (both
+    /// sides' lines; an ignored person's none); empty when there is none.
+    public func directHistory(with identity: [UInt8], for person: [UInt8]? = nil, window: RoomHistoryWindow) async -> [RoomLine] {
         await ready()
-        guard let topic = state.conversation(with: identity) else { return [] }
+        guard let topic = state.conversation(with: identity, for: person) else { return [] }
         return state.history(topic, window).filter { !ignores.hides($0.author) }
     }
 
-    /// Every direct conversation: the other person, the nick they show (in a shared room, else in the conversation),
-    /// and when its latest line was written.
-    public func conversations() async -> [(identity: [UInt8], nick: String, latest: Date?)] {
+    /// Every direct conversation of one of our people (nil: the first): the other person, the nick they show (in a
+    /// shared room, else in the conversation), and when its latest line was written.
+    public func conversations(for person: [UInt8]? = nil) async -> [(identity: [UInt8], nick: String, latest: Date?)] {
         await ready()
-        return state.conversations.compactMap { identity, topic in
-            guard let room = state.rooms[topic] else { return nil }
+        let ours = person ?? identity.keyPair.publicKey
+        return state.conversations.compactMap { conversation, topic in
+            let identity = conversation.theirs
+            guard conversation.ours == ours, let room = state.rooms[topic] else { return nil }
             let theirs = room.writers.sorted.first { room.state.identities[$0] == identity }
             let nick = state.nick(ofIdentity: identity) ?? theirs.map { room.state.displayNick(for: $0) }
                 ?? String(ZBase32.encode(identity).prefix(12))

@@ -1,3 +1,4 @@
+import Sodium
 import Foundation
 import HyperLog
 import IRCServer
@@ -71,7 +72,10 @@ public actor Gateway: Service {
     public static let maximumPendingRoomOpens = GatewayState.Limits().pendingRoomOpens
 
     enum Job: Sendable {
-        case request(GatewayRequest, RequestCompletion)
+        /// What one of our people (by identity key) did.
+        case request(GatewayRequest, person: [UInt8], RequestCompletion)
+        /// A person this gateway speaks for from now on (an account's key pair).
+        case addPerson(Ed25519.KeyPair)
         case attach(ConnectionID, PeerLink, PeerEvents)
         /// Room and channel events of one batch, in order; the reader waits for `done` before reading on, so a peer
         /// that sends faster than the gateway handles is slowed down (its socket is not read) instead of queued for.
@@ -92,7 +96,7 @@ public actor Gateway: Service {
 
         func cancelled() {
             switch self {
-            case .request(_, let completion): completion.finish(failure: Gateway.stoppingFailure)
+            case .request(_, _, let completion): completion.finish(failure: Gateway.stoppingFailure)
             case .peerEvents(_, _, let done): done.resume()
             // Too late to take the connection over: end it rather than leave it unread.
             case .attach(_, let link, _): link.mux.end()
@@ -109,8 +113,11 @@ public actor Gateway: Service {
 
     /// - Parameter executor: where the gateway, its store and its replication runs (see `unownedExecutor`); nil gives
     ///   the store a storage thread of its own.
+    /// - Parameter people: the people the gateway speaks for besides `identity` (its first person): the accounts'
+    ///   key pairs. More can be added while it runs (`addPerson`).
     public init(
-        directory: DataDirectory, identity: Identity, logger: Logger, discovery: (any PeerDiscovery)? = nil,
+        directory: DataDirectory, identity: Identity, people: [Ed25519.KeyPair] = [], logger: Logger,
+        discovery: (any PeerDiscovery)? = nil,
         executor: (any SerialExecutor & TaskExecutor)? = nil,
         onMisbehaviour: @escaping @Sendable ([UInt8], PeerMisbehaviour) -> Void = { _, _ in }
     ) throws {
@@ -124,6 +131,7 @@ public actor Gateway: Service {
         catalogue = RoomCatalogue(file: directory.file("rooms.json"))
         ignores = try IgnoreList(file: directory.file("ignores.json"))
         state = GatewayState(identity: identity.keyPair, fold: Self.fold)
+        for person in people { _ = state.addPerson(person) }
         let ignores = self.ignores
         state.refusesDirectMessages = { ignores.contains(ZBase32.encode($0)) }
         if store.storage.fullyCheckedAtOpen {
@@ -221,9 +229,9 @@ public actor Gateway: Service {
 
     func process(_ job: Job, group: inout DiscardingTaskGroup) async {
         switch job {
-        case .request(let request, let completion):
+        case .request(let request, let person, let completion):
             currentRequest = completion
-            await handleRequest(request, group: &group)
+            await handleRequest(request, person: person, group: &group)
             currentRequest = nil
             completion.finish()
             // Chat lines (the hot path) change neither the rooms joined nor the peers: the gauges are not counted again.
@@ -231,6 +239,8 @@ public actor Gateway: Service {
             case .say, .sayDirect: break
             default: metrics.record(state)
             }
+        case .addPerson(let keyPair):
+            await perform(state.addPerson(keyPair), group: &group)
         case .attach(let id, let link, let events):
             logger.info("peer connected", metadata: ["peer": "\(link.mux.label)", "key": "\(ZBase32.encode(link.mux.remotePublicKey))"])
             group.addTask { await self.read(events, link: link, id: id) }
@@ -273,8 +283,10 @@ public actor Gateway: Service {
         case .ignoreChanged(let identity):
             // Unignored while connected: the conversation they may have tried to open (refused then) is opened from
             // here, so what they wrote meanwhile arrives without waiting for a reconnection.
-            if !state.refusesDirectMessages(identity), state.conversation(with: identity) == nil, state.isConnected(identity) {
-                _ = await openConversation(with: identity, group: &group)
+            if !state.refusesDirectMessages(identity), state.isConnected(identity) {
+                for person in state.localPeople.map(\.publicKey) where state.conversation(with: identity, for: person) == nil {
+                    _ = await openConversation(with: identity, for: person, group: &group)
+                }
             }
             await perform(state.directRefusalChanged(identity), group: &group)
         case .logChanged(let writer):
@@ -287,30 +299,37 @@ public actor Gateway: Service {
         if catalogueChanged { saveCatalogue() }
     }
 
-    private func handleRequest(_ request: GatewayRequest, group: inout DiscardingTaskGroup) async {
+    private func handleRequest(_ request: GatewayRequest, person: [UInt8], group: inout DiscardingTaskGroup) async {
         let now = Date()
+        guard state.people[person] != nil else {
+            // Requests of a person are posted after the person (`addPerson`): this one names nobody we speak for.
+            logger.error("a request for a person this gateway does not speak for", metadata: ["person": "\(ZBase32.encode(person))"])
+            currentRequest?.add()
+            currentRequest?.finish(failure: "this gateway does not speak for you (yet): log in again")
+            return
+        }
         switch request {
         case .join(let channel, let nick):
             let topic = state.nameRoom(channel, private: nil)
-            if state.rooms[topic] == nil { guard await openRoom(channel, kind: .publicRoom, group: &group) else { return } }
-            await perform(state.joined(channel: channel, nick: nick, at: now), group: &group)
+            guard await openRoom(channel, kind: .publicRoom, person: person, group: &group) else { return }
+            await perform(state.joined(channel: channel, nick: nick, person: person, at: now), group: &group)
             await perform(state.recoveryNoticeOnJoin(topic), group: &group)
         case .joinPrivate(let channel, let nick, let keys):
             // The IRC core passes a key only when no client of ours is in the channel: the user asks for this room, so
             // a room still joined under the name (clients gone, or a restart) is left for it.
             if state.topic(of: channel) != keys.topic { await perform(state.leftForAnotherRoom(channel: channel, at: now), group: &group) }
             let topic = state.nameRoom(channel, private: keys)
-            if state.rooms[topic] == nil { guard await openRoom(channel, kind: .privateRoom(keys), group: &group) else { return } }
-            await perform(state.joined(channel: channel, nick: nick, at: now), group: &group)
+            guard await openRoom(channel, kind: .privateRoom(keys), person: person, group: &group) else { return }
+            await perform(state.joined(channel: channel, nick: nick, person: person, at: now), group: &group)
             await perform(state.recoveryNoticeOnJoin(topic), group: &group)
         case .acceptInvite(let channel, let keys):
             _ = state.nameRoom(channel, private: keys)
-            if state.rooms[keys.topic] == nil { _ = await openRoom(channel, kind: .privateRoom(keys), group: &group) }
+            _ = await openRoom(channel, kind: .privateRoom(keys), person: person, group: &group)
             await perform([.saveCatalogue], group: &group)
         case .part(let channel, let reason):
-            await perform(state.parted(channel: channel, reason: reason, at: now), group: &group)
+            await perform(state.parted(channel: channel, reason: reason, person: person, at: now), group: &group)
         case .say(let channel, let kind, let text, let id, let time):
-            let actions = state.said(channel: channel, kind: kind, text: text, messageID: id, at: time)
+            let actions = state.said(channel: channel, person: person, kind: kind, text: text, messageID: id, at: time)
             // Nothing to append means nowhere to keep it: the sender must hear so, not see it as sent.
             guard actions.contains(where: { if case .append = $0 { true } else { false } }) else {
                 currentRequest?.add()
@@ -319,32 +338,45 @@ public actor Gateway: Service {
             }
             await perform(actions, group: &group)
         case .sayDirect(let identity, let kind, let text, let id, let time):
-            guard await openConversation(with: identity, group: &group) != nil else {
+            guard await openConversation(with: identity, for: person, group: &group) != nil else {
                 currentRequest?.add()
                 currentRequest?.finish(failure: "the conversation's log could not be opened (see the gateway's log)")
                 return
             }
-            await perform(state.saidDirect(to: identity, kind: kind, text: text, messageID: id, at: time), group: &group)
+            await perform(state.saidDirect(to: identity, from: person, kind: kind, text: text, messageID: id, at: time), group: &group)
         case .setTopic(let channel, let text):
-            await perform(state.setTopic(channel: channel, text: text, at: now), group: &group)
+            await perform(state.setTopic(channel: channel, text: text, person: person, at: now), group: &group)
         case .rename(let nick):
-            await perform(state.renamed(to: nick, at: now), group: &group)
+            await perform(state.renamed(to: nick, person: person, at: now), group: &group)
         }
     }
 
-    /// Opens our log of a room (creating it on first use) and ingests what it holds. Returns whether the room is open.
-    private func openRoom(_ channel: String, kind: RoomKind, group: inout DiscardingTaskGroup) async -> Bool {
+    /// The name of a person's log of a room in our store: the first person's keeps the room's own log name (as before
+    /// a gateway spoke for several people), each other's adds their identity.
+    func logName(of topic: RoomTopic, for person: [UInt8]) -> String {
+        person == state.identity.publicKey ? topic.logName : topic.logName + "/" + ZBase32.encode(person)
+    }
+
+    /// Opens a person's log of a room (creating it on first use) and ingests what it holds: the room is opened with it
+    /// when it is not open yet, else it is added to the room's local writers. Returns whether the room is open with
+    /// the person's writer.
+    private func openRoom(_ channel: String, kind: RoomKind, person: [UInt8], group: inout DiscardingTaskGroup) async -> Bool {
         let topic = kind.privateKeys?.topic ?? state.publicTopic(of: channel)
-        if state.rooms[topic] != nil { return true }
+        if state.rooms[topic]?.locals[person] != nil { return true }
         do {
-            let log = try await store.writableLog(name: topic.logName)
+            let log = try await store.writableLog(name: logName(of: topic, for: person))
             if let file = await log.expectedLengthFileUnreadable {
                 logger.warning(
                     "this room log's recorded length could not be read and was ignored (a lost store is now noticed only through peers)",
                     metadata: ["room": "\(channel)", "file": "\(file)"])
             }
             logs[log.key] = log
-            state.roomOpened(channel: channel, ownWriter: log.key, ledger: try await ledger(for: topic), kind: kind)
+            if state.rooms[topic] != nil {
+                await perform(state.localWriterOpened(topic, person: person, writer: log.key), group: &group)
+                await ingestAvailable(topic, writer: log.key, group: &group)
+                return true
+            }
+            state.roomOpened(channel: channel, person: person, ownWriter: log.key, ledger: try await ledger(for: topic), kind: kind)
             await ingestAvailable(topic, writer: log.key, group: &group)
             await checkRecovery(of: log, in: topic, group: &group)
             return true
@@ -358,15 +390,19 @@ public actor Gateway: Service {
     /// announces it on their connections. Returns its topic; nil when the key is not a person's or the log could not
     /// be opened. `writers`: those saved in the catalogue (restored before it is announced, so what they hold is
     /// history, not news).
-    func openConversation(with identity: [UInt8], writers: [[UInt8]] = [], group: inout DiscardingTaskGroup) async -> RoomTopic? {
-        if let topic = state.conversation(with: identity) { return topic }
-        guard let keys = try? DirectConversationKeys(ourKeyPair: self.identity.keyPair, counterpart: identity),
+    func openConversation(
+        with identity: [UInt8], for person: [UInt8], writers: [[UInt8]] = [], group: inout DiscardingTaskGroup
+    ) async -> RoomTopic? {
+        if let topic = state.conversation(with: identity, for: person) { return topic }
+        guard let ours = state.people[person]?.keyPair,
+            let keys = try? DirectConversationKeys(ourKeyPair: ours, counterpart: identity),
             let topic = RoomTopic(bytes: keys.topic)
         else { return nil }
         do {
             let log = try await store.writableLog(name: keys.logName)
             logs[log.key] = log
-            await perform(state.conversationOpened(keys, ownWriter: log.key, ledger: try await ledger(for: topic)), group: &group)
+            await perform(
+                state.conversationOpened(keys, person: person, ownWriter: log.key, ledger: try await ledger(for: topic)), group: &group)
             await ingestAvailable(topic, writer: log.key, group: &group)
             await perform(state.writersRestored(topic, writers: writers), group: &group)
             await perform(state.conversationReady(topic), group: &group)
@@ -389,14 +425,29 @@ public actor Gateway: Service {
             if let counterpart = entry.counterpart {
                 guard let key = ZBase32.decode(counterpart), key.count == 32 else { continue }
                 let writers = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
-                _ = await openConversation(with: key, writers: writers, group: &group)
+                // Whose conversation: absent in files from before several people, when it was the first person's.
+                let ours = entry.people.flatMap { $0.keys.first }.flatMap(ZBase32.decode) ?? identity.keyPair.publicKey
+                guard state.people[ours] != nil else {
+                    logger.warning(
+                        "a direct conversation of an account this gateway no longer has is not reopened",
+                        metadata: ["person": "\(ZBase32.encode(ours))"])
+                    continue
+                }
+                _ = await openConversation(with: key, for: ours, writers: writers, group: &group)
                 continue
             }
             let kind = entry.privateRoot.flatMap(ZBase32.decode).flatMap { $0.count == 32 ? RoomKind.privateRoom(PrivateRoomKeys(root: $0)) : nil }
                 ?? .publicRoom
             if entry.privateRoot != nil, kind == .publicRoom { continue }
             let topic = kind.privateKeys?.topic ?? state.publicTopic(of: entry.channel)
-            guard await openRoom(entry.channel, kind: kind, group: &group) else { continue }
+            // Our people with a log of the room, and whether each is in it; files from before several people name only
+            // the room's `joined`, which was the first person's.
+            let locals = RoomCatalogue.locals(of: entry, firstPerson: identity.keyPair.publicKey)
+            guard let opener = locals.first else { continue }
+            guard await openRoom(entry.channel, kind: kind, person: opener.person, group: &group) else { continue }
+            for local in locals.dropFirst() {
+                _ = await openRoom(entry.channel, kind: kind, person: local.person, group: &group)
+            }
             // A private room our user was in (or had accepted an invite to) holds its name again.
             if entry.joined || entry.named == true, kind.privateKeys != nil { state.privateNames[Self.fold(entry.channel)] = topic }
             if let nicks = entry.nicks {
@@ -404,11 +455,14 @@ public actor Gateway: Service {
             }
             let keys = entry.writers.compactMap(ZBase32.decode).filter { $0.count == 32 }
             await perform(state.writersRestored(topic, writers: keys), group: &group)
-            if entry.joined { await perform(state.restoredJoin(topic), group: &group) }
+            // Someone whose account is gone keeps their log (it is history) but is in no room.
+            for local in locals where local.joined && state.people[local.person] != nil {
+                await perform(state.restoredJoin(topic, person: local.person), group: &group)
+            }
             // A log proves one identity for good: if identity.key was replaced while the store was kept, peers keep
             // showing the old identity for this room and drop our msgids. Say so; it cannot be repaired.
-            if let room = state.rooms[topic], let proven = room.state.identities[room.ownWriter],
-                proven != identity.keyPair.publicKey
+            if let room = state.rooms[topic], let first = room.locals[identity.keyPair.publicKey],
+                let proven = room.state.identities[first.writer], proven != identity.keyPair.publicKey
             {
                 logger.warning(
                     "this room's log belongs to another identity (identity.key was replaced?): peers will show the old one",

@@ -3,9 +3,9 @@ import HyperLog
 /// What `GatewayState` asks its shell to do, in order. The shell performs each before taking the next input, so
 /// an action may rely on those before it (a replica is opened before its replication starts).
 enum GatewayAction: Sendable {
-    /// Append these entries (composed in order, with increasing Lamport clocks) to our log of the room, as one batch,
-    /// then report `appended` (or `appendFailed`).
-    case append(RoomTopic, [RoomEntry])
+    /// Append these entries (composed in order, with increasing Lamport clocks) to one of our logs of the room (that
+    /// of the person who acted), as one batch, then report `appended` (or `appendFailed`).
+    case append(RoomTopic, writer: [UInt8], [RoomEntry])
     /// Open (creating if need be) the replica of a newly admitted writer, follow it and report its blocks.
     case openReplica(RoomTopic, writer: [UInt8])
     /// Protomux operations on a connection.
@@ -27,6 +27,8 @@ enum GatewayAction: Sendable {
     /// Keep looking for (or stop looking for) a person by their identity key: someone a direct message waits for
     /// (discovery looks up their person topic, `PersonTopic`).
     case seek([UInt8], Bool)
+    /// A person this gateway speaks for from now on: their person topic is announced, so direct messages find them.
+    case announcePerson([UInt8])
     /// The peer proved these people on the connection (`PeopleWire`): they count as connected while it lasts.
     case peopleProven(GatewayState.ConnectionID, [[UInt8]])
     /// Our user joined a room nobody shares yet: after a moment (peers found at once need not be announced as
@@ -34,7 +36,7 @@ enum GatewayAction: Sendable {
     case checkAlone(RoomTopic)
     /// A person opened a direct conversation with us that we do not hold yet: open our log of it
     /// (`conversationOpened`, then `conversationReady`).
-    case openConversation([UInt8])
+    case openConversation(GatewayState.Conversation)
     /// The room catalogue (rooms, whether joined, writer keys) changed: save it.
     case saveCatalogue
     case publish(RoomEvent)

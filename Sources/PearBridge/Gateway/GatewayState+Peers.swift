@@ -28,13 +28,17 @@ extension GatewayState {
         peers[id]?.peopleProven = true
         peers[id]?.people = Set(people)
         for person in people {
-            if let keys = try? DirectConversationKeys(ourKeyPair: identity, counterpart: person) {
-                peers[id]?.conversationTopics[keys.topic] = person
+            for ours in localPeople {
+                if let keys = try? DirectConversationKeys(ourKeyPair: ours, counterpart: person) {
+                    peers[id]?.conversationTopics[keys.topic] = Conversation(ours: ours.publicKey, theirs: person)
+                }
             }
         }
         var actions: [GatewayAction] = [.peopleProven(id, people)]
-        for person in people.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-            if let topic = conversations[person], !refusesDirectMessages(person) { actions += announce(topic, on: id) }
+        for person in people.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !refusesDirectMessages(person) {
+            for ours in localPeople {
+                if let topic = conversations[Conversation(ours: ours.publicKey, theirs: person)] { actions += announce(topic, on: id) }
+            }
         }
         return actions
     }
@@ -73,24 +77,35 @@ extension GatewayState {
         rooms.filter { $0.value.joined }.map(\.key).sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
     }
 
-    /// The connection is gone: the writer it claimed leaves the rooms it was in, room by room (the person may still be
-    /// in other rooms through other gateways). A peer may claim any writer key in its hello, so a writer whose log
+    /// The connection is gone: the writers it stood for leave the rooms they were in, room by room (a person may still
+    /// be in other rooms through other gateways). A peer may claim any writer key in its hello, so a writer whose log
     /// proved an identity leaves only with a connection of that identity, and not while another connection of that
     /// identity (the one that replaced this one) still claims it; a writer that proved none (another implementation's
-    /// peer) has nothing to protect and leaves once no connection claims it.
+    /// peer) has nothing to protect and leaves once no connection claims it. A gateway speaks for several people in a
+    /// room with one hello: the others it proved on the connection (`PeopleWire`) leave with it too, unless another
+    /// connection still proves them.
     mutating func peerDisconnected(_ id: ConnectionID) -> [GatewayAction] {
         guard let peer = peers.removeValue(forKey: id) else { return [] }
         var actions: [GatewayAction] = []
+        let stillProven = peers.values.reduce(into: Set<[UInt8]>()) { $0.formUnion($1.people) }
         for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
-            guard var room = rooms[topic], let owner = room.presence.connectionEnded(id) else { continue }
-            let gone = switch room.state.identities[owner] {
-            case let proven?:
-                peer.hosts(proven) && !room.presence.claimants(of: owner).contains { peers[$0]?.hosts(proven) == true }
-            case nil:
-                !room.presence.isClaimed(owner)
+            guard var room = rooms[topic] else { continue }
+            var leaving: [[UInt8]] = []
+            if let owner = room.presence.connectionEnded(id) {
+                let gone = switch room.state.identities[owner] {
+                case let proven?:
+                    peer.hosts(proven) && !room.presence.claimants(of: owner).contains { peers[$0]?.hosts(proven) == true }
+                case nil:
+                    !room.presence.isClaimed(owner)
+                }
+                if gone { leaving.append(owner) }
             }
-            if gone, room.presence.hide(owner) {
-                actions.append(.publish(.memberLeft(room: room.channel, memberID: room.memberID(owner), reason: "Connection gone")))
+            for writer in room.presence.sorted where !leaving.contains(writer) && !room.presence.isClaimed(writer) {
+                guard let proven = room.state.identities[writer], peer.hosts(proven), !stillProven.contains(proven) else { continue }
+                leaving.append(writer)
+            }
+            for writer in leaving where room.presence.hide(writer) {
+                actions.append(.publish(.memberLeft(room: room.channel, memberID: room.memberID(writer), reason: "Connection gone")))
             }
             rooms[topic] = room
         }
@@ -193,9 +208,9 @@ extension GatewayState {
     mutating func directChannelOpened(_ bytes: [UInt8], handshake: [UInt8], on id: ConnectionID) -> [GatewayAction] {
         let reject = [GatewayAction.rejectChannel(id, protocol: DirectWire.protocolName, id: bytes)]
         guard let peer = peers[id], let topic = RoomTopic(bytes: bytes) else { return reject }
-        // The proven person whose conversation with us this topic is.
-        guard let remote = peer.conversationTopics[bytes], !refusesDirectMessages(remote) else { return reject }
-        if let held = conversations[remote] {
+        // The proven person whose conversation with one of our people this topic is.
+        guard let conversation = peer.conversationTopics[bytes], !refusesDirectMessages(conversation.theirs) else { return reject }
+        if let held = conversations[conversation] {
             guard held == topic else { return reject }
             let (channel, steps) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: rooms[topic]?.joined == true)
             peers[id]?.rooms[topic] = channel
@@ -208,12 +223,18 @@ extension GatewayState {
         }
         let (channel, _) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: false)
         peers[id]?.rooms[topic] = channel
-        return [.openConversation(remote)]
+        return [.openConversation(conversation)]
     }
 
     /// A person was ignored (their conversation's channel closes on their connections) or unignored (it opens again).
     mutating func directRefusalChanged(_ identity: [UInt8]) -> [GatewayAction] {
-        guard let topic = conversations[identity] else { return [] }
+        var actions: [GatewayAction] = []
+        let topics = conversations.filter { $0.key.theirs == identity }.values.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+        for topic in topics { actions += directRefusalChanged(identity, conversation: topic) }
+        return actions
+    }
+
+    private mutating func directRefusalChanged(_ identity: [UInt8], conversation topic: RoomTopic) -> [GatewayAction] {
         var actions: [GatewayAction] = []
         for id in peers.keys.sorted() where peers[id]?.hosts(identity) == true {
             if refusesDirectMessages(identity) {

@@ -1,38 +1,45 @@
 import Foundation
 import HyperLog
 
-/// `GatewayState`'s side towards our user: joining, parting, saying, renaming, setting topics, and composing our
-/// entries with their Lamport clocks. Part of `GatewayState`, in its own file for length.
+/// `GatewayState`'s side towards our people: joining, parting, saying, renaming, setting topics, and composing their
+/// entries with their Lamport clocks. Every request names the person who acted (nil: the gateway's first person);
+/// each writes to their own log of a room. Part of `GatewayState`, in its own file for length.
 extension GatewayState {
 
-    mutating func setLocalNick(_ nick: String) {
-        localNick = nick
-        for topic in rooms.keys { rooms[topic]?.state.setLocalNick(nick) }
+    /// A person's nick (nil: the first person's), passed on to every room where they have a writer.
+    mutating func setLocalNick(_ nick: String, of person: [UInt8]? = nil) {
+        let person = person ?? identity.publicKey
+        people[person]?.nick = nick
+        for topic in rooms.keys {
+            if let writer = rooms[topic]?.locals[person]?.writer { rooms[topic]?.state.setLocalNick(nick, for: writer) }
+        }
     }
 
-    /// Our user joined (the room must be open): first words in a room's log say whose log it is, then the nick when
-    /// it changed, then the join; the room is announced to every peer and its present members shown.
-    mutating func joined(channel: String, nick: String, at time: Date) -> [GatewayAction] {
-        setLocalNick(nick)
+    /// One of our people joined (the room must be open with their writer: `roomOpened` or `localWriterOpened`): first
+    /// words in their log of the room say whose log it is, then the nick when it changed, then the join; the room is
+    /// announced to every peer when it is the first of our people in it, and its present members shown.
+    mutating func joined(channel: String, nick: String, person: [UInt8]? = nil, at time: Date) -> [GatewayAction] {
+        let person = person ?? identity.publicKey
+        setLocalNick(nick, of: person)
         let topic = topic(of: channel)
-        guard var room = rooms[topic] else { return [] }
+        guard var room = rooms[topic], let local = room.locals[person], let keyPair = people[person]?.keyPair else { return [] }
         room.channel = channel
         let wasJoined = room.joined
-        room.joined = true
+        room.locals[person]?.joined = true
         rooms[topic] = room
         let now = Self.milliseconds(time)
         var lines: [RoomState.LocalLine] = []
-        if room.state.identities[room.ownWriter] == nil, !room.identityComposed {
-            // So peers show us as one person in every room.
-            let proof = WriterIdentity.entryText(identity: identity, topic: topic, writer: room.ownWriter)
+        if room.state.identities[local.writer] == nil, !local.identityComposed {
+            // So peers show the person as one person in every room.
+            let proof = WriterIdentity.entryText(identity: keyPair, topic: topic, writer: local.writer)
             lines.append(.init(kind: .identity, text: proof, timestamp: now))
         }
-        if room.ownNick != nick { lines.append(.init(kind: .nick, text: nick, timestamp: now)) }
+        if room.ownNick(of: person) != nick { lines.append(.init(kind: .nick, text: nick, timestamp: now)) }
         lines.append(.init(kind: .join, text: "", timestamp: now))
-        var actions: [GatewayAction] = [.append(topic, compose(lines, in: topic)), .saveCatalogue]
-        // Our user is one person everywhere: a client that joins under another nick than the rooms we are in last
-        // recorded renames us in all of them (other gateways show one user, under the nick of the client now here).
-        actions += renamed(to: nick, at: time, except: topic)
+        var actions: [GatewayAction] = [.append(topic, writer: local.writer, compose(lines, in: topic, by: person)), .saveCatalogue]
+        // A person is one person everywhere: a client that joins under another nick than the rooms they are in last
+        // recorded renames them in all of them (other gateways show them under the nick of the client now here).
+        actions += renamed(to: nick, person: person, at: time, except: topic)
         if !wasJoined {
             actions.append(.discover(topic, true))
             for id in peers.keys.sorted() { actions += announce(topic, on: id) }
@@ -50,16 +57,17 @@ extension GatewayState {
         return actions
     }
 
-    /// Our user enters another room under a channel name that meant a joined one (a `JOIN #team secret` while the public
-    /// #team was joined with no client in it, as after a restart): the old room is left (recorded as a part) and its
-    /// members shown leaving, so the channel shows only the new room's people.
+    /// Our people enter another room under a channel name that meant a joined one (a `JOIN #team secret` while the
+    /// public #team was joined with no client in it, as after a restart): the old room is left by each of them in it
+    /// (recorded as parts) and its members shown leaving, so the channel shows only the new room's people.
     mutating func leftForAnotherRoom(channel: String, at time: Date) -> [GatewayAction] {
         let topic = topic(of: channel)
         guard let room = rooms[topic], room.joined else { return [] }
         let leaving = room.presence.sorted.map {
             GatewayAction.publish(.memberLeft(room: room.channel, memberID: room.memberID($0), reason: "Another room is \(channel) now"))
         }
-        return leaving + parted(channel: channel, reason: "entered another room of this name", at: time)
+        let inside = room.locals.filter(\.value.joined).keys.sorted { $0.lexicographicallyPrecedes($1) }
+        return leaving + inside.flatMap { parted(channel: channel, reason: "entered another room of this name", person: $0, at: time) }
     }
 
     /// A moment after our user joined a room nobody shared: if still nobody does, they are told so (once).
@@ -83,12 +91,16 @@ extension GatewayState {
         peers.values.count { $0.rooms[topic]?.isShared == true }
     }
 
-    /// Our user left: the part is recorded, the room stops being announced; its history stays.
-    mutating func parted(channel: String, reason: String, at time: Date) -> [GatewayAction] {
+    /// One of our people left: the part is recorded in their log; when the last of them leaves, the room stops being
+    /// announced. Its history stays.
+    mutating func parted(channel: String, reason: String, person: [UInt8]? = nil, at time: Date) -> [GatewayAction] {
+        let person = person ?? identity.publicKey
         let topic = topic(of: channel)
-        guard rooms[topic] != nil else { return [] }
-        var actions = [GatewayAction.append(topic, compose([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))], in: topic))]
-        rooms[topic]?.joined = false
+        guard let local = rooms[topic]?.locals[person] else { return [] }
+        var actions = [GatewayAction.append(
+            topic, writer: local.writer, compose([.init(kind: .part, text: reason, timestamp: Self.milliseconds(time))], in: topic, by: person))]
+        rooms[topic]?.locals[person]?.joined = false
+        guard rooms[topic]?.joined == false else { return actions + [.saveCatalogue] }
         // Left, a private room no longer holds its name: a later join without a key is the public room's.
         if rooms[topic]?.kind.privateKeys != nil { privateNames[fold(channel)] = nil }
         // A pending alone check is void; the next join starts afresh.
@@ -105,48 +117,57 @@ extension GatewayState {
         return actions
     }
 
-    /// A chat line from our user. The front end's msgid travels in the entry, so its echo, our history and every
-    /// other gateway agree on it.
-    mutating func said(channel: String, kind: RoomLineKind, text: String, messageID: String?, at time: Date) -> [GatewayAction] {
+    /// A chat line from one of our people. The front end's msgid travels in the entry, so its echo, our history and
+    /// every other gateway agree on it.
+    mutating func said(
+        channel: String, person: [UInt8]? = nil, kind: RoomLineKind, text: String, messageID: String?, at time: Date
+    ) -> [GatewayAction] {
         let entryKind: RoomEntry.Kind = switch kind {
         case .message: .message
         case .action: .action
         case .notice: .notice
         }
-        return appendLocal(channel, .init(kind: entryKind, text: text, timestamp: Self.milliseconds(time), messageID: messageID))
+        return appendLocal(channel, person: person, .init(kind: entryKind, text: text, timestamp: Self.milliseconds(time), messageID: messageID))
     }
 
-    mutating func setTopic(channel: String, text: String, at time: Date) -> [GatewayAction] {
-        appendLocal(channel, .init(kind: .topic, text: text, timestamp: Self.milliseconds(time)))
+    mutating func setTopic(channel: String, text: String, person: [UInt8]? = nil, at time: Date) -> [GatewayAction] {
+        appendLocal(channel, person: person, .init(kind: .topic, text: text, timestamp: Self.milliseconds(time)))
     }
 
-    /// Our user's new nick is recorded in every room they are in (where it is not their nick already).
-    mutating func renamed(to nick: String, at time: Date, except skipped: RoomTopic? = nil) -> [GatewayAction] {
-        setLocalNick(nick)
+    /// A person's new nick is recorded in every room they are in (where it is not their nick already).
+    mutating func renamed(to nick: String, person: [UInt8]? = nil, at time: Date, except skipped: RoomTopic? = nil) -> [GatewayAction] {
+        let person = person ?? identity.publicKey
+        setLocalNick(nick, of: person)
         var actions: [GatewayAction] = []
-        for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) })
-        where topic != skipped && rooms[topic]?.joined == true && rooms[topic]?.kind.isDirect == false && rooms[topic]?.ownNick != nick {
-            actions.append(.append(topic, compose([.init(kind: .nick, text: nick, timestamp: Self.milliseconds(time))], in: topic)))
+        for topic in rooms.keys.sorted(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) where topic != skipped {
+            guard let room = rooms[topic], !room.kind.isDirect, let local = room.locals[person], local.joined,
+                room.ownNick(of: person) != nick
+            else { continue }
+            actions.append(.append(
+                topic, writer: local.writer,
+                compose([.init(kind: .nick, text: nick, timestamp: Self.milliseconds(time))], in: topic, by: person)))
         }
         return actions
     }
 
-    private mutating func appendLocal(_ channel: String, _ line: RoomState.LocalLine) -> [GatewayAction] {
+    private mutating func appendLocal(_ channel: String, person: [UInt8]?, _ line: RoomState.LocalLine) -> [GatewayAction] {
+        let person = person ?? identity.publicKey
         let topic = topic(of: channel)
-        // Only into a room our user is in: a line for a channel left meanwhile is refused, never written elsewhere.
-        guard rooms[topic]?.joined == true else { return [] }
-        return [.append(topic, compose([line], in: topic))]
+        // Only into a room the person is in: a line for a channel left meanwhile is refused, never written elsewhere.
+        guard let local = rooms[topic]?.locals[person], local.joined else { return [] }
+        return [.append(topic, writer: local.writer, compose([line], in: topic, by: person))]
     }
 
-    /// New local entries for a room. Appends complete later (the shell queues them, one storage commit for those that
-    /// arrive together), so a line composed meanwhile must still sort after them: Lamport clocks continue above the
-    /// last one composed, not only above what has been ingested.
-    mutating func compose(_ lines: [RoomState.LocalLine], in topic: RoomTopic) -> [RoomEntry] {
-        guard let room = rooms[topic] else { return [] }
-        let entries = room.state.composeLocal(lines, above: room.lastComposedLamport)
+    /// New entries of one of our people for a room. Appends complete later (the shell queues them, one storage commit
+    /// for those that arrive together), so a line composed meanwhile must still sort after them: Lamport clocks
+    /// continue above the last one composed in the room (by any of our people), not only above what has been ingested.
+    mutating func compose(_ lines: [RoomState.LocalLine], in topic: RoomTopic, by person: [UInt8]? = nil) -> [RoomEntry] {
+        let person = person ?? identity.publicKey
+        guard let room = rooms[topic], let local = room.locals[person] else { return [] }
+        let entries = room.state.composeLocal(lines, above: room.lastComposedLamport, by: local.writer)
         rooms[topic]?.lastComposedLamport = max(room.lastComposedLamport, entries.last?.lamport ?? 0)
-        if let nick = entries.last(where: { $0.kind == .nick })?.text { rooms[topic]?.lastComposedNick = nick }
-        if entries.contains(where: { $0.kind == .identity }) { rooms[topic]?.identityComposed = true }
+        if let nick = entries.last(where: { $0.kind == .nick })?.text { rooms[topic]?.locals[person]?.lastComposedNick = nick }
+        if entries.contains(where: { $0.kind == .identity }) { rooms[topic]?.locals[person]?.identityComposed = true }
         return entries
     }
 

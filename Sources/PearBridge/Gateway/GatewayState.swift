@@ -44,9 +44,9 @@ struct GatewayState: Sendable {
         /// for peers that do not speak it.
         var people = Set<[UInt8]>()
         var peopleProven = false
-        /// The topic of our direct conversation with each proven person, worked out once when they were proven (a key
-        /// exchange each), so a peer's conversation opens cost a look-up, however many it sends.
-        var conversationTopics: [[UInt8]: [UInt8]] = [:]
+        /// The topic of each conversation between one of our people and a person proven here, worked out once when
+        /// they were proven (a key exchange each), so a peer's conversation opens cost a look-up, however many it sends.
+        var conversationTopics: [[UInt8]: Conversation] = [:]
 
         /// Whether this connection reaches `identity` (a person proven on it, never merely the transport key).
         func hosts(_ identity: [UInt8]) -> Bool { people.contains(identity) }
@@ -56,6 +56,21 @@ struct GatewayState: Sendable {
         }
     }
 
+    /// A person this gateway speaks for (an account; the one person of a gateway without accounts).
+    struct LocalPerson: Sendable {
+        let keyPair: Ed25519.KeyPair
+        /// The nick of their most recently registered or renamed client.
+        var nick: String?
+    }
+
+    /// A direct conversation: one of our people and another person, by identity keys.
+    struct Conversation: Hashable, Sendable {
+        let ours: [UInt8]
+        let theirs: [UInt8]
+    }
+
+    /// The gateway's first person (`identity.key`): their room logs keep the names they had before a gateway spoke
+    /// for several people, and a request that names nobody is theirs.
     let identity: Ed25519.KeyPair
     let limits: Limits
     let admission: any WriterAdmissionRule
@@ -64,15 +79,15 @@ struct GatewayState: Sendable {
     // `GatewayState+Recovery.swift`); the shell reads them.
     var rooms: [RoomTopic: RoomRecord] = [:]
     var peers: [ConnectionID: PeerRecord] = [:]
-    /// The nick of our user (the most recently registered or renamed local client); set only through
-    /// `setLocalNick` (`GatewayState+User.swift`), which passes it on to every room.
-    var localNick: String?
+    /// The people this gateway speaks for, by identity key; nicks set only through `setLocalNick`
+    /// (`GatewayState+User.swift`), which passes them on to every room.
+    var people: [[UInt8]: LocalPerson] = [:]
     /// The blind relay this gateway offers its peers (when it is reachable and relaying is on).
     var ownRelayOffer: [UInt8]?
     /// Every known writer by its discovery key (what `hypercore/alpha` channels are named by).
     var writerByDiscoveryKey: [[UInt8]: [UInt8]] = [:]
-    /// Direct conversations by the other person's identity key (their room records are in `rooms`, by topic).
-    var conversations: [[UInt8]: RoomTopic] = [:]
+    /// Direct conversations of our people (their room records are in `rooms`, by topic).
+    var conversations: [Conversation: RoomTopic] = [:]
     /// Most conversations held with no line in them yet; a peer's open for another is refused.
     static let silentConversationLimit = 64
     /// Whether a person's direct messages are refused (they are ignored here): their conversation channel is not opened.
@@ -83,6 +98,7 @@ struct GatewayState: Sendable {
         fold: @escaping @Sendable (String) -> String
     ) {
         self.identity = identity
+        people[identity.publicKey] = LocalPerson(keyPair: identity)
         self.limits = limits
         self.admission = admission ?? CappedWriterAdmission(maximum: limits.writersPerRoom)
         self.fold = fold
@@ -115,28 +131,64 @@ struct GatewayState: Sendable {
     /// `blocksRead`.
     /// `ledger` keeps the room's history (in memory when nil); what it holds of an earlier run is read back, and the
     /// logs are read on from where it stopped.
-    mutating func roomOpened(channel: String, ownWriter: [UInt8], ledger: (any RoomLedger)? = nil, kind: RoomKind = .publicRoom) {
+    /// `person` (nil: the first person) is whose writer `ownWriter` is.
+    mutating func roomOpened(
+        channel: String, person: [UInt8]? = nil, ownWriter: [UInt8], ledger: (any RoomLedger)? = nil, kind: RoomKind = .publicRoom
+    ) {
         let topic = kind.privateKeys?.topic ?? publicTopic(of: channel)
         guard rooms[topic] == nil else { return }
+        let person = person ?? identity.publicKey
         var room = RoomRecord(
-            channel: channel, topic: topic, kind: kind, ownWriter: ownWriter, rule: admission, fold: fold,
+            channel: channel, topic: topic, kind: kind, person: person, ownWriter: ownWriter, rule: admission, fold: fold,
             ledger: ledger ?? MemoryRoomLedger())
-        if let localNick { room.state.setLocalNick(localNick) }
+        if let nick = people[person]?.nick { room.state.setLocalNick(nick, for: ownWriter) }
         rooms[topic] = room
         if let key = try? DiscoveryKey.of(ownWriter) { writerByDiscoveryKey[key] = ownWriter }
     }
 
+    /// The shell opened another of our people's log of an open room (their first join of it, or at start). Their
+    /// writer is one of ours from now on (its lines are not news to our front ends; remote look-alikes of their nick
+    /// are told apart), and it is announced and replicated on every connection sharing the room. Call before
+    /// `writersRestored`, so a writer list naming it finds it ours.
+    mutating func localWriterOpened(_ topic: RoomTopic, person: [UInt8], writer: [UInt8]) -> [GatewayAction] {
+        guard var room = rooms[topic], room.locals[person] == nil else { return [] }
+        room.locals[person] = RoomRecord.LocalWriter(writer: writer)
+        room.state.addLocalWriter(writer)
+        if let nick = people[person]?.nick { room.state.setLocalNick(nick, for: writer) }
+        let fresh = room.writers.addLocal(writer)
+        rooms[topic] = room
+        if let key = try? DiscoveryKey.of(writer) { writerByDiscoveryKey[key] = writer }
+        guard fresh else { return [] }
+        return [.saveCatalogue] + spread([writer], in: topic, except: nil)
+    }
+
+    /// A person this gateway speaks for from now on (an account's key pair, at start or at its first login). Returns
+    /// whether they are new: their person topic is then announced (direct messages find them); connections made from
+    /// now on prove them (`PeopleWire`; those up already do not: their hello went once).
+    mutating func addPerson(_ keyPair: Ed25519.KeyPair) -> [GatewayAction] {
+        guard people[keyPair.publicKey] == nil else { return [] }
+        people[keyPair.publicKey] = LocalPerson(keyPair: keyPair)
+        return [.announcePerson(keyPair.publicKey)]
+    }
+
+    /// The nick a person we speak for goes by (their most recently registered or renamed client).
+    func nick(ofPerson person: [UInt8]? = nil) -> String? { people[person ?? identity.publicKey]?.nick }
+
     /// The shell opened our log of a direct conversation (first message either way, or at start from the catalogue):
     /// it is open at once (there is nothing to join), looked for on the DHT, and announced on the other person's
     /// connections, answering an open that waits. Its blocks follow as `blocksRead`.
-    mutating func conversationOpened(_ keys: DirectConversationKeys, ownWriter: [UInt8], ledger: (any RoomLedger)? = nil) -> [GatewayAction] {
+    mutating func conversationOpened(
+        _ keys: DirectConversationKeys, person: [UInt8]? = nil, ownWriter: [UInt8], ledger: (any RoomLedger)? = nil
+    ) -> [GatewayAction] {
         guard let topic = RoomTopic(bytes: keys.topic), rooms[topic] == nil else { return [] }
+        let person = person ?? identity.publicKey
         var room = RoomRecord(
-            channel: Self.conversationName(keys.counterpart), topic: topic, kind: .direct(keys), ownWriter: ownWriter,
-            rule: CappedWriterAdmission(maximum: RoomKind.directWriters), fold: fold, ledger: ledger ?? MemoryRoomLedger())
-        if let localNick { room.state.setLocalNick(localNick) }
+            channel: Self.conversationName(keys.counterpart), topic: topic, kind: .direct(keys), person: person,
+            ownWriter: ownWriter, rule: CappedWriterAdmission(maximum: RoomKind.directWriters), fold: fold,
+            ledger: ledger ?? MemoryRoomLedger())
+        if let nick = people[person]?.nick { room.state.setLocalNick(nick, for: ownWriter) }
         rooms[topic] = room
-        conversations[keys.counterpart] = topic
+        conversations[Conversation(ours: person, theirs: keys.counterpart)] = topic
         if let key = try? DiscoveryKey.of(ownWriter) { writerByDiscoveryKey[key] = ownWriter }
         return [.saveCatalogue]
     }
@@ -144,12 +196,13 @@ struct GatewayState: Sendable {
     /// A direct conversation is open for lines: announced (on the other person's connections) and looked for. Called
     /// after its stored writers are restored, so what was stored is history, not news.
     mutating func conversationReady(_ topic: RoomTopic) -> [GatewayAction] {
-        guard rooms[topic]?.kind.isDirect == true, rooms[topic]?.joined == false else { return [] }
-        rooms[topic]?.joined = true
+        guard rooms[topic]?.kind.isDirect == true, rooms[topic]?.joined == false, let ours = rooms[topic]?.locals.keys.first
+        else { return [] }
+        rooms[topic]?.locals[ours]?.joined = true
         var actions: [GatewayAction] = [.discover(topic, true)]
         for id in peers.keys.sorted() { actions += announce(topic, on: id) }
         // Our line was the last one written: they may not have it yet, so they are looked for until the channel opens.
-        if let room = rooms[topic], let counterpart = room.kind.counterpart, !canReach(counterpart),
+        if let room = rooms[topic], let counterpart = room.kind.counterpart, !canReach(counterpart, from: ours),
             history(topic, .latest(limit: 1)).last?.isLocal == true
         {
             actions.append(.seek(counterpart, true))
@@ -161,20 +214,27 @@ struct GatewayState: Sendable {
     /// person's z-base-32 key (`=` starts no channel name).
     static func conversationName(_ counterpart: [UInt8]) -> String { "=" + ZBase32.encode(counterpart) }
 
-    /// The direct conversation with a person, if one is open.
-    func conversation(with identity: [UInt8]) -> RoomTopic? { conversations[identity] }
+    /// The direct conversation of one of our people (nil: the first) with a person, if one is open.
+    func conversation(with identity: [UInt8], for person: [UInt8]? = nil) -> RoomTopic? {
+        conversations[Conversation(ours: person ?? self.identity.publicKey, theirs: identity)]
+    }
 
-    /// A chat line from our user to another person: our log of the conversation says whose it is (once), our nick when
-    /// it changed, then the line.
-    mutating func saidDirect(to identity: [UInt8], kind: RoomLineKind, text: String, messageID: String?, at time: Date) -> [GatewayAction] {
-        guard let topic = conversations[identity], let room = rooms[topic] else { return [] }
+    /// A chat line from one of our people (nil: the first) to another person: our log of the conversation says whose it
+    /// is (once), their nick when it changed, then the line.
+    mutating func saidDirect(
+        to identity: [UInt8], from person: [UInt8]? = nil, kind: RoomLineKind, text: String, messageID: String?, at time: Date
+    ) -> [GatewayAction] {
+        let ours = person ?? self.identity.publicKey
+        guard let topic = conversation(with: identity, for: ours), let room = rooms[topic], let local = room.locals[ours],
+            let keyPair = people[ours]?.keyPair
+        else { return [] }
         let now = Self.milliseconds(time)
         var lines: [RoomState.LocalLine] = []
-        if room.state.identities[room.ownWriter] == nil, !room.identityComposed {
-            let proof = WriterIdentity.entryText(identity: self.identity, topic: topic, writer: room.ownWriter)
+        if room.state.identities[local.writer] == nil, !local.identityComposed {
+            let proof = WriterIdentity.entryText(identity: keyPair, topic: topic, writer: local.writer)
             lines.append(.init(kind: .identity, text: proof, timestamp: now))
         }
-        if let localNick, room.ownNick != localNick { lines.append(.init(kind: .nick, text: localNick, timestamp: now)) }
+        if let nick = people[ours]?.nick, room.ownNick(of: ours) != nick { lines.append(.init(kind: .nick, text: nick, timestamp: now)) }
         let entryKind: RoomEntry.Kind = switch kind {
         case .message: .message
         case .action: .action
@@ -183,13 +243,14 @@ struct GatewayState: Sendable {
         lines.append(.init(kind: entryKind, text: text, timestamp: now, messageID: messageID))
         // Not reachable now: their gateway is dialled by key until the conversation's channel opens (they may share
         // no room with us, or not know the conversation yet, so nothing else would bring them).
-        let seek: [GatewayAction] = canReach(identity) ? [] : [.seek(identity, true)]
-        return [.append(topic, compose(lines, in: topic))] + seek
+        let seek: [GatewayAction] = canReach(identity, from: ours) ? [] : [.seek(identity, true)]
+        return [.append(topic, writer: local.writer, compose(lines, in: topic, by: ours))] + seek
     }
 
-    /// Whether a connection to the person is up with their conversation's channel shared (a line can reach them now).
-    func canReach(_ identity: [UInt8]) -> Bool {
-        guard let topic = conversations[identity] else { return false }
+    /// Whether a connection to the person is up with their conversation with one of our people (nil: the first) shared
+    /// (a line can reach them now).
+    func canReach(_ identity: [UInt8], from person: [UInt8]? = nil) -> Bool {
+        guard let topic = conversation(with: identity, for: person) else { return false }
         return peers.values.contains { $0.hosts(identity) && $0.rooms[topic]?.isShared == true }
     }
 
@@ -198,8 +259,11 @@ struct GatewayState: Sendable {
         peers.values.contains { $0.hosts(identity) }
     }
 
-    /// The people this gateway speaks for (one so far: the gateway's identity), proven on every connection.
-    var localPeople: [Ed25519.KeyPair] { [identity] }
+    /// The people this gateway speaks for, proven on every connection: the first person, then the others by key.
+    var localPeople: [Ed25519.KeyPair] {
+        [identity] + people.values.map(\.keyPair).filter { $0.publicKey != identity.publicKey }
+            .sorted { $0.publicKey.lexicographicallyPrecedes($1.publicKey) }
+    }
 
     /// The writers the room had when it was saved. Call before `restoredJoin`, and perform the actions (their logs are
     /// read) first: what was already stored is history, not news, and is published to nobody.
@@ -207,19 +271,20 @@ struct GatewayState: Sendable {
         admit(writers, to: topic, from: nil)
     }
 
-    /// Our user was in the room when it was saved: it is announced and looked up again. Presence starts empty, as after
-    /// any start: members show up as they write (or from peers' connections).
-    mutating func restoredJoin(_ topic: RoomTopic) -> [GatewayAction] {
-        guard rooms[topic] != nil else { return [] }
-        rooms[topic]?.joined = true
-        return [.discover(topic, true)]
+    /// One of our people (nil: the first) was in the room when it was saved: it is announced and looked up again.
+    /// Presence starts empty, as after any start: members show up as they write (or from peers' connections).
+    mutating func restoredJoin(_ topic: RoomTopic, person: [UInt8]? = nil) -> [GatewayAction] {
+        let person = person ?? identity.publicKey
+        guard let room = rooms[topic], room.locals[person] != nil else { return [] }
+        rooms[topic]?.locals[person]?.joined = true
+        return room.joined ? [] : [.discover(topic, true)]
     }
 
     /// Verified blocks of a writer's log, from where the room stopped ingesting it, in index order.
     mutating func blocksRead(_ topic: RoomTopic, writer: [UInt8], from first: UInt64, blocks: [[UInt8]]) -> [GatewayAction] {
         guard var room = rooms[topic] else { return [] }
         var actions: [GatewayAction] = []
-        for events in room.state.ingest(author: writer, from: first, blocks: blocks) where writer != room.ownWriter {
+        for events in room.state.ingest(author: writer, from: first, blocks: blocks) where !room.isLocal(writer) {
             for case .skipped(let author, let index) in events { actions.append(.skippedBlock(topic, writer: author, index: index)) }
             actions += room.roomEvents(for: events, author: writer).map(GatewayAction.publish)
         }
@@ -238,7 +303,10 @@ struct GatewayState: Sendable {
         var state = RoomState(
             topic: topic, localWriter: room.ownWriter, fold: fold, contentKey: room.kind.contentKey, restoringFrom: room.state.ledger)
         state.restoreNickHolders(room.state.nickHolders)
-        if let localNick { state.setLocalNick(localNick) }
+        for (person, local) in room.locals {
+            state.addLocalWriter(local.writer)
+            if let nick = people[person]?.nick { state.setLocalNick(nick, for: local.writer) }
+        }
         rooms[topic]?.state = state
     }
 
@@ -251,13 +319,15 @@ struct GatewayState: Sendable {
     /// Our entries for the room could not be stored (none of the batch was): what they would have recorded is
     /// composed again next time (the nick, the identity proof) rather than assumed written. Clocks stay above them,
     /// which leaves a harmless gap.
-    mutating func appendFailed(_ topic: RoomTopic) {
-        rooms[topic]?.lastComposedNick = nil
-        rooms[topic]?.identityComposed = false
+    mutating func appendFailed(_ topic: RoomTopic, writer: [UInt8]) {
+        guard let person = rooms[topic]?.person(writing: writer) else { return }
+        rooms[topic]?.locals[person]?.lastComposedNick = nil
+        rooms[topic]?.locals[person]?.identityComposed = false
     }
 
-    mutating func appended(_ topic: RoomTopic, from first: UInt64, blocks: [[UInt8]]) -> [GatewayAction] {
-        guard let writer = rooms[topic]?.ownWriter else { return [] }
+    /// Our entries were appended (`writer` nil: the room's first local writer).
+    mutating func appended(_ topic: RoomTopic, writer: [UInt8]? = nil, from first: UInt64, blocks: [[UInt8]]) -> [GatewayAction] {
+        guard let writer = writer ?? rooms[topic]?.ownWriter else { return [] }
         return blocksRead(topic, writer: writer, from: first, blocks: blocks)
     }
 
@@ -299,6 +369,13 @@ struct GatewayState: Sendable {
         }
         guard !fresh.isEmpty else { return actions }
         actions.append(.saveCatalogue)
+        return actions + spread(fresh, in: topic, except: origin)
+    }
+
+    /// New writers of a room are replicated on every connection sharing it, and passed on to the connections other
+    /// than the one that named them.
+    mutating func spread(_ fresh: [[UInt8]], in topic: RoomTopic, except origin: ConnectionID?) -> [GatewayAction] {
+        var actions: [GatewayAction] = []
         let gossips = rooms[topic]?.kind.isDirect == false
         for id in peers.keys.sorted() where peers[id]?.rooms[topic]?.isShared == true {
             for key in fresh { actions += startReplication(of: key, on: id) }
@@ -330,7 +407,7 @@ struct GatewayState: Sendable {
     func memberIDs(nicknamed foldedNick: String) -> [String] {
         var ids = Set<String>()
         for room in rooms.values {
-            for writer in room.writers.sorted where writer != room.ownWriter && fold(room.state.displayNick(for: writer)) == foldedNick {
+            for writer in room.writers.sorted where !room.isLocal(writer) && fold(room.state.displayNick(for: writer)) == foldedNick {
                 ids.insert(room.memberID(writer))
             }
         }

@@ -1,10 +1,11 @@
 import Synchronization
 import SwarmEngine
 
-/// Our local entries waiting for the next commit, per room, in the order they were composed.
+/// Our local entries waiting for the next commit, per room and local writer (each person writes to their own log of
+/// a room), in the order they were composed.
 ///
 /// Why: the gateway handles every job that queued up meanwhile before it commits, so a burst of lines (a paste,
-/// several clients at once) becomes one append per room: one signature, one tree update, one transaction and one
+/// several clients at once) becomes one append per log: one signature, one tree update, one transaction and one
 /// fsync, however many lines it holds, instead of one of each per line (group commit). A pure value: the gateway
 /// takes the batches and commits them.
 struct PendingAppends {
@@ -13,9 +14,10 @@ struct PendingAppends {
         let completion: RequestCompletion?
     }
 
-    /// One room's share of a commit: the blocks to append, in order, and the requests waiting on them.
+    /// One log's share of a commit: the blocks to append, in order, and the requests waiting on them.
     struct Commit {
         let topic: RoomTopic
+        let writer: [UInt8]
         let blocks: [[UInt8]]
         let completions: [RequestCompletion]
     }
@@ -31,27 +33,33 @@ struct PendingAppends {
         }
     }
 
-    private var byRoom: [RoomTopic: [Batch]] = [:]
-    /// Rooms in the order their first waiting batch arrived (commits follow it).
-    private var order: [RoomTopic] = []
+    private struct Log: Hashable {
+        let topic: RoomTopic
+        let writer: [UInt8]
+    }
+
+    private var byLog: [Log: [Batch]] = [:]
+    /// Logs in the order their first waiting batch arrived (commits follow it).
+    private var order: [Log] = []
 
     var isEmpty: Bool { order.isEmpty }
 
-    mutating func add(_ batch: Batch, to topic: RoomTopic) {
-        if byRoom[topic] == nil { order.append(topic) }
-        byRoom[topic, default: []].append(batch)
+    mutating func add(_ batch: Batch, to topic: RoomTopic, writer: [UInt8]) {
+        let log = Log(topic: topic, writer: writer)
+        if byLog[log] == nil { order.append(log) }
+        byLog[log, default: []].append(batch)
     }
 
-    /// Everything waiting, one commit per room, taken out.
+    /// Everything waiting, one commit per log, taken out.
     mutating func takeAll() -> [Commit] {
         defer {
-            byRoom = [:]
+            byLog = [:]
             order = []
         }
-        return order.map { topic in
-            let batches = byRoom[topic] ?? []
+        return order.map { log in
+            let batches = byLog[log] ?? []
             return Commit(
-                topic: topic, blocks: batches.flatMap { $0.entries.map { $0.encoded() } },
+                topic: log.topic, writer: log.writer, blocks: batches.flatMap { $0.entries.map { $0.encoded() } },
                 completions: batches.compactMap(\.completion))
         }
     }

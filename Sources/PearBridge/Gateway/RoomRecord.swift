@@ -1,18 +1,33 @@
 import Foundation
 import HyperLog
 
-/// One room as the gateway holds it: what its entries say (`RoomState`), its writers, whether our user is in it,
-/// and who is shown present. Pure; part of `GatewayState`.
+/// One room as the gateway holds it: what its entries say (`RoomState`), its writers, which of the people this
+/// gateway speaks for are in it (each with a writer log of their own), and who is shown present. Pure; part of
+/// `GatewayState`.
 struct RoomRecord: Sendable {
-    /// The channel name as our user last joined it (rooms are named by it towards front ends).
+    /// A person this gateway speaks for, as a writer of this room: their own log, signed with the gateway's store keys
+    /// and bound to the person by an identity entry, so peers show each person as themselves.
+    struct LocalWriter: Sendable {
+        let writer: [UInt8]
+        /// A client of the person is in the room (it is announced and its lines shown while anyone here is).
+        var joined = false
+        /// The nick of the person's last nick entry composed (its append may still be under way).
+        var lastComposedNick: String?
+        /// The person's identity entry was composed (its append may still be under way): it is written once.
+        var identityComposed = false
+    }
+
+    /// The channel name as our users last joined it (rooms are named by it towards front ends).
     var channel: String
     let topic: RoomTopic
     let kind: RoomKind
     var state: RoomState
-    /// Our own writer log's key in this room.
+    /// The room's first local writer: the one the room channel's hello names (the others are announced in writer lists,
+    /// like anyone's).
     let ownWriter: [UInt8]
+    /// The writers of the people this gateway speaks for, by person (identity key).
+    var locals: [[UInt8]: LocalWriter]
     var writers: RoomWriters
-    var joined = false
     var presence = RoomPresence()
     /// Our user joined while nobody shared the room: the alone check is pending, or done.
     var waitingForPeers = false
@@ -20,10 +35,6 @@ struct RoomRecord: Sendable {
     var toldAlone = false
     /// The Lamport clock of the last local entry composed (its append may still be under way).
     var lastComposedLamport: UInt64 = 0
-    /// The nick of the last local nick entry composed (its append may still be under way).
-    var lastComposedNick: String?
-    /// Our identity entry was composed (its append may still be under way): it is written once.
-    var identityComposed = false
 
     /// Our own log of the room holds less than it is known to have (its store was lost or rolled back): how much it
     /// has and how much it should have, while peers give it back. Nothing can be sent in the room until then.
@@ -32,18 +43,35 @@ struct RoomRecord: Sendable {
     /// A nick was shown for someone for the first time (the catalogue keeps who holds which nick).
     var holdersChanged = false
 
-    /// The nick our log last recorded in this room (or is recording).
-    var ownNick: String? { lastComposedNick ?? state.nicks.wish(of: ownWriter) }
+    /// Whether anyone this gateway speaks for is in the room: it is announced to peers, looked for, and its events are
+    /// shown.
+    var joined: Bool { locals.values.contains(where: \.joined) }
 
-    /// A room over `ledger`: what it holds of an earlier run (if anything) is read back (`RoomState(restoringFrom:)`).
+    /// Whether a writer is one of ours (its lines are shown by the front ends themselves, never as a remote event).
+    func isLocal(_ writer: [UInt8]) -> Bool { state.localWriters.contains(writer) }
+
+    /// The person whose writer this is, if it is one of ours.
+    func person(writing writer: [UInt8]) -> [UInt8]? {
+        locals.first { $0.value.writer == writer }?.key
+    }
+
+    /// The nick the person's log last recorded in this room (or is recording).
+    func ownNick(of person: [UInt8]) -> String? {
+        guard let local = locals[person] else { return nil }
+        return local.lastComposedNick ?? state.nicks.wish(of: local.writer)
+    }
+
+    /// A room over `ledger`, opened with `person`'s writer: what it holds of an earlier run (if anything) is read back
+    /// (`RoomState(restoringFrom:)`).
     init(
-        channel: String, topic: RoomTopic, kind: RoomKind = .publicRoom, ownWriter: [UInt8], rule: any WriterAdmissionRule,
-        fold: @escaping @Sendable (String) -> String, ledger: any RoomLedger = MemoryRoomLedger()
+        channel: String, topic: RoomTopic, kind: RoomKind = .publicRoom, person: [UInt8], ownWriter: [UInt8],
+        rule: any WriterAdmissionRule, fold: @escaping @Sendable (String) -> String, ledger: any RoomLedger = MemoryRoomLedger()
     ) {
         self.channel = channel
         self.topic = topic
         self.kind = kind
         self.ownWriter = ownWriter
+        locals = [person: LocalWriter(writer: ownWriter)]
         state = RoomState(topic: topic, localWriter: ownWriter, fold: fold, contentKey: kind.contentKey, restoringFrom: ledger)
         writers = RoomWriters(own: ownWriter, rule: rule)
     }
@@ -83,7 +111,7 @@ struct RoomRecord: Sendable {
     /// The chat line of a history line, or nil for entries that are not chat lines (nicks, joins, topics), and, in a
     /// direct conversation, for lines of any log but ours and the other person's proven ones.
     func chatLine(_ line: RoomHistory.Line) -> RoomLine? {
-        if let counterpart = kind.counterpart, line.position.author != ownWriter,
+        if let counterpart = kind.counterpart, !isLocal(line.position.author),
             state.identities[line.position.author] != counterpart
         {
             return nil
@@ -100,7 +128,7 @@ struct RoomRecord: Sendable {
         author.nick = state.nick(of: line.position.author, at: line.position)
         return RoomLine(
             id: Self.messageID(line), time: Date(timeIntervalSince1970: Double(line.entry.timestamp) / 1000),
-            author: author, kind: kind, text: line.entry.text, isLocal: line.position.author == ownWriter)
+            author: author, kind: kind, text: line.entry.text, isLocal: isLocal(line.position.author))
     }
 
     /// Turns what a remote author's entries did into room events (only while our user is in the room), showing the
@@ -110,10 +138,10 @@ struct RoomRecord: Sendable {
         if let counterpart = kind.counterpart {
             // A direct conversation shows only the other person's chat lines, and only from a log that proved it is
             // theirs (a log claiming another identity, or none, is read and never shown).
-            guard state.identities[author] == counterpart else { return [] }
+            guard state.identities[author] == counterpart, let ours = locals.keys.first else { return [] }
             return events.compactMap { event in
                 guard case .line(let line) = event, let chat = chatLine(line) else { return nil }
-                return .directLine(line: chat)
+                return .directLine(to: ours, line: chat)
             }
         }
         var out: [RoomEvent] = []
@@ -131,7 +159,7 @@ struct RoomRecord: Sendable {
             case .joined:
                 ensurePresent()
             case .nickChanged(let changed, _, let to):
-                guard changed != ownWriter else { continue }
+                guard !isLocal(changed) else { continue }
                 if presence.isShown(changed) {
                     out.append(.memberRenamed(memberID: memberID(changed), nick: to))
                     holdersChanged = state.showed(changed) || holdersChanged

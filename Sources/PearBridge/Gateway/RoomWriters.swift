@@ -54,6 +54,12 @@ struct RoomWriters: Sendable {
         return .admitted
     }
 
+    /// Another local person's writer: ours, so not subject to the rule (which bounds what peers can add); returns
+    /// whether it is new.
+    mutating func addLocal(_ key: [UInt8]) -> Bool {
+        keys.insert(key).inserted
+    }
+
     /// A writer whose log could not be opened is forgotten, so a later announcement can try again.
     mutating func remove(_ key: [UInt8]) {
         keys.remove(key)

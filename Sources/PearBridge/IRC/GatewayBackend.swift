@@ -28,9 +28,37 @@ public final class GatewayBackend: ChatBackend {
         service = PearServ(
             gateway: gateway, connector: connector, logins: logins, transportKey: transportKey,
             accountsChanged: { Self.tell(standings, continuation) })
+        let people = logins?.people
+        // Every account's person is known from the start, so a direct line finds its account without a query.
+        _ = people?.everyone()
+        let firstPerson = gateway.identity.keyPair.publicKey
         subscription = gateway.roomEvents.subscribe { event in
-            for backendEvent in Self.backendEvents(for: event) { continuation.yield(backendEvent) }
+            var account: String?
+            if case .directLine(let to, _) = event {
+                // To one person's clients only: a gateway never shows one person's messages to another. Without
+                // accounts, its one person's are every client's.
+                account = people?.account(of: to)
+                guard account != nil || to == firstPerson else { return }
+            }
+            for backendEvent in Self.backendEvents(for: event, account: account) { continuation.yield(backendEvent) }
         }
+    }
+
+    /// Whose request it is: the person of the account that acted (each account is its own identity), or, for a client
+    /// without a login, the gateway's first person (only a gateway without accounts has such clients, and its first
+    /// account keeps that person's identity). Throws for an account the gateway cannot place: its request must not be
+    /// written as anyone else's.
+    func person(of account: String?) throws(UnknownPerson) -> [UInt8] {
+        guard let account else { return gateway.identity.keyPair.publicKey }
+        guard let person = logins?.people.known(account) ?? logins?.people.person(of: account) else {
+            throw UnknownPerson(account: account)
+        }
+        return person.keyPair.publicKey
+    }
+
+    struct UnknownPerson: Error, CustomStringConvertible {
+        let account: String
+        var description: String { "the gateway could not find the person of account \(account)" }
     }
 
     /// Tells the IRC core what accounts' logins grant now, where that changed since it was last told (a demoted admin
@@ -45,31 +73,52 @@ public final class GatewayBackend: ChatBackend {
     }
 
     public func handle(_ request: BackendRequest) async {
+        await handle(request, account: nil)
+    }
+
+    /// What a local user did, for the person of their account.
+    public func handle(_ request: BackendRequest, account: String?) async {
+        let person: [UInt8]
+        do {
+            person = try self.person(of: account)
+        } catch {
+            return gateway.logger.error("a request was dropped", metadata: ["reason": "\(error)"])
+        }
         if case .joined(let channel, let nick, let key?) = request {
-            return await joinPrivate(channel, nick: nick, key: key)
+            return await joinPrivate(channel, nick: nick, key: key, person: person)
         }
         guard let request = Self.gatewayRequest(for: request) else { return }
         // Chat lines are queued, not waited on one by one (the IRC core hands requests over one at a time, so waiting
         // would allow one commit per line; queued, a burst shares one). Everything else is waited on, so what comes
         // after a JOIN finds the room.
         if case .say = request {
-            gateway.submit(request)
+            gateway.submit(request, as: person)
         } else {
-            await gateway.handle(request)
+            await gateway.handle(request, as: person)
         }
+    }
+
+    public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
+        await keep(request, account: nil, stored: stored)
     }
 
     /// A chat line, shown on IRC once the gateway reports it committed (or its failure): queued without waiting, so a
     /// burst shares one commit.
-    public func keep(_ request: BackendRequest, stored: @escaping @Sendable (String?) -> Void) async {
+    public func keep(_ request: BackendRequest, account: String?, stored: @escaping @Sendable (String?) -> Void) async {
+        let person: [UInt8]
+        do {
+            person = try self.person(of: account)
+        } catch {
+            return stored("\(error)")
+        }
         guard let request = Self.gatewayRequest(for: request) else { return stored(nil) }
-        gateway.submit(request, stored: stored)
+        gateway.submit(request, as: person, stored: stored)
     }
 
     /// `JOIN #team secret`: the private room of that name and secret (Argon2id, tens of milliseconds: on Swift's
     /// shared pool, not the gateway's or the IRC loop's thread), or of an invite given as the key. Returns once joined
     /// (the IRC core asks for history in order after it, so a replay is never the public room's).
-    func joinPrivate(_ channel: String, nick: String, key: String) async {
+    func joinPrivate(_ channel: String, nick: String, key: String, person: [UInt8]) async {
         let gateway = self.gateway
         let folded = Gateway.fold(channel)
         await Task.detached {
@@ -84,15 +133,26 @@ public final class GatewayBackend: ChatBackend {
                     return
                 }
             }
-            await gateway.handle(.joinPrivate(room: channel, nick: nick, keys: keys))
+            await gateway.handle(.joinPrivate(room: channel, nick: nick, keys: keys), as: person)
         }.value
     }
 
     /// A private message to a remote person: the target resolved to an identity (`DirectTarget`), the line stored in
     /// our log of the conversation, then reported sent, or held while their gateway is not connected.
     public func carry(_ request: BackendRequest, done: @escaping @Sendable (PrivateDelivery) -> Void) async {
+        await carry(request, account: nil, done: done)
+    }
+
+    /// A private message from the person of `account`.
+    public func carry(_ request: BackendRequest, account: String?, done: @escaping @Sendable (PrivateDelivery) -> Void) async {
         guard case .remoteDirectMessage(let userID, let target, _, let kind, let text, let id, let time) = request else {
             return done(.failed("not a private message"))
+        }
+        let person: [UInt8]
+        do {
+            person = try self.person(of: account)
+        } catch {
+            return done(.failed("\(error)"))
         }
         let identity: [UInt8]
         switch await DirectTarget.resolve(userID: userID, target: target, gateway: gateway) {
@@ -114,7 +174,7 @@ public final class GatewayBackend: ChatBackend {
         }
         let gateway = self.gateway
         // Told when stored, in the order stored (whether their gateway is connected is read there and then).
-        gateway.submit(.sayDirect(to: identity, kind: lineKind, text: body, id: id, time: time)) { failure in
+        gateway.submit(.sayDirect(to: identity, kind: lineKind, text: body, id: id, time: time), as: person) { failure in
             if let failure { return done(.failed(failure)) }
             done(gateway.isConnected(identity) ? .sent : .held(away: "is not online: your message is kept and reaches them when both of you are online"))
         }
@@ -145,8 +205,9 @@ public final class GatewayBackend: ChatBackend {
         }
     }
 
-    /// The IRC events a room event makes (a long line makes several; the first keeps the entry's msgid).
-    static func backendEvents(for event: RoomEvent) -> [BackendEvent] {
+    /// The IRC events a room event makes (a long line makes several; the first keeps the entry's msgid). `account`: whose
+    /// clients a direct line is for (nil: every local client, on a gateway without accounts).
+    static func backendEvents(for event: RoomEvent, account: String? = nil) -> [BackendEvent] {
         switch event {
         case .memberJoined(let room, let member):
             return [.remoteJoined(channel: room, user: IRCRoomMember.remoteUser(member, room: room))]
@@ -173,24 +234,30 @@ public final class GatewayBackend: ChatBackend {
             return [.channelCreated(channel: room, time: time)]
         case .gatewayNotice(let room, let text):
             return [.serviceNotice(channel: room, text: IRCRoomText.oneLine(text))]
-        case .directLine(let line):
+        case .directLine(_, let line):
             let kind: ChatLineKind = line.kind == .notice ? .notice : .privmsg
             let user = IRCRoomMember.remoteUser(line.author, room: "a private conversation")
             return IRCRoomText.lines(IRCRoomText.cleaned(line.text)).enumerated().map { part, piece in
                 .remotePrivateMessage(
                     user: user, kind: kind, text: line.kind == .action ? IRCRoomText.wrapAction(piece) : piece,
-                    id: part == 0 ? line.id : "\(line.id).\(part)", time: line.time)
+                    id: part == 0 ? line.id : "\(line.id).\(part)", time: line.time, account: account)
             }
         }
     }
 
     public func history(_ query: HistoryQuery) async -> [ChatLine] {
+        await history(query, account: nil)
+    }
+
+    /// A room's history, or a direct conversation's of the person of `account`.
+    public func history(_ query: HistoryQuery, account: String?) async -> [ChatLine] {
         if let remote = PrivateConversation.remoteTarget(of: query.channel) {
             // A direct conversation: our lines went to them, theirs came to us.
-            guard case .person(let identity) = await DirectTarget.resolve(userID: remote.userID, target: remote.target, gateway: gateway)
+            guard let person = try? self.person(of: account),
+                case .person(let identity) = await DirectTarget.resolve(userID: remote.userID, target: remote.target, gateway: gateway)
             else { return [] }
-            let lines = await gateway.directHistory(with: identity, window: Self.window(of: query))
-            let ownNick = await gateway.localNick ?? "*"
+            let lines = await gateway.directHistory(with: identity, for: person, window: Self.window(of: query))
+            let ownNick = await gateway.localNick(of: person) ?? "*"
             // Our lines went to them as the client names them now (the query's target), so they file with theirs.
             let theirNick = remote.target.isEmpty ? lines.first(where: { !$0.isLocal })?.author.nick ?? ZBase32.encode(identity) : remote.target
             return lines.map { Self.chatLine($0, to: $0.isLocal ? theirNick : ownNick) }
@@ -228,13 +295,18 @@ public final class GatewayBackend: ChatBackend {
 
     /// Rooms and direct conversations (named by the other person's nick), each with its latest line in the window.
     public func historyTargets(_ query: HistoryTargetsQuery) async -> [HistoryTarget] {
+        await historyTargets(query, account: nil)
+    }
+
+    public func historyTargets(_ query: HistoryTargetsQuery, account: String?) async -> [HistoryTarget] {
+        guard let person = try? self.person(of: account) else { return [] }
         var found: [HistoryTarget] = []
         for channel in query.channels where !PrivateConversation.isConversation(channel) {
             if let latest = await gateway.latestLineTime(room: channel) {
                 found.append(HistoryTarget(name: channel, latest: latest))
             }
         }
-        for conversation in await gateway.conversations() {
+        for conversation in await gateway.conversations(for: person) {
             if let latest = conversation.latest { found.append(HistoryTarget(name: conversation.nick, latest: latest)) }
         }
         return query.select(found)
@@ -242,12 +314,22 @@ public final class GatewayBackend: ChatBackend {
 
     /// Logins to the gateway's accounts (`AccountLogins`); without accounts, SASL answers "failed" (clients then
     /// register without: the gateway serves its owner on loopback).
+    /// A login granted makes the gateway speak for the account's person (if it did not already: an account added since
+    /// it started) before anything the client does reaches it.
     public func verdict(_ credentials: SASLCredentials) async -> AuthenticationVerdict {
-        await logins?.verdict(credentials) ?? .refused
+        guard let logins else { return .refused }
+        let verdict = await logins.verdict(credentials)
+        guard case .granted(let login) = verdict else { return verdict }
+        guard let person = logins.people.person(of: login.account) else {
+            return .unavailable("the gateway could not read your account's identity; try again later")
+        }
+        gateway.addPerson(person.keyPair)
+        return verdict
     }
 
     public func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? {
-        await logins?.authenticate(credentials)
+        if case .granted(let login) = await verdict(credentials) { return login }
+        return nil
     }
 
     public func scramCredentials(for account: String) async -> SCRAMCredentials? {

@@ -47,8 +47,8 @@ extension PearServ {
                 var lines = ["Added \(added.name) (\(added.role.rawValue)), identity \(ZBase32.encode(added.identity))."]
                 if first {
                     lines.append("This gateway has an account now: every new connection must log in (SASL, or PASS \(added.name):PASSWORD).")
-                } else if added.identity != gateway.identity.keyPair.publicKey {
-                    lines.append("Note: this gateway speaks for one person so far (the first account); \(added.name) cannot log in until several people per gateway are built.")
+                } else {
+                    lines.append("\(added.name) is a person of their own in the rooms: their lines are signed with this identity.")
                 }
                 return lines
             case "remove":

@@ -91,12 +91,12 @@ public struct PearServ: Sendable {
         case "identity":
             // The identity is the person's (what others /msg by key); the transport key is what peers see a connection
             // come from (`pearircd identity` prints both).
-            return ["Your public key: \(gateway.identity.publicKeyText)"]
+            return ["Your public key: \(ZBase32.encode(ownIdentity(account)))"]
                 + (transportKey.map { ["This gateway's transport key (its connections): \(ZBase32.encode($0))"] } ?? [])
         case "ignore", "unignore":
             let command = words[0].lowercased()
             guard words.count == 2 else { return ["Usage: \(command) NICK|KEY"] }
-            return await ignore(words[1], command == "ignore")
+            return await ignore(words[1], command == "ignore", by: account)
         case "ignores":
             let ignored = gateway.ignores.all
             guard !ignored.isEmpty else { return ["You ignore nobody."] }
@@ -149,9 +149,14 @@ public struct PearServ: Sendable {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 
+    /// The identity of the person asking: their account's (each account is its own person), else the gateway's one person.
+    func ownIdentity(_ account: String?) -> [UInt8] {
+        account.flatMap { logins?.people.person(of: $0)?.keyPair.publicKey } ?? gateway.identity.keyPair.publicKey
+    }
+
     /// `ignore` / `unignore`: a nick shown in one of our rooms, or a key (an identity, or a writer key for someone whose
     /// log proved none).
-    func ignore(_ target: String, _ ignoring: Bool) async -> [String] {
+    func ignore(_ target: String, _ ignoring: Bool, by account: String? = nil) async -> [String] {
         let ids: [String]
         if let key = ZBase32.decode(target.lowercased()), key.count == 32 {
             ids = [ZBase32.encode(key)]
@@ -159,7 +164,7 @@ public struct PearServ: Sendable {
             ids = await gateway.people(nicknamed: target)
         }
         guard let id = ids.first else { return ["No one called \(target) is in your rooms; give their key instead (/whois shows it)."] }
-        guard id != gateway.identity.publicKeyText else { return ["That is you."] }
+        guard id != ZBase32.encode(ownIdentity(account)) else { return ["That is you."] }
         guard ids.count == 1 else {
             return ["\(target) names \(ids.count) people here; say which by key:"] + ids.map { "  \($0)" }
         }

@@ -1,3 +1,4 @@
+import Sodium
 import CompactEncoding
 import Logging
 import LoopExecutors
@@ -47,12 +48,13 @@ public final class GatewayNode: Sendable {
     private let logger: Logger
 
     /// - Parameters:
-    ///   - identity: the person the gateway speaks for (their logs are signed with it; proven to peers on each
-    ///     connection, `PeopleWire`).
+    ///   - identity: the gateway's first person (their logs are signed with it; proven to peers on each connection,
+    ///     `PeopleWire`); `people`: the others it speaks for (its other accounts).
     ///   - transportKey: the gateway's own key, which its connections (Noise) and its DHT server run under; nil loads
     ///     (or creates) `transport.key` in the data directory.
     public init(
-        directory: DataDirectory, identity: Identity, transportKey: Identity? = nil, configuration: Configuration,
+        directory: DataDirectory, identity: Identity, people: [Ed25519.KeyPair] = [], transportKey: Identity? = nil,
+        configuration: Configuration,
         group: (any EventLoopGroup)? = nil, transport: (any PeerTransport)? = nil, discovery: (any PeerDiscovery)? = nil,
         logger: Logger
     ) throws {
@@ -69,7 +71,9 @@ public final class GatewayNode: Sendable {
         let discovery: any PeerDiscovery = swarm.map { CombinedPeerDiscovery([staticPeers, $0]) } ?? staticPeers
         // The gateway runs on the peers' event loop, when there is one (see `Gateway.unownedExecutor`).
         let executor = group.map { EventLoopExecutor($0.next()) }
-        let gateway = try Gateway(directory: directory, identity: identity, logger: logger, discovery: discovery, executor: executor) { key, reason in
+        let gateway = try Gateway(
+            directory: directory, identity: identity, people: people, logger: logger, discovery: discovery, executor: executor
+        ) { key, reason in
             manager.ban(key, reason: "\(reason)")
         }
         let connections = PeerConnectionManager(

@@ -9,8 +9,8 @@ import Testing
 @testable import PearBridge
 
 /// Logins against the accounts database (issue 20): PLAIN (and PASS) by password, EXTERNAL by a registered
-/// certificate, SCRAM confirmed; disabled and removed accounts refused; admins are operators; the gateway speaks for
-/// the account holding its identity only (until several people per gateway exist); roles read afresh.
+/// certificate, SCRAM confirmed; disabled and removed accounts refused; admins are operators; every account is a person
+/// of its own (`AccountPeople`); roles read afresh.
 // Serialized: two tests hold a hashing slot with a blocking wait (as a hash does), each taking a thread of the small
 // cooperative pool; run together they could take both.
 @Suite(.serialized) struct AccountLoginsTests {
@@ -26,7 +26,7 @@ import Testing
     static func fixture(hashing: HashingGate = HashingGate()) throws -> Fixture {
         let (database, file) = try AccountDatabaseTests.database()
         let identity = Ed25519.randomKeyPair()
-        let logins = AccountLogins(database: database, servedIdentity: identity.publicKey, hashing: hashing, logger: Logger(label: "test"))
+        let logins = AccountLogins(database: database, hashing: hashing, logger: Logger(label: "test"))
         return Fixture(database: database, logins: logins, identity: identity, file: file)
     }
 
@@ -66,13 +66,24 @@ import Testing
         #expect(f.logins.role(of: "alice") == nil)
     }
 
-    @Test func onlyTheAccountHoldingTheGatewaysIdentityLogsInForNow() async throws {
+    @Test func everyAccountLogsInAsAPersonOfItsOwn() async throws {
         let f = try Self.fixture()
         defer { f.cleanUp() }
         try f.database.add(AccountName("owner"), password: Array("pw-owner".utf8), role: .admin, identity: f.identity)
-        try f.database.add(AccountName("guest"), password: Array("pw-guest".utf8), role: .user)
-        #expect(await f.logins.authenticate(.plain(user: "guest", password: "pw-guest")) == nil)
+        let guest = try f.database.add(AccountName("Guest"), password: Array("pw-guest".utf8), role: .user)
+        #expect(await f.logins.authenticate(.plain(user: "guest", password: "pw-guest")) == AccountLogin(account: "Guest", isOperator: false))
         #expect(await f.logins.authenticate(.plain(user: "owner", password: "pw-owner"))?.account == "owner")
+        // Each account is its own identity; looked up once, then known without a query (the IRC loop's msgids).
+        #expect(f.logins.people.known("guest") == nil)
+        #expect(f.logins.people.person(of: "GUEST")?.keyPair.publicKey == guest.identity)
+        #expect(f.logins.people.known("guest")?.account == "Guest")
+        #expect(f.logins.people.person(of: "owner")?.keyPair.publicKey == f.identity.publicKey)
+        #expect(f.logins.people.account(of: f.identity.publicKey) == "owner")
+        #expect(f.logins.people.account(of: guest.identity) == "Guest")
+        #expect(f.logins.people.person(of: "nobody") == nil && f.logins.people.person(of: "no body") == nil)
+        try f.database.add(AccountName("off"), password: Array("pw".utf8), role: .user)
+        try f.database.setDisabled(AccountName("off"), true)
+        #expect(Set(f.logins.people.everyone().map(\.account)) == ["owner", "Guest"], "disabled accounts are nobody the gateway speaks for")
         #expect(f.logins.role(of: "guest") == .user)
         #expect(f.logins.role(of: "owner") == .admin)
         #expect(f.logins.role(of: nil) == nil, "with accounts, no login means no role")

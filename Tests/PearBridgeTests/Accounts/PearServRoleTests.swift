@@ -24,7 +24,7 @@ import Testing
         let gateway = try await TestGateway.make(name)
         let (database, file) = try AccountDatabaseTests.database()
         let logins = AccountLogins(
-            database: database, servedIdentity: gateway.gateway.identity.keyPair.publicKey, logger: Logger(label: "test"))
+            database: database, logger: Logger(label: "test"))
         try database.add(AccountName("root"), password: Array("root-pw".utf8), role: .admin, identity: gateway.gateway.identity.keyPair)
         try database.add(AccountName("ursula"), password: Array("ursula-pw".utf8), role: .user)
         let accounts = AccountLoginsTests.Fixture(database: database, logins: logins, identity: gateway.gateway.identity.keyPair, file: file)

@@ -30,7 +30,7 @@ import Testing
     static func describe(_ actions: [GatewayAction]) -> [String] {
         actions.map { action in
             switch action {
-            case .append(_, let entries):
+            case .append(_, _, let entries):
                 "append \(entries.map { "\($0.kind)@\($0.lamport)" }.joined(separator: ","))"
             case .openReplica(_, let writer): "openReplica \(writer[0])"
             case .openChannel(let id, let name, _, _): "open \(id) \(name)"
@@ -52,7 +52,8 @@ import Testing
             case .checkAlone: "checkAlone"
             case .saveCatalogue: "save"
             case .publish(let event): "publish \(Self.describe(event))"
-            case .openConversation(let identity): "openConversation \(identity[0])"
+            case .openConversation(let conversation): "openConversation \(conversation.theirs[0])"
+            case .announcePerson(let person): "announcePerson \(person[0])"
             case .seek(let identity, let seeking): "\(seeking ? "seek" : "unseek") \(identity[0])"
             case .skippedBlock(_, let writer, let index): "skipped \(writer[0])#\(index)"
             case .peopleProven(let id, let people): "people \(id) \(people.map { "\($0[0])" }.joined(separator: ","))"
@@ -70,7 +71,7 @@ import Testing
         case .topicChanged(let room, _, let topic): "topic \(room) \(topic)"
         case .gatewayNotice(_, let text): "notice \(text)"
         case .roomBegan(let room, let time): "began \(room) \(Int(time.timeIntervalSince1970))"
-        case .directLine(let line): "direct <\(line.author.nick)> \(line.text)"
+        case .directLine(_, let line): "direct <\(line.author.nick)> \(line.text)"
         }
     }
 
@@ -82,8 +83,8 @@ import Testing
 
     /// Feeds our appended entries back, as the shell does after a successful append.
     static func acknowledge(_ actions: [GatewayAction], into state: inout GatewayState, from first: UInt64) {
-        for case .append(let topic, let entries) in actions {
-            _ = state.appended(topic, from: first, blocks: entries.map { $0.encoded() })
+        for case .append(let topic, let writer, let entries) in actions {
+            _ = state.appended(topic, writer: writer, from: first, blocks: entries.map { $0.encoded() })
         }
     }
 
@@ -123,11 +124,12 @@ import Testing
         #expect(state.said(channel: "#room", kind: .message, text: "x", messageID: nil, at: Date()).isEmpty)
         // A rename is recorded in joined rooms only.
         #expect(state.renamed(to: "bob", at: Date()).isEmpty)
-        state.rooms[Self.room]?.joined = true
+        let me = state.identity.publicKey
+        state.rooms[Self.room]?.locals[me]?.joined = true
         #expect(Self.describe(state.said(channel: "#ROOM", kind: .action, text: "waves", messageID: "a.1", at: Date())) == ["append action@1"])
         // The action's append has not come back yet; the topic still sorts after it.
         #expect(Self.describe(state.setTopic(channel: "#room", text: "t", at: Date())) == ["append topic@2"])
-        state.rooms[Self.room]?.joined = false
+        state.rooms[Self.room]?.locals[me]?.joined = false
         _ = state.joined(channel: "#room", nick: "alice", at: Date())
         #expect(Self.describe(state.renamed(to: "bob", at: Date())).count == 1)
         #expect(state.history(RoomTopic(foldedChannelName: "#never")).isEmpty)

@@ -92,13 +92,14 @@ struct TestGateway {
     let recorder: EventRecorder
     let runner: Task<Void, Never>
 
-    static func make(_ name: String, directory: DataDirectory? = nil) async throws -> TestGateway {
+    /// `people`: whom the gateway speaks for besides its first person (as a gateway's accounts).
+    static func make(_ name: String, directory: DataDirectory? = nil, people: [Ed25519.KeyPair] = []) async throws -> TestGateway {
         let directory = directory ?? DataDirectory(
             url: FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-gw-\(name)-\(UUID().uuidString)"))
         let identity = try Identity.loadOrCreate(in: directory)
         var logger = Logger(label: "test.\(name)")
         logger.logLevel = .warning
-        let gateway = try Gateway(directory: directory, identity: identity, logger: logger)
+        let gateway = try Gateway(directory: directory, identity: identity, people: people, logger: logger)
         let runner = Task { _ = try? await gateway.run() }
         let backend = GatewayBackend(gateway: gateway, connector: nil)
         return TestGateway(directory: directory, gateway: gateway, backend: backend, recorder: EventRecorder(backend), runner: runner)

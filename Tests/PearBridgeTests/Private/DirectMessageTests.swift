@@ -33,13 +33,13 @@ import Testing
 
     static func privateMessage(_ recorder: EventRecorder, _ text: String, timeout: Duration = .seconds(20)) async throws -> BackendEvent {
         try await recorder.waitFor("private message \(text)", timeout: timeout) {
-            if case .remotePrivateMessage(_, _, let body, _, _) = $0 { body == text } else { false }
+            if case .remotePrivateMessage(_, _, let body, _, _, _) = $0 { body == text } else { false }
         }
     }
 
     static func sawPrivate(_ recorder: EventRecorder, _ text: String) -> Bool {
         recorder.seen.withLock { events in
-            events.contains { if case .remotePrivateMessage(_, _, let body, _, _) = $0 { body == text } else { false } }
+            events.contains { if case .remotePrivateMessage(_, _, let body, _, _, _) = $0 { body == text } else { false } }
         }
     }
 
@@ -65,7 +65,7 @@ import Testing
 
         #expect(await Self.send(a, to: "bob", userID: Self.id(b), "psst bob", nick: "alice") == .sent)
         let atB = try await Self.privateMessage(b.recorder, "psst bob")
-        guard case .remotePrivateMessage(let from, .privmsg, _, _, _) = atB else { return }
+        guard case .remotePrivateMessage(let from, .privmsg, _, _, _, _) = atB else { return }
         #expect(from.id == Self.id(a) && from.nick == "alice")
         // Bob answers by nick alone (as a client that does not know alice's id), with an action and a notice.
         #expect(await Self.send(b, to: "alice", userID: nil, "hi alice", nick: "bob") == .sent)
@@ -74,7 +74,7 @@ import Testing
         try await Self.privateMessage(a.recorder, "hi alice")
         try await Self.privateMessage(a.recorder, "\u{1}ACTION waves\u{1}")
         let notice = try await Self.privateMessage(a.recorder, "a notice")
-        if case .remotePrivateMessage(_, let kind, _, _, _) = notice { #expect(kind == .notice) }
+        if case .remotePrivateMessage(_, let kind, _, _, _, _) = notice { #expect(kind == .notice) }
 
         // Both sides hold the same conversation, each line addressed as it went.
         try await waitUntil("b holds the whole conversation") { await Self.directHistory(b, with: a, as: "alice").count == 4 }

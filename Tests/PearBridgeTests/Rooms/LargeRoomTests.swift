@@ -53,7 +53,7 @@ import Testing
 
         // Opening reads the writers' progress and the ten nick entries, not the history.
         let room = RoomRecord(
-            channel: "#large", topic: Self.topic, ownWriter: authors[0], rule: CappedWriterAdmission(maximum: 16),
+            channel: "#large", topic: Self.topic, person: authors[0], ownWriter: authors[0], rule: CappedWriterAdmission(maximum: 16),
             fold: { $0.lowercased() }, ledger: try index.ledger(for: Self.topic))
         #expect(room.state.writerLengths.count == Self.writers)
         #expect(room.state.writerLengths.values.allSatisfy { $0 == UInt64(Self.entries / Self.writers) })

@@ -15,7 +15,7 @@ import Testing
     static func room(_ kind: LedgerKind) -> RoomRecord {
         let writers = (0..<4).map { _ in RandomBytes.generate(count: 32) }
         var room = RoomRecord(
-            channel: "#window", topic: topic, ownWriter: writers[0], rule: CappedWriterAdmission(maximum: 16),
+            channel: "#window", topic: topic, person: writers[0], ownWriter: writers[0], rule: CappedWriterAdmission(maximum: 16),
             fold: { $0.lowercased() }, ledger: kind.make(topic: topic))
         let people = writers.map { _ in Ed25519.randomKeyPair() }
         var next = [UInt64](repeating: 0, count: writers.count)
