@@ -162,12 +162,20 @@ struct GatewayState: Sendable {
         return [.saveCatalogue] + spread([writer], in: topic, except: nil)
     }
 
-    /// A person this gateway speaks for from now on (an account's key pair, at start or at its first login). Returns
-    /// whether they are new: their person topic is then announced (direct messages find them); connections made from
-    /// now on prove them (`PeopleWire`; those up already do not: their hello went once).
+    /// A person this gateway speaks for from now on (an account's key pair, at start or at its first login). New, their
+    /// person topic is announced (direct messages find them), and a conversation the people proven on connections up
+    /// now open with them is taken; connections made from now on prove them (`PeopleWire`; those up already do not:
+    /// their hello went once).
     mutating func addPerson(_ keyPair: Ed25519.KeyPair) -> [GatewayAction] {
         guard people[keyPair.publicKey] == nil else { return [] }
         people[keyPair.publicKey] = LocalPerson(keyPair: keyPair)
+        for id in peers.keys {
+            for theirs in peers[id]?.people ?? [] {
+                if let keys = try? DirectConversationKeys(ourKeyPair: keyPair, counterpart: theirs) {
+                    peers[id]?.conversationTopics[keys.topic] = Conversation(ours: keyPair.publicKey, theirs: theirs)
+                }
+            }
+        }
         return [.announcePerson(keyPair.publicKey)]
     }
 

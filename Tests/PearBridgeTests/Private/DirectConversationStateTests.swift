@@ -162,4 +162,48 @@ import Testing
         #expect(answered.history(topic).last?.text == "answer")
         #expect(Describe.describe(answered.conversationReady(topic)) == ["discover"])
     }
+
+    /// A second person of the gateway (an account added while connections are up) has conversations of their own:
+    /// the topic of theirs with a person proven on a connection is known, so the peer's open asks the shell to open
+    /// *their* conversation; it is kept apart from the first person's, and its lines go to them.
+    @Test func aSecondPersonsConversationIsTheirsAlone() throws {
+        var (state, aliceKeys, _) = try aliceState()
+        _ = state.connect(2, remoteKey: Self.bobsGateway, proving: [bob])
+        let dave = Ed25519.randomKeyPair()
+        #expect(Describe.describe(state.addPerson(dave)) == ["announcePerson \(dave.publicKey[0])"])
+        #expect(state.addPerson(dave).isEmpty, "known already")
+        let keys = try DirectConversationKeys(ourKeyPair: dave, counterpart: bob.publicKey)
+        let hello = GatewayStateTests.hello(Self.bobWriter)
+        let opened = state.peerEvent(.opened(protocol: DirectWire.protocolName, id: keys.topic, handshake: hello), on: 2)
+        guard case .openConversation(let conversation)? = opened.first, opened.count == 1 else {
+            Issue.record("expected one openConversation, got \(Describe.describe(opened))")
+            return
+        }
+        #expect(conversation == GatewayState.Conversation(ours: dave.publicKey, theirs: bob.publicKey))
+        let daveWriter = GatewayStateTests.key(4)
+        _ = state.conversationOpened(keys, person: dave.publicKey, ownWriter: daveWriter)
+        let topic = try #require(RoomTopic(bytes: keys.topic))
+        _ = state.conversationReady(topic)
+        #expect(state.conversation(with: bob.publicKey, for: dave.publicKey) == topic)
+        #expect(state.conversation(with: bob.publicKey) == RoomTopic(bytes: aliceKeys.topic))
+        // Dave's line goes to his log, proven with his key.
+        state.setLocalNick("dave", of: dave.publicKey)
+        let said = state.saidDirect(to: bob.publicKey, from: dave.publicKey, kind: .message, text: "hi", messageID: nil, at: Date())
+        guard case .append(_, let writer, let entries)? = said.first else {
+            Issue.record("expected an append, got \(Describe.describe(said))")
+            return
+        }
+        #expect(writer == daveWriter)
+        #expect(entries.map(\.kind) == [.identity, .nick, .message] && entries[1].text == "dave")
+        #expect(WriterIdentity.verify(entryText: entries[0].text, topic: topic, writer: daveWriter) == dave.publicKey)
+        // Bob's answer in it is for dave.
+        let blocks = try Self.sealedLog(by: bob, writer: Self.bobWriter, topic: topic, key: keys.contentKey, nick: "bob", texts: ["hi dave"])
+        _ = state.admit([Self.bobWriter], to: topic, from: 2)
+        let events = state.blocksRead(topic, writer: Self.bobWriter, from: 0, blocks: blocks)
+        guard case .publish(.directLine(let to, let line))? = events.first else {
+            Issue.record("expected a direct line, got \(Describe.describe(events))")
+            return
+        }
+        #expect(to == dave.publicKey && line.text == "hi dave")
+    }
 }
