@@ -8,8 +8,10 @@ import PearBridge
 struct AccountCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "account",
-        abstract: "Manage the gateway's accounts (add, passwd, remove, list, role, disable, enable, certfp).",
-        subcommands: [Add.self, Passwd.self, Remove.self, List.self, Role.self, Disable.self, Enable.self, Certfp.self])
+        abstract: "Manage the gateway's accounts (add, passwd, remove, list, role, disable, enable, certfp, registration).",
+        subcommands: [
+            Add.self, Passwd.self, Remove.self, List.self, Role.self, Disable.self, Enable.self, Certfp.self, Registration.self,
+        ])
 
     static func database(_ common: CommonOptions) throws -> (AccountDatabase, DataDirectory) {
         let directory = common.resolvedDataDirectory
@@ -127,6 +129,33 @@ struct AccountCommand: ParsableCommand {
             let (database, _) = try AccountCommand.database(common)
             try database.setRole(try AccountCommand.name(name), to: role)
             print("\(name) is now \(role.rawValue)")
+        }
+    }
+
+    struct Registration: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Whether people may make their own accounts over IRC (REGISTER): open, closed, or (no argument) show.")
+        @OptionGroup var common: CommonOptions
+        @Argument(help: "open or closed") var state: String?
+
+        func run() throws {
+            let (database, _) = try AccountCommand.database(common)
+            switch state?.lowercased() {
+            case nil:
+                break
+            case "open":
+                guard try !database.isEmpty else {
+                    throw ValidationError("this gateway has no accounts yet: add yours first (pearircd account add NAME)")
+                }
+                try database.setRegistration(open: true)
+            case "closed", "close":
+                try database.setRegistration(open: false)
+            default:
+                throw ValidationError("registration is open or closed")
+            }
+            print(try database.registrationOpen
+                ? "registration is open: anyone who reaches the gateway can make an account (a user, not an admin) with REGISTER"
+                : "registration is closed: only admins add accounts")
         }
     }
 

@@ -227,7 +227,10 @@ struct Run: AsyncParsableCommand {
             }
             logger.info("standalone mode: a plain local IRC server")
         } else {
-            if allowRegistration { throw ValidationError("--allow-registration is for --standalone: a gateway's accounts are added by its admins") }
+            if allowRegistration {
+                throw ValidationError(
+                    "--allow-registration is for --standalone: a gateway's admins open self-registration (pearircd account registration open)")
+            }
             let identity = try Identity.loadOrCreate(in: directory)
             let transportKey = try Identity.loadOrCreate(in: directory, fileName: GatewayNode.transportKeyFileName)
             logger.info(
@@ -245,6 +248,10 @@ struct Run: AsyncParsableCommand {
             }
             configureLogins(&configuration, logins)
             gatewayHasAccounts = logins.hasAccounts
+            // REGISTER, while an admin has self-registration open (before connecting too: a newcomer cannot finish
+            // connecting without an account).
+            configuration.accountRegistration = AccountRegistrationPolicy(beforeConnect: true, customAccountName: true)
+            configuration.accountRegistrationOpen = { logins.registrationOpen }
             var nodeConfiguration = GatewayNode.Configuration(peerListener: noPeerListener ? nil : (peerHost, peerPort))
             for peer in peers {
                 guard let address = PeerAddress(parsing: peer) else { throw ValidationError("--peer takes HOST:PORT, got \(peer)") }

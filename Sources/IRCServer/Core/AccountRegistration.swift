@@ -6,10 +6,23 @@ import Foundation
 extension IRCServerState {
     static let accountRegistrationCapability = "draft/account-registration"
 
+    /// The registration policy offered right now, if any.
+    var offeredAccountRegistration: AccountRegistrationPolicy? {
+        guard let policy = configuration.accountRegistration, configuration.accountRegistrationOpen?() ?? true else { return nil }
+        return policy
+    }
+
     mutating func handleRegister(_ params: [String], from id: ClientID, now: Date) {
         guard let client = clients[id] else { return }
         guard let policy = configuration.accountRegistration else {
             reply(client, .errUnknownCommand, ["REGISTER", "Unknown command"])
+            return
+        }
+        guard configuration.accountRegistrationOpen?() ?? true else {
+            let account = params.first ?? "*"
+            emit(id, IRCMessage(
+                source: serverSource, command: .verb("FAIL"),
+                params: ["REGISTER", "TEMPORARILY_UNAVAILABLE", account, "Registration is closed here: an admin adds accounts"]))
             return
         }
         guard params.count >= 3, !params[0].isEmpty, !params[2].isEmpty else {

@@ -24,7 +24,7 @@ extension IRCServerState {
             ("extended-join", nil), ("invite-notify", nil), ("labeled-response", nil), ("message-tags", nil), ("msgid", nil),
             ("multi-prefix", nil), ("sasl", saslMechanisms.joined(separator: ",")), ("server-time", nil), ("setname", nil),
             ("standard-replies", nil), ("userhost-in-names", nil),
-        ] + (configuration.accountRegistration.map { [(Self.accountRegistrationCapability, $0.capabilityValue)] } ?? [])
+        ] + (offeredAccountRegistration.map { [(Self.accountRegistrationCapability, $0.capabilityValue)] } ?? [])
     }
 
     mutating func handleCap(_ params: [String], from id: ClientID, now: Date) {

@@ -111,6 +111,9 @@ public struct IRCServerConfiguration: Sendable {
     public var sharedAccountSessions = false
     /// IRCv3 account registration (`REGISTER`), when offered.
     public var accountRegistration: AccountRegistrationPolicy?
+    /// Whether `accountRegistration` is offered right now (a gateway's admins open and close self-registration while it
+    /// runs); nil: always. Asked at CAP LS and REGISTER, on the IRC loop: it must be a look-up, not a query.
+    public var accountRegistrationOpen: (@Sendable () -> Bool)?
     /// Most private messages from remote users kept for the next client to connect while no client is connected (so a
     /// message that arrived meanwhile is not missed), the oldest dropped first.
     public var privateMessagesKeptWhileAway = 500

@@ -121,7 +121,31 @@ public final class AccountDatabase: Sendable {
                     ) STRICT
                     """)
         }
+        // Gateway settings an admin changes (one row per setting): whether people may make their own accounts.
+        migrator.registerMigration("settings-v3") { db in
+            try db.execute(sql: "CREATE TABLE setting (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) STRICT")
+        }
         return migrator
+    }
+
+    // MARK: - Settings
+
+    /// Whether anyone who reaches the gateway may make an account of their own (IRCv3 `REGISTER`); closed unless an
+    /// admin opened it.
+    public var registrationOpen: Bool {
+        get throws {
+            try queue.read { db in
+                try String.fetchOne(db, sql: "SELECT value FROM setting WHERE name = 'registration'") == "open"
+            }
+        }
+    }
+
+    public func setRegistration(open: Bool) throws {
+        try queue.write { db in
+            try db.execute(
+                sql: "INSERT INTO setting (name, value) VALUES ('registration', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                arguments: [open ? "open" : "closed"])
+        }
     }
 
     // MARK: - Reading

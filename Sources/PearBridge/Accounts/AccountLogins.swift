@@ -2,6 +2,7 @@ import Foundation
 import HyperLog
 import IRCServer
 import Logging
+import Synchronization
 
 /// Logins to a gateway's accounts (issue 20), for the IRC front end (and the web one next): SASL PLAIN and
 /// `PASS account:password` against the Argon2id hash, SASL SCRAM-SHA-256 against the stored credentials, SASL
@@ -24,6 +25,54 @@ public final class AccountLogins: Sendable {
 
     /// Whether the gateway has any account (then every connection must log in).
     public var hasAccounts: Bool { (try? !database.isEmpty) ?? true }
+
+    /// Whether people may make their own accounts (REGISTER) now: an admin opened it, and the gateway has accounts
+    /// (the first is its owner's, made with the CLI). Asked on the IRC loop (CAP LS, REGISTER), so read from the
+    /// database at most every two seconds (what `pearircd account registration` changes counts within that).
+    public var registrationOpen: Bool {
+        let now = ContinuousClock.now
+        if let known = registration.withLock({ $0.flatMap { now - $0.read < .seconds(2) ? $0.open : nil } }) { return known }
+        let open = ((try? database.registrationOpen) ?? false) && hasAccounts
+        registration.withLock { $0 = (open, now) }
+        return open
+    }
+
+    /// An admin changed the setting here: read afresh next time.
+    public func registrationChanged() {
+        registration.withLock { $0 = nil }
+    }
+
+    private let registration = Mutex<(open: Bool, read: ContinuousClock.Instant)?>(nil)
+
+    /// IRCv3 `REGISTER`: a user account with an identity of its own, when registration is open.
+    public func register(account: String, password: String) async -> AccountRegistrationOutcome {
+        guard registrationOpen else {
+            return .unavailable("this gateway's admins add its accounts (self-registration is closed): ask one of them")
+        }
+        let name: AccountName
+        do {
+            name = try AccountName(account)
+        } catch {
+            return .badAccountName("\(error)")
+        }
+        let database = self.database
+        do {
+            let added = try await hashing.run { try database.add(name, password: Array(password.utf8), role: .user) }
+            logger.info("an account registered itself", metadata: ["account": "\(added.name)"])
+            return .registered(AccountLogin(account: added.name, isOperator: false))
+        } catch let failure as AccountDatabase.Failure {
+            switch failure {
+            case .nameTaken: return .accountExists
+            case .emptyPassword, .passwordTooLong, .passwordHasNUL: return .unacceptablePassword("\(failure)")
+            default: return .unavailable("\(failure)")
+            }
+        } catch let busy as HashingGate.Busy {
+            return .unavailable("\(busy); try again in a moment")
+        } catch {
+            logger.error("could not register an account", metadata: ["account": "\(account)", "error": "\(error)"])
+            return .unavailable("the gateway could not write its accounts; try again later")
+        }
+    }
 
     public func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? {
         if case .granted(let login) = await verdict(credentials) { return login }

@@ -327,6 +327,18 @@ public final class GatewayBackend: ChatBackend {
         return verdict
     }
 
+    /// IRCv3 `REGISTER`, when an admin opened self-registration: the new account is a person of its own at once.
+    public func register(account: String, email: String?, password: String) async -> AccountRegistrationOutcome {
+        guard let logins else { return .unavailable("this gateway has no accounts database") }
+        let outcome = await logins.register(account: account, password: password)
+        guard case .registered(let login) = outcome else { return outcome }
+        guard let person = logins.people.person(of: login.account) else {
+            return .unavailable("the account was made, but its identity could not be read: log in again in a moment")
+        }
+        gateway.addPerson(person.keyPair)
+        return outcome
+    }
+
     public func authenticate(_ credentials: SASLCredentials) async -> AccountLogin? {
         if case .granted(let login) = await verdict(credentials) { return login }
         return nil

@@ -23,7 +23,10 @@ extension PearServ {
     func manageAccounts(_ words: [String]) async -> [String] {
         guard let logins else { return ["This gateway runs without an accounts database."] }
         let database = logins.database
-        let usage = ["Usage: account list | add NAME PASSWORD [admin] | remove NAME | role NAME admin|user | disable NAME | enable NAME"]
+        let usage = [
+            "Usage: account list | add NAME PASSWORD [admin] | remove NAME | role NAME admin|user | disable NAME | enable NAME"
+                + " | registration [open|closed]"
+        ]
         guard let subcommand = words.first?.lowercased() else { return usage }
         func named(_ index: Int) throws -> AccountName {
             guard index < words.count else { throw UsageError() }
@@ -67,6 +70,17 @@ extension PearServ {
                 try database.setDisabled(name, subcommand == "disable")
                 accountsChanged?()
                 return ["\(name.text) is \(subcommand)d."]
+            case "registration":
+                switch words.count == 2 ? words[1].lowercased() : nil {
+                case "open"?: try database.setRegistration(open: true)
+                case "closed"?, "close"?: try database.setRegistration(open: false)
+                case nil where words.count == 1: break
+                default: return usage
+                }
+                logins.registrationChanged()
+                return [try database.registrationOpen
+                    ? "Registration is open: anyone who reaches the gateway can make an account (a user) with /REGISTER."
+                    : "Registration is closed: only admins add accounts."]
             default:
                 return usage
             }

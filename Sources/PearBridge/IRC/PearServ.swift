@@ -206,6 +206,9 @@ public struct PearServ: Sendable {
         .init(syntax: "account remove NAME", summary: "remove an account", role: .admin),
         .init(syntax: "account role NAME admin|user", summary: "change an account's role", role: .admin),
         .init(syntax: "account disable|enable NAME", summary: "stop or allow an account's logins", role: .admin),
+        .init(
+            syntax: "account registration [open|closed]", summary: "let people make their own accounts with REGISTER, or not",
+            role: .admin),
     ]
 
     static func helpLines(_ role: AccountRole) -> [String] {

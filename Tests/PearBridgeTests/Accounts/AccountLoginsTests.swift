@@ -91,6 +91,44 @@ import Testing
         #expect(f.logins.role(of: "guest") == .admin, "a role change counts at once")
     }
 
+    /// REGISTER: refused while closed and while the gateway has no accounts (its first is its owner's, made with the
+    /// CLI); open, it makes a user account that logs in at once; taken names, bad names and passwords are told apart.
+    @Test func selfRegistrationOnlyWhileAnAdminAllowsIt() async throws {
+        let f = try Self.fixture()
+        defer { f.cleanUp() }
+        try f.database.setRegistration(open: true)
+        f.logins.registrationChanged()
+        #expect(!f.logins.registrationOpen, "no accounts yet: nobody registers the owner's gateway away")
+        guard case .unavailable = await f.logins.register(account: "dave", password: "pw") else {
+            Issue.record("registered on a gateway without accounts")
+            return
+        }
+        try f.database.add(AccountName("root"), password: Array("root-pw".utf8), role: .admin, identity: f.identity)
+        try f.database.setRegistration(open: false)
+        f.logins.registrationChanged()
+        #expect(!f.logins.registrationOpen)
+        guard case .unavailable = await f.logins.register(account: "dave", password: "pw") else {
+            Issue.record("registered while closed")
+            return
+        }
+        try f.database.setRegistration(open: true)
+        f.logins.registrationChanged()
+        #expect(f.logins.registrationOpen)
+        #expect(await f.logins.register(account: "Dave", password: "dave-pw") == .registered(AccountLogin(account: "Dave", isOperator: false)))
+        #expect(try f.database.account(named: AccountName("dave"))?.role == .user)
+        #expect(await f.logins.authenticate(.plain(user: "dave", password: "dave-pw"))?.account == "Dave")
+        #expect(await f.logins.register(account: "DAVE", password: "other") == .accountExists)
+        guard case .badAccountName = await f.logins.register(account: "no spaces", password: "pw") else {
+            Issue.record("a bad name was taken")
+            return
+        }
+        guard case .unacceptablePassword = await f.logins.register(account: "erin", password: "") else {
+            Issue.record("an empty password was taken")
+            return
+        }
+        #expect(try f.database.list().map(\.name).sorted() == ["Dave", "root"])
+    }
+
     @Test func certificatesBelongToOneAccountAndGoWithIt() throws {
         let f = try Self.fixture()
         defer { f.cleanUp() }

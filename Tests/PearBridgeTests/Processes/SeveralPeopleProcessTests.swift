@@ -65,4 +65,67 @@ import Testing
         await b.stop()
         try await group.shutdownGracefully()
     }
+
+    /// Self-registration (IRCv3 `REGISTER`), closed until an admin opens it: then a newcomer makes an account before
+    /// connecting, is logged in to it, and is a person of their own; closed again, no one can.
+    @Test func anAdminOpensSelfRegistrationAndANewcomerRegisters() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-register-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = ["--data-dir", directory.path]
+        let added = try AccountCommandTests.run(["account", "add", "root"] + data, input: "root-pw\n")
+        #expect(added.status == 0, "\(added.output)")
+        let shown = try AccountCommandTests.run(["account", "registration"] + data)
+        #expect(shown.status == 0 && shown.output.contains("registration is closed"), "\(shown.output)")
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let (gateway, irc, _) = try await GatewayProcess.start(directory: directory)
+
+        let early = try await LineClient.connect(port: irc, group: group)
+        try await early.send("CAP LS 302")
+        let caps = try await early.waitFor(containing: " CAP * LS ")
+        #expect(!caps.contains("account-registration"), "closed: not offered")
+        try await early.send("REGISTER dave * dave-password")
+        try await early.waitFor(containing: "FAIL REGISTER TEMPORARILY_UNAVAILABLE dave ")
+        await early.close()
+
+        let root = try await Self.logIn(port: irc, group: group, "root", "root-pw")
+        try await root.send("PRIVMSG PearServ :account registration open")
+        try await root.waitFor(containing: "Registration is open")
+
+        let dave = try await LineClient.connect(port: irc, group: group)
+        try await dave.send("CAP LS 302")
+        try await dave.waitFor(containing: "draft/account-registration=before-connect,custom-account-name")
+        try await dave.send("REGISTER dave * dave-password")
+        try await dave.waitFor(containing: "REGISTER SUCCESS dave ")
+        try await dave.send("CAP END")
+        try await dave.send("NICK dave")
+        try await dave.send("USER dave 0 * :dave")
+        try await dave.waitFor(containing: " 001 dave ")
+        // A user, not an admin, and a person of their own.
+        try await dave.send("PRIVMSG PearServ :identity")
+        let daveKey = try await dave.waitFor(containing: "Your public key: ")
+        try await root.send("PRIVMSG PearServ :identity")
+        let rootKey = try await root.waitFor(containing: "Your public key: ")
+        #expect(daveKey.split(separator: " ").last != rootKey.split(separator: " ").last)
+        try await dave.send("PRIVMSG PearServ :account list")
+        try await dave.waitFor(containing: "admin")
+        try await root.send("PRIVMSG PearServ :account list")
+        try await root.waitFor(containing: "2 account(s):")
+        try await SwarmRoomProcessTests.join(root, "root", "#newcomers")
+        try await SwarmRoomProcessTests.join(dave, "dave", "#newcomers")
+        try await dave.send("PRIVMSG #newcomers :hello, I made my own account")
+        try await root.waitFor(containing: ":dave!~dave@127.0.0.1 PRIVMSG #newcomers :hello, I made my own account")
+
+        // Closed again: the next newcomer is told so; dave's account stays.
+        let closed = try AccountCommandTests.run(["account", "registration", "closed"] + data)
+        #expect(closed.status == 0 && closed.output.contains("registration is closed"), "\(closed.output)")
+        try await root.send("PRIVMSG PearServ :account registration")
+        try await root.waitFor(containing: "Registration is closed")
+        let late = try await LineClient.connect(port: irc, group: group)
+        try await late.send("REGISTER erin * erin-password")
+        try await late.waitFor(containing: "FAIL REGISTER TEMPORARILY_UNAVAILABLE erin ")
+
+        for client in [root, dave, late] { await client.close() }
+        await gateway.stop()
+        try await group.shutdownGracefully()
+    }
 }
