@@ -113,6 +113,9 @@ public enum BackendEvent: Sendable, Hashable {
     /// What an account's login grants changed while its clients are connected (an admin demoted, an account
     /// disabled or removed): `login` is what it grants now, nil for nothing (its connections are closed).
     case accountChanged(account: String, login: AccountLogin?)
+    /// The backend refused a join the IRC core had let through (a channel name that means someone else's private room
+    /// here): the clients of `account` (every local client when nil) leave the channel, told why (ERR_BADCHANNELKEY).
+    case joinRefused(channel: String, account: String?, reason: String)
 }
 
 /// What became of a private message to a remote user (`ChatBackend.carry`).

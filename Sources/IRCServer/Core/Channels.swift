@@ -40,6 +40,14 @@ extension IRCServerState {
             reply(client, .errBadChannelKey, [channel.name, "Cannot join channel (+k): it is another room here (part it everywhere first)"])
             return
         }
+        // Whether the joining client's person (their account; on a server without accounts, its one local person) is
+        // in the channel already, through another client.
+        let personBefore = channel.members.keys.contains { clients[$0].map { isSamePerson($0, client) } ?? false }
+        if configuration.keyedJoinsChooseRooms, !client.isRemote, localBefore, !personBefore, key == nil, channel.localJoinKey != nil {
+            // A keyed room here is someone else's private room: another person enters it with its key (or invite) only.
+            reply(client, .errBadChannelKey, [channel.name, "Cannot join channel (+k): a private room here; join it with its key or invite"])
+            return
+        }
         if !client.isRemote, !localBefore { channel.localJoinKey = key }
         if !isNew, !client.isRemote {
             if let required = channel.key, required != key {
@@ -84,8 +92,8 @@ extension IRCServerState {
             if channel.topic != nil { sendTopic(channel, to: session) }
             sendNames(channel, to: session)
         }
-        // The key reaches the backend only from the first local member's JOIN (later ones enter the room it chose).
-        tellBackend(.joined(channel: channel.name, nick: client.nick ?? "", key: localBefore ? nil : key), by: client)
+        // The key reaches the backend from each person's first JOIN (later clients of theirs enter the room it chose).
+        tellBackend(.joined(channel: channel.name, nick: client.nick ?? "", key: personBefore ? nil : key), by: client)
         // History on join, for each of the person's connections that cannot ask for it itself.
         for session in joining { replayHistory(of: channel, to: session, since: nil) }
     }
@@ -101,7 +109,13 @@ extension IRCServerState {
         }
     }
 
-    mutating func part(_ id: ClientID, channel name: String, reason: String?, now: Date) {
+    /// Whether two local clients are one person to the backend: the same account, or (both without one) the one person
+    /// of a server without accounts.
+    func isSamePerson(_ a: ClientRecord, _ b: ClientRecord) -> Bool {
+        !a.isRemote && !b.isRemote && a.account.map(fold) == b.account.map(fold)
+    }
+
+    mutating func part(_ id: ClientID, channel name: String, reason: String?, now: Date, tellBackend told: Bool = true) {
         guard let client = clients[id] else { return }
         let folded = fold(name)
         guard let channel = channels[folded] else {
@@ -116,9 +130,11 @@ extension IRCServerState {
             source: client.source, command: .verb("PART"), params: [channel.name] + (reason.map { [$0] } ?? []))
         broadcast(message, to: channel)
         for session in sessions(of: id) { removeMember(session, from: folded) }
-        // Our user leaves the room when their last client here does (another client may still be in it).
-        if !client.isRemote, channels[folded]?.members.keys.contains(where: { clients[$0]?.isRemote == false }) != true {
-            tellBackend(.parted(channel: channel.name, nick: client.nick ?? "", reason: reason ?? ""), by: client)
+        // A person leaves the room when their last client here does (another client of theirs may still be in it).
+        if !client.isRemote,
+            channels[folded]?.members.keys.contains(where: { clients[$0].map { isSamePerson($0, client) } ?? false }) != true
+        {
+            if told { tellBackend(.parted(channel: channel.name, nick: client.nick ?? "", reason: reason ?? ""), by: client) }
         }
     }
 

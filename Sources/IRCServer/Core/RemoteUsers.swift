@@ -42,6 +42,17 @@ extension IRCServerState {
             channels[fold(channel)] = room
         case .accountChanged(let account, let login):
             accountChanged(account, login: login, now: now)
+        case .joinRefused(let channel, let account, let reason):
+            guard let room = channels[fold(channel)] else { break }
+            let refused = room.members.keys.sorted().filter { id in
+                guard let client = clients[id], !client.isRemote else { return false }
+                return account == nil || client.account.map(fold) == account.map(fold)
+            }
+            for id in refused {
+                if let client = clients[id] { reply(client, .errBadChannelKey, [room.name, "Cannot join channel (+k): \(reason)"]) }
+            }
+            // Every session of the person leaves with the first (`part` takes them all).
+            if let first = refused.first { part(first, channel: channel, reason: reason, now: now, tellBackend: false) }
         case .channelCreated(let channel, let time):
             channels[fold(channel)]?.created = time
         case .serviceNotice(let channel, let text):

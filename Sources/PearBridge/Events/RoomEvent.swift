@@ -73,4 +73,7 @@ public enum RoomEvent: Hashable, Sendable {
     /// A direct message to one of our people (`to`, their identity key) from the line's author (a person, by their
     /// proven identity).
     case directLine(to: [UInt8], line: RoomLine)
+    /// One of our people (`person`) may not enter the room a channel name means here (someone else's private room,
+    /// joined without its key): their front ends take them out of it, saying why.
+    case joinRefused(room: String, person: [UInt8], reason: String)
 }

@@ -311,6 +311,9 @@ public actor Gateway: Service {
         switch request {
         case .join(let channel, let nick):
             let topic = state.nameRoom(channel, private: nil)
+            if let refusal = state.joinRefusal(topic, channel: channel, person: person) {
+                return await perform(refusal, group: &group)
+            }
             guard await openRoom(channel, kind: .publicRoom, person: person, group: &group) else { return }
             await perform(state.joined(channel: channel, nick: nick, person: person, at: now), group: &group)
             await perform(state.recoveryNoticeOnJoin(topic), group: &group)

@@ -57,6 +57,14 @@ extension GatewayState {
         return actions
     }
 
+    /// Why a person may not enter the room a channel name means here without a key: it is a private room they are not
+    /// in (another of our people joined it with its key, or accepted its invite); its name leads nobody else in.
+    func joinRefusal(_ topic: RoomTopic, channel: String, person: [UInt8]) -> [GatewayAction]? {
+        guard let room = rooms[topic], room.kind.privateKeys != nil, room.locals[person] == nil else { return nil }
+        return [.publish(.joinRefused(
+            room: channel, person: person, reason: "\(channel) is a private room here: join it with its key or an invite"))]
+    }
+
     /// Our people enter another room under a channel name that meant a joined one (a `JOIN #team secret` while the
     /// public #team was joined with no client in it, as after a restart): the old room is left by each of them in it
     /// (recorded as parts) and its members shown leaving, so the channel shows only the new room's people.

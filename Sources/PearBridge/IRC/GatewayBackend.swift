@@ -40,6 +40,10 @@ public final class GatewayBackend: ChatBackend {
                 account = people?.account(of: to)
                 guard account != nil || to == firstPerson else { return }
             }
+            if case .joinRefused(_, let person, _) = event {
+                account = people?.account(of: person)
+                guard account != nil || person == firstPerson else { return }
+            }
             for backendEvent in Self.backendEvents(for: event, account: account) { continuation.yield(backendEvent) }
         }
     }
@@ -234,6 +238,8 @@ public final class GatewayBackend: ChatBackend {
             return [.channelCreated(channel: room, time: time)]
         case .gatewayNotice(let room, let text):
             return [.serviceNotice(channel: room, text: IRCRoomText.oneLine(text))]
+        case .joinRefused(let room, _, let reason):
+            return [.joinRefused(channel: room, account: account, reason: IRCRoomText.oneLine(reason))]
         case .directLine(_, let line):
             let kind: ChatLineKind = line.kind == .notice ? .notice : .privmsg
             let user = IRCRoomMember.remoteUser(line.author, room: "a private conversation")

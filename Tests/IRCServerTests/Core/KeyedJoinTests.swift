@@ -44,6 +44,37 @@ import Testing
         #expect(server.backendRequests.contains(.parted(channel: "#room", nick: "alice2", reason: "bye")))
     }
 
+    /// Several people on one gateway: a keyed channel is the private room of the people who joined it with its key;
+    /// another person's JOIN without the key is refused, with it reaches the backend (they enter it too); each person
+    /// leaves the room when their own last client parts, whoever else stays.
+    @Test func anotherPersonEntersAPrivateRoomOnlyWithItsKeyAndLeavesOnTheirOwn() {
+        var server = Self.server()
+        let alice = server.registerLoggedIn("alice", account: "alice")
+        let bob = server.registerLoggedIn("bob", account: "bob")
+        server.send(alice, "JOIN #team s3cret")
+        let refused = server.send(bob, "JOIN #team")
+        #expect(refused.first?.contains(" 475 bob #team :Cannot join channel (+k): a private room here") == true, "\(refused)")
+        #expect(server.send(bob, "JOIN #team other").first?.contains(" 475 bob #team :") == true)
+        server.send(bob, "JOIN #team s3cret")
+        #expect(Self.joins(server) == [
+            .joined(channel: "#team", nick: "alice", key: "s3cret"), .joined(channel: "#team", nick: "bob", key: "s3cret"),
+        ])
+        #expect(server.backendAccounts.suffix(1) == ["bob"])
+        server.send(bob, "PART #team :later")
+        #expect(server.backendRequests.last == .parted(channel: "#team", nick: "bob", reason: "later"))
+        #expect(server.backendAccounts.last == "bob")
+        // The backend refuses a join it was told of (the gateway: a private room of someone else's after a restart):
+        // the person's clients leave, told why; nobody else does, and the backend is not told of a part.
+        server.send(bob, "JOIN #team s3cret")
+        let before = server.backendRequests.count
+        server.record(server.state.backendEvent(.joinRefused(channel: "#team", account: "BOB", reason: "not yours"), now: server.now))
+        #expect(server.received[bob]?.contains { $0.contains(" 475 bob #team :Cannot join channel (+k): not yours") } == true)
+        #expect(server.received[alice]?.contains { $0.hasPrefix(":bob!") && $0.contains(" PART #team :not yours") } == true)
+        let names = server.send(alice, "NAMES #team").first { $0.contains(" 353 ") } ?? ""
+        #expect(names.hasSuffix(" #team @alice"), "\(names)")
+        #expect(server.backendRequests.count == before)
+    }
+
     /// Without the setting (the standalone server): a key on a channel without +k is ignored, as RFC 2812 has it.
     @Test func withoutTheSettingKeysAreIgnoredOnUnkeyedChannels() {
         var server = ServerHarness()

@@ -72,6 +72,7 @@ import Testing
         case .gatewayNotice(_, let text): "notice \(text)"
         case .roomBegan(let room, let time): "began \(room) \(Int(time.timeIntervalSince1970))"
         case .directLine(_, let line): "direct <\(line.author.nick)> \(line.text)"
+        case .joinRefused(let room, let person, _): "refused \(room) \(person[0])"
         }
     }
 

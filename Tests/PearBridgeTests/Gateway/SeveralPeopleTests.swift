@@ -2,6 +2,7 @@ import Foundation
 import HyperLog
 import IRCServer
 import Sodium
+import Synchronization
 import Testing
 
 @testable import PearBridge
@@ -129,5 +130,36 @@ import Testing
         let after = try await Self.line(c.recorder, "after")
         #expect(after.userID == ZBase32.encode(bob.publicKey))
         try await waitUntil("the history crossed") { await historyTexts(c, "#kept") == ["before", "after"] }
+    }
+
+    /// A channel name that means one person's private room here leads nobody else into it: another person's join
+    /// without the key is refused (their front ends are told), no log of theirs is made in it and no public room is
+    /// opened under the name; with the key they enter it, as a person of their own.
+    @Test func anotherPersonEntersAPrivateRoomOnlyWithItsKey() async throws {
+        let bob = Ed25519.randomKeyPair()
+        let a = try await TestGateway.make("people-private", people: [bob])
+        defer { a.cleanUp() }
+        let refused = Mutex<[String]>([])
+        let subscription = a.gateway.roomEvents.subscribe { event in
+            if case .joinRefused(let room, let person, let reason) = event, person == bob.publicKey {
+                refused.withLock { $0.append("\(room): \(reason)") }
+            }
+        }
+        defer { _ = subscription }
+        let keys = try PrivateRoomKeys(foldedChannelName: "#team", secret: "s3cret")
+        await a.gateway.handle(.joinPrivate(room: "#team", nick: "alice", keys: keys))
+        await a.gateway.handle(.join(room: "#team", nick: "bob"), as: bob.publicKey)
+        #expect(refused.withLock { $0 } == ["#team: #team is a private room here: join it with its key or an invite"])
+        #expect(await a.gateway.state.rooms[keys.topic]?.locals[bob.publicKey] == nil)
+        #expect(await a.gateway.state.rooms[RoomTopic(foldedChannelName: "#team")] == nil)
+        await a.gateway.handle(.say(room: "#team", kind: .message, text: "let me in", id: "b.1", time: Date()), as: bob.publicKey)
+        #expect(!(await a.gateway.allLines(room: "#team")).contains { $0.text == "let me in" })
+
+        await a.gateway.handle(.joinPrivate(room: "#team", nick: "bob", keys: keys), as: bob.publicKey)
+        let locals = await a.gateway.state.rooms[keys.topic]?.locals
+        #expect(locals?[bob.publicKey]?.joined == true && locals?.count == 2)
+        await a.gateway.handle(.say(room: "#team", kind: .message, text: "in now", id: "b.2", time: Date()), as: bob.publicKey)
+        let line = await a.gateway.allLines(room: "#team").last
+        #expect(line?.text == "in now" && line?.author.identity == bob.publicKey)
     }
 }
