@@ -99,7 +99,9 @@ public enum BackendEvent: Sendable, Hashable {
     case remoteParted(channel: String, userID: String, reason: String)
     case remoteQuit(userID: String, reason: String)
     case remoteNick(userID: String, newNick: String)
-    case remoteMessage(channel: String, userID: String, kind: ChatLineKind, text: String, id: String, time: Date)
+    /// `hiddenFrom`: accounts whose clients do not get it (their person ignores its author).
+    case remoteMessage(
+        channel: String, userID: String, kind: ChatLineKind, text: String, id: String, time: Date, hiddenFrom: Set<String> = [])
     case remoteTopic(channel: String, userID: String, topic: String)
     /// When the channel really began (for RPL_CREATIONTIME): a backend that keeps channels longer than the server's
     /// own memory (the peer-to-peer rooms) says so, and the creation time stays the same across restarts.

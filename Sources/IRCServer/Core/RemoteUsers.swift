@@ -28,13 +28,16 @@ extension IRCServerState {
                 notifyMonitors(nick: oldSource.nick, mask: nil)
                 notifyMonitors(nick: unique, mask: client.mask)
             }
-        case .remoteMessage(let channel, let userID, let kind, let text, let messageID, let time):
+        case .remoteMessage(let channel, let userID, let kind, let text, let messageID, let time, let hiddenFrom):
             guard let id = remoteUsers[userID], let client = clients[id], let room = channels[fold(channel)] else { break }
             var tags = IRCTags()
             tags.set("msgid", messageID)
             tags.set("time", Self.serverTime(time))
+            let hidden = Set(hiddenFrom.map(fold))
             emitToEach(
-                room.members.keys.sorted().filter { $0 != id },
+                room.members.keys.sorted().filter { member in
+                    member != id && (hidden.isEmpty || clients[member]?.account.map { hidden.contains(fold($0)) } != true)
+                },
                 IRCMessage(tags: tags, source: client.source, command: .verb(kind.rawValue), params: [room.name, text]))
         case .remoteTopic(let channel, let userID, let topic):
             guard let id = remoteUsers[userID], let client = clients[id], var room = channels[fold(channel)] else { break }

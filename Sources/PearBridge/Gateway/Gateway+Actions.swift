@@ -55,9 +55,9 @@ extension Gateway {
             case .saveCatalogue:
                 catalogueChanged = true
             case .publish(let event):
-                // An ignored person's lines go to no front end.
-                if case .line(_, let line) = event, ignores.hides(line.author) { continue }
-                if case .directLine(_, let line) = event, ignores.hides(line.author) { continue }
+                // An ignored person's direct lines go to no front end; a room's lines are hidden by the front end from
+                // those of our people who ignore the author (`IgnoreList.ignorers`), not from the others.
+                if case .directLine(let to, let line) = event, ignores.hides(line.author, from: to) { continue }
                 if case .line = event { metrics.remoteLines.increment() }
                 roomEvents.publish(event)
             case .seek(let identity, let seeking):

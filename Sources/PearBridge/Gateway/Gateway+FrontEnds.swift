@@ -57,9 +57,11 @@ extension Gateway {
 
     /// A room's chat lines in the order every gateway agrees on; empty for a room this gateway does not hold (asking
     /// never creates one).
-    public func history(room channel: String) async -> [RoomLine] {
+    /// Lines of authors `person` (nil: the first person) ignores are left out.
+    public func history(room channel: String, for person: [UInt8]? = nil) async -> [RoomLine] {
         await ready()
-        return state.history(state.topic(of: channel)).filter { !ignores.hides($0.author) }
+        let person = person ?? identity.keyPair.publicKey
+        return state.history(state.topic(of: channel)).filter { !ignores.hides($0.author, from: person) }
     }
 
     /// Every chat line held, ignored people's too (tests and diagnostics).
@@ -68,10 +70,12 @@ extension Gateway {
     }
 
     /// A window of a room's chat lines, oldest first (indexed look-ups: the cost does not grow with the history).
-    /// Ignored people's lines are left out (so a window may hold fewer lines than it asked for).
-    public func history(room channel: String, window: RoomHistoryWindow) async -> [RoomLine] {
+    /// The lines of people `person` (nil: the first person) ignores are left out (so a window may hold fewer lines
+    /// than it asked for).
+    public func history(room channel: String, window: RoomHistoryWindow, for person: [UInt8]? = nil) async -> [RoomLine] {
         await ready()
-        return state.history(state.topic(of: channel), window).filter { !ignores.hides($0.author) }
+        let person = person ?? identity.keyPair.publicKey
+        return state.history(state.topic(of: channel), window).filter { !ignores.hides($0.author, from: person) }
     }
 
     /// The member ids (see `IgnoreList`) of the people shown under `nick` (case-folded) in any room, other than our
@@ -118,10 +122,11 @@ extension Gateway {
     }
 
 
-    /// A person was ignored or unignored (`IgnoreList`): their conversation's channel closes, or opens again.
-    public nonisolated func ignoreChanged(_ id: String) {
+    /// `person` (one of our people) ignored or unignored someone (`IgnoreList`): their conversation's channel closes,
+    /// or opens again.
+    public nonisolated func ignoreChanged(_ id: String, by person: [UInt8]) {
         guard let key = ZBase32.decode(id), key.count == 32 else { return }
-        post(.ignoreChanged(key))
+        post(.ignoreChanged(GatewayState.Conversation(ours: person, theirs: key)))
     }
 
     /// The nick one of our people goes by (nil: the first person; their most recently registered or renamed client).
@@ -132,7 +137,8 @@ extension Gateway {
     public func directHistory(with identity: [UInt8], for person: [UInt8]? = nil, window: RoomHistoryWindow) async -> [RoomLine] {
         await ready()
         guard let topic = state.conversation(with: identity, for: person) else { return [] }
-        return state.history(topic, window).filter { !ignores.hides($0.author) }
+        let person = person ?? self.identity.keyPair.publicKey
+        return state.history(topic, window).filter { !ignores.hides($0.author, from: person) }
     }
 
     /// Every direct conversation of one of our people (nil: the first): the other person, the nick they show (in a

@@ -91,8 +91,8 @@ public actor Gateway: Service {
         case offerRelay([UInt8])
         /// The moment after a lonely join is over (`GatewayAction.checkAlone`).
         case aloneCheck(RoomTopic)
-        /// A person was ignored or unignored.
-        case ignoreChanged([UInt8])
+        /// One of our people ignored or unignored someone.
+        case ignoreChanged(GatewayState.Conversation)
 
         func cancelled() {
             switch self {
@@ -129,11 +129,11 @@ public actor Gateway: Service {
         self.onMisbehaviour = onMisbehaviour
         self.discovery = discovery
         catalogue = RoomCatalogue(file: directory.file("rooms.json"))
-        ignores = try IgnoreList(file: directory.file("ignores.json"))
+        ignores = try IgnoreList(file: directory.file("ignores.json"), firstPerson: identity.keyPair.publicKey)
         state = GatewayState(identity: identity.keyPair, fold: Self.fold)
         for person in people { _ = state.addPerson(person) }
         let ignores = self.ignores
-        state.refusesDirectMessages = { ignores.contains(ZBase32.encode($0)) }
+        state.refusesDirectMessages = { ignores.contains(ZBase32.encode($0.theirs), by: $0.ours) }
         if store.storage.fullyCheckedAtOpen {
             logger.info("the store was not closed cleanly last time (a crash, or a kill): every page was checked at open")
         }
@@ -280,15 +280,15 @@ public actor Gateway: Service {
             await perform(state.offerRelay(key), group: &group)
         case .aloneCheck(let topic):
             await perform(state.aloneCheck(topic), group: &group)
-        case .ignoreChanged(let identity):
+        case .ignoreChanged(let conversation):
             // Unignored while connected: the conversation they may have tried to open (refused then) is opened from
             // here, so what they wrote meanwhile arrives without waiting for a reconnection.
-            if !state.refusesDirectMessages(identity), state.isConnected(identity) {
-                for person in state.localPeople.map(\.publicKey) where state.conversation(with: identity, for: person) == nil {
-                    _ = await openConversation(with: identity, for: person, group: &group)
-                }
+            if !state.refusesDirectMessages(conversation), state.isConnected(conversation.theirs),
+                state.conversation(with: conversation.theirs, for: conversation.ours) == nil, state.people[conversation.ours] != nil
+            {
+                _ = await openConversation(with: conversation.theirs, for: conversation.ours, group: &group)
             }
-            await perform(state.directRefusalChanged(identity), group: &group)
+            await perform(state.directRefusalChanged(conversation), group: &group)
         case .logChanged(let writer):
             _ = changedLogs.withLock { $0.remove(writer) }
             for topic in state.rooms(withWriter: writer) { await ingestAvailable(topic, writer: writer, group: &group) }

@@ -35,9 +35,10 @@ extension GatewayState {
             }
         }
         var actions: [GatewayAction] = [.peopleProven(id, people)]
-        for person in people.sorted(by: { $0.lexicographicallyPrecedes($1) }) where !refusesDirectMessages(person) {
+        for person in people.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             for ours in localPeople {
-                if let topic = conversations[Conversation(ours: ours.publicKey, theirs: person)] { actions += announce(topic, on: id) }
+                let conversation = Conversation(ours: ours.publicKey, theirs: person)
+                if let topic = conversations[conversation], !refusesDirectMessages(conversation) { actions += announce(topic, on: id) }
             }
         }
         return actions
@@ -209,7 +210,7 @@ extension GatewayState {
         let reject = [GatewayAction.rejectChannel(id, protocol: DirectWire.protocolName, id: bytes)]
         guard let peer = peers[id], let topic = RoomTopic(bytes: bytes) else { return reject }
         // The proven person whose conversation with one of our people this topic is.
-        guard let conversation = peer.conversationTopics[bytes], !refusesDirectMessages(conversation.theirs) else { return reject }
+        guard let conversation = peer.conversationTopics[bytes], !refusesDirectMessages(conversation) else { return reject }
         if let held = conversations[conversation] {
             guard held == topic else { return reject }
             let (channel, steps) = RoomChannel.peerOpened(peers[id]?.rooms[topic], handshake: handshake, joined: rooms[topic]?.joined == true)
@@ -226,18 +227,13 @@ extension GatewayState {
         return [.openConversation(conversation)]
     }
 
-    /// A person was ignored (their conversation's channel closes on their connections) or unignored (it opens again).
-    mutating func directRefusalChanged(_ identity: [UInt8]) -> [GatewayAction] {
+    /// One of our people ignored someone (their conversation's channel closes on that someone's connections) or
+    /// unignored them (it opens again).
+    mutating func directRefusalChanged(_ conversation: Conversation) -> [GatewayAction] {
+        guard let topic = conversations[conversation] else { return [] }
         var actions: [GatewayAction] = []
-        let topics = conversations.filter { $0.key.theirs == identity }.values.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
-        for topic in topics { actions += directRefusalChanged(identity, conversation: topic) }
-        return actions
-    }
-
-    private mutating func directRefusalChanged(_ identity: [UInt8], conversation topic: RoomTopic) -> [GatewayAction] {
-        var actions: [GatewayAction] = []
-        for id in peers.keys.sorted() where peers[id]?.hosts(identity) == true {
-            if refusesDirectMessages(identity) {
+        for id in peers.keys.sorted() where peers[id]?.hosts(conversation.theirs) == true {
+            if refusesDirectMessages(conversation) {
                 if peers[id]?.rooms[topic]?.isOpenHere == true {
                     actions.append(.closeChannel(id, protocol: DirectWire.protocolName, id: topic.bytes))
                 }
@@ -274,7 +270,11 @@ extension GatewayState {
     /// direct conversation's channel is opened only on its person's connections.
     mutating func announce(_ topic: RoomTopic, on id: ConnectionID) -> [GatewayAction] {
         guard let peer = peers[id], let room = rooms[topic], room.joined else { return [] }
-        if let counterpart = room.kind.counterpart, !peer.hosts(counterpart) || refusesDirectMessages(counterpart) { return [] }
+        if let counterpart = room.kind.counterpart, let ours = room.locals.keys.first,
+            !peer.hosts(counterpart) || refusesDirectMessages(Conversation(ours: ours, theirs: counterpart))
+        {
+            return []
+        }
         if room.kind.privateKeys != nil, let wire = RoomTopic(bytes: wireID(topic, on: id)), let waiting = peers[id]?.rooms[wire] {
             // The peer opened this private room's channel before we held the room: kept under its id until now.
             peers[id]?.rooms[wire] = nil

@@ -90,8 +90,8 @@ struct GatewayState: Sendable {
     var conversations: [Conversation: RoomTopic] = [:]
     /// Most conversations held with no line in them yet; a peer's open for another is refused.
     static let silentConversationLimit = 64
-    /// Whether a person's direct messages are refused (they are ignored here): their conversation channel is not opened.
-    var refusesDirectMessages: @Sendable ([UInt8]) -> Bool = { _ in false }
+    /// Whether a conversation is refused (our person in it ignores the other): its channel is not opened.
+    var refusesDirectMessages: @Sendable (Conversation) -> Bool = { _ in false }
 
     init(
         identity: Ed25519.KeyPair, limits: Limits = Limits(), admission: (any WriterAdmissionRule)? = nil,

@@ -44,7 +44,18 @@ public final class GatewayBackend: ChatBackend {
                 account = people?.account(of: person)
                 guard account != nil || person == firstPerson else { return }
             }
-            for backendEvent in Self.backendEvents(for: event, account: account) { continuation.yield(backendEvent) }
+            var hiddenFrom: Set<String> = []
+            if case .line(_, let line) = event {
+                // Hidden from the clients of those of our people who ignore its author; a gateway without accounts has
+                // one person, whose ignoring hides it from every client.
+                for person in gateway.ignores.ignorers(of: line.author) {
+                    guard let ignorer = people?.account(of: person) else { return }
+                    hiddenFrom.insert(ignorer)
+                }
+            }
+            for backendEvent in Self.backendEvents(for: event, account: account, hiddenFrom: hiddenFrom) {
+                continuation.yield(backendEvent)
+            }
         }
     }
 
@@ -165,7 +176,7 @@ public final class GatewayBackend: ChatBackend {
         case .refused(let why): return done(.failed(why))
         }
         // Their messages are refused here, so no conversation with them runs: say so rather than keep it unsent.
-        guard !gateway.ignores.contains(ZBase32.encode(identity)) else {
+        guard !gateway.ignores.contains(ZBase32.encode(identity), by: person) else {
             return done(.failed("you ignore \(target), so no conversation with them runs; /msg PearServ unignore \(target) first"))
         }
         let lineKind: RoomLineKind
@@ -211,7 +222,8 @@ public final class GatewayBackend: ChatBackend {
 
     /// The IRC events a room event makes (a long line makes several; the first keeps the entry's msgid). `account`: whose
     /// clients a direct line is for (nil: every local client, on a gateway without accounts).
-    static func backendEvents(for event: RoomEvent, account: String? = nil) -> [BackendEvent] {
+    /// `hiddenFrom`: the accounts whose clients do not get a room line (they ignore its author).
+    static func backendEvents(for event: RoomEvent, account: String? = nil, hiddenFrom: Set<String> = []) -> [BackendEvent] {
         switch event {
         case .memberJoined(let room, let member):
             return [.remoteJoined(channel: room, user: IRCRoomMember.remoteUser(member, room: room))]
@@ -230,7 +242,7 @@ public final class GatewayBackend: ChatBackend {
                 .remoteMessage(
                     channel: room, userID: line.author.id, kind: kind,
                     text: line.kind == .action ? IRCRoomText.wrapAction(piece) : piece,
-                    id: part == 0 ? line.id : "\(line.id).\(part)", time: line.time)
+                    id: part == 0 ? line.id : "\(line.id).\(part)", time: line.time, hiddenFrom: hiddenFrom)
             }
         case .topicChanged(let room, let memberID, let topic):
             return [.remoteTopic(channel: room, userID: memberID, topic: IRCRoomText.oneLine(topic))]
@@ -270,7 +282,8 @@ public final class GatewayBackend: ChatBackend {
         }
         // Only channels are rooms; another private conversation key never names one.
         guard !PrivateConversation.isConversation(query.channel) else { return [] }
-        let lines = await gateway.history(room: query.channel, window: Self.window(of: query))
+        guard let person = try? self.person(of: account) else { return [] }
+        let lines = await gateway.history(room: query.channel, window: Self.window(of: query), for: person)
         return lines.map { Self.chatLine($0, to: query.channel) }
     }
 

@@ -98,7 +98,7 @@ public struct PearServ: Sendable {
             guard words.count == 2 else { return ["Usage: \(command) NICK|KEY"] }
             return await ignore(words[1], command == "ignore", by: account)
         case "ignores":
-            let ignored = gateway.ignores.all
+            let ignored = gateway.ignores.all(of: ownIdentity(account))
             guard !ignored.isEmpty else { return ["You ignore nobody."] }
             var lines = ["You ignore \(ignored.count) person(s):"]
             for id in ignored { lines.append("  \(await gateway.nick(ofMember: id) ?? "(no nick seen)")  \(id)") }
@@ -170,8 +170,9 @@ public struct PearServ: Sendable {
         }
         let name = ids == [target.lowercased()] ? (await gateway.nick(ofMember: id) ?? id) : target
         do {
-            let changed = try gateway.ignores.set(id, ignored: ignoring)
-            if changed { gateway.ignoreChanged(id) }
+            let person = ownIdentity(account)
+            let changed = try gateway.ignores.set(id, ignored: ignoring, by: person)
+            if changed { gateway.ignoreChanged(id, by: person) }
             switch (ignoring, changed) {
             case (true, true): return ["You now ignore \(name): their lines are hidden here (\(id))."]
             case (true, false): return ["You already ignore \(name)."]

@@ -316,6 +316,25 @@ import Testing
 }
 
 extension RemoteUserTests {
+    /// A remote line hidden from an account (its person ignores the author) reaches every other member, not that
+    /// account's clients.
+    @Test func aRemoteLineHiddenFromAnAccountSkipsItsClients() {
+        var server = ServerHarness()
+        let alice = server.registerLoggedIn("alice", account: "alice")
+        let ursula = server.registerLoggedIn("ursula", account: "Ursula")
+        server.send(alice, "JOIN #p2p")
+        server.send(ursula, "JOIN #p2p")
+        let remote = RemoteUser(id: "key1", nick: "carol", user: "pear", host: "5db4ysm3.pear", realName: "Carol")
+        server.record(server.state.backendEvent(.remoteJoined(channel: "#p2p", user: remote), now: server.now))
+        _ = server.inbox(alice)
+        _ = server.inbox(ursula)
+        server.record(server.state.backendEvent(
+            .remoteMessage(channel: "#p2p", userID: "key1", kind: .privmsg, text: "hello", id: "m1", time: server.now,
+                hiddenFrom: ["ursula"]), now: server.now))
+        #expect(server.inbox(alice) == [":carol!pear@5db4ysm3.pear PRIVMSG #p2p hello"])
+        #expect(server.inbox(ursula).isEmpty)
+    }
+
     /// WHOIS of a remote user claims nothing this server cannot know (no 671), and lists only rooms the asker shares.
     @Test func whoisOfARemoteUserShowsOnlyWhatTheAskerMaySee() {
         var server = ServerHarness()

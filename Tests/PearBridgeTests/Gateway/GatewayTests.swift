@@ -79,7 +79,7 @@ final class EventRecorder: Sendable {
 
     func message(_ text: String, timeout: Duration = .seconds(20)) async throws -> BackendEvent {
         try await waitFor("message \(text)", timeout: timeout) {
-            if case .remoteMessage(_, _, _, let body, _, _) = $0 { body == text } else { false }
+            if case .remoteMessage(_, _, _, let body, _, _, _) = $0 { body == text } else { false }
         }
     }
 }
@@ -174,7 +174,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
 
         await a.say("#room", "hello from A", as: "alice")
         let atC = try await c.recorder.message("hello from A")
-        guard case .remoteMessage(let channel, _, .privmsg, _, let id, _) = atC else { return }
+        guard case .remoteMessage(let channel, _, .privmsg, _, let id, _, _) = atC else { return }
         #expect(channel == "#ROOM", "shown in the channel as the local user joined it")
         #expect(!id.isEmpty)
         // C learned A's nick from A's nick entry, through B.
@@ -206,7 +206,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         await a.handle(
             .message(channel: "#room", nick: "alicia", kind: .privmsg, text: "with an id", id: ownID, time: Date()))
         let tagged = try await c.recorder.message("with an id")
-        guard case .remoteMessage(_, _, _, _, let seenID, _) = tagged else { return }
+        guard case .remoteMessage(_, _, _, _, let seenID, _, _) = tagged else { return }
         #expect(seenID == ownID)
         #expect(await a.history(.latest(channel: "#room", limit: 1)).first?.id == ownID)
     }
@@ -237,7 +237,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         #expect(one.whoisInfo.first == "identity \(one.id)")
         let messages = b.recorder.seen.withLock { events in
             events.compactMap { event -> String? in
-                if case .remoteMessage(_, let userID, _, _, _, _) = event { userID } else { nil }
+                if case .remoteMessage(_, let userID, _, _, _, _, _) = event { userID } else { nil }
             }
         }
         #expect(Set(messages) == [one.id])
@@ -501,7 +501,7 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
         }
         let texts = b.recorder.seen.withLock { events in
             events.compactMap { event -> String? in
-                if case .remoteMessage(_, _, _, let text, _, _) = event { return text }
+                if case .remoteMessage(_, _, _, let text, _, _, _) = event { return text }
                 return nil
             }
         }

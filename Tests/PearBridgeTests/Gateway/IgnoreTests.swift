@@ -1,6 +1,8 @@
 import Foundation
 import HyperLog
 import IRCServer
+import Logging
+import Sodium
 import Testing
 
 @testable import PearBridge
@@ -10,7 +12,7 @@ import Testing
 @Suite(.serialized) struct IgnoreTests {
     static func saw(_ recorder: EventRecorder, _ text: String) -> Bool {
         recorder.seen.withLock { events in
-            events.contains { if case .remoteMessage(_, _, _, let body, _, _) = $0 { body == text } else { false } }
+            events.contains { if case .remoteMessage(_, _, _, let body, _, _, _) = $0 { body == text } else { false } }
         }
     }
 
@@ -69,8 +71,51 @@ import Testing
         await a.stop()
         let again = try await TestGateway.make("ign2-a", directory: a.directory)
         defer { again.gateway.shutdown() }
-        #expect(again.gateway.ignores.all == [cID])
+        #expect(again.gateway.ignores.all(of: again.gateway.identity.keyPair.publicKey) == [cID])
         #expect(await historyTexts(again, "#two").contains("bob two") == false)
         #expect(await historyTexts(again, "#one").contains("bob one"))
+    }
+
+    /// Each person of a gateway has their own ignore list: a line of someone one of them ignores is hidden from that
+    /// person's clients only (the IRC core is told whose), and from their history only.
+    @Test func eachPersonOfAGatewayIgnoresForThemselves() async throws {
+        let a = try await TestGateway.make("ign-people-a"), c = try await TestGateway.make("ign-people-c")
+        defer { a.cleanUp(); c.cleanUp() }
+        let (database, file) = try AccountDatabaseTests.database()
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        try database.add(AccountName("root"), password: Array("root-pw".utf8), role: .admin, identity: a.gateway.identity.keyPair)
+        let ursula = Ed25519.randomKeyPair()
+        try database.add(AccountName("ursula"), password: Array("ursula-pw".utf8), role: .user, identity: ursula)
+        let logins = AccountLogins(database: database, logger: Logger(label: "test"))
+        let backend = GatewayBackend(gateway: a.gateway, connector: nil, logins: logins)
+        let recorder = EventRecorder(backend)
+        a.gateway.addPerson(ursula)
+        await backend.handle(.joined(channel: "#i", nick: "root"), account: "root")
+        await backend.handle(.joined(channel: "#i", nick: "ursula"), account: "ursula")
+        await c.handle(.joined(channel: "#i", nick: "carol"))
+        await link(a, c)
+        await c.say("#i", "first", as: "carol")
+        try await recorder.message("first")
+        #expect(await backend.service(PearServ.name, from: "ursula", account: "ursula", text: "ignore carol")?.first?
+            .hasPrefix("You now ignore carol") == true)
+        #expect(logins.people.person(of: "ursula") != nil)
+        #expect(await backend.service(PearServ.name, from: "root", account: "root", text: "ignores") == ["You ignore nobody."])
+
+        await c.say("#i", "second", as: "carol")
+        let second = try await recorder.message("second")
+        guard case .remoteMessage(_, _, _, _, _, _, let hiddenFrom) = second else { return }
+        #expect(hiddenFrom == ["ursula"])
+        let forUrsula = await backend.history(.latest(channel: "#i", limit: 10), account: "ursula").map(\.text)
+        let forRoot = await backend.history(.latest(channel: "#i", limit: 10), account: "root").map(\.text)
+        #expect(forRoot == ["first", "second"] && forUrsula.isEmpty)
+
+        // Kept across a restart, per person; a file from before (a list) is the first person's.
+        let lists = try IgnoreList(file: a.directory.file("ignores.json"), firstPerson: a.gateway.identity.keyPair.publicKey)
+        #expect(lists.all(of: ursula.publicKey) == [ZBase32.encode(c.gateway.identity.keyPair.publicKey)])
+        #expect(lists.all(of: a.gateway.identity.keyPair.publicKey).isEmpty)
+        let old = a.directory.file("old-ignores.json")
+        try JSONEncoder().encode(["someone"]).write(to: old)
+        let migrated = try IgnoreList(file: old, firstPerson: ursula.publicKey)
+        #expect(migrated.all(of: ursula.publicKey) == ["someone"] && migrated.contains("someone", by: ursula.publicKey))
     }
 }

@@ -13,7 +13,7 @@ import Testing
 @Suite(.serialized) struct SeveralPeopleTests {
     static func line(_ recorder: EventRecorder, _ text: String) async throws -> (userID: String, id: String) {
         let event = try await recorder.message(text)
-        guard case .remoteMessage(_, let userID, _, _, let id, _) = event else { return ("", "") }
+        guard case .remoteMessage(_, let userID, _, _, let id, _, _) = event else { return ("", "") }
         return (userID, id)
     }
 
@@ -42,11 +42,11 @@ import Testing
         await a.gateway.handle(.say(room: "#team", kind: .action, text: "waves, from bob", id: "b.1", time: Date()), as: bob.publicKey)
         let fromAlice = try await Self.line(c.recorder, "from alice")
         _ = try await c.recorder.waitFor("bob's action") {
-            if case .remoteMessage(_, _, _, let text, _, _) = $0 { text == "\u{1}ACTION waves, from bob\u{1}" } else { false }
+            if case .remoteMessage(_, _, _, let text, _, _, _) = $0 { text == "\u{1}ACTION waves, from bob\u{1}" } else { false }
         }
         let fromBob = c.recorder.seen.withLock { events in
             events.compactMap { event -> String? in
-                if case .remoteMessage(_, let userID, _, let text, _, _) = event, text.contains("from bob") { return userID }
+                if case .remoteMessage(_, let userID, _, let text, _, _, _) = event, text.contains("from bob") { return userID }
                 return nil
             }.first
         }
@@ -70,7 +70,7 @@ import Testing
         await c.say("#team", "hi both", as: "carol")
         _ = try await a.recorder.message("hi both")
         #expect(a.recorder.seen.withLock { events in
-            !events.contains { if case .remoteMessage(_, _, _, let text, _, _) = $0 { text.contains("from") } else { false } }
+            !events.contains { if case .remoteMessage(_, _, _, let text, _, _, _) = $0 { text.contains("from") } else { false } }
                 && !events.contains { if case .remoteJoined(_, let user) = $0 { user.id == ZBase32.encode(bob.publicKey) } else { false } }
         })
 

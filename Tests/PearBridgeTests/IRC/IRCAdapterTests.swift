@@ -41,7 +41,7 @@ import Testing
         #expect(events.count == 3)
         var rejoined: [String] = []
         for (index, event) in events.enumerated() {
-            guard case .remoteMessage(let channel, let userID, .privmsg, let body, let id, _) = event else {
+            guard case .remoteMessage(let channel, let userID, .privmsg, let body, let id, _, _) = event else {
                 Issue.record("not a message: \(event)")
                 continue
             }

@@ -90,7 +90,7 @@ import Testing
     @Test func anIgnoredPersonsConversationIsRefused() throws {
         var (state, keys, _) = try aliceState()
         let refused = bob.publicKey
-        state.refusesDirectMessages = { $0 == refused }
+        state.refusesDirectMessages = { $0.theirs == refused }
         #expect(Describe.describe(state.connect(2, remoteKey: Self.bobsGateway, proving: [bob]))
             == ["open 2 \(PeopleWire.protocolName)", "people 2 \(bob.publicKey[0])"])
         #expect(Describe.describe(state.peerEvent(

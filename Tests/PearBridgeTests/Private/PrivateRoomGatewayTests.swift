@@ -16,7 +16,7 @@ import Testing
 
     static func saw(_ recorder: EventRecorder, _ text: String) -> Bool {
         recorder.seen.withLock { events in
-            events.contains { if case .remoteMessage(_, _, _, let body, _, _) = $0 { body.contains(text) } else { false } }
+            events.contains { if case .remoteMessage(_, _, _, let body, _, _, _) = $0 { body.contains(text) } else { false } }
         }
     }
 
