@@ -57,6 +57,9 @@ extension ClientRecord {
         /// The tag-related part of `caps`, looked up once per change rather than per message sent (`adapt`).
         private(set) var tagCapabilities = TagCapabilities([])
         var account: String?
+        /// The user name this connection registered with (`USER`), which tells one client of an account from another
+        /// for the lines it missed (`accountLastSeen`); unlike `user`, never copied from the person.
+        var device: String?
         var sasl = SASLExchange.idle
         /// The account the SASL exchange under way tries (for `LoginThrottle`), and when it began.
         var saslAttempt: (account: String, at: Date)?

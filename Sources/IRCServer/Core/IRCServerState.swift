@@ -82,8 +82,9 @@ public struct IRCServerState: Sendable {
     var attachedSessions: [ClientID: [ClientID]] = [:]
     /// Folded account → the connection that stands for its person here (`sharedAccountSessions`).
     var personByAccount: [String: ClientID] = [:]
-    /// Folded account → when a connection of it last went away: a client without CHATHISTORY gets the lines since
-    /// then when it joins (bounded by `maximumRememberedDepartures`).
+    /// When a connection of an account last went away, per account (folded) and per account and device (its USER
+    /// name, `departureKey`): a client without CHATHISTORY that attaches gets the lines since its own device's last
+    /// departure, else the account's (bounded by `maximumRememberedDepartures`).
     var accountLastSeen: [String: Date] = [:]
     static let maximumRememberedDepartures = 4096
     /// Remote user id → the client id standing for them.

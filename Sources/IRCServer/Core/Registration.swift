@@ -149,6 +149,9 @@ extension IRCServerState {
         // The user name is shown in hostmasks: keep it short and free of separators.
         let cleaned = params[0].filter { !"@!* ".contains($0) }
         client.user = "~" + String(cleaned.prefix(10))
+        // What tells this client from the account's others (laptop, phone) for the lines it missed: its own user name,
+        // kept when the person's is copied over it.
+        client.device = String(cleaned.prefix(32))
         client.realName = params[3]
         clients[id] = client
         tryCompleteRegistration(id, now: now)

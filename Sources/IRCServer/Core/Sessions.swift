@@ -101,7 +101,7 @@ extension IRCServerState {
             emit(id, IRCMessage(tags: joined.accountTags, source: joined.source, command: .verb("JOIN"), params: params))
             if channel.topic != nil { sendTopic(channel, to: id) }
             sendNames(channel, to: id)
-            replayHistory(of: channel, to: id, since: joined.account.flatMap { accountLastSeen[fold($0)] })
+            replayHistory(of: channel, to: id, since: lastDeparture(of: joined))
         }
     }
 
@@ -163,15 +163,28 @@ extension IRCServerState {
         return true
     }
 
-    /// Remembers when a connection of an account went (`accountLastSeen`), for the replay of lines it missed.
+    /// Remembers when a connection of an account went (`accountLastSeen`), for the replay of lines it missed: for the
+    /// account, and for the device (its USER name).
     mutating func noteDeparture(of client: ClientRecord, now: Date) {
         guard configuration.sharedAccountSessions, client.isRegistered, !client.isRemote, let account = client.account else { return }
-        if accountLastSeen.count >= Self.maximumRememberedDepartures, accountLastSeen[fold(account)] == nil,
-            let oldest = accountLastSeen.min(by: { $0.value < $1.value })?.key
-        {
-            accountLastSeen.removeValue(forKey: oldest)
+        for key in [fold(account), Self.departureKey(fold(account), device: client.device)] {
+            if accountLastSeen.count >= Self.maximumRememberedDepartures, accountLastSeen[key] == nil,
+                let oldest = accountLastSeen.min(by: { $0.value < $1.value })?.key
+            {
+                accountLastSeen.removeValue(forKey: oldest)
+            }
+            accountLastSeen[key] = now
         }
-        accountLastSeen[fold(account)] = now
+    }
+
+    /// Since when a connection that attaches missed lines: its device's last departure, else its account's.
+    func lastDeparture(of client: ClientRecord) -> Date? {
+        guard let account = client.account.map(fold) else { return nil }
+        return accountLastSeen[Self.departureKey(account, device: client.device)] ?? accountLastSeen[account]
+    }
+
+    static func departureKey(_ foldedAccount: String, device: String?) -> String {
+        foldedAccount + "\u{0}" + (device ?? "")
     }
 
     /// A channel's lines for a client that cannot ask for history itself (no `draft/chathistory`): the newest

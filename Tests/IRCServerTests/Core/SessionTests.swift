@@ -233,6 +233,34 @@ import Testing
         })
     }
 
+    /// Each client of an account (told apart by its USER name) is given what it missed since *it* left, not since
+    /// the account's latest departure; a client never seen before gets the lines since the account's.
+    @Test func eachDeviceIsGivenWhatItMissedSinceItLeft() {
+        var server = Self.sharingWithReplay()
+        let laptop = server.registerSession("alice", account: "alice", device: "laptop")
+        server.send(laptop, "JOIN #room")
+        let phone = server.registerSession("alice", account: "alice", device: "phone")
+        let tablet = server.registerSession("alice", account: "alice", device: "tablet")
+        _ = server.takeBackendCalls()
+        let phoneLeft = server.now
+        server.record(server.state.disconnected(phone, reason: "gone", now: phoneLeft))
+        server.advance(600)
+        let tabletLeft = server.now
+        server.record(server.state.disconnected(tablet, reason: "gone", now: tabletLeft))
+        server.advance(600)
+        func since(_ id: ClientID) -> [IRCServerAction] { server.takeBackendCalls().filter(\.isHistoryFetch) }
+        let phoneAgain = server.registerSession("alice", account: "alice", device: "phone")
+        #expect(since(phoneAgain) == [
+            .fetchHistory(phoneAgain, .between(channel: "#room", from: .timestamp(.distantFuture), to: .timestamp(phoneLeft), limit: 20),
+                batchType: "chathistory", target: "#room", onJoin: true),
+        ])
+        let watch = server.registerSession("alice", account: "alice", device: "watch")
+        #expect(since(watch) == [
+            .fetchHistory(watch, .between(channel: "#room", from: .timestamp(.distantFuture), to: .timestamp(tabletLeft), limit: 20),
+                batchType: "chathistory", target: "#room", onJoin: true),
+        ])
+    }
+
     @Test func theReplayOfAnAttachByPassIsWaitedForBeforeTheClientsNextLines() {
         var server = Self.sharingWithReplay()
         let laptop = server.registerSession("alice", account: "alice")
@@ -361,7 +389,10 @@ extension IRCServerAction {
 extension ServerHarness {
     /// A connection that must log in, logs in to `account` with SASL PLAIN (answering for the backend) and registers
     /// asking for `nick`. `keepInbox`: what it received stays to be read.
-    mutating func registerSession(_ nick: String, account: String, caps: [String] = [], keepInbox: Bool = false) -> ClientID {
+    /// `device`: the USER name it registers with (what tells an account's clients apart; the nick when nil).
+    mutating func registerSession(
+        _ nick: String, account: String, device: String? = nil, caps: [String] = [], keepInbox: Bool = false
+    ) -> ClientID {
         let id = connect(loginRequired: true)
         send(id, "CAP LS 302")
         send(id, "CAP REQ :" + (["sasl"] + caps).joined(separator: " "))
@@ -369,7 +400,7 @@ extension ServerHarness {
         send(id, "AUTHENTICATE \(Data("\0\(account)\0pw".utf8).base64EncodedString())")
         record(state.authenticationFinished(id, account: account))
         send(id, "NICK \(nick)")
-        send(id, "USER \(nick) 0 * :\(nick)")
+        send(id, "USER \(device ?? nick) 0 * :\(nick)")
         received[id] = []
         record(state.received(try! IRCMessageParser.parse("CAP END"), from: id, now: now))
         if !keepInbox { received[id] = [] }
