@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
-import { interpret } from '../../Sources/WebFrontEnd/Client/commands.js';
+import { InputHistory, MAXIMUM_PASTE, complete, interpret, splitText, textBudget } from '../../Sources/WebFrontEnd/Client/commands.js';
 import { actionText, fold, linkify, nickHue, parse, serialize, stripFormatting } from '../../Sources/WebFrontEnd/Client/irc.js';
 import { ChatState, MAXIMUM_LINES, SERVER, mentions } from '../../Sources/WebFrontEnd/Client/state.js';
 
@@ -154,5 +154,57 @@ test('typed lines become messages or commands', () => {
   assert.equal(interpret('/whois  bob', room).raw, 'WHOIS bob', 'other commands go to the server as typed');
   assert.deepEqual(interpret('/join  #a  k', server).send, [{ command: 'JOIN', params: ['#a', 'k'] }]);
   assert.match(interpret('/msg :x hello', room).local, /Usage/);
-  assert.deepEqual(interpret('two\nlines', room).send, [{ command: 'PRIVMSG', params: ['#pear', 'two lines'] }]);
+  assert.deepEqual(interpret('two\nlines', room).send.map((m) => m.params[1]), ['two', 'lines'], 'a paste of two lines is two messages');
+});
+
+test('long lines are sent in pieces that fit 512 bytes, never cut inside a character', () => {
+  const room = { name: '#pear', kind: 'channel' };
+  const budget = textBudget('#pear', 'me');
+  assert.ok(budget > 300 && budget < 440, `${budget}`);
+  const long = 'word '.repeat(200).trim();
+  const pieces = interpret(long, room, 'me').send.map((message) => message.params[1]);
+  assert.ok(pieces.length > 1);
+  assert.equal(pieces.join(' '), long, 'cut at spaces, nothing lost');
+  for (const piece of pieces) assert.ok(new TextEncoder().encode(piece).length <= budget);
+  const wide = '€'.repeat(400);
+  const widePieces = splitText(wide, 100);
+  assert.equal(widePieces.join(''), wide);
+  for (const piece of widePieces) assert.ok(new TextEncoder().encode(piece).length <= 100 && piece.length === Math.min(33, piece.length));
+  const actions = interpret(`/me ${'x'.repeat(1000)}`, room, 'me').send.map((message) => message.params[1]);
+  assert.ok(actions.length === 3 && actions.every((text) => text.startsWith('\x01ACTION ') && text.endsWith('\x01')));
+  assert.deepEqual(splitText('', 10), ['']);
+  assert.deepEqual(splitText('short', 10), ['short']);
+});
+
+test('a paste of several lines is sent line by line, and one too long stays to be shortened', () => {
+  const room = { name: '#pear', kind: 'channel' };
+  const sent = interpret('first\n\nsecond\r\n//third', room, 'me');
+  assert.deepEqual(sent.send.map((message) => message.params[1]), ['first', 'second', '/third']);
+  const huge = interpret(Array.from({ length: MAXIMUM_PASTE + 1 }, (_, i) => `line ${i}`).join('\n'), room, 'me');
+  assert.equal(huge.send.length, 0);
+  assert.equal(huge.keep, true);
+  assert.match(huge.local, /at most/);
+  assert.deepEqual(interpret('/join #a\nmore', { name: '*', kind: 'server' }).send, [{ command: 'JOIN', params: ['#a', 'more'] }],
+    'a command is one line, as before');
+});
+
+test('tab completes nicks in order and cycles; up and down go through what was sent', () => {
+  const first = complete('hi al', 5, ['bob', 'Alice', 'alan']);
+  assert.deepEqual([first.text, first.caret], ['hi Alice ', 9]);
+  const again = complete(first.text, first.caret, [], first.cycle);
+  assert.equal(again.text, 'hi alan ');
+  assert.equal(complete(again.text, again.caret, [], again.cycle).text, 'hi Alice ');
+  assert.equal(complete('b', 1, ['bob']).text, 'bob: ', 'at the start of the line, a colon');
+  assert.equal(complete('x', 1, ['bob']), null);
+  assert.equal(complete('', 0, ['bob']), null);
+  const history = new InputHistory(2);
+  history.add('one');
+  history.add('two');
+  history.add('two');
+  history.add('three');
+  assert.equal(history.move(-1, 'draft'), 'three');
+  assert.equal(history.move(-1, 'three'), 'two');
+  assert.equal(history.move(-1, 'two'), null, 'only the last two are kept');
+  assert.equal(history.move(1, 'two'), 'three');
+  assert.equal(history.move(1, 'three'), 'draft', 'back to what was being typed');
 });

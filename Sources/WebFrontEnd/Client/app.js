@@ -3,7 +3,7 @@
 // scrolled back to, and what was missed after a reconnect.
 
 import { Connection } from './connection.js';
-import { interpret } from './commands.js';
+import { InputHistory, complete, interpret } from './commands.js';
 import { fold } from './irc.js';
 import { ChatState, SERVER } from './state.js';
 import { View } from './view.js';
@@ -35,12 +35,15 @@ class App {
       event.preventDefault();
       this.start(new FormData(event.target));
     });
+    this.history = new InputHistory();
+    this.completion = null;
+    const field = document.querySelector('#text');
     document.querySelector('#input').addEventListener('submit', (event) => {
       event.preventDefault();
-      const field = document.querySelector('#text');
-      this.typed(field.value);
-      field.value = '';
+      this.send(field);
     });
+    field.addEventListener('keydown', (event) => this.key(event, field));
+    field.addEventListener('input', () => this.fit(field));
   }
 
   start(form) {
@@ -153,9 +156,78 @@ class App {
     document.querySelector('#text').focus();
   }
 
+  /** Sends what is in the input; a paste too long to send stays there. */
+  send(field) {
+    const input = field.value;
+    if (!this.typed(input)) {
+      this.history.add(input);
+      field.value = '';
+      this.fit(field);
+    }
+  }
+
+  /** Enter sends (Shift+Enter is a new line), Tab completes a nick, Up and Down go through what was sent (on the
+   * first or last line), Alt+Up and Alt+Down change the room. */
+  key(event, field) {
+    if (event.key !== 'Tab') this.completion = null;
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      this.send(field);
+    } else if (event.key === 'Tab' && !event.shiftKey && !event.altKey && !event.ctrlKey) {
+      const completed = complete(field.value, field.selectionStart, this.nicksHere(), this.completion?.cycle);
+      if (!completed) return;
+      event.preventDefault();
+      this.completion = completed;
+      field.value = completed.text;
+      field.setSelectionRange(completed.caret, completed.caret);
+    } else if ((event.key === 'ArrowUp' || event.key === 'ArrowDown') && event.altKey) {
+      event.preventDefault();
+      this.selectNeighbour(event.key === 'ArrowUp' ? -1 : 1);
+    } else if (event.key === 'ArrowUp' && !field.value.slice(0, field.selectionStart).includes('\n')
+        || event.key === 'ArrowDown' && !field.value.slice(field.selectionEnd).includes('\n')) {
+      const text = this.history.move(event.key === 'ArrowUp' ? -1 : 1, field.value);
+      if (text === null) return;
+      event.preventDefault();
+      field.value = text;
+      this.fit(field);
+    }
+  }
+
+  /** The input grows with the lines in it (up to its maximum height). */
+  fit(field) {
+    field.style.height = 'auto';
+    field.style.height = `${field.scrollHeight + 2}px`;
+  }
+
+  /** Nicks for completion in the room being read: the latest speakers first, then the other members. */
+  nicksHere() {
+    const buffer = this.state.buffers.get(this.state.active);
+    if (!buffer) return [];
+    const nicks = [];
+    const seen = new Set([fold(this.state.nick)]);
+    for (const line of [...buffer.lines].reverse()) {
+      if (line.nick && !seen.has(fold(line.nick)) && (buffer.kind !== 'channel' || buffer.members.has(fold(line.nick)))) {
+        seen.add(fold(line.nick));
+        nicks.push(line.nick);
+      }
+    }
+    const others = [...(buffer.members?.values() ?? [])].map((member) => member.nick).filter((nick) => !seen.has(fold(nick)));
+    if (buffer.kind === 'query' && !seen.has(fold(buffer.name))) others.push(buffer.name);
+    return nicks.concat(others.sort((a, b) => a.localeCompare(b)));
+  }
+
+  /** The room or conversation above or below the one being read, in the list's order. */
+  selectNeighbour(step) {
+    const ordered = this.view.orderedBuffers();
+    const here = ordered.findIndex(([key]) => key === this.state.active);
+    const [, next] = ordered[(here + step + ordered.length) % ordered.length] ?? [];
+    if (next) this.select(next.kind === 'server' ? SERVER : next.name);
+  }
+
+  /** What a typed line means, done; returns whether it is to stay in the input (a paste too long to send). */
   typed(input) {
     const buffer = this.state.buffers.get(this.state.active);
-    const result = interpret(input, buffer);
+    const result = interpret(input, buffer, this.state.nick);
     if (result.local) this.note(result.local);
     if (result.raw && !this.connection.sendRaw(result.raw)) this.note('Not connected, or not one line: nothing was sent.');
     for (const message of result.send) {
@@ -179,6 +251,7 @@ class App {
     else if (result.select && !result.select.startsWith('#')) this.select(result.select);
     else if (result.select) this.pendingSelect = result.select;
     this.render();
+    return Boolean(result.keep);
   }
 
   note(text) {
@@ -189,6 +262,13 @@ class App {
   render(options) {
     this.view.renderBuffers();
     this.view.renderBuffer(options);
+    // Unread lines elsewhere show in the tab's title, mentions first.
+    let unread = 0, mentioned = 0;
+    for (const buffer of this.state.buffers.values()) {
+      unread += buffer.unread;
+      mentioned += buffer.mentions;
+    }
+    document.title = mentioned > 0 ? `(${mentioned}!) PearIRC` : unread > 0 ? `(${unread}) PearIRC` : 'PearIRC';
   }
 }
 

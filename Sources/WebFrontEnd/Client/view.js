@@ -55,13 +55,17 @@ export class View {
     this.status.textContent = text;
   }
 
+  /** The buffers in the list's order: the gateway, rooms, then conversations, each by name. */
+  orderedBuffers() {
+    return [...this.state.buffers.entries()].sort(([a, x], [b, y]) =>
+      a === SERVER ? -1 : b === SERVER ? 1 : x.kind === y.kind ? a.localeCompare(b) : x.kind === 'channel' ? -1 : 1);
+  }
+
   renderBuffers() {
     // The list is drawn again; the button the reader is on keeps the focus.
     const focused = document.activeElement?.closest?.('#buffers') ? document.activeElement.dataset.key : null;
     this.list.replaceChildren();
-    const buffers = [...this.state.buffers.entries()].sort(([a, x], [b, y]) =>
-      a === SERVER ? -1 : b === SERVER ? 1 : x.kind === y.kind ? a.localeCompare(b) : x.kind === 'channel' ? -1 : 1);
-    for (const [key, buffer] of buffers) {
+    for (const [key, buffer] of this.orderedBuffers()) {
       const item = element('li');
       const button = element('button', 'buffer');
       button.type = 'button';
