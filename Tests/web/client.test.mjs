@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
-import { InputHistory, MAXIMUM_PASTE, complete, interpret, splitText, textBudget } from '../../Sources/WebFrontEnd/Client/commands.js';
+import { InputHistory, MAXIMUM_PASTE, complete, interpret, serviceLines, splitText, textBudget } from '../../Sources/WebFrontEnd/Client/commands.js';
 import { actionText, fold, linkify, nickHue, parse, serialize, stripFormatting } from '../../Sources/WebFrontEnd/Client/irc.js';
 import { ChatState, MAXIMUM_LINES, SERVER, mentions } from '../../Sources/WebFrontEnd/Client/state.js';
 
@@ -207,4 +207,14 @@ test('tab completes nicks in order and cycles; up and down go through what was s
   assert.equal(history.move(-1, 'two'), null, 'only the last two are kept');
   assert.equal(history.move(1, 'two'), 'three');
   assert.equal(history.move(1, 'three'), 'draft', 'back to what was being typed');
+});
+
+test('a service answer is its notices, trimmed; other lines of the batch (the echo) are not', () => {
+  const answer = [
+    parse('@batch=l1 :me!~me@h PRIVMSG PearServ peers'),
+    parse('@batch=l1 :PearServ!service@gw NOTICE me :2 peer(s):'),
+    parse('@batch=l1 :PearServ!service@gw NOTICE me :  identity abc… alice, rooms shared: #pear, direct, 12 ms'),
+    parse('@batch=l1 :PearServ!service@gw NOTICE me :'),
+  ];
+  assert.deepEqual(serviceLines(answer, 'PearServ'), ['2 peer(s):', 'identity abc… alice, rooms shared: #pear, direct, 12 ms']);
 });

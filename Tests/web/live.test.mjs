@@ -78,7 +78,18 @@ test('the client logs in, joins, talks and reads history over the WebSocket', { 
     await history;
     const lines = state.find('#web').lines.filter((line) => line.kind === 'message');
     assert.deepEqual(lines.map((line) => line.text), ['hello from the browser'], 'history and echo are one line');
+
+    // A labeled request (the peers panel's way of asking PearServ): its answer comes back to it, whole, and is not
+    // passed on as messages; a single labeled line (PONG) answers too.
+    let passedOn = 0;
+    connection.addEventListener('message', ({ detail }) => { if (['311', '318', 'PONG'].includes(detail.message.command)) passedOn += 1; });
+    const whois = await connection.request('WHOIS', 'webby');
+    assert.ok(whois.some((message) => message.command === '311') && whois.some((message) => message.command === '318'));
+    const pong = await connection.request('PING', 'labeled');
+    assert.deepEqual(pong.map((message) => message.command), ['PONG']);
+    assert.equal(passedOn, 0);
     connection.stop();
+    await assert.rejects(connection.request('PING', 'gone'), /not connected|lost/);
 
     const refused = new Connection(`ws://127.0.0.1:${port}/irc`, { nick: 'guesser', account: 'webacct', password: 'wrong' });
     const failed = waitFor(refused, 'loginfailed', (detail) => detail.text, 'the refused login');

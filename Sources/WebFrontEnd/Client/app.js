@@ -3,7 +3,7 @@
 // scrolled back to, and what was missed after a reconnect.
 
 import { Connection } from './connection.js';
-import { InputHistory, complete, interpret } from './commands.js';
+import { InputHistory, complete, interpret, serviceLines } from './commands.js';
 import { fold } from './irc.js';
 import { ChatState, SERVER } from './state.js';
 import { View } from './view.js';
@@ -43,6 +43,15 @@ class App {
       this.send(field);
     });
     field.addEventListener('keydown', (event) => this.key(event, field));
+    // The peers panel asks the gateway (PearServ) when opened, and every 20 seconds while it stays open.
+    const panel = document.querySelector('#peers-panel');
+    panel.addEventListener('toggle', () => {
+      clearInterval(this.peersTimer);
+      if (!panel.open) return;
+      this.refreshPeers();
+      this.peersTimer = setInterval(() => this.refreshPeers(), 20000);
+    });
+    document.querySelector('#refresh-peers').addEventListener('click', () => this.refreshPeers());
     field.addEventListener('input', () => this.fit(field));
   }
 
@@ -154,6 +163,19 @@ class App {
     this.state.select(name);
     this.render();
     document.querySelector('#text').focus();
+  }
+
+  /** Who this gateway is connected to, and how: PearServ's `peers`, answered as a labeled batch. */
+  async refreshPeers() {
+    if (!this.connection) return;
+    let lines;
+    try {
+      const answer = await this.connection.request('PRIVMSG', 'PearServ', 'peers');
+      lines = serviceLines(answer, 'PearServ');
+    } catch (error) {
+      lines = [`Could not ask the gateway (${error.message}).`];
+    }
+    this.view.renderPeers(lines);
   }
 
   /** Sends what is in the input; a paste too long to send stays there. */

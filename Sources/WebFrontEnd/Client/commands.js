@@ -172,3 +172,11 @@ export class InputHistory {
     return next === this.entries.length ? this.draft : this.entries[next];
   }
 }
+
+/** A service's answer lines (its notices) among the messages of a labeled answer, without indentation. */
+export function serviceLines(messages, service) {
+  return messages
+    .filter((message) => ['NOTICE', 'PRIVMSG'].includes(message.command) && message.source?.nick?.toLowerCase() === service.toLowerCase())
+    .map((message) => (message.params[1] ?? '').trim())
+    .filter(Boolean);
+}

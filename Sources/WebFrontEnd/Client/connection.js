@@ -6,8 +6,11 @@ import { parse, serialize } from './irc.js';
 /** Capabilities the client uses when the server offers them. */
 export const WANTED_CAPS = [
   'message-tags', 'server-time', 'batch', 'echo-message', 'draft/chathistory', 'away-notify', 'multi-prefix',
-  'account-tag', 'extended-join', 'sasl',
+  'account-tag', 'extended-join', 'sasl', 'labeled-response',
 ];
+
+/** How long a labeled request waits for its answer. */
+const REQUEST_TIMEOUT = 10000;
 
 export class Connection extends EventTarget {
   /** `login`: { nick, account, password } (account and password may be empty: no login). */
@@ -26,6 +29,8 @@ export class Connection extends EventTarget {
     this.nickLength = 30;
     this.lastHeard = 0;
     this.keepAlive = null;
+    this.requests = new Map(); // label -> { lines, resolve, reject, timer }
+    this.nextLabel = 1;
     // A network that comes back is tried at once, not after the back-off.
     globalThis.addEventListener?.('online', () => {
       if (!this.stopped && !this.socket) {
@@ -48,6 +53,8 @@ export class Connection extends EventTarget {
   }
 
   open() {
+    for (const request of this.requests.values()) this.finishRequest(request, new Error('the connection was lost'));
+    this.requests.clear();
     this.caps = new Set();
     this.offered = new Set();
     this.batches.clear();
@@ -106,6 +113,36 @@ export class Connection extends EventTarget {
     return true;
   }
 
+  /**
+   * Sends a command and resolves with the lines that answer it (IRCv3 labeled-response: they come in a batch tagged
+   * with the command's label, or as one labeled line), which are not passed on as messages. Rejects when the server
+   * does not label answers, the connection is down, or no answer came in time.
+   */
+  request(command, ...params) {
+    if (!this.caps.has('labeled-response') || !this.caps.has('batch')) {
+      return Promise.reject(new Error('the gateway does not label its answers'));
+    }
+    const label = `w${this.nextLabel++}`;
+    return new Promise((resolve, reject) => {
+      const request = { label, lines: [], resolve, reject, timer: null };
+      request.timer = setTimeout(() => {
+        this.requests.delete(label);
+        this.finishRequest(request, new Error('no answer in time'));
+      }, REQUEST_TIMEOUT);
+      this.requests.set(label, request);
+      if (!this.sendMessage({ tags: { label }, command, params })) {
+        this.requests.delete(label);
+        this.finishRequest(request, new Error('not connected'));
+      }
+    });
+  }
+
+  finishRequest(request, error) {
+    clearTimeout(request.timer);
+    if (error) request.reject(error);
+    else request.resolve(request.lines);
+  }
+
   emit(type, detail) {
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
@@ -161,9 +198,16 @@ export class Connection extends EventTarget {
       case 'BATCH': {
         const reference = (p[0] ?? '').slice(1);
         const opening = (p[0] ?? '').startsWith('+');
-        const batch = opening ? { type: p[1], target: p[2] ?? null } : this.batches.get(reference);
+        const batch = opening ? { type: p[1], target: p[2] ?? null, label: message.tags.label } : this.batches.get(reference);
         if (opening) this.batches.set(reference, batch);
         else this.batches.delete(reference);
+        // The answer to a labeled request is complete.
+        const request = batch?.label !== undefined ? this.requests.get(batch.label) : undefined;
+        if (request && !opening) {
+          this.requests.delete(batch.label);
+          this.finishRequest(request);
+        }
+        if (request) return;
         this.emit('batch', { reference, type: batch?.type, open: opening, target: batch?.target ?? null });
         return;
       }
@@ -171,6 +215,17 @@ export class Connection extends EventTarget {
         break;
     }
     const batch = message.tags.batch === undefined ? undefined : this.batches.get(message.tags.batch);
+    // A line answering a labeled request: in its batch, or alone with its label.
+    const label = batch?.label ?? message.tags.label;
+    const request = label !== undefined ? this.requests.get(label) : undefined;
+    if (request) {
+      request.lines.push(message);
+      if (batch === undefined) {
+        this.requests.delete(label);
+        this.finishRequest(request);
+      }
+      return;
+    }
     const inHistory = batch?.type === 'chathistory';
     this.emit('message', { message, inHistory, batchTarget: inHistory ? batch.target : null });
   }

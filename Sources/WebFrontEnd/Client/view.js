@@ -55,6 +55,12 @@ export class View {
     this.status.textContent = text;
   }
 
+  /** The peers panel: PearServ's lines, one item each. */
+  renderPeers(lines) {
+    const list = document.querySelector('#peers');
+    list.replaceChildren(...lines.map((text) => element('li', null, text)));
+  }
+
   /** The buffers in the list's order: the gateway, rooms, then conversations, each by name. */
   orderedBuffers() {
     return [...this.state.buffers.entries()].sort(([a, x], [b, y]) =>
