@@ -6,7 +6,7 @@ import test from 'node:test';
 
 import { InputHistory, MAXIMUM_PASTE, complete, interpret, serviceLines, splitText, textBudget } from '../../Sources/WebFrontEnd/Client/commands.js';
 import { actionText, fold, linkify, nickHue, parse, serialize, stripFormatting } from '../../Sources/WebFrontEnd/Client/irc.js';
-import { ChatState, MAXIMUM_LINES, SERVER, mentions } from '../../Sources/WebFrontEnd/Client/state.js';
+import { ChatState, MAXIMUM_LINES, SERVER, TYPING_SHOWN, mentions, typingIn } from '../../Sources/WebFrontEnd/Client/state.js';
 
 test('lines parse with tags, source, and a trailing parameter', () => {
   const message = parse('@time=2026-12-07T10:00:00.000Z;msgid=a\\sb;+typing :alice!~a@host PRIVMSG #pear :hello there');
@@ -217,4 +217,29 @@ test('a service answer is its notices, trimmed; other lines of the batch (the ec
     parse('@batch=l1 :PearServ!service@gw NOTICE me :'),
   ];
   assert.deepEqual(serviceLines(answer, 'PearServ'), ['2 peer(s):', 'identity abc… alice, rooms shared: #pear, direct, 12 ms']);
+});
+
+test('typing notices show for six seconds, end with paused, done or a line, and never for ourselves', () => {
+  const state = new ChatState();
+  state.apply(parse(':gw 001 me :Welcome'));
+  state.apply(parse(':me!~me@h JOIN #pear'));
+  const room = state.find('#pear');
+  const at = new Date(1_000_000);
+  state.apply(parse('@+typing=active :alice!~a@h TAGMSG #pear'), { now: at });
+  state.apply(parse('@+typing=active :bob!~b@h TAGMSG #pear'), { now: at });
+  state.apply(parse('@+typing=active :me!~me@h TAGMSG #pear'), { now: at });
+  assert.deepEqual(typingIn(room, at.getTime() + 1000), ['alice', 'bob']);
+  state.apply(parse('@+typing=done :bob!~b@h TAGMSG #pear'), { now: at });
+  state.apply(parse(':alice!~a@h PRIVMSG #pear :there'), { now: at });
+  assert.deepEqual(typingIn(room, at.getTime() + 1000), []);
+  state.apply(parse('@+typing=active :carol!~c@h TAGMSG #pear'), { now: at });
+  assert.deepEqual(typingIn(room, at.getTime() + TYPING_SHOWN - 1), ['carol']);
+  assert.deepEqual(typingIn(room, at.getTime() + TYPING_SHOWN), [], 'expired');
+  // In a conversation: filed under the person; a notice for a buffer we do not have makes none.
+  state.apply(parse('@+typing=active :dave!~d@h TAGMSG me'), { now: at });
+  assert.equal(state.find('dave'), undefined);
+  state.apply(parse(':dave!~d@h PRIVMSG me :hi'), { now: at });
+  state.apply(parse('@+typing=active :dave!~d@h TAGMSG me'), { now: at });
+  assert.deepEqual(typingIn(state.find('dave'), at.getTime()), ['dave']);
+  assert.deepEqual(state.apply(parse(':dave!~d@h TAGMSG me')), {}, 'a TAGMSG without +typing is nothing here');
 });

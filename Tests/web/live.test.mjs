@@ -91,6 +91,25 @@ test('the client logs in, joins, talks and reads history over the WebSocket', { 
     connection.stop();
     await assert.rejects(connection.request('PING', 'gone'), /not connected|lost/);
 
+    // Typing notices cross between two browser clients in one room (IRCv3 +typing on TAGMSG, with message-tags).
+    const reader = new Connection(`ws://127.0.0.1:${port}/irc`, { nick: 'reader', account: '', password: '' });
+    const typer = new Connection(`ws://127.0.0.1:${port}/irc`, { nick: 'typer', account: '', password: '' });
+    for (const client of [reader, typer]) {
+      const ready = waitFor(client, 'status', (detail) => detail.state === 'connected' || undefined, 'registration');
+      client.start();
+      await ready;
+      const inRoom = waitFor(client, 'message', ({ message }) => message.command === '366' || undefined, 'the join');
+      client.send('JOIN', '#typing');
+      await inRoom;
+    }
+    const notice = waitFor(reader, 'message', ({ message }) => (message.command === 'TAGMSG' ? message : undefined), 'the typing notice');
+    typer.sendMessage({ tags: { '+typing': 'active' }, command: 'TAGMSG', params: ['#typing'] });
+    const typing = await notice;
+    assert.equal(typing.tags['+typing'], 'active');
+    assert.equal(typing.source.nick, 'typer');
+    reader.stop();
+    typer.stop();
+
     const refused = new Connection(`ws://127.0.0.1:${port}/irc`, { nick: 'guesser', account: 'webacct', password: 'wrong' });
     const failed = waitFor(refused, 'loginfailed', (detail) => detail.text, 'the refused login');
     refused.start();

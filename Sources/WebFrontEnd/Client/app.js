@@ -52,7 +52,14 @@ class App {
       this.peersTimer = setInterval(() => this.refreshPeers(), 20000);
     });
     document.querySelector('#refresh-peers').addEventListener('click', () => this.refreshPeers());
-    field.addEventListener('input', () => this.fit(field));
+    field.addEventListener('input', () => {
+      this.fit(field);
+      this.typingChanged(field.value);
+    });
+    this.typingTarget = null;
+    this.typingSent = 0;
+    // Typing notices expire by themselves: the line saying who types is redrawn every second.
+    setInterval(() => this.view.renderTyping(), 1000);
   }
 
   start(form) {
@@ -178,9 +185,33 @@ class App {
     this.view.renderPeers(lines);
   }
 
+  /**
+   * Tells the room (or person) we write to that we are typing (IRCv3 `+typing`, at most every three seconds), and
+   * that we stopped when the input is emptied. Not for commands; not where the gateway does not take message tags.
+   */
+  typingChanged(text) {
+    const buffer = this.state.buffers.get(this.state.active);
+    if (!buffer || buffer.kind === 'server' || !this.connection?.caps.has('message-tags')) return;
+    const typing = text.trim() !== '' && (!text.startsWith('/') || text.startsWith('//'));
+    const now = Date.now();
+    if (typing && (now - this.typingSent > 3000 || this.typingTarget !== buffer.name)) {
+      this.typingSent = now;
+      this.typingTarget = buffer.name;
+      this.connection.sendMessage({ tags: { '+typing': 'active' }, command: 'TAGMSG', params: [buffer.name] });
+    } else if (!typing && this.typingTarget) {
+      this.connection.sendMessage({ tags: { '+typing': 'done' }, command: 'TAGMSG', params: [this.typingTarget] });
+      this.typingTarget = null;
+      this.typingSent = 0;
+    }
+  }
+
   /** Sends what is in the input; a paste too long to send stays there. */
   send(field) {
     const input = field.value;
+    // A line sent ends our typing where it goes; a command sent from the input ends it explicitly.
+    if (this.typingTarget && input.startsWith('/') && !input.startsWith('//')) this.typingChanged('');
+    this.typingTarget = null;
+    this.typingSent = 0;
     if (!this.typed(input)) {
       this.history.add(input);
       field.value = '';

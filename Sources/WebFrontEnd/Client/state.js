@@ -8,6 +8,9 @@ export const SERVER = '*server*';
 /** Most lines a buffer keeps in memory; older ones are asked for again (CHATHISTORY) when scrolled back to. */
 export const MAXIMUM_LINES = 2000;
 
+/** How long an `active` typing notice shows without another (the specification's six seconds). */
+export const TYPING_SHOWN = 6000;
+
 function newBuffer(name, kind) {
   return {
     name,
@@ -18,6 +21,7 @@ function newBuffer(name, kind) {
     unread: 0,
     mentions: 0,
     joined: kind !== 'channel',
+    typing: new Map(), // folded nick -> { nick, until }: who is typing here (IRCv3 +typing), until when
     // The oldest line's msgid, to ask for what came before it; `complete` once history has nothing older.
     complete: false,
   };
@@ -262,8 +266,22 @@ export class ChatState {
         const mention = !this.isMe(nick) && this.nick !== '' && (!isChannel || mentions(text, this.nick));
         const kind = action !== null ? 'action' : message.command === 'NOTICE' ? 'notice' : 'message';
         const line = { kind, time, serverTime, id, nick, text, mention, own: this.isMe(nick), unread: catchingUp };
+        // A line sent is the end of its author's typing.
+        if (!inBatch) buffer.typing.delete(fold(nick));
         const added = this.addLine(buffer, line, { history: inBatch });
         return added ? { buffer: buffer.name, line: true, mention } : {};
+      }
+      case 'TAGMSG': {
+        // Typing notices (IRCv3 `+typing`): active shows for six seconds; paused and done end it.
+        const state = message.tags['+typing'];
+        const target = p[0] ?? '';
+        if (state === undefined || !nick || this.isMe(nick) || inBatch) return {};
+        const isChannel = target.startsWith('#') || target.startsWith('&');
+        const buffer = this.find(isChannel ? target : nick);
+        if (!buffer) return {};
+        if (state === 'active') buffer.typing.set(fold(nick), { nick, until: now.getTime() + TYPING_SHOWN });
+        else buffer.typing.delete(fold(nick));
+        return { typing: buffer.name };
       }
       case 'FAIL':
       case 'WARN':
@@ -292,4 +310,10 @@ export class ChatState {
 export function mentions(text, nick) {
   const escaped = nick.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   return new RegExp(`(^|[^\\w])${escaped}($|[^\\w])`, 'i').test(text);
+}
+
+/** Who is typing in `buffer` at `now` (in milliseconds), sorted; expired notices are dropped. */
+export function typingIn(buffer, now = Date.now()) {
+  for (const [key, entry] of buffer.typing) if (entry.until <= now) buffer.typing.delete(key);
+  return [...buffer.typing.values()].map((entry) => entry.nick).sort((a, b) => a.localeCompare(b));
 }

@@ -2,7 +2,7 @@
 // always set as text (never as markup); links are made only for http(s) addresses.
 
 import { linkify, nickHue } from './irc.js';
-import { SERVER } from './state.js';
+import { SERVER, typingIn } from './state.js';
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
@@ -46,6 +46,7 @@ export class View {
     this.title = root.querySelector('#title');
     this.members = root.querySelector('#members');
     this.status = root.querySelector('#status');
+    this.typing = root.querySelector('#typing');
     this.lines.addEventListener('scroll', () => {
       if (this.lines.scrollTop === 0) this.handlers.scrolledToTop?.();
     });
@@ -53,6 +54,15 @@ export class View {
 
   setStatus(text) {
     this.status.textContent = text;
+  }
+
+  /** Who is typing in the buffer being read (said only when it changes, for screen readers). */
+  renderTyping() {
+    const buffer = this.state.buffers.get(this.state.active);
+    const nicks = buffer ? typingIn(buffer) : [];
+    const text = nicks.length === 0 ? '' : nicks.length === 1 ? `${nicks[0]} is typing…`
+      : nicks.length <= 3 ? `${nicks.join(', ')} are typing…` : 'Several people are typing…';
+    if (this.typing.textContent !== text) this.typing.textContent = text;
   }
 
   /** The peers panel: PearServ's lines, one item each. */
@@ -96,6 +106,7 @@ export class View {
     const buffer = this.state.buffers.get(this.state.active);
     if (!buffer) return;
     this.title.textContent = buffer.kind === 'server' ? 'Gateway' : buffer.name;
+    this.renderTyping();
     this.topic.textContent = buffer.topic;
     const atBottom = this.lines.scrollHeight - this.lines.scrollTop - this.lines.clientHeight < 40;
     const previousHeight = this.lines.scrollHeight;
