@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
 
-import { InputHistory, MAXIMUM_PASTE, complete, interpret, serviceLines, splitText, textBudget } from '../../Sources/WebFrontEnd/Client/commands.js';
+import { InputHistory, MAXIMUM_PASTE, Session, complete, interpret, serviceLines, splitText, textBudget } from '../../Sources/WebFrontEnd/Client/commands.js';
 import { actionText, fold, linkify, nickHue, parse, serialize, stripFormatting } from '../../Sources/WebFrontEnd/Client/irc.js';
 import { ChatState, MAXIMUM_LINES, SERVER, TYPING_SHOWN, mentions, typingIn } from '../../Sources/WebFrontEnd/Client/state.js';
 
@@ -242,4 +242,29 @@ test('typing notices show for six seconds, end with paused, done or a line, and 
   state.apply(parse('@+typing=active :dave!~d@h TAGMSG me'), { now: at });
   assert.deepEqual(typingIn(state.find('dave'), at.getTime()), ['dave']);
   assert.deepEqual(state.apply(parse(':dave!~d@h TAGMSG me')), {}, 'a TAGMSG without +typing is nothing here');
+});
+
+test('the session kept between visits is the nick, the account and public rooms, and junk is nothing', () => {
+  const storage = new Map();
+  const fake = { getItem: (key) => storage.get(key) ?? null, setItem: (key, value) => storage.set(key, value) };
+  assert.deepEqual(Session.load(fake), { nick: '', account: '', rooms: [] });
+  Session.save(fake, { nick: 'alice', account: 'alice', rooms: ['#pear', '#rust'] });
+  assert.deepEqual(Session.load(fake), { nick: 'alice', account: 'alice', rooms: ['#pear', '#rust'] });
+  assert.ok(!storage.get(Session.key).includes('password'));
+  storage.set(Session.key, '{not json');
+  assert.deepEqual(Session.load(fake), { nick: '', account: '', rooms: [] });
+  storage.set(Session.key, JSON.stringify({ nick: 5, rooms: ['#ok', 'no-hash', '#bad room', 7, '#a,#b'] }));
+  assert.deepEqual(Session.load(fake), { nick: '', account: '', rooms: ['#ok'] });
+  const refusing = { getItem: () => null, setItem: () => { throw new Error('quota'); } };
+  Session.save(refusing, { nick: 'x' });
+});
+
+test('leaving a room says so, for the rooms remembered', () => {
+  const state = new ChatState();
+  state.apply(parse(':gw 001 me :Welcome'));
+  assert.equal(state.apply(parse(':me!~me@h JOIN #pear')).joined, true);
+  assert.equal(state.apply(parse(':bob!~b@h PART #pear')).left, undefined);
+  assert.equal(state.apply(parse(':me!~me@h PART #pear :bye')).left, true);
+  state.apply(parse(':me!~me@h JOIN #pear'));
+  assert.equal(state.apply(parse(':op!~o@h KICK #pear me :out')).left, true);
 });

@@ -3,7 +3,7 @@
 // scrolled back to, and what was missed after a reconnect.
 
 import { Connection } from './connection.js';
-import { InputHistory, complete, interpret, serviceLines } from './commands.js';
+import { InputHistory, Session, complete, interpret, serviceLines } from './commands.js';
 import { fold } from './irc.js';
 import { ChatState, SERVER } from './state.js';
 import { View } from './view.js';
@@ -25,6 +25,11 @@ class App {
     this.view = new View(document, this.state, {
       select: (name) => this.select(name),
       scrolledToTop: () => this.loadOlder(),
+      query: (nick) => {
+        this.select(nick);
+        document.querySelector('#chat').classList.remove('members-open');
+        document.querySelector('#show-members').setAttribute('aria-expanded', 'false');
+      },
     });
     this.connection = null;
     this.loading = new Map(); // folded target -> { buffer, count, older, catchingUp }
@@ -52,6 +57,16 @@ class App {
       this.peersTimer = setInterval(() => this.refreshPeers(), 20000);
     });
     document.querySelector('#refresh-peers').addEventListener('click', () => this.refreshPeers());
+    const showMembers = document.querySelector('#show-members');
+    showMembers.addEventListener('click', () => {
+      const open = document.querySelector('#chat').classList.toggle('members-open');
+      showMembers.setAttribute('aria-expanded', String(open));
+    });
+    // What this browser remembers (never the password): the nick and account last used, and the rooms to go back to.
+    const saved = Session.load(localStorage);
+    if (saved.nick) document.querySelector('#nick').value = saved.nick;
+    if (saved.account) document.querySelector('#account').value = saved.account;
+    this.rejoin = saved.rooms;
     field.addEventListener('input', () => {
       this.fit(field);
       this.typingChanged(field.value);
@@ -70,6 +85,7 @@ class App {
     };
     if (!login.account) login.account = login.nick;
     document.querySelector('#password').value = '';
+    Session.save(localStorage, { nick: login.nick, account: form.get('account') ? login.account : '', rooms: this.rejoin });
     document.querySelector('#welcome').hidden = true;
     document.querySelector('#chat').hidden = false;
     this.connection = new Connection(socketURL(), login);
@@ -94,6 +110,7 @@ class App {
     this.view.setStatus(text);
     if (state === 'connected') {
       if (this.wasConnected) this.catchUp();
+      else for (const room of this.rejoin) this.connection.send('JOIN', room);
       this.wasConnected = true;
     }
   }
@@ -101,6 +118,8 @@ class App {
   received({ message, inHistory, batchTarget }) {
     const request = batchTarget ? this.loading.get(fold(batchTarget)) : null;
     const change = this.state.apply(message, { inBatch: inHistory, batchTarget, catchingUp: Boolean(request?.catchingUp) });
+    if (change.joined) this.remember(change.buffer, true);
+    if (change.left) this.remember(change.buffer, false);
     if (change.joined) {
       // Back after a reconnect: what was said since the newest line shown; a first join: the latest lines.
       const since = this.catchingUp.get(fold(change.buffer));
@@ -310,6 +329,16 @@ class App {
   note(text) {
     this.state.note(text);
     this.render();
+  }
+
+  /** The rooms to go back to after a reload: joined ones are added, left ones removed (public rooms by name; a
+   * private room's key is not kept in the browser: it is joined again with its key or invite). */
+  remember(room, joined) {
+    const others = this.rejoin.filter((name) => fold(name) !== fold(room));
+    const rooms = joined && !this.keys.has(fold(room)) ? [...others, room] : others;
+    if (rooms.join(',') === this.rejoin.join(',')) return;
+    this.rejoin = rooms;
+    Session.save(localStorage, { ...Session.load(localStorage), rooms });
   }
 
   render(options) {

@@ -180,3 +180,30 @@ export function serviceLines(messages, service) {
     .map((message) => (message.params[1] ?? '').trim())
     .filter(Boolean);
 }
+
+/** What the browser keeps between visits (localStorage, never a password or a room key): the nick and account last
+ * used, and the public rooms that were joined. Anything unreadable is nothing. */
+export const Session = {
+  key: 'pearirc.session',
+
+  load(storage) {
+    try {
+      const value = JSON.parse(storage.getItem(this.key) ?? '{}');
+      const text = (v) => (typeof v === 'string' ? v.slice(0, 64) : '');
+      const rooms = Array.isArray(value.rooms)
+        ? value.rooms.filter((room) => typeof room === 'string' && /^[#&][^\s,\x07]{1,49}$/.test(room)).slice(0, 100)
+        : [];
+      return { nick: text(value.nick), account: text(value.account), rooms };
+    } catch {
+      return { nick: '', account: '', rooms: [] };
+    }
+  },
+
+  save(storage, { nick = '', account = '', rooms = [] }) {
+    try {
+      storage.setItem(this.key, JSON.stringify({ nick, account, rooms }));
+    } catch {
+      // Storage full or refused (private browsing): nothing is remembered, nothing breaks.
+    }
+  },
+};

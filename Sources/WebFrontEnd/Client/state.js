@@ -186,7 +186,7 @@ export class ChatState {
         const reason = message.command === 'KICK' ? p[2] : p[1];
         const verb = message.command === 'KICK' ? `was removed by ${nick}` : 'left';
         this.addLine(buffer, { kind: 'event', time, text: `${who} ${verb}${reason ? ` (${reason})` : ''}` });
-        return { buffer: buffer.name, members: true };
+        return { buffer: buffer.name, members: true, left: this.isMe(who) || undefined };
       }
       case 'QUIT':
         for (const buffer of this.buffers.values()) {

@@ -161,8 +161,17 @@ export class View {
       (b.prefix ? 1 : 0) - (a.prefix ? 1 : 0) || a.nick.localeCompare(b.nick, undefined, { sensitivity: 'base' }));
     for (const member of sorted) {
       const item = element('li', member.away ? 'member away' : 'member');
-      item.append(element('span', 'prefix', member.prefix), nickElement(member.nick));
-      if (member.away) item.setAttribute('aria-label', `${member.nick} (away)`);
+      // A member is a button: it opens a conversation with them (not with ourselves).
+      const button = element('button', 'member-button');
+      button.type = 'button';
+      button.append(element('span', 'prefix', member.prefix), nickElement(member.nick));
+      button.setAttribute('aria-label', `${member.nick}${member.away ? ' (away)' : ''}: write to them`);
+      if (member.nick.toLowerCase() !== this.state.nick.toLowerCase()) {
+        button.addEventListener('click', () => this.handlers.query?.(member.nick));
+      } else {
+        button.disabled = true;
+      }
+      item.append(button);
       this.members.append(item);
     }
   }
