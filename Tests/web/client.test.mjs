@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import test from 'node:test';
 
 import { InputHistory, MAXIMUM_PASTE, Session, complete, interpret, serviceLines, splitText, textBudget } from '../../Sources/WebFrontEnd/Client/commands.js';
-import { actionText, fold, linkify, nickHue, parse, serialize, stripFormatting } from '../../Sources/WebFrontEnd/Client/irc.js';
+import { actionText, fold, formatRuns, linkify, nickHue, parse, serialize, stripFormatting } from '../../Sources/WebFrontEnd/Client/irc.js';
 import { ChatState, MAXIMUM_LINES, SERVER, TYPING_SHOWN, mentions, typingIn } from '../../Sources/WebFrontEnd/Client/state.js';
 
 test('lines parse with tags, source, and a trailing parameter', () => {
@@ -267,4 +267,25 @@ test('leaving a room says so, for the rooms remembered', () => {
   assert.equal(state.apply(parse(':me!~me@h PART #pear :bye')).left, true);
   state.apply(parse(':me!~me@h JOIN #pear'));
   assert.equal(state.apply(parse(':op!~o@h KICK #pear me :out')).left, true);
+});
+
+test('IRC formatting becomes styled runs: bold, italics, the 16 colours, reverse, reset; other colours keep their text', () => {
+  assert.deepEqual(formatRuns('plain'), [{ text: 'plain' }]);
+  assert.deepEqual(formatRuns(''), [{ text: '' }]);
+  assert.deepEqual(formatRuns('a\x02b\x02c'), [{ text: 'a' }, { text: 'b', bold: true }, { text: 'c' }]);
+  assert.deepEqual(formatRuns('\x0304,01red\x03 plain'), [{ text: 'red', fg: 4, bg: 1 }, { text: ' plain' }]);
+  assert.deepEqual(formatRuns('\x0312blue\x035,2x'), [{ text: 'blue', fg: 12 }, { text: 'x', fg: 5, bg: 2 }]);
+  assert.deepEqual(formatRuns('\x0399far\x04ff0000hex'), [{ text: 'far' }, { text: 'hex' }], 'beyond the palette: text kept');
+  assert.deepEqual(formatRuns('\x1d\x1fiu\x0fn'), [{ text: 'iu', italic: true, underline: true }, { text: 'n' }]);
+  assert.deepEqual(formatRuns('\x16rev'), [{ text: 'rev', fg: 0, bg: 1 }]);
+  assert.equal(formatRuns('\x02\x1e\x11x').map((run) => run.text).join(''), 'x');
+  // What is read and searched stays plain; the view gets the formatted text.
+  const state = new ChatState();
+  state.apply(parse(':gw 001 me :Welcome'));
+  state.apply(parse(':me!~me@h JOIN #pear'));
+  state.apply(parse('@msgid=f1 :bob!~b@h PRIVMSG #pear :\x02hey\x02 me'));
+  const line = state.find('#pear').lines.at(-1);
+  assert.equal(line.text, 'hey me');
+  assert.equal(line.rich, '\x02hey\x02 me');
+  assert.equal(line.mention, true);
 });

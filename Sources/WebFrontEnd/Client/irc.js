@@ -145,3 +145,75 @@ export function actionText(text) {
 export function stripFormatting(text) {
   return text.replace(/\x03(\d{1,2}(,\d{1,2})?)?|\x04([0-9a-f]{6}(,[0-9a-f]{6})?)?|[\x02\x0f\x11\x16\x1d\x1e\x1f]/gi, '');
 }
+
+/**
+ * IRC formatting as runs of text with their style: { text, bold, italic, underline, strike, monospace, fg, bg } (the
+ * colours as 0-15 of the common palette; 16-98 and hex colours are dropped, their text kept). Reverse swaps the
+ * colours; a reset ends everything. Plain text is one run.
+ */
+export function formatRuns(text) {
+  const runs = [];
+  let style = {};
+  let current = '';
+  const flush = () => {
+    if (current) runs.push({ text: current, ...style });
+    current = '';
+  };
+  const toggle = (key) => {
+    flush();
+    style = { ...style };
+    if (style[key]) delete style[key];
+    else style[key] = true;
+  };
+  const colour = (value) => (value === undefined ? undefined : Number(value) <= 15 ? Number(value) : null);
+  for (let at = 0; at < text.length; at += 1) {
+    const character = text[at];
+    switch (character) {
+      case '\x02': toggle('bold'); break;
+      case '\x1d': toggle('italic'); break;
+      case '\x1f': toggle('underline'); break;
+      case '\x1e': toggle('strike'); break;
+      case '\x11': toggle('monospace'); break;
+      case '\x0f':
+        flush();
+        style = {};
+        break;
+      case '\x16': {
+        flush();
+        style = { ...style };
+        [style.fg, style.bg] = [style.bg ?? 0, style.fg ?? 1];
+        break;
+      }
+      case '\x03': {
+        flush();
+        style = { ...style };
+        const match = /^(\d{1,2})(?:,(\d{1,2}))?/.exec(text.slice(at + 1));
+        if (!match) {
+          delete style.fg;
+          delete style.bg;
+          break;
+        }
+        at += match[0].length;
+        const fg = colour(match[1]), bg = colour(match[2]);
+        if (fg === null) delete style.fg; else style.fg = fg;
+        if (bg === null) delete style.bg; else if (bg !== undefined) style.bg = bg;
+        break;
+      }
+      case '\x04': {
+        // Hex colours: read past, not shown (the palette keeps text readable in both themes).
+        flush();
+        const match = /^[0-9a-f]{6}(?:,[0-9a-f]{6})?/i.exec(text.slice(at + 1));
+        if (match) at += match[0].length;
+        break;
+      }
+      default:
+        current += character;
+    }
+  }
+  flush();
+  for (const run of runs) {
+    if (run.fg === undefined) delete run.fg;
+    if (run.bg === undefined) delete run.bg;
+  }
+  return runs.length ? runs : [{ text: '' }];
+}

@@ -263,9 +263,11 @@ export class ChatState {
         const name = isChannel ? target : inBatch && batchTarget ? batchTarget : this.isMe(nick) ? target : nick;
         const buffer = this.buffer(name, isChannel ? 'channel' : 'query');
         const text = stripFormatting(action ?? raw);
+        // The text as written, formatting included (bold, colours …), for the view; `text` is what is read and searched.
+        const rich = action ?? raw;
         const mention = !this.isMe(nick) && this.nick !== '' && (!isChannel || mentions(text, this.nick));
         const kind = action !== null ? 'action' : message.command === 'NOTICE' ? 'notice' : 'message';
-        const line = { kind, time, serverTime, id, nick, text, mention, own: this.isMe(nick), unread: catchingUp };
+        const line = { kind, time, serverTime, id, nick, text, rich, mention, own: this.isMe(nick), unread: catchingUp };
         // A line sent is the end of its author's typing.
         if (!inBatch) buffer.typing.delete(fold(nick));
         const added = this.addLine(buffer, line, { history: inBatch });

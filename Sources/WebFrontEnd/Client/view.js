@@ -1,7 +1,7 @@
 // Drawing the state into the page: the buffer list, the lines of the open buffer, its topic and members. Text is
 // always set as text (never as markup); links are made only for http(s) addresses.
 
-import { linkify, nickHue } from './irc.js';
+import { formatRuns, linkify, nickHue } from './irc.js';
 import { SERVER, typingIn } from './state.js';
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
@@ -18,6 +18,24 @@ function nickElement(nick) {
   const node = element('span', 'nick', nick);
   node.style.setProperty('--hue', String(nickHue(nick)));
   return node;
+}
+
+/** Formatted text (bold, italics, the 16 colours …) with its links, as spans of classes (no inline styles). */
+function richText(text) {
+  const fragment = document.createDocumentFragment();
+  for (const run of formatRuns(text)) {
+    const classes = ['bold', 'italic', 'underline', 'strike', 'monospace'].filter((key) => run[key]).map((key) => `f-${key}`);
+    if (run.fg !== undefined) classes.push(`fg-${run.fg}`);
+    if (run.bg !== undefined) classes.push(`bg-${run.bg}`);
+    if (classes.length === 0) {
+      fragment.append(textWithLinks(run.text));
+      continue;
+    }
+    const span = element('span', classes.join(' '));
+    span.append(textWithLinks(run.text));
+    fragment.append(span);
+  }
+  return fragment;
 }
 
 function textWithLinks(text) {
@@ -142,13 +160,13 @@ export class View {
     time.dateTime = line.time.toISOString();
     item.append(time, ' ');
     if (line.kind === 'action') {
-      item.append('* ', nickElement(line.nick), ' ', textWithLinks(line.text));
+      item.append('* ', nickElement(line.nick), ' ', richText(line.rich ?? line.text));
     } else if (line.kind === 'event' || line.kind === 'error') {
       item.append(textWithLinks(line.text));
     } else {
       const nick = nickElement(line.nick);
       const text = element('span', 'text');
-      text.append(textWithLinks(line.text));
+      text.append(richText(line.rich ?? line.text));
       item.append(line.kind === 'notice' ? '-' : '<', nick, line.kind === 'notice' ? '- ' : '> ', text);
     }
     return item;
