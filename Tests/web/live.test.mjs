@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'node:test';
 
+import { chathistoryTargets } from '../../Sources/WebFrontEnd/Client/commands.js';
 import { Connection } from '../../Sources/WebFrontEnd/Client/connection.js';
 import { ChatState } from '../../Sources/WebFrontEnd/Client/state.js';
 
@@ -82,9 +83,12 @@ test('the client logs in, joins, talks and reads history over the WebSocket', { 
     // A labeled request (the peers panel's way of asking PearServ): its answer comes back to it, whole, and is not
     // passed on as messages; a single labeled line (PONG) answers too.
     let passedOn = 0;
-    connection.addEventListener('message', ({ detail }) => { if (['311', '318', 'PONG'].includes(detail.message.command)) passedOn += 1; });
+    connection.addEventListener('message', ({ detail }) => { if (['311', '318', 'PONG', 'CHATHISTORY'].includes(detail.message.command)) passedOn += 1; });
     const whois = await connection.request('WHOIS', 'webby');
     assert.ok(whois.some((message) => message.command === '311') && whois.some((message) => message.command === '318'));
+    // An answer that is a batch of its own (TARGETS) comes whole too, nested or labeled itself.
+    const targets = await connection.request('CHATHISTORY', 'TARGETS', 'timestamp=2000-01-01T00:00:00.000Z', 'timestamp=2100-01-01T00:00:00.000Z', '10');
+    assert.deepEqual(chathistoryTargets(targets), ['#web']);
     const pong = await connection.request('PING', 'labeled');
     assert.deepEqual(pong.map((message) => message.command), ['PONG']);
     assert.equal(passedOn, 0);

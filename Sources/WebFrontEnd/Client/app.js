@@ -3,7 +3,7 @@
 // scrolled back to, and what was missed after a reconnect.
 
 import { Connection } from './connection.js';
-import { InputHistory, Session, complete, interpret, serviceLines } from './commands.js';
+import { InputHistory, Session, chathistoryTargets, complete, interpret, serviceLines } from './commands.js';
 import { fold } from './irc.js';
 import { ChatState, SERVER } from './state.js';
 import { View } from './view.js';
@@ -57,6 +57,15 @@ class App {
       this.peersTimer = setInterval(() => this.refreshPeers(), 20000);
     });
     document.querySelector('#refresh-peers').addEventListener('click', () => this.refreshPeers());
+    // Desktop notifications of mentions and private messages while the page is not being looked at, once allowed.
+    const notify = document.querySelector('#notify');
+    if (globalThis.Notification && Notification.permission === 'default') {
+      notify.hidden = false;
+      notify.addEventListener('click', async () => {
+        await Notification.requestPermission();
+        notify.hidden = Notification.permission !== 'default';
+      });
+    }
     const showMembers = document.querySelector('#show-members');
     showMembers.addEventListener('click', () => {
       const open = document.querySelector('#chat').classList.toggle('members-open');
@@ -108,6 +117,7 @@ class App {
       waiting: `Disconnected: trying again in ${seconds} s`,
     }[state];
     this.view.setStatus(text);
+    if (state === 'disconnected' && !this.lostAt) this.lostAt = new Date();
     if (state === 'connected') {
       if (this.wasConnected) this.catchUp();
       else for (const room of this.rejoin) this.connection.send('JOIN', room);
@@ -119,6 +129,16 @@ class App {
     const request = batchTarget ? this.loading.get(fold(batchTarget)) : null;
     const change = this.state.apply(message, { inBatch: inHistory, batchTarget, catchingUp: Boolean(request?.catchingUp) });
     if (change.joined) this.remember(change.buffer, true);
+    if (change.mention && !inHistory && document.hidden && globalThis.Notification?.permission === 'granted') {
+      const line = this.state.find(change.buffer)?.lines.at(-1);
+      if (line) {
+        const shown = new Notification(change.buffer.startsWith('#') ? `${line.nick} in ${change.buffer}` : line.nick, { body: line.text, tag: change.buffer });
+        shown.addEventListener('click', () => {
+          globalThis.focus();
+          this.select(change.buffer);
+        });
+      }
+    }
     if (change.left) this.remember(change.buffer, false);
     if (change.joined) {
       // Back after a reconnect: what was said since the newest line shown; a first join: the latest lines.
@@ -151,6 +171,28 @@ class App {
         this.requestHistory(buffer.name, 'AFTER', timestamp(since), { catchingUp: true });
       }
     }
+    this.findNewConversations();
+  }
+
+  /** After a reconnect: conversations someone started while we were away (CHATHISTORY TARGETS since the connection
+   * was lost) are opened, with what they said. */
+  async findNewConversations() {
+    const lost = this.lostAt;
+    this.lostAt = null;
+    if (!lost || !this.connection.caps.has('draft/chathistory')) return;
+    const from = new Date(lost.getTime() - 60000);
+    let answer;
+    try {
+      answer = await this.connection.request('CHATHISTORY', 'TARGETS', timestamp(from), timestamp(new Date(Date.now() + 60000)), '50');
+    } catch {
+      return; // Not labeled, or no answer: the conversations show when their next line comes.
+    }
+    for (const target of chathistoryTargets(answer)) {
+      if (target.startsWith('#') || target.startsWith('&') || this.state.find(target)) continue;
+      this.state.buffer(target, 'query');
+      this.requestHistory(target, 'AFTER', timestamp(from), { catchingUp: true });
+    }
+    this.render();
   }
 
   requestHistory(target, subcommand, reference, { older = false, catchingUp = false } = {}) {

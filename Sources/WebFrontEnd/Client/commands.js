@@ -207,3 +207,10 @@ export const Session = {
     }
   },
 };
+
+/** The targets a `CHATHISTORY TARGETS` answer names (its `CHATHISTORY TARGETS <target> <time>` lines), in order. */
+export function chathistoryTargets(messages) {
+  return messages
+    .filter((message) => message.command === 'CHATHISTORY' && message.params[0] === 'TARGETS' && message.params[1])
+    .map((message) => message.params[1]);
+}

@@ -198,12 +198,16 @@ export class Connection extends EventTarget {
       case 'BATCH': {
         const reference = (p[0] ?? '').slice(1);
         const opening = (p[0] ?? '').startsWith('+');
-        const batch = opening ? { type: p[1], target: p[2] ?? null, label: message.tags.label } : this.batches.get(reference);
+        // A batch inside a labeled answer (a history batch in it) belongs to the answer too.
+        const parent = message.tags.batch === undefined ? undefined : this.batches.get(message.tags.batch);
+        const batch = opening
+          ? { type: p[1], target: p[2] ?? null, label: message.tags.label ?? parent?.label, answers: message.tags.label !== undefined }
+          : this.batches.get(reference);
         if (opening) this.batches.set(reference, batch);
         else this.batches.delete(reference);
-        // The answer to a labeled request is complete.
+        // The answer to a labeled request is complete when the batch that carried its label ends.
         const request = batch?.label !== undefined ? this.requests.get(batch.label) : undefined;
-        if (request && !opening) {
+        if (request && !opening && batch.answers) {
           this.requests.delete(batch.label);
           this.finishRequest(request);
         }

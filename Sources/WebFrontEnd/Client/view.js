@@ -96,10 +96,15 @@ export class View {
   }
 
   renderBuffers() {
+    // Drawn again only when something it shows changed (not for every line of a busy room being read).
+    const ordered = this.orderedBuffers();
+    const signature = JSON.stringify([this.state.active, ordered.map(([key, b]) => [key, b.unread, b.mentions, b.joined])]);
+    if (signature === this.listSignature) return;
+    this.listSignature = signature;
     // The list is drawn again; the button the reader is on keeps the focus.
     const focused = document.activeElement?.closest?.('#buffers') ? document.activeElement.dataset.key : null;
     this.list.replaceChildren();
-    for (const [key, buffer] of this.orderedBuffers()) {
+    for (const [key, buffer] of ordered) {
       const item = element('li');
       const button = element('button', 'buffer');
       button.type = 'button';
