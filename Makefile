@@ -46,13 +46,17 @@ clean:
 # Real clients end to end: irssi (TLS) and WeeChat (plain) in tmux, first against `pearircd run --standalone`, then
 # on two peer-to-peer gateways joined by --peer, then meeting on a local DHT test net only (irssi on A, WeeChat on B).
 # Needs irssi, weechat-curses and tmux (apt-get install -y irssi weechat-curses tmux) and python3.
+# Then the browser client in headless Chromium (apt-get install -y chromium), driven from node over the DevTools
+# protocol (Tests/web/browser.test.mjs; it skips, saying so, where chromium or node's WebSocket is missing).
 # CONFIG=release runs them against the binary `make run` starts (linked self-contained, see Package.swift).
 CONFIG ?= debug
-e2e: deps
+e2e: deps test-deps
 	$(SWIFT) build -c $(CONFIG) --product pearircd
 	python3 Tests/e2e/clients.py --pearircd "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd"
 	python3 Tests/e2e/p2p_clients.py --pearircd "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd"
 	python3 Tests/e2e/login_clients.py --pearircd "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd"
+	PEARIRCD="$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/pearircd" node $$(node --experimental-websocket -e 0 2>/dev/null && echo --experimental-websocket) \
+		--test Tests/web/browser.test.mjs
 
 # irctest conformance (docs/conformance.md): clones irctest into .build/irctest at a pinned commit if missing.
 # Needs python3 with pytest, pytest-xdist, filelock, ecdsa.
