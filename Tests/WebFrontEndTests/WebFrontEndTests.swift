@@ -219,4 +219,61 @@ import Testing
         try await listener.shutdown()
         try await group.shutdownGracefully()
     }
+
+    /// Upgrades that are not the IRC WebSocket are refused (a 4xx, or the connection closed by the WebSocket
+    /// upgrader, never a 101), and the listener goes on serving: another path, another WebSocket version, no key, a
+    /// plain GET of /irc.
+    @Test func badUpgradesAreRefusedAndTheListenerGoesOn() async throws {
+        let (listener, runner, port, group) = try await Self.start()
+        func status(_ lines: [String]) async throws -> String {
+            let client = try await LineClient.connect(port: port, group: group)
+            for line in lines + [""] { try await client.send(line) }
+            let answer = try? await client.waitFor("the status line") { $0.hasPrefix("HTTP/") }
+            if answer == nil { try await client.waitUntilClosed() }
+            await client.close()
+            return answer ?? "HTTP/1.1 4xx (closed)"
+        }
+        let upgrade = ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13"]
+        let key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="
+        #expect(try await status(["GET /elsewhere HTTP/1.1", "Host: 127.0.0.1"] + upgrade + [key]).hasPrefix("HTTP/1.1 4"))
+        #expect(try await status(["GET /irc HTTP/1.1", "Host: 127.0.0.1", "Upgrade: websocket", "Connection: Upgrade",
+                                   "Sec-WebSocket-Version: 8", key]).hasPrefix("HTTP/1.1 4"))
+        #expect(try await status(["GET /irc HTTP/1.1", "Host: 127.0.0.1"] + upgrade).hasPrefix("HTTP/1.1 4"))
+        #expect(try await status(["GET /irc HTTP/1.1", "Host: 127.0.0.1"]).hasPrefix("HTTP/1.1 4"))
+        #expect(try await Self.upgradeStatus(port: port, headers: [], group: group).hasPrefix("HTTP/1.1 101"), "still serving")
+        runner.cancel()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    /// A binary frame that is not UTF-8 (binary.ircv3.net) is a line like any: its bad bytes become U+FFFD, the client
+    /// is told so (FAIL … INVALID_UTF8), and the connection carries on.
+    @Test func aBinaryFrameOfInvalidUTF8IsToldAndTheConnectionCarriesOn() async throws {
+        let (listener, runner, port, group) = try await Self.start()
+        var headers = HTTPFields()
+        headers[.secWebSocketProtocol] = "binary.ircv3.net"
+        let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 16, additionalHeaders: headers)
+        let seen = Mutex<[String]>([])
+        try await WebSocketClient.connect(
+            url: "ws://127.0.0.1:\(port)/irc", configuration: configuration, eventLoopGroup: group, logger: Logger(label: "test.ws")
+        ) { inbound, outbound, _ in
+            try await outbound.write(.binary(ByteBuffer(string: "NICK bin")))
+            try await outbound.write(.binary(ByteBuffer(string: "USER bin 0 * :Bin")))
+            try await outbound.write(.binary(ByteBuffer(bytes: Array("PRIVMSG bin :caf".utf8) + [0xE9, 0xFF, 0xFE])))
+            try await outbound.write(.binary(ByteBuffer(string: "PING after-bad-bytes")))
+            for try await message in inbound.messages(maxSize: 1 << 16) {
+                guard case .binary(let buffer) = message else { continue }
+                let text = String(decoding: buffer.readableBytesView, as: UTF8.self)
+                seen.withLock { $0.append(text) }
+                if text.hasSuffix("after-bad-bytes") { break }
+            }
+            try await outbound.close(.normalClosure, reason: nil)
+        }
+        let lines = seen.withLock { $0 }
+        #expect(lines.contains { $0.contains("INVALID_UTF8") }, "\(lines)")
+        #expect(lines.last?.hasSuffix("after-bad-bytes") == true)
+        runner.cancel()
+        try await listener.shutdown()
+        try await group.shutdownGracefully()
+    }
 }
