@@ -13,7 +13,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = ["--data-dir", directory.path]
 
-        let exposed = try AccountCommandTests.run(["run", "--host", "0.0.0.0", "--port", "0", "--no-tls", "--no-dht", "--no-peer-listener"] + data)
+        let exposed = try await AccountCommandTests.run(["run", "--host", "0.0.0.0", "--port", "0", "--no-tls", "--no-dht", "--no-peer-listener"] + data)
         #expect(exposed.status != 0 && exposed.output.contains("pearircd account add"), "\(exposed.output)")
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -21,7 +21,7 @@ import Testing
         let before = try await LineClient.connect(port: irc, group: group)
         try await SwarmRoomProcessTests.register(before, "owner")
 
-        let added = try AccountCommandTests.run(["account", "add", "root"] + data, input: "root-pw\n")
+        let added = try await AccountCommandTests.run(["account", "add", "root"] + data, input: "root-pw\n")
         #expect(added.status == 0, "\(added.output)")
 
         let anonymous = try await LineClient.connect(port: irc, group: group)
@@ -81,13 +81,13 @@ import Testing
 
         // Account changes from the command line reach the clients already logged in: demoted, root stops being an
         // operator on both; disabled, both are closed.
-        let second = try AccountCommandTests.run(["account", "add", "second", "--admin"] + data, input: "second-pw\n")
+        let second = try await AccountCommandTests.run(["account", "add", "second", "--admin"] + data, input: "second-pw\n")
         #expect(second.status == 0, "\(second.output)")
-        let demoted = try AccountCommandTests.run(["account", "role", "root", "user"] + data)
+        let demoted = try await AccountCommandTests.run(["account", "role", "root", "user"] + data)
         #expect(demoted.status == 0, "\(demoted.output)")
         try await byPass.waitFor(containing: "MODE root -ow")
         try await later.waitFor(containing: "MODE root -ow")
-        let disabled = try AccountCommandTests.run(["account", "disable", "root"] + data)
+        let disabled = try await AccountCommandTests.run(["account", "disable", "root"] + data)
         #expect(disabled.status == 0, "\(disabled.output)")
         try await byPass.waitFor(containing: "disabled or removed")
         try await byPass.waitUntilClosed()

@@ -21,7 +21,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: base) }
         let dataA = ["--data-dir", base.appendingPathComponent("a").path]
         for (name, password) in [("alice", "alice-pw"), ("bob", "bob-pw")] {
-            let added = try AccountCommandTests.run(["account", "add", name] + dataA, input: "\(password)\n")
+            let added = try await AccountCommandTests.run(["account", "add", name] + dataA, input: "\(password)\n")
             #expect(added.status == 0, "\(added.output)")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -72,9 +72,9 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pearirc-register-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = ["--data-dir", directory.path]
-        let added = try AccountCommandTests.run(["account", "add", "root"] + data, input: "root-pw\n")
+        let added = try await AccountCommandTests.run(["account", "add", "root"] + data, input: "root-pw\n")
         #expect(added.status == 0, "\(added.output)")
-        let shown = try AccountCommandTests.run(["account", "registration"] + data)
+        let shown = try await AccountCommandTests.run(["account", "registration"] + data)
         #expect(shown.status == 0 && shown.output.contains("registration is closed"), "\(shown.output)")
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let (gateway, irc, _) = try await GatewayProcess.start(directory: directory)
@@ -116,7 +116,7 @@ import Testing
         try await root.waitFor(containing: ":dave!~dave@127.0.0.1 PRIVMSG #newcomers :hello, I made my own account")
 
         // Closed again: the next newcomer is told so; dave's account stays.
-        let closed = try AccountCommandTests.run(["account", "registration", "closed"] + data)
+        let closed = try await AccountCommandTests.run(["account", "registration", "closed"] + data)
         #expect(closed.status == 0 && closed.output.contains("registration is closed"), "\(closed.output)")
         try await root.send("PRIVMSG PearServ :account registration")
         try await root.waitFor(containing: "Registration is closed")
