@@ -23,11 +23,19 @@ public final class AccountPeople: Sendable {
         self.database = database
     }
 
-    /// Every enabled account's person (at start: the gateway speaks for them all from the first moment, so what
-    /// arrives for any of them is taken).
+    /// Every account's person, disabled ones too (at start: the gateway speaks for them all from the first moment, so
+    /// what arrives for any of them is taken, and a disabled account keeps its rooms and conversations; it only cannot
+    /// log in).
     public func everyone() -> [Person] {
         let accounts = (try? database.list()) ?? []
-        return accounts.filter { !$0.disabled }.compactMap { person(of: $0.name) }
+        return accounts.compactMap { person(of: $0.name) }
+    }
+
+    /// Forgets what was looked up of an account (removed or disabled): the next look-up reads the database again.
+    public func forget(_ account: String) {
+        guard let name = try? AccountName(account) else { return }
+        guard let known = byAccount.withLock({ $0.removeValue(forKey: name.folded) }) else { return }
+        accountByIdentity.withLock { $0[known.keyPair.publicKey] = nil }
     }
 
     /// The person of an account: looked up once (a database read and a key derivation), then kept.

@@ -61,7 +61,15 @@ extension Gateway {
     public func history(room channel: String, for person: [UInt8]? = nil) async -> [RoomLine] {
         await ready()
         let person = person ?? identity.keyPair.publicKey
+        guard mayRead(state.topic(of: channel), person) else { return [] }
         return state.history(state.topic(of: channel)).filter { !ignores.hides($0.author, from: person) }
+    }
+
+    /// Whether `person` may read a room's history: any public room; a private room only if they are in it (hold a
+    /// log of it), so a channel name that means someone else's private room here shows them nothing.
+    func mayRead(_ topic: RoomTopic, _ person: [UInt8]) -> Bool {
+        guard let room = state.rooms[topic], room.kind.privateKeys != nil else { return true }
+        return room.locals[person] != nil
     }
 
     /// Every chat line held, ignored people's too (tests and diagnostics).
@@ -75,6 +83,7 @@ extension Gateway {
     public func history(room channel: String, window: RoomHistoryWindow, for person: [UInt8]? = nil) async -> [RoomLine] {
         await ready()
         let person = person ?? identity.keyPair.publicKey
+        guard mayRead(state.topic(of: channel), person) else { return [] }
         return state.history(state.topic(of: channel), window).filter { !ignores.hides($0.author, from: person) }
     }
 
@@ -90,17 +99,27 @@ extension Gateway {
     }
 
     /// When the room last had a chat line (the newest author timestamp), for CHATHISTORY TARGETS.
-    public func latestLineTime(room channel: String) async -> Date? {
+    public func latestLineTime(room channel: String, for person: [UInt8]? = nil) async -> Date? {
         await ready()
+        guard mayRead(state.topic(of: channel), person ?? identity.keyPair.publicKey) else { return nil }
         return state.rooms[state.topic(of: channel)]?.state.latestLineTimestamp.map { Date(timeIntervalSince1970: Double($0) / 1000) }
     }
 
     // MARK: - Private rooms
 
     /// The invite to the private room a channel name means here (`RoomInvite`); nil when it means a public room or none.
-    public func invite(to channel: String) -> RoomInvite? {
-        guard let room = state.rooms[state.topic(of: channel)], let keys = room.kind.privateKeys else { return nil }
+    /// Only for someone in the room (`person`, nil: the first person): another person of this gateway gets no invite to
+    /// a private room they are not in.
+    public func invite(to channel: String, for person: [UInt8]? = nil) -> RoomInvite? {
+        guard let room = state.rooms[state.topic(of: channel)], let keys = room.kind.privateKeys,
+            room.locals[person ?? identity.keyPair.publicKey] != nil
+        else { return nil }
         return RoomInvite(channel: room.channel, root: keys.root)
+    }
+
+    /// Whether an identity is one of the people this gateway speaks for.
+    public func speaksFor(_ identity: [UInt8]) -> Bool {
+        state.people[identity] != nil
     }
 
     /// Whether a channel name means this private room here now (an accepted invite is entered by joining its name).
@@ -216,9 +235,13 @@ extension Gateway {
         public var members: Int
     }
 
-    public var rooms: [RoomSummary] {
+    public var rooms: [RoomSummary] { rooms(of: nil) }
+
+    /// The rooms one of our people (nil: any of them) is in.
+    public func rooms(of person: [UInt8]?) -> [RoomSummary] {
         state.joinedRooms.compactMap { topic in
             guard let room = state.rooms[topic], !room.kind.isDirect else { return nil }
+            if let person, room.locals[person]?.joined != true { return nil }
             return RoomSummary(channel: room.channel, peers: state.sharingPeers(of: topic), members: room.presence.sorted.count)
         }.sorted { $0.channel < $1.channel }
     }

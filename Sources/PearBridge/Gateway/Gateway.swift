@@ -320,7 +320,13 @@ public actor Gateway: Service {
         case .joinPrivate(let channel, let nick, let keys):
             // The IRC core passes a key only when no client of ours is in the channel: the user asks for this room, so
             // a room still joined under the name (clients gone, or a restart) is left for it.
-            if state.topic(of: channel) != keys.topic { await perform(state.leftForAnotherRoom(channel: channel, at: now), group: &group) }
+            if state.topic(of: channel) != keys.topic {
+                guard let leaving = state.leftForAnotherRoom(channel: channel, person: person, at: now) else {
+                    let reason = "\(channel) is another room here, which others of this gateway are in: join it as it is"
+                    return await perform([.publish(.joinRefused(room: channel, person: person, reason: reason))], group: &group)
+                }
+                await perform(leaving, group: &group)
+            }
             let topic = state.nameRoom(channel, private: keys)
             guard await openRoom(channel, kind: .privateRoom(keys), person: person, group: &group) else { return }
             await perform(state.joined(channel: channel, nick: nick, person: person, at: now), group: &group)
@@ -341,12 +347,26 @@ public actor Gateway: Service {
             }
             await perform(actions, group: &group)
         case .sayDirect(let identity, let kind, let text, let id, let time):
+            // Someone this gateway speaks for is reached by their nick here, as a local user (their conversation would be
+            // one log for both of them).
+            guard state.people[identity] == nil else {
+                currentRequest?.add()
+                currentRequest?.finish(failure: "that person uses this gateway too: write to them by their nick here")
+                return
+            }
             guard await openConversation(with: identity, for: person, group: &group) != nil else {
                 currentRequest?.add()
                 currentRequest?.finish(failure: "the conversation's log could not be opened (see the gateway's log)")
                 return
             }
-            await perform(state.saidDirect(to: identity, from: person, kind: kind, text: text, messageID: id, at: time), group: &group)
+            let actions = state.saidDirect(to: identity, from: person, kind: kind, text: text, messageID: id, at: time)
+            // Nothing to append means nowhere to keep it: the sender must hear so, not see it as sent.
+            guard actions.contains(where: { if case .append = $0 { true } else { false } }) else {
+                currentRequest?.add()
+                currentRequest?.finish(failure: "the conversation could not take the line (see the gateway's log)")
+                return
+            }
+            await perform(actions, group: &group)
         case .setTopic(let channel, let text):
             await perform(state.setTopic(channel: channel, text: text, person: person, at: now), group: &group)
         case .rename(let nick):

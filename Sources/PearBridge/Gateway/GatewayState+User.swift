@@ -65,17 +65,19 @@ extension GatewayState {
             room: channel, person: person, reason: "\(channel) is a private room here: join it with its key or an invite"))]
     }
 
-    /// Our people enter another room under a channel name that meant a joined one (a `JOIN #team secret` while the
-    /// public #team was joined with no client in it, as after a restart): the old room is left by each of them in it
-    /// (recorded as parts) and its members shown leaving, so the channel shows only the new room's people.
-    mutating func leftForAnotherRoom(channel: String, at time: Date) -> [GatewayAction] {
+    /// One of our people enters another room under a channel name that meant a joined one (a `JOIN #team secret` while
+    /// the public #team was joined with no client in it, as after a restart): the old room is left (recorded as their
+    /// part) and its members shown leaving, so the channel shows only the new room's people. Refused (nil) while
+    /// another of our people is in the old room: the name is theirs until they leave it.
+    mutating func leftForAnotherRoom(channel: String, person: [UInt8]? = nil, at time: Date) -> [GatewayAction]? {
+        let person = person ?? identity.publicKey
         let topic = topic(of: channel)
         guard let room = rooms[topic], room.joined else { return [] }
+        guard !room.locals.contains(where: { $0.key != person && $0.value.joined }) else { return nil }
         let leaving = room.presence.sorted.map {
             GatewayAction.publish(.memberLeft(room: room.channel, memberID: room.memberID($0), reason: "Another room is \(channel) now"))
         }
-        let inside = room.locals.filter(\.value.joined).keys.sorted { $0.lexicographicallyPrecedes($1) }
-        return leaving + inside.flatMap { parted(channel: channel, reason: "entered another room of this name", person: $0, at: time) }
+        return leaving + parted(channel: channel, reason: "entered another room of this name", person: person, at: time)
     }
 
     /// A moment after our user joined a room nobody shared: if still nobody does, they are told so (once).

@@ -27,30 +27,35 @@ public final class GatewayBackend: ChatBackend {
         self.standings = standings
         service = PearServ(
             gateway: gateway, connector: connector, logins: logins, transportKey: transportKey,
-            accountsChanged: { Self.tell(standings, continuation) })
+            accountsChanged: { Self.tell(standings, logins?.people, continuation) })
         let people = logins?.people
         // Every account's person is known from the start, so a direct line finds its account without a query.
         _ = people?.everyone()
         let firstPerson = gateway.identity.keyPair.publicKey
+        // Without accounts a gateway has one person, whose clients have no login: what is theirs is every client's.
+        let oneUser: @Sendable () -> Bool = { logins.map { !$0.hasAccounts } ?? true }
         subscription = gateway.roomEvents.subscribe { event in
             var account: String?
             if case .directLine(let to, _) = event {
-                // To one person's clients only: a gateway never shows one person's messages to another. Without
-                // accounts, its one person's are every client's.
+                // To one person's clients only: a gateway never shows one person's messages to another (one whose
+                // account cannot be found gets it when they log in next: it is in the conversation's history).
                 account = people?.account(of: to)
-                guard account != nil || to == firstPerson else { return }
+                guard account != nil || to == firstPerson && oneUser() else { return }
             }
             if case .joinRefused(_, let person, _) = event {
                 account = people?.account(of: person)
-                guard account != nil || person == firstPerson else { return }
+                guard account != nil || person == firstPerson && oneUser() else { return }
             }
             var hiddenFrom: Set<String> = []
             if case .line(_, let line) = event {
-                // Hidden from the clients of those of our people who ignore its author; a gateway without accounts has
-                // one person, whose ignoring hides it from every client.
+                // Hidden from the clients of those of our people who ignore its author (someone whose account is gone
+                // hides nothing); on a gateway without accounts, its one person's ignoring hides it from every client.
                 for person in gateway.ignores.ignorers(of: line.author) {
-                    guard let ignorer = people?.account(of: person) else { return }
-                    hiddenFrom.insert(ignorer)
+                    if let ignorer = people?.account(of: person) {
+                        hiddenFrom.insert(ignorer)
+                    } else if person == firstPerson, oneUser() {
+                        return
+                    }
                 }
             }
             for backendEvent in Self.backendEvents(for: event, account: account, hiddenFrom: hiddenFrom) {
@@ -80,11 +85,17 @@ public final class GatewayBackend: ChatBackend {
     /// stops being an operator, a disabled or removed account's clients are closed). PearServ's account commands
     /// call it at once; `AccountStandingService` calls it every few seconds for changes made from the command line.
     public func checkAccounts() {
-        Self.tell(standings, continuation)
+        Self.tell(standings, logins?.people, continuation)
     }
 
-    private static func tell(_ standings: AccountStandings?, _ continuation: AsyncStream<BackendEvent>.Continuation) {
-        for event in standings?.changes() ?? [] { continuation.yield(event) }
+    private static func tell(
+        _ standings: AccountStandings?, _ people: AccountPeople?, _ continuation: AsyncStream<BackendEvent>.Continuation
+    ) {
+        for event in standings?.changes() ?? [] {
+            // An account removed (or disabled) is looked up afresh next time: a new account of that name is someone else.
+            if case .accountChanged(let account, nil) = event { people?.forget(account) }
+            continuation.yield(event)
+        }
     }
 
     public func handle(_ request: BackendRequest) async {
@@ -321,7 +332,7 @@ public final class GatewayBackend: ChatBackend {
         guard let person = try? self.person(of: account) else { return [] }
         var found: [HistoryTarget] = []
         for channel in query.channels where !PrivateConversation.isConversation(channel) {
-            if let latest = await gateway.latestLineTime(room: channel) {
+            if let latest = await gateway.latestLineTime(room: channel, for: person) {
                 found.append(HistoryTarget(name: channel, latest: latest))
             }
         }

@@ -54,6 +54,11 @@ public struct PearServ: Sendable {
         } else {
             role = .admin
         }
+        // Someone logged in whose person cannot be found (the database failing) is refused rather than taken for the
+        // gateway's first person.
+        if let account, let logins, logins.people.person(of: account) == nil {
+            return ["The gateway could not read your account's identity; try again in a moment."]
+        }
         if let needed = Self.requiredRole[command], needed == .admin, role != .admin {
             return ["\(command) needs the admin role; your account \(account ?? "") is a user here. Ask an admin of this gateway."]
         }
@@ -63,13 +68,20 @@ public struct PearServ: Sendable {
     private func run(_ words: [String], command: String, role: AccountRole, account: String?) async -> [String] {
         switch command {
         case "peers":
-            // Admins see every connection; users the peers of the rooms they are in.
-            let peers = await gateway.peers.filter { role == .admin || !$0.rooms.isEmpty }
+            // Admins see every connection; users the peers of the rooms they are in, and only those rooms (another
+            // person's private room here is not theirs to learn of).
+            let mine = Set(await gateway.rooms(of: ownIdentity(account)).map(\.channel))
+            let peers = await gateway.peers.compactMap { peer -> Gateway.PeerSummary? in
+                if role == .admin { return peer }
+                var shown = peer
+                shown.rooms = peer.rooms.filter(mine.contains)
+                return shown.rooms.isEmpty ? nil : shown
+            }
             return peers.isEmpty
                 ? ["No peers connected."]
                 : ["\(peers.count) peer(s):"] + peers.map(Self.describe)
         case "rooms":
-            let rooms = await gateway.rooms
+            let rooms = await gateway.rooms(of: ownIdentity(account))
             return rooms.isEmpty
                 ? ["You are in no rooms."]
                 : ["\(rooms.count) room(s):"]
@@ -105,8 +117,8 @@ public struct PearServ: Sendable {
             return lines
         case "invite":
             guard words.count == 2 else { return ["Usage: invite #CHANNEL"] }
-            guard let invite = await gateway.invite(to: words[1]) else {
-                return ["\(words[1]) is not a private room here: a public room needs no invite (its name is enough); "
+            guard let invite = await gateway.invite(to: words[1], for: ownIdentity(account)) else {
+                return ["\(words[1]) is not a private room you are in: a public room needs no invite (its name is enough); "
                     + "join a channel with a key (/join #team secret) to make a private one."]
             }
             return [
@@ -119,7 +131,7 @@ public struct PearServ: Sendable {
             let invite: RoomInvite
             do { invite = try RoomInvite(parsing: words[1]) } catch { return ["Not accepted: \(error)."] }
             let keys = PrivateRoomKeys(root: invite.root)
-            await gateway.handle(.acceptInvite(room: invite.channel, keys: keys))
+            await gateway.handle(.acceptInvite(room: invite.channel, keys: keys), as: ownIdentity(account))
             guard await gateway.names(invite.channel, keys) else {
                 return ["Accepted, but \(invite.channel) is another room here now: part it, then /join \(invite.channel) \(invite)."]
             }

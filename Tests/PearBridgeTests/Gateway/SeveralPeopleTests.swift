@@ -155,11 +155,37 @@ import Testing
         await a.gateway.handle(.say(room: "#team", kind: .message, text: "let me in", id: "b.1", time: Date()), as: bob.publicKey)
         #expect(!(await a.gateway.allLines(room: "#team")).contains { $0.text == "let me in" })
 
+        // Nor its invite, nor its history, nor its latest time.
+        #expect(await a.gateway.invite(to: "#team", for: bob.publicKey) == nil)
+        #expect(await a.gateway.invite(to: "#team") != nil)
+        await a.gateway.handle(.say(room: "#team", kind: .message, text: "for members", id: "a.1", time: Date()))
+        #expect(await a.gateway.history(room: "#team", window: .latest(limit: 10), for: bob.publicKey).isEmpty)
+        #expect(await a.gateway.latestLineTime(room: "#team", for: bob.publicKey) == nil)
+        #expect(await a.gateway.history(room: "#team", window: .latest(limit: 10)).map(\.text) == ["for members"])
+        // A keyed join of another room under the name is refused while alice is in it: the name stays hers.
+        let other = try PrivateRoomKeys(foldedChannelName: "#team", secret: "another")
+        await a.gateway.handle(.joinPrivate(room: "#team", nick: "bob", keys: other), as: bob.publicKey)
+        #expect(refused.withLock { $0.count } == 2)
+        #expect(await a.gateway.state.rooms[keys.topic]?.locals[a.gateway.identity.keyPair.publicKey]?.joined == true)
+        #expect(await a.gateway.state.rooms[other.topic] == nil)
+
         await a.gateway.handle(.joinPrivate(room: "#team", nick: "bob", keys: keys), as: bob.publicKey)
         let locals = await a.gateway.state.rooms[keys.topic]?.locals
         #expect(locals?[bob.publicKey]?.joined == true && locals?.count == 2)
         await a.gateway.handle(.say(room: "#team", kind: .message, text: "in now", id: "b.2", time: Date()), as: bob.publicKey)
         let line = await a.gateway.allLines(room: "#team").last
         #expect(line?.text == "in now" && line?.author.identity == bob.publicKey)
+        #expect(await a.gateway.history(room: "#team", window: .latest(limit: 10), for: bob.publicKey).count == 2)
+
+        // A direct message by key to another person of this gateway is refused, never shown as sent and lost.
+        let failure = Mutex<String?>(nil)
+        await withCheckedContinuation { done in
+            a.gateway.submit(.sayDirect(to: a.gateway.identity.keyPair.publicKey, kind: .message, text: "hi alice", id: nil, time: Date()),
+                             as: bob.publicKey) { why in
+                failure.withLock { $0 = why }
+                done.resume()
+            }
+        }
+        #expect(failure.withLock { $0 }?.contains("uses this gateway too") == true)
     }
 }

@@ -85,7 +85,7 @@ import Testing
         #expect(answer.count == 3)
         let invite = try #require(answer.dropFirst().first)
         #expect(invite.hasPrefix("pearirc:"))
-        #expect(await service.handle("invite #elsewhere").first?.contains("is not a private room here") == true)
+        #expect(await service.handle("invite #elsewhere").first?.contains("is not a private room you are in") == true)
 
         // E accepts it with PearServ, then joins the channel without a key.
         let eService = PearServ(gateway: e.gateway, connector: nil)
