@@ -304,9 +304,7 @@ public actor Gateway: Service {
         guard state.people[person] != nil else {
             // Requests of a person are posted after the person (`addPerson`): this one names nobody we speak for.
             logger.error("a request for a person this gateway does not speak for", metadata: ["person": "\(ZBase32.encode(person))"])
-            currentRequest?.add()
-            currentRequest?.finish(failure: "this gateway does not speak for you (yet): log in again")
-            return
+            return refuse("this gateway does not speak for you (yet): log in again")
         }
         switch request {
         case .join(let channel, let nick):
@@ -341,30 +339,22 @@ public actor Gateway: Service {
             let actions = state.said(channel: channel, person: person, kind: kind, text: text, messageID: id, at: time)
             // Nothing to append means nowhere to keep it: the sender must hear so, not see it as sent.
             guard actions.contains(where: { if case .append = $0 { true } else { false } }) else {
-                currentRequest?.add()
-                currentRequest?.finish(failure: "\(channel) is not a room this gateway holds")
-                return
+                return refuse("\(channel) is not a room this gateway holds")
             }
             await perform(actions, group: &group)
         case .sayDirect(let identity, let kind, let text, let id, let time):
             // Someone this gateway speaks for is reached by their nick here, as a local user (their conversation would be
             // one log for both of them).
             guard state.people[identity] == nil else {
-                currentRequest?.add()
-                currentRequest?.finish(failure: "that person uses this gateway too: write to them by their nick here")
-                return
+                return refuse("that person uses this gateway too: write to them by their nick here")
             }
             guard await openConversation(with: identity, for: person, group: &group) != nil else {
-                currentRequest?.add()
-                currentRequest?.finish(failure: "the conversation's log could not be opened (see the gateway's log)")
-                return
+                return refuse("the conversation's log could not be opened (see the gateway's log)")
             }
             let actions = state.saidDirect(to: identity, from: person, kind: kind, text: text, messageID: id, at: time)
             // Nothing to append means nowhere to keep it: the sender must hear so, not see it as sent.
             guard actions.contains(where: { if case .append = $0 { true } else { false } }) else {
-                currentRequest?.add()
-                currentRequest?.finish(failure: "the conversation could not take the line (see the gateway's log)")
-                return
+                return refuse("the conversation could not take the line (see the gateway's log)")
             }
             await perform(actions, group: &group)
         case .setTopic(let channel, let text):
@@ -372,6 +362,12 @@ public actor Gateway: Service {
         case .rename(let nick):
             await perform(state.renamed(to: nick, person: person, at: now), group: &group)
         }
+    }
+
+    /// The request being handled cannot be done: its sender hears why (nothing was stored).
+    private func refuse(_ why: String) {
+        currentRequest?.add()
+        currentRequest?.finish(failure: why)
     }
 
     /// The name of a person's log of a room in our store: the first person's keeps the room's own log name (as before
