@@ -104,7 +104,7 @@ class IRCClient {
 class Browser {
   static async start(profile) {
     const child = spawn(chromium, [
-      '--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--no-default-browser-check',
+      '--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check',
       '--remote-debugging-port=0', `--user-data-dir=${profile}`, '--window-size=1280,800', 'about:blank',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     const url = await new Promise((resolve, reject) => {
