@@ -10,6 +10,18 @@ import { View } from './view.js';
 
 const HISTORY_PAGE = 100;
 
+/** The browser's storage, or a stand-in that keeps nothing where it is blocked (reading `localStorage` then throws):
+ * the page works without it, it only forgets between visits. */
+const storage = (() => {
+  try {
+    const real = globalThis.localStorage;
+    real.getItem('theme');
+    return real;
+  } catch {
+    return { getItem: () => null, setItem: () => {} };
+  }
+})();
+
 function socketURL() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/irc`;
@@ -72,7 +84,7 @@ class App {
       showMembers.setAttribute('aria-expanded', String(open));
     });
     // What this browser remembers (never the password): the nick and account last used, and the rooms to go back to.
-    const saved = Session.load(localStorage);
+    const saved = Session.load(storage);
     if (saved.nick) document.querySelector('#nick').value = saved.nick;
     if (saved.account) document.querySelector('#account').value = saved.account;
     this.rejoin = saved.rooms;
@@ -94,7 +106,7 @@ class App {
     };
     if (!login.account) login.account = login.nick;
     document.querySelector('#password').value = '';
-    Session.save(localStorage, { nick: login.nick, account: form.get('account') ? login.account : '', rooms: this.rejoin });
+    Session.save(storage, { nick: login.nick, account: form.get('account') ? login.account : '', rooms: this.rejoin });
     document.querySelector('#welcome').hidden = true;
     document.querySelector('#chat').hidden = false;
     this.connection = new Connection(socketURL(), login);
@@ -380,7 +392,7 @@ class App {
     const rooms = joined && !this.keys.has(fold(room)) ? [...others, room] : others;
     if (rooms.join(',') === this.rejoin.join(',')) return;
     this.rejoin = rooms;
-    Session.save(localStorage, { ...Session.load(localStorage), rooms });
+    Session.save(storage, { ...Session.load(storage), rooms });
   }
 
   render(options) {
@@ -397,14 +409,14 @@ class App {
 }
 
 // The theme follows the system's unless the reader picks one; the choice is remembered.
-const theme = localStorage.getItem('theme');
+const theme = storage.getItem('theme');
 if (theme) document.documentElement.dataset.theme = theme;
 document.querySelector('#theme').addEventListener('click', () => {
   const dark = document.documentElement.dataset.theme
     ? document.documentElement.dataset.theme === 'dark'
     : matchMedia('(prefers-color-scheme: dark)').matches;
   document.documentElement.dataset.theme = dark ? 'light' : 'dark';
-  localStorage.setItem('theme', document.documentElement.dataset.theme);
+  storage.setItem('theme', document.documentElement.dataset.theme);
   document.querySelector('#theme').setAttribute('aria-pressed', String(!dark));
 });
 
